@@ -1,0 +1,61 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/snapshot"
+)
+
+// State is what a job is doing now.
+type State string
+
+const (
+	Idle         State = "idle"
+	Scanning     State = "scanning"
+	Transferring State = "transferring"
+	Halted       State = "halted"
+	Stopped      State = "stopped"
+)
+
+// Progress is the current pass's progress.
+type Progress struct {
+	FilesDone  int           `json:"files_done"`
+	FilesTotal int           `json:"files_total"`
+	BytesDone  int64         `json:"bytes_done"`
+	BytesTotal int64         `json:"bytes_total"`
+	Rate       float64       `json:"rate_bps"` // bits per second, recent
+	ETA        time.Duration `json:"eta_ns"`
+}
+
+// TransferStatus is one file in flight.
+type TransferStatus struct {
+	Path          string        `json:"path"`
+	Size          int64         `json:"size"`
+	Done          int64         `json:"done"`
+	Rate          float64       `json:"rate_bps"`
+	TargetRate    float64       `json:"target_bps"`
+	MinRate       float64       `json:"min_bps"`
+	Policy        string        `json:"policy"`
+	RetransmitPct float64       `json:"retransmit_pct"`
+	RTT           time.Duration `json:"rtt_ns"`
+	ETA           time.Duration `json:"eta_ns"`
+}
+
+// JobStatus is everything the control API reports about one job.
+type JobStatus struct {
+	Name      string               `json:"name"`
+	Local     string               `json:"local"`
+	Remote    string               `json:"remote"`
+	Direction config.Direction     `json:"direction"`
+	Mode      config.Mode          `json:"mode"`
+	State     State                `json:"state"`
+	Halted    string               `json:"halted,omitempty"` // reason, plain words
+	Fix       string               `json:"fix,omitempty"`    // the command that fixes it
+	Progress  Progress             `json:"progress"`
+	NextPass  time.Time            `json:"next_pass"`
+	Last      *snapshot.PassRecord `json:"last,omitempty"`
+	Conflicts int                  `json:"conflicts"`
+	Transfers []TransferStatus     `json:"transfers,omitempty"`
+	Bandwidth config.Bandwidth     `json:"bandwidth"`
+}

@@ -1,0 +1,140 @@
+package config
+
+import "time"
+
+// Direction says which way changes flow.
+type Direction string
+
+const (
+	TwoWay        Direction = "two-way"
+	RemoteToLocal Direction = "remote-to-local" // the default: the remote is primary
+	LocalToRemote Direction = "local-to-remote"
+)
+
+// Mode says when passes run.
+type Mode string
+
+const (
+	Interval   Mode = "interval" // the default
+	Continuous Mode = "continuous"
+	Schedule   Mode = "schedule"
+)
+
+// ConflictPolicy says what happens to the local copy in a conflict.
+type ConflictPolicy string
+
+const (
+	Rename ConflictPolicy = "rename" // the default
+	Manual ConflictPolicy = "manual"
+)
+
+// Policy is the transport's rate policy.
+type Policy string
+
+const (
+	Fixed Policy = "fixed"
+	High  Policy = "high"
+	Fair  Policy = "fair" // the default
+	Low   Policy = "low"
+)
+
+// TransportMode chooses the data path to a ferry:// remote.
+type TransportMode string
+
+const (
+	UDP  TransportMode = "udp"
+	TCP  TransportMode = "tcp"
+	Auto TransportMode = "auto" // the default: UDP, falling back to TCP
+)
+
+// Rate is a bit rate in bits per second. Zero means uncapped. YAML accepts
+// "20Mbps", "500Kbps", "1Gbps", "0".
+type Rate int64
+
+// Limit is max_delete: either a share of the ancestor's entries ("50%") or
+// an absolute count ("200"). Percent is used when IsPercent.
+type Limit struct {
+	IsPercent bool
+	Percent   float64 // 0..100
+	Count     int
+}
+
+// Retry says how a failed transfer is retried.
+type Retry struct {
+	Attempts int           `yaml:"attempts"` // default 3
+	Interval time.Duration `yaml:"interval"` // default 30s
+}
+
+// BandwidthRule changes the caps from the moment its cron fires (issue 4).
+// A nil field leaves that cap as it was; a zero Rate means uncapped.
+type BandwidthRule struct {
+	Cron     string `yaml:"cron"`
+	Upload   *Rate  `yaml:"upload"`
+	Download *Rate  `yaml:"download"`
+}
+
+// Bandwidth holds a job's transport rate settings.
+type Bandwidth struct {
+	Upload     Rate            `yaml:"upload"`
+	Download   Rate            `yaml:"download"`
+	Policy     Policy          `yaml:"policy"`
+	TargetRate Rate            `yaml:"target_rate"`
+	MinRate    Rate            `yaml:"min_rate"`
+	Schedule   []BandwidthRule `yaml:"schedule"`
+}
+
+// RemoteURL is a parsed ferry://user@host[:port]/path remote.
+type RemoteURL struct {
+	User string
+	Host string
+	Port int // default 33001
+	Path string
+}
+
+// Job pairs a local folder with a remote folder.
+type Job struct {
+	Name string `yaml:"name"`
+	// Local is an absolute path (after ~ expansion).
+	Local string `yaml:"local"`
+	// Remote is an absolute local path, or a ferry:// URL (then RemoteURL
+	// is set).
+	Remote    string     `yaml:"remote"`
+	RemoteURL *RemoteURL `yaml:"-"`
+
+	Direction Direction     `yaml:"direction"`
+	Mode      Mode          `yaml:"mode"`
+	Interval  time.Duration `yaml:"interval"` // default 30s
+	Schedule  string        `yaml:"schedule"` // cron, with mode: schedule
+
+	LocalSignature  string `yaml:"local_signature"`
+	RemoteSignature string `yaml:"remote_signature"`
+
+	Conflicts ConflictPolicy `yaml:"conflicts"`
+	Exclude   []string       `yaml:"exclude"`
+	MaxDelete Limit          `yaml:"max_delete"` // default 50%
+
+	PartialSuffix    string  `yaml:"partial_suffix"`     // default .partial
+	DiskSpaceWarning float64 `yaml:"disk_space_warning"` // a fraction, "5%" -> 0.05; default 0.05
+
+	Cooloff        time.Duration `yaml:"cooloff"`         // default 1s
+	RescanInterval time.Duration `yaml:"rescan_interval"` // continuous safety rescan, default 10m
+
+	Identity   string `yaml:"identity"`    // default ~/.ssh/id_ed25519
+	KnownHosts string `yaml:"known_hosts"` // default STATE_DIR/known_hosts
+
+	Bandwidth Bandwidth     `yaml:"bandwidth"`
+	Transport TransportMode `yaml:"transport"`
+	Retry     Retry         `yaml:"retry"`
+}
+
+// Config is a whole jobs file.
+type Config struct {
+	// File is the path it was loaded from.
+	File string `yaml:"-"`
+	// StateDir holds snapshot databases, logs and the control socket.
+	// Default ~/.local/state/ferry.
+	StateDir string `yaml:"state_dir"`
+	// MaxConcurrentTransfers caps transfers across all jobs; default 3.
+	MaxConcurrentTransfers int   `yaml:"max_concurrent_transfers"`
+	Jobs                   []Job `yaml:"jobs"`
+}

@@ -1,0 +1,3 @@
+// Package conflict names conflict copies (log.txt -> log.conflict-mine.txt)
+// and describes unresolved conflicts.
+package conflict

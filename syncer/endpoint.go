@@ -1,0 +1,134 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// Errors an Endpoint returns for conditions the engine acts on. Endpoints wrap
+// them with the path and what to do next; callers check with errors.Is.
+// A missing path is reported with fs.ErrNotExist.
+var (
+	// ErrChanged: the path on disk no longer matches what the caller expected
+	// (the re-stat before an overwrite, delete or rename failed). The engine
+	// skips the path this pass; the next pass rescans it.
+	ErrChanged = errors.New("modification detected")
+	// ErrExists: the destination of a rename or create is already taken.
+	ErrExists = errors.New("destination exists")
+	// ErrNotEmpty: a directory to remove still has entries.
+	ErrNotEmpty = errors.New("directory not empty")
+	// ErrHashMismatch: received content did not hash to the expected value.
+	ErrHashMismatch = errors.New("content hash mismatch")
+	// ErrNoSpace: a file would not fit in the free space; nothing was written.
+	ErrNoSpace = errors.New("not enough free space")
+)
+
+// ScanOptions say what a scan leaves out. They cross the wire to a remote
+// endpoint, so they are data, not functions.
+type ScanOptions struct {
+	// Exclude holds gitignore-style patterns: "*.tmp" matches a base name at
+	// any depth, "build/" matches directories only, a pattern containing a
+	// slash is anchored at the root. See tree.Matcher.
+	Exclude []string
+	// PartialSuffix names in-flight files to skip (tree.IsTemp).
+	PartialSuffix string
+}
+
+// Space is the free and total space of the filesystem holding a root.
+type Space struct {
+	Free, Total uint64
+}
+
+// FileReader reads one file's content at offsets.
+type FileReader interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+// FileWriter receives one file's content. Content goes to
+// NAME+partial_suffix beside the final name; nothing is visible under the
+// final name until Commit.
+type FileWriter interface {
+	io.WriterAt
+	// Commit fsyncs the partial file, checks its xxhash against the
+	// expected entry's Hash (ErrHashMismatch, partial kept for a retry),
+	// re-stats the destination against the expected prior state
+	// (ErrChanged), renames into place, applies mode and mtime, and fsyncs
+	// the directory.
+	Commit() error
+	// Abort stops writing and leaves the partial file for a later resume.
+	Abort() error
+}
+
+// Endpoint is one side of a job: a folder on this machine (localfs), or a
+// folder behind `ferry serve` (transport). Every path is relative, validated
+// with tree.ValidPath, and confined to the endpoint's root; a symlink is never
+// followed when writing. Both implementations pass endpointtest.Run.
+type Endpoint interface {
+	// Scan calls visit for every entry below the root in tree.Compare order,
+	// with Hash filled for files (reusing a cache for unchanged ones).
+	// A path that cannot be read is visited with Problem set, never
+	// omitted. Scan does not descend into symlinks.
+	Scan(ctx context.Context, opts ScanOptions, visit func(tree.Entry) error) error
+	// Stat lstats one path without hashing (Hash is 0). A missing path
+	// gives an error wrapping fs.ErrNotExist.
+	Stat(ctx context.Context, path string) (tree.Entry, error)
+	// Mkdir creates a directory whose parent exists. An existing directory
+	// is not an error.
+	Mkdir(ctx context.Context, path string, mode fs.FileMode) error
+	// Symlink creates a link to target at path, replacing expect (pass an
+	// entry with Kind Absent for a new link). ErrChanged if the path does not
+	// match expect.
+	Symlink(ctx context.Context, path, target string, expect tree.Entry) error
+	// Remove deletes a file, symlink or empty directory after checking it
+	// against expect with tree.Entry.SameStat (ErrChanged). A non-empty
+	// directory gives ErrNotEmpty.
+	Remove(ctx context.Context, path string, expect tree.Entry) error
+	// Rename moves from to to, after checking from against expect. It never
+	// overwrites: ErrExists if to is taken.
+	Rename(ctx context.Context, from, to string, expect tree.Entry) error
+	// SetMeta sets permission bits and mtime (ns) without following links.
+	SetMeta(ctx context.Context, path string, mode fs.FileMode, mtime int64) error
+	// OpenFile opens a regular file for reading.
+	OpenFile(ctx context.Context, path string) (FileReader, error)
+	// CreateFile starts writing meta.Path (its Size, Mode, Mtime and Hash
+	// are what Commit applies and checks). expect is the destination's
+	// current state (Kind Absent for a new file), re-checked at Commit.
+	// A file that would not fit gives ErrNoSpace before anything is written.
+	CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry) (FileWriter, error)
+	// FreeSpace reports space on the root's filesystem.
+	FreeSpace(ctx context.Context) (Space, error)
+	Close() error
+}
+
+// Transfer is one file to move between endpoints.
+type Transfer struct {
+	// Source is the file as the scan saw it on the sending side; its Hash
+	// is checked by the receiver before the rename.
+	Source tree.Entry
+	// Expect is the destination's current state (Kind Absent if new).
+	Expect tree.Entry
+}
+
+// Progress is told how many more bytes of a path have been moved.
+type Progress func(path string, delta int64)
+
+// Uploader is implemented by endpoints that receive many files in one
+// session (the remote endpoint). The engine uses it in place of a
+// file-by-file copy when the destination implements it. The result has one
+// error (or nil) per item, in order.
+type Uploader interface {
+	Upload(ctx context.Context, items []Transfer, src Endpoint, progress Progress) []error
+}
+
+// Downloader is implemented by endpoints that send many files in one
+// session. dst is the local endpoint the files are written to through
+// CreateFile.
+type Downloader interface {
+	Download(ctx context.Context, items []Transfer, dst Endpoint, progress Progress) []error
+}

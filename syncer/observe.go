@@ -1,0 +1,33 @@
+package syncer
+
+import "time"
+
+// Phase is what a pass is doing.
+type Phase string
+
+const (
+	PhaseScanning     Phase = "scanning"
+	PhaseTransferring Phase = "transferring"
+	PhaseDone         Phase = "done"
+	PhaseHalted       Phase = "halted"
+)
+
+// Event reports a pass's progress to whoever watches it (the agent, the
+// one-shot progress bar, the logs). Totals are for the current pass.
+type Event struct {
+	Time  time.Time
+	Phase Phase
+	// Path and Delta: Delta more bytes of Path were moved (Phase
+	// transferring), or, with FileDone, Path finished (Err says how).
+	Path     string
+	Delta    int64
+	FileDone bool
+	Err      error
+	// Running totals of the pass.
+	FilesDone, FilesTotal int
+	BytesDone, BytesTotal int64
+}
+
+// Observer receives events. It is called from the pass's goroutines and
+// must not block.
+type Observer func(Event)
