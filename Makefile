@@ -1,0 +1,43 @@
+# ferry — see README.md.
+GO        ?= go
+BIN       ?= bin/ferry
+PREFIX    ?= $(HOME)/.local
+TESTFLAGS ?= -race -count=1 -timeout 45m
+
+.PHONY: all build test demo bench bench-scan bench-wan lint install clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/ferry
+
+# Every test, with the race detector.
+test:
+	$(GO) vet ./...
+	$(GO) test $(TESTFLAGS) ./...
+
+# A real `ferry serve` on loopback and an agent syncing sample folders through it.
+demo:
+	$(GO) run ./cmd/ferry demo
+
+# In-process benchmarks (scan, reconcile, codecs, pacer, data path).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./...
+
+# Scan benchmarks on generated trees of 10k, 100k and 1M files, beside rsync -an.
+bench-scan: build
+	./scripts/bench-scan.sh
+
+# ferry against rsync over the emulated WAN (needs root; see ../shared/BENCH.md).
+bench-wan: build
+	./scripts/bench-wan.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+install: build
+	install -D -m 0755 $(BIN) $(PREFIX)/bin/ferry
+
+clean:
+	rm -rf bin
