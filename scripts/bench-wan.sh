@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# ferry against rsync over ssh on the emulated WAN of ../shared/BENCH.md, in
+# the same run, on the same link. Needs root (network namespaces).
+#   LINKS="wan-100 wan-200 lan-1g" WORKLOADS="tree small" scripts/bench-wan.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench-wan needs root (it creates network namespaces)"; exit 1; }
+LINKS=${LINKS:-"wan-100 wan-200 lan-1g"}
+WORKLOADS=${WORKLOADS:-"tree small"}
+POLICY=${POLICY:-fair}
+W=${BENCH_DIR:-/tmp/ferry-bench}
+SHARED=${SHARED:-../shared}
+TIMEOUT=${TIMEOUT:-600}
+
+need=()
+for c in rsync sshd iperf3 bc; do command -v $c >/dev/null 2>&1 || [ -x /usr/sbin/$c ] || need+=($c); done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync openssh-server iperf3 bc >/dev/null
+fi
+
+mkdir -p "$W"
+go build -o "$W/ferry" ./cmd/ferry
+go build -o "$W/gentree" ./cmd/gentree
+(cd "$SHARED/tools/wanem" && go build -o "$W/wanem" .)
+
+for wl in $WORKLOADS; do
+  [ -d "$W/src-$wl" ] || "$W/gentree" -workload "$wl" -seed 1 "$W/src-$wl" >/dev/null
+done
+
+# Keys: one client key for both sshd (rsync) and ferry serve.
+[ -f "$W/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$W/id_ed25519"
+cp "$W/id_ed25519.pub" "$W/authorized_keys"; chmod 600 "$W/authorized_keys"
+[ -f "$W/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$W/ssh_host_ed25519_key"
+mkdir -p /run/sshd
+
+flags_for() {
+  case "$1" in
+    wan-100) echo "-delay 50ms -loss 0.01 -rate 100" ;;
+    wan-200) echo "-delay 100ms -loss 0.02 -rate 100" ;;
+    lan-1g)  echo "-delay 5ms -loss 0 -rate 1000" ;;
+    *) echo "unknown link $1" >&2; exit 1 ;;
+  esac
+}
+rate_for() { case "$1" in lan-1g) echo 1000Mbps ;; *) echo 100Mbps ;; esac; }
+
+bytes_of() { du -sb --apparent-size "$1" | cut -f1; }
+now() { date +%s.%N; }
+
+printf '%-8s %-6s %-6s %9s %10s %9s %8s\n' link workload peer seconds "Mbit/s" "x rsync" retrans
+for link in $LINKS; do
+  stop="$W/stop-$link"; rm -f "$stop"
+  "$W/wanem" -name fb $(flags_for "$link") -for "${TIMEOUT}s" -stopfile "$stop" >"$W/wanem-$link.log" 2>&1 &
+  wpid=$!
+  for _ in $(seq 50); do ip netns exec fb-b true 2>/dev/null && ip netns exec fb-a ip -br addr 2>/dev/null | grep -q 10.199.0.1 && break; sleep 0.2; done
+  sleep 1
+  ip netns exec fb-a /usr/sbin/sshd -D -p 22 -o ListenAddress=10.199.0.1 -h "$W/ssh_host_ed25519_key" \
+     -o AuthorizedKeysFile="$W/authorized_keys" -o StrictModes=no -o PermitRootLogin=prohibit-password &
+  spid=$!
+  rm -rf "$W/srv"; mkdir -p "$W/srv"
+  ip netns exec fb-a "$W/ferry" serve --listen 10.199.0.1:33001 --root "$W/srv" \
+     --authorized-keys "$W/authorized_keys" --host-key "$W/ferry_host_key" --state-dir "$W/srv-state" \
+     >"$W/serve-$link.log" 2>&1 &
+  fpid=$!
+  sleep 1
+  for wl in $WORKLOADS; do
+    src="$W/src-$wl"; bytes=$(bytes_of "$src")
+    # rsync over ssh
+    rm -rf "$W/srv/rsync-$wl"
+    t0=$(now)
+    ip netns exec fb-b timeout "$TIMEOUT" rsync -a -e "ssh -p 22 -i $W/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR" \
+       "$src/" "root@10.199.0.1:$W/srv/rsync-$wl/"
+    t1=$(now)
+    rs=$(echo "$t1 - $t0" | bc -l)
+    rmbps=$(echo "$bytes * 8 / $rs / 1000000" | bc -l)
+    printf '%-8s %-6s %-6s %9.1f %10.1f %9s %8s\n' "$link" "$wl" rsync "$rs" "$rmbps" "1.00" "-"
+    rm -rf "$W/srv/rsync-$wl"
+    # ferry
+    rm -rf "$W/srv/ferry-$wl" "$W/state-$wl"; mkdir -p "$W/srv/ferry-$wl"
+    cat >"$W/job-$wl.yaml" <<YAML
+state_dir: $W/state-$wl
+jobs:
+  - name: bench-$wl
+    local: $src
+    remote: ferry://root@10.199.0.1:33001/ferry-$wl
+    direction: local-to-remote
+    identity: $W/id_ed25519
+    max_delete: 100%
+    bandwidth: {policy: $POLICY, target_rate: $(rate_for "$link")}
+YAML
+    t0=$(now)
+    ip netns exec fb-b timeout "$TIMEOUT" "$W/ferry" sync --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>&1 || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; }
+    t1=$(now)
+    fs=$(echo "$t1 - $t0" | bc -l)
+    fmbps=$(echo "$bytes * 8 / $fs / 1000000" | bc -l)
+    ratio=$(echo "$rs / $fs" | bc -l)
+    retr=$(grep -o 'retransmitted [0-9.]*%' "$W/ferry-$link-$wl.log" | tail -1 | awk '{print $2}')
+    ok=$(diff -rq "$src" "$W/srv/ferry-$wl" >/dev/null 2>&1 && echo "" || echo " MISMATCH")
+    printf '%-8s %-6s %-6s %9.1f %10.1f %9.2f %8s%s\n' "$link" "$wl" ferry "$fs" "$fmbps" "$ratio" "${retr:--}" "$ok"
+    rm -rf "$W/srv/ferry-$wl"
+  done
+  kill $fpid $spid 2>/dev/null || true
+  wait $fpid $spid 2>/dev/null || true
+  touch "$stop"; wait $wpid 2>/dev/null || true
+done
