@@ -1,0 +1,281 @@
+package control
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+var seed = flag.Uint64("seed", 0, "random seed (0: from the clock)")
+
+func rng(t testing.TB) *rand.Rand {
+	s := *seed
+	if s == 0 {
+		s = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -seed=%d)", s, s)
+	return rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15))
+}
+
+func randString(r *rand.Rand, max int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz/._-é日"
+	rs := []rune(alphabet)
+	n := r.IntN(max + 1)
+	var b []rune
+	for range n {
+		b = append(b, rs[r.IntN(len(rs))])
+	}
+	return string(b)
+}
+
+func randEntry(r *rand.Rand) tree.Entry {
+	return tree.Entry{
+		Path:    randString(r, 40),
+		Kind:    tree.Kind(r.IntN(4)),
+		Size:    r.Int64() >> r.IntN(63),
+		Mtime:   r.Int64() - r.Int64(),
+		Mode:    fs.FileMode(r.IntN(0o1000)),
+		Hash:    r.Uint64(),
+		Target:  randString(r, 20),
+		Ino:     r.Uint64() >> r.IntN(64),
+		Problem: randString(r, 10),
+	}
+}
+
+func randBytes(r *rand.Rand, max int) []byte {
+	n := r.IntN(max + 1)
+	if n == 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// samples returns one message of every type with random fields.
+func samples(r *rand.Rand) []Msg {
+	var es []tree.Entry
+	for range r.IntN(5) {
+		es = append(es, randEntry(r))
+	}
+	var ex []string
+	for range r.IntN(4) {
+		ex = append(ex, randString(r, 12))
+	}
+	return []Msg{
+		Hello{Version: r.Uint32(), Path: randString(r, 30), Client: "ferry test"},
+		Welcome{Version: 1, User: randString(r, 8), RateCap: r.Int64(), UDPPort: r.Uint32()},
+		Scan{Exclude: ex, PartialSuffix: randString(r, 8)},
+		Stat{Path: randString(r, 30)},
+		Mkdir{Path: randString(r, 30), Mode: fs.FileMode(r.IntN(0o1000))},
+		Symlink{Path: randString(r, 30), Target: randString(r, 30), Expect: randEntry(r)},
+		Remove{Path: randString(r, 30), Expect: randEntry(r)},
+		Rename{From: randString(r, 30), To: randString(r, 30), Expect: randEntry(r)},
+		SetMeta{Path: randString(r, 30), Mode: 0o644, Mtime: r.Int64()},
+		FreeSpace{},
+		Open{Path: randString(r, 30)},
+		Create{Meta: randEntry(r), Expect: randEntry(r), Key: randBytes(r, 40), Fresh: r.IntN(2) == 0},
+		Get{Path: randString(r, 30), Offset: r.Int64(), Expect: randEntry(r)},
+		DataSession{Rate: r.Int64()},
+		SessionOK{Port: r.Uint32(), ID: r.Uint64(), Key: randBytes(r, 32), Rate: r.Int64()},
+		Read{Off: r.Int64(), Len: r.Uint32()},
+		Data{Off: r.Int64(), Data: randBytes(r, 3000)},
+		Commit{}, Abort{}, OK{},
+		Error{Code: Code(r.IntN(11)), Message: randString(r, 50)},
+		EntryMsg{Entry: randEntry(r)},
+		Entries{Entries: es},
+		Space{Free: r.Uint64(), Total: r.Uint64()},
+		Opened{Size: r.Int64()},
+		Created{Offset: r.Int64()},
+	}
+}
+
+// normalise makes empty and nil slices compare equal.
+func normalise(m Msg) Msg {
+	switch v := m.(type) {
+	case Entries:
+		if len(v.Entries) == 0 {
+			v.Entries = nil
+		}
+		return v
+	case Scan:
+		if len(v.Exclude) == 0 {
+			v.Exclude = nil
+		}
+		return v
+	case Data:
+		if len(v.Data) == 0 {
+			v.Data = nil
+		}
+		return v
+	case Create:
+		if len(v.Key) == 0 {
+			v.Key = nil
+		}
+		return v
+	case SessionOK:
+		if len(v.Key) == 0 {
+			v.Key = nil
+		}
+		return v
+	}
+	return m
+}
+
+func TestRoundTripEveryMessage(t *testing.T) {
+	r := rng(t)
+	seen := map[MsgType]bool{}
+	for range 50 {
+		for _, m := range samples(r) {
+			b := Append([]byte("prefix"), m)
+			got, n, err := Parse(b[len("prefix"):])
+			if err != nil {
+				t.Fatalf("%T: %v", m, err)
+			}
+			if n != len(b)-len("prefix") {
+				t.Fatalf("%T: consumed %d of %d", m, n, len(b)-len("prefix"))
+			}
+			if !reflect.DeepEqual(normalise(got), normalise(m)) {
+				t.Fatalf("%T: round trip\n got %#v\nwant %#v", m, got, m)
+			}
+			seen[m.Type()] = true
+		}
+	}
+	if len(seen) != 26 {
+		t.Fatalf("covered %d message types, want 26", len(seen))
+	}
+}
+
+func TestEveryTruncatedPrefixIsRejected(t *testing.T) {
+	r := rng(t)
+	for _, m := range samples(r) {
+		b := Append(nil, m)
+		for i := range len(b) {
+			if _, _, err := Parse(b[:i]); !errors.Is(err, ErrTruncated) {
+				t.Fatalf("%T: prefix of %d/%d bytes: err %v, want ErrTruncated", m, i, len(b), err)
+			}
+			if _, _, err := ReadFrame(bytes.NewReader(b[:i]), nil); err == nil {
+				t.Fatalf("%T: ReadFrame accepted a prefix of %d/%d bytes", m, i, len(b))
+			}
+		}
+	}
+}
+
+// A frame whose declared body is shorter than its fields (a lying length)
+// must fail to decode rather than read the next frame's bytes.
+func TestBodyCutShortWithinFrameIsRejected(t *testing.T) {
+	r := rng(t)
+	for _, m := range samples(r) {
+		b := Append(nil, m)
+		for cut := 1; cut < len(b)-frameHeader; cut++ {
+			short := append([]byte(nil), b[:len(b)-cut]...)
+			n := len(short) - frameHeader
+			short[0], short[1], short[2], short[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+			if _, _, err := Parse(short); err == nil {
+				got, _, _ := Parse(short)
+				// Some messages end in an optional-looking field; a shorter
+				// body that still decodes must at least differ.
+				if reflect.DeepEqual(normalise(got), normalise(m)) {
+					t.Fatalf("%T: body cut by %d decoded to the same message", m, cut)
+				}
+			}
+		}
+	}
+}
+
+func TestTrailingBytesAreRejected(t *testing.T) {
+	b := Append(nil, Stat{Path: "a"})
+	b = append(b, 0)
+	n := len(b) - frameHeader
+	b[3] = byte(n)
+	if _, _, err := Parse(b); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("err %v, want ErrMalformed", err)
+	}
+}
+
+func TestHostileLengthsAreRejected(t *testing.T) {
+	cases := map[string][]byte{
+		"zero frame":       {0, 0, 0, 0},
+		"huge frame":       {0xff, 0xff, 0xff, 0xff, byte(TypeOK)},
+		"unknown type":     {0, 0, 0, 1, 0xee},
+		"huge string":      Append(nil, Stat{Path: "x"})[:5],
+		"entries overflow": {0, 0, 0, 4, byte(TypeEntries), 0xff, 0xff, 0x03},
+		"bad kind":         append([]byte{0, 0, 0, 0, byte(TypeEntry), 1, 'a', 9}, make([]byte, 20)...),
+		"bad mode":         {0, 0, 0, 5, byte(TypeMkdir), 1, 'a', 0x80, 0x40},
+		"bad bool":         nil,
+	}
+	b := Append(nil, Create{})
+	b[len(b)-1] = 7
+	cases["bad bool"] = b
+	hs := cases["huge string"]
+	hs = append(hs, 0xff, 0xff, 0x03, 'a')
+	hs[3] = byte(len(hs) - frameHeader)
+	cases["huge string"] = hs
+	be := cases["bad kind"]
+	be[3] = byte(len(be) - frameHeader)
+	for name, b := range cases {
+		if _, _, err := Parse(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestErrorsKeepTheirSentinelAcrossTheWire(t *testing.T) {
+	for _, s := range []error{fs.ErrNotExist, syncer.ErrChanged, syncer.ErrExists, syncer.ErrNotEmpty,
+		syncer.ErrHashMismatch, syncer.ErrNoSpace, tree.ErrInvalidPath, fs.ErrPermission} {
+		orig := fmt.Errorf("unable to do it to a/b: %w", s)
+		b := Append(nil, ErrorOf(orig))
+		m, _, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := m.(Error).Err()
+		if !errors.Is(got, s) {
+			t.Errorf("%v: decoded error %v does not unwrap to its sentinel", s, got)
+		}
+		if got.Error() != orig.Error() {
+			t.Errorf("message %q, want %q", got.Error(), orig.Error())
+		}
+	}
+	plain := Append(nil, ErrorOf(errors.New("boom")))
+	m, _, _ := Parse(plain)
+	if errors.Is(m.(Error).Err(), fs.ErrNotExist) {
+		t.Fatal("a plain error unwrapped to a sentinel")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, m := range samples(r) {
+		f.Add(Append(nil, m))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, n, err := Parse(b)
+		if err != nil {
+			return
+		}
+		if n > len(b) || n <= frameHeader {
+			t.Fatalf("consumed %d of %d", n, len(b))
+		}
+		// A decoded message re-encodes to a frame that decodes the same.
+		again := Append(nil, m)
+		m2, _, err := Parse(again)
+		if err != nil {
+			t.Fatalf("re-encoded %T does not parse: %v", m, err)
+		}
+		if !reflect.DeepEqual(normalise(m2), normalise(m)) {
+			t.Fatalf("re-encoding changed %#v to %#v", m, m2)
+		}
+	})
+}

@@ -1,0 +1,474 @@
+package control
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// ChannelType is the SSH channel type every request is opened on. The
+// channel's extra data is the request frame; the server answers on the
+// channel.
+const ChannelType = "ferry-rpc"
+
+// Version is the protocol version a Hello carries. A server refuses a
+// client whose major version differs.
+const Version = 1
+
+// MsgType is the first byte of a frame body.
+type MsgType uint8
+
+// Requests open a channel; in-channel messages and responses follow.
+const (
+	TypeHello MsgType = iota + 1
+	TypeScan
+	TypeStat
+	TypeMkdir
+	TypeSymlink
+	TypeRemove
+	TypeRename
+	TypeSetMeta
+	TypeFreeSpace
+	TypeOpen
+	TypeCreate
+	TypeGet
+	TypeDataSession
+
+	TypeRead MsgType = iota + 32
+	TypeData
+	TypeCommit
+	TypeAbort
+
+	TypeWelcome MsgType = iota + 64
+	TypeOK
+	TypeError
+	TypeEntry
+	TypeEntries
+	TypeSpace
+	TypeOpened
+	TypeCreated
+	TypeSessionOK
+)
+
+// Msg is one control message.
+type Msg interface {
+	Type() MsgType
+	appendBody(b []byte) []byte
+}
+
+// Hello starts a connection: the protocol version and the folder below the
+// user's root that every later path is relative to ("" is the root).
+type Hello struct {
+	Version uint32
+	Path    string
+	// Client names the software, for the server's log.
+	Client string
+}
+
+// Welcome answers Hello with what the server enforces for this session.
+type Welcome struct {
+	Version uint32
+	User    string
+	// RateCap is the server's cap on this user's data rate in bits/s
+	// (the smaller of the user's and the server's total); 0 is uncapped.
+	RateCap int64
+	// UDPPort is where the server accepts data sessions; 0 if it does not.
+	UDPPort uint32
+}
+
+// Scan asks for a sorted listing of the whole folder.
+type Scan struct {
+	Exclude       []string
+	PartialSuffix string
+}
+
+// Stat asks for one path's lstat.
+type Stat struct{ Path string }
+
+// Mkdir creates one directory.
+type Mkdir struct {
+	Path string
+	Mode fs.FileMode
+}
+
+// Symlink creates a link at Path, replacing Expect.
+type Symlink struct {
+	Path, Target string
+	Expect       tree.Entry
+}
+
+// Remove deletes Path after checking it against Expect.
+type Remove struct {
+	Path   string
+	Expect tree.Entry
+}
+
+// Rename moves From to To after checking From against Expect.
+type Rename struct {
+	From, To string
+	Expect   tree.Entry
+}
+
+// SetMeta sets permission bits and mtime.
+type SetMeta struct {
+	Path  string
+	Mode  fs.FileMode
+	Mtime int64
+}
+
+// FreeSpace asks for the folder's filesystem space.
+type FreeSpace struct{}
+
+// Open opens a file for random reads (Read requests on the channel).
+type Open struct{ Path string }
+
+// Create starts writing Meta.Path; Data frames, then Commit or Abort,
+// follow on the channel.
+type Create struct {
+	Meta, Expect tree.Entry
+	// Key identifies the content being sent (see ResumeKey); a partial
+	// whose checkpoint holds the same key is resumed.
+	Key []byte
+	// Fresh discards any partial and starts from offset 0.
+	Fresh bool
+}
+
+// Get streams a file from Offset to its end as Data frames, then OK. The
+// file must still match Expect's size and mtime.
+type Get struct {
+	Path   string
+	Offset int64
+	Expect tree.Entry
+}
+
+// DataSession asks the server to open a UDP data session for this
+// connection.
+type DataSession struct {
+	// Rate is what the client would like, in bits/s (0: no preference);
+	// the server lowers it to its cap.
+	Rate int64
+}
+
+// SessionOK describes an accepted data session.
+type SessionOK struct {
+	Port uint32
+	ID   uint64
+	Key  []byte
+	// Rate is the cap the server will enforce, bits/s; 0 is uncapped.
+	Rate int64
+}
+
+// Read asks for up to Len bytes at Off of an opened file.
+type Read struct {
+	Off int64
+	Len uint32
+}
+
+// Data carries file bytes at an offset.
+type Data struct {
+	Off  int64
+	Data []byte
+}
+
+// Commit finishes a Create.
+type Commit struct{}
+
+// Abort stops a Create and keeps the partial for a resume.
+type Abort struct{}
+
+// OK answers a request that has no other result, and ends a stream.
+type OK struct{}
+
+// Error answers a request that failed.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+// EntryMsg answers Stat.
+type EntryMsg struct{ Entry tree.Entry }
+
+// Entries is one batch of a Scan's listing.
+type Entries struct{ Entries []tree.Entry }
+
+// Space answers FreeSpace.
+type Space struct{ Free, Total uint64 }
+
+// Opened answers Open and Get.
+type Opened struct{ Size int64 }
+
+// Created answers Create: the sender continues from Offset.
+type Created struct{ Offset int64 }
+
+func (Hello) Type() MsgType       { return TypeHello }
+func (Welcome) Type() MsgType     { return TypeWelcome }
+func (Scan) Type() MsgType        { return TypeScan }
+func (Stat) Type() MsgType        { return TypeStat }
+func (Mkdir) Type() MsgType       { return TypeMkdir }
+func (Symlink) Type() MsgType     { return TypeSymlink }
+func (Remove) Type() MsgType      { return TypeRemove }
+func (Rename) Type() MsgType      { return TypeRename }
+func (SetMeta) Type() MsgType     { return TypeSetMeta }
+func (FreeSpace) Type() MsgType   { return TypeFreeSpace }
+func (Open) Type() MsgType        { return TypeOpen }
+func (Create) Type() MsgType      { return TypeCreate }
+func (Get) Type() MsgType         { return TypeGet }
+func (DataSession) Type() MsgType { return TypeDataSession }
+func (SessionOK) Type() MsgType   { return TypeSessionOK }
+func (Read) Type() MsgType        { return TypeRead }
+func (Data) Type() MsgType        { return TypeData }
+func (Commit) Type() MsgType      { return TypeCommit }
+func (Abort) Type() MsgType       { return TypeAbort }
+func (OK) Type() MsgType          { return TypeOK }
+func (Error) Type() MsgType       { return TypeError }
+func (EntryMsg) Type() MsgType    { return TypeEntry }
+func (Entries) Type() MsgType     { return TypeEntries }
+func (Space) Type() MsgType       { return TypeSpace }
+func (Opened) Type() MsgType      { return TypeOpened }
+func (Created) Type() MsgType     { return TypeCreated }
+
+func appendEntry(b []byte, e tree.Entry) []byte {
+	b = appendString(b, e.Path)
+	b = append(b, byte(e.Kind))
+	b = appendVarint(b, e.Size)
+	b = appendVarint(b, e.Mtime)
+	b = appendUvarint(b, uint64(e.Mode))
+	b = appendUvarint(b, 0) // reserved for flags
+	b = binary.BigEndian.AppendUint64(b, e.Hash)
+	b = appendString(b, e.Target)
+	b = appendUvarint(b, e.Ino)
+	return appendString(b, e.Problem)
+}
+
+func (d *decoder) entry() tree.Entry {
+	var e tree.Entry
+	e.Path = d.string()
+	k := d.byte1()
+	if k > byte(tree.Symlink) {
+		d.fail("unknown entry kind")
+	}
+	e.Kind = tree.Kind(k)
+	e.Size = d.varint()
+	e.Mtime = d.varint()
+	e.Mode = d.mode()
+	if d.uvarint() != 0 {
+		d.fail("unknown entry flags")
+	}
+	e.Hash = d.u64fixed()
+	e.Target = d.string()
+	e.Ino = d.uvarint()
+	e.Problem = d.string()
+	return e
+}
+
+func (d *decoder) mode() fs.FileMode {
+	m := d.uvarint()
+	if m&^uint64(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
+		d.fail("mode has bits other than permissions")
+		return 0
+	}
+	return fs.FileMode(m)
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = appendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+func (d *decoder) strings() []string {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		ss = append(ss, d.string())
+	}
+	return ss
+}
+
+func (m Hello) appendBody(b []byte) []byte {
+	b = appendUvarint(b, uint64(m.Version))
+	b = appendString(b, m.Path)
+	return appendString(b, m.Client)
+}
+
+func (m Welcome) appendBody(b []byte) []byte {
+	b = appendUvarint(b, uint64(m.Version))
+	b = appendString(b, m.User)
+	b = appendVarint(b, m.RateCap)
+	return appendUvarint(b, uint64(m.UDPPort))
+}
+
+func (m Scan) appendBody(b []byte) []byte {
+	b = appendStrings(b, m.Exclude)
+	return appendString(b, m.PartialSuffix)
+}
+
+func (m Stat) appendBody(b []byte) []byte { return appendString(b, m.Path) }
+
+func (m Mkdir) appendBody(b []byte) []byte {
+	b = appendString(b, m.Path)
+	return appendUvarint(b, uint64(m.Mode))
+}
+
+func (m Symlink) appendBody(b []byte) []byte {
+	b = appendString(b, m.Path)
+	b = appendString(b, m.Target)
+	return appendEntry(b, m.Expect)
+}
+
+func (m Remove) appendBody(b []byte) []byte {
+	b = appendString(b, m.Path)
+	return appendEntry(b, m.Expect)
+}
+
+func (m Rename) appendBody(b []byte) []byte {
+	b = appendString(b, m.From)
+	b = appendString(b, m.To)
+	return appendEntry(b, m.Expect)
+}
+
+func (m SetMeta) appendBody(b []byte) []byte {
+	b = appendString(b, m.Path)
+	b = appendUvarint(b, uint64(m.Mode))
+	return appendVarint(b, m.Mtime)
+}
+
+func (FreeSpace) appendBody(b []byte) []byte { return b }
+
+func (m Open) appendBody(b []byte) []byte { return appendString(b, m.Path) }
+
+func (m Create) appendBody(b []byte) []byte {
+	b = appendEntry(b, m.Meta)
+	b = appendEntry(b, m.Expect)
+	b = appendBytes(b, m.Key)
+	return appendBool(b, m.Fresh)
+}
+
+func (m Get) appendBody(b []byte) []byte {
+	b = appendString(b, m.Path)
+	b = appendVarint(b, m.Offset)
+	return appendEntry(b, m.Expect)
+}
+
+func (m DataSession) appendBody(b []byte) []byte { return appendVarint(b, m.Rate) }
+
+func (m SessionOK) appendBody(b []byte) []byte {
+	b = appendUvarint(b, uint64(m.Port))
+	b = appendUvarint(b, m.ID)
+	b = appendBytes(b, m.Key)
+	return appendVarint(b, m.Rate)
+}
+
+func (m Read) appendBody(b []byte) []byte {
+	b = appendVarint(b, m.Off)
+	return appendUvarint(b, uint64(m.Len))
+}
+
+func (m Data) appendBody(b []byte) []byte {
+	b = appendVarint(b, m.Off)
+	return appendBytes(b, m.Data)
+}
+
+func (Commit) appendBody(b []byte) []byte { return b }
+func (Abort) appendBody(b []byte) []byte  { return b }
+func (OK) appendBody(b []byte) []byte     { return b }
+
+func (m Error) appendBody(b []byte) []byte {
+	b = append(b, byte(m.Code))
+	return appendString(b, m.Message)
+}
+
+func (m EntryMsg) appendBody(b []byte) []byte { return appendEntry(b, m.Entry) }
+
+func (m Entries) appendBody(b []byte) []byte {
+	b = appendUvarint(b, uint64(len(m.Entries)))
+	for _, e := range m.Entries {
+		b = appendEntry(b, e)
+	}
+	return b
+}
+
+func (m Space) appendBody(b []byte) []byte {
+	b = appendUvarint(b, m.Free)
+	return appendUvarint(b, m.Total)
+}
+
+func (m Opened) appendBody(b []byte) []byte  { return appendVarint(b, m.Size) }
+func (m Created) appendBody(b []byte) []byte { return appendVarint(b, m.Offset) }
+
+func parseBody(t MsgType, body []byte) (Msg, error) {
+	d := &decoder{b: body}
+	var m Msg
+	switch t {
+	case TypeHello:
+		m = Hello{Version: d.u32(), Path: d.string(), Client: d.string()}
+	case TypeWelcome:
+		m = Welcome{Version: d.u32(), User: d.string(), RateCap: d.varint(), UDPPort: d.u32()}
+	case TypeScan:
+		m = Scan{Exclude: d.strings(), PartialSuffix: d.string()}
+	case TypeStat:
+		m = Stat{Path: d.string()}
+	case TypeMkdir:
+		m = Mkdir{Path: d.string(), Mode: d.mode()}
+	case TypeSymlink:
+		m = Symlink{Path: d.string(), Target: d.string(), Expect: d.entry()}
+	case TypeRemove:
+		m = Remove{Path: d.string(), Expect: d.entry()}
+	case TypeRename:
+		m = Rename{From: d.string(), To: d.string(), Expect: d.entry()}
+	case TypeSetMeta:
+		m = SetMeta{Path: d.string(), Mode: d.mode(), Mtime: d.varint()}
+	case TypeFreeSpace:
+		m = FreeSpace{}
+	case TypeOpen:
+		m = Open{Path: d.string()}
+	case TypeCreate:
+		m = Create{Meta: d.entry(), Expect: d.entry(), Key: d.bytesN(1024), Fresh: d.bool()}
+	case TypeGet:
+		m = Get{Path: d.string(), Offset: d.varint(), Expect: d.entry()}
+	case TypeDataSession:
+		m = DataSession{Rate: d.varint()}
+	case TypeSessionOK:
+		m = SessionOK{Port: d.u32(), ID: d.uvarint(), Key: d.bytesN(1024), Rate: d.varint()}
+	case TypeRead:
+		m = Read{Off: d.varint(), Len: d.u32()}
+	case TypeData:
+		m = Data{Off: d.varint(), Data: d.bytesN(MaxData)}
+	case TypeCommit:
+		m = Commit{}
+	case TypeAbort:
+		m = Abort{}
+	case TypeOK:
+		m = OK{}
+	case TypeError:
+		m = Error{Code: Code(d.byte1()), Message: d.string()}
+	case TypeEntry:
+		m = EntryMsg{Entry: d.entry()}
+	case TypeEntries:
+		n := d.count()
+		es := make([]tree.Entry, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			es = append(es, d.entry())
+		}
+		m = Entries{Entries: es}
+	case TypeSpace:
+		m = Space{Free: d.uvarint(), Total: d.uvarint()}
+	case TypeOpened:
+		m = Opened{Size: d.varint()}
+	case TypeCreated:
+		m = Created{Offset: d.varint()}
+	default:
+		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
+	}
+	if err := d.finish(); err != nil {
+		return nil, fmt.Errorf("unable to decode message type %d: %w", t, err)
+	}
+	return m, nil
+}
