@@ -1,0 +1,53 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// File flags.
+const (
+	// FileFresh asks the receiver to ignore any partial or checkpoint it
+	// holds and take every byte anew (the retry after a hash mismatch).
+	FileFresh uint8 = 1 << 0
+)
+
+// MaxPathLen bounds File.Path on the wire (tree.MaxPathLen).
+const MaxPathLen = 4096
+
+// File announces one file of the session; the receiver answers with Accept.
+type File struct {
+	ID    uint32
+	Flags uint8
+	Size  int64
+	Hash  uint64
+	Mode  uint32
+	Mtime int64
+	Path  string
+}
+
+// Append appends the encoded body to b. Paths longer than MaxPathLen are
+// cut; the receiver's path validation then rejects the file.
+func (f File) Append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, f.ID)
+	b = append(b, f.Flags)
+	b = binary.BigEndian.AppendUint64(b, uint64(f.Size))
+	b = binary.BigEndian.AppendUint64(b, f.Hash)
+	b = binary.BigEndian.AppendUint32(b, f.Mode)
+	b = binary.BigEndian.AppendUint64(b, uint64(f.Mtime))
+	return appendStr(b, f.Path, MaxPathLen)
+}
+
+// ParseFile decodes a File body.
+func ParseFile(b []byte) (File, int, error) {
+	r := reader{b: b}
+	f := File{ID: r.u32(), Flags: r.u8(), Size: r.size(), Hash: r.u64(), Mode: r.u32(), Mtime: int64(r.u64())}
+	f.Path = r.str()
+	if r.err == nil && len(f.Path) > MaxPathLen {
+		r.err = ErrMalformed
+	}
+	if r.err != nil {
+		return File{}, 0, fmt.Errorf("unable to parse FILE: %w", r.err)
+	}
+	return f, r.off, nil
+}

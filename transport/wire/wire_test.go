@@ -1,0 +1,146 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// codec adapts one body type to the shared tests.
+type codec struct {
+	name  string
+	value any
+	enc   func(v any, b []byte) []byte
+	parse func(b []byte) (any, int, error)
+}
+
+func codecs() []codec {
+	wrap := func(name string, v any, enc func(any, []byte) []byte, p func([]byte) (any, int, error)) codec {
+		return codec{name, v, enc, p}
+	}
+	return []codec{
+		wrap("header", Header{Type: TypeFeedback, Flags: FlagFromReceiver, Session: SessionID{1, 2, 3, 15: 9}, Number: 1<<40 + 7},
+			func(v any, b []byte) []byte { return v.(Header).Append(b) },
+			func(b []byte) (any, int, error) { return ParseHeader(b) }),
+		wrap("data", Data{File: 7, Offset: 1 << 33, SentAt: 123456789, Payload: []byte("hello, ferry")},
+			func(v any, b []byte) []byte { return v.(Data).Append(b) },
+			func(b []byte) (any, int, error) { return ParseData(b) }),
+		wrap("data-empty", Data{File: 1, Offset: 0, SentAt: -5, Payload: []byte{}},
+			func(v any, b []byte) []byte { return v.(Data).Append(b) },
+			func(b []byte) (any, int, error) { return ParseData(b) }),
+		wrap("file", File{ID: 3, Flags: FileFresh, Size: 5 << 30, Hash: 0xdeadbeefcafe, Mode: 0o644, Mtime: 1700000000123456789, Path: "dir/sub/ä file.txt"},
+			func(v any, b []byte) []byte { return v.(File).Append(b) },
+			func(b []byte) (any, int, error) { return ParseFile(b) }),
+		wrap("accept", Accept{ID: 9, Code: CodeOK, ChunkSize: 1 << 20, Part: 1, Parts: 3, Chunks: []Chunk{{0, 11}, {5, 1<<64 - 1}}},
+			func(v any, b []byte) []byte { return v.(Accept).Append(b) },
+			func(b []byte) (any, int, error) { return ParseAccept(b) }),
+		wrap("accept-refused", Accept{ID: 9, Code: CodeNoSpace, Msg: "no room", Parts: 1},
+			func(v any, b []byte) []byte { return v.(Accept).Append(b) },
+			func(b []byte) (any, int, error) { return ParseAccept(b) }),
+		wrap("feedback", Feedback{AckDelay: 3 * time.Millisecond, RecvRate: 95e6, Received: 812, OWDSamples: 800, MinOWD: -time.Second, MeanOWD: 20 * time.Millisecond,
+			Ranges: []Range{{Lo: 1000, Hi: 1200}, {Lo: 998, Hi: 998}, {Lo: 2, Hi: 990}, {Lo: 0, Hi: 0}}},
+			func(v any, b []byte) []byte { return v.(Feedback).Append(b) },
+			func(b []byte) (any, int, error) { return ParseFeedback(b) }),
+		wrap("status", Status{ID: 4, Code: CodeChanged, Msg: "changed while sending"},
+			func(v any, b []byte) []byte { return v.(Status).Append(b) },
+			func(b []byte) (any, int, error) { return ParseStatus(b) }),
+		wrap("probe", Probe{ID: 4, Size: 99},
+			func(v any, b []byte) []byte { return v.(Probe).Append(b) },
+			func(b []byte) (any, int, error) { return ParseProbe(b) }),
+		wrap("done", Done{Files: 10000},
+			func(v any, b []byte) []byte { return v.(Done).Append(b) },
+			func(b []byte) (any, int, error) { return ParseDone(b) }),
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, c := range codecs() {
+		t.Run(c.name, func(t *testing.T) {
+			prefix := []byte("prefix")
+			b := c.enc(c.value, append([]byte(nil), prefix...))
+			if !bytes.HasPrefix(b, prefix) {
+				t.Fatalf("Append clobbered the buffer it was given")
+			}
+			// Trailing bytes belong to the next field; n says where it starts.
+			body := append(b[len(prefix):], 0xEE, 0xEE)
+			got, n, err := c.parse(body)
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if n != len(body)-2 {
+				t.Fatalf("parse consumed %d bytes, want %d", n, len(body)-2)
+			}
+			if !reflect.DeepEqual(got, c.value) {
+				t.Fatalf("round trip:\n got %#v\nwant %#v", got, c.value)
+			}
+		})
+	}
+}
+
+func TestTruncatedPrefixesAreRejected(t *testing.T) {
+	for _, c := range codecs() {
+		t.Run(c.name, func(t *testing.T) {
+			b := c.enc(c.value, nil)
+			for i := 0; i < len(b); i++ {
+				if _, _, err := c.parse(b[:i]); err == nil {
+					t.Fatalf("prefix of %d/%d bytes parsed without error", i, len(b))
+				} else if !errors.Is(err, ErrShort) {
+					t.Fatalf("prefix of %d/%d bytes: %v, want ErrShort", i, len(b), err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseHeaderRejectsUnknownVersionTypeAndFlags(t *testing.T) {
+	good := Header{Type: TypeData, Number: 1}.Append(nil)
+	for _, tc := range []struct {
+		name string
+		at   int
+		val  byte
+	}{
+		{"version", 0, Version + 1},
+		{"type zero", 1, 0},
+		{"type unknown", 1, byte(typeEnd)},
+		{"flags", 2, 0x80},
+	} {
+		b := append([]byte(nil), good...)
+		b[tc.at] = tc.val
+		if _, _, err := ParseHeader(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", tc.name, err)
+		}
+	}
+}
+
+func TestParseFeedbackRejectsOverlappingRanges(t *testing.T) {
+	// A first range ending at 1 followed by another range has nowhere to go.
+	f := Feedback{Ranges: []Range{{Lo: 1, Hi: 5}}}
+	b := f.Append(nil)
+	b[len(b)-3] = 2 // low byte of the range count, just before the two one-byte varints
+	b = append(b, 0, 0)
+	if _, _, err := ParseFeedback(b); err == nil {
+		t.Fatalf("feedback with a range below packet 0 parsed")
+	}
+}
+
+func TestParseAcceptRejectsBadParts(t *testing.T) {
+	for _, a := range []Accept{{ID: 1, Parts: 0}, {ID: 1, Part: 2, Parts: 2}, {ID: 1, Parts: 1, Chunks: []Chunk{{1, 1}}}} {
+		if _, _, err := ParseAccept(a.Append(nil)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%+v: err = %v, want ErrMalformed", a, err)
+		}
+	}
+}
+
+func TestParseRejectsNegativeSizes(t *testing.T) {
+	b := Probe{ID: 1, Size: 1}.Append(nil)
+	b[4] = 0x80
+	if _, _, err := ParseProbe(b); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("negative size: err = %v, want ErrMalformed", err)
+	}
+	d := Data{File: 1, Offset: 1<<63 - 2, Payload: []byte("abcd")}.Append(nil)
+	if _, _, err := ParseData(d); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("offset+len overflow: err = %v, want ErrMalformed", err)
+	}
+}
