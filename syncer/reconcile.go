@@ -1,0 +1,659 @@
+package syncer
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// MirrorModified is the conflict reason for an edit made on the receiving
+// side of a one-way job to a path the sending side did not change: the
+// sending side's version is restored and the edit is kept as a conflict copy
+// (or, with conflicts: manual, left alone).
+const MirrorModified conflict.Reason = "modified on the receiving side of a one-way job"
+
+// Mode is what Reconcile needs from a job: which way changes flow and what
+// happens to the losing side of a conflict. Zero fields take the defaults
+// (remote-to-local, rename).
+type Mode struct {
+	Direction config.Direction
+	Conflicts config.ConflictPolicy
+}
+
+// ModeOf returns the reconcile mode of a job.
+func ModeOf(job config.Job) Mode {
+	return Mode{Direction: job.Direction, Conflicts: job.Conflicts}
+}
+
+// OpKind is what an Op does to one side.
+type OpKind uint8
+
+const (
+	// OpCopyAside renames Path to a free conflict copy name on this side
+	// (conflict.FreeName, chosen when applied), so that Path is free for the
+	// other side's version. Expect is the entry renamed.
+	OpCopyAside OpKind = iota + 1
+	// OpRemove deletes Path (Expect). Directories are removed after
+	// everything below them.
+	OpRemove
+	// OpMkdir creates the directory Entry.
+	OpMkdir
+	// OpSymlink creates the link Entry, replacing Expect.
+	OpSymlink
+	// OpTransfer copies the file Entry from the other side over Expect.
+	OpTransfer
+	// OpSetMeta gives Path the mode and mtime of Entry; content is equal.
+	OpSetMeta
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case OpCopyAside:
+		return "copy-aside"
+	case OpRemove:
+		return "remove"
+	case OpMkdir:
+		return "mkdir"
+	case OpSymlink:
+		return "symlink"
+	case OpTransfer:
+		return "transfer"
+	case OpSetMeta:
+		return "setmeta"
+	}
+	return "unknown"
+}
+
+// Op is one change to one side. When it succeeds, the ancestor learns
+// Entry for Path (OpRemove: Path is forgotten; OpCopyAside: nothing, the
+// op that follows it records the path).
+type Op struct {
+	Kind OpKind
+	Path string
+	// Entry is the state Path takes: the other side's scanned entry for
+	// transfers, directories and links, the winning metadata for SetMeta.
+	Entry tree.Entry
+	// Expect is this side's scanned entry at Path (Kind Absent when there
+	// is none). Endpoints re-check it before they overwrite, delete or
+	// rename anything.
+	Expect tree.Entry
+	// Mirror (OpCopyAside in two-way jobs) asks the applier to send the
+	// conflict copy to the other side in the same pass, since in two-way
+	// a conflict copy is an ordinary new file.
+	Mirror bool
+}
+
+// Plan is what one pass should do. Each side's ops are in execution order:
+// conflict copies first, then removals (children before their directory),
+// then creations and updates (parents before children).
+type Plan struct {
+	Local, Remote []Op
+	// Ancestor holds agreed states to store without moving anything (both
+	// sides already hold the same content, or both deleted it: Kind Absent
+	// means forget the path and everything below it). Apply them before the
+	// ops; the ops re-record what they touch.
+	Ancestor []tree.Entry
+	// Conflicts found. Time and Copy are filled in when applied.
+	Conflicts []conflict.Record
+	// Problems are entries a scan could not read; nothing at or below them
+	// is touched.
+	Problems []tree.Entry
+	// LocalDeletes and RemoteDeletes count OpRemove per side (max_delete).
+	LocalDeletes, RemoteDeletes int
+}
+
+// Empty reports whether the plan changes nothing at all.
+func (p *Plan) Empty() bool {
+	return len(p.Local) == 0 && len(p.Remote) == 0 && len(p.Ancestor) == 0 && len(p.Conflicts) == 0
+}
+
+// Reconcile decides, without any I/O, what a pass does given the entries
+// both sides last agreed on (ancestor) and what each side holds now. All
+// three lists must be sorted by tree.Compare.
+//
+// The rules, per path, where "changed" compares content with the ancestor
+// and a directory counts as changed when anything below it was created or
+// modified (or could not be read):
+//
+//   - Equal content on both sides is recorded in the ancestor, with no
+//     transfer. If only metadata differs, it is copied from the side that
+//     changed it (two-way: the newer mtime when both did; one-way: the
+//     sending side).
+//   - Two-way: a change on one side flows to the other. A deletion against a
+//     modification keeps the modification and restores it on the deleting
+//     side (only the new or modified files of a deleted directory, and the
+//     directories on their path, come back; unchanged ones stay deleted).
+//     Both sides created or modified a path differently: conflict. With
+//     conflicts: rename the local version is renamed to a conflict copy
+//     (which then syncs to the remote like any new file) and the remote
+//     version takes the name; with conflicts: manual nothing at or below the
+//     path is touched.
+//   - One-way (remote-to-local sends remote to local, local-to-remote the
+//     reverse): the sending side's creations, modifications and deletions
+//     flow to the receiving side. A path only the receiving side ever had
+//     stays there, never sent and never deleted. A deletion on the receiving
+//     side is restored. Before the sending side's version is written over a
+//     receiving-side edit, that edit is renamed to a conflict copy ON THE
+//     RECEIVING SIDE: local-to-remote never writes the local side, so the
+//     remote's edit is kept as NAME.conflict-mine.EXT on the remote. With
+//     conflicts: manual nothing is touched. A sending-side deletion of a
+//     receiving-side edit keeps the edit and reports a conflict; the path is
+//     then forgotten, so it is receiving-side-only from then on.
+//   - With no ancestor (first pass, reset-sync) nothing is deleted: unequal
+//     content is a conflict resolved as above.
+//   - A path that either side could not read (Problem set) is reported and
+//     nothing at or below it is touched; the directories above it are not
+//     removed.
+//   - Case clash (best effort): when one side holds two names that differ
+//     only by case, and the other side holds some but not all of them, each
+//     missing name that would be created there is reported as a case-clash
+//     conflict and not created, because a case-insensitive filesystem would
+//     merge them. When the other side holds none, the names are sent and the
+//     endpoint's re-check refuses the second one on a case-insensitive
+//     filesystem; the next pass then reports the clash.
+func Reconcile(ancestor, local, remote []tree.Entry, mode Mode) Plan {
+	r := reconciler{
+		anc: ancestor, loc: local, rem: remote,
+		twoWay:     mode.Direction == config.TwoWay,
+		localFirst: mode.Direction == config.LocalToRemote,
+		manual:     mode.Conflicts == config.Manual,
+	}
+	r.merge()
+	r.markDirty()
+	r.clashes = caseClashes(ancestor, local, remote)
+	for i := range r.rows {
+		r.decide(i)
+	}
+	var p Plan
+	p.Local = r.local.ops()
+	p.Remote = r.remote.ops()
+	p.LocalDeletes, p.RemoteDeletes = r.local.deletes, r.remote.deletes
+	p.Ancestor, p.Conflicts, p.Problems = r.ancestor, r.conflicts, r.problems
+	return p
+}
+
+// row is one path of the merged walk: indexes into the three lists, -1
+// where a list has no entry for the path.
+type row struct {
+	a, l, r int32
+	// dirty flags: something below this path was created or modified on
+	// the local (dirtyLocal) or remote (dirtyRemote) side.
+	flags uint8
+}
+
+const (
+	dirtyLocal uint8 = 1 << iota
+	dirtyRemote
+	// stuck: something below could not be read, so the directory cannot
+	// be removed on that side.
+	stuckLocal
+	stuckRemote
+)
+
+// sideOps collects one side's ops in the three execution phases.
+type sideOps struct {
+	aside, removes, creates []Op
+	deletes                 int
+	// stuck: the current row's directory on this side holds something
+	// unreadable, so it must not be removed.
+	stuck bool
+}
+
+// ops returns the side's ops in execution order; removals run in reverse
+// walk order so that children go before their directory.
+func (s *sideOps) ops() []Op {
+	n := len(s.aside) + len(s.removes) + len(s.creates)
+	if n == 0 {
+		return nil
+	}
+	out := make([]Op, 0, n)
+	out = append(out, s.aside...)
+	for i := len(s.removes) - 1; i >= 0; i-- {
+		out = append(out, s.removes[i])
+	}
+	return append(out, s.creates...)
+}
+
+type reconciler struct {
+	anc, loc, rem []tree.Entry
+	rows          []row
+	clashes       map[string]bool
+
+	twoWay, localFirst, manual bool
+
+	// skip is a path whose subtree is left alone (problem, case clash,
+	// unresolved conflict).
+	skip string
+	// maskLocal/maskRemote: a directory renamed aside as a conflict copy on
+	// that side; what the scan saw below it has moved with it.
+	maskLocal, maskRemote string
+	// forgotten is the last path forgotten in the ancestor, so its
+	// descendants need no entries of their own.
+	forgotten string
+
+	local, remote sideOps
+	ancestor      []tree.Entry
+	conflicts     []conflict.Record
+	problems      []tree.Entry
+}
+
+// merge walks the three sorted lists once into rows.
+func (r *reconciler) merge() {
+	n := len(r.anc)
+	if len(r.loc) > n {
+		n = len(r.loc)
+	}
+	if len(r.rem) > n {
+		n = len(r.rem)
+	}
+	r.rows = make([]row, 0, n+n/8)
+	var ia, il, ir int
+	for ia < len(r.anc) || il < len(r.loc) || ir < len(r.rem) {
+		// The smallest path among the three heads.
+		var p string
+		have := false
+		for _, c := range [...]struct {
+			list []tree.Entry
+			i    int
+		}{{r.anc, ia}, {r.loc, il}, {r.rem, ir}} {
+			if c.i < len(c.list) && (!have || tree.Compare(c.list[c.i].Path, p) < 0) {
+				p, have = c.list[c.i].Path, true
+			}
+		}
+		w := row{a: -1, l: -1, r: -1}
+		if ia < len(r.anc) && r.anc[ia].Path == p {
+			w.a = int32(ia)
+			ia++
+		}
+		if il < len(r.loc) && r.loc[il].Path == p {
+			w.l = int32(il)
+			il++
+		}
+		if ir < len(r.rem) && r.rem[ir].Path == p {
+			w.r = int32(ir)
+			ir++
+		}
+		r.rows = append(r.rows, w)
+	}
+}
+
+func (r *reconciler) entries(w row) (a, l, rm tree.Entry) {
+	if w.a >= 0 {
+		a = r.anc[w.a]
+	}
+	if w.l >= 0 {
+		l = r.loc[w.l]
+	}
+	if w.r >= 0 {
+		rm = r.rem[w.r]
+	}
+	return
+}
+
+func (r *reconciler) path(w row) string {
+	switch {
+	case w.a >= 0:
+		return r.anc[w.a].Path
+	case w.l >= 0:
+		return r.loc[w.l].Path
+	}
+	return r.rem[w.r].Path
+}
+
+// markDirty flags every directory row that has, on a side, a descendant
+// created or modified there (dirty) or unreadable there (stuck). Rows come
+// in pre-order, so the open directories form a stack of the current row's
+// ancestors.
+func (r *reconciler) markDirty() {
+	var stack []int
+	for i, w := range r.rows {
+		p := r.path(w)
+		for len(stack) > 0 && !tree.IsBelow(p, r.path(r.rows[stack[len(stack)-1]])) {
+			stack = stack[:len(stack)-1]
+		}
+		a, l, rm := r.entries(w)
+		var f uint8
+		switch {
+		case l.Problem != "":
+			f |= stuckLocal
+		case l.Exists() && !l.SameContent(a):
+			f |= dirtyLocal
+		}
+		switch {
+		case rm.Problem != "":
+			f |= stuckRemote
+		case rm.Exists() && !rm.SameContent(a):
+			f |= dirtyRemote
+		}
+		for j := len(stack) - 1; j >= 0 && f != 0; j-- {
+			d := &r.rows[stack[j]]
+			f &^= d.flags // an ancestor already flagged has flagged its own ancestors
+			d.flags |= f
+		}
+		if a.Kind == tree.Dir || l.Kind == tree.Dir || rm.Kind == tree.Dir {
+			stack = append(stack, i)
+		}
+	}
+}
+
+// state classifies one side's entry against the ancestor.
+type state uint8
+
+const (
+	unchanged state = iota // same content as the ancestor (or both absent)
+	created                // absent in the ancestor
+	modified               // other content or kind, or a directory with new content below
+	deleted                // in the ancestor, absent here
+)
+
+func classify(a, x tree.Entry, dirty bool) state {
+	switch {
+	case !x.Exists() && !a.Exists():
+		return unchanged
+	case !x.Exists():
+		return deleted
+	case !a.Exists():
+		return created
+	case !x.SameContent(a) || (x.Kind == tree.Dir && dirty):
+		return modified
+	}
+	return unchanged
+}
+
+// sameMeta is tree.Entry.SameMeta, except that a symlink's own mode is not
+// synced (Linux cannot set it).
+func sameMeta(a, b tree.Entry) bool {
+	if a.Kind == tree.Symlink {
+		return true
+	}
+	return a.SameMeta(b)
+}
+
+// equal reports whether two entries agree on everything that is synced.
+func equal(a, b tree.Entry) bool {
+	return a.SameContent(b) && (!a.Exists() || sameMeta(a, b))
+}
+
+// agreed is the form of an entry stored in the ancestor: side-local fields
+// dropped.
+func agreed(e tree.Entry) tree.Entry {
+	e.Ino = 0
+	e.Problem = ""
+	return e
+}
+
+func sideOf(e tree.Entry) conflict.Side {
+	return conflict.Side{Kind: e.Kind.String(), Size: e.Size, Mtime: e.Mtime}
+}
+
+func (r *reconciler) decide(i int) {
+	w := r.rows[i]
+	a, l, rm := r.entries(w)
+	p := r.path(w)
+	if r.skip != "" && tree.IsBelow(p, r.skip) {
+		return
+	}
+	r.skip = ""
+	if r.maskLocal != "" {
+		if tree.IsBelow(p, r.maskLocal) {
+			l = tree.Entry{}
+		} else {
+			r.maskLocal = ""
+		}
+	}
+	if r.maskRemote != "" {
+		if tree.IsBelow(p, r.maskRemote) {
+			rm = tree.Entry{}
+		} else {
+			r.maskRemote = ""
+		}
+	}
+	if r.forgotten != "" && !tree.IsBelow(p, r.forgotten) {
+		r.forgotten = ""
+	}
+
+	if l.Problem != "" || rm.Problem != "" {
+		if l.Problem != "" {
+			r.problems = append(r.problems, l)
+		}
+		if rm.Problem != "" {
+			r.problems = append(r.problems, rm)
+		}
+		r.skip = p
+		return
+	}
+	if r.clashes[p] {
+		r.conflicts = append(r.conflicts, conflict.Record{
+			Path: p, Reason: conflict.CaseClash, Local: sideOf(l), Remote: sideOf(rm),
+		})
+		r.skip = p
+		return
+	}
+
+	// Both sides agree on everything: at most the ancestor learns it.
+	if equal(l, rm) {
+		if !l.Exists() {
+			if a.Exists() {
+				r.forget(p)
+			}
+		} else if !equal(a, l) || !a.Exists() {
+			r.record(l)
+		}
+		return
+	}
+	// Same content, other metadata.
+	if l.SameContent(rm) {
+		var fromLocal bool
+		switch {
+		case !r.twoWay:
+			fromLocal = r.localFirst
+		case equal(rm, a):
+			fromLocal = true
+		case equal(l, a):
+			fromLocal = false
+		default:
+			fromLocal = l.Mtime > rm.Mtime
+		}
+		if fromLocal {
+			r.remote.creates = append(r.remote.creates, Op{Kind: OpSetMeta, Path: p, Entry: l, Expect: rm})
+		} else {
+			r.local.creates = append(r.local.creates, Op{Kind: OpSetMeta, Path: p, Entry: rm, Expect: l})
+		}
+		return
+	}
+
+	r.local.stuck = w.flags&stuckLocal != 0
+	r.remote.stuck = w.flags&stuckRemote != 0
+	ls := classify(a, l, w.flags&dirtyLocal != 0)
+	rs := classify(a, rm, w.flags&dirtyRemote != 0)
+
+	if r.twoWay {
+		switch {
+		case ls == unchanged:
+			r.put(&r.local, p, rm, l)
+		case rs == unchanged:
+			r.put(&r.remote, p, l, rm)
+		case ls == deleted:
+			r.put(&r.local, p, rm, l)
+		case rs == deleted:
+			r.put(&r.remote, p, l, rm)
+		default:
+			r.conflict(p, a, l, rm)
+		}
+		return
+	}
+
+	// One-way: name the sending (src) and receiving (dst) sides.
+	src, dst, ss, ds := rm, l, rs, ls
+	dstOps := &r.local
+	if r.localFirst {
+		src, dst, ss, ds = l, rm, ls, rs
+		dstOps = &r.remote
+	}
+	switch {
+	case ds == unchanged, ds == deleted:
+		r.put(dstOps, p, src, dst)
+	case ds == created && !src.Exists():
+		// Only the receiving side has it: it stays there, unrecorded.
+	case ss == deleted:
+		// The sender deleted what the receiver changed: keep the change,
+		// report it once, and treat the path as receiver-only from now on.
+		if dst.Kind != tree.Dir {
+			r.conflicts = append(r.conflicts, r.record4(p, conflict.DeletedModified, l, rm))
+		}
+		r.forget(p)
+	default:
+		reason := MirrorModified
+		if ss != unchanged {
+			reason = conflict.BothModified
+		}
+		r.conflictOneWay(p, reason, src, dst, dstOps)
+	}
+}
+
+func (r *reconciler) record4(p string, reason conflict.Reason, l, rm tree.Entry) conflict.Record {
+	if l.Exists() && rm.Exists() && l.Kind != rm.Kind {
+		reason = conflict.TypeClash
+	}
+	return conflict.Record{Path: p, Reason: reason, Local: sideOf(l), Remote: sideOf(rm)}
+}
+
+// conflict handles both sides creating or modifying p differently in a
+// two-way job: the local version is moved aside and the remote one taken.
+func (r *reconciler) conflict(p string, a, l, rm tree.Entry) {
+	r.conflicts = append(r.conflicts, r.record4(p, conflict.BothModified, l, rm))
+	if r.manual {
+		r.skip = p
+		return
+	}
+	r.aside(&r.local, p, l, true)
+	r.maskLocal = p
+	r.put(&r.local, p, rm, tree.Entry{})
+}
+
+// conflictOneWay keeps the receiver's version as a conflict copy on the
+// receiving side and takes the sender's.
+func (r *reconciler) conflictOneWay(p string, reason conflict.Reason, src, dst tree.Entry, dstOps *sideOps) {
+	l, rm := dst, src
+	if r.localFirst {
+		l, rm = src, dst
+	}
+	r.conflicts = append(r.conflicts, r.record4(p, reason, l, rm))
+	if r.manual {
+		r.skip = p
+		return
+	}
+	r.aside(dstOps, p, dst, false)
+	if r.localFirst {
+		r.maskRemote = p
+	} else {
+		r.maskLocal = p
+	}
+	r.put(dstOps, p, src, tree.Entry{})
+}
+
+func (r *reconciler) aside(s *sideOps, p string, x tree.Entry, mirror bool) {
+	s.aside = append(s.aside, Op{Kind: OpCopyAside, Path: p, Expect: x, Mirror: mirror && x.Kind != tree.Dir})
+}
+
+// put makes side s's x at path p into y.
+func (r *reconciler) put(s *sideOps, p string, y, x tree.Entry) {
+	if s.stuck && x.Kind == tree.Dir && y.Kind != tree.Dir {
+		// Removing it would fail on what could not be read; leave it
+		// (and the ancestor) as they are until the problem is fixed.
+		return
+	}
+	if x.Exists() && (!y.Exists() || x.Kind != y.Kind) {
+		// The remove op forgets the path when it succeeds.
+		s.removes = append(s.removes, Op{Kind: OpRemove, Path: p, Expect: x})
+		s.deletes++
+		x = tree.Entry{}
+	} else if !y.Exists() {
+		// Nothing on either side; only the ancestor knew it.
+		r.forget(p)
+	}
+	switch {
+	case !y.Exists():
+	case x.Exists() && y.SameContent(x):
+		s.creates = append(s.creates, Op{Kind: OpSetMeta, Path: p, Entry: y, Expect: x})
+	case y.Kind == tree.File:
+		s.creates = append(s.creates, Op{Kind: OpTransfer, Path: p, Entry: y, Expect: x})
+	case y.Kind == tree.Dir:
+		s.creates = append(s.creates, Op{Kind: OpMkdir, Path: p, Entry: y, Expect: x})
+	case y.Kind == tree.Symlink:
+		s.creates = append(s.creates, Op{Kind: OpSymlink, Path: p, Entry: y, Expect: x})
+	}
+}
+
+func (r *reconciler) record(e tree.Entry) {
+	r.ancestor = append(r.ancestor, agreed(e))
+}
+
+func (r *reconciler) forget(p string) {
+	if r.forgotten != "" && tree.IsBelow(p, r.forgotten) {
+		return
+	}
+	r.ancestor = append(r.ancestor, tree.Entry{Path: p})
+	r.forgotten = p
+}
+
+// caseClashes finds, for each side, names that differ only by case from
+// another name on the same side and would be created on the other side
+// while the other side already holds a case variant of them.
+func caseClashes(anc, local, remote []tree.Entry) map[string]bool {
+	var out map[string]bool
+	add := func(from, to []tree.Entry) {
+		groups := map[string][]string{}
+		for _, e := range from {
+			if hasUpper(e.Path) {
+				k := strings.ToLower(e.Path)
+				groups[k] = append(groups[k], e.Path)
+			}
+		}
+		for k, names := range groups {
+			if find(from, k) {
+				names = append(names, k)
+			}
+			if len(names) < 2 {
+				continue
+			}
+			var there int
+			for _, n := range names {
+				if find(to, n) {
+					there++
+				}
+			}
+			if there == 0 || there == len(names) {
+				continue
+			}
+			for _, n := range names {
+				if !find(to, n) && !find(anc, n) {
+					if out == nil {
+						out = map[string]bool{}
+					}
+					out[n] = true
+				}
+			}
+		}
+	}
+	add(local, remote)
+	add(remote, local)
+	return out
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c >= 'A' && c <= 'Z') || c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+func find(list []tree.Entry, p string) bool {
+	i := sort.Search(len(list), func(i int) bool { return tree.Compare(list[i].Path, p) >= 0 })
+	return i < len(list) && list[i].Path == p
+}
