@@ -1,0 +1,85 @@
+package syncer
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ferry-sync/ferry/config"
+)
+
+func TestHaltErrorsAreHalted(t *testing.T) {
+	for _, err := range []error{
+		signatureMissing(SideLocal, "/data", ".mounted"),
+		rootEmptied(ents("a", tF1, "b", tF1), nil, SideRemote, "/srv"),
+		tooManyDeletes(&Plan{LocalDeletes: 3}, 4, config.Job{Name: "j", MaxDelete: config.Limit{Count: 2}}, "f.yaml", false),
+	} {
+		var h *HaltError
+		if !errors.Is(err, ErrHalted) || !errors.As(err, &h) || !errors.Is(err, h.Kind) {
+			t.Errorf("%v: not a halt error matching ErrHalted and its kind", err)
+		}
+	}
+	if errors.Is(signatureMissing(SideLocal, "/d", "s"), ErrRootEmptied) {
+		t.Error("signature halt matches ErrRootEmptied")
+	}
+}
+
+func TestRootEmptied(t *testing.T) {
+	cases := []struct {
+		name         string
+		anc, scanned int
+		halts        bool
+	}{
+		{"two entries gone", 2, 0, true},
+		{"one entry gone is an ordinary deletion", 1, 0, false},
+		{"never synced", 0, 0, false},
+		{"one left", 5, 1, false},
+	}
+	for _, c := range cases {
+		a := ents()
+		for i := 0; i < c.anc; i++ {
+			a = append(a, at(string(rune('a'+i)), tF1))
+		}
+		s := ents()
+		for i := 0; i < c.scanned; i++ {
+			s = append(s, at(string(rune('a'+i)), tF1))
+		}
+		h := rootEmptied(a, s, SideLocal, "/data")
+		if (h != nil) != c.halts {
+			t.Errorf("%s: halted=%v, want %v", c.name, h != nil, c.halts)
+		}
+		if h != nil && !strings.Contains(h.Error(), "/data") {
+			t.Errorf("%s: reason %q does not name the folder", c.name, h.Error())
+		}
+	}
+}
+
+func TestTooManyDeletes(t *testing.T) {
+	pct := func(p float64) config.Limit { return config.Limit{IsPercent: true, Percent: p} }
+	cases := []struct {
+		name          string
+		limit         config.Limit
+		ancestor      int
+		local, remote int
+		allow, halts  bool
+	}{
+		{"count within", config.Limit{Count: 3}, 100, 3, 0, false, false},
+		{"count exceeded remote", config.Limit{Count: 3}, 100, 0, 4, false, true},
+		{"percent within", pct(10), 100, 10, 0, false, false},
+		{"percent exceeded", pct(10), 100, 11, 0, false, true},
+		{"default is half", config.Limit{}, 10, 5, 0, false, false},
+		{"default exceeded", config.Limit{}, 10, 6, 0, false, true},
+		{"allow-deletes lifts it", config.Limit{Count: 1}, 10, 9, 9, true, false},
+	}
+	for _, c := range cases {
+		job := config.Job{Name: "photos", MaxDelete: c.limit}
+		h := tooManyDeletes(&Plan{LocalDeletes: c.local, RemoteDeletes: c.remote}, c.ancestor, job, "/etc/ferry.yaml", c.allow)
+		if (h != nil) != c.halts {
+			t.Errorf("%s: halted=%v, want %v", c.name, h != nil, c.halts)
+			continue
+		}
+		if h != nil && !strings.Contains(h.Error(), "ferry sync --allow-deletes --config /etc/ferry.yaml photos") {
+			t.Errorf("%s: %q does not say how to proceed", c.name, h.Error())
+		}
+	}
+}
