@@ -1,0 +1,93 @@
+package snapshot
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/tree"
+)
+
+const benchEntries = 100_000
+
+// benchDB writes benchEntries ancestor entries shaped like a real tree:
+// 1000 directories of 99 files each.
+func benchDB(b *testing.B) (string, int64) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "bench.db")
+	db, err := open(path, options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := db.Writer()
+	n := 0
+	for d := 0; n < benchEntries; d++ {
+		dirPath := fmt.Sprintf("projects/p%02d/src/module-%04d", d%37, d)
+		if err := w.Record(tree.Entry{Path: dirPath, Kind: tree.Dir, Mode: 0o755, Mtime: time.Now().UnixNano()}); err != nil {
+			b.Fatal(err)
+		}
+		n++
+		for f := 0; f < 99 && n < benchEntries; f++ {
+			e := tree.Entry{
+				Path: fmt.Sprintf("%s/file_%03d.go", dirPath, f), Kind: tree.File,
+				Size: int64(1000 + f*37), Mtime: 1_700_000_000_000_000_000 + int64(n)*1_000_003,
+				Mode: 0o644, Hash: uint64(n) * 0x9e3779b97f4a7c15,
+			}
+			if err := w.Record(e); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return path, st.Size()
+}
+
+// BenchmarkAncestorLoad measures reading the whole ancestor, as every pass
+// does; bytes/entry is the file size on disk.
+func BenchmarkAncestorLoad(b *testing.B) {
+	path, size := benchDB(b)
+	db, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		entries, err := db.Ancestor()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(entries) != benchEntries {
+			b.Fatalf("loaded %d entries", len(entries))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchEntries, "ns/entry")
+	b.ReportMetric(float64(size)/benchEntries, "bytes/entry")
+}
+
+// BenchmarkOpen measures Open of a 100k-entry snapshot, which reads every
+// page once to catch damage early.
+func BenchmarkOpen(b *testing.B) {
+	path, _ := benchDB(b)
+	for b.Loop() {
+		db, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		db.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchEntries, "ns/entry")
+}

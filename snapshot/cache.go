@@ -1,0 +1,110 @@
+package snapshot
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/ferry-sync/ferry/tree"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Cache is one side's scan cache: the stat and hash each path had at the
+// last scan, so an unchanged file need not be hashed again. Lookup and
+// Store work in memory and are safe for concurrent use.
+type Cache struct {
+	db     *DB
+	bucket []byte
+
+	mu   sync.Mutex
+	prev map[string]tree.Entry // as of the last commit
+	cur  map[string]tree.Entry // stored since
+}
+
+// Cache loads the scan cache of side ("local", "remote" or any other name).
+func (db *DB) Cache(side string) (*Cache, error) {
+	if side == "" {
+		return nil, fmt.Errorf("unable to open scan cache: empty side name")
+	}
+	c := &Cache{db: db, bucket: []byte(cachePrefix + side), prev: map[string]tree.Entry{}, cur: map[string]tree.Entry{}}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(c.bucket)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			p := keyPath(k)
+			e, err := parseValue(p, v)
+			if err != nil {
+				return err
+			}
+			c.prev[p] = e
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to load %s scan cache from %s: %w", side, db.path, err)
+	}
+	return c, nil
+}
+
+// Lookup returns what the last scan recorded for path.
+func (c *Cache) Lookup(path string) (tree.Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.cur[path]; ok {
+		return e, true
+	}
+	e, ok := c.prev[path]
+	return e, ok
+}
+
+// Store records this scan's stat and hash of e.Path. Entries with a problem
+// or an invalid path are ignored: they describe nothing worth reusing.
+func (c *Cache) Store(e tree.Entry) {
+	if e.Problem != "" || tree.ValidPath(e.Path) != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur[e.Path] = e
+}
+
+// Commit replaces the stored cache, in one transaction, by the entries
+// Stored since Cache or the previous Commit; anything not stored in between
+// (deleted files) is dropped. After Commit, a new scan may begin.
+func (c *Cache) Commit() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	type kv struct{ k, v []byte }
+	rows := make([]kv, 0, len(c.cur))
+	for p, e := range c.cur {
+		rows = append(rows, kv{appendKey(nil, p), AppendEntry(nil, e)})
+	}
+	// bbolt fills pages best when keys arrive in order.
+	slices.SortFunc(rows, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	err := c.db.bolt.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(c.bucket) != nil {
+			if err := tx.DeleteBucket(c.bucket); err != nil {
+				return err
+			}
+		}
+		b, err := tx.CreateBucket(c.bucket)
+		if err != nil {
+			return err
+		}
+		b.FillPercent = 1
+		for _, r := range rows {
+			if err := b.Put(r.k, r.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("unable to write %s to %s: %w", c.bucket, c.db.path, err)
+	}
+	c.prev, c.cur = c.cur, map[string]tree.Entry{}
+	return nil
+}
