@@ -1,0 +1,22 @@
+// Package localfs is the Endpoint for a folder on this machine: it scans the
+// folder in tree order with cached xxhash content hashes, and changes it only
+// after re-checking that the disk still matches what the caller last saw.
+//
+// Caveats:
+//   - Every access goes through an os.Root opened on the folder, so no path
+//     (including "..", absolute paths and symlinks) can reach outside it.
+//     Write paths are additionally resolved one directory at a time without
+//     following symlinks: writing below a symlinked directory fails with
+//     syncer.ErrChanged even when the link points inside the folder.
+//   - The re-check before Remove, Symlink, SetMeta and an overwriting Commit
+//     and the kernel call that follows are two steps: a change made in the
+//     microseconds between them is not detected. Rename and a Commit onto an
+//     absent destination use renameat2(RENAME_NOREPLACE) on Linux and cannot
+//     overwrite; elsewhere they fall back to check-then-rename.
+//   - SetMeta cannot change a symlink's permission bits (Linux has no
+//     lchmod); it sets only the link's own mtime.
+//   - Special files (FIFOs, sockets, devices) are reported with Problem set
+//     and never opened.
+//   - The Cache must be safe for concurrent use: Scan looks entries up from
+//     its walker and stores them from the emitting goroutine.
+package localfs

@@ -1,0 +1,525 @@
+package localfs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// Cache remembers the stat and hash of every file of the previous scan, so
+// that an unchanged file is not read again. *snapshot.Cache satisfies it.
+// It must be safe for concurrent use.
+type Cache interface {
+	Lookup(path string) (tree.Entry, bool)
+	Store(e tree.Entry)
+}
+
+// Options configure an FS. The zero value is usable.
+type Options struct {
+	// Cache, if not nil, is consulted and updated by Scan.
+	Cache Cache
+	// HashWorkers bounds how many files Scan hashes at once; 0 means
+	// runtime.NumCPU().
+	HashWorkers int
+	// Log receives debug messages; nil discards them.
+	Log *slog.Logger
+	// PartialSuffix names in-flight files (default tree.DefaultPartialSuffix).
+	PartialSuffix string
+}
+
+// FS is a local folder seen as a syncer.Endpoint.
+type FS struct {
+	root          *os.Root
+	cache         Cache
+	workers       int
+	log           *slog.Logger
+	partialSuffix string
+
+	// Test seams; nil in production.
+	afterHash func(path string)            // called after a file's content was read, before the re-stat
+	freeSpace func() (syncer.Space, error) // replaces statfs
+}
+
+var _ syncer.Endpoint = (*FS)(nil)
+
+// New opens the folder root, which must exist and be a directory.
+func New(root string, opts Options) (*FS, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("unable to open folder %q (check that it exists and is a readable directory): %w", root, err)
+	}
+	f := &FS{
+		root:          r,
+		cache:         opts.Cache,
+		workers:       opts.HashWorkers,
+		log:           opts.Log,
+		partialSuffix: opts.PartialSuffix,
+	}
+	if f.workers <= 0 {
+		f.workers = runtime.NumCPU()
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	if f.partialSuffix == "" {
+		f.partialSuffix = tree.DefaultPartialSuffix
+	}
+	return f, nil
+}
+
+// Close releases the folder.
+func (f *FS) Close() error {
+	return f.root.Close()
+}
+
+// entryOf converts an lstat result. Target is left for the caller, which
+// knows where the link lives.
+func entryOf(p string, fi fs.FileInfo) tree.Entry {
+	e := tree.Entry{
+		Path:  p,
+		Mode:  fi.Mode().Perm(),
+		Mtime: fi.ModTime().UnixNano(),
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		e.Ino = uint64(st.Ino)
+	}
+	switch t := fi.Mode().Type(); {
+	case t == 0:
+		e.Kind = tree.File
+		e.Size = fi.Size()
+	case t&fs.ModeDir != 0:
+		e.Kind = tree.Dir
+	case t&fs.ModeSymlink != 0:
+		e.Kind = tree.Symlink
+	default:
+		// Reported rather than skipped, so reconcile never deletes or
+		// overwrites it on the strength of its absence.
+		e.Kind = tree.File
+		e.Problem = fmt.Sprintf("not a regular file (%s); ferry does not sync special files", specialName(t))
+	}
+	return e
+}
+
+func specialName(t fs.FileMode) string {
+	switch {
+	case t&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case t&fs.ModeSocket != 0:
+		return "socket"
+	case t&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "irregular"
+}
+
+// matches reports whether the current state of a path is what the caller
+// expected (both absent, or the same lstat).
+func matches(cur, expect tree.Entry) bool {
+	if !expect.Exists() || !cur.Exists() {
+		return expect.Exists() == cur.Exists()
+	}
+	return cur.SameStat(expect)
+}
+
+func changed(op, p string, cur, expect tree.Entry) error {
+	return fmt.Errorf("unable to %s %q: it is now %s (expected %s); it will be rescanned on the next pass: %w",
+		op, p, describe(cur), describe(expect), syncer.ErrChanged)
+}
+
+func describe(e tree.Entry) string {
+	if !e.Exists() {
+		return "absent"
+	}
+	return fmt.Sprintf("%s size=%d mtime=%d mode=%o ino=%d", e.Kind, e.Size, e.Mtime, e.Mode, e.Ino)
+}
+
+// dir is an open directory inside the folder, reached without following
+// symlinks. It is released with close.
+type dir struct {
+	r     *os.Root
+	owned bool // false for the folder's own root, which dir must not close
+}
+
+func (d dir) close() {
+	if d.owned {
+		d.r.Close()
+	}
+}
+
+// file opens the directory itself as a file, for the *at system calls and
+// fsync that os.Root does not offer.
+func (d dir) file() (*os.File, error) {
+	return d.r.Open(".")
+}
+
+// errNotDir is wrapped when an element of a path is not a real directory.
+var errNotDir = errors.New("is a symlink or not a directory; ferry does not follow it")
+
+// parent validates p and opens its parent directory, descending one element
+// at a time and refusing symlinks. os.Root alone would follow a symlink that
+// stays inside the folder; writes must never do that. Each step checks that
+// the directory it opened is the one it lstat'ed, so a swap in between is
+// caught rather than followed.
+func (f *FS) parent(p string) (dir, string, error) {
+	if err := tree.ValidPath(p); err != nil {
+		return dir{}, "", err
+	}
+	d := dir{r: f.root}
+	par, base := tree.Parent(p), tree.Base(p)
+	if par == "" {
+		return d, base, nil
+	}
+	for el := range strings.SplitSeq(par, "/") {
+		next, err := openChild(d.r, el)
+		d.close()
+		if err != nil {
+			return dir{}, "", fmt.Errorf("unable to reach %q: %w", par, err)
+		}
+		d = dir{r: next, owned: true}
+	}
+	return d, base, nil
+}
+
+func openChild(r *os.Root, name string) (*os.Root, error) {
+	fi, err := r.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%q %w", name, errNotDir)
+	}
+	sub, err := r.OpenRoot(name)
+	if err != nil {
+		return nil, err
+	}
+	got, err := sub.Lstat(".")
+	if err != nil || !os.SameFile(fi, got) {
+		sub.Close()
+		return nil, fmt.Errorf("%q changed while it was opened: %w", name, errNotDir)
+	}
+	return sub, nil
+}
+
+// parentFor is parent for a write: an unreachable parent means the tree is
+// not what the caller scanned, so it is reported as ErrChanged.
+func (f *FS) parentFor(op, p string) (dir, string, error) {
+	d, base, err := f.parent(p)
+	if err != nil {
+		if errors.Is(err, tree.ErrInvalidPath) {
+			return dir{}, "", fmt.Errorf("unable to %s: %w", op, err)
+		}
+		return dir{}, "", fmt.Errorf("unable to %s %q: %w: %w", op, p, syncer.ErrChanged, err)
+	}
+	return d, base, nil
+}
+
+// lstat returns the entry at base in d, Kind Absent if there is none.
+func lstat(d dir, p, base string) (tree.Entry, error) {
+	fi, err := d.r.Lstat(base)
+	if errors.Is(err, fs.ErrNotExist) {
+		return tree.Entry{Path: p}, nil
+	}
+	if err != nil {
+		return tree.Entry{}, err
+	}
+	e := entryOf(p, fi)
+	if e.Kind == tree.Symlink {
+		if e.Target, err = d.r.Readlink(base); err != nil {
+			return tree.Entry{}, err
+		}
+	}
+	return e, nil
+}
+
+// Stat lstats p without hashing.
+func (f *FS) Stat(ctx context.Context, p string) (tree.Entry, error) {
+	d, base, err := f.parent(p)
+	if err != nil {
+		if errors.Is(err, errNotDir) {
+			err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+		}
+		return tree.Entry{}, fmt.Errorf("unable to stat %q: %w", p, err)
+	}
+	defer d.close()
+	e, err := lstat(d, p, base)
+	if err != nil {
+		return tree.Entry{}, fmt.Errorf("unable to stat %q: %w", p, err)
+	}
+	if !e.Exists() {
+		return tree.Entry{}, fmt.Errorf("unable to stat %q: %w", p, fs.ErrNotExist)
+	}
+	return e, nil
+}
+
+// Mkdir creates p with mode (0 means 0755). An existing directory is fine;
+// anything else already at p is an error wrapping syncer.ErrExists.
+func (f *FS) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
+	d, base, err := f.parentFor("create directory", p)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if mode == 0 {
+		mode = 0o755
+	}
+	if err := d.r.Mkdir(base, mode.Perm()); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			if cur, lerr := lstat(d, p, base); lerr == nil && cur.Kind == tree.Dir {
+				return nil
+			}
+			return fmt.Errorf("unable to create directory %q: something that is not a directory is in the way: %w", p, syncer.ErrExists)
+		}
+		return fmt.Errorf("unable to create directory %q: %w", p, err)
+	}
+	// mkdir applies the umask; the mode is part of what is synced.
+	if err := d.r.Chmod(base, mode.Perm()); err != nil {
+		return fmt.Errorf("unable to set mode of new directory %q: %w", p, err)
+	}
+	return nil
+}
+
+func tempName() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return ".ferry-tmp." + hex.EncodeToString(b[:])
+}
+
+// Symlink creates a link to target at p, replacing what expect describes.
+func (f *FS) Symlink(ctx context.Context, p, target string, expect tree.Entry) error {
+	if target == "" || strings.IndexByte(target, 0) >= 0 {
+		return fmt.Errorf("unable to create symlink %q: invalid target %q", p, target)
+	}
+	d, base, err := f.parentFor("create symlink", p)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	cur, err := lstat(d, p, base)
+	if err != nil {
+		return fmt.Errorf("unable to create symlink %q: %w", p, err)
+	}
+	if !matches(cur, expect) {
+		return changed("create symlink", p, cur, expect)
+	}
+	if !cur.Exists() {
+		if err := d.r.Symlink(target, base); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("unable to create symlink %q: something appeared there meanwhile: %w", p, syncer.ErrChanged)
+			}
+			return fmt.Errorf("unable to create symlink %q: %w", p, err)
+		}
+		return nil
+	}
+	if cur.Kind == tree.Dir {
+		// rename cannot put a link over a directory; an empty one goes first.
+		if err := d.r.Remove(base); err != nil {
+			if isNotEmpty(err) {
+				return fmt.Errorf("unable to replace directory %q with a symlink: %w", p, syncer.ErrNotEmpty)
+			}
+			return fmt.Errorf("unable to replace directory %q with a symlink: %w", p, err)
+		}
+		if err := d.r.Symlink(target, base); err != nil {
+			return fmt.Errorf("unable to create symlink %q: %w", p, err)
+		}
+		return nil
+	}
+	// Build the link beside and rename it over, so p is never missing.
+	tmp := tempName()
+	if err := d.r.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("unable to create symlink %q: %w", p, err)
+	}
+	if err := d.r.Rename(tmp, base); err != nil {
+		d.r.Remove(tmp)
+		return fmt.Errorf("unable to create symlink %q: %w", p, err)
+	}
+	return nil
+}
+
+func isNotEmpty(err error) bool {
+	return errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
+}
+
+// Remove deletes a file, symlink or empty directory that still matches expect.
+func (f *FS) Remove(ctx context.Context, p string, expect tree.Entry) error {
+	d, base, err := f.parentFor("remove", p)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	cur, err := lstat(d, p, base)
+	if err != nil {
+		return fmt.Errorf("unable to remove %q: %w", p, err)
+	}
+	if !cur.Exists() {
+		if !expect.Exists() {
+			return fmt.Errorf("unable to remove %q: %w", p, fs.ErrNotExist)
+		}
+		return fmt.Errorf("%w: %w", changed("remove", p, cur, expect), fs.ErrNotExist)
+	}
+	if !matches(cur, expect) {
+		return changed("remove", p, cur, expect)
+	}
+	if err := d.r.Remove(base); err != nil {
+		if cur.Kind == tree.Dir && isNotEmpty(err) {
+			return fmt.Errorf("unable to remove directory %q: it still has entries: %w", p, syncer.ErrNotEmpty)
+		}
+		return fmt.Errorf("unable to remove %q: %w", p, err)
+	}
+	return nil
+}
+
+// Rename moves from to to without ever overwriting to.
+func (f *FS) Rename(ctx context.Context, from, to string, expect tree.Entry) error {
+	if tree.IsBelow(to, from) || to == from {
+		return fmt.Errorf("unable to rename %q to %q: destination is inside the source", from, to)
+	}
+	fd, fbase, err := f.parentFor("rename", from)
+	if err != nil {
+		return err
+	}
+	defer fd.close()
+	td, tbase, err := f.parentFor("rename", to)
+	if err != nil {
+		return err
+	}
+	defer td.close()
+	cur, err := lstat(fd, from, fbase)
+	if err != nil {
+		return fmt.Errorf("unable to rename %q: %w", from, err)
+	}
+	if !cur.Exists() || !matches(cur, expect) {
+		return changed("rename", from, cur, expect)
+	}
+	dst, err := lstat(td, to, tbase)
+	if err != nil {
+		return fmt.Errorf("unable to rename %q to %q: %w", from, to, err)
+	}
+	if dst.Exists() {
+		return fmt.Errorf("unable to rename %q to %q: the destination is taken (%s): %w", from, to, dst.Kind, syncer.ErrExists)
+	}
+	if err := renameNoReplace(fd, fbase, td, tbase); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("unable to rename %q to %q: the destination appeared meanwhile: %w", from, to, syncer.ErrExists)
+		}
+		return fmt.Errorf("unable to rename %q to %q: %w", from, to, err)
+	}
+	return nil
+}
+
+// SetMeta sets permission bits and mtime (ns; 0 leaves it) without following
+// a symlink. On a symlink only the mtime is set.
+func (f *FS) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int64) error {
+	d, base, err := f.parentFor("set metadata of", p)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	cur, err := lstat(d, p, base)
+	if err != nil {
+		return fmt.Errorf("unable to set metadata of %q: %w", p, err)
+	}
+	if !cur.Exists() {
+		return fmt.Errorf("unable to set metadata of %q: %w", p, fs.ErrNotExist)
+	}
+	if cur.Kind != tree.Symlink && cur.Mode != mode.Perm() {
+		// os.Root.Chmod would follow a symlink, which cur says this is not;
+		// a swap in the instant between is confined to the folder.
+		if err := d.r.Chmod(base, mode.Perm()); err != nil {
+			return fmt.Errorf("unable to set mode of %q: %w", p, err)
+		}
+	}
+	if mtime != 0 {
+		df, err := d.file()
+		if err != nil {
+			return fmt.Errorf("unable to set mtime of %q: %w", p, err)
+		}
+		defer df.Close()
+		if err := setMtimeNoFollow(df, base, mtime); err != nil {
+			return fmt.Errorf("unable to set mtime of %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// OpenFile opens a regular file for reading; a symlink is refused.
+func (f *FS) OpenFile(ctx context.Context, p string) (syncer.FileReader, error) {
+	d, base, err := f.parent(p)
+	if err != nil {
+		if errors.Is(err, errNotDir) {
+			err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+		}
+		return nil, fmt.Errorf("unable to open %q: %w", p, err)
+	}
+	defer d.close()
+	file, fi, err := openRegular(d.r, base)
+	if err != nil {
+		return nil, fmt.Errorf("unable to open %q: %w", p, err)
+	}
+	return &reader{File: file, size: fi.Size()}, nil
+}
+
+// errNotRegular is wrapped when a path that must be a regular file is not.
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens name for reading only if it is a regular file, and
+// checks that what was opened is what lstat saw: os.Root would follow a
+// symlink inside the folder, and O_NONBLOCK keeps a FIFO swapped in from
+// blocking the open.
+func openRegular(r *os.Root, name string) (*os.File, fs.FileInfo, error) {
+	li, err := r.Lstat(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !li.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%w (%s)", errNotRegular, li.Mode().Type())
+	}
+	file, err := r.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() || !os.SameFile(li, fi) {
+		file.Close()
+		return nil, nil, fmt.Errorf("%w: it changed while being opened", errNotRegular)
+	}
+	return file, fi, nil
+}
+
+type reader struct {
+	*os.File
+	size int64
+}
+
+func (r *reader) Size() int64 { return r.size }
+
+// FreeSpace reports space on the folder's filesystem.
+func (f *FS) FreeSpace(ctx context.Context) (syncer.Space, error) {
+	if f.freeSpace != nil {
+		return f.freeSpace()
+	}
+	df, err := f.root.Open(".")
+	if err != nil {
+		return syncer.Space{}, fmt.Errorf("unable to read free space: %w", err)
+	}
+	defer df.Close()
+	sp, err := statfs(df)
+	if err != nil {
+		return syncer.Space{}, fmt.Errorf("unable to read free space of %q: %w", f.root.Name(), err)
+	}
+	return sp, nil
+}

@@ -1,0 +1,385 @@
+package localfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/cespare/xxhash/v2"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// hashAttempts bounds how often a file that keeps changing is read.
+const hashAttempts = 4
+
+// problemChanged is the Problem of a file that kept changing while hashed.
+const problemChanged = "changed while hashing"
+
+// item is one entry on its way from the walker to visit, in scan order.
+// ready is nil when the entry is complete; otherwise a hash worker closes it.
+type item struct {
+	e     tree.Entry
+	ready chan struct{}
+}
+
+type hashJob struct {
+	it   *item
+	d    *dirRef
+	name string
+}
+
+// dirRef keeps a directory open while the walker and hash workers use it.
+type dirRef struct {
+	r     *os.Root
+	owned bool
+	refs  atomic.Int32
+}
+
+func (d *dirRef) acquire() { d.refs.Add(1) }
+
+func (d *dirRef) release() {
+	if d.refs.Add(-1) == 0 && d.owned {
+		d.r.Close()
+	}
+}
+
+type scanner struct {
+	fs      *FS
+	ctx     context.Context
+	match   *tree.Matcher
+	suffix  string
+	items   chan *item
+	jobs    chan hashJob
+	buffers chan []byte
+}
+
+// Scan visits every entry below the root in tree.Compare order. Directories
+// are listed one at a time by a walker, files whose stat differs from the
+// cache are hashed by a pool of workers, and entries are handed to visit in
+// walk order as soon as each is complete; at most a bounded window of
+// entries is in flight, so memory does not grow with the tree.
+func (f *FS) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+	m, err := tree.NewMatcher(opts.Exclude)
+	if err != nil {
+		return fmt.Errorf("unable to scan %q: %w", f.root.Name(), err)
+	}
+	suffix := opts.PartialSuffix
+	if suffix == "" {
+		suffix = f.partialSuffix
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	s := &scanner{
+		fs:      f,
+		ctx:     gctx,
+		match:   m,
+		suffix:  suffix,
+		items:   make(chan *item, 256+16*f.workers),
+		jobs:    make(chan hashJob, 2*f.workers),
+		buffers: make(chan []byte, f.workers),
+	}
+	for range f.workers {
+		s.buffers <- make([]byte, 256<<10)
+	}
+	g.Go(s.walk)
+	workers, wctx := errgroup.WithContext(gctx)
+	for range f.workers {
+		workers.Go(func() error {
+			for j := range s.jobs {
+				if wctx.Err() == nil {
+					s.hash(j)
+				}
+				close(j.it.ready)
+				j.d.release()
+			}
+			return nil
+		})
+	}
+	g.Go(workers.Wait)
+	g.Go(func() error {
+		for it := range s.items {
+			if it.ready != nil {
+				select {
+				case <-it.ready:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			if f.cache != nil && it.e.Problem == "" {
+				f.cache.Store(it.e)
+			}
+			if err := visit(it.e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+func (s *scanner) send(it *item) error {
+	select {
+	case s.items <- it:
+		return nil
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
+}
+
+func (s *scanner) walk() error {
+	defer close(s.items)
+	defer close(s.jobs)
+	root := &dirRef{r: s.fs.root}
+	root.acquire()
+	defer root.release()
+	list, err := readDir(root.r)
+	if err != nil {
+		return fmt.Errorf("unable to scan %q (check that it exists and is readable): %w", s.fs.root.Name(), err)
+	}
+	return s.walkDir(root, "", list)
+}
+
+// readDir lists a directory sorted by name, which for the names of one
+// directory is tree.Compare order.
+func readDir(r *os.Root) ([]fs.DirEntry, error) {
+	d, err := r.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	list, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name() < list[j].Name() })
+	return list, nil
+}
+
+// walkDir emits the entries of one directory, descending into each
+// subdirectory right after emitting it so children follow their parent.
+func (s *scanner) walkDir(d *dirRef, dirPath string, list []fs.DirEntry) error {
+	for _, de := range list {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		name := de.Name()
+		if tree.IsTemp(name, s.suffix) {
+			continue
+		}
+		p := name
+		if dirPath != "" {
+			p = dirPath + "/" + name
+		}
+		fi, err := d.r.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since the listing: it is simply not there
+		}
+		var e tree.Entry
+		if err != nil {
+			e = tree.Entry{Path: p, Kind: kindOf(de.Type()), Problem: "unable to read: " + errText(err)}
+		} else {
+			e = entryOf(p, fi)
+		}
+		if s.match.Match(p, e.Kind == tree.Dir) {
+			continue
+		}
+		if e.Problem != "" {
+			if err := s.send(&item{e: e}); err != nil {
+				return err
+			}
+			continue
+		}
+		switch e.Kind {
+		case tree.Symlink:
+			if e.Target, err = d.r.Readlink(name); err != nil {
+				e.Problem = "unable to read link: " + errText(err)
+			}
+			if err := s.send(&item{e: e}); err != nil {
+				return err
+			}
+		case tree.Dir:
+			if err := s.dir(d, name, fi, e); err != nil {
+				return err
+			}
+		case tree.File:
+			if err := s.file(d, name, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *scanner) dir(parent *dirRef, name string, fi fs.FileInfo, e tree.Entry) error {
+	// The directory is opened and listed before its entry is emitted, so
+	// an unreadable one is reported as such and not descended.
+	sub, err := openChild(parent.r, name)
+	var list []fs.DirEntry
+	if err == nil {
+		list, err = readDir(sub)
+		if err != nil {
+			sub.Close()
+		}
+	}
+	if err != nil {
+		e.Problem = "unable to read directory: " + errText(err)
+		return s.send(&item{e: e})
+	}
+	if err := s.send(&item{e: e}); err != nil {
+		sub.Close()
+		return err
+	}
+	d := &dirRef{r: sub, owned: true}
+	d.acquire()
+	defer d.release()
+	return s.walkDir(d, e.Path, list)
+}
+
+func (s *scanner) file(d *dirRef, name string, e tree.Entry) error {
+	if s.fs.cache != nil {
+		if c, ok := s.fs.cache.Lookup(e.Path); ok && c.Kind == tree.File && c.Problem == "" && c.Hash != 0 &&
+			c.Ino == e.Ino && c.Size == e.Size && c.Mtime == e.Mtime && c.Mode == e.Mode {
+			e.Hash = c.Hash
+			return s.send(&item{e: e})
+		}
+	}
+	it := &item{e: e, ready: make(chan struct{})}
+	if err := s.send(it); err != nil {
+		return err
+	}
+	d.acquire()
+	select {
+	case s.jobs <- hashJob{it: it, d: d, name: name}:
+		return nil
+	case <-s.ctx.Done():
+		d.release()
+		return s.ctx.Err()
+	}
+}
+
+// hash fills in j.it.e's Hash, re-reading a file that changed underneath up
+// to hashAttempts times. Identity is checked through the open descriptor
+// (fstat, including ctime, which a rewrite cannot set back) and through the
+// path (lstat) before and after reading.
+func (s *scanner) hash(j hashJob) {
+	e := &j.it.e
+	buf := <-s.buffers
+	defer func() { s.buffers <- buf }()
+	for range hashAttempts {
+		sum, fresh, err := s.hashOnce(j.d.r, j.name, *e, buf)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				e.Problem = "disappeared while hashing"
+			} else {
+				e.Problem = "unable to read: " + errText(err)
+			}
+			return
+		}
+		if fresh == nil {
+			e.Hash = sum
+			return
+		}
+		if fresh.Kind != tree.File || fresh.Problem != "" {
+			break
+		}
+		// Try again against the new state.
+		e.Size, e.Mtime, e.Mode, e.Ino = fresh.Size, fresh.Mtime, fresh.Mode, fresh.Ino
+	}
+	e.Hash = 0
+	e.Problem = problemChanged
+}
+
+// hashOnce hashes the file if it still matches want. It returns a non-nil
+// fresh entry when the file turned out to differ from want (before or after
+// reading), and an error when it cannot be read at all.
+func (s *scanner) hashOnce(r *os.Root, name string, want tree.Entry, buf []byte) (uint64, *tree.Entry, error) {
+	restat := func() (*tree.Entry, error) {
+		fi, err := r.Lstat(name)
+		if err != nil {
+			return nil, err
+		}
+		e := entryOf(want.Path, fi)
+		return &e, nil
+	}
+	file, err := r.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer file.Close()
+	before, err := file.Stat()
+	if err != nil {
+		return 0, nil, err
+	}
+	if !sameFile(entryOf(want.Path, before), want) {
+		fresh, err := restat()
+		return 0, fresh, err
+	}
+	h := xxhash.New()
+	if _, err := io.CopyBuffer(h, ctxReader{s.ctx, file}, buf); err != nil {
+		return 0, nil, err
+	}
+	if s.fs.afterHash != nil {
+		s.fs.afterHash(want.Path)
+	}
+	after, err := file.Stat()
+	if err != nil {
+		return 0, nil, err
+	}
+	fresh, err := restat()
+	if err != nil {
+		return 0, nil, err
+	}
+	if !sameFile(*fresh, want) || !sameFile(entryOf(want.Path, after), want) || ctime(after) != ctime(before) {
+		return 0, fresh, nil
+	}
+	return h.Sum64(), nil, nil
+}
+
+func sameFile(a, b tree.Entry) bool {
+	return a.Kind == b.Kind && a.Problem == "" && a.Ino == b.Ino && a.Size == b.Size && a.Mtime == b.Mtime && a.Mode == b.Mode
+}
+
+// ctxReader stops a long read when the scan is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
+}
+
+func kindOf(t fs.FileMode) tree.Kind {
+	switch {
+	case t&fs.ModeDir != 0:
+		return tree.Dir
+	case t&fs.ModeSymlink != 0:
+		return tree.Symlink
+	}
+	return tree.File
+}
+
+// errText drops the path from an os error: the entry already names it, and
+// the folder's absolute path would only leak into the other side's logs.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,37 @@
+//go:build !linux
+
+package localfs
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// renameNoReplace checks, then renames: without renameat2 a destination
+// created in the instant between the two would be replaced.
+func renameNoReplace(from dir, fromName string, to dir, toName string) error {
+	if _, err := to.r.Lstat(toName); err == nil {
+		return &os.LinkError{Op: "rename", Old: fromName, New: toName, Err: fs.ErrExist}
+	}
+	if from.r == to.r {
+		return from.r.Rename(fromName, toName)
+	}
+	return errors.New("cross-directory rename is only supported on Linux")
+}
+
+// setMtimeNoFollow is a no-op outside Linux: os.Root.Chtimes would follow a
+// symlink, which ferry never does when writing.
+func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
+	return errors.ErrUnsupported
+}
+
+func statfs(d *os.File) (syncer.Space, error) {
+	return syncer.Space{}, errors.ErrUnsupported
+}
+
+func ctime(fi fs.FileInfo) int64 { return 0 }
+
+func nlink(fi fs.FileInfo) uint64 { return 0 }

@@ -1,0 +1,333 @@
+package localfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// Writer receives one file into NAME+PartialSuffix and renames it into place
+// on Commit. Besides syncer.FileWriter it lets a transfer resume: a partial
+// left by an earlier attempt is kept (ExistingSize), can be read back
+// (ReadAt), and a checkpoint can be stored beside it.
+type Writer struct {
+	fs       *FS
+	d        dir
+	path     string // final path, relative to the folder
+	base     string // final base name
+	partial  string // partial base name
+	meta     tree.Entry
+	expect   tree.Entry
+	file     *os.File
+	existing int64
+
+	// mu guards the streaming hash and the done flag: WriteAt may be
+	// called concurrently for disjoint ranges.
+	mu     sync.Mutex
+	seqOK  bool // every byte so far arrived in order from offset 0
+	seqOff int64
+	digest *xxhash.Digest
+	done   bool
+}
+
+var _ syncer.FileWriter = (*Writer)(nil)
+
+// CreateFile starts receiving meta.Path. See syncer.Endpoint.
+//
+// A Mode of 0 in meta leaves the new file at 0644 and an Mtime of 0 leaves
+// it at the commit time, so that a caller that does not know them does not
+// create an unreadable file dated 1970.
+func (f *FS) CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry) (syncer.FileWriter, error) {
+	return f.createFile(ctx, meta, expect)
+}
+
+func (f *FS) createFile(ctx context.Context, meta tree.Entry, expect tree.Entry) (*Writer, error) {
+	p := meta.Path
+	if meta.Size < 0 {
+		return nil, fmt.Errorf("unable to create %q: negative size %d", p, meta.Size)
+	}
+	if meta.Kind != tree.File && meta.Kind != tree.Absent {
+		return nil, fmt.Errorf("unable to create %q: CreateFile writes files, not %s", p, meta.Kind)
+	}
+	d, base, err := f.parentFor("create", p)
+	if err != nil {
+		return nil, err
+	}
+	w, err := f.openPartial(ctx, d, p, base, meta, expect)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expect tree.Entry) (*Writer, error) {
+	partial := base + f.partialSuffix
+	if len(partial+tree.CheckpointSuffix) > tree.MaxNameLen {
+		return nil, fmt.Errorf("unable to create %q: the name is too long to add %q to it", p, f.partialSuffix+tree.CheckpointSuffix)
+	}
+	cur, err := lstat(d, p, base)
+	if err != nil {
+		return nil, fmt.Errorf("unable to create %q: %w", p, err)
+	}
+	// Checked here as well as at Commit so a doomed transfer is not sent.
+	if !matches(cur, expect) {
+		return nil, changed("create", p, cur, expect)
+	}
+
+	var existing int64
+	reuse := false
+	pi, err := d.r.Lstat(partial)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("unable to create %q: %w", p, err)
+	case pi.Mode().IsRegular() && nlink(pi) <= 1 && pi.Size() <= meta.Size:
+		existing, reuse = pi.Size(), true
+	default:
+		// Not something ferry left behind (a link, a directory, a hard
+		// link to another file, or longer than the file can be): writing
+		// into it could change something else, so start over.
+		if err := d.r.RemoveAll(partial); err != nil {
+			return nil, fmt.Errorf("unable to clear stale partial file for %q: %w", p, err)
+		}
+	}
+
+	space, err := f.FreeSpace(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("unable to create %q: %w", p, err)
+	}
+	if need := meta.Size - existing; need > 0 && uint64(need) > space.Free {
+		return nil, fmt.Errorf("unable to create %q: it needs %d more bytes but only %d are free; free some space and it will be retried: %w",
+			p, need, space.Free, syncer.ErrNoSpace)
+	}
+
+	var file *os.File
+	if reuse {
+		file, err = d.r.OpenFile(partial, os.O_RDWR, 0)
+		if err == nil {
+			// os.Root follows a symlink that stays inside the folder:
+			// make sure this is still the file lstat saw.
+			var fi fs.FileInfo
+			fi, err = file.Stat()
+			if err == nil && (!os.SameFile(fi, pi) || !fi.Mode().IsRegular()) {
+				err = fmt.Errorf("partial file %q changed while it was opened: %w", partial, syncer.ErrChanged)
+			}
+			if err != nil {
+				file.Close()
+			}
+		}
+	} else {
+		// A checkpoint without its partial describes nothing.
+		if err := d.r.Remove(partial + tree.CheckpointSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("unable to clear stale checkpoint for %q: %w", p, err)
+		}
+		// O_EXCL: never follow or reuse something that appeared meanwhile.
+		file, err = d.r.OpenFile(partial, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to open partial file for %q: %w", p, err)
+	}
+	return &Writer{
+		fs: f, d: d, path: p, base: base, partial: partial,
+		meta: meta, expect: expect, file: file, existing: existing,
+		seqOK: existing == 0, digest: xxhash.New(),
+	}, nil
+}
+
+// ExistingSize is the size of the partial file found when the writer was
+// created: bytes an interrupted transfer already wrote.
+func (w *Writer) ExistingSize() int64 { return w.existing }
+
+// WriteAt writes into the partial file. Writing past meta.Size is refused.
+func (w *Writer) WriteAt(b []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(b)) > w.meta.Size {
+		return 0, fmt.Errorf("unable to write %q: range %d+%d is outside its size %d", w.path, off, len(b), w.meta.Size)
+	}
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return 0, fmt.Errorf("unable to write %q: %w", w.path, os.ErrClosed)
+	}
+	if w.seqOK && off == w.seqOff {
+		w.digest.Write(b)
+		w.seqOff += int64(len(b))
+	} else {
+		w.seqOK = false
+	}
+	w.mu.Unlock()
+	n, err := w.file.WriteAt(b, off)
+	if err != nil {
+		w.mu.Lock()
+		w.seqOK = false
+		w.mu.Unlock()
+		return n, fmt.Errorf("unable to write %q: %w", w.path, err)
+	}
+	return n, nil
+}
+
+// ReadAt reads back the partial file.
+func (w *Writer) ReadAt(b []byte, off int64) (int, error) {
+	return w.file.ReadAt(b, off)
+}
+
+func (w *Writer) checkpointName() string { return w.partial + tree.CheckpointSuffix }
+
+// SaveCheckpoint durably replaces the checkpoint stored beside the partial
+// file. The partial file is synced first so that a checkpoint never claims
+// bytes a crash could lose.
+func (w *Writer) SaveCheckpoint(data []byte) error {
+	if err := w.file.Sync(); err != nil {
+		return fmt.Errorf("unable to sync partial file of %q: %w", w.path, err)
+	}
+	tmp := tempName()
+	if err := w.d.r.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("unable to save checkpoint of %q: %w", w.path, err)
+	}
+	if err := w.d.r.Rename(tmp, w.checkpointName()); err != nil {
+		w.d.r.Remove(tmp)
+		return fmt.Errorf("unable to save checkpoint of %q: %w", w.path, err)
+	}
+	return nil
+}
+
+// LoadCheckpoint returns the saved checkpoint, or nil and no error if there
+// is none.
+func (w *Writer) LoadCheckpoint() ([]byte, error) {
+	data, err := w.d.r.ReadFile(w.checkpointName())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to load checkpoint of %q: %w", w.path, err)
+	}
+	return data, nil
+}
+
+func (w *Writer) finish() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return false
+	}
+	w.done = true
+	return true
+}
+
+// Abort closes the writer and keeps the partial file for a later resume.
+func (w *Writer) Abort() error {
+	if !w.finish() {
+		return nil
+	}
+	defer w.d.close()
+	if err := w.file.Close(); err != nil {
+		return fmt.Errorf("unable to close partial file of %q: %w", w.path, err)
+	}
+	return nil
+}
+
+// Commit puts the file in place. See syncer.FileWriter.
+func (w *Writer) Commit() error {
+	if !w.finish() {
+		return fmt.Errorf("unable to commit %q: %w", w.path, os.ErrClosed)
+	}
+	defer w.d.close()
+	df, err := w.d.file()
+	if err != nil {
+		w.file.Close()
+		return fmt.Errorf("unable to commit %q: %w", w.path, err)
+	}
+	defer df.Close()
+	err = w.prepare(df)
+	if cerr := w.file.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("unable to close partial file of %q: %w", w.path, cerr)
+	}
+	if err != nil {
+		return err
+	}
+	return w.install(df)
+}
+
+// prepare brings the partial file to its final content and metadata.
+func (w *Writer) prepare(df *os.File) error {
+	if err := w.file.Truncate(w.meta.Size); err != nil {
+		return fmt.Errorf("unable to truncate partial file of %q: %w", w.path, err)
+	}
+	if w.meta.Hash != 0 {
+		var sum uint64
+		if w.seqOK && w.seqOff == w.meta.Size {
+			sum = w.digest.Sum64()
+		} else {
+			h := xxhash.New()
+			if _, err := io.Copy(h, io.NewSectionReader(w.file, 0, w.meta.Size)); err != nil {
+				return fmt.Errorf("unable to read back partial file of %q: %w", w.path, err)
+			}
+			sum = h.Sum64()
+		}
+		if sum != w.meta.Hash {
+			return fmt.Errorf("unable to commit %q: received content hashes to %016x, expected %016x; the partial file is kept and the transfer will be retried: %w",
+				w.path, sum, w.meta.Hash, syncer.ErrHashMismatch)
+		}
+	}
+	mode := w.meta.Mode.Perm()
+	if mode == 0 {
+		mode = 0o644
+	}
+	// Mode and mtime go on before the rename so the file appears complete.
+	if err := w.file.Chmod(mode); err != nil {
+		return fmt.Errorf("unable to set mode of %q: %w", w.path, err)
+	}
+	if w.meta.Mtime != 0 {
+		if err := setMtimeNoFollow(df, w.partial, w.meta.Mtime); err != nil {
+			return fmt.Errorf("unable to set mtime of %q: %w", w.path, err)
+		}
+	}
+	if err := w.file.Sync(); err != nil {
+		return fmt.Errorf("unable to sync %q: %w", w.path, err)
+	}
+	return nil
+}
+
+// install re-checks the destination and renames the partial file over it.
+func (w *Writer) install(df *os.File) error {
+	cur, err := lstat(w.d, w.path, w.base)
+	if err != nil {
+		return fmt.Errorf("unable to commit %q: %w", w.path, err)
+	}
+	if !matches(cur, w.expect) {
+		return changed("commit", w.path, cur, w.expect)
+	}
+	switch cur.Kind {
+	case tree.Absent:
+		if err := renameNoReplace(w.d, w.partial, w.d, w.base); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("unable to commit %q: something appeared there meanwhile: %w", w.path, syncer.ErrChanged)
+			}
+			return fmt.Errorf("unable to commit %q: %w", w.path, err)
+		}
+	case tree.Dir:
+		return fmt.Errorf("unable to commit %q: a directory is in the way; remove it first: %w", w.path, syncer.ErrChanged)
+	default:
+		// Replacing a file or a symlink: rename acts on the name, never
+		// on a link's target.
+		if err := w.d.r.Rename(w.partial, w.base); err != nil {
+			return fmt.Errorf("unable to commit %q: %w", w.path, err)
+		}
+	}
+	if err := df.Sync(); err != nil {
+		return fmt.Errorf("unable to sync directory of %q: %w", w.path, err)
+	}
+	if err := w.d.r.Remove(w.checkpointName()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.fs.log.Debug("unable to remove checkpoint", "path", w.path, "err", err)
+	}
+	return nil
+}
