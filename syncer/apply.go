@@ -1,0 +1,556 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// chunkSize is the unit of a file-by-file copy and of progress reports.
+const chunkSize = 1 << 20
+
+// defaultDiskSpaceWarning is the free share below which a pass warns.
+const defaultDiskSpaceWarning = 0.05
+
+const (
+	local  = 0
+	remote = 1
+)
+
+var sideNames = [2]string{SideLocal, SideRemote}
+
+// errBlocked stands for an op not attempted because an op at or above its
+// path on the same side did not happen this pass.
+var errBlocked = errors.New("not attempted: an earlier change at or above this path did not happen")
+
+// applier carries out a plan and records what happened.
+type applier struct {
+	opts *Options
+	plan *Plan
+	w    *snapshot.Writer
+	eps  [2]Endpoint
+
+	// mu guards everything below: transfers finish concurrently.
+	mu                       sync.Mutex
+	created, updated         int
+	deleted, skipped, failed int
+	conflicts                int
+	bytes                    int64
+	firstErr                 error
+	// blocked holds, per side, paths whose op did not happen: nothing at or
+	// below them is attempted on that side this pass.
+	blocked               [2]map[string]bool
+	filesDone, filesTotal int
+	bytesDone, bytesTotal int64
+}
+
+func newApplier(opts *Options, plan *Plan) *applier {
+	a := &applier{opts: opts, plan: plan, w: opts.DB.Writer(), eps: [2]Endpoint{opts.Local, opts.Remote}}
+	a.blocked = [2]map[string]bool{{}, {}}
+	for _, ops := range [][]Op{plan.Local, plan.Remote} {
+		for _, op := range ops {
+			a.filesTotal++
+			if op.Kind == OpTransfer {
+				a.bytesTotal += op.Entry.Size
+			}
+		}
+	}
+	return a
+}
+
+// fill copies the outcome into the pass record.
+func (a *applier) fill(rec *snapshot.PassRecord) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rec.Created, rec.Updated, rec.Deleted = a.created, a.updated, a.deleted
+	rec.Conflicts, rec.Problems, rec.Skipped = a.conflicts, len(a.plan.Problems), a.skipped
+	rec.Bytes = a.bytes
+}
+
+func (a *applier) ops(side int) []Op {
+	if side == local {
+		return a.plan.Local
+	}
+	return a.plan.Remote
+}
+
+// run applies the plan: ancestor-only records, conflict copies, removals,
+// directories/links/metadata, then transfers. The writer is flushed however
+// it ends.
+func (a *applier) run(ctx context.Context) (err error) {
+	defer func() {
+		if ferr := a.w.Flush(); ferr != nil && err == nil {
+			err = fmt.Errorf("unable to save the ancestor: %w", ferr)
+		}
+		a.event(Event{Phase: PhaseDone})
+	}()
+	for _, p := range a.plan.Problems {
+		a.opts.Log.Warn("unable to read path; it is left alone on both sides", "job", a.opts.Job.Name, "path", p.Path, "problem", p.Problem)
+	}
+	a.warnDiskSpace(ctx)
+	for _, e := range a.plan.Ancestor {
+		if e.Exists() {
+			err = a.w.Record(e)
+		} else {
+			err = a.w.Forget(e.Path)
+		}
+		if err != nil {
+			return err
+		}
+	}
+
+	// Conflicts whose loser is moved aside are recorded with the copy's
+	// name once the rename happened; the others right away.
+	aside := map[string]bool{}
+	for s := range 2 {
+		for _, op := range a.ops(s) {
+			if op.Kind == OpCopyAside {
+				aside[op.Path] = true
+			}
+		}
+	}
+	byPath := map[string]*conflict.Record{}
+	for i := range a.plan.Conflicts {
+		c := &a.plan.Conflicts[i]
+		c.Time = a.opts.Now()
+		if aside[c.Path] {
+			byPath[c.Path] = c
+			continue
+		}
+		if err := a.putConflict(*c); err != nil {
+			return err
+		}
+	}
+
+	var mirrors [2][]Op
+	for s := range 2 {
+		for _, op := range a.ops(s) {
+			if op.Kind != OpCopyAside {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			copyName, err := a.copyAside(ctx, s, op)
+			if err = a.done(ctx, s, op, err); err != nil {
+				return err
+			}
+			if copyName == "" {
+				continue
+			}
+			if c := byPath[op.Path]; c != nil {
+				c.Copy = copyName
+				if err := a.putConflict(*c); err != nil {
+					return err
+				}
+			}
+			if op.Mirror {
+				e := op.Expect
+				e.Path = copyName
+				kind := OpTransfer
+				if e.Kind == tree.Symlink {
+					kind = OpSymlink
+				}
+				mirrors[1-s] = append(mirrors[1-s], Op{Kind: kind, Path: copyName, Entry: e})
+				a.mu.Lock()
+				a.filesTotal++
+				if kind == OpTransfer {
+					a.bytesTotal += e.Size
+				}
+				a.mu.Unlock()
+			}
+		}
+	}
+
+	for s := range 2 {
+		for _, op := range a.ops(s) {
+			if op.Kind != OpRemove {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			err := errBlocked
+			if !a.isBlocked(s, op.Path) {
+				err = a.eps[s].Remove(ctx, op.Path, op.Expect)
+				if errors.Is(err, fs.ErrNotExist) {
+					err = nil
+				}
+			}
+			if err = a.done(ctx, s, op, err); err != nil {
+				return err
+			}
+		}
+	}
+
+	var transfers [2][]Op
+	for s := range 2 {
+		for _, op := range append(a.ops(s), mirrors[s]...) {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var err error
+			switch {
+			case op.Kind == OpTransfer:
+				transfers[s] = append(transfers[s], op)
+				continue
+			case op.Kind == OpRemove || op.Kind == OpCopyAside:
+				continue
+			case a.isBlocked(s, op.Path):
+				err = errBlocked
+			case op.Kind == OpMkdir:
+				err = a.eps[s].Mkdir(ctx, op.Path, op.Entry.Mode)
+			case op.Kind == OpSymlink:
+				err = a.eps[s].Symlink(ctx, op.Path, op.Entry.Target, op.Expect)
+			case op.Kind == OpSetMeta:
+				err = a.setMeta(ctx, s, op)
+			}
+			if err = a.done(ctx, s, op, err); err != nil {
+				return err
+			}
+		}
+	}
+
+	a.event(Event{Phase: PhaseTransferring})
+	g, gctx := errgroup.WithContext(ctx)
+	for s := range 2 {
+		if len(transfers[s]) > 0 {
+			g.Go(func() error { return a.transfer(gctx, s, transfers[s]) })
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+func (a *applier) putConflict(c conflict.Record) error {
+	if err := a.opts.DB.PutConflict(c); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.conflicts++
+	a.mu.Unlock()
+	a.opts.Log.Warn("conflict", "job", a.opts.Job.Name, "path", c.Path, "reason", string(c.Reason), "copy", c.Copy)
+	return nil
+}
+
+// copyAside renames op.Path to a free conflict copy name on side s.
+func (a *applier) copyAside(ctx context.Context, s int, op Op) (string, error) {
+	if a.isBlocked(s, op.Path) {
+		return "", errBlocked
+	}
+	ep := a.eps[s]
+	name, err := conflict.FreeName(op.Path, func(p string) (bool, error) { return exists(ctx, ep, p) })
+	if err != nil {
+		return "", err
+	}
+	if err := ep.Rename(ctx, op.Path, name, op.Expect); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func exists(ctx context.Context, ep Endpoint, p string) (bool, error) {
+	_, err := ep.Stat(ctx, p)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, err
+}
+
+// setMeta re-checks the path against the scan before changing it, since
+// SetMeta itself takes no expected state.
+func (a *applier) setMeta(ctx context.Context, s int, op Op) error {
+	cur, err := a.eps[s].Stat(ctx, op.Path)
+	if err != nil {
+		return err
+	}
+	if !cur.SameStat(op.Expect) {
+		return fmt.Errorf("unable to set mode and mtime of %q on the %s side: it changed since the scan: %w", op.Path, sideNames[s], ErrChanged)
+	}
+	return a.eps[s].SetMeta(ctx, op.Path, op.Entry.Mode, op.Entry.Mtime)
+}
+
+func (a *applier) isBlocked(s int, p string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for q := p; q != ""; q = tree.Parent(q) {
+		if a.blocked[s][q] {
+			return true
+		}
+	}
+	return false
+}
+
+// done accounts for one op's outcome and records it in the ancestor. It
+// returns an error only when the pass must stop (cancellation, snapshot
+// failure).
+func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
+	blocked := errors.Is(err, errBlocked)
+	a.mu.Lock()
+	a.filesDone++
+	switch {
+	case blocked:
+		a.skipped++
+		a.blocked[s][op.Path] = true
+	case err == nil:
+		switch op.Kind {
+		case OpRemove:
+			a.deleted++
+		case OpSetMeta:
+			a.updated++
+		case OpTransfer, OpMkdir, OpSymlink:
+			if op.Expect.Exists() {
+				a.updated++
+			} else {
+				a.created++
+			}
+			if op.Kind == OpTransfer {
+				a.bytes += op.Entry.Size
+			}
+		}
+	case ctx.Err() != nil:
+		a.blocked[s][op.Path] = true
+	case errors.Is(err, ErrChanged), errors.Is(err, ErrExists), errors.Is(err, ErrHashMismatch), errors.Is(err, ErrNotEmpty):
+		a.skipped++
+		a.blocked[s][op.Path] = true
+	default:
+		a.failed++
+		if a.firstErr == nil {
+			a.firstErr = err
+		}
+		a.blocked[s][op.Path] = true
+	}
+	a.mu.Unlock()
+
+	if blocked {
+		a.event(Event{Phase: PhaseTransferring, Path: op.Path, FileDone: true, Err: err})
+		return nil
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		level := "path skipped: modification detected; the next pass looks again"
+		if !errors.Is(err, ErrChanged) && !errors.Is(err, ErrExists) && !errors.Is(err, ErrHashMismatch) && !errors.Is(err, ErrNotEmpty) {
+			level = "path failed"
+		}
+		a.opts.Log.Warn(level, "job", a.opts.Job.Name, "side", sideNames[s], "op", op.Kind.String(), "path", op.Path, "err", err)
+		a.event(Event{Phase: PhaseTransferring, Path: op.Path, FileDone: true, Err: err})
+		return nil
+	}
+	switch op.Kind {
+	case OpCopyAside:
+	case OpRemove:
+		err = a.w.Forget(op.Path)
+	default:
+		err = a.w.Record(agreed(op.Entry))
+	}
+	a.event(Event{Phase: PhaseTransferring, Path: op.Path, FileDone: true})
+	return err
+}
+
+// progress counts moved bytes and reports them.
+func (a *applier) progress(p string, delta int64) {
+	a.mu.Lock()
+	a.bytesDone += delta
+	a.mu.Unlock()
+	a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta})
+}
+
+// event stamps totals and time on ev and hands it to the observer.
+func (a *applier) event(ev Event) {
+	a.mu.Lock()
+	ev.FilesDone, ev.FilesTotal = a.filesDone, a.filesTotal
+	ev.BytesDone, ev.BytesTotal = a.bytesDone, a.bytesTotal
+	a.mu.Unlock()
+	ev.Time = a.opts.Now()
+	a.opts.Observer(ev)
+}
+
+// warnDiskSpace logs when a side that receives files would be left with
+// less than the job's disk_space_warning share free.
+func (a *applier) warnDiskSpace(ctx context.Context) {
+	share := a.opts.Job.DiskSpaceWarning
+	if share <= 0 {
+		share = defaultDiskSpaceWarning
+	}
+	for s := range 2 {
+		var need uint64
+		for _, op := range a.ops(s) {
+			if op.Kind == OpTransfer {
+				need += uint64(op.Entry.Size)
+			}
+		}
+		if need == 0 {
+			continue
+		}
+		sp, err := a.eps[s].FreeSpace(ctx)
+		if err != nil || sp.Total == 0 {
+			continue
+		}
+		left := uint64(0)
+		if sp.Free > need {
+			left = sp.Free - need
+		}
+		if float64(left)/float64(sp.Total) < share {
+			a.opts.Log.Warn("disk space low", "job", a.opts.Job.Name, "side", sideNames[s],
+				"free_bytes", sp.Free, "needed_bytes", need, "total_bytes", sp.Total,
+				"warning_share", share)
+		}
+	}
+}
+
+// transfer moves files to side s: in one batch when the destination can
+// receive (Uploader) or the source can send (Downloader) many files, else
+// file by file with a bounded number of concurrent copies.
+func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
+	var todo []Op
+	for _, op := range ops {
+		if a.isBlocked(s, op.Path) {
+			if err := a.done(ctx, s, op, errBlocked); err != nil {
+				return err
+			}
+			continue
+		}
+		todo = append(todo, op)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	dst, src := a.eps[s], a.eps[1-s]
+	items := make([]Transfer, len(todo))
+	for i, op := range todo {
+		items[i] = Transfer{Source: op.Entry, Expect: op.Expect}
+	}
+	var batch func() []error
+	if up, ok := dst.(Uploader); ok {
+		batch = func() []error { return up.Upload(ctx, items, src, a.progress) }
+	} else if down, ok := src.(Downloader); ok {
+		batch = func() []error { return down.Download(ctx, items, dst, a.progress) }
+	}
+	if batch != nil {
+		if a.opts.Slots != nil {
+			if err := a.opts.Slots.Acquire(ctx); err != nil {
+				return err
+			}
+			defer a.opts.Slots.Release()
+		}
+		errs := batch()
+		for i, op := range todo {
+			var err error
+			if i < len(errs) {
+				err = errs[i]
+			} else {
+				err = fmt.Errorf("unable to transfer %q: the %s endpoint gave no result for it", op.Path, sideNames[s])
+			}
+			if err := a.done(ctx, s, op, err); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.opts.Copiers)
+	for _, op := range todo {
+		g.Go(func() error {
+			if a.opts.Slots != nil {
+				if err := a.opts.Slots.Acquire(gctx); err != nil {
+					return err
+				}
+				defer a.opts.Slots.Release()
+			}
+			err := copyFile(gctx, src, dst, Transfer{Source: op.Entry, Expect: op.Expect}, a.progress)
+			return a.done(gctx, s, op, err)
+		})
+	}
+	return g.Wait()
+}
+
+// resumable is the part of localfs's FileWriter a copy uses to resume.
+type resumable interface {
+	ExistingSize() int64
+}
+
+// copyFile copies one file from src to dst through OpenFile/CreateFile,
+// resuming after a partial file when the writer reports one. A partial
+// whose content turns out stale (hash mismatch at commit) is rewritten
+// from the start once.
+func copyFile(ctx context.Context, src, dst Endpoint, t Transfer, progress Progress) error {
+	err := copyOnce(ctx, src, dst, t, progress, true)
+	if errors.Is(err, errStalePartial) {
+		err = copyOnce(ctx, src, dst, t, progress, false)
+	}
+	return err
+}
+
+var errStalePartial = errors.New("stale partial file")
+
+func copyOnce(ctx context.Context, src, dst Endpoint, t Transfer, progress Progress, resume bool) error {
+	p := t.Source.Path
+	r, err := src.OpenFile(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if r.Size() != t.Source.Size {
+		return fmt.Errorf("unable to copy %q: it is %d bytes now, %d when scanned: %w", p, r.Size(), t.Source.Size, ErrChanged)
+	}
+	w, err := dst.CreateFile(ctx, t.Source, t.Expect)
+	if err != nil {
+		return err
+	}
+	var off int64
+	if rw, ok := w.(resumable); ok && resume {
+		off = rw.ExistingSize()
+	}
+	start := off
+	if start > 0 {
+		progress(p, start)
+	}
+	buf := make([]byte, chunkSize)
+	for off < t.Source.Size {
+		if err := ctx.Err(); err != nil {
+			_ = w.Abort()
+			return err
+		}
+		n := int64(len(buf))
+		if rest := t.Source.Size - off; rest < n {
+			n = rest
+		}
+		m, err := r.ReadAt(buf[:n], off)
+		if m < int(n) {
+			_ = w.Abort()
+			if err == nil {
+				err = fmt.Errorf("short read")
+			}
+			return fmt.Errorf("unable to read %q at %d: %w", p, off, err)
+		}
+		if _, err := w.WriteAt(buf[:m], off); err != nil {
+			_ = w.Abort()
+			return fmt.Errorf("unable to write %q at %d: %w", p, off, err)
+		}
+		off += int64(m)
+		progress(p, int64(m))
+	}
+	err = w.Commit()
+	if errors.Is(err, ErrHashMismatch) && start > 0 {
+		// Take back what this attempt reported; the retry reports it again.
+		progress(p, -t.Source.Size)
+		return fmt.Errorf("%w: %w", errStalePartial, err)
+	}
+	return err
+}

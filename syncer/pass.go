@@ -1,0 +1,220 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// ErrIncomplete is wrapped by Pass when some paths failed for reasons other
+// than a change between scan and apply (which is an ordinary skip). The pass
+// still recorded everything that succeeded; a later pass retries the rest.
+var ErrIncomplete = errors.New("some paths could not be synced")
+
+// Slots limits concurrent transfers across jobs.
+type Slots interface {
+	Acquire(ctx context.Context) error
+	Release()
+}
+
+// Committer is a scan cache the pass commits after both scans succeeded
+// (*snapshot.Cache satisfies it).
+type Committer interface {
+	Commit() error
+}
+
+// Options are what one pass of one job needs.
+type Options struct {
+	Job           config.Job
+	Local, Remote Endpoint
+	DB            *snapshot.DB
+	// Observer, Log and Now may be nil.
+	Observer Observer
+	Log      *slog.Logger
+	Now      func() time.Time
+	// AllowDeletes lifts max_delete for this pass.
+	AllowDeletes bool
+	// Slots, if not nil, bounds concurrent transfers across jobs.
+	Slots Slots
+	// ConfigFile names the jobs file in the commands halt messages suggest.
+	ConfigFile string
+	// Caches are committed once both scans succeeded, so the next scan
+	// reuses this one's hashes. The opener that gave the endpoints their
+	// caches passes them here.
+	Caches []Committer
+	// Copiers bounds concurrent file-by-file copies within this pass when
+	// neither endpoint moves files in batches; 0 means 4.
+	Copiers int
+}
+
+func (o *Options) defaults() {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Observer == nil {
+		o.Observer = func(Event) {}
+	}
+	if o.Copiers <= 0 {
+		o.Copiers = 4
+	}
+}
+
+// Pass runs one sync pass: it checks the signature files, scans both sides
+// concurrently, reconciles them with the ancestor, checks the plan against
+// the safety limits and applies it, recording in the snapshot only what
+// actually happened. A halt changes nothing and returns an error matching
+// ErrHalted (and a *HaltError). On cancellation the current file is
+// aborted (its partial kept for resuming), finished work is flushed to the
+// snapshot, and the context's error is returned. The pass record is stored
+// with db.PutPass in every case where the snapshot is reachable.
+func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
+	opts.defaults()
+	job := opts.Job
+	rec := snapshot.PassRecord{Start: opts.Now()}
+	finish := func(err error) (snapshot.PassRecord, error) {
+		rec.End = opts.Now()
+		var h *HaltError
+		switch {
+		case errors.As(err, &h):
+			rec.Halted = h.Error()
+			opts.Observer(Event{Time: rec.End, Phase: PhaseHalted, Err: err})
+			opts.Log.Warn("sync halted", "job", job.Name, "reason", h.Reason, "fix", h.Fix)
+		case err != nil:
+			rec.Err = err.Error()
+		}
+		if perr := opts.DB.PutPass(rec); perr != nil && err == nil {
+			err = perr
+		}
+		return rec, err
+	}
+
+	if err := checkSignatures(ctx, &opts); err != nil {
+		return finish(err)
+	}
+
+	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
+	scan := ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
+	var local, remote []tree.Entry
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		local, err = scanAll(gctx, opts.Local, scan, SideLocal)
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		remote, err = scanAll(gctx, opts.Remote, scan, SideRemote)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return finish(err)
+	}
+	for _, c := range opts.Caches {
+		if err := c.Commit(); err != nil {
+			opts.Log.Warn("unable to save scan cache; the next scan rehashes", "job", job.Name, "err", err)
+		}
+	}
+
+	ancestor, err := opts.DB.Ancestor()
+	if err != nil {
+		return finish(fmt.Errorf("unable to load the ancestor: %w", err))
+	}
+	plan := Reconcile(ancestor, local, remote, ModeOf(job))
+
+	if h := rootEmptied(ancestor, local, SideLocal, job.Local); h != nil {
+		return finish(h)
+	}
+	if h := rootEmptied(ancestor, remote, SideRemote, job.Remote); h != nil {
+		return finish(h)
+	}
+	if h := tooManyDeletes(&plan, len(ancestor), job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+		return finish(h)
+	}
+
+	a := newApplier(&opts, &plan)
+	err = a.run(ctx)
+	a.fill(&rec)
+	if err == nil && a.failed > 0 {
+		err = fmt.Errorf("%w: %d failed, the first: %w", ErrIncomplete, a.failed, a.firstErr)
+	}
+	return finish(err)
+}
+
+// checkSignatures halts the pass, before any scan, when a configured
+// signature file is absent.
+func checkSignatures(ctx context.Context, opts *Options) error {
+	for _, s := range []struct {
+		side, sig, root string
+		ep              Endpoint
+	}{
+		{SideLocal, opts.Job.LocalSignature, opts.Job.Local, opts.Local},
+		{SideRemote, opts.Job.RemoteSignature, remoteRoot(opts.Job), opts.Remote},
+	} {
+		if s.sig == "" {
+			continue
+		}
+		rel := signaturePath(s.sig, s.root)
+		if err := tree.ValidPath(rel); err != nil {
+			return fmt.Errorf("unable to check the %s signature file %q: it must be a path inside %s: %w", s.side, s.sig, s.root, err)
+		}
+		_, err := s.ep.Stat(ctx, rel)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return signatureMissing(s.side, s.root, rel)
+		case err != nil:
+			return fmt.Errorf("unable to check the %s signature file %q: %w", s.side, rel, err)
+		}
+	}
+	return nil
+}
+
+func remoteRoot(job config.Job) string {
+	if job.RemoteURL != nil {
+		return job.RemoteURL.Path
+	}
+	return job.Remote
+}
+
+// signaturePath makes a signature setting relative to its root: it is
+// either relative already, or an absolute path inside the root.
+func signaturePath(sig, root string) string {
+	if !strings.HasPrefix(sig, "/") {
+		return path.Clean(sig)
+	}
+	r := strings.TrimSuffix(path.Clean(root), "/") + "/"
+	if rel, ok := strings.CutPrefix(path.Clean(sig), r); ok {
+		return rel
+	}
+	return sig
+}
+
+func scanAll(ctx context.Context, ep Endpoint, opts ScanOptions, side string) ([]tree.Entry, error) {
+	var out []tree.Entry
+	var prev string
+	err := ep.Scan(ctx, opts, func(e tree.Entry) error {
+		if len(out) > 0 && tree.Compare(prev, e.Path) >= 0 {
+			return fmt.Errorf("the %s scan listed %q after %q, out of order", side, e.Path, prev)
+		}
+		prev = e.Path
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to scan the %s folder: %w", side, err)
+	}
+	return out, nil
+}
