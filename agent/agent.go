@@ -1,0 +1,372 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// Opener opens a job's two endpoints for one pass. job.Bandwidth holds the
+// caps in force at that moment.
+type Opener func(ctx context.Context, job config.Job) (local, remote syncer.Endpoint, err error)
+
+// OpenRequest is what an OpenFunc is given.
+type OpenRequest struct {
+	// Job is the job's config with Bandwidth set to the caps in force now
+	// (after SetBandwidth and bandwidth.schedule rules).
+	Job config.Job
+	// DB is the job's snapshot database, open for the job's lifetime: the
+	// opener takes the scan caches from it (DB.Cache("local"),
+	// DB.Cache("remote")) for localfs.Options.Cache.
+	DB *snapshot.DB
+	// Limits carries later cap changes while the endpoints are open; a
+	// transport that can change rates live watches Limits.Load. It is the
+	// same value for every pass of the job.
+	Limits *Limits
+}
+
+// OpenFunc is the richer form of Opener; see Options.OpenWith.
+type OpenFunc func(ctx context.Context, req OpenRequest) (local, remote syncer.Endpoint, err error)
+
+// Options configure an Agent. Open or OpenWith is required.
+type Options struct {
+	Open Opener
+	Log  *slog.Logger
+	Now  func() time.Time
+	// Observer receives every event of every job's passes (metrics,
+	// logs). It is called from pass goroutines and must not block.
+	Observer func(job string, ev syncer.Event)
+
+	// OpenWith, when set, is used in place of Open: it also gets the job's
+	// snapshot database and live Limits.
+	OpenWith OpenFunc
+	// Clock, when set, replaces Now and the real timers (tests).
+	Clock Clock
+}
+
+// Errors a caller of the job methods can act on.
+var (
+	ErrNoJob      = errors.New("no such job")
+	ErrNotRunning = errors.New("agent is not running")
+	ErrStopped    = errors.New("job is stopped")
+)
+
+// Agent runs the jobs of one config.
+type Agent struct {
+	opts  Options
+	clock Clock
+	log   *slog.Logger
+	slots *Slots
+
+	// Seams replaced by tests.
+	pass       func(context.Context, syncer.Options) (snapshot.PassRecord, error)
+	resolve    func(context.Context, syncer.Options, []string) error
+	newWatcher func() (watcher, error)
+
+	mu      sync.Mutex
+	cfgFile string
+	runners []*runner // config order
+	group   *errgroup.Group
+	ctx     context.Context
+	running bool
+	closed  bool
+}
+
+// New checks cfg and prepares its jobs; nothing runs until Run.
+func New(cfg *config.Config, opts Options) (*Agent, error) {
+	if opts.Open == nil && opts.OpenWith == nil {
+		return nil, errors.New("unable to create agent: no endpoint opener given")
+	}
+	a := &Agent{
+		opts:       opts,
+		clock:      opts.Clock,
+		log:        opts.Log,
+		pass:       syncer.Pass,
+		resolve:    syncer.Resolve,
+		newWatcher: newFSWatcher,
+	}
+	if a.clock == nil {
+		a.clock = realClock{now: opts.Now}
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	rs, err := a.prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.runners = rs
+	a.cfgFile = cfg.File
+	a.slots = NewSlots(maxTransfers(cfg))
+	return a, nil
+}
+
+func maxTransfers(cfg *config.Config) int {
+	if cfg.MaxConcurrentTransfers <= 0 {
+		return 3
+	}
+	return cfg.MaxConcurrentTransfers
+}
+
+// prepare builds (but does not start) a runner for every job of cfg.
+func (a *Agent) prepare(cfg *config.Config) ([]*runner, error) {
+	if cfg == nil {
+		return nil, errors.New("unable to load jobs: no config")
+	}
+	if cfg.StateDir == "" {
+		return nil, fmt.Errorf("unable to load jobs from %s: state_dir is not set", cfg.File)
+	}
+	seen := make(map[string]bool)
+	var rs []*runner
+	for _, j := range cfg.Jobs {
+		if j.Name == "" {
+			return nil, fmt.Errorf("unable to load jobs from %s: a job has no name", cfg.File)
+		}
+		if seen[j.Name] {
+			return nil, fmt.Errorf("unable to load jobs from %s: job name %q is used twice", cfg.File, j.Name)
+		}
+		seen[j.Name] = true
+		r, err := newRunner(a, withDefaults(j), dbPath(cfg.StateDir, j.Name))
+		if err != nil {
+			return nil, fmt.Errorf("unable to load job %q from %s: %w", j.Name, cfg.File, err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
+
+// dbPath is STATE_DIR/jobs/NAME.db.
+func dbPath(stateDir, job string) string {
+	return filepath.Join(stateDir, "jobs", job+".db")
+}
+
+// withDefaults fills what the config loader leaves zero, so a hand-built
+// Config (tests, the one-shot CLI) behaves like a loaded one.
+func withDefaults(j config.Job) config.Job {
+	if j.Mode == "" {
+		j.Mode = config.Interval
+	}
+	if j.Direction == "" {
+		j.Direction = config.RemoteToLocal
+	}
+	if j.Interval <= 0 {
+		j.Interval = 30 * time.Second
+	}
+	if j.Cooloff <= 0 {
+		j.Cooloff = time.Second
+	}
+	if j.RescanInterval <= 0 {
+		j.RescanInterval = 10 * time.Minute
+	}
+	if j.Retry == (config.Retry{}) {
+		j.Retry = config.Retry{Attempts: 3, Interval: 30 * time.Second}
+	}
+	if j.Retry.Interval <= 0 {
+		j.Retry.Interval = 30 * time.Second
+	}
+	return j
+}
+
+// Run runs every job until ctx is done, then cancels running passes (they
+// checkpoint), waits for every job to close its snapshot, and returns nil.
+func (a *Agent) Run(ctx context.Context) error {
+	a.mu.Lock()
+	if a.running || a.closed {
+		a.mu.Unlock()
+		return errors.New("unable to run agent: it has already been run")
+	}
+	a.running = true
+	a.group = new(errgroup.Group)
+	a.ctx = ctx
+	// Holding the group open until ctx is done lets Reload add jobs even
+	// when none are left running.
+	a.group.Go(func() error {
+		<-ctx.Done()
+		a.mu.Lock()
+		a.closed = true
+		a.mu.Unlock()
+		return nil
+	})
+	for _, r := range a.runners {
+		a.start(r, nil)
+	}
+	a.mu.Unlock()
+	return a.group.Wait()
+}
+
+// start launches r's goroutine once after (the job it replaces) is done;
+// a.mu is held.
+func (a *Agent) start(r *runner, after <-chan struct{}) {
+	ctx, cancel := context.WithCancel(a.ctx)
+	r.cancel = cancel
+	r.started = true
+	a.group.Go(func() error {
+		defer cancel()
+		r.run(ctx, after)
+		return nil
+	})
+}
+
+// lookup finds a running job.
+func (a *Agent) lookup(name string) (*runner, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range a.runners {
+		if r.job.Name == name {
+			if !r.started || a.closed {
+				return nil, fmt.Errorf("unable to reach job %q: %w", name, ErrNotRunning)
+			}
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q in %s", ErrNoJob, name, a.cfgFile)
+}
+
+func (a *Agent) configFile() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfgFile
+}
+
+// Jobs reports every job, in config order.
+func (a *Agent) Jobs() []JobStatus {
+	a.mu.Lock()
+	rs := append([]*runner(nil), a.runners...)
+	a.mu.Unlock()
+	out := make([]JobStatus, 0, len(rs))
+	now := a.clock.Now()
+	for _, r := range rs {
+		out = append(out, r.snapshot(now))
+	}
+	return out
+}
+
+// Stop stops scheduling a job and cancels its running pass, which
+// checkpoints; it returns once the pass has ended.
+func (a *Agent) Stop(job string) error {
+	return a.call(job, command{kind: cmdStop}).err
+}
+
+// Resume restarts a stopped job's scheduling.
+func (a *Agent) Resume(job string) error {
+	return a.call(job, command{kind: cmdResume}).err
+}
+
+// SyncNow starts a pass now, or, if one is running, exactly one more after
+// it.
+func (a *Agent) SyncNow(job string) error {
+	return a.call(job, command{kind: cmdSyncNow}).err
+}
+
+// ResetSync forgets the job's ancestor, scan caches and conflicts (a
+// running pass is cancelled first) and starts a pass that treats both
+// sides as new.
+func (a *Agent) ResetSync(job string) error {
+	return a.call(job, command{kind: cmdReset}).err
+}
+
+// Conflicts lists a job's unresolved conflicts.
+func (a *Agent) Conflicts(job string) ([]conflict.Record, error) {
+	rep := a.call(job, command{kind: cmdConflicts})
+	return rep.conflicts, rep.err
+}
+
+// Resolve runs syncer.Resolve for paths once no pass is running.
+func (a *Agent) Resolve(job string, paths []string) error {
+	return a.call(job, command{kind: cmdResolve, paths: paths}).err
+
+}
+
+// SetBandwidth replaces the job's caps: Limits subscribers see them at once
+// and the next endpoint open gets them. A nil bw.Schedule keeps the job's
+// schedule rules, an empty Policy keeps its policy. The change lasts until
+// the job restarts (a reload that changes the job, or a new agent).
+func (a *Agent) SetBandwidth(job string, bw config.Bandwidth) error {
+	var rules []bwRule
+	if bw.Schedule != nil {
+		var err error
+		if rules, err = parseBWRules(bw.Schedule); err != nil {
+			return fmt.Errorf("unable to set bandwidth of job %q: %w", job, err)
+		}
+	}
+	return a.call(job, command{kind: cmdSetBandwidth, bw: bw, rules: rules}).err
+}
+
+func (a *Agent) call(job string, c command) reply {
+	r, err := a.lookup(job)
+	if err != nil {
+		return reply{err: err}
+	}
+	return r.call(c)
+}
+
+// Reload applies a new config: jobs that are new start, removed ones stop
+// (their passes checkpoint), changed ones restart with the new settings
+// (staying stopped if they were), and unchanged ones keep running.
+func (a *Agent) Reload(cfg *config.Config) error {
+	fresh, err := a.prepare(cfg)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return fmt.Errorf("unable to reload %s: %w", cfg.File, ErrNotRunning)
+	}
+	old := make(map[string]*runner, len(a.runners))
+	for _, r := range a.runners {
+		old[r.job.Name] = r
+	}
+	var retired []*runner
+	next := make([]*runner, 0, len(fresh))
+	for _, r := range fresh {
+		o := old[r.job.Name]
+		delete(old, r.job.Name)
+		if o != nil && o.dbPath == r.dbPath && reflect.DeepEqual(o.job, r.job) {
+			next = append(next, o)
+			continue
+		}
+		var after <-chan struct{}
+		if o != nil {
+			retired = append(retired, o)
+			r.startStopped = o.isStopped()
+			after = o.done
+		}
+		next = append(next, r)
+		if a.running {
+			if o != nil && o.started {
+				o.cancel()
+			}
+			a.start(r, after)
+		}
+	}
+	for _, o := range old {
+		retired = append(retired, o)
+		if o.started {
+			o.cancel()
+		}
+	}
+	a.runners = next
+	a.cfgFile = cfg.File
+	a.slots.SetLimit(maxTransfers(cfg))
+	a.mu.Unlock()
+
+	for _, o := range retired {
+		if o.started {
+			<-o.done
+		}
+	}
+	return nil
+}

@@ -1,0 +1,818 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/robfig/cron/v3"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+type cmdKind int
+
+const (
+	cmdStop cmdKind = iota
+	cmdResume
+	cmdSyncNow
+	cmdReset
+	cmdConflicts
+	cmdResolve
+	cmdSetBandwidth
+)
+
+type command struct {
+	kind  cmdKind
+	paths []string
+	bw    config.Bandwidth
+	rules []bwRule // parsed bw.Schedule, when bw.Schedule is not nil
+	reply chan reply
+}
+
+type reply struct {
+	err       error
+	conflicts []conflict.Record
+}
+
+// Causes given to a running operation's context.
+var (
+	errStopping  = errors.New("job stopped")
+	errResetting = errors.New("job reset")
+)
+
+// runner owns one job. Its goroutine (run) owns the scheduling state and
+// the snapshot database; the mutex guards only what Jobs reads.
+type runner struct {
+	a       *Agent
+	job     config.Job
+	dbPath  string
+	limits  *Limits
+	rules   []bwRule
+	sched   cron.Schedule // mode schedule
+	exclude *tree.Matcher
+	log     *slog.Logger
+	cmds    chan command
+	done    chan struct{}
+
+	// Set under Agent.mu before the goroutine starts.
+	cancel       context.CancelFunc
+	started      bool
+	startStopped bool
+
+	mu     sync.Mutex
+	status JobStatus
+	prog   progress
+}
+
+func newRunner(a *Agent, job config.Job, dbPath string) (*runner, error) {
+	r := &runner{
+		a:      a,
+		job:    job,
+		dbPath: dbPath,
+		log:    a.log.With("job", job.Name),
+		cmds:   make(chan command),
+		done:   make(chan struct{}),
+	}
+	var err error
+	if r.rules, err = parseBWRules(job.Bandwidth.Schedule); err != nil {
+		return nil, err
+	}
+	if job.Mode == config.Schedule {
+		if job.Schedule == "" {
+			return nil, errors.New("mode is schedule but no schedule is set")
+		}
+		if r.sched, err = parseCron(job.Schedule); err != nil {
+			return nil, err
+		}
+	}
+	if len(job.Exclude) > 0 {
+		if r.exclude, err = tree.NewMatcher(job.Exclude); err != nil {
+			return nil, fmt.Errorf("unable to parse exclude patterns: %w", err)
+		}
+	}
+	r.limits = NewLimits(job.Bandwidth)
+	r.status = JobStatus{
+		Name:      job.Name,
+		Local:     job.Local,
+		Remote:    job.Remote,
+		Direction: job.Direction,
+		Mode:      job.Mode,
+		State:     Idle,
+	}
+	r.prog.reset()
+	return r, nil
+}
+
+// call hands c to the job goroutine and waits for its reply.
+func (r *runner) call(c command) reply {
+	c.reply = make(chan reply, 1)
+	gone := reply{err: fmt.Errorf("unable to reach job %q: %w", r.job.Name, ErrNotRunning)}
+	select {
+	case r.cmds <- c:
+	case <-r.done:
+		return gone
+	}
+	select {
+	case rep := <-c.reply:
+		return rep
+	case <-r.done:
+		select {
+		case rep := <-c.reply:
+			return rep
+		default:
+			return gone
+		}
+	}
+}
+
+func (r *runner) isStopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status.State == Stopped
+}
+
+func (r *runner) snapshot(now time.Time) JobStatus {
+	r.mu.Lock()
+	st := r.status
+	st.Progress, st.Transfers = r.prog.snapshot(now)
+	if st.Last != nil {
+		last := *st.Last
+		st.Last = &last
+	}
+	r.mu.Unlock()
+	st.Bandwidth = r.limits.Bandwidth()
+	return st
+}
+
+// observe is the syncer.Observer of this job's passes.
+func (r *runner) observe(ev syncer.Event) {
+	now := r.a.clock.Now()
+	r.mu.Lock()
+	r.prog.observe(ev, now)
+	if r.status.State == Scanning || r.status.State == Transferring {
+		switch ev.Phase {
+		case syncer.PhaseScanning:
+			r.status.State = Scanning
+		case syncer.PhaseTransferring:
+			r.status.State = Transferring
+		}
+	}
+	r.mu.Unlock()
+	if obs := r.a.opts.Observer; obs != nil {
+		obs(r.job.Name, ev)
+	}
+}
+
+// opKind is what a running operation is.
+type opKind int
+
+const (
+	opPass opKind = iota
+	opResolve
+)
+
+type operation struct {
+	kind   opKind
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	cmd    command // opResolve
+}
+
+type outgoing struct {
+	to  chan reply
+	rep reply
+}
+
+type opResult struct {
+	rec snapshot.PassRecord
+	err error
+}
+
+// loop is the state the job goroutine owns.
+type loop struct {
+	r      *runner
+	clock  Clock
+	db     *snapshot.DB
+	dbErr  error
+	dbWait time.Time // when to retry opening the database
+
+	stopped bool
+	halt    string // reason of the last halted pass, "" when not halted
+	fix     string
+
+	op      *operation
+	opDone  chan opResult
+	waiters []chan reply // Stop calls waiting for op to end
+	outbox  []outgoing   // replies sent once the status shows their effect
+	resets  []chan reply
+	solves  []command
+
+	queued    bool      // a pass was asked for (SyncNow, start, resume, rescan)
+	next      time.Time // scheduled pass (interval, schedule)
+	retryAt   time.Time
+	retries   int // left for the current failure streak
+	rescanAt  time.Time
+	pollAt    time.Time
+	rewalk    bool // re-add watches before the next pass
+	trk       *tracker
+	deb       *debouncer
+	wEvents   <-chan fsnotify.Event
+	wErrors   <-chan error
+	bwChecked time.Time
+	bwNext    time.Time
+}
+
+func (r *runner) run(ctx context.Context, after <-chan struct{}) {
+	defer close(r.done)
+	if after != nil {
+		select {
+		case <-after:
+		case <-ctx.Done():
+			return
+		}
+	}
+	l := &loop{r: r, clock: r.a.clock, opDone: make(chan opResult, 1), stopped: r.startStopped, retries: r.job.Retry.Attempts}
+	now := l.clock.Now()
+
+	l.bwChecked = now
+	if len(r.rules) > 0 {
+		bw := initialBandwidth(r.job.Bandwidth, r.rules, now)
+		r.limits.set(bw)
+		l.bwNext = nextRuleTime(r.rules, now)
+	}
+	l.openDB()
+	if r.job.Mode == config.Continuous {
+		l.startWatching()
+	}
+	switch r.job.Mode {
+	case config.Schedule:
+		l.next = r.sched.Next(now)
+	default:
+		// Interval and continuous jobs sync at start: changes made while
+		// the agent was down are not in any event.
+		l.queued = true
+	}
+	defer l.shutdown()
+	for {
+		l.maybeStart(ctx)
+		l.publish()
+		l.flush()
+		var tc <-chan time.Time
+		var t Timer
+		if wake := l.wake(); !wake.IsZero() {
+			t = l.clock.NewTimer(max(0, wake.Sub(l.clock.Now())))
+			tc = t.C()
+		}
+		select {
+		case <-ctx.Done():
+			if t != nil {
+				t.Stop()
+			}
+			return
+		case c := <-r.cmds:
+			l.command(c)
+		case res := <-l.opDone:
+			l.opEnded(res)
+		case ev, ok := <-l.wEvents:
+			if !ok {
+				l.wEvents = nil
+				break
+			}
+			if key, ok := l.trk.handle(ev); ok && !l.stopped {
+				l.deb.touch(key, l.clock.Now())
+			}
+		case err, ok := <-l.wErrors:
+			if !ok {
+				l.wErrors = nil
+				break
+			}
+			l.watchError(err)
+		case <-tc:
+			l.timer()
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+func (l *loop) openDB() {
+	r := l.r
+	db, err := snapshot.Open(r.dbPath)
+	if err != nil {
+		l.dbErr = fmt.Errorf("unable to open snapshot %s: %w", r.dbPath, err)
+		l.dbWait = l.clock.Now().Add(r.job.Retry.Interval)
+		r.log.Error("job cannot run until its snapshot opens", "err", l.dbErr, "retry", r.job.Retry.Interval)
+		return
+	}
+	l.db, l.dbErr = db, nil
+	if msg := db.Recovered(); msg != "" {
+		r.log.Warn("snapshot was unreadable and has been set aside; the next pass treats both sides as new", "detail", msg)
+	}
+	var last *snapshot.PassRecord
+	if p, ok, err := db.LastPass(); err != nil {
+		r.log.Warn("unable to read the last pass from the snapshot", "err", err)
+	} else if ok {
+		last = &p
+	}
+	n := l.countConflicts()
+	r.mu.Lock()
+	if last != nil {
+		r.status.Last = last
+	}
+	r.status.Conflicts = n
+	r.mu.Unlock()
+}
+
+func (l *loop) countConflicts() int {
+	cs, err := l.db.Conflicts()
+	if err != nil {
+		l.r.log.Warn("unable to read conflicts", "err", err)
+	}
+	return len(cs)
+}
+
+// startWatching watches the local root, and a local-folder remote's root.
+func (l *loop) startWatching() {
+	r := l.r
+	w, err := r.a.newWatcher()
+	if err != nil {
+		r.log.Error("unable to watch for changes; falling back to a pass every interval", "err", err, "interval", r.job.Interval)
+		return
+	}
+	roots := []string{r.job.Local}
+	if r.job.RemoteURL == nil && filepath.IsAbs(r.job.Remote) {
+		roots = append(roots, r.job.Remote)
+	}
+	l.trk = newTracker(w, roots, r.exclude, r.job.PartialSuffix, r.log)
+	l.deb = newDebouncer(r.job.Cooloff)
+	l.wEvents, l.wErrors = w.Events(), w.Errors()
+	l.trk.addAll()
+}
+
+// remotePolled reports whether the remote side is only seen by polling.
+func (l *loop) remotePolled() bool {
+	return l.trk == nil || l.r.job.RemoteURL != nil || !filepath.IsAbs(l.r.job.Remote)
+}
+
+func (l *loop) watchError(err error) {
+	if isOverflow(err) {
+		l.r.log.Warn("change events were lost; rescanning everything", "err", err)
+	} else {
+		l.r.log.Warn("watch error; rescanning everything", "err", err)
+	}
+	if !l.stopped {
+		l.queued = true
+		l.rewalk = true
+	}
+}
+
+// passDue reports whether something asks for a pass now.
+func (l *loop) passDue(now time.Time) bool {
+	due := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
+	return l.queued || due(l.next) || due(l.retryAt) || due(l.rescanAt) || due(l.pollAt) ||
+		(l.deb != nil && due(l.deb.due()))
+}
+
+// wake is when the loop next has something to do on its own.
+func (l *loop) wake() time.Time {
+	var w time.Time
+	add := func(t time.Time) {
+		if !t.IsZero() && (w.IsZero() || t.Before(w)) {
+			w = t
+		}
+	}
+	add(l.bwNext)
+	if l.db == nil {
+		add(l.dbWait)
+	} else if l.op == nil && !l.stopped {
+		add(l.next)
+		add(l.retryAt)
+		add(l.rescanAt)
+		add(l.pollAt)
+		if l.deb != nil {
+			add(l.deb.due())
+		}
+	}
+	return w
+}
+
+// timer handles what the wake timer can be for besides passes, which
+// maybeStart picks up.
+func (l *loop) timer() {
+	now := l.clock.Now()
+	if !l.bwNext.IsZero() && !now.Before(l.bwNext) {
+		bw := dueRules(l.r.limits.Bandwidth(), l.r.rules, l.bwChecked, now)
+		l.r.limits.set(bw)
+		l.r.log.Info("bandwidth schedule applied", "upload", int64(bw.Upload), "download", int64(bw.Download))
+		l.bwChecked = now
+		l.bwNext = nextRuleTime(l.r.rules, now)
+	}
+	if l.db == nil && !now.Before(l.dbWait) {
+		l.openDB()
+	}
+}
+
+// maybeStart starts the next operation when none is running: resets first,
+// then resolves, then a pass.
+func (l *loop) maybeStart(ctx context.Context) {
+	if l.op != nil {
+		return
+	}
+	for _, rep := range l.resets {
+		var err error
+		if l.db == nil {
+			err = l.dbErr
+		} else if err = l.db.Reset(); err != nil {
+			err = fmt.Errorf("unable to reset snapshot of job %q: %w", l.r.job.Name, err)
+		} else {
+			l.r.log.Info("snapshot reset; the next pass treats both sides as new")
+			l.r.mu.Lock()
+			l.r.status.Conflicts = 0
+			l.r.mu.Unlock()
+			l.queued = !l.stopped
+		}
+		l.send(rep, reply{err: err})
+	}
+	l.resets = nil
+	if l.db == nil {
+		return
+	}
+	if len(l.solves) > 0 {
+		c := l.solves[0]
+		l.solves = l.solves[1:]
+		l.begin(ctx, opResolve, c)
+		return
+	}
+	now := l.clock.Now()
+	if l.stopped || !l.passDue(now) {
+		return
+	}
+	due := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
+	l.queued = false
+	if due(l.next) {
+		l.next = time.Time{}
+	}
+	l.retryAt = time.Time{}
+	if due(l.rescanAt) {
+		l.rescanAt = time.Time{}
+		l.rewalk = true
+	}
+	if due(l.pollAt) {
+		l.pollAt = time.Time{}
+	}
+	if l.deb != nil {
+		// The scan sees every change made so far.
+		l.deb.clear()
+	}
+	if l.rewalk && l.trk != nil {
+		l.trk.addAll()
+	}
+	l.rewalk = false
+	l.begin(ctx, opPass, command{})
+}
+
+func (l *loop) begin(ctx context.Context, kind opKind, c command) {
+	r := l.r
+	octx, cancel := context.WithCancelCause(ctx)
+	l.op = &operation{kind: kind, ctx: octx, cancel: cancel, cmd: c}
+	db := l.db
+	if kind == opPass {
+		r.mu.Lock()
+		r.status.State = Scanning
+		r.prog.reset()
+		r.mu.Unlock()
+		go func() {
+			rec, err := r.runPass(octx, db)
+			l.opDone <- opResult{rec: rec, err: err}
+		}()
+		return
+	}
+	go func() {
+		l.opDone <- opResult{err: r.runResolve(octx, db, c.paths)}
+	}()
+}
+
+// openEndpoints opens both sides with the caps in force now.
+func (r *runner) openEndpoints(ctx context.Context, db *snapshot.DB) (syncer.Endpoint, syncer.Endpoint, error) {
+	job := r.job
+	job.Bandwidth = r.limits.Bandwidth()
+	var local, remote syncer.Endpoint
+	var err error
+	if r.a.opts.OpenWith != nil {
+		local, remote, err = r.a.opts.OpenWith(ctx, OpenRequest{Job: job, DB: db, Limits: r.limits})
+	} else {
+		local, remote, err = r.a.opts.Open(ctx, job)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("unable to open the folders of job %q: %w", r.job.Name, err)
+	}
+	return local, remote, nil
+}
+
+func (r *runner) closeEndpoints(eps ...syncer.Endpoint) {
+	for _, ep := range eps {
+		if ep == nil {
+			continue
+		}
+		if err := ep.Close(); err != nil {
+			r.log.Warn("unable to close endpoint", "err", err)
+		}
+	}
+}
+
+func (r *runner) syncOptions(local, remote syncer.Endpoint, db *snapshot.DB) syncer.Options {
+	job := r.job
+	job.Bandwidth = r.limits.Bandwidth()
+	return syncer.Options{
+		Job:      job,
+		Local:    local,
+		Remote:   remote,
+		DB:       db,
+		Observer: r.observe,
+		Log:      r.log,
+		Now:      r.a.clock.Now,
+		Slots:    r.a.slots,
+	}
+}
+
+func (r *runner) runPass(ctx context.Context, db *snapshot.DB) (snapshot.PassRecord, error) {
+	start := r.a.clock.Now()
+	local, remote, err := r.openEndpoints(ctx, db)
+	if err != nil {
+		rec := snapshot.PassRecord{Start: start, End: r.a.clock.Now(), Err: err.Error()}
+		// The syncer never saw this pass, so it is recorded here for status.
+		if perr := db.PutPass(rec); perr != nil {
+			r.log.Warn("unable to record pass", "err", perr)
+		}
+		return rec, err
+	}
+	defer r.closeEndpoints(local, remote)
+	return r.a.pass(ctx, r.syncOptions(local, remote, db))
+}
+
+func (r *runner) runResolve(ctx context.Context, db *snapshot.DB, paths []string) error {
+	local, remote, err := r.openEndpoints(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer r.closeEndpoints(local, remote)
+	if err := r.a.resolve(ctx, r.syncOptions(local, remote, db), paths); err != nil {
+		return fmt.Errorf("unable to resolve conflicts of job %q: %w", r.job.Name, err)
+	}
+	return nil
+}
+
+// opEnded takes in a finished operation's outcome and schedules what
+// follows.
+func (l *loop) opEnded(res opResult) {
+	r := l.r
+	op := l.op
+	l.op = nil
+	// Cause is nil unless the operation was cancelled (Stop, ResetSync,
+	// shutdown) before it ended.
+	cause := context.Cause(op.ctx)
+	op.cancel(nil)
+	now := l.clock.Now()
+	if l.db != nil {
+		n := l.countConflicts()
+		r.mu.Lock()
+		r.status.Conflicts = n
+		r.mu.Unlock()
+	}
+	for _, w := range l.waiters {
+		l.send(w, reply{})
+	}
+	l.waiters = nil
+	if op.kind == opResolve {
+		l.send(op.cmd.reply, reply{err: res.err})
+		return
+	}
+
+	if !res.rec.Start.IsZero() {
+		rec := res.rec
+		r.mu.Lock()
+		r.status.Last = &rec
+		r.mu.Unlock()
+	}
+	interrupted := res.err != nil && cause != nil
+	switch {
+	case interrupted:
+		r.log.Info("pass interrupted", "why", cause)
+	case errors.Is(res.err, syncer.ErrHalted):
+		reason := res.rec.Halted
+		if reason == "" {
+			reason = res.err.Error()
+		}
+		l.halt, l.fix = explainHalt(r.job, r.a.configFile(), reason)
+		l.retries = r.job.Retry.Attempts
+		r.log.Warn("pass halted", "reason", l.halt)
+	case res.err != nil:
+		if l.retries > 0 {
+			l.retries--
+			l.retryAt = now.Add(r.job.Retry.Interval)
+			r.log.Warn("pass failed; retrying", "err", res.err, "in", r.job.Retry.Interval, "retries_left", l.retries)
+		} else {
+			l.retries = r.job.Retry.Attempts
+			r.log.Error("pass failed; giving up until the next scheduled pass", "err", res.err)
+		}
+	default:
+		l.halt, l.fix = "", ""
+		l.retries = r.job.Retry.Attempts
+	}
+	if l.retryAt.IsZero() {
+		switch r.job.Mode {
+		case config.Schedule:
+			if l.next.IsZero() {
+				l.next = r.sched.Next(now)
+			}
+		case config.Continuous:
+			if l.remotePolled() {
+				l.pollAt = now.Add(r.job.Interval)
+			}
+		default:
+			l.next = now.Add(r.job.Interval)
+		}
+	}
+	if r.job.Mode == config.Continuous {
+		l.rescanAt = now.Add(r.job.RescanInterval)
+	}
+}
+
+func (l *loop) command(c command) {
+	r := l.r
+	switch c.kind {
+	case cmdStop:
+		if !l.stopped {
+			l.stopped = true
+			l.queued = false
+			l.retryAt = time.Time{}
+			if l.deb != nil {
+				l.deb.clear()
+			}
+			r.log.Info("job stopped")
+		}
+		if l.op != nil {
+			l.op.cancel(errStopping)
+			l.waiters = append(l.waiters, c.reply)
+			return
+		}
+		l.send(c.reply, reply{})
+	case cmdResume:
+		if l.stopped {
+			l.stopped = false
+			r.log.Info("job resumed")
+			if r.job.Mode == config.Schedule {
+				l.next = r.sched.Next(l.clock.Now())
+			} else {
+				// Changes made while stopped raised no event we acted on.
+				l.queued = true
+				l.rewalk = true
+			}
+		}
+		l.send(c.reply, reply{})
+	case cmdSyncNow:
+		if l.stopped {
+			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %w; resume it with: ferry resume %s",
+				r.job.Name, ErrStopped, shellQuote(r.job.Name))})
+			return
+		}
+		if l.db == nil {
+			l.send(c.reply, reply{err: l.dbErr})
+			return
+		}
+		l.queued = true
+		l.send(c.reply, reply{})
+	case cmdReset:
+		if l.op != nil {
+			l.op.cancel(errResetting)
+		}
+		l.resets = append(l.resets, c.reply)
+	case cmdConflicts:
+		if l.db == nil {
+			l.send(c.reply, reply{err: l.dbErr})
+			return
+		}
+		cs, err := l.db.Conflicts()
+		if err != nil {
+			err = fmt.Errorf("unable to read conflicts of job %q: %w", r.job.Name, err)
+		}
+		l.send(c.reply, reply{conflicts: cs, err: err})
+	case cmdResolve:
+		if l.db == nil {
+			l.send(c.reply, reply{err: l.dbErr})
+			return
+		}
+		l.solves = append(l.solves, c)
+	case cmdSetBandwidth:
+		bw := c.bw
+		cur := r.limits.Bandwidth()
+		if bw.Policy == "" {
+			bw.Policy = cur.Policy
+		}
+		if bw.Schedule == nil {
+			bw.Schedule = cur.Schedule
+		} else {
+			r.rules = c.rules
+			now := l.clock.Now()
+			l.bwChecked = now
+			l.bwNext = nextRuleTime(r.rules, now)
+		}
+		r.limits.set(bw)
+		r.log.Info("bandwidth changed", "upload", int64(bw.Upload), "download", int64(bw.Download))
+		l.send(c.reply, reply{})
+	}
+}
+
+// publish copies the loop's view into the status Jobs reads.
+func (l *loop) publish() {
+	r := l.r
+	now := l.clock.Now()
+	var next time.Time
+	if !l.stopped && l.db != nil {
+		if l.op == nil && l.passDue(now) {
+			next = now
+		} else {
+			add := func(t time.Time) {
+				if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+					next = t
+				}
+			}
+			add(l.next)
+			add(l.retryAt)
+			add(l.rescanAt)
+			add(l.pollAt)
+			if l.deb != nil {
+				add(l.deb.due())
+			}
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.status.NextPass = next
+	r.status.Halted, r.status.Fix = l.halt, l.fix
+	if l.db == nil && l.dbErr != nil {
+		r.status.Halted = l.dbErr.Error() + " — check that the state directory is writable and no other ferry uses this job"
+		r.status.Fix = ""
+	}
+	if l.op != nil && l.op.kind == opPass {
+		return // the pass's events drive the state
+	}
+	switch {
+	case l.stopped:
+		r.status.State = Stopped
+	case r.status.Halted != "":
+		r.status.State = Halted
+	default:
+		r.status.State = Idle
+	}
+}
+
+// shutdown cancels a running operation, waits for it to checkpoint, and
+// releases the watcher and the database.
+func (l *loop) shutdown() {
+	if l.op != nil {
+		l.op.cancel(context.Canceled)
+		l.opEnded(<-l.opDone)
+	}
+	gone := reply{err: fmt.Errorf("unable to finish: job %q is shutting down", l.r.job.Name)}
+	for _, rep := range l.resets {
+		l.send(rep, gone)
+	}
+	for _, c := range l.solves {
+		l.send(c.reply, gone)
+	}
+	if l.trk != nil {
+		_ = l.trk.w.Close()
+	}
+	if l.db != nil {
+		if err := l.db.Close(); err != nil {
+			l.r.log.Warn("unable to close snapshot", "err", err)
+		}
+	}
+	l.publish()
+	l.flush()
+}
+
+// send queues a reply until the status has been published, so a caller
+// that reads Jobs right after Stop sees "stopped".
+func (l *loop) send(to chan reply, rep reply) {
+	l.outbox = append(l.outbox, outgoing{to, rep})
+}
+
+func (l *loop) flush() {
+	for _, o := range l.outbox {
+		o.to <- o.rep // buffered, one reply per call
+	}
+	l.outbox = nil
+}
