@@ -1,0 +1,20 @@
+package api
+
+import (
+	"github.com/ferry-sync/ferry/agent"
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/conflict"
+)
+
+// Controller is what the API needs from the agent; *agent.Agent satisfies it.
+// Methods are called concurrently from request goroutines.
+type Controller interface {
+	Jobs() []agent.JobStatus
+	Stop(job string) error
+	Resume(job string) error
+	SyncNow(job string) error
+	ResetSync(job string) error
+	Conflicts(job string) ([]conflict.Record, error)
+	Resolve(job string, paths []string) error
+	SetBandwidth(job string, bw config.Bandwidth) error
+}
