@@ -31,7 +31,9 @@ func (e *Error) Error() string {
 }
 
 // Is makes errors.Is(err, ErrNotFound) true for a 404.
-func (e *Error) Is(target error) bool { return target == ErrNotFound && e.Status == http.StatusNotFound }
+func (e *Error) Is(target error) bool {
+	return target == ErrNotFound && e.Status == http.StatusNotFound
+}
 
 // Client talks to a running ferry's control API.
 type Client struct {
