@@ -74,7 +74,7 @@ func samples(r *rand.Rand) []Msg {
 		ex = append(ex, randString(r, 12))
 	}
 	return []Msg{
-		Hello{Version: r.Uint32(), Path: randString(r, 30), Client: "ferry test"},
+		Hello{Version: r.Uint32(), Path: randString(r, 30), Client: "ferry test", PartialSuffix: randString(r, 8)},
 		Welcome{Version: 1, User: randString(r, 8), RateCap: r.Int64(), UDPPort: r.Uint32()},
 		Scan{Exclude: ex, PartialSuffix: randString(r, 8)},
 		Stat{Path: randString(r, 30)},

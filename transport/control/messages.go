@@ -65,6 +65,9 @@ type Hello struct {
 	Path    string
 	// Client names the software, for the server's log.
 	Client string
+	// PartialSuffix names in-flight files (the job's partial_suffix);
+	// "" is tree.DefaultPartialSuffix.
+	PartialSuffix string
 }
 
 // Welcome answers Hello with what the server enforces for this session.
@@ -295,7 +298,8 @@ func (d *decoder) strings() []string {
 func (m Hello) appendBody(b []byte) []byte {
 	b = appendUvarint(b, uint64(m.Version))
 	b = appendString(b, m.Path)
-	return appendString(b, m.Client)
+	b = appendString(b, m.Client)
+	return appendString(b, m.PartialSuffix)
 }
 
 func (m Welcome) appendBody(b []byte) []byte {
@@ -408,7 +412,7 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 	var m Msg
 	switch t {
 	case TypeHello:
-		m = Hello{Version: d.u32(), Path: d.string(), Client: d.string()}
+		m = Hello{Version: d.u32(), Path: d.string(), Client: d.string(), PartialSuffix: d.string()}
 	case TypeWelcome:
 		m = Welcome{Version: d.u32(), User: d.string(), RateCap: d.varint(), UDPPort: d.u32()}
 	case TypeScan:

@@ -1,0 +1,367 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/time/rate"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// DefaultPort is ferry serve's port.
+const DefaultPort = 33001
+
+// ErrDisconnected is wrapped by errors caused by losing the connection to
+// the server. They are worth retrying: the next call dials again.
+var ErrDisconnected = errors.New("connection to ferry server lost")
+
+// Options say where a remote folder is and how to reach it.
+type Options struct {
+	User string
+	Host string
+	Port int // default 33001
+	// Path is the folder below the user's root on the server; "" or "/"
+	// is the root itself.
+	Path string
+	// IdentityFile is the client's private key (default ~/.ssh/id_ed25519).
+	IdentityFile string
+	// KnownHostsFile pins server keys (default
+	// ~/.local/state/ferry/known_hosts).
+	KnownHostsFile   string
+	AcceptNewHostKey bool
+	// Transport picks the data path: "tcp" streams over SSH, "udp" needs
+	// the UDP data path, "auto" (default) prefers UDP and falls back.
+	Transport config.TransportMode
+	Bandwidth config.Bandwidth
+	// Job and ConfigFile only appear in error messages (the command that
+	// trusts a new host key).
+	Job, ConfigFile string
+	// PartialSuffix names in-flight files on the server (the job's
+	// partial_suffix; default tree.DefaultPartialSuffix).
+	PartialSuffix string
+	// Parallel is how many files Upload and Download move at once over the
+	// SSH stream (default 4).
+	Parallel int
+	// DialTimeout bounds connecting and authenticating (default 30 s).
+	DialTimeout time.Duration
+	// KeepAlive is the interval of SSH keepalives that detect a dead
+	// server (default 15 s; negative turns them off).
+	KeepAlive time.Duration
+	Log       *slog.Logger
+}
+
+// OptionsFromJob fills Options from a job's ferry:// remote.
+func OptionsFromJob(job config.Job, configFile string) (Options, error) {
+	u := job.RemoteURL
+	if u == nil {
+		return Options{}, fmt.Errorf("job %s: remote %q is not a ferry:// URL", job.Name, job.Remote)
+	}
+	return Options{
+		User: u.User, Host: u.Host, Port: u.Port, Path: u.Path,
+		IdentityFile: job.Identity, KnownHostsFile: job.KnownHosts,
+		Transport: job.Transport, Bandwidth: job.Bandwidth, PartialSuffix: job.PartialSuffix,
+		Job: job.Name, ConfigFile: configFile,
+	}, nil
+}
+
+func (o *Options) setDefaults() error {
+	if o.Port == 0 {
+		o.Port = DefaultPort
+	}
+	if o.Host == "" {
+		return errors.New("no server host")
+	}
+	if o.User == "" {
+		o.User = os.Getenv("USER")
+	}
+	home, _ := os.UserHomeDir()
+	if o.IdentityFile == "" {
+		o.IdentityFile = filepath.Join(home, ".ssh", "id_ed25519")
+	}
+	if o.KnownHostsFile == "" {
+		o.KnownHostsFile = filepath.Join(home, ".local", "state", "ferry", "known_hosts")
+	}
+	switch o.Transport {
+	case "":
+		o.Transport = config.Auto
+	case config.Auto, config.TCP, config.UDP:
+	default:
+		return fmt.Errorf("unknown transport %q: use udp, tcp or auto", o.Transport)
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 30 * time.Second
+	}
+	if o.KeepAlive == 0 {
+		o.KeepAlive = 15 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p := strings.Trim(o.Path, "/")
+	if p != "" {
+		if err := tree.ValidPath(p); err != nil {
+			return fmt.Errorf("remote folder: %w", err)
+		}
+	}
+	o.Path = p
+	return nil
+}
+
+// conn is one SSH connection and what the server said in its Welcome.
+type conn struct {
+	client  *ssh.Client
+	welcome control.Welcome
+	dead    chan struct{} // closed when the connection ends
+}
+
+func (c *conn) alive() bool {
+	select {
+	case <-c.dead:
+		return false
+	default:
+		return true
+	}
+}
+
+// Endpoint is a folder behind `ferry serve`.
+type Endpoint struct {
+	opts   Options
+	addr   string
+	signer ssh.Signer
+	log    *slog.Logger
+	up     *rate.Limiter // client-side caps; nil when uncapped
+	down   *rate.Limiter
+
+	mu     sync.Mutex
+	cur    *conn
+	closed bool
+}
+
+// Dial connects, authenticates, pins the host key and opens the folder.
+func Dial(ctx context.Context, opts Options) (*Endpoint, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, fmt.Errorf("unable to connect to ferry server: %w", err)
+	}
+	signer, err := loadIdentity(opts.IdentityFile)
+	if err != nil {
+		return nil, err
+	}
+	e := &Endpoint{
+		opts: opts, signer: signer, log: opts.Log.With("remote", opts.Host),
+		addr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
+	}
+	e.applyBandwidth(opts.Bandwidth)
+	if _, err := e.conn(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func loadIdentity(file string) (ssh.Signer, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read identity %s (set identity: in the job): %w", file, err)
+	}
+	signer, err := ssh.ParsePrivateKey(b)
+	var pm *ssh.PassphraseMissingError
+	if errors.As(err, &pm) {
+		return nil, fmt.Errorf("identity %s is protected by a passphrase; ferry runs unattended and needs a key without one (make a dedicated key with ssh-keygen -t ed25519 -N '')", file)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to parse identity %s: %w", file, err)
+	}
+	return signer, nil
+}
+
+// conn returns the live connection, dialing a new one if the last one
+// ended.
+func (e *Endpoint) conn(ctx context.Context) (*conn, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errors.New("remote endpoint is closed")
+	}
+	if e.cur != nil && e.cur.alive() {
+		return e.cur, nil
+	}
+	if e.cur != nil {
+		e.log.Info("reconnecting to ferry server")
+	}
+	c, err := e.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.cur = c
+	return c, nil
+}
+
+func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", e.addr)
+	if err != nil {
+		return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, err)
+	}
+	dl, _ := ctx.Deadline()
+	nc.SetDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	cfg := &ssh.ClientConfig{
+		User:            e.opts.User,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(e.signer)},
+		HostKeyCallback: hostKeyCallback(e.opts.KnownHostsFile, e.opts.AcceptNewHostKey, e.opts.Job, e.opts.ConfigFile, e.log),
+		ClientVersion:   "SSH-2.0-ferry",
+		Timeout:         e.opts.DialTimeout,
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(nc, e.addr, cfg)
+	stopped := stop()
+	if err != nil {
+		nc.Close()
+		var hk *HostKeyError
+		if errors.As(err, &hk) {
+			return nil, hk
+		}
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			return nil, fmt.Errorf("ferry server %s refused key %s for user %q: add the public key to its authorized keys: %w",
+				e.addr, ssh.FingerprintSHA256(e.signer.PublicKey()), e.opts.User, err)
+		}
+		if !stopped {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, err)
+	}
+	nc.SetDeadline(time.Time{})
+	c := &conn{client: ssh.NewClient(sc, chans, reqs), dead: make(chan struct{})}
+	go func() {
+		c.client.Wait()
+		close(c.dead)
+	}()
+	if e.opts.KeepAlive > 0 {
+		go keepAlive(c, e.opts.KeepAlive)
+	}
+	m, err := call(ctx, c, control.Hello{Version: control.Version, Path: e.opts.Path, Client: "ferry", PartialSuffix: e.opts.PartialSuffix})
+	if err != nil {
+		c.client.Close()
+		return nil, fmt.Errorf("unable to open remote folder %q on %s: %w", "/"+e.opts.Path, e.addr, err)
+	}
+	w, ok := m.(control.Welcome)
+	if !ok {
+		c.client.Close()
+		return nil, fmt.Errorf("%w: server answered Hello with %T", control.ErrProtocol, m)
+	}
+	c.welcome = w
+	e.log.Debug("connected", "user", w.User, "rate_cap", w.RateCap, "udp_port", w.UDPPort)
+	return c, nil
+}
+
+// keepAlive closes a connection whose server stops answering, so that
+// calls fail (and the next one redials) instead of hanging.
+func keepAlive(c *conn, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.dead:
+			return
+		case <-t.C:
+		}
+		answered := make(chan error, 1)
+		go func() {
+			_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
+		select {
+		case err := <-answered:
+			if err != nil {
+				c.client.Close()
+				return
+			}
+		case <-time.After(2 * every):
+			c.client.Close()
+			return
+		case <-c.dead:
+			return
+		}
+	}
+}
+
+// Close ends the connection.
+func (e *Endpoint) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	if e.cur != nil {
+		e.cur.client.Close()
+		e.cur = nil
+	}
+	return nil
+}
+
+// RateCap is the server's cap on this session's data rate in bits/s (0:
+// none), as announced on the current connection.
+func (e *Endpoint) RateCap() config.Rate {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cur == nil {
+		return 0
+	}
+	return config.Rate(e.cur.welcome.RateCap)
+}
+
+// SetBandwidth changes the client-side caps of transfers in flight and to
+// come.
+func (e *Endpoint) SetBandwidth(bw config.Bandwidth) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.opts.Bandwidth = bw
+	setLimit(e.up, bw.Upload)
+	setLimit(e.down, bw.Download)
+}
+
+func (e *Endpoint) applyBandwidth(bw config.Bandwidth) {
+	// Limiters always exist so that SetBandwidth can cap a job that
+	// started uncapped; rate.Inf means no cap.
+	e.up = rate.NewLimiter(rate.Inf, control.MaxData)
+	e.down = rate.NewLimiter(rate.Inf, control.MaxData)
+	setLimit(e.up, bw.Upload)
+	setLimit(e.down, bw.Download)
+}
+
+func setLimit(l *rate.Limiter, r config.Rate) {
+	if r <= 0 {
+		l.SetLimit(rate.Inf)
+		return
+	}
+	bps := float64(r) / 8
+	l.SetBurst(max(int(bps/10), control.MaxData))
+	l.SetLimit(rate.Limit(bps))
+}
+
+// waitN takes n bytes from l in burst-sized slices.
+func waitN(ctx context.Context, l *rate.Limiter, n int) error {
+	for n > 0 {
+		k := min(n, l.Burst())
+		if err := l.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+var (
+	_ syncer.Endpoint   = (*Endpoint)(nil)
+	_ syncer.Uploader   = (*Endpoint)(nil)
+	_ syncer.Downloader = (*Endpoint)(nil)
+)
+
+// Scan streams the server's listing, checking that it is in tree.Compare
+// order and that every path is valid, so a broken or hostile server cannot
+// make the engine act on a path outside the local root.
+func (e *Endpoint) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+	k, err := e.openOn(ctx, control.Scan{Exclude: opts.Exclude, PartialSuffix: opts.PartialSuffix})
+	if err != nil {
+		return fmt.Errorf("unable to scan remote folder: %w", err)
+	}
+	defer k.close()
+	prev := ""
+	for {
+		m, err := k.recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("unable to scan remote folder: %w", err)
+		}
+		switch m := m.(type) {
+		case control.Entries:
+			for _, en := range m.Entries {
+				if err := tree.ValidPath(en.Path); err != nil {
+					return fmt.Errorf("%w: server listed an invalid path: %w", control.ErrProtocol, err)
+				}
+				if prev != "" && tree.Compare(prev, en.Path) >= 0 {
+					return fmt.Errorf("%w: server listing out of order at %q after %q", control.ErrProtocol, en.Path, prev)
+				}
+				prev = en.Path
+				if err := visit(en); err != nil {
+					return err
+				}
+			}
+		case control.OK:
+			return nil
+		default:
+			return fmt.Errorf("%w: %T in a scan", control.ErrProtocol, m)
+		}
+	}
+}
+
+func (e *Endpoint) Stat(ctx context.Context, path string) (tree.Entry, error) {
+	m, err := expect[control.EntryMsg](e.do(ctx, control.Stat{Path: path}))
+	return m.Entry, err
+}
+
+func (e *Endpoint) Mkdir(ctx context.Context, path string, mode fs.FileMode) error {
+	_, err := expect[control.OK](e.do(ctx, control.Mkdir{Path: path, Mode: mode.Perm()}))
+	return err
+}
+
+func (e *Endpoint) Symlink(ctx context.Context, path, target string, expectE tree.Entry) error {
+	_, err := expect[control.OK](e.do(ctx, control.Symlink{Path: path, Target: target, Expect: expectE}))
+	return err
+}
+
+func (e *Endpoint) Remove(ctx context.Context, path string, expectE tree.Entry) error {
+	_, err := expect[control.OK](e.do(ctx, control.Remove{Path: path, Expect: expectE}))
+	return err
+}
+
+func (e *Endpoint) Rename(ctx context.Context, from, to string, expectE tree.Entry) error {
+	_, err := expect[control.OK](e.do(ctx, control.Rename{From: from, To: to, Expect: expectE}))
+	return err
+}
+
+func (e *Endpoint) SetMeta(ctx context.Context, path string, mode fs.FileMode, mtime int64) error {
+	_, err := expect[control.OK](e.do(ctx, control.SetMeta{Path: path, Mode: mode.Perm(), Mtime: mtime}))
+	return err
+}
+
+func (e *Endpoint) FreeSpace(ctx context.Context) (syncer.Space, error) {
+	m, err := expect[control.Space](e.do(ctx, control.FreeSpace{}))
+	return syncer.Space{Free: m.Free, Total: m.Total}, err
+}

@@ -1,0 +1,119 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ferry-sync/ferry/transport/control"
+)
+
+// channel is one request's SSH channel with its framing buffers.
+type channel struct {
+	ch         ssh.Channel
+	rbuf, wbuf []byte
+	stop       func() bool
+	closeOnce  sync.Once
+}
+
+// open starts req on a new channel of c. The channel closes when ctx is
+// done, which unblocks any read or write on it.
+func open(ctx context.Context, c *conn, req control.Msg) (*channel, error) {
+	payload := control.Append(nil, req)
+	ch, reqs, err := c.client.OpenChannel(control.ChannelType, payload)
+	if err != nil {
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) {
+			return nil, fmt.Errorf("%w: server refused request: %s", control.ErrProtocol, oce.Message)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
+	}
+	go ssh.DiscardRequests(reqs)
+	k := &channel{ch: ch}
+	k.stop = context.AfterFunc(ctx, func() { ch.Close() })
+	return k, nil
+}
+
+func (k *channel) send(m control.Msg) error {
+	var err error
+	k.wbuf, err = control.WriteFrame(k.ch, k.wbuf, m)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDisconnected, err)
+	}
+	return nil
+}
+
+// recv reads the next message; an Error message comes back as its error.
+func (k *channel) recv() (control.Msg, error) {
+	m, buf, err := control.ReadFrame(k.ch, k.rbuf)
+	k.rbuf = buf
+	if err != nil {
+		if errors.Is(err, control.ErrMalformed) {
+			return nil, err
+		}
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
+	}
+	if e, ok := m.(control.Error); ok {
+		return nil, e.Err()
+	}
+	return m, nil
+}
+
+func (k *channel) close() {
+	k.closeOnce.Do(func() {
+		k.stop()
+		k.ch.Close()
+	})
+}
+
+// call runs a request with a single answer.
+func call(ctx context.Context, c *conn, req control.Msg) (control.Msg, error) {
+	k, err := open(ctx, c, req)
+	if err != nil {
+		return nil, err
+	}
+	defer k.close()
+	m, err := k.recv()
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return m, err
+}
+
+// expect narrows an answer to the type a request is answered with.
+func expect[T control.Msg](m control.Msg, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	t, ok := m.(T)
+	if !ok {
+		return zero, fmt.Errorf("%w: unexpected answer %T, want %T", control.ErrProtocol, m, zero)
+	}
+	return t, nil
+}
+
+// do runs a request on the live connection.
+func (e *Endpoint) do(ctx context.Context, req control.Msg) (control.Msg, error) {
+	c, err := e.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return call(ctx, c, req)
+}
+
+// openOn opens a streaming request on the live connection.
+func (e *Endpoint) openOn(ctx context.Context, req control.Msg) (*channel, error) {
+	c, err := e.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, c, req)
+}

@@ -1,0 +1,264 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// Scan batches: a batch goes out when it holds this many entries or bytes,
+// so that a client sees progress on huge trees and memory stays bounded.
+const (
+	scanBatchEntries = 512
+	scanBatchBytes   = 256 << 10
+)
+
+func (s *session) scan(st *stream, ep syncer.Endpoint, root *rootState, m control.Scan) error {
+	select {
+	case <-root.scan:
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
+	defer func() { root.scan <- struct{}{} }()
+	var batch []tree.Entry
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := st.send(control.Entries{Entries: batch})
+		batch, size = batch[:0], 0
+		return err
+	}
+	opts := syncer.ScanOptions{Exclude: m.Exclude, PartialSuffix: m.PartialSuffix}
+	err := ep.Scan(s.ctx, opts, func(e tree.Entry) error {
+		batch = append(batch, e)
+		size += len(e.Path) + len(e.Target) + len(e.Problem) + 48
+		if len(batch) >= scanBatchEntries || size >= scanBatchBytes {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return st.reply(err, nil)
+	}
+	if root.cache != nil {
+		if cerr := root.cache.Commit(); cerr != nil {
+			s.log.Warn("unable to save scan cache", "folder", root.dir, "err", cerr)
+		}
+	}
+	return st.send(control.OK{})
+}
+
+// maxRead bounds one Read request's answer.
+const maxRead = 8 << 20
+
+func (s *session) openFile(st *stream, ep syncer.Endpoint, m control.Open) error {
+	if err := validPaths(m.Path); err != nil {
+		return st.reply(err, nil)
+	}
+	r, err := ep.OpenFile(s.ctx, m.Path)
+	if err != nil {
+		return st.reply(err, nil)
+	}
+	defer r.Close()
+	if err := st.send(control.Opened{Size: r.Size()}); err != nil {
+		return err
+	}
+	buf := make([]byte, control.MaxData)
+	for {
+		msg, err := st.recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		rq, ok := msg.(control.Read)
+		if !ok {
+			return st.reply(protocolError("%T inside an open file", msg), nil)
+		}
+		if rq.Off < 0 || rq.Len > maxRead {
+			return st.reply(protocolError("read of %d bytes at %d", rq.Len, rq.Off), nil)
+		}
+		off, left := rq.Off, int(rq.Len)
+		var rerr error
+		for left > 0 {
+			n, err := r.ReadAt(buf[:min(left, len(buf))], off)
+			if n > 0 {
+				if err := waitN(s.ctx, n, s.acct.limiter, s.srv.total); err != nil {
+					return err
+				}
+				if err := st.send(control.Data{Off: off, Data: buf[:n]}); err != nil {
+					return err
+				}
+				off += int64(n)
+				left -= n
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					rerr = fmt.Errorf("unable to read %s: %w", m.Path, err)
+				}
+				break
+			}
+		}
+		if rerr != nil {
+			return st.reply(rerr, nil)
+		}
+		if err := st.send(control.OK{}); err != nil {
+			return err
+		}
+	}
+}
+
+// resumable is what localfs's FileWriter offers beyond syncer.FileWriter:
+// the size of a partial left by an earlier attempt and a checkpoint saying
+// which content it holds.
+type resumable interface {
+	ExistingSize() int64
+	SaveCheckpoint(data []byte) error
+	LoadCheckpoint() ([]byte, error)
+}
+
+// resumeOffset decides where a Create continues. A partial is only resumed
+// when its checkpoint names the same content (Key); anything else restarts
+// at 0 and the new key is saved before the first byte is written.
+func resumeOffset(w syncer.FileWriter, m control.Create) (int64, error) {
+	rw, ok := w.(resumable)
+	if !ok || len(m.Key) == 0 {
+		return 0, nil
+	}
+	if have := rw.ExistingSize(); have > 0 && !m.Fresh {
+		ck, err := rw.LoadCheckpoint()
+		if err == nil && bytes.Equal(ck, m.Key) {
+			return min(have, m.Meta.Size), nil
+		}
+	}
+	if err := rw.SaveCheckpoint(m.Key); err != nil {
+		return 0, fmt.Errorf("unable to save resume checkpoint for %s: %w", m.Meta.Path, err)
+	}
+	return 0, nil
+}
+
+func (s *session) create(st *stream, ep syncer.Endpoint, m control.Create) error {
+	if err := validPaths(m.Meta.Path); err != nil {
+		return st.reply(err, nil)
+	}
+	if m.Meta.Kind != tree.File || m.Meta.Size < 0 {
+		return st.reply(protocolError("create %s: not a file of non-negative size", m.Meta.Path), nil)
+	}
+	w, err := ep.CreateFile(s.ctx, m.Meta, m.Expect)
+	if err != nil {
+		return st.reply(err, nil)
+	}
+	done := false
+	defer func() {
+		if !done {
+			// The client vanished: keep the partial for a resume.
+			w.Abort()
+		}
+	}()
+	off, err := resumeOffset(w, m)
+	if err != nil {
+		return st.reply(err, nil)
+	}
+	if err := st.send(control.Created{Offset: off}); err != nil {
+		return err
+	}
+	var werr error
+	for {
+		msg, err := st.recv()
+		if err != nil {
+			return err
+		}
+		switch d := msg.(type) {
+		case control.Data:
+			if werr != nil {
+				continue
+			}
+			if d.Off < 0 || d.Off > m.Meta.Size || int64(len(d.Data)) > m.Meta.Size-d.Off {
+				werr = protocolError("write of %d bytes at %d past the end of %s (%d bytes)", len(d.Data), d.Off, m.Meta.Path, m.Meta.Size)
+				continue
+			}
+			if err := waitN(s.ctx, len(d.Data), s.acct.limiter, s.srv.total); err != nil {
+				return err
+			}
+			if _, err := w.WriteAt(d.Data, d.Off); err != nil {
+				werr = err
+			}
+		case control.Commit:
+			done = true
+			if werr != nil {
+				w.Abort()
+				return st.reply(werr, nil)
+			}
+			return st.reply(w.Commit(), control.OK{})
+		case control.Abort:
+			done = true
+			return st.reply(w.Abort(), control.OK{})
+		default:
+			return st.reply(protocolError("%T inside a file being written", msg), nil)
+		}
+	}
+}
+
+// get streams one file from an offset, after checking that it is still
+// the file the client's scan saw.
+func (s *session) get(st *stream, ep syncer.Endpoint, m control.Get) error {
+	if err := validPaths(m.Path); err != nil {
+		return st.reply(err, nil)
+	}
+	if m.Offset < 0 {
+		return st.reply(protocolError("negative offset"), nil)
+	}
+	cur, err := ep.Stat(s.ctx, m.Path)
+	if err != nil {
+		return st.reply(err, nil)
+	}
+	if m.Expect.Kind != tree.Absent && (cur.Kind != m.Expect.Kind || cur.Size != m.Expect.Size || cur.Mtime != m.Expect.Mtime) {
+		return st.reply(fmt.Errorf("%w: %s changed on the server since it was scanned; the next pass will pick it up", syncer.ErrChanged, m.Path), nil)
+	}
+	r, err := ep.OpenFile(s.ctx, m.Path)
+	if err != nil {
+		return st.reply(err, nil)
+	}
+	defer r.Close()
+	size := r.Size()
+	if m.Expect.Kind != tree.Absent && size != m.Expect.Size {
+		return st.reply(fmt.Errorf("%w: %s changed on the server since it was scanned", syncer.ErrChanged, m.Path), nil)
+	}
+	if err := st.send(control.Opened{Size: size}); err != nil {
+		return err
+	}
+	buf := make([]byte, control.MaxData)
+	for off := m.Offset; off < size; {
+		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if n > 0 {
+			if err := waitN(s.ctx, n, s.acct.limiter, s.srv.total); err != nil {
+				return err
+			}
+			if err := st.send(control.Data{Off: off, Data: buf[:n]}); err != nil {
+				return err
+			}
+			off += int64(n)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && off == size {
+				break
+			}
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: %s shrank while being sent", syncer.ErrChanged, m.Path)
+			}
+			return st.reply(fmt.Errorf("unable to read %s: %w", m.Path, err), nil)
+		}
+	}
+	return st.send(control.OK{})
+}

@@ -1,0 +1,208 @@
+package server
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/transport/control"
+)
+
+// rawCreate writes a whole file at the protocol level: Create, Data frames
+// as given, Commit.
+func rawCreate(t *testing.T, c *ssh.Client, meta tree.Entry, data []control.Data) error {
+	t.Helper()
+	ch, reqs, err := c.OpenChannel(control.ChannelType, control.Append(nil, control.Create{Meta: meta}))
+	if err != nil {
+		return err
+	}
+	go ssh.DiscardRequests(reqs)
+	defer ch.Close()
+	m, _, err := control.ReadFrame(ch, nil)
+	if err != nil {
+		return err
+	}
+	if e, ok := m.(control.Error); ok {
+		return e.Err()
+	}
+	for _, d := range data {
+		if _, err := ch.Write(control.Append(nil, d)); err != nil {
+			return err
+		}
+	}
+	if _, err := ch.Write(control.Append(nil, control.Commit{})); err != nil {
+		return err
+	}
+	m, _, err = control.ReadFrame(ch, nil)
+	if err != nil {
+		return err
+	}
+	if e, ok := m.(control.Error); ok {
+		return e.Err()
+	}
+	if _, ok := m.(control.OK); !ok {
+		t.Fatalf("Commit answered with %T", m)
+	}
+	return nil
+}
+
+func TestHostileRequestsStayInsideTheRoot(t *testing.T) {
+	ts := startServer(t, nil)
+	outside := filepath.Join(ts.dir, "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sentinel := filepath.Join(outside, "sentinel.txt")
+	if err := os.WriteFile(sentinel, []byte("precious"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(ts.root, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(ts.root, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ts.root, "sub", "x"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sfi, err := os.Lstat(sentinel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentinelEntry := tree.Entry{Path: "escape/sentinel.txt", Kind: tree.File, Size: 8, Mode: 0o640, Mtime: sfi.ModTime().UnixNano()}
+
+	c, err := ts.sshClient(t, ts.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before Hello there is no folder at all.
+	if _, err := rawCall(t, c, control.Stat{Path: "sub/x"}); !errors.Is(err, control.ErrProtocol) {
+		t.Fatalf("Stat before Hello: %v, want ErrProtocol", err)
+	}
+	for _, p := range []string{"escape", "../outside", "/", "/etc", "sub/../../outside", "sub\x00"} {
+		if _, err := rawCall(t, c, control.Hello{Version: control.Version, Path: p}); err == nil {
+			t.Fatalf("Hello %q was accepted", p)
+		}
+	}
+	if _, err := rawCall(t, c, control.Hello{Version: control.Version, Path: "sub", PartialSuffix: "/../../x"}); !errors.Is(err, tree.ErrInvalidPath) {
+		t.Fatalf("Hello with a partial suffix holding a slash: %v, want ErrInvalidPath", err)
+	}
+	if _, err := rawCall(t, c, control.Hello{Version: control.Version}); err != nil {
+		t.Fatal(err)
+	}
+
+	long := strings.Repeat("a/", 2100) + "b"
+	invalid := []string{"../outside/sentinel.txt", "/etc/passwd", "sub/../../outside/sentinel.txt", "a\x00b", long, "", "sub//x", "./sub"}
+	for _, p := range invalid {
+		reqs := []control.Msg{
+			control.Stat{Path: p}, control.Mkdir{Path: p, Mode: 0o755}, control.Open{Path: p},
+			control.Symlink{Path: p, Target: "/etc/passwd"}, control.Remove{Path: p},
+			control.Rename{From: "sub/x", To: p}, control.Rename{From: p, To: "sub/y"},
+			control.SetMeta{Path: p, Mode: 0o777}, control.Get{Path: p},
+		}
+		for _, req := range reqs {
+			if _, err := rawCall(t, c, req); !errors.Is(err, tree.ErrInvalidPath) {
+				t.Errorf("%T %q: %v, want ErrInvalidPath", req, p, err)
+			}
+		}
+		if err := rawCreate(t, c, tree.Entry{Path: p, Kind: tree.File, Size: 1}, []control.Data{{Data: []byte("!")}}); !errors.Is(err, tree.ErrInvalidPath) {
+			t.Errorf("Create %q: %v, want ErrInvalidPath", p, err)
+		}
+	}
+
+	// Valid paths that go through the symlink to outside the root.
+	through := []control.Msg{
+		control.Stat{Path: "escape/sentinel.txt"},
+		control.Open{Path: "escape/sentinel.txt"},
+		control.Get{Path: "escape/sentinel.txt", Expect: sentinelEntry},
+		control.Mkdir{Path: "escape/newdir", Mode: 0o755},
+		control.Symlink{Path: "escape/link", Target: "/etc/passwd"},
+		control.Remove{Path: "escape/sentinel.txt", Expect: sentinelEntry},
+		control.Rename{From: "sub/x", To: "escape/x", Expect: tree.Entry{Path: "sub/x", Kind: tree.File, Size: 1, Mode: 0o644}},
+		control.Rename{From: "escape/sentinel.txt", To: "stolen", Expect: sentinelEntry},
+		control.SetMeta{Path: "escape/sentinel.txt", Mode: 0o777, Mtime: 1},
+	}
+	for _, req := range through {
+		m, err := rawCall(t, c, req)
+		if err == nil {
+			// Open answers Opened before any byte is read; that alone
+			// must not be possible either.
+			t.Errorf("%T through a symlink leaving the root succeeded: %#v", req, m)
+		}
+	}
+	for _, name := range []string{"escape/new.txt", "escape/sentinel.txt"} {
+		err := rawCreate(t, c, tree.Entry{Path: name, Kind: tree.File, Size: 3, Mode: 0o644}, []control.Data{{Data: []byte("pwn")}})
+		if err == nil {
+			t.Errorf("Create %s through a symlink leaving the root succeeded", name)
+		}
+	}
+	// A write past the declared size is refused and leaves no file.
+	err = rawCreate(t, c, tree.Entry{Path: "big", Kind: tree.File, Size: 2, Mode: 0o644}, []control.Data{{Off: 1, Data: []byte("abc")}})
+	if !errors.Is(err, control.ErrProtocol) {
+		t.Errorf("write past the end: %v, want ErrProtocol", err)
+	}
+	if _, err := os.Lstat(filepath.Join(ts.root, "big")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("write past the end left a file: %v", err)
+	}
+
+	got, err := os.ReadFile(sentinel)
+	if err != nil || string(got) != "precious" {
+		t.Fatalf("sentinel now %q, %v", got, err)
+	}
+	fi, err := os.Lstat(sentinel)
+	if err != nil || fi.Mode().Perm() != 0o640 || !fi.ModTime().Equal(sfi.ModTime()) {
+		t.Fatalf("sentinel metadata changed: %v %v", fi.Mode(), err)
+	}
+	ents, err := os.ReadDir(outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"sentinel.txt"}) {
+		t.Fatalf("outside the root now holds %v", names)
+	}
+	if _, err := os.Lstat(filepath.Join(ts.root, "stolen")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("sentinel was moved into the root: %v", err)
+	}
+	// The connection still works for honest requests.
+	m, err := rawCall(t, c, control.Stat{Path: "sub/x"})
+	if err != nil || m.(control.EntryMsg).Entry.Size != 1 {
+		t.Fatalf("honest Stat after the attacks: %v %v", m, err)
+	}
+}
+
+func TestMalformedRequestIsRefusedAndConnectionSurvives(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.hello(t, "")
+	_, _, err := c.OpenChannel(control.ChannelType, []byte{0, 0, 0, 3, 0xee, 1, 2})
+	var oce *ssh.OpenChannelError
+	if !errors.As(err, &oce) || oce.Reason != ssh.Prohibited {
+		t.Fatalf("garbage request: %v, want a refused channel", err)
+	}
+	if _, _, err := c.OpenChannel("session", nil); err == nil {
+		t.Fatal("a shell session channel was accepted")
+	}
+	if _, err := rawCall(t, c, control.FreeSpace{}); err != nil {
+		t.Fatalf("FreeSpace after garbage: %v", err)
+	}
+	if _, err := rawCall(t, c, control.OK{}); !errors.Is(err, control.ErrProtocol) {
+		t.Fatalf("a response sent as a request: %v, want ErrProtocol", err)
+	}
+	if _, err := rawCall(t, c, control.Hello{Version: control.Version}); !errors.Is(err, control.ErrProtocol) {
+		t.Fatalf("second Hello: %v, want ErrProtocol", err)
+	}
+	if _, err := rawCall(t, c, control.Remove{Path: "nothing-here", Expect: tree.Entry{Path: "nothing-here", Kind: tree.File}}); !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syncer.ErrChanged) {
+		t.Fatalf("Remove of a missing file: %v", err)
+	}
+}

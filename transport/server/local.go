@@ -1,0 +1,16 @@
+package server
+
+import (
+	"log/slog"
+
+	"github.com/ferry-sync/ferry/localfs"
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+func openLocal(dir, partialSuffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error) {
+	opts := localfs.Options{Log: log, PartialSuffix: partialSuffix}
+	if cache != nil {
+		opts.Cache = cache
+	}
+	return localfs.New(dir, opts)
+}

@@ -1,0 +1,376 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/time/rate"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/control"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxConnections = 64
+	DefaultPreAuthTimeout = 10 * time.Second
+	DefaultPort           = 33001
+)
+
+// User is one account in server.yaml mode: a name, the folder its keys may
+// reach, its authorized keys file and its rate cap (0: uncapped).
+type User struct {
+	Name           string
+	Root           string
+	AuthorizedKeys string
+	Rate           config.Rate
+}
+
+// Opener opens the endpoint that serves one folder, naming in-flight files
+// with partialSuffix. The default is localfs.New with the per-root scan
+// cache.
+type Opener func(dir, partialSuffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error)
+
+// Config says what a Server serves and to whom. Either Root and
+// AuthorizedKeys (single-root mode: every listed key reaches Root) or Users
+// is set.
+type Config struct {
+	Root           string
+	AuthorizedKeys string
+	// HostKeyPath is the ed25519 host key, created (0600) if missing.
+	HostKeyPath string
+	Users       []User
+	// MaxConnections bounds concurrent SSH connections (default 64).
+	MaxConnections int
+	// PreAuthTimeout bounds the SSH handshake and authentication
+	// (default 10 s).
+	PreAuthTimeout time.Duration
+	// TotalRate caps all users together, bits/s (0: uncapped).
+	TotalRate config.Rate
+	// UDPPort is announced to clients for data sessions; 0 turns the UDP
+	// data path off and clients stream over SSH.
+	UDPPort int
+	// StateDir holds the per-root scan caches; empty keeps none (every
+	// scan rehashes every file).
+	StateDir string
+	Log      *slog.Logger
+	// Open overrides how a folder is opened (tests); nil uses localfs.
+	Open Opener
+}
+
+// EnsureValid checks that Config describes a server that can start.
+func (c *Config) EnsureValid() error {
+	if c.HostKeyPath == "" {
+		return errors.New("no host key path: pass --host-key FILE")
+	}
+	single := c.Root != "" || c.AuthorizedKeys != ""
+	switch {
+	case single && len(c.Users) > 0:
+		return errors.New("both a single root and users are configured: use --root/--authorized-keys or a server config with users, not both")
+	case single && (c.Root == "" || c.AuthorizedKeys == ""):
+		return errors.New("single-root mode needs both --root DIR and --authorized-keys FILE")
+	case !single && len(c.Users) == 0:
+		return errors.New("nothing to serve: pass --root DIR --authorized-keys FILE, or a server config with users")
+	}
+	seen := map[string]bool{}
+	for _, u := range c.Users {
+		if u.Name == "" || u.Root == "" || u.AuthorizedKeys == "" {
+			return fmt.Errorf("user %q needs a name, a root and an authorized_keys file", u.Name)
+		}
+		if seen[u.Name] {
+			return fmt.Errorf("user %q is listed twice", u.Name)
+		}
+		seen[u.Name] = true
+		if u.Rate < 0 {
+			return fmt.Errorf("user %q has a negative rate", u.Name)
+		}
+	}
+	if c.MaxConnections < 0 || c.PreAuthTimeout < 0 || c.TotalRate < 0 {
+		return errors.New("max connections, pre-auth timeout and total rate must not be negative")
+	}
+	if c.UDPPort < 0 || c.UDPPort > 65535 {
+		return fmt.Errorf("UDP port %d is out of range", c.UDPPort)
+	}
+	return nil
+}
+
+// account is what an authenticated key reaches.
+type account struct {
+	name    string
+	root    string
+	rateCap config.Rate
+	limiter *rate.Limiter // nil: uncapped
+}
+
+// Server is a running `ferry serve`.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	ssh      *ssh.ServerConfig
+	accounts map[string]*account
+	byKey    map[string][]*account
+	total    *rate.Limiter
+	open     Opener
+	roots    *roots
+	hostKey  ssh.PublicKey
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// New loads the host key and authorized keys and prepares a server.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.EnsureValid(); err != nil {
+		return nil, fmt.Errorf("unable to configure server: %w", err)
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.PreAuthTimeout == 0 {
+		cfg.PreAuthTimeout = DefaultPreAuthTimeout
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      log,
+		accounts: map[string]*account{},
+		byKey:    map[string][]*account{},
+		total:    newLimiter(cfg.TotalRate),
+		open:     cfg.Open,
+		roots:    newRoots(cfg.StateDir),
+		conns:    map[net.Conn]struct{}{},
+	}
+	if s.open == nil {
+		s.open = openLocal
+	}
+	users := cfg.Users
+	if cfg.Root != "" {
+		users = []User{{Name: "", Root: cfg.Root, AuthorizedKeys: cfg.AuthorizedKeys}}
+	}
+	for _, u := range users {
+		root, err := filepath.Abs(u.Root)
+		if err != nil {
+			return nil, fmt.Errorf("unable to resolve root %s: %w", u.Root, err)
+		}
+		a := &account{name: u.Name, root: filepath.Clean(root), rateCap: u.Rate, limiter: newLimiter(u.Rate)}
+		keys, err := parseAuthorizedKeys(u.AuthorizedKeys)
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) == 0 {
+			log.Warn("authorized keys file lists no keys; nobody can log in", "file", u.AuthorizedKeys, "user", u.Name)
+		}
+		s.accounts[u.Name] = a
+		for _, k := range keys {
+			s.byKey[string(k.Marshal())] = append(s.byKey[string(k.Marshal())], a)
+		}
+	}
+	signer, err := LoadOrCreateHostKey(cfg.HostKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	s.ssh = &ssh.ServerConfig{
+		PublicKeyCallback: s.checkKey,
+		ServerVersion:     "SSH-2.0-ferry",
+		MaxAuthTries:      6,
+	}
+	s.ssh.AddHostKey(signer)
+	s.hostKey = signer.PublicKey()
+	log.Info("host key", "fingerprint", ssh.FingerprintSHA256(signer.PublicKey()), "file", cfg.HostKeyPath)
+	return s, nil
+}
+
+// HostKey returns the server's public host key (for tests and for
+// printing the fingerprint users should expect).
+func (s *Server) HostKey() ssh.PublicKey { return s.hostKey }
+
+const extUser = "ferry-user"
+
+// checkKey maps a key to an account. With several accounts holding the
+// same key, the login name chooses; otherwise the key alone decides.
+func (s *Server) checkKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	accts := s.byKey[string(key.Marshal())]
+	var chosen *account
+	for _, a := range accts {
+		if a.name == meta.User() {
+			chosen = a
+		}
+	}
+	if chosen == nil && len(accts) == 1 {
+		chosen = accts[0]
+	}
+	if chosen == nil {
+		s.log.Warn("rejected unknown key", "remote", meta.RemoteAddr().String(), "user", meta.User(),
+			"key", key.Type()+" "+ssh.FingerprintSHA256(key))
+		return nil, fmt.Errorf("key %s is not authorized", ssh.FingerprintSHA256(key))
+	}
+	return &ssh.Permissions{Extensions: map[string]string{
+		extUser:         chosen.name,
+		"ferry-key":     ssh.FingerprintSHA256(key),
+		"ferry-keytype": key.Type(),
+	}}, nil
+}
+
+// Serve accepts connections on ln until ctx is done, then closes ln and
+// every connection and returns nil once all handlers have finished.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+		s.closeAll()
+	}()
+	slots := make(chan struct{}, s.cfg.MaxConnections)
+	s.log.Info("serving", "listen", ln.Addr().String(), "udp_port", s.cfg.UDPPort)
+	backoff := 5 * time.Millisecond
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: wait, bounded.
+				time.Sleep(backoff)
+				backoff = min(2*backoff, time.Second)
+				continue
+			}
+			cancel(err)
+			return fmt.Errorf("unable to accept connections on %s: %w", ln.Addr(), err)
+		}
+		backoff = 5 * time.Millisecond
+		select {
+		case slots <- struct{}{}:
+		default:
+			s.log.Warn("connection limit reached; refusing connection", "remote", conn.RemoteAddr().String(), "max", s.cfg.MaxConnections)
+			conn.Close()
+			continue
+		}
+		if !s.track(conn) {
+			conn.Close()
+			<-slots
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			defer s.untrack(conn)
+			s.handle(ctx, conn)
+		}()
+	}
+}
+
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	c.Close()
+}
+
+// closeAll drops every connection at once, as a crash would: handlers see
+// their channels fail and abort their writers, keeping partial files.
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+}
+
+func (s *Server) handle(ctx context.Context, conn net.Conn) {
+	remote := conn.RemoteAddr().String()
+	if err := conn.SetDeadline(time.Now().Add(s.cfg.PreAuthTimeout)); err != nil {
+		return
+	}
+	sconn, chans, reqs, err := ssh.NewServerConn(conn, s.ssh)
+	if err != nil {
+		s.log.Info("handshake failed", "remote", remote, "err", err)
+		return
+	}
+	defer sconn.Close()
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	acct := s.accounts[sconn.Permissions.Extensions[extUser]]
+	log := s.log.With("remote", remote, "user", acct.name, "key", sconn.Permissions.Extensions["ferry-key"])
+	log.Info("client connected", "client", string(sconn.ClientVersion()))
+	sess := newSession(ctx, s, acct, sconn, log)
+	defer sess.close()
+	for nc := range chans {
+		if nc.ChannelType() != control.ChannelType {
+			nc.Reject(ssh.UnknownChannelType, "ferry serves only "+control.ChannelType+" channels")
+			continue
+		}
+		req, n, err := control.Parse(nc.ExtraData())
+		if err == nil && n != len(nc.ExtraData()) {
+			err = fmt.Errorf("%w: bytes after the request", control.ErrMalformed)
+		}
+		if err != nil {
+			log.Warn("malformed request", "err", err)
+			nc.Reject(ssh.Prohibited, "malformed request: "+err.Error())
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			continue
+		}
+		go ssh.DiscardRequests(creqs)
+		sess.start(ch, req)
+	}
+	log.Info("client disconnected")
+}
+
+func newLimiter(r config.Rate) *rate.Limiter {
+	if r <= 0 {
+		return nil
+	}
+	bytesPerSec := float64(r) / 8
+	burst := max(int(bytesPerSec/10), control.MaxData)
+	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
+}
+
+// waitN takes n bytes from each limiter, in slices no larger than a burst.
+func waitN(ctx context.Context, n int, lims ...*rate.Limiter) error {
+	for _, l := range lims {
+		if l == nil {
+			continue
+		}
+		for left := n; left > 0; {
+			k := min(left, l.Burst())
+			if err := l.WaitN(ctx, k); err != nil {
+				return err
+			}
+			left -= k
+		}
+	}
+	return nil
+}

@@ -1,0 +1,311 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// session is one authenticated SSH connection: the folder its Hello chose
+// and the requests running on its channels.
+type session struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	srv    *Server
+	acct   *account
+	conn   *ssh.ServerConn
+	log    *slog.Logger
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	greeted bool // a Hello has been accepted or is being handled
+	ep      syncer.Endpoint
+	root    *rootState
+}
+
+func newSession(ctx context.Context, srv *Server, acct *account, conn *ssh.ServerConn, log *slog.Logger) *session {
+	ctx, cancel := context.WithCancel(ctx)
+	return &session{ctx: ctx, cancel: cancel, srv: srv, acct: acct, conn: conn, log: log}
+}
+
+func (s *session) start(ch ssh.Channel, req control.Msg) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer ch.Close()
+		st := &stream{ch: ch}
+		if err := s.dispatch(st, req); err != nil && !isDisconnect(err) {
+			s.log.Warn("request failed", "request", fmt.Sprintf("%T", req), "err", err)
+		}
+	}()
+}
+
+func (s *session) close() {
+	s.cancel()
+	s.conn.Close()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ep != nil {
+		s.ep.Close()
+		s.srv.roots.release(s.root, s.log)
+		s.ep, s.root = nil, nil
+	}
+}
+
+// isDisconnect reports errors that only mean the client went away.
+func isDisconnect(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// stream frames messages on one channel.
+type stream struct {
+	ch         ssh.Channel
+	rbuf, wbuf []byte
+}
+
+func (st *stream) send(m control.Msg) error {
+	var err error
+	st.wbuf, err = control.WriteFrame(st.ch, st.wbuf, m)
+	return err
+}
+
+func (st *stream) recv() (control.Msg, error) {
+	m, buf, err := control.ReadFrame(st.ch, st.rbuf)
+	st.rbuf = buf
+	return m, err
+}
+
+// reply answers with err (as an Error message) or with ok.
+func (st *stream) reply(err error, ok control.Msg) error {
+	if err != nil {
+		if serr := st.send(control.ErrorOf(err)); serr != nil {
+			return serr
+		}
+		return err
+	}
+	return st.send(ok)
+}
+
+func protocolError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", control.ErrProtocol, fmt.Sprintf(format, args...))
+}
+
+func (s *session) endpoint() (syncer.Endpoint, *rootState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ep == nil {
+		return nil, nil, protocolError("no folder chosen: the client must send Hello first")
+	}
+	return s.ep, s.root, nil
+}
+
+// validPaths checks every path a request names before it reaches the
+// endpoint, so that a hostile client gets a clear error even if the
+// endpoint would also refuse.
+func validPaths(paths ...string) error {
+	for _, p := range paths {
+		if err := tree.ValidPath(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) dispatch(st *stream, req control.Msg) error {
+	if h, ok := req.(control.Hello); ok {
+		return s.hello(st, h)
+	}
+	ep, root, err := s.endpoint()
+	if err != nil {
+		return st.reply(err, nil)
+	}
+	ctx := s.ctx
+	switch m := req.(type) {
+	case control.Scan:
+		return s.scan(st, ep, root, m)
+	case control.Stat:
+		if err := validPaths(m.Path); err != nil {
+			return st.reply(err, nil)
+		}
+		e, err := ep.Stat(ctx, m.Path)
+		return st.reply(err, control.EntryMsg{Entry: e})
+	case control.Mkdir:
+		if err := validPaths(m.Path); err != nil {
+			return st.reply(err, nil)
+		}
+		return st.reply(ep.Mkdir(ctx, m.Path, m.Mode), control.OK{})
+	case control.Symlink:
+		if err := validPaths(m.Path); err != nil {
+			return st.reply(err, nil)
+		}
+		if m.Target == "" || strings.IndexByte(m.Target, 0) >= 0 {
+			return st.reply(fmt.Errorf("%w: symlink %s: empty target or NUL in target", tree.ErrInvalidPath, m.Path), nil)
+		}
+		return st.reply(ep.Symlink(ctx, m.Path, m.Target, m.Expect), control.OK{})
+	case control.Remove:
+		if err := validPaths(m.Path); err != nil {
+			return st.reply(err, nil)
+		}
+		return st.reply(ep.Remove(ctx, m.Path, m.Expect), control.OK{})
+	case control.Rename:
+		if err := validPaths(m.From, m.To); err != nil {
+			return st.reply(err, nil)
+		}
+		return st.reply(ep.Rename(ctx, m.From, m.To, m.Expect), control.OK{})
+	case control.SetMeta:
+		if err := validPaths(m.Path); err != nil {
+			return st.reply(err, nil)
+		}
+		return st.reply(ep.SetMeta(ctx, m.Path, m.Mode, m.Mtime), control.OK{})
+	case control.FreeSpace:
+		sp, err := ep.FreeSpace(ctx)
+		return st.reply(err, control.Space{Free: sp.Free, Total: sp.Total})
+	case control.Open:
+		return s.openFile(st, ep, m)
+	case control.Create:
+		return s.create(st, ep, m)
+	case control.Get:
+		return s.get(st, ep, m)
+	case control.DataSession:
+		return st.reply(fmt.Errorf("%w: this server does not offer UDP data sessions", control.ErrUnavailable), nil)
+	}
+	return st.reply(protocolError("%T is not a request", req), nil)
+}
+
+func (s *session) hello(st *stream, m control.Hello) error {
+	if m.Version != control.Version {
+		return st.reply(protocolError("client speaks protocol version %d, this server speaks %d: install the same ferry release on both sides", m.Version, control.Version), nil)
+	}
+	s.mu.Lock()
+	again := s.greeted
+	s.greeted = true
+	s.mu.Unlock()
+	if again {
+		return st.reply(protocolError("Hello sent twice on one connection"), nil)
+	}
+	dir, err := s.resolve(m.Path)
+	if err == nil {
+		err = validSuffix(m.PartialSuffix)
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.greeted = false
+		s.mu.Unlock()
+		return st.reply(err, nil)
+	}
+	root := s.srv.roots.acquire(dir, s.log)
+	var cache Cache
+	if root.cache != nil {
+		cache = root.cache
+	}
+	ep, err := s.srv.open(dir, m.PartialSuffix, cache, s.log)
+	if err == nil {
+		// Re-check after opening: a symlink swapped in meanwhile would
+		// have let the endpoint open a folder outside the root.
+		if _, err = s.resolve(m.Path); err != nil {
+			ep.Close()
+		}
+	}
+	if err != nil {
+		s.srv.roots.release(root, s.log)
+		s.mu.Lock()
+		s.greeted = false
+		s.mu.Unlock()
+		return st.reply(fmt.Errorf("unable to open folder %q: %w", m.Path, err), nil)
+	}
+	s.mu.Lock()
+	s.ep, s.root = ep, root
+	s.mu.Unlock()
+	s.log.Info("session opened", "folder", dir, "client", m.Client)
+	return st.send(control.Welcome{
+		Version: control.Version,
+		User:    s.acct.name,
+		RateCap: int64(minRate(s.acct.rateCap, s.srv.cfg.TotalRate)),
+		UDPPort: uint32(s.srv.cfg.UDPPort),
+	})
+}
+
+// resolve maps a Hello path below the account's root to a directory,
+// refusing anything that is not a chain of real directories inside it.
+func (s *session) resolve(p string) (string, error) {
+	root := s.acct.root
+	if p == "" {
+		fi, err := os.Stat(root)
+		if err != nil {
+			return "", fmt.Errorf("unable to open the served root: %w", err)
+		}
+		if !fi.IsDir() {
+			return "", fmt.Errorf("the served root %s is not a directory", root)
+		}
+		return root, nil
+	}
+	if err := tree.ValidPath(p); err != nil {
+		return "", fmt.Errorf("unable to open folder: %w", err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return "", fmt.Errorf("unable to open the served root: %w", err)
+	}
+	defer r.Close()
+	elems := strings.Split(p, "/")
+	for i := range elems {
+		prefix := strings.Join(elems[:i+1], "/")
+		fi, err := r.Lstat(prefix)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("folder %q does not exist on the server (looked for %s): create it there, or fix the job's remote URL: %w", p, prefix, fs.ErrNotExist)
+		}
+		if err != nil {
+			return "", fmt.Errorf("unable to open folder %q: %w", p, err)
+		}
+		if !fi.IsDir() {
+			return "", fmt.Errorf("%w: folder %q: %s is a %s, not a directory", tree.ErrInvalidPath, p, prefix, kindOf(fi))
+		}
+	}
+	return filepath.Join(root, filepath.FromSlash(p)), nil
+}
+
+// validSuffix accepts a partial suffix that cannot name another folder.
+func validSuffix(s string) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > 64 || strings.ContainsAny(s, "/\\\x00") {
+		return fmt.Errorf("%w: partial suffix %q: at most 64 bytes, no slash, backslash or NUL", tree.ErrInvalidPath, s)
+	}
+	return nil
+}
+
+func kindOf(fi fs.FileInfo) string {
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return "symlink"
+	}
+	return "file"
+}
+
+// minRate returns the smallest cap that is set (0 means uncapped).
+func minRate(rs ...config.Rate) config.Rate {
+	var m config.Rate
+	for _, r := range rs {
+		if r > 0 && (m == 0 || r < m) {
+			m = r
+		}
+	}
+	return m
+}
