@@ -1,0 +1,374 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/localfs"
+	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// openLocalFolders opens both sides of a job whose remote is a local
+// folder (a NAS mount), with the snapshot's scan caches.
+func openLocalFolders(ctx context.Context, req OpenRequest) (syncer.Endpoint, syncer.Endpoint, error) {
+	open := func(root, side string) (syncer.Endpoint, error) {
+		c, err := req.DB.Cache(side)
+		if err != nil {
+			return nil, err
+		}
+		return localfs.New(root, localfs.Options{Cache: c, PartialSuffix: req.Job.PartialSuffix})
+	}
+	l, err := open(req.Job.Local, "local")
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := open(req.Job.Remote, "remote")
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return l, r, nil
+}
+
+// live runs a real-time agent on two temp folders with real passes.
+type live struct {
+	t             *testing.T
+	a             *Agent
+	local, remote string
+	mu            sync.Mutex
+	starts        []time.Time
+	ends          []time.Time
+}
+
+func newLive(t testing.TB, job config.Job, setup func(a *Agent)) *live {
+	tt, _ := t.(*testing.T)
+	l := &live{t: tt, local: t.TempDir(), remote: t.TempDir()}
+	job.Name = "live"
+	job.Local, job.Remote = l.local, l.remote
+	if job.Direction == "" {
+		job.Direction = config.TwoWay
+	}
+	job.Mode = config.Continuous
+	cfg := &config.Config{File: "/etc/ferry/jobs.yaml", StateDir: t.TempDir(), Jobs: []config.Job{job}}
+	a, err := New(cfg, Options{OpenWith: openLocalFolders})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.pass = func(ctx context.Context, opts syncer.Options) (snapshot.PassRecord, error) {
+		l.mu.Lock()
+		l.starts = append(l.starts, time.Now())
+		l.mu.Unlock()
+		rec, err := syncer.Pass(ctx, opts)
+		l.mu.Lock()
+		l.ends = append(l.ends, time.Now())
+		l.mu.Unlock()
+		return rec, err
+	}
+	if setup != nil {
+		setup(a)
+	}
+	l.a = a
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return within 10s of cancel")
+		}
+	})
+	return l
+}
+
+func (l *live) passes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.ends)
+}
+
+// settle waits until the job is idle with nothing pending (its next pass
+// is the far-off safety rescan), so a later change can only be seen
+// through a watch.
+func (l *live) settle(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s := l.a.Jobs()[0]
+		if l.passes() > 0 && s.State == Idle && s.NextPass.After(time.Now().Add(time.Minute)) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("job did not settle within 10s: %+v", l.a.Jobs()[0])
+}
+
+// arrive waits (at most 10s) for path to hold want and returns how long
+// that took from since.
+func arrive(t testing.TB, path string, want []byte, since time.Time) time.Duration {
+	t.Helper()
+	deadline := since.Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if got, err := os.ReadFile(path); err == nil && bytes.Equal(got, want) {
+			return time.Since(since)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	got, err := os.ReadFile(path)
+	t.Fatalf("%s did not arrive within 10s: have %q, %v", path, got, err)
+	return 0
+}
+
+func TestContinuousSyncsBothWays(t *testing.T) {
+	l := newLive(t, config.Job{Cooloff: 200 * time.Millisecond}, nil)
+	l.settle(t)
+
+	start := time.Now()
+	if err := os.WriteFile(filepath.Join(l.local, "hello.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := arrive(t, filepath.Join(l.remote, "hello.txt"), []byte("hello\n"), start)
+	t.Logf("local -> remote latency %s (cooloff 200ms)", d)
+
+	// The remote is a local folder, so it is watched too.
+	l.settle(t)
+	start = time.Now()
+	if err := os.WriteFile(filepath.Join(l.remote, "back.txt"), []byte("back\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d = arrive(t, filepath.Join(l.local, "back.txt"), []byte("back\n"), start)
+	t.Logf("remote -> local latency %s (cooloff 200ms)", d)
+}
+
+func TestContinuousCooloffWaitsUntilFileIsStill(t *testing.T) {
+	const cooloff = 1500 * time.Millisecond
+	l := newLive(t, config.Job{Cooloff: cooloff}, nil)
+	l.settle(t)
+	before := l.passes()
+
+	// Write a file in 20 chunks, 50ms apart: well inside the cool-off.
+	path := filepath.Join(l.local, "big.bin")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	var lastWrite time.Time
+	for i := range 20 {
+		if i > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		chunk := bytes.Repeat([]byte{byte('a' + i)}, 4096)
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		lastWrite = time.Now()
+		want = append(want, chunk...)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	arrive(t, filepath.Join(l.remote, "big.bin"), want, lastWrite)
+
+	l.mu.Lock()
+	starts := slices.Clone(l.starts[before:])
+	l.mu.Unlock()
+	if len(starts) == 0 {
+		t.Fatal("file arrived without a pass")
+	}
+	// Every event is handled after its write, so the first pass cannot
+	// start sooner than cooloff after the last write, however slow the
+	// machine is.
+	if gap := starts[0].Sub(lastWrite); gap < cooloff-10*time.Millisecond {
+		t.Fatalf("a pass started %s after the last write, before the file was still for %s", gap, cooloff)
+	}
+	t.Logf("first pass started %s after the last chunk", starts[0].Sub(lastWrite))
+}
+
+func TestContinuousWatchesNewSubdirectories(t *testing.T) {
+	l := newLive(t, config.Job{Cooloff: 100 * time.Millisecond}, nil)
+	l.settle(t)
+	dir := filepath.Join(l.local, "a", "b", "c")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "one.txt"), []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arrive(t, filepath.Join(l.remote, "a", "b", "c", "one.txt"), []byte("1"), time.Now())
+	// Only a watch on the new a/b/c can bring this one over: nothing else
+	// is pending and the safety rescan is 10 minutes away.
+	l.settle(t)
+	start := time.Now()
+	if err := os.WriteFile(filepath.Join(dir, "two.txt"), []byte("2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := arrive(t, filepath.Join(l.remote, "a", "b", "c", "two.txt"), []byte("2"), start)
+	t.Logf("file in a new nested directory arrived after %s", d)
+
+	// Removing the tree drops its watches; recreating it watches again.
+	if err := os.RemoveAll(filepath.Join(l.local, "a")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a removed on the remote", func() bool {
+		_, err := os.Lstat(filepath.Join(l.remote, "a"))
+		return os.IsNotExist(err)
+	})
+	l.settle(t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.settle(t)
+	if err := os.WriteFile(filepath.Join(dir, "three.txt"), []byte("3"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arrive(t, filepath.Join(l.remote, "a", "b", "c", "three.txt"), []byte("3"), time.Now())
+}
+
+// lossyWatcher is a real watcher whose events can be dropped and whose
+// error channel the test feeds, to play an inotify queue overflow.
+type lossyWatcher struct {
+	watcher
+	drop   atomic.Bool
+	events chan fsnotify.Event
+	errs   chan error
+}
+
+func newLossyWatcher() (*lossyWatcher, error) {
+	w, err := newFSWatcher()
+	if err != nil {
+		return nil, err
+	}
+	lw := &lossyWatcher{watcher: w, events: make(chan fsnotify.Event, 1024), errs: make(chan error, 16)}
+	go func() {
+		defer close(lw.events)
+		for ev := range w.Events() {
+			if !lw.drop.Load() {
+				lw.events <- ev
+			}
+		}
+	}()
+	go func() {
+		for err := range w.Errors() {
+			lw.errs <- err
+		}
+	}()
+	return lw, nil
+}
+
+func (w *lossyWatcher) Events() <-chan fsnotify.Event { return w.events }
+func (w *lossyWatcher) Errors() <-chan error          { return w.errs }
+
+func TestContinuousOverflowTriggersRescan(t *testing.T) {
+	var lw *lossyWatcher
+	l := newLive(t, config.Job{Cooloff: 100 * time.Millisecond}, func(a *Agent) {
+		a.newWatcher = func() (watcher, error) {
+			w, err := newLossyWatcher()
+			lw = w
+			return w, err
+		}
+	})
+	l.settle(t)
+	lw.drop.Store(true) // the kernel queue overflows: these events are lost
+	if err := os.MkdirAll(filepath.Join(l.local, "lost", "deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(l.local, "lost", "deep", "f.txt"), []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lw.drop.Store(false)
+	start := time.Now()
+	lw.errs <- fsnotify.ErrEventOverflow
+	arrive(t, filepath.Join(l.remote, "lost", "deep", "f.txt"), []byte("f"), start)
+
+	// The rescan also watched the directories whose creation was lost.
+	l.settle(t)
+	if err := os.WriteFile(filepath.Join(l.local, "lost", "deep", "g.txt"), []byte("g"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arrive(t, filepath.Join(l.remote, "lost", "deep", "g.txt"), []byte("g"), time.Now())
+}
+
+func TestContinuousStopIgnoresChangesAndResumeCatchesUp(t *testing.T) {
+	l := newLive(t, config.Job{Cooloff: 100 * time.Millisecond}, nil)
+	l.settle(t)
+	if err := l.a.Stop("live"); err != nil {
+		t.Fatal(err)
+	}
+	n := l.passes()
+	if err := os.WriteFile(filepath.Join(l.local, "while-stopped.txt"), []byte("s"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := l.a.Jobs()[0]; s.State != Stopped {
+		t.Fatalf("state %q after Stop", s.State)
+	}
+	if err := l.a.Resume("live"); err != nil {
+		t.Fatal(err)
+	}
+	arrive(t, filepath.Join(l.remote, "while-stopped.txt"), []byte("s"), time.Now())
+	if l.passes() <= n {
+		t.Fatal("file arrived without a pass after resume")
+	}
+}
+
+func TestContinuousPollsFerryRemote(t *testing.T) {
+	local := t.TempDir()
+	job := config.Job{Name: "j", Local: local, Remote: "ferry://ann@127.0.0.1:33001/srv", Mode: config.Continuous,
+		RemoteURL: &config.RemoteURL{User: "ann", Host: "127.0.0.1", Port: 33001, Path: "/srv"}, Interval: time.Minute}
+	h := newHarness(t, testConfig(t, job), takes(2*time.Second))
+	first := h.nextPass()
+	at := h.clock.waitTimer(t)
+	if want := first.end.Add(time.Minute); !at.Equal(want) {
+		t.Fatalf("next pass of a ferry:// remote at %s, want one interval after the last (%s)", at, want)
+	}
+	h.clock.AdvanceTo(at)
+	if c := h.nextPass(); !c.start.Equal(at) {
+		t.Fatalf("poll pass started at %s, want %s", c.start, at)
+	}
+}
+
+func benchLatency(b *testing.B, cooloff time.Duration) {
+	l := newLive(b, config.Job{Cooloff: cooloff}, nil)
+	l.settle(b)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		name := fmt.Sprintf("f%d.txt", i)
+		body := []byte(name)
+		start := time.Now()
+		if err := os.WriteFile(filepath.Join(l.local, name), body, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, arrive(b, filepath.Join(l.remote, name), body, start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(pct(0.5), "p50_ms")
+	b.ReportMetric(pct(0.9), "p90_ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkContinuousLatency measures write-to-arrival of a small file
+// between two local folders. Run with -benchtime=20x for stable
+// percentiles.
+func BenchmarkContinuousLatency(b *testing.B) {
+	b.Run("cooloff=1s", func(b *testing.B) { benchLatency(b, time.Second) })
+	b.Run("cooloff=200ms", func(b *testing.B) { benchLatency(b, 200*time.Millisecond) })
+}
