@@ -1,0 +1,342 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// decoder walks a yaml.v3 node tree by hand, so every value is checked
+// against the schema and every mistake carries its line.
+type decoder struct {
+	file string
+	errs []*Error
+	// lines maps a field path (jobs[0].bandwidth.upload) to the line of
+	// its value, so semantic problems found later can be located.
+	lines map[string]int
+	// failed marks fields that already have an error, so the semantic
+	// checks do not report them twice.
+	failed map[string]bool
+}
+
+func newDecoder(file string) *decoder {
+	return &decoder{file: file, lines: map[string]int{}, failed: map[string]bool{}}
+}
+
+func (d *decoder) fail(line int, field, format string, args ...any) {
+	d.failed[field] = true
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// report adds semantic problems, located by the nearest recorded field.
+func (d *decoder) report(ps []problem, fallback int) {
+	for _, p := range ps {
+		if d.failed[p.field] {
+			continue
+		}
+		at := p.field
+		if p.at != "" {
+			at = p.at
+		}
+		d.fail(d.lineOf(at, fallback), p.field, "%s", p.msg)
+	}
+}
+
+func (d *decoder) lineOf(field string, fallback int) int {
+	for f := field; f != ""; f = parentField(f) {
+		if l, ok := d.lines[f]; ok {
+			return l
+		}
+	}
+	return fallback
+}
+
+func parentField(f string) string {
+	i := strings.LastIndexAny(f, ".[")
+	if i < 0 {
+		return ""
+	}
+	return f[:i]
+}
+
+// err returns the collected errors sorted by line, joined, or nil.
+func (d *decoder) err() error {
+	if len(d.errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(d.errs, func(a, b *Error) int { return a.Line - b.Line })
+	errs := make([]error, len(d.errs))
+	for i, e := range d.errs {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
+}
+
+// document parses data and returns its root mapping (nil for an empty
+// document). A YAML syntax error becomes an *Error with its line.
+func (d *decoder) document(data []byte) *yaml.Node {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		d.syntax(err)
+		return nil
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil
+	}
+	return resolve(doc.Content[0])
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (d *decoder) syntax(err error) {
+	msg := err.Error()
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	d.fail(line, "", "invalid YAML: %s", msg)
+}
+
+// resolve follows aliases (*name) to the node they stand for.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// handler decodes one key's value; field is its full path.
+type handler func(v *yaml.Node, field string)
+
+// object decodes a mapping with one handler per known key. Unknown and
+// duplicate keys are errors; a null value leaves the default in place.
+// Merge keys (<<: *defaults) are honoured, explicit keys winning.
+func (d *decoder) object(n *yaml.Node, field string, handlers map[string]handler) {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.fail(n.Line, field, "must be a mapping of keys to values, not %s", describe(n))
+		return
+	}
+	d.lines[field] = n.Line
+	seen := map[string]bool{}
+	d.pairs(n, field, handlers, seen, false, 0)
+}
+
+func (d *decoder) pairs(n *yaml.Node, field string, handlers map[string]handler, seen map[string]bool, merged bool, depth int) {
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			d.fail(k.Line, field, "a key must be a plain string, not %s", describe(k))
+			continue
+		}
+		if k.Tag == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
+		f := join(field, k.Value)
+		if seen[k.Value] {
+			if !merged {
+				d.fail(k.Line, f, "is set twice in the same mapping")
+			}
+			continue
+		}
+		seen[k.Value] = true
+		h, ok := handlers[k.Value]
+		if !ok {
+			d.fail(k.Line, f, "unknown key; known keys here are %s", knownKeys(handlers))
+			continue
+		}
+		d.lines[f] = v.Line
+		if isNull(v) {
+			continue
+		}
+		h(v, f)
+	}
+	// Merged mappings come after the explicit keys so those win.
+	for _, m := range merges {
+		if depth > 8 {
+			d.fail(m.Line, field, "merge keys nest too deeply")
+			return
+		}
+		sources := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			sources = m.Content
+		}
+		for _, s := range sources {
+			s = resolve(s)
+			if s.Kind != yaml.MappingNode {
+				d.fail(s.Line, field, "<< must merge a mapping, not %s", describe(s))
+				continue
+			}
+			d.pairs(s, field, handlers, seen, true, depth+1)
+		}
+	}
+}
+
+func knownKeys(handlers map[string]handler) string {
+	keys := make([]string, 0, len(handlers))
+	for k := range handlers {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ", ")
+}
+
+// list calls item for each element of a sequence.
+func (d *decoder) list(n *yaml.Node, field string, item func(v *yaml.Node, field string, i int)) {
+	n = resolve(n)
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n.Line, field, "must be a list, not %s", describe(n))
+		return
+	}
+	for i, v := range n.Content {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		v = resolve(v)
+		d.lines[f] = v.Line
+		item(v, f, i)
+	}
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "nothing"
+		}
+		return strconv.Quote(n.Value)
+	}
+	return "an empty document"
+}
+
+func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n.Line, field, "must be a single value, not %s", describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) str(dst *string) handler {
+	return func(n *yaml.Node, field string) {
+		if s, ok := d.scalar(n, field); ok {
+			*dst = s
+		}
+	}
+}
+
+// path decodes a file system path, expanding a leading ~.
+func (d *decoder) path(dst *string) handler {
+	return func(n *yaml.Node, field string) {
+		s, ok := d.scalar(n, field)
+		if !ok {
+			return
+		}
+		p, err := expandHome(s)
+		if err != nil {
+			d.fail(n.Line, field, "%v", err)
+			return
+		}
+		*dst = p
+	}
+}
+
+func (d *decoder) int(dst *int) handler {
+	return func(n *yaml.Node, field string) {
+		s, ok := d.scalar(n, field)
+		if !ok {
+			return
+		}
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			d.fail(n.Line, field, "%q is not a whole number", s)
+			return
+		}
+		*dst = v
+	}
+}
+
+func (d *decoder) duration(dst *time.Duration) handler {
+	return func(n *yaml.Node, field string) {
+		s, ok := d.scalar(n, field)
+		if !ok {
+			return
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			d.fail(n.Line, field, "%q is not a duration (write it like 30s, 5m or 1h30m)", s)
+			return
+		}
+		*dst = v
+	}
+}
+
+func (d *decoder) rate(dst *Rate) handler {
+	return func(n *yaml.Node, field string) {
+		s, ok := d.scalar(n, field)
+		if !ok {
+			return
+		}
+		v, err := ParseRate(s)
+		if err != nil {
+			d.fail(n.Line, field, "%v", err)
+			return
+		}
+		*dst = v
+	}
+}
+
+func (d *decoder) ratePtr(dst **Rate) handler {
+	return func(n *yaml.Node, field string) {
+		var r Rate
+		before := len(d.errs)
+		d.rate(&r)(n, field)
+		if len(d.errs) == before {
+			*dst = &r
+		}
+	}
+}
+
+func (d *decoder) strings(dst *[]string) handler {
+	return func(n *yaml.Node, field string) {
+		var out []string
+		d.list(n, field, func(v *yaml.Node, f string, _ int) {
+			if s, ok := d.scalar(v, f); ok {
+				out = append(out, s)
+			}
+		})
+		*dst = out
+	}
+}
+
+// expandHome replaces a leading "~" or "~/" by the home directory. "~user"
+// is left alone (and then fails the absolute-path check).
+func expandHome(p string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return "", fmt.Errorf("unable to expand ~ in %q: the home directory is unknown ($HOME is not set); write the path in full", p)
+	}
+	return filepath.Join(home, p[1:]), nil
+}
