@@ -1,0 +1,471 @@
+package localfs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/syncer/endpointtest"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+func newFS(t testing.TB, root string, opts Options) *FS {
+	t.Helper()
+	if opts.HashWorkers == 0 {
+		opts.HashWorkers = 2
+	}
+	f, err := New(root, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestConformance(t *testing.T) {
+	endpointtest.Run(t, func(t *testing.T) (syncer.Endpoint, string) {
+		root := t.TempDir()
+		return newFS(t, root, Options{Cache: newMemCache()}), root
+	})
+}
+
+func TestConformanceOneWorkerNoCache(t *testing.T) {
+	endpointtest.Run(t, func(t *testing.T) (syncer.Endpoint, string) {
+		root := t.TempDir()
+		return newFS(t, root, Options{HashWorkers: 1}), root
+	})
+}
+
+func TestNewRejectsMissingFolder(t *testing.T) {
+	if _, err := New(filepath.Join(t.TempDir(), "missing"), Options{}); err == nil {
+		t.Fatal("New on a missing folder succeeded")
+	}
+}
+
+// memCache is a Cache that counts its calls.
+type memCache struct {
+	mu      sync.Mutex
+	m       map[string]tree.Entry
+	lookups int
+	stores  int
+}
+
+func newMemCache() *memCache { return &memCache{m: map[string]tree.Entry{}} }
+
+func (c *memCache) Lookup(p string) (tree.Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lookups++
+	e, ok := c.m[p]
+	return e, ok
+}
+
+func (c *memCache) Store(e tree.Entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stores++
+	c.m[e.Path] = e
+}
+
+func scanAll(t testing.TB, f *FS) []tree.Entry {
+	t.Helper()
+	var got []tree.Entry
+	if err := f.Scan(context.Background(), syncer.ScanOptions{}, func(e tree.Entry) error {
+		got = append(got, e)
+		return nil
+	}); err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	return got
+}
+
+// countHashes makes f count the files whose content it reads.
+func countHashes(f *FS) *atomic.Int64 {
+	var n atomic.Int64
+	f.afterHash = func(string) { n.Add(1) }
+	return &n
+}
+
+func TestScanReusesCache(t *testing.T) {
+	root := t.TempDir()
+	endpointtest.Build(t, root, endpointtest.Dir{"a": "aaa", "d/b": "bbb", "d/c": "ccc", "l": endpointtest.Link("a")})
+	cache := newMemCache()
+	f := newFS(t, root, Options{Cache: cache})
+	defer f.Close()
+	hashed := countHashes(f)
+
+	first := scanAll(t, f)
+	if hashed.Load() != 3 {
+		t.Fatalf("first scan read %d files, want 3", hashed.Load())
+	}
+	if cache.stores != len(first) {
+		t.Fatalf("first scan stored %d entries, emitted %d", cache.stores, len(first))
+	}
+
+	hashed.Store(0)
+	second := scanAll(t, f)
+	if hashed.Load() != 0 {
+		t.Fatalf("unchanged rescan read %d files, want 0 (cache not reused)", hashed.Load())
+	}
+	if !slices.Equal(first, second) {
+		t.Fatalf("rescan from cache differs:\n%+v\n%+v", first, second)
+	}
+
+	// A content change moves the mtime; a chmod changes the mode. Each
+	// forces exactly that file to be read again.
+	later := time.Now().Add(time.Hour)
+	if err := os.WriteFile(filepath.Join(root, "d/b"), []byte("BBBB"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(filepath.Join(root, "d/b"), later, later)
+	if err := os.Chmod(filepath.Join(root, "d/c"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hashed.Store(0)
+	m := map[string]tree.Entry{}
+	for _, e := range scanAll(t, f) {
+		m[e.Path] = e
+	}
+	if hashed.Load() != 2 {
+		t.Fatalf("rescan after changing 2 files read %d, want 2", hashed.Load())
+	}
+	if m["d/b"].Hash != xxhash.Sum64String("BBBB") || m["d/c"].Hash != xxhash.Sum64String("ccc") {
+		t.Fatalf("rescan hashes wrong: %+v %+v", m["d/b"], m["d/c"])
+	}
+}
+
+func TestScanIgnoresUnusableCacheEntries(t *testing.T) {
+	root := t.TempDir()
+	endpointtest.Build(t, root, endpointtest.Dir{"a": "aaa"})
+	fi, err := os.Lstat(filepath.Join(root, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := entryOf("a", fi)
+	for _, bad := range []tree.Entry{
+		{Hash: 0},
+		{Hash: 42, Problem: "changed while hashing"},
+		{Hash: 42, Ino: cur.Ino + 1},
+		{Hash: 42, Kind: tree.Symlink},
+	} {
+		c := cur
+		c.Hash, c.Problem = bad.Hash, bad.Problem
+		if bad.Ino != 0 {
+			c.Ino = bad.Ino
+		}
+		if bad.Kind != tree.Absent {
+			c.Kind = bad.Kind
+		}
+		cache := newMemCache()
+		cache.m["a"] = c
+		f := newFS(t, root, Options{Cache: cache})
+		got := scanAll(t, f)
+		f.Close()
+		if len(got) != 1 || got[0].Hash != xxhash.Sum64String("aaa") {
+			t.Fatalf("cache entry %+v was trusted: scan gave %+v", c, got)
+		}
+	}
+}
+
+func TestScanRehashesFileChangedWhileHashing(t *testing.T) {
+	root := t.TempDir()
+	endpointtest.Build(t, root, endpointtest.Dir{"a": "first", "b": "steady"})
+	cache := newMemCache()
+	f := newFS(t, root, Options{Cache: cache})
+	defer f.Close()
+	var calls atomic.Int64
+	f.afterHash = func(p string) {
+		// Rewrite a the first time it is read, with the same size and a
+		// restored mtime: only the ctime and content tell.
+		if p == "a" && calls.Add(1) == 1 {
+			fi, _ := os.Lstat(filepath.Join(root, "a"))
+			os.WriteFile(filepath.Join(root, "a"), []byte("FIRST"), 0o644)
+			os.Chtimes(filepath.Join(root, "a"), fi.ModTime(), fi.ModTime())
+		}
+	}
+	got := scanAll(t, f)
+	if calls.Load() != 2 {
+		t.Fatalf("a was read %d times, want 2 (one retry)", calls.Load())
+	}
+	if got[0].Problem != "" || got[0].Hash != xxhash.Sum64String("FIRST") {
+		t.Fatalf("a after a retry: %+v, want the new content's hash", got[0])
+	}
+	if c := cache.m["a"]; c.Hash != xxhash.Sum64String("FIRST") {
+		t.Fatalf("cache holds %+v", c)
+	}
+}
+
+func TestScanReportsFileThatKeepsChanging(t *testing.T) {
+	root := t.TempDir()
+	endpointtest.Build(t, root, endpointtest.Dir{"a": "0", "b": "steady"})
+	cache := newMemCache()
+	f := newFS(t, root, Options{Cache: cache})
+	defer f.Close()
+	var calls atomic.Int64
+	f.afterHash = func(p string) {
+		if p == "a" {
+			n := calls.Add(1)
+			os.WriteFile(filepath.Join(root, "a"), []byte(fmt.Sprint(n)), 0o644)
+		}
+	}
+	got := scanAll(t, f)
+	if calls.Load() != hashAttempts {
+		t.Fatalf("a was read %d times, want %d", calls.Load(), hashAttempts)
+	}
+	if len(got) != 2 || got[0].Path != "a" || got[0].Problem != problemChanged || got[0].Hash != 0 {
+		t.Fatalf("scan gave %+v, want a with problem %q", got, problemChanged)
+	}
+	if _, ok := cache.m["a"]; ok {
+		t.Fatal("a file that kept changing was stored in the cache")
+	}
+	if got[1].Problem != "" || cache.m["b"].Hash != xxhash.Sum64String("steady") {
+		t.Fatalf("steady neighbour affected: %+v", got[1])
+	}
+}
+
+func TestCreateFileChecksFreeSpace(t *testing.T) {
+	root := t.TempDir()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	free := uint64(100)
+	f.freeSpace = func() (syncer.Space, error) { return syncer.Space{Free: free, Total: 1000}, nil }
+	ctx := context.Background()
+
+	if _, err := f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 101}, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+		t.Fatalf("101 bytes into 100 free: %v, want ErrNoSpace", err)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		t.Fatalf("ErrNoSpace left %v", ents)
+	}
+	w, err := f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 100}, tree.Entry{})
+	if err != nil {
+		t.Fatalf("100 bytes into 100 free: %v", err)
+	}
+	w.WriteAt(make([]byte, 60), 0)
+	w.Abort()
+	// Resuming needs only the 40 missing bytes.
+	free = 40
+	w, err = f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 100}, tree.Entry{})
+	if err != nil {
+		t.Fatalf("resume needing 40 bytes with 40 free: %v", err)
+	}
+	if w.(*Writer).ExistingSize() != 60 {
+		t.Fatalf("ExistingSize = %d, want 60", w.(*Writer).ExistingSize())
+	}
+	w.Abort()
+	free = 39
+	if _, err := f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 100}, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+		t.Fatalf("resume needing 40 bytes with 39 free: %v, want ErrNoSpace", err)
+	}
+}
+
+func TestCheckpoint(t *testing.T) {
+	root := t.TempDir()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	ctx := context.Background()
+	meta := tree.Entry{Path: "f", Kind: tree.File, Size: 4, Mode: 0o644, Hash: xxhash.Sum64String("abcd")}
+	ckpt := filepath.Join(root, "f.partial.ferry-ckpt")
+
+	// A checkpoint with no partial beside it is stale and dropped.
+	os.WriteFile(ckpt, []byte("stale"), 0o600)
+	fw, err := f.CreateFile(ctx, meta, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := fw.(*Writer)
+	if data, err := w.LoadCheckpoint(); err != nil || data != nil {
+		t.Fatalf("LoadCheckpoint with a stale file: %q %v, want nothing", data, err)
+	}
+	w.WriteAt([]byte("ab"), 0)
+	if err := w.SaveCheckpoint([]byte("have 0-2")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(ckpt); string(b) != "have 0-2" {
+		t.Fatalf("checkpoint on disk reads %q", b)
+	}
+	w.Abort()
+
+	fw, err = f.CreateFile(ctx, meta, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = fw.(*Writer)
+	if data, err := w.LoadCheckpoint(); err != nil || string(data) != "have 0-2" {
+		t.Fatalf("LoadCheckpoint after resume: %q %v", data, err)
+	}
+	buf := make([]byte, 2)
+	if n, err := w.ReadAt(buf, 0); n != 2 || err != nil || string(buf) != "ab" {
+		t.Fatalf("ReadAt of the partial: %d %v %q", n, err, buf)
+	}
+	w.WriteAt([]byte("cd"), 2)
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(ckpt); !os.IsNotExist(err) {
+		t.Fatalf("checkpoint survived Commit: %v", err)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 1 {
+		t.Fatalf("leftovers after Commit: %v", ents)
+	}
+}
+
+func TestPartialLinkIsNotWrittenThrough(t *testing.T) {
+	root := t.TempDir()
+	endpointtest.Build(t, root, endpointtest.Dir{
+		"victim":    "do not touch",
+		"f.partial": endpointtest.Link("victim"),
+		"other":     "also not",
+	})
+	if err := os.Link(filepath.Join(root, "other"), filepath.Join(root, "g.partial")); err != nil {
+		t.Fatal(err)
+	}
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	for _, p := range []string{"f", "g"} {
+		meta := tree.Entry{Path: p, Kind: tree.File, Size: 3, Mode: 0o644, Hash: xxhash.Sum64String("new")}
+		w, err := f.CreateFile(context.Background(), meta, tree.Entry{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.(*Writer).ExistingSize() != 0 {
+			t.Fatalf("%s: a link was taken for a partial file", p)
+		}
+		w.WriteAt([]byte("new"), 0)
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]string{"victim": "do not touch", "other": "also not", "f": "new", "g": "new"} {
+		if b, _ := os.ReadFile(filepath.Join(root, name)); string(b) != want {
+			t.Errorf("%s reads %q, want %q", name, b, want)
+		}
+	}
+}
+
+func TestWriteAtOutsideSizeRefused(t *testing.T) {
+	root := t.TempDir()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	w, err := f.CreateFile(context.Background(), tree.Entry{Path: "f", Kind: tree.File, Size: 4}, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := w.WriteAt([]byte("abc"), 2); err == nil {
+		t.Fatal("WriteAt past the size succeeded")
+	}
+	if _, err := w.WriteAt([]byte("a"), -1); err == nil {
+		t.Fatal("WriteAt at a negative offset succeeded")
+	}
+	if fi, _ := os.Stat(filepath.Join(root, "f.partial")); fi.Size() != 0 {
+		t.Fatalf("refused writes reached the partial file: size %d", fi.Size())
+	}
+}
+
+// TestCommitStreamingHashCatchesMismatch covers the in-order path, where the
+// hash is computed while writing instead of by reading back.
+func TestCommitStreamingHashCatchesMismatch(t *testing.T) {
+	root := t.TempDir()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	for _, tc := range []struct {
+		content string
+		want    error
+	}{{"right", nil}, {"wrong", syncer.ErrHashMismatch}} {
+		meta := tree.Entry{Path: "f", Kind: tree.File, Size: 5, Mode: 0o644, Hash: xxhash.Sum64String("right")}
+		w, err := f.CreateFile(context.Background(), meta, tree.Entry{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteAt([]byte(tc.content[:2]), 0)
+		w.WriteAt([]byte(tc.content[2:]), 2)
+		if !w.(*Writer).seqOK {
+			t.Fatal("in-order writes did not take the streaming path")
+		}
+		err = w.Commit()
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Fatalf("content %q: Commit = %v, want %v", tc.content, err, tc.want)
+		}
+		if tc.want == nil {
+			os.Remove(filepath.Join(root, "f"))
+		}
+	}
+}
+
+var benchFiles = flag.Int("ferry.files", 10000, "files in the generated tree of the scan benchmarks")
+
+// benchTree builds n files of 1-4 KiB in directories of 100.
+func benchTree(b *testing.B, n int) string {
+	b.Helper()
+	root := b.TempDir()
+	buf := bytes.Repeat([]byte("ferry benchmark content "), 200)
+	for i := range n {
+		dir := filepath.Join(root, fmt.Sprintf("d%03d", i/10000), fmt.Sprintf("e%03d", i/100%100))
+		if i%100 == 0 {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		size := 1024 + i%3072
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%05d", i)), buf[:size], 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return root
+}
+
+func benchScan(b *testing.B, warm bool) {
+	n := *benchFiles
+	root := benchTree(b, n)
+	cache := newMemCache()
+	if warm {
+		f := newFS(b, root, Options{Cache: cache, HashWorkers: 0})
+		scanAll(b, f)
+		f.Close()
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		c := cache
+		if !warm {
+			c = newMemCache()
+		}
+		f, err := New(root, Options{Cache: c})
+		if err != nil {
+			b.Fatal(err)
+		}
+		files := 0
+		if err := f.Scan(context.Background(), syncer.ScanOptions{}, func(e tree.Entry) error {
+			if e.Kind == tree.File {
+				files++
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		if files != n {
+			b.Fatalf("scan saw %d files, want %d", files, n)
+		}
+	}
+	perFile := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(n)
+	b.ReportMetric(perFile, "ns/file")
+	b.ReportMetric(1e9/perFile, "files/s")
+}
+
+// BenchmarkScanInitial scans with an empty cache: every file is read.
+func BenchmarkScanInitial(b *testing.B) { benchScan(b, false) }
+
+// BenchmarkScanNoChange rescans an unchanged tree with a warm cache.
+func BenchmarkScanNoChange(b *testing.B) { benchScan(b, true) }
