@@ -1,0 +1,255 @@
+// ferry activity page. Every string from the API goes into the page through
+// textContent or setAttribute, never through HTML parsing: file names are
+// attacker-controlled.
+"use strict";
+
+const POLL_MS = 1000;
+const HISTORY = 120; // graph samples, one per poll
+const COLORS = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2"];
+
+const token = (() => {
+  const m = location.hash.match(/^#token=([^&]+)/);
+  if (m) {
+    sessionStorage.setItem("ferry-token", decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname); // keep it out of bookmarks
+  }
+  return sessionStorage.getItem("ferry-token") || "";
+})();
+
+const cards = new Map(); // job name -> {root, parts}
+const rates = new Map(); // job name -> [bits/s]
+const conflictsSeen = new Map(); // job name -> {count, at}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+async function api(method, path, body) {
+  const headers = { "X-Ferry-Request": "1" };
+  if (token) headers["Authorization"] = "Bearer " + token;
+  const init = { method, headers, cache: "no-store", credentials: "omit" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, init);
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(data.error || resp.status + " " + resp.statusText);
+  return data;
+}
+
+function showError(msg) {
+  const e = document.getElementById("error");
+  e.textContent = msg || "";
+  e.hidden = !msg;
+}
+
+function jobPath(name, verb) {
+  return "/api/v1/jobs/" + encodeURIComponent(name) + (verb ? "/" + verb : "");
+}
+
+async function act(name, verb, body) {
+  try {
+    await api("POST", jobPath(name, verb), body);
+    showError("");
+    await poll();
+  } catch (err) {
+    showError(name + ": " + err.message);
+  }
+}
+
+// Formatting, in the same words the CLI uses.
+function rate(bps) {
+  if (!bps) return "0 bit/s";
+  const units = [["Gbit/s", 1e9], ["Mbit/s", 1e6], ["kbit/s", 1e3]];
+  for (const [u, m] of units) if (bps >= m) return (bps / m).toFixed(bps / m < 10 ? 1 : 0) + " " + u;
+  return Math.round(bps) + " bit/s";
+}
+function size(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(n < 10 ? 1 : 0) : n) + " " + units[i];
+}
+function dur(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return s + "s";
+  if (s < 3600) return Math.floor(s / 60) + "m" + String(s % 60).padStart(2, "0") + "s";
+  return Math.floor(s / 3600) + "h" + String(Math.floor(s % 3600 / 60)).padStart(2, "0") + "m";
+}
+
+function card(job) {
+  let c = cards.get(job.name);
+  if (c) return c;
+  const root = el("section", "job");
+  root.setAttribute("data-job", job.name);
+  const head = el("div", "job-head");
+  const name = el("h2", "name", job.name);
+  const state = el("span", "state");
+  const next = el("span", "next");
+  const actions = el("div", "actions");
+  const stop = el("button", "stop", "Stop");
+  const resume = el("button", "resume", "Resume");
+  const sync = el("button", "sync", "Sync now");
+  stop.addEventListener("click", () => act(job.name, "stop"));
+  resume.addEventListener("click", () => act(job.name, "resume"));
+  sync.addEventListener("click", () => act(job.name, "sync-now"));
+  actions.append(sync, stop, resume);
+  head.append(name, state, next, actions);
+  const paths = el("div", "paths");
+  const halt = el("div", "halt");
+  const haltWhy = el("span", "halt-reason");
+  const haltFix = el("code", "halt-fix");
+  halt.append(haltWhy, " ", haltFix);
+  const bar = el("div", "bar");
+  const fill = el("div");
+  bar.append(fill);
+  const progress = el("div", "progress muted");
+  const transfers = el("ul", "transfers");
+  const last = el("div", "last");
+  const conflicts = el("ul", "conflicts");
+  root.append(head, paths, halt, bar, progress, transfers, last, conflicts);
+  document.getElementById("jobs").append(root);
+  c = { root, parts: { state, next, stop, resume, sync, paths, halt, haltWhy, haltFix, bar, fill, progress, transfers, last, conflicts } };
+  cards.set(job.name, c);
+  return c;
+}
+
+function renderJob(job, now) {
+  const p = card(job).parts;
+  const running = job.state === "scanning" || job.state === "transferring";
+  p.state.textContent = job.state;
+  p.state.className = "state state-" + job.state;
+  p.paths.textContent = job.local + "  ⇄  " + job.remote + "  (" + job.direction + ", " + job.mode + ")";
+  const next = job.next_pass ? Date.parse(job.next_pass) : NaN;
+  p.next.textContent = running ? "syncing" : job.state === "stopped" || job.state === "halted" || isNaN(next) || next <= 0
+    ? "" : next > now ? "next sync in " + dur(next - now) : "sync due";
+  p.stop.disabled = job.state === "stopped";
+  p.resume.disabled = !(job.state === "stopped" || job.state === "halted");
+  p.sync.disabled = job.state === "stopped";
+
+  p.halt.hidden = !job.halted;
+  p.haltWhy.textContent = job.halted ? "Halted: " + job.halted : "";
+  p.haltFix.textContent = job.fix || "";
+  p.haltFix.hidden = !job.fix;
+
+  const pr = job.progress || {};
+  p.bar.hidden = p.progress.hidden = !running;
+  const frac = pr.bytes_total > 0 ? pr.bytes_done / pr.bytes_total : pr.files_total > 0 ? pr.files_done / pr.files_total : 0;
+  p.fill.style.width = (Math.min(1, frac) * 100).toFixed(1) + "%";
+  p.progress.textContent = running
+    ? pr.files_done + " / " + pr.files_total + " files, " + size(pr.bytes_done) + " / " + size(pr.bytes_total) +
+      ", " + rate(pr.rate_bps) + (pr.eta_ns > 0 ? ", " + dur(pr.eta_ns / 1e6) + " left" : "")
+    : "";
+
+  p.transfers.replaceChildren(...(job.transfers || []).map(t => {
+    const li = el("li");
+    li.append(el("span", "path", t.path), " " + size(t.done) + " / " + size(t.size) + ", " + rate(t.rate_bps));
+    return li;
+  }));
+
+  const l = job.last;
+  p.last.textContent = !l ? "no pass yet" : l.halted ? "last pass halted"
+    : l.err ? "last pass failed: " + l.err
+    : "last pass " + new Date(l.end).toLocaleTimeString() + ": " + l.created + " created, " + l.updated + " updated, " +
+      l.deleted + " deleted, " + size(l.bytes);
+
+  loadConflicts(job, now);
+  const r = rates.get(job.name) || [];
+  r.push(running ? pr.rate_bps || 0 : 0);
+  if (r.length > HISTORY) r.shift();
+  rates.set(job.name, r);
+}
+
+async function loadConflicts(job, now) {
+  const seen = conflictsSeen.get(job.name);
+  const p = cards.get(job.name).parts;
+  if (!job.conflicts) {
+    p.conflicts.replaceChildren();
+    conflictsSeen.delete(job.name);
+    return;
+  }
+  if (seen && seen.count === job.conflicts && now - seen.at < 5000) return;
+  conflictsSeen.set(job.name, { count: job.conflicts, at: now });
+  let recs;
+  try {
+    recs = await api("GET", jobPath(job.name, "conflicts"));
+  } catch (err) {
+    showError(job.name + ": " + err.message);
+    return;
+  }
+  p.conflicts.replaceChildren(...recs.map(rec => {
+    const li = el("li", "conflict");
+    const btn = el("button", "resolve", "Resolve");
+    btn.addEventListener("click", () => {
+      conflictsSeen.delete(job.name);
+      act(job.name, "resolve", { paths: [rec.path] });
+    });
+    li.append(el("span", "path", rec.path), el("span", "reason", rec.reason + (rec.copy ? ", your copy: " + rec.copy : "")), btn);
+    return li;
+  }));
+}
+
+function drawGraph() {
+  const cv = document.getElementById("graph");
+  const dpr = window.devicePixelRatio || 1;
+  const w = cv.clientWidth, h = cv.clientHeight;
+  if (cv.width !== Math.round(w * dpr)) { cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr); }
+  const g = cv.getContext("2d");
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.clearRect(0, 0, w, h);
+  let max = 1;
+  for (const r of rates.values()) for (const v of r) max = Math.max(max, v);
+  g.strokeStyle = "#dde1e6";
+  g.fillStyle = "#6a7380";
+  g.font = "11px system-ui, sans-serif";
+  for (let i = 0; i <= 4; i++) {
+    const y = 8 + (h - 16) * i / 4;
+    g.beginPath(); g.moveTo(60, y); g.lineTo(w, y); g.stroke();
+    g.fillText(rate(max * (4 - i) / 4), 2, y + 4);
+  }
+  const legend = [];
+  let i = 0;
+  for (const [name, r] of rates) {
+    const color = COLORS[i++ % COLORS.length];
+    g.strokeStyle = color;
+    g.lineWidth = 2;
+    g.beginPath();
+    r.forEach((v, k) => {
+      const x = 60 + (w - 60) * (k + HISTORY - r.length) / (HISTORY - 1);
+      const y = 8 + (h - 16) * (1 - v / max);
+      k ? g.lineTo(x, y) : g.moveTo(x, y);
+    });
+    g.stroke();
+    const li = el("li", "", name + " " + rate(r[r.length - 1] || 0));
+    li.style.setProperty("--swatch", color);
+    legend.push(li);
+  }
+  document.getElementById("legend").replaceChildren(...legend);
+}
+
+let polling = false;
+async function poll() {
+  if (polling) return;
+  polling = true;
+  try {
+    const jobs = await api("GET", "/api/v1/jobs");
+    const now = Date.now();
+    const names = new Set(jobs.map(j => j.name));
+    for (const [name, c] of cards) if (!names.has(name)) { c.root.remove(); cards.delete(name); rates.delete(name); }
+    jobs.forEach(j => renderJob(j, now));
+    drawGraph();
+    document.getElementById("updated").textContent = "updated " + new Date(now).toLocaleTimeString();
+    if (document.getElementById("error").textContent.startsWith("cannot reach")) showError("");
+  } catch (err) {
+    showError("cannot reach ferry: " + err.message);
+  } finally {
+    polling = false;
+  }
+}
+
+poll();
+setInterval(poll, POLL_MS);

@@ -1,0 +1,176 @@
+package web_test
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/agent"
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/service/api"
+	"github.com/ferry-sync/ferry/service/api/apitest"
+	"github.com/ferry-sync/ferry/service/web"
+	"github.com/ferry-sync/ferry/snapshot"
+)
+
+const hostile = `<img src=x onerror=alert(1)>`
+
+func fixture(now time.Time) *apitest.Fake {
+	return apitest.New([]agent.JobStatus{
+		{
+			Name: "docs", Local: "/home/ann/docs", Remote: "ferry://ann@nas:33001/srv/docs",
+			Direction: config.TwoWay, Mode: config.Continuous, State: agent.Transferring,
+			Progress: agent.Progress{FilesDone: 12, FilesTotal: 40, BytesDone: 310 << 20, BytesTotal: 1 << 30, Rate: 84e6, ETA: 83 * time.Second},
+			Transfers: []agent.TransferStatus{{Path: "video/talk.mp4", Size: 700 << 20, Done: 210 << 20, Rate: 84e6, TargetRate: 100e6, Policy: "fair"}},
+			Last:      &snapshot.PassRecord{Start: now.Add(-5 * time.Minute), End: now.Add(-4 * time.Minute), Created: 3, Updated: 1, Bytes: 5 << 20},
+		},
+		{
+			Name: "photos", Local: "/home/ann/photos", Remote: "/mnt/backup/photos",
+			Direction: config.RemoteToLocal, Mode: config.Interval, State: agent.Idle, NextPass: now.Add(25 * time.Second),
+		},
+		{
+			Name: "mail", Local: "/home/ann/mail", Remote: "/mnt/backup/mail",
+			Direction: config.LocalToRemote, Mode: config.Interval, State: agent.Halted,
+			Halted: "the local folder is empty but the last sync saw 1200 files", Fix: "ferry resume mail --allow-deletes",
+		},
+	}, map[string][]conflict.Record{
+		"photos": {
+			{Path: hostile, Reason: conflict.BothModified, Time: now},
+			{Path: "2026/beach.jpg", Reason: conflict.DeletedModified, Time: now},
+		},
+	})
+}
+
+func TestPageHeaders(t *testing.T) {
+	srv := web.Handler()
+	for _, p := range []string{"/", "/app.js", "/style.css"} {
+		req, _ := http.NewRequest("GET", p, nil)
+		rec := &recorder{h: http.Header{}}
+		srv.ServeHTTP(rec, req)
+		csp := rec.h.Get("Content-Security-Policy")
+		if rec.code != 200 || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") {
+			t.Errorf("GET %s: %d, CSP %q", p, rec.code, csp)
+		}
+	}
+	// No inline script and no external URL in anything the page loads.
+	for _, p := range []string{"static/index.html", "static/app.js", "static/style.css"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "https://", "http://", "<script>"} {
+			if strings.Contains(s, bad) {
+				t.Errorf("%s contains %q", p, bad)
+			}
+		}
+	}
+}
+
+type recorder struct {
+	h    http.Header
+	code int
+}
+
+func (r *recorder) Header() http.Header { return r.h }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = 200
+	}
+	return len(b), nil
+}
+func (r *recorder) WriteHeader(c int) { r.code = c }
+
+// jobState reads the state shown on a job's card.
+const jobState = `const c = [...document.querySelectorAll("section.job")].find(s => s.getAttribute("data-job") === arguments[0]);
+return c ? c.querySelector(".state").textContent : "";`
+
+func TestPageInBrowser(t *testing.T) {
+	d := startBrowser(t)
+	now := time.Now()
+	f := fixture(now)
+	l, err := api.ListenTCP("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- api.Serve(ctx, l, api.NewHandler(f, api.Options{Page: web.Handler()})) }()
+	// The running job's rate moves so the graph has something to draw.
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			f.Update("docs", func(j *agent.JobStatus) {
+				if j.State == agent.Transferring {
+					j.Progress.Rate = 60e6 + 30e6*math.Sin(float64(i)/8)
+					j.Progress.BytesDone = min(j.Progress.BytesTotal, j.Progress.BytesDone+1<<20)
+				}
+			})
+		}
+	}()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	d.open("http://" + l.Addr().String() + "/")
+	d.waitFor("docs state", "transferring", jobState, "docs")
+	d.waitFor("halt reason", "Halted: the local folder is empty but the last sync saw 1200 files",
+		`return document.querySelector('section[data-job="mail"] .halt-reason').textContent`)
+
+	// The hostile file name is text, and nothing it spells came to life.
+	d.waitFor("hostile conflict", hostile,
+		`const p = [...document.querySelectorAll('section[data-job="photos"] .conflict .path')].map(e => e.textContent);
+return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, hostile)
+	var imgs int
+	d.exec(&imgs, `return document.getElementsByTagName("img").length`)
+	if imgs != 0 {
+		t.Fatalf("the page has %d img elements: a file name was parsed as HTML", imgs)
+	}
+	if d.alertOpen() {
+		t.Fatal("an alert is open: a file name ran as script")
+	}
+
+	if path := os.Getenv("FERRY_SCREENSHOT"); path != "" {
+		// A few seconds of graph first.
+		d.waitFor("rate samples", "true", `return String(rates.get("docs").length >= 6)`)
+		d.screenshot(path)
+		t.Logf("screenshot saved to %s", path)
+	}
+
+	d.click(`section[data-job="docs"] button.stop`)
+	d.waitFor("docs state after Stop", "stopped", jobState, "docs")
+	d.click(`section[data-job="docs"] button.resume`)
+	d.waitFor("docs state after Resume", "idle", jobState, "docs")
+
+	d.click(`section[data-job="photos"] .conflict button.resolve`)
+	d.waitFor("conflicts after Resolve", "2026/beach.jpg",
+		`return [...document.querySelectorAll('section[data-job="photos"] .conflict .path')].map(e => e.textContent).join("|")`)
+	if d.alertOpen() {
+		t.Fatal("an alert is open after resolving")
+	}
+	want := []string{"stop docs", "resume docs", "resolve photos"}
+	if got := f.Calls(); !slices.Equal(got, want) {
+		t.Fatalf("agent calls = %q, want %q", got, want)
+	}
+	var errText string
+	d.exec(&errText, `return document.getElementById("error").textContent`)
+	if errText != "" {
+		t.Fatalf("page shows an error: %q", errText)
+	}
+}
+
