@@ -26,7 +26,7 @@ func fixture(now time.Time) *apitest.Fake {
 		{
 			Name: "docs", Local: "/home/ann/docs", Remote: "ferry://ann@nas:33001/srv/docs",
 			Direction: config.TwoWay, Mode: config.Continuous, State: agent.Transferring,
-			Progress: agent.Progress{FilesDone: 12, FilesTotal: 40, BytesDone: 310 << 20, BytesTotal: 1 << 30, Rate: 84e6, ETA: 83 * time.Second},
+			Progress:  agent.Progress{FilesDone: 12, FilesTotal: 40, BytesDone: 310 << 20, BytesTotal: 1 << 30, Rate: 84e6, ETA: 83 * time.Second},
 			Transfers: []agent.TransferStatus{{Path: "video/talk.mp4", Size: 700 << 20, Done: 210 << 20, Rate: 84e6, TargetRate: 100e6, Policy: "fair"}},
 			Last:      &snapshot.PassRecord{Start: now.Add(-5 * time.Minute), End: now.Add(-4 * time.Minute), Created: 3, Updated: 1, Bytes: 5 << 20},
 		},
@@ -173,4 +173,3 @@ return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, hostile)
 		t.Fatalf("page shows an error: %q", errText)
 	}
 }
-
