@@ -12,8 +12,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/tree"
 	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 // rawCreate writes a whole file at the protocol level: Create, Data frames
