@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -330,9 +329,9 @@ func TestRetriesGiveUpUntilNextPass(t *testing.T) {
 }
 
 func TestHaltedJobReportsReasonAndFix(t *testing.T) {
-	halts := []string{
-		"local signature file /mnt/x/.ferry-signature is missing",
-		"max_delete: the pass would delete 120 of 200 entries (limit 50%)",
+	halts := []*syncer.HaltError{
+		{Kind: syncer.ErrSignatureMissing, Reason: `the local signature file ".ferry-signature" is missing from /mnt/x; nothing was changed`},
+		{Kind: syncer.ErrTooManyDeletes, Reason: "the pass would delete 120 entries on the local side, more than max_delete allows (50% of 200 = 100); nothing was changed"},
 	}
 	n := 0
 	h := newHarness(t, testConfig(t, config.Job{Name: "photos", Local: "/mnt/x", Remote: "/r", LocalSignature: ".ferry-signature"}),
@@ -340,9 +339,9 @@ func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 			if n >= len(halts) {
 				return snapshot.PassRecord{}, nil
 			}
-			reason := halts[n]
+			he := halts[n]
 			n++
-			return snapshot.PassRecord{Halted: reason}, fmt.Errorf("%w: %s", syncer.ErrHalted, reason)
+			return snapshot.PassRecord{Halted: he.Error()}, he
 		})
 	h.nextPass()
 	waitFor(t, "halted", func() bool { return h.status("photos").State == Halted })
@@ -358,7 +357,7 @@ func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.nextPass()
-	waitFor(t, "max_delete halt", func() bool { return strings.Contains(h.status("photos").Halted, "max_delete") })
+	waitFor(t, "max_delete halt", func() bool { return strings.Contains(h.status("photos").Halted, "max_delete allows") })
 	if s := h.status("photos"); s.Fix != "ferry sync --allow-deletes --config /etc/ferry/jobs.yaml photos" || s.State != Halted {
 		t.Fatalf("state %q fix %q", s.State, s.Fix)
 	}

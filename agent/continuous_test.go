@@ -21,20 +21,14 @@ import (
 )
 
 // openLocalFolders opens both sides of a job whose remote is a local
-// folder (a NAS mount), with the snapshot's scan caches.
+// folder (a NAS mount). Scans here hash every file (no cache): the trees
+// are tiny.
 func openLocalFolders(ctx context.Context, req OpenRequest) (syncer.Endpoint, syncer.Endpoint, error) {
-	open := func(root, side string) (syncer.Endpoint, error) {
-		c, err := req.DB.Cache(side)
-		if err != nil {
-			return nil, err
-		}
-		return localfs.New(root, localfs.Options{Cache: c, PartialSuffix: req.Job.PartialSuffix})
-	}
-	l, err := open(req.Job.Local, "local")
+	l, err := localfs.New(req.Job.Local, localfs.Options{PartialSuffix: req.Job.PartialSuffix})
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := open(req.Job.Remote, "remote")
+	r, err := localfs.New(req.Job.Remote, localfs.Options{PartialSuffix: req.Job.PartialSuffix})
 	if err != nil {
 		l.Close()
 		return nil, nil, err
@@ -60,7 +54,9 @@ func newLive(t testing.TB, job config.Job, setup func(a *Agent)) *live {
 	if job.Direction == "" {
 		job.Direction = config.TwoWay
 	}
-	job.Mode = config.Continuous
+	if job.Mode == "" {
+		job.Mode = config.Continuous
+	}
 	cfg := &config.Config{File: "/etc/ferry/jobs.yaml", StateDir: t.TempDir(), Jobs: []config.Job{job}}
 	a, err := New(cfg, Options{OpenWith: openLocalFolders})
 	if err != nil {
@@ -202,7 +198,13 @@ func TestContinuousCooloffWaitsUntilFileIsStill(t *testing.T) {
 }
 
 func TestContinuousWatchesNewSubdirectories(t *testing.T) {
-	l := newLive(t, config.Job{Cooloff: 100 * time.Millisecond}, nil)
+	l := newLive(t, config.Job{Cooloff: 100 * time.Millisecond, MaxDelete: config.Limit{IsPercent: true, Percent: 100}}, nil)
+	// A file outside the tree keeps its removal from looking like an
+	// emptied root, which would halt the job.
+	if err := os.WriteFile(filepath.Join(l.local, "keep.txt"), []byte("k"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arrive(t, filepath.Join(l.remote, "keep.txt"), []byte("k"), time.Now())
 	l.settle(t)
 	dir := filepath.Join(l.local, "a", "b", "c")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -311,7 +313,9 @@ func TestContinuousStopIgnoresChangesAndResumeCatchesUp(t *testing.T) {
 	if err := l.a.Stop("live"); err != nil {
 		t.Fatal(err)
 	}
-	n := l.passes()
+	l.mu.Lock()
+	n := len(l.starts)
+	l.mu.Unlock()
 	if err := os.WriteFile(filepath.Join(l.local, "while-stopped.txt"), []byte("s"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +326,9 @@ func TestContinuousStopIgnoresChangesAndResumeCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	arrive(t, filepath.Join(l.remote, "while-stopped.txt"), []byte("s"), time.Now())
-	if l.passes() <= n {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.starts) <= n {
 		t.Fatal("file arrived without a pass after resume")
 	}
 }
@@ -371,4 +377,63 @@ func benchLatency(b *testing.B, cooloff time.Duration) {
 func BenchmarkContinuousLatency(b *testing.B) {
 	b.Run("cooloff=1s", func(b *testing.B) { benchLatency(b, time.Second) })
 	b.Run("cooloff=200ms", func(b *testing.B) { benchLatency(b, 200*time.Millisecond) })
+}
+
+func TestHaltedSignatureReportsTouchFixAndRecovers(t *testing.T) {
+	l := newLive(t, config.Job{Mode: config.Interval, Interval: time.Hour, LocalSignature: ".ferry-signature"}, nil)
+	waitFor(t, "halted", func() bool { return l.a.Jobs()[0].State == Halted })
+	s := l.a.Jobs()[0]
+	sig := filepath.Join(l.local, ".ferry-signature")
+	want := "local signature file " + sig + " is missing — is the drive mounted? create it with: touch " + sig
+	if s.Halted != want || s.Fix != "touch "+sig {
+		t.Fatalf("halted %q\nwant   %q\nfix %q", s.Halted, want, s.Fix)
+	}
+	if s.Last == nil || s.Last.Halted == "" {
+		t.Fatalf("last pass does not record the halt: %+v", s.Last)
+	}
+	if err := os.WriteFile(sig, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.a.SyncNow("live"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "recovered", func() bool {
+		s := l.a.Jobs()[0]
+		return s.State == Idle && s.Halted == "" && s.Last != nil && s.Last.Halted == ""
+	})
+}
+
+func TestLastPassSurvivesRestart(t *testing.T) {
+	state, local, remote := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(local, "x.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := config.Job{Name: "j", Local: local, Remote: remote, Direction: config.TwoWay, Interval: time.Hour}
+	runUntil := func(job config.Job, cond func(JobStatus) bool) JobStatus {
+		a, err := New(&config.Config{File: "/f.yaml", StateDir: state, Jobs: []config.Job{job}}, Options{OpenWith: openLocalFolders})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		var s JobStatus
+		waitFor(t, "status", func() bool { s = a.Jobs()[0]; return cond(s) })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := runUntil(job, func(s JobStatus) bool { return s.Last != nil && s.State == Idle })
+	if first.Last.Created == 0 || first.Last.Err != "" {
+		t.Fatalf("first pass: %+v", first.Last)
+	}
+	// A scheduled job does not pass at start, so what it shows comes from
+	// the snapshot.
+	job.Mode, job.Schedule = config.Schedule, "0 0 1 1 *"
+	second := runUntil(job, func(s JobStatus) bool { return s.Last != nil })
+	if !second.Last.End.Equal(first.Last.End) || second.Last.Created != first.Last.Created {
+		t.Fatalf("after restart last pass %+v, want %+v", second.Last, first.Last)
+	}
 }

@@ -1,49 +1,67 @@
 package agent
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
 )
 
-// explainHalt turns a pass's halt reason into a plain-words status line
-// that ends with what to do, and the bare command that fixes it (empty
-// when only the user can judge).
-func explainHalt(job config.Job, cfgFile, reason string) (why, fix string) {
-	low := strings.ToLower(reason)
-	allow := "ferry sync --allow-deletes --config " + shellQuote(cfgFile) + " " + shellQuote(job.Name)
-	switch {
-	case strings.Contains(low, "signature") && strings.Contains(low, "remote"):
-		p := sigPath(job.Remote, job.RemoteSignature)
-		if u := job.RemoteURL; u != nil {
-			p = sigPath(u.Path, job.RemoteSignature)
-			fix = "ssh " + shellQuote(u.User+"@"+u.Host) + " touch " + shellQuote(p)
-			return "remote signature file " + p + " on " + u.Host +
-				" is missing — is the remote drive mounted? create it with: " + fix, fix
-		}
-		fix = "touch " + shellQuote(p)
-		return "remote signature file " + p + " is missing — is the drive mounted? create it with: " + fix, fix
-	case strings.Contains(low, "signature"):
-		p := sigPath(job.Local, job.LocalSignature)
-		fix = "touch " + shellQuote(p)
-		return "local signature file " + p + " is missing — is the drive mounted? create it with: " + fix, fix
-	case strings.Contains(low, "max_delete") || strings.Contains(low, "max-delete") ||
-		strings.Contains(low, "too many deletions") || strings.Contains(low, "would delete"):
-		return strings.TrimSuffix(reason, ".") + " — if the deletions are intended, run: " + allow, allow
-	case strings.Contains(low, "empt") || strings.Contains(low, "root") && strings.Contains(low, "missing"):
-		return strings.TrimSuffix(reason, ".") +
-			" — is the drive mounted? if the folder really was emptied on purpose, run: " + allow, allow
+// explainHalt turns a halted pass into a plain-words status line that ends
+// with what to do, and the bare command that fixes it (empty when there is
+// no single command).
+func explainHalt(job config.Job, cfgFile string, err error, reason string) (why, fix string) {
+	var h *syncer.HaltError
+	if !errors.As(err, &h) {
+		return reason, ""
 	}
-	return reason, ""
+	what := strings.TrimSuffix(h.Reason, ".")
+	switch {
+	case errors.Is(h.Kind, syncer.ErrSignatureMissing):
+		return explainSignature(job, h.Reason)
+	case errors.Is(h.Kind, syncer.ErrTooManyDeletes):
+		fix = "ferry sync --allow-deletes --config " + shellQuote(cfgFile) + " " + shellQuote(job.Name)
+		return what + " — if the deletions are intended, run: " + fix, fix
+	case errors.Is(h.Kind, syncer.ErrRootEmptied):
+		fix = "ferry reset-sync --config " + shellQuote(cfgFile) + " " + shellQuote(job.Name)
+		return what + " — is the drive mounted? if the folder really was emptied on purpose, run: " + fix, fix
+	}
+	return h.Error(), ""
 }
 
-func sigPath(root, sig string) string {
-	if sig == "" {
-		sig = ".ferry-signature"
+// explainSignature names the missing signature file and the touch that
+// recreates it, on the remote host for a ferry:// remote.
+func explainSignature(job config.Job, reason string) (why, fix string) {
+	local := sigPath(job.Local, job.LocalSignature)
+	remoteSide := strings.Contains(reason, "remote signature")
+	if !strings.Contains(reason, "local signature") && !remoteSide && job.LocalSignature != "" {
+		// The syncer's wording changed: look at the local disk instead.
+		_, err := os.Lstat(local)
+		remoteSide = err == nil
 	}
+	if !remoteSide {
+		fix = "touch " + shellQuote(local)
+		return "local signature file " + local + " is missing — is the drive mounted? create it with: " + fix, fix
+	}
+	if u := job.RemoteURL; u != nil {
+		p := sigPath(u.Path, job.RemoteSignature)
+		fix = "ssh " + shellQuote(u.User+"@"+u.Host) + " touch " + shellQuote(p)
+		return "remote signature file " + p + " on " + u.Host +
+			" is missing — is the remote drive mounted? create it with: " + fix, fix
+	}
+	p := sigPath(job.Remote, job.RemoteSignature)
+	fix = "touch " + shellQuote(p)
+	return "remote signature file " + p + " is missing — is the drive mounted? create it with: " + fix, fix
+}
+
+// sigPath is where a signature setting points: relative to the root, or an
+// absolute path inside it.
+func sigPath(root, sig string) string {
 	if filepath.IsAbs(sig) {
-		return sig
+		return filepath.Clean(sig)
 	}
 	return filepath.Join(root, sig)
 }

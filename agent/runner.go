@@ -535,14 +535,15 @@ func (r *runner) syncOptions(local, remote syncer.Endpoint, db *snapshot.DB) syn
 	job := r.job
 	job.Bandwidth = r.limits.Bandwidth()
 	return syncer.Options{
-		Job:      job,
-		Local:    local,
-		Remote:   remote,
-		DB:       db,
-		Observer: r.observe,
-		Log:      r.log,
-		Now:      r.a.clock.Now,
-		Slots:    r.a.slots,
+		Job:        job,
+		Local:      local,
+		Remote:     remote,
+		DB:         db,
+		Observer:   r.observe,
+		Log:        r.log,
+		Now:        r.a.clock.Now,
+		Slots:      r.a.slots,
+		ConfigFile: r.a.configFile(),
 	}
 }
 
@@ -614,7 +615,7 @@ func (l *loop) opEnded(res opResult) {
 		if reason == "" {
 			reason = res.err.Error()
 		}
-		l.halt, l.fix = explainHalt(r.job, r.a.configFile(), reason)
+		l.halt, l.fix = explainHalt(r.job, r.a.configFile(), res.err, reason)
 		l.retries = r.job.Retry.Attempts
 		r.log.Warn("pass halted", "reason", l.halt)
 	case res.err != nil:
