@@ -460,7 +460,9 @@ func TestSetBandwidthReachesLimitsAndNextOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.pass = func(ctx context.Context, opts syncer.Options) (snapshot.PassRecord, error) { return snapshot.PassRecord{}, nil }
+	a.pass = func(ctx context.Context, opts syncer.Options) (snapshot.PassRecord, error) {
+		return snapshot.PassRecord{}, nil
+	}
 	h := &harness{t: t, a: a, clock: clock}
 	h.run()
 	req := <-opened
