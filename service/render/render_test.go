@@ -1,0 +1,199 @@
+package render
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/agent"
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/snapshot"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+func jobs() []agent.JobStatus {
+	return []agent.JobStatus{
+		{
+			Name: "docs", Direction: config.TwoWay, State: agent.Transferring,
+			Progress: agent.Progress{FilesDone: 12, FilesTotal: 40, BytesDone: 310 << 20, BytesTotal: 1 << 30, Rate: 84e6, ETA: 83 * time.Second},
+			Transfers: []agent.TransferStatus{
+				{Path: "video/talk.mp4", Size: 700 << 20, Done: 210 << 20, Rate: 84e6, TargetRate: 100e6, MinRate: 10e6, Policy: "fair",
+					RetransmitPct: 0.42, RTT: 23400 * time.Microsecond, ETA: 350 * time.Second},
+				{Path: "notes/a\x1b[2Jb.txt", Size: 4096, Done: 1024, Rate: 950e3, Policy: "low"},
+			},
+			Last: &snapshot.PassRecord{End: now.Add(-4*time.Minute - 5*time.Second), Created: 3, Updated: 1, Bytes: 5 << 20, Problems: 1},
+		},
+		{
+			Name: "photos", State: agent.Idle, NextPass: now.Add(12 * time.Second), Conflicts: 2,
+			Last: &snapshot.PassRecord{End: now.Add(-40 * time.Second), Deleted: 2, Bytes: 900},
+		},
+		{Name: "scan", State: agent.Scanning},
+		{
+			Name: "mail", State: agent.Halted, Halted: "the local folder is empty but the last sync saw 1200 files",
+			Fix: "ferry resume mail --allow-deletes", Last: &snapshot.PassRecord{End: now.Add(-3 * time.Hour), Halted: "root emptied"},
+		},
+		{Name: "music box", State: agent.Stopped, Last: &snapshot.PassRecord{End: now.Add(-50 * time.Hour), Err: "remote unreachable"}},
+		{Name: "evil\x1b]0;pwned\x07", State: agent.Halted, Halted: "signature missing\n\x1b[31mfake line"},
+		{Name: "later", State: agent.Idle},
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./service/render -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test ./service/render -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+	if bytes.IndexByte(got, 0x1b) >= 0 || bytes.IndexByte(got, 0x07) >= 0 {
+		t.Errorf("%s: raw control characters reached the output", name)
+	}
+}
+
+func TestStatusGolden(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		var b bytes.Buffer
+		if err := Status(&b, jobs(), now, tty); err != nil {
+			t.Fatal(err)
+		}
+		name := "status_plain.golden"
+		if tty {
+			name = "status_tty.golden"
+		}
+		golden(t, name, b.Bytes())
+	}
+}
+
+func TestStatusNoJobs(t *testing.T) {
+	var b bytes.Buffer
+	if err := Status(&b, nil, now, false); err != nil || b.String() != "no jobs configured\n" {
+		t.Fatalf("Status(nil) = %q, %v", b.String(), err)
+	}
+}
+
+func TestMonitorGolden(t *testing.T) {
+	h := NewHistory(30)
+	js := jobs()
+	for i := range 30 {
+		// The big transfer ramps up; the small one is steady.
+		js[0].Transfers[0].Rate = float64(i+1) * 3e6
+		h.Add(js)
+	}
+	var b bytes.Buffer
+	if err := Monitor(&b, js, h, now); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "monitor.golden", b.Bytes())
+}
+
+func TestHistoryForgetsFinishedTransfers(t *testing.T) {
+	h := NewHistory(3)
+	js := jobs()
+	for _, r := range []float64{1, 2, 3, 4} {
+		js[0].Transfers[0].Rate = r
+		h.Add(js)
+	}
+	if got := h.Rates("docs", "video/talk.mp4"); len(got) != 3 || got[0] != 2 || got[2] != 4 {
+		t.Fatalf("Rates = %v, want the last 3 samples [2 3 4]", got)
+	}
+	js[0].Transfers = js[0].Transfers[1:]
+	h.Add(js)
+	if got := h.Rates("docs", "video/talk.mp4"); got != nil {
+		t.Fatalf("finished transfer still has samples %v", got)
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	for _, tc := range []struct {
+		done, total int64
+		width       int
+		want        string
+	}{
+		{0, 100, 10, "░░░░░░░░░░"},
+		{100, 100, 10, "██████████"},
+		{50, 100, 10, "█████░░░░░"},
+		{45, 100, 10, "████▌░░░░░"},
+		{100, 800, 1, "▏"}, {1, 800, 1, "░"},
+		{200, 100, 4, "████"},
+		{-5, 100, 4, "░░░░"},
+		{5, 0, 4, "░░░░"},
+		{5, 10, 0, ""},
+	} {
+		if got := ProgressBar(tc.done, tc.total, tc.width); got != tc.want {
+			t.Errorf("ProgressBar(%d, %d, %d) = %q, want %q", tc.done, tc.total, tc.width, got, tc.want)
+		}
+		if tc.width > 0 && len([]rune(ProgressBar(tc.done, tc.total, tc.width))) != tc.width {
+			t.Errorf("ProgressBar(%d, %d, %d) is not %d cells wide", tc.done, tc.total, tc.width, tc.width)
+		}
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	for _, tc := range []struct {
+		in    []float64
+		width int
+		want  string
+	}{
+		{[]float64{0, 1, 2, 3, 4, 5, 6, 7}, 8, "▁▂▃▄▅▆▇█"},
+		{[]float64{9, 0, 7}, 2, "▁█"},
+		{[]float64{0, 0}, 5, "▁▁"},
+		{nil, 5, ""},
+	} {
+		if got := Sparkline(tc.in, tc.width); got != tc.want {
+			t.Errorf("Sparkline(%v, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
+		}
+	}
+}
+
+func TestHumanUnits(t *testing.T) {
+	for in, want := range map[float64]string{0: "0 bit/s", 999: "999 bit/s", 950e3: "950 kbit/s", 84e6: "84 Mbit/s", 2.5e6: "2.5 Mbit/s", 1.25e9: "1.2 Gbit/s", -3: "0 bit/s"} {
+		if got := Rate(in); got != want {
+			t.Errorf("Rate(%v) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 310 << 20: "310 MiB", 1 << 30: "1.0 GiB", 5 << 40: "5.0 TiB"} {
+		if got := Size(in); got != want {
+			t.Errorf("Size(%d) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[time.Duration]string{0: "0s", 12 * time.Second: "12s", 245 * time.Second: "4m05s",
+		2*time.Hour + 3*time.Minute: "2h03m", 76 * time.Hour: "3d04h", -time.Second: "0s"} {
+		if got := Duration(in); got != want {
+			t.Errorf("Duration(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCleanEscapesControls(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain ünïcode ✓": "plain ünïcode ✓",
+		"a\x1b[2Jb":       `a\x1b[2Jb`,
+		"line\nbreak\t":   `line\nbreak\t`,
+		"bad\xffutf8":     `bad\xffutf8`,
+		"c1\u009bx":       `c1\u009bx`,
+		"del\x7f":         `del\x7f`,
+	} {
+		got := Clean(in)
+		if got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+		if strings.ContainsFunc(got, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Errorf("Clean(%q) kept a control character", in)
+		}
+	}
+}

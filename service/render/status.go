@@ -1,0 +1,137 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ferry-sync/ferry/agent"
+)
+
+const barWidth = 20
+
+// Status writes the `ferry status` table for jobs as of now, then one
+// paragraph per job that needs the owner: why it halted and the command that
+// fixes it, or how many conflicts wait. tty chooses block-character bars;
+// otherwise bars are plain ASCII.
+func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error {
+	if len(jobs) == 0 {
+		_, err := fmt.Fprintln(w, "no jobs configured")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATE\tPROGRESS\tNEXT SYNC\tLAST PASS\tCONFLICTS")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", Clean(j.Name), j.State, progress(j, tty), next(j, now), last(j, now), j.Conflicts)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var notes strings.Builder
+	for _, j := range jobs {
+		name := Clean(j.Name)
+		switch {
+		case j.State == agent.Halted || j.Halted != "":
+			why := Clean(j.Halted)
+			if why == "" {
+				why = "no reason was recorded"
+			}
+			fix := j.Fix
+			if fix == "" {
+				fix = "ferry resume " + shellWord(j.Name)
+			}
+			fmt.Fprintf(&notes, "\n%s is halted: %s\n  to fix: %s\n", name, why, Clean(fix))
+		case j.State == agent.Stopped:
+			fmt.Fprintf(&notes, "\n%s is stopped; start it again with: ferry resume %s\n", name, shellWord(j.Name))
+		}
+		if j.Conflicts > 0 {
+			fmt.Fprintf(&notes, "\n%s has %d unresolved %s; list them with: ferry conflicts %s\n",
+				name, j.Conflicts, plural(j.Conflicts, "conflict", "conflicts"), shellWord(j.Name))
+		}
+		if j.Last != nil && j.Last.Err != "" && j.State != agent.Halted {
+			fmt.Fprintf(&notes, "\n%s: the last pass failed: %s\n", name, Clean(j.Last.Err))
+		}
+	}
+	_, err := io.WriteString(w, notes.String())
+	return err
+}
+
+func progress(j agent.JobStatus, tty bool) string {
+	p := j.Progress
+	switch j.State {
+	case agent.Scanning:
+		if p.FilesTotal == 0 {
+			return "scanning…"
+		}
+	case agent.Transferring:
+	default:
+		return "-"
+	}
+	done, total := p.BytesDone, p.BytesTotal
+	if total <= 0 {
+		done, total = int64(p.FilesDone), int64(p.FilesTotal)
+	}
+	bar := asciiBar(done, total, barWidth)
+	if tty {
+		bar = ProgressBar(done, total, barWidth)
+	}
+	pct := 0
+	if total > 0 {
+		pct = int(min(max(float64(done)/float64(total), 0), 1) * 100)
+	}
+	s := fmt.Sprintf("%s %3d%%  %d/%d files  %s", bar, pct, p.FilesDone, p.FilesTotal, Rate(p.Rate))
+	if p.ETA > 0 {
+		s += "  ETA " + Duration(p.ETA)
+	}
+	return s
+}
+
+func next(j agent.JobStatus, now time.Time) string {
+	switch {
+	case j.State == agent.Scanning || j.State == agent.Transferring:
+		return "syncing now"
+	case j.State == agent.Stopped || j.State == agent.Halted:
+		return "-"
+	case j.NextPass.IsZero():
+		return "on change"
+	case !j.NextPass.After(now):
+		return "due now"
+	}
+	return "next sync in " + Duration(j.NextPass.Sub(now))
+}
+
+func last(j agent.JobStatus, now time.Time) string {
+	l := j.Last
+	if l == nil {
+		return "never"
+	}
+	ago := Duration(now.Sub(l.End)) + " ago"
+	switch {
+	case l.Halted != "":
+		return "halted " + ago
+	case l.Err != "":
+		return "failed " + ago
+	}
+	s := fmt.Sprintf("ok %s: +%d ~%d -%d, %s", ago, l.Created, l.Updated, l.Deleted, Size(l.Bytes))
+	if l.Problems > 0 {
+		s += fmt.Sprintf(", %d %s", l.Problems, plural(l.Problems, "problem", "problems"))
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// shellWord quotes a job name for a command line the owner may paste.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(Clean(s), "'", `'\''`) + "'"
+}
