@@ -252,9 +252,16 @@ func (r *reconciler) merge() {
 	r.rows = make([]row, 0, n+n/8)
 	var ia, il, ir int
 	for ia < len(r.anc) || il < len(r.loc) || ir < len(r.rem) {
-		// The smallest path among the three heads.
+		// The smallest path among the three heads. Usually all three hold
+		// the same path, which needs no ordering.
 		var p string
 		have := false
+		if ia < len(r.anc) && il < len(r.loc) && ir < len(r.rem) &&
+			r.anc[ia].Path == r.loc[il].Path && r.loc[il].Path == r.rem[ir].Path {
+			r.rows = append(r.rows, row{a: int32(ia), l: int32(il), r: int32(ir)})
+			ia, il, ir = ia+1, il+1, ir+1
+			continue
+		}
 		for _, c := range [...]struct {
 			list []tree.Entry
 			i    int

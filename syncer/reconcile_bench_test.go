@@ -1,0 +1,58 @@
+package syncer
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"testing"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// benchTree builds n entries: 100 directories of files, in tree order.
+func benchTree(n int) []tree.Entry {
+	out := make([]tree.Entry, 0, n)
+	perDir := n / 100
+	for d := 0; d < 100 && len(out) < n; d++ {
+		dir := fmt.Sprintf("dir%03d", d)
+		out = append(out, at(dir, tD1))
+		for f := 0; f < perDir-1 && len(out) < n; f++ {
+			e := at(fmt.Sprintf("%s/file%06d.dat", dir, f), tF1)
+			e.Hash = uint64(d*perDir + f + 1)
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return tree.Compare(out[i].Path, out[j].Path) < 0 })
+	return out
+}
+
+// BenchmarkReconcile reconciles 100k entries per side, with 1% of files
+// changed on each side.
+func BenchmarkReconcile(b *testing.B) {
+	const n = 100_000
+	anc := benchTree(n)
+	loc := append([]tree.Entry(nil), anc...)
+	rem := append([]tree.Entry(nil), anc...)
+	for i := 1; i < n; i += 100 {
+		loc[i].Hash += 1 << 40
+	}
+	for i := 50; i < n; i += 100 {
+		rem[i].Hash += 1 << 41
+	}
+	mode := Mode{Direction: config.TwoWay}
+	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var ops int
+	for b.Loop() {
+		p := Reconcile(anc, loc, rem, mode)
+		ops = len(p.Local) + len(p.Remote)
+	}
+	runtime.ReadMemStats(&after)
+	if ops != 2*(n/100) {
+		b.Fatalf("planned %d ops, want one per changed file (%d)", ops, 2*(n/100))
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/entry")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/n, "B/entry")
+}
