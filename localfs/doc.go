@@ -15,6 +15,14 @@
 //     overwrite; elsewhere they fall back to check-then-rename.
 //   - SetMeta cannot change a symlink's permission bits (Linux has no
 //     lchmod); it sets only the link's own mtime.
+//   - The scan cache trusts a file whose inode, size, mtime and mode are
+//     unchanged. A rewrite that keeps the size and sets the mtime back
+//     in the same inode is not seen until the file changes again (as with
+//     rsync or git). A rewrite during the hash itself is caught through the
+//     ctime.
+//   - Linux is the supported platform. Elsewhere the package builds, but
+//     setting mtimes and FreeSpace are unsupported and Rename falls back
+//     to check-then-rename within one directory.
 //   - Special files (FIFOs, sockets, devices) are reported with Problem set
 //     and never opened.
 //   - The Cache must be safe for concurrent use: Scan looks entries up from

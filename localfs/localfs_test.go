@@ -469,3 +469,22 @@ func BenchmarkScanInitial(b *testing.B) { benchScan(b, false) }
 
 // BenchmarkScanNoChange rescans an unchanged tree with a warm cache.
 func BenchmarkScanNoChange(b *testing.B) { benchScan(b, true) }
+
+func TestScanFlagsUnsyncableNames(t *testing.T) {
+	root := t.TempDir()
+	endpointtest.Build(t, root, endpointtest.Dir{`a\b`: "x", `d\e/inner`: "y", "ok": "z"})
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	got := scanAll(t, f)
+	if len(got) != 3 {
+		t.Fatalf("scan gave %+v, want 3 entries (the backslash dir not descended)", got)
+	}
+	for _, e := range got[:2] {
+		if e.Problem == "" {
+			t.Errorf("%q has no problem though tree.ValidPath rejects it", e.Path)
+		}
+	}
+	if got[2].Path != "ok" || got[2].Problem != "" {
+		t.Errorf("valid neighbour: %+v", got[2])
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -66,7 +67,8 @@ type scanner struct {
 // are listed one at a time by a walker, files whose stat differs from the
 // cache are hashed by a pool of workers, and entries are handed to visit in
 // walk order as soon as each is complete; at most a bounded window of
-// entries is in flight, so memory does not grow with the tree.
+// entries is in flight, so memory does not grow with the tree. visit is
+// called from one goroutine at a time, not necessarily the caller's.
 func (f *FS) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
 	m, err := tree.NewMatcher(opts.Exclude)
 	if err != nil {
@@ -190,6 +192,11 @@ func (s *scanner) walkDir(d *dirRef, dirPath string, list []fs.DirEntry) error {
 		}
 		if s.match.Match(p, e.Kind == tree.Dir) {
 			continue
+		}
+		if e.Problem == "" && (strings.IndexByte(name, '\\') >= 0 || len(p) > tree.MaxPathLen) {
+			// Legal here but not a valid ferry path (tree.ValidPath), so
+			// it can be neither compared nor sent; shown, not descended.
+			e.Problem = "name cannot be synced: it contains a backslash or the path is longer than 4096 bytes; rename it"
 		}
 		if e.Problem != "" {
 			if err := s.send(&item{e: e}); err != nil {

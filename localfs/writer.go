@@ -83,6 +83,9 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	if !matches(cur, expect) {
 		return nil, changed("create", p, cur, expect)
 	}
+	if cur.Kind == tree.Dir {
+		return nil, fmt.Errorf("unable to create %q: a directory is in the way; remove it first: %w", p, syncer.ErrChanged)
+	}
 
 	var existing int64
 	reuse := false

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -236,7 +237,14 @@ func testScanEntries(t *testing.T, s *suite) {
 
 func testScanLargeFileHash(t *testing.T, s *suite) {
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if v := os.Getenv("FERRY_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("FERRY_SEED=%q: %v", v, err)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (set FERRY_SEED to repeat)", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	data := make([]byte, 3<<20+17)
 	for i := range data {
@@ -341,9 +349,11 @@ func testScanUnreadable(t *testing.T, s *suite) {
 	if isRoot() {
 		t.Skip("running as root, which can read files and directories with mode 000; ScanSpecialFile covers Problem entries as root")
 	}
-	Build(t, s.root, Dir{"a": "a", "locked": File{Content: "secret", Mode: 0o000}, "sealed/inner": "x", "z": "z"})
-	if err := os.Chmod(s.abs("sealed"), 0o000); err != nil {
-		t.Fatal(err)
+	Build(t, s.root, Dir{"a": "a", "locked": "secret", "sealed/inner": "x", "z": "z"})
+	for _, p := range []string{"locked", "sealed"} {
+		if err := os.Chmod(s.abs(p), 0o000); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { os.Chmod(s.abs("sealed"), 0o755) })
 	got := s.scan(t, syncer.ScanOptions{})
