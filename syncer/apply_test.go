@@ -1,0 +1,161 @@
+package syncer_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// batchReceiver is an endpoint that receives files in one Upload call
+// (as the remote endpoint does), implemented here with CreateFile.
+type batchReceiver struct {
+	syncer.Endpoint
+	calls, items int
+}
+
+func (b *batchReceiver) Upload(ctx context.Context, items []syncer.Transfer, src syncer.Endpoint, progress syncer.Progress) []error {
+	b.calls++
+	b.items += len(items)
+	errs := make([]error, len(items))
+	for i, it := range items {
+		errs[i] = func() error {
+			r, err := src.OpenFile(ctx, it.Source.Path)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			w, err := b.CreateFile(ctx, it.Source, it.Expect)
+			if err != nil {
+				return err
+			}
+			buf := make([]byte, r.Size())
+			if _, err := r.ReadAt(buf, 0); err != nil && len(buf) > 0 {
+				return err
+			}
+			if _, err := w.WriteAt(buf, 0); err != nil {
+				return err
+			}
+			progress(it.Source.Path, int64(len(buf)))
+			return w.Commit()
+		}()
+	}
+	return errs
+}
+
+func TestUploaderReceivesOneBatch(t *testing.T) {
+	e := newEnv(t)
+	e.write("local", "a.txt", "a")
+	e.write("local", "d/b.txt", "bb")
+	recv := &batchReceiver{}
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		recv.Endpoint = r
+		return l, recv
+	}
+	rec := e.mustPass()
+	if recv.calls != 1 || recv.items != 2 {
+		t.Errorf("Upload called %d times with %d items, want once with 2", recv.calls, recv.items)
+	}
+	if got, _ := e.read("remote", "d/b.txt"); got != "bb" || rec.Bytes != 3 {
+		t.Errorf("remote d/b.txt = %q, bytes %d", got, rec.Bytes)
+	}
+	e.wrap = nil
+	if rec := e.mustPass(); rec.Created+rec.Updated != 0 {
+		t.Errorf("uploaded files not recorded: second pass %s", summary(rec))
+	}
+}
+
+type countingSlots struct {
+	mu             sync.Mutex
+	held, max, got int
+}
+
+func (s *countingSlots) Acquire(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held++
+	s.got++
+	s.max = max(s.max, s.held)
+	return nil
+}
+
+func (s *countingSlots) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held--
+}
+
+func TestCopiesTakeSlotsAndReportProgress(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		e.write("remote", n, strings.Repeat(n, 1000))
+	}
+	slots := &countingSlots{}
+	var mu sync.Mutex
+	var last syncer.Event
+	var delta int64
+	o := e.options()
+	o.Slots, o.Copiers = slots, 2
+	o.Observer = func(ev syncer.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		delta += ev.Delta
+		last = ev
+	}
+	rec, err := syncer.Pass(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slots.got != 5 || slots.held != 0 || slots.max > 2 {
+		t.Errorf("slots: acquired %d (want 5), held at end %d, max at once %d (limit 2)", slots.got, slots.held, slots.max)
+	}
+	if last.Phase != syncer.PhaseDone || last.FilesDone != 5 || last.FilesTotal != 5 || last.BytesDone != 5000 || last.BytesTotal != 5000 || delta != 5000 {
+		t.Errorf("last event %+v, summed deltas %d", last, delta)
+	}
+	if rec.Created != 5 || rec.Bytes != 5000 {
+		t.Errorf("pass: %s", summary(rec))
+	}
+}
+
+// lowSpace reports a nearly full filesystem.
+type lowSpace struct{ syncer.Endpoint }
+
+func (lowSpace) FreeSpace(context.Context) (syncer.Space, error) {
+	return syncer.Space{Free: 1 << 20, Total: 100 << 20}, nil
+}
+
+func TestLowDiskSpaceIsLogged(t *testing.T) {
+	e := newEnv(t)
+	e.write("remote", "a", "a")
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return lowSpace{l}, r }
+	var logs bytes.Buffer
+	o := e.options()
+	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := syncer.Pass(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "disk space low") || !strings.Contains(logs.String(), "side=local") {
+		t.Errorf("no low-space warning for the local side in:\n%s", logs.String())
+	}
+}
+
+// TestConflictDoesNotOverwriteEarlierConflict: a second conflict on the same
+// path gets the next free copy name.
+func TestConflictDoesNotOverwriteEarlierConflict(t *testing.T) {
+	e := newEnv(t)
+	e.write("local", "f.txt", "v1")
+	e.mustPass()
+	for i, want := range []string{"f.conflict-mine.txt", "f.conflict-mine-2.txt"} {
+		mine := "local edit " + string(rune('1'+i))
+		e.write("local", "f.txt", mine)
+		e.write("remote", "f.txt", "remote edit "+string(rune('1'+i)))
+		e.mustPass()
+		if got, _ := e.read("local", want); got != mine {
+			t.Errorf("round %d: %s holds %q, want %q", i, want, got, mine)
+		}
+	}
+}
