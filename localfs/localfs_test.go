@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -486,5 +487,79 @@ func TestScanFlagsUnsyncableNames(t *testing.T) {
 	}
 	if got[2].Path != "ok" || got[2].Problem != "" {
 		t.Errorf("valid neighbour: %+v", got[2])
+	}
+}
+
+var seedFlag = flag.Uint64("ferry.seed", 0, "seed for randomised tests (0: time-based)")
+
+// TestScanMatchesReferenceWalk builds a random tree and checks the pipelined
+// scan against a plain sequential walk sorted with tree.Compare.
+func TestScanMatchesReferenceWalk(t *testing.T) {
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (repeat with -ferry.seed)", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	root := t.TempDir()
+	names := []string{"a", "a.b", "a-b", "A", "b", "ab", "a0", "z", ".x", "é"}
+	dirs := []string{""}
+	for range 400 {
+		parent := dirs[rng.IntN(len(dirs))]
+		p := filepath.Join(root, parent, names[rng.IntN(len(names))]+fmt.Sprint(rng.IntN(3)))
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		switch rng.IntN(5) {
+		case 0:
+			if err := os.Mkdir(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			rel, _ := filepath.Rel(root, p)
+			dirs = append(dirs, rel)
+		case 1:
+			if err := os.Symlink("a0", p); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			if err := os.WriteFile(p, bytes.Repeat([]byte{byte(rng.IntN(256))}, rng.IntN(5000)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	type ref struct {
+		path string
+		hash uint64
+	}
+	var want []ref
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == root {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		r := ref{path: filepath.ToSlash(rel)}
+		if d.Type().IsRegular() {
+			b, _ := os.ReadFile(p)
+			r.hash = xxhash.Sum64(b)
+		}
+		want = append(want, r)
+		return nil
+	})
+	slices.SortFunc(want, func(a, b ref) int { return tree.Compare(a.path, b.path) })
+	f := newFS(t, root, Options{HashWorkers: 3, Cache: newMemCache()})
+	defer f.Close()
+	for pass := range 2 {
+		got := scanAll(t, f)
+		if len(got) != len(want) {
+			t.Fatalf("pass %d: scan gave %d entries, reference walk %d", pass, len(got), len(want))
+		}
+		for i, e := range got {
+			if e.Path != want[i].path || e.Hash != want[i].hash || e.Problem != "" {
+				t.Fatalf("pass %d: entry %d is %q hash %x problem %q, want %q hash %x", pass, i, e.Path, e.Hash, e.Problem, want[i].path, want[i].hash)
+			}
+		}
 	}
 }
