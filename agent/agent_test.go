@@ -5,10 +5,12 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/conflict"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 )
@@ -41,7 +43,7 @@ func testConfig(t *testing.T, jobs ...config.Job) *config.Config {
 	return &config.Config{File: "/etc/ferry/jobs.yaml", StateDir: t.TempDir(), MaxConcurrentTransfers: 2, Jobs: jobs}
 }
 
-func newHarness(t *testing.T, cfg *config.Config, pass passFunc) *harness {
+func newHarness(t *testing.T, cfg *config.Config, pass passFunc, mods ...func(*Agent)) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newFakeClock(mustTime(t, "2025-01-03 00:03:00")), cfg: cfg, calls: make(chan passCall, 100)}
 	a, err := New(cfg, Options{Open: nopOpen, Clock: h.clock})
@@ -60,6 +62,9 @@ func newHarness(t *testing.T, cfg *config.Config, pass passFunc) *harness {
 			rec.Start, rec.End = c.start, c.end
 		}
 		return rec, err
+	}
+	for _, m := range mods {
+		m(a)
 	}
 	h.a = a
 	h.run()
@@ -516,4 +521,153 @@ func TestBandwidthScheduleFiresLive(t *testing.T) {
 	}
 	h.clock.AdvanceTo(at)
 	waitFor(t, "01:00 rule applied", func() bool { return h.status("j").Bandwidth.Upload == 0 })
+}
+
+func TestStatusFollowsPassEventsAndForwardsThem(t *testing.T) {
+	type got struct {
+		job string
+		ev  syncer.Event
+	}
+	forwarded := make(chan got, 100)
+	release := make(chan struct{})
+	h := newHarness(t, testConfig(t, config.Job{Name: "j", Local: "/l", Remote: "/r"}),
+		func(ctx context.Context, h *harness, opts syncer.Options) (snapshot.PassRecord, error) {
+			opts.Observer(syncer.Event{Phase: syncer.PhaseScanning})
+			opts.Observer(syncer.Event{Phase: syncer.PhaseTransferring, Path: "a.bin", Delta: 1 << 20, FilesTotal: 2, BytesDone: 1 << 20, BytesTotal: 4 << 20})
+			h.clock.Advance(2 * time.Second)
+			opts.Observer(syncer.Event{Phase: syncer.PhaseTransferring, Path: "a.bin", Delta: 1 << 20, FilesTotal: 2, BytesDone: 2 << 20, BytesTotal: 4 << 20})
+			<-release
+			opts.Observer(syncer.Event{Phase: syncer.PhaseDone, FilesDone: 2, FilesTotal: 2, BytesDone: 4 << 20, BytesTotal: 4 << 20})
+			return snapshot.PassRecord{}, nil
+		},
+		func(a *Agent) {
+			a.opts.Observer = func(job string, ev syncer.Event) { forwarded <- got{job, ev} }
+		})
+	waitFor(t, "transferring", func() bool { return h.status("j").Progress.BytesDone == 2<<20 })
+	s := h.status("j")
+	if s.State != Transferring || s.Progress.BytesTotal != 4<<20 || s.Progress.FilesTotal != 2 {
+		t.Fatalf("mid-pass status: %+v", s)
+	}
+	// 1 MiB moved in the 2 s between samples.
+	if want := float64(1<<20) * 8 / 2; s.Progress.Rate != want {
+		t.Fatalf("rate %.0f, want %.0f", s.Progress.Rate, want)
+	}
+	if want := 4 * time.Second; s.Progress.ETA != want {
+		t.Fatalf("ETA %s, want %s", s.Progress.ETA, want)
+	}
+	if len(s.Transfers) != 1 || s.Transfers[0].Path != "a.bin" || s.Transfers[0].Done != 2<<20 {
+		t.Fatalf("transfers %+v", s.Transfers)
+	}
+	close(release)
+	h.nextPass()
+	for i := range 4 {
+		select {
+		case g := <-forwarded:
+			if g.job != "j" {
+				t.Fatalf("event %d forwarded for job %q", i, g.job)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of 4 events forwarded", i)
+		}
+	}
+	waitFor(t, "idle", func() bool { return h.status("j").State == Idle })
+}
+
+func TestResetSyncCancelsPassClearsSnapshotAndSyncs(t *testing.T) {
+	b := newBlocking()
+	h := newHarness(t, testConfig(t, config.Job{Name: "j", Local: "/l", Remote: "/r"}),
+		func(ctx context.Context, h *harness, opts syncer.Options) (snapshot.PassRecord, error) {
+			if err := opts.DB.PutConflict(conflict.Record{Path: "x.txt", Reason: conflict.BothModified}); err != nil {
+				return snapshot.PassRecord{}, err
+			}
+			return b.pass(ctx, h, opts)
+		})
+	b.waitStart(t)
+	cs, err := h.a.Conflicts("j")
+	if err != nil || len(cs) != 1 || cs[0].Path != "x.txt" {
+		t.Fatalf("conflicts during the pass: %+v, %v", cs, err)
+	}
+	if err := h.a.ResetSync("j"); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	cancels := b.cancels
+	b.mu.Unlock()
+	if cancels != 1 {
+		t.Fatalf("ResetSync cancelled %d running passes, want 1", cancels)
+	}
+	b.waitStart(t) // the pass after the reset
+	// That pass put the conflict back; the reset had cleared it first.
+	b.release <- struct{}{}
+	h.nextPass()
+	h.nextPass()
+	waitFor(t, "idle", func() bool { return h.status("j").State == Idle })
+}
+
+func TestResetSyncClearsConflicts(t *testing.T) {
+	n := 0
+	h := newHarness(t, testConfig(t, config.Job{Name: "j", Local: "/l", Remote: "/r"}),
+		func(ctx context.Context, h *harness, opts syncer.Options) (snapshot.PassRecord, error) {
+			n++
+			if n == 1 {
+				return snapshot.PassRecord{}, opts.DB.PutConflict(conflict.Record{Path: "x.txt", Reason: conflict.BothModified})
+			}
+			return snapshot.PassRecord{}, nil
+		})
+	h.nextPass()
+	waitFor(t, "one conflict", func() bool { return h.status("j").Conflicts == 1 })
+	if err := h.a.ResetSync("j"); err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := h.a.Conflicts("j"); err != nil || len(cs) != 0 {
+		t.Fatalf("conflicts after reset: %+v, %v", cs, err)
+	}
+	h.nextPass()
+	waitFor(t, "no conflicts and idle", func() bool { s := h.status("j"); return s.Conflicts == 0 && s.State == Idle })
+}
+
+func TestResolveWaitsForPassAndDelegates(t *testing.T) {
+	var running atomic.Bool
+	b := newBlocking()
+	var resolved []string
+	overlapped := false
+	h := newHarness(t, testConfig(t, config.Job{Name: "j", Local: "/l", Remote: "/r"}),
+		func(ctx context.Context, h *harness, opts syncer.Options) (snapshot.PassRecord, error) {
+			running.Store(true)
+			defer running.Store(false)
+			if err := opts.DB.PutConflict(conflict.Record{Path: "x.txt", Reason: conflict.BothModified}); err != nil {
+				return snapshot.PassRecord{}, err
+			}
+			return b.pass(ctx, h, opts)
+		},
+		func(a *Agent) {
+			a.resolve = func(ctx context.Context, opts syncer.Options, paths []string) error {
+				overlapped = overlapped || running.Load()
+				resolved = append(resolved, paths...)
+				for _, p := range paths {
+					if err := opts.DB.ClearConflict(p); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		})
+	b.waitStart(t)
+	errc := make(chan error, 1)
+	go func() { errc <- h.a.Resolve("j", []string{"x.txt"}) }()
+	b.release <- struct{}{}
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Resolve did not return")
+	}
+	if overlapped || len(resolved) != 1 || resolved[0] != "x.txt" {
+		t.Fatalf("resolve overlapped a pass: %v, resolved %v", overlapped, resolved)
+	}
+	if s := h.status("j"); s.Conflicts != 0 {
+		t.Fatalf("conflict count after resolve: %d", s.Conflicts)
+	}
 }

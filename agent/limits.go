@@ -59,11 +59,10 @@ func (l *Limits) set(bw config.Bandwidth) {
 	l.mu.Unlock()
 }
 
-// cronParser accepts the standard five fields and descriptors (@daily).
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
+// parseCron accepts what config validation accepts: five fields or a
+// descriptor (@daily), optionally prefixed by TZ=.
 func parseCron(spec string) (cron.Schedule, error) {
-	s, err := cronParser.Parse(spec)
+	s, err := cron.ParseStandard(spec)
 	if err != nil {
 		return nil, fmt.Errorf("unable to parse cron expression %q: %w", spec, err)
 	}
