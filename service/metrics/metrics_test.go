@@ -1,0 +1,172 @@
+package metrics
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/ferry-sync/ferry/agent"
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// scrape fetches /metrics through the handler and parses the text format.
+func scrape(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", rec.Code)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatalf("unable to parse /metrics: %v", err)
+	}
+	return fams
+}
+
+// value finds the sample of family name whose labels include want.
+func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	t.Helper()
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, mt := range f.Metric {
+		labels := map[string]string{}
+		for _, l := range mt.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case mt.Counter != nil:
+			return mt.Counter.GetValue(), true
+		case mt.Gauge != nil:
+			return mt.Gauge.GetValue(), true
+		case mt.Histogram != nil:
+			return float64(mt.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func expect(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels map[string]string, want float64) {
+	t.Helper()
+	got, ok := value(t, fams, name, labels)
+	if !ok || got != want {
+		t.Errorf("%s%v = %v (present %v), want %v", name, labels, got, ok, want)
+	}
+}
+
+func TestEventsFeedCounters(t *testing.T) {
+	m := New(nil)
+	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	for _, ev := range []syncer.Event{
+		{Time: t0, Phase: syncer.PhaseScanning},
+		{Time: t0.Add(time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 1000},
+		{Time: t0.Add(2 * time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 500, FileDone: true},
+		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "b", FileDone: true, Err: errors.New("no space")},
+		{Time: t0.Add(4 * time.Second), Phase: syncer.PhaseDone},
+		// The next pass halts at once.
+		{Time: t0.Add(time.Minute), Phase: syncer.PhaseScanning},
+		{Time: t0.Add(time.Minute + 200*time.Millisecond), Phase: syncer.PhaseHalted},
+	} {
+		m.Observe("docs", ev)
+	}
+	m.Observe("photos", syncer.Event{Time: t0, Phase: syncer.PhaseTransferring, Delta: 7})
+	m.AddTransport("docs", TransportDelta{SentBytes: 1600, ReceivedBytes: 90, Retransmits: 3, Lost: 2})
+
+	f := scrape(t, m)
+	job := map[string]string{"job": "docs"}
+	expect(t, f, "ferry_transferred_bytes_total", job, 1500)
+	expect(t, f, "ferry_transferred_bytes_total", map[string]string{"job": "photos"}, 7)
+	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "ok"}, 1)
+	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "error"}, 1)
+	expect(t, f, "ferry_halts_total", job, 1)
+	expect(t, f, "ferry_passes_total", map[string]string{"job": "docs", "result": "done"}, 1)
+	expect(t, f, "ferry_passes_total", map[string]string{"job": "docs", "result": "halted"}, 1)
+	expect(t, f, "ferry_pass_duration_seconds", job, 2) // sample count
+	expect(t, f, "ferry_sent_bytes_total", job, 1600)
+	expect(t, f, "ferry_received_bytes_total", job, 90)
+	expect(t, f, "ferry_retransmitted_packets_total", job, 3)
+	expect(t, f, "ferry_lost_packets_total", job, 2)
+
+	h := f["ferry_pass_duration_seconds"].Metric[0].Histogram
+	if got := h.GetSampleSum(); got < 4.199 || got > 4.201 {
+		t.Errorf("pass durations sum to %vs, want 4.2s (4s + 200ms)", got)
+	}
+	if _, ok := f["go_goroutines"]; ok {
+		t.Error("the default Go collectors leaked into the private registry")
+	}
+}
+
+func TestStatusFeedsGaugesAndForgetsRemovedJobs(t *testing.T) {
+	m := New(nil)
+	next := time.Unix(1_800_000_000, 0)
+	m.Update([]agent.JobStatus{
+		{Name: "docs", State: agent.Transferring, Conflicts: 2, NextPass: next,
+			Progress: agent.Progress{Rate: 84e6},
+			Transfers: []agent.TransferStatus{
+				{Path: "a", TargetRate: 60e6, RTT: 20 * time.Millisecond, RetransmitPct: 1.5},
+				{Path: "b", TargetRate: 40e6, RTT: 35 * time.Millisecond, RetransmitPct: 0.5},
+			}},
+		{Name: "mail", State: agent.Halted},
+	})
+	m.Observe("mail", syncer.Event{Phase: syncer.PhaseTransferring, Delta: 5})
+	f := scrape(t, m)
+	docs := map[string]string{"job": "docs"}
+	expect(t, f, "ferry_job_state", map[string]string{"job": "docs", "state": "transferring"}, 1)
+	expect(t, f, "ferry_job_state", map[string]string{"job": "docs", "state": "idle"}, 0)
+	expect(t, f, "ferry_job_state", map[string]string{"job": "mail", "state": "halted"}, 1)
+	expect(t, f, "ferry_conflicts", docs, 2)
+	expect(t, f, "ferry_transfer_rate_bits_per_second", docs, 84e6)
+	expect(t, f, "ferry_target_rate_bits_per_second", docs, 100e6)
+	expect(t, f, "ferry_rtt_seconds", docs, 0.035)
+	expect(t, f, "ferry_retransmit_ratio", docs, 0.015)
+	expect(t, f, "ferry_transfers_in_flight", docs, 2)
+	expect(t, f, "ferry_next_pass_timestamp_seconds", docs, 1.8e9)
+
+	m.Update([]agent.JobStatus{{Name: "docs", State: agent.Idle}})
+	f = scrape(t, m)
+	expect(t, f, "ferry_job_state", map[string]string{"job": "docs", "state": "idle"}, 1)
+	expect(t, f, "ferry_transfers_in_flight", docs, 0)
+	for _, name := range []string{"ferry_job_state", "ferry_transferred_bytes_total"} {
+		if _, ok := value(t, f, name, map[string]string{"job": "mail"}); ok {
+			t.Errorf("%s still has a series for the removed job mail", name)
+		}
+	}
+}
+
+func TestConcurrentObserve(t *testing.T) {
+	m := New(nil)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 1000 {
+				m.Observe("docs", syncer.Event{Phase: syncer.PhaseTransferring, Delta: 1})
+				if i%100 == 99 {
+					m.Observe("docs", syncer.Event{Phase: syncer.PhaseDone})
+				}
+				if g == 0 && i%250 == 0 {
+					m.Update([]agent.JobStatus{{Name: "docs"}})
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	expect(t, scrape(t, m), "ferry_transferred_bytes_total", map[string]string{"job": "docs"}, 4000)
+}
