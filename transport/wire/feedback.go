@@ -11,6 +11,14 @@ type Range struct {
 	Lo, Hi uint64
 }
 
+// RateRequest is a receiver's rate policy and caps in bits per second.
+// Policy 0 means none; the data package maps the other values to cc
+// policies. Target, Min and Max of 0 mean unset.
+type RateRequest struct {
+	Policy           uint8
+	Target, Min, Max uint64
+}
+
 // MaxRanges bounds the ranges one Feedback carries; older ranges are dropped
 // by the receiver first.
 const MaxRanges = 256
@@ -34,6 +42,9 @@ type Feedback struct {
 	OWDSamples uint32
 	MinOWD     time.Duration
 	MeanOWD    time.Duration
+	// Want is the rate the receiver asks the sender to keep to (its own
+	// bandwidth settings, changeable live); zero fields ask for nothing.
+	Want RateRequest
 	// Ranges are disjoint and sorted by descending Hi.
 	Ranges []Range
 }
@@ -56,6 +67,10 @@ func (f Feedback) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, f.OWDSamples)
 	b = binary.BigEndian.AppendUint64(b, uint64(f.MinOWD))
 	b = binary.BigEndian.AppendUint64(b, uint64(f.MeanOWD))
+	b = append(b, f.Want.Policy)
+	b = binary.BigEndian.AppendUint64(b, f.Want.Target)
+	b = binary.BigEndian.AppendUint64(b, f.Want.Min)
+	b = binary.BigEndian.AppendUint64(b, f.Want.Max)
 	rs := f.Ranges
 	if len(rs) > MaxRanges {
 		rs = rs[:MaxRanges]
@@ -82,6 +97,7 @@ func ParseFeedback(b []byte) (Feedback, int, error) {
 		OWDSamples: r.u32(),
 		MinOWD:     time.Duration(r.u64()),
 		MeanOWD:    time.Duration(r.u64()),
+		Want:       RateRequest{Policy: r.u8(), Target: r.u64(), Min: r.u64(), Max: r.u64()},
 	}
 	n := int(r.u16())
 	if r.err == nil && n > MaxRanges {

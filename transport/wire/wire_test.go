@@ -40,6 +40,7 @@ func codecs() []codec {
 			func(v any, b []byte) []byte { return v.(Accept).Append(b) },
 			func(b []byte) (any, int, error) { return ParseAccept(b) }),
 		wrap("feedback", Feedback{AckDelay: 3 * time.Millisecond, RecvRate: 95e6, Received: 812, OWDSamples: 800, MinOWD: -time.Second, MeanOWD: 20 * time.Millisecond,
+			Want:   RateRequest{Policy: 3, Target: 50e6, Max: 80e6},
 			Ranges: []Range{{Lo: 1000, Hi: 1200}, {Lo: 998, Hi: 998}, {Lo: 2, Hi: 990}, {Lo: 0, Hi: 0}}},
 			func(v any, b []byte) []byte { return v.(Feedback).Append(b) },
 			func(b []byte) (any, int, error) { return ParseFeedback(b) }),

@@ -1,0 +1,141 @@
+package data
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/ferry-sync/ferry/transport/cc"
+	"github.com/ferry-sync/ferry/transport/seal"
+	"github.com/ferry-sync/ferry/transport/wire"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultPacketSize         = 1400
+	DefaultFeedbackInterval   = 10 * time.Millisecond
+	DefaultNoUDPTimeout       = 5 * time.Second
+	DefaultIdleTimeout        = 30 * time.Second
+	DefaultMaxOpenFiles       = 256
+	DefaultChunkSize          = 1 << 20
+	DefaultCheckpointInterval = 2 * time.Second
+	// minPacketSize leaves room for a useful payload after every header.
+	minPacketSize = 256
+)
+
+// Config is what both sides of a session need. The control channel agrees
+// on Key and Session (and which UDP address to use) before either side runs.
+type Config struct {
+	// Key is the session's AES-256 key, seal.KeyLen bytes, fresh from
+	// crypto/rand for every session.
+	Key     []byte
+	Session wire.SessionID
+	// Peer is where to send the first packets. Nil: wait for the peer to
+	// speak first and answer whoever did (with a valid key and session).
+	// At least one side must know the other; behind NAT it is the client.
+	Peer net.Addr
+	// Rate is the sender's policy and caps. On a receiver it is what the
+	// receiver asks the sender to keep to (zero: nothing asked).
+	Rate cc.Config
+	// Clock defaults to the system clock.
+	Clock cc.Clock
+	// Log defaults to discarding.
+	Log *slog.Logger
+	// PacketSize is the largest datagram sent (default 1400, fits a 1500
+	// MTU with IPv6 and a little tunnel overhead).
+	PacketSize int
+	// FeedbackInterval is how often the receiver reports (default 10 ms).
+	FeedbackInterval time.Duration
+	// NoUDPTimeout: with no packet at all from the peer this long after
+	// the start, the session gives up with ErrNoUDP (default 5 s).
+	NoUDPTimeout time.Duration
+	// IdleTimeout: once started, silence this long ends the session with
+	// ErrIdle (default 30 s).
+	IdleTimeout time.Duration
+	// MaxOpenFiles bounds the files in flight at once (default 256).
+	MaxOpenFiles int
+	// ChunkSize is the resume granularity (receiver; default 1 MiB).
+	ChunkSize int64
+	// CheckpointInterval is how often the receiver saves resume
+	// checkpoints of files being written (default 2 s).
+	CheckpointInterval time.Duration
+	// Progress, if set, is told of bytes acknowledged (sender) or written
+	// (receiver) per path. It is called from the session's loop: keep it
+	// quick.
+	Progress func(path string, delta int64)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Key) != seal.KeyLen {
+		return c, fmt.Errorf("unable to start data session: key is %d bytes, want %d", len(c.Key), seal.KeyLen)
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.PacketSize == 0 {
+		c.PacketSize = DefaultPacketSize
+	}
+	if c.PacketSize < minPacketSize || c.PacketSize > wire.MaxPayload {
+		return c, fmt.Errorf("unable to start data session: packet size %d outside %d..%d", c.PacketSize, minPacketSize, wire.MaxPayload)
+	}
+	if c.FeedbackInterval <= 0 {
+		c.FeedbackInterval = DefaultFeedbackInterval
+	}
+	if c.NoUDPTimeout <= 0 {
+		c.NoUDPTimeout = DefaultNoUDPTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxOpenFiles <= 0 {
+		c.MaxOpenFiles = DefaultMaxOpenFiles
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = DefaultChunkSize
+	}
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	return c, nil
+}
+
+var policyCodes = []cc.Policy{"", cc.Fixed, cc.High, cc.Fair, cc.Low}
+
+func encodeRate(c cc.Config) wire.RateRequest {
+	r := wire.RateRequest{Target: uint64(max(c.TargetRate, 0)), Min: uint64(max(c.MinRate, 0)), Max: uint64(max(c.MaxRate, 0))}
+	for i, p := range policyCodes {
+		if p == c.Policy && i > 0 {
+			r.Policy = uint8(i)
+		}
+	}
+	return r
+}
+
+// mergeRate combines the sender's own settings with what the receiver asks:
+// the receiver's policy, target and floor win when given, and the lower of
+// the two hard caps holds.
+func mergeRate(own cc.Config, want wire.RateRequest) cc.Config {
+	out := own
+	if int(want.Policy) < len(policyCodes) && want.Policy > 0 {
+		out.Policy = policyCodes[want.Policy]
+	}
+	if want.Target > 0 {
+		out.TargetRate = float64(want.Target)
+	}
+	if want.Min > 0 {
+		out.MinRate = float64(want.Min)
+	}
+	if m := float64(want.Max); m > 0 && (out.MaxRate <= 0 || m < out.MaxRate) {
+		out.MaxRate = m
+	}
+	return out
+}

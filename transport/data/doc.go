@@ -1,0 +1,36 @@
+// Package data moves file contents over ferry's encrypted UDP data path: a
+// Sender and a Receiver run one session over a net.PacketConn, many files
+// in flight at once, paced by transport/cc and sealed by transport/seal.
+//
+// Protocol (packets in transport/wire). The sender announces files (FILE);
+// the receiver opens a writer through its OpenFunc and answers (ACCEPT),
+// listing the chunks a resumable partial already holds, hashed from disk;
+// the sender checks those against its source and sends only the rest. DATA
+// packets carry file id and offset; every packet of a direction has a new
+// number, retransmissions included. About every 10 ms the receiver reports
+// (FEEDBACK) the packet-number ranges it got, its receive rate, one-way
+// delay samples and the rate it asks for; the sender detects loss from
+// those ranges (packet and time thresholds, as QUIC does), queues lost bytes
+// again, and feeds cc.Controller, whose rate drives a cc.Pacer. A file whose
+// bytes are all acknowledged but has no result yet is probed (PROBE). The
+// receiver commits a file once it has every byte (a resumed one only after
+// the probe), and reports the outcome (RESULT); a hash mismatch gets one
+// retry from scratch under a new file id. When every file has a result the
+// sender says DONE and the receiver answers FIN.
+//
+// Resume: writers implementing Resumable get a checkpoint (written byte
+// ranges, plus the file's size and hash) saved every CheckpointInterval and
+// when a session ends early. Chunk hashes are not stored in it: they are
+// recomputed from the partial when the next session starts, so a write
+// lost in a crash cannot be vouched for by a stale hash.
+//
+// Liveness: no packet at all from the peer within NoUDPTimeout gives
+// ErrNoUDP (fall back to TCP); silence for IdleTimeout later gives ErrIdle.
+//
+// Caveats: one session per conn at a time; Run uses the conn's read
+// deadline to stop its reader and clears it on return, and does not close
+// the conn. Key and Session must be fresh for every session: a reused pair
+// lets stale packets of an earlier session in. OpenFunc, Commit and the
+// resume hashing run on helper goroutines; WriteAt, ReadAt of source data
+// and Progress run on the session's loop, so a slow disk slows feedback.
+package data

@@ -1,0 +1,314 @@
+package data
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
+	"github.com/ferry-sync/ferry/transport/cc"
+	"github.com/ferry-sync/ferry/transport/seal"
+	"github.com/ferry-sync/ferry/transport/wire"
+)
+
+// batchSize is how many datagrams one sendmmsg/recvmmsg moves.
+const batchSize = 64
+
+// inPkt is one authenticated packet handed from the reader to the loop.
+type inPkt struct {
+	hdr  wire.Header
+	body []byte
+	from net.Addr
+	size int
+}
+
+// batcher is what x/net's ipv4 and ipv6 PacketConns offer on a *net.UDPConn.
+type batcher interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// link is the socket side of a session: a reader goroutine that opens
+// packets, and batched writes done by the session's loop. Everything but
+// the reader's own locals belongs to the loop.
+type link struct {
+	conn   net.PacketConn
+	box    *seal.Box
+	clk    cc.Clock
+	log    *slog.Logger
+	peer   net.Addr
+	fixed  bool // peer given by the caller: never re-learned
+	batch  batcher
+	inet6  bool // AF_INET6 socket: batching cannot address IPv4 peers
+	maxPkt int
+
+	in   chan []inPkt
+	rerr chan error
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	msgs    []ipv4.Message
+	pending [][]byte
+	free    [][]byte
+
+	heard     bool
+	lastHeard time.Time
+
+	sentPkts, sentBytes, sendErrs, recvPkts, recvBytes, unparsable uint64
+	lastErrLog                                                     time.Time
+}
+
+func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
+	l := &link{
+		conn: conn, box: box, clk: cfg.Clock, log: cfg.Log, peer: cfg.Peer, fixed: cfg.Peer != nil,
+		maxPkt: cfg.PacketSize,
+		in:     make(chan []inPkt, 64), rerr: make(chan error, 1), stop: make(chan struct{}),
+		msgs: make([]ipv4.Message, batchSize),
+	}
+	for i := range l.msgs {
+		l.msgs[i].Buffers = make([][]byte, 1)
+	}
+	if uc, ok := conn.(*net.UDPConn); ok {
+		if raw, err := uc.SyscallConn(); err == nil {
+			switch socketDomain(raw) {
+			case syscall.AF_INET:
+				l.batch = ipv4.NewPacketConn(uc)
+			case syscall.AF_INET6:
+				l.batch = ipv6.NewPacketConn(uc)
+				l.inet6 = true
+			}
+		}
+	}
+	return l
+}
+
+// start runs the reader until close.
+func (l *link) start() {
+	l.wg.Add(1)
+	go l.read()
+}
+
+// close stops the reader. The conn stays open (the caller owns it); its
+// read deadline is used to interrupt the reader and is cleared afterwards.
+func (l *link) close() {
+	close(l.stop)
+	_ = l.conn.SetReadDeadline(time.Unix(1, 0))
+	l.wg.Wait()
+	_ = l.conn.SetReadDeadline(time.Time{})
+}
+
+func (l *link) stopping() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// release returns a packet body to the pool once the loop is done with it.
+func release(b []byte) {
+	if cap(b) == 2048 {
+		b = b[:0]
+		bodyPool.Put(&b)
+	}
+}
+
+func (l *link) read() {
+	defer l.wg.Done()
+	const bufLen = 64 << 10 // a FILE with a 4 KiB path, or a large PacketSize
+	n := 1
+	if l.batch != nil {
+		n = 16
+	}
+	bufs := make([][]byte, n)
+	msgs := make([]ipv4.Message, n)
+	for i := range bufs {
+		bufs[i] = make([]byte, bufLen)
+		msgs[i].Buffers = [][]byte{bufs[i]}
+	}
+	for {
+		var got int
+		var err error
+		if l.batch != nil {
+			got, err = l.batch.ReadBatch(msgs, 0)
+		} else {
+			var m int
+			var from net.Addr
+			m, from, err = l.conn.ReadFrom(bufs[0])
+			if err == nil {
+				msgs[0].N, msgs[0].Addr, got = m, from, 1
+			}
+		}
+		if err != nil {
+			if l.stopping() {
+				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			select {
+			case l.rerr <- err:
+			default:
+			}
+			return
+		}
+		out := make([]inPkt, 0, got)
+		for i := 0; i < got; i++ {
+			pkt := bufs[i][:msgs[i].N]
+			h, body, err := l.box.Open(pkt)
+			if err != nil {
+				continue // counted by the box
+			}
+			var cp []byte
+			if len(body) <= 2048 {
+				cp = append((*bodyPool.Get().(*[]byte))[:0], body...)
+			} else {
+				cp = append([]byte(nil), body...)
+			}
+			out = append(out, inPkt{hdr: h, body: cp, from: msgs[i].Addr, size: msgs[i].N})
+		}
+		if len(out) == 0 {
+			continue
+		}
+		select {
+		case l.in <- out:
+		case <-l.stop:
+			return
+		}
+	}
+}
+
+// heardFrom notes an authenticated packet: the peer is alive, and (unless
+// the caller fixed it) its address is where replies go, which follows a NAT
+// rebinding.
+func (l *link) heardFrom(p inPkt, now time.Time) {
+	l.heard, l.lastHeard = true, now
+	l.recvPkts++
+	l.recvBytes += uint64(p.size)
+	if !l.fixed && p.from != nil {
+		l.peer = p.from
+	}
+}
+
+// liveness returns ErrNoUDP or ErrIdle when the peer has been silent too
+// long, and the time at which to check again.
+func (l *link) liveness(now, start time.Time, cfg Config) (time.Time, error) {
+	if !l.heard {
+		at := start.Add(cfg.NoUDPTimeout)
+		if !now.Before(at) {
+			return at, ErrNoUDP
+		}
+		return at, nil
+	}
+	at := l.lastHeard.Add(cfg.IdleTimeout)
+	if !now.Before(at) {
+		return at, ErrIdle
+	}
+	return at, nil
+}
+
+func (l *link) buf() []byte {
+	if n := len(l.free); n > 0 {
+		b := l.free[n-1]
+		l.free = l.free[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, l.maxPkt+seal.Overhead+64)
+}
+
+// queue seals a packet of type t whose body is produced by body, queues it
+// for the next flush, and returns its number and size on the wire.
+func (l *link) queue(t wire.Type, body func([]byte) []byte) (uint64, int) {
+	h := l.box.Next(t)
+	b := body(h.Append(l.buf()))
+	sealed, err := l.box.Seal(b)
+	if err != nil {
+		// Only a bug can get here (the box made the header).
+		l.log.Error("unable to seal packet", "err", err)
+		return h.Number, 0
+	}
+	l.pending = append(l.pending, sealed)
+	if len(l.pending) >= batchSize {
+		l.flush()
+	}
+	return h.Number, len(sealed)
+}
+
+// flush writes the queued packets to the peer.
+func (l *link) flush() {
+	if len(l.pending) == 0 {
+		return
+	}
+	defer func() {
+		for _, b := range l.pending {
+			if cap(b) <= l.maxPkt+seal.Overhead+64 {
+				l.free = append(l.free, b)
+			}
+		}
+		l.pending = l.pending[:0]
+	}()
+	if l.peer == nil {
+		return
+	}
+	useBatch := l.batch != nil
+	if ua, ok := l.peer.(*net.UDPAddr); !ok || (l.inet6 && ua.IP.To4() != nil) {
+		useBatch = false
+	}
+	if useBatch {
+		for i, b := range l.pending {
+			l.msgs[i].Buffers[0] = b
+			l.msgs[i].Addr = l.peer
+		}
+		off := 0
+		for off < len(l.pending) {
+			n, err := l.batch.WriteBatch(l.msgs[off:len(l.pending)], 0)
+			if err != nil {
+				if errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EINVAL) {
+					l.batch = nil
+					break
+				}
+				l.writeErr(err)
+				off++ // drop one datagram, as the network might, and go on
+				continue
+			}
+			for _, b := range l.pending[off : off+n] {
+				l.sentPkts++
+				l.sentBytes += uint64(len(b))
+			}
+			off += n
+		}
+		if l.batch != nil {
+			return
+		}
+		l.pending = l.pending[off:]
+	}
+	for _, b := range l.pending {
+		if _, err := l.conn.WriteTo(b, l.peer); err != nil {
+			l.writeErr(err)
+			continue
+		}
+		l.sentPkts++
+		l.sentBytes += uint64(len(b))
+	}
+}
+
+func (l *link) writeErr(err error) {
+	l.sendErrs++
+	if now := l.clk.Now(); now.Sub(l.lastErrLog) > 5*time.Second {
+		l.lastErrLog = now
+		l.log.Warn("UDP send failed", "peer", l.peer, "err", err)
+	}
+}

@@ -1,0 +1,112 @@
+package data
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Resumable is implemented by FileWriters that can continue a partial file
+// (localfs's does). The receiver then checkpoints which byte ranges it has
+// written, and at the start of a later session offers the sender the chunks
+// it already holds, hashed from disk, so only the rest is sent.
+type Resumable interface {
+	io.ReaderAt
+	// ExistingSize is the size of the partial found when the writer was
+	// opened.
+	ExistingSize() int64
+	SaveCheckpoint(data []byte) error
+	LoadCheckpoint() ([]byte, error)
+}
+
+// Truncater is optionally implemented by FileWriters; the receiver cuts a
+// partial longer than the file back to the file's size (and a retry from
+// scratch back to it too), since stale tail bytes would fail the hash.
+type Truncater interface {
+	Truncate(size int64) error
+}
+
+// Checkpoint format: magic, the file's size and hash (a checkpoint of
+// another version is ignored), then the written ranges.
+const ckptMagic = "FCK1"
+
+func encodeCheckpoint(size int64, hash uint64, got *rangeSet) []byte {
+	b := append([]byte(nil), ckptMagic...)
+	b = binary.BigEndian.AppendUint64(b, uint64(size))
+	b = binary.BigEndian.AppendUint64(b, hash)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(got.s)))
+	for _, s := range got.s {
+		b = binary.BigEndian.AppendUint64(b, uint64(s.lo))
+		b = binary.BigEndian.AppendUint64(b, uint64(s.hi))
+	}
+	return b
+}
+
+var errBadCheckpoint = errors.New("checkpoint unreadable")
+
+func decodeCheckpoint(b []byte, size int64, hash uint64) (rangeSet, error) {
+	var set rangeSet
+	if len(b) < 24 || string(b[:4]) != ckptMagic {
+		return set, errBadCheckpoint
+	}
+	if int64(binary.BigEndian.Uint64(b[4:])) != size || binary.BigEndian.Uint64(b[12:]) != hash {
+		return set, errBadCheckpoint
+	}
+	n := int(binary.BigEndian.Uint32(b[20:]))
+	b = b[24:]
+	if n < 0 || len(b) != n*16 {
+		return set, errBadCheckpoint
+	}
+	for i := 0; i < n; i++ {
+		lo, hi := int64(binary.BigEndian.Uint64(b[i*16:])), int64(binary.BigEndian.Uint64(b[i*16+8:]))
+		if lo < 0 || hi > size || lo >= hi {
+			return rangeSet{}, errBadCheckpoint
+		}
+		set.add(lo, hi)
+	}
+	return set, nil
+}
+
+// heldChunks lists the chunks of a partial that a resume can offer: those
+// entirely inside the checkpoint's ranges (or, with no usable checkpoint,
+// inside the partial's existing length), each hashed from what is on disk
+// now, so an unflushed write before a crash is caught by the sender's check.
+func heldChunks(res Resumable, size int64, hash uint64, chunk int64) ([]chunkHash, error) {
+	have := min(res.ExistingSize(), size)
+	if have <= 0 {
+		return nil, nil
+	}
+	var ranges rangeSet
+	if b, err := res.LoadCheckpoint(); err == nil && len(b) > 0 {
+		if set, err := decodeCheckpoint(b, size, hash); err == nil {
+			ranges = set
+		}
+	}
+	if len(ranges.s) == 0 {
+		ranges.add(0, have)
+	}
+	var out []chunkHash
+	buf := make([]byte, chunk)
+	for i := int64(0); i*chunk < have; i++ {
+		lo, hi := i*chunk, min((i+1)*chunk, size)
+		if hi > have || !ranges.contains(lo, hi) {
+			continue
+		}
+		n, err := res.ReadAt(buf[:hi-lo], lo)
+		if int64(n) != hi-lo {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return out, err
+		}
+		out = append(out, chunkHash{index: uint32(i), hash: xxhash.Sum64(buf[:n])})
+	}
+	return out, nil
+}
+
+type chunkHash struct {
+	index uint32
+	hash  uint64
+}

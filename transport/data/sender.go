@@ -1,0 +1,907 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/cc"
+	"github.com/ferry-sync/ferry/transport/seal"
+	"github.com/ferry-sync/ferry/transport/wire"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// SendFile is one file to send: its scanned entry (Path, Size, Hash, Mode,
+// Mtime; the receiver checks the Hash at Commit) and how to open it.
+type SendFile struct {
+	Entry tree.Entry
+	Open  func() (syncer.FileReader, error)
+}
+
+// Sender is the sending side of one data session.
+type Sender struct {
+	cfg  Config
+	conn net.PacketConn
+	ctrl *cc.Controller
+	box  *seal.Box
+
+	mu      sync.Mutex
+	own     cc.Config
+	changed chan struct{}
+	stats   Stats
+}
+
+// NewSender prepares a sending session over conn; Run starts it.
+func NewSender(conn net.PacketConn, cfg Config) (*Sender, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	box, err := seal.New(cfg.Key, cfg.Session, seal.Sender)
+	if err != nil {
+		return nil, err
+	}
+	return &Sender{
+		cfg: cfg, conn: conn, box: box, own: cfg.Rate,
+		ctrl:    cc.NewController(cfg.Rate, cfg.Clock),
+		changed: make(chan struct{}, 1),
+	}, nil
+}
+
+// Send runs one sending session: see Sender.Run.
+func Send(ctx context.Context, conn net.PacketConn, cfg Config, files []SendFile) ([]error, error) {
+	s, err := NewSender(conn, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.Run(ctx, files)
+}
+
+// SetConfig changes the rate policy and caps of a running (or not yet
+// started) session; the loop applies it at once.
+func (s *Sender) SetConfig(c cc.Config) {
+	s.mu.Lock()
+	s.own = c
+	s.mu.Unlock()
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns a recent snapshot (refreshed every few milliseconds).
+func (s *Sender) Stats() Stats {
+	s.mu.Lock()
+	st := s.stats
+	s.mu.Unlock()
+	st.Dropped = s.box.Stats()
+	return st
+}
+
+type sfState uint8
+
+const (
+	sfQueued sfState = iota
+	sfAnnounced
+	sfVerifying
+	sfSending
+	sfAcked
+	sfAborting
+	sfDone
+)
+
+type sfile struct {
+	idx   int
+	id    uint32
+	src   SendFile
+	info  wire.File
+	r     syncer.FileReader
+	state sfState
+	fresh bool
+
+	lastTx  time.Time
+	txCount int
+
+	parts     []bool
+	partsLeft int
+	chunkSize int64
+	offered   []wire.Chunk
+	resumed   bool
+
+	acked rangeSet
+	next  int64
+
+	ra    []byte // read-ahead of new data
+	raOff int64
+
+	err error
+}
+
+type sentPkt struct {
+	at    time.Time
+	f     *sfile
+	off   int64
+	n     int
+	size  int
+	state uint8
+}
+
+const (
+	pktInflight uint8 = iota
+	pktAcked
+	pktLost
+)
+
+type retxSpan struct {
+	f   *sfile
+	off int64
+	n   int
+}
+
+// packetThreshold: a packet this many numbers below an acknowledged one is
+// lost whatever the time (reordering beyond it is rare on real paths).
+const packetThreshold = 32
+
+type sendRun struct {
+	s     *Sender
+	cfg   Config
+	l     *link
+	clk   cc.Clock
+	start time.Time
+	ctx   context.Context
+
+	files   []*sfile
+	active  []*sfile // admitted, not done
+	byID    map[uint32]*sfile
+	nextID  uint32
+	queued  int // next index of files to admit
+	sending []*sfile
+	retx    []retxSpan
+
+	sent     []sentPkt
+	sentBase uint64 // packet number of sent[0]
+	inflight int
+	lastSent time.Time
+	ptoCount int
+	largest  uint64
+	haveAck  bool
+	rtt      rttEstimator
+	lost     int // since the last feedback
+	want     wire.RateRequest
+	pacer    *cc.Pacer
+	pacerAt  time.Time // when the pacer allows the next packet
+
+	results    []error
+	remaining  int
+	doneTx     int
+	lastDone   time.Time
+	finished   bool
+	peerClosed bool
+
+	jobs    chan func()
+	pending int
+
+	payloadMax int
+	scratch    []byte
+
+	payload, retrans, resumed, lostPkts uint64
+	filesDone, filesFailed              int
+	lastPublish                         time.Time
+}
+
+// Run sends files and returns one error (or nil) per file, in order, plus
+// a session error: ErrNoUDP if the receiver was never heard, ErrIdle if it
+// went silent, the context's cause if canceled. Files that did not finish
+// carry the session error too.
+func (s *Sender) Run(ctx context.Context, files []SendFile) ([]error, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cfg := s.cfg
+	r := &sendRun{
+		s: s, cfg: cfg, clk: cfg.Clock, ctx: ctx,
+		l:     newLink(s.conn, s.box, cfg),
+		byID:  make(map[uint32]*sfile),
+		jobs:  make(chan func(), 16),
+		pacer: cc.NewPacer(cfg.Clock, s.ctrl.Rate()),
+	}
+	r.start = r.clk.Now()
+	r.payloadMax = cfg.PacketSize - wire.HeaderLen - wire.DataOverhead - seal.Overhead
+	r.scratch = make([]byte, r.payloadMax)
+	r.results = make([]error, len(files))
+	r.remaining = len(files)
+	for i, f := range files {
+		r.files = append(r.files, &sfile{idx: i, src: f})
+	}
+	r.l.start()
+	err := r.loop()
+	r.l.flush()
+	r.l.close()
+	cancel(err)
+	for r.pending > 0 {
+		(<-r.jobs)()
+		r.pending--
+	}
+	for _, f := range r.files {
+		if f.r != nil {
+			_ = f.r.Close()
+			f.r = nil
+		}
+		if f.state != sfDone && err != nil {
+			r.results[f.idx] = fmt.Errorf("unable to send %s: %w", f.src.Entry.Path, err)
+		}
+	}
+	r.publish(r.clk.Now(), true)
+	return r.results, err
+}
+
+func (r *sendRun) loop() error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := r.clk.Now()
+		wake, err := r.onTime(now)
+		if err != nil {
+			return err
+		}
+		if r.finished {
+			return nil
+		}
+		if at := r.transmit(now); !at.IsZero() && at.Before(wake) {
+			wake = at
+		}
+		r.l.flush()
+		r.publish(now, false)
+		d := wake.Sub(r.clk.Now())
+		if d <= 0 {
+			d = time.Microsecond
+		}
+		timer.Reset(d)
+		select {
+		case <-r.ctx.Done():
+			// Tell the receiver to stop and keep its partials for a resume.
+			for i := 0; i < 2; i++ {
+				r.l.queue(wire.TypeDone, wire.Done{Files: uint32(len(r.files))}.Append)
+			}
+			r.l.flush()
+			return context.Cause(r.ctx)
+		case batch := <-r.l.in:
+			now := r.clk.Now()
+			for _, p := range batch {
+				r.handle(now, p)
+				release(p.body)
+			}
+		drain:
+			for i := 0; i < 8; i++ {
+				select {
+				case batch := <-r.l.in:
+					for _, p := range batch {
+						r.handle(now, p)
+						release(p.body)
+					}
+				default:
+					break drain
+				}
+			}
+		case err := <-r.l.rerr:
+			return fmt.Errorf("unable to receive on the data socket: %w", err)
+		case fn := <-r.jobs:
+			r.pending--
+			fn()
+		case <-r.s.changed:
+			r.applyConfig()
+		case <-timer.C:
+		}
+		if r.finished {
+			if r.peerClosed {
+				return ErrPeerClosed
+			}
+			return nil
+		}
+	}
+}
+
+func (r *sendRun) applyConfig() {
+	r.s.mu.Lock()
+	own := r.s.own
+	r.s.mu.Unlock()
+	r.s.ctrl.SetConfig(mergeRate(own, r.want))
+	r.pacer.SetRate(r.s.ctrl.Rate())
+}
+
+func (r *sendRun) publish(now time.Time, force bool) {
+	if !force && now.Sub(r.lastPublish) < 5*time.Millisecond {
+		return
+	}
+	r.lastPublish = now
+	cs := r.s.ctrl.Stats()
+	r.s.mu.Lock()
+	own := r.s.own
+	eff := mergeRate(own, r.want)
+	r.s.stats = Stats{
+		PacketsSent: r.l.sentPkts, BytesSent: r.l.sentBytes, PacketsReceived: r.l.recvPkts, BytesReceived: r.l.recvBytes,
+		PayloadBytes: r.payload, RetransmittedBytes: r.retrans, ResumedBytes: r.resumed, LostPackets: r.lostPkts,
+		SendErrors: r.l.sendErrs, Unparsable: r.l.unparsable, RTT: r.rtt.smoothed(),
+		Rate: cs.Rate, Target: eff.TargetRate, Min: eff.MinRate,
+		FilesDone: r.filesDone, FilesFailed: r.filesFailed,
+	}
+	r.s.mu.Unlock()
+}
+
+// ctrlTimeout is when an unanswered FILE, PROBE, ABORT or DONE is sent again.
+func (r *sendRun) ctrlTimeout(n int) time.Duration {
+	return min(r.rtt.pto(r.cfg.FeedbackInterval)<<min(n, 4), 3*time.Second)
+}
+
+// onTime runs everything driven by the clock and returns when it next
+// needs to run.
+func (r *sendRun) onTime(now time.Time) (time.Time, error) {
+	wake, err := r.l.liveness(now, r.start, r.cfg)
+	if err != nil {
+		states := map[sfState]int{}
+		for _, f := range r.active {
+			states[f.state]++
+		}
+		r.cfg.Log.Debug("sender giving up", "err", err, "inflight", r.inflight, "sent", len(r.sent), "retx", len(r.retx),
+			"sending", len(r.sending), "states", fmt.Sprint(states), "remaining", r.remaining, "pto", r.ptoCount, "rate", r.s.ctrl.Rate())
+		return wake, err
+	}
+	if r.l.peer == nil {
+		return wake, nil // nothing can be sent until the receiver speaks
+	}
+	if lt := r.detectLoss(now); !lt.IsZero() && lt.Before(wake) {
+		wake = lt
+	}
+	// Tail probe: data outstanding and nothing acknowledged for a PTO.
+	if r.inflight > 0 {
+		at := r.lastSent.Add(r.rtt.pto(r.cfg.FeedbackInterval) << min(r.ptoCount, 4))
+		if !now.Before(at) {
+			r.ptoCount++
+			r.sendCtrl(now, wire.TypePing, wire.Done{Files: uint32(len(r.files))}.Append)
+			at = now.Add(r.rtt.pto(r.cfg.FeedbackInterval) << min(r.ptoCount, 4))
+		}
+		if at.Before(wake) {
+			wake = at
+		}
+	}
+	r.admit(now)
+	for _, f := range r.active {
+		var t wire.Type
+		var body func([]byte) []byte
+		switch f.state {
+		case sfAnnounced:
+			t, body = wire.TypeFile, f.info.Append
+		case sfAcked:
+			t, body = wire.TypeProbe, wire.Probe{ID: f.id, Size: f.info.Size}.Append
+		case sfAborting:
+			if f.txCount >= 6 {
+				r.finish(f, f.err)
+				continue
+			}
+			t, body = wire.TypeAbort, wire.Status{ID: f.id, Code: codeOf(f.err), Msg: f.err.Error()}.Append
+		default:
+			continue
+		}
+		at := f.lastTx.Add(r.ctrlTimeout(f.txCount))
+		if !now.Before(at) {
+			r.sendCtrl(now, t, body)
+			f.lastTx = now
+			f.txCount++
+			at = now.Add(r.ctrlTimeout(f.txCount))
+		}
+		if at.Before(wake) {
+			wake = at
+		}
+	}
+	r.compact()
+	if r.remaining == 0 {
+		if r.doneTx >= 5 {
+			r.finished = true // every result is in; a lost FIN does not matter
+			return wake, nil
+		}
+		at := r.lastDone.Add(r.ctrlTimeout(r.doneTx))
+		if r.doneTx == 0 || !now.Before(at) {
+			r.sendCtrl(now, wire.TypeDone, wire.Done{Files: uint32(len(r.files))}.Append)
+			r.doneTx++
+			r.lastDone = now
+			at = now.Add(r.ctrlTimeout(r.doneTx))
+		}
+		if at.Before(wake) {
+			wake = at
+		}
+	}
+	return wake, nil
+}
+
+func (r *sendRun) compact() {
+	out := r.active[:0]
+	for _, f := range r.active {
+		if f.state != sfDone {
+			out = append(out, f)
+		}
+	}
+	clear(r.active[len(out):])
+	r.active = out
+}
+
+// admit opens and announces queued files while few enough are in flight:
+// many small files ride one round trip, while a big file does not let
+// hundreds of others hold open writers on the receiver meanwhile.
+func (r *sendRun) admit(now time.Time) {
+	const unsentBudget = 32 << 20
+	unsent := int64(0)
+	for _, f := range r.sending {
+		unsent += f.info.Size - f.next
+	}
+	for r.queued < len(r.files) && len(r.active) < r.cfg.MaxOpenFiles && unsent < unsentBudget {
+		f := r.files[r.queued]
+		r.queued++
+		e := f.src.Entry
+		rd, err := f.src.Open()
+		if err != nil {
+			r.results[f.idx] = fmt.Errorf("unable to open %s for sending: %w", e.Path, err)
+			f.state = sfDone
+			r.remaining--
+			r.filesFailed++
+			continue
+		}
+		if rd.Size() != e.Size {
+			_ = rd.Close()
+			r.results[f.idx] = fmt.Errorf("unable to send %s: size is %d, scan saw %d: %w (the next pass picks it up)", e.Path, rd.Size(), e.Size, syncer.ErrChanged)
+			f.state = sfDone
+			r.remaining--
+			r.filesFailed++
+			continue
+		}
+		f.r = rd
+		f.id = r.nextID
+		r.nextID++
+		f.info = wire.File{ID: f.id, Size: e.Size, Hash: e.Hash, Mode: uint32(e.Mode.Perm()), Mtime: e.Mtime, Path: e.Path}
+		r.announce(now, f)
+		unsent += e.Size
+	}
+}
+
+func (r *sendRun) announce(now time.Time, f *sfile) {
+	f.state = sfAnnounced
+	r.byID[f.id] = f
+	r.active = append(r.active, f)
+	r.sendCtrl(now, wire.TypeFile, f.info.Append)
+	f.lastTx, f.txCount = now, 1
+}
+
+// sendCtrl queues a control packet. It goes out ahead of data and is
+// charged to the pacer as debt.
+func (r *sendRun) sendCtrl(now time.Time, t wire.Type, body func([]byte) []byte) {
+	pn, size := r.l.queue(t, body)
+	r.track(now, pn, sentPkt{at: now, size: size})
+	r.pacer.Sent(size)
+}
+
+func (r *sendRun) track(now time.Time, pn uint64, p sentPkt) {
+	if len(r.sent) == 0 {
+		r.sentBase = pn
+	}
+	// Numbers are consecutive; anything else would be a bug in link.
+	for r.sentBase+uint64(len(r.sent)) < pn {
+		r.sent = append(r.sent, sentPkt{state: pktAcked})
+	}
+	r.sent = append(r.sent, p)
+	if p.f != nil {
+		r.inflight += p.size
+		r.lastSent = now
+	}
+}
+
+// transmit sends data while the pacer allows and returns when it will
+// allow more (zero when there is nothing to send).
+func (r *sendRun) transmit(now time.Time) time.Time {
+	if r.l.peer == nil {
+		return time.Time{}
+	}
+	rate := r.s.ctrl.Rate()
+	srtt := r.rtt.smoothed()
+	limit := int(rate/8*(2*srtt+4*r.cfg.FeedbackInterval).Seconds()) + 256<<10
+	for budget := 0; budget < 512; budget++ {
+		if r.inflight >= limit {
+			return time.Time{} // feedback or a probe timeout wakes the loop
+		}
+		f, off, n, re := r.nextData()
+		if f == nil {
+			return time.Time{}
+		}
+		size := wire.HeaderLen + wire.DataOverhead + n + seal.Overhead
+		if ok, wait := r.pacer.Allow(size); !ok {
+			// Put it back: it is the first thing sent next time.
+			if re {
+				r.retx = append([]retxSpan{{f, off, n}}, r.retx...)
+			} else {
+				f.next = off
+				if len(r.sending) == 0 || r.sending[0] != f {
+					r.sending = append([]*sfile{f}, r.sending...)
+				}
+			}
+			return now.Add(wait)
+		}
+		buf, err := r.read(f, off, n, re)
+		if err != nil {
+			r.fail(now, f, err)
+			continue
+		}
+		d := wire.Data{File: f.id, Offset: off, SentAt: int64(now.Sub(r.start)), Payload: buf}
+		pn, wsize := r.l.queue(wire.TypeData, d.Append)
+		r.track(now, pn, sentPkt{at: now, f: f, off: off, n: n, size: wsize})
+		r.pacer.Sent(wsize)
+		if re {
+			r.retrans += uint64(n)
+		} else {
+			r.payload += uint64(n)
+		}
+	}
+	return now
+}
+
+// nextData picks the next bytes to send: retransmissions first, then new
+// data of the earliest file still sending.
+func (r *sendRun) nextData() (*sfile, int64, int, bool) {
+	for len(r.retx) > 0 {
+		sp := r.retx[0]
+		r.retx = r.retx[1:]
+		if sp.f.state == sfSending && !sp.f.acked.contains(sp.off, sp.off+int64(sp.n)) {
+			return sp.f, sp.off, sp.n, true
+		}
+	}
+	for len(r.sending) > 0 {
+		f := r.sending[0]
+		if f.state != sfSending {
+			r.sending = r.sending[1:]
+			continue
+		}
+		off := f.acked.gapFrom(f.next)
+		if off >= f.info.Size {
+			f.next = f.info.Size
+			r.sending = r.sending[1:]
+			continue
+		}
+		n := int64(r.payloadMax)
+		n = min(n, f.info.Size-off)
+		for _, s := range f.acked.s {
+			if s.lo > off {
+				n = min(n, s.lo-off)
+				break
+			}
+		}
+		f.next = off + n
+		return f, off, int(n), false
+	}
+	return nil, 0, 0, false
+}
+
+const readAhead = 256 << 10
+
+func (r *sendRun) read(f *sfile, off int64, n int, re bool) ([]byte, error) {
+	if !re {
+		if f.ra == nil || off < f.raOff || off+int64(n) > f.raOff+int64(len(f.ra)) {
+			want := min(int64(readAhead), f.info.Size-off)
+			if cap(f.ra) < int(want) {
+				f.ra = make([]byte, readAhead)
+			}
+			f.ra = f.ra[:want]
+			if err := readFull(f.r, f.ra, off); err != nil {
+				f.ra = nil
+				return nil, err
+			}
+			f.raOff = off
+		}
+		return f.ra[off-f.raOff : off-f.raOff+int64(n)], nil
+	}
+	b := r.scratch[:n]
+	return b, readFull(f.r, b, off)
+}
+
+func readFull(rd io.ReaderAt, b []byte, off int64) error {
+	n, err := rd.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return fmt.Errorf("file shrank while sending: %w", syncer.ErrChanged)
+	}
+	return err
+}
+
+// fail gives up on a file the sender cannot read and tells the receiver to
+// drop it.
+func (r *sendRun) fail(now time.Time, f *sfile, err error) {
+	f.err = fmt.Errorf("unable to read %s: %w", f.info.Path, err)
+	f.state = sfAborting
+	f.txCount = 0
+	r.sendCtrl(now, wire.TypeAbort, wire.Status{ID: f.id, Code: codeOf(err), Msg: f.err.Error()}.Append)
+	f.lastTx, f.txCount = now, 1
+}
+
+func (r *sendRun) finish(f *sfile, err error) {
+	if f.state == sfDone {
+		return
+	}
+	f.state = sfDone
+	delete(r.byID, f.id)
+	f.ra = nil
+	if f.r != nil {
+		_ = f.r.Close()
+		f.r = nil
+	}
+	r.results[f.idx] = err
+	r.remaining--
+	if err != nil {
+		r.filesFailed++
+	} else {
+		r.filesDone++
+	}
+}
+
+func (r *sendRun) handle(now time.Time, p inPkt) {
+	r.l.heardFrom(p, now)
+	var err error
+	switch p.hdr.Type {
+	case wire.TypeFeedback:
+		var fb wire.Feedback
+		if fb, _, err = wire.ParseFeedback(p.body); err == nil {
+			r.onFeedback(now, fb)
+		}
+	case wire.TypeAccept:
+		var a wire.Accept
+		if a, _, err = wire.ParseAccept(p.body); err == nil {
+			r.onAccept(now, a)
+		}
+	case wire.TypeResult:
+		var st wire.Status
+		if st, _, err = wire.ParseStatus(p.body); err == nil {
+			r.onResult(now, st)
+		}
+	case wire.TypeFin:
+		if r.remaining == 0 {
+			r.finished = true
+		} else {
+			for _, f := range r.active {
+				r.finish(f, fmt.Errorf("unable to send %s: %w", f.info.Path, ErrPeerClosed))
+			}
+			for _, f := range r.files[r.queued:] {
+				r.results[f.idx] = fmt.Errorf("unable to send %s: %w", f.src.Entry.Path, ErrPeerClosed)
+				f.state = sfDone
+			}
+			r.remaining = 0
+			r.finished = true
+			r.peerClosed = true
+		}
+	}
+	if err != nil {
+		r.l.unparsable++
+	}
+}
+
+func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
+	newly := 0
+	if largest, ok := fb.Largest(); ok {
+		end := r.sentBase + uint64(len(r.sent))
+		var largestNew bool
+		for _, rg := range fb.Ranges {
+			lo, hi := max(rg.Lo, r.sentBase), min(rg.Hi, end-1)
+			if end == 0 || lo > hi || hi < r.sentBase {
+				continue
+			}
+			for pn := lo; pn <= hi; pn++ {
+				p := &r.sent[pn-r.sentBase]
+				if p.state == pktAcked {
+					continue
+				}
+				if p.state == pktInflight && p.f != nil {
+					r.inflight -= p.size
+				}
+				if pn == largest {
+					largestNew = true
+				}
+				p.state = pktAcked
+				newly++
+				if p.f != nil {
+					r.onAcked(now, p.f, p.off, int64(p.n))
+				}
+			}
+		}
+		if largest >= r.sentBase && largest < end && (!r.haveAck || largest > r.largest) {
+			if largestNew {
+				r.rtt.update(now.Sub(r.sent[largest-r.sentBase].at), fb.AckDelay)
+			}
+			r.largest, r.haveAck = largest, true
+		}
+		if newly > 0 {
+			r.ptoCount = 0
+		}
+	}
+	r.detectLoss(now)
+	for len(r.sent) > 0 && r.sent[0].state != pktInflight {
+		r.sent[0] = sentPkt{}
+		r.sent = r.sent[1:]
+		r.sentBase++
+	}
+	if fb.Want != r.want {
+		r.want = fb.Want
+		r.applyConfig()
+	}
+	f := cc.Feedback{RecvRate: float64(fb.RecvRate), Lost: r.lost, RTT: r.rtt.smoothed()}
+	if fb.OWDSamples > 0 {
+		f.Received, f.MinOWD, f.MeanOWD = int(fb.Received), fb.MinOWD, fb.MeanOWD
+	}
+	r.lost = 0
+	r.s.ctrl.OnFeedback(f)
+	r.pacer.SetRate(r.s.ctrl.Rate())
+}
+
+func (r *sendRun) onAcked(now time.Time, f *sfile, off, n int64) {
+	if f.state != sfSending && f.state != sfAcked {
+		return
+	}
+	if added := f.acked.add(off, off+n); added > 0 && r.cfg.Progress != nil {
+		r.cfg.Progress(f.info.Path, added)
+	}
+	if f.state == sfSending && f.acked.covers(f.info.Size) {
+		r.toAcked(now, f)
+	}
+}
+
+func (r *sendRun) toAcked(now time.Time, f *sfile) {
+	f.state = sfAcked
+	f.txCount = 0
+	f.lastTx = now
+	if f.resumed {
+		// The receiver commits a resumed file only once told no more
+		// bytes are coming.
+		r.sendCtrl(now, wire.TypeProbe, wire.Probe{ID: f.id, Size: f.info.Size}.Append)
+		f.txCount = 1
+	}
+}
+
+// detectLoss declares lost the packets below the largest acknowledged one
+// that are too far below it or were sent too long ago, queues their data
+// again, and returns when the next one would time out.
+func (r *sendRun) detectLoss(now time.Time) time.Time {
+	if !r.haveAck {
+		return time.Time{}
+	}
+	delay := r.rtt.lossDelay(r.cfg.FeedbackInterval)
+	for i := range r.sent {
+		pn := r.sentBase + uint64(i)
+		if pn >= r.largest {
+			break
+		}
+		p := &r.sent[i]
+		if p.state != pktInflight {
+			continue
+		}
+		if r.largest-pn < packetThreshold && now.Sub(p.at) < delay {
+			// Later packets were sent later still: none of them is lost yet.
+			return p.at.Add(delay)
+		}
+		p.state = pktLost
+		r.lost++
+		r.lostPkts++
+		if p.f != nil {
+			r.inflight -= p.size
+			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
+		}
+	}
+	return time.Time{}
+}
+
+func (r *sendRun) onAccept(now time.Time, a wire.Accept) {
+	f := r.byID[a.ID]
+	if f == nil || f.state != sfAnnounced {
+		return
+	}
+	if a.Code != wire.CodeOK {
+		r.finish(f, remoteErr(f.info.Path, a.Code, a.Msg))
+		return
+	}
+	if f.parts == nil {
+		f.parts = make([]bool, a.Parts)
+		f.partsLeft = int(a.Parts)
+		f.chunkSize = int64(a.ChunkSize)
+	}
+	if int(a.Parts) != len(f.parts) || f.parts[a.Part] || (len(a.Chunks) > 0 && int64(a.ChunkSize) != f.chunkSize) {
+		return
+	}
+	f.parts[a.Part] = true
+	f.partsLeft--
+	f.offered = append(f.offered, a.Chunks...)
+	if f.partsLeft > 0 {
+		return
+	}
+	if len(f.offered) == 0 {
+		r.startSending(now, f)
+		return
+	}
+	f.state = sfVerifying
+	f.resumed = true
+	r.spawnVerify(f)
+}
+
+// spawnVerify hashes the chunks the receiver offered against the source,
+// off the loop (it can be gigabytes), and sends only what does not match.
+func (r *sendRun) spawnVerify(f *sfile) {
+	r.pending++
+	rd, chunks, cs, size := f.r, f.offered, f.chunkSize, f.info.Size
+	go func() {
+		var match []wire.Chunk
+		buf := make([]byte, min(cs, 4<<20))
+		for _, c := range chunks {
+			lo := int64(c.Index) * cs
+			if cs > int64(len(buf)) || lo >= size || r.ctx.Err() != nil {
+				continue
+			}
+			b := buf[:min(cs, size-lo)]
+			if readFull(rd, b, lo) == nil && xxhash.Sum64(b) == c.Hash {
+				match = append(match, c)
+			}
+		}
+		r.jobs <- func() {
+			if f.state != sfVerifying {
+				return
+			}
+			for _, c := range match {
+				lo := int64(c.Index) * cs
+				hi := min(lo+cs, size)
+				if added := f.acked.add(lo, hi); added > 0 {
+					r.resumed += uint64(added)
+					if r.cfg.Progress != nil {
+						r.cfg.Progress(f.info.Path, added)
+					}
+				}
+			}
+			r.startSending(r.clk.Now(), f)
+		}
+	}()
+}
+
+func (r *sendRun) startSending(now time.Time, f *sfile) {
+	f.state = sfSending
+	if f.acked.covers(f.info.Size) {
+		r.toAcked(now, f)
+		return
+	}
+	r.sending = append(r.sending, f)
+}
+
+func (r *sendRun) onResult(now time.Time, st wire.Status) {
+	f := r.byID[st.ID]
+	if f == nil || f.state == sfDone {
+		return
+	}
+	switch {
+	case f.state == sfAborting:
+		r.finish(f, f.err)
+	case st.Code == wire.CodeRetry && !f.fresh:
+		r.retry(now, f)
+	default:
+		r.finish(f, remoteErr(f.info.Path, st.Code, st.Msg))
+	}
+}
+
+// retry sends a file again from scratch under a new id after the receiver's
+// hash check failed, so stray packets of the first attempt cannot mix in.
+func (r *sendRun) retry(now time.Time, old *sfile) {
+	nf := &sfile{idx: old.idx, src: old.src, r: old.r, fresh: true, id: r.nextID}
+	r.nextID++
+	nf.info = old.info
+	nf.info.ID = nf.id
+	nf.info.Flags |= wire.FileFresh
+	old.r = nil
+	old.state = sfDone
+	delete(r.byID, old.id)
+	r.announce(now, nf)
+}

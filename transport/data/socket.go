@@ -1,0 +1,54 @@
+package data
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+)
+
+// SocketBuffer is the receive and send buffer size asked for: a 100 Mbit/s,
+// 200 ms path holds 2.5 MB in flight, and bursts on top need room.
+const SocketBuffer = 8 << 20
+
+// Listen opens a UDP socket for a data session and sizes its buffers with
+// TuneBuffers.
+func Listen(network, address string, log *slog.Logger) (*net.UDPConn, error) {
+	addr, err := net.ResolveUDPAddr(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("unable to resolve UDP address %q: %w", address, err)
+	}
+	c, err := net.ListenUDP(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("unable to listen on UDP %s: %w", address, err)
+	}
+	TuneBuffers(c, SocketBuffer, log)
+	return c, nil
+}
+
+// TuneBuffers asks for want bytes of socket buffer in each direction, reads
+// back what the kernel granted, and logs the sysctl to raise when it
+// granted less. Too small a buffer drops packets in bursts and caps the rate
+// on long paths. It returns the granted sizes (0 when unknown).
+func TuneBuffers(c *net.UDPConn, want int, log *slog.Logger) (rcv, snd int) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	_ = c.SetReadBuffer(want)
+	_ = c.SetWriteBuffer(want)
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, 0
+	}
+	// As root the limits can be bypassed; elsewhere this fails quietly.
+	forceBuffers(raw, want)
+	rcv, snd = grantedBuffers(raw)
+	if rcv > 0 && rcv < want {
+		log.Warn("UDP receive buffer smaller than asked; raise the limit for full speed on long paths",
+			"granted", rcv, "wanted", want, "fix", fmt.Sprintf("sysctl -w net.core.rmem_max=%d", want))
+	}
+	if snd > 0 && snd < want {
+		log.Warn("UDP send buffer smaller than asked; raise the limit for full speed on long paths",
+			"granted", snd, "wanted", want, "fix", fmt.Sprintf("sysctl -w net.core.wmem_max=%d", want))
+	}
+	return rcv, snd
+}

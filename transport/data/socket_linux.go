@@ -1,0 +1,41 @@
+package data
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+func forceBuffers(raw syscall.RawConn, want int) {
+	_ = raw.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, want)
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, want)
+	})
+}
+
+// grantedBuffers reads the buffer sizes back. Linux reports twice what was
+// set (it counts its bookkeeping), so the value is halved to compare with
+// what was asked.
+func grantedBuffers(raw syscall.RawConn) (rcv, snd int) {
+	_ = raw.Control(func(fd uintptr) {
+		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
+			rcv = v / 2
+		}
+		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF); err == nil {
+			snd = v / 2
+		}
+	})
+	return rcv, snd
+}
+
+// socketDomain reports the address family of a socket, so batching is only
+// used where x/net can marshal the peer's address for it.
+func socketDomain(raw syscall.RawConn) int {
+	d := -1
+	_ = raw.Control(func(fd uintptr) {
+		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil {
+			d = v
+		}
+	})
+	return d
+}
