@@ -64,6 +64,13 @@ func (p *progress) observe(ev syncer.Event, now time.Time) {
 	p.samples = p.samples[cut:]
 }
 
+// finish keeps the pass's totals for display but drops what only means
+// something while files move.
+func (p *progress) finish() {
+	p.samples = nil
+	clear(p.transfers)
+}
+
 // snapshot returns the progress with rate and ETA as of now.
 func (p *progress) snapshot(now time.Time) (Progress, []TransferStatus) {
 	out := p.p

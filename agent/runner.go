@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -68,6 +69,10 @@ type runner struct {
 	cancel       context.CancelFunc
 	started      bool
 	startStopped bool
+
+	// stopped mirrors the loop's flag for Reload, which must not take
+	// r.mu while holding Agent.mu.
+	stopped atomic.Bool
 
 	mu     sync.Mutex
 	status JobStatus
@@ -135,11 +140,7 @@ func (r *runner) call(c command) reply {
 	}
 }
 
-func (r *runner) isStopped() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.status.State == Stopped
-}
+func (r *runner) isStopped() bool { return r.stopped.Load() }
 
 func (r *runner) snapshot(now time.Time) JobStatus {
 	r.mu.Lock()
@@ -151,6 +152,13 @@ func (r *runner) snapshot(now time.Time) JobStatus {
 	}
 	r.mu.Unlock()
 	st.Bandwidth = r.limits.Bandwidth()
+	// The policy the transport runs each file under; live transport
+	// figures (RTT, loss) are not reported to the agent yet.
+	for i := range st.Transfers {
+		st.Transfers[i].Policy = string(st.Bandwidth.Policy)
+		st.Transfers[i].TargetRate = float64(st.Bandwidth.TargetRate)
+		st.Transfers[i].MinRate = float64(st.Bandwidth.MinRate)
+	}
 	return st
 }
 
@@ -241,6 +249,9 @@ func (r *runner) run(ctx context.Context, after <-chan struct{}) {
 			return
 		}
 	}
+	// retries counts the retries left in the current failure streak:
+	// Retry.Attempts more passes, Retry.Interval apart, before the job
+	// waits for its next scheduled pass.
 	l := &loop{r: r, clock: r.a.clock, opDone: make(chan opResult, 1), stopped: r.startStopped, retries: r.job.Retry.Attempts}
 	now := l.clock.Now()
 
@@ -600,12 +611,13 @@ func (l *loop) opEnded(res opResult) {
 		return
 	}
 
+	r.mu.Lock()
 	if !res.rec.Start.IsZero() {
 		rec := res.rec
-		r.mu.Lock()
 		r.status.Last = &rec
-		r.mu.Unlock()
 	}
+	r.prog.finish()
+	r.mu.Unlock()
 	interrupted := res.err != nil && cause != nil
 	switch {
 	case interrupted:
@@ -758,6 +770,7 @@ func (l *loop) publish() {
 			}
 		}
 	}
+	r.stopped.Store(l.stopped)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.status.NextPass = next
