@@ -25,7 +25,17 @@ type decoder struct {
 	// failed marks fields that already have an error, so the semantic
 	// checks do not report them twice.
 	failed map[string]bool
+	// visits counts values walked. Aliases let a small file stand for a
+	// huge tree, so the walk is bounded.
+	visits  int
+	dropped int
 }
+
+// Bounds on one decode: a real jobs file is far below both.
+const (
+	maxVisits = 50_000
+	maxErrors = 50
+)
 
 func newDecoder(file string) *decoder {
 	return &decoder{file: file, lines: map[string]int{}, failed: map[string]bool{}}
@@ -33,8 +43,16 @@ func newDecoder(file string) *decoder {
 
 func (d *decoder) fail(line int, field, format string, args ...any) {
 	d.failed[field] = true
+	if len(d.errs) >= maxErrors {
+		d.dropped++
+		return
+	}
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
+
+// complete reports whether the whole tree was walked; when it was cut
+// short, checking what was decoded says nothing useful.
+func (d *decoder) complete() bool { return d.visits <= maxVisits }
 
 // report adds semantic problems, located by the nearest recorded field.
 func (d *decoder) report(ps []problem, fallback int) {
@@ -73,9 +91,12 @@ func (d *decoder) err() error {
 		return nil
 	}
 	slices.SortStableFunc(d.errs, func(a, b *Error) int { return a.Line - b.Line })
-	errs := make([]error, len(d.errs))
+	errs := make([]error, len(d.errs), len(d.errs)+1)
 	for i, e := range d.errs {
 		errs[i] = e
+	}
+	if d.dropped > 0 {
+		errs = append(errs, &Error{File: d.file, Msg: fmt.Sprintf("%d more problems not shown", d.dropped)})
 	}
 	return errors.Join(errs...)
 }
@@ -163,7 +184,7 @@ func (d *decoder) pairs(n *yaml.Node, field string, handlers map[string]handler,
 			continue
 		}
 		d.lines[f] = v.Line
-		if isNull(v) {
+		if isNull(v) || !d.visit(v) {
 			continue
 		}
 		h(v, f)
@@ -189,6 +210,18 @@ func (d *decoder) pairs(n *yaml.Node, field string, handlers map[string]handler,
 	}
 }
 
+// visit counts one value against maxVisits, reporting once when the
+// budget runs out.
+func (d *decoder) visit(n *yaml.Node) bool {
+	d.visits++
+	if d.visits == maxVisits+1 {
+		// Past the error cap too: this one explains the rest.
+		d.errs = append(d.errs, &Error{File: d.file, Line: n.Line,
+			Msg: fmt.Sprintf("the file expands to more than %d values (through aliases?); simplify it", maxVisits)})
+	}
+	return d.visits <= maxVisits
+}
+
 func knownKeys(handlers map[string]handler) string {
 	keys := make([]string, 0, len(handlers))
 	for k := range handlers {
@@ -209,6 +242,9 @@ func (d *decoder) list(n *yaml.Node, field string, item func(v *yaml.Node, field
 		f := fmt.Sprintf("%s[%d]", field, i)
 		v = resolve(v)
 		d.lines[f] = v.Line
+		if !d.visit(v) {
+			return
+		}
 		item(v, f, i)
 	}
 }

@@ -86,7 +86,9 @@ func Parse(file string, data []byte) (*Config, error) {
 			c.Jobs[i].KnownHosts = c.KnownHostsPath()
 		}
 	}
-	d.report(c.problems(), 0)
+	if d.complete() {
+		d.report(c.problems(), 0)
+	}
 	if err := d.err(); err != nil {
 		return nil, err
 	}

@@ -379,3 +379,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Aliases let a few lines stand for millions of values; decoding must stay
+// bounded and say why it stopped.
+func TestAliasBombIsBounded(t *testing.T) {
+	t.Setenv("HOME", testHome)
+	var b strings.Builder
+	b.WriteString("x: &e [")
+	for i := 0; i < 1000; i++ {
+		b.WriteString("[a],")
+	}
+	b.WriteString("]\njobs:\n  - &j {name: a, local: /a, remote: /b, exclude: *e}\n")
+	for i := 0; i < 1000; i++ {
+		b.WriteString("  - *j\n")
+	}
+	start := time.Now()
+	_, err := Parse("bomb.yaml", []byte(b.String()))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if !strings.Contains(err.Error(), "expands to more than") || !strings.Contains(err.Error(), "more problems not shown") {
+		t.Errorf("error does not explain the stop: %.500s", err)
+	}
+	if n := len(configErrors(t, err)); n > maxErrors+2 {
+		t.Errorf("%d errors returned, want at most %d", n, maxErrors+2)
+	}
+	t.Logf("decode took %v", time.Since(start))
+}

@@ -99,7 +99,9 @@ func ParseServer(file string, data []byte) (*ServerConfig, error) {
 			s.UDPPort, _ = strconv.Atoi(p)
 		}
 	}
-	d.report(s.problems(), 0)
+	if d.complete() {
+		d.report(s.problems(), 0)
+	}
 	if err := d.err(); err != nil {
 		return nil, err
 	}

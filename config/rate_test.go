@@ -1,0 +1,125 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseRate(t *testing.T) {
+	good := map[string]Rate{
+		"0":         0,
+		"20Mbps":    20_000_000,
+		"20mbps":    20_000_000,
+		"20MBPS":    20_000_000,
+		"500Kbps":   500_000,
+		"500kbps":   500_000,
+		"1Gbps":     1_000_000_000,
+		"1.5Gbps":   1_500_000_000,
+		"800bps":    800,
+		"20 Mbps":   20_000_000,
+		"20Mbit/s":  20_000_000,
+		"1234567":   1_234_567,
+		" 64000 ":   64_000,
+		"0Mbps":     0,
+		"0.001Kbps": 1,
+		"10000Gbps": 10_000_000_000_000,
+	}
+	for in, want := range good {
+		got, err := ParseRate(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "fast", "Mbps", "-5Mbps", "-1", "1.5", "0x10Mbps", "1_000", "1e6", "1e3Kbps", "2.5e0Mbps", "NaNMbps", "InfGbps", "20MB", "20 megabits", "10001Gbps", "99999999999999999999"} {
+		if got, err := ParseRate(in); err == nil {
+			t.Errorf("ParseRate(%q) = %d, want an error", in, got)
+		} else if !strings.Contains(err.Error(), "rate") {
+			t.Errorf("ParseRate(%q): message %q should say what a rate looks like", in, err)
+		}
+	}
+}
+
+func TestRateString(t *testing.T) {
+	for r, want := range map[Rate]string{0: "0", 20_000_000: "20Mbps", 1_500_000_000: "1.5Gbps", 500_000: "500Kbps", 999: "999bps"} {
+		if got := r.String(); got != want {
+			t.Errorf("Rate(%d).String() = %q, want %q", int64(r), got, want)
+		}
+		if back, err := ParseRate(want); err != nil || back != r {
+			t.Errorf("ParseRate(%q) = %d, %v; want %d", want, back, err, int64(r))
+		}
+	}
+}
+
+func TestEffectiveCap(t *testing.T) {
+	cases := []struct {
+		up, down Rate
+		dir      Direction
+		want     Rate
+	}{
+		{20, 50, TwoWay, 20},
+		{50, 20, TwoWay, 20},
+		{0, 50, TwoWay, 50},
+		{20, 0, TwoWay, 20},
+		{0, 0, TwoWay, 0},
+		{20, 50, LocalToRemote, 20},
+		{0, 50, LocalToRemote, 0},
+		{20, 50, RemoteToLocal, 50},
+		{20, 0, RemoteToLocal, 0},
+		{20, 50, "", 50},
+	}
+	for _, c := range cases {
+		if got := (Bandwidth{Upload: c.up, Download: c.down}).EffectiveCap(c.dir); got != c.want {
+			t.Errorf("up %d down %d %q: got %d, want %d", c.up, c.down, c.dir, got, c.want)
+		}
+	}
+}
+
+func TestParseLimit(t *testing.T) {
+	for in, want := range map[string]Limit{
+		"50%":   {IsPercent: true, Percent: 50},
+		"12.5%": {IsPercent: true, Percent: 12.5},
+		"0%":    {IsPercent: true},
+		"100%":  {IsPercent: true, Percent: 100},
+		"200":   {Count: 200},
+		"0":     {},
+	} {
+		if got, err := ParseLimit(in); err != nil || got != want {
+			t.Errorf("ParseLimit(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "101%", "-1%", "half", "NaN%", "1.5"} {
+		if got, err := ParseLimit(in); err == nil {
+			t.Errorf("ParseLimit(%q) = %+v, want an error", in, got)
+		}
+	}
+}
+
+func TestParseRemoteURL(t *testing.T) {
+	good := map[string]RemoteURL{
+		"ferry://me@nas/docs":                {User: "me", Host: "nas", Port: 33001, Path: "/docs"},
+		"ferry://me@nas:4000/srv/a b":        {User: "me", Host: "nas", Port: 4000, Path: "/srv/a b"},
+		"ferry://me@[::1]:5/x/":              {User: "me", Host: "::1", Port: 5, Path: "/x"},
+		"ferry://first.last@10.0.0.1/":       {User: "first.last", Host: "10.0.0.1", Port: 33001, Path: "/"},
+		"ferry://me@nas.example.org/a%20b/c": {User: "me", Host: "nas.example.org", Port: 33001, Path: "/a b/c"},
+	}
+	for in, want := range good {
+		got, err := ParseRemoteURL(in)
+		if err != nil || *got != want {
+			t.Errorf("ParseRemoteURL(%q) = %+v, %v; want %+v", in, got, err, want)
+			continue
+		}
+		again, err := ParseRemoteURL(got.String())
+		if err != nil || *again != want {
+			t.Errorf("round trip through %q gave %+v, %v", got.String(), again, err)
+		}
+	}
+	for _, in := range []string{
+		"/local/path", "ssh://me@nas/x", "ferry://nas/x", "ferry://@nas/x", "ferry://me:pw@nas/x",
+		"ferry://me@/x", "ferry://me@nas", "ferry://me@nas:0/x", "ferry://me@nas:70000/x", "ferry://me@nas:/x",
+		"ferry://me@nas/x?y=1", "ferry://me@nas/x#frag", "ferry://me@nas//x", "ferry://me@nas/x/../y", "ferry://me@nas/./x",
+	} {
+		if got, err := ParseRemoteURL(in); err == nil {
+			t.Errorf("ParseRemoteURL(%q) = %+v, want an error", in, got)
+		}
+	}
+}
