@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -129,9 +130,19 @@ type conn struct {
 	client  *ssh.Client
 	welcome control.Welcome
 	dead    chan struct{} // closed when the connection ends
+	killed  atomic.Bool   // set at once when we give up on it
+}
+
+// kill gives up on the connection: the next call dials again.
+func (c *conn) kill() {
+	c.killed.Store(true)
+	c.client.Close()
 }
 
 func (c *conn) alive() bool {
+	if c.killed.Load() {
+		return false
+	}
 	select {
 	case <-c.dead:
 		return false
@@ -290,11 +301,11 @@ func keepAlive(c *conn, every time.Duration) {
 		select {
 		case err := <-answered:
 			if err != nil {
-				c.client.Close()
+				c.kill()
 				return
 			}
 		case <-time.After(2 * every):
-			c.client.Close()
+			c.kill()
 			return
 		case <-c.dead:
 			return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/ssh"
 
@@ -15,6 +16,9 @@ import (
 // channel is one request's SSH channel with its framing buffers.
 type channel struct {
 	ch         ssh.Channel
+	c          *conn
+	ctx        context.Context
+	local      atomic.Bool // closed by us, so read errors are expected
 	rbuf, wbuf []byte
 	stop       func() bool
 	closeOnce  sync.Once
@@ -30,10 +34,11 @@ func open(ctx context.Context, c *conn, req control.Msg) (*channel, error) {
 		if errors.As(err, &oce) {
 			return nil, fmt.Errorf("%w: server refused request: %s", control.ErrProtocol, oce.Message)
 		}
+		c.kill()
 		return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
 	}
 	go ssh.DiscardRequests(reqs)
-	k := &channel{ch: ch}
+	k := &channel{ch: ch, c: c, ctx: ctx}
 	k.stop = context.AfterFunc(ctx, func() { ch.Close() })
 	return k, nil
 }
@@ -42,9 +47,20 @@ func (k *channel) send(m control.Msg) error {
 	var err error
 	k.wbuf, err = control.WriteFrame(k.ch, k.wbuf, m)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrDisconnected, err)
+		return k.lost(err)
 	}
 	return nil
+}
+
+// lost reports a transport failure on the channel. Unless we caused it,
+// the whole connection is presumed dead and closed, so that the next call
+// dials again instead of failing on a socket the SSH layer has not yet
+// noticed is gone.
+func (k *channel) lost(err error) error {
+	if k.ctx.Err() == nil && !k.local.Load() {
+		k.c.kill()
+	}
+	return fmt.Errorf("%w: %w", ErrDisconnected, err)
 }
 
 // recv reads the next message; an Error message comes back as its error.
@@ -58,7 +74,7 @@ func (k *channel) recv() (control.Msg, error) {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
+		return nil, k.lost(err)
 	}
 	if e, ok := m.(control.Error); ok {
 		return nil, e.Err()
@@ -68,6 +84,7 @@ func (k *channel) recv() (control.Msg, error) {
 
 func (k *channel) close() {
 	k.closeOnce.Do(func() {
+		k.local.Store(true)
 		k.stop()
 		k.ch.Close()
 	})
