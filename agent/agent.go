@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
@@ -115,7 +114,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 
 func maxTransfers(cfg *config.Config) int {
 	if cfg.MaxConcurrentTransfers <= 0 {
-		return 3
+		return config.DefaultMaxConcurrentTransfers
 	}
 	return cfg.MaxConcurrentTransfers
 }
@@ -138,18 +137,13 @@ func (a *Agent) prepare(cfg *config.Config) ([]*runner, error) {
 			return nil, fmt.Errorf("unable to load jobs from %s: job name %q is used twice", cfg.File, j.Name)
 		}
 		seen[j.Name] = true
-		r, err := newRunner(a, withDefaults(j), dbPath(cfg.StateDir, j.Name))
+		r, err := newRunner(a, withDefaults(j), cfg.DBPath(j.Name))
 		if err != nil {
 			return nil, fmt.Errorf("unable to load job %q from %s: %w", j.Name, cfg.File, err)
 		}
 		rs = append(rs, r)
 	}
 	return rs, nil
-}
-
-// dbPath is STATE_DIR/jobs/NAME.db.
-func dbPath(stateDir, job string) string {
-	return filepath.Join(stateDir, "jobs", job+".db")
 }
 
 // withDefaults fills what the config loader leaves zero, so a hand-built
@@ -162,19 +156,19 @@ func withDefaults(j config.Job) config.Job {
 		j.Direction = config.RemoteToLocal
 	}
 	if j.Interval <= 0 {
-		j.Interval = 30 * time.Second
+		j.Interval = config.DefaultInterval
 	}
 	if j.Cooloff <= 0 {
-		j.Cooloff = time.Second
+		j.Cooloff = config.DefaultCooloff
 	}
 	if j.RescanInterval <= 0 {
-		j.RescanInterval = 10 * time.Minute
+		j.RescanInterval = config.DefaultRescanInterval
 	}
 	if j.Retry == (config.Retry{}) {
-		j.Retry = config.Retry{Attempts: 3, Interval: 30 * time.Second}
+		j.Retry = config.Retry{Attempts: config.DefaultRetryAttempts, Interval: config.DefaultRetryInterval}
 	}
 	if j.Retry.Interval <= 0 {
-		j.Retry.Interval = 30 * time.Second
+		j.Retry.Interval = config.DefaultRetryInterval
 	}
 	return j
 }
