@@ -1,12 +1,21 @@
 // Package agent runs every job of a config as a headless service: one
 // goroutine per job schedules its passes (interval, cron schedule, or
-// continuous with filesystem watches), shares one transfer queue across
-// jobs, and reports each job's state for the control API.
+// continuous with filesystem watches), all jobs share one transfer queue
+// (Slots), and Jobs reports each job's state for the control API.
 //
 // # Caveats
 //
-// A job's snapshot database is opened by its goroutine for as long as the
-// job runs, and bbolt locks the file: a second agent (or a one-shot
-// `ferry sync`) on the same state directory blocks until this one stops
-// the job. Methods other than Jobs return an error until Run has started.
+// A job's snapshot database stays open while the job runs and bbolt locks
+// it: a one-shot `ferry sync` of the same job waits for the lock and fails
+// after a second. Methods other than Jobs and Reload return ErrNotRunning
+// until Run has started.
+//
+// In continuous mode a pass waits until every changed path has been still
+// for cooloff, but at most max(60×cooloff, 1 minute) after the first
+// change, so a file that is never still (a log) is still synced. The
+// writes a pass makes raise events too, so each change is followed by one
+// more pass that finds nothing to do.
+//
+// SetBandwidth lasts until the job restarts (a reload that changes the job,
+// or a new agent); the next bandwidth.schedule rule to fire overrides it.
 package agent
