@@ -256,6 +256,10 @@ func (r *sendRun) loop() error {
 		if at := r.transmit(now); !at.IsZero() && at.Before(wake) {
 			wake = at
 		}
+		if r.inflight > 0 {
+			// transmit may have just put data in flight.
+			wake = minTime(wake, r.ptoAt())
+		}
 		r.l.flush()
 		r.publish(now, false)
 		d := wake.Sub(r.clk.Now())
@@ -334,6 +338,11 @@ func (r *sendRun) publish(now time.Time, force bool) {
 	r.s.mu.Unlock()
 }
 
+// ptoAt is when to probe if nothing is acknowledged before.
+func (r *sendRun) ptoAt() time.Time {
+	return r.lastSent.Add(r.rtt.pto(r.cfg.FeedbackInterval) << min(r.ptoCount, 4))
+}
+
 // ctrlTimeout is when an unanswered FILE, PROBE, ABORT or DONE is sent again.
 func (r *sendRun) ctrlTimeout(n int) time.Duration {
 	return min(r.rtt.pto(r.cfg.FeedbackInterval)<<min(n, 4), 3*time.Second)
@@ -349,7 +358,8 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 			states[f.state]++
 		}
 		r.cfg.Log.Debug("sender giving up", "err", err, "inflight", r.inflight, "sent", len(r.sent), "retx", len(r.retx),
-			"sending", len(r.sending), "states", fmt.Sprint(states), "remaining", r.remaining, "pto", r.ptoCount, "rate", r.s.ctrl.Rate())
+			"sending", len(r.sending), "states", fmt.Sprint(states), "remaining", r.remaining, "ptoCount", r.ptoCount, "rate", r.s.ctrl.Rate(),
+			"pto", r.rtt.pto(r.cfg.FeedbackInterval), "sinceLastSent", now.Sub(r.lastSent), "largest", r.largest, "base", r.sentBase, "front", fmt.Sprintf("%+v", r.sent[:min(len(r.sent), 6)]))
 		return wake, err
 	}
 	if r.l.peer == nil {
@@ -360,15 +370,12 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 	}
 	// Tail probe: data outstanding and nothing acknowledged for a PTO.
 	if r.inflight > 0 {
-		at := r.lastSent.Add(r.rtt.pto(r.cfg.FeedbackInterval) << min(r.ptoCount, 4))
-		if !now.Before(at) {
+		if !now.Before(r.ptoAt()) {
 			r.ptoCount++
+			r.lastSent = now
 			r.sendCtrl(now, wire.TypePing, wire.Done{Files: uint32(len(r.files))}.Append)
-			at = now.Add(r.rtt.pto(r.cfg.FeedbackInterval) << min(r.ptoCount, 4))
 		}
-		if at.Before(wake) {
-			wake = at
-		}
+		wake = minTime(wake, r.ptoAt())
 	}
 	r.admit(now)
 	for _, f := range r.active {
