@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +22,9 @@ import (
 )
 
 const testToken = "0123456789abcdef0123"
+
+// The real agent is what cmd/ferry hands to NewHandler.
+var _ Controller = (*agent.Agent)(nil)
 
 func fixture() *apitest.Fake {
 	return apitest.New([]agent.JobStatus{
@@ -131,6 +135,26 @@ func TestRefusedActionIs409(t *testing.T) {
 	var ae *Error
 	if !errors.As(err, &ae) || ae.Status != http.StatusConflict || !strings.Contains(ae.Message, "not stopped") {
 		t.Fatalf("Resume(idle) = %v, want 409 with the agent's reason", err)
+	}
+}
+
+func TestAgentErrorsMapToStatus(t *testing.T) {
+	f := fixture()
+	c := NewClient(serve(t, f, Options{}), "")
+	for _, tc := range []struct {
+		err  error
+		code int
+	}{
+		{fmt.Errorf("%w \"docs\" in jobs.yaml", agent.ErrNoJob), http.StatusNotFound},
+		{fmt.Errorf("unable to reach job: %w", agent.ErrNotRunning), http.StatusServiceUnavailable},
+		{errors.New("a pass is being resolved"), http.StatusConflict},
+	} {
+		f.Fail(tc.err)
+		_, err := c.SyncNow(context.Background(), "docs")
+		var ae *Error
+		if !errors.As(err, &ae) || ae.Status != tc.code || ae.Message != tc.err.Error() {
+			t.Errorf("agent error %q: got %v, want %d with the agent's message", tc.err, err, tc.code)
+		}
 	}
 }
 

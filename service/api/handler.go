@@ -203,15 +203,21 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request, do func(job stri
 		return
 	}
 	if err := do(j.Name); err != nil {
-		// The job exists and the request was well formed, so a refusal is
-		// about the job's current state.
-		h.fail(w, r, &requestError{status: http.StatusConflict, msg: err.Error()})
+		status := http.StatusConflict // the job's current state refused it
+		switch {
+		case errors.Is(err, agent.ErrNoJob): // a reload removed it meanwhile
+			status = http.StatusNotFound
+		case errors.Is(err, agent.ErrNotRunning):
+			status = http.StatusServiceUnavailable
+		}
+		h.fail(w, r, &requestError{status: status, msg: err.Error()})
 		return
 	}
 	h.log.Info("control request", "method", r.Method, "path", r.URL.Path, "job", j.Name)
-	if j, ok := h.status(j.Name); ok {
-		h.reply(w, j)
-		return
+	// Reply with the status after the change; a reload may have just
+	// removed the job, and then the status before it is all there is.
+	if now, ok := h.status(j.Name); ok {
+		j = now
 	}
 	h.reply(w, j)
 }
@@ -263,6 +269,8 @@ func (h *handler) bandwidth(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, badRequest("%v", err))
 		return
 	}
+	// Nil keeps the job's schedule rules as they are in the agent.
+	bw.Schedule = nil
 	h.apply(w, r, func(job string) error { return h.c.SetBandwidth(job, bw) })
 }
 

@@ -63,7 +63,7 @@ func listenUnix(path string, uid uint32, log *slog.Logger) (net.Listener, error)
 	// The socket is made in a private directory and renamed into place, so
 	// it is never reachable with the umask's looser mode, and no
 	// process-wide umask change is needed.
-	tmp, err := os.MkdirTemp(dir, ".ferry-sock-")
+	tmp, err := os.MkdirTemp(dir, ".fs")
 	if err != nil {
 		return nil, fmt.Errorf("unable to create control socket %s: %w", path, err)
 	}

@@ -23,8 +23,9 @@ const maxBody = 1 << 20
 const maxRate = 1e13
 
 // Rate is a bit rate in a request body: a JSON number of bits per second, or
-// a string such as "20Mbps", "1.5Gbps", "500Kbps", "800bps", "20Mbit/s" or
-// "0" (uncapped). It encodes as a number.
+// a string as the jobs file writes rates (config.ParseRate: "20Mbps",
+// "1.5Gbps", "500Kbps", "20Mbit/s", "0" for uncapped). It encodes as a
+// number.
 type Rate config.Rate
 
 // UnmarshalJSON accepts a number or a rate string.
@@ -35,7 +36,8 @@ func (r *Rate) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		v, err := ParseRate(s)
+		// One syntax for rates, in the jobs file and here.
+		v, err := config.ParseRate(s)
 		if err != nil {
 			return err
 		}
@@ -52,30 +54,6 @@ func (r *Rate) UnmarshalJSON(b []byte) error {
 	}
 	*r = Rate(v)
 	return nil
-}
-
-// ParseRate parses "20Mbps", "1.5Gbps", "500Kbps", "800bps", "20Mbit/s",
-// or a bare number of bits per second.
-func ParseRate(s string) (config.Rate, error) {
-	t := strings.TrimSpace(s)
-	mult := 1.0
-	for _, u := range []struct {
-		suffix string
-		mult   float64
-	}{
-		{"Gbit/s", 1e9}, {"Mbit/s", 1e6}, {"Kbit/s", 1e3}, {"kbit/s", 1e3}, {"bit/s", 1},
-		{"Gbps", 1e9}, {"Mbps", 1e6}, {"Kbps", 1e3}, {"kbps", 1e3}, {"bps", 1},
-	} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || t == "" || strings.ContainsAny(t, "xXpP_") {
-		return 0, fmt.Errorf("rate %q is not understood: write it like \"20Mbps\", \"500Kbps\", \"1Gbps\" or \"0\"", s)
-	}
-	return checkRate(f*mult, strconv.Quote(s))
 }
 
 func checkRate(f float64, shown string) (config.Rate, error) {

@@ -173,3 +173,36 @@ return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, hostile)
 		t.Fatalf("page shows an error: %q", errText)
 	}
 }
+
+// TestPageWithToken opens the page as the owner of a token-guarded listener
+// would: the token rides in the fragment, and the page sends it.
+func TestPageWithToken(t *testing.T) {
+	d := startBrowser(t)
+	f := fixture(time.Now())
+	const token = "feedfacefeedface0001"
+	l, err := api.ListenTCP("127.0.0.1:0", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- api.Serve(ctx, l, api.NewHandler(f, api.Options{Token: token, Page: web.Handler()})) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	}()
+	d.open("http://" + l.Addr().String() + "/#token=" + token)
+	d.waitFor("docs state", "transferring", jobState, "docs")
+	var hash string
+	d.exec(&hash, `return location.hash`)
+	if hash != "" {
+		t.Fatalf("the token stayed in the address bar: %q", hash)
+	}
+	d.click(`section[data-job="docs"] button.stop`)
+	d.waitFor("docs state after Stop", "stopped", jobState, "docs")
+	if got := f.Calls(); !slices.Equal(got, []string{"stop docs"}) {
+		t.Fatalf("agent calls = %q", got)
+	}
+}

@@ -151,6 +151,9 @@ func (f *Fake) Resolve(name string, paths []string) error {
 // SetBandwidth implements the controller.
 func (f *Fake) SetBandwidth(name string, bw config.Bandwidth) error {
 	return f.change("bandwidth", name, func(j *agent.JobStatus) error {
+		if bw.Schedule == nil { // as the agent does
+			bw.Schedule = j.Bandwidth.Schedule
+		}
 		j.Bandwidth = bw
 		return nil
 	})
