@@ -21,8 +21,8 @@ func Example() {
 		token    = ""               // --token; required beyond loopback
 		log      = slog.Default()
 	)
-	m := metrics.New(nil) // also pass m.Observe to the agent, and m.Update(agent.Jobs()) every second
-	h := api.NewHandler(agent, api.Options{Token: token, Page: web.Handler(), Metrics: m.Handler(), Log: log})
+	m := metrics.New(nil) // also pass m.Observe to the agent's Observer
+	h := api.NewHandler(agent, api.Options{Token: token, Page: web.Handler(), Metrics: m.HandlerWith(agent.Jobs), Log: log})
 
 	sock, err := api.ListenUnix(filepath.Join(stateDir, "ferry.sock"), log)
 	if err != nil {

@@ -107,6 +107,16 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
+// HandlerWith is Handler that first calls Update(jobs()), so the gauges are
+// as fresh as the scrape without a ticker.
+func (m *Metrics) HandlerWith(jobs func() []agent.JobStatus) http.Handler {
+	h := m.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Update(jobs())
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Observe feeds one pass event of job; it fits agent.Options.Observer.
 func (m *Metrics) Observe(job string, ev syncer.Event) {
 	at := ev.Time

@@ -170,3 +170,22 @@ func TestConcurrentObserve(t *testing.T) {
 	}
 	expect(t, scrape(t, m), "ferry_transferred_bytes_total", map[string]string{"job": "docs"}, 4000)
 }
+
+func TestHandlerWithUpdatesOnScrape(t *testing.T) {
+	m := New(nil)
+	state := agent.Idle
+	h := m.HandlerWith(func() []agent.JobStatus { return []agent.JobStatus{{Name: "docs", State: state}} })
+	get := func() map[string]*dto.MetricFamily {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		f, err := p.TextToMetricFamilies(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	expect(t, get(), "ferry_job_state", map[string]string{"job": "docs", "state": "idle"}, 1)
+	state = agent.Stopped
+	expect(t, get(), "ferry_job_state", map[string]string{"job": "docs", "state": "stopped"}, 1)
+}

@@ -241,6 +241,7 @@ async function poll() {
     const names = new Set(jobs.map(j => j.name));
     for (const [name, c] of cards) if (!names.has(name)) { c.root.remove(); cards.delete(name); rates.delete(name); }
     jobs.forEach(j => renderJob(j, now));
+    document.getElementById("empty").hidden = jobs.length > 0;
     drawGraph();
     document.getElementById("updated").textContent = "updated " + new Date(now).toLocaleTimeString();
     if (document.getElementById("error").textContent.startsWith("cannot reach")) showError("");
