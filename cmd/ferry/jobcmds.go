@@ -1,0 +1,350 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ferry-sync/ferry/agent"
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/service/api"
+	"github.com/ferry-sync/ferry/service/render"
+	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// runningAgent returns a client for the agent serving cfg's state dir, or
+// nil when none answers on its socket.
+func runningAgent(ctx context.Context, cfg *config.Config) *api.Client {
+	sock := cfg.SocketPath()
+	if _, err := os.Stat(sock); err != nil {
+		return nil
+	}
+	c := api.NewClient(sock, "")
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := c.Jobs(ctx); err != nil {
+		return nil
+	}
+	return c
+}
+
+// withDB opens a job's snapshot database for an offline command.
+func withDB(cfg *config.Config, job string, fn func(db *snapshot.DB) error) error {
+	db, err := snapshot.Open(cfg.DBPath(job))
+	if err != nil {
+		if errors.Is(err, snapshot.ErrInUse) {
+			return fmt.Errorf("%w; an agent may be starting or another ferry command is running: try again in a moment", err)
+		}
+		return err
+	}
+	return errors.Join(fn(db), db.Close())
+}
+
+func newResetSyncCommand() *command {
+	fs := flag.NewFlagSet("reset-sync", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	return &command{
+		name:    "reset-sync",
+		summary: "clear a job's sync records (keeps the config); the next pass rescans both sides and deletes nothing",
+		usage:   "--config FILE JOB",
+		flags:   fs,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usageError{"give exactly one JOB"}
+			}
+			cfg, job, err := loadJob(*cfgPath, args[0])
+			if err != nil {
+				return err
+			}
+			if c := runningAgent(ctx, cfg); c != nil {
+				if _, err := c.ResetSync(ctx, job.Name); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s: sync records cleared; the running agent is rescanning both sides now\n", job.Name)
+				return nil
+			}
+			if err := withDB(cfg, job.Name, func(db *snapshot.DB) error { return db.Reset() }); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s: sync records cleared; the next pass rescans both sides: equal files are recorded, differences kept, nothing deleted\n", job.Name)
+			return nil
+		},
+	}
+}
+
+func newConflictsCommand() *command {
+	fs := flag.NewFlagSet("conflicts", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	return &command{
+		name:    "conflicts",
+		summary: "list a job's unresolved conflicts",
+		usage:   "--config FILE JOB",
+		flags:   fs,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usageError{"give exactly one JOB"}
+			}
+			cfg, job, err := loadJob(*cfgPath, args[0])
+			if err != nil {
+				return err
+			}
+			var recs []conflict.Record
+			if c := runningAgent(ctx, cfg); c != nil {
+				recs, err = c.Conflicts(ctx, job.Name)
+			} else {
+				err = withDB(cfg, job.Name, func(db *snapshot.DB) error {
+					recs, err = db.Conflicts()
+					return err
+				})
+			}
+			if err != nil {
+				return err
+			}
+			printConflicts(e, recs)
+			if len(recs) > 0 {
+				fmt.Fprintf(e.stdout, "\nresolve with: ferry resolve --config %s %s PATH...\n", *cfgPath, job.Name)
+			}
+			return nil
+		},
+	}
+}
+
+func printConflicts(e *env, recs []conflict.Record) {
+	if len(recs) == 0 {
+		fmt.Fprintln(e.stdout, "no unresolved conflicts")
+		return
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tREASON\tLOCAL\tREMOTE\tCOPY")
+	side := func(s conflict.Side) string {
+		if s.Kind == "" || s.Kind == "absent" {
+			return "absent"
+		}
+		return fmt.Sprintf("%s %s %s", s.Kind, humanBytes(s.Size), time.Unix(0, s.Mtime).Format(time.DateTime))
+	}
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", render.Clean(r.Path), r.Reason, side(r.Local), side(r.Remote), render.Clean(r.Copy))
+	}
+	tw.Flush()
+}
+
+func newResolveCommand() *command {
+	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key")
+	return &command{
+		name:    "resolve",
+		summary: "resolve conflicts: keep the local copy as NAME.conflict-mine.EXT and take the other side's version",
+		usage:   "--config FILE JOB PATH...",
+		flags:   fs,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) < 2 {
+				return usageError{"give a JOB and at least one PATH"}
+			}
+			cfg, job, err := loadJob(*cfgPath, args[0])
+			if err != nil {
+				return err
+			}
+			paths := args[1:]
+			if c := runningAgent(ctx, cfg); c != nil {
+				if _, err := c.Resolve(ctx, job.Name, paths); err != nil {
+					return err
+				}
+			} else {
+				err := withDB(cfg, job.Name, func(db *snapshot.DB) error {
+					o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew})
+					if err != nil {
+						return err
+					}
+					defer o.Close()
+					return syncer.Resolve(ctx, o.options(*cfgPath, job, db), paths)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(e.stdout, "%s: resolved %d path(s)\n", job.Name, len(paths))
+			return nil
+		},
+	}
+}
+
+func newStatusCommand() *command {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	return &command{
+		name:    "status",
+		summary: "show each job: state, progress, next pass, last result, halt reason and fix, conflicts",
+		usage:   "--config FILE [JOB]",
+		flags:   fs,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) > 1 {
+				return usageError{"give at most one JOB"}
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			cfg, _, err := loadJob(*cfgPath, name)
+			if err != nil {
+				return err
+			}
+			var jobs []agent.JobStatus
+			if c := runningAgent(ctx, cfg); c != nil {
+				if jobs, err = c.Jobs(ctx); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(e.stdout, "no agent is running for %s; showing the last recorded passes\n\n", cfg.StateDir)
+				if jobs, err = offlineStatus(cfg); err != nil {
+					return err
+				}
+			}
+			if name != "" {
+				jobs = filterJobs(jobs, name)
+			}
+			return render.Status(e.stdout, jobs, time.Now(), e.isTTY)
+		},
+	}
+}
+
+func filterJobs(jobs []agent.JobStatus, name string) []agent.JobStatus {
+	var out []agent.JobStatus
+	for _, j := range jobs {
+		if j.Name == name {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// offlineStatus reads each job's last pass and conflicts from the state dir.
+func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
+	out := make([]agent.JobStatus, 0, len(cfg.Jobs))
+	for _, j := range cfg.Jobs {
+		st := agent.JobStatus{
+			Name: j.Name, Local: j.Local, Remote: j.Remote, Direction: j.Direction, Mode: j.Mode,
+			State: agent.Stopped, Bandwidth: j.Bandwidth,
+		}
+		if _, err := os.Stat(cfg.DBPath(j.Name)); err == nil {
+			err := withDB(cfg, j.Name, func(db *snapshot.DB) error {
+				rec, ok, err := db.LastPass()
+				if err != nil {
+					return err
+				}
+				if ok {
+					st.Last = &rec
+					if rec.Halted != "" {
+						st.State, st.Halted = agent.Halted, rec.Halted
+					}
+				}
+				recs, err := db.Conflicts()
+				st.Conflicts = len(recs)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// newControlCommand builds stop, resume and sync-now, which steer a running
+// agent through its control socket.
+func newControlCommand(name, summary string) *command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	return &command{
+		name:    name,
+		summary: summary,
+		usage:   "--config FILE JOB",
+		flags:   fs,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usageError{"give exactly one JOB"}
+			}
+			cfg, job, err := loadJob(*cfgPath, args[0])
+			if err != nil {
+				return err
+			}
+			c := runningAgent(ctx, cfg)
+			if c == nil {
+				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, *cfgPath)
+			}
+			var st agent.JobStatus
+			switch name {
+			case "stop":
+				st, err = c.Stop(ctx, job.Name)
+			case "resume":
+				st, err = c.Resume(ctx, job.Name)
+			default:
+				st, err = c.SyncNow(ctx, job.Name)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s: %s\n", st.Name, st.State)
+			return nil
+		},
+	}
+}
+
+func newMonitorCommand() *command {
+	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	every := fs.Duration("every", time.Second, "refresh interval")
+	count := fs.Int("count", 0, "stop after this many refreshes (0: until interrupted)")
+	return &command{
+		name:    "monitor",
+		summary: "live view of transfers: rate sparkline, target and minimum rate, policy, retransmits, ETA",
+		usage:   "--config FILE [JOB]",
+		flags:   fs,
+		run: func(ctx context.Context, e *env, args []string) error {
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			cfg, _, err := loadJob(*cfgPath, name)
+			if err != nil {
+				return err
+			}
+			c := runningAgent(ctx, cfg)
+			if c == nil {
+				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, *cfgPath)
+			}
+			h := render.NewHistory(60)
+			t := time.NewTicker(*every)
+			defer t.Stop()
+			for i := 0; *count == 0 || i < *count; i++ {
+				jobs, err := c.Jobs(ctx)
+				if err != nil {
+					return err
+				}
+				if name != "" {
+					jobs = filterJobs(jobs, name)
+				}
+				h.Add(jobs)
+				if e.isTTY {
+					fmt.Fprint(e.stdout, "\x1b[H\x1b[2J")
+				}
+				if err := render.Monitor(e.stdout, jobs, h, time.Now()); err != nil {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+				}
+			}
+			return nil
+		},
+	}
+}

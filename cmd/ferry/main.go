@@ -1,0 +1,145 @@
+// Command ferry keeps a local folder and a remote folder in step: as a
+// one-shot `ferry sync`, as a service with `ferry run`, and serves remote
+// folders with `ferry serve`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// Exit codes, as documented in the README.
+const (
+	exitOK     = 0
+	exitError  = 1
+	exitConfig = 2
+	exitHalted = 3
+)
+
+// command is one subcommand. Each is built by its own constructor so that
+// flags live in the FlagSet, never in package variables.
+type command struct {
+	name    string
+	summary string
+	usage   string
+	flags   *flag.FlagSet
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what every command may touch: its output streams. Tests swap them.
+type env struct {
+	stdout, stderr io.Writer
+	isTTY          bool
+}
+
+func commands() []*command {
+	return []*command{
+		newSyncCommand(),
+		newRunCommand(),
+		newServeCommand(),
+		newStatusCommand(),
+		newMonitorCommand(),
+		newConflictsCommand(),
+		newResolveCommand(),
+		newResetSyncCommand(),
+		newControlCommand("stop", "stop a job's syncing until `ferry resume`"),
+		newControlCommand("resume", "resume a stopped job"),
+		newControlCommand("sync-now", "start a pass of a job now"),
+		newInstallServiceCommand(),
+		newDemoCommand(),
+		newVersionCommand(),
+	}
+}
+
+func main() {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, isTTY: isTerminal(os.Stdout)}
+	os.Exit(run(ctx, e, os.Args[1:]))
+}
+
+// run dispatches to a subcommand and maps its error to an exit code.
+func run(ctx context.Context, e *env, args []string) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(e.stdout, cmds)
+		if len(args) == 0 {
+			return exitConfig
+		}
+		return exitOK
+	}
+	for _, c := range cmds {
+		if c.name != args[0] {
+			continue
+		}
+		c.flags.SetOutput(e.stderr)
+		c.flags.Usage = func() {
+			fmt.Fprintf(e.stderr, "usage: ferry %s %s\n\n%s\n\n", c.name, c.usage, c.summary)
+			c.flags.PrintDefaults()
+		}
+		if err := c.flags.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitConfig
+		}
+		err := c.run(ctx, e, c.flags.Args())
+		return report(e.stderr, c.name, err)
+	}
+	fmt.Fprintf(e.stderr, "ferry: unknown command %q; run `ferry help` for the list\n", args[0])
+	return exitConfig
+}
+
+// usageError is a mistake on the command line.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func report(w io.Writer, name string, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var cfgErr *config.Error
+	var uErr usageError
+	switch {
+	case errors.As(err, &uErr):
+		fmt.Fprintf(w, "ferry %s: %v\n", name, err)
+		return exitConfig
+	case errors.As(err, &cfgErr):
+		fmt.Fprintf(w, "ferry %s: invalid configuration:\n%v\n", name, err)
+		return exitConfig
+	case errors.Is(err, syncer.ErrHalted):
+		fmt.Fprintf(w, "ferry %s: %v\n", name, err)
+		return exitHalted
+	case errors.Is(err, context.Canceled):
+		return exitOK
+	}
+	fmt.Fprintf(w, "ferry %s: %v\n", name, err)
+	return exitError
+}
+
+func printUsage(w io.Writer, cmds []*command) {
+	fmt.Fprintln(w, "ferry keeps a local folder and a remote folder in step.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "usage: ferry COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run `ferry COMMAND -h` for a command's flags.")
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

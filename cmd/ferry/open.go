@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/localfs"
+	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// loadJob loads the config file and finds one job in it.
+func loadJob(path, name string) (*config.Config, *config.Job, error) {
+	if path == "" {
+		return nil, nil, usageError{"--config is required"}
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if name == "" {
+		return cfg, nil, nil
+	}
+	job, ok := cfg.Job(name)
+	if !ok {
+		names := make([]string, 0, len(cfg.Jobs))
+		for _, j := range cfg.Jobs {
+			names = append(names, j.Name)
+		}
+		return nil, nil, usageError{fmt.Sprintf("no job named %q in %s (jobs: %v)", name, path, names)}
+	}
+	return cfg, job, nil
+}
+
+// cachedFolder is a local folder whose scans reuse the hashes recorded in
+// the job's snapshot database, and record this scan's for the next one.
+type cachedFolder struct {
+	syncer.Endpoint
+	cache *snapshot.Cache
+}
+
+// Scan commits the cache after every complete scan, whoever runs the pass
+// (a one-shot sync or the agent), so unchanged files are never hashed twice.
+func (c *cachedFolder) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+	if err := c.Endpoint.Scan(ctx, opts, visit); err != nil {
+		return err
+	}
+	if err := c.cache.Commit(); err != nil {
+		return fmt.Errorf("unable to save the scan cache: %w", err)
+	}
+	return nil
+}
+
+// openLocalFolder opens a folder on this machine as an endpoint whose scan
+// cache lives in db under side.
+func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string) (syncer.Endpoint, error) {
+	cache, err := db.Cache(side)
+	if err != nil {
+		return nil, fmt.Errorf("unable to load the %s scan cache: %w", side, err)
+	}
+	fs, err := localfs.New(root, localfs.Options{Cache: cache, PartialSuffix: job.PartialSuffix})
+	if err != nil {
+		return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
+	}
+	return &cachedFolder{Endpoint: fs, cache: cache}, nil
+}
+
+// remoteOptions are the per-invocation choices about reaching a remote.
+type remoteOptions struct {
+	acceptNewHostKey bool
+}
+
+// openedJob is both sides of a job.
+type openedJob struct {
+	local, remote syncer.Endpoint
+}
+
+func (o *openedJob) Close() error {
+	return errors.Join(o.local.Close(), o.remote.Close())
+}
+
+// options returns the pass options for this job's endpoints.
+func (o *openedJob) options(cfgPath string, job *config.Job, db *snapshot.DB) syncer.Options {
+	return syncer.Options{Job: *job, Local: o.local, Remote: o.remote, DB: db, ConfigFile: cfgPath}
+}
+
+// openJob opens both sides of a job. The caller closes them.
+func openJob(ctx context.Context, cfg *config.Config, job *config.Job, db *snapshot.DB, ro remoteOptions) (*openedJob, error) {
+	local, err := openLocalFolder(job.Local, job, db, syncer.SideLocal)
+	if err != nil {
+		return nil, err
+	}
+	o := &openedJob{local: local}
+	if job.RemoteURL == nil {
+		o.remote, err = openLocalFolder(job.Remote, job, db, syncer.SideRemote)
+	} else {
+		o.remote, err = dialRemote(ctx, cfg, job, ro)
+	}
+	if err != nil {
+		return nil, errors.Join(err, local.Close())
+	}
+	return o, nil
+}

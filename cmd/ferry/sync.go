@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+func newSyncCommand() *command {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	allowDeletes := fs.Bool("allow-deletes", false, "let this pass delete more than max_delete")
+	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key (like OpenSSH accept-new)")
+	return &command{
+		name:    "sync",
+		summary: "run one sync pass of a job and print a summary",
+		usage:   "--config FILE [--allow-deletes] [--accept-new-host-key] JOB",
+		flags:   fs,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 1 {
+				return usageError{"give exactly one JOB"}
+			}
+			cfg, job, err := loadJob(*cfgPath, args[0])
+			if err != nil {
+				return err
+			}
+			db, err := snapshot.Open(cfg.DBPath(job.Name))
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if msg := db.Recovered(); msg != "" {
+				fmt.Fprintln(e.stderr, "warning:", msg)
+			}
+			o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew})
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			p := newProgressPrinter(e.stdout, e.isTTY)
+			opts := o.options(*cfgPath, job, db)
+			opts.Observer = p.observe
+			opts.AllowDeletes = *allowDeletes
+			rec, err := syncer.Pass(ctx, opts)
+			p.finish()
+			if err != nil && !errors.Is(err, syncer.ErrHalted) {
+				return err
+			}
+			fmt.Fprintln(e.stdout, summary(rec))
+			if rs, ok := o.remote.(interface{ TransportSummary() string }); ok {
+				if s := rs.TransportSummary(); s != "" {
+					fmt.Fprintln(e.stdout, s)
+				}
+			}
+			var halt *syncer.HaltError
+			if errors.As(err, &halt) && halt.Fix != "" {
+				return fmt.Errorf("%w\n  to proceed: %s", err, halt.Fix)
+			}
+			return err
+		},
+	}
+}
+
+// summary is the one line a pass ends with.
+func summary(r snapshot.PassRecord) string {
+	if r.Halted != "" {
+		return "halted: " + r.Halted
+	}
+	d := r.End.Sub(r.Start).Round(time.Millisecond)
+	s := fmt.Sprintf("created %d, updated %d, deleted %d, conflicts %d, bytes %d (%s) in %s",
+		r.Created, r.Updated, r.Deleted, r.Conflicts, r.Bytes, humanBytes(r.Bytes), d)
+	if r.Problems > 0 {
+		s += fmt.Sprintf(", problems %d", r.Problems)
+	}
+	if r.Skipped > 0 {
+		s += fmt.Sprintf(", skipped %d (changed during the pass; the next pass picks them up)", r.Skipped)
+	}
+	return s
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// progressPrinter shows a pass: a redrawn bar on a terminal, plain log
+// lines otherwise (one per finished file, and the phase changes).
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	mu    sync.Mutex
+	last  time.Time
+	phase syncer.Phase
+	start time.Time
+	drawn bool
+}
+
+func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
+	return &progressPrinter{w: w, tty: tty, start: time.Now()}
+}
+
+func (p *progressPrinter) observe(ev syncer.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ev.Phase != p.phase {
+		p.phase = ev.Phase
+		if !p.tty {
+			fmt.Fprintf(p.w, "%s %s\n", time.Now().Format(time.TimeOnly), ev.Phase)
+		}
+	}
+	if !p.tty {
+		if ev.FileDone {
+			status := "ok"
+			if ev.Err != nil {
+				status = ev.Err.Error()
+			}
+			fmt.Fprintf(p.w, "%s %s: %s (%d/%d files)\n", time.Now().Format(time.TimeOnly), ev.Path, status, ev.FilesDone, ev.FilesTotal)
+		}
+		return
+	}
+	now := time.Now()
+	if now.Sub(p.last) < 100*time.Millisecond && !ev.FileDone {
+		return
+	}
+	p.last = now
+	rate := 0.0
+	if s := now.Sub(p.start).Seconds(); s > 0 {
+		rate = float64(ev.BytesDone) * 8 / s / 1e6
+	}
+	fmt.Fprintf(p.w, "\r%s %s %d/%d files %s/%s %.1f Mbit/s   ", ev.Phase, bar(ev.BytesDone, ev.BytesTotal, 24),
+		ev.FilesDone, ev.FilesTotal, humanBytes(ev.BytesDone), humanBytes(ev.BytesTotal), rate)
+	p.drawn = true
+}
+
+func (p *progressPrinter) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func bar(done, total int64, width int) string {
+	filled := width
+	if total > 0 {
+		filled = int(float64(width) * float64(min(done, total)) / float64(total))
+	}
+	b := make([]rune, width)
+	for i := range b {
+		if i < filled {
+			b[i] = '█'
+		} else {
+			b[i] = '░'
+		}
+	}
+	return "[" + string(b) + "]"
+}
