@@ -6,5 +6,7 @@
 // a loopback host, to defeat DNS rebinding; a non-loopback TCP address must be
 // given a token (ListenTCP refuses otherwise). State-changing requests over
 // TCP must carry the token or the X-Ferry-Request header, and are refused when
-// a browser says they come from another site.
+// a browser says they come from another site. A reverse proxy must pass the
+// Host header through unchanged, or the page's own requests fail the origin
+// check.
 package api
