@@ -1,0 +1,405 @@
+package cc
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// Clock is the controller's and pacer's view of time, injected so that tests
+// can move it by hand.
+type Clock interface{ Now() time.Time }
+
+// Policy selects how the rate reacts to other traffic.
+type Policy string
+
+const (
+	// Fixed paces at TargetRate and ignores delay and loss.
+	Fixed Policy = "fixed"
+	// High is Fair with twice the queue budget: it takes about twice the share
+	// of a fair flow.
+	High Policy = "high"
+	// Fair aims for an equal share with other ferry flows and backs off as
+	// the bottleneck queue grows. It is the default.
+	Fair Policy = "fair"
+	// Low is a scavenger: a tenth of fair's queue budget, and a retreat to
+	// MinRate while the queueing delay is above LowTargetDelay.
+	Low Policy = "low"
+)
+
+// Tuning. The delay law is FAST TCP's: each flow keeps Alpha bits queued at
+// the bottleneck, so at equilibrium rate × queueing delay = Alpha, and flows
+// sharing a queue see the same delay and settle at the same rate.
+const (
+	// Alpha is fair's queue budget in bits: 500 kbit is a 5 ms queue at
+	// 100 Mbit/s, 0.5 ms at 1 Gbit/s and 50 ms at 10 Mbit/s. Much smaller
+	// and the 1 Gbit/s equilibrium (0.5 ms) drowns in host timer jitter and
+	// in error of the base delay; much larger and slow links carry a long queue.
+	Alpha = 500e3
+	// Gamma is the share of the gap to the FAST target closed per reference
+	// delay (FAST's γ per RTT); each 10 ms feedback applies the matching
+	// fraction so the law does not depend on how often feedback comes.
+	Gamma = 0.5
+	// LowTargetDelay is the queueing delay above which Low retreats to
+	// MinRate. 25 ms is well above the queue Fair and High flows keep at
+	// useful rates (≤ 5 ms at 100 Mbit/s) yet below what a loss-based TCP
+	// builds in any buffer worth the name, which is the traffic Low must
+	// yield to.
+	LowTargetDelay = 25 * time.Millisecond
+	// DefaultRTT is assumed when Feedback.RTT is zero. The rate is derived
+	// from a window over a reference delay of twice the round trip; an
+	// assumed round trip shorter than the real one makes the loop ring, a
+	// longer one only slows it, so the default errs long.
+	DefaultRTT = 200 * time.Millisecond
+	// MinRTT bounds the round trip from below so that a LAN's tiny one does
+	// not make the loop chase single-interval noise.
+	MinRTT = 10 * time.Millisecond
+	// InitialRate caps the starting rate when the target is large or unset.
+	InitialRate = 25e6
+	// FloorRate is the lowest rate ever used, even with MinRate 0, so that
+	// delay samples keep coming and the flow can notice the link clearing.
+	FloorRate = 100e3
+	// CeilingRate stands in for "unlimited" when neither TargetRate nor
+	// MaxRate is set.
+	CeilingRate = 10e9
+	// DrainGain is the share of the measured bottleneck rate sent while the
+	// startup overshoot drains out of the queue.
+	DrainGain = 0.75
+)
+
+// Config is the rate policy and the caps, all rates in bits/s.
+type Config struct {
+	Policy     Policy
+	TargetRate float64 // 0 = unlimited (use MaxRate)
+	MinRate    float64 // floor
+	MaxRate    float64 // hard cap (bandwidth cap / server cap); 0 = none
+}
+
+// Feedback is what the receiver reports about every 10 ms.
+type Feedback struct {
+	RecvRate float64 // receiver goodput over the interval, bits/s
+	Received int     // packets received in the interval
+	Lost     int     // packets detected missing in the interval
+	// MinOWD and MeanOWD summarise the interval's one-way delay samples:
+	// receiver clock minus sender timestamp. The clocks are not
+	// synchronised, so only differences against the smallest OWD ever seen
+	// (the base delay) mean anything: queueing delay = OWD - baseOWD.
+	MinOWD, MeanOWD time.Duration
+	// RTT is optional, filled in by the sender: its smoothed round-trip
+	// estimate. Zero means unknown and DefaultRTT is assumed.
+	RTT time.Duration
+}
+
+// Phase is where the controller is in its cycle.
+type Phase string
+
+const (
+	// Startup doubles the rate every reference delay until a queue appears.
+	Startup Phase = "startup"
+	// Drain sends below the measured bottleneck share until the queue that
+	// startup's overshoot left behind is gone.
+	Drain Phase = "drain"
+	// Steady runs the delay law.
+	Steady Phase = "steady"
+	// Probe grows the rate gently after the queue stayed empty for a while:
+	// capacity was freed (another flow left, a cap was lifted).
+	Probe Phase = "probe"
+)
+
+// Stats is the controller's state for monitoring.
+type Stats struct {
+	Rate       float64 // bits/s
+	RecvRate   float64 // last reported goodput, bits/s
+	BaseOWD    time.Duration
+	QueueDelay time.Duration
+	Policy     Policy
+	Phase      Phase
+}
+
+// Controller turns receiver feedback into a sending rate. It is safe for
+// concurrent use, so caps can be changed from outside the sender's loop.
+type Controller struct {
+	mu  sync.Mutex
+	clk Clock
+	cfg Config
+
+	rate float64 // bits/s
+	// win is the FAST window in bits the rate is derived from:
+	// rate = win / (ref + q). Dividing by the measured delay makes the rate
+	// fall the moment the queue grows, the way ack clocking does for a
+	// window protocol; that immediate term is what keeps a rate-based loop
+	// stable when its feedback is a round trip old.
+	win float64
+
+	base      time.Duration
+	haveBase  bool
+	q         time.Duration // latest queueing delay
+	prevQ     time.Duration
+	rtt       time.Duration // latest hint, 0 if none
+	recv      [4]float64    // latest goodput reports, newest first
+	bw        float64       // bottleneck share measured when startup ended
+	drainPeak time.Duration // highest queue seen while draining
+
+	last     time.Time
+	haveLast bool
+	interval time.Duration // smoothed time between feedback reports
+
+	phase    Phase
+	phaseFor time.Duration // time spent in the current phase
+	emptyFor time.Duration // how long the queue has stayed well below equilibrium
+	starved  int           // consecutive intervals of goodput far below rate with a growing queue
+}
+
+// NewController returns a controller that starts ramping from a quarter of
+// its cap (at most InitialRate).
+func NewController(cfg Config, clk Clock) *Controller {
+	c := &Controller{clk: clk, cfg: cfg, interval: 10 * time.Millisecond}
+	lo, hi := c.bounds()
+	c.rate = clamp(math.Min(hi/4, InitialRate), lo, hi)
+	if c.policy() == Fixed {
+		c.rate = hi
+	}
+	c.phase = Startup
+	c.win = c.rate * c.ref().Seconds()
+	return c
+}
+
+func clamp(x, lo, hi float64) float64 {
+	if x < lo {
+		x = lo
+	}
+	if x > hi {
+		x = hi
+	}
+	return x
+}
+
+// policy resolves the configured policy; anything unknown is Fair, and Fixed
+// without any rate to hold is Fair too, because blasting at CeilingRate is
+// never what someone meant.
+func (c *Controller) policy() Policy {
+	switch p := c.cfg.Policy; p {
+	case Fixed:
+		if c.cfg.TargetRate <= 0 && c.cfg.MaxRate <= 0 {
+			return Fair
+		}
+		return p
+	case High, Low:
+		return p
+	}
+	return Fair
+}
+
+// bounds is the range the rate must stay in. A hard cap below MinRate wins:
+// the cap is what the operator or the server asked for.
+func (c *Controller) bounds() (lo, hi float64) {
+	hi = CeilingRate
+	if t := c.cfg.TargetRate; t > 0 && t < hi {
+		hi = t
+	}
+	if m := c.cfg.MaxRate; m > 0 && m < hi {
+		hi = m
+	}
+	lo = math.Max(c.cfg.MinRate, FloorRate)
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
+// ref is the reference delay the window is spread over: twice the loop
+// delay (round trip plus the feedback interval the receiver averages over),
+// which gives the loop about 60° of phase margin.
+func (c *Controller) ref() time.Duration {
+	r := c.rtt
+	if r <= 0 {
+		r = DefaultRTT
+	}
+	return 2 * (max(r, MinRTT) + c.interval)
+}
+
+func (c *Controller) alpha() float64 {
+	switch c.policy() {
+	case High:
+		return 2 * Alpha
+	case Low:
+		// A scavenger's budget also stays below half its target delay, or at
+		// low rates its own equilibrium queue would trip its retreat.
+		return math.Min(Alpha/10, c.rate*LowTargetDelay.Seconds()/2)
+	}
+	return Alpha
+}
+
+// recvMax is the best recent goodput: a few intervals smooth out packet
+// granularity and random loss.
+func (c *Controller) recvMax() float64 {
+	m := 0.0
+	for _, r := range c.recv {
+		m = math.Max(m, r)
+	}
+	return m
+}
+
+func (c *Controller) enter(p Phase) {
+	c.phase, c.phaseFor, c.emptyFor, c.drainPeak = p, 0, 0, 0
+}
+
+// OnFeedback folds one receiver report into the rate.
+func (c *Controller) OnFeedback(f Feedback) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	now := c.clk.Now()
+	if f.RTT > 0 {
+		c.rtt = f.RTT
+	}
+	dt := c.interval
+	if c.haveLast {
+		dt = now.Sub(c.last)
+	}
+	c.last, c.haveLast = now, true
+	// A long gap (the sender was idle, or feedback was lost) must not be
+	// read as one huge step.
+	dt = min(max(dt, time.Millisecond), c.ref()/2)
+	c.interval += (dt - c.interval) / 8
+	ref := c.ref()
+	copy(c.recv[1:], c.recv[:len(c.recv)-1])
+	c.recv[0] = f.RecvRate
+
+	if f.Received <= 0 {
+		// No delay samples: nothing to learn about the queue.
+		return
+	}
+	if !c.haveBase || f.MinOWD < c.base {
+		c.base, c.haveBase = f.MinOWD, true
+	}
+	c.prevQ, c.q = c.q, f.MinOWD-c.base
+
+	lo, hi := c.bounds()
+	pol := c.policy()
+	if pol == Fixed {
+		c.rate = hi
+		return
+	}
+
+	c.phaseFor += dt
+	refS, qS, dtS := ref.Seconds(), c.q.Seconds(), dt.Seconds()
+	alpha := c.alpha()
+	qEq := alpha / c.rate // the queue this flow would hold at equilibrium
+	rate := c.rate
+
+	switch c.phase {
+	case Startup, Probe:
+		if qS < qEq/2 {
+			growth := 1.25 // gentle: the link was full not long ago
+			if c.phase == Startup {
+				growth = 2
+			}
+			rate *= math.Pow(growth, dtS/refS)
+			break
+		}
+		// The queue showed up a round trip after the rate passed the
+		// bottleneck, so everything sent above it since is still on its
+		// way into the queue. What arrives now is our share of the
+		// bottleneck: go back to it, below it if the overshoot was large.
+		bw := c.recvMax()
+		if bw <= 0 || bw > rate {
+			bw = rate
+		}
+		if c.phase == Startup && rate > 1.1*bw {
+			c.bw = bw
+			c.enter(Drain)
+			rate = DrainGain * bw
+		} else {
+			c.enter(Steady)
+			rate = bw
+		}
+		c.win = rate * (refS + qS)
+	case Drain:
+		rate = DrainGain * c.bw
+		// The overshoot reaches the queue over the next round trip: wait for
+		// the queue to peak and fall back before handing over.
+		c.drainPeak = max(c.drainPeak, c.q)
+		falling := c.q < c.drainPeak || c.phaseFor >= ref
+		if (falling && qS <= alpha/c.bw) || c.phaseFor >= 4*ref {
+			c.enter(Steady)
+			rate = c.bw
+			c.win = rate * (refS + qS)
+		}
+	case Steady:
+		g := 1 - math.Pow(1-Gamma, dtS/refS)
+		c.win += g * (alpha - c.win*qS/(refS+qS))
+		if pol == Low && c.q > LowTargetDelay {
+			// Someone else is filling the queue: retreat, halving per
+			// reference delay, down to MinRate.
+			c.win *= math.Exp2(-dtS / refS)
+		}
+		rate = c.win / (refS + qS)
+
+		// Guard against a blind sender: delay samples that do not show the
+		// congestion (a policer, a queue that only drops) would leave the
+		// rate far above what arrives. Only when the queue is also growing,
+		// so that plain random loss never triggers it.
+		if f.RecvRate > 0 && f.RecvRate < rate/2 && qS > qEq && c.q >= c.prevQ {
+			c.starved++
+		} else {
+			c.starved = 0
+		}
+		if c.starved >= 3 {
+			rate = (rate + f.RecvRate) / 2
+		}
+
+		if qS < qEq/4 {
+			c.emptyFor += dt
+			if c.emptyFor >= 2*ref {
+				c.enter(Probe)
+			}
+		} else {
+			c.emptyFor = 0
+		}
+	}
+	c.rate = clamp(rate, lo, hi)
+	// Anti-windup: the window follows the clamped rate, so a cap that lifts
+	// later does not release a stored-up jump.
+	c.win = c.rate * (refS + qS)
+}
+
+// Rate is the current sending rate in bits/s, always within the configured
+// bounds.
+func (c *Controller) Rate() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rate
+}
+
+// SetConfig changes policy and caps; the next Rate reflects them. A cap that
+// was holding the rate down and is raised restarts the ramp, so the new room
+// is found within a few round trips.
+func (c *Controller) SetConfig(cfg Config) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, oldHi := c.bounds()
+	c.cfg = cfg
+	lo, hi := c.bounds()
+	if c.policy() == Fixed {
+		c.rate = hi
+	} else if hi > oldHi && c.rate >= oldHi*0.95 && c.phase == Steady {
+		c.enter(Probe)
+	}
+	c.rate = clamp(c.rate, lo, hi)
+	c.win = c.rate * (c.ref().Seconds() + c.q.Seconds())
+}
+
+// Stats reports the controller's state.
+func (c *Controller) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Stats{
+		Rate:       c.rate,
+		RecvRate:   c.recv[0],
+		BaseOWD:    c.base,
+		QueueDelay: c.q,
+		Policy:     c.policy(),
+		Phase:      c.phase,
+	}
+}

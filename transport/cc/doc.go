@@ -1,0 +1,22 @@
+// Package cc is the rate control of ferry's UDP transport: a delay-based
+// controller in FASP's manner (queueing delay, not loss, is the congestion
+// signal) and the token-bucket pacer that spreads its rate over time.
+//
+// # Caveats
+//
+// The queueing delay is one-way delay minus the smallest one-way delay ever
+// seen, so clock drift between sender and receiver over a very long session,
+// or a route change to a longer path, reads as queueing and slows the flow;
+// start a new Controller when the path may have changed.
+//
+// The loop needs to know its round trip to be both fast and stable: fill in
+// Feedback.RTT. Without it DefaultRTT (200 ms) is assumed, which is stable
+// on paths up to about that round trip but slower than it needs to be on a
+// LAN.
+//
+// An application-limited sender (nothing to send) sees an empty queue and
+// lets the rate climb to its cap; the first burst after that is paced at the
+// cap until the delay law catches up.
+//
+// Pacer is not safe for concurrent use; Controller is.
+package cc
