@@ -230,7 +230,7 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 	for _, j := range cfg.Jobs {
 		st := agent.JobStatus{
 			Name: j.Name, Local: j.Local, Remote: j.Remote, Direction: j.Direction, Mode: j.Mode,
-			State: agent.Stopped, Bandwidth: j.Bandwidth,
+			State: agent.Idle, Bandwidth: j.Bandwidth,
 		}
 		if _, err := os.Stat(cfg.DBPath(j.Name)); err == nil {
 			err := withDB(cfg, j.Name, func(db *snapshot.DB) error {
