@@ -87,8 +87,9 @@ func samples(r *rand.Rand) []Msg {
 		Open{Path: randString(r, 30)},
 		Create{Meta: randEntry(r), Expect: randEntry(r), Key: randBytes(r, 40), Fresh: r.IntN(2) == 0},
 		Get{Path: randString(r, 30), Offset: r.Int64(), Expect: randEntry(r)},
-		DataSession{Rate: r.Int64()},
-		SessionOK{Port: r.Uint32(), ID: r.Uint64(), Key: randBytes(r, 32), Rate: r.Int64()},
+		DataSession{Download: r.IntN(2) == 0, Rate: r.Int64()},
+		SessionOK{Port: r.Uint32(), ID: randBytes(r, 16), Key: randBytes(r, 32), Rate: r.Int64()},
+		FileError{Path: randString(r, 30), Code: Code(r.IntN(11)), Message: randString(r, 40)},
 		Read{Off: r.Int64(), Len: r.Uint32()},
 		Data{Off: r.Int64(), Data: randBytes(r, 3000)},
 		Commit{}, Abort{}, OK{},
@@ -128,6 +129,9 @@ func normalise(m Msg) Msg {
 		if len(v.Key) == 0 {
 			v.Key = nil
 		}
+		if len(v.ID) == 0 {
+			v.ID = nil
+		}
 		return v
 	}
 	return m
@@ -152,8 +156,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 26 {
-		t.Fatalf("covered %d message types, want 26", len(seen))
+	if len(seen) != 27 {
+		t.Fatalf("covered %d message types, want 27", len(seen))
 	}
 }
 

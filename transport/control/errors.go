@@ -81,3 +81,9 @@ func (e *RemoteError) Unwrap() error {
 
 // Err returns the client-side error for m.
 func (m Error) Err() error { return &RemoteError{Code: m.Code, Message: m.Message} }
+
+// FileErrorOf reports a server-side failure of one file of a data session.
+func FileErrorOf(path string, err error) FileError {
+	e := ErrorOf(err)
+	return FileError{Path: path, Code: e.Code, Message: e.Message}
+}

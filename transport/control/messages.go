@@ -50,6 +50,7 @@ const (
 	TypeOpened
 	TypeCreated
 	TypeSessionOK
+	TypeFileError
 )
 
 // Msg is one control message.
@@ -146,21 +147,33 @@ type Get struct {
 	Expect tree.Entry
 }
 
-// DataSession asks the server to open a UDP data session for this
-// connection.
+// DataSession asks the server for a UDP data session. The client then
+// sends the files as Entries frames and OK: for a download the entries the
+// server is to send (as scanned), for an upload the destinations' expected
+// state (Path set, Kind Absent for a new file). The server answers
+// SessionOK, runs the session, reports files it could not send as
+// FileError frames, and ends with OK or Error.
 type DataSession struct {
-	// Rate is what the client would like, in bits/s (0: no preference);
-	// the server lowers it to its cap.
+	// Download: the server sends, the client receives.
+	Download bool
+	// Rate is the client's cap for this session in bits/s (0: none).
 	Rate int64
 }
 
 // SessionOK describes an accepted data session.
 type SessionOK struct {
 	Port uint32
-	ID   uint64
-	Key  []byte
-	// Rate is the cap the server will enforce, bits/s; 0 is uncapped.
+	ID   []byte // wire.SessionIDLen bytes
+	Key  []byte // seal.KeyLen bytes, fresh for this session
+	// Rate is the cap the server enforces, bits/s; 0 is uncapped.
 	Rate int64
+}
+
+// FileError reports one file of a data session that failed on the server.
+type FileError struct {
+	Path    string
+	Code    Code
+	Message string
 }
 
 // Read asks for up to Len bytes at Off of an opened file.
@@ -220,6 +233,7 @@ func (Create) Type() MsgType      { return TypeCreate }
 func (Get) Type() MsgType         { return TypeGet }
 func (DataSession) Type() MsgType { return TypeDataSession }
 func (SessionOK) Type() MsgType   { return TypeSessionOK }
+func (FileError) Type() MsgType   { return TypeFileError }
 func (Read) Type() MsgType        { return TypeRead }
 func (Data) Type() MsgType        { return TypeData }
 func (Commit) Type() MsgType      { return TypeCommit }
@@ -361,14 +375,26 @@ func (m Get) appendBody(b []byte) []byte {
 	return appendEntry(b, m.Expect)
 }
 
-func (m DataSession) appendBody(b []byte) []byte { return appendVarint(b, m.Rate) }
+func (m DataSession) appendBody(b []byte) []byte {
+	b = appendBool(b, m.Download)
+	return appendVarint(b, m.Rate)
+}
 
 func (m SessionOK) appendBody(b []byte) []byte {
 	b = appendUvarint(b, uint64(m.Port))
-	b = appendUvarint(b, m.ID)
+	b = appendBytes(b, m.ID)
 	b = appendBytes(b, m.Key)
 	return appendVarint(b, m.Rate)
 }
+
+func (m FileError) appendBody(b []byte) []byte {
+	b = appendString(b, m.Path)
+	b = append(b, byte(m.Code))
+	return appendString(b, m.Message)
+}
+
+// Err returns the client-side error for m.
+func (m FileError) Err() error { return &RemoteError{Code: m.Code, Message: m.Message} }
 
 func (m Read) appendBody(b []byte) []byte {
 	b = appendVarint(b, m.Off)
@@ -438,9 +464,11 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 	case TypeGet:
 		m = Get{Path: d.string(), Offset: d.varint(), Expect: d.entry()}
 	case TypeDataSession:
-		m = DataSession{Rate: d.varint()}
+		m = DataSession{Download: d.bool(), Rate: d.varint()}
 	case TypeSessionOK:
-		m = SessionOK{Port: d.u32(), ID: d.uvarint(), Key: d.bytesN(1024), Rate: d.varint()}
+		m = SessionOK{Port: d.u32(), ID: d.bytesN(1024), Key: d.bytesN(1024), Rate: d.varint()}
+	case TypeFileError:
+		m = FileError{Path: d.string(), Code: Code(d.byte1()), Message: d.string()}
 	case TypeRead:
 		m = Read{Off: d.varint(), Len: d.u32()}
 	case TypeData:

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -51,6 +52,12 @@ type Options struct {
 	// Job and ConfigFile only appear in error messages (the command that
 	// trusts a new host key).
 	Job, ConfigFile string
+	// UDPPort overrides the UDP port the server announces (a port
+	// forward, or tests); 0 uses the announced one.
+	UDPPort int
+	// NoUDPTimeout is how long a data session waits to hear anything over
+	// UDP before deciding it is blocked (0: the data package's default).
+	NoUDPTimeout time.Duration
 	// PartialSuffix names in-flight files on the server (the job's
 	// partial_suffix; default tree.DefaultPartialSuffix).
 	PartialSuffix string
@@ -160,9 +167,14 @@ type Endpoint struct {
 	up     *rate.Limiter // client-side caps; nil when uncapped
 	down   *rate.Limiter
 
-	mu     sync.Mutex
-	cur    *conn
-	closed bool
+	mu              sync.Mutex
+	cur             *conn
+	closed          bool
+	udpBlockedUntil time.Time
+	sessions        map[int]session
+	nextSession     int
+	lastStats       data.Stats
+	haveStats       bool
 }
 
 // Dial connects, authenticates, pins the host key and opens the folder.
@@ -176,7 +188,8 @@ func Dial(ctx context.Context, opts Options) (*Endpoint, error) {
 	}
 	e := &Endpoint{
 		opts: opts, signer: signer, log: opts.Log.With("remote", opts.Host),
-		addr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
+		addr:     net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
+		sessions: map[int]session{},
 	}
 	e.applyBandwidth(opts.Bandwidth)
 	if _, err := e.conn(ctx); err != nil {
@@ -344,6 +357,13 @@ func (e *Endpoint) SetBandwidth(bw config.Bandwidth) {
 	e.opts.Bandwidth = bw
 	setLimit(e.up, bw.Upload)
 	setLimit(e.down, bw.Download)
+	for _, s := range e.sessions {
+		limit := bw.Upload
+		if s.download {
+			limit = bw.Download
+		}
+		s.set(ratesFor(bw, limit, s.serverCap))
+	}
 }
 
 func (e *Endpoint) applyBandwidth(bw config.Bandwidth) {

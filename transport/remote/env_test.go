@@ -72,13 +72,20 @@ type env struct {
 	clientKey string
 	known     string
 	log       *logSink
+	udp       bool   // serve UDP data sessions
+	udpAddr   string // fixed across restarts
 }
 
 func newEnv(t *testing.T, edit func(*server.Config)) *env {
 	t.Helper()
+	return newEnvUDP(t, false, edit)
+}
+
+func newEnvUDP(t *testing.T, udp bool, edit func(*server.Config)) *env {
+	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, root: filepath.Join(dir, "root"), clientKey: filepath.Join(dir, "id_ed25519"),
-		known: filepath.Join(dir, "state", "known_hosts"), log: &logSink{}}
+		known: filepath.Join(dir, "state", "known_hosts"), log: &logSink{}, udp: udp}
 	if err := os.Mkdir(e.root, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +129,28 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	e.addr = ln.Addr().String()
+	if e.udp {
+		ua := e.udpAddr
+		if ua == "" {
+			ua = "127.0.0.1:0"
+		}
+		var pc net.PacketConn
+		for i := 0; ; i++ {
+			pc, err = net.ListenPacket("udp", ua)
+			if err == nil || i == 50 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.udpAddr = pc.LocalAddr().String()
+		srv, err = server.New(withUDP(e.cfg, pc))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.srv, e.cancel, e.done = srv, cancel, make(chan error, 1)
 	go func() { e.done <- srv.Serve(ctx, ln) }()
@@ -173,4 +202,9 @@ func (e *env) mustDial(edit func(*remote.Options)) *remote.Endpoint {
 	}
 	e.t.Cleanup(func() { ep.Close() })
 	return ep
+}
+
+func withUDP(c server.Config, pc net.PacketConn) server.Config {
+	c.UDPConn = pc
+	return c
 }

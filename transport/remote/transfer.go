@@ -27,17 +27,21 @@ type resumable interface {
 // whose partial on the server holds the same content (ResumeKey) continues
 // where it stopped.
 func (e *Endpoint) Upload(ctx context.Context, items []syncer.Transfer, src syncer.Endpoint, progress syncer.Progress) []error {
-	return e.each(ctx, items, func(it syncer.Transfer) error {
-		return e.retryFresh(func(fresh bool) (bool, error) { return e.uploadStream(ctx, it, src, progress, fresh) })
-	})
+	return e.transfer(ctx, items,
+		func(c *conn) ([]error, error) { return e.uploadUDP(ctx, c, items, src, progress) },
+		func(it syncer.Transfer) error {
+			return e.retryFresh(func(fresh bool) (bool, error) { return e.uploadStream(ctx, it, src, progress, fresh) })
+		})
 }
 
 // Download fetches files from the server into dst, several at a time,
 // continuing partial files left in dst by an earlier attempt.
 func (e *Endpoint) Download(ctx context.Context, items []syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress) []error {
-	return e.each(ctx, items, func(it syncer.Transfer) error {
-		return e.retryFresh(func(fresh bool) (bool, error) { return e.downloadStream(ctx, it, dst, progress, fresh) })
-	})
+	return e.transfer(ctx, items,
+		func(c *conn) ([]error, error) { return e.downloadUDP(ctx, c, items, dst, progress) },
+		func(it syncer.Transfer) error {
+			return e.retryFresh(func(fresh bool) (bool, error) { return e.downloadStream(ctx, it, dst, progress, fresh) })
+		})
 }
 
 // retryFresh runs one attempt and, if it resumed a partial file whose

@@ -17,9 +17,9 @@ import (
 
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/tree"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "random seed (0: from the clock)")

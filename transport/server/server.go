@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/transport/data"
 )
 
 // Defaults for Config fields left zero.
@@ -56,9 +58,12 @@ type Config struct {
 	PreAuthTimeout time.Duration
 	// TotalRate caps all users together, bits/s (0: uncapped).
 	TotalRate config.Rate
-	// UDPPort is announced to clients for data sessions; 0 turns the UDP
-	// data path off and clients stream over SSH.
+	// UDPPort is where data sessions are served (on the TCP listener's
+	// address); 0 turns the UDP data path off and clients stream over SSH.
 	UDPPort int
+	// UDPConn, if set, is used for data sessions instead of listening on
+	// UDPPort; Serve closes it when it returns.
+	UDPConn net.PacketConn
 	// StateDir holds the per-root scan caches; empty keeps none (every
 	// scan rehashes every file).
 	StateDir string
@@ -123,8 +128,21 @@ type Server struct {
 	roots    *roots
 	hostKey  ssh.PublicKey
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	mux     *udpMux // nil without a UDP data path
+	udpPort int
+}
+
+func (s *Server) udp() (*udpMux, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mux, s.udpPort
+}
+
+func (s *Server) udpPortNow() int {
+	_, p := s.udp()
+	return p
 }
 
 // New loads the host key and authorized keys and prepares a server.
@@ -235,8 +253,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		s.closeAll()
 	}()
+	if err := s.startUDP(ln.Addr()); err != nil {
+		return err
+	}
+	defer s.stopUDP()
 	slots := make(chan struct{}, s.cfg.MaxConnections)
-	s.log.Info("serving", "listen", ln.Addr().String(), "udp_port", s.cfg.UDPPort)
+	s.log.Info("serving", "listen", ln.Addr().String(), "udp_port", s.udpPortNow())
 	backoff := 5 * time.Millisecond
 	for {
 		conn, err := ln.Accept()
@@ -347,6 +369,46 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		sess.start(ch, req)
 	}
 	log.Info("client disconnected")
+}
+
+// startUDP opens the data sessions' socket: the injected one, or UDPPort
+// on the TCP listener's IP.
+func (s *Server) startUDP(tcp net.Addr) error {
+	conn := s.cfg.UDPConn
+	if conn == nil && s.cfg.UDPPort == 0 {
+		return nil
+	}
+	if conn == nil {
+		host := ""
+		if ta, ok := tcp.(*net.TCPAddr); ok && !ta.IP.IsUnspecified() {
+			host = ta.IP.String()
+		}
+		c, err := data.Listen("udp", net.JoinHostPort(host, strconv.Itoa(s.cfg.UDPPort)), s.log)
+		if err != nil {
+			return fmt.Errorf("unable to open the UDP data port (or start with UDP off): %w", err)
+		}
+		conn = c
+	}
+	port := 0
+	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		port = ua.Port
+	}
+	m := newMux(conn, s.log)
+	go m.run()
+	s.mu.Lock()
+	s.mux, s.udpPort = m, port
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) stopUDP() {
+	s.mu.Lock()
+	m := s.mux
+	s.mux, s.udpPort = nil, 0
+	s.mu.Unlock()
+	if m != nil {
+		m.conn.Close()
+	}
 }
 
 func newLimiter(r config.Rate) *rate.Limiter {

@@ -184,7 +184,7 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 	case control.Get:
 		return s.get(st, ep, m)
 	case control.DataSession:
-		return st.reply(fmt.Errorf("%w: this server does not offer UDP data sessions", control.ErrUnavailable), nil)
+		return s.dataSession(st, ep, m)
 	}
 	return st.reply(protocolError("%T is not a request", req), nil)
 }
@@ -238,7 +238,7 @@ func (s *session) hello(st *stream, m control.Hello) error {
 		Version: control.Version,
 		User:    s.acct.name,
 		RateCap: int64(minRate(s.acct.rateCap, s.srv.cfg.TotalRate)),
-		UDPPort: uint32(s.srv.cfg.UDPPort),
+		UDPPort: uint32(s.srv.udpPortNow()),
 	})
 }
 

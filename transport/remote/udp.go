@@ -1,0 +1,411 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/cc"
+	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/transport/data"
+	"github.com/ferry-sync/ferry/transport/seal"
+	"github.com/ferry-sync/ferry/transport/wire"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// ErrNoUDP is wrapped when the UDP data path cannot be used: the server
+// offers none, or (as data.ErrNoUDP) nothing came back over it.
+var ErrNoUDP = data.ErrNoUDP
+
+// udpRetryAfter is how long `transport: auto` keeps to the SSH stream
+// after UDP turned out blocked, before trying UDP again.
+const udpRetryAfter = 10 * time.Minute
+
+// tailWait bounds the wait for the server's last word on a data session
+// (files it could not open) once our side of the session is over.
+const tailWait = 5 * time.Second
+
+// useUDP decides the data path of the next transfer batch.
+func (e *Endpoint) useUDP(c *conn) (bool, error) {
+	switch e.opts.Transport {
+	case config.TCP:
+		return false, nil
+	case config.UDP:
+		if c.welcome.UDPPort == 0 && e.opts.UDPPort == 0 {
+			return false, fmt.Errorf("transport is udp but the server offers no UDP data port: %w (set transport: auto or tcp, or start ferry serve with --udp-port)", ErrNoUDP)
+		}
+		return true, nil
+	}
+	if c.welcome.UDPPort == 0 && e.opts.UDPPort == 0 {
+		return false, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.Now().After(e.udpBlockedUntil), nil
+}
+
+// fallBack records that UDP is blocked and says so once.
+func (e *Endpoint) fallBack(err error) {
+	e.mu.Lock()
+	e.udpBlockedUntil = time.Now().Add(udpRetryAfter)
+	e.mu.Unlock()
+	e.log.Warn("UDP data path blocked; sending over the SSH connection instead (slower on long or lossy paths)", "err", err, "retry_udp_in", udpRetryAfter)
+}
+
+// transfer runs items over UDP when it can and over the SSH stream
+// otherwise (or after UDP turned out blocked with transport: auto).
+func (e *Endpoint) transfer(ctx context.Context, items []syncer.Transfer, udp func(*conn) ([]error, error), stream func(syncer.Transfer) error) []error {
+	if len(items) == 0 {
+		return nil
+	}
+	c, err := e.conn(ctx)
+	if err != nil {
+		return fill(len(items), err)
+	}
+	use, err := e.useUDP(c)
+	if err != nil {
+		return fill(len(items), err)
+	}
+	if use {
+		errs, serr := udp(c)
+		if serr == nil || !errors.Is(serr, data.ErrNoUDP) || e.opts.Transport == config.UDP {
+			return errs
+		}
+		e.fallBack(serr)
+	}
+	return e.each(ctx, items, stream)
+}
+
+func fill(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// rates is the cc policy for one direction, within the server's cap.
+func (e *Endpoint) rates(limit config.Rate, serverCap int64) cc.Config {
+	e.mu.Lock()
+	bw := e.opts.Bandwidth
+	e.mu.Unlock()
+	return ratesFor(bw, limit, serverCap)
+}
+
+func ratesFor(bw config.Bandwidth, limit config.Rate, serverCap int64) cc.Config {
+	c := cc.Config{Policy: cc.Policy(bw.Policy), TargetRate: float64(bw.TargetRate), MinRate: float64(bw.MinRate), MaxRate: float64(limit)}
+	if c.Policy == "" {
+		c.Policy = cc.Fair
+	}
+	if serverCap > 0 && (c.MaxRate == 0 || float64(serverCap) < c.MaxRate) {
+		c.MaxRate = float64(serverCap)
+	}
+	return c
+}
+
+// startSession asks the server for a data session over entries and opens
+// the local UDP socket. FileErrors the server sends before agreeing are
+// returned by path.
+func (e *Endpoint) startSession(ctx context.Context, c *conn, download bool, entries []tree.Entry) (*dataSession, error) {
+	e.mu.Lock()
+	limit := e.opts.Bandwidth.Upload
+	if download {
+		limit = e.opts.Bandwidth.Download
+	}
+	e.mu.Unlock()
+	k, err := open(ctx, c, control.DataSession{Download: download, Rate: int64(limit)})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*dataSession, error) {
+		k.close()
+		return nil, err
+	}
+	for len(entries) > 0 {
+		n := min(len(entries), 512)
+		if err := k.send(control.Entries{Entries: entries[:n]}); err != nil {
+			return fail(err)
+		}
+		entries = entries[n:]
+	}
+	if err := k.send(control.OK{}); err != nil {
+		return fail(err)
+	}
+	early := map[string]error{}
+	var ok control.SessionOK
+	for {
+		m, err := k.recv()
+		if err != nil {
+			return fail(err)
+		}
+		if fe, isFE := m.(control.FileError); isFE {
+			early[fe.Path] = fe.Err()
+			continue
+		}
+		var isOK bool
+		if ok, isOK = m.(control.SessionOK); !isOK {
+			return fail(fmt.Errorf("%w: %T in answer to a data session", control.ErrProtocol, m))
+		}
+		break
+	}
+	if len(ok.ID) != wire.SessionIDLen || len(ok.Key) != seal.KeyLen || ok.Port == 0 || ok.Port > 65535 {
+		return fail(fmt.Errorf("%w: bad data session parameters", control.ErrProtocol))
+	}
+	port := int(ok.Port)
+	if e.opts.UDPPort != 0 {
+		port = e.opts.UDPPort
+	}
+	host, _, _ := net.SplitHostPort(c.client.RemoteAddr().String())
+	peer, err := net.ResolveUDPAddr("udp", net.JoinHostPort(host, fmt.Sprint(port)))
+	if err != nil {
+		return fail(fmt.Errorf("unable to address the server's UDP port: %w", err))
+	}
+	network := "udp4"
+	if peer.IP.To4() == nil {
+		network = "udp6"
+	}
+	pc, err := data.Listen(network, ":0", e.log)
+	if err != nil {
+		return fail(err)
+	}
+	ds := &dataSession{k: k, pc: pc, early: early, serverCap: ok.Rate,
+		cfg: data.Config{Key: ok.Key, Peer: peer, Log: e.log, Rate: e.rates(limit, ok.Rate), NoUDPTimeout: e.opts.NoUDPTimeout}}
+	copy(ds.cfg.Session[:], ok.ID)
+	e.log.Debug("data session", "download", download, "peer", peer.String(), "max_rate", ds.cfg.Rate.MaxRate)
+	return ds, nil
+}
+
+// dataSession is an agreed UDP session: its control channel, local
+// socket and parameters.
+type dataSession struct {
+	k         *channel
+	pc        net.PacketConn
+	cfg       data.Config
+	early     map[string]error // files the server refused before starting
+	serverCap int64
+}
+
+// tail is what the server said on the control channel while the session
+// ran: files it could not send, then its final answer.
+type tail struct {
+	fileErrs map[string]error
+	final    error // the server's session error, or a lost channel
+}
+
+// watch reads the control channel while the session runs. If the channel
+// fails (server or connection gone) it cancels the session at once, rather
+// than letting it wait out the UDP idle timeout.
+func (ds *dataSession) watch(cancel context.CancelCauseFunc) <-chan tail {
+	out := make(chan tail, 1)
+	go func() {
+		t := tail{fileErrs: map[string]error{}}
+		defer func() { out <- t }()
+		for {
+			m, err := ds.k.recv()
+			if err != nil {
+				if errors.Is(err, ErrDisconnected) {
+					cancel(fmt.Errorf("control connection lost during the data session: %w", err))
+				}
+				t.final = err
+				return
+			}
+			if fe, ok := m.(control.FileError); ok {
+				t.fileErrs[fe.Path] = fe.Err()
+				continue
+			}
+			return
+		}
+	}()
+	return out
+}
+
+func (ds *dataSession) close() {
+	ds.pc.Close()
+	ds.k.close()
+}
+
+func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transfer, src syncer.Endpoint, progress syncer.Progress) ([]error, error) {
+	dests := make([]tree.Entry, len(items))
+	for i, it := range items {
+		d := it.Expect
+		d.Path = it.Source.Path
+		dests[i] = d
+	}
+	ds, err := e.startSession(ctx, c, false, dests)
+	if err != nil {
+		return fill(len(items), err), err
+	}
+	defer ds.close()
+	cfg := ds.cfg
+	tally := newTally(progress)
+	cfg.Progress = tally.report
+	files := make([]data.SendFile, len(items))
+	for i, it := range items {
+		files[i] = data.SendFile{Entry: it.Source, Open: func() (syncer.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
+	}
+	s, err := data.NewSender(ds.pc, cfg)
+	if err != nil {
+		return fill(len(items), err), err
+	}
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ds.watch(cancel)
+	unregister := e.track(s, false, ds.serverCap)
+	errs, serr := s.Run(sctx, files)
+	unregister()
+	e.remember(s.Stats())
+	for i, err := range errs {
+		if err == nil {
+			tally.complete(items[i].Source.Path, items[i].Source.Size)
+		}
+	}
+	return errs, serr
+}
+
+func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress) ([]error, error) {
+	sources := make([]tree.Entry, len(items))
+	byPath := make(map[string]int, len(items))
+	for i, it := range items {
+		sources[i] = it.Source
+		byPath[it.Source.Path] = i
+	}
+	ds, err := e.startSession(ctx, c, true, sources)
+	if err != nil {
+		return fill(len(items), err), err
+	}
+	defer ds.close()
+	early, cfg := ds.early, ds.cfg
+	tally := newTally(progress)
+	cfg.Progress = tally.report
+	errs := make([]error, len(items))
+	done := make([]bool, len(items))
+	for p, err := range early {
+		if i, ok := byPath[p]; ok {
+			errs[i], done[i] = err, true
+		}
+	}
+	if len(early) == len(items) {
+		return errs, nil
+	}
+	open := func(ctx context.Context, f data.FileInfo) (syncer.FileWriter, error) {
+		i, ok := byPath[f.Path]
+		if !ok {
+			return nil, fmt.Errorf("%w: server sent %s, which was not asked for", control.ErrProtocol, f.Path)
+		}
+		it := items[i]
+		if f.Size != it.Source.Size || f.Hash != it.Source.Hash {
+			return nil, fmt.Errorf("%w: server sent a different %s than it listed", syncer.ErrChanged, f.Path)
+		}
+		return dst.CreateFile(ctx, it.Source, it.Expect)
+	}
+	r, err := data.NewReceiver(ds.pc, cfg, open)
+	if err != nil {
+		return fill(len(items), err), err
+	}
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	tails := ds.watch(cancel)
+	unregister := e.track(r, true, ds.serverCap)
+	results, serr := r.Run(sctx)
+	unregister()
+	e.remember(r.Stats())
+	for _, res := range results {
+		if i, ok := byPath[res.File.Path]; ok {
+			errs[i], done[i] = res.Err, true
+		}
+	}
+	// The server's last word: files it could not open once the session
+	// was running. Bounded, so a server that never answers cannot hang
+	// the transfer.
+	stop := time.AfterFunc(tailWait, ds.k.close)
+	defer stop.Stop()
+	t := <-tails
+	for p, err := range t.fileErrs {
+		if i, ok := byPath[p]; ok && !done[i] {
+			errs[i], done[i] = err, true
+		}
+	}
+	if serr == nil && t.final != nil && !errors.Is(t.final, ErrDisconnected) {
+		serr = t.final
+	}
+	for i := range errs {
+		if done[i] && errs[i] == nil {
+			tally.complete(items[i].Source.Path, items[i].Source.Size)
+		}
+		if !done[i] {
+			cause := serr
+			if cause == nil {
+				cause = fmt.Errorf("%w: the data session ended without it", ErrDisconnected)
+			}
+			errs[i] = fmt.Errorf("unable to download %s: %w", items[i].Source.Path, cause)
+		}
+	}
+	return errs, serr
+}
+
+// session is a running data session whose rate policy SetBandwidth
+// changes live.
+type session struct {
+	set       func(cc.Config)
+	download  bool
+	serverCap int64
+}
+
+func (e *Endpoint) track(s interface{ SetConfig(cc.Config) }, download bool, serverCap int64) func() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.nextSession++
+	id := e.nextSession
+	e.sessions[id] = session{set: s.SetConfig, download: download, serverCap: serverCap}
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		delete(e.sessions, id)
+	}
+}
+
+// remember keeps the last session's figures for DataStats.
+func (e *Endpoint) remember(st data.Stats) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lastStats, e.haveStats = st, true
+}
+
+// DataStats returns the figures of the last UDP data session (rate, RTT,
+// retransmissions), and false if there was none.
+func (e *Endpoint) DataStats() (data.Stats, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lastStats, e.haveStats
+}
+
+// tally passes a session's progress on and, when a file is done, reports
+// whatever part of it the session did not (resumed bytes, or bytes whose
+// acknowledgement the file's result overtook), so totals add up.
+type tally struct {
+	p   syncer.Progress
+	mu  sync.Mutex
+	got map[string]int64
+}
+
+func newTally(p syncer.Progress) *tally { return &tally{p: p, got: map[string]int64{}} }
+
+func (t *tally) report(path string, n int64) {
+	t.mu.Lock()
+	t.got[path] += n
+	t.mu.Unlock()
+	report(t.p, path, n)
+}
+
+func (t *tally) complete(path string, size int64) {
+	t.mu.Lock()
+	rest := size - t.got[path]
+	t.got[path] = size
+	t.mu.Unlock()
+	report(t.p, path, rest)
+}

@@ -1,0 +1,165 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/cc"
+	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/transport/data"
+	"github.com/ferry-sync/ferry/transport/seal"
+	"github.com/ferry-sync/ferry/transport/wire"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// maxSessionFiles bounds the files one data session may name, so that a
+// client cannot make the server hold an unbounded list.
+const maxSessionFiles = 1 << 20
+
+// dataSession runs one UDP data session for the client: the server sends
+// (download) or receives (upload) the files the client lists.
+func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSession) error {
+	mux, port := s.srv.udp()
+	if mux == nil {
+		return st.reply(fmt.Errorf("%w: this server does not offer UDP data sessions (started without a UDP port)", control.ErrUnavailable), nil)
+	}
+	var items []tree.Entry
+	for {
+		msg, err := st.recv()
+		if err != nil {
+			return err
+		}
+		if _, ok := msg.(control.OK); ok {
+			break
+		}
+		es, ok := msg.(control.Entries)
+		if !ok {
+			return st.reply(protocolError("%T while listing a data session's files", msg), nil)
+		}
+		for _, e := range es.Entries {
+			if err := validPaths(e.Path); err != nil {
+				return st.reply(err, nil)
+			}
+		}
+		if len(items)+len(es.Entries) > maxSessionFiles {
+			return st.reply(protocolError("more than %d files in one data session", maxSessionFiles), nil)
+		}
+		items = append(items, es.Entries...)
+	}
+
+	var id wire.SessionID
+	key := make([]byte, seal.KeyLen)
+	if _, err := rand.Read(id[:]); err != nil {
+		return st.reply(fmt.Errorf("unable to make a session id: %w", err), nil)
+	}
+	if _, err := rand.Read(key); err != nil {
+		return st.reply(fmt.Errorf("unable to make a session key: %w", err), nil)
+	}
+	// Files that changed since the client's scan are reported now, before
+	// the session, rather than left for the client to wait on.
+	if m.Download {
+		kept := items[:0]
+		for _, it := range items {
+			if err := checkUnchanged(s.ctx, ep, it); err != nil {
+				if werr := st.send(control.FileErrorOf(it.Path, err)); werr != nil {
+					return werr
+				}
+				continue
+			}
+			kept = append(kept, it)
+		}
+		items = kept
+	}
+	sc := mux.register(id)
+	defer sc.Close()
+	capRate := minRate(s.acct.rateCap, s.srv.cfg.TotalRate)
+	cfg := data.Config{
+		Key: key, Session: id,
+		Rate: cc.Config{Policy: cc.Fair, MaxRate: float64(capRate)},
+		Log:  s.log.With("session", fmt.Sprintf("%x", id[:4])),
+	}
+	if err := st.send(control.SessionOK{Port: uint32(port), ID: id[:], Key: key, Rate: int64(capRate)}); err != nil {
+		return err
+	}
+	// The client closes the channel when its side is over; that also ends
+	// ours, so a session whose client vanished does not wait out the idle
+	// timeout.
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	go func() {
+		io.Copy(io.Discard, st.ch)
+		cancel()
+	}()
+
+	if m.Download {
+		files := make([]data.SendFile, len(items))
+		for i, it := range items {
+			files[i] = data.SendFile{Entry: it, Open: func() (syncer.FileReader, error) { return openUnchanged(ctx, ep, it) }}
+		}
+		errs, serr := data.Send(ctx, sc, cfg, files)
+		for i, err := range errs {
+			if err != nil {
+				if werr := st.send(control.FileErrorOf(items[i].Path, err)); werr != nil {
+					return werr
+				}
+			}
+		}
+		s.log.Info("data session ended", "direction", "download", "files", len(items), "err", serr)
+		return st.reply(serr, control.OK{})
+	}
+
+	expect := make(map[string]tree.Entry, len(items))
+	for _, it := range items {
+		expect[it.Path] = it
+	}
+	open := func(ctx context.Context, f data.FileInfo) (syncer.FileWriter, error) {
+		if err := tree.ValidPath(f.Path); err != nil {
+			return nil, err
+		}
+		exp, ok := expect[f.Path]
+		if !ok {
+			return nil, protocolError("%s was not listed for this data session", f.Path)
+		}
+		return ep.CreateFile(ctx, f.Entry(), exp)
+	}
+	results, serr := data.Receive(ctx, sc, cfg, open)
+	failed := 0
+	for _, r := range results {
+		if r.Err != nil {
+			failed++
+		}
+	}
+	s.log.Info("data session ended", "direction", "upload", "files", len(results), "failed", failed, "err", serr)
+	return st.reply(serr, control.OK{})
+}
+
+// openUnchanged opens a file to send after checking that it is still what
+// the client's scan saw.
+func openUnchanged(ctx context.Context, ep syncer.Endpoint, want tree.Entry) (syncer.FileReader, error) {
+	if err := checkUnchanged(ctx, ep, want); err != nil {
+		return nil, err
+	}
+	r, err := ep.OpenFile(ctx, want.Path)
+	if err != nil {
+		return nil, err
+	}
+	if r.Size() != want.Size {
+		r.Close()
+		return nil, fmt.Errorf("%w: %s changed on the server since it was scanned", syncer.ErrChanged, want.Path)
+	}
+	return r, nil
+}
+
+func checkUnchanged(ctx context.Context, ep syncer.Endpoint, want tree.Entry) error {
+	cur, err := ep.Stat(ctx, want.Path)
+	if err != nil {
+		return err
+	}
+	if cur.Kind != tree.File || cur.Size != want.Size || cur.Mtime != want.Mtime {
+		return fmt.Errorf("%w: %s changed on the server since it was scanned; the next pass will pick it up", syncer.ErrChanged, want.Path)
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ferry-sync/ferry/transport/wire"
+)
+
+// udpMux shares the server's one UDP port between data sessions, handing
+// each datagram to the session its plaintext header names. Authentication
+// is the session's job (seal); the mux only routes.
+type udpMux struct {
+	conn net.PacketConn
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[wire.SessionID]*sessionConn
+}
+
+// muxQueue is how many datagrams wait for one session's reader before new
+// ones are dropped, as a full socket buffer would.
+const muxQueue = 8192
+
+func newMux(conn net.PacketConn, log *slog.Logger) *udpMux {
+	return &udpMux{conn: conn, log: log, sessions: map[wire.SessionID]*sessionConn{}}
+}
+
+// run reads until the socket is closed.
+func (m *udpMux) run() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := m.conn.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			m.log.Warn("UDP read failed", "err", err)
+			// A persistent error would spin; a short pause bounds it.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		h, _, err := wire.ParseHeader(buf[:n])
+		if err != nil {
+			continue
+		}
+		m.mu.Lock()
+		sc := m.sessions[h.Session]
+		m.mu.Unlock()
+		if sc == nil {
+			continue
+		}
+		sc.deliver(append([]byte(nil), buf[:n]...), from)
+	}
+}
+
+func (m *udpMux) register(id wire.SessionID) *sessionConn {
+	sc := &sessionConn{mux: m, id: id, in: make(chan datagram, muxQueue), closed: make(chan struct{}), wake: make(chan struct{})}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sessions[id] = sc
+	return sc
+}
+
+func (m *udpMux) unregister(id wire.SessionID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.sessions, id)
+}
+
+type datagram struct {
+	b    []byte
+	from net.Addr
+}
+
+// sessionConn is one data session's view of the shared socket: a
+// net.PacketConn whose reads see only that session's datagrams.
+type sessionConn struct {
+	mux       *udpMux
+	id        wire.SessionID
+	in        chan datagram
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	deadline time.Time
+	wake     chan struct{} // closed and replaced when the deadline changes
+}
+
+func (c *sessionConn) deliver(b []byte, from net.Addr) {
+	select {
+	case c.in <- datagram{b, from}:
+	default:
+	}
+}
+
+func (c *sessionConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		c.mu.Lock()
+		dl, wake := c.deadline, c.wake
+		c.mu.Unlock()
+		var timeout <-chan time.Time
+		var t *time.Timer
+		if !dl.IsZero() {
+			d := time.Until(dl)
+			if d <= 0 {
+				return 0, nil, os.ErrDeadlineExceeded
+			}
+			t = time.NewTimer(d)
+			timeout = t.C
+		}
+		select {
+		case d := <-c.in:
+			stopTimer(t)
+			return copy(p, d.b), d.from, nil
+		case <-c.closed:
+			stopTimer(t)
+			return 0, nil, net.ErrClosed
+		case <-wake:
+			stopTimer(t)
+		case <-timeout:
+			return 0, nil, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+func (c *sessionConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, net.ErrClosed
+	default:
+	}
+	return c.mux.conn.WriteTo(p, addr)
+}
+
+func (c *sessionConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.mux.unregister(c.id)
+		close(c.closed)
+	})
+	return nil
+}
+
+func (c *sessionConn) LocalAddr() net.Addr { return c.mux.conn.LocalAddr() }
+
+func (c *sessionConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+func (c *sessionConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	close(c.wake)
+	c.wake = make(chan struct{})
+	return nil
+}
+
+func (c *sessionConn) SetWriteDeadline(time.Time) error { return nil }
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
