@@ -30,7 +30,7 @@ func NewPacer(clk Clock, rate float64) *Pacer {
 	p := &Pacer{clk: clk, maxPkt: defaultPacket}
 	p.last = clk.Now()
 	p.rate = toBytes(rate)
-	p.tokens = p.burst()
+	p.tokens = p.depth()
 	return p
 }
 
@@ -41,14 +41,18 @@ func toBytes(bps float64) float64 {
 	return bps / 8
 }
 
-// burst is the bucket's depth in bytes: PacerBurst of traffic, at least
-// one packet, so a slow rate can still send its largest packet.
-func (p *Pacer) burst() float64 {
+// depth is how many bytes the bucket banks. Allow lets a packet out while the
+// balance is not negative, so a full bucket releases depth plus one packet at
+// most; depth is chosen so that is at most PacerBurst of traffic, or a single
+// packet when PacerBurst is less than one, while still banking about a
+// millisecond or more so that a timer that fires late costs no rate.
+func (p *Pacer) depth() float64 {
 	b := p.rate * PacerBurst.Seconds()
-	if m := float64(p.maxPkt); b < m {
-		b = m
+	n := float64(p.maxPkt)
+	if b <= n {
+		return b
 	}
-	return b
+	return math.Max(b-n, n-1)
 }
 
 func (p *Pacer) refill(now time.Time) {
@@ -56,8 +60,8 @@ func (p *Pacer) refill(now time.Time) {
 		p.tokens += p.rate * el.Seconds()
 		p.last = now
 	}
-	if b := p.burst(); p.tokens > b {
-		p.tokens = b
+	if d := p.depth(); p.tokens > d {
+		p.tokens = d
 	}
 }
 
@@ -66,17 +70,19 @@ func (p *Pacer) refill(now time.Time) {
 func (p *Pacer) SetRate(bps float64) {
 	p.refill(p.clk.Now())
 	p.rate = toBytes(bps)
-	if b := p.burst(); p.tokens > b {
-		p.tokens = b
+	if d := p.depth(); p.tokens > d {
+		p.tokens = d
 	}
 }
 
 // Rate returns the current rate in bits/s (0 when unpaced).
 func (p *Pacer) Rate() float64 { return p.rate * 8 }
 
-// Allow reports whether n bytes may be sent now, and if not how long to wait
-// before asking again. It does not consume tokens: call Sent for what was
-// actually written.
+// Allow reports whether a packet of n bytes may be sent now, and if not how
+// long to wait before asking again. It does not consume tokens: call Sent for
+// what was actually written. A packet goes out while the balance is not
+// negative and may overdraw it; the wait then repays the debt, so the
+// long-run rate is exact whatever the packet sizes.
 func (p *Pacer) Allow(n int) (ok bool, wait time.Duration) {
 	if p.rate == 0 {
 		return true, 0
@@ -85,11 +91,10 @@ func (p *Pacer) Allow(n int) (ok bool, wait time.Duration) {
 		p.maxPkt = n
 	}
 	p.refill(p.clk.Now())
-	need := float64(n)
-	if p.tokens >= need {
+	if p.tokens >= 0 {
 		return true, 0
 	}
-	wait = time.Duration(math.Ceil((need - p.tokens) / p.rate * float64(time.Second)))
+	wait = time.Duration(math.Ceil(-p.tokens / p.rate * float64(time.Second)))
 	if wait < 1 {
 		wait = 1
 	}

@@ -1,0 +1,346 @@
+package cc
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestFairConvergesToCapacity(t *testing.T) {
+	seed := testSeed(t)
+	for _, tc := range []struct {
+		C    float64
+		owd  time.Duration
+		hint bool
+	}{
+		{C: 100e6, owd: 50 * time.Millisecond, hint: true},  // wan-100
+		{C: 100e6, owd: 50 * time.Millisecond, hint: false}, // no RTT from the session
+		{C: 100e6, owd: 100 * time.Millisecond, hint: true}, // wan-200
+		{C: 1e9, owd: 5 * time.Millisecond, hint: true},     // lan-1g
+		{C: 20e6, owd: 20 * time.Millisecond, hint: true},
+	} {
+		t.Run(fmt.Sprintf("%gMbps_%v_hint=%v", tc.C/1e6, 2*tc.owd, tc.hint), func(t *testing.T) {
+			rtt := 2 * tc.owd
+			s := newSim(tc.C, tc.C*(rtt.Seconds()+0.1), tc.owd, tc.owd, seed)
+			f := s.add(&simFlow{ctl: NewController(Config{Policy: Fair}, s.clk), offset: -7 * time.Second, hintRTT: tc.hint})
+			s.run(10 * time.Second)
+			s.measureFrom()
+			s.run(10 * time.Second)
+			thr := s.throughput(f)
+			// The law holds Alpha bits queued: the queue delay settles near
+			// Alpha/C, allow twice that plus one sampling interval.
+			bound := 2*time.Duration(Alpha/tc.C*float64(time.Second)) + simInterval
+			t.Logf("goodput %.1f%% of C, rate [%.1f, %.1f] Mbit/s, queue mean %v max %v (bound %v)",
+				100*thr/tc.C, f.minRate/1e6, f.maxRate/1e6, s.meanQueueDelay(), s.maxQueueDelay(), bound)
+			if thr < 0.9*tc.C {
+				t.Errorf("goodput %.1f Mbit/s, want >= 90%% of %.0f", thr/1e6, tc.C/1e6)
+			}
+			if q := s.maxQueueDelay(); q > bound {
+				t.Errorf("queue delay reached %v, want <= %v", q, bound)
+			}
+			if s.tailDrop > 0 {
+				t.Errorf("%.0f bits dropped by the full queue in steady state", s.tailDrop)
+			}
+		})
+	}
+}
+
+func TestFixedHoldsTargetDespiteLossAndQueue(t *testing.T) {
+	seed := testSeed(t)
+	for _, C := range []float64{100e6, 40e6} { // above and below the target
+		t.Run(fmt.Sprintf("C=%gMbps", C/1e6), func(t *testing.T) {
+			const target = 50e6
+			s := newSim(C, C*0.5, 25*time.Millisecond, 25*time.Millisecond, seed)
+			f := s.add(&simFlow{ctl: NewController(Config{Policy: Fixed, TargetRate: target, MaxRate: 80e6}, s.clk), loss: 0.02, hintRTT: true})
+			s.measureFrom()
+			s.run(10 * time.Second)
+			got := s.sendRate(f)
+			t.Logf("sent %.2f Mbit/s, rate [%.2f, %.2f], goodput %.2f, queue max %v", got/1e6, f.minRate/1e6, f.maxRate/1e6, s.throughput(f)/1e6, s.maxQueueDelay())
+			if math.Abs(got-target) > 0.05*target {
+				t.Errorf("sent %.2f Mbit/s over 10 s, want %.0f ± 5%%", got/1e6, target/1e6)
+			}
+			if f.minRate < 0.95*target || f.maxRate > 1.05*target {
+				t.Errorf("rate moved within [%.2f, %.2f] Mbit/s, want it held at %.0f", f.minRate/1e6, f.maxRate/1e6, target/1e6)
+			}
+		})
+	}
+}
+
+func TestRandomLossDoesNotSlowFair(t *testing.T) {
+	seed := testSeed(t)
+	for _, loss := range []float64{0.01, 0.02} {
+		t.Run(fmt.Sprintf("loss=%g", loss), func(t *testing.T) {
+			// Capped below the link: no queue ever forms, so only loss could
+			// pull the rate down.
+			const C, target = 100e6, 60e6
+			s := newSim(C, C*0.3, 50*time.Millisecond, 50*time.Millisecond, seed)
+			f := s.add(&simFlow{ctl: NewController(Config{Policy: Fair, TargetRate: target}, s.clk), loss: loss, hintRTT: true})
+			s.run(5 * time.Second)
+			s.measureFrom()
+			s.run(10 * time.Second)
+			t.Logf("rate [%.2f, %.2f] Mbit/s, goodput %.2f, queue max %v", f.minRate/1e6, f.maxRate/1e6, s.throughput(f)/1e6, s.maxQueueDelay())
+			if f.minRate < 0.99*target {
+				t.Errorf("rate fell to %.2f Mbit/s under %.0f%% random loss, want it held at %.0f", f.minRate/1e6, 100*loss, target/1e6)
+			}
+			if lost := 1 - s.throughput(f)/s.sendRate(f); math.Abs(lost-loss) > loss/2 {
+				t.Errorf("simulator lost %.2f%%, want about %.0f%%: the test is not exercising loss", 100*lost, 100*loss)
+			}
+
+			// Uncapped on the same lossy link it still fills the pipe.
+			s2 := newSim(C, C*0.3, 50*time.Millisecond, 50*time.Millisecond, seed+1)
+			g := s2.add(&simFlow{ctl: NewController(Config{Policy: Fair}, s2.clk), loss: loss, hintRTT: true})
+			s2.run(10 * time.Second)
+			s2.measureFrom()
+			s2.run(10 * time.Second)
+			if r := s2.sendRate(g); r < 0.95*C {
+				t.Errorf("uncapped over %.0f%% loss: sending %.1f Mbit/s, want >= 95%% of %.0f", 100*loss, r/1e6, C/1e6)
+			}
+		})
+	}
+}
+
+func TestTwoFairFlowsShare(t *testing.T) {
+	seed := testSeed(t)
+	for _, owd := range []time.Duration{10 * time.Millisecond, 50 * time.Millisecond} {
+		t.Run(fmt.Sprintf("rtt=%v", 2*owd), func(t *testing.T) {
+			const C = 100e6
+			s := newSim(C, C*(2*owd.Seconds()+0.1), owd, owd, seed)
+			a := s.add(&simFlow{ctl: NewController(Config{Policy: Fair}, s.clk), offset: 3 * time.Second, hintRTT: true})
+			b := s.add(&simFlow{ctl: NewController(Config{Policy: Fair}, s.clk), offset: -2 * time.Second, hintRTT: true, start: 5 * time.Second})
+			s.run(25 * time.Second)
+			s.measureFrom()
+			s.run(10 * time.Second)
+			ta, tb := s.throughput(a), s.throughput(b)
+			t.Logf("a %.1f%%, b %.1f%%, queue mean %v max %v", 100*ta/C, 100*tb/C, s.meanQueueDelay(), s.maxQueueDelay())
+			for name, x := range map[string]float64{"first": ta, "second": tb} {
+				if x < 0.4*C || x > 0.6*C {
+					t.Errorf("%s flow got %.1f%% of the link, want 40-60%%", name, 100*x/C)
+				}
+			}
+			if ta+tb < 0.9*C {
+				t.Errorf("together %.1f%% of the link, want >= 90%%", 100*(ta+tb)/C)
+			}
+		})
+	}
+}
+
+func TestHighTakesMoreThanFair(t *testing.T) {
+	seed := testSeed(t)
+	const C = 100e6
+	s := newSim(C, C*0.3, 25*time.Millisecond, 25*time.Millisecond, seed)
+	h := s.add(&simFlow{ctl: NewController(Config{Policy: High}, s.clk), hintRTT: true})
+	f := s.add(&simFlow{ctl: NewController(Config{Policy: Fair}, s.clk), hintRTT: true, start: 2 * time.Second})
+	s.run(20 * time.Second)
+	s.measureFrom()
+	s.run(10 * time.Second)
+	th, tf := s.throughput(h), s.throughput(f)
+	t.Logf("high %.1f%%, fair %.1f%%", 100*th/C, 100*tf/C)
+	// Equilibrium is 2:1.
+	if r := th / tf; r < 1.6 || r > 2.5 {
+		t.Errorf("high/fair = %.2f, want about 2", r)
+	}
+}
+
+func TestLowYields(t *testing.T) {
+	seed := testSeed(t)
+	const C, minRate = 100e6, 1e6
+	owd := 25 * time.Millisecond
+	newLow := func(s *sim) *simFlow {
+		return s.add(&simFlow{ctl: NewController(Config{Policy: Low, MinRate: minRate}, s.clk), hintRTT: true})
+	}
+
+	t.Run("alone it fills the link", func(t *testing.T) {
+		s := newSim(C, C*0.3, owd, owd, seed)
+		l := newLow(s)
+		s.run(10 * time.Second)
+		s.measureFrom()
+		s.run(5 * time.Second)
+		if x := s.throughput(l); x < 0.9*C {
+			t.Errorf("alone: %.1f%% of the link, want >= 90%%", 100*x/C)
+		}
+	})
+
+	t.Run("constant-rate flow at 80%", func(t *testing.T) {
+		s := newSim(C, C*0.3, owd, owd, seed)
+		l := newLow(s)
+		s.add(&simFlow{cbr: 0.8 * C, start: 10 * time.Second})
+		s.run(10 * time.Second)
+		before := l.ctl.Rate()
+		s.run(5 * time.Second)
+		s.measureFrom()
+		s.run(5 * time.Second)
+		got := s.sendRate(l)
+		t.Logf("low before %.1f Mbit/s, after %.1f (min %.1f), queue mean %v max %v", before/1e6, got/1e6, l.minRate/1e6, s.meanQueueDelay(), s.maxQueueDelay())
+		if got > 0.22*C {
+			t.Errorf("low kept %.1f Mbit/s next to an 80%% flow, want at most the spare 20%%", got/1e6)
+		}
+		if s.maxQueueDelay() > LowTargetDelay {
+			t.Errorf("queue reached %v, low must keep it under %v", s.maxQueueDelay(), LowTargetDelay)
+		}
+	})
+
+	t.Run("link oversubscribed by others", func(t *testing.T) {
+		// The other traffic alone exceeds the link (a loss-based TCP filling
+		// the buffer looks like this): the queue sits far above the target and
+		// low has to get out of the way entirely.
+		s := newSim(C, C*0.2, owd, owd, seed)
+		l := newLow(s)
+		s.add(&simFlow{cbr: 1.02 * C, start: 10 * time.Second})
+		s.run(10 * time.Second)
+		s.run(5 * time.Second)
+		s.measureFrom()
+		s.run(5 * time.Second)
+		t.Logf("low rate [%.2f, %.2f] Mbit/s, queue mean %v", l.minRate/1e6, l.maxRate/1e6, s.meanQueueDelay())
+		if l.maxRate > minRate*1.01 {
+			t.Errorf("low at up to %.2f Mbit/s, want MinRate %.0f", l.maxRate/1e6, minRate/1e6)
+		}
+	})
+
+	t.Run("next to a fair flow", func(t *testing.T) {
+		s := newSim(C, C*0.3, owd, owd, seed)
+		l := newLow(s)
+		f := s.add(&simFlow{ctl: NewController(Config{Policy: Fair}, s.clk), hintRTT: true, start: 5 * time.Second})
+		s.run(20 * time.Second)
+		s.measureFrom()
+		s.run(10 * time.Second)
+		tl, tf := s.throughput(l), s.throughput(f)
+		t.Logf("low %.1f%%, fair %.1f%%", 100*tl/C, 100*tf/C)
+		if tl > 0.15*C {
+			t.Errorf("low took %.1f%% next to fair, want <= 15%%", 100*tl/C)
+		}
+		if tf < 0.8*C {
+			t.Errorf("fair got %.1f%% next to low, want >= 80%%", 100*tf/C)
+		}
+	})
+}
+
+func TestBaseDelayIsRelative(t *testing.T) {
+	// The same path seen through very different receiver clock offsets must
+	// give the same rates: only OWD differences count.
+	seed := testSeed(t)
+	var rates []float64
+	for _, off := range []time.Duration{-time.Hour, 0, 37 * time.Second} {
+		s := newSim(100e6, 30e6, 20*time.Millisecond, 20*time.Millisecond, seed)
+		f := s.add(&simFlow{ctl: NewController(Config{Policy: Fair}, s.clk), offset: off, hintRTT: true})
+		s.run(5 * time.Second)
+		rates = append(rates, f.ctl.Rate())
+		if st := f.ctl.Stats(); st.BaseOWD < off+20*time.Millisecond-time.Millisecond || st.BaseOWD > off+20*time.Millisecond+time.Millisecond {
+			t.Errorf("offset %v: base OWD %v, want %v", off, st.BaseOWD, off+20*time.Millisecond)
+		}
+	}
+	for _, r := range rates[1:] {
+		if r != rates[0] {
+			t.Errorf("rates differ with the clock offset: %v", rates)
+		}
+	}
+}
+
+func TestBlindSenderConvergesToGoodput(t *testing.T) {
+	// The delay signal says "a bit of queue" but only a third of what is sent
+	// arrives and the queue keeps growing: the rate must come down to what
+	// the receiver sees.
+	clk := newFakeClock()
+	c := NewController(Config{Policy: Fair, TargetRate: 100e6}, clk)
+	c.SetConfig(Config{Policy: Fair, TargetRate: 100e6})
+	// Get out of startup at the cap.
+	for i := 0; i < 300; i++ {
+		clk.advance(10 * time.Millisecond)
+		c.OnFeedback(Feedback{RecvRate: c.Rate(), Received: 100, MinOWD: time.Second, RTT: 50 * time.Millisecond})
+	}
+	start := c.Rate()
+	owd := time.Second
+	for i := 0; i < 200; i++ {
+		clk.advance(10 * time.Millisecond)
+		owd += 20 * time.Microsecond
+		c.OnFeedback(Feedback{RecvRate: 30e6, Received: 100, Lost: 200, MinOWD: owd, RTT: 50 * time.Millisecond})
+	}
+	t.Logf("rate %.1f -> %.1f Mbit/s", start/1e6, c.Rate()/1e6)
+	if start < 90e6 {
+		t.Fatalf("setup: rate %.1f Mbit/s before the squeeze, want near the 100 cap", start/1e6)
+	}
+	if r := c.Rate(); r > 36e6 {
+		t.Errorf("rate %.1f Mbit/s, want near the 30 Mbit/s goodput", r/1e6)
+	}
+}
+
+func TestSetConfigTakesEffectOnNextRate(t *testing.T) {
+	clk := newFakeClock()
+	c := NewController(Config{Policy: Fair, MinRate: 2e6}, clk)
+	for i := 0; i < 300; i++ {
+		clk.advance(10 * time.Millisecond)
+		c.OnFeedback(Feedback{RecvRate: c.Rate(), Received: 100, MinOWD: 40 * time.Millisecond, RTT: 40 * time.Millisecond})
+	}
+	if r := c.Rate(); r < 100e6 {
+		t.Fatalf("setup: uncapped rate with an empty queue is %.1f Mbit/s, want it to have climbed", r/1e6)
+	}
+
+	c.SetConfig(Config{Policy: Fair, MaxRate: 10e6, MinRate: 2e6})
+	if r := c.Rate(); r != 10e6 {
+		t.Errorf("after cap 10 Mbit/s: rate %.2f", r/1e6)
+	}
+	c.SetConfig(Config{Policy: Fixed, TargetRate: 7e6, MaxRate: 10e6})
+	if r := c.Rate(); r != 7e6 {
+		t.Errorf("after fixed 7 Mbit/s: rate %.2f", r/1e6)
+	}
+	c.SetConfig(Config{Policy: Fixed, TargetRate: 7e6, MaxRate: 5e6})
+	if r := c.Rate(); r != 5e6 {
+		t.Errorf("fixed target above the cap: rate %.2f, want the 5 Mbit/s cap", r/1e6)
+	}
+	c.SetConfig(Config{Policy: Fair, MinRate: 20e6, MaxRate: 8e6})
+	if r := c.Rate(); r != 8e6 {
+		t.Errorf("MinRate above the cap: rate %.2f, want the cap 8 to win", r/1e6)
+	}
+	c.SetConfig(Config{Policy: Low, MinRate: 3e6, MaxRate: 8e6})
+	if r := c.Rate(); r < 3e6 || r > 8e6 {
+		t.Errorf("rate %.2f outside [3, 8]", r/1e6)
+	}
+
+	// Lifting the cap lets the rate climb again quickly.
+	c.SetConfig(Config{Policy: Fair})
+	for i := 0; i < 100; i++ {
+		clk.advance(10 * time.Millisecond)
+		c.OnFeedback(Feedback{RecvRate: c.Rate(), Received: 100, MinOWD: 40 * time.Millisecond, RTT: 40 * time.Millisecond})
+	}
+	if r := c.Rate(); r < 40e6 {
+		t.Errorf("1 s after lifting an 8 Mbit/s cap on an empty path: %.1f Mbit/s, want >= 40", r/1e6)
+	}
+}
+
+func TestRateStaysInBounds(t *testing.T) {
+	seed := testSeed(t)
+	s := newSim(50e6, 50e6*0.5, 30*time.Millisecond, 30*time.Millisecond, seed)
+	cfgs := []Config{
+		{Policy: Fair, MinRate: 5e6, MaxRate: 40e6},
+		{Policy: High, MinRate: 1e6, TargetRate: 30e6},
+		{Policy: Low, MinRate: 2e6},
+	}
+	var flows []*simFlow
+	for i, cfg := range cfgs {
+		flows = append(flows, s.add(&simFlow{ctl: NewController(cfg, s.clk), loss: 0.01, hintRTT: i%2 == 0, start: time.Duration(i) * time.Second}))
+	}
+	s.add(&simFlow{cbr: 30e6, start: 8 * time.Second, stop: 14 * time.Second})
+	s.measureFrom()
+	s.run(20 * time.Second)
+	for i, f := range flows {
+		lo, hi := cfgs[i].MinRate, math.Max(cfgs[i].MaxRate, cfgs[i].TargetRate)
+		if hi == 0 {
+			hi = CeilingRate
+		}
+		if f.minRate < lo || f.maxRate > hi {
+			t.Errorf("%s: rate in [%.2f, %.2f] Mbit/s, bounds [%.2f, %.2f]", cfgs[i].Policy, f.minRate/1e6, f.maxRate/1e6, lo/1e6, hi/1e6)
+		}
+	}
+}
+
+func BenchmarkControllerFeedback(b *testing.B) {
+	clk := newFakeClock()
+	c := NewController(Config{Policy: Fair}, clk)
+	owd := 30 * time.Millisecond
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		clk.advance(10 * time.Millisecond)
+		c.OnFeedback(Feedback{RecvRate: 90e6, Received: 750, Lost: 3, MinOWD: owd + time.Duration(i%7)*time.Millisecond, MeanOWD: owd + 5*time.Millisecond, RTT: 60 * time.Millisecond})
+		_ = c.Rate()
+	}
+}
