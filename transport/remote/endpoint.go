@@ -37,6 +37,11 @@ func (e *Endpoint) Scan(ctx context.Context, opts syncer.ScanOptions, visit func
 		switch m := m.(type) {
 		case control.Entries:
 			for _, en := range m.Entries {
+				// A batch holds many entries: a cancel must stop the
+				// visits in the middle of one.
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 				if err := tree.ValidPath(en.Path); err != nil {
 					return fmt.Errorf("%w: server listed an invalid path: %w", control.ErrProtocol, err)
 				}
@@ -49,7 +54,7 @@ func (e *Endpoint) Scan(ctx context.Context, opts syncer.ScanOptions, visit func
 				}
 			}
 		case control.OK:
-			return nil
+			return ctx.Err()
 		default:
 			return fmt.Errorf("%w: %T in a scan", control.ErrProtocol, m)
 		}

@@ -259,6 +259,7 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transf
 	errs, serr := s.Run(sctx, files)
 	unregister()
 	e.remember(s.Stats())
+	errs, serr = markLost(errs, serr)
 	for i, err := range errs {
 		if err == nil {
 			tally.complete(items[i].Source.Path, items[i].Source.Size)
@@ -319,6 +320,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 			errs[i], done[i] = res.Err, true
 		}
 	}
+	errs, serr = markLost(errs, serr)
 	// The server's last word: files it could not open once the session
 	// was running. Bounded, so a server that never answers cannot hang
 	// the transfer.
@@ -408,4 +410,20 @@ func (t *tally) complete(path string, size int64) {
 	t.got[path] = size
 	t.mu.Unlock()
 	report(t.p, path, rest)
+}
+
+// markLost makes a session that ended because the peer went away (closed,
+// idle, control channel lost) look like any lost connection: errors that
+// wrap ErrDisconnected, which callers retry.
+func markLost(errs []error, serr error) ([]error, error) {
+	if serr == nil || errors.Is(serr, ErrDisconnected) ||
+		!(errors.Is(serr, data.ErrPeerClosed) || errors.Is(serr, data.ErrIdle)) {
+		return errs, serr
+	}
+	for i, err := range errs {
+		if err != nil && errors.Is(err, serr) && !errors.Is(err, ErrDisconnected) {
+			errs[i] = fmt.Errorf("%w: %w", ErrDisconnected, err)
+		}
+	}
+	return errs, fmt.Errorf("%w: %w", ErrDisconnected, serr)
 }
