@@ -2,49 +2,113 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+
+	"github.com/ferry-sync/ferry/config"
 )
 
 // DefaultListen is `ferry serve`'s default --listen address.
 const DefaultListen = ":33001"
 
-// Flags are `ferry serve`'s command-line values.
+// UDPSameAsListen, as Flags.UDPPort, serves data sessions on the port
+// number of the SSH listener (the default); 0 turns UDP off.
+const UDPSameAsListen = -1
+
+// Flags are `ferry serve`'s command-line values. With ConfigFile, users,
+// rates and defaults come from that file (config.LoadServer) and Root and
+// AuthorizedKeys must be empty; the other flags, when set, override it.
 type Flags struct {
 	Listen         string // default :33001
-	UDPPort        int    // 0: no UDP data path
+	UDPPort        int    // UDPSameAsListen (default), 0 (off) or a port
 	Root           string
 	AuthorizedKeys string
-	// HostKey defaults to STATE_DIR/ssh_host_ed25519_key.
+	// HostKey defaults to STATE_DIR/host_key.
 	HostKey string
 	// StateDir holds scan caches and the default host key (default
-	// ~/.local/state/ferry/serve).
-	StateDir string
-	Log      *slog.Logger
+	// ~/.local/state/ferry).
+	StateDir       string
+	ConfigFile     string
+	MaxConnections int
+	Log            *slog.Logger
 }
 
-// Config turns flags into a server Config (single-root mode). A server
-// config file with users is turned into Users by the caller.
-func (f Flags) Config() (Config, error) {
+// Config turns flags (and the server config file they name) into a
+// server Config and the address to listen on.
+func (f Flags) Config() (Config, string, error) {
+	if f.ConfigFile != "" {
+		if f.Root != "" || f.AuthorizedKeys != "" {
+			return Config{}, "", errors.New("--root and --authorized-keys cannot be combined with --config: list the folder as a user in the server config")
+		}
+		sc, err := config.LoadServer(f.ConfigFile)
+		if err != nil {
+			return Config{}, "", err
+		}
+		cfg, listen := FromServerConfig(sc, f.Log)
+		if f.Listen != "" {
+			listen = f.Listen
+		}
+		if f.UDPPort != UDPSameAsListen {
+			cfg.UDPPort = f.UDPPort
+		}
+		if f.HostKey != "" {
+			cfg.HostKeyPath = f.HostKey
+		}
+		if f.StateDir != "" {
+			cfg.StateDir = f.StateDir
+		}
+		if f.MaxConnections != 0 {
+			cfg.MaxConnections = f.MaxConnections
+		}
+		return cfg, listen, nil
+	}
+	listen := f.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
 	state := f.StateDir
 	if state == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return Config{}, fmt.Errorf("unable to find a state directory (pass --state-dir): %w", err)
+			return Config{}, "", fmt.Errorf("unable to find a state directory (pass --state-dir): %w", err)
 		}
-		state = filepath.Join(home, ".local", "state", "ferry", "serve")
+		state = filepath.Join(home, ".local", "state", "ferry")
 	}
 	hk := f.HostKey
 	if hk == "" {
-		hk = filepath.Join(state, "ssh_host_ed25519_key")
+		hk = filepath.Join(state, "host_key")
 	}
-	return Config{
+	udp := f.UDPPort
+	if udp == UDPSameAsListen {
+		_, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			return Config{}, "", fmt.Errorf("unable to read the port of --listen %q: %w", listen, err)
+		}
+		udp, _ = strconv.Atoi(port)
+	}
+	cfg := Config{
 		Root: f.Root, AuthorizedKeys: f.AuthorizedKeys, HostKeyPath: hk,
-		UDPPort: f.UDPPort, StateDir: state, Log: f.Log,
-	}, nil
+		UDPPort: udp, StateDir: state, MaxConnections: f.MaxConnections, Log: f.Log,
+	}
+	return cfg, listen, cfg.EnsureValid()
+}
+
+// FromServerConfig turns a loaded server.yaml into a Config and the
+// address to listen on.
+func FromServerConfig(sc *config.ServerConfig, log *slog.Logger) (Config, string) {
+	cfg := Config{
+		HostKeyPath: sc.HostKey, UDPPort: sc.UDPPort, StateDir: sc.StateDir,
+		MaxConnections: sc.MaxConnections, TotalRate: sc.TotalRate, Log: log,
+	}
+	for _, u := range sc.Users {
+		cfg.Users = append(cfg.Users, User{Name: u.Name, Root: u.Root, AuthorizedKeys: u.AuthorizedKeys, Rate: u.Rate})
+	}
+	return cfg, sc.Listen
 }
 
 // ListenAndServe listens on addr (default :33001) and serves cfg until ctx
