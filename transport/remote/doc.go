@@ -1,12 +1,18 @@
 // Package remote is the client side of `ferry serve`: an Endpoint (also an
 // Uploader and a Downloader) for a `ferry://user@host:port/path` remote,
-// reached over SSH with a pinned host key, carrying file data over the SSH
-// connection itself.
+// reached over SSH with a pinned host key. Upload and Download move a batch
+// of files in one encrypted UDP data session (transport/data) negotiated
+// over SSH, or stream them over the SSH connection itself (transport: tcp,
+// or auto when UDP is blocked).
 //
 // Caveats: host keys are pinned in a known_hosts file; an unknown key is
 // refused (ErrUnknownHostKey) unless AcceptNewHostKey is set, and a changed
 // key is always refused (ErrHostKeyChanged), never overwritten. A
 // FileWriter's WriteAt only queues bytes: a write error on the server is
-// reported by Commit. A lost connection gives errors wrapping
-// ErrDisconnected; the next call dials again.
+// reported by Commit. A lost connection (or a data session whose peer
+// vanished) gives errors wrapping ErrDisconnected; the next call dials
+// again. With transport: auto, UDP found blocked is not tried again for 10
+// minutes on that Endpoint. Partial files resume in both directions, but a
+// partial left by a UDP session is restarted by the SSH stream and vice
+// versa (their checkpoints differ).
 package remote

@@ -61,7 +61,7 @@ func (s *logSink) String() string {
 
 // env is a real `ferry serve` on 127.0.0.1 with a client key it trusts.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	dir       string
 	root      string // the served root
 	cfg       server.Config
@@ -76,12 +76,12 @@ type env struct {
 	udpAddr   string // fixed across restarts
 }
 
-func newEnv(t *testing.T, edit func(*server.Config)) *env {
+func newEnv(t testing.TB, edit func(*server.Config)) *env {
 	t.Helper()
 	return newEnvUDP(t, false, edit)
 }
 
-func newEnvUDP(t *testing.T, udp bool, edit func(*server.Config)) *env {
+func newEnvUDP(t testing.TB, udp bool, edit func(*server.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, root: filepath.Join(dir, "root"), clientKey: filepath.Join(dir, "id_ed25519"),

@@ -20,9 +20,9 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/tree"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 // TestMain doubles as a `ferry serve` process for the kill test: run with

@@ -62,7 +62,7 @@ func fileEntry(t *testing.T, dir, p string, content []byte) tree.Entry {
 	return tree.Entry{Path: p, Kind: tree.File, Size: int64(len(content)), Mtime: fi.ModTime().UnixNano(), Mode: 0o640, Hash: xxhash.Sum64(content)}
 }
 
-func local(t *testing.T, dir string) *localfs.FS {
+func local(t testing.TB, dir string) *localfs.FS {
 	t.Helper()
 	fs, err := localfs.New(dir, localfs.Options{})
 	if err != nil {

@@ -1,11 +1,14 @@
 // Package server is `ferry serve`: an SSH server (public-key auth only) that
 // serves each authorized key's folder through localfs to ferry clients,
-// one request per SSH channel of type control.ChannelType.
+// one request per SSH channel of type control.ChannelType, and runs the UDP
+// data sessions those clients ask for on one shared UDP port.
 //
 // Caveats: a client may name a sub-folder of its root in Hello; it is
 // checked to be a real directory (no symlink on the way) just before and
 // just after the endpoint is opened, which narrows but cannot close the race
 // with another session of the same user swapping a directory for a
 // symlink. Give users who must not reach each other's files different roots
-// that do not overlap.
+// that do not overlap. Rate caps (per user, and TotalRate) bound each SSH
+// stream and each data session on its own; TotalRate is shared by the SSH
+// streams but not yet divided between concurrent UDP sessions.
 package server

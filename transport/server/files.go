@@ -219,12 +219,12 @@ func (s *session) get(st *stream, ep syncer.Endpoint, m control.Get) error {
 	if m.Offset < 0 {
 		return st.reply(protocolError("negative offset"), nil)
 	}
-	cur, err := ep.Stat(s.ctx, m.Path)
-	if err != nil {
-		return st.reply(err, nil)
-	}
-	if m.Expect.Kind != tree.Absent && (cur.Kind != m.Expect.Kind || cur.Size != m.Expect.Size || cur.Mtime != m.Expect.Mtime) {
-		return st.reply(fmt.Errorf("%w: %s changed on the server since it was scanned; the next pass will pick it up", syncer.ErrChanged, m.Path), nil)
+	if m.Expect.Kind != tree.Absent {
+		want := m.Expect
+		want.Path = m.Path
+		if err := checkUnchanged(s.ctx, ep, want); err != nil {
+			return st.reply(err, nil)
+		}
 	}
 	r, err := ep.OpenFile(s.ctx, m.Path)
 	if err != nil {
