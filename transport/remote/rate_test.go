@@ -1,0 +1,62 @@
+package remote_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/remote"
+	"github.com/ferry-sync/ferry/transport/server"
+)
+
+// The server's cap holds whatever the client asks for: 4 MiB at 16 Mbit/s
+// (2 MB/s) cannot take much less than 2 s. Only a lower bound is checked,
+// which a slow machine cannot break.
+func TestServerRateCapHoldsOnTheSSHStream(t *testing.T) {
+	r := rng(t)
+	e := newEnv(t, func(c *server.Config) { c.TotalRate = 16_000_000 })
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.TCP; o.Bandwidth.Upload = 0 })
+	src := t.TempDir()
+	content := randomBytes(r, 4<<20)
+	item := syncer.Transfer{Source: fileEntry(t, src, "f.bin", content)}
+	start := time.Now()
+	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil))
+	up := time.Since(start)
+	mustEqualFile(t, filepath.Join(e.root, "f.bin"), content, item.Source.Mtime)
+
+	dst := t.TempDir()
+	start = time.Now()
+	noErrors(t, ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), nil))
+	down := time.Since(start)
+	t.Logf("4 MiB at a 16 Mbit/s cap: upload %v, download %v", up, down)
+	if up < 1200*time.Millisecond || down < 1200*time.Millisecond {
+		t.Fatalf("the server's 16 Mbit/s cap did not hold: upload %v, download %v for 4 MiB", up, down)
+	}
+}
+
+func TestClientBandwidthCapAppliesLive(t *testing.T) {
+	r := rng(t)
+	e := newEnv(t, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.TCP; o.Bandwidth.Upload = 16_000_000 })
+	src := t.TempDir()
+	content := randomBytes(r, 4<<20)
+	item := syncer.Transfer{Source: fileEntry(t, src, "f.bin", content)}
+	start := time.Now()
+	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil))
+	capped := time.Since(start)
+	if capped < 1200*time.Millisecond {
+		t.Fatalf("16 Mbit/s client cap: 4 MiB took only %v", capped)
+	}
+	// Lifting the cap takes effect without reconnecting.
+	ep.SetBandwidth(config.Bandwidth{})
+	item2 := syncer.Transfer{Source: fileEntry(t, src, "g.bin", content)}
+	start = time.Now()
+	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item2}, local(t, src), nil))
+	t.Logf("capped %v, uncapped %v", capped, time.Since(start))
+	if time.Since(start) >= capped {
+		t.Fatalf("lifting the cap did not speed the upload up: %v then %v", capped, time.Since(start))
+	}
+}
