@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 
@@ -51,6 +52,11 @@ var ErrUnavailable = errors.New("service unavailable")
 
 // ErrorOf turns a server-side error into the message sent to the client.
 func ErrorOf(err error) Error {
+	// The server cancels its requests only when it shuts down or the
+	// client goes away: either way, a later retry may succeed.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return Error{Code: CodeUnavailable, Message: "server is shutting down: " + err.Error()}
+	}
 	code := CodeOther
 	for _, s := range sentinels {
 		if errors.Is(err, s.err) {

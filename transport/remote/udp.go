@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"sync"
 	"time"
@@ -332,8 +333,17 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 			errs[i], done[i] = err, true
 		}
 	}
-	if serr == nil && t.final != nil && !errors.Is(t.final, ErrDisconnected) {
+	if serr == nil && t.final != nil {
 		serr = t.final
+		if errors.Is(t.final, ErrDisconnected) || errors.Is(t.final, control.ErrUnavailable) {
+			// The server went away as the session ended: files that
+			// did not make it are worth retrying.
+			for i, err := range errs {
+				if done[i] && err != nil && !isFinal(err) {
+					errs[i] = fmt.Errorf("%w: %w", ErrDisconnected, err)
+				}
+			}
+		}
 	}
 	for i := range errs {
 		if done[i] && errs[i] == nil {
@@ -417,7 +427,7 @@ func (t *tally) complete(path string, size int64) {
 // wrap ErrDisconnected, which callers retry.
 func markLost(errs []error, serr error) ([]error, error) {
 	if serr == nil || errors.Is(serr, ErrDisconnected) ||
-		!(errors.Is(serr, data.ErrPeerClosed) || errors.Is(serr, data.ErrIdle)) {
+		!(errors.Is(serr, data.ErrPeerClosed) || errors.Is(serr, data.ErrIdle) || errors.Is(serr, control.ErrUnavailable)) {
 		return errs, serr
 	}
 	for i, err := range errs {
@@ -426,4 +436,16 @@ func markLost(errs []error, serr error) ([]error, error) {
 		}
 	}
 	return errs, fmt.Errorf("%w: %w", ErrDisconnected, serr)
+}
+
+// isFinal reports errors that say something about the file itself, which a
+// retry over a new connection would not change.
+func isFinal(err error) bool {
+	for _, s := range []error{syncer.ErrChanged, syncer.ErrExists, syncer.ErrNotEmpty, syncer.ErrHashMismatch,
+		syncer.ErrNoSpace, fs.ErrNotExist, fs.ErrPermission, tree.ErrInvalidPath, ErrDisconnected} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
 }

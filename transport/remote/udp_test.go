@@ -177,3 +177,35 @@ func TestUDPUploadResumesAfterServerKilled(t *testing.T) {
 	}
 	t.Logf("resumed %d of %d bytes", st.ResumedBytes, len(content))
 }
+
+func TestUDPDownloadResumesAfterServerKilled(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.UDP })
+	content := randomBytes(r, 24<<20)
+	item := syncer.Transfer{Source: fileEntry(t, e.root, "big.bin", content)}
+	dst := t.TempDir()
+	var moved atomic.Int64
+	var once sync.Once
+	errs := ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), func(_ string, d int64) {
+		if moved.Add(d) > 8<<20 {
+			once.Do(e.stop)
+		}
+	})
+	if !errors.Is(errs[0], remote.ErrDisconnected) {
+		t.Fatalf("download with the server killed: %v, want an error wrapping ErrDisconnected", errs[0])
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "big.bin")); err == nil {
+		t.Fatal("a partial download appeared under the final name")
+	}
+	e.start()
+	noErrors(t, ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), nil))
+	mustEqualFile(t, filepath.Join(dst, "big.bin"), content, item.Source.Mtime)
+	// The receiver counts the bytes it was sent; fewer than the file
+	// means the partial from the first session was used.
+	st, _ := ep.DataStats()
+	if st.PayloadBytes == 0 || st.PayloadBytes >= uint64(len(content)) {
+		t.Fatalf("second session received %d bytes of %d: nothing was resumed", st.PayloadBytes, len(content))
+	}
+	t.Logf("second session received %d of %d bytes", st.PayloadBytes, len(content))
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,5 +205,62 @@ func TestMalformedRequestIsRefusedAndConnectionSurvives(t *testing.T) {
 	}
 	if _, err := rawCall(t, c, control.Remove{Path: "nothing-here", Expect: tree.Entry{Path: "nothing-here", Kind: tree.File}}); !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syncer.ErrChanged) {
 		t.Fatalf("Remove of a missing file: %v", err)
+	}
+}
+
+func TestDataSessionRefusesHostileListsAndNeedsUDP(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.hello(t, "")
+	// Without a UDP port there is no data session, whatever is asked.
+	if _, err := rawCall(t, c, control.DataSession{Download: true}); !errors.Is(err, control.ErrUnavailable) {
+		t.Fatalf("data session without UDP: %v, want ErrUnavailable", err)
+	}
+
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu := startServer(t, func(c *Config) { c.UDPConn = pc })
+	cu := tu.hello(t, "")
+	for _, p := range []string{"../x", "/etc/passwd", "a\x00b"} {
+		ch, reqs, err := cu.OpenChannel(control.ChannelType, control.Append(nil, control.DataSession{Download: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ssh.DiscardRequests(reqs)
+		ch.Write(control.Append(nil, control.Entries{Entries: []tree.Entry{{Path: p, Kind: tree.File, Size: 1}}}))
+		ch.Write(control.Append(nil, control.OK{}))
+		m, _, err := control.ReadFrame(ch, nil)
+		ch.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, ok := m.(control.Error)
+		if !ok || !errors.Is(e.Err(), tree.ErrInvalidPath) {
+			t.Fatalf("data session listing %q: answered %#v, want ErrInvalidPath", p, m)
+		}
+	}
+	// A session id and key are fresh every time.
+	var ids, keys [][]byte
+	for range 2 {
+		ch, reqs, err := cu.OpenChannel(control.ChannelType, control.Append(nil, control.DataSession{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ssh.DiscardRequests(reqs)
+		ch.Write(control.Append(nil, control.OK{}))
+		m, _, err := control.ReadFrame(ch, nil)
+		ch.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, isOK := m.(control.SessionOK)
+		if !isOK || len(ok.Key) != 32 || len(ok.ID) != 16 || int(ok.Port) != pc.LocalAddr().(*net.UDPAddr).Port {
+			t.Fatalf("session answer %#v", m)
+		}
+		ids, keys = append(ids, ok.ID), append(keys, ok.Key)
+	}
+	if string(ids[0]) == string(ids[1]) || string(keys[0]) == string(keys[1]) {
+		t.Fatal("two data sessions got the same id or key")
 	}
 }
