@@ -48,7 +48,7 @@ func withDB(cfg *config.Config, job string, fn func(db *snapshot.DB) error) erro
 
 func newResetSyncCommand() *command {
 	fs := flag.NewFlagSet("reset-sync", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "reset-sync",
 		summary: "clear a job's sync records (keeps the config); the next pass rescans both sides and deletes nothing",
@@ -80,7 +80,7 @@ func newResetSyncCommand() *command {
 
 func newConflictsCommand() *command {
 	fs := flag.NewFlagSet("conflicts", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "conflicts",
 		summary: "list a job's unresolved conflicts",
@@ -136,7 +136,7 @@ func printConflicts(e *env, recs []conflict.Record) {
 
 func newResolveCommand() *command {
 	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key")
 	return &command{
 		name:    "resolve",
@@ -177,7 +177,7 @@ func newResolveCommand() *command {
 
 func newStatusCommand() *command {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "status",
 		summary: "show each job: state, progress, next pass, last result, halt reason and fix, conflicts",
@@ -261,7 +261,7 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 // agent through its control socket.
 func newControlCommand(name, summary string) *command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    name,
 		summary: summary,
@@ -299,7 +299,7 @@ func newControlCommand(name, summary string) *command {
 
 func newMonitorCommand() *command {
 	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	every := fs.Duration("every", time.Second, "refresh interval")
 	count := fs.Int("count", 0, "stop after this many refreshes (0: until interrupted)")
 	return &command{

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/localfs"
@@ -12,10 +14,26 @@ import (
 	"github.com/ferry-sync/ferry/tree"
 )
 
+// defaultConfigPath is where commands look for the jobs file when --config
+// is not given: $FERRY_CONFIG, else ~/.config/ferry/jobs.yaml.
+func defaultConfigPath() string {
+	if p := os.Getenv("FERRY_CONFIG"); p != "" {
+		return p
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "jobs.yaml"
+	}
+	return filepath.Join(dir, "ferry", "jobs.yaml")
+}
+
 // loadJob loads the config file and finds one job in it.
 func loadJob(path, name string) (*config.Config, *config.Job, error) {
 	if path == "" {
-		return nil, nil, usageError{"--config is required"}
+		path = defaultConfigPath()
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil, usageError{fmt.Sprintf("give --config FILE, set FERRY_CONFIG, or put the jobs file at %s", path)}
+		}
 	}
 	cfg, err := config.Load(path)
 	if err != nil {

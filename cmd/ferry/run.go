@@ -23,7 +23,7 @@ import (
 
 func newRunCommand() *command {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	httpAddr := fs.String("http", "", "also serve the control API, activity page and /metrics on this address (e.g. 127.0.0.1:8480)")
 	token := fs.String("token", "", "bearer token for --http; required for a non-loopback address (or FERRY_TOKEN)")
 	level := fs.String("log-level", "info", "debug | info | warn | error")
@@ -99,7 +99,7 @@ func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) er
 	if err != nil {
 		return err
 	}
-	h := api.NewHandler(a, api.Options{Token: ro.token, Page: web.Handler(), Metrics: m.Handler(), Log: ro.log})
+	h := api.NewHandler(a, api.Options{Token: ro.token, Page: web.Handler(), Metrics: m.HandlerWith(a.Jobs), Log: ro.log})
 	unixLn, err := api.ListenUnix(cfg.SocketPath(), ro.log)
 	if err != nil {
 		return err
@@ -125,18 +125,6 @@ func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) er
 		ro.ready(httpAddr)
 	}
 	g.Go(func() error { return a.Run(ctx) })
-	g.Go(func() error {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				m.Update(a.Jobs())
-			}
-		}
-	})
 	g.Go(func() error {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

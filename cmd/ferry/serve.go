@@ -3,12 +3,8 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 
-	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/service/logging"
 	"github.com/ferry-sync/ferry/transport/server"
 )
@@ -37,42 +33,19 @@ func newServeCommand() *command {
 				return usageError{err.Error()}
 			}
 			log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
-			var cfg server.Config
-			addr := *listen
-			if *cfgPath != "" {
-				sc, err := config.LoadServer(*cfgPath)
-				if err != nil {
-					return err
-				}
-				addr = sc.Listen
-				cfg = server.Config{
-					HostKeyPath: sc.HostKey, MaxConnections: sc.MaxConnections, TotalRate: sc.TotalRate,
-					UDPPort: sc.UDPPort, StateDir: sc.StateDir, Log: log,
-				}
-				for _, u := range sc.Users {
-					cfg.Users = append(cfg.Users, server.User{Name: u.Name, Root: u.Root, AuthorizedKeys: u.AuthorizedKeys, Rate: u.Rate})
-				}
-			} else {
-				if *root == "" || *authKeys == "" {
-					return usageError{"give --root and --authorized-keys, or --config server.yaml"}
-				}
-				port := *udpPort
-				if port < 0 {
-					_, p, err := net.SplitHostPort(addr)
-					if err != nil {
-						return usageError{fmt.Sprintf("--listen %q: %v", addr, err)}
-					}
-					if port, err = strconv.Atoi(p); err != nil {
-						return usageError{fmt.Sprintf("--listen %q: the port must be a number", addr)}
-					}
-				}
-				cfg, err = server.Flags{
-					Listen: addr, UDPPort: port, Root: *root, AuthorizedKeys: *authKeys,
-					HostKey: *hostKey, StateDir: *stateDir, Log: log,
-				}.Config()
-				if err != nil {
-					return err
-				}
+			if *cfgPath == "" && (*root == "" || *authKeys == "") {
+				return usageError{"give --root and --authorized-keys, or --config server.yaml"}
+			}
+			port := *udpPort
+			if port < 0 {
+				port = server.UDPSameAsListen
+			}
+			cfg, addr, err := server.Flags{
+				Listen: *listen, UDPPort: port, Root: *root, AuthorizedKeys: *authKeys,
+				HostKey: *hostKey, StateDir: *stateDir, ConfigFile: *cfgPath, Log: log,
+			}.Config()
+			if err != nil {
+				return err
 			}
 			return server.ListenAndServe(ctx, addr, cfg)
 		},

@@ -15,7 +15,7 @@ import (
 
 func newSyncCommand() *command {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "jobs file (YAML)")
+	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	allowDeletes := fs.Bool("allow-deletes", false, "let this pass delete more than max_delete")
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key (like OpenSSH accept-new)")
 	return &command{
