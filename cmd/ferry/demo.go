@@ -146,10 +146,8 @@ jobs:
 		rec, err := syncer.Pass(ctx, opts)
 		p.finish()
 		fmt.Fprintln(e.stdout, summary(rec))
-		if rs, ok := o.remote.(interface{ TransportSummary() string }); ok {
-			if s := rs.TransportSummary(); s != "" {
-				fmt.Fprintln(e.stdout, s)
-			}
+		if s := transportSummary(o.remote); s != "" {
+			fmt.Fprintln(e.stdout, s)
 		}
 		return err
 	}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/transport/remote"
 )
 
@@ -19,4 +22,23 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 		opts.KnownHostsFile = cfg.KnownHostsPath()
 	}
 	return remote.Dial(ctx, opts)
+}
+
+// transportSummary describes the last UDP data session of a remote, or ""
+// when the endpoint moved no data over UDP.
+func transportSummary(ep syncer.Endpoint) string {
+	ds, ok := ep.(interface{ DataStats() (data.Stats, bool) })
+	if !ok {
+		return ""
+	}
+	st, ok := ds.DataStats()
+	if !ok {
+		return "transport: no UDP data session (nothing to move, or streamed over SSH)"
+	}
+	out := fmt.Sprintf("transport: udp, rtt %s, retransmitted %.2f%%, lost packets %d",
+		st.RTT.Round(100*time.Microsecond), 100*st.RetransmitShare(), st.LostPackets)
+	if st.Rate > 0 {
+		out += fmt.Sprintf(", rate %.1f Mbit/s (policy bounds %.1f–%.1f)", st.Rate/1e6, st.Min/1e6, st.Target/1e6)
+	}
+	return out
 }

@@ -54,10 +54,8 @@ func newSyncCommand() *command {
 				return err
 			}
 			fmt.Fprintln(e.stdout, summary(rec))
-			if rs, ok := o.remote.(interface{ TransportSummary() string }); ok {
-				if s := rs.TransportSummary(); s != "" {
-					fmt.Fprintln(e.stdout, s)
-				}
+			if s := transportSummary(o.remote); s != "" {
+				fmt.Fprintln(e.stdout, s)
 			}
 			var halt *syncer.HaltError
 			if errors.As(err, &halt) && halt.Fix != "" {
