@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -171,13 +174,13 @@ func (a *applier) run(ctx context.Context) (err error) {
 	}
 
 	for s := range 2 {
+		var removes []Op
 		for _, op := range a.ops(s) {
-			if op.Kind != OpRemove {
-				continue
+			if op.Kind == OpRemove {
+				removes = append(removes, op)
 			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		}
+		err := a.inWaves(ctx, removes, true, func(ctx context.Context, op Op) error {
 			err := errBlocked
 			if !a.isBlocked(s, op.Path) {
 				err = a.eps[s].Remove(ctx, op.Path, op.Expect)
@@ -185,25 +188,27 @@ func (a *applier) run(ctx context.Context) (err error) {
 					err = nil
 				}
 			}
-			if err = a.done(ctx, s, op, err); err != nil {
-				return err
-			}
+			return a.done(ctx, s, op, err)
+		})
+		if err != nil {
+			return err
 		}
 	}
 
 	var transfers [2][]Op
 	for s := range 2 {
+		var creates []Op
 		for _, op := range append(a.ops(s), mirrors[s]...) {
-			if err := ctx.Err(); err != nil {
-				return err
+			switch op.Kind {
+			case OpTransfer:
+				transfers[s] = append(transfers[s], op)
+			case OpMkdir, OpSymlink, OpSetMeta:
+				creates = append(creates, op)
 			}
+		}
+		err := a.inWaves(ctx, creates, false, func(ctx context.Context, op Op) error {
 			var err error
 			switch {
-			case op.Kind == OpTransfer:
-				transfers[s] = append(transfers[s], op)
-				continue
-			case op.Kind == OpRemove || op.Kind == OpCopyAside:
-				continue
 			case a.isBlocked(s, op.Path):
 				err = errBlocked
 			case op.Kind == OpMkdir:
@@ -213,9 +218,10 @@ func (a *applier) run(ctx context.Context) (err error) {
 			case op.Kind == OpSetMeta:
 				err = a.setMeta(ctx, s, op)
 			}
-			if err = a.done(ctx, s, op, err); err != nil {
-				return err
-			}
+			return a.done(ctx, s, op, err)
+		})
+		if err != nil {
+			return err
 		}
 	}
 
@@ -228,6 +234,61 @@ func (a *applier) run(ctx context.Context) (err error) {
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	return ctx.Err()
+}
+
+// metaParallel bounds how many metadata operations (mkdir, symlink, set
+// meta, remove) of one depth run at once.
+const metaParallel = 16
+
+// inWaves runs fn for ops grouped by path depth, shallowest first (deepest
+// first for removals), the ops of one depth concurrently. Every dependency
+// between ops crosses depths (a directory is created before what it holds,
+// and emptied before it is removed), so ops of one depth are independent;
+// ops on the same path keep their order. Against a remote endpoint each op
+// is a round trip: waves make a hundred new directories cost a few round
+// trips instead of a hundred.
+func (a *applier) inWaves(ctx context.Context, ops []Op, deepestFirst bool, fn func(context.Context, Op) error) error {
+	byDepth := map[int][][]Op{}
+	slot := map[string]int{}
+	var depths []int
+	for _, op := range ops {
+		d := strings.Count(op.Path, "/")
+		if _, ok := byDepth[d]; !ok {
+			depths = append(depths, d)
+		}
+		i, ok := slot[op.Path]
+		if !ok {
+			i = len(byDepth[d])
+			slot[op.Path] = i
+			byDepth[d] = append(byDepth[d], nil)
+		}
+		byDepth[d][i] = append(byDepth[d][i], op)
+	}
+	sort.Ints(depths)
+	if deepestFirst {
+		slices.Reverse(depths)
+	}
+	for _, d := range depths {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(metaParallel)
+		for _, same := range byDepth[d] {
+			g.Go(func() error {
+				for _, op := range same {
+					if err := gctx.Err(); err != nil {
+						return err
+					}
+					if err := fn(gctx, op); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
 	}
 	return ctx.Err()
 }
