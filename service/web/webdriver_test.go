@@ -54,7 +54,23 @@ func startBrowser(t *testing.T) *driver {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("unable to start chromedriver: %v", err)
 	}
-	t.Cleanup(d.close)
+	// The profile is removed after the browser has quit: t.TempDir's own
+	// cleanup would run first (cleanups are LIFO) and race Chromium's
+	// last writes into it.
+	profile, err := os.MkdirTemp("", "ferry-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.close()
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("unable to remove the browser profile %s", profile)
+	})
 	root := "http://127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -74,7 +90,7 @@ func startBrowser(t *testing.T) *driver {
 			"binary": bin,
 			"args": []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 				"--disable-background-networking", "--disable-component-update", "--disable-sync",
-				"--disable-dev-shm-usage", "--window-size=1200,1000", "--user-data-dir=" + t.TempDir()},
+				"--disable-dev-shm-usage", "--window-size=1200,1000", "--user-data-dir=" + profile},
 		},
 	}}}
 	var sess struct {
