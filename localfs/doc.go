@@ -23,6 +23,9 @@
 //   - Linux is the supported platform. Elsewhere the package builds, but
 //     setting mtimes and FreeSpace are unsupported and Rename falls back
 //     to check-then-rename within one directory.
+//   - Directories written into are kept open between calls (at most 128,
+//     until Close) and revalidated by lstat on every use; commits in one
+//     directory share its fsyncs.
 //   - Special files (FIFOs, sockets, devices) are reported with Problem set
 //     and never opened.
 //   - The Cache must be safe for concurrent use: Scan looks entries up from

@@ -45,6 +45,8 @@ type FS struct {
 	workers       int
 	log           *slog.Logger
 	partialSuffix string
+	dirs          *dirCache
+	space         spaceTracker
 
 	// Test seams; nil in production.
 	afterHash func(path string)            // called after a file's content was read, before the re-stat
@@ -59,8 +61,14 @@ func New(root string, opts Options) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unable to open folder %q (check that it exists and is a readable directory): %w", root, err)
 	}
+	dirs, err := newDirCache(r)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("unable to open folder %q: %w", root, err)
+	}
 	f := &FS{
 		root:          r,
+		dirs:          dirs,
 		cache:         opts.Cache,
 		workers:       opts.HashWorkers,
 		log:           opts.Log,
@@ -80,6 +88,7 @@ func New(root string, opts Options) (*FS, error) {
 
 // Close releases the folder.
 func (f *FS) Close() error {
+	f.dirs.close()
 	return f.root.Close()
 }
 
@@ -147,20 +156,21 @@ func describe(e tree.Entry) string {
 // dir is an open directory inside the folder, reached without following
 // symlinks. It is released with close.
 type dir struct {
-	r     *os.Root
-	owned bool // false for the folder's own root, which dir must not close
+	r *os.Root
+	h *dirHandle
+	c *dirCache
 }
 
 func (d dir) close() {
-	if d.owned {
-		d.r.Close()
+	if d.c != nil {
+		d.c.release(d.h)
 	}
 }
 
-// file opens the directory itself as a file, for the *at system calls and
-// fsync that os.Root does not offer.
-func (d dir) file() (*os.File, error) {
-	return d.r.Open(".")
+// file is the directory itself as a file, for the *at system calls and
+// fsync that os.Root does not offer. It is shared: do not close it.
+func (d dir) file() *os.File {
+	return d.h.f
 }
 
 // errNotDir is wrapped when an element of a path is not a real directory.
@@ -169,46 +179,18 @@ var errNotDir = errors.New("is a symlink or not a directory; ferry does not foll
 // parent validates p and opens its parent directory, descending one element
 // at a time and refusing symlinks. os.Root alone would follow a symlink that
 // stays inside the folder; writes must never do that. Each step checks that
-// the directory it opened is the one it lstat'ed, so a swap in between is
-// caught rather than followed.
+// the directory it holds is the one lstat finds, so a swap is caught rather
+// than followed. Directories stay open in f.dirs between calls.
 func (f *FS) parent(p string) (dir, string, error) {
 	if err := tree.ValidPath(p); err != nil {
 		return dir{}, "", err
 	}
-	d := dir{r: f.root}
 	par, base := tree.Parent(p), tree.Base(p)
-	if par == "" {
-		return d, base, nil
-	}
-	for el := range strings.SplitSeq(par, "/") {
-		next, err := openChild(d.r, el)
-		d.close()
-		if err != nil {
-			return dir{}, "", fmt.Errorf("unable to reach %q: %w", par, err)
-		}
-		d = dir{r: next, owned: true}
-	}
-	return d, base, nil
-}
-
-func openChild(r *os.Root, name string) (*os.Root, error) {
-	fi, err := r.Lstat(name)
+	h, err := f.dirs.get(par)
 	if err != nil {
-		return nil, err
+		return dir{}, "", fmt.Errorf("unable to reach %q: %w", par, err)
 	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("%q %w", name, errNotDir)
-	}
-	sub, err := r.OpenRoot(name)
-	if err != nil {
-		return nil, err
-	}
-	got, err := sub.Lstat(".")
-	if err != nil || !os.SameFile(fi, got) {
-		sub.Close()
-		return nil, fmt.Errorf("%q changed while it was opened: %w", name, errNotDir)
-	}
-	return sub, nil
+	return dir{r: h.r, h: h, c: f.dirs}, base, nil
 }
 
 // parentFor is parent for a write: an unreachable parent means the tree is
@@ -440,12 +422,7 @@ func (f *FS) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int6
 		}
 	}
 	if mtime != 0 {
-		df, err := d.file()
-		if err != nil {
-			return fmt.Errorf("unable to set mtime of %q: %w", p, err)
-		}
-		defer df.Close()
-		if err := setMtimeNoFollow(df, base, mtime); err != nil {
+		if err := setMtimeNoFollow(d.file(), base, mtime); err != nil {
 			return fmt.Errorf("unable to set mtime of %q: %w", p, err)
 		}
 	}
@@ -512,12 +489,7 @@ func (f *FS) FreeSpace(ctx context.Context) (syncer.Space, error) {
 	if f.freeSpace != nil {
 		return f.freeSpace()
 	}
-	df, err := f.root.Open(".")
-	if err != nil {
-		return syncer.Space{}, fmt.Errorf("unable to read free space: %w", err)
-	}
-	defer df.Close()
-	sp, err := statfs(df)
+	sp, err := statfs(f.dirs.root.f)
 	if err != nil {
 		return syncer.Space{}, fmt.Errorf("unable to read free space of %q: %w", f.root.Name(), err)
 	}

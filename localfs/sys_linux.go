@@ -18,17 +18,8 @@ import (
 // is never replaced even if it appeared after the caller's check. Filesystems
 // without support fall back to a checked rename.
 func renameNoReplace(from dir, fromName string, to dir, toName string) error {
-	ff, err := from.file()
-	if err != nil {
-		return err
-	}
-	defer ff.Close()
-	tf, err := to.file()
-	if err != nil {
-		return err
-	}
-	defer tf.Close()
-	err = unix.Renameat2(int(ff.Fd()), fromName, int(tf.Fd()), toName, unix.RENAME_NOREPLACE)
+	ff, tf := from.file(), to.file()
+	err := unix.Renameat2(int(ff.Fd()), fromName, int(tf.Fd()), toName, unix.RENAME_NOREPLACE)
 	switch {
 	case err == nil:
 		return nil

@@ -29,6 +29,7 @@ type Writer struct {
 	expect   tree.Entry
 	file     *os.File
 	existing int64
+	ckpt     bool // a checkpoint may exist beside the partial (removed at Commit)
 
 	// mu guards the streaming hash and the done flag: WriteAt may be
 	// called concurrently for disjoint ranges.
@@ -105,13 +106,15 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 		}
 	}
 
-	space, err := f.FreeSpace(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("unable to create %q: %w", p, err)
-	}
-	if need := meta.Size - existing; need > 0 && uint64(need) > space.Free {
-		return nil, fmt.Errorf("unable to create %q: it needs %d more bytes but only %d are free; free some space and it will be retried: %w",
-			p, need, space.Free, syncer.ErrNoSpace)
+	if need := meta.Size - existing; need > 0 {
+		free, fits, err := f.space.reserve(uint64(need), func() (syncer.Space, error) { return f.FreeSpace(ctx) })
+		if err != nil {
+			return nil, fmt.Errorf("unable to create %q: %w", p, err)
+		}
+		if !fits {
+			return nil, fmt.Errorf("unable to create %q: it needs %d more bytes but only %d are free; free some space and it will be retried: %w",
+				p, need, free, syncer.ErrNoSpace)
+		}
 	}
 
 	var file *os.File
@@ -142,7 +145,7 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	}
 	return &Writer{
 		fs: f, d: d, path: p, base: base, partial: partial,
-		meta: meta, expect: expect, file: file, existing: existing,
+		meta: meta, expect: expect, file: file, existing: existing, ckpt: reuse,
 		seqOK: existing == 0, digest: xxhash.New(),
 	}, nil
 }
@@ -189,6 +192,9 @@ func (w *Writer) checkpointName() string { return w.partial + tree.CheckpointSuf
 // file. The partial file is synced first so that a checkpoint never claims
 // bytes a crash could lose.
 func (w *Writer) SaveCheckpoint(data []byte) error {
+	w.mu.Lock()
+	w.ckpt = true
+	w.mu.Unlock()
 	if err := w.file.Sync(); err != nil {
 		return fmt.Errorf("unable to sync partial file of %q: %w", w.path, err)
 	}
@@ -244,13 +250,8 @@ func (w *Writer) Commit() error {
 		return fmt.Errorf("unable to commit %q: %w", w.path, os.ErrClosed)
 	}
 	defer w.d.close()
-	df, err := w.d.file()
-	if err != nil {
-		w.file.Close()
-		return fmt.Errorf("unable to commit %q: %w", w.path, err)
-	}
-	defer df.Close()
-	err = w.prepare(df)
+	df := w.d.file()
+	err := w.prepare(df)
 	if cerr := w.file.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("unable to close partial file of %q: %w", w.path, cerr)
 	}
@@ -326,11 +327,16 @@ func (w *Writer) install(df *os.File) error {
 			return fmt.Errorf("unable to commit %q: %w", w.path, err)
 		}
 	}
-	if err := df.Sync(); err != nil {
+	if err := w.d.h.sync(); err != nil {
 		return fmt.Errorf("unable to sync directory of %q: %w", w.path, err)
 	}
-	if err := w.d.r.Remove(w.checkpointName()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		w.fs.log.Debug("unable to remove checkpoint", "path", w.path, "err", err)
+	w.mu.Lock()
+	ckpt := w.ckpt
+	w.mu.Unlock()
+	if ckpt {
+		if err := w.d.r.Remove(w.checkpointName()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			w.fs.log.Debug("unable to remove checkpoint", "path", w.path, "err", err)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,290 @@
+package localfs
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// maxCachedDirs bounds the directories an FS keeps open between writes.
+const maxCachedDirs = 128
+
+// dirHandle is an open directory of the folder, shared by the operations
+// below it and kept open between them, so that a write does not reopen
+// every directory on its path and an fsync can serve many commits.
+type dirHandle struct {
+	r      *os.Root
+	f      *os.File    // the directory itself, for the *at calls and fsync
+	fi     fs.FileInfo // what lstat saw of it in parent; nil for the folder
+	parent *dirHandle
+
+	// Guarded by dirCache.mu.
+	refs    int
+	gone    bool // no longer in the cache; closed when refs drops to 0
+	lastUse uint64
+
+	// Group fsync: a commit asks for a sync that starts after its rename
+	// and waits until one has completed; one fsync serves every commit
+	// that asked before it started.
+	smu       sync.Mutex
+	scond     *sync.Cond
+	requested uint64
+	completed uint64
+	running   bool
+	failedTo  uint64 // requests up to this one saw a failed sync
+	failErr   error
+}
+
+func newDirHandle(r *os.Root, f *os.File, fi fs.FileInfo, parent *dirHandle) *dirHandle {
+	h := &dirHandle{r: r, f: f, fi: fi, parent: parent, refs: 1}
+	h.scond = sync.NewCond(&h.smu)
+	return h
+}
+
+func (h *dirHandle) closeFiles() {
+	h.f.Close()
+	h.r.Close()
+}
+
+// sync makes every rename done in the directory before the call durable.
+// Concurrent callers share fsyncs: at most one runs at a time, and the
+// next one covers everyone who asked meanwhile.
+func (h *dirHandle) sync() error {
+	h.smu.Lock()
+	defer h.smu.Unlock()
+	h.requested++
+	my := h.requested
+	for h.completed < my {
+		if h.running {
+			h.scond.Wait()
+			continue
+		}
+		h.running = true
+		target := h.requested
+		h.smu.Unlock()
+		err := h.f.Sync()
+		h.smu.Lock()
+		h.running = false
+		h.completed = target
+		if err != nil {
+			h.failedTo, h.failErr = target, err
+		}
+		h.scond.Broadcast()
+	}
+	// Conservative: a failure of any sync that could have covered this
+	// request is reported, even if a later one succeeded.
+	if h.failedTo >= my {
+		return h.failErr
+	}
+	return nil
+}
+
+// dirCache holds the open directories of an FS by path.
+type dirCache struct {
+	root *dirHandle // never evicted
+
+	mu     sync.Mutex
+	m      map[string]*dirHandle
+	tick   uint64
+	closed bool
+}
+
+func newDirCache(r *os.Root) (*dirCache, error) {
+	f, err := r.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	root := newDirHandle(r, f, nil, nil)
+	return &dirCache{root: root, m: make(map[string]*dirHandle)}, nil
+}
+
+// get returns the directory at path (slash-separated, "" for the folder),
+// reached one element at a time without following symlinks. A cached
+// handle is used only if lstat of each element in its parent still finds
+// the directory the handle holds, so a directory swapped for a symlink or
+// another directory since it was opened is caught, as when opening afresh.
+// The handle must be released.
+func (c *dirCache) get(path string) (*dirHandle, error) {
+	cur := c.root
+	if path == "" {
+		return cur, nil
+	}
+	prefix := ""
+	for el := range strings.SplitSeq(path, "/") {
+		if prefix == "" {
+			prefix = el
+		} else {
+			prefix += "/" + el
+		}
+		next, err := c.child(cur, prefix, el)
+		c.release(cur)
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+func (c *dirCache) child(parent *dirHandle, prefix, name string) (*dirHandle, error) {
+	fi, err := parent.r.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%q %w", name, errNotDir)
+	}
+	c.mu.Lock()
+	if h := c.m[prefix]; h != nil && !c.closed {
+		if h.parent == parent && os.SameFile(h.fi, fi) {
+			h.refs++
+			c.tick++
+			h.lastUse = c.tick
+			c.mu.Unlock()
+			return h, nil
+		}
+		c.dropLocked(prefix, h)
+	}
+	c.mu.Unlock()
+
+	sub, err := parent.r.OpenRoot(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := sub.Open(".")
+	if err != nil {
+		sub.Close()
+		return nil, err
+	}
+	got, err := f.Stat()
+	if err != nil || !os.SameFile(fi, got) {
+		f.Close()
+		sub.Close()
+		return nil, fmt.Errorf("%q changed while it was opened: %w", name, errNotDir)
+	}
+	h := newDirHandle(sub, f, fi, parent)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		h.gone = true
+		return h, nil
+	}
+	if old := c.m[prefix]; old != nil {
+		c.dropLocked(prefix, old)
+	}
+	c.tick++
+	h.lastUse = c.tick
+	c.m[prefix] = h
+	if len(c.m) > maxCachedDirs {
+		c.evictLocked()
+	}
+	return h, nil
+}
+
+func (c *dirCache) dropLocked(prefix string, h *dirHandle) {
+	delete(c.m, prefix)
+	h.gone = true
+	if h.refs == 0 {
+		h.closeFiles()
+	}
+}
+
+// evictLocked drops the least recently used directory nobody holds.
+func (c *dirCache) evictLocked() {
+	var lru string
+	var lh *dirHandle
+	for p, h := range c.m {
+		if h.refs == 0 && (lh == nil || h.lastUse < lh.lastUse) {
+			lru, lh = p, h
+		}
+	}
+	if lh != nil {
+		c.dropLocked(lru, lh)
+	}
+}
+
+func (c *dirCache) release(h *dirHandle) {
+	if h == c.root {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h.refs--
+	if h.refs == 0 && h.gone {
+		h.closeFiles()
+	}
+}
+
+// close closes every cached directory not in use; those in use close when
+// released. The folder's own root is closed by the caller.
+func (c *dirCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for p, h := range c.m {
+		c.dropLocked(p, h)
+	}
+	c.root.f.Close()
+}
+
+// spaceRefresh is how long a free-space reading is trusted (minus what
+// this FS has since promised to writers) before statfs is asked again.
+const spaceRefresh = time.Second
+
+// spaceTracker answers "is there room for n more bytes" without a statfs
+// per file: it keeps the last reading and subtracts what it granted since.
+// A request that does not fit is always checked against a fresh reading.
+type spaceTracker struct {
+	mu   sync.Mutex
+	at   time.Time
+	free uint64
+	ok   bool
+}
+
+// reserve reports the free space seen and whether need bytes fit in it.
+func (t *spaceTracker) reserve(need uint64, read func() (syncer.Space, error)) (uint64, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ok && time.Since(t.at) < spaceRefresh && need <= t.free {
+		t.free -= need
+		return t.free + need, true, nil
+	}
+	sp, err := read()
+	if err != nil {
+		t.ok = false
+		return 0, false, err
+	}
+	t.at, t.free, t.ok = time.Now(), sp.Free, true
+	if need > t.free {
+		return sp.Free, false, nil
+	}
+	t.free -= need
+	return sp.Free, true, nil
+}
+
+// openChild opens the directory name in r without following a symlink,
+// checking that what was opened is what lstat saw.
+func openChild(r *os.Root, name string) (*os.Root, error) {
+	fi, err := r.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%q %w", name, errNotDir)
+	}
+	sub, err := r.OpenRoot(name)
+	if err != nil {
+		return nil, err
+	}
+	got, err := sub.Lstat(".")
+	if err != nil || !os.SameFile(fi, got) {
+		sub.Close()
+		return nil, fmt.Errorf("%q changed while it was opened: %w", name, errNotDir)
+	}
+	return sub, nil
+}
