@@ -157,6 +157,15 @@ type recvRun struct {
 	lastPub    time.Time
 }
 
+// Helper goroutines doing disk work at once. Commits mostly wait on fsync:
+// many in flight let the filesystem fold their journal commits (and
+// localfs its directory fsyncs) together, which is what makes small files
+// fast.
+const (
+	prepWorkers   = 4
+	commitWorkers = 32
+)
+
 // maxAckRanges bounds the ranges kept; older history is not needed because
 // the sender declares a packet lost soon after later ones are acknowledged.
 const maxAckRanges = 64
@@ -173,8 +182,8 @@ func (r *Receiver) Run(ctx context.Context) ([]Result, error) {
 		files:     make(map[uint32]*rfile),
 		byPath:    make(map[string]int),
 		jobs:      make(chan func(), 16),
-		prepSem:   make(chan struct{}, 4),
-		commitSem: make(chan struct{}, 4),
+		prepSem:   make(chan struct{}, prepWorkers),
+		commitSem: make(chan struct{}, commitWorkers),
 	}
 	run.start = run.clk.Now()
 	run.lastFb, run.lastCkpt = run.start, run.start

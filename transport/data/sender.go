@@ -597,7 +597,9 @@ func (r *sendRun) read(f *sfile, off int64, n int, re bool) ([]byte, error) {
 		if f.ra == nil || off < f.raOff || off+int64(n) > f.raOff+int64(len(f.ra)) {
 			want := min(int64(readAhead), f.info.Size-off)
 			if cap(f.ra) < int(want) {
-				f.ra = make([]byte, readAhead)
+				// Sized to the file: a small file does not get (and
+				// clear) a whole read-ahead buffer.
+				f.ra = make([]byte, want)
 			}
 			f.ra = f.ra[:want]
 			if err := readFull(f.r, f.ra, off); err != nil {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,3 +57,90 @@ func benchUpload(b *testing.B, mode config.TransportMode) {
 
 func BenchmarkUploadSSHStream(b *testing.B) { benchUpload(b, config.TCP) }
 func BenchmarkUploadUDP(b *testing.B)       { benchUpload(b, config.UDP) }
+
+// BenchmarkUploadSmallFiles uploads 2,000 files of 10 KB in 20 directories
+// per iteration over UDP on loopback to an in-process ferry serve, the
+// shape of the `small` workload, and reports Mbit/s and files/s. The
+// server's commits (fsync of file and directory) are included.
+func BenchmarkUploadSmallFiles(b *testing.B) {
+	const files, dirs, size = 2000, 20, 10 << 10
+	r := rand.New(rand.NewPCG(3, 4))
+	src := b.TempDir()
+	items := make([]syncer.Transfer, 0, files)
+	for i := range files {
+		// Tree order, as the syncer hands them over: a directory's files
+		// one after another.
+		d := fmt.Sprintf("d%02d", i/(files/dirs))
+		if i%(files/dirs) == 0 {
+			if err := os.Mkdir(filepath.Join(src, d), 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		p := d + "/" + fmt.Sprintf("f%05d", i)
+		content := randomBytes(r, size)
+		if err := os.WriteFile(filepath.Join(src, p), content, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		fi, err := os.Lstat(filepath.Join(src, p))
+		if err != nil {
+			b.Fatal(err)
+		}
+		items = append(items, syncer.Transfer{Source: tree.Entry{Path: p, Kind: tree.File, Size: size, Mtime: fi.ModTime().UnixNano(), Mode: 0o644, Hash: xxhash.Sum64(content)}})
+	}
+	e := newEnvUDP(b, true, nil)
+	ep, err := e.dial(func(o *remote.Options) {
+		o.Transport = config.UDP
+		o.Bandwidth = config.Bandwidth{Policy: "fair", TargetRate: 1000_000_000}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ep.Close()
+	lfs := local(b, src)
+	b.SetBytes(files * size)
+	b.ResetTimer()
+	var elapsed time.Duration
+	for i := range b.N {
+		b.StopTimer()
+		dst := fmt.Sprintf("run%d", i)
+		if err := os.Mkdir(filepath.Join(e.root, dst), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for j := range dirs {
+			if err := os.Mkdir(filepath.Join(e.root, dst, fmt.Sprintf("d%02d", j)), 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		batch := make([]syncer.Transfer, len(items))
+		for j, it := range items {
+			it.Source.Path = dst + "/" + it.Source.Path
+			batch[j] = it
+		}
+		b.StartTimer()
+		start := time.Now()
+		errs := ep.Upload(context.Background(), batch, prefixed{lfs, dst + "/"}, nil)
+		elapsed += time.Since(start)
+		for j, err := range errs {
+			if err != nil {
+				b.Fatalf("%s: %v", batch[j].Source.Path, err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)*files*size*8/1e6/elapsed.Seconds(), "Mbit/s")
+	b.ReportMetric(float64(b.N)*files/elapsed.Seconds(), "files/s")
+	if st, ok := ep.DataStats(); ok {
+		b.ReportMetric(float64(st.RetransmittedBytes)/float64(max(st.PayloadBytes, 1)), "retx/payload")
+		b.Logf("last session: %+v", st)
+	}
+}
+
+// prefixed serves an endpoint's files under a path prefix, so one source
+// folder feeds uploads to fresh destinations.
+type prefixed struct {
+	syncer.Endpoint
+	prefix string
+}
+
+func (p prefixed) OpenFile(ctx context.Context, path string) (syncer.FileReader, error) {
+	return p.Endpoint.OpenFile(ctx, strings.TrimPrefix(path, p.prefix))
+}
