@@ -87,6 +87,7 @@ timed base-2 "$W/ferry" sync --config "$W/jobs-1.yaml" bench
 base_rss=$RSS_KB
 
 rows=()
+: >"$W/gobench.txt"
 for n in $SIZES; do
   src="$W/src-$n" dst="$W/dst-$n"
   if [ ! -f "$W/tree-$n.done" ]; then
@@ -129,8 +130,11 @@ for n in $SIZES; do
 
   if [ "$GOBENCH" = 1 ] && [ "$n" -le "$GOBENCH_MAX" ]; then
     echo "N=$n: in-process localfs scan benchmarks" >&2
-    timeout "$TIMEOUT" go test -run '^$' -bench 'BenchmarkScan' -benchtime 3x -benchmem \
-      -ferry.files="$n" ./localfs/ 2>&1 | grep -E '^Benchmark' | sed "s/^/  [go test, $n files] /" >&2 || true
+    # BenchmarkScan* build their own tree of N files; BenchmarkScale* use
+    # this one and the state dir of the passes above.
+    timeout "$TIMEOUT" go test -run '^$' -bench 'BenchmarkScan|BenchmarkScale' -benchtime 3x -benchmem ./localfs/ \
+      -args -ferry.files="$n" -ferry.local="$src" -ferry.remote="$dst" -ferry.statedir="$state" 2>&1 |
+      grep -E '^(Benchmark|FAIL|---)' | sed "s/^/  [go test, $n files] /" | tee -a "$W/gobench.txt" >&2 || true
   fi
 done
 
@@ -141,4 +145,5 @@ printf '%9s %9s %9s %9s %10s %9s %8s %8s %8s %9s %7s\n' \
 for r in "${rows[@]}"; do echo "$r"; done
 echo "baseline: a no-change pass over 1 file peaks at $(awk -v b="$base_rss" 'BEGIN {printf "%.1f", b/1024}') MiB; net B/file = (rescan RSS - baseline) / files"
 echo "ratio = rsync -an s / ferry rescan s (above 1: ferry is faster)"
+[ -s "$W/gobench.txt" ] && { echo "in-process (go test -bench ./localfs/):"; cat "$W/gobench.txt"; }
 echo "targets: 100k-file rescan <= 1 s; <= 250 B/file (peak RSS of the rescan / files)"
