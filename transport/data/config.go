@@ -18,7 +18,7 @@ const (
 	DefaultFeedbackInterval   = 10 * time.Millisecond
 	DefaultNoUDPTimeout       = 5 * time.Second
 	DefaultIdleTimeout        = 30 * time.Second
-	DefaultMaxOpenFiles       = 256
+	DefaultMaxOpenFiles       = 1024
 	DefaultChunkSize          = 1 << 20
 	DefaultCheckpointInterval = 2 * time.Second
 	// minPacketSize leaves room for a useful payload after every header.
@@ -54,7 +54,10 @@ type Config struct {
 	// IdleTimeout: once started, silence this long ends the session with
 	// ErrIdle (default 30 s).
 	IdleTimeout time.Duration
-	// MaxOpenFiles bounds the files in flight at once (default 256).
+	// MaxOpenFiles bounds the files in flight at once (default 1024); the
+	// sender holds a reader and the receiver a writer (a descriptor each)
+	// per file in flight. Small files on a long path need many: each is in
+	// flight for about two round trips.
 	MaxOpenFiles int
 	// ChunkSize is the resume granularity (receiver; default 1 MiB).
 	ChunkSize int64

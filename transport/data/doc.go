@@ -30,7 +30,12 @@
 // Caveats: one session per conn at a time; Run uses the conn's read
 // deadline to stop its reader and clears it on return, and does not close
 // the conn. Key and Session must be fresh for every session: a reused pair
-// lets stale packets of an earlier session in. OpenFunc, Commit and the
-// resume hashing run on helper goroutines; WriteAt, ReadAt of source data
-// and Progress run on the session's loop, so a slow disk slows feedback.
+// lets stale packets of an earlier session in. SendFile.Open is called on
+// an opener goroutine (in order, a few files ahead); OpenFunc, the
+// receiver's writes, checkpoints, Commit and the resume hashing run on
+// helper goroutines, so the loop (and with it feedback and the delay
+// samples the rate controller works from) does not wait on the disk;
+// ReadAt of source data and Progress still run on the sender's loop. Up to
+// MaxOpenFiles files (1024 by default) are in flight at once, a descriptor
+// each on both sides.
 package data

@@ -26,6 +26,9 @@ type inPkt struct {
 	body []byte
 	from net.Addr
 	size int
+	// at is when the reader got it: delay measured from here leaves out
+	// the time it waited for a busy loop, which is not network queueing.
+	at time.Time
 }
 
 // batcher is what x/net's ipv4 and ipv6 PacketConns offer on a *net.UDPConn.
@@ -165,6 +168,7 @@ func (l *link) read() {
 			}
 			return
 		}
+		at := l.clk.Now()
 		out := make([]inPkt, 0, got)
 		for i := 0; i < got; i++ {
 			pkt := bufs[i][:msgs[i].N]
@@ -178,7 +182,7 @@ func (l *link) read() {
 			} else {
 				cp = append([]byte(nil), body...)
 			}
-			out = append(out, inPkt{hdr: h, body: cp, from: msgs[i].Addr, size: msgs[i].N})
+			out = append(out, inPkt{hdr: h, body: cp, from: msgs[i].Addr, size: msgs[i].N, at: at})
 		}
 		if len(out) == 0 {
 			continue

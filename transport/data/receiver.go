@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ferry-sync/ferry/syncer"
@@ -120,6 +119,8 @@ type rfile struct {
 	accepts []wire.Accept
 	result  *wire.Status
 	slot    int // index in results
+	// werr is the first write error; owned by the disk writer.
+	werr error
 }
 
 type recvRun struct {
@@ -152,6 +153,7 @@ type recvRun struct {
 	closed     bool
 	prepSem    chan struct{}
 	commitSem  chan struct{}
+	disk       *diskWriter
 	written    uint64
 	done, fail int
 	lastPub    time.Time
@@ -187,6 +189,7 @@ func (r *Receiver) Run(ctx context.Context) ([]Result, error) {
 	}
 	run.start = run.clk.Now()
 	run.lastFb, run.lastCkpt = run.start, run.start
+	run.disk = newDiskWriter(run)
 	run.l.start()
 	err := run.loop()
 	run.l.flush()
@@ -199,6 +202,7 @@ func (r *Receiver) Run(ctx context.Context) ([]Result, error) {
 		(<-run.jobs)()
 		run.pending--
 	}
+	defer run.disk.close()
 	for _, f := range run.files {
 		if f.state == rfOpen || f.state == rfPreparing {
 			run.abortFile(f)
@@ -240,20 +244,26 @@ func (rr *recvRun) loop() error {
 		case batch := <-rr.l.in:
 			now := rr.clk.Now()
 			for _, p := range batch {
-				rr.handle(now, p)
-				release(p.body)
+				if !rr.handle(now, p) {
+					release(p.body)
+				}
 			}
 		drain:
 			for i := 0; i < 8 && !rr.finished; i++ {
 				select {
 				case batch := <-rr.l.in:
 					for _, p := range batch {
-						rr.handle(now, p)
-						release(p.body)
+						if !rr.handle(now, p) {
+							release(p.body)
+						}
 					}
 				default:
 					break drain
 				}
+			}
+		case we := <-rr.disk.errs:
+			if we.f.state == rfOpen {
+				rr.failFile(we.f, we.err)
 			}
 		case err := <-rr.l.rerr:
 			return fmt.Errorf("unable to receive on the data socket: %w", err)
@@ -337,9 +347,9 @@ func (rr *recvRun) checkpoint(f *rfile) {
 	for _, s := range f.offered.s {
 		all.add(s.lo, s.hi)
 	}
-	if err := f.res.SaveCheckpoint(encodeCheckpoint(f.info.Size, f.info.Hash, &all)); err != nil {
-		rr.cfg.Log.Warn("unable to save resume checkpoint", "path", f.info.Path, "err", err)
-	}
+	// Saved by the disk writer after the writes queued so far, which are
+	// the ranges it names.
+	rr.disk.in <- diskReq{op: opCheckpoint, f: f, data: encodeCheckpoint(f.info.Size, f.info.Hash, &all)}
 }
 
 func (rr *recvRun) sendFeedback(now time.Time) {
@@ -413,9 +423,11 @@ func (rr *recvRun) noteNumber(pn uint64, now time.Time) {
 	}
 }
 
-func (rr *recvRun) handle(now time.Time, p inPkt) {
+// handle acts on one packet and reports whether it kept p.body (a DATA
+// payload queued for the disk writer, which releases it).
+func (rr *recvRun) handle(now time.Time, p inPkt) (kept bool) {
 	rr.l.heardFrom(p, now)
-	rr.noteNumber(p.hdr.Number, now)
+	rr.noteNumber(p.hdr.Number, p.at)
 	rr.unacked = true
 	rr.ivBytes += uint64(p.size)
 	rr.ivPkts++
@@ -424,13 +436,13 @@ func (rr *recvRun) handle(now time.Time, p inPkt) {
 	case wire.TypeData:
 		var d wire.Data
 		if d, _, err = wire.ParseData(p.body); err == nil {
-			owd := now.Sub(rr.start) - time.Duration(d.SentAt)
+			owd := p.at.Sub(rr.start) - time.Duration(d.SentAt)
 			if rr.owdN == 0 || owd < rr.owdMin {
 				rr.owdMin = owd
 			}
 			rr.owdSum += owd
 			rr.owdN++
-			rr.onData(now, d)
+			kept = rr.onData(now, d, p.body)
 		}
 	case wire.TypeFile:
 		var f wire.File
@@ -465,6 +477,7 @@ func (rr *recvRun) handle(now time.Time, p inPkt) {
 	if err != nil {
 		rr.l.unparsable++
 	}
+	return kept
 }
 
 func (rr *recvRun) onFile(now time.Time, wf wire.File) {
@@ -580,22 +593,18 @@ func (rr *recvRun) opened(f *rfile, held []chunkHash) {
 	rr.maybeCommit(f)
 }
 
-func (rr *recvRun) onData(now time.Time, d wire.Data) {
+// onData queues a payload for the disk writer; it reports whether body
+// went with it.
+func (rr *recvRun) onData(now time.Time, d wire.Data, body []byte) bool {
 	f := rr.files[d.File]
 	if f == nil || f.state != rfOpen {
-		return
+		return false
 	}
 	end := d.Offset + int64(len(d.Payload))
 	if end > f.info.Size || f.got.contains(d.Offset, end) {
-		return
+		return false
 	}
-	if _, err := f.w.WriteAt(d.Payload, d.Offset); err != nil {
-		if errors.Is(err, syscall.ENOSPC) {
-			err = fmt.Errorf("%w: %w", syncer.ErrNoSpace, err)
-		}
-		rr.failFile(f, fmt.Errorf("unable to write %s: %w", f.info.Path, err))
-		return
-	}
+	rr.disk.in <- diskReq{op: opWrite, f: f, w: f.w, off: d.Offset, data: d.Payload, body: body}
 	added := f.got.add(d.Offset, end)
 	rr.written += uint64(added)
 	f.dirty = true
@@ -603,6 +612,7 @@ func (rr *recvRun) onData(now time.Time, d wire.Data) {
 		rr.cfg.Progress(f.info.Path, added)
 	}
 	rr.maybeCommit(f)
+	return true
 }
 
 // complete: every byte is here, and for a resumed file the sender has said
@@ -630,16 +640,7 @@ func (rr *recvRun) maybeCommit(f *rfile) {
 	}
 	f.state = rfCommitting
 	rr.pending++
-	w := f.w
-	go func() {
-		rr.commitSem <- struct{}{}
-		err := w.Commit()
-		if err != nil {
-			_ = w.Abort()
-		}
-		<-rr.commitSem
-		rr.jobs <- func() { rr.committed(f, err) }
-	}()
+	rr.disk.in <- diskReq{op: opCommit, f: f, w: f.w}
 }
 
 func (rr *recvRun) committed(f *rfile, err error) {
@@ -687,7 +688,7 @@ func (rr *recvRun) abortFile(f *rfile) {
 		if f.dirty {
 			rr.checkpoint(f)
 		}
-		_ = f.w.Abort()
+		rr.disk.in <- diskReq{op: opAbort, f: f, w: f.w}
 		f.w = nil
 	}
 	f.state = rfDone

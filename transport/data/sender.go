@@ -188,6 +188,13 @@ type sendRun struct {
 	jobs    chan func()
 	pending int
 
+	// Files are opened ahead, in order, by an opener goroutine, so that the
+	// loop never waits on the disk to announce one.
+	opened     chan openedFile
+	waitOpener bool // admission stopped only for want of an opened file
+	stopOpener chan struct{}
+	openerDone chan struct{}
+
 	payloadMax int
 	scratch    []byte
 
@@ -219,11 +226,13 @@ func (s *Sender) Run(ctx context.Context, files []SendFile) ([]error, error) {
 	for i, f := range files {
 		r.files = append(r.files, &sfile{idx: i, src: f})
 	}
+	r.startOpener()
 	r.l.start()
 	err := r.loop()
 	r.l.flush()
 	r.l.close()
 	cancel(err)
+	r.stopOpening()
 	for r.pending > 0 {
 		(<-r.jobs)()
 		r.pending--
@@ -253,7 +262,9 @@ func (r *sendRun) loop() error {
 		if r.finished {
 			return nil
 		}
-		if at := r.transmit(now); !at.IsZero() && at.Before(wake) {
+		// A fresh time: onTime may have taken a while, and data sent now
+		// must not carry an older timestamp (it would read as queueing).
+		if at := r.transmit(r.clk.Now()); !at.IsZero() && at.Before(wake) {
 			wake = at
 		}
 		if r.inflight > 0 {
@@ -300,6 +311,9 @@ func (r *sendRun) loop() error {
 			fn()
 		case <-r.s.changed:
 			r.applyConfig()
+		case o := <-r.openedIfRoom():
+			r.waitOpener = false
+			r.admitOpened(r.clk.Now(), o)
 		case <-timer.C:
 		}
 		if r.finished {
@@ -377,7 +391,9 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 		}
 		wake = minTime(wake, r.ptoAt())
 	}
-	r.admit(now)
+	if at := r.admit(now); !at.IsZero() {
+		wake = minTime(wake, at)
+	}
 	for _, f := range r.active {
 		var t wire.Type
 		var body func([]byte) []byte
@@ -438,41 +454,126 @@ func (r *sendRun) compact() {
 }
 
 // admit opens and announces queued files while few enough are in flight:
-// many small files ride one round trip, while a big file does not let
-// hundreds of others hold open writers on the receiver meanwhile.
-func (r *sendRun) admit(now time.Time) {
+// many small files ride one round trip (each file holds its slot for about
+// two round trips: FILE to ACCEPT, then its data to RESULT, so keeping a
+// long fat path busy with small files takes hundreds), while a big file
+// does not let hundreds of others hold open writers on the receiver
+// meanwhile. Announcements are paced like data: a burst of hundreds of FILE
+// packets at the start would build a queue that ends the rate controller's
+// startup before any data flowed. It returns when the pacer allows the
+// next one, or zero.
+func (r *sendRun) admit(now time.Time) time.Time {
 	const unsentBudget = 32 << 20
+	r.waitOpener = false
 	unsent := int64(0)
-	for _, f := range r.sending {
-		unsent += f.info.Size - f.next
+	for _, f := range r.active {
+		switch f.state {
+		case sfAnnounced, sfVerifying, sfSending:
+			unsent += f.info.Size - f.next
+		}
 	}
 	for r.queued < len(r.files) && len(r.active) < r.cfg.MaxOpenFiles && unsent < unsentBudget {
 		f := r.files[r.queued]
-		r.queued++
-		e := f.src.Entry
-		rd, err := f.src.Open()
-		if err != nil {
-			r.results[f.idx] = fmt.Errorf("unable to open %s for sending: %w", e.Path, err)
-			f.state = sfDone
-			r.remaining--
-			r.filesFailed++
-			continue
+		if ok, wait := r.pacer.Allow(wire.HeaderLen + seal.Overhead + fileOverhead + len(f.src.Entry.Path)); !ok {
+			return now.Add(wait)
 		}
-		if rd.Size() != e.Size {
-			_ = rd.Close()
-			r.results[f.idx] = fmt.Errorf("unable to send %s: size is %d, scan saw %d: %w (the next pass picks it up)", e.Path, rd.Size(), e.Size, syncer.ErrChanged)
-			f.state = sfDone
-			r.remaining--
-			r.filesFailed++
-			continue
+		select {
+		case o := <-r.opened:
+			r.admitOpened(now, o)
+			if o.f.state != sfDone {
+				unsent += o.f.info.Size
+			}
+		default:
+			r.waitOpener = true // the loop hears when the opener has more
+			return time.Time{}
 		}
-		f.r = rd
-		f.id = r.nextID
-		r.nextID++
-		f.info = wire.File{ID: f.id, Size: e.Size, Hash: e.Hash, Mode: uint32(e.Mode.Perm()), Mtime: e.Mtime, Path: e.Path}
-		r.announce(now, f)
-		unsent += e.Size
 	}
+	return time.Time{}
+}
+
+// openedIfRoom is the opener's channel when admission is waiting for it,
+// else nil (a receive from it never fires).
+func (r *sendRun) openedIfRoom() chan openedFile {
+	if r.waitOpener {
+		return r.opened
+	}
+	return nil
+}
+
+// openedFile is a file the opener has opened (or failed to).
+type openedFile struct {
+	f   *sfile
+	rd  syncer.FileReader
+	err error
+}
+
+// openAhead is how many files the opener may have open before the loop
+// admits them.
+const openAhead = 64
+
+func (r *sendRun) startOpener() {
+	r.opened = make(chan openedFile, openAhead)
+	r.stopOpener = make(chan struct{})
+	r.openerDone = make(chan struct{})
+	go func() {
+		defer close(r.openerDone)
+		for _, f := range r.files {
+			rd, err := f.src.Open()
+			select {
+			case r.opened <- openedFile{f, rd, err}:
+			case <-r.stopOpener:
+				if rd != nil {
+					_ = rd.Close()
+				}
+				return
+			}
+		}
+	}()
+}
+
+// stopOpening ends the opener and closes what it opened that was never
+// admitted.
+func (r *sendRun) stopOpening() {
+	close(r.stopOpener)
+	<-r.openerDone
+	for {
+		select {
+		case o := <-r.opened:
+			if o.rd != nil {
+				_ = o.rd.Close()
+			}
+		default:
+			return
+		}
+	}
+}
+
+// admitOpened announces the next file in order, now that it is open.
+func (r *sendRun) admitOpened(now time.Time, o openedFile) {
+	f := o.f
+	r.queued++
+	e := f.src.Entry
+	if o.err != nil {
+		r.results[f.idx] = fmt.Errorf("unable to open %s for sending: %w", e.Path, o.err)
+		f.state = sfDone
+		r.remaining--
+		r.filesFailed++
+		return
+	}
+	rd := o.rd
+	if rd.Size() != e.Size {
+		_ = rd.Close()
+		r.results[f.idx] = fmt.Errorf("unable to send %s: size is %d, scan saw %d: %w (the next pass picks it up)", e.Path, rd.Size(), e.Size, syncer.ErrChanged)
+		f.state = sfDone
+		r.remaining--
+		r.filesFailed++
+		return
+	}
+	f.r = rd
+	f.id = r.nextID
+	r.nextID++
+	f.info = wire.File{ID: f.id, Size: e.Size, Hash: e.Hash, Mode: uint32(e.Mode.Perm()), Mtime: e.Mtime, Path: e.Path}
+	r.announce(now, f)
 }
 
 func (r *sendRun) announce(now time.Time, f *sfile) {
@@ -541,6 +642,9 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 			r.fail(now, f, err)
 			continue
 		}
+		if budget&31 == 31 {
+			now = r.clk.Now() // reads above can take a while
+		}
 		d := wire.Data{File: f.id, Offset: off, SentAt: int64(now.Sub(r.start)), Payload: buf}
 		pn, wsize := r.l.queue(wire.TypeData, d.Append)
 		r.track(now, pn, sentPkt{at: now, f: f, off: off, n: n, size: wsize})
@@ -573,6 +677,7 @@ func (r *sendRun) nextData() (*sfile, int64, int, bool) {
 		off := f.acked.gapFrom(f.next)
 		if off >= f.info.Size {
 			f.next = f.info.Size
+			f.ra = nil // retransmissions read what they need
 			r.sending = r.sending[1:]
 			continue
 		}
@@ -591,6 +696,10 @@ func (r *sendRun) nextData() (*sfile, int64, int, bool) {
 }
 
 const readAhead = 256 << 10
+
+// fileOverhead is a FILE body's size besides the path (an estimate is
+// enough: it only paces announcements).
+const fileOverhead = 48
 
 func (r *sendRun) read(f *sfile, off int64, n int, re bool) ([]byte, error) {
 	if !re {
@@ -662,7 +771,8 @@ func (r *sendRun) handle(now time.Time, p inPkt) {
 	case wire.TypeFeedback:
 		var fb wire.Feedback
 		if fb, _, err = wire.ParseFeedback(p.body); err == nil {
-			r.onFeedback(now, fb)
+			// Timed from arrival, so a busy loop does not inflate the RTT.
+			r.onFeedback(p.at, fb)
 		}
 	case wire.TypeAccept:
 		var a wire.Accept
