@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +33,31 @@ var (
 	scaleLocal    = flag.String("ferry.local", "", "existing local tree for the scale benchmarks (default: generate -ferry.files files)")
 	scaleRemote   = flag.String("ferry.remote", "", "existing tree equal to -ferry.local (default: a copy of it)")
 	scaleStateDir = flag.String("ferry.statedir", "", "state dir of an earlier pass over the same trees (default: a fresh one, synced once)")
+	scaleHeap     = flag.String("ferry.heapprofile", "", "write the live heap once both scans of the last pass are done (before the caches are committed) to this file")
 )
+
+// heapAtCommit writes the live heap to path before the first cache commit
+// of a pass, when both scans' results and both caches are held.
+type heapAtCommit struct {
+	syncer.Committer
+	path string
+}
+
+func (h heapAtCommit) Commit() error {
+	runtime.GC()
+	f, err := os.Create(h.path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return h.Committer.Commit()
+}
 
 // scaleTrees returns two equal trees and the number of files in them.
 func scaleTrees(b *testing.B) (local, remote string, files int) {
@@ -150,7 +175,7 @@ type passTimes struct{ open, scan, rest, close time.Duration }
 
 // syncOnce is one `ferry sync` of two local folders: open the snapshot and
 // both caches, run a pass, close. It fails b unless the pass moved nothing.
-func syncOnce(b *testing.B, cfg *config.Config, job *config.Job) passTimes {
+func syncOnce(b *testing.B, cfg *config.Config, job *config.Job, heapProfile string) passTimes {
 	t0 := time.Now()
 	db, err := snapshot.Open(cfg.DBPath(job.Name))
 	if err != nil {
@@ -173,6 +198,9 @@ func syncOnce(b *testing.B, cfg *config.Config, job *config.Job) passTimes {
 		}
 		eps[i] = timedScan{Endpoint: f, end: &scanAt, mu: &mu}
 		caches = append(caches, c)
+	}
+	if heapProfile != "" {
+		caches[0] = heapAtCommit{Committer: caches[0], path: heapProfile}
 	}
 	t1 := time.Now()
 	rec, err := syncer.Pass(context.Background(), syncer.Options{Job: *job, Local: eps[0], Remote: eps[1], DB: db, Caches: caches})
@@ -228,14 +256,14 @@ func BenchmarkScaleSyncNoChange(b *testing.B) {
 		stateDir = b.TempDir()
 	}
 	cfg, job := scaleJob(b, local, remote, stateDir)
-	syncOnce(b, cfg, job) // records both trees as equal, unless done already
+	syncOnce(b, cfg, job, "") // records both trees as equal, unless done already
 	runtime.GC()
 	var sum passTimes
 	var peak uint64
 	b.ResetTimer()
 	for b.Loop() {
 		stop := heapPeak()
-		t := syncOnce(b, cfg, job)
+		t := syncOnce(b, cfg, job, *scaleHeap)
 		peak = max(peak, stop())
 		sum.open += t.open
 		sum.scan += t.scan
