@@ -97,7 +97,8 @@ tcp_alone=$(jq -r '.end.sum_received.bits_per_second // 0' "$W/tcp-alone.json")
 rtt_alone=$(jq -r '[.end.streams[].sender.mean_rtt // 0] | add / length / 1000' "$W/tcp-alone.json" 2>/dev/null || echo 0)
 printf 'TCP alone: %.1f Mbit/s, mean RTT %.0f ms\n' "$(mbps "$tcp_alone")" "$rtt_alone"
 echo "Mbit/s: ferry = goodput (server's partial file); sent, arrived = ferry's datagrams x 1400 B leaving NS-b, reaching NS-a;"
-echo "TCP = iperf3 received; alone = ferry's goodput in the 3 s before TCP joins; shares are of the $LINK_MBPS Mbit/s link"
+echo "TCP = iperf3 received; alone = ferry's goodput in the 3 s before TCP joins; shares are of the $LINK_MBPS Mbit/s link;"
+echo "2nd half = ferry%/TCP% over the last half of the window; queue = TCP's mean RTT - 100 ms. Verdicts use the whole window."
 echo
 
 # received prints the bytes of the upload on the server's disk.
@@ -118,7 +119,7 @@ at() {
     END { if (!done || t1 == t0) print b0; else printf "%.0f\n", b0 + (b1 - b0) * (t - t0) / (t1 - t0) }' "$1"
 }
 
-printf '%-6s %7s %8s %8s %8s %8s %8s %8s %9s  %s\n' policy "alone" "ferry" "sent" "arrived" "TCP" "ferry %" "TCP %" "queue ms" verdict
+printf '%-6s %6s %6s %6s %7s %6s %7s %6s %9s %6s  %s\n' policy "alone" "ferry" "sent" "arrived" "TCP" "ferry%" "TCP%" "2nd half" "queue" verdict
 rows=()
 for pol in $POLICIES; do
   case "$pol" in
@@ -183,6 +184,14 @@ YAML
   sent=$(echo "$fo * 1400 * 8 / ($we - $ws)" | bc -l)
   ab=$(( $(at "$samples" "$t0") - $(at "$samples" "$(echo "$t0 - 3" | bc -l)") ))
   alone=$(echo "$ab * 8 / 3" | bc -l)
+  # The second half of the window, where the flows have had time to settle.
+  wm=$(echo "($ws + $we) / 2" | bc -l)
+  f2=$(( $(at "$samples" "$we") - $(at "$samples" "$wm") ))
+  fs2=$(echo "$f2 * 8 / ($we - $wm) / ($LINK_MBPS * 10000)" | bc -l)
+  ts2=$(jq -r --argjson h "$(echo "$secs / 2" | bc -l)" \
+    '[.intervals[] | select(.sum.start >= $h - 0.01) | .sum.bits_per_second] | if length > 0 then add / length else 0 end' \
+    "$W/tcp-$pol.json" 2>/dev/null || echo 0)
+  ts2=$(echo "$ts2 / ($LINK_MBPS * 10000)" | bc -l)
   fs=$(echo "$ferry / ($LINK_MBPS * 10000)" | bc -l)
   ts=$(echo "$tcp / ($LINK_MBPS * 10000)" | bc -l)
   q=$(echo "$rtt - 100" | bc -l)
@@ -195,8 +204,8 @@ YAML
     high) ok=1; want="(no target)" ;;
   esac
   verdict=$([ "$ok" = 1 ] && echo "PASS" || echo "FAIL")
-  printf '%-6s %7.1f %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %9.0f  %s (%s)\n' "$pol" "$(mbps "$alone")" "$(mbps "$ferry")" \
-    "$(mbps "$sent")" "$(mbps "$wire")" "$(mbps "$tcp")" "$fs" "$ts" "$q" "$verdict" "$want"
+  printf '%-6s %6.1f %6.1f %6.1f %7.1f %6.1f %7.1f %6.1f %4.0f/%-4.0f %3.0f ms  %s (%s)\n' "$pol" "$(mbps "$alone")" "$(mbps "$ferry")" \
+    "$(mbps "$sent")" "$(mbps "$wire")" "$(mbps "$tcp")" "$fs" "$ts" "$fs2" "$ts2" "$q" "$verdict" "$want"
   # Per-second detail for diagnosis: TCP's and ferry's rate and TCP's RTT.
   jq -r '.intervals[] | .sum.end as $e | [$e, .sum.bits_per_second, (.streams[0].rtt // 0)] | @tsv' \
     "$W/tcp-$pol.json" 2>/dev/null | while IFS=$'\t' read -r e bps r; do
