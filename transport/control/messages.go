@@ -158,6 +158,13 @@ type DataSession struct {
 	Download bool
 	// Rate is the client's cap for this session in bits/s (0: none).
 	Rate int64
+	// AbsentUnlisted (upload only): a file the client sends that is not
+	// listed is expected absent on the server. The client then lists only
+	// destinations it expects to exist, which spares a first sync of many
+	// files a long list over the SSH connection before any data moves.
+	// Encoded last and only when set, so the message is unchanged for
+	// servers that predate it.
+	AbsentUnlisted bool
 }
 
 // SessionOK describes an accepted data session.
@@ -377,7 +384,11 @@ func (m Get) appendBody(b []byte) []byte {
 
 func (m DataSession) appendBody(b []byte) []byte {
 	b = appendBool(b, m.Download)
-	return appendVarint(b, m.Rate)
+	b = appendVarint(b, m.Rate)
+	if m.AbsentUnlisted {
+		b = appendBool(b, true)
+	}
+	return b
 }
 
 func (m SessionOK) appendBody(b []byte) []byte {
@@ -464,7 +475,11 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 	case TypeGet:
 		m = Get{Path: d.string(), Offset: d.varint(), Expect: d.entry()}
 	case TypeDataSession:
-		m = DataSession{Download: d.bool(), Rate: d.varint()}
+		ds := DataSession{Download: d.bool(), Rate: d.varint()}
+		if d.err == nil && len(d.b) > 0 {
+			ds.AbsentUnlisted = d.bool()
+		}
+		m = ds
 	case TypeSessionOK:
 		m = SessionOK{Port: d.u32(), ID: d.bytesN(1024), Key: d.bytesN(1024), Rate: d.varint()}
 	case TypeFileError:

@@ -112,14 +112,16 @@ func ratesFor(bw config.Bandwidth, limit config.Rate, serverCap int64) cc.Config
 // startSession asks the server for a data session over entries and opens
 // the local UDP socket. FileErrors the server sends before agreeing are
 // returned by path.
-func (e *Endpoint) startSession(ctx context.Context, c *conn, download bool, entries []tree.Entry) (*dataSession, error) {
+func (e *Endpoint) startSession(ctx context.Context, c *conn, req control.DataSession, entries []tree.Entry) (*dataSession, error) {
+	download := req.Download
 	e.mu.Lock()
 	limit := e.opts.Bandwidth.Upload
 	if download {
 		limit = e.opts.Bandwidth.Download
 	}
 	e.mu.Unlock()
-	k, err := open(ctx, c, control.DataSession{Download: download, Rate: int64(limit)})
+	req.Rate = int64(limit)
+	k, err := open(ctx, c, req)
 	if err != nil {
 		return nil, err
 	}
@@ -231,13 +233,18 @@ func (ds *dataSession) close() {
 }
 
 func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transfer, src syncer.Endpoint, progress syncer.Progress) ([]error, error) {
-	dests := make([]tree.Entry, len(items))
-	for i, it := range items {
+	// Only destinations expected to exist are listed; the rest are new
+	// files (AbsentUnlisted), which for a first sync is all of them.
+	var dests []tree.Entry
+	for _, it := range items {
+		if it.Expect.Kind == tree.Absent {
+			continue
+		}
 		d := it.Expect
 		d.Path = it.Source.Path
-		dests[i] = d
+		dests = append(dests, d)
 	}
-	ds, err := e.startSession(ctx, c, false, dests)
+	ds, err := e.startSession(ctx, c, control.DataSession{AbsentUnlisted: true}, dests)
 	if err != nil {
 		return fill(len(items), err), err
 	}
@@ -276,7 +283,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 		sources[i] = it.Source
 		byPath[it.Source.Path] = i
 	}
-	ds, err := e.startSession(ctx, c, true, sources)
+	ds, err := e.startSession(ctx, c, control.DataSession{Download: true}, sources)
 	if err != nil {
 		return fill(len(items), err), err
 	}

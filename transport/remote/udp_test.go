@@ -209,3 +209,38 @@ func TestUDPDownloadResumesAfterServerKilled(t *testing.T) {
 	}
 	t.Logf("second session received %d of %d bytes", st.PayloadBytes, len(content))
 }
+
+// New files are not listed before a UDP upload; one that turns out to
+// exist on the server must fail as ErrChanged and be left alone, while an
+// overwrite the client expected (listed) goes through.
+func TestUDPUploadUnlistedNewFileDoesNotOverwrite(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.UDP })
+	src := t.TempDir()
+	there := []byte("already on the server")
+	if err := os.WriteFile(filepath.Join(e.root, "taken"), there, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	old := fileEntry(t, e.root, "replace", []byte("old content"))
+	items := []syncer.Transfer{
+		{Source: fileEntry(t, src, "taken", randomBytes(r, 5000))},
+		{Source: fileEntry(t, src, "fresh", randomBytes(r, 7000))},
+		{Source: fileEntry(t, src, "replace", randomBytes(r, 3000)), Expect: old},
+	}
+	errs := ep.Upload(context.Background(), items, local(t, src), nil)
+	if !errors.Is(errs[0], syncer.ErrChanged) {
+		t.Fatalf("upload onto an existing file expected absent: %v, want ErrChanged", errs[0])
+	}
+	got, err := os.ReadFile(filepath.Join(e.root, "taken"))
+	if err != nil || string(got) != string(there) {
+		t.Fatalf("existing file changed: %q %v", got, err)
+	}
+	for i := 1; i < 3; i++ {
+		if errs[i] != nil {
+			t.Fatalf("%s: %v", items[i].Source.Path, errs[i])
+		}
+		content, _ := os.ReadFile(filepath.Join(src, items[i].Source.Path))
+		mustEqualFile(t, filepath.Join(e.root, items[i].Source.Path), content, items[i].Source.Mtime)
+	}
+}

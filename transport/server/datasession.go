@@ -121,7 +121,11 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 		}
 		exp, ok := expect[f.Path]
 		if !ok {
-			return nil, protocolError("%s was not listed for this data session", f.Path)
+			if !m.AbsentUnlisted {
+				return nil, protocolError("%s was not listed for this data session", f.Path)
+			}
+			// Only a new file: CreateFile refuses if anything is there.
+			exp = tree.Entry{Path: f.Path}
 		}
 		return ep.CreateFile(ctx, f.Entry(), exp)
 	}
