@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/control"
@@ -78,7 +79,7 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 	capRate := minRate(s.acct.rateCap, s.srv.cfg.TotalRate)
 	cfg := data.Config{
 		Key: key, Session: id,
-		Rate: cc.Config{Policy: cc.Fair, MaxRate: float64(capRate)},
+		Rate: sessionRate(m.Download, capRate),
 		Log:  s.log.With("session", fmt.Sprintf("%x", id[:4])),
 	}
 	if err := st.send(control.SessionOK{Port: uint32(port), ID: id[:], Key: key, Rate: int64(capRate)}); err != nil {
@@ -166,4 +167,19 @@ func checkUnchanged(ctx context.Context, ep syncer.Endpoint, want tree.Entry) er
 		return fmt.Errorf("%w: %s changed on the server since it was scanned; the next pass will pick it up", syncer.ErrChanged, want.Path)
 	}
 	return nil
+}
+
+// sessionRate is the server's side of a data session's rate settings. On a
+// download the server sends, and paces with the client's policy once the
+// client's feedback names it (fair until then). On an upload the server
+// receives, and what it sets travels to the sender as a request that
+// overrides the sender's own policy: so it names none, and only its caps
+// (user and total) hold. Naming fair here turned every upload's fixed or
+// low policy into fair.
+func sessionRate(download bool, capRate config.Rate) cc.Config {
+	r := cc.Config{MaxRate: float64(capRate)}
+	if download {
+		r.Policy = cc.Fair
+	}
+	return r
 }
