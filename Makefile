@@ -4,7 +4,7 @@ BIN       ?= bin/ferry
 PREFIX    ?= $(HOME)/.local
 TESTFLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: all build test demo bench bench-scan bench-wan lint install clean
+.PHONY: all build test demo bench bench-scan bench-wan bench-fair lint install clean
 
 all: build
 
@@ -31,6 +31,10 @@ bench-scan: build
 # ferry against rsync over the emulated WAN (needs root; see ../shared/BENCH.md).
 bench-wan: build
 	./scripts/bench-wan.sh
+
+# ferry's rate policies beside one iperf3 TCP flow on wan-100 without loss (needs root).
+bench-fair: build
+	./scripts/bench-fair.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
