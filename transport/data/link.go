@@ -26,8 +26,9 @@ type inPkt struct {
 	body []byte
 	from net.Addr
 	size int
-	// at is when the reader got it: delay measured from here leaves out
-	// the time it waited for a busy loop, which is not network queueing.
+	// at is when it arrived: the kernel's stamp where there is one, else
+	// when the reader got it. Delay measured from here leaves out the time
+	// it waited for a busy process, which is not network queueing.
 	at time.Time
 }
 
@@ -137,18 +138,37 @@ func (l *link) read() {
 	for i := range bufs {
 		bufs[i] = make([]byte, bufLen)
 		msgs[i].Buffers = [][]byte{bufs[i]}
+		msgs[i].OOB = make([]byte, OOBSize)
 	}
+	timed, _ := l.conn.(TimedReader)
+	if uc, ok := l.conn.(*net.UDPConn); ok && l.batch != nil {
+		EnableArrivalTimes(uc)
+	}
+	var stamps [16]time.Time
 	for {
 		var got int
 		var err error
 		if l.batch != nil {
 			got, err = l.batch.ReadBatch(msgs, 0)
+			now := l.clk.Now()
+			for i := 0; i < got; i++ {
+				stamps[i] = ArrivalTime(msgs[i].OOB[:msgs[i].NN], now)
+			}
 		} else {
 			var m int
 			var from net.Addr
-			m, from, err = l.conn.ReadFrom(bufs[0])
+			var at time.Time
+			if timed != nil {
+				m, from, at, err = timed.ReadFromAt(bufs[0])
+			} else {
+				m, from, err = l.conn.ReadFrom(bufs[0])
+			}
 			if err == nil {
 				msgs[0].N, msgs[0].Addr, got = m, from, 1
+				if at.IsZero() {
+					at = l.clk.Now()
+				}
+				stamps[0] = at
 			}
 		}
 		if err != nil {
@@ -168,7 +188,6 @@ func (l *link) read() {
 			}
 			return
 		}
-		at := l.clk.Now()
 		out := make([]inPkt, 0, got)
 		for i := 0; i < got; i++ {
 			pkt := bufs[i][:msgs[i].N]
@@ -182,7 +201,7 @@ func (l *link) read() {
 			} else {
 				cp = append([]byte(nil), body...)
 			}
-			out = append(out, inPkt{hdr: h, body: cp, from: msgs[i].Addr, size: msgs[i].N, at: at})
+			out = append(out, inPkt{hdr: h, body: cp, from: msgs[i].Addr, size: msgs[i].N, at: stamps[i]})
 		}
 		if len(out) == 0 {
 			continue

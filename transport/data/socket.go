@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 )
 
 // SocketBuffer is the receive and send buffer size asked for: a 100 Mbit/s,
@@ -51,4 +52,43 @@ func TuneBuffers(c *net.UDPConn, want int, log *slog.Logger) (rcv, snd int) {
 			"granted", snd, "wanted", want, "fix", fmt.Sprintf("sysctl -w net.core.wmem_max=%d", want))
 	}
 	return rcv, snd
+}
+
+// EnableArrivalTimes asks the kernel to stamp every datagram c receives
+// with its arrival time (Linux), read back with ArrivalTime from the
+// datagram's control data (ReadMsgUDP, or a batch read's OOB). Delay
+// measured from that stamp leaves out however long the process took to
+// get to the datagram, which is not network queueing.
+func EnableArrivalTimes(c *net.UDPConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return enableRxTimestamps(raw)
+}
+
+// ArrivalTime returns when a datagram arrived, on now's clock: the kernel
+// stamp in oob if there is a plausible one, else now.
+func ArrivalTime(oob []byte, now time.Time) time.Time {
+	t, ok := rxTime(oob)
+	if !ok {
+		return now
+	}
+	// The stamp is wall-clock time; now carries a monotonic reading. The
+	// age bridges the two, and a wall-clock step makes it implausible.
+	age := now.Sub(t)
+	if age < 0 || age > time.Second {
+		return now
+	}
+	return now.Add(-age)
+}
+
+// OOBSize is enough control data for ArrivalTime.
+const OOBSize = 64
+
+// TimedReader is a PacketConn that knows when each datagram arrived, such
+// as a demultiplexer in front of a shared socket; the session reads
+// through it instead of ReadFrom.
+type TimedReader interface {
+	ReadFromAt(p []byte) (n int, addr net.Addr, at time.Time, err error)
 }

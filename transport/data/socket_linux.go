@@ -1,7 +1,9 @@
 package data
 
 import (
+	"encoding/binary"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,4 +40,32 @@ func socketDomain(raw syscall.RawConn) int {
 		}
 	})
 	return d
+}
+
+func enableRxTimestamps(raw syscall.RawConn) bool {
+	ok := false
+	_ = raw.Control(func(fd uintptr) {
+		ok = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
+	})
+	return ok
+}
+
+// rxTime finds the kernel's receive stamp (SCM_TIMESTAMPNS) in a
+// datagram's control data.
+func rxTime(oob []byte) (time.Time, bool) {
+	if len(oob) == 0 {
+		return time.Time{}, false
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+			return time.Unix(sec, nsec), true
+		}
+	}
+	return time.Time{}, false
 }

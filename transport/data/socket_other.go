@@ -2,10 +2,17 @@
 
 package data
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 func forceBuffers(raw syscall.RawConn, want int) {}
 
 func grantedBuffers(raw syscall.RawConn) (rcv, snd int) { return 0, 0 }
 
 func socketDomain(raw syscall.RawConn) int { return -1 }
+
+func enableRxTimestamps(raw syscall.RawConn) bool { return false }
+
+func rxTime(oob []byte) (time.Time, bool) { return time.Time{}, false }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/transport/wire"
 )
 
@@ -30,11 +31,29 @@ func newMux(conn net.PacketConn, log *slog.Logger) *udpMux {
 	return &udpMux{conn: conn, log: log, sessions: map[wire.SessionID]*sessionConn{}}
 }
 
-// run reads until the socket is closed.
+// run reads until the socket is closed. Each datagram keeps its arrival
+// time (the kernel's stamp on Linux) for the session's delay samples.
 func (m *udpMux) run() {
 	buf := make([]byte, 64<<10)
+	oob := make([]byte, data.OOBSize)
+	uc, _ := m.conn.(*net.UDPConn)
+	if uc != nil {
+		data.EnableArrivalTimes(uc)
+	}
 	for {
-		n, from, err := m.conn.ReadFrom(buf)
+		var n, oobn int
+		var from net.Addr
+		var err error
+		if uc != nil {
+			var ua *net.UDPAddr
+			n, oobn, _, ua, err = uc.ReadMsgUDP(buf, oob)
+			if ua != nil {
+				from = ua
+			}
+		} else {
+			n, from, err = m.conn.ReadFrom(buf)
+		}
+		at := data.ArrivalTime(oob[:oobn], time.Now())
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -58,7 +77,7 @@ func (m *udpMux) run() {
 		if sc == nil {
 			continue
 		}
-		sc.deliver(append([]byte(nil), buf[:n]...), from)
+		sc.deliver(datagram{append([]byte(nil), buf[:n]...), from, at})
 	}
 }
 
@@ -79,6 +98,7 @@ func (m *udpMux) unregister(id wire.SessionID) {
 type datagram struct {
 	b    []byte
 	from net.Addr
+	at   time.Time
 }
 
 // sessionConn is one data session's view of the shared socket: a
@@ -95,14 +115,21 @@ type sessionConn struct {
 	wake     chan struct{} // closed and replaced when the deadline changes
 }
 
-func (c *sessionConn) deliver(b []byte, from net.Addr) {
+func (c *sessionConn) deliver(d datagram) {
 	select {
-	case c.in <- datagram{b, from}:
+	case c.in <- d:
 	default:
 	}
 }
 
 func (c *sessionConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, from, _, err := c.ReadFromAt(p)
+	return n, from, err
+}
+
+// ReadFromAt is ReadFrom that also says when the datagram reached the
+// server's socket (data.TimedReader).
+func (c *sessionConn) ReadFromAt(p []byte) (int, net.Addr, time.Time, error) {
 	for {
 		c.mu.Lock()
 		dl, wake := c.deadline, c.wake
@@ -112,7 +139,7 @@ func (c *sessionConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if !dl.IsZero() {
 			d := time.Until(dl)
 			if d <= 0 {
-				return 0, nil, os.ErrDeadlineExceeded
+				return 0, nil, time.Time{}, os.ErrDeadlineExceeded
 			}
 			t = time.NewTimer(d)
 			timeout = t.C
@@ -120,17 +147,19 @@ func (c *sessionConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		select {
 		case d := <-c.in:
 			stopTimer(t)
-			return copy(p, d.b), d.from, nil
+			return copy(p, d.b), d.from, d.at, nil
 		case <-c.closed:
 			stopTimer(t)
-			return 0, nil, net.ErrClosed
+			return 0, nil, time.Time{}, net.ErrClosed
 		case <-wake:
 			stopTimer(t)
 		case <-timeout:
-			return 0, nil, os.ErrDeadlineExceeded
+			return 0, nil, time.Time{}, os.ErrDeadlineExceeded
 		}
 	}
 }
+
+var _ data.TimedReader = (*sessionConn)(nil)
 
 func (c *sessionConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	select {
