@@ -69,6 +69,26 @@ const (
 	// DrainGain is the share of the measured bottleneck rate sent while the
 	// startup overshoot drains out of the queue.
 	DrainGain = 0.75
+
+	// CompeteQueue is how many times its own-share equilibrium queue
+	// (Alpha over the estimated capacity) a Fair or High flow tolerates
+	// before it suspects a buffer-filling flow. Delay-based flows sharing a
+	// link each hold about their own share of queue, so it takes several of
+	// them arriving at once to get near this; a loss-based TCP holds tens of
+	// times more.
+	CompeteQueue = 4
+	// CompeteMinDelay is the lowest queueing delay ever read as a
+	// buffer-filling flow, so that host timer jitter on a fast LAN (where
+	// Alpha is a fraction of a millisecond) does not.
+	CompeteMinDelay = 15 * time.Millisecond
+	// CompeteAfter is how long the queue must stay above the threshold
+	// before the flow competes (and at least eight reference delays): longer
+	// than a newcomer's startup overshoot takes to drain.
+	CompeteAfter = 2 * time.Second
+	// CapacityMemory is the time constant over which the capacity estimate
+	// (the best goodput seen) fades outside Compete, so that it follows
+	// the share left by other delay-based flows and a slower path.
+	CapacityMemory = 60 * time.Second
 )
 
 // Config is the rate policy and the caps, all rates in bits/s.
@@ -105,6 +125,13 @@ const (
 	Drain Phase = "drain"
 	// Steady runs the delay law.
 	Steady Phase = "steady"
+	// Compete runs while a flow that only backs off on loss (a loss-based
+	// TCP) keeps the queue from draining: the delay law would leave such a
+	// flow nearly the whole link, so the rate is steered instead to a share
+	// of the estimated capacity (half for Fair, two thirds for High). It
+	// ends when the queue drains, which a flow holding only its share cannot
+	// prevent alone. Low never competes.
+	Compete Phase = "compete"
 	// Probe grows the rate gently after the queue stayed empty for a while:
 	// capacity was freed (another flow left, a cap was lifted).
 	Probe Phase = "probe"
@@ -126,6 +153,7 @@ type Stats struct {
 	QueueDelay time.Duration
 	Policy     Policy
 	Phase      Phase
+	Capacity   float64 // estimated bottleneck capacity, bits/s
 }
 
 // Controller turns receiver feedback into a sending rate. It is safe for
@@ -167,6 +195,10 @@ type Controller struct {
 	phaseFor time.Duration // time spent in the current phase
 	emptyFor time.Duration // how long the queue has stayed well below equilibrium
 	starved  int           // consecutive intervals of goodput far below rate with a growing queue
+
+	recvAvg    float64   // goodput smoothed over about a reference delay
+	capEst     float64   // bottleneck capacity estimate: best smoothed goodput, fading
+	aboveSince time.Time // since when the queue has stayed above competeQ (zero: it has not)
 }
 
 // NewController returns a controller that starts ramping from a quarter of
@@ -259,6 +291,25 @@ func (c *Controller) recvMax() float64 {
 	return m
 }
 
+// competeQ is the queueing delay above which a standing queue is taken for
+// a buffer-filling flow's: several times what this flow alone would keep
+// at the capacity estimate.
+func (c *Controller) competeQ() time.Duration {
+	q := CompeteMinDelay
+	if c.capEst > 0 {
+		q = max(q, time.Duration(CompeteQueue*c.alpha()/c.capEst*float64(time.Second)))
+	}
+	return q
+}
+
+// share is the part of the capacity the flow aims for in Compete.
+func (c *Controller) share() float64 {
+	if c.policy() == High {
+		return 2.0 / 3
+	}
+	return 0.5
+}
+
 func (c *Controller) enter(p Phase) {
 	c.phase, c.phaseFor, c.emptyFor, c.drainPeak = p, 0, 0, 0
 }
@@ -303,6 +354,20 @@ func (c *Controller) OnFeedback(f Feedback) {
 
 	c.phaseFor += dt
 	refS, qS, dtS := ref.Seconds(), c.q.Seconds(), dt.Seconds()
+	c.recvAvg += (f.RecvRate - c.recvAvg) * (1 - math.Exp(-dtS/refS))
+	if c.phase != Compete {
+		// Frozen while competing: the goodput is then only the share aimed
+		// for, and letting the estimate follow it would shrink it for good.
+		c.capEst = math.Max(c.capEst*math.Exp(-dtS/CapacityMemory.Seconds()), c.recvAvg)
+	}
+	competeQ := c.competeQ()
+	if c.q > competeQ {
+		if c.aboveSince.IsZero() {
+			c.aboveSince = now
+		}
+	} else {
+		c.aboveSince = time.Time{}
+	}
 	alpha := c.alpha()
 	qEq := alpha / c.rate // the queue this flow would hold at equilibrium
 	rate := c.rate
@@ -367,6 +432,16 @@ func (c *Controller) OnFeedback(f Feedback) {
 			rate = c.saved
 			c.win = rate * (refS + qS)
 		}
+	case Compete:
+		if c.q < competeQ/2 {
+			// The queue drained: whoever held it has gone (or was one of us
+			// after all). Back to the delay law, which finds the room left.
+			c.enter(Steady)
+			c.lastEmpty = now
+			break
+		}
+		g := 1 - math.Pow(1-Gamma, dtS/refS)
+		rate += g * (c.share()*c.capEst - rate)
 	case Steady:
 		g := 1 - math.Pow(1-Gamma, dtS/refS)
 		c.win += g * (alpha - c.win*qS/(refS+qS))
@@ -408,7 +483,12 @@ func (c *Controller) OnFeedback(f Feedback) {
 		if !c.firstSlow.IsZero() && !now.Before(c.firstSlow) {
 			due, c.firstSlow = true, time.Time{}
 		}
-		if c.phase == Steady && due {
+		competing := pol != Low && !c.aboveSince.IsZero() &&
+			now.Sub(c.aboveSince) >= max(CompeteAfter, 8*ref)
+		switch {
+		case c.phase == Steady && competing:
+			c.enter(Compete)
+		case c.phase == Steady && due:
 			c.enter(Slowdown)
 			c.saved = rate
 		}
@@ -456,5 +536,6 @@ func (c *Controller) Stats() Stats {
 		QueueDelay: c.q,
 		Policy:     c.policy(),
 		Phase:      c.phase,
+		Capacity:   c.capEst,
 	}
 }

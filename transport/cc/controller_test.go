@@ -344,3 +344,131 @@ func BenchmarkControllerFeedback(b *testing.B) {
 		_ = c.Rate()
 	}
 }
+
+// TestSharesWithLossBasedTCP pits each policy against one loss-based TCP
+// flow that fills a drop-tail buffer one round trip deep, the way the
+// bench-fair link is set up: ferry runs alone first, TCP joins.
+func TestSharesWithLossBasedTCP(t *testing.T) {
+	seed := testSeed(t)
+	const C = 100e6
+	for _, tc := range []struct {
+		pol   Policy
+		cubic bool
+		owd   time.Duration
+	}{
+		{Fair, true, 50 * time.Millisecond},
+		{Fair, true, 100 * time.Millisecond},
+		{Fair, false, 50 * time.Millisecond},
+		{Low, true, 50 * time.Millisecond},
+		{Low, true, 100 * time.Millisecond},
+		{Low, false, 50 * time.Millisecond},
+	} {
+		name := "reno"
+		if tc.cubic {
+			name = "cubic"
+		}
+		t.Run(fmt.Sprintf("%s_vs_%s_rtt=%v", tc.pol, name, 2*tc.owd), func(t *testing.T) {
+			rtt := 2 * tc.owd
+			s := newSim(C, C*rtt.Seconds(), tc.owd, tc.owd, seed)
+			f := s.add(&simFlow{ctl: NewController(Config{Policy: tc.pol, MinRate: 1e6}, s.clk), offset: 2 * time.Second, hintRTT: true})
+			tcp := s.add(&simFlow{tcp: newTCP(tc.cubic), start: 5 * time.Second})
+			s.run(15 * time.Second)
+			s.measureFrom()
+			s.run(60 * time.Second)
+			tf, tt := s.throughput(f), s.throughput(tcp)
+			t.Logf("%s %.1f%%, TCP %.1f%%, queue mean %v max %v, phase %s", tc.pol, 100*tf/C, 100*tt/C, s.meanQueueDelay(), s.maxQueueDelay(), f.ctl.Stats().Phase)
+			switch tc.pol {
+			case Fair:
+				for who, x := range map[string]float64{"ferry": tf, "TCP": tt} {
+					if x < 0.4*C || x > 0.6*C {
+						t.Errorf("%s got %.1f%% of the link, want 40-60%%", who, 100*x/C)
+					}
+				}
+			case Low:
+				if tt < 0.8*C {
+					t.Errorf("TCP got %.1f%% next to low, want >= 80%%", 100*tt/C)
+				}
+			}
+			if tf+tt < 0.9*C {
+				t.Errorf("together %.1f%% of the link, want >= 90%%", 100*(tf+tt)/C)
+			}
+		})
+	}
+}
+
+// TestCompeteEndsWhenTCPLeaves: once the buffer-filling flow is gone the
+// queue drains, and fair must fill the link again with its small queue.
+func TestCompeteEndsWhenTCPLeaves(t *testing.T) {
+	seed := testSeed(t)
+	const C = 100e6
+	owd := 50 * time.Millisecond
+	s := newSim(C, C*2*owd.Seconds(), owd, owd, seed)
+	f := s.add(&simFlow{ctl: NewController(Config{Policy: Fair}, s.clk), hintRTT: true})
+	s.add(&simFlow{tcp: newTCP(true), start: 5 * time.Second, stop: 30 * time.Second})
+	s.run(29 * time.Second)
+	if p := f.ctl.Stats().Phase; p != Compete {
+		t.Fatalf("setup: phase %s next to TCP, want %s", p, Compete)
+	}
+	s.run(11 * time.Second)
+	s.measureFrom()
+	s.run(10 * time.Second)
+	thr := s.throughput(f)
+	t.Logf("after TCP left: %.1f%% of the link, queue mean %v max %v, phase %s", 100*thr/C, s.meanQueueDelay(), s.maxQueueDelay(), f.ctl.Stats().Phase)
+	if thr < 0.9*C {
+		t.Errorf("goodput %.1f%% of the link after TCP left, want >= 90%%", 100*thr/C)
+	}
+	if q, bound := s.maxQueueDelay(), 2*time.Duration(Alpha/C*float64(time.Second))+simInterval; q > bound {
+		t.Errorf("queue reached %v after TCP left, want <= %v", q, bound)
+	}
+}
+
+// TestHighCompetesHarder: against TCP high aims for two thirds.
+func TestHighCompetesHarder(t *testing.T) {
+	seed := testSeed(t)
+	const C = 100e6
+	owd := 50 * time.Millisecond
+	s := newSim(C, C*2*owd.Seconds(), owd, owd, seed)
+	h := s.add(&simFlow{ctl: NewController(Config{Policy: High}, s.clk), hintRTT: true})
+	tcp := s.add(&simFlow{tcp: newTCP(true), start: 5 * time.Second})
+	s.run(15 * time.Second)
+	s.measureFrom()
+	s.run(60 * time.Second)
+	th, tt := s.throughput(h), s.throughput(tcp)
+	t.Logf("high %.1f%%, TCP %.1f%%", 100*th/C, 100*tt/C)
+	if th < 0.55*C || th > 0.75*C {
+		t.Errorf("high got %.1f%% next to TCP, want 55-75%%", 100*th/C)
+	}
+}
+
+// TestFairFlowsDoNotCompeteWithEachOther: a few delay-based flows together
+// hold several times one flow's queue, which must not be taken for a
+// buffer-filling flow.
+func TestFairFlowsDoNotCompeteWithEachOther(t *testing.T) {
+	seed := testSeed(t)
+	const C, n = 100e6, 4
+	owd := 50 * time.Millisecond
+	for _, gap := range []time.Duration{0, time.Second, 3 * time.Second} {
+		t.Run(fmt.Sprintf("gap=%v", gap), func(t *testing.T) {
+			s := newSim(C, C*0.2, owd, owd, seed)
+			var fs []*simFlow
+			for i := range n {
+				fs = append(fs, s.add(&simFlow{ctl: NewController(Config{Policy: Fair}, s.clk), hintRTT: true, start: time.Duration(i) * gap}))
+			}
+			for range 40000 {
+				s.step()
+				for i, f := range fs {
+					if p := f.ctl.Stats().Phase; p == Compete {
+						t.Fatalf("flow %d entered %s at %v among %d fair flows", i, p, s.now, n)
+					}
+				}
+			}
+			s.measureFrom()
+			s.run(10 * time.Second)
+			for i, f := range fs {
+				if x := s.throughput(f); x < 0.2*C || x > 0.3*C {
+					t.Errorf("flow %d got %.1f%% of the link, want 20-30%%", i, 100*x/C)
+				}
+			}
+		})
+	}
+}

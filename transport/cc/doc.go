@@ -18,5 +18,15 @@
 // lets the rate climb to its cap; the first burst after that is paced at the
 // cap until the delay law catches up.
 //
+// Next to a loss-based TCP, which keeps the buffer full whatever the delay,
+// Fair and High switch to the Compete phase and aim for a share (a half,
+// two thirds) of the capacity they measured. That estimate is the best
+// goodput seen, so a flow that starts while TCP already holds the link only
+// knows the part it got and competes for half of that. The switch is
+// triggered by a queue several times what this flow alone would keep at
+// that capacity: on a slow link, or with more than about four ferry flows
+// starting together at 100 Mbit/s, other ferry flows can be taken for TCP
+// and the first one keeps more than its share.
+//
 // Pacer is not safe for concurrent use; Controller is.
 package cc

@@ -43,9 +43,10 @@ const (
 )
 
 // simFlow is one sender/receiver pair crossing the simulated bottleneck:
-// either a Controller or a constant-rate source (ctl nil).
+// a Controller, a loss-based TCP (tcp), or a constant-rate source.
 type simFlow struct {
 	ctl         *Controller
+	tcp         *simTCP
 	cbr         float64
 	start, stop time.Duration // active while start <= now < stop (stop 0: forever)
 	offset      time.Duration // receiver clock minus sender clock
@@ -113,11 +114,90 @@ func (f *simFlow) active(now time.Duration) bool {
 	return now >= f.start && (f.stop == 0 || now < f.stop)
 }
 
-func (f *simFlow) rate() float64 {
-	if f.ctl != nil {
+func (f *simFlow) rate(s *sim) float64 {
+	switch {
+	case f.ctl != nil:
 		return f.ctl.Rate()
+	case f.tcp != nil:
+		return f.tcp.rate(s)
 	}
 	return f.cbr
+}
+
+// simTCP is a fluid model of a loss-based TCP sender: an ack-clocked window
+// (rate = cwnd / current round trip) that slow-starts, then grows like
+// CUBIC (cubic set) or Reno (+1 MSS per round trip), and cuts once per round
+// trip when the drop-tail queue overflows, a round trip after the drop.
+type simTCP struct {
+	cubic    bool
+	cwnd     float64 // bits
+	ssthresh float64
+	wmax     float64 // CUBIC: window before the last cut, bits
+	epoch    time.Duration
+	lossAt   time.Duration // when the sender learns of the pending drop (0: none)
+	recovery time.Duration // no further cut before this
+}
+
+const (
+	simMSS      = 12000.0 // bits
+	cubicC      = 0.4     // MSS/s³
+	cubicBeta   = 0.7
+	renoBeta    = 0.5
+	tcpInitWind = 10 * simMSS
+)
+
+func newTCP(cubic bool) *simTCP {
+	return &simTCP{cubic: cubic, cwnd: tcpInitWind, ssthresh: math.Inf(1)}
+}
+
+func (t *simTCP) rtt(s *sim) time.Duration {
+	return s.fwd + s.rev + time.Duration(s.qbits/s.C*float64(time.Second))
+}
+
+func (t *simTCP) rate(s *sim) float64 { return t.cwnd / t.rtt(s).Seconds() }
+
+// dropped notes a tail drop of this flow's data: the sender hears of it
+// from duplicate acks about a round trip later.
+func (t *simTCP) dropped(s *sim) {
+	if t.lossAt == 0 && s.now >= t.recovery {
+		t.lossAt = s.now + t.rtt(s)
+	}
+}
+
+// tick grows or cuts the window by what happened in one step of dt.
+func (t *simTCP) tick(s *sim, dt float64) {
+	if t.lossAt != 0 && s.now >= t.lossAt {
+		beta := renoBeta
+		if t.cubic {
+			beta = cubicBeta
+		}
+		if t.cubic && t.cwnd < t.wmax {
+			// Fast convergence: release room for a newcomer.
+			t.wmax = t.cwnd * (1 + cubicBeta) / 2
+		} else {
+			t.wmax = t.cwnd
+		}
+		t.cwnd = math.Max(t.cwnd*beta, 2*simMSS)
+		t.ssthresh = t.cwnd
+		t.epoch = s.now
+		t.lossAt, t.recovery = 0, s.now+t.rtt(s)
+		return
+	}
+	acked := t.rate(s) * dt
+	switch {
+	case t.cwnd < t.ssthresh:
+		t.cwnd += acked
+	case t.cubic:
+		k := math.Cbrt(t.wmax / simMSS * (1 - cubicBeta) / cubicC)
+		e := (s.now - t.epoch).Seconds() - k
+		target := (cubicC*e*e*e + t.wmax/simMSS) * simMSS
+		// Linux caps the growth at half the window per round trip.
+		if target > t.cwnd {
+			t.cwnd = math.Min(target, t.cwnd+acked/2)
+		}
+	default:
+		t.cwnd += simMSS * acked / t.cwnd
+	}
 }
 
 // measureFrom resets the measurement window.
@@ -156,7 +236,10 @@ func (s *sim) step() {
 		if !f.active(s.now) {
 			continue
 		}
-		r := f.rate()
+		if f.tcp != nil {
+			f.tcp.tick(s, dt)
+		}
+		r := f.rate(s)
 		f.minRate, f.maxRate = math.Min(f.minRate, r), math.Max(f.maxRate, r)
 		in[i] = r * dt
 		f.sent += in[i]
@@ -169,6 +252,9 @@ func (s *sim) step() {
 			in[i] -= drop
 			f.lost += int(drop / simPacket)
 			s.tailDrop += drop
+			if f.tcp != nil && drop > 0 {
+				f.tcp.dropped(s)
+			}
 		}
 		total = math.Max(room, 0)
 	}
