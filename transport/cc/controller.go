@@ -85,6 +85,11 @@ const (
 	// before the flow competes (and at least eight reference delays): longer
 	// than a newcomer's startup overshoot takes to drain.
 	CompeteAfter = 2 * time.Second
+	// CompeteDrained is how long the queue must stay below half the
+	// threshold (and at least three reference delays) to end Compete:
+	// longer than the moments a BBR flow empties its own queue to re-measure
+	// its round trip (200 ms plus a round trip, every 10 s).
+	CompeteDrained = time.Second
 	// CapacityMemory is the time constant over which the capacity estimate
 	// (the best goodput seen) fades outside Compete, so that it follows
 	// the share left by other delay-based flows and a slower path.
@@ -199,6 +204,7 @@ type Controller struct {
 	recvAvg    float64   // goodput smoothed over about a reference delay
 	capEst     float64   // bottleneck capacity estimate: best smoothed goodput, fading
 	aboveSince time.Time // since when the queue has stayed above competeQ (zero: it has not)
+	lowSince   time.Time // since when the queue has stayed below competeQ/2 (zero: it has not)
 }
 
 // NewController returns a controller that starts ramping from a quarter of
@@ -368,6 +374,13 @@ func (c *Controller) OnFeedback(f Feedback) {
 	} else {
 		c.aboveSince = time.Time{}
 	}
+	if c.q < competeQ/2 {
+		if c.lowSince.IsZero() {
+			c.lowSince = now
+		}
+	} else {
+		c.lowSince = time.Time{}
+	}
 	alpha := c.alpha()
 	qEq := alpha / c.rate // the queue this flow would hold at equilibrium
 	rate := c.rate
@@ -433,9 +446,10 @@ func (c *Controller) OnFeedback(f Feedback) {
 			c.win = rate * (refS + qS)
 		}
 	case Compete:
-		if c.q < competeQ/2 {
-			// The queue drained: whoever held it has gone (or was one of us
-			// after all). Back to the delay law, which finds the room left.
+		if !c.lowSince.IsZero() && now.Sub(c.lowSince) >= max(CompeteDrained, 3*ref) {
+			// The queue drained for good: whoever held it has gone (or was
+			// one of us after all). Back to the delay law, which finds the
+			// room left.
 			c.enter(Steady)
 			c.lastEmpty = now
 			break

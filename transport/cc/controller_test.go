@@ -352,26 +352,34 @@ func TestSharesWithLossBasedTCP(t *testing.T) {
 	seed := testSeed(t)
 	const C = 100e6
 	for _, tc := range []struct {
-		pol   Policy
-		cubic bool
-		owd   time.Duration
+		pol          Policy
+		cubic, probe bool
+		owd          time.Duration
 	}{
-		{Fair, true, 50 * time.Millisecond},
-		{Fair, true, 100 * time.Millisecond},
-		{Fair, false, 50 * time.Millisecond},
-		{Low, true, 50 * time.Millisecond},
-		{Low, true, 100 * time.Millisecond},
-		{Low, false, 50 * time.Millisecond},
+		{Fair, true, false, 50 * time.Millisecond},
+		{Fair, true, false, 100 * time.Millisecond},
+		{Fair, false, false, 50 * time.Millisecond},
+		{Fair, true, true, 50 * time.Millisecond},
+		{Fair, true, true, 100 * time.Millisecond},
+		{Low, true, false, 50 * time.Millisecond},
+		{Low, true, false, 100 * time.Millisecond},
+		{Low, false, false, 50 * time.Millisecond},
+		{Low, true, true, 50 * time.Millisecond},
 	} {
 		name := "reno"
 		if tc.cubic {
 			name = "cubic"
 		}
+		if tc.probe {
+			name += "+probertt"
+		}
 		t.Run(fmt.Sprintf("%s_vs_%s_rtt=%v", tc.pol, name, 2*tc.owd), func(t *testing.T) {
 			rtt := 2 * tc.owd
 			s := newSim(C, C*rtt.Seconds(), tc.owd, tc.owd, seed)
 			f := s.add(&simFlow{ctl: NewController(Config{Policy: tc.pol, MinRate: 1e6}, s.clk), offset: 2 * time.Second, hintRTT: true})
-			tcp := s.add(&simFlow{tcp: newTCP(tc.cubic), start: 5 * time.Second})
+			model := newTCP(tc.cubic)
+			model.probeRTT = tc.probe
+			tcp := s.add(&simFlow{tcp: model, start: 5 * time.Second})
 			s.run(15 * time.Second)
 			s.measureFrom()
 			s.run(60 * time.Second)

@@ -129,7 +129,14 @@ func (f *simFlow) rate(s *sim) float64 {
 // CUBIC (cubic set) or Reno (+1 MSS per round trip), and cuts once per round
 // trip when the drop-tail queue overflows, a round trip after the drop.
 type simTCP struct {
-	cubic    bool
+	cubic bool
+	// probeRTT makes it drain its own queue for 200 ms every 10 s the way
+	// BBR re-measures its base delay, which empties the bottleneck for a
+	// moment unless others hold a queue.
+	probeRTT  bool
+	nextProbe time.Duration
+	probeEnd  time.Duration
+
 	cwnd     float64 // bits
 	ssthresh float64
 	wmax     float64 // CUBIC: window before the last cut, bits
@@ -154,7 +161,12 @@ func (t *simTCP) rtt(s *sim) time.Duration {
 	return s.fwd + s.rev + time.Duration(s.qbits/s.C*float64(time.Second))
 }
 
-func (t *simTCP) rate(s *sim) float64 { return t.cwnd / t.rtt(s).Seconds() }
+func (t *simTCP) rate(s *sim) float64 {
+	if t.probeRTT && s.now < t.probeEnd {
+		return 4 * simMSS / t.rtt(s).Seconds()
+	}
+	return t.cwnd / t.rtt(s).Seconds()
+}
 
 // dropped notes a tail drop of this flow's data: the sender hears of it
 // from duplicate acks about a round trip later.
@@ -166,6 +178,17 @@ func (t *simTCP) dropped(s *sim) {
 
 // tick grows or cuts the window by what happened in one step of dt.
 func (t *simTCP) tick(s *sim, dt float64) {
+	if t.probeRTT {
+		if t.nextProbe == 0 {
+			t.nextProbe = s.now + 10*time.Second
+		}
+		if s.now >= t.nextProbe {
+			t.probeEnd, t.nextProbe = s.now+200*time.Millisecond+s.fwd+s.rev, s.now+10*time.Second
+		}
+		if s.now < t.probeEnd {
+			return
+		}
+	}
 	if t.lossAt != 0 && s.now >= t.lossAt {
 		beta := renoBeta
 		if t.cubic {
