@@ -130,7 +130,6 @@ func BenchmarkUploadSmallFiles(b *testing.B) {
 	b.ReportMetric(float64(b.N)*files/elapsed.Seconds(), "files/s")
 	if st, ok := ep.DataStats(); ok {
 		b.ReportMetric(float64(st.RetransmittedBytes)/float64(max(st.PayloadBytes, 1)), "retx/payload")
-		b.Logf("last session: %+v", st)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
 )
@@ -145,6 +146,8 @@ func (e *env) start() {
 		if err != nil {
 			e.t.Fatal(err)
 		}
+		// Buffers as ferry serve's own socket gets them (data.Listen).
+		data.TuneBuffers(pc.(*net.UDPConn), data.SocketBuffer, nil)
 		e.udpAddr = pc.LocalAddr().String()
 		srv, err = server.New(withUDP(e.cfg, pc))
 		if err != nil {
