@@ -81,15 +81,23 @@ const (
 	// buffer-filling flow, so that host timer jitter on a fast LAN (where
 	// Alpha is a fraction of a millisecond) does not.
 	CompeteMinDelay = 15 * time.Millisecond
-	// CompeteAfter is how long the queue must stay above the threshold
-	// before the flow competes (and at least eight reference delays): longer
-	// than a newcomer's startup overshoot takes to drain.
+	// CompeteAfter is the time constant (at least four reference delays)
+	// over which the share of time the queue spends above the threshold is
+	// averaged; the flow competes once that share reaches CompeteShare,
+	// after 1.8 s of a queue that stays up, longer than a newcomer's startup
+	// overshoot takes to drain. An average rather than an unbroken run,
+	// because real delay readings carry outliers and a BBR flow lets its
+	// queue dip now and then.
 	CompeteAfter = 2 * time.Second
-	// CompeteDrained is how long the queue must stay below half the
-	// threshold (and at least three reference delays) to end Compete:
-	// longer than the moments a BBR flow empties its own queue to re-measure
-	// its round trip (200 ms plus a round trip, every 10 s).
+	CompeteShare = 0.6
+	// CompeteDrained is the time constant (at least two reference delays)
+	// over which the share of time the queue spends below half the
+	// threshold is averaged; Compete ends when that share reaches
+	// DrainedShare, 1.6 s into a drained queue: far longer than the moments
+	// a BBR flow empties its own queue to re-measure its round trip (200 ms
+	// plus a round trip, every 10 s).
 	CompeteDrained = time.Second
+	DrainedShare   = 0.8
 	// CapacityMemory is the time constant over which the capacity estimate
 	// (the best goodput seen) fades outside Compete, so that it follows
 	// the share left by other delay-based flows and a slower path.
@@ -203,8 +211,8 @@ type Controller struct {
 
 	recvAvg    float64   // goodput smoothed over about a reference delay
 	capEst     float64   // bottleneck capacity estimate: best smoothed goodput, fading
-	aboveSince time.Time // since when the queue has stayed above competeQ (zero: it has not)
-	lowSince   time.Time // since when the queue has stayed below competeQ/2 (zero: it has not)
+	highFrac float64 // time-weighted share of recent readings above competeQ
+	lowFrac  float64 // time-weighted share of recent readings below competeQ/2
 }
 
 // NewController returns a controller that starts ramping from a quarter of
@@ -219,6 +227,13 @@ func NewController(cfg Config, clk Clock) *Controller {
 	c.phase = Startup
 	c.win = c.rate * c.ref().Seconds()
 	return c
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func clamp(x, lo, hi float64) float64 {
@@ -367,20 +382,8 @@ func (c *Controller) OnFeedback(f Feedback) {
 		c.capEst = math.Max(c.capEst*math.Exp(-dtS/CapacityMemory.Seconds()), c.recvAvg)
 	}
 	competeQ := c.competeQ()
-	if c.q > competeQ {
-		if c.aboveSince.IsZero() {
-			c.aboveSince = now
-		}
-	} else {
-		c.aboveSince = time.Time{}
-	}
-	if c.q < competeQ/2 {
-		if c.lowSince.IsZero() {
-			c.lowSince = now
-		}
-	} else {
-		c.lowSince = time.Time{}
-	}
+	c.highFrac += (b2f(c.q > competeQ) - c.highFrac) * (1 - math.Exp(-dtS/max(CompeteAfter, 4*ref).Seconds()))
+	c.lowFrac += (b2f(c.q < competeQ/2) - c.lowFrac) * (1 - math.Exp(-dtS/max(CompeteDrained, 2*ref).Seconds()))
 	alpha := c.alpha()
 	qEq := alpha / c.rate // the queue this flow would hold at equilibrium
 	rate := c.rate
@@ -446,12 +449,12 @@ func (c *Controller) OnFeedback(f Feedback) {
 			c.win = rate * (refS + qS)
 		}
 	case Compete:
-		if !c.lowSince.IsZero() && now.Sub(c.lowSince) >= max(CompeteDrained, 3*ref) {
+		if c.lowFrac >= DrainedShare {
 			// The queue drained for good: whoever held it has gone (or was
 			// one of us after all). Back to the delay law, which finds the
 			// room left.
 			c.enter(Steady)
-			c.lastEmpty = now
+			c.lastEmpty, c.highFrac = now, 0
 			break
 		}
 		g := 1 - math.Pow(1-Gamma, dtS/refS)
@@ -497,11 +500,10 @@ func (c *Controller) OnFeedback(f Feedback) {
 		if !c.firstSlow.IsZero() && !now.Before(c.firstSlow) {
 			due, c.firstSlow = true, time.Time{}
 		}
-		competing := pol != Low && !c.aboveSince.IsZero() &&
-			now.Sub(c.aboveSince) >= max(CompeteAfter, 8*ref)
 		switch {
-		case c.phase == Steady && competing:
+		case c.phase == Steady && pol != Low && c.highFrac >= CompeteShare:
 			c.enter(Compete)
+			c.lowFrac = 0
 		case c.phase == Steady && due:
 			c.enter(Slowdown)
 			c.saved = rate

@@ -355,16 +355,19 @@ func TestSharesWithLossBasedTCP(t *testing.T) {
 		pol          Policy
 		cubic, probe bool
 		owd          time.Duration
+		outliers     float64
 	}{
-		{Fair, true, false, 50 * time.Millisecond},
-		{Fair, true, false, 100 * time.Millisecond},
-		{Fair, false, false, 50 * time.Millisecond},
-		{Fair, true, true, 50 * time.Millisecond},
-		{Fair, true, true, 100 * time.Millisecond},
-		{Low, true, false, 50 * time.Millisecond},
-		{Low, true, false, 100 * time.Millisecond},
-		{Low, false, false, 50 * time.Millisecond},
-		{Low, true, true, 50 * time.Millisecond},
+		{Fair, true, false, 50 * time.Millisecond, 0},
+		{Fair, true, false, 100 * time.Millisecond, 0},
+		{Fair, false, false, 50 * time.Millisecond, 0},
+		{Fair, true, true, 50 * time.Millisecond, 0},
+		{Fair, true, true, 100 * time.Millisecond, 0},
+		{Fair, true, true, 50 * time.Millisecond, 0.3},
+		{Low, true, false, 50 * time.Millisecond, 0},
+		{Low, true, false, 100 * time.Millisecond, 0},
+		{Low, false, false, 50 * time.Millisecond, 0},
+		{Low, true, true, 50 * time.Millisecond, 0},
+		{Low, true, true, 50 * time.Millisecond, 0.3},
 	} {
 		name := "reno"
 		if tc.cubic {
@@ -373,10 +376,10 @@ func TestSharesWithLossBasedTCP(t *testing.T) {
 		if tc.probe {
 			name += "+probertt"
 		}
-		t.Run(fmt.Sprintf("%s_vs_%s_rtt=%v", tc.pol, name, 2*tc.owd), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s_vs_%s_rtt=%v_outliers=%g", tc.pol, name, 2*tc.owd, tc.outliers), func(t *testing.T) {
 			rtt := 2 * tc.owd
 			s := newSim(C, C*rtt.Seconds(), tc.owd, tc.owd, seed)
-			f := s.add(&simFlow{ctl: NewController(Config{Policy: tc.pol, MinRate: 1e6}, s.clk), offset: 2 * time.Second, hintRTT: true})
+			f := s.add(&simFlow{ctl: NewController(Config{Policy: tc.pol, MinRate: 1e6}, s.clk), offset: 2 * time.Second, hintRTT: true, outliers: tc.outliers})
 			model := newTCP(tc.cubic)
 			model.probeRTT = tc.probe
 			tcp := s.add(&simFlow{tcp: model, start: 5 * time.Second})

@@ -52,6 +52,10 @@ type simFlow struct {
 	offset      time.Duration // receiver clock minus sender clock
 	loss        float64       // random loss on delivery
 	hintRTT     bool          // pass the true RTT in Feedback.RTT
+	// outliers is the share of intervals whose MinOWD reads as an empty
+	// queue whatever the queue holds, the way a real receiver's readings
+	// carry outliers.
+	outliers float64
 
 	// receiver's current interval
 	recvBits       float64
@@ -330,6 +334,9 @@ func (s *sim) step() {
 			if f.recvPkts > 0 {
 				fb.MinOWD = f.minOWD
 				fb.MeanOWD = time.Duration(f.owdSum / f.owdW)
+				if f.outliers > 0 && s.rng.Float64() < f.outliers {
+					fb.MinOWD = s.fwd + f.offset
+				}
 			}
 			if f.hintRTT {
 				fb.RTT = s.fwd + s.rev
