@@ -209,8 +209,8 @@ type Controller struct {
 	emptyFor time.Duration // how long the queue has stayed well below equilibrium
 	starved  int           // consecutive intervals of goodput far below rate with a growing queue
 
-	recvAvg    float64   // goodput smoothed over about a reference delay
-	capEst     float64   // bottleneck capacity estimate: best smoothed goodput, fading
+	recvAvg  float64 // goodput smoothed over about a reference delay
+	capEst   float64 // bottleneck capacity estimate: best smoothed goodput, fading
 	highFrac float64 // time-weighted share of recent readings above competeQ
 	lowFrac  float64 // time-weighted share of recent readings below competeQ/2
 }
