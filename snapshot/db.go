@@ -312,7 +312,8 @@ func (db *DB) Reset() error {
 				return err
 			}
 		}
-		return nil
+		// The records are gone, so they describe no folder pair any more.
+		return tx.Bucket(bucketMeta).Delete(keyPair)
 	})
 	if err != nil {
 		return fmt.Errorf("unable to reset snapshot %s: %w", db.path, err)

@@ -88,3 +88,33 @@ func (db *DB) LastPass() (p PassRecord, ok bool, err error) {
 	}
 	return p, ok, nil
 }
+
+// keyPair names, in the meta bucket, the folder pair the ancestor describes.
+var keyPair = []byte("pair")
+
+// Pair returns the folder pair (as SetPair stored it) the ancestor was
+// built from, or "" before the first pass and after Reset.
+func (db *DB) Pair() (string, error) {
+	var pair string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		pair = string(tx.Bucket(bucketMeta).Get(keyPair))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("unable to read the folder pair from %s: %w", db.path, err)
+	}
+	return pair, nil
+}
+
+// SetPair records the folder pair the ancestor describes, so that a job
+// later pointed at other folders is not reconciled against records of
+// these (which would read as deletions).
+func (db *DB) SetPair(pair string) error {
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyPair, []byte(pair))
+	})
+	if err != nil {
+		return fmt.Errorf("unable to record the folder pair in %s: %w", db.path, err)
+	}
+	return nil
+}

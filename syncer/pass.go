@@ -105,6 +105,13 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	if err := checkSignatures(ctx, &opts); err != nil {
 		return finish(err)
 	}
+	pair, err := opts.DB.Pair()
+	if err != nil {
+		return finish(err)
+	}
+	if h := pairChanged(pair, job, opts.ConfigFile); h != nil {
+		return finish(h)
+	}
 
 	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
 	scan := ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
@@ -129,22 +136,28 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		}
 	}
 
-	ancestor, err := opts.DB.Ancestor()
+	var ancestor []tree.Entry
+	ancestor, err = opts.DB.Ancestor()
 	if err != nil {
 		return finish(fmt.Errorf("unable to load the ancestor: %w", err))
 	}
 	plan := Reconcile(ancestor, local, remote, ModeOf(job))
 
-	if h := rootEmptied(ancestor, local, SideLocal, job.Local); h != nil {
+	if h := rootEmptied(ancestor, local, SideLocal, job.Local, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
-	if h := rootEmptied(ancestor, remote, SideRemote, job.Remote); h != nil {
+	if h := rootEmptied(ancestor, remote, SideRemote, job.Remote, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
 	if h := tooManyDeletes(&plan, len(ancestor), job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
 
+	if pair == "" {
+		if err := opts.DB.SetPair(folderPair(job)); err != nil {
+			return finish(err)
+		}
+	}
 	a := newApplier(&opts, &plan)
 	err = a.run(ctx)
 	a.fill(&rec)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -381,4 +382,49 @@ func writeIfPossible(e *env, side, p, content string) bool {
 	}
 	e.write(side, p, content)
 	return true
+}
+
+// TestRepointedRemoteDeletesNothing: pointing a job at another remote folder
+// that lacks some files must not delete them locally (the records describe
+// the old folder); the pass halts until reset-sync, which then deletes
+// nothing.
+func TestRepointedRemoteDeletesNothing(t *testing.T) {
+	e := newEnv(t)
+	for i := range 10 {
+		e.write("local", fmt.Sprintf("f%d", i), "x")
+	}
+	e.mustPass()
+	other := t.TempDir()
+	for i := range 6 {
+		if err := os.WriteFile(filepath.Join(other, fmt.Sprintf("f%d", i)), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.remoteDir = other
+	e.job.Remote = other
+	_, err := e.pass(context.Background(), false)
+	if !errors.Is(err, syncer.ErrPairChanged) {
+		t.Fatalf("pass over a repointed remote: %v, want ErrPairChanged", err)
+	}
+	for i := range 10 {
+		if _, ok := e.read("local", fmt.Sprintf("f%d", i)); !ok {
+			t.Fatalf("f%d was deleted locally", i)
+		}
+	}
+	if err := e.db.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	rec := e.mustPass()
+	if rec.Deleted != 0 {
+		t.Fatalf("after reset-sync: %s", summary(rec))
+	}
+	for i := range 10 {
+		if _, ok := e.read("remote", fmt.Sprintf("f%d", i)); !ok {
+			t.Errorf("f%d did not reach the new remote", i)
+		}
+	}
+	// The new pair is recorded: the next pass runs normally.
+	if _, err := e.pass(context.Background(), false); err != nil {
+		t.Fatalf("pass after reset: %v", err)
+	}
 }

@@ -24,6 +24,9 @@ var (
 	ErrRootEmptied = errors.New("root emptied")
 	// ErrTooManyDeletes: the plan deletes more than max_delete allows.
 	ErrTooManyDeletes = errors.New("too many deletions")
+	// ErrPairChanged: the job's folders are not the ones its records
+	// describe (the config now points elsewhere).
+	ErrPairChanged = errors.New("folder pair changed")
 )
 
 // HaltError is why a pass halted and how to fix it.
@@ -70,16 +73,45 @@ func signatureMissing(side, root, path string) *HaltError {
 
 // rootEmptied halts when a side that had at least two entries in the
 // ancestor now has none: an unmounted disk or a wiped folder must not be
-// propagated as a mass deletion.
-func rootEmptied(ancestor, scanned []tree.Entry, side, root string) *HaltError {
-	if len(ancestor) < 2 || len(scanned) > 0 {
+// propagated as a mass deletion. --allow-deletes (allow) lets a deliberate
+// emptying through; reset-sync would instead copy everything back.
+func rootEmptied(ancestor, scanned []tree.Entry, side, root string, job config.Job, configFile string, allow bool) *HaltError {
+	if allow || len(ancestor) < 2 || len(scanned) > 0 {
 		return nil
+	}
+	if configFile == "" {
+		configFile = "CONFIG"
 	}
 	return &HaltError{
 		Kind: ErrRootEmptied,
 		Reason: fmt.Sprintf("the %s folder %s is empty but held %d entries at the last sync; nothing was changed",
 			side, root, len(ancestor)),
-		Fix: fmt.Sprintf("check that %s is mounted; if it was emptied on purpose, run `ferry reset-sync` for the job", root),
+		Fix: fmt.Sprintf("check that %s is mounted; if it was emptied on purpose, run `ferry sync --allow-deletes --config %s %s` to delete the same on the other side",
+			root, configFile, job.Name),
+	}
+}
+
+// folderPair identifies the two folders a job's records describe.
+func folderPair(job config.Job) string {
+	return job.Local + " <-> " + job.Remote
+}
+
+// pairChanged halts when the snapshot was built for other folders than the
+// job now names: reconciling against those records would read every file
+// the new folder lacks as deleted, and delete it on the other side.
+func pairChanged(recorded string, job config.Job, configFile string) *HaltError {
+	if recorded == "" || recorded == folderPair(job) {
+		return nil
+	}
+	if configFile == "" {
+		configFile = "CONFIG"
+	}
+	return &HaltError{
+		Kind: ErrPairChanged,
+		Reason: fmt.Sprintf("job %q now pairs %s, but its sync records are of %s; using them could delete files, so nothing was changed",
+			job.Name, folderPair(job), recorded),
+		Fix: fmt.Sprintf("if the new folders are right, run `ferry reset-sync --config %s %s`: the next pass compares both folders afresh and deletes nothing",
+			configFile, job.Name),
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 func TestHaltErrorsAreHalted(t *testing.T) {
 	for _, err := range []error{
 		signatureMissing(SideLocal, "/data", ".mounted"),
-		rootEmptied(ents("a", tF1, "b", tF1), nil, SideRemote, "/srv"),
+		rootEmptied(ents("a", tF1, "b", tF1), nil, SideRemote, "/srv", config.Job{Name: "j"}, "f.yaml", false),
+		pairChanged("/a <-> /b", config.Job{Name: "j", Local: "/a", Remote: "/c"}, "f.yaml"),
 		tooManyDeletes(&Plan{LocalDeletes: 3}, 4, config.Job{Name: "j", MaxDelete: config.Limit{Count: 2}}, "f.yaml", false),
 	} {
 		var h *HaltError
@@ -44,12 +45,15 @@ func TestRootEmptied(t *testing.T) {
 		for i := 0; i < c.scanned; i++ {
 			s = append(s, at(string(rune('a'+i)), tF1))
 		}
-		h := rootEmptied(a, s, SideLocal, "/data")
+		h := rootEmptied(a, s, SideLocal, "/data", config.Job{Name: "j"}, "f.yaml", false)
 		if (h != nil) != c.halts {
 			t.Errorf("%s: halted=%v, want %v", c.name, h != nil, c.halts)
 		}
-		if h != nil && !strings.Contains(h.Error(), "/data") {
-			t.Errorf("%s: reason %q does not name the folder", c.name, h.Error())
+		if h != nil && (!strings.Contains(h.Error(), "/data") || !strings.Contains(h.Fix, "--allow-deletes --config f.yaml j")) {
+			t.Errorf("%s: reason %q does not name the folder and the way to proceed", c.name, h.Error())
+		}
+		if allowed := rootEmptied(a, s, SideLocal, "/data", config.Job{Name: "j"}, "f.yaml", true); allowed != nil {
+			t.Errorf("%s: --allow-deletes did not lift the halt", c.name)
 		}
 	}
 }
@@ -81,5 +85,21 @@ func TestTooManyDeletes(t *testing.T) {
 		if h != nil && !strings.Contains(h.Error(), "ferry sync --allow-deletes --config /etc/ferry.yaml photos") {
 			t.Errorf("%s: %q does not say how to proceed", c.name, h.Error())
 		}
+	}
+}
+
+func TestPairChanged(t *testing.T) {
+	job := config.Job{Name: "j", Local: "/home/me/docs", Remote: "/mnt/nas/docs"}
+	if h := pairChanged("", job, "f.yaml"); h != nil {
+		t.Errorf("no recorded pair halted: %v", h)
+	}
+	if h := pairChanged(folderPair(job), job, "f.yaml"); h != nil {
+		t.Errorf("the same pair halted: %v", h)
+	}
+	moved := job
+	moved.Remote = "/mnt/newnas/docs"
+	h := pairChanged(folderPair(job), moved, "f.yaml")
+	if h == nil || !errors.Is(h, ErrPairChanged) || !strings.Contains(h.Fix, "ferry reset-sync --config f.yaml j") {
+		t.Fatalf("a repointed remote gave %v, want a pair-changed halt naming reset-sync", h)
 	}
 }
