@@ -118,7 +118,12 @@ func report(w io.Writer, name string, err error) int {
 		fmt.Fprintf(w, "ferry %s: invalid configuration:\n%v\n", name, err)
 		return exitConfig
 	case errors.Is(err, syncer.ErrHalted):
-		fmt.Fprintf(w, "ferry %s: %v\n", name, err)
+		var h *syncer.HaltError
+		if errors.As(err, &h) {
+			fmt.Fprintf(w, "ferry %s: halted: %s\n  to proceed: %s\n", name, h.Reason, h.Fix)
+		} else {
+			fmt.Fprintf(w, "ferry %s: %v\n", name, err)
+		}
 		return exitHalted
 	case errors.Is(err, context.Canceled):
 		return exitOK

@@ -133,8 +133,11 @@ func TestSyncExitCodes(t *testing.T) {
 		if read(t, filepath.Join(local, "keep.txt")) != "x" {
 			t.Error("a halted pass changed the local side")
 		}
-		if !strings.Contains(stderr, ".sig") {
-			t.Errorf("halt message does not name the signature: %s", stderr)
+		if !strings.Contains(stderr, ".sig") || !strings.Contains(stderr, "to proceed:") {
+			t.Errorf("halt message does not name the signature and the way on: %s", stderr)
+		}
+		if n := strings.Count(out+stderr, "halted"); n != 1 {
+			t.Errorf("the halt is reported %d times, want once:\n%s%s", n, out, stderr)
 		}
 	})
 	t.Run("unknown job", func(t *testing.T) {

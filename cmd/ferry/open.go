@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -89,6 +90,9 @@ func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string)
 // remoteOptions are the per-invocation choices about reaching a remote.
 type remoteOptions struct {
 	acceptNewHostKey bool
+	// log receives the transport's warnings (a UDP to TCP fallback); nil
+	// leaves the transport's default.
+	log *slog.Logger
 }
 
 // openedJob is both sides of a job.

@@ -18,6 +18,9 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 		return nil, err
 	}
 	opts.AcceptNewHostKey = ro.acceptNewHostKey
+	if ro.log != nil {
+		opts.Log = ro.log
+	}
 	if opts.KnownHostsFile == "" {
 		opts.KnownHostsFile = cfg.KnownHostsPath()
 	}
@@ -35,10 +38,12 @@ func transportSummary(ep syncer.Endpoint) string {
 	if !ok {
 		return "transport: no UDP data session (nothing to move, or streamed over SSH)"
 	}
-	out := fmt.Sprintf("transport: udp, rtt %s, retransmitted %.2f%%, lost packets %d",
-		st.RTT.Round(100*time.Microsecond), 100*st.RetransmitShare(), st.LostPackets)
+	out := fmt.Sprintf("transport: udp, retransmitted %.2f%%, lost packets %d", 100*st.RetransmitShare(), st.LostPackets)
+	if st.RTT > 0 {
+		out += fmt.Sprintf(", rtt %s", st.RTT.Round(100*time.Microsecond))
+	}
 	if st.Rate > 0 {
-		out += fmt.Sprintf(", rate %.1f Mbit/s (policy bounds %.1f–%.1f)", st.Rate/1e6, st.Min/1e6, st.Target/1e6)
+		out += fmt.Sprintf(", last rate %.1f Mbit/s", st.Rate/1e6)
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -39,7 +40,8 @@ func newSyncCommand() *command {
 			if msg := db.Recovered(); msg != "" {
 				fmt.Fprintln(e.stderr, "warning:", msg)
 			}
-			o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew})
+			warnings := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew, log: warnings})
 			if err != nil {
 				return err
 			}
@@ -53,13 +55,11 @@ func newSyncCommand() *command {
 			if err != nil && !errors.Is(err, syncer.ErrHalted) {
 				return err
 			}
-			fmt.Fprintln(e.stdout, summary(rec))
+			if rec.Halted == "" {
+				fmt.Fprintln(e.stdout, summary(rec))
+			}
 			if s := transportSummary(o.remote); s != "" {
 				fmt.Fprintln(e.stdout, s)
-			}
-			var halt *syncer.HaltError
-			if errors.As(err, &halt) && halt.Fix != "" {
-				return fmt.Errorf("%w\n  to proceed: %s", err, halt.Fix)
 			}
 			return err
 		},

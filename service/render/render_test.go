@@ -41,7 +41,7 @@ func jobs() []agent.JobStatus {
 		},
 		{Name: "music box", State: agent.Stopped, Last: &snapshot.PassRecord{End: now.Add(-50 * time.Hour), Err: "remote unreachable"}},
 		{Name: "evil\x1b]0;pwned\x07", State: agent.Halted, Halted: "signature missing\n\x1b[31mfake line"},
-		{Name: "later", State: agent.Idle},
+		{Name: "later", State: agent.Idle, Mode: config.Continuous},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/agent"
+	"github.com/ferry-sync/ferry/config"
 )
 
 const barWidth = 20
@@ -94,8 +95,11 @@ func next(j agent.JobStatus, now time.Time) string {
 		return "syncing now"
 	case j.State == agent.Stopped || j.State == agent.Halted:
 		return "-"
-	case j.NextPass.IsZero():
+	case j.NextPass.IsZero() && j.Mode == config.Continuous:
 		return "on change"
+	case j.NextPass.IsZero():
+		// No agent runs (offline status) or none is scheduled yet.
+		return "-"
 	case !j.NextPass.After(now):
 		return "due now"
 	}
