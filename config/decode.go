@@ -22,6 +22,10 @@ type decoder struct {
 	// lines maps a field path (jobs[0].bandwidth.upload) to the line of
 	// its value, so semantic problems found later can be located.
 	lines map[string]int
+	// written marks fields given a value in the mapping itself, not brought
+	// in by a merge key (<<: *base), so a check can tell what the user
+	// wrote for this mapping from what it shares with others.
+	written map[string]bool
 	// failed marks fields that already have an error, so the semantic
 	// checks do not report them twice.
 	failed map[string]bool
@@ -38,7 +42,7 @@ const (
 )
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, lines: map[string]int{}, failed: map[string]bool{}}
+	return &decoder{file: file, lines: map[string]int{}, written: map[string]bool{}, failed: map[string]bool{}}
 }
 
 func (d *decoder) fail(line int, field, format string, args ...any) {
@@ -63,6 +67,9 @@ func (d *decoder) report(ps []problem, fallback int) {
 		at := p.field
 		if p.at != "" {
 			at = p.at
+		}
+		if _, written := d.lines[at]; !written && p.near != "" {
+			at = p.near
 		}
 		d.fail(d.lineOf(at, fallback), p.field, "%s", p.msg)
 	}
@@ -184,6 +191,9 @@ func (d *decoder) pairs(n *yaml.Node, field string, handlers map[string]handler,
 			continue
 		}
 		d.lines[f] = v.Line
+		if !merged && !isNull(v) {
+			d.written[f] = true
+		}
 		if isNull(v) || !d.visit(v) {
 			continue
 		}

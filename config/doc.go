@@ -9,7 +9,15 @@
 //     leading "~/" (or a path that is just "~" in quotes) is expanded to the
 //     home directory.
 //   - Rates are bits per second with decimal units: 20Mbps is 20,000,000
-//     bit/s, not megabytes.
+//     bit/s. A unit with an uppercase B (20MBps, 20MB/s, 500KBps) reads as
+//     bytes and is refused, with the rate in bits in the message.
+//   - Folders are compared as cleaned paths, without touching the disk:
+//     two jobs on overlapping folders, or a state_dir inside a job's
+//     folder, are refused, but a symlink or a case-insensitive file system
+//     can still hide an overlap.
+//   - identity and known_hosts written for a job whose remote is a local
+//     folder are refused; the same keys brought in through a merge key
+//     are not.
 //   - Merge keys (<<: *anchor) are honoured, so jobs can share settings;
 //     the walk is bounded, and a file that expands past the bound through
 //     aliases is rejected.

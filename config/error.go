@@ -13,7 +13,13 @@ type Error struct {
 	Line  int    // 1-based; 0 when unknown
 	Field string // like jobs[0].direction; empty for a file-level problem
 	Msg   string
+	// err is the cause, for errors.Is, when the problem came from outside
+	// the file (it could not be read).
+	err error
 }
+
+// Unwrap gives the cause of a file that could not be read, nil otherwise.
+func (e *Error) Unwrap() error { return e.err }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -42,6 +48,9 @@ type problem struct {
 	// at, when set, is the field whose line the problem is reported on
 	// (a missing schedule is reported where mode: schedule is).
 	at string
+	// near, when set, is where to report a problem whose field is not in
+	// the file (a default that clashes with something written).
+	near string
 }
 
 func join(prefix, field string) string {

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,13 +53,26 @@ func DefaultJob() Job {
 	}
 }
 
-// Load reads and validates the jobs file at path.
+// Load reads and validates the jobs file at path. A file that cannot be
+// read is an *Error too (with no line), so callers treat it as the
+// configuration problem it is; errors.Is still sees the cause.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("unable to read jobs file: %w", err)
+		return nil, readError(path, "jobs file", err)
 	}
 	return Parse(path, data)
+}
+
+// readError words a failed read of a configuration file. The path is
+// already Error.File, so a *fs.PathError's own copy of it is dropped.
+func readError(path, what string, err error) *Error {
+	cause := err
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		cause = pe.Err
+	}
+	return &Error{File: path, Msg: fmt.Sprintf("unable to read the %s: %v", what, cause), err: err}
 }
 
 // Parse decodes and validates a jobs file; file names it in errors. Every
@@ -87,12 +102,36 @@ func Parse(file string, data []byte) (*Config, error) {
 		}
 	}
 	if d.complete() {
-		d.report(c.problems(), 0)
+		ps := c.problems()
+		ps = append(ps, d.remoteOnly(c)...)
+		d.report(ps, 0)
 	}
 	if err := d.err(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// remoteOnly finds identity and known_hosts written for a job whose remote
+// is a local folder: they are only read for ferry:// remotes, so writing
+// them there is a mistake about the job (a wrong remote, or a copied
+// block). Values a job gets through a merge key are shared settings, not
+// a statement about this job, and pass.
+func (d *decoder) remoteOnly(c *Config) []problem {
+	var ps []problem
+	for i, j := range c.Jobs {
+		if j.Remote == "" || IsRemoteURL(j.Remote) || !filepath.IsAbs(j.Remote) {
+			continue
+		}
+		for _, key := range []string{"identity", "known_hosts"} {
+			f := fmt.Sprintf("jobs[%d].%s", i, key)
+			if d.written[f] {
+				ps = append(ps, problem{field: f, msg: fmt.Sprintf(
+					"only applies to ferry:// remotes, and this job's remote %q is a local folder; remove it (or make remote a ferry:// URL)", j.Remote)})
+			}
+		}
+	}
+	return ps
 }
 
 func (d *decoder) job(n *yaml.Node, field string) Job {

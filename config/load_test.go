@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -29,7 +30,7 @@ func TestLoadValidFull(t *testing.T) {
 		MaxConcurrentTransfers: 3,
 		Jobs: []Job{{
 			Name: "docs", Local: "/home/me/docs", Remote: "/mnt/nas/docs",
-			Direction: TwoWay, Mode: Interval, Interval: 30 * time.Second, Schedule: "*/5 * * * *",
+			Direction: TwoWay, Mode: Interval, Interval: 30 * time.Second,
 			LocalSignature: ".ferry-signature", RemoteSignature: ".ferry-signature",
 			Conflicts: Rename, Exclude: []string{"*.tmp", "build/"},
 			MaxDelete:     Limit{IsPercent: true, Percent: 50},
@@ -53,7 +54,7 @@ func TestLoadValidFull(t *testing.T) {
 			Conflicts: Manual, MaxDelete: Limit{Count: 200},
 			PartialSuffix: ".partial", DiskSpaceWarning: 0.1,
 			Cooloff: time.Second, RescanInterval: 10 * time.Minute,
-			Identity: testHome + "/.ssh/id_ed25519", KnownHosts: state + "/known_hosts",
+			Identity: testHome + "/.ssh/id_ed25519", KnownHosts: testHome + "/.ssh/ferry_known_hosts",
 			Bandwidth: Bandwidth{Upload: 1_500_000_000, Policy: Low},
 			Transport: UDP,
 			Retry:     Retry{Attempts: 3, Interval: 30 * time.Second},
@@ -147,6 +148,13 @@ func TestLoadBadFiles(t *testing.T) {
 		{"bad_missing_local.yaml", 3, "jobs[0].local", "is required"},
 		{"bad_missing_remote.yaml", 2, "jobs[0].remote", "is required"},
 		{"bad_syntax.yaml", 4, "", "invalid YAML"},
+		{"bad_overlap_local.yaml", 6, "jobs[1].local", `"/home/me/docs/reports/" is inside job "docs"'s local folder "/home/me/docs"; two jobs syncing overlapping folders race each other — give each job its own folder`},
+		{"bad_overlap_remote.yaml", 8, "jobs[1].remote", `"ferry://alice@NAS.example.org:33001/srv/photos" contains job "photos"'s remote folder "ferry://alice@nas.example.org/srv/photos/2024"; two jobs syncing`},
+		{"bad_overlap_local_remote.yaml", 6, "jobs[1].local", `"/mnt/backup" contains job "backup"'s remote folder "/mnt/backup/docs"; two jobs syncing`},
+		{"bad_state_dir_inside.yaml", 1, "state_dir", `"/home/me/docs/.ferry" is inside job "docs"'s local folder "/home/me/docs", so ferry would sync its own databases; set state_dir to a folder outside every job's folders`},
+		{"bad_schedule_unused.yaml", 5, "jobs[0].schedule", `is only used with mode: schedule (mode is "interval")`},
+		{"bad_rate_bytes.yaml", 7, "jobs[0].bandwidth.download", `"20MBps" looks like megabytes per second; ferry rates are in bits: write 160Mbps`},
+		{"bad_identity_local_remote.yaml", 6, "jobs[0].identity", `only applies to ferry:// remotes, and this job's remote "/mnt/nas/docs" is a local folder`},
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {
@@ -259,7 +267,7 @@ func TestStrictDecoding(t *testing.T) {
 		"negative cooloff":     {job + "    cooloff: -1s\n", "jobs[0].cooloff"},
 		"bad fraction":         {job + "    disk_space_warning: 150%\n", "jobs[0].disk_space_warning"},
 		"slash in suffix":      {job + "    partial_suffix: x/y\n", "jobs[0].partial_suffix"},
-		"relative identity":    {job + "    identity: id_ed25519\n", "jobs[0].identity"},
+		"relative identity":    {"jobs:\n  - name: docs\n    local: /a\n    remote: ferry://u@h/x\n    identity: id_ed25519\n", "jobs[0].identity"},
 		"overlapping folders":  {"jobs:\n  - name: docs\n    local: /a\n    remote: /a/b\n", "jobs[0].remote"},
 		"min above target":     {job + "    bandwidth: {target_rate: 10Mbps, min_rate: 20Mbps}\n", "jobs[0].bandwidth.min_rate"},
 		"rule changes nothing": {job + "    bandwidth: {schedule: [{cron: '@daily'}]}\n", "jobs[0].bandwidth.schedule[0]"},
@@ -314,7 +322,9 @@ jobs:
 
 func TestTildeWithoutHome(t *testing.T) {
 	t.Setenv("HOME", "")
-	_, err := Parse("t.yaml", []byte("state_dir: /s\njobs:\n  - name: a\n    local: ~/a\n    remote: /b\n    identity: /id\n"))
+	// The default identity cannot be expanded either, but a job with a
+	// local-folder remote never reads it.
+	_, err := Parse("t.yaml", []byte("state_dir: /s\njobs:\n  - name: a\n    local: ~/a\n    remote: /b\n"))
 	errs := configErrors(t, err)
 	if len(errs) != 1 || errs[0].Field != "jobs[0].local" || !strings.Contains(errs[0].Msg, "home directory") {
 		t.Errorf("got %v", err)
@@ -331,10 +341,29 @@ func TestEmptyFileHasNoJobs(t *testing.T) {
 	}
 }
 
+// A file that cannot be read is a configuration problem (the CLI exits 2
+// on an *Error), located by file only, and keeps its cause for errors.Is.
 func TestLoadMissingFile(t *testing.T) {
-	_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"))
-	if !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("err = %v, want ErrNotExist", err)
+	for _, c := range []struct {
+		load func(string) error
+		what string
+	}{
+		{func(p string) error { _, err := Load(p); return err }, "jobs file"},
+		{func(p string) error { _, err := LoadServer(p); return err }, "server configuration"},
+	} {
+		path := filepath.Join(t.TempDir(), "absent.yaml")
+		err := c.load(path)
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("err = %v, want ErrNotExist", err)
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("err %T (%v) is not a *config.Error", err, err)
+		}
+		want := path + ": unable to read the " + c.what + ": no such file or directory"
+		if e.File != path || e.Line != 0 || e.Field != "" || err.Error() != want {
+			t.Errorf("got %+v: %q\nwant %q", e, err, want)
+		}
 	}
 }
 
@@ -405,4 +434,183 @@ func TestAliasBombIsBounded(t *testing.T) {
 		t.Errorf("%d errors returned, want at most %d", n, maxErrors+2)
 	}
 	t.Logf("decode took %v", time.Since(start))
+}
+
+// Two jobs on overlapping folders race each other; the later job's field
+// names the earlier job. Folders that merely share a prefix, or ferry://
+// remotes on other servers or accounts, are apart.
+func TestJobsMustNotOverlap(t *testing.T) {
+	t.Setenv("HOME", testHome)
+	type end struct{ local, remote string }
+	cases := []struct {
+		name   string
+		first  end
+		second end
+		field  string // "" when the pair is accepted
+		msg    string
+	}{
+		{"same local", end{"/a", "/r1"}, end{"/a/", "/r2"}, "jobs[1].local", `"/a/" is the same folder as job "first"'s local folder "/a"`},
+		{"local inside", end{"/a", "/r1"}, end{"/a/b/../c", "/r2"}, "jobs[1].local", `"/a/b/../c" is inside job "first"'s local folder "/a"`},
+		{"local contains", end{"/a/b", "/r1"}, end{"/a", "/r2"}, "jobs[1].local", `"/a" contains job "first"'s local folder "/a/b"`},
+		{"same local remote", end{"/a", "/r"}, end{"/b", "/r"}, "jobs[1].remote", `"/r" is the same folder as job "first"'s remote folder "/r"`},
+		{"remote inside local", end{"/a", "/r"}, end{"/b", "/a/x"}, "jobs[1].remote", `"/a/x" is inside job "first"'s local folder "/a"`},
+		{"local inside remote", end{"/a", "/r"}, end{"/r/x", "/b"}, "jobs[1].local", `"/r/x" is inside job "first"'s remote folder "/r"`},
+		{"same url", end{"/a", "ferry://u@h/x"}, end{"/b", "ferry://u@h:33001/x/"}, "jobs[1].remote", `is the same folder as job "first"'s remote folder "ferry://u@h/x"`},
+		{"url inside", end{"/a", "ferry://u@h/"}, end{"/b", "ferry://u@H/x"}, "jobs[1].remote", `"ferry://u@H/x" is inside job "first"'s remote folder "ferry://u@h/"`},
+		{"sibling prefix", end{"/a", "/r"}, end{"/ab", "/r2"}, "", ""},
+		{"url other user", end{"/a", "ferry://u@h/x"}, end{"/b", "ferry://v@h/x"}, "", ""},
+		{"url other port", end{"/a", "ferry://u@h/x"}, end{"/b", "ferry://u@h:4000/x"}, "", ""},
+		{"url other host", end{"/a", "ferry://u@h/x"}, end{"/b", "ferry://u@h2/x"}, "", ""},
+		{"url sibling prefix", end{"/a", "ferry://u@h/x"}, end{"/b", "ferry://u@h/xy"}, "", ""},
+		{"url path is not local", end{"/a", "ferry://u@h/b"}, end{"/b", "/r"}, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := fmt.Sprintf("state_dir: /state\njobs:\n  - name: first\n    local: %q\n    remote: %q\n  - name: second\n    local: %q\n    remote: %q\n",
+				c.first.local, c.first.remote, c.second.local, c.second.remote)
+			_, err := Parse("t.yaml", []byte(data))
+			if c.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			errs := configErrors(t, err)
+			line := map[string]int{"jobs[1].local": 7, "jobs[1].remote": 8}[c.field]
+			if len(errs) != 1 || errs[0].Field != c.field || errs[0].Line != line || !strings.Contains(errs[0].Msg, c.msg) ||
+				!strings.Contains(errs[0].Msg, "give each job its own folder") {
+				t.Errorf("got %v\nwant one error at line %d on %s containing %q", err, line, c.field, c.msg)
+			}
+		})
+	}
+}
+
+// Overlap is also checked for configurations built in code, and a job that
+// overlaps itself is reported once, by its own check.
+func TestOverlapInEnsureValid(t *testing.T) {
+	t.Setenv("HOME", testHome)
+	a, b := DefaultJob(), DefaultJob()
+	a.Name, a.Local, a.Remote = "a", "/x", "/r1"
+	b.Name, b.Local, b.Remote = "", "/x/y", "/x/y/z"
+	c := &Config{File: "c.yaml", StateDir: "/state", MaxConcurrentTransfers: 1, Jobs: []Job{a, b}}
+	err := c.EnsureValid()
+	errs := configErrors(t, err)
+	fields := map[string]string{}
+	for _, e := range errs {
+		fields[e.Field] = e.Msg
+	}
+	if len(errs) != 3 || !strings.Contains(fields["jobs[1].local"], `job "a"'s local folder "/x"`) ||
+		!strings.Contains(fields["jobs[1].remote"], "overlaps local") || !strings.Contains(fields["jobs[1].name"], "is required") {
+		t.Errorf("got %v", err)
+	}
+	// A nameless job is named by its index.
+	c.Jobs = []Job{b, a}
+	c.Jobs[0].Name, c.Jobs[0].Remote = "", "/r0"
+	if err := c.EnsureValid(); err == nil || !strings.Contains(err.Error(), `inside jobs[0]'s local folder "/x/y"`) &&
+		!strings.Contains(err.Error(), `contains jobs[0]'s local folder "/x/y"`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+// ferry must not sync its own state: state_dir inside or equal to a job's
+// folder is refused, on state_dir's line, or on the job's folder when
+// state_dir is the default and so not in the file.
+func TestStateDirOutsideJobs(t *testing.T) {
+	t.Setenv("HOME", testHome)
+	cases := []struct {
+		name, yaml string
+		line       int // 0: accepted
+		msg        string
+	}{
+		{"equal to local", "state_dir: /a\njobs:\n  - {name: j, local: /a, remote: /r}\n", 1, `"/a" is the same folder as job "j"'s local folder "/a"`},
+		{"inside remote", "jobs:\n  - {name: j, local: /a, remote: /r}\nstate_dir: /r/.state\n", 3, `"/r/.state" is inside job "j"'s remote folder "/r"`},
+		{"default inside home", "jobs:\n  - name: home\n    local: " + testHome + "\n    remote: /r\n", 3,
+			`"` + testHome + `/.local/state/ferry" is inside job "home"'s local folder "` + testHome + `"; ` +
+				"ferry would sync its own databases; set state_dir to a folder outside every job's folders (the default is ~/.local/state/ferry)"},
+		{"containing a job", "state_dir: /s\njobs:\n  - {name: j, local: /s/j, remote: /r}\n", 0, ""},
+		{"beside a job", "state_dir: /ab\njobs:\n  - {name: j, local: /a, remote: /r}\n", 0, ""},
+		{"url remote path", "state_dir: /srv/state\njobs:\n  - {name: j, local: /a, remote: 'ferry://u@h/srv'}\n", 0, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(c.yaml))
+			if c.line == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			errs := configErrors(t, err)
+			if len(errs) != 1 || errs[0].Field != "state_dir" || errs[0].Line != c.line || !strings.Contains(errs[0].Msg, strings.ReplaceAll(c.msg, `"; ferry`, `", so ferry`)) {
+				t.Errorf("got %v\nwant state_dir at line %d containing %q", err, c.line, c.msg)
+			}
+		})
+	}
+}
+
+// identity and known_hosts are only read for ferry:// remotes: written for a
+// local-folder remote they are a mistake, but shared through a merge key,
+// or left to their defaults, they are not.
+func TestRemoteOnlyKeys(t *testing.T) {
+	t.Setenv("HOME", testHome)
+	cases := []struct {
+		name, yaml string
+		field      string // "": accepted
+		line       int
+	}{
+		{"known_hosts on local remote", "jobs:\n  - name: j\n    local: /a\n    remote: /r\n    known_hosts: /kh\n", "jobs[0].known_hosts", 5},
+		{"identity on url remote", "jobs:\n  - name: j\n    local: /a\n    remote: ferry://u@h/r\n    identity: /id\n    known_hosts: /kh\n", "", 0},
+		{"null identity", "jobs:\n  - name: j\n    local: /a\n    remote: /r\n    identity: ~\n", "", 0},
+		{"merged from a url job", "jobs:\n  - &base\n    name: j\n    local: /a\n    remote: ferry://u@h/r\n    identity: /id\n  - <<: *base\n    name: k\n    local: /b\n    remote: /r\n", "", 0},
+		{"transport and retry are fine", "jobs:\n  - name: j\n    local: /a\n    remote: /r\n    transport: tcp\n    retry: {attempts: 5}\n    bandwidth: {upload: 1Mbps}\n", "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(c.yaml))
+			if c.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			errs := configErrors(t, err)
+			if err == nil || len(errs) != 1 || errs[0].Field != c.field || errs[0].Line != c.line || !strings.Contains(errs[0].Msg, "only applies to ferry:// remotes") {
+				t.Errorf("got %v, want one error on %s at line %d", err, c.field, c.line)
+			}
+		})
+	}
+}
+
+// schedule with any mode but schedule would be silently ignored.
+func TestScheduleNeedsScheduleMode(t *testing.T) {
+	t.Setenv("HOME", testHome)
+	job := "jobs:\n  - name: j\n    local: /a\n    remote: /r\n"
+	for mode, want := range map[string]string{
+		"continuous": `is only used with mode: schedule (mode is "continuous")`,
+		"schedule":   "",
+		"sometimes":  `"sometimes" is not one of`,
+	} {
+		_, err := Parse("t.yaml", []byte(job+"    mode: "+mode+"\n    schedule: '@daily'\n"))
+		if want == "" {
+			if err != nil {
+				t.Errorf("mode %s: %v", mode, err)
+			}
+			continue
+		}
+		errs := configErrors(t, err)
+		if err == nil || len(errs) != 1 || !strings.Contains(errs[0].Msg, want) {
+			t.Errorf("mode %s: got %v, want one error containing %q", mode, err, want)
+		}
+	}
+	j := DefaultJob()
+	j.Name, j.Local, j.Remote, j.Schedule = "x", "/a", "/b", "@daily"
+	if err := j.EnsureValid(); err == nil || !strings.Contains(err.Error(), "schedule: is only used with mode: schedule") {
+		t.Errorf("EnsureValid() = %v", err)
+	}
 }

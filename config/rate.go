@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -19,14 +20,24 @@ var rateUnits = []struct {
 	{"gbps", 1e9}, {"mbps", 1e6}, {"kbps", 1e3}, {"bps", 1},
 }
 
+// byteUnit matches a rate written in bytes: an uppercase B, as in 20MBps,
+// 20MB/s, 500KBps, 20mBPS or 20MB. Read as bits, such a rate is 8 times
+// too low, so it is refused rather than guessed.
+var byteUnit = regexp.MustCompile(`^(.*?)\s*([kKmMgG]?)B(?:[pP][sS]|/[sS])?$`)
+
 // ParseRate reads a bit rate: "20Mbps", "500Kbps", "1Gbps", "1.5Gbps",
 // "20Mbit/s", "0", or a plain whole number of bits per second. Units are
-// decimal and case-insensitive. Zero means uncapped.
+// decimal. The prefix and "ps" may be in any case, but the b of "bps" must
+// be a lowercase b: "20MBps" (megabytes per second) is an error that gives
+// the rate in bits. Zero means uncapped.
 func ParseRate(s string) (Rate, error) {
 	bad := func(why string) (Rate, error) {
 		return 0, fmt.Errorf("%q is not a rate%s (write it like 20Mbps, 500Kbps, 1.5Gbps, or 0 for uncapped)", s, why)
 	}
 	t := strings.TrimSpace(s)
+	if m := byteUnit.FindStringSubmatch(t); m != nil {
+		return 0, bytesHint(s, m[1], m[2])
+	}
 	lower := strings.ToLower(t)
 	mult := 0.0
 	for _, u := range rateUnits {
@@ -65,6 +76,27 @@ func ParseRate(s string) (Rate, error) {
 		return bad(": it is above 10Tbps")
 	}
 	return Rate(math.Round(v)), nil
+}
+
+// bytesHint explains a rate written in bytes per second, and gives it in
+// bits when the number is one ParseRate would take.
+func bytesHint(s, num, prefix string) error {
+	name, mult := "bytes", 1.0
+	switch strings.ToLower(prefix) {
+	case "k":
+		name, mult = "kilobytes", 1e3
+	case "m":
+		name, mult = "megabytes", 1e6
+	case "g":
+		name, mult = "gigabytes", 1e9
+	}
+	fix := "multiply by 8 and write it like 160Mbps (for 20MBps)"
+	if num != "" && !strings.ContainsAny(num, "xXpP_eEiInN") {
+		if f, err := strconv.ParseFloat(num, 64); err == nil && f >= 0 && f*mult*8 <= maxRate {
+			fix = "write " + Rate(math.Round(f*mult*8)).String()
+		}
+	}
+	return fmt.Errorf("%q looks like %s per second; ferry rates are in bits: %s", s, name, fix)
 }
 
 // String writes r in the largest unit that keeps it short: "20Mbps",

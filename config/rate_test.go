@@ -10,7 +10,11 @@ func TestParseRate(t *testing.T) {
 		"0":         0,
 		"20Mbps":    20_000_000,
 		"20mbps":    20_000_000,
-		"20MBPS":    20_000_000,
+		"20MbPS":    20_000_000,
+		"20mbit/s":  20_000_000,
+		"20MBIT/S":  20_000_000,
+		"500KBit/s": 500_000,
+		"1gbps":     1_000_000_000,
 		"500Kbps":   500_000,
 		"500kbps":   500_000,
 		"1Gbps":     1_000_000_000,
@@ -35,6 +39,37 @@ func TestParseRate(t *testing.T) {
 			t.Errorf("ParseRate(%q) = %d, want an error", in, got)
 		} else if !strings.Contains(err.Error(), "rate") {
 			t.Errorf("ParseRate(%q): message %q should say what a rate looks like", in, err)
+		}
+	}
+}
+
+// A rate with an uppercase B is bytes per second; read as bits it would be
+// 8 times too low, so it is refused with the rate in bits.
+func TestParseRateRefusesBytes(t *testing.T) {
+	for in, want := range map[string]string{
+		"20MBps":    `"20MBps" looks like megabytes per second; ferry rates are in bits: write 160Mbps`,
+		"20MB/s":    `"20MB/s" looks like megabytes per second; ferry rates are in bits: write 160Mbps`,
+		"20MBPS":    `"20MBPS" looks like megabytes per second; ferry rates are in bits: write 160Mbps`,
+		"20mBps":    `"20mBps" looks like megabytes per second; ferry rates are in bits: write 160Mbps`,
+		"20 MB":     `"20 MB" looks like megabytes per second; ferry rates are in bits: write 160Mbps`,
+		"500KBps":   `"500KBps" looks like kilobytes per second; ferry rates are in bits: write 4Mbps`,
+		"500kB/s":   `"500kB/s" looks like kilobytes per second; ferry rates are in bits: write 4Mbps`,
+		"1.5GBps":   `"1.5GBps" looks like gigabytes per second; ferry rates are in bits: write 12Gbps`,
+		"100Bps":    `"100Bps" looks like bytes per second; ferry rates are in bits: write 800bps`,
+		" 2MB/S ":   `" 2MB/S " looks like megabytes per second; ferry rates are in bits: write 16Mbps`,
+		"MBps":      `"MBps" looks like megabytes per second; ferry rates are in bits: multiply by 8`,
+		"-5MBps":    `"-5MBps" looks like megabytes per second; ferry rates are in bits: multiply by 8`,
+		"1e3MBps":   `"1e3MBps" looks like megabytes per second; ferry rates are in bits: multiply by 8`,
+		"2000GBps":  `"2000GBps" looks like gigabytes per second; ferry rates are in bits: multiply by 8`,
+		"0.001KBps": `"0.001KBps" looks like kilobytes per second; ferry rates are in bits: write 8bps`,
+	} {
+		got, err := ParseRate(in)
+		if err == nil {
+			t.Errorf("ParseRate(%q) = %d, want an error", in, got)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("ParseRate(%q): %q\nwant it to start with %q", in, err, want)
 		}
 	}
 }

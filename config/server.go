@@ -53,7 +53,7 @@ type User struct {
 func LoadServer(path string) (*ServerConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("unable to read server configuration: %w", err)
+		return nil, readError(path, "server configuration", err)
 	}
 	return ParseServer(path, data)
 }

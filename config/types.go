@@ -48,7 +48,8 @@ const (
 )
 
 // Rate is a bit rate in bits per second. Zero means uncapped. YAML accepts
-// "20Mbps", "500Kbps", "1Gbps", "0".
+// "20Mbps", "500Kbps", "1Gbps", "0" (see ParseRate; "20MBps", bytes, is
+// refused).
 type Rate int64
 
 // Limit is max_delete: either a share of the ancestor's entries ("50%") or
@@ -104,7 +105,7 @@ type Job struct {
 	Direction Direction     `yaml:"direction"`
 	Mode      Mode          `yaml:"mode"`
 	Interval  time.Duration `yaml:"interval"` // default 30s
-	Schedule  string        `yaml:"schedule"` // cron, with mode: schedule
+	Schedule  string        `yaml:"schedule"` // cron; only with mode: schedule
 
 	LocalSignature  string `yaml:"local_signature"`
 	RemoteSignature string `yaml:"remote_signature"`
@@ -119,6 +120,7 @@ type Job struct {
 	Cooloff        time.Duration `yaml:"cooloff"`         // default 1s
 	RescanInterval time.Duration `yaml:"rescan_interval"` // continuous safety rescan, default 10m
 
+	// Identity and KnownHosts are only read for ferry:// remotes.
 	Identity   string `yaml:"identity"`    // default ~/.ssh/id_ed25519
 	KnownHosts string `yaml:"known_hosts"` // default STATE_DIR/known_hosts
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/ferry-sync/ferry/tree"
@@ -60,7 +61,131 @@ func (c *Config) problems() []problem {
 		}
 		first[name] = i
 	}
+	ps = append(ps, c.overlaps(ps)...)
 	return ps
+}
+
+// folder is one end of a job, in a form that can be compared with the
+// ends of other jobs: a cleaned local path, or a ferry:// server (user,
+// host and port; the path is then inside that user's root there) and a
+// cleaned path on it.
+type folder struct {
+	field  string // jobs[i].local or jobs[i].remote
+	kind   string // "local" or "remote"
+	shown  string // as the user wrote it
+	server string // "" for a folder on this machine
+	path   string
+}
+
+// folders gives job i's ends that are well formed; the others are
+// reported by the job's own checks.
+func (c *Config) folders(i int) []folder {
+	j := &c.Jobs[i]
+	prefix := fmt.Sprintf("jobs[%d]", i)
+	var out []folder
+	if filepath.IsAbs(j.Local) {
+		out = append(out, folder{field: prefix + ".local", kind: "local", shown: j.Local, path: filepath.Clean(j.Local)})
+	}
+	switch {
+	case IsRemoteURL(j.Remote):
+		if u, err := ParseRemoteURL(j.Remote); err == nil {
+			// Host names are case-insensitive; user names and paths are not.
+			server := u.User + "@" + strings.ToLower(u.Host) + ":" + strconv.Itoa(u.Port)
+			out = append(out, folder{field: prefix + ".remote", kind: "remote", shown: j.Remote, server: server, path: u.Path})
+		}
+	case filepath.IsAbs(j.Remote):
+		out = append(out, folder{field: prefix + ".remote", kind: "remote", shown: j.Remote, path: filepath.Clean(j.Remote)})
+	}
+	return out
+}
+
+// overlaps finds folders that two jobs share, or that ferry's own state
+// lives in. Two jobs on overlapping folders each see the other's writes as
+// changes of their own and race over them; ferry syncing its state folder
+// would sync its databases while it writes them. The later job (or
+// state_dir) carries the error, once per field, and fields that already
+// have a problem in found are left alone.
+func (c *Config) overlaps(found []problem) []problem {
+	bad := map[string]bool{}
+	for _, p := range found {
+		bad[p.field] = true
+	}
+	var ps []problem
+	all := make([][]folder, len(c.Jobs))
+	for i := range c.Jobs {
+		all[i] = c.folders(i)
+	}
+	for i := range c.Jobs {
+		for _, mine := range all[i] {
+			if bad[mine.field] {
+				continue
+			}
+		search:
+			for k := range i {
+				for _, theirs := range all[k] {
+					if mine.server != theirs.server {
+						continue
+					}
+					rel, ok := relation(mine.server, mine.path, theirs.path)
+					if !ok {
+						continue
+					}
+					ps = append(ps, problem{field: mine.field, msg: fmt.Sprintf(
+						"%q %s %s's %s folder %q; two jobs syncing overlapping folders race each other — give each job its own folder",
+						mine.shown, rel, c.jobLabel(k), theirs.kind, theirs.shown)})
+					bad[mine.field] = true
+					break search
+				}
+			}
+		}
+	}
+	if bad["state_dir"] || !filepath.IsAbs(c.StateDir) {
+		return ps
+	}
+	state := filepath.Clean(c.StateDir)
+	for i := range c.Jobs {
+		for _, f := range all[i] {
+			if f.server != "" || !overlap(state, f.path) || inside(f.path, state) {
+				continue
+			}
+			what := "inside"
+			if state == f.path {
+				what = "the same folder as"
+			}
+			note := ""
+			if def, err := expandHome(DefaultStateDir); err == nil && def == c.StateDir {
+				note = " (the default is " + DefaultStateDir + ")"
+			}
+			// Left out of the file, state_dir has no line of its own:
+			// the folder that swallows it is where to look.
+			ps = append(ps, problem{field: "state_dir", near: f.field, msg: fmt.Sprintf(
+				"%q is %s %s's %s folder %q, so ferry would sync its own databases; set state_dir to a folder outside every job's folders%s",
+				c.StateDir, what, c.jobLabel(i), f.kind, f.shown, note)})
+			return ps
+		}
+	}
+	return ps
+}
+
+// relation says how folder a stands to folder b: "is inside", "contains"
+// or "is the same folder as"; ok is false when they are apart.
+func relation(server, a, b string) (rel string, ok bool) {
+	switch {
+	case a == b:
+		return "is the same folder as", true
+	case server == "" && inside(a, b), server != "" && insideSlash(a, b):
+		return "is inside", true
+	case server == "" && inside(b, a), server != "" && insideSlash(b, a):
+		return "contains", true
+	}
+	return "", false
+}
+
+func (c *Config) jobLabel(i int) string {
+	if n := c.Jobs[i].Name; n != "" {
+		return fmt.Sprintf("job %q", n)
+	}
+	return fmt.Sprintf("jobs[%d]", i)
 }
 
 func (j *Job) problems(prefix string) []problem {
@@ -98,6 +223,12 @@ func (j *Job) problems(prefix string) []problem {
 		add("interval", "must be longer than 0, not %v", j.Interval)
 	}
 	switch {
+	case j.Schedule != "" && j.Mode != Schedule:
+		// Silently ignoring it would leave the user believing the job
+		// runs on the cron. An invalid mode is reported on its own.
+		if j.Mode == Interval || j.Mode == Continuous {
+			add("schedule", "is only used with mode: schedule (mode is %q)", j.Mode)
+		}
 	case j.Schedule != "":
 		if err := checkCron(j.Schedule); err != nil {
 			add("schedule", "%v", err)
@@ -135,11 +266,15 @@ func (j *Job) problems(prefix string) []problem {
 	if j.RescanInterval <= 0 {
 		add("rescan_interval", "must be longer than 0, not %v", j.RescanInterval)
 	}
-	if j.Identity != "" && !filepath.IsAbs(j.Identity) {
-		add("identity", "%q is not an absolute path", j.Identity)
-	}
-	if j.KnownHosts != "" && !filepath.IsAbs(j.KnownHosts) {
-		add("known_hosts", "%q is not an absolute path", j.KnownHosts)
+	// Only ferry:// remotes read these; a job syncing two local folders
+	// must not fail over a default it never uses (~ with no $HOME).
+	if IsRemoteURL(j.Remote) {
+		if j.Identity != "" && !filepath.IsAbs(j.Identity) {
+			add("identity", "%q is not an absolute path", j.Identity)
+		}
+		if j.KnownHosts != "" && !filepath.IsAbs(j.KnownHosts) {
+			add("known_hosts", "%q is not an absolute path", j.KnownHosts)
+		}
 	}
 	ps = append(ps, j.Bandwidth.problems(join(prefix, "bandwidth"))...)
 	oneOf(add, "transport", string(j.Transport), UDP, TCP, Auto)
@@ -222,11 +357,20 @@ func checkCron(spec string) (err error) {
 // other.
 func overlap(a, b string) bool {
 	a, b = filepath.Clean(a), filepath.Clean(b)
-	if a == b {
-		return true
+	return a == b || inside(a, b) || inside(b, a)
+}
+
+// inside reports whether the cleaned local path p is strictly below dir.
+func inside(p, dir string) bool {
+	return insideSep(p, dir, filepath.Separator)
+}
+
+// insideSlash is inside for the slash-separated paths of ferry:// URLs.
+func insideSlash(p, dir string) bool { return insideSep(p, dir, '/') }
+
+func insideSep(p, dir string, sep byte) bool {
+	if !strings.HasPrefix(p, dir) || len(p) == len(dir) {
+		return false
 	}
-	inside := func(p, dir string) bool {
-		return strings.HasPrefix(p, dir) && (strings.HasSuffix(dir, "/") || len(p) > len(dir) && p[len(dir)] == '/')
-	}
-	return inside(a, b) || inside(b, a)
+	return dir[len(dir)-1] == sep || p[len(dir)] == sep
 }
