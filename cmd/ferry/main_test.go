@@ -136,8 +136,8 @@ func TestSyncExitCodes(t *testing.T) {
 		if !strings.Contains(stderr, ".sig") || !strings.Contains(stderr, "to proceed:") {
 			t.Errorf("halt message does not name the signature and the way on: %s", stderr)
 		}
-		if n := strings.Count(out+stderr, "halted"); n != 1 {
-			t.Errorf("the halt is reported %d times, want once:\n%s%s", n, out, stderr)
+		if n := strings.Count(out+stderr, `create the file ".sig" in it`); n != 1 {
+			t.Errorf("the halt's fix is printed %d times, want once:\n%s%s", n, out, stderr)
 		}
 	})
 	t.Run("unknown job", func(t *testing.T) {
