@@ -76,7 +76,7 @@ const (
 	// link each hold about their own share of queue, so it takes several of
 	// them arriving at once to get near this; a loss-based TCP holds tens of
 	// times more.
-	CompeteQueue = 4
+	CompeteQueue = 5
 	// CompeteMinDelay is the lowest queueing delay ever read as a
 	// buffer-filling flow, so that host timer jitter on a fast LAN (where
 	// Alpha is a fraction of a millisecond) does not.

@@ -24,7 +24,7 @@
 // goodput seen, so a flow that starts while TCP already holds the link only
 // knows the part it got and competes for half of that. The switch is
 // triggered by a queue several times what this flow alone would keep at
-// that capacity: on a slow link, or with more than about four ferry flows
+// that capacity: on a slow link, or with five or more ferry flows
 // starting together at 100 Mbit/s, other ferry flows can be taken for TCP
 // and the first one keeps more than its share.
 //
