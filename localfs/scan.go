@@ -180,7 +180,10 @@ func (s *scanner) walkDir(d *dirRef, dirPath string, list []fs.DirEntry) error {
 		if dirPath != "" {
 			p = dirPath + "/" + name
 		}
-		fi, err := d.r.Lstat(name)
+		// A directory opened through os.Root lists with an fstatat of each
+		// entry in that directory, so Info is that lstat, already done;
+		// a second Lstat would repeat the system call.
+		fi, err := de.Info()
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed since the listing: it is simply not there
 		}
