@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -560,6 +561,44 @@ func TestScanMatchesReferenceWalk(t *testing.T) {
 			if e.Path != want[i].path || e.Hash != want[i].hash || e.Problem != "" {
 				t.Fatalf("pass %d: entry %d is %q hash %x problem %q, want %q hash %x", pass, i, e.Path, e.Hash, e.Problem, want[i].path, want[i].hash)
 			}
+		}
+	}
+}
+
+// TestScanFlagsNonUTF8Name: a name that is not UTF-8 used to be listed as an
+// ordinary entry, which no control message can carry.
+func TestScanFlagsNonUTF8Name(t *testing.T) {
+	root := t.TempDir()
+	endpointtest.Build(t, root, endpointtest.Dir{"ok": "z"})
+	for name, content := range map[string]string{"bad\xff": "x", "dir\xfe/inner": "y"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("target\xff", filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	got := scanAll(t, f)
+	want := map[string]bool{"bad\xff": true, "dir\xfe": true, "link": true, "ok": false}
+	if len(got) != len(want) {
+		t.Fatalf("scan gave %+v, want %d entries (the bad directory not descended)", got, len(want))
+	}
+	for _, e := range got {
+		bad, ok := want[e.Path]
+		if !ok {
+			t.Errorf("unexpected entry %+v", e)
+			continue
+		}
+		if bad != (e.Problem != "") {
+			t.Errorf("%q: Problem %q, want problem=%v", e.Path, e.Problem, bad)
+		}
+		if bad && e.Path != "link" && !strings.Contains(e.Problem, "not valid UTF-8") {
+			t.Errorf("%q: Problem %q does not say why", e.Path, e.Problem)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
 	"golang.org/x/sync/errgroup"
@@ -196,10 +197,12 @@ func (s *scanner) walkDir(d *dirRef, dirPath string, list []fs.DirEntry) error {
 		if s.match.Match(p, e.Kind == tree.Dir) {
 			continue
 		}
-		if e.Problem == "" && (strings.IndexByte(name, '\\') >= 0 || len(p) > tree.MaxPathLen) {
-			// Legal here but not a valid ferry path (tree.ValidPath), so
-			// it can be neither compared nor sent; shown, not descended.
-			e.Problem = "name cannot be synced: it contains a backslash or the path is longer than 4096 bytes; rename it"
+		if e.Problem == "" {
+			if err := tree.ValidPath(p); err != nil {
+				// Legal here but not a valid ferry path, so it can be
+				// neither compared nor sent; shown, not descended.
+				e.Problem = "name cannot be synced: " + unsyncable(p) + "; rename it"
+			}
 		}
 		if e.Problem != "" {
 			if err := s.send(&item{e: e}); err != nil {
@@ -211,6 +214,8 @@ func (s *scanner) walkDir(d *dirRef, dirPath string, list []fs.DirEntry) error {
 		case tree.Symlink:
 			if e.Target, err = d.r.Readlink(name); err != nil {
 				e.Problem = "unable to read link: " + errText(err)
+			} else if !utf8.ValidString(e.Target) {
+				e.Problem = "link target is not valid UTF-8; ferry cannot send it"
 			}
 			if err := s.send(&item{e: e}); err != nil {
 				return err
@@ -368,6 +373,21 @@ func (c ctxReader) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(b)
+}
+
+// unsyncable says why a name tree.ValidPath rejects cannot be synced,
+// without repeating the name: the entry carries it, and a name that is not
+// UTF-8 would make the text unsendable too.
+func unsyncable(p string) string {
+	switch {
+	case !utf8.ValidString(p):
+		return "it is not valid UTF-8"
+	case strings.IndexByte(p, '\\') >= 0:
+		return "it contains a backslash"
+	case len(p) > tree.MaxPathLen:
+		return "the path is longer than 4096 bytes"
+	}
+	return "it is not a valid path"
 }
 
 func kindOf(t fs.FileMode) tree.Kind {

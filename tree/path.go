@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits on names, matching common Linux filesystems.
@@ -17,7 +18,9 @@ var ErrInvalidPath = errors.New("invalid path")
 
 // ValidPath checks that p is a clean, relative, slash-separated path that
 // stays inside its root: not empty, not absolute, no "." or ".." elements, no
-// empty elements, no NUL byte, no backslash, and within the length limits.
+// empty elements, no NUL byte, no backslash, valid UTF-8, and within the
+// length limits. UTF-8 is required because paths travel in control messages
+// whose strings must be UTF-8, and other filesystems may not store the bytes.
 func ValidPath(p string) error {
 	bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrInvalidPath, p, why) }
 	switch {
@@ -31,6 +34,8 @@ func ValidPath(p string) error {
 		return bad("contains a backslash")
 	case p[0] == '/':
 		return bad("absolute")
+	case !utf8.ValidString(p):
+		return bad("not valid UTF-8")
 	}
 	for _, el := range strings.Split(p, "/") {
 		switch {

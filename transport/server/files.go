@@ -36,14 +36,18 @@ func (s *session) scan(st *stream, ep syncer.Endpoint, root *rootState, m contro
 		return err
 	}
 	opts := syncer.ScanOptions{Exclude: m.Exclude, PartialSuffix: m.PartialSuffix}
-	err := ep.Scan(s.ctx, opts, func(e tree.Entry) error {
+	out := &listing{log: s.log, emit: func(e tree.Entry) error {
 		batch = append(batch, e)
 		size += len(e.Path) + len(e.Target) + len(e.Problem) + 48
 		if len(batch) >= scanBatchEntries || size >= scanBatchBytes {
 			return flush()
 		}
 		return nil
-	})
+	}}
+	err := ep.Scan(s.ctx, opts, out.add)
+	if err == nil {
+		err = out.finish()
+	}
 	if err == nil {
 		err = flush()
 	}
