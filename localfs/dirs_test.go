@@ -1,6 +1,7 @@
 package localfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -119,5 +120,99 @@ func TestConcurrentCommits(t *testing.T) {
 	f.dirs.mu.Unlock()
 	if n > maxCachedDirs {
 		t.Fatalf("%d directories cached, want at most %d", n, maxCachedDirs)
+	}
+}
+
+// TestConcurrentWritersOfOnePathNeverMix: two writers of one path (two
+// ferry processes, or two sessions of ferry serve) used to share
+// NAME.partial, so a partial holding bytes of both could be committed.
+// Now the second writer is refused with ErrChanged while the first holds
+// the partial, and the file ends up exactly one writer's content.
+func TestConcurrentWritersOfOnePathNeverMix(t *testing.T) {
+	root := t.TempDir()
+	ctx := context.Background()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	g := newFS(t, root, Options{}) // a second FS: another process's view
+	defer g.Close()
+	meta := func(c []byte) tree.Entry {
+		return tree.Entry{Path: "f", Kind: tree.File, Size: int64(len(c)), Mode: 0o644, Hash: xxhash.Sum64(c)}
+	}
+	one, two := bytes.Repeat([]byte("1"), 64<<10), bytes.Repeat([]byte("2"), 64<<10)
+
+	// Deterministic: while the first holds the partial, the second is
+	// refused, from the same FS and from another.
+	w, err := f.CreateFile(ctx, meta(one), tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteAt(one[:100], 0)
+	for name, ep := range map[string]*FS{"same FS": f, "other FS": g} {
+		if w2, err := ep.CreateFile(ctx, meta(two), tree.Entry{}); !errors.Is(err, syncer.ErrChanged) {
+			if err == nil {
+				w2.Abort()
+			}
+			t.Fatalf("%s: second writer while the first holds the partial: %v, want ErrChanged", name, err)
+		}
+	}
+	w.WriteAt(one[100:], 100)
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "f")); !bytes.Equal(got, one) {
+		t.Fatal("first writer's file differs")
+	}
+	os.Remove(filepath.Join(root, "f"))
+
+	// Racing: in every round exactly one of two writers commits, the
+	// other gets ErrChanged, and the file is one content, never a mix.
+	for round := range 50 {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, ep := range []*FS{f, g} {
+			content := [][]byte{one, two}[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w, err := ep.CreateFile(ctx, meta(content), tree.Entry{})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				// Several writes, so the two would interleave if they shared the partial.
+				for off := 0; off < len(content); off += 4 << 10 {
+					if _, err := w.WriteAt(content[off:off+4<<10], int64(off)); err != nil {
+						w.Abort()
+						errs[i] = err
+						return
+					}
+				}
+				errs[i] = w.Commit()
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, syncer.ErrChanged):
+				t.Fatalf("round %d: %v, want success or ErrChanged", round, err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d writers succeeded (%v), want exactly 1", round, ok, errs)
+		}
+		got, err := os.ReadFile(filepath.Join(root, "f"))
+		if err != nil || !bytes.Equal(got, one) && !bytes.Equal(got, two) {
+			t.Fatalf("round %d: committed file is not one writer's content (%v)", round, err)
+		}
+		if err := os.Remove(filepath.Join(root, "f")); err != nil {
+			t.Fatal(err)
+		}
+		ents, _ := os.ReadDir(root)
+		if len(ents) != 0 {
+			t.Fatalf("round %d: leftovers %v", round, ents)
+		}
 	}
 }

@@ -13,6 +13,10 @@
 //     microseconds between them is not detected. Rename and a Commit onto an
 //     absent destination use renameat2(RENAME_NOREPLACE) on Linux and cannot
 //     overwrite; elsewhere they fall back to check-then-rename.
+//   - A writer holds an exclusive flock on its partial file from CreateFile
+//     until Commit or Abort; a second writer of the same path, in this
+//     process or another, gets syncer.ErrChanged. The lock is advisory:
+//     only ferry respects it, and outside Linux there is none.
 //   - SetMeta cannot change a symlink's permission bits (Linux has no
 //     lchmod); it sets only the link's own mtime.
 //   - The scan cache trusts a file whose inode, size, mtime and mode are

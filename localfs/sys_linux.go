@@ -81,3 +81,20 @@ func nlink(fi fs.FileInfo) uint64 {
 	}
 	return 0
 }
+
+// lockFile takes an exclusive flock on f without waiting; errBusy if
+// another open file holds it. Closing f releases it.
+func lockFile(f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return errBusy
+		}
+		return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+	}
+}

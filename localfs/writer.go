@@ -71,6 +71,68 @@ func (f *FS) createFile(ctx context.Context, meta tree.Entry, expect tree.Entry)
 	return w, nil
 }
 
+// errBusy means another writer holds the lock on a partial file.
+var errBusy = errors.New("partial file is locked by another writer")
+
+// openExisting opens the partial file lstat saw as pi and locks it. The
+// lock (flock, exclusive) is what keeps two writers of one path, in this
+// process or another ferry, out of the same partial: without it their bytes
+// interleave. It is held until the writer commits or aborts.
+func openExisting(d dir, partial string, pi fs.FileInfo) (*os.File, error) {
+	file, err := d.r.OpenFile(partial, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(file); err != nil {
+		file.Close()
+		return nil, err
+	}
+	// os.Root follows a symlink that stays inside the folder, and a writer
+	// that held the lock may have renamed the partial into place before
+	// letting go: the locked file must still be the partial lstat saw.
+	fi, err := file.Stat()
+	if err == nil && (!os.SameFile(fi, pi) || !fi.Mode().IsRegular()) {
+		err = errBusy
+	}
+	if err == nil {
+		var now fs.FileInfo
+		now, err = d.r.Lstat(partial)
+		if errors.Is(err, fs.ErrNotExist) || err == nil && !os.SameFile(now, fi) {
+			err = errBusy
+		}
+	}
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	return file, nil
+}
+
+// createLocked creates a new partial file that is locked before anyone can
+// see it: it is made and locked under a temporary name and renamed into
+// place without replacing anything. Another writer that created the
+// partial meanwhile wins; this one gets errBusy.
+func createLocked(d dir, partial string) (*os.File, error) {
+	tmp := tempName()
+	file, err := d.r.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	err = lockFile(file)
+	if err == nil {
+		err = renameNoReplace(d, tmp, d, partial)
+		if errors.Is(err, fs.ErrExist) {
+			err = errBusy
+		}
+	}
+	if err != nil {
+		file.Close()
+		d.r.Remove(tmp)
+		return nil, err
+	}
+	return file, nil
+}
+
 func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expect tree.Entry) (*Writer, error) {
 	partial := base + f.partialSuffix
 	if len(partial+tree.CheckpointSuffix) > tree.MaxNameLen {
@@ -119,26 +181,17 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 
 	var file *os.File
 	if reuse {
-		file, err = d.r.OpenFile(partial, os.O_RDWR, 0)
-		if err == nil {
-			// os.Root follows a symlink that stays inside the folder:
-			// make sure this is still the file lstat saw.
-			var fi fs.FileInfo
-			fi, err = file.Stat()
-			if err == nil && (!os.SameFile(fi, pi) || !fi.Mode().IsRegular()) {
-				err = fmt.Errorf("partial file %q changed while it was opened: %w", partial, syncer.ErrChanged)
-			}
-			if err != nil {
-				file.Close()
-			}
-		}
+		file, err = openExisting(d, partial, pi)
 	} else {
 		// A checkpoint without its partial describes nothing.
 		if err := d.r.Remove(partial + tree.CheckpointSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("unable to clear stale checkpoint for %q: %w", p, err)
 		}
-		// O_EXCL: never follow or reuse something that appeared meanwhile.
-		file, err = d.r.OpenFile(partial, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		file, err = createLocked(d, partial)
+	}
+	if errors.Is(err, errBusy) {
+		return nil, fmt.Errorf("unable to create %q: another transfer of %s is in progress; it will be retried on a later pass: %w",
+			p, base, syncer.ErrChanged)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("unable to open partial file for %q: %w", p, err)
@@ -251,14 +304,17 @@ func (w *Writer) Commit() error {
 	}
 	defer w.d.close()
 	df := w.d.file()
+	// The partial stays open, and so locked, until it has been renamed
+	// into place: a writer waiting for the lock must not get a file that
+	// is about to become the destination.
 	err := w.prepare(df)
+	if err == nil {
+		err = w.install(df)
+	}
 	if cerr := w.file.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("unable to close partial file of %q: %w", w.path, cerr)
+		err = fmt.Errorf("unable to close %q: %w", w.path, cerr)
 	}
-	if err != nil {
-		return err
-	}
-	return w.install(df)
+	return err
 }
 
 // prepare brings the partial file to its final content and metadata.
