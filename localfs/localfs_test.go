@@ -323,12 +323,17 @@ func TestCheckpoint(t *testing.T) {
 	}
 }
 
+// TestPartialLinkIsNotWrittenThrough: a link at ferry's partial name (its
+// marker beside it) is replaced, never written through.
 func TestPartialLinkIsNotWrittenThrough(t *testing.T) {
 	root := t.TempDir()
 	endpointtest.Build(t, root, endpointtest.Dir{
 		"victim":    "do not touch",
 		"f.partial": endpointtest.Link("victim"),
 		"other":     "also not",
+		// Ferry's markers: the names are ferry's, what is at them is not.
+		"f.partial" + tree.CheckpointSuffix: "",
+		"g.partial" + tree.CheckpointSuffix: "",
 	})
 	if err := os.Link(filepath.Join(root, "other"), filepath.Join(root, "g.partial")); err != nil {
 		t.Fatal(err)
@@ -352,6 +357,45 @@ func TestPartialLinkIsNotWrittenThrough(t *testing.T) {
 	for name, want := range map[string]string{"victim": "do not touch", "other": "also not", "f": "new", "g": "new"} {
 		if b, _ := os.ReadFile(filepath.Join(root, name)); string(b) != want {
 			t.Errorf("%s reads %q, want %q", name, b, want)
+		}
+	}
+}
+
+// TestForeignPartialIsNotConsumed: a user's own X.partial used to be taken
+// for a resume file and renamed onto X when X arrived. Without ferry's
+// marker beside it, it is in the way: the path fails with ErrExists and the
+// file, link or directory is left exactly as it was.
+func TestForeignPartialIsNotConsumed(t *testing.T) {
+	root := t.TempDir()
+	endpointtest.Build(t, root, endpointtest.Dir{
+		"notes.partial":    "my draft",
+		"victim":           "do not touch",
+		"link.partial":     endpointtest.Link("victim"),
+		"dir.partial/keep": "kept",
+	})
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	for _, p := range []string{"notes", "link", "dir"} {
+		meta := tree.Entry{Path: p, Kind: tree.File, Size: 8, Mode: 0o644, Hash: xxhash.Sum64String("incoming")}
+		w, err := f.CreateFile(context.Background(), meta, tree.Entry{})
+		if !errors.Is(err, syncer.ErrExists) || !strings.Contains(err.Error(), "not written by ferry") {
+			if err == nil {
+				w.Abort()
+			}
+			t.Fatalf("%s: CreateFile over a foreign partial: %v, want ErrExists saying it is not ferry's", p, err)
+		}
+	}
+	for name, want := range map[string]string{"notes.partial": "my draft", "victim": "do not touch", "dir.partial/keep": "kept"} {
+		if b, _ := os.ReadFile(filepath.Join(root, name)); string(b) != want {
+			t.Errorf("%s reads %q, want %q", name, b, want)
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(root, "link.partial")); err != nil || target != "victim" {
+		t.Errorf("link.partial: %q %v", target, err)
+	}
+	for _, name := range []string{"notes", "link", "dir", "notes.partial" + tree.CheckpointSuffix} {
+		if _, err := os.Lstat(filepath.Join(root, name)); err == nil {
+			t.Errorf("%s was created", name)
 		}
 	}
 }

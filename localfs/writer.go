@@ -29,7 +29,7 @@ type Writer struct {
 	expect   tree.Entry
 	file     *os.File
 	existing int64
-	ckpt     bool // a checkpoint may exist beside the partial (removed at Commit)
+	marker   fs.FileInfo // the checkpoint file as this writer last left it (removed at Commit if still so)
 
 	// mu guards the streaming hash and the done flag: WriteAt may be
 	// called concurrently for disjoint ranges.
@@ -112,13 +112,31 @@ func openExisting(d dir, partial string, pi fs.FileInfo) (*os.File, error) {
 // see it: it is made and locked under a temporary name and renamed into
 // place without replacing anything. Another writer that created the
 // partial meanwhile wins; this one gets errBusy.
-func createLocked(d dir, partial string) (*os.File, error) {
+//
+// Before the rename, an empty checkpoint file is put beside it as ferry's
+// marker (replacing a stale checkpoint, which describes nothing), so that a
+// partial without one is never ferry's. A crash in between leaves only a
+// marker, which the next attempt replaces. Two writers racing to create
+// the partial may leave the loser's empty marker behind after the winner
+// commits: it is skipped by scans like every checkpoint, and replaced by
+// the next transfer of the path.
+func createLocked(d dir, partial string) (*os.File, fs.FileInfo, error) {
 	tmp := tempName()
 	file, err := d.r.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var marker fs.FileInfo
 	err = lockFile(file)
+	if err == nil {
+		// Another writer's partial appeared: do not touch its marker.
+		if _, lerr := d.r.Lstat(partial); lerr == nil {
+			err = errBusy
+		}
+	}
+	if err == nil {
+		marker, err = replaceFile(d, partial+tree.CheckpointSuffix, nil)
+	}
 	if err == nil {
 		err = renameNoReplace(d, tmp, d, partial)
 		if errors.Is(err, fs.ErrExist) {
@@ -128,9 +146,30 @@ func createLocked(d dir, partial string) (*os.File, error) {
 	if err != nil {
 		file.Close()
 		d.r.Remove(tmp)
+		return nil, nil, err
+	}
+	return file, marker, nil
+}
+
+// replaceFile atomically replaces name in d with data and returns what
+// lstat then finds there.
+func replaceFile(d dir, name string, data []byte) (fs.FileInfo, error) {
+	tmp := tempName()
+	if err := d.r.WriteFile(tmp, data, 0o600); err != nil {
 		return nil, err
 	}
-	return file, nil
+	if err := d.r.Rename(tmp, name); err != nil {
+		d.r.Remove(tmp)
+		return nil, err
+	}
+	return d.r.Lstat(name)
+}
+
+// hasMarker reports whether ferry's marker (the checkpoint file) is beside
+// a partial.
+func hasMarker(d dir, partial string) bool {
+	fi, err := d.r.Lstat(partial + tree.CheckpointSuffix)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expect tree.Entry) (*Writer, error) {
@@ -150,6 +189,12 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 		return nil, fmt.Errorf("unable to create %q: a directory is in the way; remove it first: %w", p, syncer.ErrChanged)
 	}
 
+	// Only a partial ferry made (its marker, the checkpoint file, beside
+	// it) is resumed or replaced: a user's own NAME.partial is left alone.
+	foreign := func() error {
+		return fmt.Errorf("unable to create %q: %s exists and was not written by ferry; rename it, or exclude it: %w",
+			p, partial, syncer.ErrExists)
+	}
 	var existing int64
 	reuse := false
 	pi, err := d.r.Lstat(partial)
@@ -157,14 +202,19 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("unable to create %q: %w", p, err)
-	case pi.Mode().IsRegular() && nlink(pi) <= 1 && pi.Size() <= meta.Size:
+	case !hasMarker(d, partial):
+		return nil, foreign()
+	case pi.Mode().IsRegular() && nlink(pi) <= 1:
 		existing, reuse = pi.Size(), true
+		if existing > meta.Size {
+			existing = 0 // truncated once locked
+		}
 	default:
-		// Not something ferry left behind (a link, a directory, a hard
-		// link to another file, or longer than the file can be): writing
-		// into it could change something else, so start over.
-		if err := d.r.RemoveAll(partial); err != nil {
-			return nil, fmt.Errorf("unable to clear stale partial file for %q: %w", p, err)
+		// Ferry's name, but not a plain file any more (a link, a
+		// directory, a hard link): writing into it could change
+		// something else. Only the name goes, never what it points to.
+		if err := d.r.Remove(partial); err != nil {
+			return nil, fmt.Errorf("unable to clear stale partial file %s for %q (remove it, and it will be retried): %w", partial, p, err)
 		}
 	}
 
@@ -180,14 +230,25 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	}
 
 	var file *os.File
+	var marker fs.FileInfo
 	if reuse {
 		file, err = openExisting(d, partial, pi)
-	} else {
-		// A checkpoint without its partial describes nothing.
-		if err := d.r.Remove(partial + tree.CheckpointSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("unable to clear stale checkpoint for %q: %w", p, err)
+		if err == nil {
+			// Again under the lock: the marker may have gone with a
+			// writer that just committed.
+			marker, err = d.r.Lstat(partial + tree.CheckpointSuffix)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = errBusy
+			}
+			if err == nil && existing == 0 && pi.Size() > 0 {
+				err = file.Truncate(0)
+			}
+			if err != nil {
+				file.Close()
+			}
 		}
-		file, err = createLocked(d, partial)
+	} else {
+		file, marker, err = createLocked(d, partial)
 	}
 	if errors.Is(err, errBusy) {
 		return nil, fmt.Errorf("unable to create %q: another transfer of %s is in progress; it will be retried on a later pass: %w",
@@ -198,7 +259,7 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	}
 	return &Writer{
 		fs: f, d: d, path: p, base: base, partial: partial,
-		meta: meta, expect: expect, file: file, existing: existing, ckpt: reuse,
+		meta: meta, expect: expect, file: file, existing: existing, marker: marker,
 		seqOK: existing == 0, digest: xxhash.New(),
 	}, nil
 }
@@ -245,28 +306,25 @@ func (w *Writer) checkpointName() string { return w.partial + tree.CheckpointSuf
 // file. The partial file is synced first so that a checkpoint never claims
 // bytes a crash could lose.
 func (w *Writer) SaveCheckpoint(data []byte) error {
-	w.mu.Lock()
-	w.ckpt = true
-	w.mu.Unlock()
 	if err := w.file.Sync(); err != nil {
 		return fmt.Errorf("unable to sync partial file of %q: %w", w.path, err)
 	}
-	tmp := tempName()
-	if err := w.d.r.WriteFile(tmp, data, 0o600); err != nil {
+	fi, err := replaceFile(w.d, w.checkpointName(), data)
+	if err != nil {
 		return fmt.Errorf("unable to save checkpoint of %q: %w", w.path, err)
 	}
-	if err := w.d.r.Rename(tmp, w.checkpointName()); err != nil {
-		w.d.r.Remove(tmp)
-		return fmt.Errorf("unable to save checkpoint of %q: %w", w.path, err)
-	}
+	w.mu.Lock()
+	w.marker = fi
+	w.mu.Unlock()
 	return nil
 }
 
 // LoadCheckpoint returns the saved checkpoint, or nil and no error if there
-// is none.
+// is none. The empty checkpoint file CreateFile puts beside a new partial
+// (ferry's marker) is none.
 func (w *Writer) LoadCheckpoint() ([]byte, error) {
 	data, err := w.d.r.ReadFile(w.checkpointName())
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(data) == 0 {
 		return nil, nil
 	}
 	if err != nil {
@@ -386,10 +444,12 @@ func (w *Writer) install(df *os.File) error {
 	if err := w.d.h.sync(); err != nil {
 		return fmt.Errorf("unable to sync directory of %q: %w", w.path, err)
 	}
+	// The marker goes with the partial, unless another writer has since
+	// replaced it with its own.
 	w.mu.Lock()
-	ckpt := w.ckpt
+	marker := w.marker
 	w.mu.Unlock()
-	if ckpt {
+	if fi, err := w.d.r.Lstat(w.checkpointName()); err == nil && marker != nil && os.SameFile(fi, marker) {
 		if err := w.d.r.Remove(w.checkpointName()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			w.fs.log.Debug("unable to remove checkpoint", "path", w.path, "err", err)
 		}
