@@ -646,3 +646,56 @@ func TestScanFlagsNonUTF8Name(t *testing.T) {
 		}
 	}
 }
+
+// TestLongNamesSyncAndResume: names of 237-255 bytes never synced ("the
+// name is too long to add .partial.ferry-ckpt"). Their partial now has a
+// short name, which is found again to resume and is never listed.
+func TestLongNamesSyncAndResume(t *testing.T) {
+	for _, name := range []string{strings.Repeat("n", 250), strings.Repeat("\u6587", 80), strings.Repeat("m", tree.MaxNameLen)} {
+		t.Run(fmt.Sprint(len(name)), func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f := newFS(t, root, Options{})
+			defer f.Close()
+			ctx := context.Background()
+			p := "d/" + name
+			content := []byte("long name content")
+			meta := tree.Entry{Path: p, Kind: tree.File, Size: int64(len(content)), Mode: 0o644, Hash: xxhash.Sum64(content)}
+			w, err := f.CreateFile(ctx, meta, tree.Entry{})
+			if err != nil {
+				t.Fatalf("CreateFile of a %d-byte name: %v", len(name), err)
+			}
+			w.WriteAt(content[:5], 0)
+			if err := w.(*Writer).SaveCheckpoint([]byte("key")); err != nil {
+				t.Fatal(err)
+			}
+			w.Abort()
+			if got := scanAll(t, f); len(got) != 1 || got[0].Path != "d" {
+				t.Fatalf("scan with a partial in flight lists %+v, want only d", got)
+			}
+
+			w, err = f.CreateFile(ctx, meta, tree.Entry{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := w.(*Writer).ExistingSize(); n != 5 {
+				t.Fatalf("resume found %d bytes, want 5", n)
+			}
+			if ck, err := w.(*Writer).LoadCheckpoint(); err != nil || string(ck) != "key" {
+				t.Fatalf("checkpoint after resume: %q %v", ck, err)
+			}
+			w.WriteAt(content[5:], 5)
+			if err := w.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.ReadFile(filepath.Join(root, "d", name)); err != nil || !bytes.Equal(got, content) {
+				t.Fatalf("committed file: %q %v", got, err)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(root, "d")); len(ents) != 1 {
+				t.Fatalf("leftovers: %v", ents)
+			}
+		})
+	}
+}

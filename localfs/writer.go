@@ -15,8 +15,8 @@ import (
 	"github.com/ferry-sync/ferry/tree"
 )
 
-// Writer receives one file into NAME+PartialSuffix and renames it into place
-// on Commit. Besides syncer.FileWriter it lets a transfer resume: a partial
+// Writer receives one file into NAME+PartialSuffix (or a short name for a
+// long NAME, see partialName) and renames it into place on Commit. Besides syncer.FileWriter it lets a transfer resume: a partial
 // left by an earlier attempt is kept (ExistingSize), can be read back
 // (ReadAt), and a checkpoint can be stored beside it.
 type Writer struct {
@@ -69,6 +69,18 @@ func (f *FS) createFile(ctx context.Context, meta tree.Entry, expect tree.Entry)
 		return nil, err
 	}
 	return w, nil
+}
+
+// partialName is the name of base's partial file: base+suffix, or, when
+// that and its checkpoint suffix would not fit in a name, a short one
+// derived from base (scans skip .ferry-tmp.* names too). Being derived, it
+// is found again to resume; the checkpoint's resume key and Commit's hash
+// check keep two names with the same 64-bit hash from mixing content.
+func partialName(base, suffix string) string {
+	if len(base)+len(suffix)+len(tree.CheckpointSuffix) <= tree.MaxNameLen {
+		return base + suffix
+	}
+	return fmt.Sprintf(".ferry-tmp.%016x%s", xxhash.Sum64String(base), suffix)
 }
 
 // errBusy means another writer holds the lock on a partial file.
@@ -173,10 +185,7 @@ func hasMarker(d dir, partial string) bool {
 }
 
 func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expect tree.Entry) (*Writer, error) {
-	partial := base + f.partialSuffix
-	if len(partial+tree.CheckpointSuffix) > tree.MaxNameLen {
-		return nil, fmt.Errorf("unable to create %q: the name is too long to add %q to it", p, f.partialSuffix+tree.CheckpointSuffix)
-	}
+	partial := partialName(base, f.partialSuffix)
 	cur, err := lstat(d, p, base)
 	if err != nil {
 		return nil, fmt.Errorf("unable to create %q: %w", p, err)
