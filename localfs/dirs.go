@@ -3,9 +3,11 @@ package localfs
 import (
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-sync/ferry/syncer"
@@ -237,34 +239,91 @@ func (c *dirCache) close() {
 const spaceRefresh = time.Second
 
 // spaceTracker answers "is there room for n more bytes" without a statfs
-// per file: it keeps the last reading and subtracts what it granted since.
-// A request that does not fit is always checked against a fresh reading.
+// per file. Reservations add up: each writer's is held until it commits or
+// aborts, and what a writer has not yet written counts against every
+// reading, fresh or not, so two files that only fit one at a time are not
+// both started. A request that does not fit is always checked against a
+// fresh reading.
 type spaceTracker struct {
-	mu   sync.Mutex
-	at   time.Time
-	free uint64
-	ok   bool
+	now func() time.Time // nil: time.Now
+
+	mu     sync.Mutex
+	at     time.Time
+	free   int64 // the last reading, less what released writers wrote since
+	ok     bool
+	active map[*reservation]struct{}
 }
 
-// reserve reports the free space seen and whether need bytes fit in it.
-func (t *spaceTracker) reserve(need uint64, read func() (syncer.Space, error)) (uint64, bool, error) {
+// reservation is the space promised to one writer.
+type reservation struct {
+	need    int64
+	written atomic.Int64 // bytes of need the writer has written so far
+	seen    int64        // written as of the last reading; guarded by spaceTracker.mu
+}
+
+// wrote records that the writer's data now reaches n bytes past what it
+// started with.
+func (r *reservation) wrote(n int64) {
+	if r != nil {
+		r.written.Store(min(n, r.need))
+	}
+}
+
+// availLocked is the space neither on disk nor promised: the reading less
+// what reservations have yet to write as of that reading.
+func (t *spaceTracker) availLocked() int64 {
+	a := t.free
+	for r := range t.active {
+		a -= r.need - r.seen
+	}
+	return max(a, 0)
+}
+
+// reserve reports the space available and, if need bytes fit in it, a
+// reservation that must be released.
+func (t *spaceTracker) reserve(need int64, read func() (syncer.Space, error)) (int64, *reservation, error) {
+	now := time.Now
+	if t.now != nil {
+		now = t.now
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.ok && time.Since(t.at) < spaceRefresh && need <= t.free {
-		t.free -= need
-		return t.free + need, true, nil
+	if !t.ok || now().Sub(t.at) >= spaceRefresh || t.availLocked() < need {
+		sp, err := read()
+		if err != nil {
+			t.ok = false
+			return 0, nil, err
+		}
+		t.at, t.free, t.ok = now(), int64(min(sp.Free, math.MaxInt64)), true
+		for r := range t.active {
+			r.seen = r.written.Load()
+		}
 	}
-	sp, err := read()
-	if err != nil {
-		t.ok = false
-		return 0, false, err
+	avail := t.availLocked()
+	if need > avail {
+		return avail, nil, nil
 	}
-	t.at, t.free, t.ok = time.Now(), sp.Free, true
-	if need > t.free {
-		return sp.Free, false, nil
+	r := &reservation{need: need}
+	if t.active == nil {
+		t.active = make(map[*reservation]struct{})
 	}
-	t.free -= need
-	return sp.Free, true, nil
+	t.active[r] = struct{}{}
+	return avail, r, nil
+}
+
+// release ends r. What it wrote since the last reading is on disk but not
+// in that reading, so it comes off the cached free space.
+func (t *spaceTracker) release(r *reservation) {
+	if r == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.active[r]; !ok {
+		return
+	}
+	delete(t.active, r)
+	t.free -= r.written.Load() - r.seen
 }
 
 // openChild opens the directory name in r without following a symlink,

@@ -242,6 +242,10 @@ func TestCreateFileChecksFreeSpace(t *testing.T) {
 	defer f.Close()
 	free := uint64(100)
 	f.freeSpace = func() (syncer.Space, error) { return syncer.Space{Free: free, Total: 1000}, nil }
+	// Readings are trusted for spaceRefresh: each change of free below
+	// moves the clock past it.
+	clock := time.Unix(0, 0)
+	f.space.now = func() time.Time { return clock }
 	ctx := context.Background()
 
 	if _, err := f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 101}, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
@@ -257,7 +261,7 @@ func TestCreateFileChecksFreeSpace(t *testing.T) {
 	w.WriteAt(make([]byte, 60), 0)
 	w.Abort()
 	// Resuming needs only the 40 missing bytes.
-	free = 40
+	free, clock = 40, clock.Add(spaceRefresh)
 	w, err = f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 100}, tree.Entry{})
 	if err != nil {
 		t.Fatalf("resume needing 40 bytes with 40 free: %v", err)
@@ -266,7 +270,7 @@ func TestCreateFileChecksFreeSpace(t *testing.T) {
 		t.Fatalf("ExistingSize = %d, want 60", w.(*Writer).ExistingSize())
 	}
 	w.Abort()
-	free = 39
+	free, clock = 39, clock.Add(spaceRefresh)
 	if _, err := f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 100}, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
 		t.Fatalf("resume needing 40 bytes with 39 free: %v, want ErrNoSpace", err)
 	}
@@ -698,4 +702,88 @@ func TestLongNamesSyncAndResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFreeSpaceReservationsAddUp: with 50 bytes free, two 30-byte files
+// both started (the second request re-read statfs, which did not show the
+// first's reservation), both ran out of space, and their partials then
+// blocked every later pass. Reservations now add up until Commit or Abort.
+func TestFreeSpaceReservationsAddUp(t *testing.T) {
+	root := t.TempDir()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	// A disk of 50 bytes: free is what the files in the folder leave.
+	f.freeSpace = func() (syncer.Space, error) {
+		used := int64(0)
+		ents, _ := os.ReadDir(root)
+		for _, en := range ents {
+			if fi, err := en.Info(); err == nil && fi.Mode().IsRegular() {
+				used += fi.Size()
+			}
+		}
+		return syncer.Space{Free: uint64(max(50-used, 0)), Total: 50}, nil
+	}
+	clock := time.Unix(0, 0)
+	f.space.now = func() time.Time { return clock }
+	ctx := context.Background()
+	content := func(c byte, n int) ([]byte, tree.Entry) {
+		b := bytes.Repeat([]byte{c}, n)
+		return b, tree.Entry{Path: string(c), Kind: tree.File, Size: int64(n), Mode: 0o644, Hash: xxhash.Sum64(b)}
+	}
+	a, metaA := content('a', 30)
+	_, metaB := content('b', 30)
+
+	wa, err := f.CreateFile(ctx, metaA, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.CreateFile(ctx, metaB, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+		t.Fatalf("second 30-byte file with 50 free and 30 reserved: %v, want ErrNoSpace", err)
+	}
+	// Halfway, after a fresh reading: a has 10 bytes still to write.
+	wa.WriteAt(a[:20], 0)
+	clock = clock.Add(spaceRefresh)
+	if _, err := f.CreateFile(ctx, metaB, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+		t.Fatalf("second file once the first wrote 20 of 30 bytes: %v, want ErrNoSpace", err)
+	}
+	_, metaC := content('c', 21)
+	if wc, err := f.CreateFile(ctx, metaC, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+		if err == nil {
+			wc.Abort()
+		}
+		t.Fatalf("21 bytes with 30 on disk free but 10 of them promised: %v, want ErrNoSpace", err)
+	}
+	_, metaD := content('d', 20)
+	wd, err := f.CreateFile(ctx, metaD, tree.Entry{})
+	if err != nil {
+		t.Fatalf("20 bytes into the 20 neither written nor promised: %v", err)
+	}
+	wd.Abort() // releases it; its empty partial takes no space
+
+	// Abort releases a's reservation; its 20 bytes stay on disk.
+	wa.Abort()
+	wb, err := f.CreateFile(ctx, metaB, tree.Entry{})
+	if err != nil {
+		t.Fatalf("second file after the first aborted (30 free): %v", err)
+	}
+	wb.Abort()
+	// a's own partial counts as reserved: resuming needs only 10 bytes,
+	// even with b's 30 gone from the free space.
+	clock = clock.Add(spaceRefresh)
+	if wa, err = f.CreateFile(ctx, metaA, tree.Entry{}); err != nil {
+		t.Fatalf("resuming a: %v", err)
+	}
+	wa.WriteAt(a[20:], 20)
+	if err := wa.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Commit released it too: 20 free, with nothing promised.
+	if _, err := f.CreateFile(ctx, metaB, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+		t.Fatalf("30 bytes with 20 free: %v, want ErrNoSpace", err)
+	}
+	w, err := f.CreateFile(ctx, metaD, tree.Entry{})
+	if err != nil {
+		t.Fatalf("20 bytes with 20 free after the commit: %v", err)
+	}
+	w.Abort()
 }

@@ -29,7 +29,8 @@ type Writer struct {
 	expect   tree.Entry
 	file     *os.File
 	existing int64
-	marker   fs.FileInfo // the checkpoint file as this writer last left it (removed at Commit if still so)
+	res      *reservation // free space promised to this writer; released at Commit or Abort
+	marker   fs.FileInfo  // the checkpoint file as this writer last left it (removed at Commit if still so)
 
 	// mu guards the streaming hash and the done flag: WriteAt may be
 	// called concurrently for disjoint ranges.
@@ -37,6 +38,7 @@ type Writer struct {
 	seqOK  bool // every byte so far arrived in order from offset 0
 	seqOff int64
 	digest *xxhash.Digest
+	high   int64 // highest byte written, past existing
 	done   bool
 }
 
@@ -227,15 +229,19 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 		}
 	}
 
+	// The bytes of an existing partial are on disk already: only the rest
+	// is reserved, and held until Commit or Abort.
+	var res *reservation
 	if need := meta.Size - existing; need > 0 {
-		free, fits, err := f.space.reserve(uint64(need), func() (syncer.Space, error) { return f.FreeSpace(ctx) })
+		free, r, err := f.space.reserve(need, func() (syncer.Space, error) { return f.FreeSpace(ctx) })
 		if err != nil {
 			return nil, fmt.Errorf("unable to create %q: %w", p, err)
 		}
-		if !fits {
-			return nil, fmt.Errorf("unable to create %q: it needs %d more bytes but only %d are free; free some space and it will be retried: %w",
+		if r == nil {
+			return nil, fmt.Errorf("unable to create %q: it needs %d more bytes but only %d are free (after what transfers in progress still need); free some space and it will be retried: %w",
 				p, need, free, syncer.ErrNoSpace)
 		}
+		res = r
 	}
 
 	var file *os.File
@@ -259,6 +265,9 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	} else {
 		file, marker, err = createLocked(d, partial)
 	}
+	if err != nil {
+		f.space.release(res)
+	}
 	if errors.Is(err, errBusy) {
 		return nil, fmt.Errorf("unable to create %q: another transfer of %s is in progress; it will be retried on a later pass: %w",
 			p, base, syncer.ErrChanged)
@@ -268,7 +277,7 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	}
 	return &Writer{
 		fs: f, d: d, path: p, base: base, partial: partial,
-		meta: meta, expect: expect, file: file, existing: existing, marker: marker,
+		meta: meta, expect: expect, file: file, existing: existing, marker: marker, res: res,
 		seqOK: existing == 0, digest: xxhash.New(),
 	}, nil
 }
@@ -286,6 +295,10 @@ func (w *Writer) WriteAt(b []byte, off int64) (int, error) {
 	if w.done {
 		w.mu.Unlock()
 		return 0, fmt.Errorf("unable to write %q: %w", w.path, os.ErrClosed)
+	}
+	if end := off + int64(len(b)) - w.existing; end > w.high {
+		w.high = end
+		w.res.wrote(end)
 	}
 	if w.seqOK && off == w.seqOff {
 		w.digest.Write(b)
@@ -358,6 +371,7 @@ func (w *Writer) Abort() error {
 		return nil
 	}
 	defer w.d.close()
+	defer w.fs.space.release(w.res)
 	if err := w.file.Close(); err != nil {
 		return fmt.Errorf("unable to close partial file of %q: %w", w.path, err)
 	}
@@ -370,6 +384,7 @@ func (w *Writer) Commit() error {
 		return fmt.Errorf("unable to commit %q: %w", w.path, os.ErrClosed)
 	}
 	defer w.d.close()
+	defer w.fs.space.release(w.res)
 	df := w.d.file()
 	// The partial stays open, and so locked, until it has been renamed
 	// into place: a writer waiting for the lock must not get a file that
