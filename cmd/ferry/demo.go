@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 )
@@ -251,7 +252,7 @@ func showTrees(e *env, local, remote string) {
 				return nil
 			}
 			if info, err := d.Info(); err == nil {
-				out[rel] = humanBytes(info.Size())
+				out[rel] = render.Size(info.Size())
 			}
 			return nil
 		})

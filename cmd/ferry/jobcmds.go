@@ -126,7 +126,7 @@ func printConflicts(e *env, recs []conflict.Record) {
 		if s.Kind == "" || s.Kind == "absent" {
 			return "absent"
 		}
-		return fmt.Sprintf("%s %s %s", s.Kind, humanBytes(s.Size), time.Unix(0, s.Mtime).Format(time.DateTime))
+		return fmt.Sprintf("%s %s %s", s.Kind, render.Size(s.Size), time.Unix(0, s.Mtime).Format(time.DateTime))
 	}
 	for _, r := range recs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", render.Clean(r.Path), r.Reason, side(r.Local), side(r.Remote), render.Clean(r.Copy))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ferry-sync/ferry/syncer"
 	"time"
 )
 
@@ -280,5 +282,20 @@ func TestRunServesStatusAndStop(t *testing.T) {
 	code, _, stderr = runCLI(t, ctx, "stop", "--config", cfg, "j")
 	if code == exitOK || !strings.Contains(stderr, "ferry run --config") {
 		t.Fatalf("stop without an agent: exit %d, %s", code, stderr)
+	}
+}
+
+// TestProgressLineKeepsHostileNameOnOneLine: a file name with a newline or
+// an escape sequence must not split or repaint the plain progress log.
+func TestProgressLineKeepsHostileNameOnOneLine(t *testing.T) {
+	var out syncBuffer
+	p := newProgressPrinter(&out, false)
+	p.observe(syncer.Event{Phase: syncer.PhaseTransferring, Path: "evil\nfake line\x1b[31m", FileDone: true, FilesDone: 1, FilesTotal: 1})
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if len(lines) != 2 { // the phase line and the file line
+		t.Fatalf("got %d lines, want 2:\n%q", len(lines), out.String())
+	}
+	if strings.ContainsAny(lines[1], "\x1b") || !strings.Contains(lines[1], "(1/1 files)") {
+		t.Fatalf("file line not sanitised: %q", lines[1])
 	}
 }

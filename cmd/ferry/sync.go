@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 )
@@ -73,7 +74,7 @@ func summary(r snapshot.PassRecord) string {
 	}
 	d := r.End.Sub(r.Start).Round(time.Millisecond)
 	s := fmt.Sprintf("created %d, updated %d, deleted %d, conflicts %d, bytes %d (%s) in %s",
-		r.Created, r.Updated, r.Deleted, r.Conflicts, r.Bytes, humanBytes(r.Bytes), d)
+		r.Created, r.Updated, r.Deleted, r.Conflicts, r.Bytes, render.Size(r.Bytes), d)
 	if r.Problems > 0 {
 		s += fmt.Sprintf(", problems %d", r.Problems)
 	}
@@ -81,19 +82,6 @@ func summary(r snapshot.PassRecord) string {
 		s += fmt.Sprintf(", skipped %d (changed during the pass; the next pass picks them up)", r.Skipped)
 	}
 	return s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // progressPrinter shows a pass: a redrawn bar on a terminal, plain log
@@ -127,7 +115,7 @@ func (p *progressPrinter) observe(ev syncer.Event) {
 			if ev.Err != nil {
 				status = ev.Err.Error()
 			}
-			fmt.Fprintf(p.w, "%s %s: %s (%d/%d files)\n", time.Now().Format(time.TimeOnly), ev.Path, status, ev.FilesDone, ev.FilesTotal)
+			fmt.Fprintf(p.w, "%s %s: %s (%d/%d files)\n", time.Now().Format(time.TimeOnly), render.Clean(ev.Path), render.Clean(status), ev.FilesDone, ev.FilesTotal)
 		}
 		return
 	}
@@ -140,8 +128,8 @@ func (p *progressPrinter) observe(ev syncer.Event) {
 	if s := now.Sub(p.start).Seconds(); s > 0 {
 		rate = float64(ev.BytesDone) * 8 / s / 1e6
 	}
-	fmt.Fprintf(p.w, "\r%s %s %d/%d files %s/%s %.1f Mbit/s   ", ev.Phase, bar(ev.BytesDone, ev.BytesTotal, 24),
-		ev.FilesDone, ev.FilesTotal, humanBytes(ev.BytesDone), humanBytes(ev.BytesTotal), rate)
+	fmt.Fprintf(p.w, "\r%s %s %d/%d files %s/%s %.1f Mbit/s   ", ev.Phase, render.ProgressBar(ev.BytesDone, ev.BytesTotal, 24),
+		ev.FilesDone, ev.FilesTotal, render.Size(ev.BytesDone), render.Size(ev.BytesTotal), rate)
 	p.drawn = true
 }
 
@@ -151,20 +139,4 @@ func (p *progressPrinter) finish() {
 	if p.drawn {
 		fmt.Fprintln(p.w)
 	}
-}
-
-func bar(done, total int64, width int) string {
-	filled := width
-	if total > 0 {
-		filled = int(float64(width) * float64(min(done, total)) / float64(total))
-	}
-	b := make([]rune, width)
-	for i := range b {
-		if i < filled {
-			b[i] = '█'
-		} else {
-			b[i] = '░'
-		}
-	}
-	return "[" + string(b) + "]"
 }
