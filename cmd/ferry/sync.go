@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-sync/ferry/service/logging"
 	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -20,14 +21,19 @@ func newSyncCommand() *command {
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	allowDeletes := fs.Bool("allow-deletes", false, "let this pass delete more than max_delete")
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key (like OpenSSH accept-new)")
+	level := fs.String("log-level", "warn", "debug | info | warn | error (log lines go to stderr)")
 	return &command{
 		name:    "sync",
 		summary: "run one sync pass of a job and print a summary",
-		usage:   "--config FILE [--allow-deletes] [--accept-new-host-key] JOB",
+		usage:   "--config FILE [--allow-deletes] [--accept-new-host-key] [--log-level LEVEL] JOB",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
 				return usageError{"give exactly one JOB"}
+			}
+			lvl, err := logging.ParseLevel(*level)
+			if err != nil {
+				return usageError{err.Error()}
 			}
 			cfg, job, err := loadJob(*cfgPath, args[0])
 			if err != nil {
@@ -41,7 +47,7 @@ func newSyncCommand() *command {
 			if msg := db.Recovered(); msg != "" {
 				fmt.Fprintln(e.stderr, "warning:", msg)
 			}
-			warnings := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			warnings := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
 			o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew, log: warnings})
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -201,6 +202,7 @@ type sendRun struct {
 	payload, retrans, resumed, lostPkts uint64
 	filesDone, filesFailed              int
 	lastPublish                         time.Time
+	traced                              traceMark
 }
 
 // Run sends files and returns one error (or nil) per file, in order, plus
@@ -273,6 +275,7 @@ func (r *sendRun) loop() error {
 		}
 		r.l.flush()
 		r.publish(now, false)
+		r.trace(now)
 		d := wake.Sub(r.clk.Now())
 		if d <= 0 {
 			d = time.Microsecond
@@ -350,6 +353,34 @@ func (r *sendRun) publish(now time.Time, force bool) {
 		FilesDone: r.filesDone, FilesFailed: r.filesFailed,
 	}
 	r.s.mu.Unlock()
+}
+
+// trace logs, at debug level and once a second, what the session did in
+// that second: enough to see where a slow transfer loses its rate.
+func (r *sendRun) trace(now time.Time) {
+	if now.Sub(r.traced.at) < time.Second || !r.cfg.Log.Enabled(r.ctx, slog.LevelDebug) {
+		return
+	}
+	prev := r.traced
+	r.traced = traceMark{at: now, payload: r.payload, retrans: r.retrans, wire: r.l.sentBytes, pkts: r.l.sentPkts}
+	if prev.at.IsZero() {
+		return
+	}
+	secs := now.Sub(prev.at).Seconds()
+	mbit := func(b uint64) string { return fmt.Sprintf("%.1f", float64(b)*8/secs/1e6) }
+	cs := r.s.ctrl.Stats()
+	r.cfg.Log.Debug("data session", "t", now.Sub(r.start).Round(time.Millisecond),
+		"payload_mbit", mbit(r.payload-prev.payload), "retrans_mbit", mbit(r.retrans-prev.retrans),
+		"wire_mbit", mbit(r.l.sentBytes-prev.wire), "pkts", r.l.sentPkts-prev.pkts,
+		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
+		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.rtt.smoothed(), "inflight", r.inflight,
+		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone)
+}
+
+// traceMark is the counters at the last trace line.
+type traceMark struct {
+	at                           time.Time
+	payload, retrans, wire, pkts uint64
 }
 
 // ptoAt is when to probe if nothing is acknowledged before.
