@@ -15,7 +15,7 @@ const ChannelType = "ferry-rpc"
 
 // Version is the protocol version a Hello carries. A server refuses a
 // client whose major version differs.
-const Version = 1
+const Version = 2
 
 // MsgType is the first byte of a frame body.
 type MsgType uint8

@@ -436,7 +436,8 @@ func (rr *recvRun) handle(now time.Time, p inPkt) (kept bool) {
 	case wire.TypeData:
 		var d wire.Data
 		if d, _, err = wire.ParseData(p.body); err == nil {
-			owd := p.at.Sub(rr.start) - time.Duration(d.SentAt)
+			elapsed := p.at.Sub(rr.start)
+			owd := elapsed - time.Duration(wire.UnwrapMicros(elapsed.Microseconds(), d.SentAt))*time.Microsecond
 			if rr.owdN == 0 || owd < rr.owdMin {
 				rr.owdMin = owd
 			}

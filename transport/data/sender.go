@@ -600,6 +600,14 @@ func (r *sendRun) admitOpened(now time.Time, o openedFile) {
 		r.filesFailed++
 		return
 	}
+	if e.Size > wire.MaxOffset {
+		_ = rd.Close()
+		r.results[f.idx] = fmt.Errorf("unable to send %s: %d bytes is more than a data session carries (%d)", e.Path, e.Size, int64(wire.MaxOffset))
+		f.state = sfDone
+		r.remaining--
+		r.filesFailed++
+		return
+	}
 	f.r = rd
 	f.id = r.nextID
 	r.nextID++
@@ -676,7 +684,7 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 		if budget&31 == 31 {
 			now = r.clk.Now() // reads above can take a while
 		}
-		d := wire.Data{File: f.id, Offset: off, SentAt: int64(now.Sub(r.start)), Payload: buf}
+		d := wire.Data{File: f.id, Offset: off, SentAt: uint32(now.Sub(r.start).Microseconds()), Payload: buf}
 		pn, wsize := r.l.queue(wire.TypeData, d.Append)
 		r.track(now, pn, sentPkt{at: now, f: f, off: off, n: n, size: wsize})
 		r.pacer.Sent(wsize)

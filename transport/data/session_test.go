@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/wire"
 )
 
 func mixedSizes(r *rand.Rand, n int) []int {
@@ -233,9 +234,9 @@ func TestForgedPacketsAreCountedNotFatal(t *testing.T) {
 			for j := range b {
 				b[j] = byte(hr.Uint32())
 			}
-			if len(b) > 27 && i%2 == 0 {
-				b[0], b[1], b[2] = 1, byte(1+hr.IntN(10)), 0
-				copy(b[3:19], cfg.Session[:])
+			if len(b) > wire.HeaderLen && i%2 == 0 {
+				// A well-formed header of this session over garbage.
+				copy(b, wire.Header{Type: wire.Type(1 + hr.IntN(10)), Session: cfg.Session, Number: hr.Uint64() & wire.MaxNumber}.Append(nil))
 			}
 			_, _ = attacker.WriteTo(b, rc.LocalAddr())
 			if i%50 == 0 {

@@ -232,3 +232,22 @@ func TestWindowMatchesModel(t *testing.T) {
 		}
 	}
 }
+
+// TestSealStopsAtTheLastNumber: the header carries 48 bits of packet
+// number, so a box that ran past them must refuse to seal rather than
+// wrap around to a nonce it already used.
+func TestSealStopsAtTheLastNumber(t *testing.T) {
+	snd, rcv := pair(t)
+	snd.next = wire.MaxNumber
+	_, last := sealed(t, snd, wire.TypeData, []byte("last"))
+	if _, body, err := rcv.Open(last); err != nil || string(body) != "last" {
+		t.Fatalf("packet number MaxNumber: Open = %q, %v", body, err)
+	}
+	h := snd.Next(wire.TypeData)
+	if h.Number != wire.MaxNumber+1 {
+		t.Fatalf("Next after MaxNumber = %d", h.Number)
+	}
+	if _, err := snd.Seal(append(h.Append(nil), "wrapped"...)); !errors.Is(err, ErrNumberReused) {
+		t.Fatalf("Seal past MaxNumber: err = %v, want ErrNumberReused", err)
+	}
+}

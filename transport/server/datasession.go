@@ -12,7 +12,6 @@ import (
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/transport/seal"
-	"github.com/ferry-sync/ferry/transport/wire"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -51,11 +50,7 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 		items = append(items, es.Entries...)
 	}
 
-	var id wire.SessionID
 	key := make([]byte, seal.KeyLen)
-	if _, err := rand.Read(id[:]); err != nil {
-		return st.reply(fmt.Errorf("unable to make a session id: %w", err), nil)
-	}
 	if _, err := rand.Read(key); err != nil {
 		return st.reply(fmt.Errorf("unable to make a session key: %w", err), nil)
 	}
@@ -74,7 +69,11 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 		}
 		items = kept
 	}
-	sc := mux.register(id)
+	sc, err := mux.register(rand.Read)
+	if err != nil {
+		return st.reply(fmt.Errorf("unable to make a session id: %w", err), nil)
+	}
+	id := sc.id
 	defer sc.Close()
 	capRate := minRate(s.acct.rateCap, s.srv.cfg.TotalRate)
 	cfg := data.Config{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/transport/wire"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -255,7 +256,7 @@ func TestDataSessionRefusesHostileListsAndNeedsUDP(t *testing.T) {
 			t.Fatal(err)
 		}
 		ok, isOK := m.(control.SessionOK)
-		if !isOK || len(ok.Key) != 32 || len(ok.ID) != 16 || int(ok.Port) != pc.LocalAddr().(*net.UDPAddr).Port {
+		if !isOK || len(ok.Key) != 32 || len(ok.ID) != wire.SessionIDLen || int(ok.Port) != pc.LocalAddr().(*net.UDPAddr).Port {
 			t.Fatalf("session answer %#v", m)
 		}
 		ids, keys = append(ids, ok.ID), append(keys, ok.Key)

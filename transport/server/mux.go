@@ -81,12 +81,23 @@ func (m *udpMux) run() {
 	}
 }
 
-func (m *udpMux) register(id wire.SessionID) *sessionConn {
-	sc := &sessionConn{mux: m, id: id, in: make(chan datagram, muxQueue), closed: make(chan struct{}), wake: make(chan struct{})}
+// register gives a new session an id no live session has, drawn with
+// random (crypto/rand.Read in production). Ids are short (they only route
+// packets), so a clash is possible and is drawn again.
+func (m *udpMux) register(random func([]byte) (int, error)) (*sessionConn, error) {
+	sc := &sessionConn{mux: m, in: make(chan datagram, muxQueue), closed: make(chan struct{}), wake: make(chan struct{})}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sessions[id] = sc
-	return sc
+	for range 16 {
+		if _, err := random(sc.id[:]); err != nil {
+			return nil, err
+		}
+		if _, taken := m.sessions[sc.id]; !taken {
+			m.sessions[sc.id] = sc
+			return sc, nil
+		}
+	}
+	return nil, errors.New("every id drawn is in use")
 }
 
 func (m *udpMux) unregister(id wire.SessionID) {

@@ -6,7 +6,11 @@ import (
 )
 
 // DataOverhead is the encoded size of a Data body without its payload.
-const DataOverhead = 4 + 8 + 8 + 2
+const DataOverhead = 4 + 6 + 4 + 2
+
+// MaxOffset bounds Data.Offset and so the size of a file a session can
+// carry (256 TiB): offsets travel in 48 bits.
+const MaxOffset = 1<<48 - 1
 
 // MaxPayload bounds a Data payload so a datagram stays below 64 KiB.
 const MaxPayload = 65000
@@ -15,18 +19,21 @@ const MaxPayload = 65000
 type Data struct {
 	File   uint32
 	Offset int64
-	// SentAt is the sender's clock in nanoseconds since its session began;
-	// the receiver derives one-way-delay samples from it (the clocks' offset
-	// cancels out when only the variation is used).
-	SentAt  int64
+	// SentAt is the sender's clock in microseconds since its session
+	// began, modulo 2^32 (it wraps after about 71 minutes; UnwrapMicros
+	// restores it). The receiver derives one-way-delay samples from it
+	// (the clocks' offset cancels out when only the variation is used).
+	SentAt  uint32
 	Payload []byte
 }
 
-// Append appends the encoded body to b.
+// Append appends the encoded body to b. Offset must be within
+// [0, MaxOffset]; the sender never announces a larger file.
 func (d Data) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, d.File)
-	b = binary.BigEndian.AppendUint64(b, uint64(d.Offset))
-	b = binary.BigEndian.AppendUint64(b, uint64(d.SentAt))
+	o := uint64(d.Offset)
+	b = append(b, byte(o>>40), byte(o>>32), byte(o>>24), byte(o>>16), byte(o>>8), byte(o))
+	b = binary.BigEndian.AppendUint32(b, d.SentAt)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(d.Payload)))
 	return append(b, d.Payload...)
 }
@@ -34,14 +41,30 @@ func (d Data) Append(b []byte) []byte {
 // ParseData decodes a Data body. Payload aliases b.
 func ParseData(b []byte) (Data, int, error) {
 	r := reader{b: b}
-	d := Data{File: r.u32(), Offset: r.size(), SentAt: int64(r.u64())}
+	d := Data{File: r.u32()}
+	if o := r.take(6); o != nil {
+		d.Offset = int64(o[0])<<40 | int64(o[1])<<32 | int64(o[2])<<24 | int64(o[3])<<16 | int64(o[4])<<8 | int64(o[5])
+	}
+	d.SentAt = r.u32()
 	n := int(r.u16())
 	d.Payload = r.take(n)
 	if r.err != nil {
 		return Data{}, 0, fmt.Errorf("unable to parse DATA: %w", r.err)
 	}
-	if d.Offset+int64(n) < d.Offset {
-		return Data{}, 0, fmt.Errorf("unable to parse DATA: %w: offset overflows", ErrMalformed)
-	}
 	return d, r.off, nil
+}
+
+// UnwrapMicros turns a 32-bit wrapped microsecond count back into a full
+// one, taking the value nearest to ref (the full count the caller expects
+// it to be close to, such as its own elapsed time or the last one seen).
+func UnwrapMicros(ref int64, v uint32) int64 {
+	const span = 1 << 32
+	full := ref&^(span-1) | int64(v)
+	switch {
+	case full-ref > span/2:
+		full -= span
+	case ref-full > span/2:
+		full += span
+	}
+	return full
 }

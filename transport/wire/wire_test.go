@@ -21,13 +21,13 @@ func codecs() []codec {
 		return codec{name, v, enc, p}
 	}
 	return []codec{
-		wrap("header", Header{Type: TypeFeedback, Flags: FlagFromReceiver, Session: SessionID{1, 2, 3, 15: 9}, Number: 1<<40 + 7},
+		wrap("header", Header{Type: TypeFeedback, Flags: FlagFromReceiver, Session: SessionID{1, 2, 3, 9}, Number: MaxNumber - 7},
 			func(v any, b []byte) []byte { return v.(Header).Append(b) },
 			func(b []byte) (any, int, error) { return ParseHeader(b) }),
-		wrap("data", Data{File: 7, Offset: 1 << 33, SentAt: 123456789, Payload: []byte("hello, ferry")},
+		wrap("data", Data{File: 7, Offset: MaxOffset - 12, SentAt: 1<<32 - 1, Payload: []byte("hello, ferry")},
 			func(v any, b []byte) []byte { return v.(Data).Append(b) },
 			func(b []byte) (any, int, error) { return ParseData(b) }),
-		wrap("data-empty", Data{File: 1, Offset: 0, SentAt: -5, Payload: []byte{}},
+		wrap("data-empty", Data{File: 1, Offset: 0, SentAt: 0, Payload: []byte{}},
 			func(v any, b []byte) []byte { return v.(Data).Append(b) },
 			func(b []byte) (any, int, error) { return ParseData(b) }),
 		wrap("file", File{ID: 3, Flags: FileFresh, Size: 5 << 30, Hash: 0xdeadbeefcafe, Mode: 0o644, Mtime: 1700000000123456789, Path: "dir/sub/ä file.txt"},
@@ -99,18 +99,57 @@ func TestParseHeaderRejectsUnknownVersionTypeAndFlags(t *testing.T) {
 	good := Header{Type: TypeData, Number: 1}.Append(nil)
 	for _, tc := range []struct {
 		name string
-		at   int
 		val  byte
 	}{
-		{"version", 0, Version + 1},
-		{"type zero", 1, 0},
-		{"type unknown", 1, byte(typeEnd)},
-		{"flags", 2, 0x80},
+		{"version 1", 1<<versionShift | byte(TypeData)},
+		{"version 3", 3<<versionShift | byte(TypeData)},
+		// A version-1 packet began with the byte 1: it must not parse as
+		// anything of version 2.
+		{"a version-1 packet", 1},
+		{"type zero", Version << versionShift},
+		{"type unknown", Version<<versionShift | byte(typeEnd)},
+		{"flags", Version<<versionShift | 2<<flagsShift | byte(TypeData)},
 	} {
 		b := append([]byte(nil), good...)
-		b[tc.at] = tc.val
+		b[0] = tc.val
 		if _, _, err := ParseHeader(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: err = %v, want ErrMalformed", tc.name, err)
+		}
+	}
+}
+
+// TestHeaderLayout pins the packed header byte for byte: 11 bytes where
+// version 1 used 27, on every packet.
+func TestHeaderLayout(t *testing.T) {
+	h := Header{Type: TypeFeedback, Flags: FlagFromReceiver, Session: SessionID{0xa1, 0xa2, 0xa3, 0xa4}, Number: 0x010203040506}
+	want := []byte{0x80 | 0x10 | byte(TypeFeedback), 0xa1, 0xa2, 0xa3, 0xa4, 1, 2, 3, 4, 5, 6}
+	if got := h.Append(nil); !bytes.Equal(got, want) || len(got) != HeaderLen {
+		t.Fatalf("header = % x, want % x", got, want)
+	}
+	d := Data{File: 0x01020304, Offset: 0x0a0b0c0d0e0f, SentAt: 0x11121314, Payload: []byte{0xff}}
+	wantD := []byte{1, 2, 3, 4, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x11, 0x12, 0x13, 0x14, 0, 1, 0xff}
+	if got := d.Append(nil); !bytes.Equal(got, wantD) || len(got) != DataOverhead+1 {
+		t.Fatalf("data = % x, want % x", got, wantD)
+	}
+}
+
+func TestUnwrapMicros(t *testing.T) {
+	const span = int64(1) << 32
+	for _, tc := range []struct {
+		ref  int64
+		v    uint32
+		want int64
+	}{
+		{0, 0, 0},
+		{1000, 1500, 1500},
+		{span + 10, 5, span + 5},            // just past a wrap
+		{span - 10, 5, span + 5},            // the value wrapped, the reference not yet
+		{span + 10, 1<<32 - 3, span - 3},    // the value from just before the wrap
+		{5 * span, 1 << 31, 5*span + 1<<31}, // half a span away: either is near, take the one above
+		{7*span + 100, 100 + 1<<30, 7*span + 100 + 1<<30},
+	} {
+		if got := UnwrapMicros(tc.ref, tc.v); got != tc.want {
+			t.Errorf("UnwrapMicros(%d, %d) = %d, want %d", tc.ref, tc.v, got, tc.want)
 		}
 	}
 }
@@ -139,9 +178,5 @@ func TestParseRejectsNegativeSizes(t *testing.T) {
 	b[4] = 0x80
 	if _, _, err := ParseProbe(b); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("negative size: err = %v, want ErrMalformed", err)
-	}
-	d := Data{File: 1, Offset: 1<<63 - 2, Payload: []byte("abcd")}.Append(nil)
-	if _, _, err := ParseData(d); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("offset+len overflow: err = %v, want ErrMalformed", err)
 	}
 }
