@@ -215,12 +215,19 @@ type Controller struct {
 	lowFrac  float64 // time-weighted share of recent readings below competeQ/2
 }
 
-// NewController returns a controller that starts ramping from a quarter of
-// its cap (at most InitialRate).
+// NewController returns a controller that starts ramping from half the
+// target rate when one is set (the user has said what the path carries, so
+// one doubling reaches it), else from a quarter of its cap (at most
+// InitialRate). Low always starts from the lower figure: it must not
+// disturb anyone even for its first round trip.
 func NewController(cfg Config, clk Clock) *Controller {
 	c := &Controller{clk: clk, cfg: cfg, interval: 10 * time.Millisecond}
 	lo, hi := c.bounds()
-	c.rate = clamp(math.Min(hi/4, InitialRate), lo, hi)
+	start := math.Min(hi/4, InitialRate)
+	if cfg.TargetRate > 0 && c.policy() != Low {
+		start = hi / 2
+	}
+	c.rate = clamp(start, lo, hi)
 	if c.policy() == Fixed {
 		c.rate = hi
 	}

@@ -483,3 +483,26 @@ func TestFairFlowsDoNotCompeteWithEachOther(t *testing.T) {
 		})
 	}
 }
+
+// TestStartingRate: with a target the ramp starts at half of it (one
+// doubling from the target instead of two or more), without one at
+// InitialRate at most, and Low never starts high.
+func TestStartingRate(t *testing.T) {
+	clk := newFakeClock()
+	for _, tc := range []struct {
+		cfg  Config
+		want float64
+	}{
+		{Config{Policy: Fair, TargetRate: 100e6}, 50e6},
+		{Config{Policy: High, TargetRate: 1e9}, 500e6},
+		{Config{Policy: Fair, TargetRate: 100e6, MaxRate: 40e6}, 20e6},
+		{Config{Policy: Low, TargetRate: 100e6}, 25e6},
+		{Config{Policy: Fair}, InitialRate},
+		{Config{Policy: Fair, MaxRate: 40e6}, 10e6},
+		{Config{Policy: Fixed, TargetRate: 30e6}, 30e6},
+	} {
+		if got := NewController(tc.cfg, clk).Rate(); got != tc.want {
+			t.Errorf("%+v: starting rate %.0f, want %.0f", tc.cfg, got, tc.want)
+		}
+	}
+}

@@ -355,10 +355,15 @@ func (r *sendRun) publish(now time.Time, force bool) {
 	r.s.mu.Unlock()
 }
 
-// trace logs, at debug level and once a second, what the session did in
-// that second: enough to see where a slow transfer loses its rate.
+// trace logs, at debug level and once a second (ten times a second for
+// the first three, where startup shows), what the session did in that
+// time: enough to see where a slow transfer loses its rate.
 func (r *sendRun) trace(now time.Time) {
-	if now.Sub(r.traced.at) < time.Second || !r.cfg.Log.Enabled(r.ctx, slog.LevelDebug) {
+	every := time.Second
+	if now.Sub(r.start) < 3*time.Second {
+		every = 100 * time.Millisecond
+	}
+	if now.Sub(r.traced.at) < every || !r.cfg.Log.Enabled(r.ctx, slog.LevelDebug) {
 		return
 	}
 	prev := r.traced
