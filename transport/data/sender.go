@@ -360,8 +360,8 @@ func (r *sendRun) publish(now time.Time, force bool) {
 // time: enough to see where a slow transfer loses its rate.
 func (r *sendRun) trace(now time.Time) {
 	every := time.Second
-	if now.Sub(r.start) < 3*time.Second {
-		every = 100 * time.Millisecond
+	if now.Sub(r.start) < 3*time.Second || r.queued == len(r.files) && len(r.active) < 64 {
+		every = 100 * time.Millisecond // startup, and the tail
 	}
 	if now.Sub(r.traced.at) < every || !r.cfg.Log.Enabled(r.ctx, slog.LevelDebug) {
 		return
@@ -379,7 +379,8 @@ func (r *sendRun) trace(now time.Time) {
 		"wire_mbit", mbit(r.l.sentBytes-prev.wire), "pkts", r.l.sentPkts-prev.pkts,
 		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
 		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.rtt.smoothed(), "inflight", r.inflight,
-		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone)
+		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", len(r.sent), "retx", len(r.retx),
+		"remaining", r.remaining, "done_tx", r.doneTx)
 }
 
 // traceMark is the counters at the last trace line.

@@ -99,7 +99,13 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 		for i, it := range items {
 			files[i] = data.SendFile{Entry: it, Open: func() (syncer.FileReader, error) { return openUnchanged(ctx, ep, it) }}
 		}
-		errs, serr := data.Send(ctx, sc, cfg, files)
+		snd, err := data.NewSender(sc, cfg)
+		if err != nil {
+			return st.reply(err, nil)
+		}
+		leave := s.srv.shares.join(s.acct, func(r config.Rate) { snd.SetConfig(sessionRate(true, r)) })
+		errs, serr := snd.Run(ctx, files)
+		leave()
 		for i, err := range errs {
 			if err != nil {
 				if werr := st.send(control.FileErrorOf(items[i].Path, err)); werr != nil {
@@ -129,7 +135,13 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 		}
 		return ep.CreateFile(ctx, f.Entry(), exp)
 	}
-	results, serr := data.Receive(ctx, sc, cfg, open)
+	rcv, err := data.NewReceiver(sc, cfg, open)
+	if err != nil {
+		return st.reply(err, nil)
+	}
+	leave := s.srv.shares.join(s.acct, func(r config.Rate) { rcv.SetConfig(sessionRate(false, r)) })
+	results, serr := rcv.Run(ctx)
+	leave()
 	failed := 0
 	for _, r := range results {
 		if r.Err != nil {

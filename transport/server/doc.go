@@ -8,7 +8,8 @@
 // just after the endpoint is opened, which narrows but cannot close the race
 // with another session of the same user swapping a directory for a
 // symlink. Give users who must not reach each other's files different roots
-// that do not overlap. Rate caps (per user, and TotalRate) bound each SSH
-// stream and each data session on its own; TotalRate is shared by the SSH
-// streams but not yet divided between concurrent UDP sessions.
+// that do not overlap. Rate caps (per user, and TotalRate) are shared: the
+// SSH streams draw on common token buckets, and the UDP data sessions
+// running under a cap split it evenly, split again as sessions start and
+// end (so a session with little left holds its share until it ends).
 package server

@@ -124,6 +124,7 @@ type Server struct {
 	accounts map[string]*account
 	byKey    map[string][]*account
 	total    *rate.Limiter
+	shares   *shares // the caps divided among data sessions
 	open     Opener
 	roots    *roots
 	hostKey  ssh.PublicKey
@@ -166,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 		accounts: map[string]*account{},
 		byKey:    map[string][]*account{},
 		total:    newLimiter(cfg.TotalRate),
+		shares:   newShares(cfg.TotalRate),
 		open:     cfg.Open,
 		roots:    newRoots(cfg.StateDir),
 		conns:    map[net.Conn]struct{}{},
