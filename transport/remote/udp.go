@@ -79,6 +79,7 @@ func (e *Endpoint) transfer(ctx context.Context, items []syncer.Transfer, udp fu
 		}
 		e.fallBack(serr)
 	}
+	e.forgetStats() // what moved now moved over SSH
 	return e.each(ctx, items, stream)
 }
 
@@ -386,6 +387,14 @@ func (e *Endpoint) track(s interface{ SetConfig(cc.Config) }, download bool, ser
 		defer e.mu.Unlock()
 		delete(e.sessions, id)
 	}
+}
+
+// forgetStats drops the last UDP session's figures when files go over
+// the SSH stream instead, so they are not reported for this batch.
+func (e *Endpoint) forgetStats() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lastStats, e.haveStats = data.Stats{}, false
 }
 
 // remember keeps the last session's figures for DataStats.

@@ -106,6 +106,11 @@ func TestAutoFallsBackToSSHWhenUDPIsBlocked(t *testing.T) {
 	if !strings.Contains(e.log.String(), "UDP data path blocked") {
 		t.Fatalf("fallback was not logged:\n%s", e.log.String())
 	}
+	// The failed UDP session's figures must not be reported as if the
+	// files had moved over UDP (ferry sync's transport line did).
+	if st, ok := ep.DataStats(); ok {
+		t.Fatalf("after falling back to SSH, DataStats still reports a UDP session: %+v", st)
+	}
 	// The next batch goes straight to the stream, without waiting again.
 	item2 := syncer.Transfer{Source: fileEntry(t, src, "g.bin", content[:1000])}
 	start := time.Now()
