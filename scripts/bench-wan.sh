@@ -46,7 +46,14 @@ rate_for() { case "$1" in lan-1g) echo 1000Mbps ;; *) echo 100Mbps ;; esac; }
 bytes_of() { du -sb --apparent-size "$1" | cut -f1; }
 now() { date +%s.%N; }
 
-printf '%-8s %-6s %-6s %9s %10s %9s %8s\n' link workload peer seconds "Mbit/s" "x rsync" retrans
+# ferry's debug log times its phases: SSH connected, data session agreed,
+# last trace line of the session; printed as seconds from the start.
+at() { # ISO timestamp of the first log line matching $2 in $1 (last with -l)
+  local pick=head; [ "${3:-}" = -l ] && pick=tail
+  grep "$2" "$1" | $pick -1 | sed -n 's/^time=\([^ ]*\).*/\1/p' | xargs -r -I{} date -d {} +%s.%N
+}
+since() { [ -n "$2" ] && printf '%.2f' "$(echo "$2 - $1" | bc -l)" || printf -- '-'; }
+printf '%-8s %-6s %-6s %9s %10s %9s %8s  %s\n' link workload peer seconds "Mbit/s" "x rsync" retrans "ferry phases: connected / data starts / data ends (s)"
 for link in $LINKS; do
   stop="$W/stop-$link"; rm -f "$stop"
   "$W/wanem" -name fb $(flags_for "$link") -for "${TIMEOUT}s" -stopfile "$stop" >"$W/wanem-$link.log" 2>&1 &
@@ -88,14 +95,16 @@ jobs:
     bandwidth: {policy: $POLICY, target_rate: $(rate_for "$link")}
 YAML
     t0=$(now)
-    ip netns exec fb-b timeout "$TIMEOUT" "$W/ferry" sync --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>&1 || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; }
+    ip netns exec fb-b timeout "$TIMEOUT" "$W/ferry" sync --log-level debug --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>"$W/ferry-$link-$wl.debug" || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; grep -v level=DEBUG "$W/ferry-$link-$wl.debug" | tail -5; }
     t1=$(now)
     fs=$(echo "$t1 - $t0" | bc -l)
     fmbps=$(echo "$bytes * 8 / $fs / 1000000" | bc -l)
     ratio=$(echo "$rs / $fs" | bc -l)
     retr=$(grep -o 'retransmitted [0-9.]*%' "$W/ferry-$link-$wl.log" | tail -1 | awk '{print $2}')
     ok=$(diff -rq "$src" "$W/srv/ferry-$wl" >/dev/null 2>&1 && echo "" || echo " MISMATCH")
-    printf '%-8s %-6s %-6s %9.1f %10.1f %9.2f %8s%s\n' "$link" "$wl" ferry "$fs" "$fmbps" "$ratio" "${retr:--}" "$ok"
+    dbg="$W/ferry-$link-$wl.debug"
+    phases="$(since "$t0" "$(at "$dbg" 'msg=connected')") / $(since "$t0" "$(at "$dbg" 'msg="data session".*download=')") / $(since "$t0" "$(at "$dbg" 'msg="data session"' -l)")"
+    printf '%-8s %-6s %-6s %9.1f %10.1f %9.2f %8s  %s%s\n' "$link" "$wl" ferry "$fs" "$fmbps" "$ratio" "${retr:--}" "$phases" "$ok"
     rm -rf "$W/srv/ferry-$wl"
   done
   kill $fpid $spid 2>/dev/null || true
