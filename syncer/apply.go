@@ -225,6 +225,8 @@ func (a *applier) run(ctx context.Context) (err error) {
 		}
 	}
 
+	a.opts.Log.Debug("directories and links applied; transferring", "job", a.opts.Job.Name,
+		"to_local", len(transfers[local]), "to_remote", len(transfers[remote]))
 	a.event(Event{Phase: PhaseTransferring})
 	g, gctx := errgroup.WithContext(ctx)
 	for s := range 2 {

@@ -114,6 +114,7 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	}
 
 	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
+	opts.Log.Debug("scanning", "job", job.Name)
 	scan := ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
 	var local, remote []tree.Entry
 	g, gctx := errgroup.WithContext(ctx)
@@ -130,6 +131,7 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	if err := g.Wait(); err != nil {
 		return finish(err)
 	}
+	opts.Log.Debug("scanned", "job", job.Name, "local_entries", len(local), "remote_entries", len(remote))
 	for _, c := range opts.Caches {
 		if err := c.Commit(); err != nil {
 			opts.Log.Warn("unable to save scan cache; the next scan rehashes", "job", job.Name, "err", err)

@@ -56,6 +56,7 @@ func newSyncCommand() *command {
 			p := newProgressPrinter(e.stdout, e.isTTY)
 			opts := o.options(*cfgPath, job, db)
 			opts.Observer = p.observe
+			opts.Log = warnings
 			opts.AllowDeletes = *allowDeletes
 			rec, err := syncer.Pass(ctx, opts)
 			p.finish()

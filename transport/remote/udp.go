@@ -251,7 +251,7 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transf
 	}
 	defer ds.close()
 	cfg := ds.cfg
-	tally := newTally(progress)
+	tally := newTally(progress, func() { e.log.Debug("first data acknowledged") })
 	cfg.Progress = tally.report
 	files := make([]data.SendFile, len(items))
 	for i, it := range items {
@@ -290,7 +290,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 	}
 	defer ds.close()
 	early, cfg := ds.early, ds.cfg
-	tally := newTally(progress)
+	tally := newTally(progress, func() { e.log.Debug("first data written") })
 	cfg.Progress = tally.report
 	errs := make([]error, len(items))
 	done := make([]bool, len(items))
@@ -416,17 +416,24 @@ func (e *Endpoint) DataStats() (data.Stats, bool) {
 // whatever part of it the session did not (resumed bytes, or bytes whose
 // acknowledgement the file's result overtook), so totals add up.
 type tally struct {
-	p   syncer.Progress
-	mu  sync.Mutex
-	got map[string]int64
+	p     syncer.Progress
+	first func() // called once, on the first bytes the session moves
+	mu    sync.Mutex
+	got   map[string]int64
 }
 
-func newTally(p syncer.Progress) *tally { return &tally{p: p, got: map[string]int64{}} }
+func newTally(p syncer.Progress, first func()) *tally {
+	return &tally{p: p, first: first, got: map[string]int64{}}
+}
 
 func (t *tally) report(path string, n int64) {
 	t.mu.Lock()
+	first := len(t.got) == 0 && n > 0
 	t.got[path] += n
 	t.mu.Unlock()
+	if first && t.first != nil {
+		t.first()
+	}
 	report(t.p, path, n)
 }
 
