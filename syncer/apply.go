@@ -241,8 +241,11 @@ func (a *applier) run(ctx context.Context) (err error) {
 }
 
 // metaParallel bounds how many metadata operations (mkdir, symlink, set
-// meta, remove) of one depth run at once.
-const metaParallel = 16
+// meta, remove) of one depth run at once. Against a remote each is a round
+// trip, so a wave of a few hundred directories should cost about one; the
+// server refuses what exceeds its own per-connection limit (512 by
+// default) and the client waits and retries.
+const metaParallel = 256
 
 // inWaves runs fn for ops grouped by path depth, shallowest first (deepest
 // first for removals), the ops of one depth concurrently. Every dependency

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -100,5 +101,85 @@ func TestMetadataOpsOverlapRoundTrips(t *testing.T) {
 	}
 	if len(entries) != 1 || entries[0].Name() != "keep.txt" {
 		t.Fatalf("remote holds %v, want only keep.txt", entries)
+	}
+}
+
+// barrierMeta holds every mkdir until want of them are in flight at once
+// (or a deadline passes, so a bound below want fails instead of hanging),
+// and records the peak.
+type barrierMeta struct {
+	syncer.Endpoint
+	want int
+	full chan struct{}
+
+	mu             sync.Mutex
+	inFlight, peak int
+	deadline       *time.Timer
+}
+
+func (b *barrierMeta) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
+	b.mu.Lock()
+	b.inFlight++
+	b.peak = max(b.peak, b.inFlight)
+	if b.deadline == nil {
+		b.deadline = time.AfterFunc(3*time.Second, func() { b.open() })
+	}
+	if b.inFlight == b.want {
+		b.openLocked()
+	}
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.inFlight--
+		b.mu.Unlock()
+	}()
+	select {
+	case <-b.full:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return b.Endpoint.Mkdir(ctx, p, mode)
+}
+
+func (b *barrierMeta) open() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.openLocked()
+}
+
+func (b *barrierMeta) openLocked() {
+	select {
+	case <-b.full:
+	default:
+		close(b.full)
+	}
+}
+
+// TestWaveOfTwoHundredDirectoriesRunsAtOnce: 200 new sibling directories
+// are one wave; against a remote, where each mkdir is a round trip, the
+// whole wave must be in flight at once (one round trip), not in slices of
+// a small bound.
+func TestWaveOfTwoHundredDirectoriesRunsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.LocalToRemote
+	const dirs = 200
+	for i := range dirs {
+		e.write("local", fmt.Sprintf("d%03d/f.txt", i), "x")
+	}
+	var remote *barrierMeta
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		remote = &barrierMeta{Endpoint: r, want: dirs, full: make(chan struct{})}
+		return l, remote
+	}
+	rec := e.mustPass()
+	if rec.Created != 2*dirs || rec.Skipped != 0 {
+		t.Fatalf("pass: %s", summary(rec))
+	}
+	remote.mu.Lock()
+	peak := remote.peak
+	remote.mu.Unlock()
+	t.Logf("peak mkdirs in flight: %d", peak)
+	if peak != dirs {
+		t.Fatalf("at most %d of %d mkdirs of one wave were in flight at once, want all", peak, dirs)
 	}
 }

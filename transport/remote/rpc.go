@@ -7,10 +7,19 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/transport/control"
+)
+
+// A server refuses requests beyond its per-connection limit with
+// ResourceShortage; open waits between busyWaitMin and a second before
+// asking again, for at most busyWaitMax in all.
+const (
+	busyWaitMin = 5 * time.Millisecond
+	busyWaitMax = 2 * time.Minute
 )
 
 // channel is one request's SSH channel with its framing buffers.
@@ -28,14 +37,38 @@ type channel struct {
 // done, which unblocks any read or write on it.
 func open(ctx context.Context, c *conn, req control.Msg) (*channel, error) {
 	payload := control.Append(nil, req)
-	ch, reqs, err := c.client.OpenChannel(control.ChannelType, payload)
-	if err != nil {
+	var ch ssh.Channel
+	var reqs <-chan *ssh.Request
+	var err error
+	wait := busyWaitMin
+	var waited time.Duration
+	for {
+		ch, reqs, err = c.client.OpenChannel(control.ChannelType, payload)
 		var oce *ssh.OpenChannelError
-		if errors.As(err, &oce) {
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &oce) {
+			c.kill()
+			return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
+		}
+		// The server runs as many of this connection's requests as it
+		// allows: wait for some of ours to finish and ask again.
+		if oce.Reason != ssh.ResourceShortage || waited >= busyWaitMax {
 			return nil, fmt.Errorf("%w: server refused request: %s", control.ErrProtocol, oce.Message)
 		}
-		c.kill()
-		return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-c.dead:
+			t.Stop()
+			return nil, fmt.Errorf("%w: connection closed", ErrDisconnected)
+		case <-t.C:
+		}
+		waited += wait
+		wait = min(2*wait, time.Second)
 	}
 	go ssh.DiscardRequests(reqs)
 	k := &channel{ch: ch, c: c, ctx: ctx}

@@ -24,6 +24,7 @@ import (
 // Defaults for Config fields left zero.
 const (
 	DefaultMaxConnections = 64
+	DefaultMaxRequests    = 512
 	DefaultPreAuthTimeout = 10 * time.Second
 	DefaultPort           = 33001
 )
@@ -53,6 +54,11 @@ type Config struct {
 	Users       []User
 	// MaxConnections bounds concurrent SSH connections (default 64).
 	MaxConnections int
+	// MaxRequests bounds the requests one connection has running at once
+	// (default 512); a channel opened beyond it is refused with
+	// ssh.ResourceShortage, which the ferry client answers by waiting for
+	// one of its own requests to finish.
+	MaxRequests int
 	// PreAuthTimeout bounds the SSH handshake and authentication
 	// (default 10 s).
 	PreAuthTimeout time.Duration
@@ -99,8 +105,8 @@ func (c *Config) EnsureValid() error {
 			return fmt.Errorf("user %q has a negative rate", u.Name)
 		}
 	}
-	if c.MaxConnections < 0 || c.PreAuthTimeout < 0 || c.TotalRate < 0 {
-		return errors.New("max connections, pre-auth timeout and total rate must not be negative")
+	if c.MaxConnections < 0 || c.MaxRequests < 0 || c.PreAuthTimeout < 0 || c.TotalRate < 0 {
+		return errors.New("max connections, max requests, pre-auth timeout and total rate must not be negative")
 	}
 	if c.UDPPort < 0 || c.UDPPort > 65535 {
 		return fmt.Errorf("UDP port %d is out of range", c.UDPPort)
@@ -153,6 +159,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxConnections == 0 {
 		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.MaxRequests == 0 {
+		cfg.MaxRequests = DefaultMaxRequests
 	}
 	if cfg.PreAuthTimeout == 0 {
 		cfg.PreAuthTimeout = DefaultPreAuthTimeout
@@ -363,8 +372,16 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 			nc.Reject(ssh.Prohibited, "malformed request: "+err.Error())
 			continue
 		}
+		// Refused rather than queued: holding the open back would stall
+		// this connection's whole SSH read loop, including the data of the
+		// requests that hold the slots.
+		if !sess.acquire() {
+			sess.refused(nc)
+			continue
+		}
 		ch, creqs, err := nc.Accept()
 		if err != nil {
+			sess.release()
 			continue
 		}
 		go ssh.DiscardRequests(creqs)

@@ -31,6 +31,11 @@ type session struct {
 	conn   *ssh.ServerConn
 	log    *slog.Logger
 	wg     sync.WaitGroup
+	// slots holds one token per running request (Config.MaxRequests).
+	slots chan struct{}
+	// warned is set once a refusal has been logged; only the handle loop
+	// touches it.
+	warned bool
 
 	mu      sync.Mutex
 	greeted bool // a Hello has been accepted or is being handled
@@ -40,14 +45,43 @@ type session struct {
 
 func newSession(ctx context.Context, srv *Server, acct *account, conn *ssh.ServerConn, log *slog.Logger) *session {
 	ctx, cancel := context.WithCancel(ctx)
-	return &session{ctx: ctx, cancel: cancel, srv: srv, acct: acct, conn: conn, log: log}
+	return &session{ctx: ctx, cancel: cancel, srv: srv, acct: acct, conn: conn, log: log,
+		slots: make(chan struct{}, srv.cfg.MaxRequests)}
 }
 
+// acquire takes a request slot without waiting; false when the
+// connection already runs MaxRequests requests.
+func (s *session) acquire() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *session) release() { <-s.slots }
+
+// refused turns away a request over the connection's limit.
+func (s *session) refused(nc ssh.NewChannel) {
+	limit := cap(s.slots)
+	if !s.warned {
+		s.warned = true
+		s.log.Warn("client exceeds the per-connection request limit; refusing the excess", "max_requests", limit)
+	}
+	nc.Reject(ssh.ResourceShortage, fmt.Sprintf("too many requests in flight on this connection (the server allows %d): wait for an answer before sending more", limit))
+}
+
+// start runs req on ch and gives its slot back when it is done.
 func (s *session) start(ch ssh.Channel, req control.Msg) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer ch.Close()
+		// Deferred after Close so it runs first: a client that opens its
+		// next request as soon as this one's channel closes finds the slot
+		// free.
+		defer s.release()
 		st := &stream{ch: ch}
 		if err := s.dispatch(st, req); err != nil && !isDisconnect(err) {
 			s.log.Warn("request failed", "request", fmt.Sprintf("%T", req), "err", err)
