@@ -28,6 +28,15 @@ type Slots interface {
 	Release()
 }
 
+// Connector is implemented by endpoints that connect lazily (the remote
+// endpoint). Pass connects them while the other side is checked and
+// scanned, and fails with the connection's own error, not wrapped, so a
+// refused host key or key reads as it does when the caller connected
+// first.
+type Connector interface {
+	Connect(ctx context.Context) error
+}
+
 // Committer is a scan cache the pass commits after both scans succeeded
 // (*snapshot.Cache satisfies it).
 type Committer interface {
@@ -102,7 +111,11 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		return rec, err
 	}
 
-	if err := checkSignatures(ctx, &opts); err != nil {
+	// Connecting to a remote takes several round trips; the local side's
+	// checks and scan overlap them.
+	connected, stopConnect := startConnect(ctx, opts.Remote)
+	defer stopConnect()
+	if err := checkSignatures(ctx, &opts, connected); err != nil {
 		return finish(err)
 	}
 	pair, err := opts.DB.Pair()
@@ -124,6 +137,9 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		return err
 	})
 	g.Go(func() error {
+		if err := connected(gctx); err != nil {
+			return err
+		}
 		var err error
 		remote, err = scanAll(gctx, opts.Remote, scan, SideRemote)
 		return err
@@ -169,9 +185,38 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	return finish(err)
 }
 
+// startConnect connects ep in the background if it is a Connector.
+// connected waits for the outcome; stop cancels a dial still running and
+// waits for it, so no goroutine outlives the pass.
+func startConnect(ctx context.Context, ep Endpoint) (connected func(context.Context) error, stop func()) {
+	c, ok := ep.(Connector)
+	if !ok {
+		return func(context.Context) error { return nil }, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = c.Connect(ctx)
+	}()
+	connected = func(ctx context.Context) error {
+		select {
+		case <-done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return connected, func() {
+		cancel()
+		<-done
+	}
+}
+
 // checkSignatures halts the pass, before any scan, when a configured
-// signature file is absent.
-func checkSignatures(ctx context.Context, opts *Options) error {
+// signature file is absent. The remote side is checked once connected.
+func checkSignatures(ctx context.Context, opts *Options, connected func(context.Context) error) error {
 	for _, s := range []struct {
 		side, sig, root string
 		ep              Endpoint
@@ -185,6 +230,11 @@ func checkSignatures(ctx context.Context, opts *Options) error {
 		rel := signaturePath(s.sig, s.root)
 		if err := tree.ValidPath(rel); err != nil {
 			return fmt.Errorf("unable to check the %s signature file %q: it must be a path inside %s: %w", s.side, s.sig, s.root, err)
+		}
+		if s.side == SideRemote {
+			if err := connected(ctx); err != nil {
+				return err
+			}
 		}
 		_, err := s.ep.Stat(ctx, rel)
 		switch {

@@ -93,6 +93,10 @@ type remoteOptions struct {
 	// log receives the transport's warnings (a UDP to TCP fallback); nil
 	// leaves the transport's default.
 	log *slog.Logger
+	// lazy opens a remote without connecting: the pass connects it while
+	// the local folder is scanned (syncer.Connector) and fails with the
+	// same error a dial up front would give.
+	lazy bool
 }
 
 // openedJob is both sides of a job.

@@ -11,7 +11,8 @@ import (
 	"github.com/ferry-sync/ferry/transport/remote"
 )
 
-// dialRemote connects to the `ferry serve` behind a job's ferry:// remote.
+// dialRemote connects to the `ferry serve` behind a job's ferry:// remote,
+// or with ro.lazy only prepares to.
 func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro remoteOptions) (syncer.Endpoint, error) {
 	opts, err := remote.OptionsFromJob(*job, cfg.File)
 	if err != nil {
@@ -23,6 +24,9 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 	}
 	if opts.KnownHostsFile == "" {
 		opts.KnownHostsFile = cfg.KnownHostsPath()
+	}
+	if ro.lazy {
+		return remote.New(opts)
 	}
 	return remote.Dial(ctx, opts)
 }

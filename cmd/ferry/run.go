@@ -55,7 +55,7 @@ func newRunCommand() *command {
 			defer closer.Close()
 			return runAgent(ctx, e, cfg, runOptions{
 				cfgPath: *cfgPath, httpAddr: *httpAddr, token: *token, log: log, tlog: tlog,
-				remote: remoteOptions{acceptNewHostKey: *acceptNew, log: log},
+				remote: remoteOptions{acceptNewHostKey: *acceptNew, log: log, lazy: true},
 			})
 		},
 	}

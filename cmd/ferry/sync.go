@@ -48,7 +48,7 @@ func newSyncCommand() *command {
 				fmt.Fprintln(e.stderr, "warning:", msg)
 			}
 			warnings := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
-			o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew, log: warnings})
+			o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew, log: warnings, lazy: true})
 			if err != nil {
 				return err
 			}

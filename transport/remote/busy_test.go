@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
 )
 
@@ -37,5 +38,34 @@ func TestBurstBeyondServerRequestLimitWaits(t *testing.T) {
 	}
 	if !strings.Contains(e.log.String(), "request limit") {
 		t.Fatalf("the server never refused anything, so the test proved nothing:\n%s", e.log.String())
+	}
+}
+
+// TestNewConnectsOnFirstUseOnce: New touches no network; concurrent first
+// calls share one connection.
+func TestNewConnectsOnFirstUseOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	ep, err := remote.New(e.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	if n := strings.Count(e.log.String(), "client connected"); n != 0 {
+		t.Fatalf("New connected %d times", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	for range 8 {
+		g.Go(func() error {
+			_, err := ep.FreeSpace(gctx)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(e.log.String(), "client connected"); n != 1 {
+		t.Fatalf("8 concurrent first calls made %d connections, want 1", n)
 	}
 }

@@ -169,6 +169,7 @@ type Endpoint struct {
 
 	mu              sync.Mutex
 	cur             *conn
+	dialing         *dialAttempt // the dial in progress, if any
 	closed          bool
 	udpBlockedUntil time.Time
 	sessions        map[int]session
@@ -177,8 +178,32 @@ type Endpoint struct {
 	haveStats       bool
 }
 
+// dialAttempt is one dial that concurrent callers wait for.
+type dialAttempt struct {
+	done chan struct{}
+	err  error
+	// canceled: the dialer's own context ended it, which says nothing
+	// to a waiter whose context is still live.
+	canceled bool
+}
+
 // Dial connects, authenticates, pins the host key and opens the folder.
 func Dial(ctx context.Context, opts Options) (*Endpoint, error) {
+	e, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Connect(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// New checks opts and loads the identity without touching the network:
+// the first call that needs the server connects (or Connect, called early
+// so the connection is made while other work runs). A connection that
+// cannot be made fails that call with the same error Dial gives.
+func New(opts Options) (*Endpoint, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, fmt.Errorf("unable to connect to ferry server: %w", err)
 	}
@@ -192,10 +217,14 @@ func Dial(ctx context.Context, opts Options) (*Endpoint, error) {
 		sessions: map[int]session{},
 	}
 	e.applyBandwidth(opts.Bandwidth)
-	if _, err := e.conn(ctx); err != nil {
-		return nil, err
-	}
 	return e, nil
+}
+
+// Connect connects, authenticates, pins the host key and opens the folder
+// unless a live connection exists.
+func (e *Endpoint) Connect(ctx context.Context) error {
+	_, err := e.conn(ctx)
+	return err
 }
 
 func loadIdentity(file string) (ssh.Signer, error) {
@@ -214,26 +243,61 @@ func loadIdentity(file string) (ssh.Signer, error) {
 	return signer, nil
 }
 
+// errClosed is returned by calls on a closed endpoint.
+var errClosed = errors.New("remote endpoint is closed")
+
 // conn returns the live connection, dialing a new one if the last one
-// ended.
+// ended. Concurrent callers share one dial, and the lock is not held
+// during it, so rate changes and the like do not wait for the network.
 func (e *Endpoint) conn(ctx context.Context) (*conn, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errors.New("remote endpoint is closed")
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return nil, errClosed
+		}
+		if e.cur != nil && e.cur.alive() {
+			c := e.cur
+			e.mu.Unlock()
+			return c, nil
+		}
+		if d := e.dialing; d != nil {
+			e.mu.Unlock()
+			select {
+			case <-d.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if d.err != nil && !d.canceled {
+				return nil, d.err
+			}
+			continue
+		}
+		d := &dialAttempt{done: make(chan struct{})}
+		e.dialing = d
+		again := e.cur != nil
+		e.mu.Unlock()
+		if again {
+			e.log.Info("reconnecting to ferry server")
+		}
+		c, err := e.dial(ctx)
+		e.mu.Lock()
+		e.dialing = nil
+		if err == nil && e.closed {
+			c.client.Close()
+			err = errClosed
+		}
+		if err == nil {
+			e.cur = c
+		}
+		d.err, d.canceled = err, err != nil && ctx.Err() != nil
+		close(d.done)
+		e.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
-	if e.cur != nil && e.cur.alive() {
-		return e.cur, nil
-	}
-	if e.cur != nil {
-		e.log.Info("reconnecting to ferry server")
-	}
-	c, err := e.dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e.cur = c
-	return c, nil
 }
 
 func (e *Endpoint) dial(ctx context.Context) (*conn, error) {

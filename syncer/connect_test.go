@@ -1,0 +1,137 @@
+package syncer_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// scanSignal tells when its Scan starts.
+type scanSignal struct {
+	syncer.Endpoint
+	started chan struct{}
+	once    sync.Once
+}
+
+func (s *scanSignal) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+	s.once.Do(func() { close(s.started) })
+	return s.Endpoint.Scan(ctx, opts, visit)
+}
+
+// lazyRemote is a remote that must be connected before use. Its Connect
+// waits (bounded) for the local scan to start, to see whether the two
+// overlap, then succeeds or fails with err.
+type lazyRemote struct {
+	syncer.Endpoint
+	localScan <-chan struct{}
+	err       error
+
+	mu         sync.Mutex
+	connected  bool
+	overlapped bool
+	early      []string // calls made before Connect finished
+}
+
+func (l *lazyRemote) Connect(ctx context.Context) error {
+	select {
+	case <-l.localScan:
+		l.mu.Lock()
+		l.overlapped = true
+		l.mu.Unlock()
+	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if l.err != nil {
+		return l.err
+	}
+	l.mu.Lock()
+	l.connected = true
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *lazyRemote) used(call string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.connected {
+		l.early = append(l.early, call)
+	}
+}
+
+func (l *lazyRemote) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+	l.used("Scan")
+	return l.Endpoint.Scan(ctx, opts, visit)
+}
+
+func (l *lazyRemote) Stat(ctx context.Context, p string) (tree.Entry, error) {
+	l.used("Stat")
+	return l.Endpoint.Stat(ctx, p)
+}
+
+func lazyEnv(t *testing.T, connectErr error) (*env, **lazyRemote) {
+	e := newEnv(t)
+	e.write("local", "a.txt", "a")
+	var r *lazyRemote
+	e.wrap = func(l, rem syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		started := make(chan struct{})
+		wait := (<-chan struct{})(started)
+		if connectErr != nil {
+			// Failing at once: with a remote signature to check the
+			// local scan waits for the connection.
+			now := make(chan struct{})
+			close(now)
+			wait = now
+		}
+		r = &lazyRemote{Endpoint: rem, localScan: wait, err: connectErr}
+		return &scanSignal{Endpoint: l, started: started}, r
+	}
+	return e, &r
+}
+
+// TestRemoteConnectsWhileLocalScans: a lazily connecting remote is
+// connected while the local folder is scanned, not before, and is used
+// only once connected.
+func TestRemoteConnectsWhileLocalScans(t *testing.T) {
+	e, r := lazyEnv(t, nil)
+	rec := e.mustPass()
+	if rec.Created != 1 {
+		t.Fatalf("pass: %s", summary(rec))
+	}
+	if !(*r).overlapped {
+		t.Fatal("the remote connected before the local scan started")
+	}
+	if len((*r).early) > 0 {
+		t.Fatalf("remote used before it was connected: %v", (*r).early)
+	}
+	if got, _ := e.read("remote", "a.txt"); got != "a" {
+		t.Fatalf("remote a.txt = %q", got)
+	}
+}
+
+// TestConnectErrorFailsThePassUnwrapped: a remote that cannot be reached
+// fails the pass with the connection's own error, as when the caller
+// connected before the pass, with or without a remote signature to check
+// first; the pass record keeps it.
+func TestConnectErrorFailsThePassUnwrapped(t *testing.T) {
+	errHostKey := errors.New("unknown host key for [example]:33001: check the fingerprint")
+	for _, sig := range []string{"", ".ferry-sig"} {
+		e, r := lazyEnv(t, errHostKey)
+		e.job.RemoteSignature = sig
+		rec, err := e.pass(context.Background(), false)
+		if err != errHostKey {
+			t.Fatalf("signature %q: pass error %v, want exactly %v", sig, err, errHostKey)
+		}
+		if rec.Err != errHostKey.Error() {
+			t.Fatalf("signature %q: record error %q", sig, rec.Err)
+		}
+		if len((*r).early) > 0 {
+			t.Fatalf("signature %q: remote used though never connected: %v", sig, (*r).early)
+		}
+	}
+}
