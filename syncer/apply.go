@@ -173,6 +173,18 @@ func (a *applier) run(ctx context.Context) (err error) {
 		}
 	}
 
+	// Transfers are known now: let the endpoints that move them get ready
+	// while directories are made.
+	var transfers [2][]Op
+	for s := range 2 {
+		for _, op := range append(a.ops(s), mirrors[s]...) {
+			if op.Kind == OpTransfer {
+				transfers[s] = append(transfers[s], op)
+			}
+		}
+		defer a.prepare(ctx, s, transfers[s])()
+	}
+
 	for s := range 2 {
 		var removes []Op
 		for _, op := range a.ops(s) {
@@ -195,13 +207,10 @@ func (a *applier) run(ctx context.Context) (err error) {
 		}
 	}
 
-	var transfers [2][]Op
 	for s := range 2 {
 		var creates []Op
 		for _, op := range append(a.ops(s), mirrors[s]...) {
 			switch op.Kind {
-			case OpTransfer:
-				transfers[s] = append(transfers[s], op)
 			case OpMkdir, OpSymlink, OpSetMeta:
 				creates = append(creates, op)
 			}
@@ -238,6 +247,16 @@ func (a *applier) run(ctx context.Context) (err error) {
 		return err
 	}
 	return ctx.Err()
+}
+
+// Preparer is implemented by endpoints whose batch transfers need setting
+// up (the remote endpoint negotiates a UDP data session). The pass calls
+// Prepare once it knows a batch, so the setup overlaps the removals and
+// directory waves; the Upload or Download that follows uses what was
+// prepared if it still fits. Prepare must not block. The pass calls
+// release when its transfers are over; it frees whatever went unused.
+type Preparer interface {
+	Prepare(ctx context.Context, items []Transfer, download bool) (release func())
 }
 
 // metaParallel bounds how many metadata operations (mkdir, symlink, set
@@ -544,6 +563,32 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 		})
 	}
 	return g.Wait()
+}
+
+// prepare asks the endpoint that will move side s's transfers in a batch
+// to get ready for them; it returns the release to call when done.
+func (a *applier) prepare(ctx context.Context, s int, ops []Op) func() {
+	if len(ops) == 0 {
+		return func() {}
+	}
+	items := make([]Transfer, len(ops))
+	for i, op := range ops {
+		items[i] = Transfer{Source: op.Entry, Expect: op.Expect}
+	}
+	dst, src := a.eps[s], a.eps[1-s]
+	// The same choice as transfer: the destination uploads if it can.
+	if _, ok := dst.(Uploader); ok {
+		if p, ok := dst.(Preparer); ok {
+			return p.Prepare(ctx, items, false)
+		}
+		return func() {}
+	}
+	if _, ok := src.(Downloader); ok {
+		if p, ok := src.(Preparer); ok {
+			return p.Prepare(ctx, items, true)
+		}
+	}
+	return func() {}
 }
 
 // resumable is the part of localfs's FileWriter a copy uses to resume.

@@ -173,6 +173,7 @@ type Endpoint struct {
 	closed          bool
 	udpBlockedUntil time.Time
 	sessions        map[int]session
+	prepared        map[bool]*prepared // by download
 	nextSession     int
 	lastStats       data.Stats
 	haveStats       bool
@@ -214,7 +215,7 @@ func New(opts Options) (*Endpoint, error) {
 	e := &Endpoint{
 		opts: opts, signer: signer, log: opts.Log.With("remote", opts.Host),
 		addr:     net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
-		sessions: map[int]session{},
+		sessions: map[int]session{}, prepared: map[bool]*prepared{},
 	}
 	e.applyBandwidth(opts.Bandwidth)
 	return e, nil
@@ -390,8 +391,9 @@ func keepAlive(c *conn, every time.Duration) {
 	}
 }
 
-// Close ends the connection.
+// Close ends the connection and any data session prepared but not used.
 func (e *Endpoint) Close() error {
+	e.releasePrepared()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closed = true

@@ -116,10 +116,7 @@ func ratesFor(bw config.Bandwidth, limit config.Rate, serverCap int64) cc.Config
 func (e *Endpoint) startSession(ctx context.Context, c *conn, req control.DataSession, entries []tree.Entry) (*dataSession, error) {
 	download := req.Download
 	e.mu.Lock()
-	limit := e.opts.Bandwidth.Upload
-	if download {
-		limit = e.opts.Bandwidth.Download
-	}
+	limit := limitFor(e.opts.Bandwidth, download)
 	e.mu.Unlock()
 	req.Rate = int64(limit)
 	k, err := open(ctx, c, req)
@@ -192,6 +189,53 @@ type dataSession struct {
 	cfg       data.Config
 	early     map[string]error // files the server refused before starting
 	serverCap int64
+	// first, when set, receives the channel's next message, read by
+	// peek while the session waited to be used.
+	first chan received
+	// cancel, when set, ends the context the session was negotiated
+	// under (a prepared session).
+	cancel func()
+}
+
+type received struct {
+	m   control.Msg
+	err error
+}
+
+// peek reads the channel's next message in the background. Before the
+// session is used the server says nothing unless it gave up on it.
+func (ds *dataSession) peek() {
+	ds.first = make(chan received, 1)
+	go func() {
+		m, err := ds.k.recv()
+		ds.first <- received{m, err}
+	}()
+}
+
+// ended reports whether the server already ended a session that was
+// waiting to be used.
+func (ds *dataSession) ended() bool {
+	if ds.first == nil {
+		return false
+	}
+	select {
+	case r := <-ds.first:
+		ds.first = make(chan received, 1)
+		ds.first <- r
+		return true
+	default:
+		return false
+	}
+}
+
+// next returns the channel's next message, the peeked one first.
+func (ds *dataSession) next() (control.Msg, error) {
+	if ds.first != nil {
+		r := <-ds.first
+		ds.first = nil
+		return r.m, r.err
+	}
+	return ds.k.recv()
 }
 
 // tail is what the server said on the control channel while the session
@@ -210,7 +254,7 @@ func (ds *dataSession) watch(cancel context.CancelCauseFunc) <-chan tail {
 		t := tail{fileErrs: map[string]error{}}
 		defer func() { out <- t }()
 		for {
-			m, err := ds.k.recv()
+			m, err := ds.next()
 			if err != nil {
 				if errors.Is(err, ErrDisconnected) {
 					cancel(fmt.Errorf("control connection lost during the data session: %w", err))
@@ -231,23 +275,21 @@ func (ds *dataSession) watch(cancel context.CancelCauseFunc) <-chan tail {
 func (ds *dataSession) close() {
 	ds.pc.Close()
 	ds.k.close()
+	if ds.cancel != nil {
+		ds.cancel()
+	}
 }
 
 func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transfer, src syncer.Endpoint, progress syncer.Progress) ([]error, error) {
 	// Only destinations expected to exist are listed; the rest are new
 	// files (AbsentUnlisted), which for a first sync is all of them.
-	var dests []tree.Entry
-	for _, it := range items {
-		if it.Expect.Kind == tree.Absent {
-			continue
+	ds := e.takePrepared(ctx, c, items, false)
+	if ds == nil {
+		var err error
+		ds, err = e.startSession(ctx, c, control.DataSession{AbsentUnlisted: true}, sessionEntries(items, false))
+		if err != nil {
+			return fill(len(items), err), err
 		}
-		d := it.Expect
-		d.Path = it.Source.Path
-		dests = append(dests, d)
-	}
-	ds, err := e.startSession(ctx, c, control.DataSession{AbsentUnlisted: true}, dests)
-	if err != nil {
-		return fill(len(items), err), err
 	}
 	defer ds.close()
 	cfg := ds.cfg
@@ -284,9 +326,13 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 		sources[i] = it.Source
 		byPath[it.Source.Path] = i
 	}
-	ds, err := e.startSession(ctx, c, control.DataSession{Download: true}, sources)
-	if err != nil {
-		return fill(len(items), err), err
+	ds := e.takePrepared(ctx, c, items, true)
+	if ds == nil {
+		var err error
+		ds, err = e.startSession(ctx, c, control.DataSession{Download: true}, sources)
+		if err != nil {
+			return fill(len(items), err), err
+		}
 	}
 	defer ds.close()
 	early, cfg := ds.early, ds.cfg

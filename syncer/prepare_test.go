@@ -1,0 +1,111 @@
+package syncer_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// batchRemote moves files in batches, like the remote endpoint, and logs
+// the order of what the pass asks of it.
+type batchRemote struct {
+	syncer.Endpoint
+	mu     sync.Mutex
+	events []string
+}
+
+func (b *batchRemote) log(ev string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.events = append(b.events, ev)
+}
+
+func (b *batchRemote) Prepare(ctx context.Context, items []syncer.Transfer, download bool) func() {
+	b.log(fmt.Sprintf("prepare %d download=%v", len(items), download))
+	return func() { b.log("release") }
+}
+
+func (b *batchRemote) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
+	b.log("mkdir")
+	return b.Endpoint.Mkdir(ctx, p, mode)
+}
+
+func copyAll(ctx context.Context, items []syncer.Transfer, src, dst syncer.Endpoint) []error {
+	errs := make([]error, len(items))
+	for i, it := range items {
+		errs[i] = func() error {
+			r, err := src.OpenFile(ctx, it.Source.Path)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			buf := make([]byte, it.Source.Size)
+			if _, err := r.ReadAt(buf, 0); err != nil && len(buf) > 0 {
+				return err
+			}
+			w, err := dst.CreateFile(ctx, it.Source, it.Expect)
+			if err != nil {
+				return err
+			}
+			if _, err := w.WriteAt(buf, 0); err != nil {
+				w.Abort()
+				return err
+			}
+			return w.Commit()
+		}()
+	}
+	return errs
+}
+
+func (b *batchRemote) Upload(ctx context.Context, items []syncer.Transfer, src syncer.Endpoint, _ syncer.Progress) []error {
+	b.log("upload")
+	return copyAll(ctx, items, src, b.Endpoint)
+}
+
+func (b *batchRemote) Download(ctx context.Context, items []syncer.Transfer, dst syncer.Endpoint, _ syncer.Progress) []error {
+	b.log("download")
+	return copyAll(ctx, items, b.Endpoint, dst)
+}
+
+// TestTransferPathIsPreparedBeforeDirectoryWaves: the endpoint that moves
+// a batch is told about it before the directories are made, so its setup
+// overlaps them; it moves the batch after, and is released once, at the
+// end.
+func TestTransferPathIsPreparedBeforeDirectoryWaves(t *testing.T) {
+	for _, c := range []struct {
+		dir  config.Direction
+		from string
+		want []string
+	}{
+		{config.LocalToRemote, "local", []string{"prepare 3 download=false", "mkdir", "mkdir", "mkdir", "upload", "release"}},
+		// Directories are made on the local side here: the remote sees
+		// none of them.
+		{config.RemoteToLocal, "remote", []string{"prepare 3 download=true", "download", "release"}},
+	} {
+		t.Run(string(c.dir), func(t *testing.T) {
+			e := newEnv(t)
+			e.job.Direction = c.dir
+			for _, p := range []string{"a/x.txt", "b/y.txt", "c/z.txt"} {
+				e.write(c.from, p, p)
+			}
+			var r *batchRemote
+			e.wrap = func(l, rem syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+				r = &batchRemote{Endpoint: rem}
+				return l, r
+			}
+			rec := e.mustPass()
+			if rec.Created != 6 {
+				t.Fatalf("pass: %s", summary(rec))
+			}
+			if !slices.Equal(r.events, c.want) {
+				t.Fatalf("events %v, want %v", r.events, c.want)
+			}
+		})
+	}
+}

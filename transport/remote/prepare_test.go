@@ -1,0 +1,160 @@
+package remote_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/remote"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// waitLog polls the shared log for n occurrences of s (bounded).
+func waitLog(t *testing.T, e *env, s string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(e.log.String(), s) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("log has %d of %d %q:\n%s", strings.Count(e.log.String(), s), n, s, e.log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPreparedSessionCarriesTheTransfer: a data session prepared ahead is
+// the one the upload and the download use; no second one is negotiated.
+func TestPreparedSessionCarriesTheTransfer(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.Auto })
+	ctx := context.Background()
+	src := t.TempDir()
+	var items []syncer.Transfer
+	contents := map[string][]byte{}
+	for i := range 5 {
+		p := "f" + string(rune('a'+i))
+		contents[p] = randomBytes(r, r.IntN(200_000))
+		items = append(items, syncer.Transfer{Source: fileEntry(t, src, p, contents[p])})
+	}
+	release := ep.Prepare(ctx, items, false)
+	noErrors(t, ep.Upload(ctx, items, local(t, src), nil))
+	release()
+	for _, it := range items {
+		mustEqualFile(t, filepath.Join(e.root, it.Source.Path), contents[it.Source.Path], it.Source.Mtime)
+	}
+	if n := strings.Count(e.log.String(), "msg=\"data session\" remote"); n != 1 {
+		t.Fatalf("%d upload sessions negotiated, want the prepared one only:\n%s", n, e.log.String())
+	}
+	if !strings.Contains(e.log.String(), "data session ready") {
+		t.Fatalf("the upload did not take the prepared session:\n%s", e.log.String())
+	}
+
+	var down []syncer.Transfer
+	if err := ep.Scan(ctx, syncer.ScanOptions{}, func(en tree.Entry) error {
+		down = append(down, syncer.Transfer{Source: en})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	release = ep.Prepare(ctx, down, true)
+	noErrors(t, ep.Download(ctx, down, local(t, dst), nil))
+	release()
+	for _, it := range down {
+		mustEqualFile(t, filepath.Join(dst, it.Source.Path), contents[it.Source.Path], it.Source.Mtime)
+	}
+	if n := strings.Count(e.log.String(), "msg=\"data session\" remote"); n != 2 {
+		t.Fatalf("%d sessions negotiated for one upload and one download, want 2:\n%s", n, e.log.String())
+	}
+	if n := strings.Count(e.log.String(), "data session ready"); n != 2 {
+		t.Fatalf("the download did not take the prepared session:\n%s", e.log.String())
+	}
+}
+
+// TestPreparedSessionThatDoesNotFitIsReplaced: an upload whose
+// destinations differ from what was prepared negotiates its own session
+// and still succeeds.
+func TestPreparedSessionThatDoesNotFitIsReplaced(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.UDP })
+	ctx := context.Background()
+	src := t.TempDir()
+	content := randomBytes(r, 50_000)
+	item := syncer.Transfer{Source: fileEntry(t, src, "a.bin", content)}
+	// Prepared as an overwrite of an existing file; the upload is of a
+	// new one.
+	stale := item
+	stale.Expect = tree.Entry{Path: "a.bin", Kind: tree.File, Size: 3, Mtime: 1}
+	release := ep.Prepare(ctx, []syncer.Transfer{stale}, false)
+	defer release()
+	noErrors(t, ep.Upload(ctx, []syncer.Transfer{item}, local(t, src), nil))
+	mustEqualFile(t, filepath.Join(e.root, "a.bin"), content, item.Source.Mtime)
+	if !strings.Contains(e.log.String(), "lists other files") {
+		t.Fatalf("the unfitting session was not refused:\n%s", e.log.String())
+	}
+	// The refused session is closed: the server sees both sessions end.
+	waitLog(t, e, "data session ended", 2)
+}
+
+// TestUnusedPreparedSessionIsReleased: release (or Close) ends a prepared
+// session nobody used, on both sides, leaving no goroutine behind.
+func TestUnusedPreparedSessionIsReleased(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.Auto })
+	ctx := context.Background()
+	src := t.TempDir()
+	item := syncer.Transfer{Source: fileEntry(t, src, "a.bin", randomBytes(r, 1000))}
+	before := runtime.NumGoroutine()
+
+	release := ep.Prepare(ctx, []syncer.Transfer{item}, false)
+	waitLog(t, e, "msg=\"data session\" remote", 1)
+	release()
+	waitLog(t, e, "data session ended", 1)
+
+	// Released while still negotiating, or left to Close.
+	release = ep.Prepare(ctx, []syncer.Transfer{item}, false)
+	release()
+	ep.Prepare(ctx, []syncer.Transfer{item}, true)
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ep.Close()
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines after release and Close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+	if _, err := os.Lstat(filepath.Join(e.root, "a.bin")); err == nil {
+		t.Fatal("a prepared session wrote a file nobody sent")
+	}
+}
+
+// TestPrepareOverTCPDoesNothing: with transport tcp there is no data
+// session to prepare; the upload streams as before.
+func TestPrepareOverTCPDoesNothing(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.TCP })
+	ctx := context.Background()
+	src := t.TempDir()
+	content := randomBytes(r, 10_000)
+	item := syncer.Transfer{Source: fileEntry(t, src, "a.bin", content)}
+	release := ep.Prepare(ctx, []syncer.Transfer{item}, false)
+	noErrors(t, ep.Upload(ctx, []syncer.Transfer{item}, local(t, src), nil))
+	release()
+	mustEqualFile(t, filepath.Join(e.root, "a.bin"), content, item.Source.Mtime)
+	if strings.Contains(e.log.String(), "data session") {
+		t.Fatalf("a data session was negotiated over transport tcp:\n%s", e.log.String())
+	}
+}
