@@ -98,7 +98,14 @@ func (a *applier) run(ctx context.Context) (err error) {
 	for _, p := range a.plan.Problems {
 		a.opts.Log.Warn("unable to read path; it is left alone on both sides", "job", a.opts.Job.Name, "path", p.Path, "problem", p.Problem)
 	}
-	a.warnDiskSpace(ctx)
+	// Against a remote, asking for free space is a round trip; it only
+	// ever warns, so it runs beside the work instead of before it.
+	spaceChecked := make(chan struct{})
+	go func() {
+		defer close(spaceChecked)
+		a.warnDiskSpace(ctx)
+	}()
+	defer func() { <-spaceChecked }()
 	for _, e := range a.plan.Ancestor {
 		if e.Exists() {
 			err = a.w.Record(e)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
@@ -107,5 +108,54 @@ func TestTransferPathIsPreparedBeforeDirectoryWaves(t *testing.T) {
 				t.Fatalf("events %v, want %v", r.events, c.want)
 			}
 		})
+	}
+}
+
+// spaceAfterMkdir answers FreeSpace only once a mkdir has started (or
+// after a bound), to see whether the two overlap.
+type spaceAfterMkdir struct {
+	syncer.Endpoint
+	mkdir      chan struct{}
+	once       sync.Once
+	overlapped bool
+	asked      bool
+}
+
+func (s *spaceAfterMkdir) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
+	s.once.Do(func() { close(s.mkdir) })
+	return s.Endpoint.Mkdir(ctx, p, mode)
+}
+
+func (s *spaceAfterMkdir) FreeSpace(ctx context.Context) (syncer.Space, error) {
+	s.asked = true
+	select {
+	case <-s.mkdir:
+		s.overlapped = true
+	case <-time.After(5 * time.Second):
+	}
+	return s.Endpoint.FreeSpace(ctx)
+}
+
+// TestFreeSpaceCheckDoesNotDelayTheWork: the free-space warning's round
+// trip runs beside the directory waves, not before them, and is over by
+// the time the pass returns.
+func TestFreeSpaceCheckDoesNotDelayTheWork(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.LocalToRemote
+	e.write("local", "d/f.txt", "x")
+	var r *spaceAfterMkdir
+	e.wrap = func(l, rem syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		r = &spaceAfterMkdir{Endpoint: rem, mkdir: make(chan struct{})}
+		return l, r
+	}
+	rec := e.mustPass()
+	if rec.Created != 2 {
+		t.Fatalf("pass: %s", summary(rec))
+	}
+	if !r.asked {
+		t.Fatal("free space was never asked for")
+	}
+	if !r.overlapped {
+		t.Fatal("the directory waves waited for the free-space round trip")
 	}
 }
