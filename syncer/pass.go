@@ -176,6 +176,8 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 			return finish(err)
 		}
 	}
+	opts.Log.Debug("planned", "job", job.Name, "to_local", len(plan.Local), "to_remote", len(plan.Remote),
+		"conflicts", len(plan.Conflicts))
 	a := newApplier(&opts, &plan)
 	err = a.run(ctx)
 	a.fill(&rec)
