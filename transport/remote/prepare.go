@@ -31,8 +31,9 @@ type prepared struct {
 	// Set under Endpoint.mu by the negotiation.
 	ds       *dataSession
 	err      error
-	at       time.Time // when the server agreed
-	released bool      // nobody will take it: the negotiation closes what it gets
+	at       time.Time   // when the server agreed
+	expire   *time.Timer // drops it unused at preparedMaxAge
+	released bool        // nobody will take it: the negotiation closes what it gets
 }
 
 // Prepare negotiates the UDP data session for items (an upload to, or a
@@ -79,6 +80,11 @@ func (e *Endpoint) Prepare(ctx context.Context, items []syncer.Transfer, downloa
 		orphan := p.released
 		if !orphan {
 			p.ds, p.err, p.at = ds, err, time.Now()
+			if ds != nil {
+				// Closed before the server would give up on it, so its
+				// log does not read as a blocked UDP path.
+				p.expire = time.AfterFunc(preparedMaxAge, func() { e.expire(p) })
+			}
 		}
 		e.mu.Unlock()
 		if orphan && ds != nil {
@@ -118,6 +124,20 @@ func sessionEntries(items []syncer.Transfer, download bool) []tree.Entry {
 	return out
 }
 
+// expire drops p if nobody took it in time.
+func (e *Endpoint) expire(p *prepared) {
+	e.mu.Lock()
+	mine := e.prepared[p.download] == p
+	if mine {
+		delete(e.prepared, p.download)
+	}
+	e.mu.Unlock()
+	if mine {
+		e.log.Debug("prepared data session expired unused", "download", p.download)
+		e.drop(p)
+	}
+}
+
 // drop closes a prepared session that was taken by nobody (or refused),
 // whether or not its negotiation is over.
 func (e *Endpoint) drop(p *prepared) {
@@ -125,6 +145,9 @@ func (e *Endpoint) drop(p *prepared) {
 	p.released = true
 	ds := p.ds
 	p.ds = nil
+	if p.expire != nil {
+		p.expire.Stop()
+	}
 	e.mu.Unlock()
 	if ds != nil {
 		ds.close()
@@ -154,6 +177,9 @@ func (e *Endpoint) takePrepared(ctx context.Context, c *conn, items []syncer.Tra
 	ds, err, at := p.ds, p.err, p.at
 	p.ds = nil
 	p.released = true
+	if p.expire != nil {
+		p.expire.Stop()
+	}
 	e.mu.Unlock()
 	why := ""
 	switch {

@@ -158,3 +158,33 @@ func TestPrepareOverTCPDoesNothing(t *testing.T) {
 		t.Fatalf("a data session was negotiated over transport tcp:\n%s", e.log.String())
 	}
 }
+
+// TestPreparedSessionExpiresBeforeTheServerGivesUp: a prepared session
+// nobody takes is closed by the client before the server's no-UDP
+// timeout, so the server does not log a blocked UDP path; a later upload
+// negotiates its own session.
+func TestPreparedSessionExpiresBeforeTheServerGivesUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the prepared session to expire")
+	}
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.Auto })
+	ctx := context.Background()
+	src := t.TempDir()
+	content := randomBytes(r, 1000)
+	item := syncer.Transfer{Source: fileEntry(t, src, "a.bin", content)}
+	release := ep.Prepare(ctx, []syncer.Transfer{item}, false)
+	defer release()
+	waitLog(t, e, "prepared data session expired unused", 1)
+	waitLog(t, e, "data session ended", 1)
+	ended := e.log.String()
+	if i := strings.Index(ended, "data session ended"); strings.Contains(ended[i:], "no UDP") || strings.Contains(ended[i:], "blocked") {
+		t.Fatalf("the server gave up on the session itself:\n%s", ended)
+	}
+	noErrors(t, ep.Upload(ctx, []syncer.Transfer{item}, local(t, src), nil))
+	mustEqualFile(t, filepath.Join(e.root, "a.bin"), content, item.Source.Mtime)
+	if strings.Contains(e.log.String(), "UDP data path blocked") {
+		t.Fatalf("the upload fell back to the SSH stream:\n%s", e.log.String())
+	}
+}
