@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -14,6 +15,12 @@ import (
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/tree"
 )
+
+// negotiatedRE matches the client's line for a negotiated data session
+// (the sender's trace lines share its message but carry t=).
+var negotiatedRE = regexp.MustCompile(`msg="data session" remote=\S+ download=`)
+
+func negotiated(e *env) int { return len(negotiatedRE.FindAllString(e.log.String(), -1)) }
 
 // waitLog polls the shared log for n occurrences of s (bounded).
 func waitLog(t *testing.T, e *env, s string, n int) {
@@ -48,7 +55,7 @@ func TestPreparedSessionCarriesTheTransfer(t *testing.T) {
 	for _, it := range items {
 		mustEqualFile(t, filepath.Join(e.root, it.Source.Path), contents[it.Source.Path], it.Source.Mtime)
 	}
-	if n := strings.Count(e.log.String(), "msg=\"data session\" remote"); n != 1 {
+	if n := negotiated(e); n != 1 {
 		t.Fatalf("%d upload sessions negotiated, want the prepared one only:\n%s", n, e.log.String())
 	}
 	if !strings.Contains(e.log.String(), "data session ready") {
@@ -69,7 +76,7 @@ func TestPreparedSessionCarriesTheTransfer(t *testing.T) {
 	for _, it := range down {
 		mustEqualFile(t, filepath.Join(dst, it.Source.Path), contents[it.Source.Path], it.Source.Mtime)
 	}
-	if n := strings.Count(e.log.String(), "msg=\"data session\" remote"); n != 2 {
+	if n := negotiated(e); n != 2 {
 		t.Fatalf("%d sessions negotiated for one upload and one download, want 2:\n%s", n, e.log.String())
 	}
 	if n := strings.Count(e.log.String(), "data session ready"); n != 2 {
@@ -115,7 +122,7 @@ func TestUnusedPreparedSessionIsReleased(t *testing.T) {
 	before := runtime.NumGoroutine()
 
 	release := ep.Prepare(ctx, []syncer.Transfer{item}, false)
-	waitLog(t, e, "msg=\"data session\" remote", 1)
+	waitLog(t, e, "download=false peer=", 1)
 	release()
 	waitLog(t, e, "data session ended", 1)
 
