@@ -58,6 +58,9 @@ type link struct {
 	wg   sync.WaitGroup
 
 	msgs    []ipv4.Message
+	msgPkts []msgRun
+	oob     [][32]byte
+	gso     bool // the kernel segments runs of equal-sized packets
 	pending [][]byte
 	free    [][]byte
 
@@ -73,10 +76,7 @@ func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
 		conn: conn, box: box, clk: cfg.Clock, log: cfg.Log, peer: cfg.Peer, fixed: cfg.Peer != nil,
 		maxPkt: cfg.PacketSize,
 		in:     make(chan []inPkt, 64), rerr: make(chan error, 1), stop: make(chan struct{}),
-		msgs: make([]ipv4.Message, batchSize),
-	}
-	for i := range l.msgs {
-		l.msgs[i].Buffers = make([][]byte, 1)
+		msgs: make([]ipv4.Message, batchSize), msgPkts: make([]msgRun, batchSize), oob: make([][32]byte, batchSize),
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
 		if raw, err := uc.SyscallConn(); err == nil {
@@ -87,6 +87,7 @@ func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
 				l.batch = ipv6.NewPacketConn(uc)
 				l.inet6 = true
 			}
+			l.gso = l.batch != nil && !cfg.NoGSO && gsoSupported(raw)
 		}
 	}
 	return l
@@ -270,6 +271,13 @@ func (l *link) queue(t wire.Type, body func([]byte) []byte) (uint64, int) {
 	return h.Number, len(sealed)
 }
 
+// GSO limits: the kernel takes at most 64 segments in one send, and the
+// whole send must fit one IP datagram before it is cut.
+const (
+	gsoMaxSegs  = 64
+	gsoMaxBytes = 65000
+)
+
 // flush writes the queued packets to the peer.
 func (l *link) flush() {
 	if len(l.pending) == 0 {
@@ -290,35 +298,11 @@ func (l *link) flush() {
 	if ua, ok := l.peer.(*net.UDPAddr); !ok || (l.inet6 && ua.IP.To4() != nil) {
 		useBatch = false
 	}
+	todo := l.pending
 	if useBatch {
-		for i, b := range l.pending {
-			l.msgs[i].Buffers[0] = b
-			l.msgs[i].Addr = l.peer
-		}
-		off := 0
-		for off < len(l.pending) {
-			n, err := l.batch.WriteBatch(l.msgs[off:len(l.pending)], 0)
-			if err != nil {
-				if errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EINVAL) {
-					l.batch = nil
-					break
-				}
-				l.writeErr(err)
-				off++ // drop one datagram, as the network might, and go on
-				continue
-			}
-			for _, b := range l.pending[off : off+n] {
-				l.sentPkts++
-				l.sentBytes += uint64(len(b))
-			}
-			off += n
-		}
-		if l.batch != nil {
-			return
-		}
-		l.pending = l.pending[off:]
+		todo = l.writeBatches(todo)
 	}
-	for _, b := range l.pending {
+	for _, b := range todo {
 		if _, err := l.conn.WriteTo(b, l.peer); err != nil {
 			l.writeErr(err)
 			continue
@@ -326,6 +310,87 @@ func (l *link) flush() {
 		l.sentPkts++
 		l.sentBytes += uint64(len(b))
 	}
+}
+
+// writeBatches sends pkts with sendmmsg, each message carrying a run of
+// equal-sized packets that the kernel cuts into datagrams (GSO) where it
+// can, and returns the packets left for single writes (all of them if the
+// socket turns out not to batch).
+func (l *link) writeBatches(pkts [][]byte) [][]byte {
+	for len(pkts) > 0 {
+		m := l.pack(pkts)
+		off := 0
+		for off < m {
+			n, err := l.batch.WriteBatch(l.msgs[off:m], 0)
+			if err == nil && n <= 0 {
+				err = errors.New("sendmmsg sent nothing")
+			}
+			if err != nil {
+				switch {
+				case l.gso && (errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL)):
+					// The route's device cannot take segmented sends:
+					// resend what is left one datagram per message.
+					l.gso = false
+					l.log.Debug("UDP segmentation offload refused; sending datagram by datagram", "err", err)
+				case errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EINVAL):
+					l.batch = nil
+				default:
+					l.writeErr(err)
+					off++ // drop the message, as the network might, and go on
+					continue
+				}
+				break
+			}
+			for _, c := range l.msgPkts[off : off+n] {
+				l.sentPkts += uint64(c.n)
+				l.sentBytes += uint64(c.bytes)
+			}
+			off += n
+		}
+		done := 0
+		for _, c := range l.msgPkts[:off] {
+			done += c.n
+		}
+		pkts = pkts[done:]
+		if off < m && l.batch == nil {
+			return pkts
+		}
+	}
+	return nil
+}
+
+// msgRun is how many packets (and bytes) one batched message carries.
+type msgRun struct{ n, bytes int }
+
+// pack fills l.msgs with messages for the packets at the front of pkts, at
+// most one batch, and returns how many messages it made.
+func (l *link) pack(pkts [][]byte) int {
+	m := 0
+	for i := 0; i < len(pkts) && m < len(l.msgs); m++ {
+		size := len(pkts[i])
+		j, total := i+1, size
+		if l.gso {
+			// A run continues with packets of the same size; a shorter one
+			// may end it.
+			for j < len(pkts) && j-i < gsoMaxSegs && total+len(pkts[j]) <= gsoMaxBytes && len(pkts[j]) <= size {
+				total += len(pkts[j])
+				j++
+				if len(pkts[j-1]) < size {
+					break
+				}
+			}
+		}
+		msg := &l.msgs[m]
+		msg.Buffers = pkts[i:j:j]
+		msg.Addr = l.peer
+		msg.OOB = nil
+		if j-i > 1 {
+			msg.OOB = gsoOOB(l.oob[m][:], size)
+		}
+		l.msgPkts[m] = msgRun{n: j - i, bytes: total}
+		i = j
+	}
+	return m
 }
 
 func (l *link) writeErr(err error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -68,4 +69,27 @@ func rxTime(oob []byte) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// gsoSupported reports whether the kernel can segment one large UDP send
+// into datagrams itself (UDP_SEGMENT, Linux 4.18+).
+func gsoSupported(raw syscall.RawConn) bool {
+	ok := false
+	_ = raw.Control(func(fd uintptr) {
+		_, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+		ok = err == nil
+	})
+	return ok
+}
+
+// gsoOOB is the control message asking the kernel to cut a send into
+// datagrams of size bytes.
+func gsoOOB(b []byte, size int) []byte {
+	h := unix.Cmsghdr{Level: unix.IPPROTO_UDP, Type: unix.UDP_SEGMENT}
+	h.SetLen(unix.CmsgLen(2))
+	b = b[:unix.CmsgSpace(2)]
+	clear(b)
+	*(*unix.Cmsghdr)(unsafe.Pointer(&b[0])) = h
+	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], uint16(size))
+	return b
 }
