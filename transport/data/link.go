@@ -130,32 +130,58 @@ func release(b []byte) {
 func (l *link) read() {
 	defer l.wg.Done()
 	const bufLen = 64 << 10 // a FILE with a 4 KiB path, or a large PacketSize
+	const most = 16
 	n := 1
-	if l.batch != nil {
-		n = 16
+	dreader, _ := l.conn.(DatagramReader)
+	if l.batch != nil || dreader != nil {
+		n = most
 	}
-	bufs := make([][]byte, n)
-	msgs := make([]ipv4.Message, n)
-	for i := range bufs {
-		bufs[i] = make([]byte, bufLen)
-		msgs[i].Buffers = [][]byte{bufs[i]}
-		msgs[i].OOB = make([]byte, OOBSize)
+	var bufs [][]byte
+	var msgs []ipv4.Message
+	var dgs []Datagram
+	if dreader != nil && l.batch == nil {
+		dgs = make([]Datagram, n)
+	} else {
+		dreader = nil
+		bufs = make([][]byte, n)
+		msgs = make([]ipv4.Message, n)
+		for i := range bufs {
+			bufs[i] = make([]byte, bufLen)
+			msgs[i].Buffers = [][]byte{bufs[i]}
+			msgs[i].OOB = make([]byte, OOBSize)
+		}
 	}
 	timed, _ := l.conn.(TimedReader)
 	if uc, ok := l.conn.(*net.UDPConn); ok && l.batch != nil {
 		EnableArrivalTimes(uc)
 	}
-	var stamps [16]time.Time
+	var stamps [most]time.Time
+	var pkts [most][]byte
+	var froms [most]net.Addr
+	// owned: pkts are the reader's to keep (handed over by a
+	// DatagramReader), so a body needs no copy out of a reused buffer.
+	owned := dreader != nil
 	for {
 		var got int
 		var err error
-		if l.batch != nil {
+		switch {
+		case dreader != nil:
+			got, err = dreader.ReadDatagrams(dgs)
+			for i := 0; i < got; i++ {
+				pkts[i], froms[i], stamps[i] = dgs[i].B, dgs[i].From, dgs[i].At
+				if stamps[i].IsZero() {
+					stamps[i] = l.clk.Now()
+				}
+				dgs[i] = Datagram{}
+			}
+		case l.batch != nil:
 			got, err = l.batch.ReadBatch(msgs, 0)
 			now := l.clk.Now()
 			for i := 0; i < got; i++ {
+				pkts[i], froms[i] = bufs[i][:msgs[i].N], msgs[i].Addr
 				stamps[i] = ArrivalTime(msgs[i].OOB[:msgs[i].NN], now)
 			}
-		} else {
+		default:
 			var m int
 			var from net.Addr
 			var at time.Time
@@ -165,7 +191,7 @@ func (l *link) read() {
 				m, from, err = l.conn.ReadFrom(bufs[0])
 			}
 			if err == nil {
-				msgs[0].N, msgs[0].Addr, got = m, from, 1
+				pkts[0], froms[0], got = bufs[0][:m], from, 1
 				if at.IsZero() {
 					at = l.clk.Now()
 				}
@@ -191,19 +217,23 @@ func (l *link) read() {
 		}
 		out := make([]inPkt, 0, got)
 		for i := 0; i < got; i++ {
-			pkt := bufs[i][:msgs[i].N]
+			pkt := pkts[i]
+			size := len(pkt)
 			h, body, err := l.box.Open(pkt)
 			if err != nil {
 				continue // counted by the box
 			}
-			var cp []byte
-			if len(body) <= 2048 {
-				cp = append((*bodyPool.Get().(*[]byte))[:0], body...)
-			} else {
-				cp = append([]byte(nil), body...)
+			switch {
+			case owned:
+			case len(body) <= 2048:
+				body = append((*bodyPool.Get().(*[]byte))[:0], body...)
+			default:
+				body = append([]byte(nil), body...)
 			}
-			out = append(out, inPkt{hdr: h, body: cp, from: msgs[i].Addr, size: msgs[i].N, at: stamps[i]})
+			out = append(out, inPkt{hdr: h, body: body, from: froms[i], size: size, at: stamps[i]})
 		}
+		clear(pkts[:got])
+		clear(froms[:got])
 		if len(out) == 0 {
 			continue
 		}
