@@ -59,6 +59,7 @@ func BenchmarkMuxReceive(b *testing.B) {
 	for i := range key {
 		key[i] = byte(r.Uint32())
 	}
+	sum := xxhash.Sum64(content)
 	var pkts uint64
 	var el time.Duration
 	b.SetBytes(int64(len(content)))
@@ -71,7 +72,7 @@ func BenchmarkMuxReceive(b *testing.B) {
 		scfg := cfg
 		scfg.Peer = srvConn.LocalAddr()
 		scfg.Rate = cc.Config{Policy: cc.Fixed, TargetRate: 20e9}
-		e := tree.Entry{Path: "f", Kind: tree.File, Size: int64(len(content)), Mode: 0o644, Hash: xxhash.Sum64(content)}
+		e := tree.Entry{Path: "f", Kind: tree.File, Size: int64(len(content)), Mode: 0o644, Hash: sum}
 		files := []data.SendFile{{Entry: e, Open: func() (syncer.FileReader, error) { return memReader{bytes.NewReader(content)}, nil }}}
 		snd, err := data.NewSender(cliConn, scfg)
 		if err != nil {
