@@ -1,12 +1,77 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"os"
 	"time"
 
+	"golang.org/x/net/ipv4"
+
 	"github.com/ferry-sync/ferry/transport/data"
+	"github.com/ferry-sync/ferry/transport/wire"
 )
+
+// muxBatch is how many datagrams one read of the shared socket takes.
+const muxBatch = 32
+
+// serve reads the shared socket until it is closed, a batch of datagrams
+// per system call (recvmmsg on Linux) when the socket is a UDP socket, else
+// through run.
+func (m *udpMux) serve() {
+	uc, ok := m.conn.(*net.UDPConn)
+	if !ok {
+		m.run()
+		return
+	}
+	data.EnableArrivalTimes(uc)
+	// ipv4's batch reads parse either family's source address, so they
+	// serve a dual-stack socket too.
+	pc := ipv4.NewPacketConn(uc)
+	ms := make([]ipv4.Message, muxBatch)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, 64<<10)}
+		ms[i].OOB = make([]byte, data.OOBSize)
+	}
+	var last *sessionConn
+	var lastID wire.SessionID
+	for {
+		n, err := pc.ReadBatch(ms, 0)
+		now := time.Now()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			m.log.Warn("UDP read failed", "err", err)
+			// A persistent error would spin; a short pause bounds it.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		for i := range ms[:n] {
+			b := ms[i].Buffers[0][:ms[i].N]
+			h, _, err := wire.ParseHeader(b)
+			if err != nil {
+				continue
+			}
+			// A burst is mostly one session's: look it up once.
+			if last == nil || h.Session != lastID {
+				m.mu.Lock()
+				last, lastID = m.sessions[h.Session], h.Session
+				m.mu.Unlock()
+			}
+			if last == nil {
+				continue
+			}
+			last.deliver(datagram{append([]byte(nil), b...), ms[i].Addr, data.ArrivalTime(ms[i].OOB[:ms[i].NN], now)})
+		}
+		// Forget the session between batches: it may have ended.
+		last = nil
+	}
+}
 
 // ReadDatagrams hands the session every datagram already queued for it, up
 // to len(ds), blocking (until the read deadline) only for the first. The

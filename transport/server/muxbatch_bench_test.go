@@ -54,7 +54,7 @@ func BenchmarkMuxReceive(b *testing.B) {
 	}
 	defer cliConn.Close()
 	mux := newMux(srvConn, log)
-	go mux.run()
+	go mux.serve()
 	key := make([]byte, 32)
 	for i := range key {
 		key[i] = byte(r.Uint32())

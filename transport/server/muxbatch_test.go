@@ -74,3 +74,76 @@ func TestReadDatagramsTakesWhatWaitsInOrder(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+// TestMuxServeRoutesBatches runs the batched reader on a real socket, both
+// an IPv4 one and a dual-stack one reached over IPv4, and checks every
+// datagram reaches its session, whole and in order, and that replies to
+// the address it reports get back to the sender.
+func TestMuxServeRoutesBatches(t *testing.T) {
+	for _, listen := range []struct{ network, addr string }{{"udp4", "127.0.0.1:0"}, {"udp", ":0"}} {
+		t.Run(listen.network, func(t *testing.T) {
+			log := slog.New(slog.DiscardHandler)
+			conn, err := data.Listen(listen.network, listen.addr, log)
+			if err != nil {
+				t.Skipf("no %s socket here: %v", listen.network, err)
+			}
+			m := newMux(conn, log)
+			done := make(chan struct{})
+			go func() { m.serve(); close(done) }()
+			defer func() { conn.Close(); <-done }()
+			a, b := m.register(wire.SessionID{1}), m.register(wire.SessionID{2})
+			defer a.Close()
+			defer b.Close()
+			cli, err := data.Listen("udp4", "127.0.0.1:0", log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cli.Close()
+			port := conn.LocalAddr().(*net.UDPAddr).Port
+			to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+			const each = 200
+			for i := range 2 * each {
+				h := wire.Header{Type: wire.TypeData, Session: wire.SessionID{byte(1 + i%2)}, Number: uint64(i)}
+				if _, err := cli.WriteTo(h.Append(nil), to); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A datagram for no session, and a runt, are dropped.
+			_, _ = cli.WriteTo(wire.Header{Type: wire.TypeData, Session: wire.SessionID{3}}.Append(nil), to)
+			_, _ = cli.WriteTo([]byte{1}, to)
+			for k, sc := range []*sessionConn{a, b} {
+				ds := make([]data.Datagram, 7)
+				next := uint64(k)
+				for next < 2*each {
+					if err := sc.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+						t.Fatal(err)
+					}
+					n, err := sc.ReadDatagrams(ds)
+					if err != nil {
+						t.Fatalf("session %d: after packet %d: %v", k+1, next, err)
+					}
+					for _, d := range ds[:n] {
+						h, _, err := wire.ParseHeader(d.B)
+						if err != nil || h.Session != (wire.SessionID{byte(k + 1)}) || h.Number != next {
+							t.Fatalf("session %d: got %+v (%v), want number %d", k+1, h, err, next)
+						}
+						if d.At.IsZero() || d.From == nil {
+							t.Fatalf("datagram without arrival time or source: %+v", d)
+						}
+						next += 2
+					}
+				}
+				if _, err := sc.WriteTo([]byte("reply"), ds[0].From); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 16)
+				if err := cli.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				if n, _, err := cli.ReadFrom(buf); err != nil || string(buf[:n]) != "reply" {
+					t.Fatalf("reply: %q, %v", buf[:n], err)
+				}
+			}
+		})
+	}
+}
