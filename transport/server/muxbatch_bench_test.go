@@ -67,7 +67,7 @@ func BenchmarkMuxReceive(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		id := wire.SessionID{byte(i), byte(i >> 8), 1}
-		sc := mux.register(id)
+		sc := registerID(b, mux, id)
 		cfg := data.Config{Key: key, Session: id, Log: log, NoUDPTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}
 		scfg := cfg
 		scfg.Peer = srvConn.LocalAddr()

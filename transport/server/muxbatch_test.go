@@ -13,9 +13,19 @@ import (
 	"github.com/ferry-sync/ferry/transport/wire"
 )
 
+// registerID registers a session under a chosen id.
+func registerID(tb testing.TB, m *udpMux, id wire.SessionID) *sessionConn {
+	tb.Helper()
+	sc, err := m.register(func(b []byte) (int, error) { return copy(b, id[:]), nil })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sc
+}
+
 func TestReadDatagramsTakesWhatWaitsInOrder(t *testing.T) {
 	m := newMux(nil, slog.New(slog.DiscardHandler))
-	sc := m.register(wire.SessionID{9})
+	sc := registerID(t, m, wire.SessionID{9})
 	defer sc.Close()
 	from := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
 	at := time.Unix(100, 0)
@@ -91,7 +101,7 @@ func TestMuxServeRoutesBatches(t *testing.T) {
 			done := make(chan struct{})
 			go func() { m.serve(); close(done) }()
 			defer func() { conn.Close(); <-done }()
-			a, b := m.register(wire.SessionID{1}), m.register(wire.SessionID{2})
+			a, b := registerID(t, m, wire.SessionID{1}), registerID(t, m, wire.SessionID{2})
 			defer a.Close()
 			defer b.Close()
 			cli, err := data.Listen("udp4", "127.0.0.1:0", log)
