@@ -52,21 +52,27 @@ func enableRxTimestamps(raw syscall.RawConn) bool {
 }
 
 // rxTime finds the kernel's receive stamp (SCM_TIMESTAMPNS) in a
-// datagram's control data.
+// datagram's control data. It walks the headers in place: it runs for every
+// datagram, and unix.ParseSocketControlMessage allocates for each.
 func rxTime(oob []byte) (time.Time, bool) {
-	if len(oob) == 0 {
-		return time.Time{}, false
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
-			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+	hdr := unix.CmsgLen(0)
+	for len(oob) >= hdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		n := int(h.Len)
+		if n < hdr || n > len(oob) {
+			return time.Time{}, false
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && n-hdr >= 16 {
+			d := oob[hdr:n]
+			sec := int64(binary.NativeEndian.Uint64(d[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(d[8:16]))
 			return time.Unix(sec, nsec), true
 		}
+		next := unix.CmsgSpace(n - hdr)
+		if next > len(oob) {
+			break
+		}
+		oob = oob[next:]
 	}
 	return time.Time{}, false
 }
