@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,4 +133,87 @@ func TestPackRuns(t *testing.T) {
 			}
 		}
 	}
+}
+
+// refusingBatcher takes batched writes but refuses (EIO) any message that
+// asks for segmentation, as a route without checksum offload does.
+type refusingBatcher struct {
+	got     [][]byte
+	refused int
+}
+
+func (b *refusingBatcher) ReadBatch([]ipv4.Message, int) (int, error) { return 0, syscall.EINVAL }
+
+func (b *refusingBatcher) WriteBatch(ms []ipv4.Message, _ int) (int, error) {
+	for i, m := range ms {
+		if len(m.OOB) > 0 {
+			if i == 0 {
+				b.refused++
+				return 0, syscall.EIO
+			}
+			return i, nil
+		}
+		for _, p := range m.Buffers {
+			b.got = append(b.got, append([]byte(nil), p...))
+		}
+	}
+	return len(ms), nil
+}
+
+// TestLinkFallsBackWhenSegmentationRefused: a refused segmented send turns
+// segmentation off and the same packets go one per message, none lost or
+// repeated.
+func TestLinkFallsBackWhenSegmentationRefused(t *testing.T) {
+	r := rand.New(rand.NewPCG(testSeed(t), 9))
+	cfg, err := testConfig(r).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, rc := udpPair(t)
+	cfg.Peer = rc.LocalAddr()
+	box, err := seal.New(cfg.Key, cfg.Session, seal.Sender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLink(sc, box, cfg)
+	fake := &refusingBatcher{}
+	l.batch, l.gso = fake, true
+	full := cfg.PacketSize - wire.HeaderLen - seal.Overhead
+	// One short packet first, so the refusal comes after a message that
+	// went out.
+	sizes := []int{10}
+	for range 100 {
+		sizes = append(sizes, full)
+	}
+	var want [][]byte
+	for _, n := range sizes {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		l.queue(wire.TypeData, func(p []byte) []byte { return append(p, b...) })
+		want = append(want, b)
+	}
+	l.flush()
+	if l.gso || fake.refused != 1 {
+		t.Fatalf("gso still %v after %d refusals", l.gso, fake.refused)
+	}
+	if len(fake.got) != len(want) || l.sentPkts != uint64(len(want)) {
+		t.Fatalf("%d packets written, %d counted, want %d", len(fake.got), l.sentPkts, len(want))
+	}
+	for i, w := range want {
+		_, body, err := openAs(t, cfg, fake.got[i])
+		if err != nil || !bytes.Equal(body, w) {
+			t.Fatalf("packet %d: %v, body differs: %v", i, err, !bytes.Equal(body, w))
+		}
+	}
+}
+
+func openAs(t *testing.T, cfg Config, pkt []byte) (wire.Header, []byte, error) {
+	t.Helper()
+	rbox, err := seal.New(cfg.Key, cfg.Session, seal.Receiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rbox.Open(pkt)
 }
