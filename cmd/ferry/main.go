@@ -64,7 +64,10 @@ func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, isTTY: isTerminal(os.Stdout)}
-	os.Exit(run(ctx, e, os.Args[1:]))
+	prof := startProfiles(os.Getenv, os.Stderr)
+	code := run(ctx, e, os.Args[1:])
+	prof.stop()
+	os.Exit(code)
 }
 
 // run dispatches to a subcommand and maps its error to an exit code.

@@ -68,6 +68,11 @@ type Config struct {
 	// (receiver) per path. It is called from the session's loop: keep it
 	// quick.
 	Progress func(path string, delta int64)
+	// NoGSO keeps every datagram its own send even where the kernel could
+	// cut a run of them from one (UDP segmentation offload, Linux). Sends
+	// fall back by themselves when a route refuses segmented sends; this
+	// is for comparing the two.
+	NoGSO bool
 }
 
 type realClock struct{}

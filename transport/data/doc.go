@@ -24,6 +24,11 @@
 // recomputed from the partial when the next session starts, so a write
 // lost in a crash cannot be vouched for by a stale hash.
 //
+// System calls: on Linux a *net.UDPConn is written with sendmmsg, runs of
+// equal-sized packets going as one segmented send (UDP GSO) where the kernel
+// takes it, and read with recvmmsg; a conn that is a DatagramReader (the
+// server's shared-socket demultiplexer) hands over bursts without a copy.
+//
 // Liveness: no packet at all from the peer within NoUDPTimeout gives
 // ErrNoUDP (fall back to TCP); silence for IdleTimeout later gives ErrIdle.
 //

@@ -20,6 +20,14 @@ import (
 // batchSize is how many datagrams one sendmmsg/recvmmsg moves.
 const batchSize = 64
 
+// pacingQuantum is the shortest sleep of a sender the pacer holds back. The
+// pacer asks for just the time until the next packet is due, which left the
+// loop waking (and making a system call) every few packets: a timer, a
+// scheduler round and a send per handful of packets cost more CPU than the
+// packets did. The bucket banks what accrues meanwhile (PacerBurst, well
+// above this), so the rate holds and each wake-up sends a batch.
+const pacingQuantum = 250 * time.Microsecond
+
 // inPkt is one authenticated packet handed from the reader to the loop.
 type inPkt struct {
 	hdr  wire.Header
@@ -58,6 +66,9 @@ type link struct {
 	wg   sync.WaitGroup
 
 	msgs    []ipv4.Message
+	msgPkts []msgRun
+	oob     [][32]byte
+	gso     bool // the kernel segments runs of equal-sized packets
 	pending [][]byte
 	free    [][]byte
 
@@ -73,10 +84,7 @@ func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
 		conn: conn, box: box, clk: cfg.Clock, log: cfg.Log, peer: cfg.Peer, fixed: cfg.Peer != nil,
 		maxPkt: cfg.PacketSize,
 		in:     make(chan []inPkt, 64), rerr: make(chan error, 1), stop: make(chan struct{}),
-		msgs: make([]ipv4.Message, batchSize),
-	}
-	for i := range l.msgs {
-		l.msgs[i].Buffers = make([][]byte, 1)
+		msgs: make([]ipv4.Message, batchSize), msgPkts: make([]msgRun, batchSize), oob: make([][32]byte, batchSize),
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
 		if raw, err := uc.SyscallConn(); err == nil {
@@ -87,6 +95,7 @@ func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
 				l.batch = ipv6.NewPacketConn(uc)
 				l.inet6 = true
 			}
+			l.gso = l.batch != nil && !cfg.NoGSO && gsoSupported(raw)
 		}
 	}
 	return l
@@ -129,32 +138,58 @@ func release(b []byte) {
 func (l *link) read() {
 	defer l.wg.Done()
 	const bufLen = 64 << 10 // a FILE with a 4 KiB path, or a large PacketSize
+	const most = 16
 	n := 1
-	if l.batch != nil {
-		n = 16
+	dreader, _ := l.conn.(DatagramReader)
+	if l.batch != nil || dreader != nil {
+		n = most
 	}
-	bufs := make([][]byte, n)
-	msgs := make([]ipv4.Message, n)
-	for i := range bufs {
-		bufs[i] = make([]byte, bufLen)
-		msgs[i].Buffers = [][]byte{bufs[i]}
-		msgs[i].OOB = make([]byte, OOBSize)
+	var bufs [][]byte
+	var msgs []ipv4.Message
+	var dgs []Datagram
+	if dreader != nil && l.batch == nil {
+		dgs = make([]Datagram, n)
+	} else {
+		dreader = nil
+		bufs = make([][]byte, n)
+		msgs = make([]ipv4.Message, n)
+		for i := range bufs {
+			bufs[i] = make([]byte, bufLen)
+			msgs[i].Buffers = [][]byte{bufs[i]}
+			msgs[i].OOB = make([]byte, OOBSize)
+		}
 	}
 	timed, _ := l.conn.(TimedReader)
 	if uc, ok := l.conn.(*net.UDPConn); ok && l.batch != nil {
 		EnableArrivalTimes(uc)
 	}
-	var stamps [16]time.Time
+	var stamps [most]time.Time
+	var pkts [most][]byte
+	var froms [most]net.Addr
+	// owned: pkts are the reader's to keep (handed over by a
+	// DatagramReader), so a body needs no copy out of a reused buffer.
+	owned := dreader != nil
 	for {
 		var got int
 		var err error
-		if l.batch != nil {
+		switch {
+		case dreader != nil:
+			got, err = dreader.ReadDatagrams(dgs)
+			for i := 0; i < got; i++ {
+				pkts[i], froms[i], stamps[i] = dgs[i].B, dgs[i].From, dgs[i].At
+				if stamps[i].IsZero() {
+					stamps[i] = l.clk.Now()
+				}
+				dgs[i] = Datagram{}
+			}
+		case l.batch != nil:
 			got, err = l.batch.ReadBatch(msgs, 0)
 			now := l.clk.Now()
 			for i := 0; i < got; i++ {
+				pkts[i], froms[i] = bufs[i][:msgs[i].N], msgs[i].Addr
 				stamps[i] = ArrivalTime(msgs[i].OOB[:msgs[i].NN], now)
 			}
-		} else {
+		default:
 			var m int
 			var from net.Addr
 			var at time.Time
@@ -164,7 +199,7 @@ func (l *link) read() {
 				m, from, err = l.conn.ReadFrom(bufs[0])
 			}
 			if err == nil {
-				msgs[0].N, msgs[0].Addr, got = m, from, 1
+				pkts[0], froms[0], got = bufs[0][:m], from, 1
 				if at.IsZero() {
 					at = l.clk.Now()
 				}
@@ -190,19 +225,23 @@ func (l *link) read() {
 		}
 		out := make([]inPkt, 0, got)
 		for i := 0; i < got; i++ {
-			pkt := bufs[i][:msgs[i].N]
+			pkt := pkts[i]
+			size := len(pkt)
 			h, body, err := l.box.Open(pkt)
 			if err != nil {
 				continue // counted by the box
 			}
-			var cp []byte
-			if len(body) <= 2048 {
-				cp = append((*bodyPool.Get().(*[]byte))[:0], body...)
-			} else {
-				cp = append([]byte(nil), body...)
+			switch {
+			case owned:
+			case len(body) <= 2048:
+				body = append((*bodyPool.Get().(*[]byte))[:0], body...)
+			default:
+				body = append([]byte(nil), body...)
 			}
-			out = append(out, inPkt{hdr: h, body: cp, from: msgs[i].Addr, size: msgs[i].N, at: stamps[i]})
+			out = append(out, inPkt{hdr: h, body: body, from: froms[i], size: size, at: stamps[i]})
 		}
+		clear(pkts[:got])
+		clear(froms[:got])
 		if len(out) == 0 {
 			continue
 		}
@@ -270,6 +309,13 @@ func (l *link) queue(t wire.Type, body func([]byte) []byte) (uint64, int) {
 	return h.Number, len(sealed)
 }
 
+// GSO limits: the kernel takes at most 64 segments in one send, and the
+// whole send must fit one IP datagram before it is cut.
+const (
+	gsoMaxSegs  = 64
+	gsoMaxBytes = 65000
+)
+
 // flush writes the queued packets to the peer.
 func (l *link) flush() {
 	if len(l.pending) == 0 {
@@ -290,35 +336,11 @@ func (l *link) flush() {
 	if ua, ok := l.peer.(*net.UDPAddr); !ok || (l.inet6 && ua.IP.To4() != nil) {
 		useBatch = false
 	}
+	todo := l.pending
 	if useBatch {
-		for i, b := range l.pending {
-			l.msgs[i].Buffers[0] = b
-			l.msgs[i].Addr = l.peer
-		}
-		off := 0
-		for off < len(l.pending) {
-			n, err := l.batch.WriteBatch(l.msgs[off:len(l.pending)], 0)
-			if err != nil {
-				if errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EINVAL) {
-					l.batch = nil
-					break
-				}
-				l.writeErr(err)
-				off++ // drop one datagram, as the network might, and go on
-				continue
-			}
-			for _, b := range l.pending[off : off+n] {
-				l.sentPkts++
-				l.sentBytes += uint64(len(b))
-			}
-			off += n
-		}
-		if l.batch != nil {
-			return
-		}
-		l.pending = l.pending[off:]
+		todo = l.writeBatches(todo)
 	}
-	for _, b := range l.pending {
+	for _, b := range todo {
 		if _, err := l.conn.WriteTo(b, l.peer); err != nil {
 			l.writeErr(err)
 			continue
@@ -326,6 +348,87 @@ func (l *link) flush() {
 		l.sentPkts++
 		l.sentBytes += uint64(len(b))
 	}
+}
+
+// writeBatches sends pkts with sendmmsg, each message carrying a run of
+// equal-sized packets that the kernel cuts into datagrams (GSO) where it
+// can, and returns the packets left for single writes (all of them if the
+// socket turns out not to batch).
+func (l *link) writeBatches(pkts [][]byte) [][]byte {
+	for len(pkts) > 0 {
+		m := l.pack(pkts)
+		off := 0
+		for off < m {
+			n, err := l.batch.WriteBatch(l.msgs[off:m], 0)
+			if err == nil && n <= 0 {
+				err = errors.New("sendmmsg sent nothing")
+			}
+			if err != nil {
+				switch {
+				case l.gso && (errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL)):
+					// The route's device cannot take segmented sends:
+					// resend what is left one datagram per message.
+					l.gso = false
+					l.log.Debug("UDP segmentation offload refused; sending datagram by datagram", "err", err)
+				case errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EINVAL):
+					l.batch = nil
+				default:
+					l.writeErr(err)
+					off++ // drop the message, as the network might, and go on
+					continue
+				}
+				break
+			}
+			for _, c := range l.msgPkts[off : off+n] {
+				l.sentPkts += uint64(c.n)
+				l.sentBytes += uint64(c.bytes)
+			}
+			off += n
+		}
+		done := 0
+		for _, c := range l.msgPkts[:off] {
+			done += c.n
+		}
+		pkts = pkts[done:]
+		if off < m && l.batch == nil {
+			return pkts
+		}
+	}
+	return nil
+}
+
+// msgRun is how many packets (and bytes) one batched message carries.
+type msgRun struct{ n, bytes int }
+
+// pack fills l.msgs with messages for the packets at the front of pkts, at
+// most one batch, and returns how many messages it made.
+func (l *link) pack(pkts [][]byte) int {
+	m := 0
+	for i := 0; i < len(pkts) && m < len(l.msgs); m++ {
+		size := len(pkts[i])
+		j, total := i+1, size
+		if l.gso {
+			// A run continues with packets of the same size; a shorter one
+			// may end it.
+			for j < len(pkts) && j-i < gsoMaxSegs && total+len(pkts[j]) <= gsoMaxBytes && len(pkts[j]) <= size {
+				total += len(pkts[j])
+				j++
+				if len(pkts[j-1]) < size {
+					break
+				}
+			}
+		}
+		msg := &l.msgs[m]
+		msg.Buffers = pkts[i:j:j]
+		msg.Addr = l.peer
+		msg.OOB = nil
+		if j-i > 1 {
+			msg.OOB = gsoOOB(l.oob[m][:], size)
+		}
+		l.msgPkts[m] = msgRun{n: j - i, bytes: total}
+		i = j
+	}
+	return m
 }
 
 func (l *link) writeErr(err error) {

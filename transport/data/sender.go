@@ -512,7 +512,7 @@ func (r *sendRun) admit(now time.Time) time.Time {
 	for r.queued < len(r.files) && len(r.active) < r.cfg.MaxOpenFiles && unsent < unsentBudget {
 		f := r.files[r.queued]
 		if ok, wait := r.pacer.Allow(wire.HeaderLen + seal.Overhead + fileOverhead + len(f.src.Entry.Path)); !ok {
-			return now.Add(wait)
+			return now.Add(max(wait, pacingQuantum))
 		}
 		select {
 		case o := <-r.opened:
@@ -680,7 +680,7 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 					r.sending = append([]*sfile{f}, r.sending...)
 				}
 			}
-			return now.Add(wait)
+			return now.Add(max(wait, pacingQuantum))
 		}
 		buf, err := r.read(f, off, n, re)
 		if err != nil {

@@ -92,3 +92,19 @@ const OOBSize = 64
 type TimedReader interface {
 	ReadFromAt(p []byte) (n int, addr net.Addr, at time.Time, err error)
 }
+
+// Datagram is one datagram a DatagramReader hands over: its bytes (the
+// reader's to keep and overwrite), sender and arrival time.
+type Datagram struct {
+	B    []byte
+	From net.Addr
+	At   time.Time
+}
+
+// DatagramReader is a PacketConn that hands over every datagram already
+// waiting, up to len(ds), in one call, blocking (until the read deadline)
+// only for the first. A session reads through it in preference to
+// ReadFrom: one wake-up, and no copy, per batch rather than per datagram.
+type DatagramReader interface {
+	ReadDatagrams(ds []Datagram) (int, error)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,21 +52,50 @@ func enableRxTimestamps(raw syscall.RawConn) bool {
 }
 
 // rxTime finds the kernel's receive stamp (SCM_TIMESTAMPNS) in a
-// datagram's control data.
+// datagram's control data. It walks the headers in place: it runs for every
+// datagram, and unix.ParseSocketControlMessage allocates for each.
 func rxTime(oob []byte) (time.Time, bool) {
-	if len(oob) == 0 {
-		return time.Time{}, false
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
-			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+	hdr := unix.CmsgLen(0)
+	for len(oob) >= hdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		n := int(h.Len)
+		if n < hdr || n > len(oob) {
+			return time.Time{}, false
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && n-hdr >= 16 {
+			d := oob[hdr:n]
+			sec := int64(binary.NativeEndian.Uint64(d[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(d[8:16]))
 			return time.Unix(sec, nsec), true
 		}
+		next := unix.CmsgSpace(n - hdr)
+		if next > len(oob) {
+			break
+		}
+		oob = oob[next:]
 	}
 	return time.Time{}, false
+}
+
+// gsoSupported reports whether the kernel can segment one large UDP send
+// into datagrams itself (UDP_SEGMENT, Linux 4.18+).
+func gsoSupported(raw syscall.RawConn) bool {
+	ok := false
+	_ = raw.Control(func(fd uintptr) {
+		_, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+		ok = err == nil
+	})
+	return ok
+}
+
+// gsoOOB is the control message asking the kernel to cut a send into
+// datagrams of size bytes.
+func gsoOOB(b []byte, size int) []byte {
+	h := unix.Cmsghdr{Level: unix.IPPROTO_UDP, Type: unix.UDP_SEGMENT}
+	h.SetLen(unix.CmsgLen(2))
+	b = b[:unix.CmsgSpace(2)]
+	clear(b)
+	*(*unix.Cmsghdr)(unsafe.Pointer(&b[0])) = h
+	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], uint16(size))
+	return b
 }

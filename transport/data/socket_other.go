@@ -16,3 +16,7 @@ func socketDomain(raw syscall.RawConn) int { return -1 }
 func enableRxTimestamps(raw syscall.RawConn) bool { return false }
 
 func rxTime(oob []byte) (time.Time, bool) { return time.Time{}, false }
+
+func gsoSupported(raw syscall.RawConn) bool { return false }
+
+func gsoOOB(b []byte, size int) []byte { return b[:0] }

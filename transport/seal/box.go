@@ -57,6 +57,11 @@ type Box struct {
 	next    uint64 // next packet number to hand out; 0 is never used
 	sealed  uint64 // last number sealed
 
+	// Nonce buffers, one per direction (the sending and the reading
+	// goroutine each use their own): a nonce on the stack escapes through
+	// the AEAD interface, an allocation per packet.
+	sealIV, openIV [12]byte
+
 	win window
 
 	opened, short, malformed, wrongSession, wrongSide, forged, replayed, tooOld atomic.Uint64
@@ -111,9 +116,8 @@ func (b *Box) Seal(pkt []byte) ([]byte, error) {
 		return nil, fmt.Errorf("unable to seal packet %d: %w", h.Number, ErrNumberReused)
 	}
 	b.sealed = h.Number
-	var iv [12]byte
-	nonce(&iv, h.Flags, h.Number)
-	return b.aead.Seal(pkt[:n], iv[:], pkt[n:], pkt[:n]), nil
+	nonce(&b.sealIV, h.Flags, h.Number)
+	return b.aead.Seal(pkt[:n], b.sealIV[:], pkt[n:], pkt[:n]), nil
 }
 
 // Open authenticates and decrypts pkt in place, returning its header and
@@ -146,9 +150,8 @@ func (b *Box) Open(pkt []byte) (wire.Header, []byte, error) {
 		b.tooOld.Add(1)
 		return h, nil, ErrTooOld
 	}
-	var iv [12]byte
-	nonce(&iv, h.Flags, h.Number)
-	body, err := b.aead.Open(pkt[n:n], iv[:], pkt[n:], pkt[:n])
+	nonce(&b.openIV, h.Flags, h.Number)
+	body, err := b.aead.Open(pkt[n:n], b.openIV[:], pkt[n:], pkt[:n])
 	if err != nil {
 		b.forged.Add(1)
 		return h, nil, ErrForged

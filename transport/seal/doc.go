@@ -10,6 +10,7 @@
 //
 // Caveats: a key must never be used for more than one session (the control
 // channel draws a fresh one per session from crypto/rand). Open keeps the
-// replay window without a lock: call it from one goroutine only. Seal and
+// replay window without a lock: call it from one goroutine only, and Seal
+// from one goroutine only (it may be another than Open's). Seal and
 // Open work in place and overwrite the buffer they are given.
 package seal

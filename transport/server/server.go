@@ -413,7 +413,7 @@ func (s *Server) startUDP(tcp net.Addr) error {
 		port = ua.Port
 	}
 	m := newMux(conn, s.log)
-	go m.run()
+	go m.serve()
 	s.mu.Lock()
 	s.mux, s.udpPort = m, port
 	s.mu.Unlock()
