@@ -402,7 +402,12 @@ func (c *Controller) OnFeedback(f Feedback) {
 	case Startup, Probe:
 		if qS < qEq/2 {
 			growth := 1.25 // gentle: the link was full not long ago
-			if c.phase == Startup {
+			if c.phase == Startup || rate < 0.8*c.capEst {
+				// Startup, or far below a goodput this flow reached not long
+				// ago with the queue now empty: what cut the rate has gone
+				// (or was a false alarm), so win the room back as fast as
+				// startup would. Flows sharing the link keep a queue, so
+				// this does not fire while the room is theirs.
 				growth = 2
 			}
 			rate *= math.Pow(growth, dtS/refS)
@@ -495,7 +500,14 @@ func (c *Controller) OnFeedback(f Feedback) {
 				c.enter(Probe)
 			}
 		} else {
-			c.emptyFor = 0
+			// A reading above the mark takes back twice its time rather
+			// than starting over: on a real link (wanem, a busy host) one
+			// reading in ten is jitter of a few milliseconds, which reset
+			// the count every time and left a flow cut by a false alarm
+			// creeping back at Alpha per reference delay for many seconds.
+			// A standing queue still empties the count within a few
+			// readings.
+			c.emptyFor = max(0, c.emptyFor-2*dt)
 		}
 		if c.slowAfter == 0 {
 			// First time in Steady: the base delay may include a queue

@@ -506,3 +506,50 @@ func TestStartingRate(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoversFromFalseAlarmDespiteJitter: a fair flow cut well below the
+// link (here by a spell of low goodput and a growing queue) must find the
+// room again once the queue is empty, even when one delay reading in ten
+// carries a few milliseconds of host jitter, as wanem's do. Each such
+// reading used to restart the empty-queue count, so the flow never probed
+// and crept back at Alpha per reference delay: about 2 Mbit/s a second.
+func TestRecoversFromFalseAlarmDespiteJitter(t *testing.T) {
+	clk := newFakeClock()
+	cfg := Config{Policy: Fair, TargetRate: 100e6}
+	c := NewController(cfg, clk)
+	const rtt = 200 * time.Millisecond // wan-200
+	base := time.Second
+	for i := 0; i < 300; i++ {
+		clk.advance(10 * time.Millisecond)
+		c.OnFeedback(Feedback{RecvRate: c.Rate(), Received: 100, MinOWD: base, RTT: rtt})
+	}
+	// The false alarm: goodput well below the rate and the delay creeping up.
+	owd := base
+	for i := 0; i < 60; i++ {
+		clk.advance(10 * time.Millisecond)
+		owd += 50 * time.Microsecond
+		c.OnFeedback(Feedback{RecvRate: 40e6, Received: 100, MinOWD: owd, RTT: rtt})
+	}
+	cut := c.Rate()
+	if cut > 70e6 {
+		t.Fatalf("setup: rate %.1f Mbit/s after the squeeze, want it well below the 100 Mbit/s link", cut/1e6)
+	}
+	// The link is idle again: everything sent arrives, the queue is empty
+	// but every tenth reading shows 3 ms of jitter.
+	var at time.Duration
+	for i := 1; i <= 500; i++ {
+		clk.advance(10 * time.Millisecond)
+		q := time.Duration(0)
+		if i%10 == 0 {
+			q = 3 * time.Millisecond
+		}
+		c.OnFeedback(Feedback{RecvRate: c.Rate(), Received: 100, MinOWD: base + q, RTT: rtt})
+		if at == 0 && c.Rate() >= 90e6 {
+			at = time.Duration(i) * 10 * time.Millisecond
+		}
+	}
+	t.Logf("cut to %.1f Mbit/s; back above 90 after %v; now %.1f", cut/1e6, at, c.Rate()/1e6)
+	if at == 0 || at > 3500*time.Millisecond {
+		t.Errorf("rate %.1f Mbit/s after 5 s of an empty queue with jitter (back above 90 after %v), want above 90 within 3.5 s", c.Rate()/1e6, at)
+	}
+}

@@ -26,8 +26,11 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 	if mux == nil {
 		return st.reply(fmt.Errorf("%w: this server does not offer UDP data sessions (started without a UDP port)", control.ErrUnavailable), nil)
 	}
+	if m.NoEntries && (m.Download || !m.AbsentUnlisted) {
+		return st.reply(protocolError("a data session without a file list must be an upload of new files"), nil)
+	}
 	var items []tree.Entry
-	for {
+	for !m.NoEntries {
 		msg, err := st.recv()
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -263,5 +264,44 @@ func TestDataSessionRefusesHostileListsAndNeedsUDP(t *testing.T) {
 	}
 	if string(ids[0]) == string(ids[1]) || string(keys[0]) == string(keys[1]) {
 		t.Fatal("two data sessions got the same id or key")
+	}
+}
+
+// TestDataSessionWithoutList: an upload of new files only (NoEntries)
+// gets its SessionOK without sending a list or OK, which is what saves
+// the first sync a round trip; NoEntries on anything else is refused.
+func TestDataSessionWithoutList(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu := startServer(t, func(c *Config) { c.UDPConn = pc })
+	cu := tu.hello(t, "")
+	type answer struct {
+		m   control.Msg
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		m, err := rawCall(t, cu, control.DataSession{AbsentUnlisted: true, NoEntries: true})
+		got <- answer{m, err}
+	}()
+	var m control.Msg
+	select {
+	case a := <-got:
+		m, err = a.m, a.err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer to an upload without a list: the server is still waiting for one")
+	}
+	if err != nil {
+		t.Fatalf("upload without a list: %v", err)
+	}
+	if ok, isOK := m.(control.SessionOK); !isOK || len(ok.ID) != wire.SessionIDLen {
+		t.Fatalf("upload without a list answered %#v, want SessionOK before anything else was sent", m)
+	}
+	for _, bad := range []control.DataSession{{Download: true, NoEntries: true}, {NoEntries: true}} {
+		if _, err := rawCall(t, cu, bad); !errors.Is(err, control.ErrProtocol) {
+			t.Fatalf("%+v: %v, want ErrProtocol", bad, err)
+		}
 	}
 }
