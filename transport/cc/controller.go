@@ -208,6 +208,7 @@ type Controller struct {
 	phaseFor time.Duration // time spent in the current phase
 	emptyFor time.Duration // how long the queue has stayed well below equilibrium
 	starved  int           // consecutive intervals of goodput far below rate with a growing queue
+	over     int           // startup and probe: consecutive readings above the queue mark
 
 	recvAvg  float64 // goodput smoothed over about a reference delay
 	capEst   float64 // bottleneck capacity estimate: best smoothed goodput, fading
@@ -400,7 +401,16 @@ func (c *Controller) OnFeedback(f Feedback) {
 
 	switch c.phase {
 	case Startup, Probe:
-		if qS < qEq/2 {
+		// One reading over the mark may be host jitter rather than a queue
+		// (wanem, a busy receiver): ending the ramp on it drops the rate
+		// to a goodput that still lags the ramp by a round trip. A real
+		// queue shows on the next reading too, 10 ms later.
+		if qS >= qEq/2 {
+			c.over++
+		} else {
+			c.over = 0
+		}
+		if c.over < 2 {
 			growth := 1.25 // gentle: the link was full not long ago
 			if c.phase == Startup || rate < 0.8*c.capEst {
 				// Startup, or far below a goodput this flow reached not long

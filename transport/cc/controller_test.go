@@ -553,3 +553,33 @@ func TestRecoversFromFalseAlarmDespiteJitter(t *testing.T) {
 		t.Errorf("rate %.1f Mbit/s after 5 s of an empty queue with jitter (back above 90 after %v), want above 90 within 3.5 s", c.Rate()/1e6, at)
 	}
 }
+
+// TestStartupIgnoresOneJitterReading: a single delay reading over the
+// mark during the ramp is jitter, not the bottleneck's queue; ending
+// startup on it cut the rate to the lagging goodput (wan-200: 78 Mbit/s
+// to 38, then seconds to recover). Two readings in a row still end it.
+func TestStartupIgnoresOneJitterReading(t *testing.T) {
+	clk := newFakeClock()
+	c := NewController(Config{Policy: Fair, TargetRate: 100e6}, clk)
+	const rtt = 200 * time.Millisecond
+	base := time.Second
+	feed := func(q time.Duration) {
+		clk.advance(10 * time.Millisecond)
+		// What arrives lags the ramp by a round trip.
+		c.OnFeedback(Feedback{RecvRate: c.Rate() / 2, Received: 100, MinOWD: base + q, RTT: rtt})
+	}
+	for i := 0; i < 20; i++ {
+		feed(0)
+	}
+	before := c.Rate()
+	feed(10 * time.Millisecond)
+	feed(0)
+	if st := c.Stats(); st.Phase != Startup || st.Rate < before {
+		t.Fatalf("one 10 ms reading during startup: phase %s, rate %.1f -> %.1f Mbit/s; want still ramping", st.Phase, before/1e6, st.Rate/1e6)
+	}
+	feed(10 * time.Millisecond)
+	feed(10 * time.Millisecond)
+	if st := c.Stats(); st.Phase == Startup {
+		t.Fatalf("two 10 ms readings in a row: still in startup at %.1f Mbit/s", st.Rate/1e6)
+	}
+}
