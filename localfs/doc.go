@@ -17,12 +17,18 @@
 //     until Commit or Abort; a second writer of the same path, in this
 //     process or another, gets syncer.ErrChanged. The lock is advisory:
 //     only ferry respects it, and outside Linux there is none.
-//   - A partial file is resumed or replaced only with ferry's marker, the
-//     checkpoint file, beside it (an empty one is made with each new
-//     partial). Any other NAME.partial is a user's file in the way: the
+//   - A partial file is resumed or replaced only if ferry made it: it
+//     carries the extended attribute user.ferry.partial (set on each new
+//     partial, and removed before the rename into place), or ferry's
+//     marker, the checkpoint file, is beside it (an empty one is made
+//     instead of the attribute where the filesystem has no user extended
+//     attributes). Any other NAME.partial is a user's file in the way: the
 //     path fails with syncer.ErrExists until it is renamed or excluded.
 //     Partials left by ferry versions that made no marker for local
-//     copies are reported the same way.
+//     copies are reported the same way. An unmarked NAME.partial that some
+//     other program holds flock'ed is reported as a transfer in progress
+//     (syncer.ErrChanged) instead, since ferry's own is unmarked and
+//     locked for an instant during Commit.
 //   - SetMeta cannot change a symlink's permission bits (Linux has no
 //     lchmod); it sets only the link's own mtime.
 //   - The scan cache trusts a file whose inode, size, mtime and mode are

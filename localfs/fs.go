@@ -51,6 +51,7 @@ type FS struct {
 	// Test seams; nil in production.
 	afterHash func(path string)            // called after a file's content was read, before the re-stat
 	freeSpace func() (syncer.Space, error) // replaces statfs
+	noXattr   bool                         // marks partials with the marker file only, as where xattrs are unsupported
 }
 
 var _ syncer.Endpoint = (*FS)(nil)

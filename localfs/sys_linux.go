@@ -98,3 +98,70 @@ func lockFile(f *os.File) error {
 		return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
 	}
 }
+
+// ownerXattr, set on a partial file, says ferry made it (see claim). It
+// is removed before the partial is renamed into place.
+const ownerXattr = "user.ferry.partial"
+
+// setOwnerXattr tags f as ferry's partial file. It fails where the
+// filesystem has no user extended attributes; the caller then falls back
+// to the marker file.
+func setOwnerXattr(f *os.File) error {
+	return fdErr("fsetxattr", f, func(fd int) error { return unix.Fsetxattr(fd, ownerXattr, []byte{1}, 0) })
+}
+
+// hasOwnerXattr reports whether f carries ferry's tag.
+func hasOwnerXattr(f *os.File) bool {
+	return fdErr("fgetxattr", f, func(fd int) error {
+		_, err := unix.Fgetxattr(fd, ownerXattr, nil)
+		return err
+	}) == nil
+}
+
+// removeOwnerXattr untags f; a file without the tag is fine.
+func removeOwnerXattr(f *os.File) error {
+	err := fdErr("fremovexattr", f, func(fd int) error { return unix.Fremovexattr(fd, ownerXattr) })
+	if errors.Is(err, unix.ENODATA) {
+		return nil
+	}
+	return err
+}
+
+func fdErr(op string, f *os.File, call func(fd int) error) error {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cerr error
+	if err := sc.Control(func(fd uintptr) {
+		for {
+			if cerr = call(int(fd)); !errors.Is(cerr, unix.EINTR) {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return &os.PathError{Op: op, Path: f.Name(), Err: cerr}
+	}
+	return nil
+}
+
+// createExcl creates name in d for reading and writing, failing if
+// anything (a symlink included) is there. It opens with openat directly:
+// os.Root would also try, and fail, to add the file to the poller, which
+// costs four system calls per file.
+func createExcl(d dir, name string) (*os.File, error) {
+	dfd := int(d.file().Fd())
+	for {
+		fd, err := unix.Openat(dfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), name), nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		}
+		return nil, &os.PathError{Op: "openat", Path: name, Err: err}
+	}
+}

@@ -39,3 +39,13 @@ func nlink(fi fs.FileInfo) uint64 { return 0 }
 // lockFile does nothing outside Linux: two writers of one path are not
 // kept apart there.
 func lockFile(f *os.File) error { return nil }
+
+// Extended attributes are not used outside Linux: the marker file alone
+// says a partial is ferry's.
+func setOwnerXattr(f *os.File) error    { return errors.ErrUnsupported }
+func hasOwnerXattr(f *os.File) bool     { return false }
+func removeOwnerXattr(f *os.File) error { return nil }
+
+func createExcl(d dir, name string) (*os.File, error) {
+	return d.r.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+}

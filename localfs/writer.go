@@ -31,6 +31,9 @@ type Writer struct {
 	existing int64
 	res      *reservation // free space promised to this writer; released at Commit or Abort
 	marker   fs.FileInfo  // the checkpoint file as this writer last left it (removed at Commit if still so)
+	tagged   bool         // the partial carries ownerXattr, removed before the rename
+	untagged bool         // Commit removed the tag; put back if the partial stays
+	renamed  bool         // Commit renamed the partial into place
 
 	// mu guards the streaming hash and the done flag: WriteAt may be
 	// called concurrently for disjoint ranges.
@@ -125,31 +128,41 @@ func openExisting(d dir, partial string, pi fs.FileInfo) (*os.File, error) {
 // createLocked creates a new partial file that is locked before anyone can
 // see it: it is made and locked under a temporary name and renamed into
 // place without replacing anything. Another writer that created the
-// partial meanwhile wins; this one gets errBusy.
+// partial meanwhile wins; this one gets errBusy. tagged reports whether
+// the file carries ownerXattr.
 //
-// Before the rename, an empty checkpoint file is put beside it as ferry's
-// marker (replacing a stale checkpoint, which describes nothing), so that a
-// partial without one is never ferry's. A crash in between leaves only a
-// marker, which the next attempt replaces. Two writers racing to create
-// the partial may leave the loser's empty marker behind after the winner
-// commits: it is skipped by scans like every checkpoint, and replaced by
-// the next transfer of the path.
-func createLocked(d dir, partial string) (*os.File, fs.FileInfo, error) {
+// Before the rename the file is marked as ferry's, so that a partial
+// without a mark is never ferry's: with the ownerXattr tag on the file
+// itself (one system call, nothing else on disk) or, where the filesystem
+// has no user extended attributes, with an empty checkpoint file beside it.
+// A stale checkpoint already there (it describes nothing) is replaced by
+// an empty one either way, so it is never loaded for the new partial. A
+// crash before the rename leaves at most a marker, which the next attempt
+// replaces. Two writers racing to create the partial may leave the loser's
+// empty marker behind after the winner commits: it is skipped by scans like
+// every checkpoint, and replaced by the next transfer of the path.
+func (f *FS) createLocked(d dir, partial string) (file *os.File, marker fs.FileInfo, tagged bool, err error) {
 	tmp := tempName()
-	file, err := d.r.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	file, err = createExcl(d, tmp)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	var marker fs.FileInfo
 	err = lockFile(file)
-	if err == nil {
-		// Another writer's partial appeared: do not touch its marker.
-		if _, lerr := d.r.Lstat(partial); lerr == nil {
-			err = errBusy
-		}
+	if err == nil && !f.noXattr {
+		tagged = setOwnerXattr(file) == nil
 	}
+	ckpt := partial + tree.CheckpointSuffix
 	if err == nil {
-		marker, err = replaceFile(d, partial+tree.CheckpointSuffix, nil)
+		_, cerr := d.r.Lstat(ckpt)
+		if !tagged || !errors.Is(cerr, fs.ErrNotExist) {
+			// Another writer's partial appeared: do not touch its marker.
+			if _, lerr := d.r.Lstat(partial); lerr == nil {
+				err = errBusy
+			}
+			if err == nil {
+				marker, err = replaceFile(d, ckpt, nil)
+			}
+		}
 	}
 	if err == nil {
 		err = renameNoReplace(d, tmp, d, partial)
@@ -160,9 +173,9 @@ func createLocked(d dir, partial string) (*os.File, fs.FileInfo, error) {
 	if err != nil {
 		file.Close()
 		d.r.Remove(tmp)
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	return file, marker, nil
+	return file, marker, tagged, nil
 }
 
 // replaceFile atomically replaces name in d with data and returns what
@@ -186,6 +199,41 @@ func hasMarker(d dir, partial string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// errForeign means a partial file was not made by ferry.
+var errForeign = errors.New("not written by ferry")
+
+// checkFerrys reports whether the partial lstat saw as pi was made by
+// ferry (nil): its marker is beside it, or it is a regular file carrying
+// ownerXattr. Only a regular file is opened to look, never followed or
+// blocked on. A partial that changes meanwhile, or an untagged one that
+// another writer holds locked (the tag is off for the instant between
+// Commit's sync and rename), is errBusy; anything else is errForeign.
+func checkFerrys(d dir, partial string, pi fs.FileInfo) error {
+	if hasMarker(d, partial) {
+		return nil
+	}
+	if !pi.Mode().IsRegular() {
+		return errForeign
+	}
+	file, fi, err := openRegular(d.r, partial)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errBusy
+	}
+	if err != nil {
+		return errForeign
+	}
+	defer file.Close()
+	switch {
+	case !os.SameFile(fi, pi):
+		return errBusy
+	case hasOwnerXattr(file):
+		return nil
+	case errors.Is(lockFile(file), errBusy):
+		return errBusy
+	}
+	return errForeign
+}
+
 func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expect tree.Entry) (*Writer, error) {
 	partial := partialName(base, f.partialSuffix)
 	cur, err := lstat(d, p, base)
@@ -200,8 +248,9 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 		return nil, fmt.Errorf("unable to create %q: a directory is in the way; remove it first: %w", p, syncer.ErrChanged)
 	}
 
-	// Only a partial ferry made (its marker, the checkpoint file, beside
-	// it) is resumed or replaced: a user's own NAME.partial is left alone.
+	// Only a partial ferry made (tagged, or its marker, the checkpoint
+	// file, beside it) is resumed or replaced: a user's own NAME.partial is
+	// left alone.
 	foreign := func() error {
 		return fmt.Errorf("unable to create %q: %s exists and was not written by ferry; rename it, or exclude it: %w",
 			p, partial, syncer.ErrExists)
@@ -209,11 +258,17 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	var existing int64
 	reuse := false
 	pi, err := d.r.Lstat(partial)
+	var owner error
+	if err == nil {
+		owner = checkFerrys(d, partial, pi)
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("unable to create %q: %w", p, err)
-	case !hasMarker(d, partial):
+	case errors.Is(owner, errBusy):
+		return nil, busy(p, base)
+	case owner != nil:
 		return nil, foreign()
 	case pi.Mode().IsRegular() && nlink(pi) <= 1:
 		existing, reuse = pi.Size(), true
@@ -246,14 +301,19 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 
 	var file *os.File
 	var marker fs.FileInfo
+	var tagged bool
 	if reuse {
 		file, err = openExisting(d, partial, pi)
 		if err == nil {
-			// Again under the lock: the marker may have gone with a
+			// Again under the lock: the mark may have gone with a
 			// writer that just committed.
+			tagged = hasOwnerXattr(file)
 			marker, err = d.r.Lstat(partial + tree.CheckpointSuffix)
 			if errors.Is(err, fs.ErrNotExist) {
-				err = errBusy
+				marker, err = nil, nil
+				if !tagged {
+					err = errBusy
+				}
 			}
 			if err == nil && existing == 0 && pi.Size() > 0 {
 				err = file.Truncate(0)
@@ -263,23 +323,27 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 			}
 		}
 	} else {
-		file, marker, err = createLocked(d, partial)
+		file, marker, tagged, err = f.createLocked(d, partial)
 	}
 	if err != nil {
 		f.space.release(res)
 	}
 	if errors.Is(err, errBusy) {
-		return nil, fmt.Errorf("unable to create %q: another transfer of %s is in progress; it will be retried on a later pass: %w",
-			p, base, syncer.ErrChanged)
+		return nil, busy(p, base)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("unable to open partial file for %q: %w", p, err)
 	}
 	return &Writer{
 		fs: f, d: d, path: p, base: base, partial: partial,
-		meta: meta, expect: expect, file: file, existing: existing, marker: marker, res: res,
+		meta: meta, expect: expect, file: file, existing: existing, marker: marker, tagged: tagged, res: res,
 		seqOK: existing == 0, digest: xxhash.New(),
 	}, nil
+}
+
+func busy(p, base string) error {
+	return fmt.Errorf("unable to create %q: another transfer of %s is in progress; it will be retried on a later pass: %w",
+		p, base, syncer.ErrChanged)
 }
 
 // ExistingSize is the size of the partial file found when the writer was
@@ -393,6 +457,17 @@ func (w *Writer) Commit() error {
 	if err == nil {
 		err = w.install(df)
 	}
+	if err != nil && w.untagged && !w.renamed {
+		// The partial stays for a retry: it must still read as ferry's.
+		w.mu.Lock()
+		marked := w.marker != nil
+		w.mu.Unlock()
+		if terr := setOwnerXattr(w.file); terr != nil && !marked {
+			if _, merr := replaceFile(w.d, w.checkpointName(), nil); merr != nil {
+				w.fs.log.Warn("unable to mark partial file as ferry's; remove it before the next attempt", "path", w.path, "partial", w.partial, "err", merr)
+			}
+		}
+	}
 	if cerr := w.file.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("unable to close %q: %w", w.path, cerr)
 	}
@@ -401,8 +476,11 @@ func (w *Writer) Commit() error {
 
 // prepare brings the partial file to its final content and metadata.
 func (w *Writer) prepare(df *os.File) error {
-	if err := w.file.Truncate(w.meta.Size); err != nil {
-		return fmt.Errorf("unable to truncate partial file of %q: %w", w.path, err)
+	// A file written in order from empty to its end is its size already.
+	if w.existing != 0 || !w.seqOK || w.seqOff != w.meta.Size {
+		if err := w.file.Truncate(w.meta.Size); err != nil {
+			return fmt.Errorf("unable to truncate partial file of %q: %w", w.path, err)
+		}
 	}
 	if w.meta.Hash != 0 {
 		var sum uint64
@@ -433,6 +511,14 @@ func (w *Writer) prepare(df *os.File) error {
 			return fmt.Errorf("unable to set mtime of %q: %w", w.path, err)
 		}
 	}
+	// The tag must not reach the finished file. Removed before the sync,
+	// so a crash after the rename does not leave it there either.
+	if w.tagged {
+		if err := removeOwnerXattr(w.file); err != nil {
+			return fmt.Errorf("unable to clear ferry's attribute on partial file of %q: %w", w.path, err)
+		}
+		w.untagged = true
+	}
 	if err := w.file.Sync(); err != nil {
 		return fmt.Errorf("unable to sync %q: %w", w.path, err)
 	}
@@ -441,6 +527,20 @@ func (w *Writer) prepare(df *os.File) error {
 
 // install re-checks the destination and renames the partial file over it.
 func (w *Writer) install(df *os.File) error {
+	if !w.expect.Exists() {
+		// RENAME_NOREPLACE is the check: whatever is there stays.
+		if err := renameNoReplace(w.d, w.partial, w.d, w.base); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				if cur, lerr := lstat(w.d, w.path, w.base); lerr == nil && cur.Exists() {
+					return changed("commit", w.path, cur, w.expect)
+				}
+				return fmt.Errorf("unable to commit %q: something appeared there meanwhile: %w", w.path, syncer.ErrChanged)
+			}
+			return fmt.Errorf("unable to commit %q: %w", w.path, err)
+		}
+		w.renamed = true
+		return w.finishInstall()
+	}
 	cur, err := lstat(w.d, w.path, w.base)
 	if err != nil {
 		return fmt.Errorf("unable to commit %q: %w", w.path, err)
@@ -449,13 +549,6 @@ func (w *Writer) install(df *os.File) error {
 		return changed("commit", w.path, cur, w.expect)
 	}
 	switch cur.Kind {
-	case tree.Absent:
-		if err := renameNoReplace(w.d, w.partial, w.d, w.base); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("unable to commit %q: something appeared there meanwhile: %w", w.path, syncer.ErrChanged)
-			}
-			return fmt.Errorf("unable to commit %q: %w", w.path, err)
-		}
 	case tree.Dir:
 		return fmt.Errorf("unable to commit %q: a directory is in the way; remove it first: %w", w.path, syncer.ErrChanged)
 	default:
@@ -464,7 +557,13 @@ func (w *Writer) install(df *os.File) error {
 		if err := w.d.r.Rename(w.partial, w.base); err != nil {
 			return fmt.Errorf("unable to commit %q: %w", w.path, err)
 		}
+		w.renamed = true
 	}
+	return w.finishInstall()
+}
+
+// finishInstall makes the rename durable and removes the marker.
+func (w *Writer) finishInstall() error {
 	if err := w.d.h.sync(); err != nil {
 		return fmt.Errorf("unable to sync directory of %q: %w", w.path, err)
 	}
@@ -473,7 +572,10 @@ func (w *Writer) install(df *os.File) error {
 	w.mu.Lock()
 	marker := w.marker
 	w.mu.Unlock()
-	if fi, err := w.d.r.Lstat(w.checkpointName()); err == nil && marker != nil && os.SameFile(fi, marker) {
+	if marker == nil {
+		return nil
+	}
+	if fi, err := w.d.r.Lstat(w.checkpointName()); err == nil && os.SameFile(fi, marker) {
 		if err := w.d.r.Remove(w.checkpointName()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			w.fs.log.Debug("unable to remove checkpoint", "path", w.path, "err", err)
 		}

@@ -1,0 +1,64 @@
+package localfs
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// BenchmarkCreateCommitSmall receives b.N new 10 KB files, spread over a few
+// directories, through CreateFile, WriteAt and Commit: the per-file cost of
+// the "small" workload on the receiving side. Count system calls with
+//
+//	go test -c -o /tmp/localfs.test ./localfs
+//	strace -f -c -o /tmp/sc.txt /tmp/localfs.test -test.run '^$' -test.bench CreateCommitSmall -test.benchtime 2000x
+func BenchmarkCreateCommitSmall(b *testing.B) {
+	const dirs, size = 4, 10 << 10
+	root := b.TempDir()
+	f := newFS(b, root, Options{})
+	defer f.Close()
+	ctx := context.Background()
+	for d := range dirs {
+		if err := f.Mkdir(ctx, fmt.Sprintf("d%d", d), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	meta := tree.Entry{Kind: tree.File, Size: size, Mode: 0o644, Mtime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano(), Hash: xxhash.Sum64(data)}
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime(b)
+	for i := 0; b.Loop(); i++ {
+		meta.Path = fmt.Sprintf("d%d/f%07d", i%dirs, i)
+		w, err := f.CreateFile(ctx, meta, tree.Entry{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.WriteAt(data, 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/file")
+	// Wall time is mostly waiting for fsync; the CPU time (user+system, of
+	// the whole process) is what many files in flight compete for.
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/file")
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
