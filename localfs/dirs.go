@@ -250,6 +250,7 @@ type spaceTracker struct {
 	mu     sync.Mutex
 	at     time.Time
 	free   int64 // the last reading, less what released writers wrote since
+	owed   int64 // sum of need-seen over active: kept, not summed per call, as thousands of small files may be in flight
 	ok     bool
 	active map[*reservation]struct{}
 }
@@ -272,11 +273,7 @@ func (r *reservation) wrote(n int64) {
 // availLocked is the space neither on disk nor promised: the reading less
 // what reservations have yet to write as of that reading.
 func (t *spaceTracker) availLocked() int64 {
-	a := t.free
-	for r := range t.active {
-		a -= r.need - r.seen
-	}
-	return max(a, 0)
+	return max(t.free-t.owed, 0)
 }
 
 // reserve reports the space available and, if need bytes fit in it, a
@@ -295,8 +292,10 @@ func (t *spaceTracker) reserve(need int64, read func() (syncer.Space, error)) (i
 			return 0, nil, err
 		}
 		t.at, t.free, t.ok = now(), int64(min(sp.Free, math.MaxInt64)), true
+		t.owed = 0
 		for r := range t.active {
 			r.seen = r.written.Load()
+			t.owed += r.need - r.seen
 		}
 	}
 	avail := t.availLocked()
@@ -308,6 +307,7 @@ func (t *spaceTracker) reserve(need int64, read func() (syncer.Space, error)) (i
 		t.active = make(map[*reservation]struct{})
 	}
 	t.active[r] = struct{}{}
+	t.owed += need
 	return avail, r, nil
 }
 
@@ -323,6 +323,7 @@ func (t *spaceTracker) release(r *reservation) {
 		return
 	}
 	delete(t.active, r)
+	t.owed -= r.need - r.seen
 	t.free -= r.written.Load() - r.seen
 }
 
