@@ -11,6 +11,10 @@ import (
 // bottleneck queue with needless bursts.
 const PacerBurst = 2 * time.Millisecond
 
+// MaxCatchUp is the longest late wake-up whose whole accrual may still be
+// sent at once (see refill).
+const MaxCatchUp = 8 * time.Millisecond
+
 // defaultPacket is the burst floor before any packet size has been seen.
 const defaultPacket = 1500
 
@@ -57,11 +61,20 @@ func (p *Pacer) depth() float64 {
 
 func (p *Pacer) refill(now time.Time) {
 	if el := now.Sub(p.last); el > 0 {
-		p.tokens += p.rate * el.Seconds()
 		p.last = now
-	}
-	if d := p.depth(); p.tokens > d {
-		p.tokens = d
+		// A sender that wakes late (a busy host: the emulator, the other
+		// end and the build all on two cores) would lose whatever accrued
+		// beyond one burst, and a run of late wake-ups left it sending
+		// well below its rate while the controller believed otherwise.
+		// So a gap of up to MaxCatchUp banks all of its accrual; a longer
+		// gap is idleness, and idleness hoards only one burst.
+		limit := p.depth()
+		if el <= MaxCatchUp {
+			limit = math.Max(limit, p.rate*el.Seconds())
+		}
+		if p.tokens < limit {
+			p.tokens = math.Min(p.tokens+p.rate*el.Seconds(), limit)
+		}
 	}
 }
 
