@@ -527,7 +527,11 @@ func (c *Controller) OnFeedback(f Feedback) {
 		}
 		due := now.Sub(c.lastEmpty) >= c.slowAfter
 		if !c.firstSlow.IsZero() && !now.Before(c.firstSlow) {
-			due, c.firstSlow = true, time.Time{}
+			// Unless this flow alone gets what the user says the path
+			// carries: then nobody else holds a queue it could have taken
+			// for its base delay, and the cut would only cost time.
+			due = c.cfg.TargetRate <= 0 || c.recvAvg < 0.9*c.cfg.TargetRate
+			c.firstSlow = time.Time{}
 		}
 		switch {
 		case c.phase == Steady && pol != Low && c.highFrac >= CompeteShare:

@@ -583,3 +583,39 @@ func TestStartupIgnoresOneJitterReading(t *testing.T) {
 		t.Fatalf("two 10 ms readings in a row: still in startup at %.1f Mbit/s", st.Rate/1e6)
 	}
 }
+
+// TestFirstSlowdownSkippedWhenAlone: the slowdown after startup exists for
+// a latecomer whose base delay includes others' queue. A flow that gets
+// the whole target rate has no one to share with and skips it (it cost
+// wan-100 about a quarter of a second per session); one that gets half
+// still slows down.
+func TestFirstSlowdownSkippedWhenAlone(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		share float64 // of the target the flow's goodput reaches
+		want  bool    // a slowdown happens
+	}{
+		{"alone", 1, false},
+		{"sharing", 0.5, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			c := NewController(Config{Policy: Fair, TargetRate: 100e6}, clk)
+			slowed := false
+			room := tc.share * 100e6 // what the bottleneck has for this flow
+			q := 0.0                 // queueing delay, seconds
+			for i := 0; i < 500; i++ {
+				clk.advance(10 * time.Millisecond)
+				q = math.Max(0, q+(c.Rate()-room)/room*0.01)
+				c.OnFeedback(Feedback{RecvRate: math.Min(c.Rate(), room), Received: 100,
+					MinOWD: time.Second + time.Duration(q*float64(time.Second)), RTT: 100 * time.Millisecond})
+				if c.Stats().Phase == Slowdown {
+					slowed = true
+				}
+			}
+			if slowed != tc.want {
+				t.Fatalf("goodput %.0f%% of the target: slowdown %v, want %v", 100*tc.share, slowed, tc.want)
+			}
+		})
+	}
+}
