@@ -1,0 +1,22 @@
+package data
+
+import (
+	"testing"
+	"time"
+)
+
+// TestCtrlTimeoutStartsAtOnePTO: an unanswered FILE is sent again one PTO
+// after it went out, then at doubling intervals up to 3 s.
+func TestCtrlTimeoutStartsAtOnePTO(t *testing.T) {
+	r := &sendRun{cfg: Config{FeedbackInterval: 10 * time.Millisecond}}
+	r.rtt.have, r.rtt.srtt, r.rtt.rttvar = true, 200*time.Millisecond, 5*time.Millisecond
+	pto := r.rtt.pto(r.cfg.FeedbackInterval)
+	for n, want := range []time.Duration{pto, pto, 2 * pto, 4 * pto, 8 * pto, 3 * time.Second} {
+		if got := r.ctrlTimeout(n); got != min(want, 3*time.Second) {
+			t.Errorf("ctrlTimeout(%d) = %v, want %v (PTO %v)", n, got, min(want, 3*time.Second), pto)
+		}
+	}
+	if got := r.ctrlTimeout(50); got != 3*time.Second {
+		t.Errorf("ctrlTimeout(50) = %v, want the 3 s cap", got)
+	}
+}
