@@ -64,7 +64,10 @@ for link in $LINKS; do
      -o AuthorizedKeysFile="$W/authorized_keys" -o StrictModes=no -o PermitRootLogin=prohibit-password &
   spid=$!
   rm -rf "$W/srv"; mkdir -p "$W/srv"
-  ip netns exec fb-a "$W/ferry" serve --listen 10.199.0.1:33001 --root "$W/srv" \
+  # PROFILE=1: CPU profiles of ferry serve (per link) and ferry sync (per
+  # link and workload), summarised after the table.
+  prof() { [ -n "${PROFILE:-}" ] && echo "FERRY_CPUPROFILE=$W/prof-$1.prof" || echo "FERRY_CPUPROFILE="; }
+  ip netns exec fb-a env "$(prof "$link-serve")" "$W/ferry" serve --listen 10.199.0.1:33001 --root "$W/srv" \
      --authorized-keys "$W/authorized_keys" --host-key "$W/ferry_host_key" --state-dir "$W/srv-state" \
      >"$W/serve-$link.log" 2>&1 &
   fpid=$!
@@ -95,7 +98,7 @@ jobs:
     bandwidth: {policy: $POLICY, target_rate: $(rate_for "$link")}
 YAML
     t0=$(now)
-    ip netns exec fb-b timeout "$TIMEOUT" "$W/ferry" sync --log-level debug --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>"$W/ferry-$link-$wl.debug" || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; grep -v level=DEBUG "$W/ferry-$link-$wl.debug" | tail -5; }
+    ip netns exec fb-b env "$(prof "$link-$wl-sync")" timeout "$TIMEOUT" "$W/ferry" sync --log-level debug --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>"$W/ferry-$link-$wl.debug" || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; grep -v level=DEBUG "$W/ferry-$link-$wl.debug" | tail -5; }
     t1=$(now)
     fs=$(echo "$t1 - $t0" | bc -l)
     fmbps=$(echo "$bytes * 8 / $fs / 1000000" | bc -l)
@@ -111,3 +114,10 @@ YAML
   wait $fpid $spid 2>/dev/null || true
   touch "$stop"; wait $wpid 2>/dev/null || true
 done
+if [ -n "${PROFILE:-}" ]; then
+  for f in "$W"/prof-*.prof; do
+    [ -s "$f" ] || continue
+    echo; echo "== $(basename "$f" .prof): top of the CPU profile"
+    go tool pprof -top -nodecount=15 "$W/ferry" "$f" 2>/dev/null | sed -n '4,22p'
+  done
+fi
