@@ -30,21 +30,13 @@ type dirHandle struct {
 	gone    bool // no longer in the cache; closed when refs drops to 0
 	lastUse uint64
 
-	// Group fsync: a commit asks for a sync that starts after its rename
-	// and waits until one has completed; one fsync serves every commit
-	// that asked before it started.
-	smu       sync.Mutex
-	scond     *sync.Cond
-	requested uint64
-	completed uint64
-	running   bool
-	failedTo  uint64 // requests up to this one saw a failed sync
-	failErr   error
+	// Commits in the directory share its fsyncs through ds.
+	ds dirSyncer
 }
 
-func newDirHandle(r *os.Root, f *os.File, fi fs.FileInfo, parent *dirHandle) *dirHandle {
+func newDirHandle(c *dirCache, r *os.Root, f *os.File, fi fs.FileInfo, parent *dirHandle) *dirHandle {
 	h := &dirHandle{r: r, f: f, fi: fi, parent: parent, refs: 1}
-	h.scond = sync.NewCond(&h.smu)
+	h.ds.fsync = func() error { return c.fsync(f) }
 	return h
 }
 
@@ -53,42 +45,11 @@ func (h *dirHandle) closeFiles() {
 	h.r.Close()
 }
 
-// sync makes every rename done in the directory before the call durable.
-// Concurrent callers share fsyncs: at most one runs at a time, and the
-// next one covers everyone who asked meanwhile.
-func (h *dirHandle) sync() error {
-	h.smu.Lock()
-	defer h.smu.Unlock()
-	h.requested++
-	my := h.requested
-	for h.completed < my {
-		if h.running {
-			h.scond.Wait()
-			continue
-		}
-		h.running = true
-		target := h.requested
-		h.smu.Unlock()
-		err := h.f.Sync()
-		h.smu.Lock()
-		h.running = false
-		h.completed = target
-		if err != nil {
-			h.failedTo, h.failErr = target, err
-		}
-		h.scond.Broadcast()
-	}
-	// Conservative: a failure of any sync that could have covered this
-	// request is reported, even if a later one succeeded.
-	if h.failedTo >= my {
-		return h.failErr
-	}
-	return nil
-}
-
 // dirCache holds the open directories of an FS by path.
 type dirCache struct {
-	root *dirHandle // never evicted
+	root  *dirHandle           // never evicted
+	fsync func(*os.File) error // syncDir; a test seam, set before use
+	stop  chan struct{}        // closed by close: commits stop waiting for directory syncs
 
 	mu     sync.Mutex
 	m      map[string]*dirHandle
@@ -101,8 +62,9 @@ func newDirCache(r *os.Root) (*dirCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	root := newDirHandle(r, f, nil, nil)
-	return &dirCache{root: root, m: make(map[string]*dirHandle)}, nil
+	c := &dirCache{fsync: syncDir, stop: make(chan struct{}), m: make(map[string]*dirHandle)}
+	c.root = newDirHandle(c, r, f, nil, nil)
+	return c, nil
 }
 
 // get returns the directory at path (slash-separated, "" for the folder),
@@ -169,7 +131,7 @@ func (c *dirCache) child(parent *dirHandle, prefix, name string) (*dirHandle, er
 		sub.Close()
 		return nil, fmt.Errorf("%q changed while it was opened: %w", name, errNotDir)
 	}
-	h := newDirHandle(sub, f, fi, parent)
+	h := newDirHandle(c, sub, f, fi, parent)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -227,7 +189,11 @@ func (c *dirCache) release(h *dirHandle) {
 func (c *dirCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	c.closed = true
+	close(c.stop)
 	for p, h := range c.m {
 		c.dropLocked(p, h)
 	}

@@ -40,8 +40,15 @@
 //     setting mtimes and FreeSpace are unsupported and Rename falls back
 //     to check-then-rename within one directory.
 //   - Directories written into are kept open between calls (at most 128,
-//     until Close) and revalidated by lstat on every use; commits in one
-//     directory share its fsyncs.
+//     until Close) and revalidated by lstat on every use.
+//   - Commits in one directory share its fsyncs: a Commit returns after
+//     an fsync of the directory that started after its own rename, and
+//     one such fsync serves every commit that queued while the previous
+//     one ran. A failed fsync fails every Commit it served and those
+//     queued behind it. Commit stops waiting with an error when the
+//     context given to CreateFile ends or the FS is closed; the file is
+//     then in place but may not survive a crash, and the fsync already
+//     under way finishes on its own goroutine.
 //   - Special files (FIFOs, sockets, devices) are reported with Problem set
 //     and never opened.
 //   - The Cache must be safe for concurrent use: Scan looks entries up from

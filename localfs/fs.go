@@ -49,9 +49,10 @@ type FS struct {
 	space         spaceTracker
 
 	// Test seams; nil in production.
-	afterHash func(path string)            // called after a file's content was read, before the re-stat
-	freeSpace func() (syncer.Space, error) // replaces statfs
-	noXattr   bool                         // marks partials with the marker file only, as where xattrs are unsupported
+	afterHash   func(path string)            // called after a file's content was read, before the re-stat
+	freeSpace   func() (syncer.Space, error) // replaces statfs
+	noXattr     bool                         // marks partials with the marker file only, as where xattrs are unsupported
+	afterRename func(path string)            // called when Commit has renamed path into place, before its directory sync
 }
 
 var _ syncer.Endpoint = (*FS)(nil)

@@ -21,6 +21,7 @@ import (
 // (ReadAt), and a checkpoint can be stored beside it.
 type Writer struct {
 	fs       *FS
+	ctx      context.Context // CreateFile's: bounds Commit's wait for the directory sync
 	d        dir
 	path     string // final path, relative to the folder
 	base     string // final base name
@@ -335,7 +336,7 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 		return nil, fmt.Errorf("unable to open partial file for %q: %w", p, err)
 	}
 	return &Writer{
-		fs: f, d: d, path: p, base: base, partial: partial,
+		fs: f, ctx: ctx, d: d, path: p, base: base, partial: partial,
 		meta: meta, expect: expect, file: file, existing: existing, marker: marker, tagged: tagged, res: res,
 		seqOK: existing == 0, digest: xxhash.New(),
 	}, nil
@@ -564,8 +565,11 @@ func (w *Writer) install(df *os.File) error {
 
 // finishInstall makes the rename durable and removes the marker.
 func (w *Writer) finishInstall() error {
-	if err := w.d.h.sync(); err != nil {
-		return fmt.Errorf("unable to sync directory of %q: %w", w.path, err)
+	if w.fs.afterRename != nil {
+		w.fs.afterRename(w.path)
+	}
+	if err := w.d.h.ds.wait(w.ctx, w.d.c.stop); err != nil {
+		return fmt.Errorf("unable to sync directory of %q (the file is in place but may not survive a crash): %w", w.path, err)
 	}
 	// The marker goes with the partial, unless another writer has since
 	// replaced it with its own.
