@@ -20,9 +20,9 @@ var errFolderClosed = fmt.Errorf("the folder was closed before the directory syn
 // meanwhile, so at most one fsync of a directory runs at a time and a
 // burst of commits costs two of them, not one each.
 //
-// The fsync runs on a goroutine of its own, started by the first request
-// and gone as soon as no round is queued, so that a waiter can give up
-// (its context, or the FS closing) while the kernel call cannot.
+// A round queued behind a running fsync runs on a goroutine, gone as soon
+// as no round is queued, so that its waiters can give up (their context,
+// or the FS closing) while the kernel call cannot.
 type dirSyncer struct {
 	fsync func() error
 
@@ -40,6 +40,9 @@ type syncRound struct {
 
 // wait returns once an fsync that started after the call has completed,
 // with its error, or earlier with an error if ctx ends or stop is closed.
+// A request that finds the directory idle runs the fsync itself and waits
+// for it like for its file's own fsync; rounds queued behind it run on a
+// goroutine, and their waiters can give up.
 func (s *dirSyncer) wait(ctx context.Context, stop <-chan struct{}) error {
 	s.mu.Lock()
 	r := s.next
@@ -49,8 +52,14 @@ func (s *dirSyncer) wait(ctx context.Context, stop <-chan struct{}) error {
 	}
 	r.waiters++
 	if !s.running {
+		// Nobody else is in r: a lone commit (the common sequential
+		// case) pays no goroutine hand-off.
 		s.running, s.next = true, nil
-		go s.run(r)
+		s.mu.Unlock()
+		if next := s.finish(r, s.fsync()); next != nil {
+			go s.run(next)
+		}
+		return r.err
 	}
 	s.mu.Unlock()
 	select {
@@ -74,25 +83,31 @@ func (s *dirSyncer) wait(ctx context.Context, stop <-chan struct{}) error {
 // run performs r and then every round queued while the previous one ran.
 func (s *dirSyncer) run(r *syncRound) {
 	for r != nil {
-		if err := s.fsync(); err != nil {
-			r.err = err
-		}
-		s.mu.Lock()
-		close(r.done)
-		next := s.next
-		s.next = nil
-		if next == nil {
-			s.running = false
-		} else if r.err != nil {
-			// Linux reports a writeback error once per open file: a
-			// rename made while the failed fsync ran may be lost
-			// without the next fsync saying so. Everyone who renamed
-			// during it hears of the failure.
-			next.err = r.err
-		}
-		s.mu.Unlock()
-		r = next
+		r = s.finish(r, s.fsync())
 	}
+}
+
+// finish completes r with the result of its fsync and returns the round
+// queued meanwhile, which the caller must run, or nil if none was.
+func (s *dirSyncer) finish(r *syncRound, err error) *syncRound {
+	if err != nil {
+		r.err = err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(r.done)
+	next := s.next
+	s.next = nil
+	if next == nil {
+		s.running = false
+	} else if r.err != nil {
+		// Linux reports a writeback error once per open file: a
+		// rename made while the failed fsync ran may be lost without
+		// the next fsync saying so. Everyone who renamed during it
+		// hears of the failure.
+		next.err = r.err
+	}
+	return next
 }
 
 // syncDir is the production fsync of a directory.

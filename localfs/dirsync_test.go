@@ -311,7 +311,8 @@ func TestDirSyncerSharesNextSyncAndItsError(t *testing.T) {
 }
 
 // A waiter stops waiting when its context ends or the FS closes, while the
-// fsync it waited for is stuck; the others keep waiting.
+// fsync it waited for is stuck; the others keep waiting. The request that
+// runs the fsync itself waits for it, as for its file's own fsync.
 func TestDirSyncerWaitersGiveUp(t *testing.T) {
 	stop := make(chan struct{})
 	sc := newScriptedSync()
@@ -331,13 +332,15 @@ func TestDirSyncerWaitersGiveUp(t *testing.T) {
 	}
 	assertPending(t, first, byStop)
 	close(stop)
-	for _, ch := range []<-chan error{first, byStop} {
-		if err := recv(t, ch, "a waiter of a closed FS"); !errors.Is(err, os.ErrClosed) {
-			t.Fatalf("waiter after close: %v, want os.ErrClosed", err)
-		}
+	if err := recv(t, byStop, "a waiter of a closed FS"); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("waiter after close: %v, want os.ErrClosed", err)
 	}
+	assertPending(t, first)
 	// The stuck fsyncs complete eventually; the goroutine then ends.
 	sc.results <- nil
+	if err := recv(t, first, "the request running the fsync"); err != nil {
+		t.Fatalf("the request running the fsync: %v", err)
+	}
 	recv(t, sc.started, "the queued fsync")
 	sc.results <- nil
 	assertIdle(t, ds)
@@ -381,22 +384,30 @@ func TestCommitUnblockedByCloseAndCancel(t *testing.T) {
 		return ch
 	}
 
+	// c0 finds the folder idle and runs its fsync itself; it hangs.
+	c0 := commit(context.Background(), "zero")
+	recv(t, sc.started, "the directory fsync")
 	ctx, cancel := context.WithCancel(context.Background())
 	c1 := commit(ctx, "one")
-	recv(t, sc.started, "the directory fsync")
+	waitQueued(t, &f.dirs.root.ds, 1)
 	cancel()
 	if err := recv(t, c1, "the cancelled Commit"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Commit: %v, want context.Canceled", err)
 	}
 
 	c2 := commit(context.Background(), "two")
-	waitQueued(t, &f.dirs.root.ds, 1)
+	waitQueued(t, &f.dirs.root.ds, 2)
 	f.Close()
 	closed = true
 	if err := recv(t, c2, "the Commit of a closed FS"); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("Commit after Close: %v, want os.ErrClosed", err)
 	}
-	for _, p := range []string{"one", "two"} {
+	assertPending(t, c0)
+	sc.results <- nil
+	if err := recv(t, c0, "the Commit running the fsync"); err != nil {
+		t.Fatalf("the Commit running the fsync: %v", err)
+	}
+	for _, p := range []string{"zero", "one", "two"} {
 		if got, err := os.ReadFile(filepath.Join(root, p)); err != nil || string(got) != p {
 			t.Fatalf("%s: %q %v; the rename happened before the wait", p, got, err)
 		}

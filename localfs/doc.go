@@ -45,10 +45,11 @@
 //     an fsync of the directory that started after its own rename, and
 //     one such fsync serves every commit that queued while the previous
 //     one ran. A failed fsync fails every Commit it served and those
-//     queued behind it. Commit stops waiting with an error when the
-//     context given to CreateFile ends or the FS is closed; the file is
-//     then in place but may not survive a crash, and the fsync already
-//     under way finishes on its own goroutine.
+//     queued behind it. A Commit queued behind another's fsync stops
+//     waiting with an error when the context given to CreateFile ends or
+//     the FS is closed (the file is then in place but may not survive a
+//     crash); one that found the directory idle runs the fsync itself and
+//     waits for it, as for its file's own fsync.
 //   - Special files (FIFOs, sockets, devices) are reported with Problem set
 //     and never opened.
 //   - The Cache must be safe for concurrent use: Scan looks entries up from
