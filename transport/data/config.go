@@ -21,6 +21,7 @@ const (
 	DefaultMaxOpenFiles       = 1024
 	DefaultChunkSize          = 1 << 20
 	DefaultCheckpointInterval = 2 * time.Second
+	DefaultAdmitBudget        = 32 << 20
 	// minPacketSize leaves room for a useful payload after every header.
 	minPacketSize = 256
 )
@@ -64,6 +65,10 @@ type Config struct {
 	// CheckpointInterval is how often the receiver saves resume
 	// checkpoints of files being written (default 2 s).
 	CheckpointInterval time.Duration
+	// AdmitBudget bounds the unsent bytes of the files announced at once
+	// (sender; default 32 MiB), so a big file does not let hundreds of
+	// others hold open writers on the receiver meanwhile.
+	AdmitBudget int64
 	// Progress, if set, is told of bytes acknowledged (sender) or written
 	// (receiver) per path. It is called from the session's loop: keep it
 	// quick.
@@ -109,6 +114,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = DefaultChunkSize
+	}
+	if c.AdmitBudget <= 0 {
+		c.AdmitBudget = DefaultAdmitBudget
 	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
