@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,34 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/server"
 )
-
-// writeClientKey writes an ed25519 key to path and returns its
-// authorized_keys line.
-func writeClientKey(t *testing.T, path string) []byte {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ssh.MarshalAuthorizedKey(signer.PublicKey())
-}
 
 // serveFolder runs a ferry server on 127.0.0.1 (no UDP) trusting the key
 // in authorized and returns its address.
@@ -81,10 +54,13 @@ func TestSyncToRemoteFailsAsADialUpFrontWould(t *testing.T) {
 	}
 	write(t, filepath.Join(local, "a.txt"), "from local")
 	key, other := filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "other_key")
-	line := writeClientKey(t, key)
-	writeClientKey(t, other)
 	authorized := filepath.Join(dir, "authorized_keys")
-	write(t, authorized, string(line))
+	if err := writeDemoKeys(key, authorized); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeDemoKeys(other, filepath.Join(dir, "other_authorized_keys")); err != nil {
+		t.Fatal(err)
+	}
 	addr := serveFolder(t, served, authorized)
 	// A port nothing listens on: listen, note it, close.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
