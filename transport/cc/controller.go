@@ -340,7 +340,7 @@ func (c *Controller) share() float64 {
 }
 
 func (c *Controller) enter(p Phase) {
-	c.phase, c.phaseFor, c.emptyFor, c.drainPeak = p, 0, 0, 0
+	c.phase, c.phaseFor, c.emptyFor, c.drainPeak, c.over = p, 0, 0, 0, 0
 }
 
 // OnFeedback folds one receiver report into the rate.

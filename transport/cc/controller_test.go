@@ -619,3 +619,30 @@ func TestFirstSlowdownSkippedWhenAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeStartsItsOwnQueueCount: the run of readings over the mark that
+// ended startup must not carry into a later probe, where one jitter
+// reading would then end it.
+func TestProbeStartsItsOwnQueueCount(t *testing.T) {
+	clk := newFakeClock()
+	c := NewController(Config{Policy: Fair, TargetRate: 100e6}, clk)
+	feed := func(q time.Duration) {
+		clk.advance(10 * time.Millisecond)
+		c.OnFeedback(Feedback{RecvRate: c.Rate(), Received: 100, MinOWD: time.Second + q, RTT: 50 * time.Millisecond})
+	}
+	for i := 0; i < 10; i++ {
+		feed(0)
+	}
+	feed(20 * time.Millisecond)
+	feed(20 * time.Millisecond) // two in a row: startup ends
+	if c.Stats().Phase == Startup {
+		t.Fatal("setup: startup did not end on two readings over the mark")
+	}
+	c.mu.Lock()
+	c.enter(Probe)
+	c.mu.Unlock()
+	feed(20 * time.Millisecond)
+	if ph := c.Stats().Phase; ph != Probe {
+		t.Fatalf("one reading over the mark ended a fresh probe (phase %s): the count from startup carried over", ph)
+	}
+}
