@@ -31,40 +31,17 @@ func newMux(conn net.PacketConn, log *slog.Logger) *udpMux {
 	return &udpMux{conn: conn, log: log, sessions: map[wire.SessionID]*sessionConn{}}
 }
 
-// run reads until the socket is closed. Each datagram keeps its arrival
-// time (the kernel's stamp on Linux) for the session's delay samples.
+// run reads until the socket is closed, one datagram at a time, stamped
+// with the time it was read. serve uses it for a socket that is not a
+// *net.UDPConn (no batches, no kernel stamps).
 func (m *udpMux) run() {
 	buf := make([]byte, 64<<10)
-	oob := make([]byte, data.OOBSize)
-	uc, _ := m.conn.(*net.UDPConn)
-	if uc != nil {
-		data.EnableArrivalTimes(uc)
-	}
 	for {
-		var n, oobn int
-		var from net.Addr
-		var err error
-		if uc != nil {
-			var ua *net.UDPAddr
-			n, oobn, _, ua, err = uc.ReadMsgUDP(buf, oob)
-			if ua != nil {
-				from = ua
-			}
-		} else {
-			n, from, err = m.conn.ReadFrom(buf)
-		}
-		at := data.ArrivalTime(oob[:oobn], time.Now())
+		n, from, err := m.conn.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if m.readFailed(err) {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			m.log.Warn("UDP read failed", "err", err)
-			// A persistent error would spin; a short pause bounds it.
-			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		h, _, err := wire.ParseHeader(buf[:n])
@@ -77,8 +54,24 @@ func (m *udpMux) run() {
 		if sc == nil {
 			continue
 		}
-		sc.deliver(datagram{append([]byte(nil), buf[:n]...), from, at})
+		sc.deliver(datagram{append([]byte(nil), buf[:n]...), from, time.Now()})
 	}
+}
+
+// readFailed handles a failed read: true when the socket is closed and the
+// reader should stop. A persistent error is logged and paced so it does
+// not spin.
+func (m *udpMux) readFailed(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	m.log.Warn("UDP read failed", "err", err)
+	time.Sleep(10 * time.Millisecond)
+	return false
 }
 
 // register gives a new session an id no live session has, drawn with

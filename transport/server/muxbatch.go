@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net"
 	"os"
 	"time"
@@ -39,16 +38,9 @@ func (m *udpMux) serve() {
 		n, err := pc.ReadBatch(ms, 0)
 		now := time.Now()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if m.readFailed(err) {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			m.log.Warn("UDP read failed", "err", err)
-			// A persistent error would spin; a short pause bounds it.
-			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		for i := range ms[:n] {

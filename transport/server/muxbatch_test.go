@@ -90,14 +90,21 @@ func TestReadDatagramsTakesWhatWaitsInOrder(t *testing.T) {
 // datagram reaches its session, whole and in order, and that replies to
 // the address it reports get back to the sender.
 func TestMuxServeRoutesBatches(t *testing.T) {
-	for _, listen := range []struct{ network, addr string }{{"udp4", "127.0.0.1:0"}, {"udp", ":0"}} {
-		t.Run(listen.network, func(t *testing.T) {
+	for _, listen := range []struct {
+		network, addr string
+		plain         bool // hide the *net.UDPConn: serve falls back to run
+	}{{"udp4", "127.0.0.1:0", false}, {"udp", ":0", false}, {"udp4", "127.0.0.1:0", true}} {
+		t.Run(fmt.Sprintf("%s/plain=%v", listen.network, listen.plain), func(t *testing.T) {
 			log := slog.New(slog.DiscardHandler)
 			conn, err := data.Listen(listen.network, listen.addr, log)
 			if err != nil {
 				t.Skipf("no %s socket here: %v", listen.network, err)
 			}
-			m := newMux(conn, log)
+			var pc net.PacketConn = conn
+			if listen.plain {
+				pc = struct{ net.PacketConn }{conn}
+			}
+			m := newMux(pc, log)
 			done := make(chan struct{})
 			go func() { m.serve(); close(done) }()
 			defer func() { conn.Close(); <-done }()
