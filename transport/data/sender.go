@@ -602,31 +602,27 @@ func (r *sendRun) admitOpened(now time.Time, o openedFile) {
 	f := o.f
 	r.queued++
 	e := f.src.Entry
-	if o.err != nil {
-		r.results[f.idx] = fmt.Errorf("unable to open %s for sending: %w", e.Path, o.err)
+	var err error
+	switch {
+	case o.err != nil:
+		err = fmt.Errorf("unable to open %s for sending: %w", e.Path, o.err)
+	case o.rd.Size() != e.Size:
+		err = fmt.Errorf("unable to send %s: size is %d, scan saw %d: %w (the next pass picks it up)", e.Path, o.rd.Size(), e.Size, syncer.ErrChanged)
+	case e.Size > wire.MaxOffset:
+		err = fmt.Errorf("unable to send %s: %d bytes is more than a data session carries (%d)", e.Path, e.Size, int64(wire.MaxOffset))
+	}
+	if err != nil {
+		// Never announced: the receiver hears nothing of it.
+		if o.err == nil {
+			_ = o.rd.Close()
+		}
+		r.results[f.idx] = err
 		f.state = sfDone
 		r.remaining--
 		r.filesFailed++
 		return
 	}
-	rd := o.rd
-	if rd.Size() != e.Size {
-		_ = rd.Close()
-		r.results[f.idx] = fmt.Errorf("unable to send %s: size is %d, scan saw %d: %w (the next pass picks it up)", e.Path, rd.Size(), e.Size, syncer.ErrChanged)
-		f.state = sfDone
-		r.remaining--
-		r.filesFailed++
-		return
-	}
-	if e.Size > wire.MaxOffset {
-		_ = rd.Close()
-		r.results[f.idx] = fmt.Errorf("unable to send %s: %d bytes is more than a data session carries (%d)", e.Path, e.Size, int64(wire.MaxOffset))
-		f.state = sfDone
-		r.remaining--
-		r.filesFailed++
-		return
-	}
-	f.r = rd
+	f.r = o.rd
 	f.id = r.nextID
 	r.nextID++
 	f.info = wire.File{ID: f.id, Size: e.Size, Hash: e.Hash, Mode: uint32(e.Mode.Perm()), Mtime: e.Mtime, Path: e.Path}
