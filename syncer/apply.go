@@ -182,11 +182,14 @@ func (a *applier) run(ctx context.Context) (err error) {
 
 	// Transfers are known now: let the endpoints that move them get ready
 	// while directories are made.
-	var transfers [2][]Op
+	var transfers, creates [2][]Op
 	for s := range 2 {
-		for _, op := range append(a.ops(s), mirrors[s]...) {
-			if op.Kind == OpTransfer {
+		for _, op := range slices.Concat(a.ops(s), mirrors[s]) {
+			switch op.Kind {
+			case OpTransfer:
 				transfers[s] = append(transfers[s], op)
+			case OpMkdir, OpSymlink, OpSetMeta:
+				creates[s] = append(creates[s], op)
 			}
 		}
 		defer a.prepare(ctx, s, transfers[s])()
@@ -215,14 +218,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 	}
 
 	for s := range 2 {
-		var creates []Op
-		for _, op := range append(a.ops(s), mirrors[s]...) {
-			switch op.Kind {
-			case OpMkdir, OpSymlink, OpSetMeta:
-				creates = append(creates, op)
-			}
-		}
-		err := a.inWaves(ctx, creates, false, func(ctx context.Context, op Op) error {
+		err := a.inWaves(ctx, creates[s], false, func(ctx context.Context, op Op) error {
 			var err error
 			switch {
 			case a.isBlocked(s, op.Path):
