@@ -325,16 +325,14 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transf
 }
 
 func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress) ([]error, error) {
-	sources := make([]tree.Entry, len(items))
 	byPath := make(map[string]int, len(items))
 	for i, it := range items {
-		sources[i] = it.Source
 		byPath[it.Source.Path] = i
 	}
 	ds := e.takePrepared(ctx, c, items, true)
 	if ds == nil {
 		var err error
-		ds, err = e.startSession(ctx, c, control.DataSession{Download: true}, sources)
+		ds, err = e.startSession(ctx, c, control.DataSession{Download: true}, sessionEntries(items, true))
 		if err != nil {
 			return fill(len(items), err), err
 		}
