@@ -31,8 +31,7 @@ type Data struct {
 // [0, MaxOffset]; the sender never announces a larger file.
 func (d Data) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, d.File)
-	o := uint64(d.Offset)
-	b = append(b, byte(o>>40), byte(o>>32), byte(o>>24), byte(o>>16), byte(o>>8), byte(o))
+	b = append48(b, uint64(d.Offset))
 	b = binary.BigEndian.AppendUint32(b, d.SentAt)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(d.Payload)))
 	return append(b, d.Payload...)
@@ -43,7 +42,7 @@ func ParseData(b []byte) (Data, int, error) {
 	r := reader{b: b}
 	d := Data{File: r.u32()}
 	if o := r.take(6); o != nil {
-		d.Offset = int64(o[0])<<40 | int64(o[1])<<32 | int64(o[2])<<24 | int64(o[3])<<16 | int64(o[4])<<8 | int64(o[5])
+		d.Offset = int64(uint48(o))
 	}
 	d.SentAt = r.u32()
 	n := int(r.u16())

@@ -98,8 +98,7 @@ type Header struct {
 func (h Header) Append(b []byte) []byte {
 	b = append(b, Version<<versionShift|(h.Flags&flagsMask)<<flagsShift|byte(h.Type)&typeMask)
 	b = append(b, h.Session[:]...)
-	n := h.Number
-	return append(b, byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	return append48(b, h.Number)
 }
 
 // ParseHeader decodes a header from the start of b.
@@ -118,7 +117,17 @@ func ParseHeader(b []byte) (Header, int, error) {
 		return Header{}, 0, fmt.Errorf("%w: flags %#x", ErrMalformed, h.Flags)
 	}
 	copy(h.Session[:], b[1:1+SessionIDLen])
-	nb := b[1+SessionIDLen : HeaderLen]
-	h.Number = uint64(nb[0])<<40 | uint64(nb[1])<<32 | uint64(nb[2])<<24 | uint64(nb[3])<<16 | uint64(nb[4])<<8 | uint64(nb[5])
+	h.Number = uint48(b[1+SessionIDLen : HeaderLen])
 	return h, HeaderLen, nil
+}
+
+// append48 appends the low 48 bits of v, big-endian (packet numbers and
+// offsets).
+func append48(b []byte, v uint64) []byte {
+	return append(b, byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// uint48 decodes what append48 wrote; b holds at least 6 bytes.
+func uint48(b []byte) uint64 {
+	return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(b[4])<<8 | uint64(b[5])
 }
