@@ -1,9 +1,14 @@
 package server
 
 import (
+	"net"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/transport/control"
 )
 
 // TestSharesDivideCaps: sessions under one cap split it evenly, the split
@@ -60,4 +65,57 @@ func TestSharesUncapped(t *testing.T) {
 	if c != 0 {
 		t.Fatalf("no caps anywhere: cap %v, want 0 (uncapped)", c)
 	}
+}
+
+// TestDataSessionsTakeTheirShare: the server's data sessions join the
+// shares when they start and leave when they end, so two uploads under a
+// 40 Mbit/s total run at 20 each.
+func TestDataSessionsTakeTheirShare(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(c *Config) { c.UDPConn = pc; c.TotalRate = 40e6 })
+	c := ts.hello(t, "")
+	var chans []ssh.Channel
+	for range 2 {
+		ch, reqs, err := c.OpenChannel(control.ChannelType, control.Append(nil, control.DataSession{AbsentUnlisted: true, NoEntries: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ssh.DiscardRequests(reqs)
+		if m, _, err := control.ReadFrame(ch, nil); err != nil {
+			t.Fatal(err)
+		} else if _, ok := m.(control.SessionOK); !ok {
+			t.Fatalf("answer %#v, want SessionOK", m)
+		}
+		chans = append(chans, ch)
+	}
+	caps := func() []config.Rate {
+		sh := ts.srv.shares
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		var out []config.Rate
+		for s := range sh.live {
+			out = append(out, s.cur)
+		}
+		return out
+	}
+	waitFor := func(what string, ok func([]config.Rate) bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok(caps()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: shares %v", what, caps())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("two sessions at 20 Mbit/s each", func(c []config.Rate) bool {
+		return len(c) == 2 && c[0] == 20e6 && c[1] == 20e6
+	})
+	chans[0].Close()
+	waitFor("the remaining session at the whole 40 Mbit/s", func(c []config.Rate) bool { return len(c) == 1 && c[0] == 40e6 })
+	chans[1].Close()
+	waitFor("no sessions", func(c []config.Rate) bool { return len(c) == 0 })
 }
