@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/transport/coalesce"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/tree"
@@ -319,10 +320,13 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 		ClientVersion:   "SSH-2.0-ferry",
 		Timeout:         e.opts.DialTimeout,
 	}
-	sc, chans, reqs, err := ssh.NewClientConn(nc, e.addr, cfg)
+	// SSH writes each message on its own; a wave of requests must leave in
+	// a few segments, not one each, or it outgrows the congestion window.
+	bc := coalesce.Wrap(nc)
+	sc, chans, reqs, err := ssh.NewClientConn(bc, e.addr, cfg)
 	stopped := stop()
 	if err != nil {
-		nc.Close()
+		bc.Close()
 		var hk *HostKeyError
 		if errors.As(err, &hk) {
 			return nil, hk

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/coalesce"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
 )
@@ -343,7 +344,11 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	if err := conn.SetDeadline(time.Now().Add(s.cfg.PreAuthTimeout)); err != nil {
 		return
 	}
-	sconn, chans, reqs, err := ssh.NewServerConn(conn, s.ssh)
+	// Answers to a wave of requests leave in a few segments, not one per
+	// SSH message; Close sends what is queued (an auth failure, say).
+	bc := coalesce.Wrap(conn)
+	defer bc.Close()
+	sconn, chans, reqs, err := ssh.NewServerConn(bc, s.ssh)
 	if err != nil {
 		s.log.Info("handshake failed", "remote", remote, "err", err)
 		return
