@@ -134,11 +134,27 @@ func (o *Options) setDefaults() error {
 }
 
 // conn is one SSH connection and what the server said in its Welcome.
+// Requests may follow the Hello without waiting for the Welcome: the
+// server answers a Hello before it looks at the next channel.
 type conn struct {
-	client  *ssh.Client
-	welcome control.Welcome
-	dead    chan struct{} // closed when the connection ends
-	killed  atomic.Bool   // set at once when we give up on it
+	client *ssh.Client
+	// greeted is closed once the Hello is answered; welcome and helloErr
+	// are set before.
+	greeted  chan struct{}
+	welcome  control.Welcome
+	helloErr error
+	dead     chan struct{} // closed when the connection ends
+	killed   atomic.Bool   // set at once when we give up on it
+}
+
+// ready waits for the answer to the Hello and returns its error.
+func (c *conn) ready(ctx context.Context) error {
+	select {
+	case <-c.greeted:
+		return c.helloErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // kill gives up on the connection: the next call dials again.
@@ -225,8 +241,11 @@ func New(opts Options) (*Endpoint, error) {
 // Connect connects, authenticates, pins the host key and opens the folder
 // unless a live connection exists.
 func (e *Endpoint) Connect(ctx context.Context) error {
-	_, err := e.conn(ctx)
-	return err
+	c, err := e.conn(ctx)
+	if err != nil {
+		return err
+	}
+	return c.ready(ctx)
 }
 
 func loadIdentity(file string) (ssh.Signer, error) {
@@ -341,7 +360,7 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 		return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, err)
 	}
 	nc.SetDeadline(time.Time{})
-	c := &conn{client: ssh.NewClient(sc, chans, reqs), dead: make(chan struct{})}
+	c := &conn{client: ssh.NewClient(sc, chans, reqs), greeted: make(chan struct{}), dead: make(chan struct{})}
 	go func() {
 		c.client.Wait()
 		close(c.dead)
@@ -349,19 +368,34 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	if e.opts.KeepAlive > 0 {
 		go keepAlive(c, e.opts.KeepAlive)
 	}
-	m, err := call(ctx, c, control.Hello{Version: control.Version, Path: e.opts.Path, Client: "ferry", PartialSuffix: e.opts.PartialSuffix})
-	if err != nil {
-		c.client.Close()
-		return nil, fmt.Errorf("unable to open remote folder %q on %s: %w", "/"+e.opts.Path, e.addr, err)
-	}
-	w, ok := m.(control.Welcome)
-	if !ok {
-		c.client.Close()
-		return nil, fmt.Errorf("%w: server answered Hello with %T", control.ErrProtocol, m)
-	}
-	c.welcome = w
-	e.log.Debug("connected", "user", w.User, "rate_cap", w.RateCap, "udp_port", w.UDPPort)
+	// The Hello is answered in the background so that the first requests
+	// leave right behind it instead of a round trip later.
+	go e.greet(c)
 	return c, nil
+}
+
+// greet sends the Hello on c and records the answer; a refused Hello ends
+// the connection, so that the next call dials again.
+func (e *Endpoint) greet(c *conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.DialTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { c.client.Close() })
+	defer stop()
+	m, err := call(ctx, c, control.Hello{Version: control.Version, Path: e.opts.Path, Client: "ferry", PartialSuffix: e.opts.PartialSuffix})
+	if err == nil {
+		w, ok := m.(control.Welcome)
+		if !ok {
+			err = fmt.Errorf("%w: server answered Hello with %T", control.ErrProtocol, m)
+		}
+		c.welcome = w
+	}
+	if err != nil {
+		c.helloErr = fmt.Errorf("unable to open remote folder %q on %s: %w", "/"+e.opts.Path, e.addr, err)
+		c.kill()
+	} else {
+		e.log.Debug("connected", "user", c.welcome.User, "rate_cap", c.welcome.RateCap, "udp_port", c.welcome.UDPPort)
+	}
+	close(c.greeted)
 }
 
 // keepAlive closes a connection whose server stops answering, so that
@@ -416,7 +450,12 @@ func (e *Endpoint) RateCap() config.Rate {
 	if e.cur == nil {
 		return 0
 	}
-	return config.Rate(e.cur.welcome.RateCap)
+	select {
+	case <-e.cur.greeted:
+		return config.Rate(e.cur.welcome.RateCap)
+	default:
+		return 0
+	}
 }
 
 // SetBandwidth changes the client-side caps of transfers in flight and to

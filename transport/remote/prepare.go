@@ -51,6 +51,11 @@ func (e *Endpoint) Prepare(ctx context.Context, items []syncer.Transfer, downloa
 	if c == nil || !c.alive() {
 		return nothing
 	}
+	select {
+	case <-c.greeted:
+	default:
+		return nothing // not worth waiting for: Prepare must not block
+	}
 	if use, err := e.useUDP(c); err != nil || !use {
 		return nothing
 	}

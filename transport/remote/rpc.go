@@ -28,6 +28,7 @@ type channel struct {
 	c          *conn
 	ctx        context.Context
 	local      atomic.Bool // closed by us, so read errors are expected
+	greeting   bool        // the Hello's own channel
 	rbuf, wbuf []byte
 	stop       func() bool
 	closeOnce  sync.Once
@@ -71,7 +72,8 @@ func open(ctx context.Context, c *conn, req control.Msg) (*channel, error) {
 		wait = min(2*wait, time.Second)
 	}
 	go ssh.DiscardRequests(reqs)
-	k := &channel{ch: ch, c: c, ctx: ctx}
+	_, greeting := req.(control.Hello)
+	k := &channel{ch: ch, c: c, ctx: ctx, greeting: greeting}
 	k.stop = context.AfterFunc(ctx, func() { ch.Close() })
 	return k, nil
 }
@@ -110,9 +112,27 @@ func (k *channel) recv() (control.Msg, error) {
 		return nil, k.lost(err)
 	}
 	if e, ok := m.(control.Error); ok {
+		if herr := k.helloFailed(); herr != nil {
+			return nil, herr
+		}
 		return nil, e.Err()
 	}
 	return m, nil
+}
+
+// helloFailed is the Hello's error if it failed: requests sent behind a
+// Hello the server refused fail with that error rather than their own
+// ("no folder chosen").
+func (k *channel) helloFailed() error {
+	if k.greeting {
+		return nil
+	}
+	select {
+	case <-k.c.greeted:
+		return k.c.helloErr
+	case <-k.ctx.Done():
+		return nil
+	}
 }
 
 func (k *channel) close() {

@@ -32,6 +32,7 @@ const udpRetryAfter = 10 * time.Minute
 const tailWait = 5 * time.Second
 
 // useUDP decides the data path of the next transfer batch.
+// c's Hello must have been answered.
 func (e *Endpoint) useUDP(c *conn) (bool, error) {
 	switch e.opts.Transport {
 	case config.TCP:
@@ -66,6 +67,9 @@ func (e *Endpoint) transfer(ctx context.Context, items []syncer.Transfer, udp fu
 	}
 	c, err := e.conn(ctx)
 	if err != nil {
+		return fill(len(items), err)
+	}
+	if err := c.ready(ctx); err != nil {
 		return fill(len(items), err)
 	}
 	use, err := e.useUDP(c)

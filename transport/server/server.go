@@ -390,6 +390,13 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 			continue
 		}
 		go ssh.DiscardRequests(creqs)
+		if _, ok := req.(control.Hello); ok {
+			// Answered before the next channel is looked at: a client
+			// sends its first requests right behind its Hello, and they
+			// need the folder the Hello opens.
+			sess.run(ch, req)
+			continue
+		}
 		sess.start(ch, req)
 	}
 	log.Info("client disconnected")

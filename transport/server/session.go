@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -37,6 +38,11 @@ type session struct {
 	// touches it.
 	warned bool
 
+	// helloed is closed when the first Hello has been answered: requests a
+	// client sent right behind it wait for the folder it opens.
+	helloed   chan struct{}
+	helloOnce sync.Once
+
 	mu      sync.Mutex
 	greeted bool // a Hello has been accepted or is being handled
 	ep      syncer.Endpoint
@@ -46,7 +52,7 @@ type session struct {
 func newSession(ctx context.Context, srv *Server, acct *account, conn *ssh.ServerConn, log *slog.Logger) *session {
 	ctx, cancel := context.WithCancel(ctx)
 	return &session{ctx: ctx, cancel: cancel, srv: srv, acct: acct, conn: conn, log: log,
-		slots: make(chan struct{}, srv.cfg.MaxRequests)}
+		slots: make(chan struct{}, srv.cfg.MaxRequests), helloed: make(chan struct{})}
 }
 
 // acquire takes a request slot without waiting; false when the
@@ -77,16 +83,20 @@ func (s *session) start(ch ssh.Channel, req control.Msg) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer ch.Close()
-		// Deferred after Close so it runs first: a client that opens its
-		// next request as soon as this one's channel closes finds the slot
-		// free.
-		defer s.release()
-		st := &stream{ch: ch}
-		if err := s.dispatch(st, req); err != nil && !isDisconnect(err) {
-			s.log.Warn("request failed", "request", fmt.Sprintf("%T", req), "err", err)
-		}
+		s.run(ch, req)
 	}()
+}
+
+// run answers req on ch and gives its slot back.
+func (s *session) run(ch ssh.Channel, req control.Msg) {
+	defer ch.Close()
+	// Deferred after Close so it runs first: a client that opens its next
+	// request as soon as this one's channel closes finds the slot free.
+	defer s.release()
+	st := &stream{ch: ch}
+	if err := s.dispatch(st, req); err != nil && !isDisconnect(err) {
+		s.log.Warn("request failed", "request", fmt.Sprintf("%T", req), "err", err)
+	}
 }
 
 func (s *session) close() {
@@ -141,7 +151,19 @@ func protocolError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", control.ErrProtocol, fmt.Sprintf(format, args...))
 }
 
+// helloWait bounds how long a request waits for a Hello it did not see.
+const helloWait = 2 * time.Second
+
 func (s *session) endpoint() (syncer.Endpoint, *rootState, error) {
+	// A client may send requests right behind its Hello, and its SSH
+	// library may even open them first.
+	t := time.NewTimer(helloWait)
+	select {
+	case <-s.helloed:
+	case <-s.ctx.Done():
+	case <-t.C:
+	}
+	t.Stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ep == nil {
@@ -224,6 +246,7 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 }
 
 func (s *session) hello(st *stream, m control.Hello) error {
+	defer s.helloOnce.Do(func() { close(s.helloed) })
 	if m.Version != control.Version {
 		return st.reply(protocolError("client speaks protocol version %d, this server speaks %d: install the same ferry release on both sides", m.Version, control.Version), nil)
 	}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ferry-sync/ferry/transport/control"
+)
+
+// TestRequestOpenedBeforeTheHelloWaitsForIt: a client's goroutines may
+// open a request's channel just before the Hello's; the request waits for
+// the folder the Hello opens instead of failing.
+func TestRequestOpenedBeforeTheHelloWaitsForIt(t *testing.T) {
+	ts := startServer(t, nil)
+	if err := os.Mkdir(filepath.Join(ts.root, "docs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ts.sshClient(t, ts.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Opened (and confirmed) before any Hello is sent.
+	ch, reqs, err := c.OpenChannel(control.ChannelType, control.Append(nil, control.Mkdir{Path: "made", Mode: 0o755}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ssh.DiscardRequests(reqs)
+	defer ch.Close()
+	if m, err := rawCall(t, c, control.Hello{Version: control.Version, Path: "docs"}); err != nil {
+		t.Fatalf("Hello: %v", err)
+	} else if _, ok := m.(control.Welcome); !ok {
+		t.Fatalf("Hello answered with %T", m)
+	}
+	m, _, err := control.ReadFrame(ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := m.(control.Error); ok {
+		t.Fatalf("request sent before the Hello failed: %v", e.Err())
+	}
+	if fi, err := os.Stat(filepath.Join(ts.root, "docs", "made")); err != nil || !fi.IsDir() {
+		t.Fatalf("the request did not run in the Hello's folder: %v", err)
+	}
+}
+
+// TestRequestWithoutHelloStillFails: a client that never sends a Hello
+// gets the error after a bounded wait.
+func TestRequestWithoutHelloStillFails(t *testing.T) {
+	ts := startServer(t, nil)
+	c, err := ts.sshClient(t, ts.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rawCall(t, c, control.Mkdir{Path: "x", Mode: 0o755})
+	if err == nil || !strings.Contains(err.Error(), "no folder chosen") {
+		t.Fatalf("request without Hello: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(ts.root, "x")); !os.IsNotExist(err) {
+		t.Fatalf("a request without Hello touched the root: %v", err)
+	}
+}
