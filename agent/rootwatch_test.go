@@ -178,3 +178,25 @@ func TestContinuousMissingRootIsPolledOnTheClock(t *testing.T) {
 		t.Fatalf("%d passes, want 2: none while the folder was missing", n)
 	}
 }
+
+// A mount over the root (or an unmount) raises no event at all; the
+// periodic look at the root must still notice it is another directory.
+func TestContinuousNoticesRootReplacedWithoutEvents(t *testing.T) {
+	var lw *lossyWatcher
+	l := newLive(t, config.Job{Cooloff: 100 * time.Millisecond}, func(a *Agent) {
+		a.newWatcher = func() (watcher, error) {
+			w, err := newLossyWatcher()
+			lw = w
+			return w, err
+		}
+	})
+	l.settle(t)
+	lw.drop.Store(true) // from now on no event reaches the job, as with a mount
+	if err := os.Rename(l.local, l.local+".old"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(l.local, "mounted.txt"), "m")
+	start := time.Now()
+	d := arrive(t, filepath.Join(l.remote, "mounted.txt"), []byte("m"), start)
+	t.Logf("file on the folder replaced without events arrived after %s (looks every %s)", d, rootCheck)
+}
