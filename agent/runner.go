@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,6 +205,7 @@ type outgoing struct {
 type opResult struct {
 	rec snapshot.PassRecord
 	err error
+	own map[string]tree.Entry // continuous: the paths the pass wrote, as agreed
 }
 
 // loop is the state the job goroutine owns.
@@ -239,6 +241,11 @@ type loop struct {
 	wErrors   <-chan error
 	bwChecked time.Time
 	bwNext    time.Time
+
+	// own holds what the last pass wrote, as agreed in the ancestor
+	// (until the next operation may change it): events for these paths
+	// still in that state come from the pass's own writes.
+	own map[string]tree.Entry
 }
 
 func (r *runner) run(ctx context.Context, after <-chan struct{}) {
@@ -377,9 +384,20 @@ func (l *loop) watchEvent(ev fsnotify.Event) {
 	missing := l.rootMissing()
 	key, ok := l.trk.handle(ev)
 	l.rootsChanged(missing, nil)
-	if ok && !l.stopped && !l.rootMissing() {
+	if ok && !l.stopped && !l.rootMissing() && (l.op != nil || !l.ownChange(key)) {
 		l.deb.touch(key, l.clock.Now())
 	}
+}
+
+// ownChange reports whether the change event key (a debouncer key) is
+// to a path the last pass wrote that is still as it left it.
+func (l *loop) ownChange(key string) bool {
+	i, rel, ok := strings.Cut(key, ":")
+	if !ok || len(i) != 1 || int(i[0]-'0') >= len(l.trk.roots) {
+		return false
+	}
+	e, ok := l.own[rel]
+	return ok && inAgreedState(filepath.Join(l.trk.roots[i[0]-'0'], filepath.FromSlash(rel)), e)
 }
 
 // rootMissing reports whether a watched root is gone: the job holds its
@@ -521,6 +539,7 @@ func (l *loop) maybeStart(ctx context.Context) {
 		} else if err = l.db.Reset(); err != nil {
 			err = fmt.Errorf("unable to reset snapshot of job %q: %w", l.r.job.Name, err)
 		} else {
+			l.own = nil
 			l.r.log.Info("snapshot reset; the next pass treats both sides as new")
 			l.r.mu.Lock()
 			l.r.status.Conflicts = 0
@@ -577,15 +596,25 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 	r := l.r
 	octx, cancel := context.WithCancelCause(ctx)
 	l.op = &operation{kind: kind, ctx: octx, cancel: cancel, cmd: c}
+	l.own = nil
 	db := l.db
 	if kind == opPass {
 		r.mu.Lock()
 		r.status.State = Scanning
 		r.prog.reset()
 		r.mu.Unlock()
+		continuous := l.trk != nil
 		go func() {
-			rec, err := r.runPass(octx, db)
-			l.opDone <- opResult{rec: rec, err: err}
+			var own ownWrites
+			rec, err := r.runPass(octx, db, own.observe)
+			res := opResult{rec: rec, err: err}
+			if continuous {
+				var aerr error
+				if res.own, aerr = own.agreed(db); aerr != nil {
+					r.log.Warn("unable to read what the pass wrote; its own writes will cause another pass", "err", aerr)
+				}
+			}
+			l.opDone <- res
 		}()
 		return
 	}
@@ -638,7 +667,8 @@ func (r *runner) syncOptions(local, remote syncer.Endpoint, db *snapshot.DB) syn
 	}
 }
 
-func (r *runner) runPass(ctx context.Context, db *snapshot.DB) (snapshot.PassRecord, error) {
+// runPass runs one pass; also, when not nil, receives its events.
+func (r *runner) runPass(ctx context.Context, db *snapshot.DB, also syncer.Observer) (snapshot.PassRecord, error) {
 	start := r.a.clock.Now()
 	local, remote, err := r.openEndpoints(ctx, db)
 	if err != nil {
@@ -650,7 +680,14 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB) (snapshot.PassRec
 		return rec, err
 	}
 	defer r.closeEndpoints(local, remote)
-	return r.a.pass(ctx, r.syncOptions(local, remote, db))
+	opts := r.syncOptions(local, remote, db)
+	if also != nil {
+		opts.Observer = func(ev syncer.Event) {
+			also(ev)
+			r.observe(ev)
+		}
+	}
+	return r.a.pass(ctx, opts)
 }
 
 func (r *runner) runResolve(ctx context.Context, db *snapshot.DB, paths []string) error {
@@ -689,6 +726,12 @@ func (l *loop) opEnded(res opResult) {
 	if op.kind == opResolve {
 		l.send(op.cmd.reply, reply{err: res.err})
 		return
+	}
+
+	l.own = res.own
+	if l.deb != nil && l.deb.only(l.ownChange) {
+		// Every event during the pass came from its own writes.
+		l.deb.clear()
 	}
 
 	r.mu.Lock()

@@ -8,10 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -257,3 +260,77 @@ func rootKey(i int) string { return string(rune('0'+i)) + ":" }
 
 // isOverflow reports an error that means events were lost.
 func isOverflow(err error) bool { return errors.Is(err, fsnotify.ErrEventOverflow) }
+
+// ownWrites collects the paths a pass reports done without error, so the
+// loop can tell the events raised by the pass's own writes from a user's.
+// The syncer calls observers from several goroutines.
+type ownWrites struct {
+	mu    sync.Mutex
+	paths map[string]bool
+	full  bool // past maxTracked: this pass's events are not told apart
+}
+
+func (o *ownWrites) observe(ev syncer.Event) {
+	if !ev.FileDone || ev.Err != nil || ev.Path == "" {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case o.full:
+	case len(o.paths) >= maxTracked:
+		o.full, o.paths = true, nil
+	default:
+		if o.paths == nil {
+			o.paths = make(map[string]bool)
+		}
+		o.paths[ev.Path] = true
+	}
+}
+
+// agreed returns, for each path written, the state the pass recorded in
+// the ancestor (Absent for a path it removed). It reads the whole ancestor
+// once, which costs less than the pass that wrote.
+func (o *ownWrites) agreed(db *snapshot.DB) (map[string]tree.Entry, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.full || len(o.paths) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]tree.Entry, len(o.paths))
+	for p := range o.paths {
+		out[p] = tree.Entry{Path: p}
+	}
+	err := db.EachAncestor(func(e tree.Entry) error {
+		if _, ok := out[e.Path]; ok {
+			out[e.Path] = e
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// inAgreedState reports whether the path at abs is still exactly in the
+// agreed state e, as a scan sees it (kind, size, mtime, permissions, link
+// target): an event for it then asks for nothing, as a pass would find no
+// change there. A user's edit changes the mtime, so it never matches.
+func inAgreedState(abs string, e tree.Entry) bool {
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist) && !e.Exists()
+	}
+	switch t := fi.Mode().Type(); {
+	case t == 0:
+		return e.Kind == tree.File && fi.Size() == e.Size && fi.ModTime().UnixNano() == e.Mtime &&
+			fi.Mode().Perm() == e.Mode.Perm()
+	case t == fs.ModeDir:
+		return e.Kind == tree.Dir && fi.Mode().Perm() == e.Mode.Perm()
+	case t == fs.ModeSymlink:
+		target, err := os.Readlink(abs)
+		return err == nil && e.Kind == tree.Symlink && target == e.Target
+	}
+	return false
+}
