@@ -340,6 +340,10 @@ func TestContinuousPollsFerryRemote(t *testing.T) {
 	h := newHarness(t, testConfig(t, job), takes(2*time.Second))
 	first := h.nextPass()
 	want := first.end.Add(time.Minute)
+	// Time must not move before the loop has taken in the pass's end.
+	waitFor(t, "the next pass one interval after the last ("+want.String()+")", func() bool {
+		return h.a.Jobs()[0].NextPass.Equal(want)
+	})
 	// The loop also wakes every rootCheck to look at the local root; step
 	// through those wake-ups, which must not start a pass.
 	for i := 0; ; i++ {
