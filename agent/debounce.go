@@ -18,6 +18,7 @@ type debouncer struct {
 	last    map[string]time.Time
 	first   time.Time // oldest pending change
 	latest  time.Time // newest pending change
+	untold  bool      // a path was not kept in last
 }
 
 func newDebouncer(cooloff time.Duration) *debouncer {
@@ -38,7 +39,23 @@ func (d *debouncer) touch(path string, now time.Time) {
 	}
 	if _, ok := d.last[path]; ok || len(d.last) < maxTracked {
 		d.last[path] = now
+	} else {
+		d.untold = true
 	}
+}
+
+// only reports whether changes are pending and every one of them is to a
+// path for which f holds.
+func (d *debouncer) only(f func(path string) bool) bool {
+	if !d.pending() || d.untold {
+		return false
+	}
+	for p := range d.last {
+		if !f(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // pending reports whether any change waits for a pass.
@@ -60,4 +77,5 @@ func (d *debouncer) due() time.Time {
 func (d *debouncer) clear() {
 	clear(d.last)
 	d.first, d.latest = time.Time{}, time.Time{}
+	d.untold = false
 }

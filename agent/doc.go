@@ -13,8 +13,12 @@
 // In continuous mode a pass waits until every changed path has been still
 // for cooloff, but at most max(60×cooloff, 1 minute) after the first
 // change, so a file that is never still (a log) is still synced. The
-// writes a pass makes raise events too, so each change is followed by one
-// more pass that finds nothing to do.
+// writes a pass makes raise events too; one for a path the pass wrote is
+// dropped while that path is exactly as the pass left it (kind, size,
+// mtime, permissions), which costs one read of the snapshot per pass that
+// wrote. A watched root that goes missing holds the job (shown as halted)
+// until it is back; the roots are looked at every 2 seconds, since a mount
+// or an unmount raises no event.
 //
 // SetBandwidth lasts until the job restarts (a reload that changes the job,
 // or a new agent); the next bandwidth.schedule rule to fire overrides it.

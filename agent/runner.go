@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,6 +205,7 @@ type outgoing struct {
 type opResult struct {
 	rec snapshot.PassRecord
 	err error
+	own map[string]tree.Entry // continuous: the paths the pass wrote, as agreed
 }
 
 // loop is the state the job goroutine owns.
@@ -231,13 +233,19 @@ type loop struct {
 	retries   int // left for the current failure streak
 	rescanAt  time.Time
 	pollAt    time.Time
-	rewalk    bool // re-add watches before the next pass
+	rewalk    bool      // re-add watches before the next pass
+	checkAt   time.Time // next look at the watched roots
 	trk       *tracker
 	deb       *debouncer
 	wEvents   <-chan fsnotify.Event
 	wErrors   <-chan error
 	bwChecked time.Time
 	bwNext    time.Time
+
+	// own holds what the last pass wrote, as agreed in the ancestor
+	// (until the next operation may change it): events for these paths
+	// still in that state come from the pass's own writes.
+	own map[string]tree.Entry
 }
 
 func (r *runner) run(ctx context.Context, after <-chan struct{}) {
@@ -299,9 +307,7 @@ func (r *runner) run(ctx context.Context, after <-chan struct{}) {
 				l.wEvents = nil
 				break
 			}
-			if key, ok := l.trk.handle(ev); ok && !l.stopped {
-				l.deb.touch(key, l.clock.Now())
-			}
+			l.watchEvent(ev)
 		case err, ok := <-l.wErrors:
 			if !ok {
 				l.wErrors = nil
@@ -369,6 +375,84 @@ func (l *loop) startWatching() {
 	l.deb = newDebouncer(r.job.Cooloff)
 	l.wEvents, l.wErrors = w.Events(), w.Errors()
 	l.trk.addAll()
+	l.checkAt = l.clock.Now().Add(rootCheck)
+}
+
+// watchEvent takes in one change event; one on a root itself has the
+// tracker re-arm that root, and the key it returns stands for it.
+func (l *loop) watchEvent(ev fsnotify.Event) {
+	missing := l.rootMissing()
+	key, ok := l.trk.handle(ev)
+	l.rootsChanged(missing, nil)
+	if ok && !l.stopped && !l.rootMissing() && (l.op != nil || !l.ownChange(key)) {
+		l.deb.touch(key, l.clock.Now())
+	}
+}
+
+// ownChange reports whether the change event key (a debouncer key) is
+// to a path the last pass wrote that is still as it left it.
+func (l *loop) ownChange(key string) bool {
+	i, rel, ok := strings.Cut(key, ":")
+	if !ok || len(i) != 1 || int(i[0]-'0') >= len(l.trk.roots) {
+		return false
+	}
+	e, ok := l.own[rel]
+	return ok && inAgreedState(filepath.Join(l.trk.roots[i[0]-'0'], filepath.FromSlash(rel)), e)
+}
+
+// rootMissing reports whether a watched root is gone: the job holds its
+// passes until it is back, as they could only fail.
+func (l *loop) rootMissing() bool {
+	if l.trk == nil {
+		return false
+	}
+	_, missing := l.trk.missing()
+	return missing
+}
+
+// rootsChanged follows up a look at the roots: wasMissing is whether one
+// was missing before it, rearmed the roots it watched afresh. A re-armed
+// root may hold anything, so it asks for a pass once it has been still for
+// cooloff, as a folder being restored is not whole before that.
+func (l *loop) rootsChanged(wasMissing bool, rearmed []int) {
+	missing := l.rootMissing()
+	if missing != wasMissing {
+		// A pass would fail while a root is gone, and the first one
+		// after its return scans everything: what was due before does
+		// not make it start sooner.
+		l.queued = false
+		l.retryAt, l.rescanAt, l.pollAt = time.Time{}, time.Time{}, time.Time{}
+		l.deb.clear()
+	}
+	if missing || l.stopped {
+		return
+	}
+	now := l.clock.Now()
+	for _, i := range rearmed {
+		l.deb.touch(rootKey(i), now)
+	}
+}
+
+// missingRoot explains a watched root that is gone ("" if none is).
+func (l *loop) missingRoot() string {
+	if l.trk == nil {
+		return ""
+	}
+	i, ok := l.trk.missing()
+	if !ok {
+		return ""
+	}
+	job := l.r.job
+	side, root, sig := "local", job.Local, job.LocalSignature
+	if i > 0 {
+		side, root, sig = "remote", job.Remote, job.RemoteSignature
+	}
+	msg := side + " folder " + root + " is missing — is the drive mounted, or was the folder moved or deleted? " +
+		"the job resumes by itself once the folder is back"
+	if sig != "" {
+		msg += " with its signature file " + sigPath(root, sig)
+	}
+	return msg
 }
 
 // remotePolled reports whether the remote side is only seen by polling.
@@ -404,9 +488,12 @@ func (l *loop) wake() time.Time {
 		}
 	}
 	add(l.bwNext)
+	if l.trk != nil {
+		add(l.checkAt)
+	}
 	if l.db == nil {
 		add(l.dbWait)
-	} else if l.op == nil && !l.stopped {
+	} else if l.op == nil && !l.stopped && !l.rootMissing() {
 		add(l.next)
 		add(l.retryAt)
 		add(l.rescanAt)
@@ -432,6 +519,11 @@ func (l *loop) timer() {
 	if l.db == nil && !now.Before(l.dbWait) {
 		l.openDB()
 	}
+	if l.trk != nil && !now.Before(l.checkAt) {
+		l.checkAt = now.Add(rootCheck)
+		missing := l.rootMissing()
+		l.rootsChanged(missing, l.trk.checkRoots())
+	}
 }
 
 // maybeStart starts the next operation when none is running: resets first,
@@ -447,6 +539,7 @@ func (l *loop) maybeStart(ctx context.Context) {
 		} else if err = l.db.Reset(); err != nil {
 			err = fmt.Errorf("unable to reset snapshot of job %q: %w", l.r.job.Name, err)
 		} else {
+			l.own = nil
 			l.r.log.Info("snapshot reset; the next pass treats both sides as new")
 			l.r.mu.Lock()
 			l.r.status.Conflicts = 0
@@ -466,19 +559,29 @@ func (l *loop) maybeStart(ctx context.Context) {
 		return
 	}
 	now := l.clock.Now()
-	if l.stopped || !l.passDue(now) {
+	if l.stopped || l.rootMissing() || !l.passDue(now) {
 		return
 	}
 	due := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
+	if due(l.rescanAt) {
+		l.rescanAt = time.Time{}
+		l.rewalk = true
+	}
+	if l.rewalk && l.trk != nil {
+		// Re-arming a root that turns out replaced asks for a pass:
+		// this one, which scans everything.
+		l.rootsChanged(false, l.trk.addAll())
+		if l.rootMissing() {
+			l.rewalk = false
+			return
+		}
+	}
+	l.rewalk = false
 	l.queued = false
 	if due(l.next) {
 		l.next = time.Time{}
 	}
 	l.retryAt = time.Time{}
-	if due(l.rescanAt) {
-		l.rescanAt = time.Time{}
-		l.rewalk = true
-	}
 	if due(l.pollAt) {
 		l.pollAt = time.Time{}
 	}
@@ -486,10 +589,6 @@ func (l *loop) maybeStart(ctx context.Context) {
 		// The scan sees every change made so far.
 		l.deb.clear()
 	}
-	if l.rewalk && l.trk != nil {
-		l.trk.addAll()
-	}
-	l.rewalk = false
 	l.begin(ctx, opPass, command{})
 }
 
@@ -497,15 +596,25 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 	r := l.r
 	octx, cancel := context.WithCancelCause(ctx)
 	l.op = &operation{kind: kind, ctx: octx, cancel: cancel, cmd: c}
+	l.own = nil
 	db := l.db
 	if kind == opPass {
 		r.mu.Lock()
 		r.status.State = Scanning
 		r.prog.reset()
 		r.mu.Unlock()
+		continuous := l.trk != nil
 		go func() {
-			rec, err := r.runPass(octx, db)
-			l.opDone <- opResult{rec: rec, err: err}
+			var own ownWrites
+			rec, err := r.runPass(octx, db, own.observe)
+			res := opResult{rec: rec, err: err}
+			if continuous {
+				var aerr error
+				if res.own, aerr = own.agreed(db); aerr != nil {
+					r.log.Warn("unable to read what the pass wrote; its own writes will cause another pass", "err", aerr)
+				}
+			}
+			l.opDone <- res
 		}()
 		return
 	}
@@ -558,7 +667,8 @@ func (r *runner) syncOptions(local, remote syncer.Endpoint, db *snapshot.DB) syn
 	}
 }
 
-func (r *runner) runPass(ctx context.Context, db *snapshot.DB) (snapshot.PassRecord, error) {
+// runPass runs one pass; also, when not nil, receives its events.
+func (r *runner) runPass(ctx context.Context, db *snapshot.DB, also syncer.Observer) (snapshot.PassRecord, error) {
 	start := r.a.clock.Now()
 	local, remote, err := r.openEndpoints(ctx, db)
 	if err != nil {
@@ -570,7 +680,14 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB) (snapshot.PassRec
 		return rec, err
 	}
 	defer r.closeEndpoints(local, remote)
-	return r.a.pass(ctx, r.syncOptions(local, remote, db))
+	opts := r.syncOptions(local, remote, db)
+	if also != nil {
+		opts.Observer = func(ev syncer.Event) {
+			also(ev)
+			r.observe(ev)
+		}
+	}
+	return r.a.pass(ctx, opts)
 }
 
 func (r *runner) runResolve(ctx context.Context, db *snapshot.DB, paths []string) error {
@@ -609,6 +726,12 @@ func (l *loop) opEnded(res opResult) {
 	if op.kind == opResolve {
 		l.send(op.cmd.reply, reply{err: res.err})
 		return
+	}
+
+	l.own = res.own
+	if l.deb != nil && l.deb.only(l.ownChange) {
+		// Every event during the pass came from its own writes.
+		l.deb.clear()
 	}
 
 	r.mu.Lock()
@@ -704,6 +827,10 @@ func (l *loop) command(c command) {
 			l.send(c.reply, reply{err: l.dbErr})
 			return
 		}
+		if msg := l.missingRoot(); msg != "" {
+			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %s", r.job.Name, msg)})
+			return
+		}
 		l.queued = true
 		l.send(c.reply, reply{})
 	case cmdReset:
@@ -752,7 +879,7 @@ func (l *loop) publish() {
 	r := l.r
 	now := l.clock.Now()
 	var next time.Time
-	if !l.stopped && l.db != nil {
+	if !l.stopped && l.db != nil && !l.rootMissing() {
 		if l.op == nil && l.passDue(now) {
 			next = now
 		} else {
@@ -778,6 +905,9 @@ func (l *loop) publish() {
 	if l.db == nil && l.dbErr != nil {
 		r.status.Halted = l.dbErr.Error() + " — check that the state directory is writable and no other ferry uses this job"
 		r.status.Fix = ""
+	}
+	if msg := l.missingRoot(); msg != "" {
+		r.status.Halted, r.status.Fix = msg, ""
 	}
 	if l.op != nil && l.op.kind == opPass {
 		return // the pass's events drive the state
