@@ -32,9 +32,10 @@ func ModeOf(job config.Job) Mode {
 type OpKind uint8
 
 const (
-	// OpCopyAside renames Path to a free conflict copy name on this side
-	// (conflict.FreeName, chosen when applied), so that Path is free for the
-	// other side's version. Expect is the entry renamed.
+	// OpCopyAside renames Path to a conflict copy name on this side
+	// (conflict.FreeName, chosen when applied, free on both sides and not
+	// created by the same pass), so that Path is free for the other side's
+	// version. Expect is the entry renamed.
 	OpCopyAside OpKind = iota + 1
 	// OpRemove deletes Path (Expect). Directories are removed after
 	// everything below them.
