@@ -84,6 +84,10 @@ func (a *applier) fill(rec *snapshot.PassRecord) {
 	rec.Created, rec.Updated, rec.Deleted = a.created, a.updated, a.deleted
 	rec.Conflicts, rec.Problems, rec.Skipped = a.conflicts, len(a.plan.Problems), a.skipped
 	rec.Bytes = a.bytes
+	rec.ProblemPaths = nil
+	for _, p := range a.plan.Problems[:min(len(a.plan.Problems), snapshot.MaxProblemPaths)] {
+		rec.ProblemPaths = append(rec.ProblemPaths, snapshot.ProblemPath{Side: p.Side, Path: p.Path, Problem: p.Problem})
+	}
 }
 
 func (a *applier) ops(side int) []Op {
@@ -104,7 +108,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 		a.event(Event{Phase: PhaseDone})
 	}()
 	for _, p := range a.plan.Problems {
-		a.opts.Log.Warn("unable to read path; it is left alone on both sides", "job", a.opts.Job.Name, "path", p.Path, "problem", p.Problem)
+		a.opts.Log.Warn("unable to read path; it is left alone on both sides", "job", a.opts.Job.Name, "side", p.Side, "path", p.Path, "problem", p.Problem)
 	}
 	// Against a remote, asking for free space is a round trip; it only
 	// ever warns, so it runs beside the work instead of before it.
