@@ -13,8 +13,23 @@ type PassRecord struct {
 	Problems  int       `json:"problems"`
 	Skipped   int       `json:"skipped"` // changed between scan and apply
 	Bytes     int64     `json:"bytes"`
+	// ProblemPaths names the first MaxProblemPaths of the Problems, in
+	// path order, so status can show them without the log.
+	ProblemPaths []ProblemPath `json:"problem_paths,omitempty"`
 	// Halted is the reason the pass halted before doing anything, if it did.
 	Halted string `json:"halted,omitempty"`
 	// Err is a failure other than a halt.
 	Err string `json:"err,omitempty"`
+}
+
+// MaxProblemPaths bounds PassRecord.ProblemPaths: a tree with thousands of
+// unreadable files should not make every status request carry them all.
+const MaxProblemPaths = 20
+
+// ProblemPath is one path a scan could not read; the pass left it alone on
+// both sides.
+type ProblemPath struct {
+	Side    string `json:"side"` // "local" or "remote"
+	Path    string `json:"path"`
+	Problem string `json:"problem"`
 }

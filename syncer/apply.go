@@ -40,6 +40,9 @@ type applier struct {
 	plan *Plan
 	w    *snapshot.Writer
 	eps  [2]Endpoint
+	// planned holds the paths this pass creates on either side, so that
+	// no conflict copy takes one. It is not changed after newApplier.
+	planned map[string]bool
 
 	// mu guards everything below: transfers finish concurrently.
 	mu                       sync.Mutex
@@ -58,11 +61,16 @@ type applier struct {
 func newApplier(opts *Options, plan *Plan) *applier {
 	a := &applier{opts: opts, plan: plan, w: opts.DB.Writer(), eps: [2]Endpoint{opts.Local, opts.Remote}}
 	a.blocked = [2]map[string]bool{{}, {}}
+	a.planned = map[string]bool{}
 	for _, ops := range [][]Op{plan.Local, plan.Remote} {
 		for _, op := range ops {
 			a.filesTotal++
-			if op.Kind == OpTransfer {
+			switch op.Kind {
+			case OpTransfer:
 				a.bytesTotal += op.Entry.Size
+				a.planned[op.Path] = true
+			case OpMkdir, OpSymlink:
+				a.planned[op.Path] = true
 			}
 		}
 	}
@@ -76,6 +84,10 @@ func (a *applier) fill(rec *snapshot.PassRecord) {
 	rec.Created, rec.Updated, rec.Deleted = a.created, a.updated, a.deleted
 	rec.Conflicts, rec.Problems, rec.Skipped = a.conflicts, len(a.plan.Problems), a.skipped
 	rec.Bytes = a.bytes
+	rec.ProblemPaths = nil
+	for _, p := range a.plan.Problems[:min(len(a.plan.Problems), snapshot.MaxProblemPaths)] {
+		rec.ProblemPaths = append(rec.ProblemPaths, snapshot.ProblemPath{Side: p.Side, Path: p.Path, Problem: p.Problem})
+	}
 }
 
 func (a *applier) ops(side int) []Op {
@@ -96,7 +108,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 		a.event(Event{Phase: PhaseDone})
 	}()
 	for _, p := range a.plan.Problems {
-		a.opts.Log.Warn("unable to read path; it is left alone on both sides", "job", a.opts.Job.Name, "path", p.Path, "problem", p.Problem)
+		a.opts.Log.Warn("unable to read path; it is left alone on both sides", "job", a.opts.Job.Name, "side", p.Side, "path", p.Path, "problem", p.Problem)
 	}
 	// Against a remote, asking for free space is a round trip; it only
 	// ever warns, so it runs beside the work instead of before it.
@@ -331,20 +343,45 @@ func (a *applier) putConflict(c conflict.Record) error {
 	return nil
 }
 
-// copyAside renames op.Path to a free conflict copy name on side s.
+// copyAside renames op.Path on side s to a conflict copy name free on both
+// sides and not created by this pass.
 func (a *applier) copyAside(ctx context.Context, s int, op Op) (string, error) {
 	if a.isBlocked(s, op.Path) {
 		return "", errBlocked
 	}
-	ep := a.eps[s]
-	name, err := conflict.FreeName(op.Path, func(p string) (bool, error) { return exists(ctx, ep, p) })
+	name, err := conflict.FreeName(op.Path, takenAnywhere(ctx, a.eps, a.planned))
 	if err != nil {
 		return "", err
 	}
-	if err := ep.Rename(ctx, op.Path, name, op.Expect); err != nil {
+	if err := a.eps[s].Rename(ctx, op.Path, name, op.Expect); err != nil {
 		return "", err
 	}
 	return name, nil
+}
+
+// takenAnywhere is the FreeName probe for conflict copies. A copy does not
+// stay on the side it was made on: in two-way jobs it travels to the other
+// side, and in one-way jobs the sending side's file of that name would be
+// sent over it. A name free on one side only would therefore meet a
+// different file at the same path, and the next pass would make a copy of
+// the copy. So a name counts as taken if either side holds it or planned
+// (the paths this pass creates; may be nil) lists it.
+func takenAnywhere(ctx context.Context, eps [2]Endpoint, planned map[string]bool) func(string) (bool, error) {
+	return func(p string) (bool, error) {
+		if planned[p] {
+			return true, nil
+		}
+		for s, ep := range eps {
+			taken, err := exists(ctx, ep, p)
+			if err != nil {
+				return false, fmt.Errorf("on the %s side: %w", sideNames[s], err)
+			}
+			if taken {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 }
 
 func exists(ctx context.Context, ep Endpoint, p string) (bool, error) {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
 )
 
@@ -157,5 +158,86 @@ func TestConflictDoesNotOverwriteEarlierConflict(t *testing.T) {
 		if got, _ := e.read("local", want); got != mine {
 			t.Errorf("round %d: %s holds %q, want %q", i, want, got, mine)
 		}
+	}
+}
+
+// TestConflictCopyNameIsFreeOnBothSides: the remote already holds a file
+// named like the local conflict copy would be. A name free only locally made
+// the copy and the remote's file meet at one path, and the next pass turned
+// that into a copy of a copy (log.conflict-mine.conflict-mine.txt).
+func TestConflictCopyNameIsFreeOnBothSides(t *testing.T) {
+	e := newEnv(t)
+	e.write("local", "log.txt", "v1")
+	e.mustPass()
+	e.write("remote", "log.conflict-mine.txt", "the remote's own file")
+	e.write("local", "log.txt", "local v2")
+	e.write("remote", "log.txt", "remote v2")
+	e.mustPass()
+
+	want := []string{
+		`log.conflict-mine-2.txt 0644 "local v2"`,
+		`log.conflict-mine.txt 0644 "the remote's own file"`,
+		`log.txt 0644 "remote v2"`,
+	}
+	for _, side := range []string{"local", "remote"} {
+		got := dump(t, e.root(side))
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s after the conflict pass:\n  %s\nwant:\n  %s", side, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+	}
+	recs, err := e.db.Conflicts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Path != "log.txt" || recs[0].Copy != "log.conflict-mine-2.txt" {
+		t.Errorf("conflict records = %+v, want one for log.txt with copy log.conflict-mine-2.txt", recs)
+	}
+
+	rec := e.mustPass()
+	if s := summary(rec); s != "created=0 updated=0 deleted=0 conflicts=0 problems=0 skipped=0 bytes=0" {
+		t.Errorf("second pass was not a no-op: %s", s)
+	}
+	for _, side := range []string{"local", "remote"} {
+		for _, line := range dump(t, e.root(side)) {
+			if strings.Contains(line, ".conflict-mine.conflict-mine") {
+				t.Errorf("%s holds a copy of a conflict copy: %s", side, line)
+			}
+		}
+	}
+}
+
+// TestResolveCopyNameIsFreeOnBothSides: `ferry resolve` names its copy the
+// same way a pass does, so a name the remote already uses is passed over.
+func TestResolveCopyNameIsFreeOnBothSides(t *testing.T) {
+	e := newEnv(t)
+	e.job.Conflicts = config.Manual
+	e.write("local", "log.txt", "v1")
+	e.mustPass()
+	e.write("local", "log.txt", "local v2")
+	e.write("remote", "log.txt", "remote v2")
+	e.mustPass()
+	e.write("remote", "log.conflict-mine.txt", "the remote's own file")
+	if err := syncer.Resolve(context.Background(), e.options(), []string{"log.txt"}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPass()
+
+	want := []string{
+		`log.conflict-mine-2.txt 0644 "local v2"`,
+		`log.conflict-mine.txt 0644 "the remote's own file"`,
+		`log.txt 0644 "remote v2"`,
+	}
+	for _, side := range []string{"local", "remote"} {
+		got := dump(t, e.root(side))
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s after resolve and a pass:\n  %s\nwant:\n  %s", side, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+	}
+	recs, err := e.db.Conflicts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 0 {
+		t.Errorf("conflicts left after resolve and a pass: %+v", recs)
 	}
 }

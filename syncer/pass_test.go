@@ -433,3 +433,34 @@ func TestRepointedRemoteDeletesNothing(t *testing.T) {
 		t.Fatalf("pass after reset: %v", err)
 	}
 }
+
+// TestProblemPathsAreNamedInThePassRecord: the pass record names the first
+// snapshot.MaxProblemPaths unreadable paths with their side and reason, and
+// still counts all of them.
+func TestProblemPathsAreNamedInThePassRecord(t *testing.T) {
+	e := newEnv(t)
+	n := snapshot.MaxProblemPaths + 5
+	var paths []string
+	for i := range n {
+		p := fmt.Sprintf("d/f%02d.txt", i)
+		e.write("remote", p, "x")
+		paths = append(paths, p)
+	}
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		return l, problemScan(r, paths...)
+	}
+	rec := e.mustPass()
+	if rec.Problems != n || len(rec.ProblemPaths) != snapshot.MaxProblemPaths {
+		t.Fatalf("pass: %s, %d paths named; want %d problems and %d named", summary(rec), len(rec.ProblemPaths), n, snapshot.MaxProblemPaths)
+	}
+	for i, p := range rec.ProblemPaths {
+		want := snapshot.ProblemPath{Side: "remote", Path: paths[i], Problem: "permission denied"}
+		if p != want {
+			t.Errorf("problem %d = %+v, want %+v", i, p, want)
+		}
+	}
+	last, ok, err := e.db.LastPass()
+	if err != nil || !ok || len(last.ProblemPaths) != snapshot.MaxProblemPaths {
+		t.Errorf("stored pass names %d paths (ok %v, err %v), want %d", len(last.ProblemPaths), ok, err, snapshot.MaxProblemPaths)
+	}
+}

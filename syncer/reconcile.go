@@ -32,9 +32,10 @@ func ModeOf(job config.Job) Mode {
 type OpKind uint8
 
 const (
-	// OpCopyAside renames Path to a free conflict copy name on this side
-	// (conflict.FreeName, chosen when applied), so that Path is free for the
-	// other side's version. Expect is the entry renamed.
+	// OpCopyAside renames Path to a conflict copy name on this side
+	// (conflict.FreeName, chosen when applied, free on both sides and not
+	// created by the same pass), so that Path is free for the other side's
+	// version. Expect is the entry renamed.
 	OpCopyAside OpKind = iota + 1
 	// OpRemove deletes Path (Expect). Directories are removed after
 	// everything below them.
@@ -100,9 +101,16 @@ type Plan struct {
 	Conflicts []conflict.Record
 	// Problems are entries a scan could not read; nothing at or below them
 	// is touched.
-	Problems []tree.Entry
+	Problems []ProblemEntry
 	// LocalDeletes and RemoteDeletes count OpRemove per side (max_delete).
 	LocalDeletes, RemoteDeletes int
+}
+
+// ProblemEntry is an entry a scan could not read (Problem says why) and
+// the side (SideLocal or SideRemote) it was seen on.
+type ProblemEntry struct {
+	Side string
+	tree.Entry
 }
 
 // Empty reports whether the plan changes nothing at all.
@@ -237,7 +245,7 @@ type reconciler struct {
 	local, remote sideOps
 	ancestor      []tree.Entry
 	conflicts     []conflict.Record
-	problems      []tree.Entry
+	problems      []ProblemEntry
 }
 
 // merge walks the three sorted lists once into rows.
@@ -424,10 +432,10 @@ func (r *reconciler) decide(i int) {
 
 	if l.Problem != "" || rm.Problem != "" {
 		if l.Problem != "" {
-			r.problems = append(r.problems, l)
+			r.problems = append(r.problems, ProblemEntry{SideLocal, l})
 		}
 		if rm.Problem != "" {
-			r.problems = append(r.problems, rm)
+			r.problems = append(r.problems, ProblemEntry{SideRemote, rm})
 		}
 		r.skip = p
 		return

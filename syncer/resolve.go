@@ -14,8 +14,8 @@ import (
 
 // Resolve settles the listed unresolved conflicts the way Aspera Sync does,
 // by renaming: on the receiving side (local, except in local-to-remote
-// jobs, where it is the remote) the path is renamed to a free conflict copy
-// name (NAME.conflict-mine.EXT, -2, -3... when taken), then the sending
+// jobs, where it is the remote) the path is renamed to a conflict copy name
+// free on both sides (NAME.conflict-mine.EXT, -2, -3... when taken), then the sending
 // side's version, if it has one, is copied to the path, and the conflict
 // record is cleared. In two-way jobs the local side is the one renamed and
 // the copy syncs to the remote on the next pass like any new file. A
@@ -78,7 +78,7 @@ func resolveOne(ctx context.Context, opts *Options, r conflict.Record) error {
 		return err
 	}
 	if mine.Exists() {
-		name, err := conflict.FreeName(r.Path, func(p string) (bool, error) { return exists(ctx, recv, p) })
+		name, err := conflict.FreeName(r.Path, takenAnywhere(ctx, [2]Endpoint{opts.Local, opts.Remote}, nil))
 		if err != nil {
 			return err
 		}

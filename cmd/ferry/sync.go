@@ -65,6 +65,7 @@ func newSyncCommand() *command {
 			}
 			if rec.Halted == "" {
 				fmt.Fprintln(e.stdout, summary(rec))
+				fmt.Fprint(e.stdout, render.Problems(rec))
 			}
 			if s := transportSummary(o.remote); s != "" {
 				fmt.Fprintln(e.stdout, s)

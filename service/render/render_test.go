@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,8 @@ func jobs() []agent.JobStatus {
 					RetransmitPct: 0.42, RTT: 23400 * time.Microsecond, ETA: 350 * time.Second},
 				{Path: "notes/a\x1b[2Jb.txt", Size: 4096, Done: 1024, Rate: 950e3, Policy: "low"},
 			},
-			Last: &snapshot.PassRecord{End: now.Add(-4*time.Minute - 5*time.Second), Created: 3, Updated: 1, Bytes: 5 << 20, Problems: 1},
+			Last: &snapshot.PassRecord{End: now.Add(-4*time.Minute - 5*time.Second), Created: 3, Updated: 1, Bytes: 5 << 20, Problems: 1,
+				ProblemPaths: []snapshot.ProblemPath{{Side: "local", Path: "private/\xffkey\x1b[2J", Problem: "unable to read: permission denied"}}},
 		},
 		{
 			Name: "photos", State: agent.Idle, NextPass: now.Add(12 * time.Second), Conflicts: 2,
@@ -195,5 +197,31 @@ func TestCleanEscapesControls(t *testing.T) {
 		if strings.ContainsFunc(got, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			t.Errorf("Clean(%q) kept a control character", in)
 		}
+	}
+}
+
+// TestProblemsNamesPathsAndCountsTheRest: a pass record names at most
+// snapshot.MaxProblemPaths paths; the rest are counted, not dropped.
+func TestProblemsNamesPathsAndCountsTheRest(t *testing.T) {
+	r := snapshot.PassRecord{Problems: snapshot.MaxProblemPaths + 5}
+	for i := range snapshot.MaxProblemPaths {
+		r.ProblemPaths = append(r.ProblemPaths, snapshot.ProblemPath{Side: "remote", Path: fmt.Sprintf("d/f%02d", i), Problem: "unable to read: permission denied"})
+	}
+	got := Problems(r)
+	for _, want := range []string{
+		"25 paths could not be read",
+		"  remote d/f00: unable to read: permission denied\n",
+		fmt.Sprintf("  remote d/f%02d: ", snapshot.MaxProblemPaths-1),
+		"  and 5 more (the log names them all)\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if Problems(snapshot.PassRecord{}) != "" {
+		t.Error("a pass without problems should print nothing")
+	}
+	if got := Problems(snapshot.PassRecord{Problems: 3}); !strings.Contains(got, "the log does") {
+		t.Errorf("a record from before paths were named should point at the log:\n%s", got)
 	}
 }

@@ -51,6 +51,11 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 			fmt.Fprintf(&notes, "\n%s has %d unresolved %s; list them with: ferry conflicts %s\n",
 				name, j.Conflicts, plural(j.Conflicts, "conflict", "conflicts"), shellWord(j.Name))
 		}
+		if j.Last != nil && j.Last.Halted == "" {
+			if p := Problems(*j.Last); p != "" {
+				fmt.Fprintf(&notes, "\n%s: in the last pass %s", name, p)
+			}
+		}
 		if j.Last != nil && j.Last.Err != "" && j.State != agent.Halted {
 			fmt.Fprintf(&notes, "\n%s: the last pass failed: %s\n", name, Clean(j.Last.Err))
 		}
