@@ -30,6 +30,11 @@ type lazyRemote struct {
 	syncer.Endpoint
 	localScan <-chan struct{}
 	err       error
+	// firstUse, when set, is closed by the first call; a successful
+	// Connect waits for it (bounded), to see whether the pass uses the
+	// remote before Connect returns.
+	firstUse chan struct{}
+	useOnce  sync.Once
 
 	mu         sync.Mutex
 	connected  bool
@@ -50,6 +55,14 @@ func (l *lazyRemote) Connect(ctx context.Context) error {
 	if l.err != nil {
 		return l.err
 	}
+	if l.firstUse != nil {
+		select {
+		case <-l.firstUse:
+		case <-time.After(5 * time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	l.mu.Lock()
 	l.connected = true
 	l.mu.Unlock()
@@ -57,6 +70,9 @@ func (l *lazyRemote) Connect(ctx context.Context) error {
 }
 
 func (l *lazyRemote) used(call string) {
+	if l.firstUse != nil {
+		l.useOnce.Do(func() { close(l.firstUse) })
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.connected {
@@ -89,28 +105,43 @@ func lazyEnv(t *testing.T, connectErr error) (*env, **lazyRemote) {
 			wait = now
 		}
 		r = &lazyRemote{Endpoint: rem, localScan: wait, err: connectErr}
+		if connectErr == nil {
+			r.firstUse = make(chan struct{})
+		}
 		return &scanSignal{Endpoint: l, started: started}, r
 	}
 	return e, &r
 }
 
 // TestRemoteConnectsWhileLocalScans: a lazily connecting remote is
-// connected while the local folder is scanned, not before, and is used
-// only once connected.
+// connected while the local folder is scanned, and checked and listed
+// without waiting for Connect to return (its calls join the connection
+// being made). A remote signature file to check does not hold the local
+// scan back either.
 func TestRemoteConnectsWhileLocalScans(t *testing.T) {
-	e, r := lazyEnv(t, nil)
-	rec := e.mustPass()
-	if rec.Created != 1 {
-		t.Fatalf("pass: %s", summary(rec))
-	}
-	if !(*r).overlapped {
-		t.Fatal("the remote connected before the local scan started")
-	}
-	if len((*r).early) > 0 {
-		t.Fatalf("remote used before it was connected: %v", (*r).early)
-	}
-	if got, _ := e.read("remote", "a.txt"); got != "a" {
-		t.Fatalf("remote a.txt = %q", got)
+	for _, sig := range []string{"", ".ferry-sig"} {
+		e, r := lazyEnv(t, nil)
+		if sig != "" {
+			e.job.RemoteSignature = sig
+			e.write("remote", sig, "")
+		}
+		rec := e.mustPass()
+		want := 1
+		if sig != "" {
+			want = 2 // the signature file is synced too
+		}
+		if rec.Created != want {
+			t.Fatalf("signature %q: pass: %s", sig, summary(rec))
+		}
+		if !(*r).overlapped {
+			t.Fatalf("signature %q: the local scan did not start while the remote connected", sig)
+		}
+		if len((*r).early) == 0 {
+			t.Fatalf("signature %q: the remote was used only after Connect returned: a round trip lost", sig)
+		}
+		if got, _ := e.read("remote", "a.txt"); got != "a" {
+			t.Fatalf("signature %q: remote a.txt = %q", sig, got)
+		}
 	}
 }
 
@@ -121,7 +152,7 @@ func TestRemoteConnectsWhileLocalScans(t *testing.T) {
 func TestConnectErrorFailsThePassUnwrapped(t *testing.T) {
 	errHostKey := errors.New("unknown host key for [example]:33001: check the fingerprint")
 	for _, sig := range []string{"", ".ferry-sig"} {
-		e, r := lazyEnv(t, errHostKey)
+		e, _ := lazyEnv(t, errHostKey)
 		e.job.RemoteSignature = sig
 		rec, err := e.pass(context.Background(), false)
 		if err != errHostKey {
@@ -130,8 +161,8 @@ func TestConnectErrorFailsThePassUnwrapped(t *testing.T) {
 		if rec.Err != errHostKey.Error() {
 			t.Fatalf("signature %q: record error %q", sig, rec.Err)
 		}
-		if len((*r).early) > 0 {
-			t.Fatalf("signature %q: remote used though never connected: %v", sig, (*r).early)
+		if _, ok := e.read("remote", "a.txt"); ok {
+			t.Fatalf("signature %q: a.txt reached a remote that never connected", sig)
 		}
 	}
 }

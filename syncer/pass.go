@@ -32,7 +32,9 @@ type Slots interface {
 // endpoint). Pass connects them while the other side is checked and
 // scanned, and fails with the connection's own error, not wrapped, so a
 // refused host key or key reads as it does when the caller connected
-// first.
+// first. Pass does not wait for Connect before its first calls (the
+// signature check, the listing): a Connector's calls must join the
+// connection being made, so that they leave as soon as it is up.
 type Connector interface {
 	Connect(ctx context.Context) error
 }
@@ -111,13 +113,6 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		return rec, err
 	}
 
-	// Connecting to a remote takes several round trips; the local side's
-	// checks and scan overlap them.
-	connected, stopConnect := startConnect(ctx, opts.Remote)
-	defer stopConnect()
-	if err := checkSignatures(ctx, &opts, connected); err != nil {
-		return finish(err)
-	}
 	pair, err := opts.DB.Pair()
 	if err != nil {
 		return finish(err)
@@ -126,22 +121,37 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		return finish(h)
 	}
 
+	// Connecting to a remote takes several round trips; the local side's
+	// check and scan overlap them, and the remote's check and listing are
+	// sent as soon as the connection is up. Each side is listed only once
+	// its signature file is found, so a folder that is not mounted is
+	// neither listed nor cached as empty.
+	connected, stopConnect := startConnect(ctx, opts.Remote)
+	defer stopConnect()
 	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
 	opts.Log.Debug("scanning", "job", job.Name)
 	scan := ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
 	var local, remote []tree.Entry
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
+		if err := checkSignature(gctx, &opts, SideLocal, noWait); err != nil {
+			return err
+		}
 		var err error
 		local, err = scanAll(gctx, opts.Local, scan, SideLocal)
 		return err
 	})
 	g.Go(func() error {
-		if err := connected(gctx); err != nil {
+		if err := checkSignature(gctx, &opts, SideRemote, connected); err != nil {
 			return err
 		}
 		var err error
 		remote, err = scanAll(gctx, opts.Remote, scan, SideRemote)
+		// A connection that could not be made says more than the listing
+		// that needed it.
+		if cerr := connected(gctx); cerr != nil {
+			return cerr
+		}
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -216,35 +226,32 @@ func startConnect(ctx context.Context, ep Endpoint) (connected func(context.Cont
 	}
 }
 
-// checkSignatures halts the pass, before any scan, when a configured
-// signature file is absent. The remote side is checked once connected.
-func checkSignatures(ctx context.Context, opts *Options, connected func(context.Context) error) error {
-	for _, s := range []struct {
-		side, sig, root string
-		ep              Endpoint
-	}{
-		{SideLocal, opts.Job.LocalSignature, opts.Job.Local, opts.Local},
-		{SideRemote, opts.Job.RemoteSignature, remoteRoot(opts.Job), opts.Remote},
-	} {
-		if s.sig == "" {
-			continue
-		}
-		rel := signaturePath(s.sig, s.root)
-		if err := tree.ValidPath(rel); err != nil {
-			return fmt.Errorf("unable to check the %s signature file %q: it must be a path inside %s: %w", s.side, s.sig, s.root, err)
-		}
-		if s.side == SideRemote {
-			if err := connected(ctx); err != nil {
-				return err
-			}
-		}
-		_, err := s.ep.Stat(ctx, rel)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return signatureMissing(s.side, s.root, rel)
-		case err != nil:
-			return fmt.Errorf("unable to check the %s signature file %q: %w", s.side, rel, err)
-		}
+// noWait is the connected of an endpoint that needs no connecting.
+func noWait(context.Context) error { return nil }
+
+// checkSignature halts when side's signature file is missing. A failed
+// connection is reported as itself, not as a failed check.
+func checkSignature(ctx context.Context, opts *Options, side string, connected func(context.Context) error) error {
+	sig, root, ep := opts.Job.LocalSignature, opts.Job.Local, opts.Local
+	if side == SideRemote {
+		sig, root, ep = opts.Job.RemoteSignature, remoteRoot(opts.Job), opts.Remote
+	}
+	if sig == "" {
+		return nil
+	}
+	rel := signaturePath(sig, root)
+	if err := tree.ValidPath(rel); err != nil {
+		return fmt.Errorf("unable to check the %s signature file %q: it must be a path inside %s: %w", side, sig, root, err)
+	}
+	_, err := ep.Stat(ctx, rel)
+	if cerr := connected(ctx); cerr != nil {
+		return cerr
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return signatureMissing(side, root, rel)
+	case err != nil:
+		return fmt.Errorf("unable to check the %s signature file %q: %w", side, rel, err)
 	}
 	return nil
 }
