@@ -91,8 +91,47 @@ func TestInAgreedState(t *testing.T) {
 		{"removed as agreed", "gone", tree.Entry{Path: "gone"}, true},
 		{"removed, a file agreed", "gone", tree.Entry{Path: "gone", Kind: tree.File}, false},
 	} {
-		if got := inAgreedState(filepath.Join(dir, c.path), c.e); got != c.want {
+		was, _ := os.Lstat(filepath.Join(dir, c.path))
+		if got := inAgreedState(filepath.Join(dir, c.path), c.e, was); got != c.want {
 			t.Errorf("%s: inAgreedState = %v, want %v", c.name, got, c.want)
 		}
+	}
+
+	// The pass made an empty directory d; a tree with the same
+	// permissions moved into its place is not what the pass left.
+	d := filepath.Join(dir, "d")
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	was, err := os.Lstat(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirEntry := tree.Entry{Path: "d", Kind: tree.Dir, Mode: 0o755}
+	if !inAgreedState(d, dirEntry, was) {
+		t.Fatal("the directory the pass made is not in its agreed state")
+	}
+	moved := filepath.Join(dir, "stuff")
+	if err := os.Mkdir(moved, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(moved, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(moved, "inside"), "x")
+	if err := os.Remove(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(moved, d); err != nil {
+		t.Fatal(err)
+	}
+	if inAgreedState(d, dirEntry, was) {
+		t.Fatal("a directory moved into the place of the one the pass made is taken for it: its files would not sync")
+	}
+	if inAgreedState(filepath.Join(dir, "f"), fileEntry, nil) {
+		t.Fatal("a path the pass did not see afterwards is taken for its own write")
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -244,8 +246,10 @@ type loop struct {
 
 	// own holds what the last pass wrote, as agreed in the ancestor
 	// (until the next operation may change it): events for these paths
-	// still in that state come from the pass's own writes.
-	own map[string]tree.Entry
+	// still in that state come from the pass's own writes. ownIDs holds
+	// what each was on disk then, by debouncer key.
+	own    map[string]tree.Entry
+	ownIDs map[string]fs.FileInfo
 }
 
 func (r *runner) run(ctx context.Context, after <-chan struct{}) {
@@ -397,7 +401,24 @@ func (l *loop) ownChange(key string) bool {
 		return false
 	}
 	e, ok := l.own[rel]
-	return ok && inAgreedState(filepath.Join(l.trk.roots[i[0]-'0'], filepath.FromSlash(rel)), e)
+	return ok && inAgreedState(filepath.Join(l.trk.roots[i[0]-'0'], filepath.FromSlash(rel)), e, l.ownIDs[key])
+}
+
+// noteOwn keeps what the pass wrote and which file or directory each path
+// is now, so that one moved into its place later is not taken for it.
+func (l *loop) noteOwn(own map[string]tree.Entry) {
+	l.own, l.ownIDs = own, nil
+	if len(own) == 0 || l.trk == nil {
+		return
+	}
+	l.ownIDs = make(map[string]fs.FileInfo, len(own))
+	for rel := range own {
+		for i, root := range l.trk.roots {
+			if fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(rel))); err == nil {
+				l.ownIDs[fmt.Sprintf("%d:%s", i, rel)] = fi
+			}
+		}
+	}
 }
 
 // rootMissing reports whether a watched root is gone: the job holds its
@@ -539,7 +560,7 @@ func (l *loop) maybeStart(ctx context.Context) {
 		} else if err = l.db.Reset(); err != nil {
 			err = fmt.Errorf("unable to reset snapshot of job %q: %w", l.r.job.Name, err)
 		} else {
-			l.own = nil
+			l.own, l.ownIDs = nil, nil
 			l.r.log.Info("snapshot reset; the next pass treats both sides as new")
 			l.r.mu.Lock()
 			l.r.status.Conflicts = 0
@@ -596,7 +617,7 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 	r := l.r
 	octx, cancel := context.WithCancelCause(ctx)
 	l.op = &operation{kind: kind, ctx: octx, cancel: cancel, cmd: c}
-	l.own = nil
+	l.own, l.ownIDs = nil, nil
 	db := l.db
 	if kind == opPass {
 		r.mu.Lock()
@@ -728,7 +749,7 @@ func (l *loop) opEnded(res opResult) {
 		return
 	}
 
-	l.own = res.own
+	l.noteOwn(res.own)
 	if l.deb != nil && l.deb.only(l.ownChange) {
 		// Every event during the pass came from its own writes.
 		l.deb.clear()

@@ -315,12 +315,17 @@ func (o *ownWrites) agreed(db *snapshot.DB) (map[string]tree.Entry, error) {
 
 // inAgreedState reports whether the path at abs is still exactly in the
 // agreed state e, as a scan sees it (kind, size, mtime, permissions, link
-// target): an event for it then asks for nothing, as a pass would find no
-// change there. A user's edit changes the mtime, so it never matches.
-func inAgreedState(abs string, e tree.Entry) bool {
+// target), and is still the file or directory was (what the pass left
+// there): an event for it then asks for nothing, as a pass would find no
+// change there. A user's edit changes the mtime; a directory or file moved
+// into its place is another inode.
+func inAgreedState(abs string, e tree.Entry, was fs.FileInfo) bool {
 	fi, err := os.Lstat(abs)
 	if err != nil {
 		return errors.Is(err, fs.ErrNotExist) && !e.Exists()
+	}
+	if was == nil || !os.SameFile(was, fi) {
+		return false
 	}
 	switch t := fi.Mode().Type(); {
 	case t == 0:

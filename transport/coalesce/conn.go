@@ -2,6 +2,7 @@ package coalesce
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"sync"
@@ -17,7 +18,7 @@ const (
 )
 
 // ErrClosed is returned by Write after Close.
-var ErrClosed = errors.New("coalesce: write on closed connection")
+var ErrClosed = fmt.Errorf("coalesce: write on closed connection: %w", net.ErrClosed)
 
 // Conn is a net.Conn whose writes are queued and sent by one goroutine:
 // whatever is queued while it is in a write goes out in its next one.
@@ -68,16 +69,23 @@ func (w *Conn) flush() {
 	defer close(w.done)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	backlog := false // messages came in during the last write
 	for {
 		for len(w.pending) == 0 && w.err == nil && !w.closing {
 			w.cond.Wait()
 		}
 		if len(w.pending) == 0 || w.err != nil {
+			if w.err == nil {
+				// Closing: a Write from now on would never be sent.
+				w.err = ErrClosed
+				w.cond.Broadcast()
+			}
 			return
 		}
-		if len(w.pending) < MaxPending/4 {
-			// Let the writers that are ready add their messages first: a
-			// wave of requests is produced faster than it is written.
+		if backlog && len(w.pending) < MaxPending/4 {
+			// A burst is under way (a wave of requests is produced faster
+			// than it is written): let the writers that are ready add
+			// theirs first. A lone message goes at once.
 			w.mu.Unlock()
 			runtime.Gosched()
 			w.mu.Lock()
@@ -88,6 +96,10 @@ func (w *Conn) flush() {
 		_, err := w.Conn.Write(buf)
 		w.mu.Lock()
 		w.writes++
+		backlog = len(w.pending) > 0
+		// The next batch is appended to buf's array, so it must not be
+		// the one pending uses now; a big one is dropped.
+		w.spare = nil
 		if cap(buf) <= 2*MaxPending {
 			w.spare = buf[:0]
 		}

@@ -2,6 +2,7 @@ package coalesce
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -321,5 +322,71 @@ func TestWriteWaitsWhileTheQueueIsFull(t *testing.T) {
 	}
 	if n != MaxPending+2 {
 		t.Fatalf("sent %d bytes, want %d", n, MaxPending+2)
+	}
+}
+
+// tokenConn records each write after taking a token, so a test decides
+// when a write completes and sees the bytes as they are at that moment.
+type tokenConn struct {
+	gated
+	tokens chan struct{}
+}
+
+func (c *tokenConn) Write(p []byte) (int, error) {
+	<-c.tokens
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+// taken waits until the flusher has taken what was queued.
+func taken(t *testing.T, w *Conn) {
+	waitFor(t, "the flusher to take the queue", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.pending) == 0
+	})
+}
+
+// TestBigBatchDoesNotShareItsBufferWithTheNext: after a batch larger than
+// the spare buffer keeps, messages queued during the next write must not
+// land in the bytes that write is sending (they did: the spare buffer was
+// the one the queue was using).
+func TestBigBatchDoesNotShareItsBufferWithTheNext(t *testing.T) {
+	c := &tokenConn{tokens: make(chan struct{})}
+	w := Wrap(c)
+	defer func() {
+		close(c.tokens)
+		w.Close()
+	}()
+	w.Write(bytes.Repeat([]byte("x"), 2000))
+	taken(t, w)
+	c.tokens <- struct{}{} // written; its buffer, room for the b's, becomes the spare
+	waitFor(t, "the first write", func() bool { got, _ := c.snapshot(); return len(got) == 1 })
+	w.Write(bytes.Repeat([]byte("a"), 3*MaxPending))
+	taken(t, w)
+	want := bytes.Repeat([]byte("b"), 1000)
+	w.Write(want) // queued in the spare buffer while the big batch is written
+	c.tokens <- struct{}{}
+	taken(t, w) // the b's are being written
+	w.Write(bytes.Repeat([]byte("c"), 1000))
+	c.tokens <- struct{}{}
+	waitFor(t, "the b's", func() bool { got, _ := c.snapshot(); return len(got) == 3 })
+	got, _ := c.snapshot()
+	if !bytes.Equal(got[2], want) {
+		t.Fatalf("third write %q..., want 1000 b's: a later message overwrote it", got[2][:min(len(got[2]), 16)])
+	}
+}
+
+// TestWriteDuringCloseFailsRatherThanVanishes: once Close has sent what
+// was queued, a Write fails instead of being accepted and never sent.
+func TestWriteDuringCloseFailsRatherThanVanishes(t *testing.T) {
+	g := &gated{gate: make(chan struct{})}
+	close(g.gate)
+	w := Wrap(g)
+	w.Close()
+	if _, err := w.Write([]byte("late")); !errors.Is(err, ErrClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write after Close = %v, want ErrClosed wrapping net.ErrClosed", err)
 	}
 }

@@ -147,6 +147,17 @@ type conn struct {
 	killed   atomic.Bool   // set at once when we give up on it
 }
 
+// refusedHello is the Hello's error if it has been answered and failed,
+// without waiting.
+func (c *conn) refusedHello() error {
+	select {
+	case <-c.greeted:
+		return c.helloErr
+	default:
+		return nil
+	}
+}
+
 // ready waits for the answer to the Hello and returns its error.
 func (c *conn) ready(ctx context.Context) error {
 	select {
@@ -391,10 +402,13 @@ func (e *Endpoint) greet(c *conn) {
 	}
 	if err != nil {
 		c.helloErr = fmt.Errorf("unable to open remote folder %q on %s: %w", "/"+e.opts.Path, e.addr, err)
+		// Closed first: the requests that fail because of the kill find
+		// the reason.
+		close(c.greeted)
 		c.kill()
-	} else {
-		e.log.Debug("connected", "user", c.welcome.User, "rate_cap", c.welcome.RateCap, "udp_port", c.welcome.UDPPort)
+		return
 	}
+	e.log.Debug("connected", "user", c.welcome.User, "rate_cap", c.welcome.RateCap, "udp_port", c.welcome.UDPPort)
 	close(c.greeted)
 }
 

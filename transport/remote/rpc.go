@@ -51,6 +51,9 @@ func open(ctx context.Context, c *conn, req control.Msg) (*channel, error) {
 		}
 		if !errors.As(err, &oce) {
 			c.kill()
+			if herr := c.refusedHello(); herr != nil {
+				return nil, herr // the connection ended because of it
+			}
 			return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
 		}
 		// The server runs as many of this connection's requests as it
@@ -94,6 +97,11 @@ func (k *channel) send(m control.Msg) error {
 func (k *channel) lost(err error) error {
 	if k.ctx.Err() == nil && !k.local.Load() {
 		k.c.kill()
+	}
+	if !k.greeting {
+		if herr := k.c.refusedHello(); herr != nil {
+			return herr // the connection ended because of it
+		}
 	}
 	return fmt.Errorf("%w: %w", ErrDisconnected, err)
 }

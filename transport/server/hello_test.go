@@ -1,13 +1,16 @@
 package server
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/control"
 )
 
@@ -61,5 +64,49 @@ func TestRequestWithoutHelloStillFails(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(ts.root, "x")); !os.IsNotExist(err) {
 		t.Fatalf("a request without Hello touched the root: %v", err)
+	}
+}
+
+// TestRequestWaitsForASlowHello: a request behind a Hello that takes
+// longer than helloWait (a big folder's scan cache to open) waits for it
+// instead of failing with "no folder chosen".
+func TestRequestWaitsForASlowHello(t *testing.T) {
+	gate := make(chan struct{})
+	ts := startServer(t, func(c *Config) {
+		c.helloWait = 50 * time.Millisecond
+		c.Open = func(dir, suffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error) {
+			<-gate
+			return openLocal(dir, suffix, cache, log)
+		}
+	})
+	c, err := ts.sshClient(t, ts.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Opened one after the other, so the server sees the Hello first.
+	open := func(req control.Msg) ssh.Channel {
+		ch, reqs, err := c.OpenChannel(control.ChannelType, control.Append(nil, req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ssh.DiscardRequests(reqs)
+		t.Cleanup(func() { ch.Close() })
+		return ch
+	}
+	hello := open(control.Hello{Version: control.Version})
+	req := open(control.Mkdir{Path: "made", Mode: 0o755})
+	time.Sleep(300 * time.Millisecond) // well past helloWait
+	close(gate)
+	for _, ch := range []ssh.Channel{hello, req} {
+		m, _, err := control.ReadFrame(ch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := m.(control.Error); ok {
+			t.Fatalf("behind a slow Hello: %v", e.Err())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ts.root, "made")); err != nil {
+		t.Fatal(err)
 	}
 }

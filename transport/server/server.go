@@ -65,6 +65,9 @@ type Config struct {
 	PreAuthTimeout time.Duration
 	// TotalRate caps all users together, bits/s (0: uncapped).
 	TotalRate config.Rate
+	// helloWait bounds how long a request waits for a Hello it has not
+	// seen (default 2 s; tests shorten it).
+	helloWait time.Duration
 	// UDPPort is where data sessions are served (on the TCP listener's
 	// address); 0 turns the UDP data path off and clients stream over SSH.
 	UDPPort int
@@ -166,6 +169,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.PreAuthTimeout == 0 {
 		cfg.PreAuthTimeout = DefaultPreAuthTimeout
+	}
+	if cfg.helloWait == 0 {
+		cfg.helloWait = helloWait
 	}
 	log := cfg.Log
 	if log == nil {
@@ -391,11 +397,8 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		}
 		go ssh.DiscardRequests(creqs)
 		if _, ok := req.(control.Hello); ok {
-			// Answered before the next channel is looked at: a client
-			// sends its first requests right behind its Hello, and they
-			// need the folder the Hello opens.
-			sess.run(ch, req)
-			continue
+			// Requests a client sends right behind its Hello wait for it.
+			sess.sawHello()
 		}
 		sess.start(ch, req)
 	}

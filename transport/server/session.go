@@ -38,8 +38,12 @@ type session struct {
 	// touches it.
 	warned bool
 
-	// helloed is closed when the first Hello has been answered: requests a
-	// client sent right behind it wait for the folder it opens.
+	// helloSeen is closed when the first Hello's channel arrives, helloed
+	// when that Hello has been answered: requests a client sent right
+	// behind it (or, its goroutines racing, just before it) wait for the
+	// folder it opens.
+	helloSeen chan struct{}
+	seenOnce  sync.Once
 	helloed   chan struct{}
 	helloOnce sync.Once
 
@@ -52,7 +56,7 @@ type session struct {
 func newSession(ctx context.Context, srv *Server, acct *account, conn *ssh.ServerConn, log *slog.Logger) *session {
 	ctx, cancel := context.WithCancel(ctx)
 	return &session{ctx: ctx, cancel: cancel, srv: srv, acct: acct, conn: conn, log: log,
-		slots: make(chan struct{}, srv.cfg.MaxRequests), helloed: make(chan struct{})}
+		slots: make(chan struct{}, srv.cfg.MaxRequests), helloSeen: make(chan struct{}), helloed: make(chan struct{})}
 }
 
 // acquire takes a request slot without waiting; false when the
@@ -151,19 +155,27 @@ func protocolError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", control.ErrProtocol, fmt.Sprintf(format, args...))
 }
 
-// helloWait bounds how long a request waits for a Hello it did not see.
+// helloWait bounds how long a request waits for a Hello it did not see
+// (a client whose goroutines opened a request just before its Hello). A
+// Hello that has arrived is waited for however long it takes (opening a
+// big folder's scan cache).
 const helloWait = 2 * time.Second
 
+// sawHello notes that a Hello's channel has arrived.
+func (s *session) sawHello() { s.seenOnce.Do(func() { close(s.helloSeen) }) }
+
 func (s *session) endpoint() (syncer.Endpoint, *rootState, error) {
-	// A client may send requests right behind its Hello, and its SSH
-	// library may even open them first.
-	t := time.NewTimer(helloWait)
+	t := time.NewTimer(s.srv.cfg.helloWait)
+	defer t.Stop()
 	select {
-	case <-s.helloed:
+	case <-s.helloSeen:
+		select {
+		case <-s.helloed:
+		case <-s.ctx.Done():
+		}
 	case <-s.ctx.Done():
 	case <-t.C:
 	}
-	t.Stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ep == nil {
