@@ -42,6 +42,21 @@ flags_for() {
   esac
 }
 rate_for() { case "$1" in lan-1g) echo 1000Mbps ;; *) echo 100Mbps ;; esac; }
+rtt_for() { case "$1" in wan-100) echo 0.1 ;; wan-200) echo 0.2 ;; *) echo 0.01 ;; esac; }
+mbit_for() { case "$1" in lan-1g) echo 1000 ;; *) echo 100 ;; esac; }
+
+# bound_of SRC LINK BYTES: the best goodput any run can reach on LINK with
+# ferry's packets and SSH: wanem counts IP bytes, and a 1,400-byte datagram
+# carries 1,357 bytes of file (43 bytes of ferry header, DATA fields and
+# GCM tag, 28 of IP and UDP), plus one FILE packet per file; and 9 round
+# trips pass before the first byte (7 for TCP and SSH authentication with
+# x/crypto, 1 for the Hello and listing, 1 for the first FILE/ACCEPT). No
+# ramp, tail or loss recovery is counted.
+bound_of() {
+  (cd "$1" && find . -type f -printf '%s %P\n') | awk -v rtt="$(rtt_for "$2")" -v mbit="$(mbit_for "$2")" -v bytes="$3" '
+    { s = $1; p = int(s / 1357); r = s - p * 1357; w += p * 1428 + (r > 0 ? r + 71 : 0) + 103 + length($2) }
+    END { t = 9 * rtt + w * 8 / (mbit * 1e6); printf "%.1f", bytes * 8 / t / 1e6 }'
+}
 
 bytes_of() { du -sb --apparent-size "$1" | cut -f1; }
 now() { date +%s.%N; }
@@ -53,7 +68,7 @@ at() { # ISO timestamp of the first log line matching $2 in $1 (last with -l)
   grep "$2" "$1" | $pick -1 | sed -n 's/^time=\([^ ]*\).*/\1/p' | xargs -r -I{} date -d {} +%s.%N
 }
 since() { [ -n "$2" ] && printf '%.2f' "$(echo "$2 - $1" | bc -l)" || printf -- '-'; }
-printf '%-8s %-6s %-6s %9s %10s %9s %8s  %s\n' link workload peer seconds "Mbit/s" "x rsync" retrans "ferry phases: connected / data starts / data ends (s)"
+printf '%-8s %-6s %-6s %9s %10s %9s %8s %7s  %s\n' link workload peer seconds "Mbit/s" "x rsync" retrans bound "ferry phases: connected / data starts / data ends (s)"
 for link in $LINKS; do
   stop="$W/stop-$link"; rm -f "$stop"
   "$W/wanem" -name fb $(flags_for "$link") -for "${TIMEOUT}s" -stopfile "$stop" >"$W/wanem-$link.log" 2>&1 &
@@ -82,7 +97,7 @@ for link in $LINKS; do
     t1=$(now)
     rs=$(echo "$t1 - $t0" | bc -l)
     rmbps=$(echo "$bytes * 8 / $rs / 1000000" | bc -l)
-    printf '%-8s %-6s %-6s %9.1f %10.1f %9s %8s\n' "$link" "$wl" rsync "$rs" "$rmbps" "1.00" "-"
+    printf '%-8s %-6s %-6s %9.1f %10.1f %9s %8s %7s\n' "$link" "$wl" rsync "$rs" "$rmbps" "1.00" "-" "-"
     rm -rf "$W/srv/rsync-$wl"
     # ferry
     rm -rf "$W/srv/ferry-$wl" "$W/state-$wl"; mkdir -p "$W/srv/ferry-$wl"
@@ -107,7 +122,7 @@ YAML
     ok=$(diff -rq "$src" "$W/srv/ferry-$wl" >/dev/null 2>&1 && echo "" || echo " MISMATCH")
     dbg="$W/ferry-$link-$wl.debug"
     phases="$(since "$t0" "$(at "$dbg" 'msg=connected')") / $(since "$t0" "$(at "$dbg" 'msg="data session".*download=')") / $(since "$t0" "$(at "$dbg" 'msg="data session"' -l)")"
-    printf '%-8s %-6s %-6s %9.1f %10.1f %9.2f %8s  %s%s\n' "$link" "$wl" ferry "$fs" "$fmbps" "$ratio" "${retr:--}" "$phases" "$ok"
+    printf '%-8s %-6s %-6s %9.1f %10.1f %9.2f %8s %7s  %s%s\n' "$link" "$wl" ferry "$fs" "$fmbps" "$ratio" "${retr:--}" "$(bound_of "$src" "$link" "$bytes")" "$phases" "$ok"
     rm -rf "$W/srv/ferry-$wl"
   done
   kill $fpid $spid 2>/dev/null || true
