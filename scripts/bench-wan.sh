@@ -49,9 +49,10 @@ mbit_for() { case "$1" in lan-1g) echo 1000 ;; *) echo 100 ;; esac; }
 # ferry's packets and SSH: wanem counts IP bytes, and a 1,400-byte datagram
 # carries 1,357 bytes of file (43 bytes of ferry header, DATA fields and
 # GCM tag, 28 of IP and UDP), plus one FILE packet per file; and 9 round
-# trips pass before the first byte (7 for TCP and SSH authentication with
-# x/crypto, 1 for the Hello and listing, 1 for the first FILE/ACCEPT). No
-# ramp, tail or loss recovery is counted.
+# trips no run avoids (7 for TCP and SSH authentication with x/crypto, 1
+# for the Hello and the listing, 1 for the last byte's way out and the
+# receiver's answer back). No ramp, mkdir wave, tail or loss recovery is
+# counted.
 bound_of() {
   (cd "$1" && find . -type f -printf '%s %P\n') | awk -v rtt="$(rtt_for "$2")" -v mbit="$(mbit_for "$2")" -v bytes="$3" '
     { s = $1; p = int(s / 1357); r = s - p * 1357; w += p * 1428 + (r > 0 ? r + 71 : 0) + 103 + length($2) }
