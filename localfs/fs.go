@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
@@ -32,10 +33,20 @@ type Options struct {
 	// HashWorkers bounds how many files Scan hashes at once; 0 means
 	// runtime.NumCPU().
 	HashWorkers int
-	// Log receives debug messages; nil discards them.
+	// Log receives debug messages, warnings, and the removal of each
+	// stale partial file; nil discards them.
 	Log *slog.Logger
 	// PartialSuffix names in-flight files (default tree.DefaultPartialSuffix).
 	PartialSuffix string
+	// StalePartialAge is how long ferry's partial file of an interrupted
+	// transfer is kept for a resume, counted from its last write: Scan
+	// removes older ones (and their checkpoints), since a partial whose
+	// source was deleted or renamed is never asked for again. 0 means
+	// DefaultStalePartialAge; a negative age keeps them forever.
+	StalePartialAge time.Duration
+	// Now is the clock StalePartialAge is measured with; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // FS is a local folder seen as a syncer.Endpoint.
@@ -45,6 +56,8 @@ type FS struct {
 	workers       int
 	log           *slog.Logger
 	partialSuffix string
+	staleAge      time.Duration // negative: never remove stale partials
+	now           func() time.Time
 	dirs          *dirCache
 	space         spaceTracker
 
@@ -75,6 +88,14 @@ func New(root string, opts Options) (*FS, error) {
 		workers:       opts.HashWorkers,
 		log:           opts.Log,
 		partialSuffix: opts.PartialSuffix,
+		staleAge:      opts.StalePartialAge,
+		now:           opts.Now,
+	}
+	if f.staleAge == 0 {
+		f.staleAge = DefaultStalePartialAge
+	}
+	if f.now == nil {
+		f.now = time.Now
 	}
 	if f.workers <= 0 {
 		f.workers = runtime.NumCPU()

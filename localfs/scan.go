@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
@@ -62,6 +63,12 @@ type scanner struct {
 	items   chan *item
 	jobs    chan hashJob
 	buffers chan []byte
+	// sweeping is set when stale partial files are removed as found;
+	// those last modified before cutoff are stale. now is the scan's
+	// start, for the logged age.
+	sweeping bool
+	now      time.Time
+	cutoff   time.Time
 }
 
 // Scan visits every entry below the root in tree.Compare order. Directories
@@ -88,6 +95,10 @@ func (f *FS) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.
 		items:   make(chan *item, 256+16*f.workers),
 		jobs:    make(chan hashJob, 2*f.workers),
 		buffers: make(chan []byte, f.workers),
+	}
+	if f.staleAge >= 0 {
+		s.sweeping, s.now = true, f.now()
+		s.cutoff = s.now.Add(-f.staleAge)
 	}
 	for range f.workers {
 		s.buffers <- make([]byte, 256<<10)
@@ -175,6 +186,9 @@ func (s *scanner) walkDir(d *dirRef, dirPath string, list []fs.DirEntry) error {
 		}
 		name := de.Name()
 		if tree.IsTemp(name, s.suffix) {
+			if s.sweeping {
+				s.sweep(d.r, dirPath, name, de)
+			}
 			continue
 		}
 		p := name

@@ -1,0 +1,323 @@
+package localfs
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-sync/ferry/syncer/endpointtest"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// staleClock is the injected now of these tests: years from the real
+// clock, so a scan measuring ages with time.Now would find every file
+// fresh and remove nothing.
+var staleClock = time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// stale and fresh are mtimes either side of the default age.
+var (
+	stale = staleClock.Add(-DefaultStalePartialAge - time.Hour)
+	fresh = staleClock.Add(-DefaultStalePartialAge + time.Hour)
+)
+
+func newSweepFS(t *testing.T, root string, log *bytes.Buffer) *FS {
+	t.Helper()
+	return newFS(t, root, Options{
+		Now: func() time.Time { return staleClock },
+		Log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+}
+
+// interrupt leaves the partial file of p as an interrupted transfer does,
+// with a saved checkpoint if ckpt is not nil, and dates it (and the
+// checkpoint) at mtime.
+func interrupt(t *testing.T, f *FS, root, p string, ckpt []byte, mtime time.Time) {
+	t.Helper()
+	content := []byte("content of " + p)
+	meta := tree.Entry{Path: p, Kind: tree.File, Size: int64(len(content)), Mode: 0o644, Hash: xxhash.Sum64(content)}
+	w, err := f.createFile(context.Background(), meta, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(content[:4], 0); err != nil {
+		t.Fatal(err)
+	}
+	if ckpt != nil {
+		if err := w.SaveCheckpoint(ckpt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	age(t, root, p+tree.DefaultPartialSuffix, mtime)
+	if _, err := os.Lstat(filepath.Join(root, p+tree.DefaultPartialSuffix+tree.CheckpointSuffix)); err == nil {
+		age(t, root, p+tree.DefaultPartialSuffix+tree.CheckpointSuffix, mtime)
+	}
+}
+
+func age(t *testing.T, root, p string, mtime time.Time) {
+	t.Helper()
+	if err := os.Chtimes(filepath.Join(root, p), mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func exists(t *testing.T, root, p string) bool {
+	t.Helper()
+	_, err := os.Lstat(filepath.Join(root, p))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func paths(es []tree.Entry) []string {
+	var ps []string
+	for _, e := range es {
+		ps = append(ps, e.Path)
+	}
+	return ps
+}
+
+// TestScanRemovesStaleTaggedPartial: an interrupted transfer's partial
+// (tagged with the xattr) and its checkpoint outlive the age only until the
+// next scan; one younger than the age stays for its resume.
+func TestScanRemovesStaleTaggedPartial(t *testing.T) {
+	root := t.TempDir()
+	needXattr(t, root)
+	endpointtest.Build(t, root, endpointtest.Dir{"keep": "k", "sub/other": "o"})
+	var log bytes.Buffer
+	f := newSweepFS(t, root, &log)
+	defer f.Close()
+	interrupt(t, f, root, "sub/gone", []byte("ranges"), stale)
+	interrupt(t, f, root, "sub/bare", nil, stale)
+	interrupt(t, f, root, "resuming", []byte("ranges"), fresh)
+	if !tagged(t, filepath.Join(root, "sub/bare.partial")) || exists(t, root, "sub/bare.partial"+tree.CheckpointSuffix) {
+		t.Fatal("setup: sub/bare.partial should be ferry's by its tag alone")
+	}
+
+	// What a scan lists is what it would list without the removals.
+	keep := newFS(t, root, Options{StalePartialAge: -1, Now: func() time.Time { return staleClock }})
+	before := scanAll(t, keep)
+	keep.Close()
+	if !exists(t, root, "sub/gone.partial") {
+		t.Fatal("a scan with a negative StalePartialAge removed a stale partial")
+	}
+	got := scanAll(t, f)
+	if want := []string{"keep", "sub", "sub/other"}; !slices.Equal(paths(got), want) {
+		t.Fatalf("scan listed %v, want %v", paths(got), want)
+	}
+	if !slices.Equal(got, before) {
+		t.Fatalf("scan that removed partials listed\n%+v\nwithout removals\n%+v", got, before)
+	}
+	for _, p := range []string{"sub/gone.partial", "sub/gone.partial" + tree.CheckpointSuffix, "sub/bare.partial"} {
+		if exists(t, root, p) {
+			t.Errorf("stale %s survived the scan", p)
+		}
+	}
+	for _, p := range []string{"resuming.partial", "resuming.partial" + tree.CheckpointSuffix} {
+		if !exists(t, root, p) {
+			t.Errorf("fresh %s was removed", p)
+		}
+	}
+	if !strings.Contains(log.String(), `msg="removed stale partial file"`) || !strings.Contains(log.String(), "path=sub/gone.partial age=25h0m0s") {
+		t.Errorf("removal not logged with path and age:\n%s", log.String())
+	}
+
+	// The fresh one still resumes.
+	content := []byte("content of resuming")
+	w, err := f.createFile(context.Background(), tree.Entry{Path: "resuming", Kind: tree.File, Size: int64(len(content)), Mode: 0o644, Hash: xxhash.Sum64(content)}, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.ExistingSize() != 4 {
+		t.Fatalf("fresh partial resumes from %d, want 4", w.ExistingSize())
+	}
+	w.Abort()
+}
+
+// TestScanRemovesStaleMarkedPartial: where the filesystem has no user
+// xattrs, the empty checkpoint beside a partial is what makes it ferry's,
+// and a stale one goes with its partial.
+func TestScanRemovesStaleMarkedPartial(t *testing.T) {
+	root := t.TempDir()
+	var log bytes.Buffer
+	f := newSweepFS(t, root, &log)
+	defer f.Close()
+	f.noXattr = true
+	interrupt(t, f, root, "f", nil, stale)
+	if tagged(t, filepath.Join(root, "f.partial")) || !exists(t, root, "f.partial"+tree.CheckpointSuffix) {
+		t.Fatal("setup: f.partial should be ferry's by its marker alone")
+	}
+	if got := scanAll(t, f); len(got) != 0 {
+		t.Fatalf("scan listed %v, want nothing", paths(got))
+	}
+	if got := listDir(t, root); len(got) != 0 {
+		t.Fatalf("left after the scan: %v, want nothing", got)
+	}
+}
+
+// TestScanRemovesStaleOrphanCheckpoint: a checkpoint whose partial is gone
+// is removed once stale; a fresh one, or one whose partial is there, stays.
+func TestScanRemovesStaleOrphanCheckpoint(t *testing.T) {
+	root := t.TempDir()
+	ck := tree.DefaultPartialSuffix + tree.CheckpointSuffix
+	endpointtest.Build(t, root, endpointtest.Dir{
+		"old" + ck:     "ranges",
+		"new" + ck:     "ranges",
+		"d/deep" + ck:  "",
+		"d/x":          "x",
+		"link" + ck:    "",
+		"link.partial": endpointtest.Link("d/x"),
+	})
+	for _, p := range []string{"old" + ck, "d/deep" + ck, "link" + ck} {
+		age(t, root, p, stale)
+	}
+	age(t, root, "new"+ck, fresh)
+	var log bytes.Buffer
+	f := newSweepFS(t, root, &log)
+	defer f.Close()
+	got := scanAll(t, f)
+	if want := []string{"d", "d/x"}; !slices.Equal(paths(got), want) {
+		t.Fatalf("scan listed %v, want %v", paths(got), want)
+	}
+	for _, p := range []string{"old" + ck, "d/deep" + ck} {
+		if exists(t, root, p) {
+			t.Errorf("stale orphan %s survived the scan", p)
+		}
+	}
+	// link.partial is no partial of ferry's, but its checkpoint is not
+	// an orphan while something has the partial's name.
+	for _, p := range []string{"new" + ck, "link.partial", "link" + ck} {
+		if !exists(t, root, p) {
+			t.Errorf("%s was removed", p)
+		}
+	}
+	if !strings.Contains(log.String(), `msg="removed orphan checkpoint" folder=`+root+" path=d/deep"+ck) {
+		t.Errorf("removal not logged:\n%s", log.String())
+	}
+}
+
+// TestScanKeepsWhatIsNotFerrysStalePartial: only a regular file that ferry
+// tagged or marked, stale and unlocked, is ever removed.
+func TestScanKeepsWhatIsNotFerrysStalePartial(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	endpointtest.Build(t, outside, endpointtest.Dir{"victim.partial": "precious"})
+	endpointtest.Build(t, root, endpointtest.Dir{
+		"notes.partial":                       "user's own",
+		"dir.partial/inside":                  "i",
+		"out.partial":                         endpointtest.Link(filepath.Join(outside, "victim.partial")),
+		"out.partial" + tree.CheckpointSuffix: "",
+		"dir.partial" + tree.CheckpointSuffix: "",
+		".partial":                            "no name before the suffix",
+	})
+	// A tag on the outside target must not make the link look like ferry's.
+	if err := unix.Setxattr(filepath.Join(outside, "victim.partial"), ownerXattr, []byte{1}, 0); err != nil {
+		t.Logf("no user xattrs in %s, the link's target is untagged: %v", outside, err)
+	}
+	for _, p := range []string{"notes.partial", "dir.partial", "dir.partial/inside", "out.partial" + tree.CheckpointSuffix, "dir.partial" + tree.CheckpointSuffix, ".partial"} {
+		age(t, root, p, stale)
+	}
+	if err := os.Chtimes(filepath.Join(outside, "victim.partial"), stale, stale); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	f := newSweepFS(t, root, &log)
+	defer f.Close()
+	scanAll(t, f)
+	for _, p := range []string{"notes.partial", "dir.partial/inside", "out.partial", "out.partial" + tree.CheckpointSuffix, "dir.partial" + tree.CheckpointSuffix, ".partial"} {
+		if !exists(t, root, p) {
+			t.Errorf("%s was removed", p)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "victim.partial")); err != nil || string(b) != "precious" {
+		t.Errorf("file outside the folder: %q, %v", b, err)
+	}
+	if strings.Contains(log.String(), "removed") {
+		t.Errorf("removals logged:\n%s", log.String())
+	}
+}
+
+// TestScanKeepsStalePartialLockedByWriter: a writer holds its partial
+// locked, and Commit dates it with the source's mtime before the rename,
+// so an old mtime alone does not make it stale.
+func TestScanKeepsStalePartialLockedByWriter(t *testing.T) {
+	root := t.TempDir()
+	var log bytes.Buffer
+	f := newSweepFS(t, root, &log)
+	defer f.Close()
+	for _, noXattr := range []bool{false, true} {
+		f.noXattr = noXattr
+		content := []byte("0123456789")
+		meta := tree.Entry{Path: "f", Kind: tree.File, Size: 10, Mode: 0o644, Hash: xxhash.Sum64(content)}
+		w, err := f.createFile(context.Background(), meta, tree.Entry{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteAt(content[:5], 0)
+		age(t, root, "f.partial", stale)
+		scanAll(t, f)
+		if !exists(t, root, "f.partial") {
+			t.Fatalf("noXattr=%v: the partial of an open writer was removed", noXattr)
+		}
+		if noXattr && !exists(t, root, "f.partial"+tree.CheckpointSuffix) {
+			t.Fatalf("noXattr=%v: the marker of an open writer's partial was removed", noXattr)
+		}
+		w.WriteAt(content[5:], 5)
+		if err := w.Commit(); err != nil {
+			t.Fatalf("noXattr=%v: Commit after a scan: %v", noXattr, err)
+		}
+		if got := listDir(t, root); len(got) != 1 || got[0] != "f" {
+			t.Fatalf("noXattr=%v: after Commit: %v, want f alone", noXattr, got)
+		}
+		os.Remove(filepath.Join(root, "f"))
+
+		// Once the writer lets go, the same stale partial is removed.
+		interrupt(t, f, root, "f", nil, stale)
+		scanAll(t, f)
+		if got := listDir(t, root); len(got) != 0 {
+			t.Fatalf("noXattr=%v: a stale partial no writer holds stayed: %v", noXattr, got)
+		}
+	}
+}
+
+// TestScanStalePartialAgeOption: the age is configurable, and a negative
+// one keeps every partial.
+func TestScanStalePartialAgeOption(t *testing.T) {
+	for _, tc := range []struct {
+		age    time.Duration
+		remain []string
+	}{
+		{-1, []string{"a.partial", "b.partial"}},
+		{90 * time.Minute, []string{"a.partial"}},
+		{0, []string{"a.partial", "b.partial"}},
+	} {
+		root := t.TempDir()
+		f := newFS(t, root, Options{StalePartialAge: tc.age, Now: func() time.Time { return staleClock }})
+		f.noXattr = true
+		interrupt(t, f, root, "a", nil, staleClock.Add(-time.Hour))
+		interrupt(t, f, root, "b", nil, staleClock.Add(-2*time.Hour))
+		scanAll(t, f)
+		var got []string
+		for _, n := range listDir(t, root) {
+			if !strings.HasSuffix(n, tree.CheckpointSuffix) {
+				got = append(got, n)
+			}
+		}
+		if !slices.Equal(got, tc.remain) {
+			t.Errorf("StalePartialAge %v: left %v, want %v", tc.age, got, tc.remain)
+		}
+		f.Close()
+	}
+}
