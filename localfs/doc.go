@@ -29,6 +29,19 @@
 //     other program holds flock'ed is reported as a transfer in progress
 //     (syncer.ErrChanged) instead, since ferry's own is unmarked and
 //     locked for an instant during Commit.
+//   - Scan removes ferry's partial files that nothing has asked for in
+//     Options.StalePartialAge (24 hours by default; measured from the
+//     partial's mtime, which every write and every resume moves) together
+//     with their checkpoints, and checkpoints older than that whose
+//     partial is gone: an interrupted transfer whose source was then
+//     deleted or renamed would otherwise keep its partial forever. Only a
+//     regular file that is tagged or marked as ferry's (see above) and
+//     that no writer holds locked is removed; a user's NAME.partial,
+//     symlinks and directories stay. A transfer resumed after a longer
+//     pause starts over. Outside Linux there is no lock, so a writer
+//     stalled for longer than the age can lose its partial and fails at
+//     Commit, to be retried. Each removal is logged at Info; a failed one
+//     is logged and the scan goes on.
 //   - SetMeta cannot change a symlink's permission bits (Linux has no
 //     lchmod); it sets only the link's own mtime.
 //   - The scan cache trusts a file whose inode, size, mtime and mode are

@@ -213,32 +213,55 @@ func TestScanRemovesStaleOrphanCheckpoint(t *testing.T) {
 func TestScanKeepsWhatIsNotFerrysStalePartial(t *testing.T) {
 	root := t.TempDir()
 	outside := t.TempDir()
-	endpointtest.Build(t, outside, endpointtest.Dir{"victim.partial": "precious"})
+	endpointtest.Build(t, outside, endpointtest.Dir{
+		"victim.partial":                        "precious",
+		"sub/x.partial":                         "precious too",
+		"sub/x.partial" + tree.CheckpointSuffix: "",
+	})
 	endpointtest.Build(t, root, endpointtest.Dir{
-		"notes.partial":                       "user's own",
-		"dir.partial/inside":                  "i",
-		"out.partial":                         endpointtest.Link(filepath.Join(outside, "victim.partial")),
-		"out.partial" + tree.CheckpointSuffix: "",
-		"dir.partial" + tree.CheckpointSuffix: "",
-		".partial":                            "no name before the suffix",
+		"notes.partial":                          "user's own",
+		"dir.partial/inside":                     "i",
+		"out.partial":                            endpointtest.Link(filepath.Join(outside, "victim.partial")),
+		"out.partial" + tree.CheckpointSuffix:    "",
+		"dir.partial" + tree.CheckpointSuffix:    "",
+		".partial":                               "no name before the suffix",
+		"empty.partial":                          endpointtest.Dir{},
+		"empty.partial" + tree.CheckpointSuffix:  "",
+		"lonely.partial" + tree.CheckpointSuffix: endpointtest.Dir{},
+		"sl.partial" + tree.CheckpointSuffix:     endpointtest.Link("notes.partial"),
+		"linkdir":                                endpointtest.Link(filepath.Join(outside, "sub")),
 	})
 	// A tag on the outside target must not make the link look like ferry's.
 	if err := unix.Setxattr(filepath.Join(outside, "victim.partial"), ownerXattr, []byte{1}, 0); err != nil {
 		t.Logf("no user xattrs in %s, the link's target is untagged: %v", outside, err)
 	}
-	for _, p := range []string{"notes.partial", "dir.partial", "dir.partial/inside", "out.partial" + tree.CheckpointSuffix, "dir.partial" + tree.CheckpointSuffix, ".partial"} {
+	for _, p := range []string{"notes.partial", "dir.partial", "dir.partial/inside", "out.partial" + tree.CheckpointSuffix, "dir.partial" + tree.CheckpointSuffix, ".partial",
+		"empty.partial", "empty.partial" + tree.CheckpointSuffix, "lonely.partial" + tree.CheckpointSuffix} {
 		age(t, root, p, stale)
 	}
-	if err := os.Chtimes(filepath.Join(outside, "victim.partial"), stale, stale); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{"victim.partial", "sub/x.partial", "sub/x.partial" + tree.CheckpointSuffix} {
+		age(t, outside, p, stale)
+	}
+	// The links themselves are stale too, not only what they point to.
+	for _, p := range []string{"out.partial", "sl.partial" + tree.CheckpointSuffix} {
+		ts := []unix.Timespec{unix.NsecToTimespec(stale.UnixNano()), unix.NsecToTimespec(stale.UnixNano())}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(root, p), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var log bytes.Buffer
 	f := newSweepFS(t, root, &log)
 	defer f.Close()
 	scanAll(t, f)
-	for _, p := range []string{"notes.partial", "dir.partial/inside", "out.partial", "out.partial" + tree.CheckpointSuffix, "dir.partial" + tree.CheckpointSuffix, ".partial"} {
+	for _, p := range []string{"notes.partial", "dir.partial/inside", "out.partial", "out.partial" + tree.CheckpointSuffix, "dir.partial" + tree.CheckpointSuffix, ".partial",
+		"empty.partial", "empty.partial" + tree.CheckpointSuffix, "lonely.partial" + tree.CheckpointSuffix, "sl.partial" + tree.CheckpointSuffix} {
 		if !exists(t, root, p) {
 			t.Errorf("%s was removed", p)
+		}
+	}
+	for _, p := range []string{"victim.partial", "sub/x.partial", "sub/x.partial" + tree.CheckpointSuffix} {
+		if !exists(t, outside, p) {
+			t.Errorf("%s outside the folder was removed", p)
 		}
 	}
 	if b, err := os.ReadFile(filepath.Join(outside, "victim.partial")); err != nil || string(b) != "precious" {
@@ -319,5 +342,79 @@ func TestScanStalePartialAgeOption(t *testing.T) {
 			t.Errorf("StalePartialAge %v: left %v, want %v", tc.age, got, tc.remain)
 		}
 		f.Close()
+	}
+}
+
+// TestScanKeepsPartialOfRefusedCommit: Commit dates the partial with the
+// source's mtime before the rename. When the rename is refused the
+// complete partial stays for the retry, and must not look as old as the
+// source to the next scan.
+func TestScanKeepsPartialOfRefusedCommit(t *testing.T) {
+	for _, noXattr := range []bool{false, true} {
+		root := t.TempDir()
+		var log bytes.Buffer
+		f := newSweepFS(t, root, &log)
+		f.noXattr = noXattr
+		content := []byte("abcdef")
+		meta := tree.Entry{Path: "f", Kind: tree.File, Size: 6, Mode: 0o644, Hash: xxhash.Sum64(content),
+			Mtime: staleClock.Add(-30 * 24 * time.Hour).UnixNano()}
+		w, err := f.createFile(context.Background(), meta, tree.Entry{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteAt(content, 0)
+		if err := os.WriteFile(filepath.Join(root, "f"), []byte("user's"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(); err == nil {
+			t.Fatalf("noXattr=%v: Commit onto a file that appeared succeeded", noXattr)
+		}
+		scanAll(t, f)
+		if !exists(t, root, "f.partial") {
+			t.Fatalf("noXattr=%v: the partial of a refused Commit was removed as stale:\n%s", noXattr, log.String())
+		}
+		cur, err := f.Stat(context.Background(), "f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err = f.createFile(context.Background(), meta, cur)
+		if err != nil {
+			t.Fatalf("noXattr=%v: retry: %v", noXattr, err)
+		}
+		if got := w.ExistingSize(); got != 6 {
+			t.Fatalf("noXattr=%v: retry resumes from %d, want 6", noXattr, got)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(root, "f"))
+		if err != nil || fi.ModTime().UnixNano() != meta.Mtime {
+			t.Fatalf("noXattr=%v: committed file: %v, mtime %v, want the source's", noXattr, err, fi.ModTime())
+		}
+		f.Close()
+	}
+}
+
+// TestScanKeepsPartialResumedRecently: a partial's age counts from the
+// last attempt that asked for it, even one that wrote nothing before it
+// was interrupted.
+func TestScanKeepsPartialResumedRecently(t *testing.T) {
+	root := t.TempDir()
+	var log bytes.Buffer
+	f := newSweepFS(t, root, &log)
+	defer f.Close()
+	interrupt(t, f, root, "f", []byte("ranges"), stale)
+	content := []byte("content of f")
+	w, err := f.createFile(context.Background(), tree.Entry{Path: "f", Kind: tree.File, Size: int64(len(content)), Mode: 0o644, Hash: xxhash.Sum64(content)}, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.ExistingSize() != 4 {
+		t.Fatalf("resumes from %d, want 4", w.ExistingSize())
+	}
+	w.Abort()
+	scanAll(t, f)
+	if !exists(t, root, "f.partial") || !exists(t, root, "f.partial"+tree.CheckpointSuffix) {
+		t.Fatalf("a partial resumed just now was removed as stale:\n%s", log.String())
 	}
 }

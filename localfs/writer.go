@@ -35,6 +35,7 @@ type Writer struct {
 	tagged   bool         // the partial carries ownerXattr, removed before the rename
 	untagged bool         // Commit removed the tag; put back if the partial stays
 	renamed  bool         // Commit renamed the partial into place
+	dated    bool         // Commit gave the partial the source's mtime; put back to now if the partial stays
 
 	// mu guards the streaming hash and the done flag: WriteAt may be
 	// called concurrently for disjoint ranges.
@@ -319,6 +320,14 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 			if err == nil && existing == 0 && pi.Size() > 0 {
 				err = file.Truncate(0)
 			}
+			if err == nil {
+				// Asked for again: its age, which scans measure to
+				// remove partials nothing resumes, starts over even
+				// if this attempt writes nothing.
+				if terr := setMtimeNoFollow(d.file(), partial, f.now().UnixNano()); terr != nil && !errors.Is(terr, errors.ErrUnsupported) {
+					f.log.Debug("unable to date a resumed partial file", "path", p, "err", terr)
+				}
+			}
 			if err != nil {
 				file.Close()
 			}
@@ -469,6 +478,14 @@ func (w *Writer) Commit() error {
 			}
 		}
 	}
+	if err != nil && w.dated && !w.renamed {
+		// Scans take a partial's mtime for its last write: with the
+		// source's, a complete partial kept for a retry could look stale
+		// and be removed.
+		if terr := setMtimeNoFollow(df, w.partial, w.fs.now().UnixNano()); terr != nil {
+			w.fs.log.Warn("unable to date a kept partial file; a scan may remove it as stale", "path", w.path, "partial", w.partial, "err", terr)
+		}
+	}
 	if cerr := w.file.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("unable to close %q: %w", w.path, cerr)
 	}
@@ -511,6 +528,7 @@ func (w *Writer) prepare(df *os.File) error {
 		if err := setMtimeNoFollow(df, w.partial, w.meta.Mtime); err != nil {
 			return fmt.Errorf("unable to set mtime of %q: %w", w.path, err)
 		}
+		w.dated = true
 	}
 	// The tag must not reach the finished file. Removed before the sync,
 	// so a crash after the rename does not leave it there either.
