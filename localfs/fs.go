@@ -39,10 +39,11 @@ type Options struct {
 	// PartialSuffix names in-flight files (default tree.DefaultPartialSuffix).
 	PartialSuffix string
 	// StalePartialAge is how long ferry's partial file of an interrupted
-	// transfer is kept for a resume, counted from its last write: Scan
-	// removes older ones (and their checkpoints), since a partial whose
-	// source was deleted or renamed is never asked for again. 0 means
-	// DefaultStalePartialAge; a negative age keeps them forever.
+	// transfer is kept for a resume, counted from its last write or
+	// resume: Scan removes older ones (and their checkpoints), since a
+	// partial whose source was deleted or renamed is never asked for
+	// again. 0 means DefaultStalePartialAge; a negative age keeps them
+	// forever.
 	StalePartialAge time.Duration
 	// Now is the clock StalePartialAge is measured with; nil means
 	// time.Now.
