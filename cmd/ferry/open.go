@@ -74,13 +74,14 @@ func (c *cachedFolder) Scan(ctx context.Context, opts syncer.ScanOptions, visit 
 }
 
 // openLocalFolder opens a folder on this machine as an endpoint whose scan
-// cache lives in db under side.
-func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string) (syncer.Endpoint, error) {
+// cache lives in db under side; log (nil: localfs's default) hears what
+// its scans clean up.
+func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string, log *slog.Logger) (syncer.Endpoint, error) {
 	cache, err := db.Cache(side)
 	if err != nil {
 		return nil, fmt.Errorf("unable to load the %s scan cache: %w", side, err)
 	}
-	fs, err := localfs.New(root, localfs.Options{Cache: cache, PartialSuffix: job.PartialSuffix})
+	fs, err := localfs.New(root, localfs.Options{Cache: cache, PartialSuffix: job.PartialSuffix, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
 	}
@@ -115,13 +116,13 @@ func (o *openedJob) options(cfgPath string, job *config.Job, db *snapshot.DB) sy
 
 // openJob opens both sides of a job. The caller closes them.
 func openJob(ctx context.Context, cfg *config.Config, job *config.Job, db *snapshot.DB, ro remoteOptions) (*openedJob, error) {
-	local, err := openLocalFolder(job.Local, job, db, syncer.SideLocal)
+	local, err := openLocalFolder(job.Local, job, db, syncer.SideLocal, ro.log)
 	if err != nil {
 		return nil, err
 	}
 	o := &openedJob{local: local}
 	if job.RemoteURL == nil {
-		o.remote, err = openLocalFolder(job.Remote, job, db, syncer.SideRemote)
+		o.remote, err = openLocalFolder(job.Remote, job, db, syncer.SideRemote, ro.log)
 	} else {
 		o.remote, err = dialRemote(ctx, cfg, job, ro)
 	}
