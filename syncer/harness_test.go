@@ -94,11 +94,14 @@ func (e *env) read(side, p string) (string, bool) {
 // endpoints opens both folders as localfs endpoints.
 func (e *env) endpoints() (syncer.Endpoint, syncer.Endpoint) {
 	e.t.Helper()
-	l, err := localfs.New(e.localDir, localfs.Options{PartialSuffix: e.job.PartialSuffix, HashWorkers: 2})
+	// The folders' clock is the scenario's, which dates what it writes: a
+	// partial it wrote is as fresh to the scan as it is to the script.
+	now := func() time.Time { return e.clock }
+	l, err := localfs.New(e.localDir, localfs.Options{PartialSuffix: e.job.PartialSuffix, HashWorkers: 2, Now: now})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	r, err := localfs.New(e.remoteDir, localfs.Options{PartialSuffix: e.job.PartialSuffix, HashWorkers: 2})
+	r, err := localfs.New(e.remoteDir, localfs.Options{PartialSuffix: e.job.PartialSuffix, HashWorkers: 2, Now: now})
 	if err != nil {
 		e.t.Fatal(err)
 	}

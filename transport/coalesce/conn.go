@@ -33,6 +33,7 @@ type Conn struct {
 	closing bool
 	done    chan struct{} // closed when the flusher returns
 	writes  int           // writes made to the wrapped connection
+	queued  int           // Write calls accepted
 }
 
 // Wrap starts the flusher of c.
@@ -54,6 +55,7 @@ func (w *Conn) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	w.pending = append(w.pending, p...)
+	w.queued++
 	w.cond.Broadcast()
 	return len(p), nil
 }
@@ -82,13 +84,18 @@ func (w *Conn) flush() {
 			}
 			return
 		}
-		if backlog && len(w.pending) < MaxPending/4 {
-			// A burst is under way (a wave of requests is produced faster
-			// than it is written): let the writers that are ready add
-			// theirs first. A lone message goes at once.
+		// A burst is under way (a wave of requests is produced faster than
+		// it is written): let the writers that are ready add theirs first,
+		// for as long as they keep coming (bounded). A lone message goes
+		// at once.
+		for i := 0; backlog && i < 8 && len(w.pending) < MaxPending/4; i++ {
+			n := len(w.pending)
 			w.mu.Unlock()
 			runtime.Gosched()
 			w.mu.Lock()
+			if len(w.pending) == n {
+				break
+			}
 		}
 		buf := w.pending
 		w.pending = w.spare[:0]
