@@ -94,9 +94,12 @@ func (e *env) read(side, p string) (string, bool) {
 // endpoints opens both folders as localfs endpoints.
 func (e *env) endpoints() (syncer.Endpoint, syncer.Endpoint) {
 	e.t.Helper()
-	// The folders' clock is the scenario's, which dates what it writes: a
-	// partial it wrote is as fresh to the scan as it is to the script.
-	now := func() time.Time { return e.clock }
+	// The folders' clock is the scenario's at the time they are opened
+	// (it dates what the script writes): a partial the script wrote is as
+	// fresh to the scan as it is to the script. A copy, because a wrapped
+	// endpoint may write (and tick the clock) while the other side scans.
+	opened := e.clock
+	now := func() time.Time { return opened }
 	l, err := localfs.New(e.localDir, localfs.Options{PartialSuffix: e.job.PartialSuffix, HashWorkers: 2, Now: now})
 	if err != nil {
 		e.t.Fatal(err)
