@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -160,12 +161,23 @@ func (ts *testServer) hello(t *testing.T, p string) *ssh.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rawCall(t, c, control.Hello{Version: control.Version, Path: p})
+	ch, reqs, err := c.OpenChannel(control.ChannelType, control.Append(nil, control.Hello{Version: control.Version, Path: p}))
+	if err != nil {
+		t.Fatalf("Hello %q: %v", p, err)
+	}
+	go ssh.DiscardRequests(reqs)
+	defer ch.Close()
+	m, _, err := control.ReadFrame(ch, nil)
 	if err != nil {
 		t.Fatalf("Hello %q: %v", p, err)
 	}
 	if _, ok := m.(control.Welcome); !ok {
 		t.Fatalf("Hello answered with %T", m)
+	}
+	// The server closes the channel once the Hello's request slot is free
+	// again; tests that count slots start after that.
+	if _, err := io.Copy(io.Discard, ch); err != nil {
+		t.Fatalf("Hello %q: waiting for the channel to close: %v", p, err)
 	}
 	return c
 }
