@@ -442,9 +442,14 @@ func (rr *recvRun) noteNumber(pn uint64, now time.Time) {
 // payload queued for the disk writer, which releases it).
 func (rr *recvRun) handle(now time.Time, p inPkt) (kept bool) {
 	rr.l.heardFrom(p, now)
-	if p.hdr.Type != wire.TypeData {
-		rr.noteNumber(p.hdr.Number, p.at)
-	}
+	ack := true
+	defer func() {
+		// A DATA packet that could not be kept is left unacknowledged,
+		// so the sender sends it again.
+		if ack {
+			rr.noteNumber(p.hdr.Number, p.at)
+		}
+	}()
 	rr.unacked = true
 	rr.ivBytes += uint64(p.size)
 	rr.ivPkts++
@@ -460,15 +465,7 @@ func (rr *recvRun) handle(now time.Time, p inPkt) (kept bool) {
 			}
 			rr.owdSum += owd
 			rr.owdN++
-			var ack bool
 			kept, ack = rr.onData(now, d, p.body)
-			// A DATA packet that could not be kept is left
-			// unacknowledged, so the sender sends it again.
-			if ack {
-				rr.noteNumber(p.hdr.Number, p.at)
-			}
-		} else {
-			rr.noteNumber(p.hdr.Number, p.at)
 		}
 	case wire.TypeFile:
 		var f wire.File
