@@ -115,9 +115,6 @@ type rfile struct {
 	resumed bool
 	probed  bool
 	aborted bool // ABORT arrived while preparing
-	// early holds data that arrived while the file was being opened (a
-	// sender does not wait for ACCEPT before a file's first bytes).
-	early   []earlyData
 	dirty   bool
 	accepts []wire.Accept
 	result  *wire.Status
@@ -125,16 +122,6 @@ type rfile struct {
 	// werr is the first write error; owned by the disk writer.
 	werr error
 }
-
-// earlyData is a DATA payload held until its file is open.
-type earlyData struct {
-	off           int64
-	payload, body []byte
-}
-
-// earlyMax bounds the data held for files still being opened; beyond it a
-// DATA packet is dropped unacknowledged, and so sent again.
-const earlyMax = 4 << 20
 
 type recvRun struct {
 	r     *Receiver
@@ -146,9 +133,7 @@ type recvRun struct {
 
 	files   map[uint32]*rfile
 	results []Result
-	// earlyBytes is what the files' early lists hold.
-	earlyBytes int
-	byPath     map[string]int
+	byPath  map[string]int
 
 	// acks: received packet numbers, newest range first.
 	acks       []wire.Range
@@ -442,14 +427,7 @@ func (rr *recvRun) noteNumber(pn uint64, now time.Time) {
 // payload queued for the disk writer, which releases it).
 func (rr *recvRun) handle(now time.Time, p inPkt) (kept bool) {
 	rr.l.heardFrom(p, now)
-	ack := true
-	defer func() {
-		// A DATA packet that could not be kept is left unacknowledged,
-		// so the sender sends it again.
-		if ack {
-			rr.noteNumber(p.hdr.Number, p.at)
-		}
-	}()
+	rr.noteNumber(p.hdr.Number, p.at)
 	rr.unacked = true
 	rr.ivBytes += uint64(p.size)
 	rr.ivPkts++
@@ -465,7 +443,7 @@ func (rr *recvRun) handle(now time.Time, p inPkt) (kept bool) {
 			}
 			rr.owdSum += owd
 			rr.owdN++
-			kept, ack = rr.onData(now, d, p.body)
+			kept = rr.onData(now, d, p.body)
 		}
 	case wire.TypeFile:
 		var f wire.File
@@ -538,7 +516,6 @@ func (rr *recvRun) onFile(now time.Time, wf wire.File) {
 
 // refuse answers a FILE with an error and records it.
 func (rr *recvRun) refuse(f *rfile, err error) {
-	rr.dropEarly(f)
 	f.state = rfDone
 	f.accepts = []wire.Accept{{ID: f.info.ID, Code: codeOf(err), Msg: err.Error(), Parts: 1}}
 	rr.results[f.slot].Err = err
@@ -614,50 +591,22 @@ func (rr *recvRun) opened(f *rfile, held []chunkHash) {
 		rr.l.queue(wire.TypeAccept, a.Append)
 	}
 	f.resumed = len(held) > 0
-	for _, e := range rr.takeEarly(f) {
-		if !rr.write(f, e.off, e.payload, e.body) {
-			release(e.body)
-		}
-	}
 	rr.maybeCommit(f)
 }
 
-// onData queues a payload for the disk writer, or holds it while its file
-// is being opened. It reports whether body went with it, and whether the
-// packet may be acknowledged: not when the file is unknown (its FILE is
-// late or lost) or there is no room to hold it.
-func (rr *recvRun) onData(now time.Time, d wire.Data, body []byte) (kept, ack bool) {
+// onData queues a payload for the disk writer; it reports whether body
+// went with it.
+func (rr *recvRun) onData(now time.Time, d wire.Data, body []byte) bool {
 	f := rr.files[d.File]
-	if f == nil {
-		return false, false
-	}
-	switch f.state {
-	case rfPreparing:
-		end := d.Offset + int64(len(d.Payload))
-		if end > f.info.Size || f.aborted {
-			return false, true
-		}
-		if rr.earlyBytes+len(d.Payload) > earlyMax {
-			return false, false
-		}
-		f.early = append(f.early, earlyData{off: d.Offset, payload: d.Payload, body: body})
-		rr.earlyBytes += len(d.Payload)
-		return true, true
-	case rfOpen:
-		return rr.write(f, d.Offset, d.Payload, body), true
-	}
-	return false, true
-}
-
-// write queues a payload of the open file f for the disk writer; it
-// reports whether body went with it.
-func (rr *recvRun) write(f *rfile, off int64, payload, body []byte) bool {
-	end := off + int64(len(payload))
-	if end > f.info.Size || f.got.contains(off, end) {
+	if f == nil || f.state != rfOpen {
 		return false
 	}
-	rr.disk.in <- diskReq{op: opWrite, f: f, w: f.w, off: off, data: payload, body: body}
-	added := f.got.add(off, end)
+	end := d.Offset + int64(len(d.Payload))
+	if end > f.info.Size || f.got.contains(d.Offset, end) {
+		return false
+	}
+	rr.disk.in <- diskReq{op: opWrite, f: f, w: f.w, off: d.Offset, data: d.Payload, body: body}
+	added := f.got.add(d.Offset, end)
 	rr.written += uint64(added)
 	f.dirty = true
 	if rr.cfg.Progress != nil && added > 0 {
@@ -665,23 +614,6 @@ func (rr *recvRun) write(f *rfile, off int64, payload, body []byte) bool {
 	}
 	rr.maybeCommit(f)
 	return true
-}
-
-// takeEarly empties f's early list; the caller writes or releases it.
-func (rr *recvRun) takeEarly(f *rfile) []earlyData {
-	early := f.early
-	f.early = nil
-	for _, e := range early {
-		rr.earlyBytes -= len(e.payload)
-	}
-	return early
-}
-
-// dropEarly releases what f held.
-func (rr *recvRun) dropEarly(f *rfile) {
-	for _, e := range rr.takeEarly(f) {
-		release(e.body)
-	}
 }
 
 // complete: every byte is here, and for a resumed file the sender has said
@@ -753,7 +685,6 @@ func (rr *recvRun) failFile(f *rfile, err error) {
 // abortFile stops writing a file, keeping the partial and a checkpoint so a
 // later session can resume it.
 func (rr *recvRun) abortFile(f *rfile) {
-	rr.dropEarly(f)
 	if f.state == rfOpen && f.w != nil {
 		if f.dirty {
 			rr.checkpoint(f)

@@ -122,10 +122,6 @@ type sfile struct {
 	ra    []byte // read-ahead of new data
 	raOff int64
 
-	// earlySent is what was sent before the ACCEPT, while it counts
-	// against the session's early budget.
-	earlySent int64
-
 	err error
 }
 
@@ -169,8 +165,6 @@ type sendRun struct {
 	queued  int // next index of files to admit
 	sending []*sfile
 	retx    []retxSpan
-	// earlyOut is what files not yet accepted have sent (earlyBudget).
-	earlyOut int64
 
 	sent     []sentPkt
 	sentBase uint64 // packet number of sent[0]
@@ -635,29 +629,12 @@ func (r *sendRun) admitOpened(now time.Time, o openedFile) {
 	r.announce(now, f)
 }
 
-// A file's first bytes follow its FILE without waiting for the ACCEPT (a
-// round trip): up to earlyPerFile of each, earlyBudget in all for files not
-// yet accepted. The receiver holds them while it opens the file (up to its
-// earlyMax) and leaves what it cannot hold unacknowledged, so it is sent
-// again. A partial the receiver resumes only makes some of them redundant.
-const (
-	earlyBudget  = 2 << 20
-	earlyPerFile = 1 << 20
-)
-
 func (r *sendRun) announce(now time.Time, f *sfile) {
 	f.state = sfAnnounced
 	r.byID[f.id] = f
 	r.active = append(r.active, f)
 	r.sendCtrl(now, wire.TypeFile, f.info.Append)
 	f.lastTx, f.txCount = now, 1
-	r.sending = append(r.sending, f)
-}
-
-// endEarly returns f's early bytes to the budget as it leaves sfAnnounced.
-func (r *sendRun) endEarly(f *sfile) {
-	r.earlyOut -= f.earlySent
-	f.earlySent = 0
 }
 
 // sendCtrl queues a control packet. It goes out ahead of data and is
@@ -740,19 +717,13 @@ func (r *sendRun) nextData() (*sfile, int64, int, bool) {
 	for len(r.retx) > 0 {
 		sp := r.retx[0]
 		r.retx = r.retx[1:]
-		if (sp.f.state == sfSending || sp.f.state == sfAnnounced) && !sp.f.acked.contains(sp.off, sp.off+int64(sp.n)) {
+		if sp.f.state == sfSending && !sp.f.acked.contains(sp.off, sp.off+int64(sp.n)) {
 			return sp.f, sp.off, sp.n, true
 		}
 	}
 	for len(r.sending) > 0 {
 		f := r.sending[0]
-		limit := f.info.Size
-		switch {
-		case f.state == sfSending:
-		case f.state == sfAnnounced && r.earlyOut < earlyBudget:
-			limit = min(limit, earlyPerFile)
-		default:
-			// Not accepted yet, or done: startSending queues it again.
+		if f.state != sfSending {
 			r.sending = r.sending[1:]
 			continue
 		}
@@ -763,12 +734,8 @@ func (r *sendRun) nextData() (*sfile, int64, int, bool) {
 			r.sending = r.sending[1:]
 			continue
 		}
-		if off >= limit {
-			r.sending = r.sending[1:]
-			continue
-		}
 		n := int64(r.payloadMax)
-		n = min(n, limit-off)
+		n = min(n, f.info.Size-off)
 		for _, s := range f.acked.s {
 			if s.lo > off {
 				n = min(n, s.lo-off)
@@ -776,10 +743,6 @@ func (r *sendRun) nextData() (*sfile, int64, int, bool) {
 			}
 		}
 		f.next = off + n
-		if f.state == sfAnnounced {
-			f.earlySent += n
-			r.earlyOut += n
-		}
 		return f, off, int(n), false
 	}
 	return nil, 0, 0, false
@@ -828,7 +791,6 @@ func readFull(rd io.ReaderAt, b []byte, off int64) error {
 // drop it.
 func (r *sendRun) fail(now time.Time, f *sfile, err error) {
 	f.err = fmt.Errorf("unable to read %s: %w", f.info.Path, err)
-	r.endEarly(f)
 	f.state = sfAborting
 	f.txCount = 0
 	r.sendCtrl(now, wire.TypeAbort, wire.Status{ID: f.id, Code: codeOf(err), Msg: f.err.Error()}.Append)
@@ -839,7 +801,6 @@ func (r *sendRun) finish(f *sfile, err error) {
 	if f.state == sfDone {
 		return
 	}
-	r.endEarly(f)
 	f.state = sfDone
 	delete(r.byID, f.id)
 	f.ra = nil
@@ -955,8 +916,7 @@ func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
 }
 
 func (r *sendRun) onAcked(now time.Time, f *sfile, off, n int64) {
-	// Early data is acknowledged before or while the ACCEPT is handled.
-	if f.state == sfDone || f.state == sfAborting {
+	if f.state != sfSending && f.state != sfAcked {
 		return
 	}
 	if added := f.acked.add(off, off+n); added > 0 && r.cfg.Progress != nil {
@@ -1038,7 +998,6 @@ func (r *sendRun) onAccept(now time.Time, a wire.Accept) {
 		r.startSending(now, f)
 		return
 	}
-	r.endEarly(f)
 	f.state = sfVerifying
 	f.resumed = true
 	r.spawnVerify(f)
@@ -1082,7 +1041,6 @@ func (r *sendRun) spawnVerify(f *sfile) {
 }
 
 func (r *sendRun) startSending(now time.Time, f *sfile) {
-	r.endEarly(f)
 	f.state = sfSending
 	if f.acked.covers(f.info.Size) {
 		r.toAcked(now, f)
