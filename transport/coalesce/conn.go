@@ -120,6 +120,26 @@ func (w *Conn) flush() {
 	}
 }
 
+// Abort closes the connection at once, dropping what is queued: for a
+// connection given up as dead, whose peer may never read again.
+func (w *Conn) Abort() error {
+	w.mu.Lock()
+	w.closing = true
+	if w.err == nil {
+		w.err = ErrClosed
+	}
+	w.pending = nil
+	w.cond.Broadcast()
+	w.mu.Unlock()
+	// Unblocks a flusher stuck in a write to a peer that stopped reading.
+	err := w.Conn.Close()
+	<-w.done
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
 // Close sends what is queued, waiting at most CloseTimeout, and closes the
 // connection.
 func (w *Conn) Close() error {

@@ -390,3 +390,46 @@ func TestWriteDuringCloseFailsRatherThanVanishes(t *testing.T) {
 		t.Fatalf("Write after Close = %v, want ErrClosed wrapping net.ErrClosed", err)
 	}
 }
+
+// TestAbortDoesNotWaitForAStalledPeer: a connection given up as dead is
+// closed at once, not after CloseTimeout, and takes no more writes.
+func TestAbortDoesNotWaitForAStalledPeer(t *testing.T) {
+	a, _ := tcpPair(t) // the server end never reads
+	w := Wrap(a)
+	chunk := make([]byte, 64<<10)
+	full := make(chan struct{})
+	go func() {
+		for range 1 << 12 {
+			if _, err := w.Write(chunk); err != nil {
+				break
+			}
+			w.mu.Lock()
+			if len(w.pending) >= MaxPending {
+				select {
+				case <-full:
+				default:
+					close(full)
+				}
+			}
+			w.mu.Unlock()
+		}
+	}()
+	select {
+	case <-full:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the queue never filled")
+	}
+	start := time.Now()
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d >= CloseTimeout {
+		t.Fatalf("Abort took %v: it waited for the stalled peer like Close", d)
+	}
+	if _, err := w.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after Abort = %v, want ErrClosed", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close after Abort: %v", err)
+	}
+}

@@ -138,6 +138,7 @@ func (o *Options) setDefaults() error {
 // server answers a Hello before it looks at the next channel.
 type conn struct {
 	client *ssh.Client
+	bc     *coalesce.Conn // the TCP connection under client
 	// greeted is closed once the Hello is answered; welcome and helloErr
 	// are set before.
 	greeted  chan struct{}
@@ -168,9 +169,11 @@ func (c *conn) ready(ctx context.Context) error {
 	}
 }
 
-// kill gives up on the connection: the next call dials again.
+// kill gives up on the connection: the next call dials again. What is
+// queued for a peer presumed dead is dropped, not flushed.
 func (c *conn) kill() {
 	c.killed.Store(true)
+	c.bc.Abort()
 	c.client.Close()
 }
 
@@ -371,7 +374,7 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 		return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, err)
 	}
 	nc.SetDeadline(time.Time{})
-	c := &conn{client: ssh.NewClient(sc, chans, reqs), greeted: make(chan struct{}), dead: make(chan struct{})}
+	c := &conn{client: ssh.NewClient(sc, chans, reqs), bc: bc, greeted: make(chan struct{}), dead: make(chan struct{})}
 	go func() {
 		c.client.Wait()
 		close(c.dead)
