@@ -6,12 +6,12 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/internal/cputime"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -27,18 +27,9 @@ func BenchmarkCreateCommitSmall(b *testing.B) {
 	f := newFS(b, root, Options{})
 	defer f.Close()
 	ctx := context.Background()
-	for d := range dirs {
-		if err := f.Mkdir(ctx, fmt.Sprintf("d%d", d), 0); err != nil {
-			b.Fatal(err)
-		}
-	}
-	data := make([]byte, size)
-	for i := range data {
-		data[i] = byte(i * 7)
-	}
-	meta := tree.Entry{Kind: tree.File, Size: size, Mode: 0o644, Mtime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano(), Hash: xxhash.Sum64(data)}
+	data, meta := smallFiles(b, f, dirs, size)
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime(b)
+	start, cpu0 := time.Now(), cputime.Used()
 	for i := 0; b.Loop(); i++ {
 		meta.Path = fmt.Sprintf("d%d/f%07d", i%dirs, i)
 		w, err := f.CreateFile(ctx, meta, tree.Entry{})
@@ -55,7 +46,7 @@ func BenchmarkCreateCommitSmall(b *testing.B) {
 	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/file")
 	// Wall time is mostly waiting for fsync; the CPU time (user+system, of
 	// the whole process) is what many files in flight compete for.
-	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/file")
+	b.ReportMetric(float64((cputime.Used()-cpu0).Microseconds())/float64(b.N), "cpu-µs/file")
 }
 
 // BenchmarkCreateCommitSmallConcurrent is BenchmarkCreateCommitSmall as the
@@ -73,18 +64,9 @@ func BenchmarkCreateCommitSmallConcurrent(b *testing.B) {
 		return syncDir(df)
 	}
 	ctx := context.Background()
-	for d := range dirs {
-		if err := f.Mkdir(ctx, fmt.Sprintf("d%d", d), 0); err != nil {
-			b.Fatal(err)
-		}
-	}
-	data := make([]byte, size)
-	for i := range data {
-		data[i] = byte(i * 7)
-	}
-	meta := tree.Entry{Kind: tree.File, Size: size, Mode: 0o644, Mtime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano(), Hash: xxhash.Sum64(data)}
+	data, meta := smallFiles(b, f, dirs, size)
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime(b)
+	start, cpu0 := time.Now(), cputime.Used()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -118,14 +100,21 @@ func BenchmarkCreateCommitSmallConcurrent(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/file")
-	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/file")
+	b.ReportMetric(float64((cputime.Used()-cpu0).Microseconds())/float64(b.N), "cpu-µs/file")
 	b.ReportMetric(float64(dirSyncs.Load())/float64(b.N), "dir-fsyncs/file")
 }
 
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+// smallFiles makes directories d0..d(dirs-1) in f and returns the content
+// and metadata (but for the path) of the files the benchmarks write.
+func smallFiles(b *testing.B, f *FS, dirs, size int) ([]byte, tree.Entry) {
+	for d := range dirs {
+		if err := f.Mkdir(context.Background(), fmt.Sprintf("d%d", d), 0); err != nil {
+			b.Fatal(err)
+		}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	return data, tree.Entry{Kind: tree.File, Size: int64(size), Mode: 0o644, Mtime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano(), Hash: xxhash.Sum64(data)}
 }

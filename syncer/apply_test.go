@@ -179,12 +179,7 @@ func TestConflictCopyNameIsFreeOnBothSides(t *testing.T) {
 		`log.conflict-mine.txt 0644 "the remote's own file"`,
 		`log.txt 0644 "remote v2"`,
 	}
-	for _, side := range []string{"local", "remote"} {
-		got := dump(t, e.root(side))
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("%s after the conflict pass:\n  %s\nwant:\n  %s", side, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-		}
-	}
+	bothSidesHold(t, e, "after the conflict pass", want)
 	recs, err := e.db.Conflicts()
 	if err != nil {
 		t.Fatal(err)
@@ -227,17 +222,24 @@ func TestResolveCopyNameIsFreeOnBothSides(t *testing.T) {
 		`log.conflict-mine.txt 0644 "the remote's own file"`,
 		`log.txt 0644 "remote v2"`,
 	}
-	for _, side := range []string{"local", "remote"} {
-		got := dump(t, e.root(side))
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("%s after resolve and a pass:\n  %s\nwant:\n  %s", side, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-		}
-	}
+	bothSidesHold(t, e, "after resolve and a pass", want)
 	recs, err := e.db.Conflicts()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(recs) != 0 {
 		t.Errorf("conflicts left after resolve and a pass: %+v", recs)
+	}
+}
+
+// bothSidesHold checks that each side's folder lists exactly want (as dump
+// prints it).
+func bothSidesHold(t *testing.T, e *env, when string, want []string) {
+	t.Helper()
+	for _, side := range []string{"local", "remote"} {
+		got := dump(t, e.root(side))
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s %s:\n  %s\nwant:\n  %s", side, when, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
 	}
 }

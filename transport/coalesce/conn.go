@@ -32,7 +32,6 @@ type Conn struct {
 	err     error // the first write error, or ErrClosed
 	closing bool
 	done    chan struct{} // closed when the flusher returns
-	writes  int           // writes made to the wrapped connection
 	queued  int           // Write calls accepted
 }
 
@@ -58,13 +57,6 @@ func (w *Conn) Write(p []byte) (int, error) {
 	w.queued++
 	w.cond.Broadcast()
 	return len(p), nil
-}
-
-// Writes is how many writes reached the wrapped connection.
-func (w *Conn) Writes() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.writes
 }
 
 func (w *Conn) flush() {
@@ -102,7 +94,6 @@ func (w *Conn) flush() {
 		w.mu.Unlock()
 		_, err := w.Conn.Write(buf)
 		w.mu.Lock()
-		w.writes++
 		backlog = len(w.pending) > 0
 		// The next batch is appended to buf's array, so it must not be
 		// the one pending uses now; a big one is dropped.

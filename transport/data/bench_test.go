@@ -3,10 +3,10 @@ package data
 import (
 	"context"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/internal/cputime"
 	"github.com/ferry-sync/ferry/transport/cc"
 )
 
@@ -49,7 +49,7 @@ func BenchmarkLoopbackPaced(b *testing.B) {
 	sc, rc := udpPair(b)
 	var pkts uint64
 	var el time.Duration
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		cfg := testConfig(r)
@@ -65,14 +65,5 @@ func BenchmarkLoopbackPaced(b *testing.B) {
 		pkts += out.snd.PacketsSent
 	}
 	b.ReportMetric(float64(b.N)*float64(64<<20)*8/el.Seconds()/1e6, "Mbit/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(pkts), "cpu-ns/packet")
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((cputime.Used()-cpu0).Nanoseconds())/float64(pkts), "cpu-ns/packet")
 }

@@ -50,15 +50,7 @@ func TestLinkBatchesKeepDatagrams(t *testing.T) {
 				}
 			}
 		}
-		var want [][]byte
-		for _, n := range sizes {
-			b := make([]byte, n)
-			for i := range b {
-				b[i] = byte(r.Uint32())
-			}
-			want = append(want, b)
-			l.queue(wire.TypeData, func(p []byte) []byte { return append(p, b...) })
-		}
+		want := queueRandom(l, r, sizes)
 		l.flush()
 		if l.sentPkts != uint64(len(want)) || l.sendErrs != 0 {
 			t.Fatalf("sent %d of %d packets, %d errors", l.sentPkts, len(want), l.sendErrs)
@@ -185,15 +177,7 @@ func TestLinkFallsBackWhenSegmentationRefused(t *testing.T) {
 	for range 100 {
 		sizes = append(sizes, full)
 	}
-	var want [][]byte
-	for _, n := range sizes {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		l.queue(wire.TypeData, func(p []byte) []byte { return append(p, b...) })
-		want = append(want, b)
-	}
+	want := queueRandom(l, r, sizes)
 	l.flush()
 	if l.gso || fake.refused != 1 {
 		t.Fatalf("gso still %v after %d refusals", l.gso, fake.refused)
@@ -216,4 +200,19 @@ func openAs(t *testing.T, cfg Config, pkt []byte) (wire.Header, []byte, error) {
 		t.Fatal(err)
 	}
 	return rbox.Open(pkt)
+}
+
+// queueRandom queues a DATA packet of random bytes for each size and
+// returns the payloads in order.
+func queueRandom(l *link, r *rand.Rand, sizes []int) [][]byte {
+	var want [][]byte
+	for _, n := range sizes {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		l.queue(wire.TypeData, func(p []byte) []byte { return append(p, b...) })
+		want = append(want, b)
+	}
+	return want
 }

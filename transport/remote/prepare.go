@@ -6,7 +6,6 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -75,7 +74,7 @@ func (e *Endpoint) Prepare(ctx context.Context, items []syncer.Transfer, downloa
 	}
 	go func() {
 		defer close(p.done)
-		ds, err := e.startSession(pctx, c, control.DataSession{Download: download, AbsentUnlisted: !download}, entries)
+		ds, err := e.startSession(pctx, c, sessionRequest(download), entries)
 		if ds != nil {
 			ds.cancel = cancel
 			// Until the session is used, notice if the server ends it.

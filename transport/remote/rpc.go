@@ -135,12 +135,10 @@ func (k *channel) helloFailed() error {
 	if k.greeting {
 		return nil
 	}
-	select {
-	case <-k.c.greeted:
-		return k.c.helloErr
-	case <-k.ctx.Done():
-		return nil
+	if err := k.c.ready(k.ctx); k.ctx.Err() == nil {
+		return err
 	}
+	return nil
 }
 
 func (k *channel) close() {

@@ -289,16 +289,25 @@ func (ds *dataSession) close() {
 	}
 }
 
+// sessionRequest is the DataSession a batch asks for. An upload lists
+// only the destinations expected to exist; the rest are new files
+// (AbsentUnlisted), which for a first sync is all of them.
+func sessionRequest(download bool) control.DataSession {
+	return control.DataSession{Download: download, AbsentUnlisted: !download}
+}
+
+// openSession takes the session prepared for this batch, or negotiates one.
+func (e *Endpoint) openSession(ctx context.Context, c *conn, items []syncer.Transfer, download bool) (*dataSession, error) {
+	if ds := e.takePrepared(ctx, c, items, download); ds != nil {
+		return ds, nil
+	}
+	return e.startSession(ctx, c, sessionRequest(download), sessionEntries(items, download))
+}
+
 func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transfer, src syncer.Endpoint, progress syncer.Progress) ([]error, error) {
-	// Only destinations expected to exist are listed; the rest are new
-	// files (AbsentUnlisted), which for a first sync is all of them.
-	ds := e.takePrepared(ctx, c, items, false)
-	if ds == nil {
-		var err error
-		ds, err = e.startSession(ctx, c, control.DataSession{AbsentUnlisted: true}, sessionEntries(items, false))
-		if err != nil {
-			return fill(len(items), err), err
-		}
+	ds, err := e.openSession(ctx, c, items, false)
+	if err != nil {
+		return fill(len(items), err), err
 	}
 	defer ds.close()
 	cfg := ds.cfg
@@ -333,13 +342,9 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 	for i, it := range items {
 		byPath[it.Source.Path] = i
 	}
-	ds := e.takePrepared(ctx, c, items, true)
-	if ds == nil {
-		var err error
-		ds, err = e.startSession(ctx, c, control.DataSession{Download: true}, sessionEntries(items, true))
-		if err != nil {
-			return fill(len(items), err), err
-		}
+	ds, err := e.openSession(ctx, c, items, true)
+	if err != nil {
+		return fill(len(items), err), err
 	}
 	defer ds.close()
 	early, cfg := ds.early, ds.cfg

@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/internal/cputime"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/data"
@@ -63,7 +63,7 @@ func BenchmarkMuxReceive(b *testing.B) {
 	var pkts uint64
 	var el time.Duration
 	b.SetBytes(int64(len(content)))
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	b.ResetTimer()
 	for i := range b.N {
 		id := wire.SessionID{byte(i), byte(i >> 8), 1}
@@ -100,14 +100,5 @@ func BenchmarkMuxReceive(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(content))*8*float64(b.N)/el.Seconds()/1e6, "Mbit/s")
 	b.ReportMetric(float64(el.Nanoseconds())/float64(pkts), "ns/packet")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(pkts), "cpu-ns/packet")
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((cputime.Used()-cpu0).Nanoseconds())/float64(pkts), "cpu-ns/packet")
 }
