@@ -41,7 +41,7 @@ func DefaultJob() Job {
 		Mode:             Interval,
 		Interval:         DefaultInterval,
 		Conflicts:        Rename,
-		MaxDelete:        Limit{IsPercent: true, Percent: DefaultMaxDeletePercent},
+		MaxDelete:        Limit{IsPercent: true, Percent: DefaultMaxDeletePercent, Set: true},
 		PartialSuffix:    DefaultPartialSuffix,
 		DiskSpaceWarning: DefaultDiskSpaceWarning,
 		Cooloff:          DefaultCooloff,
@@ -219,13 +219,13 @@ func ParseLimit(s string) (Limit, error) {
 		if err != nil || f != f || f < 0 || f > 100 {
 			return Limit{}, fmt.Errorf("%q is not a percentage between 0%% and 100%%", s)
 		}
-		return Limit{IsPercent: true, Percent: f}, nil
+		return Limit{IsPercent: true, Percent: f, Set: true}, nil
 	}
 	n, err := strconv.Atoi(t)
 	if err != nil || n < 0 {
 		return Limit{}, fmt.Errorf("%q is neither a percentage (50%%) nor a count of entries (200)", s)
 	}
-	return Limit{Count: n}, nil
+	return Limit{Count: n, Set: true}, nil
 }
 
 // fraction decodes disk_space_warning: "5%" or 0.05.

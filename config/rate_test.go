@@ -111,15 +111,20 @@ func TestEffectiveCap(t *testing.T) {
 
 func TestParseLimit(t *testing.T) {
 	for in, want := range map[string]Limit{
-		"50%":   {IsPercent: true, Percent: 50},
-		"12.5%": {IsPercent: true, Percent: 12.5},
-		"0%":    {IsPercent: true},
-		"100%":  {IsPercent: true, Percent: 100},
-		"200":   {Count: 200},
-		"0":     {},
+		"50%":   {IsPercent: true, Percent: 50, Set: true},
+		"12.5%": {IsPercent: true, Percent: 12.5, Set: true},
+		"0%":    {IsPercent: true, Set: true},
+		"100%":  {IsPercent: true, Percent: 100, Set: true},
+		"200":   {Count: 200, Set: true},
+		// An explicit 0 means no deletions, not "not set" (issue 11.15).
+		"0": {Set: true},
 	} {
-		if got, err := ParseLimit(in); err != nil || got != want {
+		got, err := ParseLimit(in)
+		if err != nil || got != want {
 			t.Errorf("ParseLimit(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+		if got.IsZero() {
+			t.Errorf("ParseLimit(%q) is the unset Limit: the engine would apply its default", in)
 		}
 	}
 	for _, in := range []string{"", "-1", "101%", "-1%", "half", "NaN%", "1.5"} {

@@ -53,12 +53,21 @@ const (
 type Rate int64
 
 // Limit is max_delete: either a share of the ancestor's entries ("50%") or
-// an absolute count ("200"). Percent is used when IsPercent.
+// an absolute count ("200"). Percent is used when IsPercent. The zero Limit
+// means "not set" (the engine applies its default); an explicit count of
+// zero, "no deletions at all", has Set.
 type Limit struct {
 	IsPercent bool
 	Percent   float64 // 0..100
 	Count     int
+	// Set marks a limit that was given, so that a count of 0 is told apart
+	// from no limit written at all. ParseLimit always sets it.
+	Set bool
 }
+
+// IsZero reports whether l is the unset Limit: no percentage, no count and
+// not marked Set. Limit{Count: 0, Set: true} is an explicit zero.
+func (l Limit) IsZero() bool { return !l.Set && !l.IsPercent && l.Count == 0 }
 
 // Retry says how a failed transfer is retried.
 type Retry struct {

@@ -20,8 +20,6 @@ import (
 // chunkSize is the unit of a file-by-file copy and of progress reports.
 const chunkSize = 1 << 20
 
-// defaultDiskSpaceWarning is the free share below which a pass warns.
-const defaultDiskSpaceWarning = 0.05
 
 const (
 	local  = 0
@@ -506,11 +504,13 @@ func (a *applier) event(ev Event) {
 }
 
 // warnDiskSpace logs when a side that receives files would be left with
-// less than the job's disk_space_warning share free.
+// less than the job's disk_space_warning share free. A share of 0 turns the
+// warning off: the default (5%) comes from the jobs file's loader, so an
+// explicit 0 is not mistaken for "not set".
 func (a *applier) warnDiskSpace(ctx context.Context) {
 	share := a.opts.Job.DiskSpaceWarning
-	if share <= 0 {
-		share = defaultDiskSpaceWarning
+	if !(share > 0) {
+		return
 	}
 	for s := range 2 {
 		var need uint64

@@ -133,6 +133,7 @@ func TestLowDiskSpaceIsLogged(t *testing.T) {
 	e := newEnv(t)
 	e.write("remote", "a", "a")
 	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return lowSpace{l}, r }
+	e.job.DiskSpaceWarning = 0.05
 	var logs bytes.Buffer
 	o := e.options()
 	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
@@ -141,6 +142,24 @@ func TestLowDiskSpaceIsLogged(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "disk space low") || !strings.Contains(logs.String(), "side=local") {
 		t.Errorf("no low-space warning for the local side in:\n%s", logs.String())
+	}
+}
+
+// TestDiskSpaceWarningZeroIsOff: disk_space_warning: 0 asks for no warning;
+// it used to be read as "not set" and warn at the 5% default (issue 11.15).
+func TestDiskSpaceWarningZeroIsOff(t *testing.T) {
+	e := newEnv(t)
+	e.write("remote", "a", "a")
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return lowSpace{l}, r }
+	e.job.DiskSpaceWarning = 0
+	var logs bytes.Buffer
+	o := e.options()
+	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := syncer.Pass(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "disk space low") {
+		t.Errorf("disk_space_warning: 0 still warned:\n%s", logs.String())
 	}
 }
 

@@ -116,9 +116,10 @@ func pairChanged(recorded string, job config.Job, configFile string) *HaltError 
 }
 
 // deleteLimit returns how many deletions on one side max_delete allows
-// given the ancestor's size. The zero Limit means the default, 50%.
+// given the ancestor's size. The unset Limit means the default, 50%; an
+// explicit count of 0 allows none.
 func deleteLimit(limit config.Limit, ancestor int) int {
-	if !limit.IsPercent && limit.Count == 0 {
+	if limit.IsZero() {
 		limit = defaultMaxDelete
 	}
 	if !limit.IsPercent {
@@ -142,8 +143,7 @@ func tooManyDeletes(p *Plan, ancestor int, job config.Job, configFile string, al
 		return nil
 	}
 	limit := fmt.Sprintf("%d", job.MaxDelete.Count)
-	if job.MaxDelete.IsPercent || job.MaxDelete.Count == 0 {
-		l := job.MaxDelete
+	if l := job.MaxDelete; l.IsPercent || l.IsZero() {
 		if !l.IsPercent {
 			l = defaultMaxDelete
 		}

@@ -72,6 +72,9 @@ func TestTooManyDeletes(t *testing.T) {
 		{"percent within", pct(10), 100, 10, 0, false, false},
 		{"percent exceeded", pct(10), 100, 11, 0, false, true},
 		{"default is half", config.Limit{}, 10, 5, 0, false, false},
+		{"explicit zero allows none", config.Limit{Set: true}, 10, 1, 0, false, true},
+		{"explicit zero allows none remote", config.Limit{Set: true}, 10, 0, 1, false, true},
+		{"explicit zero, nothing deleted", config.Limit{Set: true}, 10, 0, 0, false, false},
 		{"default exceeded", config.Limit{}, 10, 6, 0, false, true},
 		{"allow-deletes lifts it", config.Limit{Count: 1}, 10, 9, 9, true, false},
 	}
