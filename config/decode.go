@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -33,6 +34,10 @@ type decoder struct {
 	// huge tree, so the walk is bounded.
 	visits  int
 	dropped int
+	// bad are characters YAML refuses (NUL, other control characters,
+	// bytes that are not UTF-8). They are reported with their line and
+	// the field on that line once the rest of the file has been walked.
+	bad []badChar
 }
 
 // Bounds on one decode: a real jobs file is far below both.
@@ -92,8 +97,36 @@ func parentField(f string) string {
 	return f[:i]
 }
 
+// reportBad turns the characters YAML refuses into errors, each naming its
+// line, its column and the field written on that line, if any. The file is
+// not valid YAML, so they replace whatever the decode of the repaired copy
+// found: those findings would be about the '?' put in their place.
+func (d *decoder) reportBad() {
+	if len(d.bad) == 0 {
+		return
+	}
+	d.errs, d.dropped = nil, 0
+	for _, b := range d.bad {
+		d.fail(b.line, d.fieldOnLine(b.line), "%s at column %d: a configuration file must be UTF-8 text without control characters; remove it", b.what, b.col)
+	}
+	d.bad = nil
+}
+
+// fieldOnLine is the most specific field whose value starts on line, or ""
+// when none does (a comment, a blank line).
+func (d *decoder) fieldOnLine(line int) string {
+	best := ""
+	for f, l := range d.lines {
+		if l == line && (len(f) > len(best) || len(f) == len(best) && f < best) {
+			best = f
+		}
+	}
+	return best
+}
+
 // err returns the collected errors sorted by line, joined, or nil.
 func (d *decoder) err() error {
+	d.reportBad()
 	if len(d.errs) == 0 {
 		return nil
 	}
@@ -111,6 +144,9 @@ func (d *decoder) err() error {
 // document parses data and returns its root mapping (nil for an empty
 // document). A YAML syntax error becomes an *Error with its line.
 func (d *decoder) document(data []byte) *yaml.Node {
+	if d.bad = findBadChars(data); len(d.bad) > 0 {
+		data = sanitize(data, d.bad)
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		d.syntax(err)
@@ -126,7 +162,9 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (d *decoder) syntax(err error) {
 	msg := err.Error()
-	line := 0
+	// yaml.v3 leaves the line out of its message when the problem is on
+	// the first line (its mark counts from 0 and 0 means "not set").
+	line := 1
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
@@ -277,6 +315,11 @@ func describe(n *yaml.Node) string {
 func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
 		d.fail(n.Line, field, "must be a single value, not %s", describe(n))
+		return "", false
+	}
+	if i := strings.IndexByte(n.Value, 0); i >= 0 {
+		// A quoted "\0" escape: no name, path or setting may hold a NUL.
+		d.fail(n.Line, field, "contains a NUL character (at character %d of the value); remove it", utf8.RuneCountInString(n.Value[:i])+1)
 		return "", false
 	}
 	return n.Value, true

@@ -189,12 +189,12 @@ func TestLoadBadFiles(t *testing.T) {
 
 // configErrors unpacks a joined error into its *Error parts, failing the
 // test on any part of another type.
-func configErrors(t *testing.T, err error) []*Error {
+func configErrors(t testing.TB, err error) []*Error {
 	t.Helper()
 	var parts []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		parts = j.Unwrap()
-	} else {
+	} else if err != nil {
 		parts = []error{err}
 	}
 	var out []*Error

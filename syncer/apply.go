@@ -20,7 +20,6 @@ import (
 // chunkSize is the unit of a file-by-file copy and of progress reports.
 const chunkSize = 1 << 20
 
-
 const (
 	local  = 0
 	remote = 1

@@ -133,7 +133,6 @@ func TestLowDiskSpaceIsLogged(t *testing.T) {
 	e := newEnv(t)
 	e.write("remote", "a", "a")
 	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return lowSpace{l}, r }
-	e.job.DiskSpaceWarning = 0.05
 	var logs bytes.Buffer
 	o := e.options()
 	o.Log = slog.New(slog.NewTextHandler(&logs, nil))

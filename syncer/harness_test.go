@@ -52,6 +52,8 @@ func newEnv(t testing.TB) *env {
 		Name: "test", Local: e.localDir, Remote: e.remoteDir,
 		Direction: config.TwoWay, Conflicts: config.Rename,
 		MaxDelete: config.Limit{IsPercent: true, Percent: 100},
+		// The jobs file's default: the applier has none of its own.
+		DiskSpaceWarning: config.DefaultDiskSpaceWarning,
 	}
 	return e
 }
