@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -134,6 +136,41 @@ func (c *Config) EnsureValid() error {
 	return nil
 }
 
+// RootError is a served folder that is missing or not a folder when the
+// server starts: a mistyped path, or a disk not mounted yet.
+type RootError struct {
+	User string // "" in single-root mode
+	Path string
+	Err  error
+}
+
+func (e *RootError) Error() string {
+	what := "--root " + e.Path
+	if e.User != "" {
+		what = fmt.Sprintf("root %s of user %q", e.Path, e.User)
+	}
+	why := e.Err.Error()
+	if errors.Is(e.Err, fs.ErrNotExist) {
+		why = "the folder does not exist"
+	}
+	return fmt.Sprintf("unable to serve %s: %s; create the folder (or mount its disk) first", what, why)
+}
+
+func (e *RootError) Unwrap() error { return e.Err }
+
+var errNotDir = errors.New("it is not a folder")
+
+func checkRoot(user, dir string) error {
+	fi, err := os.Stat(dir)
+	if err == nil && !fi.IsDir() {
+		err = errNotDir
+	}
+	if err != nil {
+		return &RootError{User: user, Path: dir, Err: err}
+	}
+	return nil
+}
+
 // account is what an authenticated key reaches.
 type account struct {
 	name    string
@@ -233,6 +270,9 @@ func New(cfg Config) (*Server, error) {
 		root, err := filepath.Abs(u.Root)
 		if err != nil {
 			return nil, fmt.Errorf("unable to resolve root %s: %w", u.Root, err)
+		}
+		if err := checkRoot(u.Name, root); err != nil {
+			return nil, err
 		}
 		a := &account{name: u.Name, root: filepath.Clean(root), rateCap: u.Rate, limiter: newLimiter(u.Rate)}
 		keys, err := parseAuthorizedKeys(u.AuthorizedKeys, loc)
