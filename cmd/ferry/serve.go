@@ -12,7 +12,7 @@ import (
 
 func newServeCommand() *command {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	listen := fs.String("listen", server.DefaultListen, "TCP address of the SSH control channel (with --config, default the file's listen:)")
+	listen := fs.String("listen", "", "TCP address of the SSH control channel (default "+server.DefaultListen+", or with --config the file's listen:)")
 	udpPort := fs.Int("udp-port", -1, "UDP port for data sessions (default: the --listen port; 0 turns UDP off)")
 	root := fs.String("root", "", "folder every authorized key maps to; the user name in ferry://USER@host is NOT checked in this mode (use --config with users for accounts)")
 	authKeys := fs.String("authorized-keys", "", "OpenSSH authorized_keys file (a dedicated one is best; from= and expiry-time= are honoured, keys with command= and the like are refused)")

@@ -266,3 +266,12 @@ func TestServeRefusesMissingRoot(t *testing.T) {
 		t.Errorf("user root missing: exit %d, want %d naming the user and the path: %s", code, exitConfig, stderr)
 	}
 }
+
+// TestServeHelpSaysTheUserIsNotChecked: in single-root mode any user name
+// reaches the root, and --help says so.
+func TestServeHelpSaysTheUserIsNotChecked(t *testing.T) {
+	code, _, stderr := runCLI(t, context.Background(), "serve", "-h")
+	if code != exitOK || !strings.Contains(stderr, "ferry://USER@host is NOT checked") {
+		t.Fatalf("exit %d, help:\n%s", code, stderr)
+	}
+}

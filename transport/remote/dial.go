@@ -376,7 +376,7 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
 			if why := printable(banner.String(), maxBanner); why != "" {
-				return nil, fmt.Errorf("ferry server %s: %s: %w", e.addr, why, err)
+				return nil, fmt.Errorf("%s (server %s): %w", why, e.addr, err)
 			}
 			return nil, fmt.Errorf("ferry server %s refused key %s for user %q: add the public key to its authorized keys: %w",
 				e.addr, ssh.FingerprintSHA256(e.signer.PublicKey()), e.opts.User, err)

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,4 +151,39 @@ type publicOnly struct{ ssh.Signer }
 
 func (publicOnly) Sign(io.Reader, []byte) (*ssh.Signature, error) {
 	return nil, errors.New("no private key")
+}
+
+type fakeMeta struct {
+	user   string
+	remote net.Addr
+}
+
+func (m fakeMeta) User() string          { return m.user }
+func (m fakeMeta) SessionID() []byte     { return nil }
+func (m fakeMeta) ClientVersion() []byte { return nil }
+func (m fakeMeta) ServerVersion() []byte { return nil }
+func (m fakeMeta) RemoteAddr() net.Addr  { return m.remote }
+func (m fakeMeta) LocalAddr() net.Addr   { return m.remote }
+
+// TestNoTouchRequiredReachesTheSSHLibrary: the SSH library checks a
+// security key's touch unless the Permissions say no-touch-required.
+func TestNoTouchRequiredReachesTheSSHLibrary(t *testing.T) {
+	dir := t.TempDir()
+	touch, touchLine := keyPair(t, dir, "touch")
+	noTouch, noTouchLine := keyPair(t, dir, "notouch")
+	ak := filepath.Join(dir, "keys")
+	if err := os.WriteFile(ak, []byte(string(touchLine)+"no-touch-required "+string(noTouchLine)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(c *Config) { c.AuthorizedKeys = ak })
+	meta := fakeMeta{user: "x", remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}}
+	for signer, want := range map[ssh.Signer]bool{touch: false, noTouch: true} {
+		perms, err := ts.srv.checkKey(meta, signer.PublicKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := perms.Extensions[extNoTouch]; got != want {
+			t.Errorf("no-touch-required in the permissions: %v, want %v", got, want)
+		}
+	}
 }

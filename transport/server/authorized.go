@@ -50,8 +50,7 @@ func (k *authorizedKey) denial(ip netip.Addr, now time.Time) string {
 }
 
 // harmlessOptions only take away rights ferry never gives (a shell, a pty,
-// forwarding), or require what the SSH library always checks (a security
-// key's touch): ferry accepts them as they are.
+// forwarding): ferry accepts them as they are.
 var harmlessOptions = map[string]bool{
 	"restrict":            true,
 	"no-pty":              true,
@@ -59,7 +58,6 @@ var harmlessOptions = map[string]bool{
 	"no-agent-forwarding": true,
 	"no-x11-forwarding":   true,
 	"no-user-rc":          true,
-	"touch-required":      true,
 }
 
 // parseKeyOptions reads the options of an authorized_keys line (as
@@ -77,6 +75,11 @@ func parseKeyOptions(opts []string, loc *time.Location) (keyOptions, error) {
 		if !hasValue {
 			switch {
 			case harmlessOptions[name]:
+				continue
+			// The SSH library always wants a security key's touch unless
+			// told otherwise; as in sshd, the last of the two counts.
+			case name == "touch-required":
+				ko.noTouch = false
 				continue
 			case name == "no-touch-required":
 				ko.noTouch = true

@@ -20,6 +20,11 @@ func TestKeyOptions(t *testing.T) {
 		{opts: []string{"restrict"}},
 		{opts: []string{"no-pty", "no-port-forwarding", "no-agent-forwarding", "No-X11-Forwarding", "no-user-rc"}},
 		{opts: []string{"touch-required"}},
+		{opts: []string{"no-touch-required", "touch-required"}, check: func(t *testing.T, ko keyOptions) {
+			if ko.noTouch {
+				t.Error("touch-required after no-touch-required did not count")
+			}
+		}},
 		{opts: []string{"no-touch-required"}, check: func(t *testing.T, ko keyOptions) {
 			if !ko.noTouch {
 				t.Error("no-touch-required not kept")
