@@ -50,8 +50,8 @@ type User struct {
 type Opener func(dir, partialSuffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error)
 
 // Config says what a Server serves and to whom. Either Root and
-// AuthorizedKeys (single-root mode: every listed key reaches Root) or Users
-// is set.
+// AuthorizedKeys (single-root mode: every listed key reaches Root, whatever
+// the SSH user name) or Users (the SSH user names the account) is set.
 type Config struct {
 	Root           string
 	AuthorizedKeys string
