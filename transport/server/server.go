@@ -529,7 +529,12 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 	go ssh.DiscardRequests(reqs)
-	acct := s.accounts[sconn.Permissions.Extensions[extUser]]
+	acct, ok := s.accounts[sconn.Permissions.Extensions[extUser]]
+	if _, refused := sconn.Permissions.Extensions[extRefused]; refused || !ok {
+		// verifiedKey refuses these; never serve one if that changes.
+		s.log.Error("connection authenticated without an account; closed", "remote", remote)
+		return
+	}
 	log := s.log.With("remote", remote, "user", acct.name, "key", sconn.Permissions.Extensions["ferry-key"])
 	log.Info("client connected", "client", string(sconn.ClientVersion()))
 	sess := newSession(ctx, s, acct, sconn, log)
