@@ -31,6 +31,11 @@ type ServerConfig struct {
 	StateDir string
 	// HostKey is the ed25519 host key; default STATE_DIR/host_key.
 	HostKey string
+	// UDPPortFromListen and HostKeyFromStateDir say that the file left
+	// udp_port or host_key out, so that the value is derived: a command
+	// line that overrides listen or state_dir must derive it again.
+	UDPPortFromListen   bool
+	HostKeyFromStateDir bool
 	// MaxConnections bounds concurrent SSH connections; default 64.
 	MaxConnections int
 	// TotalRate caps all users together; 0 is uncapped.
@@ -92,12 +97,14 @@ func ParseServer(file string, data []byte) (*ServerConfig, error) {
 	}
 	if s.HostKey == "" {
 		s.HostKey = filepath.Join(s.StateDir, "host_key")
+		s.HostKeyFromStateDir = true
 	}
 	if s.UDPPort == -1 && !d.failed["udp_port"] {
 		s.UDPPort = 0
 		if _, p, err := net.SplitHostPort(s.Listen); err == nil {
 			s.UDPPort, _ = strconv.Atoi(p)
 		}
+		s.UDPPortFromListen = true
 	}
 	if d.complete() {
 		d.report(s.problems(), 0)

@@ -36,7 +36,7 @@ users:
 	}
 	want := &ServerConfig{
 		File: p, Listen: "127.0.0.1:4000", UDPPort: 4000, StateDir: testHome + "/.local/state/ferry",
-		HostKey: "/etc/ferry/host_key", MaxConnections: 8, TotalRate: 1_000_000_000,
+		HostKey: "/etc/ferry/host_key", MaxConnections: 8, TotalRate: 1_000_000_000, UDPPortFromListen: true,
 		Users: []User{
 			{Name: "alice", Root: "/srv/alice", AuthorizedKeys: testHome + "/keys/alice", Rate: 100_000_000},
 			{Name: "bob", Root: "/srv/bob", AuthorizedKeys: "/etc/ferry/bob.keys"},

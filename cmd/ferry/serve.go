@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"log/slog"
 
@@ -11,13 +12,13 @@ import (
 
 func newServeCommand() *command {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	listen := fs.String("listen", server.DefaultListen, "TCP address of the SSH control channel")
+	listen := fs.String("listen", "", "TCP address of the SSH control channel (default "+server.DefaultListen+", or with --config the file's listen:)")
 	udpPort := fs.Int("udp-port", -1, "UDP port for data sessions (default: the --listen port; 0 turns UDP off)")
-	root := fs.String("root", "", "folder every authorized key maps to")
-	authKeys := fs.String("authorized-keys", "", "OpenSSH authorized_keys file")
-	hostKey := fs.String("host-key", "", "ed25519 host key, created 0600 if missing (default STATE_DIR/ssh_host_ed25519_key)")
-	stateDir := fs.String("state-dir", "", "scan caches and the default host key (default ~/.local/state/ferry/serve)")
-	cfgPath := fs.String("config", "", "server.yaml with users (name, root, authorized_keys, rate), instead of --root/--authorized-keys")
+	root := fs.String("root", "", "folder every authorized key maps to; the user name in ferry://USER@host is NOT checked in this mode (use --config with users for accounts)")
+	authKeys := fs.String("authorized-keys", "", "OpenSSH authorized_keys file (a dedicated one is best; from= and expiry-time= are honoured, keys with command= and the like are refused)")
+	hostKey := fs.String("host-key", "", "ed25519 host key, created 0600 if missing (default STATE_DIR/host_key)")
+	stateDir := fs.String("state-dir", "", "scan caches and the default host key (default ~/.local/state/ferry)")
+	cfgPath := fs.String("config", "", "server.yaml with users (name, root, authorized_keys, rate), instead of --root/--authorized-keys; the SSH user names the account; flags given as well override the file")
 	level := fs.String("log-level", "info", "debug | info | warn | error")
 	return &command{
 		name:    "serve",
@@ -36,18 +37,35 @@ func newServeCommand() *command {
 			if *cfgPath == "" && (*root == "" || *authKeys == "") {
 				return usageError{"give --root and --authorized-keys, or --config server.yaml"}
 			}
-			port := *udpPort
-			if port < 0 {
-				port = server.UDPSameAsListen
-			}
-			cfg, addr, err := server.Flags{
-				Listen: *listen, UDPPort: port, Root: *root, AuthorizedKeys: *authKeys,
+			// A flag overrides the config file only when it was given: its
+			// default must never hide the file's value.
+			given := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+			flags := server.Flags{
+				UDPPort: server.UDPSameAsListen, Root: *root, AuthorizedKeys: *authKeys,
 				HostKey: *hostKey, StateDir: *stateDir, ConfigFile: *cfgPath, Log: log,
-			}.Config()
+			}
+			if given["listen"] {
+				if *listen == "" {
+					return usageError{"--listen needs an address such as :33001 or 127.0.0.1:33001"}
+				}
+				flags.Listen = *listen
+			}
+			if given["udp-port"] {
+				if *udpPort < 0 || *udpPort > 65535 {
+					return usageError{"--udp-port must be between 0 (UDP off) and 65535"}
+				}
+				flags.UDPPort = *udpPort
+			}
+			cfg, addr, err := flags.Config()
 			if err != nil {
 				return err
 			}
-			return server.ListenAndServe(ctx, addr, cfg)
+			err = server.ListenAndServe(ctx, addr, cfg)
+			if re := (*server.RootError)(nil); errors.As(err, &re) {
+				return usageError{err.Error()}
+			}
+			return err
 		},
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/time/rate"
@@ -346,12 +347,21 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	dl, _ := ctx.Deadline()
 	nc.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	// The server says why it refuses a key it knows (another user's key,
+	// or options that refuse this client) in a banner before the failure.
+	var banner strings.Builder
 	cfg := &ssh.ClientConfig{
 		User:            e.opts.User,
 		Auth:            []ssh.AuthMethod{ssh.PublicKeys(e.signer)},
 		HostKeyCallback: hostKeyCallback(e.opts.KnownHostsFile, e.opts.AcceptNewHostKey, e.opts.Job, e.opts.ConfigFile, e.log),
-		ClientVersion:   "SSH-2.0-ferry",
-		Timeout:         e.opts.DialTimeout,
+		BannerCallback: func(msg string) error {
+			if banner.Len() < maxBanner {
+				banner.WriteString(msg)
+			}
+			return nil
+		},
+		ClientVersion: "SSH-2.0-ferry",
+		Timeout:       e.opts.DialTimeout,
 	}
 	// SSH writes each message on its own; a wave of requests must leave in
 	// a few segments, not one each, or it outgrows the congestion window.
@@ -365,6 +375,9 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 			return nil, hk
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
+			if why := printable(banner.String(), maxBanner); why != "" {
+				return nil, fmt.Errorf("%s (server %s): %w", why, e.addr, err)
+			}
 			return nil, fmt.Errorf("ferry server %s refused key %s for user %q: add the public key to its authorized keys: %w",
 				e.addr, ssh.FingerprintSHA256(e.signer.PublicKey()), e.opts.User, err)
 		}
@@ -386,6 +399,33 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	// leave right behind it instead of a round trip later.
 	go e.greet(c)
 	return c, nil
+}
+
+// maxBanner bounds how much of a server's banner is kept.
+const maxBanner = 2048
+
+// printable is the server's text s, trimmed, cut to max bytes, on one
+// line, with every control or format character escaped: a server must not
+// be able to move the cursor or reorder what the user reads.
+func printable(s string, max int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "…"
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r == '\n' || r == '\t' {
+			b.WriteByte(' ')
+			continue
+		}
+		if !unicode.IsPrint(r) && r != ' ' {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // greet sends the Hello on c and records the answer; a refused Hello ends

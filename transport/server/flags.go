@@ -22,10 +22,13 @@ const UDPSameAsListen = -1
 
 // Flags are `ferry serve`'s command-line values. With ConfigFile, users,
 // rates and defaults come from that file (config.LoadServer) and Root and
-// AuthorizedKeys must be empty; the other flags, when set, override it.
+// AuthorizedKeys must be empty; the other flags override it only when
+// given: a zero value (and UDPSameAsListen) means "not given", so that the
+// caller must leave out the flags the user did not type, never pass their
+// defaults.
 type Flags struct {
-	Listen         string // default :33001
-	UDPPort        int    // UDPSameAsListen (default), 0 (off) or a port
+	Listen         string // "": the file's, or :33001
+	UDPPort        int    // UDPSameAsListen (not given), 0 (off) or a port
 	Root           string
 	AuthorizedKeys string
 	// HostKey defaults to STATE_DIR/host_key.
@@ -53,19 +56,29 @@ func (f Flags) Config() (Config, string, error) {
 		if f.Listen != "" {
 			listen = f.Listen
 		}
-		if f.UDPPort != UDPSameAsListen {
-			cfg.UDPPort = f.UDPPort
-		}
-		if f.HostKey != "" {
-			cfg.HostKeyPath = f.HostKey
-		}
 		if f.StateDir != "" {
 			cfg.StateDir = f.StateDir
+		}
+		switch {
+		case f.UDPPort != UDPSameAsListen:
+			cfg.UDPPort = f.UDPPort
+		case sc.UDPPortFromListen && f.Listen != "":
+			port, err := listenPort(listen)
+			if err != nil {
+				return Config{}, "", err
+			}
+			cfg.UDPPort = port
+		}
+		switch {
+		case f.HostKey != "":
+			cfg.HostKeyPath = f.HostKey
+		case sc.HostKeyFromStateDir && f.StateDir != "":
+			cfg.HostKeyPath = filepath.Join(f.StateDir, "host_key")
 		}
 		if f.MaxConnections != 0 {
 			cfg.MaxConnections = f.MaxConnections
 		}
-		return cfg, listen, nil
+		return cfg, listen, cfg.EnsureValid()
 	}
 	listen := f.Listen
 	if listen == "" {
@@ -85,17 +98,29 @@ func (f Flags) Config() (Config, string, error) {
 	}
 	udp := f.UDPPort
 	if udp == UDPSameAsListen {
-		_, port, err := net.SplitHostPort(listen)
+		port, err := listenPort(listen)
 		if err != nil {
-			return Config{}, "", fmt.Errorf("unable to read the port of --listen %q: %w", listen, err)
+			return Config{}, "", err
 		}
-		udp, _ = strconv.Atoi(port)
+		udp = port
 	}
 	cfg := Config{
 		Root: f.Root, AuthorizedKeys: f.AuthorizedKeys, HostKeyPath: hk,
 		UDPPort: udp, StateDir: state, MaxConnections: f.MaxConnections, Log: f.Log,
 	}
 	return cfg, listen, cfg.EnsureValid()
+}
+
+func listenPort(listen string) (int, error) {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return 0, fmt.Errorf("unable to read the port of --listen %q: %w", listen, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return 0, fmt.Errorf("--listen %q does not end in a port between 0 and 65535", listen)
+	}
+	return n, nil
 }
 
 // FromServerConfig turns a loaded server.yaml into a Config and the

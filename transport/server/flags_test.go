@@ -42,3 +42,42 @@ func TestFlagsServerConfigFile(t *testing.T) {
 		t.Fatal("--root with --config accepted")
 	}
 }
+
+// TestFlagsOverrideTheFileOnlyWhereGiven: values the file derives (the
+// UDP port from listen, the host key from state_dir) follow a flag that
+// overrides what they derive from, unless the file or a flag sets them.
+func TestFlagsOverrideTheFileOnlyWhereGiven(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "server.yaml")
+	users := "users:\n  - name: alice\n    root: " + dir + "/alice\n    authorized_keys: " + dir + "/alice.keys\n"
+	write := func(extra string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte("listen: 127.0.0.1:5000\nstate_dir: "+dir+"/file-state\n"+extra+users), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+	cfg, listen, err := Flags{ConfigFile: file, UDPPort: UDPSameAsListen}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listen != "127.0.0.1:5000" || cfg.UDPPort != 5000 || cfg.HostKeyPath != dir+"/file-state/host_key" || cfg.StateDir != dir+"/file-state" {
+		t.Fatalf("no flags: %+v listen %s", cfg, listen)
+	}
+	cfg, listen, err = Flags{ConfigFile: file, UDPPort: UDPSameAsListen, Listen: "127.0.0.1:6000", StateDir: dir + "/flag-state"}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listen != "127.0.0.1:6000" || cfg.UDPPort != 6000 || cfg.HostKeyPath != dir+"/flag-state/host_key" || cfg.StateDir != dir+"/flag-state" {
+		t.Fatalf("--listen and --state-dir: %+v listen %s", cfg, listen)
+	}
+	cfg, _, err = Flags{ConfigFile: file, UDPPort: 0, Listen: "127.0.0.1:6000", HostKey: "/etc/hk"}.Config()
+	if err != nil || cfg.UDPPort != 0 || cfg.HostKeyPath != "/etc/hk" {
+		t.Fatalf("--udp-port 0 and --host-key: %+v %v", cfg, err)
+	}
+	write("udp_port: 7000\nhost_key: /etc/file-hk\n")
+	cfg, _, err = Flags{ConfigFile: file, UDPPort: UDPSameAsListen, Listen: "127.0.0.1:6000", StateDir: dir + "/flag-state"}.Config()
+	if err != nil || cfg.UDPPort != 7000 || cfg.HostKeyPath != "/etc/file-hk" {
+		t.Fatalf("the file's own udp_port and host_key: %+v %v", cfg, err)
+	}
+}

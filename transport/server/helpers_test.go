@@ -121,11 +121,24 @@ func startServer(t *testing.T, edit func(*Config)) *testServer {
 
 func (ts *testServer) sshClient(t *testing.T, signer ssh.Signer) (*ssh.Client, error) {
 	t.Helper()
+	return ts.sshClientAs(t, "tester", signer, nil)
+}
+
+// sshClientAs logs in as user; banner, if set, receives what the server
+// says before authentication ends.
+func (ts *testServer) sshClientAs(t *testing.T, user string, signer ssh.Signer, banner *string) (*ssh.Client, error) {
+	t.Helper()
 	cfg := &ssh.ClientConfig{
-		User:            "tester",
+		User:            user,
 		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback: ssh.FixedHostKey(ts.srv.HostKey()),
 		Timeout:         10 * time.Second,
+		BannerCallback: func(msg string) error {
+			if banner != nil {
+				*banner += msg
+			}
+			return nil
+		},
 	}
 	c, err := ssh.Dial("tcp", ts.addr, cfg)
 	if err == nil {

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -65,33 +63,4 @@ func createHostKey(path string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("unable to write host key %s: %w", path, err)
 	}
 	return ssh.NewSignerFromKey(priv)
-}
-
-// parseAuthorizedKeys reads an OpenSSH authorized_keys file. Blank lines
-// and comments are skipped; options in front of a key are ignored.
-func parseAuthorizedKeys(path string) ([]ssh.PublicKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("unable to read authorized keys %s: %w", path, err)
-	}
-	var keys []ssh.PublicKey
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		l := bytes.TrimSpace(sc.Bytes())
-		if len(l) == 0 || l[0] == '#' {
-			continue
-		}
-		k, _, _, _, err := ssh.ParseAuthorizedKey(l)
-		if err != nil {
-			return nil, fmt.Errorf("unable to parse %s line %d: %w", path, line, err)
-		}
-		keys = append(keys, k)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("unable to read authorized keys %s: %w", path, err)
-	}
-	return keys, nil
 }

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,8 +50,8 @@ type User struct {
 type Opener func(dir, partialSuffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error)
 
 // Config says what a Server serves and to whom. Either Root and
-// AuthorizedKeys (single-root mode: every listed key reaches Root) or Users
-// is set.
+// AuthorizedKeys (single-root mode: every listed key reaches Root, whatever
+// the SSH user name) or Users (the SSH user names the account) is set.
 type Config struct {
 	Root           string
 	AuthorizedKeys string
@@ -80,7 +85,20 @@ type Config struct {
 	Log      *slog.Logger
 	// Open overrides how a folder is opened (tests); nil uses localfs.
 	Open Opener
+	// Clock tells the time that authorized keys' expiry-time= options are
+	// checked against (nil: the system clock).
+	Clock Clock
+	// Location is the zone of expiry-time= values without a trailing Z
+	// (nil: the system's, as sshd).
+	Location *time.Location
 }
+
+// Clock tells the time.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
 
 // EnsureValid checks that Config describes a server that can start.
 func (c *Config) EnsureValid() error {
@@ -118,6 +136,41 @@ func (c *Config) EnsureValid() error {
 	return nil
 }
 
+// RootError is a served folder that is missing or not a folder when the
+// server starts: a mistyped path, or a disk not mounted yet.
+type RootError struct {
+	User string // "" in single-root mode
+	Path string
+	Err  error
+}
+
+func (e *RootError) Error() string {
+	what := "--root " + e.Path
+	if e.User != "" {
+		what = fmt.Sprintf("root %s of user %q", e.Path, e.User)
+	}
+	why := e.Err.Error()
+	if errors.Is(e.Err, fs.ErrNotExist) {
+		why = "the folder does not exist"
+	}
+	return fmt.Sprintf("unable to serve %s: %s; create the folder (or mount its disk) first", what, why)
+}
+
+func (e *RootError) Unwrap() error { return e.Err }
+
+var errNotDir = errors.New("it is not a folder")
+
+func checkRoot(user, dir string) error {
+	fi, err := os.Stat(dir)
+	if err == nil && !fi.IsDir() {
+		err = errNotDir
+	}
+	if err != nil {
+		return &RootError{User: user, Path: dir, Err: err}
+	}
+	return nil
+}
+
 // account is what an authenticated key reaches.
 type account struct {
 	name    string
@@ -126,18 +179,27 @@ type account struct {
 	limiter *rate.Limiter // nil: uncapped
 }
 
+// grant is one authorized_keys line of one account.
+type grant struct {
+	acct *account
+	key  *authorizedKey
+}
+
 // Server is a running `ferry serve`.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	ssh      *ssh.ServerConfig
 	accounts map[string]*account
-	byKey    map[string][]*account
-	total    *rate.Limiter
-	shares   *shares // the caps divided among data sessions
-	open     Opener
-	roots    *roots
-	hostKey  ssh.PublicKey
+	byKey    map[string][]grant
+	// single: one root for every key, whatever the SSH user name.
+	single  bool
+	clock   Clock
+	total   *rate.Limiter
+	shares  *shares // the caps divided among data sessions
+	open    Opener
+	roots   *roots
+	hostKey ssh.PublicKey
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -181,7 +243,9 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      log,
 		accounts: map[string]*account{},
-		byKey:    map[string][]*account{},
+		byKey:    map[string][]grant{},
+		single:   cfg.Root != "",
+		clock:    cfg.Clock,
 		total:    newLimiter(cfg.TotalRate),
 		shares:   newShares(cfg.TotalRate),
 		open:     cfg.Open,
@@ -190,6 +254,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.open == nil {
 		s.open = openLocal
+	}
+	if s.clock == nil {
+		s.clock = systemClock{}
+	}
+	loc := cfg.Location
+	if loc == nil {
+		loc = time.Local
 	}
 	users := cfg.Users
 	if cfg.Root != "" {
@@ -200,8 +271,11 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("unable to resolve root %s: %w", u.Root, err)
 		}
+		if err := checkRoot(u.Name, root); err != nil {
+			return nil, err
+		}
 		a := &account{name: u.Name, root: filepath.Clean(root), rateCap: u.Rate, limiter: newLimiter(u.Rate)}
-		keys, err := parseAuthorizedKeys(u.AuthorizedKeys)
+		keys, err := parseAuthorizedKeys(u.AuthorizedKeys, loc)
 		if err != nil {
 			return nil, err
 		}
@@ -209,8 +283,11 @@ func New(cfg Config) (*Server, error) {
 			log.Warn("authorized keys file lists no keys; nobody can log in", "file", u.AuthorizedKeys, "user", u.Name)
 		}
 		s.accounts[u.Name] = a
-		for _, k := range keys {
-			s.byKey[string(k.Marshal())] = append(s.byKey[string(k.Marshal())], a)
+		for i := range keys {
+			k := &keys[i]
+			s.noteKey(u.Name, k)
+			id := string(k.key.Marshal())
+			s.byKey[id] = append(s.byKey[id], grant{acct: a, key: k})
 		}
 	}
 	signer, err := LoadOrCreateHostKey(cfg.HostKeyPath)
@@ -218,9 +295,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ssh = &ssh.ServerConfig{
-		PublicKeyCallback: s.checkKey,
-		ServerVersion:     "SSH-2.0-ferry",
-		MaxAuthTries:      6,
+		PublicKeyCallback:         s.checkKey,
+		VerifiedPublicKeyCallback: s.verifiedKey,
+		ServerVersion:             "SSH-2.0-ferry",
+		MaxAuthTries:              6,
 	}
 	s.ssh.AddHostKey(signer)
 	s.hostKey = signer.PublicKey()
@@ -232,31 +310,118 @@ func New(cfg Config) (*Server, error) {
 // printing the fingerprint users should expect).
 func (s *Server) HostKey() ssh.PublicKey { return s.hostKey }
 
-const extUser = "ferry-user"
+// Extensions of the Permissions an accepted key gets.
+const (
+	extUser = "ferry-user"
+	// extRefused holds why a key the server knows is refused; the client
+	// is told once it has proved it holds the key.
+	extRefused = "ferry-refused"
+	// extNoTouch is the SSH library's own: a security key may sign
+	// without a touch.
+	extNoTouch = "no-touch-required"
+)
 
-// checkKey maps a key to an account. With several accounts holding the
-// same key, the login name chooses; otherwise the key alone decides.
+// noteKey logs, once at load, a key line that will refuse every login,
+// and why.
+func (s *Server) noteKey(user string, k *authorizedKey) {
+	attrs := []any{"line", k.where(), "key", k.key.Type() + " " + ssh.FingerprintSHA256(k.key), "comment", k.comment}
+	if !s.single {
+		attrs = append(attrs, "user", user)
+	}
+	switch {
+	case k.refused != "":
+		s.log.Warn("authorized key refused: its options ask for what ferry cannot honour", append(attrs, "reason", k.refused)...)
+	case !k.expires.IsZero() && s.clock.Now().After(k.expires):
+		s.log.Warn("authorized key refused: it has expired", append(attrs, "expired", k.expires.Format(time.RFC3339))...)
+	case k.from != nil && len(k.from.hostNames()) > 0:
+		s.log.Warn("authorized key's from= names hosts; ferry matches client addresses only and resolves no names",
+			append(attrs, "from", k.from.raw, "names", strings.Join(k.from.hostNames(), ","))...)
+	}
+}
+
+// checkKey decides what a key offered by meta.User() reaches. The SSH
+// user names the account (ignored in single-root mode), and one of that
+// account's lines for the key must let this client in. A key the server
+// does not know is refused at once. A known key that is refused all the
+// same passes here with extRefused set, and verifiedKey refuses it with
+// the reason once the client has proved it holds the key: so the reason
+// (which names accounts) reaches only the key's holder.
 func (s *Server) checkKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-	accts := s.byKey[string(key.Marshal())]
-	var chosen *account
-	for _, a := range accts {
-		if a.name == meta.User() {
-			chosen = a
+	fp := ssh.FingerprintSHA256(key)
+	remote := meta.RemoteAddr().String()
+	grants := s.byKey[string(key.Marshal())]
+	if len(grants) == 0 {
+		s.log.Warn("rejected unknown key", "remote", remote, "user", meta.User(), "key", key.Type()+" "+fp)
+		return nil, fmt.Errorf("key %s is not authorized", fp)
+	}
+	ip := remoteIP(meta.RemoteAddr())
+	now := s.clock.Now()
+	var denials, holders []string
+	for _, g := range grants {
+		if !s.single && g.acct.name != meta.User() {
+			if !slices.Contains(holders, g.acct.name) {
+				holders = append(holders, g.acct.name)
+			}
+			continue
+		}
+		if why := g.key.denial(ip, now); why != "" {
+			denials = append(denials, g.key.where()+": "+why)
+			continue
+		}
+		perms := &ssh.Permissions{Extensions: map[string]string{
+			extUser:         g.acct.name,
+			"ferry-key":     fp,
+			"ferry-keytype": key.Type(),
+		}}
+		if g.key.noTouch {
+			perms.Extensions[extNoTouch] = ""
+		}
+		return perms, nil
+	}
+	var msg string
+	switch {
+	case len(denials) > 0:
+		s.log.Warn("rejected key: its authorized_keys options refuse this client", "remote", remote, "user", meta.User(),
+			"key", key.Type()+" "+fp, "reasons", strings.Join(denials, "; "))
+		msg = fmt.Sprintf("ferry server refuses key %s for user %q: the key's authorized_keys line does not allow this client (from=, expiry-time= or an option ferry cannot honour); the server's log says which", fp, meta.User())
+	case s.accounts[meta.User()] == nil:
+		s.log.Warn("rejected key: no such user", "remote", remote, "user", meta.User(), "key", key.Type()+" "+fp, "key_users", strings.Join(holders, ","))
+		msg = fmt.Sprintf("ferry server has no user %q; key %s belongs to user %s: connect as that user (ferry://%s@host/path)", meta.User(), fp, quoteAll(holders), holders[0])
+	default:
+		s.log.Warn("rejected key: it belongs to another user", "remote", remote, "user", meta.User(), "key", key.Type()+" "+fp, "key_users", strings.Join(holders, ","))
+		msg = fmt.Sprintf("ferry server refuses key %s for user %q: the key belongs to user %s, not %q; connect as that user or add the key to %q's authorized keys", fp, meta.User(), quoteAll(holders), meta.User(), meta.User())
+	}
+	return &ssh.Permissions{Extensions: map[string]string{extRefused: msg}}, nil
+}
+
+// verifiedKey refuses, with its reason, a key checkKey let through only so
+// that its holder can be told why.
+func (s *Server) verifiedKey(_ ssh.ConnMetadata, _ ssh.PublicKey, perms *ssh.Permissions, _ string) (*ssh.Permissions, error) {
+	if msg, refused := perms.Extensions[extRefused]; refused {
+		return nil, &ssh.BannerError{Err: errors.New(msg), Message: msg + "\n"}
+	}
+	return perms, nil
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, " or ")
+}
+
+// remoteIP is the client's address, or the zero Addr if addr has none.
+func remoteIP(addr net.Addr) netip.Addr {
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap()
 		}
 	}
-	if chosen == nil && len(accts) == 1 {
-		chosen = accts[0]
+	if ap, err := netip.ParseAddrPort(addr.String()); err == nil {
+		return ap.Addr().Unmap()
 	}
-	if chosen == nil {
-		s.log.Warn("rejected unknown key", "remote", meta.RemoteAddr().String(), "user", meta.User(),
-			"key", key.Type()+" "+ssh.FingerprintSHA256(key))
-		return nil, fmt.Errorf("key %s is not authorized", ssh.FingerprintSHA256(key))
-	}
-	return &ssh.Permissions{Extensions: map[string]string{
-		extUser:         chosen.name,
-		"ferry-key":     ssh.FingerprintSHA256(key),
-		"ferry-keytype": key.Type(),
-	}}, nil
+	return netip.Addr{}
 }
 
 // Serve accepts connections on ln until ctx is done, then closes ln and
@@ -364,7 +529,12 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 	go ssh.DiscardRequests(reqs)
-	acct := s.accounts[sconn.Permissions.Extensions[extUser]]
+	acct, ok := s.accounts[sconn.Permissions.Extensions[extUser]]
+	if _, refused := sconn.Permissions.Extensions[extRefused]; refused || !ok {
+		// verifiedKey refuses these; never serve one if that changes.
+		s.log.Error("connection authenticated without an account; closed", "remote", remote)
+		return
+	}
 	log := s.log.With("remote", remote, "user", acct.name, "key", sconn.Permissions.Extensions["ferry-key"])
 	log.Info("client connected", "client", string(sconn.ClientVersion()))
 	sess := newSession(ctx, s, acct, sconn, log)

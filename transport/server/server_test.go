@@ -125,7 +125,7 @@ func TestUsersReachOnlyTheirOwnRoot(t *testing.T) {
 		c.TotalRate = 4_000_000
 	})
 	for name, s := range signers {
-		c, err := ts.sshClient(t, s)
+		c, err := ts.sshClientAs(t, name, s, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
