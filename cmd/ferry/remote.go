@@ -19,6 +19,7 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 		return nil, err
 	}
 	opts.AcceptNewHostKey = ro.acceptNewHostKey
+	opts.Limits = ro.limits
 	if ro.log != nil {
 		opts.Log = ro.log
 	}
