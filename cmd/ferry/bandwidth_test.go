@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/service/api"
+)
+
+// servedJob is a real `ferry serve` process (this test binary re-executed)
+// on loopback, with UDP data sessions, a fresh ed25519 key it trusts, and
+// a local folder and a served folder for a job.
+type servedJob struct {
+	dir, local, served, identity string
+	port                         int
+}
+
+func startServe(t *testing.T, ctx context.Context) *servedJob {
+	t.Helper()
+	dir := t.TempDir()
+	s := &servedJob{dir: dir, local: filepath.Join(dir, "local"), identity: filepath.Join(dir, "id_ed25519")}
+	root := filepath.Join(dir, "root")
+	s.served = filepath.Join(root, "docs")
+	for _, d := range []string{s.local, s.served} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	authKeys := filepath.Join(dir, "authorized_keys")
+	if err := writeDemoKeys(s.identity, authKeys); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if s.port, err = freePort(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startDemoServer(ctx, &env{stdout: io.Discard, stderr: io.Discard}, dir, root, authKeys, s.port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	return s
+}
+
+// jobs writes a jobs file with one job "j" between the two folders.
+func (s *servedJob) jobs(t *testing.T, extra string) string {
+	t.Helper()
+	p := filepath.Join(s.dir, "jobs.yaml")
+	write(t, p, fmt.Sprintf("state_dir: %s\njobs:\n  - name: j\n    local: %s\n    remote: ferry://tester@127.0.0.1:%d/docs\n    identity: %s\n    transport: udp\n%s",
+		filepath.Join(s.dir, "state"), s.local, s.port, s.identity, extra))
+	return p
+}
+
+// writeBig writes n bytes that do not compress.
+func writeBig(t *testing.T, path string, n int) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(1, 2)) // content only; timing does not depend on it
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const (
+	highCap = 16_000_000 // 2 MB/s
+	lowCap  = 1_600_000  // 200 kB/s
+)
+
+// TestBandwidthChangeReachesRunningTransfer: a cap changed through the
+// control API, as `ferry` users change it, slows an upload and a download
+// that are already running through a real `ferry serve`, within 2 s. Rates
+// are measured over windows of real time from the agent's per-file
+// progress; the bounds leave room for a loaded machine and lost datagrams
+// (before: well above the new cap; after: under twice it).
+func TestBandwidthChangeReachesRunningTransfer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := startServe(t, ctx)
+	const size = 16 << 20
+	writeBig(t, filepath.Join(s.local, "up.bin"), size)
+	writeBig(t, filepath.Join(s.served, "down.bin"), size)
+	cfgPath := s.jobs(t, fmt.Sprintf("    direction: two-way\n    interval: 1h\n    bandwidth: {upload: %d, download: %d}\n", highCap, highCap))
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var stderr syncBuffer
+	go func() {
+		defer close(done)
+		run(runCtx, &env{stdout: io.Discard, stderr: &stderr}, []string{"run", "--accept-new-host-key", "--config", cfgPath})
+	}()
+	defer func() {
+		stop()
+		<-done
+	}()
+	c := api.NewClient(cfg.SocketPath(), "")
+
+	// done bytes of each file in flight; both must be moving.
+	moved := func() map[string]int64 {
+		t.Helper()
+		j, err := c.Job(ctx, "j")
+		if err != nil {
+			t.Fatalf("job status: %v (agent: %s)", err, stderr.String())
+		}
+		out := map[string]int64{}
+		for _, tr := range j.Transfers {
+			out[tr.Path] = tr.Done
+		}
+		if j.Progress.FilesDone > 0 {
+			t.Fatalf("a file finished before the measurement ended: %+v", j.Progress)
+		}
+		return out
+	}
+	rates := func(window time.Duration) map[string]float64 {
+		t.Helper()
+		a, start := moved(), time.Now()
+		time.Sleep(window) // a measurement window, not an ordering
+		b, d := moved(), time.Since(start).Seconds()
+		out := map[string]float64{}
+		for _, p := range []string{"up.bin", "down.bin"} {
+			out[p] = float64(b[p]-a[p]) / d
+		}
+		return out
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, err := c.Job(ctx, "j")
+		if err == nil {
+			got := map[string]int64{}
+			for _, tr := range m.Transfers {
+				got[tr.Path] = tr.Done
+			}
+			if got["up.bin"] > 0 && got["down.bin"] > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the transfers did not start within 30 s (agent: %s)", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := rates(time.Second)
+	t.Logf("at %s: upload %.0f B/s, download %.0f B/s", config.Rate(highCap), before["up.bin"], before["down.bin"])
+	for p, r := range before {
+		if r < 3*lowCap/8 {
+			t.Fatalf("%s moved at %.0f B/s before the change, not well above the new cap of %d B/s; the test cannot tell", p, r, lowCap/8)
+		}
+	}
+
+	low := api.Rate(lowCap)
+	if _, err := c.SetBandwidth(ctx, "j", api.BandwidthRequest{Upload: &low, Download: &low}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the change must have reached the transfers by now
+	after := rates(2 * time.Second)
+	t.Logf("at %s: upload %.0f B/s, download %.0f B/s", config.Rate(lowCap), after["up.bin"], after["down.bin"])
+	for p, r := range after {
+		if r > 2*lowCap/8 {
+			t.Errorf("%s still moves at %.0f B/s 2 s after the cap went to %d B/s", p, r, lowCap/8)
+		}
+	}
+}
