@@ -173,3 +173,28 @@ func TestBandwidthChangeReachesRunningTransfer(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoWayJobUploadsAtItsDownloadCap: a two-way job runs at the lowest
+// non-zero of its caps, so with only `download: 4Mbps` (500 kB/s) its
+// upload of 2 MiB through a real `ferry serve` cannot take less than about
+// 4 s. Only a lower bound is checked, which a slow machine cannot break.
+func TestTwoWayJobUploadsAtItsDownloadCap(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := startServe(t, ctx)
+	writeBig(t, filepath.Join(s.local, "up.bin"), 2<<20)
+	cfgPath := s.jobs(t, "    direction: two-way\n    bandwidth: {download: 4Mbps}\n")
+	start := time.Now()
+	code, out, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", cfgPath, "j")
+	took := time.Since(start)
+	if code != exitOK {
+		t.Fatalf("sync: exit %d: %s %s", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(s.served, "up.bin")); err != nil {
+		t.Fatalf("the upload did not arrive: %v\n%s", err, out)
+	}
+	t.Logf("2 MiB uploaded in %v", took)
+	if took < 3*time.Second {
+		t.Fatalf("2 MiB uploaded in %v: the job's 4Mbps download cap did not hold for its uploads", took)
+	}
+}

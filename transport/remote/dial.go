@@ -532,6 +532,15 @@ func (e *Endpoint) SetBandwidth(bw config.Bandwidth) {
 	}
 }
 
+// Bandwidth returns the caps the endpoint's transfers run at now: the
+// last caps given (Options.Bandwidth, Options.Limits or SetBandwidth),
+// folded by Options.Direction.
+func (e *Endpoint) Bandwidth() config.Bandwidth {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.opts.Bandwidth
+}
+
 // caps is what a job's caps mean for its transfers: with a direction,
 // both ways run at the job's effective cap.
 func (e *Endpoint) caps(bw config.Bandwidth) config.Bandwidth {
