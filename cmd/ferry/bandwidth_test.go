@@ -7,9 +7,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/service/api"
 )
@@ -196,5 +198,145 @@ func TestTwoWayJobUploadsAtItsDownloadCap(t *testing.T) {
 	t.Logf("2 MiB uploaded in %v", took)
 	if took < 3*time.Second {
 		t.Fatalf("2 MiB uploaded in %v: the job's 4Mbps download cap did not hold for its uploads", took)
+	}
+}
+
+// fakeClock is an agent.Clock whose time moves only when the test moves it.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c  *fakeClock
+	at time.Time
+	ch chan time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) NewTimer(d time.Duration) agent.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
+	if d <= 0 {
+		t.ch <- c.now
+		return t
+	}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.ch }
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	for i, x := range t.c.timers {
+		if x == t {
+			t.c.timers = append(t.c.timers[:i], t.c.timers[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// advanceTo moves the time to at and fires the timers due.
+func (c *fakeClock) advanceTo(at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = at
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		if t.at.After(at) {
+			keep = append(keep, t)
+			continue
+		}
+		t.ch <- at
+	}
+	c.timers = keep
+}
+
+// TestOneShotSyncFollowsBandwidthSchedule: `ferry sync` applies the
+// bandwidth.schedule rule in force when it starts (200 kB/s from 09:00),
+// and a rule boundary crossed during the pass (uncapped from 10:00) changes
+// the cap of the running upload. The clock the rules read is a fake one
+// that the test moves across the boundary; the rates are measured in real
+// time on the server's partial file, with wide bounds: under twice the cap
+// before, and the 7 MB or more left after the boundary in under 12 s (at
+// the old cap it needs 35 s).
+func TestOneShotSyncFollowsBandwidthSchedule(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := startServe(t, ctx)
+	const size = 8 << 20
+	writeBig(t, filepath.Join(s.local, "big.bin"), size)
+	cfgPath := s.jobs(t, "    direction: local-to-remote\n    bandwidth:\n      schedule:\n"+
+		"        - {cron: \"0 9 * * *\", upload: 1600Kbps}\n        - {cron: \"0 10 * * *\", upload: 0}\n")
+	y, m, d := time.Now().Date()
+	clock := &fakeClock{now: time.Date(y, m, d, 9, 59, 0, 0, time.Local)}
+
+	done, exited := make(chan int, 1), make(chan struct{})
+	var out, stderr syncBuffer
+	go func() {
+		defer close(exited)
+		done <- run(ctx, &env{stdout: &out, stderr: &stderr, clock: clock}, []string{"sync", "--accept-new-host-key", "--config", cfgPath, "j"})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+	})
+	partial, final := filepath.Join(s.served, "big.bin.partial"), filepath.Join(s.served, "big.bin")
+	arrived := func() int64 {
+		t.Helper()
+		if _, err := os.Stat(final); err == nil {
+			t.Fatalf("the whole file arrived before the 10:00 rule fired: the 09:00 cap of 200 kB/s did not hold\n%s", out.String())
+		}
+		fi, err := os.Stat(partial)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for arrived() == 0 {
+		select {
+		case code := <-done:
+			t.Fatalf("sync ended (exit %d) before the upload started: %s %s", code, out.String(), stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the upload did not start within 30 s: %s %s", out.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a, start := arrived(), time.Now()
+	time.Sleep(1500 * time.Millisecond) // a measurement window, not an ordering
+	b := arrived()
+	before := float64(b-a) / time.Since(start).Seconds()
+	t.Logf("before 10:00: %.0f B/s", before)
+	if before > 2*lowCap/8 {
+		t.Fatalf("the upload moved at %.0f B/s under the 09:00 rule's cap of %d B/s", before, lowCap/8)
+	}
+
+	left := size - arrived()
+	clock.advanceTo(time.Date(y, m, d, 10, 0, 1, 0, time.Local))
+	start = time.Now()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("sync: exit %d: %s %s", code, out.String(), stderr.String())
+		}
+	case <-time.After(12 * time.Second):
+		t.Fatalf("%d bytes left at 10:00 did not arrive within 12 s of the rule that lifts the cap", left)
+	}
+	t.Logf("after 10:00: %d bytes in %v", left, time.Since(start))
+	if got, err := os.ReadFile(final); err != nil || len(got) != size {
+		t.Fatalf("big.bin on the server: %d bytes, %v", len(got), err)
 	}
 }
