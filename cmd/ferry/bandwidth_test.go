@@ -75,7 +75,7 @@ func writeBig(t *testing.T, path string, n int) {
 
 const (
 	highCap = 16_000_000 // 2 MB/s
-	lowCap  = 1_600_000  // 200 kB/s
+	lowCap  = 800_000    // 100 kB/s
 )
 
 // TestBandwidthChangeReachesRunningTransfer: a cap changed through the
@@ -88,7 +88,7 @@ func TestBandwidthChangeReachesRunningTransfer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := startServe(t, ctx)
-	const size = 16 << 20
+	const size = 12 << 20
 	writeBig(t, filepath.Join(s.local, "up.bin"), size)
 	writeBig(t, filepath.Join(s.served, "down.bin"), size)
 	cfgPath := s.jobs(t, fmt.Sprintf("    direction: two-way\n    interval: 1h\n    bandwidth: {upload: %d, download: %d}\n", highCap, highCap))
@@ -263,13 +263,13 @@ func (c *fakeClock) advanceTo(at time.Time) {
 }
 
 // TestOneShotSyncFollowsBandwidthSchedule: `ferry sync` applies the
-// bandwidth.schedule rule in force when it starts (200 kB/s from 09:00),
+// bandwidth.schedule rule in force when it starts (100 kB/s from 09:00),
 // and a rule boundary crossed during the pass (uncapped from 10:00) changes
 // the cap of the running upload. The clock the rules read is a fake one
 // that the test moves across the boundary; the rates are measured in real
 // time on the server's partial file, with wide bounds: under twice the cap
-// before, and the 7 MB or more left after the boundary in under 12 s (at
-// the old cap it needs 35 s).
+// before, and the 8 MB or so left after the boundary in under 12 s (at
+// the old cap it needs 80 s).
 func TestOneShotSyncFollowsBandwidthSchedule(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -277,7 +277,7 @@ func TestOneShotSyncFollowsBandwidthSchedule(t *testing.T) {
 	const size = 8 << 20
 	writeBig(t, filepath.Join(s.local, "big.bin"), size)
 	cfgPath := s.jobs(t, "    direction: local-to-remote\n    bandwidth:\n      schedule:\n"+
-		"        - {cron: \"0 9 * * *\", upload: 1600Kbps}\n        - {cron: \"0 10 * * *\", upload: 0}\n")
+		"        - {cron: \"0 9 * * *\", upload: 800Kbps}\n        - {cron: \"0 10 * * *\", upload: 0}\n")
 	y, m, d := time.Now().Date()
 	clock := &fakeClock{now: time.Date(y, m, d, 9, 59, 0, 0, time.Local)}
 
@@ -295,7 +295,7 @@ func TestOneShotSyncFollowsBandwidthSchedule(t *testing.T) {
 	arrived := func() int64 {
 		t.Helper()
 		if _, err := os.Stat(final); err == nil {
-			t.Fatalf("the whole file arrived before the 10:00 rule fired: the 09:00 cap of 200 kB/s did not hold\n%s", out.String())
+			t.Fatalf("the whole file arrived before the 10:00 rule fired: the 09:00 cap of 100 kB/s did not hold\n%s", out.String())
 		}
 		fi, err := os.Stat(partial)
 		if err != nil {
