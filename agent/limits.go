@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -57,6 +58,60 @@ func (l *Limits) set(bw config.Bandwidth) {
 	close(l.changed)
 	l.changed = make(chan struct{})
 	l.mu.Unlock()
+}
+
+// Schedule applies a job's bandwidth.schedule to its Limits as the rules
+// fire, for a caller that runs a pass itself (a one-shot `ferry sync`);
+// the agent does the same in each job's loop. Time is read only through
+// its Clock.
+type Schedule struct {
+	clock   Clock
+	rules   []bwRule
+	limits  *Limits
+	checked time.Time // rules firing up to here are applied
+}
+
+// NewSchedule returns a Schedule whose Limits hold bw with the rules of
+// bw.Schedule in force at clock.Now() applied. A nil clock is the wall
+// clock.
+func NewSchedule(bw config.Bandwidth, clock Clock) (*Schedule, error) {
+	rules, err := parseBWRules(bw.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("unable to follow the bandwidth schedule: %w", err)
+	}
+	if clock == nil {
+		clock = realClock{}
+	}
+	now := clock.Now()
+	return &Schedule{clock: clock, rules: rules, checked: now,
+		limits: NewLimits(initialBandwidth(bw, rules, now))}, nil
+}
+
+// Limits is where the caps in force are published.
+func (s *Schedule) Limits() *Limits { return s.limits }
+
+// Run applies every rule as it fires until ctx ends; with no rules it
+// returns at once.
+func (s *Schedule) Run(ctx context.Context) {
+	for {
+		next := nextRuleTime(s.rules, s.checked)
+		if next.IsZero() {
+			return
+		}
+		t := s.clock.NewTimer(max(0, next.Sub(s.clock.Now())))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		now := s.clock.Now()
+		if now.Before(next) {
+			continue
+		}
+		s.limits.set(dueRules(s.limits.Bandwidth(), s.rules, s.checked, now))
+		s.checked = now
+	}
 }
 
 // parseCron accepts what config validation accepts: five fields or a

@@ -135,3 +135,12 @@ func (b Bandwidth) EffectiveCap(dir Direction) Rate {
 	}
 	return b.Download
 }
+
+// ForDirection is b with both caps set to EffectiveCap(dir): the caps a
+// job's transfers run at, whichever way a file moves. A two-way job with
+// only a download cap uploads at that cap too.
+func (b Bandwidth) ForDirection(dir Direction) Bandwidth {
+	c := b.EffectiveCap(dir)
+	b.Upload, b.Download = c, c
+	return b
+}

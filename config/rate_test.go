@@ -163,3 +163,14 @@ func TestParseRemoteURL(t *testing.T) {
 		}
 	}
 }
+
+func TestForDirectionCapsBothWays(t *testing.T) {
+	bw := Bandwidth{Download: 10_000_000, Policy: Low, TargetRate: 5}
+	got := bw.ForDirection(TwoWay)
+	if got.Upload != 10_000_000 || got.Download != 10_000_000 || got.Policy != Low || got.TargetRate != 5 {
+		t.Fatalf("two-way with only a download cap: %+v, want both caps 10Mbps and the rest kept", got)
+	}
+	if got := (Bandwidth{Upload: 3, Download: 7}).ForDirection(LocalToRemote); got.Upload != 3 || got.Download != 3 {
+		t.Fatalf("local-to-remote: %+v, want both caps 3", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
 )
@@ -35,10 +36,12 @@ type command struct {
 	run     func(ctx context.Context, env *env, args []string) error
 }
 
-// env is what every command may touch: its output streams. Tests swap them.
+// env is what every command may touch: its output streams and the clock
+// that bandwidth schedules follow. Tests swap them.
 type env struct {
 	stdout, stderr io.Writer
 	isTTY          bool
+	clock          agent.Clock // nil: the wall clock
 }
 
 func commands() []*command {

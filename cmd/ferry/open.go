@@ -98,6 +98,9 @@ type remoteOptions struct {
 	// the local folder is scanned (syncer.Connector) and fails with the
 	// same error a dial up front would give.
 	lazy bool
+	// limits, when set, carries the job's caps as they change while the
+	// remote is open (agent.Limits.Load); transfers in flight follow them.
+	limits func() (config.Bandwidth, <-chan struct{})
 }
 
 // openedJob is both sides of a job.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/transport/remote"
 )
 
@@ -19,6 +18,7 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 		return nil, err
 	}
 	opts.AcceptNewHostKey = ro.acceptNewHostKey
+	opts.Limits = ro.limits
 	if ro.log != nil {
 		opts.Log = ro.log
 	}
@@ -34,7 +34,9 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 // transportSummary describes the last UDP data session of a remote, or ""
 // when the endpoint moved no data over UDP.
 func transportSummary(ep syncer.Endpoint) string {
-	ds, ok := ep.(interface{ DataStats() (data.Stats, bool) })
+	// The concrete type, not an anonymous interface: if DataStats goes,
+	// this stops compiling instead of going quiet.
+	ds, ok := ep.(*remote.Endpoint)
 	if !ok {
 		return ""
 	}

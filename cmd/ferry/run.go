@@ -75,14 +75,11 @@ type runOptions struct {
 func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) error {
 	m := metrics.New(time.Now)
 	open := func(ctx context.Context, req agent.OpenRequest) (syncer.Endpoint, syncer.Endpoint, error) {
-		o, err := openJob(ctx, cfg, &req.Job, req.DB, ro.remote)
+		rem := ro.remote
+		rem.limits = req.Limits.Load
+		o, err := openJob(ctx, cfg, &req.Job, req.DB, rem)
 		if err != nil {
 			return nil, nil, err
-		}
-		if l, ok := o.remote.(interface {
-			WatchLimits(func() (config.Bandwidth, <-chan struct{}))
-		}); ok {
-			l.WatchLimits(req.Limits.Load)
 		}
 		return o.local, o.remote, nil
 	}

@@ -48,7 +48,12 @@ func newSyncCommand() *command {
 				fmt.Fprintln(e.stderr, "warning:", msg)
 			}
 			warnings := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
-			o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew, log: warnings, lazy: true})
+			limits, stopSchedule, err := followSchedule(ctx, e, job)
+			if err != nil {
+				return err
+			}
+			defer stopSchedule()
+			o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew, log: warnings, lazy: true, limits: limits})
 			if err != nil {
 				return err
 			}

@@ -51,6 +51,15 @@ type Options struct {
 	// the UDP data path, "auto" (default) prefers UDP and falls back.
 	Transport config.TransportMode
 	Bandwidth config.Bandwidth
+	// Direction, when set, is the job's direction: transfers both ways run
+	// at Bandwidth.ForDirection(Direction), so a two-way job runs at the
+	// lowest non-zero of its caps. Empty applies the caps as given.
+	Direction config.Direction
+	// Limits, when set, gives the caps in force and a channel closed when
+	// they change (agent.Limits.Load). The endpoint starts from them in
+	// place of Bandwidth and applies every change to the transfers in
+	// flight, as SetBandwidth does, until it is closed.
+	Limits func() (config.Bandwidth, <-chan struct{})
 	// Job and ConfigFile only appear in error messages (the command that
 	// trusts a new host key).
 	Job, ConfigFile string
@@ -83,8 +92,8 @@ func OptionsFromJob(job config.Job, configFile string) (Options, error) {
 	return Options{
 		User: u.User, Host: u.Host, Port: u.Port, Path: u.Path,
 		IdentityFile: job.Identity, KnownHostsFile: job.KnownHosts,
-		Transport: job.Transport, Bandwidth: job.Bandwidth, PartialSuffix: job.PartialSuffix,
-		Job: job.Name, ConfigFile: configFile,
+		Transport: job.Transport, Bandwidth: job.Bandwidth, Direction: job.Direction,
+		PartialSuffix: job.PartialSuffix, Job: job.Name, ConfigFile: configFile,
 	}, nil
 }
 
@@ -209,6 +218,8 @@ type Endpoint struct {
 	nextSession     int
 	lastStats       data.Stats
 	haveStats       bool
+	// stop ends the goroutine that follows Options.Limits.
+	stop chan struct{}
 }
 
 // dialAttempt is one dial that concurrent callers wait for.
@@ -248,9 +259,34 @@ func New(opts Options) (*Endpoint, error) {
 		opts: opts, signer: signer, log: opts.Log.With("remote", opts.Host),
 		addr:     net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
 		sessions: map[int]session{}, prepared: map[bool]*prepared{},
+		stop: make(chan struct{}),
 	}
-	e.applyBandwidth(opts.Bandwidth)
+	bw := opts.Bandwidth
+	var changed <-chan struct{}
+	if opts.Limits != nil {
+		// The first value is taken here, so no transfer starts on caps
+		// the caller has already replaced.
+		bw, changed = opts.Limits()
+	}
+	e.applyBandwidth(bw)
+	if changed != nil {
+		go e.followLimits(changed)
+	}
 	return e, nil
+}
+
+// followLimits applies each change of Options.Limits until Close.
+func (e *Endpoint) followLimits(changed <-chan struct{}) {
+	for {
+		select {
+		case <-changed:
+		case <-e.stop:
+			return
+		}
+		var bw config.Bandwidth
+		bw, changed = e.opts.Limits()
+		e.SetBandwidth(bw)
+	}
 }
 
 // Connect connects, authenticates, pins the host key and opens the folder
@@ -491,6 +527,9 @@ func (e *Endpoint) Close() error {
 	e.releasePrepared()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.closed {
+		close(e.stop)
+	}
 	e.closed = true
 	if e.cur != nil {
 		e.cur.client.Close()
@@ -516,8 +555,9 @@ func (e *Endpoint) RateCap() config.Rate {
 }
 
 // SetBandwidth changes the client-side caps of transfers in flight and to
-// come.
+// come (folded by Options.Direction).
 func (e *Endpoint) SetBandwidth(bw config.Bandwidth) {
+	bw = e.caps(bw)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.opts.Bandwidth = bw
@@ -532,7 +572,27 @@ func (e *Endpoint) SetBandwidth(bw config.Bandwidth) {
 	}
 }
 
+// Bandwidth returns the caps the endpoint's transfers run at now: the
+// last caps given (Options.Bandwidth, Options.Limits or SetBandwidth),
+// folded by Options.Direction.
+func (e *Endpoint) Bandwidth() config.Bandwidth {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.opts.Bandwidth
+}
+
+// caps is what a job's caps mean for its transfers: with a direction,
+// both ways run at the job's effective cap.
+func (e *Endpoint) caps(bw config.Bandwidth) config.Bandwidth {
+	if e.opts.Direction == "" {
+		return bw
+	}
+	return bw.ForDirection(e.opts.Direction)
+}
+
 func (e *Endpoint) applyBandwidth(bw config.Bandwidth) {
+	bw = e.caps(bw)
+	e.opts.Bandwidth = bw
 	// Limiters always exist so that SetBandwidth can cap a job that
 	// started uncapped; rate.Inf means no cap.
 	e.up = rate.NewLimiter(rate.Inf, control.MaxData)

@@ -3,6 +3,7 @@ package remote_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,5 +59,65 @@ func TestClientBandwidthCapAppliesLive(t *testing.T) {
 	t.Logf("capped %v, uncapped %v", capped, time.Since(start))
 	if time.Since(start) >= capped {
 		t.Fatalf("lifting the cap did not speed the upload up: %v then %v", capped, time.Since(start))
+	}
+}
+
+// limitSource is a job's caps as they change at run time, in the shape of
+// agent.Limits.Load.
+type limitSource struct {
+	mu      sync.Mutex
+	bw      config.Bandwidth
+	changed chan struct{}
+}
+
+func (l *limitSource) load() (config.Bandwidth, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bw, l.changed
+}
+
+func (l *limitSource) set(bw config.Bandwidth) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bw = bw
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// TestTwoWayCapFoldsLiveChanges: a cap that changes while the endpoint is
+// open (Options.Limits, as the agent hands them over) reaches the
+// endpoint, and a two-way job runs at the lowest non-zero of its caps:
+// a download cap alone caps uploads too. 4 MiB at 8 Mbit/s (1 MB/s)
+// cannot take much less than 4 s; only that lower bound is checked.
+func TestTwoWayCapFoldsLiveChanges(t *testing.T) {
+	r := rng(t)
+	e := newEnv(t, nil)
+	src := &limitSource{changed: make(chan struct{})}
+	ep := e.mustDial(func(o *remote.Options) {
+		o.Transport = config.TCP
+		o.Direction = config.TwoWay
+		o.Bandwidth = config.Bandwidth{Upload: 1} // replaced by Limits
+		o.Limits = src.load
+	})
+	if got := ep.Bandwidth(); got.Upload != 0 || got.Download != 0 {
+		t.Fatalf("caps at open: %+v, want the Limits' (uncapped)", got)
+	}
+	src.set(config.Bandwidth{Download: 8_000_000})
+	deadline := time.Now().Add(10 * time.Second)
+	for ep.Bandwidth().Upload != 8_000_000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("caps 10 s after the change: %+v, want 8Mbps both ways", ep.Bandwidth())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	src0 := t.TempDir()
+	content := randomBytes(r, 4<<20)
+	item := syncer.Transfer{Source: fileEntry(t, src0, "f.bin", content)}
+	start := time.Now()
+	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src0), nil))
+	took := time.Since(start)
+	t.Logf("4 MiB uploaded in %v under an 8Mbps download cap", took)
+	if took < 3*time.Second {
+		t.Fatalf("4 MiB uploaded in %v: a two-way job's download cap did not hold for its uploads", took)
 	}
 }

@@ -440,6 +440,8 @@ func (e *Endpoint) track(s interface{ SetConfig(cc.Config) }, download bool, ser
 	e.nextSession++
 	id := e.nextSession
 	e.sessions[id] = session{set: s.SetConfig, download: download, serverCap: serverCap}
+	// Caps changed since the session was negotiated apply from its start.
+	s.SetConfig(ratesFor(e.opts.Bandwidth, limitFor(e.opts.Bandwidth, download), serverCap))
 	return func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
