@@ -24,7 +24,7 @@ type servedJob struct {
 	port                         int
 }
 
-func startServe(t *testing.T, ctx context.Context) *servedJob {
+func startServedJob(t *testing.T, ctx context.Context) *servedJob {
 	t.Helper()
 	dir := t.TempDir()
 	s := &servedJob{dir: dir, local: filepath.Join(dir, "local"), identity: filepath.Join(dir, "id_ed25519")}
@@ -87,7 +87,7 @@ const (
 func TestBandwidthChangeReachesRunningTransfer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s := startServe(t, ctx)
+	s := startServedJob(t, ctx)
 	const size = 12 << 20
 	writeBig(t, filepath.Join(s.local, "up.bin"), size)
 	writeBig(t, filepath.Join(s.served, "down.bin"), size)
@@ -183,7 +183,7 @@ func TestBandwidthChangeReachesRunningTransfer(t *testing.T) {
 func TestTwoWayJobUploadsAtItsDownloadCap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s := startServe(t, ctx)
+	s := startServedJob(t, ctx)
 	writeBig(t, filepath.Join(s.local, "up.bin"), 2<<20)
 	cfgPath := s.jobs(t, "    direction: two-way\n    bandwidth: {download: 4Mbps}\n")
 	start := time.Now()
@@ -273,7 +273,7 @@ func (c *fakeClock) advanceTo(at time.Time) {
 func TestOneShotSyncFollowsBandwidthSchedule(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s := startServe(t, ctx)
+	s := startServedJob(t, ctx)
 	const size = 8 << 20
 	writeBig(t, filepath.Join(s.local, "big.bin"), size)
 	cfgPath := s.jobs(t, "    direction: local-to-remote\n    bandwidth:\n      schedule:\n"+
