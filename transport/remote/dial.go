@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/coalesce"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
@@ -208,6 +209,9 @@ type Endpoint struct {
 	nextSession     int
 	lastStats       data.Stats
 	haveStats       bool
+	// folding is the server folder's answer to Folding, once known.
+	folding     syncer.Folding
+	haveFolding bool
 }
 
 // dialAttempt is one dial that concurrent callers wait for.
