@@ -289,6 +289,10 @@ func signaturePath(sig, root string) string {
 func folding(ctx context.Context, opts *Options, ep Endpoint, side string) Folding {
 	f, err := ep.Folding(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The pass is ending; nothing will be written.
+			return Folding{Case: true, Normalization: true}
+		}
 		opts.Log.Warn("unable to learn whether the folder folds case; names that differ only by case or Unicode normalisation are not written there",
 			"job", opts.Job.Name, "side", side, "err", err)
 		return Folding{Case: true, Normalization: true}
