@@ -711,15 +711,19 @@ func foldClashes(list []tree.Entry, ops []Op, f Folding) [][]string {
 }
 
 // clashRecords makes one conflict per clash group, leaving out groups
-// below a clashing name (their whole subtree is withheld already).
+// already listed and groups below a clashing name (their whole subtree is
+// withheld already).
 func clashRecords(groups [][]string, clashed map[string]bool, local, remote []tree.Entry) []conflict.Record {
 	var out []conflict.Record
-	done := map[string]bool{}
+	listed := map[string]bool{}
 	for _, g := range groups {
-		if done[g[0]] || belowClash(g[0], clashed) {
+		// A later round can find a group again, or part of it.
+		if !slices.ContainsFunc(g, func(n string) bool { return !listed[n] }) || belowClash(g[0], clashed) {
 			continue
 		}
-		done[g[0]] = true
+		for _, n := range g {
+			listed[n] = true
+		}
 		reason := conflict.NormalizationClash
 		nfc := Folding{Normalization: true}
 		names := make([]conflict.ClashName, len(g))
