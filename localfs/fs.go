@@ -61,6 +61,7 @@ type FS struct {
 	now           func() time.Time
 	dirs          *dirCache
 	space         spaceTracker
+	fold          foldProbe
 
 	// Test seams; nil in production.
 	afterHash   func(path string)            // called after a file's content was read, before the re-stat

@@ -7,10 +7,11 @@
 //   - Conflict copies of directories (a type clash where the losing side is a
 //     directory) reach the other side on the next pass, not the same one;
 //     file and symlink copies in two-way jobs are sent in the same pass.
-//   - A case clash is detected only when one side holds two names differing
-//     by case and the other side holds some but not all of them (see
-//     Reconcile); otherwise the endpoint's re-check protects a
-//     case-insensitive filesystem and the next pass reports the clash.
+//   - Case and normalisation clashes are judged by what each receiving
+//     side's filesystem reported through Endpoint.Folding at the start of
+//     the pass; a side that could not say is taken to fold both. Conflict
+//     copies made in the same pass are not part of that judgement: two of
+//     them that collide are caught by the next pass.
 //   - max_delete counts every removal, including the children of a removed
 //     directory and the old entry of a type change; the zero config.Limit
 //     means 50%.

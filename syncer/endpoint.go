@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"strings"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -42,6 +45,34 @@ type ScanOptions struct {
 type Space struct {
 	Free, Total uint64
 }
+
+// Folding says which spellings of a name a root's filesystem takes for the
+// same entry. The zero value is a filesystem that tells every byte string
+// apart (ext4, XFS). Reconcile uses it to refuse to write two names that
+// would land on one file.
+type Folding struct {
+	// Case: names that differ only by case are one entry (macOS, Windows,
+	// FAT, casefold ext4).
+	Case bool
+	// Normalization: canonically equivalent Unicode names, such as the NFC
+	// and NFD spellings of "café", are one entry (macOS).
+	Normalization bool
+}
+
+// Key is the form under which the filesystem takes two names (or paths)
+// for the same entry: equal keys, one entry.
+func (f Folding) Key(name string) string {
+	if f.Normalization {
+		name = norm.NFC.String(name)
+	}
+	if f.Case {
+		name = strings.ToLower(name)
+	}
+	return name
+}
+
+// Folds reports whether the filesystem merges any spellings at all.
+func (f Folding) Folds() bool { return f.Case || f.Normalization }
 
 // FileReader reads one file's content at offsets.
 type FileReader interface {
@@ -103,6 +134,11 @@ type Endpoint interface {
 	CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry) (FileWriter, error)
 	// FreeSpace reports space on the root's filesystem.
 	FreeSpace(ctx context.Context) (Space, error)
+	// Folding reports whether the root's filesystem folds case and
+	// Unicode normalisation. It learns this once, by creating a ferry
+	// temporary file (tree.IsTemp) under one spelling, looking it up under
+	// another and removing it, and answers from memory after that.
+	Folding(ctx context.Context) (Folding, error)
 	Close() error
 }
 

@@ -132,6 +132,7 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	opts.Log.Debug("scanning", "job", job.Name)
 	scan := ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
 	var local, remote []tree.Entry
+	mode := ModeOf(job)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := checkSignature(gctx, &opts, SideLocal, noWait); err != nil {
@@ -139,6 +140,9 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		}
 		var err error
 		local, err = scanAll(gctx, opts.Local, scan, SideLocal)
+		if err == nil && job.Direction != config.LocalToRemote {
+			mode.LocalFolding = folding(gctx, &opts, opts.Local, SideLocal)
+		}
 		return err
 	})
 	g.Go(func() error {
@@ -147,6 +151,9 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		}
 		var err error
 		remote, err = scanAll(gctx, opts.Remote, scan, SideRemote)
+		if err == nil && (job.Direction == config.LocalToRemote || job.Direction == config.TwoWay) {
+			mode.RemoteFolding = folding(gctx, &opts, opts.Remote, SideRemote)
+		}
 		// A connection that could not be made says more than the listing
 		// that needed it.
 		if cerr := connected(gctx); cerr != nil {
@@ -169,7 +176,7 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	if err != nil {
 		return finish(fmt.Errorf("unable to load the ancestor: %w", err))
 	}
-	plan := Reconcile(ancestor, local, remote, ModeOf(job))
+	plan := Reconcile(ancestor, local, remote, mode)
 
 	if h := rootEmptied(ancestor, local, SideLocal, job.Local, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
@@ -274,6 +281,23 @@ func signaturePath(sig, root string) string {
 		return rel
 	}
 	return sig
+}
+
+// folding asks a side that receives changes what its filesystem folds. A
+// side that cannot say is taken to fold both case and normalisation, so no
+// pair of names it might merge is written there.
+func folding(ctx context.Context, opts *Options, ep Endpoint, side string) Folding {
+	f, err := ep.Folding(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			// The pass is ending; nothing will be written.
+			return Folding{Case: true, Normalization: true}
+		}
+		opts.Log.Warn("unable to learn whether the folder folds case; names that differ only by case or Unicode normalisation are not written there",
+			"job", opts.Job.Name, "side", side, "err", err)
+		return Folding{Case: true, Normalization: true}
+	}
+	return f
 }
 
 func scanAll(ctx context.Context, ep Endpoint, opts ScanOptions, side string) ([]tree.Entry, error) {

@@ -1,8 +1,8 @@
 package syncer
 
 import (
+	"slices"
 	"sort"
-	"strings"
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
@@ -15,12 +15,15 @@ import (
 // (or, with conflicts: manual, left alone).
 const MirrorModified conflict.Reason = "modified on the receiving side of a one-way job"
 
-// Mode is what Reconcile needs from a job: which way changes flow and what
-// happens to the losing side of a conflict. Zero fields take the defaults
-// (remote-to-local, rename).
+// Mode is what Reconcile needs from a job and its folders: which way changes
+// flow, what happens to the losing side of a conflict, and which spellings
+// each side's filesystem takes for one name. Zero fields take the defaults
+// (remote-to-local, rename, no folding).
 type Mode struct {
 	Direction config.Direction
 	Conflicts config.ConflictPolicy
+	// LocalFolding and RemoteFolding are what Endpoint.Folding reported.
+	LocalFolding, RemoteFolding Folding
 }
 
 // ModeOf returns the reconcile mode of a job.
@@ -155,23 +158,52 @@ func (p *Plan) Empty() bool {
 //   - A path that either side could not read (Problem set) is reported and
 //     nothing at or below it is touched; the directories above it are not
 //     removed.
-//   - Case clash (best effort): when one side holds two names that differ
-//     only by case, and the other side holds some but not all of them, each
-//     missing name that would be created there is reported as a case-clash
-//     conflict and not created, because a case-insensitive filesystem would
-//     merge them. When the other side holds none, the names are sent and the
-//     endpoint's re-check refuses the second one on a case-insensitive
-//     filesystem; the next pass then reports the clash.
+//   - Case and normalisation clashes: when, after the pass, a side whose
+//     filesystem folds case or Unicode normalisation (Mode's Folding) would
+//     hold two names it takes for one (readme.txt and README.txt, or the NFC
+//     and NFD spellings of café.txt), none of the colliding names is touched
+//     on either side, and one conflict lists them all. A change of case that
+//     removes the old spelling first is no clash.
 func Reconcile(ancestor, local, remote []tree.Entry, mode Mode) Plan {
+	var clashed map[string]bool
+	var groups [][]string
+	// Withholding names only takes ops away, so the rounds end: each one
+	// withholds at least one more name of the finite listings.
+	for range len(local) + len(remote) + 1 {
+		p := reconcile(ancestor, local, remote, mode, clashed)
+		more := foldClashes(local, p.Local, mode.LocalFolding)
+		more = append(more, foldClashes(remote, p.Remote, mode.RemoteFolding)...)
+		fresh := false
+		for _, g := range more {
+			for _, n := range g {
+				if !clashed[n] {
+					if clashed == nil {
+						clashed = map[string]bool{}
+					}
+					clashed[n] = true
+					fresh = true
+				}
+			}
+		}
+		groups = append(groups, more...)
+		if !fresh {
+			p.Conflicts = append(p.Conflicts, clashRecords(groups, clashed, local, remote)...)
+			return p
+		}
+	}
+	panic("syncer: reconcile did not settle its clashes") // unreachable: see the loop bound
+}
+
+func reconcile(ancestor, local, remote []tree.Entry, mode Mode, clashed map[string]bool) Plan {
 	r := reconciler{
 		anc: ancestor, loc: local, rem: remote,
 		twoWay:     mode.Direction == config.TwoWay,
 		localFirst: mode.Direction == config.LocalToRemote,
 		manual:     mode.Conflicts == config.Manual,
+		clashes:    clashed,
 	}
 	r.merge()
 	r.markDirty()
-	r.clashes = caseClashes(ancestor, local, remote)
 	for i := range r.rows {
 		r.decide(i)
 	}
@@ -441,9 +473,7 @@ func (r *reconciler) decide(i int) {
 		return
 	}
 	if r.clashes[p] {
-		r.conflicts = append(r.conflicts, conflict.Record{
-			Path: p, Reason: conflict.CaseClash, Local: sideOf(l), Remote: sideOf(rm),
-		})
+		// Recorded by Reconcile, once for all the colliding names.
 		r.skip = p
 		return
 	}
@@ -615,57 +645,119 @@ func (r *reconciler) forget(p string) {
 	r.forgotten = p
 }
 
-// caseClashes finds, for each side, names that differ only by case from
-// another name on the same side and would be created on the other side
-// while the other side already holds a case variant of them.
-func caseClashes(anc, local, remote []tree.Entry) map[string]bool {
-	var out map[string]bool
-	add := func(from, to []tree.Entry) {
-		groups := map[string][]string{}
-		for _, e := range from {
-			if hasUpper(e.Path) {
-				k := strings.ToLower(e.Path)
-				groups[k] = append(groups[k], e.Path)
-			}
-		}
-		for k, names := range groups {
-			if find(from, k) {
-				names = append(names, k)
-			}
-			if len(names) < 2 {
-				continue
-			}
-			var there int
-			for _, n := range names {
-				if find(to, n) {
-					there++
-				}
-			}
-			if there == 0 || there == len(names) {
-				continue
-			}
-			for _, n := range names {
-				if !find(to, n) && !find(anc, n) {
-					if out == nil {
-						out = map[string]bool{}
-					}
-					out[n] = true
-				}
+// foldClashes returns the groups of names that one side would hold after
+// its ops and that its filesystem takes for one name (each group sorted by
+// tree.Compare).
+func foldClashes(list []tree.Entry, ops []Op, f Folding) [][]string {
+	if !f.Folds() {
+		return nil
+	}
+	gone := map[string]bool{}
+	var creates []string
+	for _, op := range ops {
+		switch op.Kind {
+		case OpRemove, OpCopyAside:
+			gone[op.Path] = true
+		case OpTransfer, OpMkdir, OpSymlink:
+			if !op.Expect.Exists() {
+				creates = append(creates, op.Path)
 			}
 		}
 	}
-	add(local, remote)
-	add(remote, local)
+	first := make(map[string]string, len(list)+len(creates))
+	var clash map[string][]string
+	add := func(p string) {
+		k := f.Key(p)
+		q, ok := first[k]
+		switch {
+		case !ok:
+			first[k] = p
+		case q != p:
+			if clash == nil {
+				clash = map[string][]string{}
+			}
+			if clash[k] == nil {
+				clash[k] = []string{q}
+			}
+			if !slices.Contains(clash[k], p) {
+				clash[k] = append(clash[k], p)
+			}
+		}
+	}
+	var moved string // a directory renamed aside: what was below it went too
+	for _, e := range list {
+		if moved != "" && tree.IsBelow(e.Path, moved) {
+			continue
+		}
+		moved = ""
+		if gone[e.Path] {
+			if e.Kind == tree.Dir {
+				moved = e.Path
+			}
+			continue
+		}
+		add(e.Path)
+	}
+	for _, p := range creates {
+		add(p)
+	}
+	out := make([][]string, 0, len(clash))
+	for _, g := range clash {
+		slices.SortFunc(g, tree.Compare)
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b []string) int { return tree.Compare(a[0], b[0]) })
 	return out
 }
 
-func hasUpper(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c >= 'A' && c <= 'Z') || c >= 0x80 {
+// clashRecords makes one conflict per clash group, leaving out groups
+// already listed and groups below a clashing name (their whole subtree is
+// withheld already).
+func clashRecords(groups [][]string, clashed map[string]bool, local, remote []tree.Entry) []conflict.Record {
+	var out []conflict.Record
+	listed := map[string]bool{}
+	for _, g := range groups {
+		// A later round can find a group again, or part of it.
+		if !slices.ContainsFunc(g, func(n string) bool { return !listed[n] }) || belowClash(g[0], clashed) {
+			continue
+		}
+		for _, n := range g {
+			listed[n] = true
+		}
+		reason := conflict.NormalizationClash
+		nfc := Folding{Normalization: true}
+		names := make([]conflict.ClashName, len(g))
+		for i, n := range g {
+			names[i] = conflict.ClashName{Path: n, Local: find(local, n), Remote: find(remote, n)}
+			if nfc.Key(n) != nfc.Key(g[0]) {
+				reason = conflict.CaseClash
+			}
+		}
+		out = append(out, conflict.Record{
+			Path: g[0], Reason: reason, Clash: names,
+			Local: sideOf(entryAt(local, g[0])), Remote: sideOf(entryAt(remote, g[0])),
+		})
+	}
+	slices.SortFunc(out, func(a, b conflict.Record) int { return tree.Compare(a.Path, b.Path) })
+	return out
+}
+
+// belowClash reports whether a directory above p is a clashing name.
+func belowClash(p string, clashed map[string]bool) bool {
+	for i := len(p) - 1; i > 0; i-- {
+		if p[i] == '/' && clashed[p[:i]] {
 			return true
 		}
 	}
 	return false
+}
+
+func entryAt(list []tree.Entry, p string) tree.Entry {
+	i := sort.Search(len(list), func(i int) bool { return tree.Compare(list[i].Path, p) >= 0 })
+	if i < len(list) && list[i].Path == p {
+		return list[i]
+	}
+	return tree.Entry{Path: p}
 }
 
 func find(list []tree.Entry, p string) bool {

@@ -22,6 +22,9 @@ var (
 // deleted, type-changed}; the ancestor is implied by the states (tF1 when a
 // state needs one). A local edit is tF2, a remote edit tF3, a local type
 // change tD1, a remote type change tS1.
+// caseOnly is a filesystem that folds case but not normalisation.
+var caseOnly = Folding{Case: true}
+
 func TestReconcile(t *testing.T) {
 	x := func(e tree.Entry) []tree.Entry { return ents("x", e) }
 	var none []tree.Entry
@@ -29,6 +32,8 @@ func TestReconcile(t *testing.T) {
 		name   string
 		dirs   []config.Direction
 		manual bool
+		// lf, rf: what the local and remote filesystems fold.
+		lf, rf Folding
 		anc    []tree.Entry
 		loc    []tree.Entry
 		rem    []tree.Entry
@@ -209,16 +214,55 @@ func TestReconcile(t *testing.T) {
 			loc:  ents("p", problem(tF1)),
 			rem:  ents("p", tF3),
 			want: []string{"P p"}},
-		{name: "case clash", dirs: []config.Direction{tw, l2r},
+		{name: "case clash onto a name in sync", dirs: []config.Direction{tw, l2r}, rf: caseOnly,
 			anc:  ents("a.txt", tF1),
 			loc:  ents("A.txt", tF2, "a.txt", tF1),
 			rem:  ents("a.txt", tF1),
-			want: []string{"C A.txt case clash file/absent"}},
-		{name: "case rename", dirs: []config.Direction{tw},
+			want: []string{"C A.txt case clash file/absent [A.txt a.txt]"}},
+		{name: "case variants onto a case-sensitive side are plain names", dirs: []config.Direction{tw, l2r},
+			anc:  ents("a.txt", tF1),
+			loc:  ents("A.txt", tF2, "a.txt", tF1),
+			rem:  ents("a.txt", tF1),
+			want: []string{"R transfer A.txt f2"}},
+		{name: "case rename", dirs: []config.Direction{tw}, rf: caseOnly,
 			anc:  ents("a.txt", tF1),
 			loc:  ents("A.txt", tF1),
 			rem:  ents("a.txt", tF1),
 			want: []string{"R remove a.txt f1", "R transfer A.txt f1", "D 0/1"}},
+		{name: "case rename onto a folding receiver", dirs: []config.Direction{tw, r2l}, lf: caseOnly,
+			anc:  ents("a.txt", tF1),
+			loc:  ents("a.txt", tF1),
+			rem:  ents("A.txt", tF1),
+			want: []string{"L remove a.txt f1", "L transfer A.txt f1", "D 1/0"}},
+		{name: "three case variants, none written", dirs: []config.Direction{tw, r2l}, lf: caseOnly,
+			rem:  ents("README.txt", tF1, "Readme.txt", tF2, "readme.txt", tF3),
+			want: []string{"C README.txt case clash absent/file [README.txt Readme.txt readme.txt]"}},
+		{name: "three case variants onto a folder that folds nothing", dirs: []config.Direction{tw, r2l},
+			rem:  ents("README.txt", tF1, "Readme.txt", tF2, "readme.txt", tF3),
+			want: []string{"L transfer README.txt f1", "L transfer Readme.txt f2", "L transfer readme.txt f3"}},
+		{name: "case variants stay where nothing is written", dirs: []config.Direction{l2r}, lf: caseOnly,
+			rem: ents("README.txt", tF1, "readme.txt", tF3)},
+		{name: "a new spelling beside a name held in sync", dirs: []config.Direction{tw, r2l}, lf: caseOnly,
+			anc:  ents("readme.txt", tF1),
+			loc:  ents("readme.txt", tF1),
+			rem:  ents("README.txt", tF2, "readme.txt", tF1),
+			want: []string{"C README.txt case clash absent/file [README.txt readme.txt]"}},
+		{name: "NFC and NFD, none written", dirs: []config.Direction{tw, r2l}, lf: Folding{Normalization: true},
+			rem:  ents("cafe\u0301.txt", tF1, "caf\u00e9.txt", tF2),
+			want: []string{"C cafe\u0301.txt normalisation clash absent/file [cafe\u0301.txt caf\u00e9.txt]"}},
+		{name: "NFC and NFD onto a folder that only folds case", dirs: []config.Direction{tw, r2l}, lf: caseOnly,
+			rem:  ents("cafe\u0301.txt", tF1, "caf\u00e9.txt", tF2),
+			want: []string{"L transfer cafe\u0301.txt f1", "L transfer caf\u00e9.txt f2"}},
+		{name: "case and normalisation together", dirs: []config.Direction{tw, r2l}, lf: Folding{Case: true, Normalization: true},
+			rem:  ents("CAFE\u0301.txt", tF1, "caf\u00e9.txt", tF2),
+			want: []string{"C CAFE\u0301.txt case clash absent/file [CAFE\u0301.txt caf\u00e9.txt]"}},
+		{name: "directory clash withholds both trees, one conflict", dirs: []config.Direction{tw, r2l}, lf: caseOnly,
+			rem:  ents("Docs", tD1, "Docs/a", tF1, "docs", tD1, "docs/a", tF2, "x", tF3),
+			want: []string{"L transfer x f3", "C Docs case clash absent/dir [Docs docs]"}},
+		{name: "both sides fold, each created one spelling", dirs: []config.Direction{tw}, lf: caseOnly, rf: caseOnly,
+			loc:  ents("x", tF2),
+			rem:  ents("X", tF3),
+			want: []string{"C X case clash absent/file [X x]"}},
 		{name: "path order: dir before its children before siblings with dots", dirs: []config.Direction{tw, r2l},
 			rem:  ents("a", tD1, "a/b", tF1, "a.txt", tF1),
 			want: []string{"L mkdir a d", "L transfer a/b f1", "L transfer a.txt f1"}},
@@ -226,7 +270,7 @@ func TestReconcile(t *testing.T) {
 	for _, c := range cases {
 		for _, dir := range c.dirs {
 			t.Run(fmt.Sprintf("%s/%s", dir, c.name), func(t *testing.T) {
-				mode := Mode{Direction: dir, Conflicts: config.Rename}
+				mode := Mode{Direction: dir, Conflicts: config.Rename, LocalFolding: c.lf, RemoteFolding: c.rf}
 				if c.manual {
 					mode.Conflicts = config.Manual
 				}

@@ -50,8 +50,10 @@ func Resolve(ctx context.Context, opts Options, paths []string) error {
 			_ = w.Flush()
 			return fmt.Errorf("unable to resolve the conflict on %q: %w", p, err)
 		}
-		if err := w.Forget(p); err != nil {
-			return err
+		for _, n := range append([]string{p}, byPath[p].Names()...) {
+			if err := w.Forget(n); err != nil {
+				return err
+			}
 		}
 		if err := opts.DB.ClearConflict(p); err != nil {
 			return err
@@ -64,6 +66,9 @@ func Resolve(ctx context.Context, opts Options, paths []string) error {
 func resolveOne(ctx context.Context, opts *Options, r conflict.Record) error {
 	if r.Copy != "" {
 		return nil
+	}
+	if len(r.Clash) > 0 {
+		return resolveClash(ctx, opts, r)
 	}
 	recv, send := opts.Local, opts.Remote
 	if opts.Job.Direction == config.LocalToRemote {
@@ -105,4 +110,59 @@ func statOrAbsent(ctx context.Context, ep Endpoint, p string) (tree.Entry, error
 		return tree.Entry{Path: p}, nil
 	}
 	return e, err
+}
+
+// resolveClash settles a case or normalisation clash by renaming every
+// colliding name but one, where it is, to a conflict copy name that is free
+// on both sides and collides with no other name chosen here, even on a
+// filesystem that folds case and normalisation. The name kept is one both
+// sides hold, else the first. The next pass syncs them all like new files.
+func resolveClash(ctx context.Context, opts *Options, r conflict.Record) error {
+	keep := 0
+	for i, n := range r.Clash {
+		if n.Local && n.Remote {
+			keep = i
+			break
+		}
+	}
+	fold := Folding{Case: true, Normalization: true}
+	chosen := map[string]bool{fold.Key(r.Clash[keep].Path): true}
+	taken := takenAnywhere(ctx, [2]Endpoint{opts.Local, opts.Remote}, nil)
+	free := func(p string) (bool, error) {
+		if chosen[fold.Key(p)] {
+			return true, nil
+		}
+		return taken(p)
+	}
+	for i, n := range r.Clash {
+		if i == keep {
+			continue
+		}
+		name, err := conflict.FreeName(n.Path, free)
+		if err != nil {
+			return err
+		}
+		chosen[fold.Key(name)] = true
+		for _, side := range []struct {
+			holds bool
+			ep    Endpoint
+			name  string
+		}{{n.Local, opts.Local, SideLocal}, {n.Remote, opts.Remote, SideRemote}} {
+			if !side.holds {
+				continue
+			}
+			cur, err := side.ep.Stat(ctx, n.Path)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := side.ep.Rename(ctx, n.Path, name, cur); err != nil {
+				return fmt.Errorf("unable to rename %q on the %s side: %w", n.Path, side.name, err)
+			}
+			opts.Log.Info("clashing name renamed", "job", opts.Job.Name, "side", side.name, "path", n.Path, "copy", name)
+		}
+	}
+	return nil
 }

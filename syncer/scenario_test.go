@@ -24,6 +24,7 @@ var update = flag.Bool("update", false, "rewrite the scenario golden files")
 // Script lines (words split on blanks, "quoted" words unquoted):
 //
 //	job direction=two-way conflicts=rename max_delete=50% exclude=*.tmp,build/ local_signature=S remote_signature=S partial_suffix=.part
+//	job local_folds=case remote_folds=case+normalisation
 //	local|remote write PATH CONTENT
 //	local|remote mkdir PATH | symlink PATH TARGET | rm PATH | chmod PATH 0755
 //	pass [--allow-deletes]
@@ -112,6 +113,9 @@ func runScript(t *testing.T, src string) string {
 			if c.Copy != "" {
 				fmt.Fprintf(&out, " copy %s", c.Copy)
 			}
+			if len(c.Clash) > 0 {
+				fmt.Fprintf(&out, " names %s", strings.Join(c.Names(), ", "))
+			}
 			out.WriteString("\n")
 		}
 	}
@@ -156,6 +160,21 @@ func runScript(t *testing.T, src string) string {
 					e.job.RemoteSignature = v
 				case "partial_suffix":
 					e.job.PartialSuffix = v
+				case "local_folds", "remote_folds":
+					// The side reports this folding whatever its disk
+					// does: case, normalisation or case+normalisation.
+					f := syncer.Folding{Case: strings.Contains(v, "case"), Normalization: strings.Contains(v, "normalisation")}
+					prev := e.wrap
+					local := k == "local_folds"
+					e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+						if prev != nil {
+							l, r = prev(l, r)
+						}
+						if local {
+							return folding{Endpoint: l, f: f}, r
+						}
+						return l, folding{Endpoint: r, f: f}
+					}
 				default:
 					t.Fatalf("line %d: unknown job key %q", n+1, k)
 				}

@@ -113,7 +113,11 @@ func describePlan(p Plan) []string {
 		}
 	}
 	for _, c := range p.Conflicts {
-		out = append(out, fmt.Sprintf("C %s %s %s/%s", c.Path, c.Reason, c.Local.Kind, c.Remote.Kind))
+		line := fmt.Sprintf("C %s %s %s/%s", c.Path, c.Reason, c.Local.Kind, c.Remote.Kind)
+		if len(c.Clash) > 0 {
+			line += " [" + strings.Join(c.Names(), " ") + "]"
+		}
+		out = append(out, line)
 	}
 	for _, e := range p.Problems {
 		out = append(out, "P "+e.Path)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -129,7 +130,15 @@ func printConflicts(e *env, recs []conflict.Record) {
 		return fmt.Sprintf("%s %s %s", s.Kind, render.Size(s.Size), time.Unix(0, s.Mtime).Format(time.DateTime))
 	}
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", render.Clean(r.Path), r.Reason, side(r.Local), side(r.Remote), render.Clean(r.Copy))
+		reason := string(r.Reason)
+		if names := r.Names(); len(names) > 0 {
+			// Every colliding name, so the user sees what to rename.
+			for i, n := range names {
+				names[i] = render.Clean(n)
+			}
+			reason += ": " + strings.Join(names, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", render.Clean(r.Path), reason, side(r.Local), side(r.Remote), render.Clean(r.Copy))
 	}
 	tw.Flush()
 }

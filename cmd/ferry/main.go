@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/syncer"
 )
 
@@ -114,6 +115,8 @@ func report(w io.Writer, name string, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	// Errors name paths: shown escaped, as everywhere else.
+	w = render.CleanWriter{W: w}
 	var cfgErr *config.Error
 	var uErr usageError
 	switch {

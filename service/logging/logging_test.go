@@ -185,3 +185,41 @@ func TestParseLevel(t *testing.T) {
 		t.Errorf("ParseLevel(loud) = %v", err)
 	}
 }
+
+// TestLogsEscapeFormatCharacters: a name with a right-to-left override
+// was written raw to ferry.log, so `cat ferry.log` showed it reversed.
+// Both logs show it escaped; the JSON still decodes to the true name.
+func TestLogsEscapeFormatCharacters(t *testing.T) {
+	const name = "invoice\u202etxt.exe\u200b"
+	dir := t.TempDir()
+	log, tl, c, err := Setup(dir, slog.LevelInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Warn("conflict", "path", name, "err", fmt.Errorf("unable to open %s: denied", name))
+	if err := tl.Record(time.Unix(0, 0), "docs", name, 1, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ferry.log", "transfers.log"} {
+		b, err := os.ReadFile(filepath.Join(dir, "logs", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsAny(string(b), "\u202e\u200b") {
+			t.Errorf("%s holds a raw format character: %q", f, b)
+		}
+		if !strings.Contains(string(b), `\u202e`) {
+			t.Errorf("%s does not show the override escaped: %q", f, b)
+		}
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines(t, filepath.Join(dir, "logs", "ferry.log"))[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["path"] != name {
+		t.Fatalf("the JSON log decodes to %q, want %q", rec["path"], name)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+
+	"github.com/ferry-sync/ferry/service/render"
 )
 
 // Sizes for Setup's files.
@@ -44,7 +46,9 @@ func Setup(stateDir string, level slog.Level) (*slog.Logger, *TransferLog, io.Cl
 		app.Close()
 		return nil, nil, nil, err
 	}
-	log := slog.New(slog.NewJSONHandler(app, &slog.HandlerOptions{Level: level}))
+	// Names in the log may hold bidi controls or zero-width characters:
+	// they are written as \u escapes, so the file reads true on a terminal.
+	log := slog.New(slog.NewJSONHandler(render.JSONWriter{W: app}, &slog.HandlerOptions{Level: level}))
 	return log, NewTransferLog(xfer, nil), closers{app, xfer}, nil
 }
 

@@ -2,9 +2,12 @@ package render
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -124,13 +127,26 @@ func Sparkline(values []float64, width int) string {
 	return b.String()
 }
 
-// Clean makes s safe to print on a terminal: control characters and invalid
-// UTF-8 are shown as escapes (\x1b, \n, \xff), so a file name cannot move the
-// cursor, recolour the screen or hide text.
+// Hidden reports whether r is shown as an escape rather than itself:
+// control characters (C0, DEL, C1), Unicode format characters (category Cf:
+// the bidirectional controls U+202A–U+202E and U+2066–U+2069, zero-width
+// characters, the byte-order mark, ...) and the line and paragraph
+// separators. Each of them can move the cursor, reorder the text around it
+// or hide itself, so a file name holding one could pass for another name.
+func Hidden(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r < 0xa0) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// Clean makes s safe to print on a terminal: every Hidden character and
+// invalid UTF-8 is shown as an escape (\x1b, \n, \xff, \u202e), so a file
+// name cannot move the cursor, recolour the screen, read backwards or hide
+// text. It is the one escaping for names shown to people: the terminal
+// output, the logs (see EscapeJSON) and the activity page (whose app.js
+// mirrors it, checked by the page's tests) all use it.
 func Clean(s string) string {
 	clean := true
 	for _, r := range s {
-		if r == utf8.RuneError || r < 0x20 || (r >= 0x7f && r < 0xa0) {
+		if r == utf8.RuneError || Hidden(r) {
 			clean = false
 			break
 		}
@@ -150,7 +166,9 @@ func Clean(s string) string {
 			b.WriteString(`\t`)
 		case r < 0x20 || r == 0x7f:
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case r >= 0x80 && r < 0xa0:
+		case Hidden(r) && r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		case Hidden(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[i : i+n])
@@ -158,4 +176,68 @@ func Clean(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// CleanLines is Clean for text of several lines, such as an error message:
+// each line is cleaned and the line breaks are kept.
+func CleanLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Clean(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// CleanWriter passes every Write through CleanLines, for output that
+// carries names inside free text (error messages).
+type CleanWriter struct{ W io.Writer }
+
+func (c CleanWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.W, CleanLines(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// EscapeJSON rewrites, in encoded JSON, every Hidden character that JSON
+// leaves raw (format characters, line separators) as a \u escape: the text
+// decodes to the same value, and a person reading the file on a terminal
+// sees the escape, not its effect. Such characters only occur inside JSON
+// strings, where \u escapes are valid.
+func EscapeJSON(b []byte) []byte {
+	i := 0
+	for i < len(b) {
+		r, n := utf8.DecodeRune(b[i:])
+		if r >= 0x80 && Hidden(r) {
+			break
+		}
+		i += n
+	}
+	if i == len(b) {
+		return b
+	}
+	out := append([]byte(nil), b[:i]...)
+	for i < len(b) {
+		r, n := utf8.DecodeRune(b[i:])
+		if r >= 0x80 && Hidden(r) && n > 1 {
+			for _, u := range utf16.AppendRune(nil, r) {
+				out = fmt.Appendf(out, `\u%04x`, u)
+			}
+		} else {
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	return out
+}
+
+// JSONWriter passes every Write through EscapeJSON; a slog JSON handler
+// writes one record per Write.
+type JSONWriter struct{ W io.Writer }
+
+func (j JSONWriter) Write(p []byte) (int, error) {
+	if _, err := j.W.Write(EscapeJSON(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
@@ -27,10 +30,10 @@ func jobs() []agent.JobStatus {
 			Transfers: []agent.TransferStatus{
 				{Path: "video/talk.mp4", Size: 700 << 20, Done: 210 << 20, Rate: 84e6, TargetRate: 100e6, MinRate: 10e6, Policy: "fair",
 					RetransmitPct: 0.42, RTT: 23400 * time.Microsecond, ETA: 350 * time.Second},
-				{Path: "notes/a\x1b[2Jb.txt", Size: 4096, Done: 1024, Rate: 950e3, Policy: "low"},
+				{Path: "notes/a\x1b[2Jb\u202etxt.exe", Size: 4096, Done: 1024, Rate: 950e3, Policy: "low"},
 			},
 			Last: &snapshot.PassRecord{End: now.Add(-4*time.Minute - 5*time.Second), Created: 3, Updated: 1, Bytes: 5 << 20, Problems: 1,
-				ProblemPaths: []snapshot.ProblemPath{{Side: "local", Path: "private/\xffkey\x1b[2J", Problem: "unable to read: permission denied"}}},
+				ProblemPaths: []snapshot.ProblemPath{{Side: "local", Path: "private/\xffkey\x1b[2J\u200b", Problem: "unable to read: permission denied"}}},
 		},
 		{
 			Name: "photos", State: agent.Idle, NextPass: now.Add(12 * time.Second), Conflicts: 2,
@@ -42,7 +45,7 @@ func jobs() []agent.JobStatus {
 			Fix: "ferry resume mail --allow-deletes", Last: &snapshot.PassRecord{End: now.Add(-3 * time.Hour), Halted: "root emptied"},
 		},
 		{Name: "music box", State: agent.Stopped, Last: &snapshot.PassRecord{End: now.Add(-50 * time.Hour), Err: "remote unreachable"}},
-		{Name: "evil\x1b]0;pwned\x07", State: agent.Halted, Halted: "signature missing\n\x1b[31mfake line"},
+		{Name: "evil\x1b]0;pwned\x07", State: agent.Halted, Halted: "signature missing\n\x1b[31mfake line\u2066"},
 		{Name: "later", State: agent.Idle, Mode: config.Continuous},
 	}
 }
@@ -64,6 +67,9 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if bytes.IndexByte(got, 0x1b) >= 0 || bytes.IndexByte(got, 0x07) >= 0 {
 		t.Errorf("%s: raw control characters reached the output", name)
+	}
+	if bytes.ContainsFunc(got, func(r rune) bool { return r != '\n' && Hidden(r) }) {
+		t.Errorf("%s: a raw format character (bidi control, zero-width) reached the output", name)
 	}
 }
 
@@ -223,5 +229,96 @@ func TestProblemsNamesPathsAndCountsTheRest(t *testing.T) {
 	}
 	if got := Problems(snapshot.PassRecord{Problems: 3}); !strings.Contains(got, "the log does") {
 		t.Errorf("a record from before paths were named should point at the log:\n%s", got)
+	}
+}
+
+// cleanCases are names with characters that reorder or hide text, and how
+// Clean shows them.
+var cleanCases = map[string]string{
+	"invoice\u202etxt.exe":        `invoice\u202etxt.exe`, // right-to-left override: reads "invoiceexe.txt"
+	"a\u202a\u202b\u202c\u202db":  `a\u202a\u202b\u202c\u202db`,
+	"\u2066x\u2067y\u2068z\u2069": `\u2066x\u2067y\u2068z\u2069`,
+	"zero\u200bwidth\u200c\u200d": `zero\u200bwidth\u200c\u200d`,
+	"\ufeffbom\u200e\u200f\u061c": `\ufeffbom\u200e\u200f\u061c`,
+	"soft\u00adhyphen":            `soft\u00adhyphen`,
+	"line\u2028para\u2029":        `line\u2028para\u2029`,
+	"tag\U000e0041":               `tag\U000e0041`,
+	"a\x1b[2Jb":                   `a\x1b[2Jb`,
+	"c1\u009bx":                   `c1\u009bx`,
+	"plain ünïcode ✓ 日本 café":     "plain ünïcode ✓ 日本 café",
+}
+
+// TestCleanEscapesFormatCharacters: a name with a bidi override or a
+// zero-width character was printed raw, so it read as another name.
+func TestCleanEscapesFormatCharacters(t *testing.T) {
+	for in, want := range cleanCases {
+		got := Clean(in)
+		if got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+		if strings.ContainsFunc(got, Hidden) {
+			t.Errorf("Clean(%q) = %q kept a hidden character", in, got)
+		}
+	}
+}
+
+// TestCleanEscapesEveryFormatCharacter walks all of category Cf.
+func TestCleanEscapesEveryFormatCharacter(t *testing.T) {
+	n := 0
+	for _, rt := range unicode.Cf.R16 {
+		for r := rune(rt.Lo); r <= rune(rt.Hi); r += rune(rt.Stride) {
+			if got := Clean("a" + string(r)); strings.ContainsRune(got, r) {
+				t.Errorf("Clean kept U+%04X", r)
+			}
+			n++
+		}
+	}
+	for _, rt := range unicode.Cf.R32 {
+		for r := rune(rt.Lo); r <= rune(rt.Hi); r += rune(rt.Stride) {
+			if got := Clean("a" + string(r)); strings.ContainsRune(got, r) {
+				t.Errorf("Clean kept U+%04X", r)
+			}
+			n++
+		}
+	}
+	if n < 100 {
+		t.Fatalf("walked only %d format characters", n)
+	}
+}
+
+func TestCleanLinesKeepsLineBreaks(t *testing.T) {
+	got := CleanLines("unable to open \"a\u202eb\":\n  permission denied\x1b")
+	want := "unable to open \"a\\u202eb\":\n  permission denied\\x1b"
+	if got != want {
+		t.Fatalf("CleanLines = %q, want %q", got, want)
+	}
+	var b strings.Builder
+	if n, err := (CleanWriter{&b}).Write([]byte("x\u2066y\n")); err != nil || n != len("x\u2066y\n") {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if b.String() != "x\\u2066y\n" {
+		t.Fatalf("CleanWriter wrote %q", b.String())
+	}
+}
+
+// TestEscapeJSONKeepsTheValue: the JSON log escapes format characters,
+// and what it wrote still decodes to the original string.
+func TestEscapeJSONKeepsTheValue(t *testing.T) {
+	for in := range cleanCases {
+		if !utf8.ValidString(in) {
+			continue
+		}
+		raw, err := json.Marshal(map[string]string{"path": in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		esc := EscapeJSON(raw)
+		if bytes.ContainsFunc(esc, Hidden) {
+			t.Errorf("EscapeJSON(%s) = %s kept a hidden character", raw, esc)
+		}
+		var back map[string]string
+		if err := json.Unmarshal(esc, &back); err != nil || back["path"] != in {
+			t.Errorf("EscapeJSON(%s) = %s decodes to %q, %v; want %q", raw, esc, back["path"], err, in)
+		}
 	}
 }

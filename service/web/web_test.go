@@ -15,20 +15,27 @@ import (
 	"github.com/ferry-sync/ferry/conflict"
 	"github.com/ferry-sync/ferry/service/api"
 	"github.com/ferry-sync/ferry/service/api/apitest"
+	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/service/web"
 	"github.com/ferry-sync/ferry/snapshot"
 )
 
 const hostile = `<img src=x onerror=alert(1)>`
 
+// bidi reads "invoiceexe.txt" where a right-to-left override is obeyed.
+const bidi = "invoice\u202etxt.exe\u200b"
+
 func fixture(now time.Time) *apitest.Fake {
 	return apitest.New([]agent.JobStatus{
 		{
 			Name: "docs", Local: "/home/ann/docs", Remote: "ferry://ann@nas:33001/srv/docs",
 			Direction: config.TwoWay, Mode: config.Continuous, State: agent.Transferring,
-			Progress:  agent.Progress{FilesDone: 12, FilesTotal: 40, BytesDone: 310 << 20, BytesTotal: 1 << 30, Rate: 84e6, ETA: 83 * time.Second},
-			Transfers: []agent.TransferStatus{{Path: "video/talk.mp4", Size: 700 << 20, Done: 210 << 20, Rate: 84e6, TargetRate: 100e6, Policy: "fair"}},
-			Last:      &snapshot.PassRecord{Start: now.Add(-5 * time.Minute), End: now.Add(-4 * time.Minute), Created: 3, Updated: 1, Bytes: 5 << 20},
+			Progress: agent.Progress{FilesDone: 12, FilesTotal: 40, BytesDone: 310 << 20, BytesTotal: 1 << 30, Rate: 84e6, ETA: 83 * time.Second},
+			Transfers: []agent.TransferStatus{
+				{Path: "video/talk.mp4", Size: 700 << 20, Done: 210 << 20, Rate: 84e6, TargetRate: 100e6, Policy: "fair"},
+				{Path: "video/" + bidi, Size: 1 << 20, Done: 1 << 10, Rate: 1e6, Policy: "fair"},
+			},
+			Last: &snapshot.PassRecord{Start: now.Add(-5 * time.Minute), End: now.Add(-4 * time.Minute), Created: 3, Updated: 1, Bytes: 5 << 20},
 		},
 		{
 			Name: "photos", Local: "/home/ann/photos", Remote: "/mnt/backup/photos",
@@ -43,6 +50,7 @@ func fixture(now time.Time) *apitest.Fake {
 		"photos": {
 			{Path: hostile, Reason: conflict.BothModified, Time: now},
 			{Path: "2026/beach.jpg", Reason: conflict.DeletedModified, Time: now},
+			{Path: bidi, Reason: conflict.CaseClash, Time: now, Clash: []conflict.ClashName{{Path: bidi, Local: true}, {Path: "INVOICE\u202etxt.exe\u200b", Local: true}}},
 		},
 	})
 }
@@ -136,6 +144,37 @@ func TestPageInBrowser(t *testing.T) {
 	d.waitFor("hostile conflict", hostile,
 		`const p = [...document.querySelectorAll('section[data-job="photos"] .conflict .path')].map(e => e.textContent);
 return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, hostile)
+	// Names with bidi controls or zero-width characters are shown escaped,
+	// exactly as the CLI shows them.
+	d.waitFor("bidi conflict", render.Clean(bidi),
+		`const p = [...document.querySelectorAll('section[data-job="photos"] .conflict .path')].map(e => e.textContent);
+return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, render.Clean(bidi))
+	d.waitFor("bidi transfer", "video/"+render.Clean(bidi),
+		`return [...document.querySelectorAll('section[data-job="docs"] .transfers .path')].map(e => e.textContent).join("|").split("|").pop()`)
+	var reason string
+	d.exec(&reason, `return [...document.querySelectorAll('section[data-job="photos"] .conflict .reason')].map(e => e.textContent).pop()`)
+	if want := "case clash: " + render.Clean(bidi) + ", " + render.Clean("INVOICE\u202etxt.exe\u200b"); reason != want {
+		t.Errorf("clash reason shows %q, want %q", reason, want)
+	}
+	var text string
+	d.exec(&text, `return document.body.innerText`)
+	if strings.ContainsAny(text, "\u202e\u200b") {
+		t.Errorf("the page shows a raw format character: %q", text)
+	}
+	// app.js's shown mirrors render.Clean.
+	samples := []string{bidi, "a\u202a\u202b\u202c\u202db", "\u2066x\u2067y\u2068z\u2069", "zero\u200bwidth\u200c\u200d",
+		"\ufeffbom\u200e\u200f\u061c", "soft\u00adhyphen", "line\u2028para\u2029", "tag\U000e0041",
+		"esc\x1b[2J\x07\x7f", "c1\u009bx", "new\nline\ttab", "plain ünïcode ✓ 日本 café"}
+	var got []string
+	d.exec(&got, `return arguments[0].map(shown)`, samples)
+	for i, s := range samples {
+		if i >= len(got) {
+			t.Fatalf("app.js returned %d results for %d samples", len(got), len(samples))
+		}
+		if got[i] != render.Clean(s) {
+			t.Errorf("app.js shows %q as %q, render.Clean as %q", s, got[i], render.Clean(s))
+		}
+	}
 	var imgs int
 	d.exec(&imgs, `return document.getElementsByTagName("img").length`)
 	if imgs != 0 {
@@ -158,7 +197,7 @@ return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, hostile)
 	d.waitFor("docs state after Resume", "idle", jobState, "docs")
 
 	d.click(`section[data-job="photos"] .conflict button.resolve`)
-	d.waitFor("conflicts after Resolve", "2026/beach.jpg",
+	d.waitFor("conflicts after Resolve", "2026/beach.jpg|"+render.Clean(bidi),
 		`return [...document.querySelectorAll('section[data-job="photos"] .conflict .path')].map(e => e.textContent).join("|")`)
 	if d.alertOpen() {
 		t.Fatal("an alert is open after resolving")

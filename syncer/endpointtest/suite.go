@@ -66,6 +66,7 @@ func Run(t *testing.T, factory Factory) {
 		{"SymlinkParentOutside", testSymlinkParentOutside},
 		{"SymlinkParentInside", testSymlinkParentInside},
 		{"FreeSpace", testFreeSpace},
+		{"Folding", testFolding},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -997,5 +998,42 @@ func testFreeSpace(t *testing.T, s *suite) {
 	total := st.Blocks * uint64(st.Bsize)
 	if sp.Free == 0 || sp.Total == 0 || sp.Free > sp.Total || sp.Total != total {
 		t.Fatalf("FreeSpace = %+v, statfs total %d", sp, total)
+	}
+}
+
+// testFolding checks Folding against what the disk behind the endpoint
+// does with other spellings, and that the probe leaves nothing behind.
+func testFolding(t *testing.T, s *suite) {
+	Build(t, s.root, Dir{"keep": File{Content: "k"}})
+	got, err := s.ep.Folding(s.ctx)
+	if err != nil {
+		t.Fatalf("Folding: %v", err)
+	}
+	if err := os.WriteFile(s.abs("probe-Ab-e\u0301"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, cerr := os.Lstat(s.abs("probe-aB-e\u0301"))
+	_, nerr := os.Lstat(s.abs("probe-Ab-\u00e9"))
+	want := syncer.Folding{Case: cerr == nil, Normalization: nerr == nil}
+	if got != want {
+		t.Fatalf("Folding = %+v, the disk behaves as %+v", got, want)
+	}
+	if err := os.Remove(s.abs("probe-Ab-e\u0301")); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(s.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != "keep" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("after the probe the root holds %q, want only keep", names)
+	}
+	again, err := s.ep.Folding(s.ctx)
+	if err != nil || again != got {
+		t.Fatalf("second Folding = %+v, %v; want %+v", again, err, got)
 	}
 }

@@ -85,6 +85,8 @@ func samples(r *rand.Rand) []Msg {
 		SetMeta{Path: randString(r, 30), Mode: 0o644, Mtime: r.Int64()},
 		FreeSpace{},
 		Open{Path: randString(r, 30)},
+		Folding{},
+		Folded{Case: r.IntN(2) == 0, Normalization: r.IntN(2) == 0},
 		Create{Meta: randEntry(r), Expect: randEntry(r), Key: randBytes(r, 40), Fresh: r.IntN(2) == 0},
 		Get{Path: randString(r, 30), Offset: r.Int64(), Expect: randEntry(r)},
 		DataSession{Download: r.IntN(2) == 0, Rate: r.Int64(), AbsentUnlisted: r.IntN(2) == 0, NoEntries: r.IntN(2) == 0},
@@ -156,8 +158,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 27 {
-		t.Fatalf("covered %d message types, want 27", len(seen))
+	if len(seen) != 29 {
+		t.Fatalf("covered %d message types, want 29", len(seen))
 	}
 }
 

@@ -37,6 +37,7 @@ const (
 	TypeCreate
 	TypeGet
 	TypeDataSession
+	TypeFolding
 
 	TypeRead MsgType = iota + 32
 	TypeData
@@ -53,6 +54,7 @@ const (
 	TypeCreated
 	TypeSessionOK
 	TypeFileError
+	TypeFolded
 )
 
 // Msg is one control message.
@@ -126,6 +128,14 @@ type SetMeta struct {
 
 // FreeSpace asks for the folder's filesystem space.
 type FreeSpace struct{}
+
+// Folding asks whether the folder's filesystem folds case and Unicode
+// normalisation (syncer.Endpoint.Folding). A server older than this message
+// answers with an Error.
+type Folding struct{}
+
+// Folded answers Folding.
+type Folded struct{ Case, Normalization bool }
 
 // Open opens a file for random reads (Read requests on the channel).
 type Open struct{ Path string }
@@ -242,6 +252,8 @@ func (Rename) Type() MsgType      { return TypeRename }
 func (SetMeta) Type() MsgType     { return TypeSetMeta }
 func (FreeSpace) Type() MsgType   { return TypeFreeSpace }
 func (Open) Type() MsgType        { return TypeOpen }
+func (Folding) Type() MsgType     { return TypeFolding }
+func (Folded) Type() MsgType      { return TypeFolded }
 func (Create) Type() MsgType      { return TypeCreate }
 func (Get) Type() MsgType         { return TypeGet }
 func (DataSession) Type() MsgType { return TypeDataSession }
@@ -375,6 +387,13 @@ func (FreeSpace) appendBody(b []byte) []byte { return b }
 
 func (m Open) appendBody(b []byte) []byte { return appendString(b, m.Path) }
 
+func (Folding) appendBody(b []byte) []byte { return b }
+
+func (m Folded) appendBody(b []byte) []byte {
+	b = appendBool(b, m.Case)
+	return appendBool(b, m.Normalization)
+}
+
 func (m Create) appendBody(b []byte) []byte {
 	b = appendEntry(b, m.Meta)
 	b = appendEntry(b, m.Expect)
@@ -479,6 +498,10 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		m = FreeSpace{}
 	case TypeOpen:
 		m = Open{Path: d.string()}
+	case TypeFolding:
+		m = Folding{}
+	case TypeFolded:
+		m = Folded{Case: d.bool(), Normalization: d.bool()}
 	case TypeCreate:
 		m = Create{Meta: d.entry(), Expect: d.entry(), Key: d.bytesN(1024), Fresh: d.bool()}
 	case TypeGet:

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/coalesce"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
@@ -220,6 +221,9 @@ type Endpoint struct {
 	haveStats       bool
 	// stop ends the goroutine that follows Options.Limits.
 	stop chan struct{}
+	// folding is the server folder's answer to Folding, once known.
+	folding     syncer.Folding
+	haveFolding bool
 }
 
 // dialAttempt is one dial that concurrent callers wait for.

@@ -91,6 +91,26 @@ func (e *Endpoint) SetMeta(ctx context.Context, path string, mode fs.FileMode, m
 	return err
 }
 
+// Folding asks the server whether its folder folds case and Unicode
+// normalisation, once per endpoint.
+func (e *Endpoint) Folding(ctx context.Context) (syncer.Folding, error) {
+	e.mu.Lock()
+	f, done := e.folding, e.haveFolding
+	e.mu.Unlock()
+	if done {
+		return f, nil
+	}
+	m, err := expect[control.Folded](e.do(ctx, control.Folding{}))
+	if err != nil {
+		return syncer.Folding{}, fmt.Errorf("unable to learn whether the server's folder folds case: %w", err)
+	}
+	f = syncer.Folding{Case: m.Case, Normalization: m.Normalization}
+	e.mu.Lock()
+	e.folding, e.haveFolding = f, true
+	e.mu.Unlock()
+	return f, nil
+}
+
 func (e *Endpoint) FreeSpace(ctx context.Context) (syncer.Space, error) {
 	m, err := expect[control.Space](e.do(ctx, control.FreeSpace{}))
 	return syncer.Space{Free: m.Free, Total: m.Total}, err

@@ -245,6 +245,9 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 	case control.FreeSpace:
 		sp, err := ep.FreeSpace(ctx)
 		return st.reply(err, control.Space{Free: sp.Free, Total: sp.Total})
+	case control.Folding:
+		f, err := ep.Folding(ctx)
+		return st.reply(err, control.Folded{Case: f.Case, Normalization: f.Normalization})
 	case control.Open:
 		return s.openFile(st, ep, m)
 	case control.Create:

@@ -20,6 +20,22 @@ const cards = new Map(); // job name -> {root, parts}
 const rates = new Map(); // job name -> [bits/s]
 const conflictsSeen = new Map(); // job name -> {count, at}
 
+// shown is how a name from the API is written into the page: control
+// characters, Unicode format characters (bidi controls such as U+202E,
+// zero-width characters) and line separators become escapes, so a file name
+// cannot read backwards or hide text. It mirrors render.Clean in
+// service/render/human.go; the page's tests check the two agree.
+function shown(s) {
+  return String(s).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\t") return "\\t";
+    const cp = c.codePointAt(0);
+    if (cp < 0x20 || cp === 0x7f) return "\\x" + cp.toString(16).padStart(2, "0");
+    if (cp > 0xffff) return "\\U" + cp.toString(16).padStart(8, "0");
+    return "\\u" + cp.toString(16).padStart(4, "0");
+  });
+}
+
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -57,7 +73,7 @@ async function act(name, verb, body) {
     showError("");
     await poll();
   } catch (err) {
-    showError(name + ": " + err.message);
+    showError(shown(name) + ": " + shown(err.message));
   }
 }
 
@@ -87,7 +103,7 @@ function card(job) {
   const root = el("section", "job");
   root.setAttribute("data-job", job.name);
   const head = el("div", "job-head");
-  const name = el("h2", "name", job.name);
+  const name = el("h2", "name", shown(job.name));
   const state = el("span", "state");
   const next = el("span", "next");
   const actions = el("div", "actions");
@@ -123,7 +139,7 @@ function renderJob(job, now) {
   const running = job.state === "scanning" || job.state === "transferring";
   p.state.textContent = job.state;
   p.state.className = "state state-" + job.state;
-  p.paths.textContent = job.local + "  ⇄  " + job.remote + "  (" + job.direction + ", " + job.mode + ")";
+  p.paths.textContent = shown(job.local) + "  ⇄  " + shown(job.remote) + "  (" + job.direction + ", " + job.mode + ")";
   const next = job.next_pass ? Date.parse(job.next_pass) : NaN;
   p.next.textContent = running ? "syncing" : job.state === "stopped" || job.state === "halted" || isNaN(next) || next <= 0
     ? "" : next > now ? "next sync in " + dur(next - now) : "sync due";
@@ -132,8 +148,8 @@ function renderJob(job, now) {
   p.sync.disabled = job.state === "stopped";
 
   p.halt.hidden = !job.halted;
-  p.haltWhy.textContent = job.halted ? "Halted: " + job.halted : "";
-  p.haltFix.textContent = job.fix || "";
+  p.haltWhy.textContent = job.halted ? "Halted: " + shown(job.halted) : "";
+  p.haltFix.textContent = shown(job.fix || "");
   p.haltFix.hidden = !job.fix;
 
   const pr = job.progress || {};
@@ -147,13 +163,13 @@ function renderJob(job, now) {
 
   p.transfers.replaceChildren(...(job.transfers || []).map(t => {
     const li = el("li");
-    li.append(el("span", "path", t.path), " " + size(t.done) + " / " + size(t.size) + ", " + rate(t.rate_bps));
+    li.append(el("span", "path", shown(t.path)), " " + size(t.done) + " / " + size(t.size) + ", " + rate(t.rate_bps));
     return li;
   }));
 
   const l = job.last;
   p.last.textContent = !l ? "no pass yet" : l.halted ? "last pass halted"
-    : l.err ? "last pass failed: " + l.err
+    : l.err ? "last pass failed: " + shown(l.err)
     : "last pass " + new Date(l.end).toLocaleTimeString() + ": " + l.created + " created, " + l.updated + " updated, " +
       l.deleted + " deleted, " + size(l.bytes);
 
@@ -178,7 +194,7 @@ async function loadConflicts(job, now) {
   try {
     recs = await api("GET", jobPath(job.name, "conflicts"));
   } catch (err) {
-    showError(job.name + ": " + err.message);
+    showError(shown(job.name) + ": " + shown(err.message));
     return;
   }
   p.conflicts.replaceChildren(...recs.map(rec => {
@@ -188,7 +204,9 @@ async function loadConflicts(job, now) {
       conflictsSeen.delete(job.name);
       act(job.name, "resolve", { paths: [rec.path] });
     });
-    li.append(el("span", "path", rec.path), el("span", "reason", rec.reason + (rec.copy ? ", your copy: " + rec.copy : "")), btn);
+    const names = (rec.clash || []).map(n => shown(n.path)).join(", ");
+    li.append(el("span", "path", shown(rec.path)),
+      el("span", "reason", rec.reason + (names ? ": " + names : "") + (rec.copy ? ", your copy: " + shown(rec.copy) : "")), btn);
     return li;
   }));
 }
@@ -224,7 +242,7 @@ function drawGraph() {
       k ? g.lineTo(x, y) : g.moveTo(x, y);
     });
     g.stroke();
-    const li = el("li", "", name + " " + rate(r[r.length - 1] || 0));
+    const li = el("li", "", shown(name) + " " + rate(r[r.length - 1] || 0));
     li.style.setProperty("--swatch", color);
     legend.push(li);
   }

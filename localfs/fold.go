@@ -1,0 +1,99 @@
+package localfs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/ferry-sync/ferry/syncer"
+)
+
+// foldProbe remembers what the probe learnt: a folder's filesystem does
+// not change under an open endpoint.
+type foldProbe struct {
+	mu   sync.Mutex
+	done bool
+	v    syncer.Folding
+}
+
+// Folding learns, on the first call, whether the folder's filesystem
+// folds case and Unicode normalisation, by creating a ferry temporary file
+// with a mixed-case NFD name, looking it up under other spellings, and
+// removing it.
+func (f *FS) Folding(ctx context.Context) (syncer.Folding, error) {
+	f.fold.mu.Lock()
+	defer f.fold.mu.Unlock()
+	if f.fold.done {
+		return f.fold.v, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return syncer.Folding{}, err
+	}
+	v, err := probeFolding(f.root)
+	if err != nil {
+		return syncer.Folding{}, fmt.Errorf("unable to learn whether folder %q folds case (check that it is writable): %w", f.root.Name(), err)
+	}
+	f.fold.v, f.fold.done = v, true
+	return v, nil
+}
+
+// probePrefix starts the probe's name; tree.IsTemp matches it, so scans
+// and watchers pass over it, and a probe left by a crash is swept like
+// any stale temporary file.
+const probePrefix = ".ferry-tmp.probe-"
+
+func probeFolding(r *os.Root) (syncer.Folding, error) {
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return syncer.Folding{}, err
+	}
+	// Mixed case, and "é" as e + U+0301 (NFD).
+	name := probePrefix + hex.EncodeToString(id[:]) + "-Ab-e\u0301"
+	file, err := r.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return syncer.Folding{}, err
+	}
+	fi, err := file.Stat()
+	file.Close()
+	defer r.Remove(name)
+	if err != nil {
+		return syncer.Folding{}, err
+	}
+	same := func(other string) (bool, error) {
+		oi, err := r.Lstat(other)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return false, nil
+		case err != nil:
+			return false, err
+		}
+		return os.SameFile(fi, oi), nil
+	}
+	var v syncer.Folding
+	if v.Case, err = same(swapCase(name)); err != nil {
+		return syncer.Folding{}, err
+	}
+	if v.Normalization, err = same(strings.Replace(name, "e\u0301", "\u00e9", 1)); err != nil {
+		return syncer.Folding{}, err
+	}
+	return v, nil
+}
+
+// swapCase swaps the case of ASCII letters.
+func swapCase(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z':
+			return r - 'A' + 'a'
+		}
+		return r
+	}, s)
+}
