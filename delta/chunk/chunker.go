@@ -159,9 +159,10 @@ func (c *Chunker) scan(p []byte) (int, bool) {
 
 // emit closes the current chunk.
 func (c *Chunker) emit() {
-	ch := Chunk{Off: c.off, Len: int64(c.cur)}
-	c.sha.Sum(ch.Sum[:0])
-	c.chunks = append(c.chunks, ch)
+	// Sum straight into the list: summing into a local would move it to
+	// the heap, one allocation per chunk.
+	c.chunks = append(c.chunks, Chunk{Off: c.off, Len: int64(c.cur)})
+	c.sha.Sum(c.chunks[len(c.chunks)-1].Sum[:0])
 	c.off += int64(c.cur)
 	c.cur, c.fp = 0, 0
 	c.sha.Reset()
