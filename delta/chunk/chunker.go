@@ -138,21 +138,25 @@ func (c *Chunker) scan(p []byte) (int, bool) {
 	fp := c.fp
 	i := 0
 	if c.cur < c.p.Avg {
-		lim := min(len(p), c.p.Avg-c.cur)
-		for ; i < lim; i++ {
-			fp = fp<<1 + gear[p[i]]
-			if fp&c.maskS == 0 {
-				return i + 1, true
+		mask := c.maskS
+		q := p[:min(len(p), c.p.Avg-c.cur)]
+		for j, b := range q {
+			fp = fp<<1 + gear[b]
+			if fp&mask == 0 {
+				return j + 1, true
 			}
 		}
+		i = len(q)
 	}
-	lim := min(len(p), c.p.Max-c.cur)
-	for ; i < lim; i++ {
-		fp = fp<<1 + gear[p[i]]
-		if fp&c.maskL == 0 {
-			return i + 1, true
+	mask := c.maskL
+	q := p[i:min(len(p), c.p.Max-c.cur)]
+	for j, b := range q {
+		fp = fp<<1 + gear[b]
+		if fp&mask == 0 {
+			return i + j + 1, true
 		}
 	}
+	i += len(q)
 	c.fp = fp
 	return i, c.cur+i == c.p.Max
 }
