@@ -297,3 +297,62 @@ func TestChunkerAllocatesPerFileNotPerChunk(t *testing.T) {
 		t.Fatalf("%.0f allocations for a file of %d chunks", allocs, chunks)
 	}
 }
+
+// referenceCuts is FastCDC's cut-point function as the paper writes it, for
+// a whole buffer at once: the streaming Chunker must cut exactly here.
+func referenceCuts(p Params, data []byte) []int64 {
+	maskS, maskL := masks(p.avgBits())
+	var ends []int64
+	for start := 0; start < len(data); {
+		src := data[start:]
+		n := len(src)
+		cut := n
+		if n > p.Min {
+			n = min(n, p.Max)
+			normal := min(p.Avg, n)
+			cut = n
+			var fp uint64
+			i := p.Min
+			for ; i < normal; i++ {
+				fp = fp<<1 + gear[src[i]]
+				if fp&maskS == 0 {
+					cut = i + 1
+					break
+				}
+			}
+			if cut == n {
+				for ; i < n; i++ {
+					fp = fp<<1 + gear[src[i]]
+					if fp&maskL == 0 {
+						cut = i + 1
+						break
+					}
+				}
+			}
+		}
+		start += cut
+		ends = append(ends, int64(start))
+	}
+	return ends
+}
+
+func TestChunkerMatchesReference(t *testing.T) {
+	for _, seed := range seeds(10) {
+		r := newRand(seed)
+		p := paramsOf(8 + int(r.IntN(6)))
+		data := randomBytes(r, 1+int(r.IntN(600<<10)))
+		if seed%3 == 0 { // long runs of one byte reach Max
+			data = append(data, make([]byte, r.IntN(5*p.Max))...)
+		}
+		want := referenceCuts(p, data)
+		got := chunkWith(t, p, data, 1+int(r.IntN(3*p.Max)))
+		if len(got.Chunks) != len(want) {
+			t.Fatalf("seed %d: %d chunks, reference cuts %d", seed, len(got.Chunks), len(want))
+		}
+		for i, c := range got.Chunks {
+			if c.End() != want[i] {
+				t.Fatalf("seed %d: chunk %d ends at %d, reference at %d", seed, i, c.End(), want[i])
+			}
+		}
+	}
+}
