@@ -255,4 +255,3 @@ func BenchmarkParseList(b *testing.B) {
 		}
 	}
 }
-
