@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"testing"
 )
 
@@ -217,4 +218,42 @@ func TestBuildFailsWhenTheNewBytesRunShort(t *testing.T) {
 	if _, err := Build(&memFile{}, bytes.NewReader(nil), base, ops, 200, bytes.NewReader(make([]byte, 150)), nil); err == nil {
 		t.Fatal("Build with 150 of 200 new bytes succeeded")
 	}
+}
+
+// FuzzPlan: for any two lists that tile their files, Plan's ops pass
+// CheckPlan and copy only chunks whose sum and length match. Each input
+// byte is one chunk: its low 3 bits pick the sum, the rest the length.
+func FuzzPlan(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4}, []byte{1, 9, 3, 4, 4})
+	f.Add([]byte{}, []byte{7})
+	f.Add([]byte{0x11, 0x11, 0x21}, []byte{0x11, 0x21, 0x11, 0x11})
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		mk := func(spec []byte) List {
+			var l List
+			for _, x := range spec {
+				c := Chunk{Off: l.Total, Len: 1 + int64(x>>3), Sum: [SumSize]byte{x & 7}}
+				l.Chunks = append(l.Chunks, c)
+				l.Total += c.Len
+			}
+			return l
+		}
+		base, next := mk(a), mk(b)
+		ops := Plan(base, next)
+		if err := CheckPlan(ops, base, next.Total); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range ops {
+			if o.Kind != Copy {
+				continue
+			}
+			for d := int64(0); d < o.Len; {
+				bc := base.Chunks[chunkAt(base, o.BaseOff+d)]
+				nc := next.Chunks[sort.Search(len(next.Chunks), func(i int) bool { return next.Chunks[i].Off >= o.Off+d })]
+				if bc.Sum != nc.Sum || bc.Len != nc.Len {
+					t.Fatalf("op %+v copies base chunk %+v for new chunk %+v", o, bc, nc)
+				}
+				d += bc.Len
+			}
+		}
+	})
 }
