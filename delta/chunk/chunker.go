@@ -58,7 +58,7 @@ func New(size int64, tee io.Writer) (*Chunker, bool) {
 	}
 	c := NewWithParams(p, tee)
 	c.want = size
-	c.chunks = make([]Chunk, 0, size/int64(p.Avg)+size/int64(p.Avg)/4+1)
+	c.chunks = make([]Chunk, 0, expectedChunks(size, p))
 	return c, true
 }
 
@@ -82,8 +82,15 @@ func (c *Chunker) Reset(size int64, tee io.Writer) bool {
 		return false
 	}
 	c.reset(p, tee, size)
-	c.chunks = make([]Chunk, 0, size/int64(p.Avg)+size/int64(p.Avg)/4+1)
+	c.chunks = make([]Chunk, 0, expectedChunks(size, p))
 	return true
+}
+
+// expectedChunks sizes a list for one allocation in the usual case: the mean
+// chunk is a little over Avg, so size/Avg+1 chunks rarely overflow (and then
+// append grows the list, once or twice per file, never per chunk).
+func expectedChunks(size int64, p Params) int64 {
+	return size/int64(p.Avg) + 1
 }
 
 func (c *Chunker) reset(p Params, tee io.Writer, want int64) {
