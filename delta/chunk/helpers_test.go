@@ -1,7 +1,6 @@
 package chunk
 
 import (
-	"bytes"
 	"flag"
 	"math/rand/v2"
 	"testing"
@@ -105,4 +104,3 @@ func splice(data []byte, at, del int, ins []byte) []byte {
 	return append(out, data[at+del:]...)
 }
 
-var _ = bytes.Equal
