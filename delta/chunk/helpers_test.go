@@ -103,4 +103,3 @@ func splice(data []byte, at, del int, ins []byte) []byte {
 	out = append(out, ins...)
 	return append(out, data[at+del:]...)
 }
-
