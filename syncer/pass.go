@@ -101,9 +101,11 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		var h *HaltError
 		switch {
 		case errors.As(err, &h):
-			rec.Halted = h.Error()
+			rec.Halt, rec.Halted = &h.Halt, h.Reason()
 			opts.Observer(Event{Time: rec.End, Phase: PhaseHalted, Err: err})
-			opts.Log.Warn("sync halted", "job", job.Name, "reason", h.Reason, "fix", h.Fix)
+			// The caller shows the halt with its fix; a log line at Warn
+			// would say it twice on a terminal.
+			opts.Log.Info("sync halted", "job", job.Name, "kind", h.Kind, "reason", h.Reason())
 		case err != nil:
 			rec.Err = err.Error()
 		}
@@ -171,10 +173,10 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	}
 	plan := Reconcile(ancestor, local, remote, ModeOf(job))
 
-	if h := rootEmptied(ancestor, local, SideLocal, job.Local, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+	if h := rootEmptied(ancestor, local, SideLocal, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
-	if h := rootEmptied(ancestor, remote, SideRemote, job.Remote, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+	if h := rootEmptied(ancestor, remote, SideRemote, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
 	if h := tooManyDeletes(&plan, len(ancestor), job, opts.ConfigFile, opts.AllowDeletes); h != nil {
@@ -249,7 +251,7 @@ func checkSignature(ctx context.Context, opts *Options, side string, connected f
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return signatureMissing(side, root, rel)
+		return signatureMissing(opts.Job, opts.ConfigFile, side, rel)
 	case err != nil:
 		return fmt.Errorf("unable to check the %s signature file %q: %w", side, rel, err)
 	}

@@ -163,7 +163,7 @@ func newResolveCommand() *command {
 						return err
 					}
 					defer o.Close()
-					return syncer.Resolve(ctx, o.options(*cfgPath, job, db), paths)
+					return syncer.Resolve(ctx, o.options(cfg.File, job, db), paths)
 				})
 				if err != nil {
 					return err
@@ -240,7 +240,10 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 				}
 				if ok {
 					st.Last = &rec
-					if rec.Halted != "" {
+					if rec.Halt != nil {
+						st.State = agent.Halted
+						st.SetHalt(rec.Halt)
+					} else if rec.Halted != "" {
 						st.State, st.Halted = agent.Halted, rec.Halted
 					}
 				}

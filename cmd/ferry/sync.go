@@ -54,7 +54,7 @@ func newSyncCommand() *command {
 			}
 			defer o.Close()
 			p := newProgressPrinter(e.stdout, e.isTTY)
-			opts := o.options(*cfgPath, job, db)
+			opts := o.options(cfg.File, job, db)
 			opts.Observer = p.observe
 			opts.Log = warnings
 			opts.AllowDeletes = *allowDeletes

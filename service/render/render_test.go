@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
 )
 
@@ -20,6 +21,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 
 func jobs() []agent.JobStatus {
+	mail := agent.JobStatus{Name: "mail", State: agent.Halted, Last: &snapshot.PassRecord{End: now.Add(-3 * time.Hour), Halted: "root emptied"}}
+	mail.SetHalt(&halt.Halt{Kind: halt.RootEmptied, Job: "mail", Config: "/home/ann/.config/ferry/my jobs.yaml",
+		Side: halt.Local, Root: "/home/ann/mail", Count: 1200})
 	return []agent.JobStatus{
 		{
 			Name: "docs", Direction: config.TwoWay, State: agent.Transferring,
@@ -37,10 +41,7 @@ func jobs() []agent.JobStatus {
 			Last: &snapshot.PassRecord{End: now.Add(-40 * time.Second), Deleted: 2, Bytes: 900},
 		},
 		{Name: "scan", State: agent.Scanning},
-		{
-			Name: "mail", State: agent.Halted, Halted: "the local folder is empty but the last sync saw 1200 files",
-			Fix: "ferry resume mail --allow-deletes", Last: &snapshot.PassRecord{End: now.Add(-3 * time.Hour), Halted: "root emptied"},
-		},
+		mail,
 		{Name: "music box", State: agent.Stopped, Last: &snapshot.PassRecord{End: now.Add(-50 * time.Hour), Err: "remote unreachable"}},
 		{Name: "evil\x1b]0;pwned\x07", State: agent.Halted, Halted: "signature missing\n\x1b[31mfake line"},
 		{Name: "later", State: agent.Idle, Mode: config.Continuous},

@@ -35,15 +35,11 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 		name := Clean(j.Name)
 		switch {
 		case j.State == agent.Halted || j.Halted != "":
-			why := Clean(j.Halted)
+			why := j.Halted
 			if why == "" {
 				why = "no reason was recorded"
 			}
-			fix := j.Fix
-			if fix == "" {
-				fix = "ferry resume " + shellWord(j.Name)
-			}
-			fmt.Fprintf(&notes, "\n%s is halted: %s\n  to fix: %s\n", name, why, Clean(fix))
+			notes.WriteString("\n" + HaltNote(j.Name, why, j.Fix))
 		case j.State == agent.Stopped:
 			fmt.Fprintf(&notes, "\n%s is stopped; start it again with: ferry resume %s\n", name, shellWord(j.Name))
 		}
@@ -62,6 +58,20 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 	}
 	_, err := io.WriteString(w, notes.String())
 	return err
+}
+
+// HaltNote is how every terminal front end shows a halt: the job, the
+// reason, and each line of the fix (halt.Halt's Fix, unchanged) as a
+// choice of its own.
+func HaltNote(job, reason, fix string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is halted: %s\n", Clean(job), Clean(reason))
+	for _, l := range strings.Split(fix, "\n") {
+		if l != "" {
+			fmt.Fprintf(&b, "  - %s\n", Clean(l))
+		}
+	}
+	return b.String()
 }
 
 func progress(j agent.JobStatus, tty bool) string {

@@ -128,7 +128,8 @@ function renderJob(job, now) {
   p.next.textContent = running ? "syncing" : job.state === "stopped" || job.state === "halted" || isNaN(next) || next <= 0
     ? "" : next > now ? "next sync in " + dur(next - now) : "sync due";
   p.stop.disabled = job.state === "stopped";
-  p.resume.disabled = !(job.state === "stopped" || job.state === "halted");
+  // Resume only undoes Stop; a halt is fixed as job.fix says.
+  p.resume.disabled = job.state !== "stopped";
   p.sync.disabled = job.state === "stopped";
 
   p.halt.hidden = !job.halted;
