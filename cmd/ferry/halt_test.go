@@ -60,7 +60,7 @@ func haltCases() []haltCase {
 				two(t, local, remote)
 				write(t, filepath.Join(local, ".sig"), "")
 			},
-			brk: func(t *testing.T, _, local, _ string) { os.Remove(filepath.Join(local, ".sig")) },
+			brk:  func(t *testing.T, _, local, _ string) { os.Remove(filepath.Join(local, ".sig")) },
 			want: []string{"touch LOCAL/.sig", "without one, run: ferry sync --config CFG j"}},
 		{name: "pair changed", kind: halt.PairChanged, setup: two,
 			brk: func(t *testing.T, cfgPath, _, remote string) {

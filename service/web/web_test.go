@@ -12,8 +12,8 @@ import (
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/service/api"
 	"github.com/ferry-sync/ferry/service/api/apitest"
 	"github.com/ferry-sync/ferry/service/web"
