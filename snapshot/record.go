@@ -24,6 +24,10 @@ type PassRecord struct {
 	// Halted its Reason (kept for records written before Halt existed).
 	Halt   *halt.Halt `json:"halt,omitempty"`
 	Halted string     `json:"halted,omitempty"`
+	// Recovered is set when the snapshot was found damaged before or
+	// during this pass and replaced by a fresh one: the pass had no
+	// trustworthy ancestor, so it deleted nothing.
+	Recovered *Recovery `json:"recovered,omitempty"`
 	// Err is a failure other than a halt.
 	Err string `json:"err,omitempty"`
 }

@@ -115,7 +115,29 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		return rec, err
 	}
 
+	// A damaged snapshot is no ancestor: it is replaced, and this pass
+	// reconciles as if the job were new (no deletions; files that differ
+	// become conflicts).
+	untrusted := func(err error) error {
+		if rerr := opts.DB.Recover(err); rerr != nil {
+			return fmt.Errorf("unable to replace the damaged snapshot (%w): %w", err, rerr)
+		}
+		return nil
+	}
+	noteRecovery := func() {
+		if r := opts.DB.TakeRecovery(); r != nil {
+			rec.Recovered = r
+			opts.Log.Warn("snapshot was damaged; this pass has no ancestor and deletes nothing",
+				"job", job.Name, "file", r.File, "moved_to", r.MovedTo, "reason", r.Reason)
+		}
+	}
+	noteRecovery()
 	pair, err := opts.DB.Pair()
+	if errors.Is(err, snapshot.ErrDamaged) {
+		if err = untrusted(err); err == nil {
+			noteRecovery()
+		}
+	}
 	if err != nil {
 		return finish(err)
 	}
@@ -168,6 +190,13 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 
 	var ancestor []tree.Entry
 	ancestor, err = opts.DB.Ancestor()
+	if errors.Is(err, snapshot.ErrDamaged) {
+		ancestor = nil
+		if err = untrusted(err); err == nil {
+			noteRecovery()
+			pair = ""
+		}
+	}
 	if err != nil {
 		return finish(fmt.Errorf("unable to load the ancestor: %w", err))
 	}

@@ -44,9 +44,6 @@ func newSyncCommand() *command {
 				return err
 			}
 			defer db.Close()
-			if msg := db.Recovered(); msg != "" {
-				fmt.Fprintln(e.stderr, "warning:", msg)
-			}
 			warnings := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
 			o, err := openJob(ctx, cfg, job, db, remoteOptions{acceptNewHostKey: *acceptNew, log: warnings, lazy: true})
 			if err != nil {
@@ -66,6 +63,9 @@ func newSyncCommand() *command {
 			if rec.Halted == "" {
 				fmt.Fprintln(e.stdout, summary(rec))
 				fmt.Fprint(e.stdout, render.Problems(rec))
+			}
+			if rec.Recovered != nil {
+				fmt.Fprint(e.stdout, "warning: "+render.Recovered(*rec.Recovered))
 			}
 			if s := transportSummary(o.remote); s != "" {
 				fmt.Fprintln(e.stdout, s)

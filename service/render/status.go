@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/snapshot"
 )
 
 const barWidth = 20
@@ -43,6 +44,9 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 		case j.State == agent.Stopped:
 			fmt.Fprintf(&notes, "\n%s is stopped; start it again with: ferry resume %s\n", name, shellWord(j.Name))
 		}
+		if j.Last != nil && j.Last.Recovered != nil {
+			fmt.Fprintf(&notes, "\n%s: %s", name, Recovered(*j.Last.Recovered))
+		}
 		if j.Conflicts > 0 {
 			fmt.Fprintf(&notes, "\n%s has %d unresolved %s; list them with: ferry conflicts %s\n",
 				name, j.Conflicts, plural(j.Conflicts, "conflict", "conflicts"), shellWord(j.Name))
@@ -58,6 +62,14 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 	}
 	_, err := io.WriteString(w, notes.String())
 	return err
+}
+
+// Recovered says that a pass found its snapshot damaged, what became of
+// the file, and what that meant for the pass.
+func Recovered(r snapshot.Recovery) string {
+	return fmt.Sprintf("the snapshot was damaged (%s), so the last pass had no trustworthy record of the last sync: "+
+		"it deleted nothing, and files that differ on the two sides became conflicts; "+
+		"the damaged file was moved to %s and a fresh one written\n", Clean(r.Reason), Clean(r.MovedTo))
 }
 
 // HaltNote is how every terminal front end shows a halt: the job, the
