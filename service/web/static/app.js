@@ -157,6 +157,10 @@ function renderJob(job, now) {
     : l.err ? "last pass failed: " + l.err
     : "last pass " + new Date(l.end).toLocaleTimeString() + ": " + l.created + " created, " + l.updated + " updated, " +
       l.deleted + " deleted, " + size(l.bytes);
+  if (l && l.recovered) {
+    p.last.textContent += " — the snapshot was damaged (" + l.recovered.reason + "), so this pass deleted nothing; " +
+      "the damaged file was moved to " + l.recovered.moved_to;
+  }
 
   loadConflicts(job, now);
   const r = rates.get(job.name) || [];
