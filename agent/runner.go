@@ -835,8 +835,8 @@ func (l *loop) command(c command) {
 		l.send(c.reply, reply{})
 	case cmdSyncNow:
 		if l.stopped {
-			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %w; resume it with: ferry resume %s",
-				r.job.Name, ErrStopped, halt.Quote(r.job.Name))})
+			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %w; resume it with: ferry resume --config %s %s",
+				r.job.Name, ErrStopped, halt.Quote(r.a.configFile()), halt.Quote(r.job.Name))})
 			return
 		}
 		if l.db == nil {
@@ -914,15 +914,18 @@ func (l *loop) publish() {
 		}
 	}
 	r.stopped.Store(l.stopped)
+	// Read before r.mu: configFile takes the agent's lock.
+	cfgFile, missing := r.a.configFile(), l.missingRoot()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.status.NextPass = next
+	r.status.Config = cfgFile
 	r.status.SetHalt(l.halt)
 	if l.db == nil && l.dbErr != nil {
 		r.status.Halted = l.dbErr.Error() + " — check that the state directory is writable and no other ferry uses this job"
 	}
-	if h := l.missingRoot(); h != nil {
-		r.status.SetHalt(h)
+	if missing != nil {
+		r.status.SetHalt(missing)
 	}
 	if l.op != nil && l.op.kind == opPass {
 		return // the pass's events drive the state

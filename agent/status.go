@@ -50,7 +50,10 @@ type JobStatus struct {
 	Remote    string           `json:"remote"`
 	Direction config.Direction `json:"direction"`
 	Mode      config.Mode      `json:"mode"`
-	State     State            `json:"state"`
+	// Config is the jobs file the job comes from, for the commands a
+	// front end suggests.
+	Config string `json:"config,omitempty"`
+	State  State  `json:"state"`
 	// Halt is why the job is halted, nil when it is not (or when the
 	// reason is not a halt of a pass, such as an unreadable state
 	// directory); Halted is its Reason and Fix its Fix, which SetHalt

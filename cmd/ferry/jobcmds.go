@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/service/api"
 	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/snapshot"
@@ -230,7 +231,7 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 	for _, j := range cfg.Jobs {
 		st := agent.JobStatus{
 			Name: j.Name, Local: j.Local, Remote: j.Remote, Direction: j.Direction, Mode: j.Mode,
-			State: agent.Idle, Bandwidth: j.Bandwidth,
+			Config: cfg.File, State: agent.Idle, Bandwidth: j.Bandwidth,
 		}
 		if _, err := os.Stat(cfg.DBPath(j.Name)); err == nil {
 			err := withDB(cfg, j.Name, func(db *snapshot.DB) error {
@@ -280,7 +281,7 @@ func newControlCommand(name, summary string) *command {
 			}
 			c := runningAgent(ctx, cfg)
 			if c == nil {
-				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, *cfgPath)
+				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, halt.Quote(cfg.File))
 			}
 			var st agent.JobStatus
 			switch name {
@@ -321,7 +322,7 @@ func newMonitorCommand() *command {
 			}
 			c := runningAgent(ctx, cfg)
 			if c == nil {
-				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, *cfgPath)
+				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, halt.Quote(cfg.File))
 			}
 			h := render.NewHistory(60)
 			t := time.NewTicker(*every)

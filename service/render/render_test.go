@@ -37,12 +37,12 @@ func jobs() []agent.JobStatus {
 				ProblemPaths: []snapshot.ProblemPath{{Side: "local", Path: "private/\xffkey\x1b[2J", Problem: "unable to read: permission denied"}}},
 		},
 		{
-			Name: "photos", State: agent.Idle, NextPass: now.Add(12 * time.Second), Conflicts: 2,
+			Name: "photos", State: agent.Idle, NextPass: now.Add(12 * time.Second), Conflicts: 2, Config: "/etc/ferry/jobs.yaml",
 			Last: &snapshot.PassRecord{End: now.Add(-40 * time.Second), Deleted: 2, Bytes: 900},
 		},
 		{Name: "scan", State: agent.Scanning},
 		mail,
-		{Name: "music box", State: agent.Stopped, Last: &snapshot.PassRecord{End: now.Add(-50 * time.Hour), Err: "remote unreachable"}},
+		{Name: "music box", State: agent.Stopped, Config: "/home/ann/my jobs.yaml", Last: &snapshot.PassRecord{End: now.Add(-50 * time.Hour), Err: "remote unreachable"}},
 		{Name: "evil\x1b]0;pwned\x07", State: agent.Halted, Halted: "signature missing\n\x1b[31mfake line"},
 		{Name: "later", State: agent.Idle, Mode: config.Continuous},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
 )
 
@@ -42,14 +43,14 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 			}
 			notes.WriteString("\n" + HaltNote(j.Name, why, j.Fix))
 		case j.State == agent.Stopped:
-			fmt.Fprintf(&notes, "\n%s is stopped; start it again with: ferry resume %s\n", name, shellWord(j.Name))
+			fmt.Fprintf(&notes, "\n%s is stopped; start it again with: %s\n", name, command("resume", j))
 		}
 		if j.Last != nil && j.Last.Recovered != nil {
 			fmt.Fprintf(&notes, "\n%s: %s", name, Recovered(*j.Last.Recovered))
 		}
 		if j.Conflicts > 0 {
-			fmt.Fprintf(&notes, "\n%s has %d unresolved %s; list them with: ferry conflicts %s\n",
-				name, j.Conflicts, plural(j.Conflicts, "conflict", "conflicts"), shellWord(j.Name))
+			fmt.Fprintf(&notes, "\n%s has %d unresolved %s; list them with: %s\n",
+				name, j.Conflicts, plural(j.Conflicts, "conflict", "conflicts"), command("conflicts", j))
 		}
 		if j.Last != nil && j.Last.Halted == "" {
 			if p := Problems(*j.Last); p != "" {
@@ -157,6 +158,16 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// command is `ferry VERB --config FILE JOB` for j, without --config when
+// the jobs file is not known.
+func command(verb string, j agent.JobStatus) string {
+	c := "ferry " + verb
+	if j.Config != "" {
+		c += " --config " + Clean(halt.Quote(j.Config))
+	}
+	return c + " " + shellWord(j.Name)
 }
 
 // shellWord quotes a job name for a command line the owner may paste.
