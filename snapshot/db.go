@@ -421,6 +421,15 @@ func (db *DB) Recovered() string {
 // taken yet (it is kept in the file), so that the pass it leaves without an
 // ancestor says so once; nil otherwise.
 func (db *DB) TakeRecovery() *Recovery {
+	// Most passes have nothing to take: look before paying for a commit.
+	var pending bool
+	_ = db.view(func(tx *bolt.Tx) error {
+		pending = tx.Bucket(bucketMeta).Get(keyRecovery) != nil
+		return nil
+	})
+	if !pending {
+		return nil
+	}
 	var r *Recovery
 	err := db.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
