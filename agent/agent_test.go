@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 )
@@ -335,8 +336,8 @@ func TestRetriesGiveUpUntilNextPass(t *testing.T) {
 
 func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 	halts := []*syncer.HaltError{
-		{Kind: syncer.ErrSignatureMissing, Reason: `the local signature file ".ferry-signature" is missing from /mnt/x; nothing was changed`},
-		{Kind: syncer.ErrTooManyDeletes, Reason: "the pass would delete 120 entries on the local side, more than max_delete allows (50% of 200 = 100); nothing was changed"},
+		{Halt: halt.Halt{Kind: halt.SignatureMissing, Job: "photos", Config: "/etc/ferry/jobs.yaml", Side: halt.Local, Root: "/mnt/x", Path: "/mnt/x/.ferry-signature"}},
+		{Halt: halt.Halt{Kind: halt.TooManyDeletes, Job: "photos", Config: "/etc/ferry/jobs.yaml", Side: halt.Local, Count: 120, Limit: 100, Rule: "50% of 200"}},
 	}
 	n := 0
 	h := newHarness(t, testConfig(t, config.Job{Name: "photos", Local: "/mnt/x", Remote: "/r", LocalSignature: ".ferry-signature"}),
@@ -346,13 +347,14 @@ func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 			}
 			he := halts[n]
 			n++
-			return snapshot.PassRecord{Halted: he.Error()}, he
+			return snapshot.PassRecord{Halt: &he.Halt, Halted: he.Reason()}, he
 		})
 	h.nextPass()
 	waitFor(t, "halted", func() bool { return h.status("photos").State == Halted })
 	s := h.status("photos")
-	if s.Fix != "touch /mnt/x/.ferry-signature" || !strings.Contains(s.Halted, "local signature file /mnt/x/.ferry-signature is missing") {
-		t.Fatalf("halted %q fix %q", s.Halted, s.Fix)
+	if s.Halt == nil || *s.Halt != halts[0].Halt || s.Halted != halts[0].Reason() || s.Fix != halts[0].Fix() ||
+		!strings.Contains(s.Fix, "touch /mnt/x/.ferry-signature") {
+		t.Fatalf("halt %+v: halted %q fix %q", s.Halt, s.Halted, s.Fix)
 	}
 	// A halt is not retried: the next pass is a full interval away.
 	if want := h.clock.Now().Add(30 * time.Second); !s.NextPass.Equal(want) {
@@ -363,7 +365,7 @@ func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 	}
 	h.nextPass()
 	waitFor(t, "max_delete halt", func() bool { return strings.Contains(h.status("photos").Halted, "max_delete allows") })
-	if s := h.status("photos"); s.Fix != "ferry sync --allow-deletes --config /etc/ferry/jobs.yaml photos" || s.State != Halted {
+	if s := h.status("photos"); !strings.Contains(s.Fix, "ferry sync --allow-deletes --config /etc/ferry/jobs.yaml photos") || s.State != Halted {
 		t.Fatalf("state %q fix %q", s.State, s.Fix)
 	}
 	// The next clean pass clears the halt.
@@ -371,7 +373,10 @@ func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.nextPass()
-	waitFor(t, "halt cleared", func() bool { s := h.status("photos"); return s.State == Idle && s.Halted == "" && s.Fix == "" })
+	waitFor(t, "halt cleared", func() bool {
+		s := h.status("photos")
+		return s.State == Idle && s.Halted == "" && s.Fix == "" && s.Halt == nil
+	})
 }
 
 func TestReloadAddsRemovesAndRestartsJobs(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -396,9 +398,9 @@ func TestHaltedSignatureReportsTouchFixAndRecovers(t *testing.T) {
 	waitFor(t, "halted", func() bool { return l.a.Jobs()[0].State == Halted })
 	s := l.a.Jobs()[0]
 	sig := filepath.Join(l.local, ".ferry-signature")
-	want := "local signature file " + sig + " is missing — is the drive mounted? create it with: touch " + sig
-	if s.Halted != want || s.Fix != "touch "+sig {
-		t.Fatalf("halted %q\nwant   %q\nfix %q", s.Halted, want, s.Fix)
+	if s.Halt == nil || s.Halt.Kind != halt.SignatureMissing || s.Halt.Path != sig || s.Halted != s.Halt.Reason() ||
+		!strings.Contains(s.Fix, "touch "+sig) || strings.Contains(s.Fix, "ferry resume") {
+		t.Fatalf("halt %+v\nhalted %q\nfix %q", s.Halt, s.Halted, s.Fix)
 	}
 	if s.Last == nil || s.Last.Halted == "" {
 		t.Fatalf("last pass does not record the halt: %+v", s.Last)

@@ -87,7 +87,7 @@ func TestContinuousDeletedRootHaltsAndResumesWhenRestored(t *testing.T) {
 	if err := os.RemoveAll(l.local); err != nil {
 		t.Fatal(err)
 	}
-	want := "local folder " + l.local + " is missing"
+	want := "the local folder " + l.local + " is missing"
 	waitFor(t, "halted for the missing folder", func() bool {
 		s := l.a.Jobs()[0]
 		return s.State == Halted && strings.HasPrefix(s.Halted, want)
@@ -145,7 +145,7 @@ func TestContinuousMissingRootIsPolledOnTheClock(t *testing.T) {
 	}
 	waitFor(t, "halted for the missing folder", func() bool {
 		s := h.a.Jobs()[0]
-		return s.State == Halted && strings.HasPrefix(s.Halted, "local folder "+local+" is missing") && s.NextPass.IsZero()
+		return s.State == Halted && strings.HasPrefix(s.Halted, "the local folder "+local+" is missing") && s.NextPass.IsZero()
 	})
 	now := h.clock.Now()
 	at := h.clock.waitTimer(t)

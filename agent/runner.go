@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
@@ -219,8 +220,7 @@ type loop struct {
 	dbWait time.Time // when to retry opening the database
 
 	stopped bool
-	halt    string // reason of the last halted pass, "" when not halted
-	fix     string
+	halt    *halt.Halt // why the last pass halted, nil when it did not
 
 	op      *operation
 	opDone  chan opResult
@@ -454,26 +454,20 @@ func (l *loop) rootsChanged(wasMissing bool, rearmed []int) {
 	}
 }
 
-// missingRoot explains a watched root that is gone ("" if none is).
-func (l *loop) missingRoot() string {
+// missingRoot is the halt of a watched root that is gone (nil if none is).
+func (l *loop) missingRoot() *halt.Halt {
 	if l.trk == nil {
-		return ""
+		return nil
 	}
 	i, ok := l.trk.missing()
 	if !ok {
-		return ""
+		return nil
 	}
-	job := l.r.job
-	side, root, sig := "local", job.Local, job.LocalSignature
+	side := syncer.SideLocal
 	if i > 0 {
-		side, root, sig = "remote", job.Remote, job.RemoteSignature
+		side = syncer.SideRemote
 	}
-	msg := side + " folder " + root + " is missing — is the drive mounted, or was the folder moved or deleted? " +
-		"the job resumes by itself once the folder is back"
-	if sig != "" {
-		msg += " with its signature file " + sigPath(root, sig)
-	}
-	return msg
+	return folderMissing(l.r.job, l.r.a.configFile(), side)
 }
 
 // remotePolled reports whether the remote side is only seen by polling.
@@ -767,13 +761,14 @@ func (l *loop) opEnded(res opResult) {
 	case interrupted:
 		r.log.Info("pass interrupted", "why", cause)
 	case errors.Is(res.err, syncer.ErrHalted):
-		reason := res.rec.Halted
-		if reason == "" {
-			reason = res.err.Error()
+		var h *syncer.HaltError
+		if errors.As(res.err, &h) {
+			l.halt = &h.Halt
+			r.log.Warn("pass halted", "kind", h.Kind, "reason", h.Reason(), "fix", h.Fix())
+		} else {
+			r.log.Warn("pass halted", "reason", res.err)
 		}
-		l.halt, l.fix = explainHalt(r.job, r.a.configFile(), res.err, reason)
 		l.retries = r.job.Retry.Attempts
-		r.log.Warn("pass halted", "reason", l.halt)
 	case res.err != nil:
 		if l.retries > 0 {
 			l.retries--
@@ -784,7 +779,7 @@ func (l *loop) opEnded(res opResult) {
 			r.log.Error("pass failed; giving up until the next scheduled pass", "err", res.err)
 		}
 	default:
-		l.halt, l.fix = "", ""
+		l.halt = nil
 		l.retries = r.job.Retry.Attempts
 	}
 	if l.retryAt.IsZero() {
@@ -840,16 +835,16 @@ func (l *loop) command(c command) {
 		l.send(c.reply, reply{})
 	case cmdSyncNow:
 		if l.stopped {
-			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %w; resume it with: ferry resume %s",
-				r.job.Name, ErrStopped, shellQuote(r.job.Name))})
+			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %w; resume it with: ferry resume --config %s %s",
+				r.job.Name, ErrStopped, halt.Quote(r.a.configFile()), halt.Quote(r.job.Name))})
 			return
 		}
 		if l.db == nil {
 			l.send(c.reply, reply{err: l.dbErr})
 			return
 		}
-		if msg := l.missingRoot(); msg != "" {
-			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %s", r.job.Name, msg)})
+		if h := l.missingRoot(); h != nil {
+			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %s", r.job.Name, h.Reason())})
 			return
 		}
 		l.queued = true
@@ -919,16 +914,18 @@ func (l *loop) publish() {
 		}
 	}
 	r.stopped.Store(l.stopped)
+	// Read before r.mu: configFile takes the agent's lock.
+	cfgFile, missing := r.a.configFile(), l.missingRoot()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.status.NextPass = next
-	r.status.Halted, r.status.Fix = l.halt, l.fix
+	r.status.Config = cfgFile
+	r.status.SetHalt(l.halt)
 	if l.db == nil && l.dbErr != nil {
 		r.status.Halted = l.dbErr.Error() + " — check that the state directory is writable and no other ferry uses this job"
-		r.status.Fix = ""
 	}
-	if msg := l.missingRoot(); msg != "" {
-		r.status.Halted, r.status.Fix = msg, ""
+	if missing != nil {
+		r.status.SetHalt(missing)
 	}
 	if l.op != nil && l.op.kind == opPass {
 		return // the pass's events drive the state

@@ -1,13 +1,10 @@
 package agent
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
 )
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -134,38 +131,5 @@ func TestDebouncerWaitsForStillness(t *testing.T) {
 	d.clear()
 	if d.pending() {
 		t.Fatal("clear left pending changes")
-	}
-}
-
-func TestExplainHalt(t *testing.T) {
-	job := withDefaults(config.Job{Name: "photos", Local: "/mnt/x", Remote: "/srv/photos", LocalSignature: ".ferry-signature", RemoteSignature: ".ferry-signature"})
-	halt := func(kind error, reason string) error {
-		return fmt.Errorf("pass of photos: %w", &syncer.HaltError{Kind: kind, Reason: reason, Fix: "prose"})
-	}
-	why, fix := explainHalt(job, "/etc/ferry.yaml", halt(syncer.ErrSignatureMissing,
-		`the local signature file ".ferry-signature" is missing from /mnt/x; nothing was changed`), "")
-	if want := "local signature file /mnt/x/.ferry-signature is missing — is the drive mounted? create it with: touch /mnt/x/.ferry-signature"; why != want || fix != "touch /mnt/x/.ferry-signature" {
-		t.Errorf("local signature:\n why %q\nwant %q\n fix %q", why, want, fix)
-	}
-	why, fix = explainHalt(job, "/etc/my ferry.yaml", halt(syncer.ErrTooManyDeletes,
-		"the pass would delete 120 entries on the local side, more than max_delete allows (50% of 200 = 100); nothing was changed"), "")
-	if want := "ferry sync --allow-deletes --config '/etc/my ferry.yaml' photos"; fix != want || !strings.HasSuffix(why, want) || !strings.Contains(why, "120 entries") {
-		t.Errorf("max_delete: why %q fix %q", why, fix)
-	}
-	why, fix = explainHalt(job, "/etc/ferry.yaml", halt(syncer.ErrRootEmptied,
-		"the local folder /mnt/x is empty but held 12 entries at the last sync; nothing was changed"), "")
-	if want := "ferry reset-sync --config /etc/ferry.yaml photos"; fix != want || !strings.Contains(why, "is the drive mounted") {
-		t.Errorf("root emptied: why %q fix %q", why, fix)
-	}
-	job.Remote = "ferry://ann@nas:33001/vol/photos"
-	job.RemoteURL = &config.RemoteURL{User: "ann", Host: "nas", Port: 33001, Path: "/vol/photos"}
-	why, fix = explainHalt(job, "/etc/ferry.yaml", halt(syncer.ErrSignatureMissing,
-		`the remote signature file ".ferry-signature" is missing from /vol/photos; nothing was changed`), "")
-	if fix != "ssh ann@nas touch /vol/photos/.ferry-signature" || !strings.Contains(why, "on nas") {
-		t.Errorf("remote signature: why %q fix %q", why, fix)
-	}
-	// Not a halt the agent knows: the reason is shown as it is.
-	if why, fix := explainHalt(job, "/etc/ferry.yaml", syncer.ErrHalted, "odd"); why != "odd" || fix != "" {
-		t.Errorf("unknown halt: why %q fix %q", why, fix)
 	}
 }

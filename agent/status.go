@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
 )
 
@@ -44,14 +45,22 @@ type TransferStatus struct {
 
 // JobStatus is everything the control API reports about one job.
 type JobStatus struct {
-	Name      string               `json:"name"`
-	Local     string               `json:"local"`
-	Remote    string               `json:"remote"`
-	Direction config.Direction     `json:"direction"`
-	Mode      config.Mode          `json:"mode"`
-	State     State                `json:"state"`
+	Name      string           `json:"name"`
+	Local     string           `json:"local"`
+	Remote    string           `json:"remote"`
+	Direction config.Direction `json:"direction"`
+	Mode      config.Mode      `json:"mode"`
+	// Config is the jobs file the job comes from, for the commands a
+	// front end suggests.
+	Config string `json:"config,omitempty"`
+	State  State  `json:"state"`
+	// Halt is why the job is halted, nil when it is not (or when the
+	// reason is not a halt of a pass, such as an unreadable state
+	// directory); Halted is its Reason and Fix its Fix, which SetHalt
+	// keeps in step, so that a client shows the engine's words.
+	Halt      *halt.Halt           `json:"halt,omitempty"`
 	Halted    string               `json:"halted,omitempty"` // reason, plain words
-	Fix       string               `json:"fix,omitempty"`    // the command that fixes it
+	Fix       string               `json:"fix,omitempty"`    // what to do, one choice per line
 	Progress  Progress             `json:"progress"`
 	NextPass  time.Time            `json:"next_pass"`
 	Last      *snapshot.PassRecord `json:"last,omitempty"`

@@ -28,18 +28,17 @@ func (db *DB) Cache(side string) (*Cache, error) {
 		return nil, fmt.Errorf("unable to open scan cache: empty side name")
 	}
 	c := &Cache{db: db, bucket: []byte(cachePrefix + side), prev: map[string]tree.Entry{}, cur: map[string]tree.Entry{}}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(c.bucket)
 		if b == nil {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			p := keyPath(k)
-			e, err := parseValue(p, v)
+			e, err := parseStoredEntry(k, v)
 			if err != nil {
 				return err
 			}
-			c.prev[p] = e
+			c.prev[e.Path] = e
 			return nil
 		})
 	})
@@ -86,7 +85,8 @@ func (c *Cache) Commit() error {
 	var dels [][]byte
 	for p, e := range c.cur {
 		if old, ok := c.prev[p]; !ok || old != e {
-			puts = append(puts, kv{appendKey(nil, p), AppendEntry(nil, e)})
+			k := appendKey(nil, p)
+			puts = append(puts, kv{k, AppendRecord(nil, k, AppendEntry(nil, e))})
 		}
 	}
 	for p := range c.prev {
@@ -97,7 +97,7 @@ func (c *Cache) Commit() error {
 	if len(puts) > 0 || len(dels) > 0 {
 		// bbolt fills pages best when keys arrive in order.
 		slices.SortFunc(puts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
-		err := c.db.bolt.Update(func(tx *bolt.Tx) error {
+		err := c.db.update(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists(c.bucket)
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"math"
 	"strings"
@@ -131,10 +132,10 @@ func ParseEntry(b []byte) (tree.Entry, int, error) {
 func parseValue(path string, v []byte) (tree.Entry, error) {
 	e, n, err := ParseEntry(v)
 	if err != nil {
-		return tree.Entry{}, fmt.Errorf("unable to decode entry %q: %w", path, err)
+		return tree.Entry{}, fmt.Errorf("unable to decode entry %q: %w: %w", path, ErrDamaged, err)
 	}
 	if n != len(v) {
-		return tree.Entry{}, fmt.Errorf("unable to decode entry %q: %w: %d trailing bytes", path, ErrCorruptEntry, len(v)-n)
+		return tree.Entry{}, fmt.Errorf("unable to decode entry %q: %w: %w: %d trailing bytes", path, ErrDamaged, ErrCorruptEntry, len(v)-n)
 	}
 	e.Path = path
 	return e, nil
@@ -171,4 +172,51 @@ func keyPath(k []byte) string {
 		k = k[i+1:]
 	}
 	return sb.String()
+}
+
+// ErrDamaged is wrapped by every error that means the file can no longer be
+// trusted: a stored record whose checksum does not match, a record that
+// does not decode, or a page bbolt cannot read. A caller that sees it has
+// no trustworthy ancestor (see DB.Recover).
+var ErrDamaged = errors.New("snapshot is damaged")
+
+// ChecksumLen is the size of the CRC-32C that ends every stored value.
+const ChecksumLen = 4
+
+// recordSum is the CRC-32C (Castagnoli) of key and then value: a flip in
+// either is caught, and so is a value that moved to another key.
+func recordSum(key, value []byte) uint32 {
+	t := crc32.MakeTable(crc32.Castagnoli) // the package caches the table
+	return crc32.Update(crc32.Update(0, t, key), t, value)
+}
+
+// AppendRecord appends value and the checksum of key and value to b: the
+// form in which every value is stored under key.
+func AppendRecord(b, key, value []byte) []byte {
+	b = append(b, value...)
+	return binary.BigEndian.AppendUint32(b, recordSum(key, value))
+}
+
+// ParseRecord checks a value stored under key by AppendRecord and returns
+// the value without its checksum (a sub-slice of stored). A short value or
+// a wrong checksum is an error wrapping ErrDamaged.
+func ParseRecord(key, stored []byte) ([]byte, error) {
+	if len(stored) < ChecksumLen {
+		return nil, fmt.Errorf("%w: record %q is %d bytes, too short for its checksum", ErrDamaged, keyPath(key), len(stored))
+	}
+	v, sum := stored[:len(stored)-ChecksumLen], binary.BigEndian.Uint32(stored[len(stored)-ChecksumLen:])
+	if got := recordSum(key, v); got != sum {
+		return nil, fmt.Errorf("%w: record %q has checksum %08x, its contents sum to %08x", ErrDamaged, keyPath(key), sum, got)
+	}
+	return v, nil
+}
+
+// parseStoredEntry decodes an ancestor or cache record: the checksum, then
+// exactly one entry.
+func parseStoredEntry(key, stored []byte) (tree.Entry, error) {
+	v, err := ParseRecord(key, stored)
+	if err != nil {
+		return tree.Entry{}, err
+	}
+	return parseValue(keyPath(key), v)
 }

@@ -1,12 +1,16 @@
 package snapshot
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-sync/ferry/tree"
@@ -14,9 +18,14 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// SchemaVersion is the layout of the buckets below. A database with another
-// version is moved aside, like a corrupt one.
-const SchemaVersion = 1
+// SchemaVersion is the layout of the buckets below. Version 2 ends every
+// stored value (all but the schema version itself) with a checksum, see
+// AppendRecord. A version 1 file is converted in place when opened; a
+// database with any other version is moved aside, like a corrupt one.
+const SchemaVersion = 2
+
+// schemaV1 is the layout before checksums: the same buckets and values.
+const schemaV1 = 1
 
 // ErrInUse is wrapped by Open when another process holds the database.
 var ErrInUse = errors.New("database is in use by another ferry process")
@@ -29,6 +38,7 @@ var (
 	cachePrefix     = "cache/"
 
 	keySchema   = []byte("schema")
+	keyRecovery = []byte("recovered")
 	keyLastPass = []byte("last")
 )
 
@@ -41,10 +51,31 @@ const lockTimeout = time.Second
 // unresolved conflicts and the last pass. Its methods are safe for
 // concurrent use.
 type DB struct {
-	bolt      *bolt.DB
-	path      string
-	recovered string
-	now       func() time.Time
+	path string
+	now  func() time.Time
+
+	// mu guards the fields below: Recover swaps the file under every
+	// other method, which hold it for reading while they use bolt.
+	mu       sync.RWMutex
+	bolt     *bolt.DB
+	recovery *Recovery
+}
+
+// Recovery is what became of a damaged snapshot: it was moved aside and a
+// fresh one started, so the pass after it has no ancestor (it deletes
+// nothing, and files that differ become conflicts).
+type Recovery struct {
+	File    string    `json:"file"`
+	MovedTo string    `json:"moved_to"`
+	Reason  string    `json:"reason"`
+	Time    time.Time `json:"time"`
+}
+
+// String says what happened and what it means, in one line.
+func (r *Recovery) String() string {
+	return fmt.Sprintf("snapshot %s was damaged (%s); moved it to %s and started a fresh one: "+
+		"the next pass has no ancestor, so it deletes nothing and turns files that differ into conflicts",
+		r.File, r.Reason, r.MovedTo)
 }
 
 type options struct {
@@ -74,23 +105,82 @@ func open(path string, o options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	var recovered string
+	db := &DB{bolt: b, path: path, now: o.now}
 	if bad != nil {
-		aside, err := moveAside(path, o.now())
-		if err != nil {
-			return nil, fmt.Errorf("unable to move unreadable snapshot %s (%v) aside: %w", path, bad, err)
-		}
-		b, bad2, err := openBolt(path, o.timeout)
-		if err != nil {
+		if db.bolt, db.recovery, err = replace(path, bad, o); err != nil {
 			return nil, err
 		}
-		if bad2 != nil {
-			return nil, fmt.Errorf("unable to create a fresh snapshot %s: %w", path, bad2)
-		}
-		recovered = fmt.Sprintf("snapshot %s was unreadable (%v); moved it to %s and started a fresh one: the next pass rebuilds the agreed state from both sides", path, bad, aside)
-		return &DB{bolt: b, path: path, recovered: recovered, now: o.now}, nil
 	}
-	return &DB{bolt: b, path: path, now: o.now}, nil
+	return db, nil
+}
+
+// replace moves the damaged file at path aside and opens a fresh one.
+func replace(path string, bad error, o options) (*bolt.DB, *Recovery, error) {
+	now := o.now()
+	aside, err := moveAside(path, now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("unable to move damaged snapshot %s (%v) aside: %w", path, bad, err)
+	}
+	b, bad2, err := openBolt(path, o.timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	if bad2 != nil {
+		return nil, nil, fmt.Errorf("unable to create a fresh snapshot %s: %w", path, bad2)
+	}
+	r := &Recovery{File: path, MovedTo: aside, Reason: bad.Error(), Time: now}
+	// Kept in the new file until a pass takes it, so that a command that
+	// only looked (status, conflicts) does not swallow it.
+	v, err := json.Marshal(r)
+	if err == nil {
+		err = b.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(keyRecovery, AppendRecord(nil, keyRecovery, v))
+		})
+	}
+	if err != nil {
+		b.Close()
+		return nil, nil, fmt.Errorf("unable to note the damaged snapshot in %s: %w", path, err)
+	}
+	return b, r, nil
+}
+
+// Recover is for a caller that found the open database damaged (an error
+// wrapping ErrDamaged): it closes the file, moves it aside, and continues
+// on a fresh one, which TakeRecovery then reports. Writers and caches of db
+// carry on into the new file.
+func (db *DB) Recover(cause error) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("unable to close damaged snapshot %s: %w", db.path, err)
+	}
+	b, r, err := replace(db.path, cause, options{now: db.now, timeout: lockTimeout})
+	if err != nil {
+		// Keep a handle, so that later calls fail as errors, not panics.
+		if b2, _, err2 := openBolt(db.path, lockTimeout); err2 == nil && b2 != nil {
+			db.bolt = b2
+		}
+		return err
+	}
+	db.bolt, db.recovery = b, r
+	return nil
+}
+
+// view runs fn in a read transaction, turning a panic or a fault on a
+// damaged page into an error wrapping ErrDamaged.
+func (db *DB) view(fn func(tx *bolt.Tx) error) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	_, err := guard(func() (struct{}, error) { return struct{}{}, db.bolt.View(fn) })
+	return err
+}
+
+// update runs fn in a write transaction, like view.
+func (db *DB) update(fn func(tx *bolt.Tx) error) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	_, err := guard(func() (struct{}, error) { return struct{}{}, db.bolt.Update(fn) })
+	return err
 }
 
 // openBolt opens and checks the file. A non-nil bad means the file exists
@@ -129,6 +219,9 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, bad, err error) 
 type panicked struct{ v any }
 
 func (p panicked) Error() string { return fmt.Sprintf("database file is damaged: %v", p.v) }
+
+// Is makes a panicked match ErrDamaged.
+func (p panicked) Is(target error) bool { return target == ErrDamaged }
 
 // guard runs fn, turning a panic or a fault on mapped memory into an error.
 // SetPanicOnFault is per goroutine, so it only covers fn's own reads.
@@ -170,7 +263,14 @@ func initSchema(db *bolt.DB) (bad, err error) {
 			if len(v) != 4 {
 				return schemaError{"not a ferry snapshot: its schema version is unreadable"}
 			}
-			if got := binary.BigEndian.Uint32(v); got != SchemaVersion {
+			got := binary.BigEndian.Uint32(v)
+			if got == schemaV1 {
+				if err := migrateV1(tx); err != nil {
+					return err
+				}
+				got = SchemaVersion
+			}
+			if got != SchemaVersion {
 				return schemaError{fmt.Sprintf("schema version %d, this ferry uses %d", got, SchemaVersion)}
 			}
 			for _, name := range [][]byte{bucketAncestor, bucketConflicts, bucketPasses} {
@@ -182,26 +282,87 @@ func initSchema(db *bolt.DB) (bad, err error) {
 		})
 	})
 	var se schemaError
-	var p panicked
-	if errors.As(err, &se) || errors.As(err, &p) {
+	if errors.As(err, &se) || errors.Is(err, ErrDamaged) {
 		return err, nil
 	}
 	return nil, err
 }
 
-// verify reads every key and ancestor value once, so that a damaged page is
-// found now, where the file can still be moved aside, rather than as a
-// panic in the middle of a pass.
+// migrateV1 adds the checksums of schema 2 to every value of a schema 1
+// file, in the transaction that opens it. A schema 1 file has no way to
+// show damage, so its records are checked as far as they can be (entries
+// must decode, JSON must parse) and otherwise trusted as before; keeping
+// the ancestor spares the user a first pass that would turn every file
+// both sides changed into a conflict.
+func migrateV1(tx *bolt.Tx) error {
+	type rec struct{ bucket, k, v []byte }
+	var recs []rec
+	err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		kind := bucketKind(name)
+		return b.ForEach(func(k, v []byte) error {
+			switch {
+			case kind == kindMeta && !bytes.Equal(k, keyPair):
+				return nil
+			case kind == kindEntries:
+				if _, err := parseValue(keyPath(k), v); err != nil {
+					return err
+				}
+			case kind == kindJSON && !json.Valid(v):
+				return fmt.Errorf("%w: %s record %q is not valid JSON", ErrDamaged, name, keyPath(k))
+			}
+			recs = append(recs, rec{bytes.Clone(name), bytes.Clone(k), AppendRecord(nil, k, v)})
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("unable to convert a schema %d snapshot: %w", schemaV1, err)
+	}
+	for _, r := range recs {
+		b := tx.Bucket(r.bucket)
+		if strings.HasPrefix(string(r.bucket), cachePrefix) {
+			b.FillPercent = 0.9
+		}
+		if err := b.Put(r.k, r.v); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, SchemaVersion))
+}
+
+// The kinds of bucket, by what their values hold.
+const (
+	kindMeta    = iota // schema version (raw) and folder pair
+	kindEntries        // encoded tree entries: the ancestor and the caches
+	kindJSON           // conflicts and the pass record
+)
+
+func bucketKind(name []byte) int {
+	switch s := string(name); {
+	case s == string(bucketMeta):
+		return kindMeta
+	case s == string(bucketAncestor) || strings.HasPrefix(s, cachePrefix):
+		return kindEntries
+	}
+	return kindJSON
+}
+
+// verify reads every record once and checks its checksum (and decodes the
+// entries), so that a damaged page is found now, where the file can still
+// be moved aside, rather than in the middle of a pass.
 func verify(db *bolt.DB) error {
 	_, err := guard(func() (struct{}, error) {
 		return struct{}{}, db.View(func(tx *bolt.Tx) error {
 			return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-				decode := string(name) == string(bucketAncestor) || len(name) > len(cachePrefix) && string(name[:len(cachePrefix)]) == cachePrefix
+				kind := bucketKind(name)
 				return b.ForEach(func(k, v []byte) error {
-					if !decode {
+					switch {
+					case kind == kindMeta && bytes.Equal(k, keySchema):
 						return nil
+					case kind == kindEntries:
+						_, err := parseStoredEntry(k, v)
+						return err
 					}
-					_, err := parseValue(keyPath(k), v)
+					_, err := ParseRecord(k, v)
 					return err
 				})
 			})
@@ -234,6 +395,8 @@ func moveAside(path string, now time.Time) (string, error) {
 
 // Close closes the database. Unflushed Writer batches are lost.
 func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("unable to close snapshot %s: %w", db.path, err)
 	}
@@ -243,19 +406,62 @@ func (db *DB) Close() error {
 // Path returns the file the database lives in.
 func (db *DB) Path() string { return db.path }
 
-// Recovered says, when Open had to replace an unreadable file, what
+// Recovered says, when Open or Recover had to replace a damaged file, what
 // happened and where the old file went; it is empty otherwise.
-func (db *DB) Recovered() string { return db.recovered }
+func (db *DB) Recovered() string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.recovery == nil {
+		return ""
+	}
+	return db.recovery.String()
+}
+
+// TakeRecovery returns the replacement of a damaged file that no pass has
+// taken yet (it is kept in the file), so that the pass it leaves without an
+// ancestor says so once; nil otherwise.
+func (db *DB) TakeRecovery() *Recovery {
+	// Most passes have nothing to take: look before paying for a commit.
+	var pending bool
+	_ = db.view(func(tx *bolt.Tx) error {
+		pending = tx.Bucket(bucketMeta).Get(keyRecovery) != nil
+		return nil
+	})
+	if !pending {
+		return nil
+	}
+	var r *Recovery
+	err := db.update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		stored := meta.Get(keyRecovery)
+		if stored == nil {
+			return nil
+		}
+		v, err := ParseRecord(keyRecovery, stored)
+		if err == nil {
+			r = new(Recovery)
+			err = json.Unmarshal(v, r)
+		}
+		if err != nil {
+			r = &Recovery{File: db.path, Reason: "a damaged snapshot was replaced (its details are unreadable)"}
+		}
+		return meta.Delete(keyRecovery)
+	})
+	if err != nil {
+		return nil
+	}
+	return r
+}
 
 // Ancestor returns the agreed state of every path, sorted by tree.Compare.
 // It sees only what Writers have flushed.
 func (db *DB) Ancestor() ([]tree.Entry, error) {
 	var out []tree.Entry
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAncestor)
 		out = make([]tree.Entry, 0, b.Stats().KeyN)
 		return b.ForEach(func(k, v []byte) error {
-			e, err := parseValue(keyPath(k), v)
+			e, err := parseStoredEntry(k, v)
 			if err != nil {
 				return err
 			}
@@ -275,9 +481,9 @@ func (db *DB) Ancestor() ([]tree.Entry, error) {
 // fn runs inside a read transaction: it must not write to db (a Writer
 // flush from fn can deadlock when the file needs to grow).
 func (db *DB) EachAncestor(fn func(tree.Entry) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
+	return db.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAncestor).ForEach(func(k, v []byte) error {
-			e, err := parseValue(keyPath(k), v)
+			e, err := parseStoredEntry(k, v)
 			if err != nil {
 				return fmt.Errorf("unable to read ancestor from %s: %w", db.path, err)
 			}
@@ -289,7 +495,7 @@ func (db *DB) EachAncestor(fn func(tree.Entry) error) error {
 // Reset forgets the ancestor, every scan cache and every conflict, so the
 // next pass starts as if the job were new. The last pass record stays.
 func (db *DB) Reset() error {
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		var drop [][]byte
 		err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 			s := string(name)

@@ -12,10 +12,16 @@
 //     equal on both sides as "record, no transfer", and a lost Forget only
 //     leaves an ancestor entry for a path absent on both sides. Call Flush
 //     at the end of a pass and before Close; Ancestor sees flushed data only.
-//   - Open moves an unreadable or wrong-schema file aside (PATH.corrupt-
-//     <unixtime>) rather than failing; check Recovered and tell the user.
-//     bbolt can fault on a damaged file, which Open survives by reading every
-//     page once; a file damaged after Open can still crash the process.
+//   - Every stored value ends with a CRC-32C of its key and value
+//     (AppendRecord), checked on every read. Open checks every record once
+//     and moves a damaged or wrong-schema file aside (PATH.corrupt-
+//     <unixtime>) rather than failing; a schema 1 file (no checksums) is
+//     converted in place. Damage found later surfaces as an error wrapping
+//     ErrDamaged (bbolt's panics and faults on a bad page are recovered
+//     into it); the caller then calls Recover. Either way TakeRecovery
+//     reports the replacement once, to the pass that runs without an
+//     ancestor because of it.
+//   - EachAncestor's fn must not call db (Recover waits for it).
 //   - One process at a time: a second Open of the same file fails after one
 //     second with an error wrapping ErrInUse.
 package snapshot

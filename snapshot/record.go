@@ -1,6 +1,10 @@
 package snapshot
 
-import "time"
+import (
+	"time"
+
+	"github.com/ferry-sync/ferry/halt"
+)
 
 // PassRecord is the outcome of one sync pass, kept for `ferry status`.
 type PassRecord struct {
@@ -16,8 +20,14 @@ type PassRecord struct {
 	// ProblemPaths names the first MaxProblemPaths of the Problems, in
 	// path order, so status can show them without the log.
 	ProblemPaths []ProblemPath `json:"problem_paths,omitempty"`
-	// Halted is the reason the pass halted before doing anything, if it did.
-	Halted string `json:"halted,omitempty"`
+	// Halt is why the pass halted before doing anything, if it did, and
+	// Halted its Reason (kept for records written before Halt existed).
+	Halt   *halt.Halt `json:"halt,omitempty"`
+	Halted string     `json:"halted,omitempty"`
+	// Recovered is set when the snapshot was found damaged before or
+	// during this pass and replaced by a fresh one: the pass had no
+	// trustworthy ancestor, so it deleted nothing.
+	Recovered *Recovery `json:"recovered,omitempty"`
 	// Err is a failure other than a halt.
 	Err string `json:"err,omitempty"`
 }

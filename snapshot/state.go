@@ -13,8 +13,12 @@ import (
 // their paths.
 func (db *DB) Conflicts() ([]conflict.Record, error) {
 	var out []conflict.Record
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketConflicts).ForEach(func(k, v []byte) error {
+	err := db.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConflicts).ForEach(func(k, stored []byte) error {
+			v, err := ParseRecord(k, stored)
+			if err != nil {
+				return err
+			}
 			var r conflict.Record
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("conflict %q: %w", keyPath(k), err)
@@ -38,8 +42,9 @@ func (db *DB) PutConflict(r conflict.Record) error {
 	if err != nil {
 		return fmt.Errorf("unable to encode conflict %q: %w", r.Path, err)
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketConflicts).Put(appendKey(nil, r.Path), v)
+	err = db.update(func(tx *bolt.Tx) error {
+		k := appendKey(nil, r.Path)
+		return tx.Bucket(bucketConflicts).Put(k, AppendRecord(nil, k, v))
 	})
 	if err != nil {
 		return fmt.Errorf("unable to record conflict %q in %s: %w", r.Path, db.path, err)
@@ -49,7 +54,7 @@ func (db *DB) PutConflict(r conflict.Record) error {
 
 // ClearConflict forgets the conflict on path, if there is one.
 func (db *DB) ClearConflict(path string) error {
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConflicts).Delete(appendKey(nil, path))
 	})
 	if err != nil {
@@ -64,8 +69,8 @@ func (db *DB) PutPass(p PassRecord) error {
 	if err != nil {
 		return fmt.Errorf("unable to encode pass record: %w", err)
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPasses).Put(keyLastPass, v)
+	err = db.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPasses).Put(keyLastPass, AppendRecord(nil, keyLastPass, v))
 	})
 	if err != nil {
 		return fmt.Errorf("unable to record pass in %s: %w", db.path, err)
@@ -75,10 +80,14 @@ func (db *DB) PutPass(p PassRecord) error {
 
 // LastPass returns the last stored pass; ok is false if none was stored.
 func (db *DB) LastPass() (p PassRecord, ok bool, err error) {
-	err = db.bolt.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketPasses).Get(keyLastPass)
-		if v == nil {
+	err = db.view(func(tx *bolt.Tx) error {
+		stored := tx.Bucket(bucketPasses).Get(keyLastPass)
+		if stored == nil {
 			return nil
+		}
+		v, err := ParseRecord(keyLastPass, stored)
+		if err != nil {
+			return err
 		}
 		ok = true
 		return json.Unmarshal(v, &p)
@@ -96,9 +105,14 @@ var keyPair = []byte("pair")
 // built from, or "" before the first pass and after Reset.
 func (db *DB) Pair() (string, error) {
 	var pair string
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		pair = string(tx.Bucket(bucketMeta).Get(keyPair))
-		return nil
+	err := db.view(func(tx *bolt.Tx) error {
+		stored := tx.Bucket(bucketMeta).Get(keyPair)
+		if stored == nil {
+			return nil
+		}
+		v, err := ParseRecord(keyPair, stored)
+		pair = string(v)
+		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("unable to read the folder pair from %s: %w", db.path, err)
@@ -110,8 +124,8 @@ func (db *DB) Pair() (string, error) {
 // later pointed at other folders is not reconciled against records of
 // these (which would read as deletions).
 func (db *DB) SetPair(pair string) error {
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keyPair, []byte(pair))
+	err := db.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyPair, AppendRecord(nil, keyPair, []byte(pair)))
 	})
 	if err != nil {
 		return fmt.Errorf("unable to record the folder pair in %s: %w", db.path, err)

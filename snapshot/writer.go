@@ -50,7 +50,8 @@ func (w *Writer) Record(e tree.Entry) error {
 		return fmt.Errorf("unable to record ancestor %q: it has a problem: %s", e.Path, e.Problem)
 	}
 	e.Ino = 0
-	return w.add(op{key: appendKey(nil, e.Path), val: AppendEntry(nil, e)})
+	k := appendKey(nil, e.Path)
+	return w.add(op{key: k, val: AppendRecord(nil, k, AppendEntry(nil, e))})
 }
 
 // Forget buffers the removal of path and everything below it.
@@ -94,7 +95,7 @@ func (w *Writer) flushLocked() error {
 	if len(w.ops) == 0 {
 		return nil
 	}
-	err := w.db.bolt.Update(func(tx *bolt.Tx) error {
+	err := w.db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAncestor)
 		// A pass records in tree order, which is key order, so most puts
 		// append: fuller pages then cost nothing and shrink the file.

@@ -195,5 +195,8 @@ func summary(rec snapshot.PassRecord) string {
 	if rec.Halted != "" {
 		s += "\nhalted: " + rec.Halted
 	}
+	if rec.Halt != nil {
+		s += "\nfix: " + strings.ReplaceAll(rec.Halt.Fix(), "\n", "\nfix: ")
+	}
 	return s
 }

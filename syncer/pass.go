@@ -101,9 +101,11 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		var h *HaltError
 		switch {
 		case errors.As(err, &h):
-			rec.Halted = h.Error()
+			rec.Halt, rec.Halted = &h.Halt, h.Reason()
 			opts.Observer(Event{Time: rec.End, Phase: PhaseHalted, Err: err})
-			opts.Log.Warn("sync halted", "job", job.Name, "reason", h.Reason, "fix", h.Fix)
+			// The caller shows the halt with its fix; a log line at Warn
+			// would say it twice on a terminal.
+			opts.Log.Info("sync halted", "job", job.Name, "kind", h.Kind, "reason", h.Reason())
 		case err != nil:
 			rec.Err = err.Error()
 		}
@@ -113,7 +115,29 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		return rec, err
 	}
 
+	// A damaged snapshot is no ancestor: it is replaced, and this pass
+	// reconciles as if the job were new (no deletions; files that differ
+	// become conflicts).
+	untrusted := func(err error) error {
+		if rerr := opts.DB.Recover(err); rerr != nil {
+			return fmt.Errorf("unable to replace the damaged snapshot (%w): %w", err, rerr)
+		}
+		return nil
+	}
+	noteRecovery := func() {
+		if r := opts.DB.TakeRecovery(); r != nil {
+			rec.Recovered = r
+			opts.Log.Warn("snapshot was damaged; this pass has no ancestor and deletes nothing",
+				"job", job.Name, "file", r.File, "moved_to", r.MovedTo, "reason", r.Reason)
+		}
+	}
+	noteRecovery()
 	pair, err := opts.DB.Pair()
+	if errors.Is(err, snapshot.ErrDamaged) {
+		if err = untrusted(err); err == nil {
+			noteRecovery()
+		}
+	}
 	if err != nil {
 		return finish(err)
 	}
@@ -173,15 +197,22 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 
 	var ancestor []tree.Entry
 	ancestor, err = opts.DB.Ancestor()
+	if errors.Is(err, snapshot.ErrDamaged) {
+		ancestor = nil
+		if err = untrusted(err); err == nil {
+			noteRecovery()
+			pair = ""
+		}
+	}
 	if err != nil {
 		return finish(fmt.Errorf("unable to load the ancestor: %w", err))
 	}
 	plan := Reconcile(ancestor, local, remote, mode)
 
-	if h := rootEmptied(ancestor, local, SideLocal, job.Local, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+	if h := rootEmptied(ancestor, local, SideLocal, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
-	if h := rootEmptied(ancestor, remote, SideRemote, job.Remote, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+	if h := rootEmptied(ancestor, remote, SideRemote, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
 	if h := tooManyDeletes(&plan, len(ancestor), job, opts.ConfigFile, opts.AllowDeletes); h != nil {
@@ -256,7 +287,7 @@ func checkSignature(ctx context.Context, opts *Options, side string, connected f
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return signatureMissing(side, root, rel)
+		return signatureMissing(opts.Job, opts.ConfigFile, side, rel)
 	case err != nil:
 		return fmt.Errorf("unable to check the %s signature file %q: %w", side, rel, err)
 	}

@@ -4,14 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/tree"
 )
 
 // ErrHalted is wrapped by every error that stops a pass before it changes
 // anything: a safety check fired. The job stays halted until the cause is
-// fixed; HaltError says what to do.
+// fixed; its *HaltError says what to do.
 var ErrHalted = errors.New("sync halted")
 
 // The reasons a pass halts. Each is wrapped by a *HaltError that also
@@ -29,66 +31,81 @@ var (
 	ErrPairChanged = errors.New("folder pair changed")
 )
 
-// HaltError is why a pass halted and how to fix it.
+// HaltError is a halt as an error: the facts of why a pass stopped (see
+// halt.Halt, whose Reason and Fix are the only words any front end shows).
 type HaltError struct {
-	// Kind is one of ErrSignatureMissing, ErrRootEmptied, ErrTooManyDeletes.
-	Kind error
-	// Reason says what happened and to which path, in plain words.
-	Reason string
-	// Fix is the command or action that lets the job proceed.
-	Fix string
+	halt.Halt
 }
 
-func (e *HaltError) Error() string {
-	if e.Fix == "" {
-		return e.Reason
-	}
-	return e.Reason + "; " + e.Fix
-}
+func (e *HaltError) Error() string { return e.Reason() }
 
-// Is makes a HaltError match ErrHalted and its Kind.
+// Is makes a HaltError match ErrHalted and the sentinel of its Kind.
 func (e *HaltError) Is(target error) bool {
-	return target == ErrHalted || target == e.Kind
+	if target == ErrHalted {
+		return true
+	}
+	switch e.Kind {
+	case halt.SignatureMissing:
+		return target == ErrSignatureMissing
+	case halt.RootEmptied:
+		return target == ErrRootEmptied
+	case halt.TooManyDeletes:
+		return target == ErrTooManyDeletes
+	case halt.PairChanged:
+		return target == ErrPairChanged
+	}
+	return false
 }
 
 // Side names.
 const (
-	SideLocal  = "local"
-	SideRemote = "remote"
+	SideLocal  = halt.Local
+	SideRemote = halt.Remote
 )
 
 // defaultMaxDelete applies when a job carries the zero Limit.
 var defaultMaxDelete = config.Limit{IsPercent: true, Percent: 50}
 
-// signatureMissing is the halt for a signature file that Stat could not
-// find at path (relative to the side's root) on side.
-func signatureMissing(side, root, path string) *HaltError {
-	return &HaltError{
-		Kind: ErrSignatureMissing,
-		Reason: fmt.Sprintf("the %s signature file %q is missing from %s; nothing was changed",
-			side, path, root),
-		Fix: fmt.Sprintf("check that %s is mounted, or create the file %q in it if the folder is right", root, path),
+// newHalt starts a halt of kind for job, whose commands name configFile.
+func newHalt(kind halt.Kind, job config.Job, configFile string) *HaltError {
+	return &HaltError{halt.Halt{Kind: kind, Job: job.Name, Config: configFile}}
+}
+
+// onSide fills in which side halted: its folder as its host sees it, and
+// for a ferry:// remote, the user@host to run a fix on.
+func (e *HaltError) onSide(job config.Job, side string) *HaltError {
+	e.Side, e.Root = side, job.Local
+	if side == SideRemote {
+		e.Root = remoteRoot(job)
+		if u := job.RemoteURL; u != nil {
+			e.Host = u.Host
+			if u.User != "" {
+				e.Host = u.User + "@" + u.Host
+			}
+		}
 	}
+	return e
+}
+
+// signatureMissing is the halt for a signature file that Stat could not
+// find at rel (relative to the side's root) on side.
+func signatureMissing(job config.Job, configFile, side, rel string) *HaltError {
+	h := newHalt(halt.SignatureMissing, job, configFile).onSide(job, side)
+	h.Path = path.Join(h.Root, rel)
+	return h
 }
 
 // rootEmptied halts when a side that had at least two entries in the
 // ancestor now has none: an unmounted disk or a wiped folder must not be
 // propagated as a mass deletion. --allow-deletes (allow) lets a deliberate
 // emptying through; reset-sync would instead copy everything back.
-func rootEmptied(ancestor, scanned []tree.Entry, side, root string, job config.Job, configFile string, allow bool) *HaltError {
+func rootEmptied(ancestor, scanned []tree.Entry, side string, job config.Job, configFile string, allow bool) *HaltError {
 	if allow || len(ancestor) < 2 || len(scanned) > 0 {
 		return nil
 	}
-	if configFile == "" {
-		configFile = "CONFIG"
-	}
-	return &HaltError{
-		Kind: ErrRootEmptied,
-		Reason: fmt.Sprintf("the %s folder %s is empty but held %d entries at the last sync; nothing was changed",
-			side, root, len(ancestor)),
-		Fix: fmt.Sprintf("check that %s is mounted; if it was emptied on purpose, run `ferry sync --allow-deletes --config %s %s` to delete the same on the other side",
-			root, configFile, job.Name),
-	}
+	h := newHalt(halt.RootEmptied, job, configFile).onSide(job, side)
+	h.Count = len(ancestor)
+	return h
 }
 
 // folderPair identifies the two folders a job's records describe.
@@ -103,16 +120,9 @@ func pairChanged(recorded string, job config.Job, configFile string) *HaltError 
 	if recorded == "" || recorded == folderPair(job) {
 		return nil
 	}
-	if configFile == "" {
-		configFile = "CONFIG"
-	}
-	return &HaltError{
-		Kind: ErrPairChanged,
-		Reason: fmt.Sprintf("job %q now pairs %s, but its sync records are of %s; using them could delete files, so nothing was changed",
-			job.Name, folderPair(job), recorded),
-		Fix: fmt.Sprintf("if the new folders are right, run `ferry reset-sync --config %s %s`: the next pass compares both folders afresh and deletes nothing",
-			configFile, job.Name),
-	}
+	h := newHalt(halt.PairChanged, job, configFile)
+	h.Recorded, h.Current = recorded, folderPair(job)
+	return h
 }
 
 // deleteLimit returns how many deletions on one side max_delete allows
@@ -142,21 +152,14 @@ func tooManyDeletes(p *Plan, ancestor int, job config.Job, configFile string, al
 	if n <= max {
 		return nil
 	}
-	limit := fmt.Sprintf("%d", job.MaxDelete.Count)
+	rule := fmt.Sprintf("%d", job.MaxDelete.Count)
 	if l := job.MaxDelete; l.IsPercent || l.IsZero() {
 		if !l.IsPercent {
 			l = defaultMaxDelete
 		}
-		limit = fmt.Sprintf("%g%% of %d = %d", l.Percent, ancestor, max)
+		rule = fmt.Sprintf("%g%% of %d", l.Percent, ancestor)
 	}
-	if configFile == "" {
-		configFile = "CONFIG"
-	}
-	return &HaltError{
-		Kind: ErrTooManyDeletes,
-		Reason: fmt.Sprintf("the pass would delete %d entries on the %s side, more than max_delete allows (%s); nothing was changed",
-			n, side, limit),
-		Fix: fmt.Sprintf("if the deletions are intended, run `ferry sync --allow-deletes --config %s %s` to proceed",
-			configFile, job.Name),
-	}
+	h := newHalt(halt.TooManyDeletes, job, configFile).onSide(job, side)
+	h.Count, h.Limit, h.Rule = n, max, rule
+	return h
 }

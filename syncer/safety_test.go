@@ -10,17 +10,17 @@ import (
 
 func TestHaltErrorsAreHalted(t *testing.T) {
 	for _, err := range []error{
-		signatureMissing(SideLocal, "/data", ".mounted"),
-		rootEmptied(ents("a", tF1, "b", tF1), nil, SideRemote, "/srv", config.Job{Name: "j"}, "f.yaml", false),
+		signatureMissing(config.Job{Name: "j", Local: "/data"}, "f.yaml", SideLocal, ".mounted"),
+		rootEmptied(ents("a", tF1, "b", tF1), nil, SideRemote, config.Job{Name: "j", Remote: "/srv"}, "f.yaml", false),
 		pairChanged("/a <-> /b", config.Job{Name: "j", Local: "/a", Remote: "/c"}, "f.yaml"),
 		tooManyDeletes(&Plan{LocalDeletes: 3}, 4, config.Job{Name: "j", MaxDelete: config.Limit{Count: 2}}, "f.yaml", false),
 	} {
 		var h *HaltError
-		if !errors.Is(err, ErrHalted) || !errors.As(err, &h) || !errors.Is(err, h.Kind) {
+		if !errors.Is(err, ErrHalted) || !errors.As(err, &h) || h.Job != "j" || h.Config != "f.yaml" {
 			t.Errorf("%v: not a halt error matching ErrHalted and its kind", err)
 		}
 	}
-	if errors.Is(signatureMissing(SideLocal, "/d", "s"), ErrRootEmptied) {
+	if errors.Is(signatureMissing(config.Job{Local: "/d"}, "", SideLocal, "s"), ErrRootEmptied) {
 		t.Error("signature halt matches ErrRootEmptied")
 	}
 }
@@ -45,14 +45,14 @@ func TestRootEmptied(t *testing.T) {
 		for i := 0; i < c.scanned; i++ {
 			s = append(s, at(string(rune('a'+i)), tF1))
 		}
-		h := rootEmptied(a, s, SideLocal, "/data", config.Job{Name: "j"}, "f.yaml", false)
+		h := rootEmptied(a, s, SideLocal, config.Job{Name: "j", Local: "/data"}, "f.yaml", false)
 		if (h != nil) != c.halts {
 			t.Errorf("%s: halted=%v, want %v", c.name, h != nil, c.halts)
 		}
-		if h != nil && (!strings.Contains(h.Error(), "/data") || !strings.Contains(h.Fix, "--allow-deletes --config f.yaml j")) {
+		if h != nil && (!strings.Contains(h.Error(), "/data") || !strings.Contains(h.Fix(), "--allow-deletes --config f.yaml j") || h.Count != c.anc) {
 			t.Errorf("%s: reason %q does not name the folder and the way to proceed", c.name, h.Error())
 		}
-		if allowed := rootEmptied(a, s, SideLocal, "/data", config.Job{Name: "j"}, "f.yaml", true); allowed != nil {
+		if allowed := rootEmptied(a, s, SideLocal, config.Job{Name: "j", Local: "/data"}, "f.yaml", true); allowed != nil {
 			t.Errorf("%s: --allow-deletes did not lift the halt", c.name)
 		}
 	}
@@ -85,7 +85,7 @@ func TestTooManyDeletes(t *testing.T) {
 			t.Errorf("%s: halted=%v, want %v", c.name, h != nil, c.halts)
 			continue
 		}
-		if h != nil && !strings.Contains(h.Error(), "ferry sync --allow-deletes --config /etc/ferry.yaml photos") {
+		if h != nil && !strings.Contains(h.Fix(), "ferry sync --allow-deletes --config /etc/ferry.yaml photos") {
 			t.Errorf("%s: %q does not say how to proceed", c.name, h.Error())
 		}
 	}
@@ -102,7 +102,18 @@ func TestPairChanged(t *testing.T) {
 	moved := job
 	moved.Remote = "/mnt/newnas/docs"
 	h := pairChanged(folderPair(job), moved, "f.yaml")
-	if h == nil || !errors.Is(h, ErrPairChanged) || !strings.Contains(h.Fix, "ferry reset-sync --config f.yaml j") {
+	if h == nil || !errors.Is(h, ErrPairChanged) || !strings.Contains(h.Fix(), "ferry reset-sync --config f.yaml j") {
 		t.Fatalf("a repointed remote gave %v, want a pair-changed halt naming reset-sync", h)
+	}
+}
+
+// TestSignatureHaltNamesItsHost: a ferry:// remote's signature is fixed on
+// that host, so the halt carries user@host and the path there.
+func TestSignatureHaltNamesItsHost(t *testing.T) {
+	job := config.Job{Name: "j", Local: "/l", Remote: "ferry://ann@nas:33001/vol/d",
+		RemoteURL: &config.RemoteURL{User: "ann", Host: "nas", Port: 33001, Path: "/vol/d"}}
+	h := signatureMissing(job, "f.yaml", SideRemote, ".sig")
+	if h.Host != "ann@nas" || h.Root != "/vol/d" || h.Path != "/vol/d/.sig" {
+		t.Fatalf("halt %+v", h.Halt)
 	}
 }

@@ -207,7 +207,7 @@ jobs:
 	if !errors.As(err, &halt) {
 		return fmt.Errorf("the demo expected a halt, got %v", err)
 	}
-	fmt.Fprintf(e.stdout, "halted (exit code 3 for `ferry sync`): %s\n  to proceed: %s\n", halt.Reason, halt.Fix)
+	fmt.Fprintf(e.stdout, "halted (exit code 3 for `ferry sync`): %s", render.HaltNote(halt.Job, halt.Reason(), halt.Fix()))
 	demoStep(e, "done; try `ferry sync`, `ferry run` and `ferry status` with the same kind of jobs file (see README.md)")
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/service/api"
 	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/snapshot"
@@ -172,7 +173,7 @@ func newResolveCommand() *command {
 						return err
 					}
 					defer o.Close()
-					return syncer.Resolve(ctx, o.options(*cfgPath, job, db), paths)
+					return syncer.Resolve(ctx, o.options(cfg.File, job, db), paths)
 				})
 				if err != nil {
 					return err
@@ -239,7 +240,7 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 	for _, j := range cfg.Jobs {
 		st := agent.JobStatus{
 			Name: j.Name, Local: j.Local, Remote: j.Remote, Direction: j.Direction, Mode: j.Mode,
-			State: agent.Idle, Bandwidth: j.Bandwidth,
+			Config: cfg.File, State: agent.Idle, Bandwidth: j.Bandwidth,
 		}
 		if _, err := os.Stat(cfg.DBPath(j.Name)); err == nil {
 			err := withDB(cfg, j.Name, func(db *snapshot.DB) error {
@@ -249,7 +250,10 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 				}
 				if ok {
 					st.Last = &rec
-					if rec.Halted != "" {
+					if rec.Halt != nil {
+						st.State = agent.Halted
+						st.SetHalt(rec.Halt)
+					} else if rec.Halted != "" {
 						st.State, st.Halted = agent.Halted, rec.Halted
 					}
 				}
@@ -286,7 +290,7 @@ func newControlCommand(name, summary string) *command {
 			}
 			c := runningAgent(ctx, cfg)
 			if c == nil {
-				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, *cfgPath)
+				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, halt.Quote(cfg.File))
 			}
 			var st agent.JobStatus
 			switch name {
@@ -327,7 +331,7 @@ func newMonitorCommand() *command {
 			}
 			c := runningAgent(ctx, cfg)
 			if c == nil {
-				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, *cfgPath)
+				return fmt.Errorf("no agent is running for %s; start one with: ferry run --config %s", cfg.StateDir, halt.Quote(cfg.File))
 			}
 			h := render.NewHistory(60)
 			t := time.NewTicker(*every)

@@ -129,7 +129,7 @@ func report(w io.Writer, name string, err error) int {
 	case errors.Is(err, syncer.ErrHalted):
 		var h *syncer.HaltError
 		if errors.As(err, &h) {
-			fmt.Fprintf(w, "ferry %s: halted: %s\n  to proceed: %s\n", name, h.Reason, h.Fix)
+			fmt.Fprintf(w, "ferry %s: %s", name, render.HaltNote(h.Job, h.Reason(), h.Fix()))
 		} else {
 			fmt.Fprintf(w, "ferry %s: %v\n", name, err)
 		}

@@ -135,10 +135,11 @@ func TestSyncExitCodes(t *testing.T) {
 		if read(t, filepath.Join(local, "keep.txt")) != "x" {
 			t.Error("a halted pass changed the local side")
 		}
-		if !strings.Contains(stderr, ".sig") || !strings.Contains(stderr, "to proceed:") {
+		touch := "touch " + filepath.Join(remote, ".sig")
+		if !strings.Contains(stderr, ".sig") || !strings.Contains(stderr, "  - ") {
 			t.Errorf("halt message does not name the signature and the way on: %s", stderr)
 		}
-		if n := strings.Count(out+stderr, `create the file ".sig" in it`); n != 1 {
+		if n := strings.Count(out+stderr, touch); n != 1 {
 			t.Errorf("the halt's fix is printed %d times, want once:\n%s%s", n, out, stderr)
 		}
 	})

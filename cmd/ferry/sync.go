@@ -44,9 +44,6 @@ func newSyncCommand() *command {
 				return err
 			}
 			defer db.Close()
-			if msg := db.Recovered(); msg != "" {
-				fmt.Fprintln(e.stderr, "warning:", msg)
-			}
 			warnings := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
 			limits, stopSchedule, err := followSchedule(ctx, e, job)
 			if err != nil {
@@ -59,7 +56,7 @@ func newSyncCommand() *command {
 			}
 			defer o.Close()
 			p := newProgressPrinter(e.stdout, e.isTTY)
-			opts := o.options(*cfgPath, job, db)
+			opts := o.options(cfg.File, job, db)
 			opts.Observer = p.observe
 			opts.Log = warnings
 			opts.AllowDeletes = *allowDeletes
@@ -71,6 +68,9 @@ func newSyncCommand() *command {
 			if rec.Halted == "" {
 				fmt.Fprintln(e.stdout, summary(rec))
 				fmt.Fprint(e.stdout, render.Problems(rec))
+			}
+			if rec.Recovered != nil {
+				fmt.Fprint(e.stdout, "warning: "+render.Recovered(*rec.Recovered))
 			}
 			if s := transportSummary(o.remote); s != "" {
 				fmt.Fprintln(e.stdout, s)

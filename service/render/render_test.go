@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
 )
 
@@ -23,6 +24,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 
 func jobs() []agent.JobStatus {
+	mail := agent.JobStatus{Name: "mail", State: agent.Halted, Last: &snapshot.PassRecord{End: now.Add(-3 * time.Hour), Halted: "root emptied"}}
+	mail.SetHalt(&halt.Halt{Kind: halt.RootEmptied, Job: "mail", Config: "/home/ann/.config/ferry/my jobs.yaml",
+		Side: halt.Local, Root: "/home/ann/mail", Count: 1200})
 	return []agent.JobStatus{
 		{
 			Name: "docs", Direction: config.TwoWay, State: agent.Transferring,
@@ -36,15 +40,12 @@ func jobs() []agent.JobStatus {
 				ProblemPaths: []snapshot.ProblemPath{{Side: "local", Path: "private/\xffkey\x1b[2J\u200b", Problem: "unable to read: permission denied"}}},
 		},
 		{
-			Name: "photos", State: agent.Idle, NextPass: now.Add(12 * time.Second), Conflicts: 2,
+			Name: "photos", State: agent.Idle, NextPass: now.Add(12 * time.Second), Conflicts: 2, Config: "/etc/ferry/jobs.yaml",
 			Last: &snapshot.PassRecord{End: now.Add(-40 * time.Second), Deleted: 2, Bytes: 900},
 		},
 		{Name: "scan", State: agent.Scanning},
-		{
-			Name: "mail", State: agent.Halted, Halted: "the local folder is empty but the last sync saw 1200 files",
-			Fix: "ferry resume mail --allow-deletes", Last: &snapshot.PassRecord{End: now.Add(-3 * time.Hour), Halted: "root emptied"},
-		},
-		{Name: "music box", State: agent.Stopped, Last: &snapshot.PassRecord{End: now.Add(-50 * time.Hour), Err: "remote unreachable"}},
+		mail,
+		{Name: "music box", State: agent.Stopped, Config: "/home/ann/my jobs.yaml", Last: &snapshot.PassRecord{End: now.Add(-50 * time.Hour), Err: "remote unreachable"}},
 		{Name: "evil\x1b]0;pwned\x07", State: agent.Halted, Halted: "signature missing\n\x1b[31mfake line\u2066"},
 		{Name: "later", State: agent.Idle, Mode: config.Continuous},
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/halt"
+	"github.com/ferry-sync/ferry/snapshot"
 )
 
 const barWidth = 20
@@ -35,21 +37,20 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 		name := Clean(j.Name)
 		switch {
 		case j.State == agent.Halted || j.Halted != "":
-			why := Clean(j.Halted)
+			why := j.Halted
 			if why == "" {
 				why = "no reason was recorded"
 			}
-			fix := j.Fix
-			if fix == "" {
-				fix = "ferry resume " + shellWord(j.Name)
-			}
-			fmt.Fprintf(&notes, "\n%s is halted: %s\n  to fix: %s\n", name, why, Clean(fix))
+			notes.WriteString("\n" + HaltNote(j.Name, why, j.Fix))
 		case j.State == agent.Stopped:
-			fmt.Fprintf(&notes, "\n%s is stopped; start it again with: ferry resume %s\n", name, shellWord(j.Name))
+			fmt.Fprintf(&notes, "\n%s is stopped; start it again with: %s\n", name, command("resume", j))
+		}
+		if j.Last != nil && j.Last.Recovered != nil {
+			fmt.Fprintf(&notes, "\n%s: %s", name, Recovered(*j.Last.Recovered))
 		}
 		if j.Conflicts > 0 {
-			fmt.Fprintf(&notes, "\n%s has %d unresolved %s; list them with: ferry conflicts %s\n",
-				name, j.Conflicts, plural(j.Conflicts, "conflict", "conflicts"), shellWord(j.Name))
+			fmt.Fprintf(&notes, "\n%s has %d unresolved %s; list them with: %s\n",
+				name, j.Conflicts, plural(j.Conflicts, "conflict", "conflicts"), command("conflicts", j))
 		}
 		if j.Last != nil && j.Last.Halted == "" {
 			if p := Problems(*j.Last); p != "" {
@@ -62,6 +63,28 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 	}
 	_, err := io.WriteString(w, notes.String())
 	return err
+}
+
+// Recovered says that a pass found its snapshot damaged, what became of
+// the file, and what that meant for the pass.
+func Recovered(r snapshot.Recovery) string {
+	return fmt.Sprintf("the snapshot was damaged (%s), so the last pass had no trustworthy record of the last sync: "+
+		"it deleted nothing, and files that differ on the two sides became conflicts; "+
+		"the damaged file was moved to %s and a fresh one written\n", Clean(r.Reason), Clean(r.MovedTo))
+}
+
+// HaltNote is how every terminal front end shows a halt: the job, the
+// reason, and each line of the fix (halt.Halt's Fix, unchanged) as a
+// choice of its own.
+func HaltNote(job, reason, fix string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is halted: %s\n", Clean(job), Clean(reason))
+	for _, l := range strings.Split(fix, "\n") {
+		if l != "" {
+			fmt.Fprintf(&b, "  - %s\n", Clean(l))
+		}
+	}
+	return b.String()
 }
 
 func progress(j agent.JobStatus, tty bool) string {
@@ -135,6 +158,16 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// command is `ferry VERB --config FILE JOB` for j, without --config when
+// the jobs file is not known.
+func command(verb string, j agent.JobStatus) string {
+	c := "ferry " + verb
+	if j.Config != "" {
+		c += " --config " + Clean(halt.Quote(j.Config))
+	}
+	return c + " " + shellWord(j.Name)
 }
 
 // shellWord quotes a job name for a command line the owner may paste.

@@ -13,10 +13,12 @@ import (
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/service/api"
 	"github.com/ferry-sync/ferry/service/api/apitest"
 	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/service/web"
+	"github.com/ferry-sync/ferry/service/web/webtest"
 	"github.com/ferry-sync/ferry/snapshot"
 )
 
@@ -26,6 +28,9 @@ const hostile = `<img src=x onerror=alert(1)>`
 const bidi = "invoice\u202etxt.exe\u200b"
 
 func fixture(now time.Time) *apitest.Fake {
+	mail := agent.JobStatus{Name: "mail", Local: "/home/ann/mail", Remote: "/mnt/backup/mail",
+		Direction: config.LocalToRemote, Mode: config.Interval, State: agent.Halted}
+	mail.SetHalt(&halt.Halt{Kind: halt.RootEmptied, Job: "mail", Config: "/etc/ferry/jobs.yaml", Side: halt.Local, Root: "/home/ann/mail", Count: 1200})
 	return apitest.New([]agent.JobStatus{
 		{
 			Name: "docs", Local: "/home/ann/docs", Remote: "ferry://ann@nas:33001/srv/docs",
@@ -41,11 +46,7 @@ func fixture(now time.Time) *apitest.Fake {
 			Name: "photos", Local: "/home/ann/photos", Remote: "/mnt/backup/photos",
 			Direction: config.RemoteToLocal, Mode: config.Interval, State: agent.Idle, NextPass: now.Add(25 * time.Second),
 		},
-		{
-			Name: "mail", Local: "/home/ann/mail", Remote: "/mnt/backup/mail",
-			Direction: config.LocalToRemote, Mode: config.Interval, State: agent.Halted,
-			Halted: "the local folder is empty but the last sync saw 1200 files", Fix: "ferry resume mail --allow-deletes",
-		},
+		mail,
 	}, map[string][]conflict.Record{
 		"photos": {
 			{Path: hostile, Reason: conflict.BothModified, Time: now},
@@ -100,7 +101,7 @@ const jobState = `const c = [...document.querySelectorAll("section.job")].find(s
 return c ? c.querySelector(".state").textContent : "";`
 
 func TestPageInBrowser(t *testing.T) {
-	d := startBrowser(t)
+	d := webtest.Start(t)
 	now := time.Now()
 	f := fixture(now)
 	l, err := api.ListenTCP("127.0.0.1:0", "")
@@ -135,29 +136,29 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	}()
 
-	d.open("http://" + l.Addr().String() + "/")
-	d.waitFor("docs state", "transferring", jobState, "docs")
-	d.waitFor("halt reason", "Halted: the local folder is empty but the last sync saw 1200 files",
+	d.Open("http://" + l.Addr().String() + "/")
+	d.WaitFor("docs state", "transferring", jobState, "docs")
+	d.WaitFor("halt reason", "Halted: the local folder /home/ann/mail is empty but held 1200 entries at the last sync; nothing was changed",
 		`return document.querySelector('section[data-job="mail"] .halt-reason').textContent`)
 
 	// The hostile file name is text, and nothing it spells came to life.
-	d.waitFor("hostile conflict", hostile,
+	d.WaitFor("hostile conflict", hostile,
 		`const p = [...document.querySelectorAll('section[data-job="photos"] .conflict .path')].map(e => e.textContent);
 return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, hostile)
 	// Names with bidi controls or zero-width characters are shown escaped,
 	// exactly as the CLI shows them.
-	d.waitFor("bidi conflict", render.Clean(bidi),
+	d.WaitFor("bidi conflict", render.Clean(bidi),
 		`const p = [...document.querySelectorAll('section[data-job="photos"] .conflict .path')].map(e => e.textContent);
 return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, render.Clean(bidi))
-	d.waitFor("bidi transfer", "video/"+render.Clean(bidi),
+	d.WaitFor("bidi transfer", "video/"+render.Clean(bidi),
 		`return [...document.querySelectorAll('section[data-job="docs"] .transfers .path')].map(e => e.textContent).join("|").split("|").pop()`)
 	var reason string
-	d.exec(&reason, `return [...document.querySelectorAll('section[data-job="photos"] .conflict .reason')].map(e => e.textContent).pop()`)
+	d.Exec(&reason, `return [...document.querySelectorAll('section[data-job="photos"] .conflict .reason')].map(e => e.textContent).pop()`)
 	if want := "case clash: " + render.Clean(bidi) + ", " + render.Clean("INVOICE\u202etxt.exe\u200b"); reason != want {
 		t.Errorf("clash reason shows %q, want %q", reason, want)
 	}
 	var text string
-	d.exec(&text, `return document.body.innerText`)
+	d.Exec(&text, `return document.body.innerText`)
 	if strings.ContainsAny(text, "\u202e\u200b") {
 		t.Errorf("the page shows a raw format character: %q", text)
 	}
@@ -166,7 +167,7 @@ return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, render.Clean(bid
 		"\ufeffbom\u200e\u200f\u061c", "soft\u00adhyphen", "line\u2028para\u2029", "tag\U000e0041",
 		"esc\x1b[2J\x07\x7f", "c1\u009bx", "new\nline\ttab", "plain ünïcode ✓ 日本 café"}
 	var got []string
-	d.exec(&got, `return arguments[0].map(shown)`, samples)
+	d.Exec(&got, `return arguments[0].map(shown)`, samples)
 	for i, s := range samples {
 		if i >= len(got) {
 			t.Fatalf("app.js returned %d results for %d samples", len(got), len(samples))
@@ -176,30 +177,30 @@ return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, render.Clean(bid
 		}
 	}
 	var imgs int
-	d.exec(&imgs, `return document.getElementsByTagName("img").length`)
+	d.Exec(&imgs, `return document.getElementsByTagName("img").length`)
 	if imgs != 0 {
 		t.Fatalf("the page has %d img elements: a file name was parsed as HTML", imgs)
 	}
-	if d.alertOpen() {
+	if d.AlertOpen() {
 		t.Fatal("an alert is open: a file name ran as script")
 	}
 
 	if path := os.Getenv("FERRY_SCREENSHOT"); path != "" {
 		// A few seconds of graph first.
-		d.waitFor("rate samples", "true", `return String(rates.get("docs").length >= 6)`)
-		d.screenshot(path)
+		d.WaitFor("rate samples", "true", `return String(rates.get("docs").length >= 6)`)
+		d.Screenshot(path)
 		t.Logf("screenshot saved to %s", path)
 	}
 
-	d.click(`section[data-job="docs"] button.stop`)
-	d.waitFor("docs state after Stop", "stopped", jobState, "docs")
-	d.click(`section[data-job="docs"] button.resume`)
-	d.waitFor("docs state after Resume", "idle", jobState, "docs")
+	d.Click(`section[data-job="docs"] button.stop`)
+	d.WaitFor("docs state after Stop", "stopped", jobState, "docs")
+	d.Click(`section[data-job="docs"] button.resume`)
+	d.WaitFor("docs state after Resume", "idle", jobState, "docs")
 
-	d.click(`section[data-job="photos"] .conflict button.resolve`)
-	d.waitFor("conflicts after Resolve", "2026/beach.jpg|"+render.Clean(bidi),
+	d.Click(`section[data-job="photos"] .conflict button.resolve`)
+	d.WaitFor("conflicts after Resolve", "2026/beach.jpg|"+render.Clean(bidi),
 		`return [...document.querySelectorAll('section[data-job="photos"] .conflict .path')].map(e => e.textContent).join("|")`)
-	if d.alertOpen() {
+	if d.AlertOpen() {
 		t.Fatal("an alert is open after resolving")
 	}
 	want := []string{"stop docs", "resume docs", "resolve photos"}
@@ -207,7 +208,7 @@ return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, render.Clean(bid
 		t.Fatalf("agent calls = %q, want %q", got, want)
 	}
 	var errText string
-	d.exec(&errText, `return document.getElementById("error").textContent`)
+	d.Exec(&errText, `return document.getElementById("error").textContent`)
 	if errText != "" {
 		t.Fatalf("page shows an error: %q", errText)
 	}
@@ -216,7 +217,7 @@ return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, render.Clean(bid
 // TestPageWithToken opens the page as the owner of a token-guarded listener
 // would: the token rides in the fragment, and the page sends it.
 func TestPageWithToken(t *testing.T) {
-	d := startBrowser(t)
+	d := webtest.Start(t)
 	f := fixture(time.Now())
 	const token = "feedfacefeedface0001"
 	l, err := api.ListenTCP("127.0.0.1:0", token)
@@ -232,15 +233,15 @@ func TestPageWithToken(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	d.open("http://" + l.Addr().String() + "/#token=" + token)
-	d.waitFor("docs state", "transferring", jobState, "docs")
+	d.Open("http://" + l.Addr().String() + "/#token=" + token)
+	d.WaitFor("docs state", "transferring", jobState, "docs")
 	var hash string
-	d.exec(&hash, `return location.hash`)
+	d.Exec(&hash, `return location.hash`)
 	if hash != "" {
 		t.Fatalf("the token stayed in the address bar: %q", hash)
 	}
-	d.click(`section[data-job="docs"] button.stop`)
-	d.waitFor("docs state after Stop", "stopped", jobState, "docs")
+	d.Click(`section[data-job="docs"] button.stop`)
+	d.WaitFor("docs state after Stop", "stopped", jobState, "docs")
 	if got := f.Calls(); !slices.Equal(got, []string{"stop docs"}) {
 		t.Fatalf("agent calls = %q", got)
 	}

@@ -102,7 +102,8 @@ func (f *Fake) Resume(name string) error {
 		if j.State != agent.Stopped && j.State != agent.Halted {
 			return fmt.Errorf("job %q is %s, not stopped", name, j.State)
 		}
-		j.State, j.Halted, j.Fix = agent.Idle, "", ""
+		j.State = agent.Idle
+		j.SetHalt(nil)
 		return nil
 	})
 }
@@ -122,7 +123,8 @@ func (f *Fake) SyncNow(name string) error {
 func (f *Fake) ResetSync(name string) error {
 	return f.change("reset-sync", name, func(j *agent.JobStatus) error {
 		delete(f.conflicts, name)
-		j.Conflicts, j.Halted, j.Fix = 0, "", ""
+		j.Conflicts = 0
+		j.SetHalt(nil)
 		return nil
 	})
 }

@@ -144,7 +144,8 @@ function renderJob(job, now) {
   p.next.textContent = running ? "syncing" : job.state === "stopped" || job.state === "halted" || isNaN(next) || next <= 0
     ? "" : next > now ? "next sync in " + dur(next - now) : "sync due";
   p.stop.disabled = job.state === "stopped";
-  p.resume.disabled = !(job.state === "stopped" || job.state === "halted");
+  // Resume only undoes Stop; a halt is fixed as job.fix says.
+  p.resume.disabled = job.state !== "stopped";
   p.sync.disabled = job.state === "stopped";
 
   p.halt.hidden = !job.halted;
@@ -172,6 +173,10 @@ function renderJob(job, now) {
     : l.err ? "last pass failed: " + shown(l.err)
     : "last pass " + new Date(l.end).toLocaleTimeString() + ": " + l.created + " created, " + l.updated + " updated, " +
       l.deleted + " deleted, " + size(l.bytes);
+  if (l && l.recovered) {
+    p.last.textContent += " — the snapshot was damaged (" + l.recovered.reason + "), so this pass deleted nothing; " +
+      "the damaged file was moved to " + l.recovered.moved_to;
+  }
 
   loadConflicts(job, now);
   const r = rates.get(job.name) || [];

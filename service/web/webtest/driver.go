@@ -1,4 +1,6 @@
-package web_test
+// Package webtest drives a headless Chromium through chromedriver, so tests
+// can check what the activity page really shows.
+package webtest
 
 import (
 	"bytes"
@@ -17,8 +19,8 @@ import (
 	"time"
 )
 
-// driver is just enough of the W3C WebDriver protocol to steer chromedriver.
-type driver struct {
+// Driver is just enough of the W3C WebDriver protocol to steer chromedriver.
+type Driver struct {
 	t       *testing.T
 	base    string // http://127.0.0.1:PORT/session/ID
 	cmd     *exec.Cmd
@@ -28,9 +30,9 @@ type driver struct {
 	session string
 }
 
-// startBrowser runs chromedriver and opens a headless Chromium session. It
+// Start runs chromedriver and opens a headless Chromium session. It
 // skips the test when either is missing, unless FERRY_REQUIRE_BROWSER is set.
-func startBrowser(t *testing.T) *driver {
+func Start(t *testing.T) *Driver {
 	t.Helper()
 	drv, err1 := exec.LookPath("chromedriver")
 	var bin string
@@ -41,14 +43,14 @@ func startBrowser(t *testing.T) *driver {
 		}
 	}
 	if err1 != nil || err2 != nil {
-		msg := fmt.Sprintf("browser test needs chromium and chromedriver (apt-get install chromium chromium-driver): %v, %v", err1, err2)
+		msg := fmt.Sprintf("browser test needs chromium and chromedriver (apt-get install chromium chromium-Driver): %v, %v", err1, err2)
 		if os.Getenv("FERRY_REQUIRE_BROWSER") != "" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
 	port := freePort(t)
-	d := &driver{t: t, httpc: &http.Client{Timeout: 60 * time.Second}}
+	d := &Driver{t: t, httpc: &http.Client{Timeout: 60 * time.Second}}
 	d.cmd = exec.Command(drv, "--port="+strconv.Itoa(port), "--allowed-ips=127.0.0.1")
 	d.cmd.Stdout, d.cmd.Stderr = (*lockedWriter)(d), (*lockedWriter)(d)
 	if err := d.cmd.Start(); err != nil {
@@ -103,7 +105,7 @@ func startBrowser(t *testing.T) *driver {
 	return d
 }
 
-type lockedWriter driver
+type lockedWriter Driver
 
 func (w *lockedWriter) Write(p []byte) (int, error) {
 	w.logMu.Lock()
@@ -111,13 +113,13 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	return w.logs.Write(p)
 }
 
-func (d *driver) log() string {
+func (d *Driver) log() string {
 	d.logMu.Lock()
 	defer d.logMu.Unlock()
 	return d.logs.String()
 }
 
-func (d *driver) close() {
+func (d *Driver) close() {
 	if d.session != "" {
 		req, _ := http.NewRequest("DELETE", d.base, nil)
 		if resp, err := d.httpc.Do(req); err == nil {
@@ -128,7 +130,7 @@ func (d *driver) close() {
 	d.cmd.Wait()
 }
 
-// wdError is an error reply from the driver.
+// wdError is an error reply from the Driver.
 type wdError struct {
 	Code    string `json:"error"`
 	Message string `json:"message"`
@@ -137,7 +139,7 @@ type wdError struct {
 func (e *wdError) Error() string { return e.Code + ": " + e.Message }
 
 // try sends one command and decodes its "value" into out.
-func (d *driver) try(method, path string, body, out any) error {
+func (d *Driver) try(method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -175,18 +177,18 @@ func (d *driver) try(method, path string, body, out any) error {
 	return nil
 }
 
-func (d *driver) call(method, path string, body, out any) {
+func (d *Driver) call(method, path string, body, out any) {
 	d.t.Helper()
 	if err := d.try(method, path, body, out); err != nil {
 		d.t.Fatalf("webdriver %s %s: %v\n%s", method, path, err, d.log())
 	}
 }
 
-func (d *driver) open(url string) { d.call("POST", "/url", map[string]string{"url": url}, nil) }
+func (d *Driver) Open(url string) { d.call("POST", "/url", map[string]string{"url": url}, nil) }
 
-// exec runs script (a function body; args in arguments[]) and decodes its
+// Exec runs script (a function body; args in arguments[]) and decodes its
 // return value into out.
-func (d *driver) exec(out any, script string, args ...any) {
+func (d *Driver) Exec(out any, script string, args ...any) {
 	d.t.Helper()
 	if args == nil {
 		args = []any{}
@@ -194,8 +196,8 @@ func (d *driver) exec(out any, script string, args ...any) {
 	d.call("POST", "/execute/sync", map[string]any{"script": script, "args": args}, out)
 }
 
-// click finds the element with the CSS selector and clicks it as a user.
-func (d *driver) click(css string) {
+// Click finds the element with the CSS selector and clicks it as a user.
+func (d *Driver) Click(css string) {
 	d.t.Helper()
 	var ref map[string]string
 	d.call("POST", "/element", map[string]string{"using": "css selector", "value": css}, &ref)
@@ -206,14 +208,14 @@ func (d *driver) click(css string) {
 	d.t.Fatalf("no element reference for %s", css)
 }
 
-// waitFor evaluates script until it returns want, for up to 15 s.
-func (d *driver) waitFor(what, want, script string, args ...any) {
+// WaitFor evaluates script until it returns want, for up to 15 s.
+func (d *Driver) WaitFor(what, want, script string, args ...any) {
 	d.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	var got string
 	for time.Now().Before(deadline) {
 		got = ""
-		d.exec(&got, script, args...)
+		d.Exec(&got, script, args...)
 		if got == want {
 			return
 		}
@@ -222,8 +224,8 @@ func (d *driver) waitFor(what, want, script string, args ...any) {
 	d.t.Fatalf("%s: still %q after 15s, want %q", what, got, want)
 }
 
-// alertOpen says whether a JavaScript dialog is showing.
-func (d *driver) alertOpen() bool {
+// AlertOpen says whether a JavaScript dialog is showing.
+func (d *Driver) AlertOpen() bool {
 	var text string
 	err := d.try("GET", "/alert/text", nil, &text)
 	if we, ok := err.(*wdError); ok && we.Code == "no such alert" {
@@ -235,7 +237,7 @@ func (d *driver) alertOpen() bool {
 	return true
 }
 
-func (d *driver) screenshot(path string) {
+func (d *Driver) Screenshot(path string) {
 	d.t.Helper()
 	var b64 string
 	d.call("GET", "/screenshot", nil, &b64)

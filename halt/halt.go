@@ -1,0 +1,176 @@
+// Package halt describes why a sync pass stopped before it changed anything,
+// and what the owner does about it. A Halt is plain data (it is stored with
+// the pass record and sent by the control API); Reason and Fix are the only
+// places its words are written, so the CLI, `ferry status`, the API and the
+// web page give the same advice.
+package halt
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is what fired.
+type Kind string
+
+// The kinds of halt.
+const (
+	// SignatureMissing: a configured signature file is absent, which
+	// usually means the folder is an empty mount point.
+	SignatureMissing Kind = "signature-missing"
+	// RootEmptied: a side that held files at the last sync is now empty.
+	RootEmptied Kind = "root-emptied"
+	// TooManyDeletes: the plan deletes more than max_delete allows.
+	TooManyDeletes Kind = "too-many-deletes"
+	// PairChanged: the job's folders are not the ones its records describe.
+	PairChanged Kind = "pair-changed"
+	// FolderMissing: a side's folder itself is gone (seen by the agent's
+	// watcher before a pass is tried).
+	FolderMissing Kind = "folder-missing"
+)
+
+// Side names, as the syncer spells them.
+const (
+	Local  = "local"
+	Remote = "remote"
+)
+
+// Halt is one halt: the facts, never prose.
+type Halt struct {
+	Kind Kind `json:"kind"`
+	// Job is the job's name and Config the jobs file it was read from;
+	// every command in Fix names both.
+	Job    string `json:"job"`
+	Config string `json:"config,omitempty"`
+	// Side is Local or Remote; Root is that side's folder as its own host
+	// sees it, and Host (user@host) is set when that is a ferry:// remote.
+	Side string `json:"side,omitempty"`
+	Root string `json:"root,omitempty"`
+	Host string `json:"host,omitempty"`
+	// Path is the signature file (absolute, on Side's host) for
+	// SignatureMissing, and for FolderMissing when the job has one.
+	Path string `json:"path,omitempty"`
+	// Count is how many entries the last sync recorded (RootEmptied) or
+	// how many the pass would delete on Side (TooManyDeletes).
+	Count int `json:"count,omitempty"`
+	// Limit is how many deletions max_delete allows, and Rule how it was
+	// set ("50%", "10"), for TooManyDeletes.
+	Limit int    `json:"limit,omitempty"`
+	Rule  string `json:"rule,omitempty"`
+	// Recorded and Current are the folder pairs for PairChanged.
+	Recorded string `json:"recorded,omitempty"`
+	Current  string `json:"current,omitempty"`
+}
+
+// Other returns the side opposite h.Side.
+func (h *Halt) Other() string {
+	if h.Side == Remote {
+		return Local
+	}
+	return Remote
+}
+
+// where names the side's folder, with its host for a ferry:// remote.
+func (h *Halt) where() string {
+	if h.Host != "" {
+		return h.Root + " on " + hostOnly(h.Host)
+	}
+	return h.Root
+}
+
+// Reason says what happened, in plain words and in one line.
+func (h *Halt) Reason() string {
+	switch h.Kind {
+	case SignatureMissing:
+		return fmt.Sprintf("the %s signature file %s is missing from %s, so the folder may not be mounted; nothing was changed",
+			h.Side, h.Path, h.where())
+	case RootEmptied:
+		return fmt.Sprintf("the %s folder %s is empty but held %d entries at the last sync; nothing was changed",
+			h.Side, h.where(), h.Count)
+	case TooManyDeletes:
+		limit := fmt.Sprint(h.Limit)
+		if h.Rule != "" && h.Rule != limit {
+			limit = h.Rule + " = " + limit
+		}
+		return fmt.Sprintf("the pass would delete %d entries on the %s side, more than max_delete allows (%s); nothing was changed",
+			h.Count, h.Side, limit)
+	case PairChanged:
+		return fmt.Sprintf("job %q now pairs %s, but its sync records are of %s; using them could delete files, so nothing was changed",
+			h.Job, h.Current, h.Recorded)
+	case FolderMissing:
+		return fmt.Sprintf("the %s folder %s is missing; nothing was changed", h.Side, h.where())
+	}
+	return fmt.Sprintf("the pass halted (%s); nothing was changed", h.Kind)
+}
+
+// Fix says what to do, one choice per line, each naming the command that
+// carries it out with the job's jobs file. It is the only advice any
+// front end gives for a halt.
+func (h *Halt) Fix() string {
+	var lines []string
+	add := func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }
+	switch h.Kind {
+	case SignatureMissing:
+		add("if %s is a mount point, mount it; if the folder is right, recreate the signature file: %s", h.where(), h.onHost("touch "+Quote(h.Path)))
+		add("a running agent then carries on by itself at its next pass; without one, run: %s", h.command("sync"))
+	case RootEmptied:
+		add("if %s was emptied by mistake or is not mounted, restore or mount it: the next pass then carries on and deletes nothing", h.where())
+		add("if it was emptied on purpose, delete the same %d entries on the %s side with: %s", h.Count, h.Other(), h.command("sync", "--allow-deletes"))
+		add("(%s is not a fix for this: it forgets the last sync, so the next pass copies everything back from the %s side)", h.command("reset-sync"), h.Other())
+	case TooManyDeletes:
+		add("if the deletions are intended, run: %s", h.command("sync", "--allow-deletes"))
+		add("if not, find out why those entries are gone from the %s side; nothing is deleted until then", h.Other())
+	case PairChanged:
+		add("if the new folders are right, run: %s (the next pass compares both folders afresh and deletes nothing)", h.command("reset-sync"))
+		add("if not, point the job in %s back at %s", h.configName(), h.Recorded)
+	case FolderMissing:
+		if h.Path != "" {
+			add("mount %s, or create it with its signature file %s: %s", h.where(), h.Path, h.onHost("mkdir -p "+Quote(h.Root)+" && touch "+Quote(h.Path)))
+		} else {
+			add("mount %s, or create it: %s", h.where(), h.onHost("mkdir -p "+Quote(h.Root)))
+		}
+		add("the job carries on by itself once the folder is back")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// command is `ferry VERB [flags] --config FILE JOB`.
+func (h *Halt) command(verb string, flags ...string) string {
+	parts := append([]string{"ferry", verb}, flags...)
+	if h.Config != "" {
+		parts = append(parts, "--config", Quote(h.Config))
+	}
+	return strings.Join(append(parts, Quote(h.Job)), " ")
+}
+
+// onHost runs cmd on Side's host: over ssh for a ferry:// remote.
+func (h *Halt) onHost(cmd string) string {
+	if h.Host == "" {
+		return cmd
+	}
+	return "ssh " + Quote(h.Host) + " " + Quote(cmd)
+}
+
+func (h *Halt) configName() string {
+	if h.Config == "" {
+		return "the jobs file"
+	}
+	return h.Config
+}
+
+func hostOnly(userHost string) string {
+	if i := strings.LastIndexByte(userHost, '@'); i >= 0 {
+		return userHost[i+1:]
+	}
+	return userHost
+}
+
+// Quote quotes s for a POSIX shell when it needs it.
+func Quote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./@:+=,%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
