@@ -165,9 +165,9 @@ func TestUntaggedLockedPartialIsBusy(t *testing.T) {
 	}
 }
 
-// TestFailedCommitKeepsPartialFerrys: Commit takes the tag off before the
-// rename; when the rename is refused (something appeared at the path) the
-// partial stays, and must still be ferry's so that a retry resumes it.
+// TestFailedCommitKeepsPartialFerrys: when the rename is refused
+// (something appeared at the path) the partial stays, and must still be
+// ferry's so that a retry resumes it.
 func TestFailedCommitKeepsPartialFerrys(t *testing.T) {
 	for _, noXattr := range []bool{false, true} {
 		root := t.TempDir()
