@@ -24,7 +24,8 @@
 //     marker, the checkpoint file, is beside it (an empty one is made
 //     instead of the attribute where the filesystem has no user extended
 //     attributes). Any other NAME.partial is a user's file in the way: the
-//     path fails with syncer.ErrExists until it is renamed or excluded.
+//     path fails with a *syncer.InTheWayError (syncer.ErrInTheWay) until
+//     it is moved or deleted.
 //     Partials left by ferry versions that made no marker for local
 //     copies are reported the same way. An unmarked NAME.partial that some
 //     other program holds flock'ed is reported as a transfer in progress

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
@@ -253,8 +254,7 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	// file, beside it) is resumed or replaced: a user's own NAME.partial is
 	// left alone.
 	foreign := func() error {
-		return fmt.Errorf("unable to create %q: %s exists and was not written by ferry; rename it, or exclude it: %w",
-			p, partial, syncer.ErrExists)
+		return &syncer.InTheWayError{Path: p, Name: path.Join(path.Dir(p), partial)}
 	}
 	var existing int64
 	reuse := false
