@@ -3,14 +3,17 @@ package localfs
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +32,12 @@ const (
 	crashEnvDir     = "FERRY_CRASH_DIR"
 	crashEnvStep    = "FERRY_CRASH_STEP"
 	crashEnvNoXattr = "FERRY_CRASH_NOXATTR"
+	// crashEnvNth asks for a kill at the nth failpoint reached, whatever
+	// its step, instead of at the first one of crashEnvStep.
+	crashEnvNth = "FERRY_CRASH_NTH"
 )
+
+var crashSeed = flag.Int64("ferry.crashseed", 0, "seed of TestKillAtRandomCommitStep (0: from the clock)")
 
 // crashFiles are the files the pass copies from src to dst: a small one, a
 // bigger one in a subdirectory, and one whose name is too long for a
@@ -44,7 +52,8 @@ func crashFiles() map[string]string {
 }
 
 // crashPass runs one two-way pass between base/src and base/dst with the
-// state in base/state, dst's clock at now and failpoint on dst's commits.
+// state in base/state, the folders' clock at now and failpoint on the
+// commits of both.
 func crashPass(t *testing.T, base string, noXattr bool, now time.Time, failpoint func(CommitStep, string)) (snapshot.PassRecord, error) {
 	t.Helper()
 	db, err := snapshot.Open(filepath.Join(base, "state", "job.db"))
@@ -52,11 +61,12 @@ func crashPass(t *testing.T, base string, noXattr bool, now time.Time, failpoint
 		t.Fatal(err)
 	}
 	defer db.Close()
-	src := newFS(t, filepath.Join(base, "src"), Options{})
+	opts := Options{Failpoint: failpoint, Now: func() time.Time { return now }}
+	src := newFS(t, filepath.Join(base, "src"), opts)
 	defer src.Close()
-	dst := newFS(t, filepath.Join(base, "dst"), Options{Failpoint: failpoint, Now: func() time.Time { return now }})
+	dst := newFS(t, filepath.Join(base, "dst"), opts)
 	defer dst.Close()
-	dst.noXattr = noXattr
+	src.noXattr, dst.noXattr = noXattr, noXattr
 	job := config.Job{
 		Name: "crash", Local: filepath.Join(base, "src"), Remote: filepath.Join(base, "dst"),
 		Direction: config.TwoWay, Conflicts: config.Rename,
@@ -70,18 +80,50 @@ func TestCommitCrashHelper(t *testing.T) {
 	if base == "" {
 		t.Skip("the child process of TestKillAtEveryCommitStep")
 	}
-	n, err := strconv.Atoi(os.Getenv(crashEnvStep))
-	if err != nil {
-		t.Fatal(err)
+	kill := func() {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
 	}
-	step := CommitStep(n)
-	_, err = crashPass(t, base, os.Getenv(crashEnvNoXattr) == "1", time.Now(), func(s CommitStep, p string) {
-		if s == step {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // the signal is on its way
+	var failpoint func(CommitStep, string)
+	if nth := os.Getenv(crashEnvNth); nth != "" {
+		n, err := strconv.ParseInt(nth, 10, 64)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	t.Fatalf("the pass ended (%v) without reaching the failpoint %s", err, step)
+		var reached atomic.Int64
+		failpoint = func(CommitStep, string) {
+			if reached.Add(1) == n {
+				kill()
+			}
+		}
+	} else {
+		n, err := strconv.Atoi(os.Getenv(crashEnvStep))
+		if err != nil {
+			t.Fatal(err)
+		}
+		failpoint = func(s CommitStep, _ string) {
+			if s == CommitStep(n) {
+				kill()
+			}
+		}
+	}
+	_, err := crashPass(t, base, os.Getenv(crashEnvNoXattr) == "1", time.Now(), failpoint)
+	t.Fatalf("the pass ended (%v) without reaching the failpoint", err)
+}
+
+// runCrashChild runs TestCommitCrashHelper with env and checks that it
+// was killed by SIGKILL.
+func runCrashChild(t *testing.T, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCommitCrashHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child was not killed at its failpoint (%q): %v\n%s", env, err, out)
+	}
 }
 
 // TestKillAtEveryCommitStep: a process killed inside a Commit, after the
@@ -123,19 +165,11 @@ func TestKillAtEveryCommitStep(t *testing.T) {
 					t.Fatal(err)
 				}
 
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCommitCrashHelper$", "-test.count=1")
 				noX := "0"
 				if noXattr {
 					noX = "1"
 				}
-				cmd.Env = append(os.Environ(), crashEnvDir+"="+base, crashEnvStep+"="+strconv.Itoa(int(step)), crashEnvNoXattr+"="+noX)
-				out, err := cmd.CombinedOutput()
-				ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-				if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-					t.Fatalf("child was not killed at %s: %v\n%s", step, err, out)
-				}
+				runCrashChild(t, crashEnvDir+"="+base, crashEnvStep+"="+strconv.Itoa(int(step)), crashEnvNoXattr+"="+noX)
 				t.Logf("killed at %s; left in dst: %v", step, walkNames(t, filepath.Join(base, "dst")))
 
 				rec, err := crashPass(t, base, noXattr, time.Now(), nil)
@@ -191,4 +225,62 @@ func walkNames(t *testing.T, root string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// TestKillAtRandomCommitStep: as the issue saw it, a two-way pass of many
+// small files, killed while many commits are under way on both sides, each
+// at its own step: here at the nth failpoint reached, n drawn from a
+// seeded generator (-ferry.crashseed repeats a run). The next pass must
+// bring both folders to the same content.
+func TestKillAtRandomCommitStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process per round")
+	}
+	seed := *crashSeed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	t.Logf("seed %d (rerun with -ferry.crashseed=%d)", seed, seed)
+	r := rand.New(rand.NewPCG(uint64(seed), 0))
+	const files = 40 // per side
+	for round := range 6 {
+		base := t.TempDir()
+		want := map[string]string{}
+		for i := range files {
+			for _, side := range []string{"src", "dst"} {
+				p := fmt.Sprintf("d%d/%s-%02d.txt", i%4, side, i)
+				c := fmt.Sprintf("%s %d %s", side, i, strings.Repeat("x", r.IntN(3000)))
+				full := filepath.Join(base, side, filepath.FromSlash(p))
+				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				want[p] = c
+			}
+		}
+		// Every file is committed once, at 9 steps: kill somewhere in
+		// the whole pass.
+		nth := 1 + r.IntN(2*files*int(CommitUnmarked))
+		noXattr := r.IntN(2) == 1
+		noX := "0"
+		if noXattr {
+			noX = "1"
+		}
+		runCrashChild(t, crashEnvDir+"="+base, crashEnvNth+"="+strconv.Itoa(nth), crashEnvNoXattr+"="+noX)
+
+		rec, err := crashPass(t, base, noXattr, time.Now(), nil)
+		if err != nil || rec.Skipped != 0 || rec.Problems != 0 {
+			t.Fatalf("round %d (kill at failpoint %d, noXattr=%v): pass after the crash: %v, %+v", round, nth, noXattr, err, rec)
+		}
+		for p, c := range want {
+			for _, side := range []string{"src", "dst"} {
+				b, err := os.ReadFile(filepath.Join(base, side, filepath.FromSlash(p)))
+				if err != nil || string(b) != c {
+					t.Fatalf("round %d (kill at failpoint %d, noXattr=%v): %s/%s: %v", round, nth, noXattr, side, p, err)
+				}
+			}
+		}
+	}
 }
