@@ -99,6 +99,11 @@ var errBusy = errors.New("partial file is locked by another writer")
 // interleave. It is held until the writer commits or aborts.
 func openExisting(d dir, partial string, pi fs.FileInfo) (*os.File, error) {
 	file, err := d.r.OpenFile(partial, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Gone since lstat: the writer that held it has renamed it into
+		// place (it keeps its tag until then).
+		return nil, errBusy
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +236,12 @@ func checkFerrys(d dir, partial string, pi fs.FileInfo) error {
 	case hasOwnerXattr(file):
 		return nil
 	case errors.Is(lockFile(file), errBusy):
+		return errBusy
+	}
+	// Untagged and unlocked. A writer that held this file may have
+	// renamed it into place, untagged it and let go since it was opened
+	// here: only if the name is still this file is it someone else's.
+	if now, err := d.r.Lstat(partial); err != nil || !os.SameFile(now, fi) {
 		return errBusy
 	}
 	return errForeign
