@@ -19,22 +19,31 @@
 //     only ferry respects it, and outside Linux there is none.
 //   - A partial file is resumed or replaced only if ferry made it: it
 //     carries the extended attribute user.ferry.partial (set on each new
-//     partial, and removed before the rename into place), or ferry's
+//     partial, and removed from the file right after the rename into
+//     place), or ferry's
 //     marker, the checkpoint file, is beside it (an empty one is made
 //     instead of the attribute where the filesystem has no user extended
 //     attributes). Any other NAME.partial is a user's file in the way: the
-//     path fails with syncer.ErrExists until it is renamed or excluded.
+//     path fails with a *syncer.InTheWayError (syncer.ErrInTheWay) until
+//     it is moved or deleted.
 //     Partials left by ferry versions that made no marker for local
 //     copies are reported the same way. An unmarked NAME.partial that some
 //     other program holds flock'ed is reported as a transfer in progress
-//     (syncer.ErrChanged) instead, since ferry's own is unmarked and
-//     locked for an instant during Commit.
+//     (syncer.ErrChanged) instead.
+//   - A process killed at any step of a Commit (see CommitStep) leaves
+//     either a partial that still carries its mark, which the next
+//     attempt resumes or replaces, or the finished file in place: the mark
+//     outlives the rename. A crash between the rename and the removal of
+//     the tag leaves the tag on the finished file, where it is harmless:
+//     it is only ever read on partial names, which ferry never gives a
+//     synced file. Options.Failpoint stops a Commit at each step for tests.
 //   - Scan removes ferry's partial files that nothing has asked for in
 //     Options.StalePartialAge (24 hours by default; measured from the
 //     partial's mtime, which every write and every resume moves) together
-//     with their checkpoints, and checkpoints older than that whose
-//     partial is gone: an interrupted transfer whose source was then
-//     deleted or renamed would otherwise keep its partial forever. Only a
+//     with their checkpoints, checkpoints older than that whose partial
+//     is gone, and temporary files (.ferry-tmp. and 16 hex digits) a
+//     crash left: an interrupted transfer whose source was then deleted
+//     or renamed would otherwise keep its partial forever. Only a
 //     regular file that is tagged or marked as ferry's (see above) and
 //     that no writer holds locked is removed; a user's NAME.partial,
 //     symlinks and directories stay. A transfer resumed after a longer

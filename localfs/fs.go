@@ -48,6 +48,10 @@ type Options struct {
 	// Now is the clock StalePartialAge is measured with; nil means
 	// time.Now.
 	Now func() time.Time
+	// Failpoint, if not nil, is called at every step of every Commit with
+	// the path being committed. It is for crash tests, which stop the
+	// process there; nil in production.
+	Failpoint func(step CommitStep, path string)
 }
 
 // FS is a local folder seen as a syncer.Endpoint.
@@ -68,6 +72,7 @@ type FS struct {
 	freeSpace   func() (syncer.Space, error) // replaces statfs
 	noXattr     bool                         // marks partials with the marker file only, as where xattrs are unsupported
 	afterRename func(path string)            // called when Commit has renamed path into place, before its directory sync
+	failpoint   func(step CommitStep, path string)
 }
 
 var _ syncer.Endpoint = (*FS)(nil)
@@ -92,6 +97,7 @@ func New(root string, opts Options) (*FS, error) {
 		partialSuffix: opts.PartialSuffix,
 		staleAge:      opts.StalePartialAge,
 		now:           opts.Now,
+		failpoint:     opts.Failpoint,
 	}
 	if f.staleAge == 0 {
 		f.staleAge = DefaultStalePartialAge
@@ -296,10 +302,18 @@ func (f *FS) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
 	return nil
 }
 
+// tempPrefix and tempHexLen make the names of temporary files: a file
+// being created beside its final name, which scans skip and, once stale,
+// remove (see isTempName).
+const (
+	tempPrefix = ".ferry-tmp."
+	tempHexLen = 16
+)
+
 func tempName() string {
-	var b [8]byte
+	var b [tempHexLen / 2]byte
 	_, _ = rand.Read(b[:])
-	return ".ferry-tmp." + hex.EncodeToString(b[:])
+	return tempPrefix + hex.EncodeToString(b[:])
 }
 
 // Symlink creates a link to target at p, replacing what expect describes.

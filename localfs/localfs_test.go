@@ -367,8 +367,9 @@ func TestPartialLinkIsNotWrittenThrough(t *testing.T) {
 
 // TestForeignPartialIsNotConsumed: a user's own X.partial used to be taken
 // for a resume file and renamed onto X when X arrived. Without ferry's
-// marker beside it, it is in the way: the path fails with ErrExists and the
-// file, link or directory is left exactly as it was.
+// marker beside it, it is in the way: the path fails with an
+// InTheWayError naming it, and the file, link or directory is left exactly
+// as it was.
 func TestForeignPartialIsNotConsumed(t *testing.T) {
 	root := t.TempDir()
 	endpointtest.Build(t, root, endpointtest.Dir{
@@ -382,11 +383,12 @@ func TestForeignPartialIsNotConsumed(t *testing.T) {
 	for _, p := range []string{"notes", "link", "dir"} {
 		meta := tree.Entry{Path: p, Kind: tree.File, Size: 8, Mode: 0o644, Hash: xxhash.Sum64String("incoming")}
 		w, err := f.CreateFile(context.Background(), meta, tree.Entry{})
-		if !errors.Is(err, syncer.ErrExists) || !strings.Contains(err.Error(), "not written by ferry") {
+		var in *syncer.InTheWayError
+		if !errors.As(err, &in) || !errors.Is(err, syncer.ErrInTheWay) || in.Path != p || in.Name != p+".partial" {
 			if err == nil {
 				w.Abort()
 			}
-			t.Fatalf("%s: CreateFile over a foreign partial: %v, want ErrExists saying it is not ferry's", p, err)
+			t.Fatalf("%s: CreateFile over a foreign partial: %v, want an InTheWayError naming %s.partial", p, err, p)
 		}
 	}
 	for name, want := range map[string]string{"notes.partial": "my draft", "victim": "do not touch", "dir.partial/keep": "kept"} {

@@ -15,19 +15,24 @@ import (
 // renamed never asks for its partial again.
 const DefaultStalePartialAge = 24 * time.Hour
 
-// sweep removes a stale partial file or orphan checkpoint the walker found
-// in the directory r, where tree.IsTemp matched name. It only acts on what
-// is provably ferry's and older than the cutoff, never fails the scan, and
-// reaches everything through r, so nothing outside the folder is touched.
+// sweep removes a stale partial file, orphan checkpoint or temporary file
+// the walker found in the directory r, where tree.IsTemp matched name. It
+// only acts on what is provably ferry's and older than the cutoff, never
+// fails the scan, and reaches everything through r, so nothing outside the
+// folder is touched.
 func (s *scanner) sweep(r *os.Root, dirPath, name string, de fs.DirEntry) {
+	p := name
+	if dirPath != "" {
+		p = dirPath + "/" + name
+	}
+	if isTempName(name) {
+		s.sweepTemp(r, p, name, de)
+		return
+	}
 	// The listing's type, not a stat: a symlink or directory with one of
 	// these names is never ferry's to remove.
 	if !de.Type().IsRegular() {
 		return
-	}
-	p := name
-	if dirPath != "" {
-		p = dirPath + "/" + name
 	}
 	ckpt := s.suffix + tree.CheckpointSuffix
 	switch {
@@ -36,6 +41,66 @@ func (s *scanner) sweep(r *os.Root, dirPath, name string, de fs.DirEntry) {
 	case len(name) > len(s.suffix) && strings.HasSuffix(name, s.suffix):
 		s.sweepPartial(r, p, name, de)
 	}
+}
+
+// isTempName reports whether name is one tempName makes: ".ferry-tmp."
+// and 16 lowercase hex digits, nothing more. (A long name's partial file,
+// ".ferry-tmp." and a hash followed by the partial suffix, is a partial.)
+func isTempName(name string) bool {
+	hexPart, ok := strings.CutPrefix(name, tempPrefix)
+	if !ok || len(hexPart) != tempHexLen {
+		return false
+	}
+	for _, c := range []byte(hexPart) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// sweepTemp removes a temporary file older than the cutoff: one that a
+// process killed while creating a partial file, saving a checkpoint or
+// replacing a symlink left behind. Nothing ever renames such a file into
+// place once its creator is gone, and scans skip the name, so without the
+// sweep it would stay forever. A symlink (from Symlink) is removed as a
+// name, never followed; a directory is never ferry's. A regular file is
+// locked first: createLocked holds its temporary file locked until the
+// rename that turns it into a partial.
+func (s *scanner) sweepTemp(r *os.Root, p, name string, de fs.DirEntry) {
+	li, err := de.Info()
+	if err != nil || li.ModTime().After(s.cutoff) {
+		return
+	}
+	switch {
+	case li.Mode().IsRegular():
+		file, fi, err := openRegular(r, name)
+		if err != nil {
+			return
+		}
+		defer file.Close()
+		if err := lockFile(file); err != nil {
+			s.fs.log.Debug("stale temporary file is in use; it is kept", "path", p)
+			return
+		}
+		if !os.SameFile(fi, li) || fi.ModTime().After(s.cutoff) {
+			return
+		}
+	case li.Mode()&fs.ModeSymlink != 0:
+	default:
+		return
+	}
+	// The name must still be the file judged.
+	if now, err := r.Lstat(name); err != nil || !os.SameFile(now, li) {
+		return
+	}
+	if err := r.Remove(name); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.fs.log.Warn("unable to remove stale temporary file; remove it by hand", "folder", s.fs.root.Name(), "path", p, "err", errText(err))
+		}
+		return
+	}
+	s.fs.log.Info("removed stale temporary file", "folder", s.fs.root.Name(), "path", p, "age", s.now.Sub(li.ModTime()).Round(time.Second))
 }
 
 // sweepPartial removes a partial file older than the cutoff, and its

@@ -418,3 +418,68 @@ func TestScanKeepsPartialResumedRecently(t *testing.T) {
 		t.Fatalf("a partial resumed just now was removed as stale:\n%s", log.String())
 	}
 }
+
+// TestScanRemovesStaleTempFiles: a process killed while it created a
+// partial file (or saved a checkpoint, or replaced a symlink) left a
+// .ferry-tmp.* file that scans skipped and nothing ever removed. Stale ones
+// are now swept like stale partials; fresh ones, locked ones, directories
+// and names ferry does not make stay.
+func TestScanRemovesStaleTempFiles(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	endpointtest.Build(t, outside, endpointtest.Dir{"target": "precious"})
+	endpointtest.Build(t, root, endpointtest.Dir{
+		".ferry-tmp.0123456789abcdef":     "left by a crash",
+		"d/.ferry-tmp.fedcba9876543210":   "",
+		".ferry-tmp.00000000000000aa":     endpointtest.Link(filepath.Join(outside, "target")),
+		".ferry-tmp.1111111111111111":     "fresh",
+		".ferry-tmp.2222222222222222":     "locked",
+		".ferry-tmp.3333333333333333":     endpointtest.Dir{"inside": "x"},
+		".ferry-tmp.user":                 "not a name ferry makes",
+		".ferry-tmp.0123456789ABCDEF":     "upper case: not ferry's",
+		".ferry-tmp.0123456789abcdef0":    "too long",
+		".ferry-tmp.0123456789abcdef.bak": "not ferry's either",
+	})
+	for _, p := range []string{".ferry-tmp.0123456789abcdef", "d/.ferry-tmp.fedcba9876543210", ".ferry-tmp.2222222222222222",
+		".ferry-tmp.3333333333333333", ".ferry-tmp.user", ".ferry-tmp.0123456789ABCDEF", ".ferry-tmp.0123456789abcdef0", ".ferry-tmp.0123456789abcdef.bak"} {
+		age(t, root, p, stale)
+	}
+	age(t, root, ".ferry-tmp.1111111111111111", fresh)
+	link := filepath.Join(root, ".ferry-tmp.00000000000000aa")
+	ts := []unix.Timespec{unix.NsecToTimespec(stale.UnixNano()), unix.NsecToTimespec(stale.UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, link, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		t.Fatal(err)
+	}
+	locked, err := os.OpenFile(filepath.Join(root, ".ferry-tmp.2222222222222222"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locked.Close()
+	if err := lockFile(locked); err != nil {
+		t.Fatal(err)
+	}
+
+	var log bytes.Buffer
+	f := newSweepFS(t, root, &log)
+	defer f.Close()
+	if got := paths(scanAll(t, f)); !slices.Equal(got, []string{"d"}) {
+		t.Errorf("scan lists %q, want only d", got)
+	}
+	for _, p := range []string{".ferry-tmp.0123456789abcdef", "d/.ferry-tmp.fedcba9876543210", ".ferry-tmp.00000000000000aa"} {
+		if exists(t, root, p) {
+			t.Errorf("stale %s was kept", p)
+		}
+	}
+	for _, p := range []string{".ferry-tmp.1111111111111111", ".ferry-tmp.2222222222222222", ".ferry-tmp.3333333333333333/inside",
+		".ferry-tmp.user", ".ferry-tmp.0123456789ABCDEF", ".ferry-tmp.0123456789abcdef0", ".ferry-tmp.0123456789abcdef.bak"} {
+		if !exists(t, root, p) {
+			t.Errorf("%s was removed", p)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "target")); err != nil || string(b) != "precious" {
+		t.Errorf("the stale link's target: %q, %v", b, err)
+	}
+	if n := strings.Count(log.String(), "removed stale temporary file"); n != 3 {
+		t.Errorf("%d removals logged, want 3:\n%s", n, log.String())
+	}
+}

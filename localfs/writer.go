@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
@@ -32,8 +33,7 @@ type Writer struct {
 	existing int64
 	res      *reservation // free space promised to this writer; released at Commit or Abort
 	marker   fs.FileInfo  // the checkpoint file as this writer last left it (removed at Commit if still so)
-	tagged   bool         // the partial carries ownerXattr, removed before the rename
-	untagged bool         // Commit removed the tag; put back if the partial stays
+	tagged   bool         // the partial carries ownerXattr, removed after the rename
 	renamed  bool         // Commit renamed the partial into place
 	dated    bool         // Commit gave the partial the source's mtime; put back to now if the partial stays
 
@@ -99,6 +99,11 @@ var errBusy = errors.New("partial file is locked by another writer")
 // interleave. It is held until the writer commits or aborts.
 func openExisting(d dir, partial string, pi fs.FileInfo) (*os.File, error) {
 	file, err := d.r.OpenFile(partial, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Gone since lstat: the writer that held it has renamed it into
+		// place (it keeps its tag until then).
+		return nil, errBusy
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +213,8 @@ var errForeign = errors.New("not written by ferry")
 // ferry (nil): its marker is beside it, or it is a regular file carrying
 // ownerXattr. Only a regular file is opened to look, never followed or
 // blocked on. A partial that changes meanwhile, or an untagged one that
-// another writer holds locked (the tag is off for the instant between
-// Commit's sync and rename), is errBusy; anything else is errForeign.
+// another program holds locked (an older ferry took the tag off for an
+// instant before the rename), is errBusy; anything else is errForeign.
 func checkFerrys(d dir, partial string, pi fs.FileInfo) error {
 	if hasMarker(d, partial) {
 		return nil
@@ -233,6 +238,12 @@ func checkFerrys(d dir, partial string, pi fs.FileInfo) error {
 	case errors.Is(lockFile(file), errBusy):
 		return errBusy
 	}
+	// Untagged and unlocked. A writer that held this file may have
+	// renamed it into place, untagged it and let go since it was opened
+	// here: only if the name is still this file is it someone else's.
+	if now, err := d.r.Lstat(partial); err != nil || !os.SameFile(now, fi) {
+		return errBusy
+	}
 	return errForeign
 }
 
@@ -254,8 +265,7 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	// file, beside it) is resumed or replaced: a user's own NAME.partial is
 	// left alone.
 	foreign := func() error {
-		return fmt.Errorf("unable to create %q: %s exists and was not written by ferry; rename it, or exclude it: %w",
-			p, partial, syncer.ErrExists)
+		return &syncer.InTheWayError{Path: p, Name: path.Join(path.Dir(p), partial)}
 	}
 	var existing int64
 	reuse := false
@@ -463,20 +473,14 @@ func (w *Writer) Commit() error {
 	// The partial stays open, and so locked, until it has been renamed
 	// into place: a writer waiting for the lock must not get a file that
 	// is about to become the destination.
+	//
+	// Until the rename the partial keeps the mark that says it is
+	// ferry's (the tag, or the checkpoint file beside it): a process
+	// killed at any step leaves either a partial the next attempt resumes
+	// or replaces, or the finished file in place. See CommitStep.
 	err := w.prepare(df)
 	if err == nil {
 		err = w.install(df)
-	}
-	if err != nil && w.untagged && !w.renamed {
-		// The partial stays for a retry: it must still read as ferry's.
-		w.mu.Lock()
-		marked := w.marker != nil
-		w.mu.Unlock()
-		if terr := setOwnerXattr(w.file); terr != nil && !marked {
-			if _, merr := replaceFile(w.d, w.checkpointName(), nil); merr != nil {
-				w.fs.log.Warn("unable to mark partial file as ferry's; remove it before the next attempt", "path", w.path, "partial", w.partial, "err", merr)
-			}
-		}
 	}
 	if err != nil && w.dated && !w.renamed {
 		// Scans take a partial's mtime for its last write: with the
@@ -500,6 +504,7 @@ func (w *Writer) prepare(df *os.File) error {
 			return fmt.Errorf("unable to truncate partial file of %q: %w", w.path, err)
 		}
 	}
+	w.reached(CommitSized)
 	if w.meta.Hash != 0 {
 		var sum uint64
 		if w.seqOK && w.seqOff == w.meta.Size {
@@ -516,6 +521,7 @@ func (w *Writer) prepare(df *os.File) error {
 				w.path, sum, w.meta.Hash, syncer.ErrHashMismatch)
 		}
 	}
+	w.reached(CommitVerified)
 	mode := w.meta.Mode.Perm()
 	if mode == 0 {
 		mode = 0o644
@@ -524,23 +530,18 @@ func (w *Writer) prepare(df *os.File) error {
 	if err := w.file.Chmod(mode); err != nil {
 		return fmt.Errorf("unable to set mode of %q: %w", w.path, err)
 	}
+	w.reached(CommitModeSet)
 	if w.meta.Mtime != 0 {
 		if err := setMtimeNoFollow(df, w.partial, w.meta.Mtime); err != nil {
 			return fmt.Errorf("unable to set mtime of %q: %w", w.path, err)
 		}
 		w.dated = true
 	}
-	// The tag must not reach the finished file. Removed before the sync,
-	// so a crash after the rename does not leave it there either.
-	if w.tagged {
-		if err := removeOwnerXattr(w.file); err != nil {
-			return fmt.Errorf("unable to clear ferry's attribute on partial file of %q: %w", w.path, err)
-		}
-		w.untagged = true
-	}
+	w.reached(CommitDated)
 	if err := w.file.Sync(); err != nil {
 		return fmt.Errorf("unable to sync %q: %w", w.path, err)
 	}
+	w.reached(CommitSynced)
 	return nil
 }
 
@@ -581,26 +582,43 @@ func (w *Writer) install(df *os.File) error {
 	return w.finishInstall()
 }
 
-// finishInstall makes the rename durable and removes the marker.
+// finishInstall takes the tag off the file now in place, makes the rename
+// durable and removes the marker.
 func (w *Writer) finishInstall() error {
+	w.reached(CommitRenamed)
 	if w.fs.afterRename != nil {
 		w.fs.afterRename(w.path)
 	}
+	// The tag comes off only now: until the rename it was the proof that
+	// the partial is ferry's, and a partial without it (nor a checkpoint
+	// beside it) would be taken for the user's own file for good. A crash
+	// from here on may leave the tag on the finished file, where nothing
+	// reads it: ferry looks for it only on partial names and never gives
+	// a synced file one (scans skip them). The file is open, so the tag
+	// goes from this very inode, whatever its name is by now.
+	if w.tagged {
+		if err := removeOwnerXattr(w.file); err != nil {
+			w.fs.log.Debug("unable to clear ferry's attribute on a committed file", "path", w.path, "err", err)
+		}
+	}
+	w.reached(CommitUntagged)
 	if err := w.d.h.ds.wait(w.ctx, w.d.c.stop); err != nil {
 		return fmt.Errorf("unable to sync directory of %q (the file is in place but may not survive a crash): %w", w.path, err)
 	}
+	w.reached(CommitDirSynced)
 	// The marker goes with the partial, unless another writer has since
-	// replaced it with its own.
+	// replaced it with its own. One left by a crash is replaced by the
+	// next transfer of the path, or removed by a scan once stale.
 	w.mu.Lock()
 	marker := w.marker
 	w.mu.Unlock()
-	if marker == nil {
-		return nil
-	}
-	if fi, err := w.d.r.Lstat(w.checkpointName()); err == nil && os.SameFile(fi, marker) {
-		if err := w.d.r.Remove(w.checkpointName()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			w.fs.log.Debug("unable to remove checkpoint", "path", w.path, "err", err)
+	if marker != nil {
+		if fi, err := w.d.r.Lstat(w.checkpointName()); err == nil && os.SameFile(fi, marker) {
+			if err := w.d.r.Remove(w.checkpointName()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				w.fs.log.Debug("unable to remove checkpoint", "path", w.path, "err", err)
+			}
 		}
 	}
+	w.reached(CommitUnmarked)
 	return nil
 }

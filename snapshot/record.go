@@ -17,6 +17,10 @@ type PassRecord struct {
 	Problems  int       `json:"problems"`
 	Skipped   int       `json:"skipped"` // changed between scan and apply
 	Bytes     int64     `json:"bytes"`
+	// InTheWay counts the planned paths left undone because a file ferry
+	// did not create is in the way; each is also one of Problems, named
+	// in ProblemPaths with the reason and the fix.
+	InTheWay int `json:"in_the_way,omitempty"`
 	// ProblemPaths names the first MaxProblemPaths of the Problems, in
 	// path order, so status can show them without the log.
 	ProblemPaths []ProblemPath `json:"problem_paths,omitempty"`
@@ -36,8 +40,9 @@ type PassRecord struct {
 // unreadable files should not make every status request carry them all.
 const MaxProblemPaths = 20
 
-// ProblemPath is one path a scan could not read; the pass left it alone on
-// both sides.
+// ProblemPath is one path a scan could not read, or a pass could not
+// write because a file ferry did not create is in the way; the pass left
+// it alone on both sides.
 type ProblemPath struct {
 	Side    string `json:"side"` // "local" or "remote"
 	Path    string `json:"path"`

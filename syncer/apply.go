@@ -48,6 +48,9 @@ type applier struct {
 	conflicts                int
 	bytes                    int64
 	firstErr                 error
+	// inTheWay holds the paths left undone because a file ferry did not
+	// create is in the way (ErrInTheWay), with the reason.
+	inTheWay []snapshot.ProblemPath
 	// blocked holds, per side, paths whose op did not happen: nothing at or
 	// below them is attempted on that side this pass.
 	blocked               [2]map[string]bool
@@ -85,6 +88,13 @@ func (a *applier) fill(rec *snapshot.PassRecord) {
 	for _, p := range a.plan.Problems[:min(len(a.plan.Problems), snapshot.MaxProblemPaths)] {
 		rec.ProblemPaths = append(rec.ProblemPaths, snapshot.ProblemPath{Side: p.Side, Path: p.Path, Problem: p.Problem})
 	}
+	// Paths left undone until the user acts are problems too, named
+	// with the true reason; unlike a skip, the next pass will not fix
+	// them by itself.
+	rec.InTheWay = len(a.inTheWay)
+	rec.Problems += len(a.inTheWay)
+	slices.SortFunc(a.inTheWay, func(x, y snapshot.ProblemPath) int { return strings.Compare(x.Path, y.Path) })
+	rec.ProblemPaths = append(rec.ProblemPaths, a.inTheWay[:min(len(a.inTheWay), snapshot.MaxProblemPaths-len(rec.ProblemPaths))]...)
 }
 
 func (a *applier) ops(side int) []Op {
@@ -445,6 +455,9 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 		}
 	case ctx.Err() != nil:
 		a.blocked[s][op.Path] = true
+	case errors.Is(err, ErrInTheWay):
+		a.inTheWay = append(a.inTheWay, snapshot.ProblemPath{Side: sideNames[s], Path: op.Path, Problem: inTheWayReason(err)})
+		a.blocked[s][op.Path] = true
 	case errors.Is(err, ErrChanged), errors.Is(err, ErrExists), errors.Is(err, ErrHashMismatch), errors.Is(err, ErrNotEmpty):
 		a.skipped++
 		a.blocked[s][op.Path] = true
@@ -466,7 +479,10 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 			return cerr
 		}
 		level := "path skipped: modification detected; the next pass looks again"
-		if !errors.Is(err, ErrChanged) && !errors.Is(err, ErrExists) && !errors.Is(err, ErrHashMismatch) && !errors.Is(err, ErrNotEmpty) {
+		switch {
+		case errors.Is(err, ErrInTheWay):
+			level = "path left undone: a file ferry did not create is in the way; move or delete it"
+		case !errors.Is(err, ErrChanged) && !errors.Is(err, ErrExists) && !errors.Is(err, ErrHashMismatch) && !errors.Is(err, ErrNotEmpty):
 			level = "path failed"
 		}
 		a.opts.Log.Warn(level, "job", a.opts.Job.Name, "side", sideNames[s], "op", op.Kind.String(), "path", op.Path, "err", err)

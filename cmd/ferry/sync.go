@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +63,7 @@ func newSyncCommand() *command {
 			opts.AllowDeletes = *allowDeletes
 			rec, err := syncer.Pass(ctx, opts)
 			p.finish()
-			if err != nil && !errors.Is(err, syncer.ErrHalted) {
+			if err != nil && !errors.Is(err, syncer.ErrHalted) && !errors.Is(err, syncer.ErrIncomplete) {
 				return err
 			}
 			if rec.Halted == "" {
@@ -74,6 +75,9 @@ func newSyncCommand() *command {
 			}
 			if s := transportSummary(o.remote); s != "" {
 				fmt.Fprintln(e.stdout, s)
+			}
+			if err == nil {
+				err = undone(rec)
 			}
 			return err
 		},
@@ -96,6 +100,27 @@ func summary(r snapshot.PassRecord) string {
 	}
 	return s
 }
+
+// undone fails a pass that left planned paths undone, so that `ferry
+// sync` exits 1 and a script does not take the folders for synced. The
+// summary and the problem list above say which paths and why.
+func undone(r snapshot.PassRecord) error {
+	var parts []string
+	if r.InTheWay > 0 {
+		parts = append(parts, fmt.Sprintf("%d blocked by a file ferry did not create (listed above; move or delete it)", r.InTheWay))
+	}
+	if r.Skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d changed during the pass (run it again)", r.Skipped))
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", errUndone, strings.Join(parts, ", "))
+}
+
+// errUndone is the error of a pass that finished with planned paths left
+// undone.
+var errUndone = errors.New("the pass left planned paths undone")
 
 // progressPrinter shows a pass: a redrawn bar on a terminal, plain log
 // lines otherwise (one per finished file, and the phase changes).

@@ -7,16 +7,21 @@ import (
 	"github.com/ferry-sync/ferry/snapshot"
 )
 
-// Problems describes the paths pass r could not read: a heading line, then
-// one indented line per path the record names (side, path, reason), then
-// how many more there were. It returns "" when the pass had none.
+// Problems describes the paths pass r could not read, or could not write
+// for a file in the way: a heading line, then one indented line per path
+// the record names (side, path, reason), then how many more there were. It
+// returns "" when the pass had none.
 func Problems(r snapshot.PassRecord) string {
 	if r.Problems <= 0 {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d %s could not be read and %s left alone on both sides:\n",
-		r.Problems, plural(r.Problems, "path", "paths"), plural(r.Problems, "was", "were"))
+	what, causes := "read", "permissions, name, file type"
+	if r.InTheWay > 0 {
+		what, causes = "synced", "permissions, name, file type, a file in the way"
+	}
+	fmt.Fprintf(&b, "%d %s could not be %s and %s left alone on both sides:\n",
+		r.Problems, plural(r.Problems, "path", "paths"), what, plural(r.Problems, "was", "were"))
 	for _, p := range r.ProblemPaths {
 		fmt.Fprintf(&b, "  %s %s: %s\n", Clean(p.Side), Clean(p.Path), Clean(p.Problem))
 	}
@@ -27,6 +32,6 @@ func Problems(r snapshot.PassRecord) string {
 		fmt.Fprintf(&b, "  and %d more (the log names them all)\n", more)
 	}
 	them := plural(r.Problems, "it", "them")
-	fmt.Fprintf(&b, "  every pass tries %s again; fix the cause (permissions, name, file type) or exclude %s\n", them, them)
+	fmt.Fprintf(&b, "  every pass tries %s again; fix the cause (%s) or exclude %s\n", them, causes, them)
 	return b.String()
 }

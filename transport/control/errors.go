@@ -25,6 +25,7 @@ const (
 	CodePermission
 	CodeProtocol
 	CodeUnavailable
+	CodeInTheWay
 )
 
 var sentinels = [...]struct {
@@ -41,6 +42,7 @@ var sentinels = [...]struct {
 	{CodePermission, fs.ErrPermission},
 	{CodeProtocol, ErrProtocol},
 	{CodeUnavailable, ErrUnavailable},
+	{CodeInTheWay, syncer.ErrInTheWay},
 }
 
 // ErrProtocol: the peer sent something the protocol does not allow.

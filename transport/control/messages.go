@@ -16,8 +16,8 @@ const ChannelType = "ferry-rpc"
 // Version is the protocol version a Hello carries. A server refuses a
 // client whose major version differs. Version 3: a client sends requests
 // right behind its Hello, and the server holds them until the Hello is
-// answered.
-const Version = 3
+// answered. Version 4: errors carry CodeInTheWay.
+const Version = 4
 
 // MsgType is the first byte of a frame body.
 type MsgType uint8

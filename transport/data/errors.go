@@ -50,6 +50,8 @@ func (e *RemoteError) Unwrap() error {
 		return fs.ErrPermission
 	case wire.CodeCanceled:
 		return errCanceled
+	case wire.CodeInTheWay:
+		return syncer.ErrInTheWay
 	}
 	return nil
 }
@@ -63,6 +65,8 @@ func codeOf(err error) wire.Code {
 		return wire.CodeOK
 	case errors.Is(err, syncer.ErrChanged):
 		return wire.CodeChanged
+	case errors.Is(err, syncer.ErrInTheWay):
+		return wire.CodeInTheWay
 	case errors.Is(err, syncer.ErrExists):
 		return wire.CodeExists
 	case errors.Is(err, syncer.ErrHashMismatch):

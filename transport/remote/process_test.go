@@ -39,12 +39,24 @@ func serveForTest() int {
 		Root: os.Getenv("FERRY_TEST_ROOT"), AuthorizedKeys: os.Getenv("FERRY_TEST_KEYS"),
 		HostKeyPath: os.Getenv("FERRY_TEST_HOSTKEY"), StateDir: os.Getenv("FERRY_TEST_STATE"),
 	}
-	s, err := server.New(cfg)
+	if step := os.Getenv(crashStepEnv); step != "" {
+		cfg.Open = crashingOpener(step)
+	}
+	ln, err := net.Listen("tcp", os.Getenv("FERRY_TEST_LISTEN"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", os.Getenv("FERRY_TEST_LISTEN"))
+	if os.Getenv(udpEnv) != "" {
+		// Data sessions on the listener's port, as ferry serve does.
+		pc, err := net.ListenPacket("udp", ln.Addr().String())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cfg.UDPConn = pc
+	}
+	s, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -59,9 +71,9 @@ func serveForTest() int {
 	return 0
 }
 
-// serverProcess starts the test binary as a server on addr and returns it
-// with the address it listens on.
-func serverProcess(t *testing.T, dir, addr string) (*exec.Cmd, string) {
+// serverProcess starts the test binary as a server on addr, with env added
+// to its environment, and returns it with the address it listens on.
+func serverProcess(t *testing.T, dir, addr string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(),
@@ -72,6 +84,7 @@ func serverProcess(t *testing.T, dir, addr string) (*exec.Cmd, string) {
 		"FERRY_TEST_STATE="+filepath.Join(dir, "server-state"),
 		"FERRY_TEST_LISTEN="+addr,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

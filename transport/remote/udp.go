@@ -524,7 +524,7 @@ func markLost(errs []error, serr error) ([]error, error) {
 // isFinal reports errors that say something about the file itself, which a
 // retry over a new connection would not change.
 func isFinal(err error) bool {
-	for _, s := range []error{syncer.ErrChanged, syncer.ErrExists, syncer.ErrNotEmpty, syncer.ErrHashMismatch,
+	for _, s := range []error{syncer.ErrChanged, syncer.ErrExists, syncer.ErrInTheWay, syncer.ErrNotEmpty, syncer.ErrHashMismatch,
 		syncer.ErrNoSpace, fs.ErrNotExist, fs.ErrPermission, tree.ErrInvalidPath, ErrDisconnected} {
 		if errors.Is(err, s) {
 			return true

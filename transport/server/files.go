@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
@@ -131,6 +132,10 @@ type resumable interface {
 	SaveCheckpoint(data []byte) error
 	LoadCheckpoint() ([]byte, error)
 }
+
+// The folders the server opens by default are localfs's: a writer that
+// lost a method would silently stop resuming.
+var _ resumable = (*localfs.Writer)(nil)
 
 // resumeOffset decides where a Create continues. A partial is only resumed
 // when its checkpoint names the same content (Key); anything else restarts

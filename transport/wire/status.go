@@ -25,6 +25,9 @@ const (
 	// the file once more from scratch.
 	CodeRetry
 	CodeCanceled
+	// CodeInTheWay: a file the receiver's ferry did not create is where
+	// it must write first (syncer.ErrInTheWay).
+	CodeInTheWay
 	codeEnd
 )
 
