@@ -150,7 +150,8 @@ function renderJob(job, now) {
 
   p.halt.hidden = !job.halted;
   p.haltWhy.textContent = job.halted ? "Halted: " + shown(job.halted) : "";
-  p.haltFix.textContent = shown(job.fix || "");
+  // The fix holds one choice per line: escape each line, keep the breaks.
+  p.haltFix.textContent = (job.fix || "").split("\n").map(shown).join("\n");
   p.haltFix.hidden = !job.fix;
 
   const pr = job.progress || {};
