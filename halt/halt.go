@@ -42,12 +42,14 @@ type Halt struct {
 	// every command in Fix names both.
 	Job    string `json:"job"`
 	Config string `json:"config,omitempty"`
-	// Side is Local or Remote; Root is that side's folder as its own host
-	// sees it, and Host (user@host) is set when that is a ferry:// remote.
+	// Side is Local or Remote; Root is that side's folder (for a ferry://
+	// remote, the URL's path, inside the server's root for the user), and
+	// Host (user@host) is set when that is a ferry:// remote.
 	Side string `json:"side,omitempty"`
 	Root string `json:"root,omitempty"`
 	Host string `json:"host,omitempty"`
-	// Path is the signature file (absolute, on Side's host) for
+	// Path is the signature file (absolute, or for a ferry:// remote a URL
+	// path) for
 	// SignatureMissing, and for FolderMissing when the job has one.
 	Path string `json:"path,omitempty"`
 	// Count is how many entries the last sync recorded (RootEmptied) or
@@ -111,7 +113,12 @@ func (h *Halt) Fix() string {
 	add := func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }
 	switch h.Kind {
 	case SignatureMissing:
-		add("if %s is a mount point, mount it; if the folder is right, recreate the signature file: %s", h.where(), h.onHost("touch "+Quote(h.Path)))
+		if h.Host != "" {
+			add("if %s is a mount point, mount it; if the folder is right, recreate the signature file %s on %s, %s",
+				h.where(), h.Path, hostOnly(h.Host), h.served())
+		} else {
+			add("if %s is a mount point, mount it; if the folder is right, recreate the signature file: touch %s", h.where(), Quote(h.Path))
+		}
 		add("a running agent then carries on by itself at its next pass; without one, run: %s", h.command("sync"))
 	case RootEmptied:
 		add("if %s was emptied by mistake or is not mounted, restore or mount it: the next pass then carries on and deletes nothing", h.where())
@@ -124,10 +131,15 @@ func (h *Halt) Fix() string {
 		add("if the new folders are right, run: %s (the next pass compares both folders afresh and deletes nothing)", h.command("reset-sync"))
 		add("if not, point the job in %s back at %s", h.configName(), h.Recorded)
 	case FolderMissing:
-		if h.Path != "" {
-			add("mount %s, or create it with its signature file %s: %s", h.where(), h.Path, h.onHost("mkdir -p "+Quote(h.Root)+" && touch "+Quote(h.Path)))
-		} else {
-			add("mount %s, or create it: %s", h.where(), h.onHost("mkdir -p "+Quote(h.Root)))
+		switch {
+		case h.Host != "" && h.Path != "":
+			add("mount %s, or create it with its signature file %s on %s, %s", h.where(), h.Path, hostOnly(h.Host), h.served())
+		case h.Host != "":
+			add("mount %s, or create it on %s, %s", h.where(), hostOnly(h.Host), h.served())
+		case h.Path != "":
+			add("mount %s, or create it with its signature file: mkdir -p %s && touch %s", h.where(), Quote(h.Root), Quote(h.Path))
+		default:
+			add("mount %s, or create it: mkdir -p %s", h.where(), Quote(h.Root))
 		}
 		add("the job carries on by itself once the folder is back")
 	}
@@ -143,12 +155,16 @@ func (h *Halt) command(verb string, flags ...string) string {
 	return strings.Join(append(parts, Quote(h.Job)), " ")
 }
 
-// onHost runs cmd on Side's host: over ssh for a ferry:// remote.
-func (h *Halt) onHost(cmd string) string {
-	if h.Host == "" {
-		return cmd
+// served says where a ferry:// path lies on the server: the path in the
+// URL is inside the folder `ferry serve` gives the user, not a path of the
+// server's own filesystem, so no command run there with it as written
+// (ssh HOST touch PATH) would reach the file.
+func (h *Halt) served() string {
+	user := "the user"
+	if u, _, ok := strings.Cut(h.Host, "@"); ok && u != "" {
+		user = "user " + Quote(u)
 	}
-	return "ssh " + Quote(h.Host) + " " + Quote(cmd)
+	return "inside the folder the server gives " + user + " (its --root, or that user's root in server.yaml)"
 }
 
 func (h *Halt) configName() string {

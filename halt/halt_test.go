@@ -30,8 +30,14 @@ func TestFixPerKind(t *testing.T) {
 			[]string{"ssh"}},
 		{"remote signature over ferry://",
 			Halt{Kind: SignatureMissing, Job: "docs", Config: "/j.yaml", Side: Remote, Root: "/vol/d", Host: "ann@nas", Path: "/vol/d/.sig"},
-			[]string{"ssh ann@nas 'touch /vol/d/.sig'", "/vol/d on nas"},
-			nil},
+			[]string{"recreate the signature file /vol/d/.sig on nas, inside the folder the server gives user ann", "/vol/d on nas"},
+			// The URL's path is inside the server's root: ssh HOST touch
+			// /vol/d/.sig would create a file where ferry never looks.
+			[]string{"ssh", "touch"}},
+		{"remote folder missing over ferry://",
+			Halt{Kind: FolderMissing, Job: "docs", Config: "/j.yaml", Side: Remote, Root: "/vol/d", Host: "ann@nas"},
+			[]string{"mount /vol/d on nas, or create it on nas, inside the folder the server gives user ann"},
+			[]string{"ssh", "mkdir"}},
 		{"folder missing",
 			Halt{Kind: FolderMissing, Job: "docs", Config: "/j.yaml", Side: Local, Root: "/mnt/x", Path: "/mnt/x/.sig"},
 			[]string{"mount /mnt/x", "mkdir -p /mnt/x && touch /mnt/x/.sig", "carries on by itself"},
