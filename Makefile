@@ -4,7 +4,7 @@ BIN       ?= bin/ferry
 PREFIX    ?= $(HOME)/.local
 TESTFLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: all build test demo bench bench-scan bench-wan bench-fair lint install clean
+.PHONY: all build test demo bench bench-scan bench-wan bench-fair bench-delta lint install clean
 
 all: build
 
@@ -35,6 +35,10 @@ bench-wan: build
 # ferry's rate policies beside one iperf3 TCP flow on wan-100 without loss (needs root).
 bench-fair: build
 	./scripts/bench-fair.sh
+
+# ferry beside rsync syncing six edits of the tree workload on wan-100, bytes counted at the link (needs root).
+bench-delta: build
+	./scripts/bench-delta.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
