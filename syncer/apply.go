@@ -44,6 +44,7 @@ type applier struct {
 	// mu guards everything below: transfers finish concurrently.
 	mu                       sync.Mutex
 	created, updated         int
+	renamed, copied          int
 	deleted, skipped, failed int
 	conflicts                int
 	bytes                    int64
@@ -69,7 +70,7 @@ func newApplier(opts *Options, plan *Plan) *applier {
 			case OpTransfer:
 				a.bytesTotal += op.Entry.Size
 				a.planned[op.Path] = true
-			case OpMkdir, OpSymlink:
+			case OpMkdir, OpSymlink, OpRename, OpCopy:
 				a.planned[op.Path] = true
 			}
 		}
@@ -82,6 +83,7 @@ func (a *applier) fill(rec *snapshot.PassRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rec.Created, rec.Updated, rec.Deleted = a.created, a.updated, a.deleted
+	rec.Renamed, rec.Copied = a.renamed, a.copied
 	rec.Conflicts, rec.Problems, rec.Skipped = a.conflicts, len(a.plan.Problems), a.skipped
 	rec.Bytes = a.bytes
 	rec.ProblemPaths = nil
@@ -201,7 +203,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 
 	// Transfers are known now: let the endpoints that move them get ready
 	// while directories are made.
-	var transfers, creates [2][]Op
+	var transfers, creates, moves [2][]Op
 	for s := range 2 {
 		for _, op := range slices.Concat(a.ops(s), mirrors[s]) {
 			switch op.Kind {
@@ -209,29 +211,36 @@ func (a *applier) run(ctx context.Context) (err error) {
 				transfers[s] = append(transfers[s], op)
 			case OpMkdir, OpSymlink, OpSetMeta:
 				creates[s] = append(creates[s], op)
+			case OpRename, OpCopy:
+				moves[s] = append(moves[s], op)
 			}
 		}
 		defer a.prepare(ctx, s, transfers[s])()
 	}
 
+	// A directory that a rename leaves is removed after the rename: until
+	// then it still holds what moves out of it.
+	var later [2][]Op
 	for s := range 2 {
+		left := map[string]bool{}
+		for _, op := range moves[s] {
+			if op.Kind == OpRename {
+				for q := tree.Parent(op.Expect.Path); q != ""; q = tree.Parent(q) {
+					left[q] = true
+				}
+			}
+		}
 		var removes []Op
 		for _, op := range a.ops(s) {
-			if op.Kind == OpRemove {
+			switch {
+			case op.Kind != OpRemove:
+			case left[op.Path]:
+				later[s] = append(later[s], op)
+			default:
 				removes = append(removes, op)
 			}
 		}
-		err := a.inWaves(ctx, removes, true, func(ctx context.Context, op Op) error {
-			err := errBlocked
-			if !a.isBlocked(s, op.Path) {
-				err = a.eps[s].Remove(ctx, op.Path, op.Expect)
-				if errors.Is(err, fs.ErrNotExist) {
-					err = nil
-				}
-			}
-			return a.done(ctx, s, op, err)
-		})
-		if err != nil {
+		if err := a.remove(ctx, s, removes); err != nil {
 			return err
 		}
 	}
@@ -256,6 +265,33 @@ func (a *applier) run(ctx context.Context) (err error) {
 		}
 	}
 
+	for s := range 2 {
+		var mu sync.Mutex
+		err := a.inWaves(ctx, moves[s], false, func(ctx context.Context, op Op) error {
+			fallback, err := a.move(ctx, s, op)
+			if fallback {
+				// Nothing was moved: send the file as if no rename or copy
+				// had been found. The source stays where it was.
+				a.opts.Log.Info("rename or local copy not possible; sending the file instead", "job", a.opts.Job.Name,
+					"side", sideNames[s], "op", op.Kind.String(), "path", op.Path, "err", err)
+				mu.Lock()
+				transfers[s] = append(transfers[s], Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry})
+				mu.Unlock()
+				a.mu.Lock()
+				a.bytesTotal += op.Entry.Size
+				a.mu.Unlock()
+				return nil
+			}
+			return a.done(ctx, s, op, err)
+		})
+		if err != nil {
+			return err
+		}
+		if err := a.remove(ctx, s, later[s]); err != nil {
+			return err
+		}
+	}
+
 	a.opts.Log.Debug("directories and links applied; transferring", "job", a.opts.Job.Name,
 		"to_local", len(transfers[local]), "to_remote", len(transfers[remote]))
 	a.event(Event{Phase: PhaseTransferring})
@@ -269,6 +305,44 @@ func (a *applier) run(ctx context.Context) (err error) {
 		return err
 	}
 	return ctx.Err()
+}
+
+// remove runs side s's removals, children before their directory.
+func (a *applier) remove(ctx context.Context, s int, removes []Op) error {
+	return a.inWaves(ctx, removes, true, func(ctx context.Context, op Op) error {
+		err := errBlocked
+		if !a.isBlocked(s, op.Path) {
+			err = a.eps[s].Remove(ctx, op.Path, op.Expect)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
+		}
+		return a.done(ctx, s, op, err)
+	})
+}
+
+// move carries out a rename or a local copy on side s. fallback reports
+// that nothing changed on disk and the file should be sent instead: the
+// source was not as scanned (ErrChanged, gone) or the destination was
+// taken (ErrExists), or the copy failed. A directory rename has no such
+// fallback; it is left for the next pass, which scans again.
+func (a *applier) move(ctx context.Context, s int, op Op) (fallback bool, err error) {
+	if a.isBlocked(s, op.Path) {
+		return false, errBlocked
+	}
+	ep := a.eps[s]
+	switch op.Kind {
+	case OpRename:
+		err = ep.Rename(ctx, op.Expect.Path, op.Path, op.Expect)
+		if err != nil {
+			return op.Entry.Kind == tree.File && ctx.Err() == nil, err
+		}
+		if !sameMeta(op.Expect, op.Entry) {
+			err = ep.SetMeta(ctx, op.Path, op.Entry.Mode, op.Entry.Mtime)
+		}
+		return false, err
+	}
+	return false, fmt.Errorf("unable to move %q: %s is not a move", op.Path, op.Kind)
 }
 
 // Preparer is implemented by endpoints whose batch transfers need setting
@@ -443,6 +517,10 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 			a.deleted++
 		case OpSetMeta:
 			a.updated++
+		case OpRename:
+			a.renamed++
+		case OpCopy:
+			a.copied++
 		case OpTransfer, OpMkdir, OpSymlink:
 			if op.Expect.Exists() {
 				a.updated++
@@ -493,6 +571,14 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 	case OpCopyAside:
 	case OpRemove:
 		err = a.w.Forget(op.Path)
+	case OpRename:
+		err = a.w.Forget(op.Expect.Path)
+		for _, e := range slices.Concat([]tree.Entry{op.Entry}, op.Below) {
+			if err != nil {
+				break
+			}
+			err = a.w.Record(agreed(e))
+		}
 	default:
 		err = a.w.Record(agreed(op.Entry))
 	}

@@ -1,0 +1,97 @@
+package syncer_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// racingRenamer edits the source of the first rename on its side just
+// before renaming it, as a user could between the scan and the apply.
+type racingRenamer struct {
+	syncer.Endpoint
+	root    string
+	renames int
+}
+
+func (r *racingRenamer) Rename(ctx context.Context, from, to string, expect tree.Entry) error {
+	r.renames++
+	if err := os.WriteFile(filepath.Join(r.root, filepath.FromSlash(from)), []byte("edited during the pass"), 0o644); err != nil {
+		return err
+	}
+	return r.Endpoint.Rename(ctx, from, to, expect)
+}
+
+// TestRenameOfChangedSourceSendsTheFile: when the file a rename would move
+// changed since the scan (P4), the rename is refused and the new name is
+// sent instead; the edited file stays, and the next pass keeps it.
+func TestRenameOfChangedSourceSendsTheFile(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "a.txt", "original content")
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "a.txt"), filepath.Join(e.root("local"), "b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	rr := &racingRenamer{root: e.root("remote")}
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		rr.Endpoint = r
+		return l, rr
+	}
+	rec := e.mustPass()
+	if rr.renames != 1 {
+		t.Fatalf("%d renames tried, want 1", rr.renames)
+	}
+	if rec.Renamed != 0 || rec.Created != 1 || rec.Bytes != int64(len("original content")) {
+		t.Errorf("pass %s: want the file sent, not renamed", summary(rec))
+	}
+	if got, _ := e.read("remote", "b.txt"); got != "original content" {
+		t.Errorf("remote b.txt = %q", got)
+	}
+	if got, _ := e.read("remote", "a.txt"); got != "edited during the pass" {
+		t.Errorf("remote a.txt = %q: the edit made during the pass was lost", got)
+	}
+	e.wrap = nil
+	e.mustPass()
+	if got, _ := e.read("local", "a.txt"); got != "edited during the pass" {
+		t.Errorf("local a.txt = %q: the next pass should bring the edit back", got)
+	}
+}
+
+// TestMovingABigFolderDoesNotTripMaxDelete: a move is not a deletion, so
+// renaming a folder of 100 files (the whole job) passes the default
+// max_delete of 50% and is one rename on the other side.
+func TestMovingABigFolderDoesNotTripMaxDelete(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.job.MaxDelete = config.Limit{} // the default, 50%
+	for i := range 100 {
+		e.write("local", filepath.Join("photos", fmt.Sprintf("%03d.jpg", i)), fmt.Sprintf("picture %d", i))
+	}
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "photos"), filepath.Join(e.root("local"), "photos-2025")); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.pass(context.Background(), false)
+	if err != nil {
+		t.Fatalf("pass: %v (%s)", err, summary(rec))
+	}
+	if rec.Renamed != 1 || rec.Deleted != 0 || rec.Bytes != 0 {
+		t.Errorf("pass %s: want one rename, nothing deleted or sent", summary(rec))
+	}
+	if got, _ := e.read("remote", "photos-2025/099.jpg"); got != "picture 99" {
+		t.Errorf("remote photos-2025/099.jpg = %q", got)
+	}
+	if _, ok := e.read("remote", "photos/000.jpg"); ok {
+		t.Errorf("remote photos/000.jpg still there")
+	}
+	if rec := e.mustPass(); rec.Created+rec.Updated+rec.Deleted+rec.Renamed != 0 {
+		t.Errorf("the move was not recorded: next pass %s", summary(rec))
+	}
+}
