@@ -341,6 +341,9 @@ func (a *applier) move(ctx context.Context, s int, op Op) (fallback bool, err er
 			err = ep.SetMeta(ctx, op.Path, op.Entry.Mode, op.Entry.Mtime)
 		}
 		return false, err
+	case OpCopy:
+		err = ep.CopyFile(ctx, op.From.Path, op.From, op.Entry, op.Expect)
+		return err != nil && ctx.Err() == nil && !errors.Is(err, ErrInTheWay), err
 	}
 	return false, fmt.Errorf("unable to move %q: %s is not a move", op.Path, op.Kind)
 }

@@ -78,7 +78,7 @@ func movesOnSide(ops []Op, mine, theirs []tree.Entry, f Folding) []Op {
 		added = append(added, dirMoves(ops, removes, creates, mine, theirs, f, drop)...)
 		added = append(added, fileRenames(ops, removes, creates, f, drop)...)
 	}
-	// copies: wired with Endpoint.CopyFile
+	added = append(added, copies(ops, creates, mine, drop)...)
 	if len(added) == 0 {
 		return ops
 	}
