@@ -585,7 +585,14 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 	default:
 		err = a.w.Record(agreed(op.Entry))
 	}
-	a.event(Event{Phase: PhaseTransferring, Path: op.Path, FileDone: true})
+	ev := Event{Phase: PhaseTransferring, Path: op.Path, FileDone: true, Op: op.Kind}
+	switch op.Kind {
+	case OpRename:
+		ev.From = op.Expect.Path
+	case OpCopy:
+		ev.From = op.From.Path
+	}
+	a.event(ev)
 	return err
 }
 

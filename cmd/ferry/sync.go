@@ -90,8 +90,14 @@ func summary(r snapshot.PassRecord) string {
 		return "halted: " + r.Halted
 	}
 	d := r.End.Sub(r.Start).Round(time.Millisecond)
-	s := fmt.Sprintf("created %d, updated %d, deleted %d, conflicts %d, bytes %d (%s) in %s",
-		r.Created, r.Updated, r.Deleted, r.Conflicts, r.Bytes, render.Size(r.Bytes), d)
+	// Renames and local copies are named only when a pass made some, so
+	// the line of a pass without them reads as it always has.
+	moved := ""
+	if r.Renamed > 0 || r.Copied > 0 {
+		moved = fmt.Sprintf("renamed %d, copied %d, ", r.Renamed, r.Copied)
+	}
+	s := fmt.Sprintf("created %d, updated %d, %sdeleted %d, conflicts %d, bytes %d (%s) in %s",
+		r.Created, r.Updated, moved, r.Deleted, r.Conflicts, r.Bytes, render.Size(r.Bytes), d)
 	if r.Problems > 0 {
 		s += fmt.Sprintf(", problems %d", r.Problems)
 	}
