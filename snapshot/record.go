@@ -22,6 +22,9 @@ type PassRecord struct {
 	Problems  int   `json:"problems"`
 	Skipped   int   `json:"skipped"` // changed between scan and apply
 	Bytes     int64 `json:"bytes"`
+	// InSync is the size of the file content the pass brought in sync:
+	// Bytes (what was sent) plus what renames and local copies reused.
+	InSync int64 `json:"in_sync,omitempty"`
 	// InTheWay counts the planned paths left undone because a file ferry
 	// did not create is in the way; each is also one of Problems, named
 	// in ProblemPaths with the reason and the fix.

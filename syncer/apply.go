@@ -47,7 +47,7 @@ type applier struct {
 	renamed, copied          int
 	deleted, skipped, failed int
 	conflicts                int
-	bytes                    int64
+	bytes, inSync            int64
 	firstErr                 error
 	// inTheWay holds the paths left undone because a file ferry did not
 	// create is in the way (ErrInTheWay), with the reason.
@@ -83,7 +83,7 @@ func (a *applier) fill(rec *snapshot.PassRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rec.Created, rec.Updated, rec.Deleted = a.created, a.updated, a.deleted
-	rec.Renamed, rec.Copied = a.renamed, a.copied
+	rec.Renamed, rec.Copied, rec.InSync = a.renamed, a.copied, a.inSync
 	rec.Conflicts, rec.Problems, rec.Skipped = a.conflicts, len(a.plan.Problems), a.skipped
 	rec.Bytes = a.bytes
 	rec.ProblemPaths = nil
@@ -522,8 +522,13 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 			a.updated++
 		case OpRename:
 			a.renamed++
+			a.inSync += op.Entry.Size
+			for _, e := range op.Below {
+				a.inSync += e.Size
+			}
 		case OpCopy:
 			a.copied++
+			a.inSync += op.Entry.Size
 		case OpTransfer, OpMkdir, OpSymlink:
 			if op.Expect.Exists() {
 				a.updated++
@@ -532,6 +537,7 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 			}
 			if op.Kind == OpTransfer {
 				a.bytes += op.Entry.Size
+				a.inSync += op.Entry.Size
 			}
 		}
 	case ctx.Err() != nil:

@@ -82,7 +82,7 @@ func TestMovingABigFolderDoesNotTripMaxDelete(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pass: %v (%s)", err, summary(rec))
 	}
-	if rec.Renamed != 1 || rec.Deleted != 0 || rec.Bytes != 0 {
+	if rec.Renamed != 1 || rec.Deleted != 0 || rec.Bytes != 0 || rec.InSync != 990 {
 		t.Errorf("pass %s: want one rename, nothing deleted or sent", summary(rec))
 	}
 	if got, _ := e.read("remote", "photos-2025/099.jpg"); got != "picture 99" {

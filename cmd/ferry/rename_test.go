@@ -188,7 +188,7 @@ func TestRenamesCrossNoContentThroughServe(t *testing.T) {
 	mv(t, filepath.Join(s.local, "photos"), filepath.Join(s.local, "archive", "photos-2025"))
 	proxy.bytes.Store(0)
 	out = syncOnce(t, ctx, cfgPath)
-	if !strings.Contains(out, "renamed 2, copied 0, deleted 0") || !strings.Contains(out, "bytes 0 ") {
+	if !strings.Contains(out, "renamed 2, copied 0, deleted 0") || !strings.Contains(out, "bytes 0 ") || !strings.Contains(out, ", 8.9 MiB in sync, 0 B sent") {
 		t.Fatalf("summary does not tell two renames and nothing sent:\n%s", out)
 	}
 	if n := proxy.bytes.Load(); n > 256<<10 {

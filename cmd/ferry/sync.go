@@ -98,6 +98,9 @@ func summary(r snapshot.PassRecord) string {
 	}
 	s := fmt.Sprintf("created %d, updated %d, %sdeleted %d, conflicts %d, bytes %d (%s) in %s",
 		r.Created, r.Updated, moved, r.Deleted, r.Conflicts, r.Bytes, render.Size(r.Bytes), d)
+	if moved != "" {
+		s += fmt.Sprintf(", %s in sync, %s sent", render.Size(r.InSync), render.Size(r.Bytes))
+	}
 	if r.Problems > 0 {
 		s += fmt.Sprintf(", problems %d", r.Problems)
 	}
