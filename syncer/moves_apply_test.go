@@ -95,3 +95,60 @@ func TestMovingABigFolderDoesNotTripMaxDelete(t *testing.T) {
 		t.Errorf("the move was not recorded: next pass %s", summary(rec))
 	}
 }
+
+// squatter creates the destination of the first rename just before it, as
+// another program could between the scan and the apply.
+type squatter struct {
+	syncer.Endpoint
+	root string
+	done bool
+}
+
+func (s *squatter) Rename(ctx context.Context, from, to string, expect tree.Entry) error {
+	if !s.done {
+		s.done = true
+		if err := os.Mkdir(filepath.Join(s.root, filepath.FromSlash(to)), 0o755); err != nil {
+			return err
+		}
+	}
+	return s.Endpoint.Rename(ctx, from, to, expect)
+}
+
+// TestRefusedDirectoryMoveLosesNothing: a directory move whose destination
+// got taken is refused (ErrExists); the old directory stays whole, and the
+// next pass moves its files into the taken directory one by one.
+func TestRefusedDirectoryMoveLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "d/a.txt", "alpha")
+	e.write("local", "d/b.txt", "beta")
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "d"), filepath.Join(e.root("local"), "n")); err != nil {
+		t.Fatal(err)
+	}
+	sq := &squatter{root: e.root("remote")}
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		sq.Endpoint = r
+		return l, sq
+	}
+	rec := e.mustPass()
+	if rec.Renamed != 0 || rec.Skipped != 1 {
+		t.Errorf("pass %s: want the refused move skipped", summary(rec))
+	}
+	for _, p := range []string{"d/a.txt", "d/b.txt"} {
+		if _, ok := e.read("remote", p); !ok {
+			t.Errorf("remote %s gone after a refused move", p)
+		}
+	}
+	e.wrap = nil
+	rec = e.mustPass()
+	if rec.Renamed != 2 || rec.Bytes != 0 {
+		t.Errorf("next pass %s: want the two files renamed into the taken directory", summary(rec))
+	}
+	if got, _ := e.read("remote", "n/b.txt"); got != "beta" {
+		t.Errorf("remote n/b.txt = %q", got)
+	}
+	if _, ok := e.read("remote", "d/a.txt"); ok {
+		t.Errorf("remote d/a.txt still there")
+	}
+}
