@@ -1,9 +1,8 @@
 package syncer
 
 import (
-	"fmt"
+	"encoding/binary"
 	"slices"
-	"strings"
 
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -214,11 +213,14 @@ func every(es []tree.Entry, ok func(tree.Entry) bool) bool {
 // shape is a key for a subtree's relative paths and kinds, which two
 // subtrees must share to be one moved directory.
 func shape(dir string, below []tree.Entry) string {
-	var b strings.Builder
+	var b []byte
 	for _, e := range below {
-		fmt.Fprintf(&b, "%s\x00%d\x00%d\x00%x\x00", e.Path[len(dir)+1:], e.Kind, e.Size, e.Hash)
+		b = append(b, e.Path[len(dir)+1:]...)
+		b = append(b, 0, byte(e.Kind))
+		b = binary.AppendVarint(b, e.Size)
+		b = binary.BigEndian.AppendUint64(b, e.Hash)
 	}
-	return b.String()
+	return string(b)
 }
 
 func sameSubtree(oldDir string, old []tree.Entry, newDir string, cur []tree.Entry) bool {
