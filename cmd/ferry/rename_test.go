@@ -214,6 +214,9 @@ func TestRenamesCrossNoContentThroughServe(t *testing.T) {
 	if !strings.Contains(out, "renamed 1, copied 1, deleted 0") || !strings.Contains(out, "bytes 0 ") {
 		t.Fatalf("summary does not tell a rename and a copy:\n%s", out)
 	}
+	if !strings.Contains(out, "big-final.bin: renamed from archive/big-2025.bin") || !strings.Contains(out, "cover.jpg: copied from archive/photos-2025/007.jpg") {
+		t.Errorf("the per-file lines do not say where the content came from:\n%s", out)
+	}
 	if n := proxy.bytes.Load(); n > 64<<10 {
 		t.Fatalf("a rename and a copy moved %d bytes over the link", n)
 	}

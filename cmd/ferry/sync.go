@@ -159,8 +159,13 @@ func (p *progressPrinter) observe(ev syncer.Event) {
 	if !p.tty {
 		if ev.FileDone {
 			status := "ok"
-			if ev.Err != nil {
+			switch {
+			case ev.Err != nil:
 				status = ev.Err.Error()
+			case ev.Op == syncer.OpRename:
+				status = "renamed from " + ev.From
+			case ev.Op == syncer.OpCopy:
+				status = "copied from " + ev.From
 			}
 			fmt.Fprintf(p.w, "%s %s: %s (%d/%d files)\n", time.Now().Format(time.TimeOnly), render.Clean(ev.Path), render.Clean(status), ev.FilesDone, ev.FilesTotal)
 		}
