@@ -268,7 +268,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 	for s := range 2 {
 		var mu sync.Mutex
 		err := a.inWaves(ctx, moves[s], false, func(ctx context.Context, op Op) error {
-			fallback, err := a.move(ctx, s, op)
+			op, fallback, err := a.move(ctx, s, op)
 			if fallback {
 				// Nothing was moved: send the file as if no rename or copy
 				// had been found. The source stays where it was.
@@ -321,31 +321,41 @@ func (a *applier) remove(ctx context.Context, s int, removes []Op) error {
 	})
 }
 
-// move carries out a rename or a local copy on side s. fallback reports
-// that nothing changed on disk and the file should be sent instead: the
-// source was not as scanned (ErrChanged, gone) or the destination was
-// taken (ErrExists), or the copy failed. A directory rename has no such
-// fallback; it is left for the next pass, which scans again.
-func (a *applier) move(ctx context.Context, s int, op Op) (fallback bool, err error) {
+// move carries out a rename or a local copy on side s and returns the op
+// as it happened. fallback reports that nothing changed on disk and the
+// file should be sent instead: the source was not as scanned (ErrChanged,
+// gone) or the destination was taken (ErrExists), or the copy failed. A
+// directory rename has no such fallback; it is left for the next pass,
+// which scans again.
+func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback bool, err error) {
 	if a.isBlocked(s, op.Path) {
-		return false, errBlocked
+		return op, false, errBlocked
 	}
 	ep := a.eps[s]
 	switch op.Kind {
 	case OpRename:
 		err = ep.Rename(ctx, op.Expect.Path, op.Path, op.Expect)
 		if err != nil {
-			return op.Entry.Kind == tree.File && ctx.Err() == nil, err
+			return op, op.Entry.Kind == tree.File && ctx.Err() == nil, err
 		}
 		if !sameMeta(op.Expect, op.Entry) {
-			err = ep.SetMeta(ctx, op.Path, op.Entry.Mode, op.Entry.Mtime)
+			if err := ep.SetMeta(ctx, op.Path, op.Entry.Mode, op.Entry.Mtime); err != nil {
+				if ctx.Err() != nil {
+					return op, false, err
+				}
+				// The rename happened: record it with the mode and mtime
+				// the file kept, so the next pass sets them again.
+				a.opts.Log.Warn("renamed, but unable to set mode and mtime; the next pass tries again", "job", a.opts.Job.Name,
+					"side", sideNames[s], "path", op.Path, "err", err)
+				op.Entry.Mode, op.Entry.Mtime = op.Expect.Mode, op.Expect.Mtime
+			}
 		}
-		return false, err
+		return op, false, nil
 	case OpCopy:
 		err = ep.CopyFile(ctx, op.From.Path, op.From, op.Entry, op.Expect)
-		return err != nil && ctx.Err() == nil && !errors.Is(err, ErrInTheWay), err
+		return op, err != nil && ctx.Err() == nil && !errors.Is(err, ErrInTheWay), err
 	}
-	return false, fmt.Errorf("unable to move %q: %s is not a move", op.Path, op.Kind)
+	return op, false, fmt.Errorf("unable to move %q: %s is not a move", op.Path, op.Kind)
 }
 
 // Preparer is implemented by endpoints whose batch transfers need setting

@@ -2,10 +2,13 @@ package syncer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
@@ -150,5 +153,42 @@ func TestRefusedDirectoryMoveLosesNothing(t *testing.T) {
 	}
 	if _, ok := e.read("remote", "d/a.txt"); ok {
 		t.Errorf("remote d/a.txt still there")
+	}
+}
+
+// metaRefuser fails every SetMeta.
+type metaRefuser struct{ syncer.Endpoint }
+
+func (metaRefuser) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int64) error {
+	return errors.New("operation not permitted")
+}
+
+// TestRenameWhoseMetadataFailsIsKept: a rename that happened is recorded
+// even when its new mtime cannot be set, with the mtime the file kept, so
+// the next pass sets it instead of sending the file or losing the rename.
+func TestRenameWhoseMetadataFailsIsKept(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "a.txt", "some content")
+	e.mustPass()
+	from, to := filepath.Join(e.root("local"), "a.txt"), filepath.Join(e.root("local"), "b.txt")
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(to, later, later); err != nil {
+		t.Fatal(err)
+	}
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return l, metaRefuser{r} }
+	if rec := e.mustPass(); rec.Renamed != 1 || rec.Bytes != 0 {
+		t.Errorf("pass %s: want the rename made", summary(rec))
+	}
+	e.wrap = nil
+	if rec := e.mustPass(); rec.Updated != 1 || rec.Bytes != 0 || rec.Created != 0 {
+		t.Errorf("next pass %s: want only the mtime set", summary(rec))
+	}
+	fi, err := os.Stat(filepath.Join(e.root("remote"), "b.txt"))
+	if err != nil || !fi.ModTime().Equal(later) {
+		t.Fatalf("remote b.txt: %v, mtime %v, want %v", err, fi.ModTime(), later)
 	}
 }
