@@ -165,3 +165,19 @@ func createExcl(d dir, name string) (*os.File, error) {
 		return nil, &os.PathError{Op: "openat", Path: name, Err: err}
 	}
 }
+
+// cloneFile makes dst share src's blocks (FICLONE), replacing its content.
+// It fails on filesystems without reflinks; the caller then copies.
+func cloneFile(dst, src *os.File) error {
+	sc, err := src.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cerr error
+	if err := sc.Control(func(sfd uintptr) {
+		cerr = fdErr("ficlone", dst, func(fd int) error { return unix.IoctlFileClone(fd, int(sfd)) })
+	}); err != nil {
+		return err
+	}
+	return cerr
+}

@@ -49,3 +49,6 @@ func removeOwnerXattr(f *os.File) error { return nil }
 func createExcl(d dir, name string) (*os.File, error) {
 	return d.r.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 }
+
+// cloneFile: reflinks are only tried on Linux.
+func cloneFile(dst, src *os.File) error { return errNoClone }

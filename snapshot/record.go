@@ -8,15 +8,23 @@ import (
 
 // PassRecord is the outcome of one sync pass, kept for `ferry status`.
 type PassRecord struct {
-	Start     time.Time `json:"start"`
-	End       time.Time `json:"end"`
-	Created   int       `json:"created"`
-	Updated   int       `json:"updated"`
-	Deleted   int       `json:"deleted"`
-	Conflicts int       `json:"conflicts"`
-	Problems  int       `json:"problems"`
-	Skipped   int       `json:"skipped"` // changed between scan and apply
-	Bytes     int64     `json:"bytes"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Created int       `json:"created"`
+	Updated int       `json:"updated"`
+	Deleted int       `json:"deleted"`
+	// Renamed counts renames and directory moves made on a side from
+	// content it held (nothing sent); Copied, files made by a local copy
+	// of content the side held under another name.
+	Renamed   int   `json:"renamed,omitempty"`
+	Copied    int   `json:"copied,omitempty"`
+	Conflicts int   `json:"conflicts"`
+	Problems  int   `json:"problems"`
+	Skipped   int   `json:"skipped"` // changed between scan and apply
+	Bytes     int64 `json:"bytes"`
+	// InSync is the size of the file content the pass brought in sync:
+	// Bytes (what was sent) plus what renames and local copies reused.
+	InSync int64 `json:"in_sync,omitempty"`
 	// InTheWay counts the planned paths left undone because a file ferry
 	// did not create is in the way; each is also one of Problems, named
 	// in ProblemPaths with the reason and the fix.

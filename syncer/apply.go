@@ -44,9 +44,10 @@ type applier struct {
 	// mu guards everything below: transfers finish concurrently.
 	mu                       sync.Mutex
 	created, updated         int
+	renamed, copied          int
 	deleted, skipped, failed int
 	conflicts                int
-	bytes                    int64
+	bytes, inSync            int64
 	firstErr                 error
 	// inTheWay holds the paths left undone because a file ferry did not
 	// create is in the way (ErrInTheWay), with the reason.
@@ -69,7 +70,7 @@ func newApplier(opts *Options, plan *Plan) *applier {
 			case OpTransfer:
 				a.bytesTotal += op.Entry.Size
 				a.planned[op.Path] = true
-			case OpMkdir, OpSymlink:
+			case OpMkdir, OpSymlink, OpRename, OpCopy:
 				a.planned[op.Path] = true
 			}
 		}
@@ -82,6 +83,7 @@ func (a *applier) fill(rec *snapshot.PassRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rec.Created, rec.Updated, rec.Deleted = a.created, a.updated, a.deleted
+	rec.Renamed, rec.Copied, rec.InSync = a.renamed, a.copied, a.inSync
 	rec.Conflicts, rec.Problems, rec.Skipped = a.conflicts, len(a.plan.Problems), a.skipped
 	rec.Bytes = a.bytes
 	rec.ProblemPaths = nil
@@ -201,7 +203,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 
 	// Transfers are known now: let the endpoints that move them get ready
 	// while directories are made.
-	var transfers, creates [2][]Op
+	var transfers, creates, moves [2][]Op
 	for s := range 2 {
 		for _, op := range slices.Concat(a.ops(s), mirrors[s]) {
 			switch op.Kind {
@@ -209,29 +211,36 @@ func (a *applier) run(ctx context.Context) (err error) {
 				transfers[s] = append(transfers[s], op)
 			case OpMkdir, OpSymlink, OpSetMeta:
 				creates[s] = append(creates[s], op)
+			case OpRename, OpCopy:
+				moves[s] = append(moves[s], op)
 			}
 		}
 		defer a.prepare(ctx, s, transfers[s])()
 	}
 
+	// A directory that a rename leaves is removed after the rename: until
+	// then it still holds what moves out of it.
+	var later [2][]Op
 	for s := range 2 {
+		left := map[string]bool{}
+		for _, op := range moves[s] {
+			if op.Kind == OpRename {
+				for q := tree.Parent(op.Expect.Path); q != ""; q = tree.Parent(q) {
+					left[q] = true
+				}
+			}
+		}
 		var removes []Op
 		for _, op := range a.ops(s) {
-			if op.Kind == OpRemove {
+			switch {
+			case op.Kind != OpRemove:
+			case left[op.Path]:
+				later[s] = append(later[s], op)
+			default:
 				removes = append(removes, op)
 			}
 		}
-		err := a.inWaves(ctx, removes, true, func(ctx context.Context, op Op) error {
-			err := errBlocked
-			if !a.isBlocked(s, op.Path) {
-				err = a.eps[s].Remove(ctx, op.Path, op.Expect)
-				if errors.Is(err, fs.ErrNotExist) {
-					err = nil
-				}
-			}
-			return a.done(ctx, s, op, err)
-		})
-		if err != nil {
+		if err := a.remove(ctx, s, removes); err != nil {
 			return err
 		}
 	}
@@ -256,6 +265,33 @@ func (a *applier) run(ctx context.Context) (err error) {
 		}
 	}
 
+	for s := range 2 {
+		var mu sync.Mutex
+		err := a.inWaves(ctx, moves[s], false, func(ctx context.Context, op Op) error {
+			op, fallback, err := a.move(ctx, s, op)
+			if fallback {
+				// Nothing was moved: send the file as if no rename or copy
+				// had been found. The source stays where it was.
+				a.opts.Log.Info("rename or local copy not possible; sending the file instead", "job", a.opts.Job.Name,
+					"side", sideNames[s], "op", op.Kind.String(), "path", op.Path, "err", err)
+				mu.Lock()
+				transfers[s] = append(transfers[s], Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry})
+				mu.Unlock()
+				a.mu.Lock()
+				a.bytesTotal += op.Entry.Size
+				a.mu.Unlock()
+				return nil
+			}
+			return a.done(ctx, s, op, err)
+		})
+		if err != nil {
+			return err
+		}
+		if err := a.remove(ctx, s, later[s]); err != nil {
+			return err
+		}
+	}
+
 	a.opts.Log.Debug("directories and links applied; transferring", "job", a.opts.Job.Name,
 		"to_local", len(transfers[local]), "to_remote", len(transfers[remote]))
 	a.event(Event{Phase: PhaseTransferring})
@@ -269,6 +305,57 @@ func (a *applier) run(ctx context.Context) (err error) {
 		return err
 	}
 	return ctx.Err()
+}
+
+// remove runs side s's removals, children before their directory.
+func (a *applier) remove(ctx context.Context, s int, removes []Op) error {
+	return a.inWaves(ctx, removes, true, func(ctx context.Context, op Op) error {
+		err := errBlocked
+		if !a.isBlocked(s, op.Path) {
+			err = a.eps[s].Remove(ctx, op.Path, op.Expect)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
+		}
+		return a.done(ctx, s, op, err)
+	})
+}
+
+// move carries out a rename or a local copy on side s and returns the op
+// as it happened. fallback reports that nothing changed on disk and the
+// file should be sent instead: the source was not as scanned (ErrChanged,
+// gone) or the destination was taken (ErrExists), or the copy failed. A
+// directory rename has no such fallback; it is left for the next pass,
+// which scans again.
+func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback bool, err error) {
+	if a.isBlocked(s, op.Path) {
+		return op, false, errBlocked
+	}
+	ep := a.eps[s]
+	switch op.Kind {
+	case OpRename:
+		err = ep.Rename(ctx, op.Expect.Path, op.Path, op.Expect)
+		if err != nil {
+			return op, op.Entry.Kind == tree.File && ctx.Err() == nil, err
+		}
+		if !sameMeta(op.Expect, op.Entry) {
+			if err := ep.SetMeta(ctx, op.Path, op.Entry.Mode, op.Entry.Mtime); err != nil {
+				if ctx.Err() != nil {
+					return op, false, err
+				}
+				// The rename happened: record it with the mode and mtime
+				// the file kept, so the next pass sets them again.
+				a.opts.Log.Warn("renamed, but unable to set mode and mtime; the next pass tries again", "job", a.opts.Job.Name,
+					"side", sideNames[s], "path", op.Path, "err", err)
+				op.Entry.Mode, op.Entry.Mtime = op.Expect.Mode, op.Expect.Mtime
+			}
+		}
+		return op, false, nil
+	case OpCopy:
+		err = ep.CopyFile(ctx, op.From.Path, op.From, op.Entry, op.Expect)
+		return op, err != nil && ctx.Err() == nil && !errors.Is(err, ErrInTheWay), err
+	}
+	return op, false, fmt.Errorf("unable to move %q: %s is not a move", op.Path, op.Kind)
 }
 
 // Preparer is implemented by endpoints whose batch transfers need setting
@@ -443,6 +530,15 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 			a.deleted++
 		case OpSetMeta:
 			a.updated++
+		case OpRename:
+			a.renamed++
+			a.inSync += op.Entry.Size
+			for _, e := range op.Below {
+				a.inSync += e.Size
+			}
+		case OpCopy:
+			a.copied++
+			a.inSync += op.Entry.Size
 		case OpTransfer, OpMkdir, OpSymlink:
 			if op.Expect.Exists() {
 				a.updated++
@@ -451,6 +547,7 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 			}
 			if op.Kind == OpTransfer {
 				a.bytes += op.Entry.Size
+				a.inSync += op.Entry.Size
 			}
 		}
 	case ctx.Err() != nil:
@@ -493,10 +590,25 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 	case OpCopyAside:
 	case OpRemove:
 		err = a.w.Forget(op.Path)
+	case OpRename:
+		err = a.w.Forget(op.Expect.Path)
+		for _, e := range slices.Concat([]tree.Entry{op.Entry}, op.Below) {
+			if err != nil {
+				break
+			}
+			err = a.w.Record(agreed(e))
+		}
 	default:
 		err = a.w.Record(agreed(op.Entry))
 	}
-	a.event(Event{Phase: PhaseTransferring, Path: op.Path, FileDone: true})
+	ev := Event{Phase: PhaseTransferring, Path: op.Path, FileDone: true, Op: op.Kind}
+	switch op.Kind {
+	case OpRename:
+		ev.From = op.Expect.Path
+	case OpCopy:
+		ev.From = op.From.Path
+	}
+	a.event(ev)
 	return err
 }
 

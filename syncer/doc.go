@@ -14,7 +14,14 @@
 //     them that collide are caught by the next pass.
 //   - max_delete counts every removal, including the children of a removed
 //     directory and the old entry of a type change; the zero config.Limit
-//     means 50%.
+//     means 50%. Renames and directory moves (OpRename) are not removals.
+//   - Renames and local copies trust the scan's xxhash to say two files
+//     hold the same content (reusable); the commit re-checks the hash of
+//     what lands, but two colliding files a peer chose on purpose would
+//     pass both. A strong hash in tree.Entry is to replace it there.
+//   - A directory move checks only the directory itself before renaming
+//     it: an edit made below it since the scan moves with it, and the next
+//     pass sees it under the new name.
 //   - Pass does not own the scan caches: pass them in Options.Caches to have
 //     them committed after both scans succeed.
 //   - Resolve copies the sending side's file after a Stat, which carries no

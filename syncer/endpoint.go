@@ -132,6 +132,14 @@ type Endpoint interface {
 	// current state (Kind Absent for a new file), re-checked at Commit.
 	// A file that would not fit gives ErrNoSpace before anything is written.
 	CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry) (FileWriter, error)
+	// CopyFile makes meta.Path (Kind File; Size, Mode, Mtime and Hash as
+	// for CreateFile) a copy of from, a file under the same root, without
+	// the content crossing any link: a reflink where the filesystem has
+	// them, else an in-kernel copy. from is checked against fromExpect
+	// first (ErrChanged); the copy goes through a partial file whose hash
+	// is checked against meta.Hash (ErrHashMismatch) and whose destination
+	// is re-checked against expect at commit (ErrChanged), as CreateFile.
+	CopyFile(ctx context.Context, from string, fromExpect, meta, expect tree.Entry) error
 	// FreeSpace reports space on the root's filesystem.
 	FreeSpace(ctx context.Context) (Space, error)
 	// Folding reports whether the root's filesystem folds case and

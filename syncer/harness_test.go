@@ -192,6 +192,9 @@ func dump(t testing.TB, root string) []string {
 func summary(rec snapshot.PassRecord) string {
 	s := fmt.Sprintf("created=%d updated=%d deleted=%d conflicts=%d problems=%d skipped=%d bytes=%d",
 		rec.Created, rec.Updated, rec.Deleted, rec.Conflicts, rec.Problems, rec.Skipped, rec.Bytes)
+	if rec.Renamed != 0 || rec.Copied != 0 {
+		s += fmt.Sprintf(" renamed=%d copied=%d", rec.Renamed, rec.Copied)
+	}
 	if rec.Halted != "" {
 		s += "\nhalted: " + rec.Halted
 	}

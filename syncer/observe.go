@@ -23,6 +23,11 @@ type Event struct {
 	Delta    int64
 	FileDone bool
 	Err      error
+	// Op is the kind of change that finished (with FileDone); From, for
+	// OpRename and OpCopy, is the path on the same side whose content
+	// Path was made from, without sending it.
+	Op   OpKind
+	From string
 	// Running totals of the pass.
 	FilesDone, FilesTotal int
 	BytesDone, BytesTotal int64

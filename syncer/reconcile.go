@@ -51,6 +51,16 @@ const (
 	OpTransfer
 	// OpSetMeta gives Path the mode and mtime of Entry; content is equal.
 	OpSetMeta
+	// OpRename moves this side's Expect (at Expect.Path, which the pass
+	// would otherwise remove) to Path, where the other side created Entry
+	// with the same content: nothing crosses the link. For a directory,
+	// Below lists the other side's entries under Path, all of which the
+	// move brings along. Then mode and mtime are set if they differ.
+	OpRename
+	// OpCopy makes the new file Entry at Path (over Expect, Kind Absent)
+	// by copying From, a file with the same content that this side keeps
+	// and the pass does not touch: nothing crosses the link.
+	OpCopy
 )
 
 func (k OpKind) String() string {
@@ -67,6 +77,10 @@ func (k OpKind) String() string {
 		return "transfer"
 	case OpSetMeta:
 		return "setmeta"
+	case OpRename:
+		return "rename"
+	case OpCopy:
+		return "copy"
 	}
 	return "unknown"
 }
@@ -88,11 +102,18 @@ type Op struct {
 	// conflict copy to the other side in the same pass, since in two-way
 	// a conflict copy is an ordinary new file.
 	Mirror bool
+	// From is the source of an OpCopy, as this side's scan saw it.
+	From tree.Entry
+	// Below is what a directory OpRename brings to Path: the other side's
+	// entries below it, recorded in the ancestor when the move succeeds.
+	Below []tree.Entry
 }
 
 // Plan is what one pass should do. Each side's ops are in execution order:
 // conflict copies first, then removals (children before their directory),
-// then creations and updates (parents before children).
+// then creations and updates (parents before children), then renames and
+// local copies (which run after the directories they land in are made,
+// and before the directories they leave are removed).
 type Plan struct {
 	Local, Remote []Op
 	// Ancestor holds agreed states to store without moving anything (both
@@ -106,6 +127,7 @@ type Plan struct {
 	// is touched.
 	Problems []ProblemEntry
 	// LocalDeletes and RemoteDeletes count OpRemove per side (max_delete).
+	// A rename is not a deletion.
 	LocalDeletes, RemoteDeletes int
 }
 
@@ -164,6 +186,10 @@ func (p *Plan) Empty() bool {
 //     and NFD spellings of café.txt), none of the colliding names is touched
 //     on either side, and one conflict lists them all. A change of case that
 //     removes the old spelling first is no clash.
+//   - Renames, moves and copies (see detectMoves): a side that would remove
+//     a file and receive one with the same content renames it instead; a
+//     whole moved directory is one rename; a side that would receive content
+//     it keeps under another, untouched path copies it locally.
 func Reconcile(ancestor, local, remote []tree.Entry, mode Mode) Plan {
 	var clashed map[string]bool
 	var groups [][]string
@@ -188,6 +214,10 @@ func Reconcile(ancestor, local, remote []tree.Entry, mode Mode) Plan {
 		groups = append(groups, more...)
 		if !fresh {
 			p.Conflicts = append(p.Conflicts, clashRecords(groups, clashed, local, remote)...)
+			// After the clashes settled: a rename lands on a name that the
+			// creation it replaces would have used, so a withheld name never
+			// becomes a rename target.
+			detectMoves(&p, local, remote, mode)
 			return p
 		}
 	}

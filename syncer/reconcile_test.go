@@ -180,7 +180,7 @@ func TestReconcile(t *testing.T) {
 			anc:  ents("d", tD1, "d/a", tF1, "d/b", tF1, "z", tF1),
 			loc:  ents("z", tF1),
 			rem:  ents("d", tD1, "d/a", tF1, "d/b", tF3, "d/c", tF1, "z", tF1),
-			want: []string{"L mkdir d d", "L transfer d/b f3", "L transfer d/c f1", "R remove d/a f1", "D 0/1"}},
+			want: []string{"L mkdir d d", "L transfer d/b f3", "L copy d/c f1 from z f1", "R remove d/a f1", "D 0/1"}},
 		{name: "deleted dir keeps local-only files", dirs: []config.Direction{r2l},
 			anc:  ents("d", tD1, "d/a", tF1, "d/b", tF1),
 			loc:  ents("d", tD1, "d/a", tF1, "d/b", tF2, "d/new", tF1),

@@ -27,6 +27,7 @@ var update = flag.Bool("update", false, "rewrite the scenario golden files")
 //	job local_folds=case remote_folds=case+normalisation
 //	local|remote write PATH CONTENT
 //	local|remote mkdir PATH | symlink PATH TARGET | rm PATH | chmod PATH 0755
+//	local|remote mv FROM TO | cp FROM TO
 //	pass [--allow-deletes]
 //	reset
 //	resolve PATH...
@@ -192,6 +193,16 @@ func runScript(t *testing.T, src string) string {
 				fail(os.Symlink(w[3], full))
 			case "rm":
 				fail(os.RemoveAll(full))
+			case "mv":
+				to := filepath.Join(root, filepath.FromSlash(w[3]))
+				fail(os.MkdirAll(filepath.Dir(to), 0o755))
+				fail(os.Rename(full, to))
+			case "cp":
+				b, err := os.ReadFile(full)
+				fail(err)
+				to := filepath.Join(root, filepath.FromSlash(w[3]))
+				fail(os.MkdirAll(filepath.Dir(to), 0o755))
+				fail(os.WriteFile(to, b, 0o644))
 			case "chmod":
 				m, err := strconv.ParseUint(w[3], 8, 32)
 				fail(err)

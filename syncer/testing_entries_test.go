@@ -79,6 +79,8 @@ func fixtureName(e tree.Entry) string {
 // describePlan prints a plan as the lines expected plans are written in:
 //
 //	L|R <op> <path> <entry> [over <expect>] [mirror]
+//	L|R rename <path> <entry> from <old path> <old entry> [+<n> below]
+//	L|R copy <path> <entry> from <source path> <source entry>
 //	A record <path> <entry> | A forget <path>
 //	C <path> <reason> <local kind>/<remote kind>
 //	P <path>
@@ -91,6 +93,13 @@ func describePlan(p Plan) []string {
 			switch op.Kind {
 			case OpRemove, OpCopyAside:
 				s = fmt.Sprintf("%s %s %s %s", side, op.Kind, op.Path, fixtureName(op.Expect))
+			case OpRename:
+				s = fmt.Sprintf("%s rename %s %s from %s %s", side, op.Path, fixtureName(op.Entry), op.Expect.Path, fixtureName(op.Expect))
+				if len(op.Below) > 0 {
+					s += fmt.Sprintf(" +%d below", len(op.Below))
+				}
+			case OpCopy:
+				s = fmt.Sprintf("%s copy %s %s from %s %s", side, op.Path, fixtureName(op.Entry), op.From.Path, fixtureName(op.From))
 			default:
 				s = fmt.Sprintf("%s %s %s %s", side, op.Kind, op.Path, fixtureName(op.Entry))
 				if op.Expect.Exists() {

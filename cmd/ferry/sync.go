@@ -90,8 +90,17 @@ func summary(r snapshot.PassRecord) string {
 		return "halted: " + r.Halted
 	}
 	d := r.End.Sub(r.Start).Round(time.Millisecond)
-	s := fmt.Sprintf("created %d, updated %d, deleted %d, conflicts %d, bytes %d (%s) in %s",
-		r.Created, r.Updated, r.Deleted, r.Conflicts, r.Bytes, render.Size(r.Bytes), d)
+	// Renames and local copies are named only when a pass made some, so
+	// the line of a pass without them reads as it always has.
+	moved := ""
+	if r.Renamed > 0 || r.Copied > 0 {
+		moved = fmt.Sprintf("renamed %d, copied %d, ", r.Renamed, r.Copied)
+	}
+	s := fmt.Sprintf("created %d, updated %d, %sdeleted %d, conflicts %d, bytes %d (%s) in %s",
+		r.Created, r.Updated, moved, r.Deleted, r.Conflicts, r.Bytes, render.Size(r.Bytes), d)
+	if moved != "" {
+		s += fmt.Sprintf(", %s in sync, %s sent", render.Size(r.InSync), render.Size(r.Bytes))
+	}
 	if r.Problems > 0 {
 		s += fmt.Sprintf(", problems %d", r.Problems)
 	}
@@ -150,8 +159,13 @@ func (p *progressPrinter) observe(ev syncer.Event) {
 	if !p.tty {
 		if ev.FileDone {
 			status := "ok"
-			if ev.Err != nil {
+			switch {
+			case ev.Err != nil:
 				status = ev.Err.Error()
+			case ev.Op == syncer.OpRename:
+				status = "renamed from " + ev.From
+			case ev.Op == syncer.OpCopy:
+				status = "copied from " + ev.From
 			}
 			fmt.Fprintf(p.w, "%s %s: %s (%d/%d files)\n", time.Now().Format(time.TimeOnly), render.Clean(ev.Path), render.Clean(status), ev.FilesDone, ev.FilesTotal)
 		}

@@ -223,3 +223,18 @@ func TestLogsEscapeFormatCharacters(t *testing.T) {
 		t.Fatalf("the JSON log decodes to %q, want %q", rec["path"], name)
 	}
 }
+
+// TestTransferLogNamesRenamesAndCopies: a file made from content the
+// receiving side held says where the content came from, before the path.
+func TestTransferLogNamesRenamesAndCopies(t *testing.T) {
+	var b strings.Builder
+	tl := NewTransferLog(&b, nil)
+	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	tl.Observe("docs", syncer.Event{Time: t0, Phase: syncer.PhaseTransferring, Path: "new name.mp4", FileDone: true, Op: syncer.OpRename, From: "old name.mp4"})
+	tl.Observe("docs", syncer.Event{Time: t0, Phase: syncer.PhaseTransferring, Path: "b.mp4", FileDone: true, Op: syncer.OpCopy, From: "a.mp4"})
+	want := `2026-11-21T10:00:00.000Z job=docs bytes=0 seconds=0.000 rate_bps=0 renamed_from="old name.mp4" path="new name.mp4"` + "\n" +
+		`2026-11-21T10:00:00.000Z job=docs bytes=0 seconds=0.000 rate_bps=0 copied_from="a.mp4" path="b.mp4"` + "\n"
+	if b.String() != want {
+		t.Fatalf("transfer log:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -16,7 +16,14 @@ import (
 //	2026-11-21T10:00:02.500Z job=docs bytes=1048576 seconds=0.500 rate_bps=16777216 path="video/a b.mp4"
 //
 // The path is last and always quoted (Go syntax), so names with spaces,
-// quotes or newlines keep one file to one line. Safe for concurrent use.
+// quotes or newlines keep one file to one line. A file made on the
+// receiving side from content it already held, without sending it, says
+// so before the path:
+//
+//	2026-11-21T10:00:03.000Z job=docs bytes=0 seconds=0.001 rate_bps=0 renamed_from="video/old.mp4" path="video/a b.mp4"
+//	2026-11-21T10:00:03.000Z job=docs bytes=0 seconds=0.001 rate_bps=0 copied_from="a.mp4" path="b.mp4"
+//
+// Safe for concurrent use.
 type TransferLog struct {
 	now func() time.Time
 
@@ -58,6 +65,12 @@ func (t *TransferLog) record(at time.Time, job, path string, bytes int64, took t
 
 // Line formats one transfer-log line, newline included.
 func Line(at time.Time, job, path string, bytes int64, took time.Duration) string {
+	return line(at, job, path, bytes, took, "")
+}
+
+// line is Line with extra fields (each with its leading blank) before the
+// path.
+func line(at time.Time, job, path string, bytes int64, took time.Duration, extra string) string {
 	rate := int64(0)
 	if took > 0 {
 		rate = int64(float64(bytes) * 8 / took.Seconds())
@@ -66,7 +79,9 @@ func Line(at time.Time, job, path string, bytes int64, took time.Duration) strin
 	b.WriteString(at.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	b.WriteString(" job=")
 	b.WriteString(word(job))
-	fmt.Fprintf(&b, " bytes=%d seconds=%.3f rate_bps=%d path=", bytes, took.Seconds(), rate)
+	fmt.Fprintf(&b, " bytes=%d seconds=%.3f rate_bps=%d", bytes, took.Seconds(), rate)
+	b.WriteString(extra)
+	b.WriteString(" path=")
 	b.WriteString(strconv.Quote(path))
 	b.WriteByte('\n')
 	return b.String()
@@ -115,6 +130,13 @@ func (t *TransferLog) Observe(job string, ev syncer.Event) {
 	if ev.Err == nil {
 		// A failed write here must not stall the pass; the main log
 		// still has the pass summary.
-		_ = t.record(at, job, ev.Path, f.bytes, at.Sub(f.start))
+		var from string
+		switch ev.Op {
+		case syncer.OpRename:
+			from = " renamed_from=" + strconv.Quote(ev.From)
+		case syncer.OpCopy:
+			from = " copied_from=" + strconv.Quote(ev.From)
+		}
+		_, _ = io.WriteString(t.w, line(at, job, ev.Path, f.bytes, at.Sub(f.start), from))
 	}
 }

@@ -35,6 +35,7 @@ type Metrics struct {
 
 	fileBytes    *prometheus.CounterVec
 	files        *prometheus.CounterVec
+	reused       *prometheus.CounterVec
 	passes       *prometheus.CounterVec
 	halts        *prometheus.CounterVec
 	passDuration *prometheus.HistogramVec
@@ -74,6 +75,7 @@ func New(now func() time.Time) *Metrics {
 
 		fileBytes: counter("transferred_bytes_total", "File content bytes moved by sync passes, both directions."),
 		files:     counter("files_transferred_total", "Files whose transfer finished, by result (ok or error).", "result"),
+		reused:    counter("files_reused_total", "Files made on the receiving side from content it already held, sending nothing, by how (renamed or copied).", "how"),
 		passes:    counter("passes_total", "Sync passes finished, by result (done or halted).", "result"),
 		halts:     counter("halts_total", "Sync passes that halted on a safety check."),
 		passDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -94,7 +96,7 @@ func New(now func() time.Time) *Metrics {
 		inFlight:   gauge("transfers_in_flight", "Files being transferred now."),
 		nextPass:   gauge("next_pass_timestamp_seconds", "Unix time of the next scheduled pass, 0 if none."),
 	}
-	m.reg.MustRegister(m.fileBytes, m.files, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
+	m.reg.MustRegister(m.fileBytes, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
 		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass)
 	return m
 }
@@ -132,6 +134,14 @@ func (m *Metrics) Observe(job string, ev syncer.Event) {
 			result = "error"
 		}
 		m.files.WithLabelValues(job, result).Inc()
+		if ev.Err == nil {
+			switch ev.Op {
+			case syncer.OpRename:
+				m.reused.WithLabelValues(job, "renamed").Inc()
+			case syncer.OpCopy:
+				m.reused.WithLabelValues(job, "copied").Inc()
+			}
+		}
 	}
 	m.mu.Lock()
 	start, running := m.passStart[job]
@@ -219,7 +229,7 @@ func (m *Metrics) Update(jobs []agent.JobStatus) {
 func (m *Metrics) forget(job string) {
 	l := prometheus.Labels{"job": job}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.fileBytes, m.files, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
+		m.fileBytes, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
 		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass,
 	} {
 		v.DeletePartialMatch(l)

@@ -77,6 +77,9 @@ func TestEventsFeedCounters(t *testing.T) {
 		{Time: t0.Add(time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 1000},
 		{Time: t0.Add(2 * time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 500, FileDone: true},
 		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "b", FileDone: true, Err: errors.New("no space")},
+		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "c", FileDone: true, Op: syncer.OpRename, From: "old"},
+		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "d", FileDone: true, Op: syncer.OpCopy, From: "c"},
+		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "e", FileDone: true, Op: syncer.OpCopy, From: "c", Err: errors.New("changed")},
 		{Time: t0.Add(4 * time.Second), Phase: syncer.PhaseDone},
 		// The next pass halts at once.
 		{Time: t0.Add(time.Minute), Phase: syncer.PhaseScanning},
@@ -91,8 +94,10 @@ func TestEventsFeedCounters(t *testing.T) {
 	job := map[string]string{"job": "docs"}
 	expect(t, f, "ferry_transferred_bytes_total", job, 1500)
 	expect(t, f, "ferry_transferred_bytes_total", map[string]string{"job": "photos"}, 7)
-	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "ok"}, 1)
-	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "error"}, 1)
+	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "ok"}, 3)
+	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "error"}, 2)
+	expect(t, f, "ferry_files_reused_total", map[string]string{"job": "docs", "how": "renamed"}, 1)
+	expect(t, f, "ferry_files_reused_total", map[string]string{"job": "docs", "how": "copied"}, 1)
 	expect(t, f, "ferry_halts_total", job, 1)
 	expect(t, f, "ferry_passes_total", map[string]string{"job": "docs", "result": "done"}, 1)
 	expect(t, f, "ferry_passes_total", map[string]string{"job": "docs", "result": "halted"}, 1)

@@ -146,7 +146,14 @@ func last(j agent.JobStatus, now time.Time) string {
 	case l.Err != "":
 		return "failed " + ago
 	}
-	s := fmt.Sprintf("ok %s: +%d ~%d -%d, %s", ago, l.Created, l.Updated, l.Deleted, Size(l.Bytes))
+	s := fmt.Sprintf("ok %s: +%d ~%d -%d", ago, l.Created, l.Updated, l.Deleted)
+	if l.Renamed > 0 {
+		s += fmt.Sprintf(", %d renamed", l.Renamed)
+	}
+	if l.Copied > 0 {
+		s += fmt.Sprintf(", %d copied", l.Copied)
+	}
+	s += ", " + Size(l.Bytes)
 	if l.Problems > 0 {
 		s += fmt.Sprintf(", %d %s", l.Problems, plural(l.Problems, "problem", "problems"))
 	}

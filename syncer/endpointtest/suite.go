@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -54,6 +55,8 @@ func Run(t *testing.T, factory Factory) {
 		{"RemoveNotEmpty", testRemoveNotEmpty},
 		{"Rename", testRename},
 		{"RenameNeverOverwrites", testRenameNeverOverwrites},
+		{"CopyFile", testCopyFile},
+		{"CopyFileRefuses", testCopyFileRefuses},
 		{"SetMeta", testSetMeta},
 		{"OpenFile", testOpenFile},
 		{"CreateCommit", testCreateCommit},
@@ -621,6 +624,89 @@ func testRenameNeverOverwrites(t *testing.T, s *suite) {
 	}
 	if got, _ := os.Readlink(s.abs("l")); got != "a" {
 		t.Fatal("a failed Rename changed a symlink")
+	}
+}
+
+func testCopyFile(t *testing.T, s *suite) {
+	content := strings.Repeat("copy me ", 100_000)
+	Build(t, s.root, Dir{"src": content, "d": Dir{}})
+	src := s.stat(t, "src")
+	const mt = 1_650_000_000_000_000_777
+	meta := tree.Entry{Path: "d/copy", Kind: tree.File, Size: int64(len(content)), Mode: 0o640, Mtime: mt, Hash: xxhash.Sum64String(content)}
+	if err := s.ep.CopyFile(s.ctx, "src", src, meta, tree.Entry{}); err != nil {
+		t.Fatalf("CopyFile: %v", err)
+	}
+	fi, err := os.Lstat(s.abs("d/copy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.read(t, "d/copy") != content || fi.Mode().Perm() != 0o640 || fi.ModTime().UnixNano() != mt {
+		t.Fatalf("copy: %d bytes, mode %o, mtime %d", fi.Size(), fi.Mode().Perm(), fi.ModTime().UnixNano())
+	}
+	if s.read(t, "src") != content || !s.stat(t, "src").SameStat(src) {
+		t.Fatal("CopyFile changed its source")
+	}
+	if ents, _ := os.ReadDir(s.abs("d")); len(ents) != 1 {
+		t.Fatalf("leftovers beside the copy: %v", ents)
+	}
+	// Over an existing file, as expected.
+	Build(t, s.root, Dir{"old": "old content"})
+	meta.Path = "old"
+	if err := s.ep.CopyFile(s.ctx, "src", src, meta, s.stat(t, "old")); err != nil {
+		t.Fatalf("CopyFile over an expected file: %v", err)
+	}
+	if s.read(t, "old") != content {
+		t.Fatal("CopyFile over an expected file did not replace it")
+	}
+}
+
+// testCopyFileRefuses: a source that is not what the caller saw, a
+// destination that is taken, or content that does not hash to meta.Hash
+// never lands.
+func testCopyFileRefuses(t *testing.T, s *suite) {
+	Build(t, s.root, Dir{"src": "source", "taken": "mine", "l": Link("src")})
+	src := s.stat(t, "src")
+	meta := tree.Entry{Path: "dst", Kind: tree.File, Size: 6, Mode: 0o644, Hash: xxhash.Sum64String("source")}
+
+	stale := src
+	stale.Mtime++
+	if err := s.ep.CopyFile(s.ctx, "src", stale, meta, tree.Entry{}); !errors.Is(err, syncer.ErrChanged) {
+		t.Fatalf("CopyFile from a changed source: %v, want ErrChanged", err)
+	}
+	s.mustNotExist(t, "dst")
+
+	taken := meta
+	taken.Path = "taken"
+	if err := s.ep.CopyFile(s.ctx, "src", src, taken, tree.Entry{}); !errors.Is(err, syncer.ErrChanged) {
+		t.Fatalf("CopyFile onto a taken name: %v, want ErrChanged", err)
+	}
+	if s.read(t, "taken") != "mine" {
+		t.Fatal("CopyFile overwrote a file it did not expect")
+	}
+
+	wrong := meta
+	wrong.Hash = xxhash.Sum64String("srcxxx")
+	if err := s.ep.CopyFile(s.ctx, "src", src, wrong, tree.Entry{}); !errors.Is(err, syncer.ErrHashMismatch) {
+		t.Fatalf("CopyFile with a wrong hash: %v, want ErrHashMismatch", err)
+	}
+	s.mustNotExist(t, "dst")
+
+	if err := s.ep.CopyFile(s.ctx, "l", s.stat(t, "l"), meta, tree.Entry{}); err == nil {
+		t.Fatal("CopyFile copied through a symlink")
+	}
+	s.mustNotExist(t, "dst")
+	if err := s.ep.CopyFile(s.ctx, "missing", src, meta, tree.Entry{}); err == nil {
+		t.Fatal("CopyFile of a missing file succeeded")
+	}
+	for _, bad := range []string{"../src", "/etc/passwd", ""} {
+		if err := s.ep.CopyFile(s.ctx, bad, src, meta, tree.Entry{}); err == nil {
+			t.Fatalf("CopyFile from %q succeeded", bad)
+		}
+		out := meta
+		out.Path = bad
+		if err := s.ep.CopyFile(s.ctx, "src", src, out, tree.Entry{}); err == nil {
+			t.Fatalf("CopyFile to %q succeeded", bad)
+		}
 	}
 }
 

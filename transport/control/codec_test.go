@@ -82,6 +82,7 @@ func samples(r *rand.Rand) []Msg {
 		Symlink{Path: randString(r, 30), Target: randString(r, 30), Expect: randEntry(r)},
 		Remove{Path: randString(r, 30), Expect: randEntry(r)},
 		Rename{From: randString(r, 30), To: randString(r, 30), Expect: randEntry(r)},
+		Copy{From: randString(r, 30), FromExpect: randEntry(r), Meta: randEntry(r), Expect: randEntry(r)},
 		SetMeta{Path: randString(r, 30), Mode: 0o644, Mtime: r.Int64()},
 		FreeSpace{},
 		Open{Path: randString(r, 30)},
@@ -158,8 +159,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 29 {
-		t.Fatalf("covered %d message types, want 29", len(seen))
+	if len(seen) != 30 {
+		t.Fatalf("covered %d message types, want 30", len(seen))
 	}
 }
 

@@ -16,8 +16,9 @@ const ChannelType = "ferry-rpc"
 // Version is the protocol version a Hello carries. A server refuses a
 // client whose major version differs. Version 3: a client sends requests
 // right behind its Hello, and the server holds them until the Hello is
-// answered. Version 4: errors carry CodeInTheWay.
-const Version = 4
+// answered. Version 4: errors carry CodeInTheWay. Version 5: Copy, which a
+// version 4 server would answer with a protocol error.
+const Version = 5
 
 // MsgType is the first byte of a frame body.
 type MsgType uint8
@@ -55,6 +56,10 @@ const (
 	TypeSessionOK
 	TypeFileError
 	TypeFolded
+
+	// TypeCopy is a request added after the others; its value follows
+	// TypeFolding so that no existing type changes its number.
+	TypeCopy MsgType = TypeFolding + 1
 )
 
 // Msg is one control message.
@@ -117,6 +122,15 @@ type Remove struct {
 type Rename struct {
 	From, To string
 	Expect   tree.Entry
+}
+
+// Copy makes Meta.Path a copy of From, a file in the same folder, after
+// checking From against FromExpect; the copy is committed like a Create
+// (hash checked, destination re-checked against Expect).
+type Copy struct {
+	From             string
+	FromExpect, Meta tree.Entry
+	Expect           tree.Entry
 }
 
 // SetMeta sets permission bits and mtime.
@@ -249,6 +263,7 @@ func (Mkdir) Type() MsgType       { return TypeMkdir }
 func (Symlink) Type() MsgType     { return TypeSymlink }
 func (Remove) Type() MsgType      { return TypeRemove }
 func (Rename) Type() MsgType      { return TypeRename }
+func (Copy) Type() MsgType        { return TypeCopy }
 func (SetMeta) Type() MsgType     { return TypeSetMeta }
 func (FreeSpace) Type() MsgType   { return TypeFreeSpace }
 func (Open) Type() MsgType        { return TypeOpen }
@@ -377,6 +392,13 @@ func (m Rename) appendBody(b []byte) []byte {
 	return appendEntry(b, m.Expect)
 }
 
+func (m Copy) appendBody(b []byte) []byte {
+	b = appendString(b, m.From)
+	b = appendEntry(b, m.FromExpect)
+	b = appendEntry(b, m.Meta)
+	return appendEntry(b, m.Expect)
+}
+
 func (m SetMeta) appendBody(b []byte) []byte {
 	b = appendString(b, m.Path)
 	b = appendUvarint(b, uint64(m.Mode))
@@ -492,6 +514,8 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		m = Remove{Path: d.string(), Expect: d.entry()}
 	case TypeRename:
 		m = Rename{From: d.string(), To: d.string(), Expect: d.entry()}
+	case TypeCopy:
+		m = Copy{From: d.string(), FromExpect: d.entry(), Meta: d.entry(), Expect: d.entry()}
 	case TypeSetMeta:
 		m = SetMeta{Path: d.string(), Mode: d.mode(), Mtime: d.varint()}
 	case TypeFreeSpace:

@@ -86,6 +86,13 @@ func (e *Endpoint) Rename(ctx context.Context, from, to string, expectE tree.Ent
 	return err
 }
 
+// CopyFile asks the server to copy a file within its folder: the content
+// never crosses the link.
+func (e *Endpoint) CopyFile(ctx context.Context, from string, fromExpect, meta, expectE tree.Entry) error {
+	_, err := expect[control.OK](e.do(ctx, control.Copy{From: from, FromExpect: fromExpect, Meta: meta, Expect: expectE}))
+	return err
+}
+
 func (e *Endpoint) SetMeta(ctx context.Context, path string, mode fs.FileMode, mtime int64) error {
 	_, err := expect[control.OK](e.do(ctx, control.SetMeta{Path: path, Mode: mode.Perm(), Mtime: mtime}))
 	return err

@@ -110,6 +110,8 @@ func TestHostileRequestsStayInsideTheRoot(t *testing.T) {
 			control.Symlink{Path: p, Target: "/etc/passwd"}, control.Remove{Path: p},
 			control.Rename{From: "sub/x", To: p}, control.Rename{From: p, To: "sub/y"},
 			control.SetMeta{Path: p, Mode: 0o777}, control.Get{Path: p},
+			control.Copy{From: p, Meta: tree.Entry{Path: "sub/y", Kind: tree.File, Size: 1}},
+			control.Copy{From: "sub/x", Meta: tree.Entry{Path: p, Kind: tree.File, Size: 1}},
 		}
 		for _, req := range reqs {
 			if _, err := rawCall(t, c, req); !errors.Is(err, tree.ErrInvalidPath) {
@@ -132,6 +134,9 @@ func TestHostileRequestsStayInsideTheRoot(t *testing.T) {
 		control.Rename{From: "sub/x", To: "escape/x", Expect: tree.Entry{Path: "sub/x", Kind: tree.File, Size: 1, Mode: 0o644}},
 		control.Rename{From: "escape/sentinel.txt", To: "stolen", Expect: sentinelEntry},
 		control.SetMeta{Path: "escape/sentinel.txt", Mode: 0o777, Mtime: 1},
+		control.Copy{From: "escape/sentinel.txt", FromExpect: sentinelEntry, Meta: tree.Entry{Path: "copied", Kind: tree.File, Size: 8, Mode: 0o644}},
+		control.Copy{From: "sub/x", FromExpect: tree.Entry{Path: "sub/x", Kind: tree.File, Size: 1, Mode: 0o644},
+			Meta: tree.Entry{Path: "escape/copied", Kind: tree.File, Size: 1, Mode: 0o644}},
 	}
 	for _, req := range through {
 		m, err := rawCall(t, c, req)

@@ -237,6 +237,11 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 			return st.reply(err, nil)
 		}
 		return st.reply(ep.Rename(ctx, m.From, m.To, m.Expect), control.OK{})
+	case control.Copy:
+		if err := validPaths(m.From, m.Meta.Path); err != nil {
+			return st.reply(err, nil)
+		}
+		return st.reply(ep.CopyFile(ctx, m.From, m.FromExpect, m.Meta, m.Expect), control.OK{})
 	case control.SetMeta:
 		if err := validPaths(m.Path); err != nil {
 			return st.reply(err, nil)

@@ -1,0 +1,194 @@
+package syncer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// racingRenamer edits the source of the first rename on its side just
+// before renaming it, as a user could between the scan and the apply.
+type racingRenamer struct {
+	syncer.Endpoint
+	root    string
+	renames int
+}
+
+func (r *racingRenamer) Rename(ctx context.Context, from, to string, expect tree.Entry) error {
+	r.renames++
+	if err := os.WriteFile(filepath.Join(r.root, filepath.FromSlash(from)), []byte("edited during the pass"), 0o644); err != nil {
+		return err
+	}
+	return r.Endpoint.Rename(ctx, from, to, expect)
+}
+
+// TestRenameOfChangedSourceSendsTheFile: when the file a rename would move
+// changed since the scan (P4), the rename is refused and the new name is
+// sent instead; the edited file stays, and the next pass keeps it.
+func TestRenameOfChangedSourceSendsTheFile(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "a.txt", "original content")
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "a.txt"), filepath.Join(e.root("local"), "b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	rr := &racingRenamer{root: e.root("remote")}
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		rr.Endpoint = r
+		return l, rr
+	}
+	rec := e.mustPass()
+	if rr.renames != 1 {
+		t.Fatalf("%d renames tried, want 1", rr.renames)
+	}
+	if rec.Renamed != 0 || rec.Created != 1 || rec.Bytes != int64(len("original content")) {
+		t.Errorf("pass %s: want the file sent, not renamed", summary(rec))
+	}
+	if got, _ := e.read("remote", "b.txt"); got != "original content" {
+		t.Errorf("remote b.txt = %q", got)
+	}
+	if got, _ := e.read("remote", "a.txt"); got != "edited during the pass" {
+		t.Errorf("remote a.txt = %q: the edit made during the pass was lost", got)
+	}
+	e.wrap = nil
+	e.mustPass()
+	if got, _ := e.read("local", "a.txt"); got != "edited during the pass" {
+		t.Errorf("local a.txt = %q: the next pass should bring the edit back", got)
+	}
+}
+
+// TestMovingABigFolderDoesNotTripMaxDelete: a move is not a deletion, so
+// renaming a folder of 100 files (the whole job) passes the default
+// max_delete of 50% and is one rename on the other side.
+func TestMovingABigFolderDoesNotTripMaxDelete(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.job.MaxDelete = config.Limit{} // the default, 50%
+	for i := range 100 {
+		e.write("local", filepath.Join("photos", fmt.Sprintf("%03d.jpg", i)), fmt.Sprintf("picture %d", i))
+	}
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "photos"), filepath.Join(e.root("local"), "photos-2025")); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.pass(context.Background(), false)
+	if err != nil {
+		t.Fatalf("pass: %v (%s)", err, summary(rec))
+	}
+	if rec.Renamed != 1 || rec.Deleted != 0 || rec.Bytes != 0 || rec.InSync != 990 {
+		t.Errorf("pass %s: want one rename, nothing deleted or sent", summary(rec))
+	}
+	if got, _ := e.read("remote", "photos-2025/099.jpg"); got != "picture 99" {
+		t.Errorf("remote photos-2025/099.jpg = %q", got)
+	}
+	if _, ok := e.read("remote", "photos/000.jpg"); ok {
+		t.Errorf("remote photos/000.jpg still there")
+	}
+	if rec := e.mustPass(); rec.Created+rec.Updated+rec.Deleted+rec.Renamed != 0 {
+		t.Errorf("the move was not recorded: next pass %s", summary(rec))
+	}
+}
+
+// squatter creates the destination of the first rename just before it, as
+// another program could between the scan and the apply.
+type squatter struct {
+	syncer.Endpoint
+	root string
+	done bool
+}
+
+func (s *squatter) Rename(ctx context.Context, from, to string, expect tree.Entry) error {
+	if !s.done {
+		s.done = true
+		if err := os.Mkdir(filepath.Join(s.root, filepath.FromSlash(to)), 0o755); err != nil {
+			return err
+		}
+	}
+	return s.Endpoint.Rename(ctx, from, to, expect)
+}
+
+// TestRefusedDirectoryMoveLosesNothing: a directory move whose destination
+// got taken is refused (ErrExists); the old directory stays whole, and the
+// next pass moves its files into the taken directory one by one.
+func TestRefusedDirectoryMoveLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "d/a.txt", "alpha")
+	e.write("local", "d/b.txt", "beta")
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "d"), filepath.Join(e.root("local"), "n")); err != nil {
+		t.Fatal(err)
+	}
+	sq := &squatter{root: e.root("remote")}
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		sq.Endpoint = r
+		return l, sq
+	}
+	rec := e.mustPass()
+	if rec.Renamed != 0 || rec.Skipped != 1 {
+		t.Errorf("pass %s: want the refused move skipped", summary(rec))
+	}
+	for _, p := range []string{"d/a.txt", "d/b.txt"} {
+		if _, ok := e.read("remote", p); !ok {
+			t.Errorf("remote %s gone after a refused move", p)
+		}
+	}
+	e.wrap = nil
+	rec = e.mustPass()
+	if rec.Renamed != 2 || rec.Bytes != 0 {
+		t.Errorf("next pass %s: want the two files renamed into the taken directory", summary(rec))
+	}
+	if got, _ := e.read("remote", "n/b.txt"); got != "beta" {
+		t.Errorf("remote n/b.txt = %q", got)
+	}
+	if _, ok := e.read("remote", "d/a.txt"); ok {
+		t.Errorf("remote d/a.txt still there")
+	}
+}
+
+// metaRefuser fails every SetMeta.
+type metaRefuser struct{ syncer.Endpoint }
+
+func (metaRefuser) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int64) error {
+	return errors.New("operation not permitted")
+}
+
+// TestRenameWhoseMetadataFailsIsKept: a rename that happened is recorded
+// even when its new mtime cannot be set, with the mtime the file kept, so
+// the next pass sets it instead of sending the file or losing the rename.
+func TestRenameWhoseMetadataFailsIsKept(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "a.txt", "some content")
+	e.mustPass()
+	from, to := filepath.Join(e.root("local"), "a.txt"), filepath.Join(e.root("local"), "b.txt")
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(to, later, later); err != nil {
+		t.Fatal(err)
+	}
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return l, metaRefuser{r} }
+	if rec := e.mustPass(); rec.Renamed != 1 || rec.Bytes != 0 {
+		t.Errorf("pass %s: want the rename made", summary(rec))
+	}
+	e.wrap = nil
+	if rec := e.mustPass(); rec.Updated != 1 || rec.Bytes != 0 || rec.Created != 0 {
+		t.Errorf("next pass %s: want only the mtime set", summary(rec))
+	}
+	fi, err := os.Stat(filepath.Join(e.root("remote"), "b.txt"))
+	if err != nil || !fi.ModTime().Equal(later) {
+		t.Fatalf("remote b.txt: %v, mtime %v, want %v", err, fi.ModTime(), later)
+	}
+}
