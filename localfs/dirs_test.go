@@ -170,6 +170,39 @@ func TestPartialCommittedWhileJudgedIsBusyNotForeign(t *testing.T) {
 	}
 }
 
+// TestPartialCommittedBeforeItIsReopenedIsBusy: a writer that saw
+// ferry's partial file and goes to resume it finds it gone when another
+// writer committed it in between; that is a transfer in progress
+// (ErrChanged), not a failure. TestConcurrentWritersOfOnePathNeverMix hit
+// this under load: "openat f.partial: no such file or directory".
+func TestPartialCommittedBeforeItIsReopenedIsBusy(t *testing.T) {
+	root := t.TempDir()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	d, base, err := f.parentFor("create", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	partial := partialName(base, f.partialSuffix)
+	if err := os.WriteFile(filepath.Join(root, partial), []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pi, err := d.r.Lstat(partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(root, partial), filepath.Join(root, "f")); err != nil {
+		t.Fatal(err)
+	}
+	if file, err := openExisting(d, partial, pi); !errors.Is(err, errBusy) {
+		if err == nil {
+			file.Close()
+		}
+		t.Fatalf("a partial committed before it was reopened: %v, want errBusy", err)
+	}
+}
+
 func TestConcurrentWritersOfOnePathNeverMix(t *testing.T) {
 	root := t.TempDir()
 	ctx := context.Background()

@@ -99,6 +99,10 @@ var errBusy = errors.New("partial file is locked by another writer")
 // interleave. It is held until the writer commits or aborts.
 func openExisting(d dir, partial string, pi fs.FileInfo) (*os.File, error) {
 	file, err := d.r.OpenFile(partial, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Gone since lstat saw it: another writer committed it.
+		return nil, errBusy
+	}
 	if err != nil {
 		return nil, err
 	}
