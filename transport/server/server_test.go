@@ -52,6 +52,9 @@ func TestHostKeyIsCreatedPrivateAndReused(t *testing.T) {
 
 func TestPreAuthTimeoutDropsSilentClients(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.PreAuthTimeout = 300 * time.Millisecond })
+	// Taken before the dial: the server starts its timeout when it
+	// accepts, which may be before Dial returns here.
+	start := time.Now()
 	conn, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +64,6 @@ func TestPreAuthTimeoutDropsSilentClients(t *testing.T) {
 	// generous read deadline only keeps a broken server from hanging
 	// the test.
 	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	start := time.Now()
 	_, err = io.Copy(io.Discard, conn)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
