@@ -19,8 +19,14 @@ func TestContinuousOwnWritesCauseNoExtraPass(t *testing.T) {
 	before := l.passes()
 
 	// Written on the remote side, so the pass writes into the local root
-	// (and both roots are watched).
-	writeFile(t, filepath.Join(l.remote, "d", "x.txt"), "hello")
+	// (and both roots are watched). Made outside and moved in, so that it
+	// appears at once: written in place, a stall between the mkdir and
+	// the write longer than the cool-off would rightly cost two passes.
+	staged := filepath.Join(t.TempDir(), "d")
+	writeFile(t, filepath.Join(staged, "x.txt"), "hello")
+	if err := os.Rename(staged, filepath.Join(l.remote, "d")); err != nil {
+		t.Fatal(err)
+	}
 	local := filepath.Join(l.local, "d", "x.txt")
 	arrive(t, local, []byte("hello"), time.Now())
 	l.settle(t)
@@ -29,8 +35,9 @@ func TestContinuousOwnWritesCauseNoExtraPass(t *testing.T) {
 	}
 
 	// An edit of the same size right after: only its mtime tells it from
-	// the pass's write.
-	if err := os.WriteFile(local, []byte("HELLO"), 0o644); err != nil {
+	// the pass's write. One write, not a truncation and a write, which a
+	// stall could split into two changes and two passes.
+	if err := overwrite(local, []byte("HELLO")); err != nil {
 		t.Fatal(err)
 	}
 	arrive(t, filepath.Join(l.remote, "d", "x.txt"), []byte("HELLO"), time.Now())
@@ -55,6 +62,19 @@ func TestContinuousOwnWritesCauseNoExtraPass(t *testing.T) {
 		_, err := os.Lstat(filepath.Join(l.remote, "f.txt"))
 		return os.IsNotExist(err)
 	})
+}
+
+// overwrite replaces a file's bytes in place with one write.
+func overwrite(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func TestInAgreedState(t *testing.T) {

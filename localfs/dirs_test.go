@@ -128,6 +128,81 @@ func TestConcurrentCommits(t *testing.T) {
 // NAME.partial, so a partial holding bytes of both could be committed.
 // Now the second writer is refused with ErrChanged while the first holds
 // the partial, and the file ends up exactly one writer's content.
+// TestPartialCommittedWhileJudgedIsBusyNotForeign: a writer that finds
+// another's partial file opens it to see whose it is; if the other commits
+// meanwhile (renames it into place, untagged, and lets go of its lock), the
+// file it holds is no longer the partial and must not be called the
+// user's own. TestConcurrentWritersOfOnePathNeverMix hit this under load:
+// "f.partial exists and was not written by ferry".
+func TestPartialCommittedWhileJudgedIsBusyNotForeign(t *testing.T) {
+	root := t.TempDir()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	d, base, err := f.parentFor("create", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	partial := partialName(base, f.partialSuffix)
+	if err := os.WriteFile(filepath.Join(root, partial), []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file, fi, err := openRegular(d.r, partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	// Untagged, unlocked and still in place: a user's own file.
+	if err := ownerOf(d, partial, file, fi); !errors.Is(err, errForeign) {
+		t.Fatalf("a user's partial file in place: %v, want errForeign", err)
+	}
+	file.Close()
+	if file, fi, err = openRegular(d.r, partial); err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	// The other writer commits between the open and the judgement.
+	if err := os.Rename(filepath.Join(root, partial), filepath.Join(root, "f")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ownerOf(d, partial, file, fi); !errors.Is(err, errBusy) {
+		t.Fatalf("a partial committed while judged: %v, want errBusy", err)
+	}
+}
+
+// TestPartialCommittedBeforeItIsReopenedIsBusy: a writer that saw
+// ferry's partial file and goes to resume it finds it gone when another
+// writer committed it in between; that is a transfer in progress
+// (ErrChanged), not a failure. TestConcurrentWritersOfOnePathNeverMix hit
+// this under load: "openat f.partial: no such file or directory".
+func TestPartialCommittedBeforeItIsReopenedIsBusy(t *testing.T) {
+	root := t.TempDir()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	d, base, err := f.parentFor("create", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	partial := partialName(base, f.partialSuffix)
+	if err := os.WriteFile(filepath.Join(root, partial), []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pi, err := d.r.Lstat(partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(root, partial), filepath.Join(root, "f")); err != nil {
+		t.Fatal(err)
+	}
+	if file, err := openExisting(d, partial, pi); !errors.Is(err, errBusy) {
+		if err == nil {
+			file.Close()
+		}
+		t.Fatalf("a partial committed before it was reopened: %v, want errBusy", err)
+	}
+}
+
 func TestConcurrentWritersOfOnePathNeverMix(t *testing.T) {
 	root := t.TempDir()
 	ctx := context.Background()

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -57,10 +58,16 @@ func TestCommitReturnsOnlyAfterDirSyncStartedAfterItsRename(t *testing.T) {
 	var events []event
 	var syncs int
 	rng := rand.New(rand.NewPCG(seed, 3))
-	delay := func(maxMicros int) time.Duration {
+	// jitter shakes the interleaving by yielding the processor a random
+	// number of times: what the test checks holds for any order of
+	// events, and the clock plays no part.
+	jitter := func(most int) {
 		mu.Lock()
-		defer mu.Unlock()
-		return time.Duration(rng.IntN(maxMicros)) * time.Microsecond
+		n := rng.IntN(most)
+		mu.Unlock()
+		for range n {
+			runtime.Gosched()
+		}
 	}
 	logEvent := func(e event) int {
 		mu.Lock()
@@ -88,7 +95,7 @@ func TestCommitReturnsOnlyAfterDirSyncStartedAfterItsRename(t *testing.T) {
 	f.dirs.fsync = func(df *os.File) error {
 		d := dirOf(df)
 		n := logEvent(event{kind: "start", dir: d})
-		time.Sleep(delay(400))
+		jitter(40)
 		logEvent(event{kind: "end", dir: d, sync: n})
 		return nil
 	}
@@ -98,7 +105,7 @@ func TestCommitReturnsOnlyAfterDirSyncStartedAfterItsRename(t *testing.T) {
 			t.Errorf("unexpected path %q", p)
 		}
 		logEvent(event{kind: "rename", dir: d, file: i})
-		time.Sleep(delay(100))
+		jitter(10)
 	}
 
 	var wg sync.WaitGroup
@@ -109,7 +116,7 @@ func TestCommitReturnsOnlyAfterDirSyncStartedAfterItsRename(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			time.Sleep(delay(200))
+			jitter(20)
 			d := i % dirs
 			if err := writeFile(t, f, fmt.Sprintf("d%d/f%d", d, i), []byte{byte(i)}); err != nil {
 				t.Errorf("file %d: %v", i, err)
@@ -122,13 +129,20 @@ func TestCommitReturnsOnlyAfterDirSyncStartedAfterItsRename(t *testing.T) {
 
 	renamedAt := map[int]int{}
 	startedAt := map[int]int{} // sync -> index of its start
-	checked := 0
+	running := map[int]int{}   // dir -> fsyncs of it started and not ended
+	checked, during := 0, 0
 	for at, e := range events {
 		switch e.kind {
 		case "rename":
 			renamedAt[e.file] = at
+			if running[e.dir] > 0 {
+				during++
+			}
 		case "start":
 			startedAt[e.sync] = at
+			running[e.dir]++
+		case "end":
+			running[e.dir]--
 		case "return":
 			r, ok := renamedAt[e.file]
 			if !ok {
@@ -152,7 +166,7 @@ func TestCommitReturnsOnlyAfterDirSyncStartedAfterItsRename(t *testing.T) {
 	if checked != files {
 		t.Fatalf("checked %d commits, want %d", checked, files)
 	}
-	t.Logf("%d commits, %d directory fsyncs", files, syncs)
+	t.Logf("%d commits, %d directory fsyncs, %d renames while an fsync of their directory ran", files, syncs, during)
 }
 
 // scriptedSync is an fsync that reports when it starts and completes only
@@ -359,13 +373,21 @@ func TestCommitUnblockedByCloseAndCancel(t *testing.T) {
 	}()
 	sc := newScriptedSync()
 	f.dirs.fsync = func(*os.File) error { return sc.fsync() }
+	ds := &f.dirs.root.ds
 	defer func() {
-		// Let the stuck fsyncs finish so no goroutine outlives the test.
+		// On failure, let the stuck fsyncs finish so that no goroutine
+		// outlives the test.
+		deadline := time.Now().Add(deadlockGuard)
 		for {
+			ds.mu.Lock()
+			running := ds.running
+			ds.mu.Unlock()
+			if !running || time.Now().After(deadline) {
+				return
+			}
 			select {
 			case sc.results <- nil:
-			case <-time.After(100 * time.Millisecond):
-				return
+			case <-time.After(time.Millisecond): // not in the fsync yet
 			}
 		}
 	}()
@@ -389,14 +411,14 @@ func TestCommitUnblockedByCloseAndCancel(t *testing.T) {
 	recv(t, sc.started, "the directory fsync")
 	ctx, cancel := context.WithCancel(context.Background())
 	c1 := commit(ctx, "one")
-	waitQueued(t, &f.dirs.root.ds, 1)
+	waitQueued(t, ds, 1)
 	cancel()
 	if err := recv(t, c1, "the cancelled Commit"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Commit: %v, want context.Canceled", err)
 	}
 
 	c2 := commit(context.Background(), "two")
-	waitQueued(t, &f.dirs.root.ds, 2)
+	waitQueued(t, ds, 2)
 	f.Close()
 	closed = true
 	if err := recv(t, c2, "the Commit of a closed FS"); !errors.Is(err, os.ErrClosed) {
@@ -407,6 +429,10 @@ func TestCommitUnblockedByCloseAndCancel(t *testing.T) {
 	if err := recv(t, c0, "the Commit running the fsync"); err != nil {
 		t.Fatalf("the Commit running the fsync: %v", err)
 	}
+	// The round the two gave up on still runs, and then nothing does.
+	recv(t, sc.started, "the queued fsync")
+	sc.results <- nil
+	assertIdle(t, ds)
 	for _, p := range []string{"zero", "one", "two"} {
 		if got, err := os.ReadFile(filepath.Join(root, p)); err != nil || string(got) != p {
 			t.Fatalf("%s: %q %v; the rename happened before the wait", p, got, err)

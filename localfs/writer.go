@@ -230,9 +230,19 @@ func checkFerrys(d dir, partial string, pi fs.FileInfo) error {
 		return errForeign
 	}
 	defer file.Close()
-	switch {
-	case !os.SameFile(fi, pi):
+	if !os.SameFile(fi, pi) {
 		return errBusy
+	}
+	return ownerOf(d, partial, file, fi)
+}
+
+// ownerOf judges the untagged-looking partial file, opened as file (fi)
+// from the name partial: ferry's if tagged, busy if another writer holds
+// it locked, or no longer at partial (a writer committed it, renaming it
+// away, and let go of its lock between the open and the lock); anything
+// else is a user's own file.
+func ownerOf(d dir, partial string, file *os.File, fi fs.FileInfo) error {
+	switch {
 	case hasOwnerXattr(file):
 		return nil
 	case errors.Is(lockFile(file), errBusy):

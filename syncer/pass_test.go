@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -232,28 +233,53 @@ func TestKilledPassResumes(t *testing.T) {
 	cmd.Env = append(os.Environ(), killEnv+"="+base)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// The child's stdin ends when this process does: a child whose parent
+	// died never waits for its kill forever.
+	hold, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	// The child writes a byte to its fd 3 once its pass is held half way
+	// through the file.
+	heldR, heldW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer heldR.Close()
+	cmd.ExtraFiles = []*os.File{heldW}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	partial := filepath.Join(local, "big.bin.partial")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if fi, err := os.Stat(partial); err == nil && fi.Size() > 8<<20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
+	heldW.Close()
+	held := make(chan bool, 1)
+	go func() {
+		n, _ := heldR.Read(make([]byte, 1))
+		held <- n == 1 // false: the child ended without getting there
+	}()
+	select {
+	case ok := <-held:
+		if !ok {
 			cmd.Wait()
-			t.Fatalf("the child never got into the transfer:\n%s", out.String())
+			t.Fatalf("the child ended before it was half way through the file:\n%s", out.String())
 		}
-		time.Sleep(5 * time.Millisecond)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the child never got half way through the file:\n%s", out.String())
+	}
+	partial := filepath.Join(local, "big.bin.partial")
+	if fi, err := os.Stat(partial); err != nil || fi.Size() <= 8<<20 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the child is half way through the file, but its partial is %v (%v)", fi, err)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
 	if _, err := os.Stat(filepath.Join(local, "big.bin")); err == nil {
-		t.Skip("the child finished before it was killed; nothing to resume")
+		t.Fatalf("the child finished a transfer its observer held half way:\n%s", out.String())
 	}
 
 	db, err := snapshot.Open(filepath.Join(base, "job.db"))
@@ -278,8 +304,9 @@ func killJob(base string) config.Job {
 		Direction: config.TwoWay, MaxDelete: config.Limit{IsPercent: true, Percent: 100}}
 }
 
-// killChild is the child side of TestKilledPassResumes: a pass slowed down
-// by its observer so that the parent can kill it mid-file.
+// killChild is the child side of TestKilledPassResumes: a pass whose
+// observer stops it half way through the file, until the parent kills it
+// (or, should the parent die first, until stdin ends).
 func killChild(t *testing.T, base string) {
 	db, err := snapshot.Open(filepath.Join(base, "job.db"))
 	if err != nil {
@@ -288,8 +315,12 @@ func killChild(t *testing.T, base string) {
 	e := &env{t: t, localDir: filepath.Join(base, "local"), remoteDir: filepath.Join(base, "remote"), db: db, job: killJob(base)}
 	o := e.options()
 	o.Observer = func(ev syncer.Event) {
-		if ev.Delta > 0 {
-			time.Sleep(20 * time.Millisecond)
+		// Reported after the bytes are written: the partial file holds
+		// more than the 8 MiB the parent waits for.
+		if ev.Delta > 0 && ev.BytesDone >= 32<<20 {
+			_, _ = os.NewFile(3, "held").Write([]byte{1})
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			os.Exit(3)
 		}
 	}
 	_, err = syncer.Pass(context.Background(), o)

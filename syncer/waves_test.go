@@ -15,38 +15,77 @@ import (
 	"github.com/ferry-sync/ferry/tree"
 )
 
-// slowMeta delays every mkdir and remove, as a round trip to a remote
-// endpoint does, and records how many were in flight at once.
-type slowMeta struct {
+// overlapMeta holds every mkdir and remove until another is in flight
+// beside it, as round trips to a remote endpoint overlap; from then on it
+// lets every call through. A syncer that makes them one at a time meets
+// the guard instead (so the test fails rather than hangs), and max stays 1.
+type overlapMeta struct {
 	syncer.Endpoint
-	delay time.Duration
 
 	mu            sync.Mutex
 	inFlight, max int
 	calls         int
+	met           chan struct{} // closed once two calls were in flight together
+	guard         *time.Timer
 }
 
-func (s *slowMeta) enter() func() {
+func newOverlapMeta(ep syncer.Endpoint) *overlapMeta {
+	return &overlapMeta{Endpoint: ep, met: make(chan struct{})}
+}
+
+func (s *overlapMeta) enter(ctx context.Context) (func(), error) {
 	s.mu.Lock()
 	s.inFlight++
 	s.calls++
 	s.max = max(s.max, s.inFlight)
+	met := s.met
+	if s.inFlight >= 2 {
+		s.openLocked()
+	} else if s.guard == nil {
+		s.guard = time.AfterFunc(10*time.Second, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.openLocked()
+		})
+	}
 	s.mu.Unlock()
-	time.Sleep(s.delay)
-	return func() {
+	leave := func() {
 		s.mu.Lock()
 		s.inFlight--
 		s.mu.Unlock()
 	}
+	select {
+	case <-met:
+		return leave, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
 }
 
-func (s *slowMeta) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
-	defer s.enter()()
+func (s *overlapMeta) openLocked() {
+	select {
+	case <-s.met:
+	default:
+		close(s.met)
+	}
+}
+
+func (s *overlapMeta) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
+	leave, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	return s.Endpoint.Mkdir(ctx, p, mode)
 }
 
-func (s *slowMeta) Remove(ctx context.Context, p string, expect tree.Entry) error {
-	defer s.enter()()
+func (s *overlapMeta) Remove(ctx context.Context, p string, expect tree.Entry) error {
+	leave, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	return s.Endpoint.Remove(ctx, p, expect)
 }
 
@@ -59,9 +98,9 @@ func TestMetadataOpsOverlapRoundTrips(t *testing.T) {
 	for i := range dirs {
 		e.write("local", fmt.Sprintf("d%02d/sub/f.txt", i), "x")
 	}
-	var remote *slowMeta
+	var remote *overlapMeta
 	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
-		remote = &slowMeta{Endpoint: r, delay: 5 * time.Millisecond}
+		remote = newOverlapMeta(r)
 		return l, remote
 	}
 	rec := e.mustPass()
@@ -122,7 +161,7 @@ func (b *barrierMeta) Mkdir(ctx context.Context, p string, mode fs.FileMode) err
 	b.inFlight++
 	b.peak = max(b.peak, b.inFlight)
 	if b.deadline == nil {
-		b.deadline = time.AfterFunc(3*time.Second, func() { b.open() })
+		b.deadline = time.AfterFunc(10*time.Second, func() { b.open() })
 	}
 	if b.inFlight == b.want {
 		b.openLocked()

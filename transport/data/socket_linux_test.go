@@ -24,26 +24,37 @@ func TestArrivalTimeFromKernelStamp(t *testing.T) {
 		t.Fatal("SO_TIMESTAMPNS refused")
 	}
 	// The kernel turns receive stamping on for the system a moment after
-	// the first socket asks; until then it stamps at the read.
-	time.Sleep(100 * time.Millisecond)
-	if _, err := c.WriteTo([]byte("x"), c.LocalAddr()); err != nil {
-		t.Fatal(err)
-	}
+	// the first socket asks (deferred work); until then it stamps at the
+	// read. So a datagram is sent, left waiting, and read until its stamp
+	// shows the wait: a stamp taken at the read never does.
 	const wait = 50 * time.Millisecond
-	time.Sleep(wait) // the datagram sits in the socket meanwhile
 	buf, oob := make([]byte, 16), make([]byte, OOBSize)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, oobn, _, _, err := c.ReadMsgUDP(buf, oob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := rxTime(oob[:oobn]); !ok {
-		t.Fatalf("no receive stamp in %d bytes of control data", oobn)
-	}
-	now := time.Now()
-	at := ArrivalTime(oob[:oobn], now)
-	if age := now.Sub(at); age < wait || age > time.Second {
-		t.Fatalf("arrival %v before the read, want at least %v", age, wait)
+	var now time.Time
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		sent := time.Now()
+		if _, err := c.WriteTo([]byte("x"), c.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(wait) // the datagram sits in the socket meanwhile
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, oobn, _, _, err := c.ReadMsgUDP(buf, oob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := rxTime(oob[:oobn]); !ok {
+			t.Fatalf("no receive stamp in %d bytes of control data", oobn)
+		}
+		now = time.Now()
+		at := ArrivalTime(oob[:oobn], now)
+		if at.Before(sent) || at.After(now) {
+			t.Fatalf("arrival %v is outside the send (%v) and the read (%v)", at, sent, now)
+		}
+		if now.Sub(at) >= wait {
+			break
+		}
+		if now.After(deadline) {
+			t.Fatalf("arrival %v before the read, want at least %v", now.Sub(at), wait)
+		}
 	}
 	if got := ArrivalTime(nil, now); !got.Equal(now) {
 		t.Fatalf("no stamp: %v, want now", got)

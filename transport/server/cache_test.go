@@ -64,11 +64,13 @@ func TestSessionsShareAFoldersScanCache(t *testing.T) {
 	}
 	var db *snapshot.DB
 	var err error
-	for range 100 { // the server closes it when its session handlers finish
-		if db, err = snapshot.Open(dbs[0]); err == nil {
+	// The server closes it as its session handlers finish: polled for
+	// (bounded), as nothing outside the server says when.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if db, err = snapshot.Open(dbs[0]); err == nil || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(20 * time.Millisecond) // the server closes it as its handlers finish
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,9 @@ import (
 // open a request's channel just before the Hello's; the request waits for
 // the folder the Hello opens instead of failing.
 func TestRequestOpenedBeforeTheHelloWaitsForIt(t *testing.T) {
-	ts := startServer(t, nil)
+	// helloWait never ends here: a loaded machine may take any time to
+	// bring the Hello in behind the request.
+	ts := startServer(t, func(c *Config) { c.helloTimer = func(time.Duration) <-chan time.Time { return nil } })
 	if err := os.Mkdir(filepath.Join(ts.root, "docs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +74,17 @@ func TestRequestWithoutHelloStillFails(t *testing.T) {
 // instead of failing with "no folder chosen".
 func TestRequestWaitsForASlowHello(t *testing.T) {
 	gate := make(chan struct{})
+	waiting := make(chan struct{}, 1)
 	ts := startServer(t, func(c *Config) {
-		c.helloWait = 50 * time.Millisecond
+		// The request's helloWait is over the moment it starts waiting:
+		// whatever the machine's speed, the Hello it is behind takes
+		// longer than that.
+		c.helloTimer = func(time.Duration) <-chan time.Time {
+			expired := make(chan time.Time)
+			close(expired)
+			waiting <- struct{}{}
+			return expired
+		}
 		c.Open = func(dir, suffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error) {
 			<-gate
 			return openLocal(dir, suffix, cache, log)
@@ -95,7 +106,11 @@ func TestRequestWaitsForASlowHello(t *testing.T) {
 	}
 	hello := open(control.Hello{Version: control.Version})
 	req := open(control.Mkdir{Path: "made", Mode: 0o755})
-	time.Sleep(300 * time.Millisecond) // well past helloWait
+	select {
+	case <-waiting: // the request waits, past its helloWait, for the Hello
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never waited for the Hello")
+	}
 	close(gate)
 	for _, ch := range []ssh.Channel{hello, req} {
 		m, _, err := control.ReadFrame(ch, nil)

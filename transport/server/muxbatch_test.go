@@ -50,13 +50,20 @@ func TestReadDatagramsTakesWhatWaitsInOrder(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 
-	// Nothing waiting: it blocks until a datagram comes.
+	// Nothing waiting: it waits for a datagram (that it blocks rather
+	// than returning empty is proven by the deadline below).
+	type result struct {
+		n   int
+		err error
+	}
+	read := make(chan result, 1)
 	go func() {
-		time.Sleep(20 * time.Millisecond)
-		sc.deliver(datagram{[]byte("late"), from, at})
+		n, err := sc.ReadDatagrams(ds)
+		read <- result{n, err}
 	}()
-	if n, err := sc.ReadDatagrams(ds); err != nil || n != 1 || string(ds[0].B) != "late" {
-		t.Fatalf("blocking read = %d, %v", n, err)
+	sc.deliver(datagram{[]byte("late"), from, at})
+	if r := <-read; r.err != nil || r.n != 1 || string(ds[0].B) != "late" {
+		t.Fatalf("waiting read = %d, %v", r.n, r.err)
 	}
 
 	// A passed deadline fails the read even with a datagram waiting.
@@ -67,14 +74,23 @@ func TestReadDatagramsTakesWhatWaitsInOrder(t *testing.T) {
 	if _, err := sc.ReadDatagrams(ds); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("after deadline: %v", err)
 	}
-	if err := sc.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+	if err := sc.SetReadDeadline(time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := sc.ReadDatagrams(ds); err != nil || n != 1 {
-		t.Fatalf("deadline cleared: %d, %v", n, err)
+		t.Fatalf("deadline moved on: %d, %v", n, err)
+	}
+	// Nothing waiting and a deadline ahead: the read waits until the
+	// deadline, not less (a loaded machine may only make it later).
+	dl := time.Now().Add(20 * time.Millisecond)
+	if err := sc.SetReadDeadline(dl); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := sc.ReadDatagrams(ds); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("deadline reached while waiting: %v", err)
+	}
+	if now := time.Now(); now.Before(dl) {
+		t.Fatalf("the read gave up %v before its deadline", dl.Sub(now))
 	}
 	sc.Close()
 	if err := sc.SetReadDeadline(time.Time{}); err != nil {
@@ -118,39 +134,53 @@ func TestMuxServeRoutesBatches(t *testing.T) {
 			defer cli.Close()
 			port := conn.LocalAddr().(*net.UDPAddr).Port
 			to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
-			const each = 200
-			for i := range 2 * each {
-				h := wire.Header{Type: wire.TypeData, Session: wire.SessionID{byte(1 + i%2)}, Number: uint64(i)}
-				if _, err := cli.WriteTo(h.Append(nil), to); err != nil {
-					t.Fatal(err)
-				}
-			}
-			// A datagram for no session, and a runt, are dropped.
-			_, _ = cli.WriteTo(wire.Header{Type: wire.TypeData, Session: wire.SessionID{3}}.Append(nil), to)
-			_, _ = cli.WriteTo([]byte{1}, to)
-			for k, sc := range []*sessionConn{a, b} {
-				ds := make([]data.Datagram, 7)
-				next := uint64(k)
-				for next < 2*each {
-					if err := sc.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			// Sent in rounds, each read before the next goes out: a round
+			// fits any socket buffer, so the kernel has no reason to drop
+			// one of them however slow the reader, and every datagram is
+			// owed to a session. A round still takes several batched
+			// reads and interleaves the two sessions.
+			const rounds, each = 10, 20
+			ds := make([]data.Datagram, 7)
+			next := [2]uint64{0, 1} // session 1 gets the even numbers
+			var from [2]net.Addr    // where each session's datagrams came from
+			for r := range rounds {
+				for i := r * 2 * each; i < (r+1)*2*each; i++ {
+					h := wire.Header{Type: wire.TypeData, Session: wire.SessionID{byte(1 + i%2)}, Number: uint64(i)}
+					if _, err := cli.WriteTo(h.Append(nil), to); err != nil {
 						t.Fatal(err)
 					}
-					n, err := sc.ReadDatagrams(ds)
-					if err != nil {
-						t.Fatalf("session %d: after packet %d: %v", k+1, next, err)
-					}
-					for _, d := range ds[:n] {
-						h, _, err := wire.ParseHeader(d.B)
-						if err != nil || h.Session != (wire.SessionID{byte(k + 1)}) || h.Number != next {
-							t.Fatalf("session %d: got %+v (%v), want number %d", k+1, h, err, next)
+				}
+				if r == 0 {
+					// A datagram for no session, and a runt, are dropped.
+					_, _ = cli.WriteTo(wire.Header{Type: wire.TypeData, Session: wire.SessionID{3}}.Append(nil), to)
+					_, _ = cli.WriteTo([]byte{1}, to)
+				}
+				for k, sc := range []*sessionConn{a, b} {
+					for next[k] < uint64((r+1)*2*each) {
+						if err := sc.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+							t.Fatal(err)
 						}
-						if d.At.IsZero() || d.From == nil {
-							t.Fatalf("datagram without arrival time or source: %+v", d)
+						n, err := sc.ReadDatagrams(ds)
+						if err != nil {
+							t.Fatalf("session %d: after packet %d: %v", k+1, next[k], err)
 						}
-						next += 2
+						for _, d := range ds[:n] {
+							h, _, err := wire.ParseHeader(d.B)
+							if err != nil || h.Session != (wire.SessionID{byte(k + 1)}) || h.Number != next[k] {
+								t.Fatalf("session %d: got %+v (%v), want number %d", k+1, h, err, next[k])
+							}
+							if d.At.IsZero() || d.From == nil {
+								t.Fatalf("datagram without arrival time or source: %+v", d)
+							}
+							next[k] += 2
+							from[k] = d.From
+						}
 					}
 				}
-				if _, err := sc.WriteTo([]byte("reply"), ds[0].From); err != nil {
+			}
+			// Replies to the address a datagram came from get back.
+			for k, sc := range []*sessionConn{a, b} {
+				if _, err := sc.WriteTo([]byte("reply"), from[k]); err != nil {
 					t.Fatal(err)
 				}
 				buf := make([]byte, 16)

@@ -71,8 +71,10 @@ type Config struct {
 	// TotalRate caps all users together, bits/s (0: uncapped).
 	TotalRate config.Rate
 	// helloWait bounds how long a request waits for a Hello it has not
-	// seen (default 2 s; tests shorten it).
-	helloWait time.Duration
+	// seen (default 2 s); helloTimer starts that wait (default
+	// time.After; tests expire it by hand).
+	helloWait  time.Duration
+	helloTimer func(time.Duration) <-chan time.Time
 	// UDPPort is where data sessions are served (on the TCP listener's
 	// address); 0 turns the UDP data path off and clients stream over SSH.
 	UDPPort int
@@ -234,6 +236,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.helloWait == 0 {
 		cfg.helloWait = helloWait
+	}
+	if cfg.helloTimer == nil {
+		cfg.helloTimer = time.After
 	}
 	log := cfg.Log
 	if log == nil {

@@ -165,16 +165,26 @@ const helloWait = 2 * time.Second
 func (s *session) sawHello() { s.seenOnce.Do(func() { close(s.helloSeen) }) }
 
 func (s *session) endpoint() (syncer.Endpoint, *rootState, error) {
-	t := time.NewTimer(s.srv.cfg.helloWait)
-	defer t.Stop()
+	expired := s.srv.cfg.helloTimer(s.srv.cfg.helloWait)
+	seen := false
 	select {
 	case <-s.helloSeen:
+		// Checked first: a Hello that has arrived is waited for even
+		// when helloWait is over by now.
+		seen = true
+	default:
+		select {
+		case <-s.helloSeen:
+			seen = true
+		case <-s.ctx.Done():
+		case <-expired:
+		}
+	}
+	if seen {
 		select {
 		case <-s.helloed:
 		case <-s.ctx.Done():
 		}
-	case <-s.ctx.Done():
-	case <-t.C:
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
