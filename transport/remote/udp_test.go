@@ -152,6 +152,24 @@ func TestUDPTransportNeedsAServerUDPPort(t *testing.T) {
 	}
 }
 
+// afterRestart runs a transfer after the server was killed and started
+// again. The endpoint learns of the old connection's end in the
+// background, so the first call may still meet it and fail with
+// ErrDisconnected, and then the next call dials (see the package doc);
+// one more call is allowed for that, not a race with that notice.
+func afterRestart(t *testing.T, run func() []error) {
+	t.Helper()
+	errs := run()
+	for _, err := range errs {
+		if errors.Is(err, remote.ErrDisconnected) {
+			t.Logf("the first call after the restart met the old connection (%v); calling again", err)
+			errs = run()
+			break
+		}
+	}
+	noErrors(t, errs)
+}
+
 func TestUDPUploadResumesAfterServerKilled(t *testing.T) {
 	r := rng(t)
 	e := newEnvUDP(t, true, nil)
@@ -174,7 +192,7 @@ func TestUDPUploadResumesAfterServerKilled(t *testing.T) {
 		t.Errorf("the session noticed the server's death only after %v", el)
 	}
 	e.start()
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil))
+	afterRestart(t, func() []error { return ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil) })
 	mustEqualFile(t, filepath.Join(e.root, "big.bin"), content, item.Source.Mtime)
 	st, _ := ep.DataStats()
 	if st.ResumedBytes == 0 {
@@ -204,7 +222,7 @@ func TestUDPDownloadResumesAfterServerKilled(t *testing.T) {
 		t.Fatal("a partial download appeared under the final name")
 	}
 	e.start()
-	noErrors(t, ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), nil))
+	afterRestart(t, func() []error { return ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), nil) })
 	mustEqualFile(t, filepath.Join(dst, "big.bin"), content, item.Source.Mtime)
 	// The receiver counts the bytes it was sent; fewer than the file
 	// means the partial from the first session was used.
