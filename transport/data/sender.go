@@ -408,6 +408,13 @@ func (r *sendRun) ctrlTimeout(n int) time.Duration {
 // needs to run.
 func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 	wake, err := r.l.liveness(now, r.start, r.cfg)
+	if err != nil && r.remaining == 0 && r.doneTx > 0 {
+		// Every result is in and DONE has gone out: the receiver has
+		// most likely answered and left, its FINs lost. Silence now says
+		// nothing about the files, so it does not fail the session.
+		r.finished = true
+		return wake, nil
+	}
 	if err != nil {
 		states := map[sfState]int{}
 		for _, f := range r.active {
