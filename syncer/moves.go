@@ -266,7 +266,11 @@ func fileRenames(ops []Op, removes, creates []int, f Folding, drop []bool) []Op 
 		best := -1
 		for n, c := range cs {
 			from := ops[c].Expect
-			if drop[c] || !reusable(from, op.Entry) || tree.IsBelow(from.Path, op.Path) || f.Key(from.Path) == f.Key(op.Path) {
+			// Neither may lie below the other: a file becoming the folder
+			// that holds it (x to x/inner) needs the folder made where the
+			// file still is, before any rename runs.
+			if drop[c] || !reusable(from, op.Entry) || tree.IsBelow(f.Key(from.Path), f.Key(op.Path)) ||
+				tree.IsBelow(f.Key(op.Path), f.Key(from.Path)) || f.Key(from.Path) == f.Key(op.Path) {
 				continue
 			}
 			if best < 0 || (tree.Base(from.Path) == tree.Base(op.Path) && tree.Base(ops[cs[best]].Expect.Path) != tree.Base(op.Path)) {

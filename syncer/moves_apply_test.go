@@ -249,3 +249,32 @@ func TestDirectoryMoveDoesNotRecordWhatItDidNotMove(t *testing.T) {
 		t.Errorf("remote n/b.txt = %q", got)
 	}
 }
+
+// TestFileReplacedByFolderHoldingItSyncs: a file x moved into a new folder
+// named x (x/inner, same content) cannot be a rename of x on the other
+// side, since the folder x must be made where the file still is. Taken for
+// one, the folder was refused and the rename blocked behind it, pass after
+// pass.
+func TestFileReplacedByFolderHoldingItSyncs(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "x", "the content of x")
+	e.mustPass()
+	l := e.root("local")
+	if err := os.Rename(filepath.Join(l, "x"), filepath.Join(l, "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(l, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(l, "tmp"), filepath.Join(l, "x", "inner")); err != nil {
+		t.Fatal(err)
+	}
+	rec := e.mustPass()
+	if rec.Skipped != 0 {
+		t.Errorf("pass %s: want nothing skipped", summary(rec))
+	}
+	if got, _ := e.read("remote", "x/inner"); got != "the content of x" {
+		t.Errorf("remote x/inner = %q after %s", got, summary(rec))
+	}
+}
