@@ -48,13 +48,16 @@ func (f *FS) Folding(ctx context.Context) (syncer.Folding, error) {
 // any stale temporary file.
 const probePrefix = ".ferry-tmp.probe-"
 
+// probeSuffix ends the probe's name: mixed case, and "é" as e + U+0301
+// (NFD).
+const probeSuffix = "-Ab-e\u0301"
+
 func probeFolding(r *os.Root) (syncer.Folding, error) {
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return syncer.Folding{}, err
 	}
-	// Mixed case, and "é" as e + U+0301 (NFD).
-	name := probePrefix + hex.EncodeToString(id[:]) + "-Ab-e\u0301"
+	name := probePrefix + hex.EncodeToString(id[:]) + probeSuffix
 	file, err := r.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return syncer.Folding{}, err

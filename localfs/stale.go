@@ -47,6 +47,14 @@ func (s *scanner) sweep(r *os.Root, dirPath, name string, de fs.DirEntry) {
 // and 16 lowercase hex digits, nothing more. (A long name's partial file,
 // ".ferry-tmp." and a hash followed by the partial suffix, is a partial.)
 func isTempName(name string) bool {
+	// The folding probe's file: ".ferry-tmp.probe-", 16 hex digits and
+	// probeSuffix (see probeFolding).
+	if rest, ok := strings.CutPrefix(name, probePrefix); ok {
+		if h, ok := strings.CutSuffix(rest, probeSuffix); ok {
+			return isTempName(tempPrefix + h)
+		}
+		return false
+	}
 	hexPart, ok := strings.CutPrefix(name, tempPrefix)
 	if !ok || len(hexPart) != tempHexLen {
 		return false

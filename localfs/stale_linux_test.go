@@ -483,3 +483,25 @@ func TestScanRemovesStaleTempFiles(t *testing.T) {
 		t.Errorf("%d removals logged, want 3:\n%s", n, log.String())
 	}
 }
+
+// TestScanRemovesStaleFoldingProbe: the folding probe's file is a ferry
+// temporary file that, per Folding's doc, is swept once stale if a crash
+// leaves it; scans skip it, so nothing else would ever remove it.
+func TestScanRemovesStaleFoldingProbe(t *testing.T) {
+	root := t.TempDir()
+	probe := probePrefix + "0123456789abcdef-Ab-e\u0301"
+	keep := probePrefix + "0123456789abcdef-Ab-e\u0301.user"
+	endpointtest.Build(t, root, endpointtest.Dir{probe: "", keep: "user's"})
+	age(t, root, probe, stale)
+	age(t, root, keep, stale)
+	var log bytes.Buffer
+	f := newSweepFS(t, root, &log)
+	defer f.Close()
+	scanAll(t, f)
+	if exists(t, root, probe) {
+		t.Errorf("stale folding probe %q was kept:\n%s", probe, log.String())
+	}
+	if !exists(t, root, keep) {
+		t.Errorf("%q, not a name ferry makes, was removed", keep)
+	}
+}

@@ -350,12 +350,58 @@ func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback boo
 				op.Entry.Mode, op.Entry.Mtime = op.Expect.Mode, op.Expect.Mtime
 			}
 		}
+		if len(op.Below) > 0 {
+			op.Below = stillBelow(ctx, ep, op.Below)
+		}
 		return op, false, nil
 	case OpCopy:
 		err = ep.CopyFile(ctx, op.From.Path, op.From, op.Entry, op.Expect)
 		return op, err != nil && ctx.Err() == nil && !errors.Is(err, ErrInTheWay), err
 	}
 	return op, false, fmt.Errorf("unable to move %q: %s is not a move", op.Path, op.Kind)
+}
+
+// stillBelow returns the entries of a directory rename's Below that the
+// side now holds at their new paths as scanned. The rename checks the
+// directory, not what lies below it: a file deleted or changed there since
+// the scan moved as it is now, and recording it as agreed would make the
+// next pass read a file this side never had as deleted here, and delete it
+// on the other side. Left unrecorded, the next pass copies it back or keeps
+// both versions.
+func stillBelow(ctx context.Context, ep Endpoint, below []tree.Entry) []tree.Entry {
+	ok := make([]bool, len(below))
+	var g errgroup.Group
+	g.SetLimit(64)
+	for i, e := range below {
+		g.Go(func() error {
+			cur, err := ep.Stat(ctx, e.Path)
+			ok[i] = err == nil && asScanned(cur, e)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	out := make([]tree.Entry, 0, len(below))
+	for i, e := range below {
+		if ok[i] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// asScanned reports whether cur, as Stat saw it (no hash), is still the
+// entry e that the scan found, as far as a stat can tell.
+func asScanned(cur, e tree.Entry) bool {
+	if cur.Kind != e.Kind || !sameMeta(cur, e) {
+		return false
+	}
+	switch e.Kind {
+	case tree.File:
+		return cur.Size == e.Size
+	case tree.Symlink:
+		return cur.Target == e.Target
+	}
+	return true
 }
 
 // Preparer is implemented by endpoints whose batch transfers need setting

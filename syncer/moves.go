@@ -169,7 +169,8 @@ func dirMoves(ops []Op, removes, creates []int, mine, theirs []tree.Entry, f Fol
 		cs := bySig[shape(op.Path, below)]
 		for _, c := range cs {
 			from := ops[c.op].Expect
-			if used[c.op] || takenBelow(used, ops, from.Path) || tree.IsBelow(op.Path, from.Path) || tree.IsBelow(from.Path, op.Path) ||
+			if used[c.op] || takenBelow(used, ops, from.Path) || tree.IsBelow(f.Key(op.Path), f.Key(from.Path)) ||
+				tree.IsBelow(f.Key(from.Path), f.Key(op.Path)) || respelled(f, from.Path, op.Path) ||
 				f.Key(from.Path) == f.Key(op.Path) || !sameSubtree(from.Path, c.below, op.Path, below) {
 				continue
 			}
@@ -187,6 +188,28 @@ func dirMoves(ops []Op, removes, creates []int, mine, theirs []tree.Entry, f Fol
 		}
 	}
 	return out
+}
+
+// respelled reports whether, on a folding side, a directory above from and
+// to or a directory above it are two spellings of one name (Docs/a to
+// docs/sub/a). The directories above from stay until the rename out of
+// them has run, and those above to are made before it: the side cannot
+// hold both, so the rename would wait, pass after pass, behind a folder
+// that cannot be made.
+func respelled(f Folding, from, to string) bool {
+	if !f.Folds() {
+		return false
+	}
+	above := map[string]string{}
+	for q := tree.Parent(from); q != ""; q = tree.Parent(q) {
+		above[f.Key(q)] = q
+	}
+	for q := to; q != ""; q = tree.Parent(q) {
+		if p, ok := above[f.Key(q)]; ok && p != q {
+			return true
+		}
+	}
+	return false
 }
 
 // takenBelow reports whether a removed directory above or below p was
@@ -266,7 +289,11 @@ func fileRenames(ops []Op, removes, creates []int, f Folding, drop []bool) []Op 
 		best := -1
 		for n, c := range cs {
 			from := ops[c].Expect
-			if drop[c] || !reusable(from, op.Entry) || tree.IsBelow(from.Path, op.Path) || f.Key(from.Path) == f.Key(op.Path) {
+			// Neither may lie below the other: a file becoming the folder
+			// that holds it (x to x/inner) needs the folder made where the
+			// file still is, before any rename runs.
+			if drop[c] || !reusable(from, op.Entry) || tree.IsBelow(f.Key(from.Path), f.Key(op.Path)) ||
+				tree.IsBelow(f.Key(op.Path), f.Key(from.Path)) || f.Key(from.Path) == f.Key(op.Path) || respelled(f, from.Path, op.Path) {
 				continue
 			}
 			if best < 0 || (tree.Base(from.Path) == tree.Base(op.Path) && tree.Base(ops[cs[best]].Expect.Path) != tree.Base(op.Path)) {

@@ -192,3 +192,89 @@ func TestRenameWhoseMetadataFailsIsKept(t *testing.T) {
 		t.Fatalf("remote b.txt: %v, mtime %v, want %v", err, fi.ModTime(), later)
 	}
 }
+
+// racingDeleter deletes one file below the source of the first rename on
+// its side just before renaming it, as a user could between the scan and
+// the apply.
+type racingDeleter struct {
+	syncer.Endpoint
+	root, victim string
+	done         bool
+}
+
+func (r *racingDeleter) Rename(ctx context.Context, from, to string, expect tree.Entry) error {
+	if !r.done {
+		r.done = true
+		if err := os.Remove(filepath.Join(r.root, filepath.FromSlash(r.victim))); err != nil {
+			return err
+		}
+	}
+	return r.Endpoint.Rename(ctx, from, to, expect)
+}
+
+// TestDirectoryMoveDoesNotRecordWhatItDidNotMove: a file deleted on the
+// receiving side under the old name while the pass runs is not moved by the
+// directory rename; the pass must not record it as synced under the new
+// name, or the next pass takes it for deleted there and deletes the file
+// the other side just moved.
+func TestDirectoryMoveDoesNotRecordWhatItDidNotMove(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "d/a.txt", "alpha")
+	e.write("local", "d/b.txt", "beta")
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "d"), filepath.Join(e.root("local"), "n")); err != nil {
+		t.Fatal(err)
+	}
+	rd := &racingDeleter{root: e.root("remote"), victim: "d/a.txt"}
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+		rd.Endpoint = r
+		return l, rd
+	}
+	if rec := e.mustPass(); rec.Renamed != 1 {
+		t.Errorf("pass %s: want the directory renamed", summary(rec))
+	}
+	e.wrap = nil
+	rec, err := e.pass(context.Background(), false)
+	if err != nil {
+		t.Fatalf("next pass: %v (%s)", err, summary(rec))
+	}
+	if got, ok := e.read("local", "n/a.txt"); !ok || got != "alpha" {
+		t.Errorf("local n/a.txt = %q, %v after %s: the file the local side moved was deleted", got, ok, summary(rec))
+	}
+	if got, ok := e.read("remote", "n/a.txt"); !ok || got != "alpha" {
+		t.Errorf("remote n/a.txt = %q, %v after %s", got, ok, summary(rec))
+	}
+	if got, _ := e.read("remote", "n/b.txt"); got != "beta" {
+		t.Errorf("remote n/b.txt = %q", got)
+	}
+}
+
+// TestFileReplacedByFolderHoldingItSyncs: a file x moved into a new folder
+// named x (x/inner, same content) cannot be a rename of x on the other
+// side, since the folder x must be made where the file still is. Taken for
+// one, the folder was refused and the rename blocked behind it, pass after
+// pass.
+func TestFileReplacedByFolderHoldingItSyncs(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "x", "the content of x")
+	e.mustPass()
+	l := e.root("local")
+	if err := os.Rename(filepath.Join(l, "x"), filepath.Join(l, "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(l, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(l, "tmp"), filepath.Join(l, "x", "inner")); err != nil {
+		t.Fatal(err)
+	}
+	rec := e.mustPass()
+	if rec.Skipped != 0 {
+		t.Errorf("pass %s: want nothing skipped", summary(rec))
+	}
+	if got, _ := e.read("remote", "x/inner"); got != "the content of x" {
+		t.Errorf("remote x/inner = %q after %s", got, summary(rec))
+	}
+}

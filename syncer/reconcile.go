@@ -105,7 +105,8 @@ type Op struct {
 	// From is the source of an OpCopy, as this side's scan saw it.
 	From tree.Entry
 	// Below is what a directory OpRename brings to Path: the other side's
-	// entries below it, recorded in the ancestor when the move succeeds.
+	// entries below it, recorded in the ancestor when the move succeeds
+	// (those the side then holds as scanned).
 	Below []tree.Entry
 }
 

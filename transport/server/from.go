@@ -57,6 +57,15 @@ func parseFrom(v string) (fromList, error) {
 func parseCIDR(s string) (p netip.Prefix, ok bool, err error) {
 	a, mask, hasMask := strings.Cut(s, "/")
 	addr, perr := netip.ParseAddr(a)
+	if perr != nil {
+		// sshd's getaddrinfo(AI_NUMERICHOST) also takes inet_aton's
+		// IPv4 forms: "10.1" is 10.0.0.1 to it, and must be here too, or
+		// a negation written so would refuse no one.
+		var ok bool
+		if addr, ok = parseInetAton(a); ok {
+			perr = nil
+		}
+	}
 	if perr != nil || addr.Zone() != "" {
 		return netip.Prefix{}, false, nil
 	}
@@ -79,6 +88,47 @@ func parseCIDR(s string) (p netip.Prefix, ok bool, err error) {
 		return netip.Prefix{}, false, fmt.Errorf("%q has address bits set beyond its /%d mask (did you mean %s?)", s, bits, p.Masked())
 	}
 	return p, true, nil
+}
+
+// parseInetAton reads an IPv4 address as glibc's inet_aton_exact does:
+// one to four parts separated by dots, each decimal, octal (leading 0) or
+// hexadecimal (leading 0x), the last part filling the bytes left.
+func parseInetAton(s string) (netip.Addr, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var vals []uint64
+	for _, p := range parts {
+		base, digits := uint64(10), p
+		switch {
+		case len(p) > 1 && (p[:2] == "0x" || p[:2] == "0X"):
+			base, digits = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, digits = 8, p[1:]
+		}
+		if digits == "" || p == "" || p[0] < '0' || p[0] > '9' {
+			return netip.Addr{}, false
+		}
+		v, err := strconv.ParseUint(digits, int(base), 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		vals = append(vals, v)
+	}
+	var n uint64
+	for i, v := range vals[:len(vals)-1] {
+		if v > 0xff {
+			return netip.Addr{}, false
+		}
+		n |= v << (24 - 8*i)
+	}
+	last := vals[len(vals)-1]
+	if last > uint64(0xffffffff)>>(8*(len(vals)-1)) {
+		return netip.Addr{}, false
+	}
+	n |= last
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
 }
 
 // permits reports whether the list lets a client at ip in. A matching

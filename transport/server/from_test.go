@@ -111,3 +111,46 @@ func TestMatchPattern(t *testing.T) {
 		}
 	}
 }
+
+// TestFromListReadsShortIPv4AsSSHD: sshd reads from= addresses with
+// getaddrinfo(AI_NUMERICHOST), which takes inet_aton's forms ("10.1" is
+// 10.0.0.1, "012" is octal, "0xa" hex). Read as mere patterns, they match
+// nothing, so a negation written that way refused no one sshd refuses.
+func TestFromListReadsShortIPv4AsSSHD(t *testing.T) {
+	cases := []struct {
+		from string
+		ip   string
+		want bool
+	}{
+		{"*,!10.1", "10.0.0.1", false},
+		{"*,!10.1", "10.0.0.2", true},
+		{"*,!127.1", "127.0.0.1", false},
+		{"*,!0x7f.1", "127.0.0.1", false},
+		{"*,!0177.0.0.1", "127.0.0.1", false},
+		{"*,!2130706433", "127.0.0.1", false},
+		{"*,!10.0.0.0/8", "10.3.3.3", false},
+		{"10.1", "10.0.0.1", true},
+		{"10.0/16", "10.0.9.9", true},
+	}
+	for _, c := range cases {
+		l, err := parseFrom(c.from)
+		if err != nil {
+			t.Errorf("from=%q: %v", c.from, err)
+			continue
+		}
+		if got := l.permits(netip.MustParseAddr(c.ip)); got != c.want {
+			t.Errorf("from=%q, client %s: permits %v, want %v", c.from, c.ip, got, c.want)
+		}
+	}
+	// "10/8" is 0.0.0.10/8 to sshd: host bits set, the key is refused.
+	if _, err := parseFrom("*,!10/8"); err == nil {
+		t.Errorf("from=%q parsed; sshd refuses the key", "*,!10/8")
+	}
+	// Not addresses: still only patterns.
+	for _, from := range []string{"10.0.0.256", "1.2.3.4.5", "08.1", "0x.1", "10..1", "1e3", "10.0.0.*"} {
+		l, err := parseFrom(from)
+		if err != nil || l.entries[0].isNet {
+			t.Errorf("from=%q: %v, %+v; want a plain pattern", from, err, l)
+		}
+	}
+}
