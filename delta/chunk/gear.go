@@ -2,9 +2,8 @@ package chunk
 
 //go:generate go run gen_gear.go
 
-// gearWindow is how many trailing bytes the gear fingerprint depends on: each
-// step shifts it left by one, so a byte's contribution leaves after 64 steps.
-const gearWindow = 64
+// The gear fingerprint depends on the last 64 bytes only: each step shifts
+// it left by one, so a byte's contribution leaves after 64 steps.
 
 // ncLevel is the normalization level of FastCDC's normalized chunking: how
 // many bits harder a cut is before the average size and easier after it.

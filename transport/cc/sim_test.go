@@ -31,10 +31,9 @@ func testSeed(t testing.TB) uint64 {
 
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) Now() time.Time             { return c.t }
-func (c *fakeClock) advance(d time.Duration)    { c.t = c.t.Add(d) }
-func newFakeClock() *fakeClock                  { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
-func (c *fakeClock) since(t0 time.Time) float64 { return c.t.Sub(t0).Seconds() }
+func (c *fakeClock) Now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func newFakeClock() *fakeClock               { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
 
 const (
 	simTick     = time.Millisecond

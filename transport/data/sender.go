@@ -177,7 +177,6 @@ type sendRun struct {
 	lost     int // since the last feedback
 	want     wire.RateRequest
 	pacer    *cc.Pacer
-	pacerAt  time.Time // when the pacer allows the next packet
 
 	results    []error
 	remaining  int

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -194,5 +193,3 @@ func (ts *testServer) hello(t *testing.T, p string) *ssh.Client {
 	}
 	return c
 }
-
-var errTimeout = errors.New("timed out")
