@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -140,6 +141,13 @@ type Endpoint interface {
 	// is checked against meta.Hash (ErrHashMismatch) and whose destination
 	// is re-checked against expect at commit (ErrChanged), as CreateFile.
 	CopyFile(ctx context.Context, from string, fromExpect, meta, expect tree.Entry) error
+	// Chunks returns the chunk list (package delta/chunk) of the file at
+	// path, which must still be what expect says: same size, and same
+	// xxhash when expect.Hash is set (ErrChanged otherwise). A file under
+	// chunk.MinFileSize has an empty list (Total set, no chunks). A
+	// receiver builds the new version of a file from the chunks its
+	// current version shares with this list, so only the rest is sent.
+	Chunks(ctx context.Context, path string, expect tree.Entry) (chunk.List, error)
 	// FreeSpace reports space on the root's filesystem.
 	FreeSpace(ctx context.Context) (Space, error)
 	// Folding reports whether the root's filesystem folds case and

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -57,6 +59,7 @@ func Run(t *testing.T, factory Factory) {
 		{"RenameNeverOverwrites", testRenameNeverOverwrites},
 		{"CopyFile", testCopyFile},
 		{"CopyFileRefuses", testCopyFileRefuses},
+		{"Chunks", testChunks},
 		{"SetMeta", testSetMeta},
 		{"OpenFile", testOpenFile},
 		{"CreateCommit", testCreateCommit},
@@ -657,6 +660,50 @@ func testCopyFile(t *testing.T, s *suite) {
 	}
 	if s.read(t, "old") != content {
 		t.Fatal("CopyFile over an expected file did not replace it")
+	}
+}
+
+// testChunks: the chunk list of a file is the list its content gives, a
+// small file has an empty one, and a file that is not as expected gives
+// ErrChanged, never a list of other content.
+func testChunks(t *testing.T, s *suite) {
+	rng := rand.New(rand.NewPCG(12, 1))
+	data := make([]byte, 2<<20+5)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	Build(t, s.root, Dir{"big": string(data), "small": "tiny"})
+	big := s.stat(t, "big")
+	big.Hash = xxhash.Sum64(data)
+	c, _ := chunk.New(int64(len(data)), nil)
+	c.Write(data)
+	want, err := c.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ep.Chunks(s.ctx, "big", big)
+	if err != nil {
+		t.Fatalf("Chunks: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Chunks gave %d chunks of %d bytes, want %d of %d", len(got.Chunks), got.Total, len(want.Chunks), want.Total)
+	}
+	small := s.stat(t, "small")
+	if l, err := s.ep.Chunks(s.ctx, "small", small); err != nil || len(l.Chunks) != 0 || l.Total != 4 {
+		t.Fatalf("Chunks of a small file: %+v, %v; want an empty list of 4 bytes", l, err)
+	}
+	stale := big
+	stale.Hash++
+	if _, err := s.ep.Chunks(s.ctx, "big", stale); !errors.Is(err, syncer.ErrChanged) {
+		t.Fatalf("Chunks with another hash expected: %v, want ErrChanged", err)
+	}
+	stale = big
+	stale.Size--
+	if _, err := s.ep.Chunks(s.ctx, "big", stale); !errors.Is(err, syncer.ErrChanged) {
+		t.Fatalf("Chunks with another size expected: %v, want ErrChanged", err)
+	}
+	if _, err := s.ep.Chunks(s.ctx, "missing", big); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Chunks of a missing file: %v, want fs.ErrNotExist", err)
 	}
 }
 

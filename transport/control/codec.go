@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"io"
 	"math"
 	"unicode/utf8"
@@ -257,4 +258,19 @@ func WriteFrame(w io.Writer, scratch []byte, m Msg) ([]byte, error) {
 	scratch = Append(scratch[:0], m)
 	_, err := w.Write(scratch)
 	return scratch, err
+}
+
+// chunkList decodes a chunk list (chunk.ParseList), which rejects any
+// list that does not tile its file within the chunking's bounds.
+func (d *decoder) chunkList() chunk.List {
+	if d.err != nil {
+		return chunk.List{}
+	}
+	l, n, err := chunk.ParseList(d.b)
+	if err != nil {
+		d.fail("bad chunk list: " + err.Error())
+		return chunk.List{}
+	}
+	d.b = d.b[n:]
+	return l
 }

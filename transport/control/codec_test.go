@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"io/fs"
 	"math/rand/v2"
 	"reflect"
@@ -83,6 +84,9 @@ func samples(r *rand.Rand) []Msg {
 		Remove{Path: randString(r, 30), Expect: randEntry(r)},
 		Rename{From: randString(r, 30), To: randString(r, 30), Expect: randEntry(r)},
 		Copy{From: randString(r, 30), FromExpect: randEntry(r), Meta: randEntry(r), Expect: randEntry(r)},
+		Chunks{Path: randString(r, 30), Expect: randEntry(r)},
+		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: randList(r)},
+		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: chunk.List{Total: r.Int64N(1 << 20)}},
 		SetMeta{Path: randString(r, 30), Mode: 0o644, Mtime: r.Int64()},
 		FreeSpace{},
 		Open{Path: randString(r, 30)},
@@ -159,8 +163,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 30 {
-		t.Fatalf("covered %d message types, want 30", len(seen))
+	if len(seen) != 32 {
+		t.Fatalf("covered %d message types, want 32", len(seen))
 	}
 }
 
@@ -285,4 +289,20 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("re-encoding changed %#v to %#v", m, m2)
 		}
 	})
+}
+
+// randList is the chunk list of a random file a little over the size
+// that gets one.
+func randList(r *rand.Rand) chunk.List {
+	b := make([]byte, chunk.MinFileSize+r.IntN(256<<10))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	c, _ := chunk.New(int64(len(b)), nil)
+	c.Write(b)
+	l, err := c.List()
+	if err != nil {
+		panic(err)
+	}
+	return l
 }

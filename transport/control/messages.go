@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -17,8 +18,10 @@ const ChannelType = "ferry-rpc"
 // client whose major version differs. Version 3: a client sends requests
 // right behind its Hello, and the server holds them until the Hello is
 // answered. Version 4: errors carry CodeInTheWay. Version 5: Copy, which a
-// version 4 server would answer with a protocol error.
-const Version = 5
+// version 4 server would answer with a protocol error. Version 6: Chunks
+// and ChunkList (block delta), which an upload's data session sends
+// between SessionOK and the data.
+const Version = 6
 
 // MsgType is the first byte of a frame body.
 type MsgType uint8
@@ -60,6 +63,9 @@ const (
 	// TypeCopy is a request added after the others; its value follows
 	// TypeFolding so that no existing type changes its number.
 	TypeCopy MsgType = TypeFolding + 1
+	// TypeChunks asks for a file's chunk list; TypeChunkList carries one.
+	TypeChunks    MsgType = TypeFolding + 2
+	TypeChunkList MsgType = TypeFolding + 3
 )
 
 // Msg is one control message.
@@ -131,6 +137,24 @@ type Copy struct {
 	From             string
 	FromExpect, Meta tree.Entry
 	Expect           tree.Entry
+}
+
+// Chunks asks for the chunk list of the file at Path, which must still be
+// as Expect says (ErrChanged otherwise). It is answered by ChunkList.
+type Chunks struct {
+	Path   string
+	Expect tree.Entry
+}
+
+// ChunkList is one file's chunk list: the answer to Chunks, and, on an
+// upload's data session channel, what the client sends after SessionOK
+// (then OK) for files the server may build from their current version.
+// Hash is the whole file's xxhash the list belongs to. A file too small
+// for a list has an empty one (Total set, no chunks).
+type ChunkList struct {
+	Path string
+	Hash uint64
+	List chunk.List
 }
 
 // SetMeta sets permission bits and mtime.
@@ -264,6 +288,8 @@ func (Symlink) Type() MsgType     { return TypeSymlink }
 func (Remove) Type() MsgType      { return TypeRemove }
 func (Rename) Type() MsgType      { return TypeRename }
 func (Copy) Type() MsgType        { return TypeCopy }
+func (Chunks) Type() MsgType      { return TypeChunks }
+func (ChunkList) Type() MsgType   { return TypeChunkList }
 func (SetMeta) Type() MsgType     { return TypeSetMeta }
 func (FreeSpace) Type() MsgType   { return TypeFreeSpace }
 func (Open) Type() MsgType        { return TypeOpen }
@@ -399,6 +425,22 @@ func (m Copy) appendBody(b []byte) []byte {
 	return appendEntry(b, m.Expect)
 }
 
+func (m Chunks) appendBody(b []byte) []byte {
+	b = appendString(b, m.Path)
+	return appendEntry(b, m.Expect)
+}
+
+func (m ChunkList) appendBody(b []byte) []byte {
+	b = appendString(b, m.Path)
+	b = binary.BigEndian.AppendUint64(b, m.Hash)
+	if len(m.List.Chunks) == 0 {
+		b = append(b, 0)
+		return appendVarint(b, m.List.Total)
+	}
+	b = append(b, 1)
+	return m.List.Append(b)
+}
+
 func (m SetMeta) appendBody(b []byte) []byte {
 	b = appendString(b, m.Path)
 	b = appendUvarint(b, uint64(m.Mode))
@@ -516,6 +558,16 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		m = Rename{From: d.string(), To: d.string(), Expect: d.entry()}
 	case TypeCopy:
 		m = Copy{From: d.string(), FromExpect: d.entry(), Meta: d.entry(), Expect: d.entry()}
+	case TypeChunks:
+		m = Chunks{Path: d.string(), Expect: d.entry()}
+	case TypeChunkList:
+		cl := ChunkList{Path: d.string(), Hash: d.u64fixed()}
+		if d.bool() {
+			cl.List = d.chunkList()
+		} else {
+			cl.List.Total = d.varint()
+		}
+		m = cl
 	case TypeSetMeta:
 		m = SetMeta{Path: d.string(), Mode: d.mode(), Mtime: d.varint()}
 	case TypeFreeSpace:

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"io/fs"
 
 	"github.com/ferry-sync/ferry/syncer"
@@ -91,6 +92,18 @@ func (e *Endpoint) Rename(ctx context.Context, from, to string, expectE tree.Ent
 func (e *Endpoint) CopyFile(ctx context.Context, from string, fromExpect, meta, expectE tree.Entry) error {
 	_, err := expect[control.OK](e.do(ctx, control.Copy{From: from, FromExpect: fromExpect, Meta: meta, Expect: expectE}))
 	return err
+}
+
+// Chunks asks the server for the chunk list of one of its files.
+func (e *Endpoint) Chunks(ctx context.Context, path string, expectE tree.Entry) (chunk.List, error) {
+	cl, err := expect[control.ChunkList](e.do(ctx, control.Chunks{Path: path, Expect: expectE}))
+	if err != nil {
+		return chunk.List{}, err
+	}
+	if cl.Path != path || cl.List.Total != expectE.Size {
+		return chunk.List{}, fmt.Errorf("%w: chunk list of %s answered for %s, %d bytes", control.ErrProtocol, path, cl.Path, cl.List.Total)
+	}
+	return cl.List, nil
 }
 
 func (e *Endpoint) SetMeta(ctx context.Context, path string, mode fs.FileMode, mtime int64) error {

@@ -252,6 +252,12 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 			return st.reply(err, nil)
 		}
 		return st.reply(ep.CopyFile(ctx, m.From, m.FromExpect, m.Meta, m.Expect), control.OK{})
+	case control.Chunks:
+		if err := validPaths(m.Path); err != nil {
+			return st.reply(err, nil)
+		}
+		l, err := ep.Chunks(ctx, m.Path, m.Expect)
+		return st.reply(err, control.ChunkList{Path: m.Path, Hash: m.Expect.Hash, List: l})
 	case control.SetMeta:
 		if err := validPaths(m.Path); err != nil {
 			return st.reply(err, nil)
