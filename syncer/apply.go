@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -48,7 +49,10 @@ type applier struct {
 	deleted, skipped, failed int
 	conflicts                int
 	bytes, inSync            int64
-	firstErr                 error
+	// sent holds, per path being transferred, the bytes that crossed the
+	// link (progress not marked reused); bytes adds them up as files land.
+	sent     map[string]int64
+	firstErr error
 	// inTheWay holds the paths left undone because a file ferry did not
 	// create is in the way (ErrInTheWay), with the reason.
 	inTheWay []snapshot.ProblemPath
@@ -62,6 +66,7 @@ type applier struct {
 func newApplier(opts *Options, plan *Plan) *applier {
 	a := &applier{opts: opts, plan: plan, w: opts.DB.Writer(), eps: [2]Endpoint{opts.Local, opts.Remote}}
 	a.blocked = [2]map[string]bool{{}, {}}
+	a.sent = map[string]int64{}
 	a.planned = map[string]bool{}
 	for _, ops := range [][]Op{plan.Local, plan.Remote} {
 		for _, op := range ops {
@@ -592,7 +597,7 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 				a.created++
 			}
 			if op.Kind == OpTransfer {
-				a.bytes += op.Entry.Size
+				a.bytes += a.sent[op.Path]
 				a.inSync += op.Entry.Size
 			}
 		}
@@ -658,10 +663,14 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 	return err
 }
 
-// progress counts moved bytes and reports them.
-func (a *applier) progress(p string, delta int64) {
+// progress counts bytes in place and reports them; those not reused
+// crossed the link and count as sent for the file's path.
+func (a *applier) progress(p string, delta int64, reused bool) {
 	a.mu.Lock()
 	a.bytesDone += delta
+	if !reused {
+		a.sent[p] += delta
+	}
 	a.mu.Unlock()
 	a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta})
 }
@@ -843,38 +852,80 @@ func copyOnce(ctx context.Context, src, dst Endpoint, t Transfer, progress Progr
 	}
 	start := off
 	if start > 0 {
-		progress(p, start)
+		progress(p, start, true)
+	}
+	// The ranges to copy: the rest of the file, or, for a new version of
+	// a file dst holds, what its current version does not.
+	todo := []chunk.Range{{Off: off, Len: t.Source.Size - off}}
+	if resume && off == 0 && DeltaCandidate(t) {
+		if held := seedCopy(ctx, src, dst, t, w); len(held) > 0 {
+			todo = gaps(held, t.Source.Size)
+			start = chunk.Bytes(held)
+			progress(p, start, true)
+		}
 	}
 	buf := make([]byte, chunkSize)
-	for off < t.Source.Size {
-		if err := ctx.Err(); err != nil {
-			_ = w.Abort()
-			return err
-		}
-		n := int64(len(buf))
-		if rest := t.Source.Size - off; rest < n {
-			n = rest
-		}
-		m, err := r.ReadAt(buf[:n], off)
-		if m < int(n) {
-			_ = w.Abort()
-			if err == nil {
-				err = fmt.Errorf("short read")
+	for _, rg := range todo {
+		for off, end := rg.Off, rg.Off+rg.Len; off < end; {
+			if err := ctx.Err(); err != nil {
+				_ = w.Abort()
+				return err
 			}
-			return fmt.Errorf("unable to read %q at %d: %w", p, off, err)
+			n := min(int64(len(buf)), end-off)
+			m, err := r.ReadAt(buf[:n], off)
+			if m < int(n) {
+				_ = w.Abort()
+				if err == nil {
+					err = fmt.Errorf("short read")
+				}
+				return fmt.Errorf("unable to read %q at %d: %w", p, off, err)
+			}
+			if _, err := w.WriteAt(buf[:m], off); err != nil {
+				_ = w.Abort()
+				return fmt.Errorf("unable to write %q at %d: %w", p, off, err)
+			}
+			off += int64(m)
+			progress(p, int64(m), false)
 		}
-		if _, err := w.WriteAt(buf[:m], off); err != nil {
-			_ = w.Abort()
-			return fmt.Errorf("unable to write %q at %d: %w", p, off, err)
-		}
-		off += int64(m)
-		progress(p, int64(m))
 	}
 	err = w.Commit()
 	if errors.Is(err, ErrHashMismatch) && start > 0 {
-		// Take back what this attempt reported; the retry reports it again.
-		progress(p, -t.Source.Size)
+		// Take back what this attempt put on the progress bar; the retry
+		// reports it again. What it wrote stays counted as sent.
+		progress(p, -t.Source.Size, true)
 		return fmt.Errorf("%w: %w", errStalePartial, err)
 	}
 	return err
+}
+
+// seedCopy starts a local copy of a new version of a file that dst holds
+// from the chunks of its current version, and returns the ranges it
+// filled. Nothing it could not do is an error: the file is copied whole.
+func seedCopy(ctx context.Context, src, dst Endpoint, t Transfer, w FileWriter) []chunk.Range {
+	l, err := src.Chunks(ctx, t.Source.Path, t.Source)
+	if err != nil {
+		return nil
+	}
+	held, err := SeedFrom(ctx, dst, t.Source.Path, w, l)
+	if err != nil {
+		return nil
+	}
+	return held
+}
+
+// gaps returns the ranges of [0, size) that held, in order and disjoint,
+// does not cover.
+func gaps(held []chunk.Range, size int64) []chunk.Range {
+	var out []chunk.Range
+	at := int64(0)
+	for _, h := range held {
+		if h.Off > at {
+			out = append(out, chunk.Range{Off: at, Len: h.Off - at})
+		}
+		at = max(at, h.Off+h.Len)
+	}
+	if at < size {
+		out = append(out, chunk.Range{Off: at, Len: size - at})
+	}
+	return out
 }

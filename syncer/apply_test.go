@@ -41,7 +41,7 @@ func (b *batchReceiver) Upload(ctx context.Context, items []syncer.Transfer, src
 			if _, err := w.WriteAt(buf, 0); err != nil {
 				return err
 			}
-			progress(it.Source.Path, int64(len(buf)))
+			progress(it.Source.Path, int64(len(buf)), false)
 			return w.Commit()
 		}()
 	}

@@ -167,8 +167,11 @@ type Transfer struct {
 	Expect tree.Entry
 }
 
-// Progress is told how many more bytes of a path have been moved.
-type Progress func(path string, delta int64)
+// Progress is told how many more bytes of a path are in place. reused
+// says they did not cross the link: the receiver already held them (the
+// chunks a block delta took from the current version, or a resumed
+// partial) and only had them verified.
+type Progress func(path string, delta int64, reused bool)
 
 // Uploader is implemented by endpoints that receive many files in one
 // session (the remote endpoint). The engine uses it in place of a

@@ -94,7 +94,7 @@ func resolveOne(ctx context.Context, opts *Options, r conflict.Record) error {
 	}
 	switch theirs.Kind {
 	case tree.File:
-		return copyFile(ctx, send, recv, Transfer{Source: theirs}, func(string, int64) {})
+		return copyFile(ctx, send, recv, Transfer{Source: theirs}, func(string, int64, bool) {})
 	case tree.Dir:
 		// Its content follows on the next pass.
 		return recv.Mkdir(ctx, r.Path, theirs.Mode)

@@ -90,15 +90,17 @@ func summary(r snapshot.PassRecord) string {
 		return "halted: " + r.Halted
 	}
 	d := r.End.Sub(r.Start).Round(time.Millisecond)
-	// Renames and local copies are named only when a pass made some, so
-	// the line of a pass without them reads as it always has.
+	// Renames and local copies are named only when a pass made some, and
+	// what was in sync told apart from what was sent only when they
+	// differ (renames, copies, block deltas), so the line of a pass that
+	// sent whole files reads as it always has.
 	moved := ""
 	if r.Renamed > 0 || r.Copied > 0 {
 		moved = fmt.Sprintf("renamed %d, copied %d, ", r.Renamed, r.Copied)
 	}
 	s := fmt.Sprintf("created %d, updated %d, %sdeleted %d, conflicts %d, bytes %d (%s) in %s",
 		r.Created, r.Updated, moved, r.Deleted, r.Conflicts, r.Bytes, render.Size(r.Bytes), d)
-	if moved != "" {
+	if moved != "" || r.InSync != r.Bytes {
 		s += fmt.Sprintf(", %s in sync, %s sent", render.Size(r.InSync), render.Size(r.Bytes))
 	}
 	if r.Problems > 0 {

@@ -1,7 +1,11 @@
 package data
 
 import (
+	"context"
+
 	"fmt"
+	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/syncer"
 	"io"
 	"log/slog"
 	"net"
@@ -70,9 +74,19 @@ type Config struct {
 	// others hold open writers on the receiver meanwhile.
 	AdmitBudget int64
 	// Progress, if set, is told of bytes acknowledged (sender) or written
-	// (receiver) per path. It is called from the session's loop: keep it
-	// quick.
-	Progress func(path string, delta int64)
+	// (receiver) per path; reused is set for bytes the receiver already
+	// held (a resumed partial, or a file seeded from its old version) that
+	// the sender verified instead of sending. It is called from the
+	// session's loop: keep it quick.
+	Progress func(path string, delta int64, reused bool)
+	// Seed, if set, lets the receiver start a file from content it already
+	// holds (receiver only). It is called once per file whose partial is
+	// empty, off the session's loop, with the file's writer; it writes into
+	// w the ranges of the file it can and returns them. They are offered
+	// to the sender like a resumed partial, in chunks of SeedChunkSize,
+	// and the sender sends only what they do not cover. An error is
+	// logged and the file is sent whole.
+	Seed func(ctx context.Context, f FileInfo, w syncer.FileWriter) ([]chunk.Range, error)
 	// NoGSO keeps every datagram its own send even where the kernel could
 	// cut a run of them from one (UDP segmentation offload, Linux). Sends
 	// fall back by themselves when a route refuses segmented sends; this

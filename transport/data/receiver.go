@@ -110,6 +110,7 @@ type rfile struct {
 	state   rfState
 	w       syncer.FileWriter
 	res     Resumable
+	chunk   int64 // resume granularity offered to the sender
 	got     rangeSet
 	offered rangeSet
 	resumed bool
@@ -543,7 +544,11 @@ func (rr *recvRun) spawnPrepare(f *rfile) {
 						rr.cfg.Log.Warn("unable to truncate partial", "path", info.Path, "err", terr)
 					}
 				}
-				if !info.Fresh {
+				switch {
+				case !info.Fresh && rs.ExistingSize() == 0 && rr.cfg.Seed != nil:
+					chunk = SeedChunkSize(info.Size)
+					held = rr.seed(info, w, rs, chunk)
+				case !info.Fresh:
 					held, err = heldChunks(rs, info.Size, info.Hash, chunk)
 					if err != nil {
 						rr.cfg.Log.Warn("unable to read partial for resume; sending it whole", "path", info.Path, "err", err)
@@ -561,7 +566,7 @@ func (rr *recvRun) spawnPrepare(f *rfile) {
 				rr.refuse(f, fmt.Errorf("unable to receive %s: %w", info.Path, err))
 				return
 			}
-			f.w, f.res = w, res
+			f.w, f.res, f.chunk = w, res, chunk
 			if rr.closed || f.aborted {
 				f.state = rfOpen
 				rr.abortFile(f)
@@ -572,6 +577,36 @@ func (rr *recvRun) spawnPrepare(f *rfile) {
 	}()
 }
 
+// seed has cfg.Seed fill a new partial from what the receiver holds, saves
+// the ranges it wrote as the partial's checkpoint (a crash then resumes
+// from them) and returns them as chunks to offer. Any failure only costs
+// bytes: the file is then sent whole.
+func (rr *recvRun) seed(info FileInfo, w syncer.FileWriter, rs Resumable, chunk int64) []chunkHash {
+	ranges, err := rr.cfg.Seed(rr.ctx, info, w)
+	if err != nil {
+		rr.cfg.Log.Warn("unable to start from the current version; sending the file whole", "path", info.Path, "err", err)
+		return nil
+	}
+	var set rangeSet
+	for _, r := range ranges {
+		if r.Off >= 0 && r.Len > 0 && r.Off+r.Len <= info.Size {
+			set.add(r.Off, r.Off+r.Len)
+		}
+	}
+	if len(set.s) == 0 {
+		return nil
+	}
+	if err := rs.SaveCheckpoint(encodeCheckpoint(info.Size, info.Hash, &set)); err != nil {
+		rr.cfg.Log.Warn("unable to checkpoint a seeded partial", "path", info.Path, "err", err)
+	}
+	held, err := hashHeld(rs, &set, info.Size, info.Size, chunk)
+	if err != nil {
+		rr.cfg.Log.Warn("unable to read a seeded partial; sending the file whole", "path", info.Path, "err", err)
+		return nil
+	}
+	return held
+}
+
 func (rr *recvRun) opened(f *rfile, held []chunkHash) {
 	f.state = rfOpen
 	per := (rr.cfg.PacketSize - wire.HeaderLen - seal.Overhead - 64) / wire.ChunkLen
@@ -580,7 +615,7 @@ func (rr *recvRun) opened(f *rfile, held []chunkHash) {
 		// Beyond what ACCEPT can number: offer the first part's worth.
 		held, parts = held[:per*0xffff], 0xffff
 	}
-	cs := rr.cfg.ChunkSize
+	cs := f.chunk
 	for p := 0; p < parts; p++ {
 		a := wire.Accept{ID: f.info.ID, ChunkSize: uint32(cs), Part: uint16(p), Parts: uint16(parts)}
 		for _, h := range held[min(p*per, len(held)):min((p+1)*per, len(held))] {
@@ -610,7 +645,7 @@ func (rr *recvRun) onData(now time.Time, d wire.Data, body []byte) bool {
 	rr.written += uint64(added)
 	f.dirty = true
 	if rr.cfg.Progress != nil && added > 0 {
-		rr.cfg.Progress(f.info.Path, added)
+		rr.cfg.Progress(f.info.Path, added, false)
 	}
 	rr.maybeCommit(f)
 	return true

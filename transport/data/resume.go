@@ -87,6 +87,23 @@ func heldChunks(res Resumable, size int64, hash uint64, chunk int64) ([]chunkHas
 	if len(ranges.s) == 0 {
 		ranges.add(0, have)
 	}
+	return hashHeld(res, &ranges, size, have, chunk)
+}
+
+// SeedChunkSize is the granularity at which a seeded file's held ranges
+// are offered: about 4,096 chunks a file, between 16 KiB and the default
+// resume chunk, so an edit costs a few small chunks around it.
+func SeedChunkSize(size int64) int64 {
+	cs := int64(16 << 10)
+	for cs < DefaultChunkSize && size/cs > 4096 {
+		cs *= 2
+	}
+	return cs
+}
+
+// hashHeld hashes, from what res holds on disk, every chunk of a file of
+// size bytes that lies entirely inside ranges and within [0, have).
+func hashHeld(res Resumable, ranges *rangeSet, size, have, chunk int64) ([]chunkHash, error) {
 	var out []chunkHash
 	buf := make([]byte, chunk)
 	for i := int64(0); i*chunk < have; i++ {

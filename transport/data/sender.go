@@ -926,7 +926,7 @@ func (r *sendRun) onAcked(now time.Time, f *sfile, off, n int64) {
 		return
 	}
 	if added := f.acked.add(off, off+n); added > 0 && r.cfg.Progress != nil {
-		r.cfg.Progress(f.info.Path, added)
+		r.cfg.Progress(f.info.Path, added, false)
 	}
 	if f.state == sfSending && f.acked.covers(f.info.Size) {
 		r.toAcked(now, f)
@@ -1037,7 +1037,7 @@ func (r *sendRun) spawnVerify(f *sfile) {
 				if added := f.acked.add(lo, hi); added > 0 {
 					r.resumed += uint64(added)
 					if r.cfg.Progress != nil {
-						r.cfg.Progress(f.info.Path, added)
+						r.cfg.Progress(f.info.Path, added, true)
 					}
 				}
 			}

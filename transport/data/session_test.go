@@ -154,7 +154,7 @@ func TestResumeSendsOnlyMissingChunks(t *testing.T) {
 	var written int64
 	stop := make(chan struct{})
 	var once sync.Once
-	cfg1.Progress = func(_ string, d int64) {
+	cfg1.Progress = func(_ string, d int64, _ bool) {
 		written += d // only the receiver's loop calls this
 		if written > size/2 {
 			once.Do(func() { close(stop) })

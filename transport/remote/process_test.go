@@ -145,7 +145,7 @@ func TestUploadResumesAfterServerProcessKilled(t *testing.T) {
 	item := syncer.Transfer{Source: fileEntry(t, src, "big.bin", content)}
 	var moved atomic.Int64
 	var once sync.Once
-	errs := ep.Upload(ctx, []syncer.Transfer{item}, local(t, src), func(_ string, d int64) {
+	errs := ep.Upload(ctx, []syncer.Transfer{item}, local(t, src), func(_ string, d int64, _ bool) {
 		if moved.Add(d) > 6<<20 {
 			once.Do(func() {
 				cmd.Process.Kill() // SIGKILL: no handler runs, no Abort

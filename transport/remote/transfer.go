@@ -115,7 +115,7 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 	resumed = off > 0
 	if resumed {
 		e.log.Debug("resuming upload", "path", p, "offset", off, "size", meta.Size)
-		report(progress, p, off)
+		report(progress, p, off, true)
 	}
 	// From offset 0 the sent bytes can be hashed on the way, so a file
 	// that changed while being read is caught here, as ErrChanged, rather
@@ -141,7 +141,7 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 				return resumed, fmt.Errorf("unable to upload %s: %w", p, err)
 			}
 			off += int64(n)
-			report(progress, p, int64(n))
+			report(progress, p, int64(n), false)
 		}
 		if rerr != nil {
 			if errors.Is(rerr, io.EOF) && off < meta.Size {
@@ -200,7 +200,7 @@ func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst s
 	}
 	if resumed {
 		e.log.Debug("resuming download", "path", p, "offset", off, "size", meta.Size)
-		report(progress, p, off)
+		report(progress, p, off, true)
 	}
 	for {
 		m, err := k.recv()
@@ -224,7 +224,7 @@ func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst s
 			return resumed, err
 		}
 		off += int64(len(d.Data))
-		report(progress, p, int64(len(d.Data)))
+		report(progress, p, int64(len(d.Data)), false)
 	}
 	if off != meta.Size {
 		return resumed, fmt.Errorf("unable to download %s: server sent %d of %d bytes: %w", p, off, meta.Size, syncer.ErrChanged)
@@ -253,8 +253,8 @@ func localResume(w syncer.FileWriter, meta tree.Entry, fresh bool) (int64, error
 	return 0, nil
 }
 
-func report(progress syncer.Progress, path string, n int64) {
+func report(progress syncer.Progress, path string, n int64, reused bool) {
 	if progress != nil && n > 0 {
-		progress(path, n)
+		progress(path, n, reused)
 	}
 }

@@ -115,7 +115,7 @@ func TestUploadAndDownloadManyFiles(t *testing.T) {
 		}
 	}
 	var moved atomic.Int64
-	noErrors(t, ep.Upload(context.Background(), items, local(t, src), func(_ string, d int64) { moved.Add(d) }))
+	noErrors(t, ep.Upload(context.Background(), items, local(t, src), func(_ string, d int64, _ bool) { moved.Add(d) }))
 	var total int64
 	for _, it := range items {
 		mustEqualFile(t, filepath.Join(e.root, it.Source.Path), contents[it.Source.Path], it.Source.Mtime)
@@ -182,7 +182,7 @@ func TestUploadResumesAfterServerKilledMidTransfer(t *testing.T) {
 
 	var moved atomic.Int64
 	var once sync.Once
-	kill := func(_ string, d int64) {
+	kill := func(_ string, d int64, _ bool) {
 		if moved.Add(d) > 6<<20 {
 			once.Do(e.stop) // synchronous: nothing more reaches the server
 		}
@@ -248,7 +248,7 @@ func TestDownloadResumesAfterServerKilledMidTransfer(t *testing.T) {
 
 	var moved atomic.Int64
 	var once sync.Once
-	kill := func(_ string, d int64) {
+	kill := func(_ string, d int64, _ bool) {
 		if moved.Add(d) > 6<<20 {
 			once.Do(e.stop)
 		}

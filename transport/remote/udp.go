@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"io/fs"
 	"net"
 	"sync"
@@ -311,7 +312,7 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transf
 	}
 	defer ds.close()
 	cfg := ds.cfg
-	tally := newTally(progress, func() { e.log.Debug("first data acknowledged") })
+	tally := newTally(progress, func() { e.log.Debug("first data acknowledged") }, false)
 	cfg.Progress = tally.report
 	files := make([]data.SendFile, len(items))
 	for i, it := range items {
@@ -323,6 +324,17 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transf
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		if err := e.sendLists(sctx, ds.k, items, src); err != nil {
+			e.log.Debug("unable to send chunk lists; files go whole", "err", err)
+		}
+	}()
+	defer func() {
+		cancel(nil)
+		<-listed
+	}()
 	ds.watch(cancel)
 	unregister := e.track(s, false, ds.serverCap)
 	errs, serr := s.Run(sctx, files)
@@ -348,7 +360,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 	}
 	defer ds.close()
 	early, cfg := ds.early, ds.cfg
-	tally := newTally(progress, func() { e.log.Debug("first data written") })
+	tally := newTally(progress, func() { e.log.Debug("first data written") }, true)
 	cfg.Progress = tally.report
 	errs := make([]error, len(items))
 	done := make([]bool, len(items))
@@ -370,6 +382,12 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 			return nil, fmt.Errorf("%w: server sent a different %s than it listed", syncer.ErrChanged, f.Path)
 		}
 		return dst.CreateFile(ctx, it.Source, it.Expect)
+	}
+	lists := e.chunkLists(ctx, items, func(ctx context.Context, p string, it syncer.Transfer) (chunk.List, error) {
+		return e.Chunks(ctx, p, it.Source)
+	})
+	if len(lists) > 0 {
+		cfg.Seed = seedFrom(dst, lists)
 	}
 	r, err := data.NewReceiver(ds.pc, cfg, open)
 	if err != nil {
@@ -473,20 +491,24 @@ func (e *Endpoint) DataStats() (data.Stats, bool) {
 }
 
 // tally passes a session's progress on and, when a file is done, reports
-// whatever part of it the session did not (resumed bytes, or bytes whose
-// acknowledgement the file's result overtook), so totals add up.
+// whatever part of it the session did not, so totals add up: on a download
+// the bytes the receiver already held (a resumed or seeded partial, which
+// the sender verified rather than sent), on an upload bytes whose
+// acknowledgement the file's result overtook.
 type tally struct {
 	p     syncer.Progress
 	first func() // called once, on the first bytes the session moves
-	mu    sync.Mutex
-	got   map[string]int64
+	// restReused: what complete reports was held, not sent (downloads).
+	restReused bool
+	mu         sync.Mutex
+	got        map[string]int64
 }
 
-func newTally(p syncer.Progress, first func()) *tally {
-	return &tally{p: p, first: first, got: map[string]int64{}}
+func newTally(p syncer.Progress, first func(), restReused bool) *tally {
+	return &tally{p: p, first: first, restReused: restReused, got: map[string]int64{}}
 }
 
-func (t *tally) report(path string, n int64) {
+func (t *tally) report(path string, n int64, reused bool) {
 	t.mu.Lock()
 	first := len(t.got) == 0 && n > 0
 	t.got[path] += n
@@ -494,7 +516,7 @@ func (t *tally) report(path string, n int64) {
 	if first && t.first != nil {
 		t.first()
 	}
-	report(t.p, path, n)
+	report(t.p, path, n, reused)
 }
 
 func (t *tally) complete(path string, size int64) {
@@ -502,7 +524,7 @@ func (t *tally) complete(path string, size int64) {
 	rest := size - t.got[path]
 	t.got[path] = size
 	t.mu.Unlock()
-	report(t.p, path, rest)
+	report(t.p, path, rest, t.restReused)
 }
 
 // markLost makes a session that ended because the peer went away (closed,

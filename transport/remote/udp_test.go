@@ -44,7 +44,7 @@ func TestUDPUploadAndDownload(t *testing.T) {
 		items = append(items, syncer.Transfer{Source: fileEntry(t, src, p, c)})
 	}
 	var moved atomic.Int64
-	noErrors(t, ep.Upload(context.Background(), items, local(t, src), func(_ string, d int64) { moved.Add(d) }))
+	noErrors(t, ep.Upload(context.Background(), items, local(t, src), func(_ string, d int64, _ bool) { moved.Add(d) }))
 	st, ok := ep.DataStats()
 	if !ok || st.PayloadBytes == 0 {
 		t.Fatalf("upload did not go over UDP: %+v %v", st, ok)
@@ -180,7 +180,7 @@ func TestUDPUploadResumesAfterServerKilled(t *testing.T) {
 	var moved atomic.Int64
 	var once sync.Once
 	start := time.Now()
-	errs := ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), func(_ string, d int64) {
+	errs := ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), func(_ string, d int64, _ bool) {
 		if moved.Add(d) > 8<<20 {
 			once.Do(e.stop)
 		}
@@ -210,7 +210,7 @@ func TestUDPDownloadResumesAfterServerKilled(t *testing.T) {
 	dst := t.TempDir()
 	var moved atomic.Int64
 	var once sync.Once
-	errs := ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), func(_ string, d int64) {
+	errs := ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), func(_ string, d int64, _ bool) {
 		if moved.Add(d) > 8<<20 {
 			once.Do(e.stop)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/control"
@@ -89,10 +90,13 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 	}
 	// The client closes the channel when its side is over; that also ends
 	// ours, so a session whose client vanished does not wait out the idle
-	// timeout.
+	// timeout. Before that, an upload's client sends the chunk lists of
+	// files the server may build from their current versions.
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
+	lists := newListsIn()
 	go func() {
+		lists.read(st)
 		io.Copy(io.Discard, st.ch)
 		cancel()
 	}()
@@ -137,6 +141,17 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 			exp = tree.Entry{Path: f.Path}
 		}
 		return ep.CreateFile(ctx, f.Entry(), exp)
+	}
+	cfg.Seed = func(ctx context.Context, f data.FileInfo, w syncer.FileWriter) ([]chunk.Range, error) {
+		exp, ok := expect[f.Path]
+		if !ok || !syncer.DeltaCandidate(syncer.Transfer{Source: f.Entry(), Expect: exp}) {
+			return nil, nil // a new file, or one too small: nothing to wait for
+		}
+		l, ok := lists.get(ctx, f.Path, f.Hash, f.Size)
+		if !ok {
+			return nil, nil
+		}
+		return syncer.SeedFrom(ctx, ep, f.Path, w, l)
 	}
 	rcv, err := data.NewReceiver(sc, cfg, open)
 	if err != nil {
@@ -196,4 +211,61 @@ func sessionRate(download bool, capRate config.Rate) cc.Config {
 		r.Policy = cc.Fair
 	}
 	return r
+}
+
+// Bounds on the chunk lists one upload may send, so a client cannot make
+// the server hold more than about 100 MB of them.
+const (
+	maxLists      = 1 << 16
+	maxListChunks = 1 << 21
+)
+
+// listsIn holds the chunk lists an upload's client sent, which the
+// receiver's Seed waits for: complete once the client's OK arrived (or the
+// channel ended).
+type listsIn struct {
+	done chan struct{}
+	m    map[string]control.ChunkList // written before done is closed
+}
+
+func newListsIn() *listsIn {
+	return &listsIn{done: make(chan struct{}), m: map[string]control.ChunkList{}}
+}
+
+// read takes ChunkList messages up to OK. Anything else, or lists beyond
+// the bounds, ends the lists (files then go whole); the channel is still
+// read to its end by the caller.
+func (l *listsIn) read(st *stream) {
+	defer close(l.done)
+	chunks := 0
+	for {
+		m, err := st.recv()
+		if err != nil {
+			return
+		}
+		cl, ok := m.(control.ChunkList)
+		if !ok {
+			return
+		}
+		if len(l.m) >= maxLists || chunks+len(cl.List.Chunks) > maxListChunks || tree.ValidPath(cl.Path) != nil {
+			continue
+		}
+		chunks += len(cl.List.Chunks)
+		l.m[cl.Path] = cl
+	}
+}
+
+// get waits for the lists to be complete and returns path's, if the
+// client sent one for this version (hash and size).
+func (l *listsIn) get(ctx context.Context, path string, hash uint64, size int64) (chunk.List, bool) {
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		return chunk.List{}, false
+	}
+	cl, ok := l.m[path]
+	if !ok || cl.Hash != hash || cl.List.Total != size {
+		return chunk.List{}, false
+	}
+	return cl.List, true
 }

@@ -1,0 +1,91 @@
+package remote
+
+import (
+	"context"
+	"sync"
+
+	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/transport/data"
+)
+
+// listWorkers bounds the chunk lists asked for or computed at once.
+const listWorkers = 4
+
+// chunkLists returns the chunk lists of the items worth a block delta,
+// by path, from lister (the server's endpoint for a download, the local
+// one for an upload). A file whose list cannot be had goes whole.
+func (e *Endpoint) chunkLists(ctx context.Context, items []syncer.Transfer, lister func(context.Context, string, syncer.Transfer) (chunk.List, error)) map[string]chunk.List {
+	var todo []syncer.Transfer
+	for _, it := range items {
+		if syncer.DeltaCandidate(it) {
+			todo = append(todo, it)
+		}
+	}
+	out := make(map[string]chunk.List, len(todo))
+	if len(todo) == 0 {
+		return out
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	next := make(chan syncer.Transfer)
+	for range min(listWorkers, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range next {
+				if ctx.Err() != nil {
+					continue
+				}
+				l, err := lister(ctx, it.Source.Path, it)
+				if err != nil {
+					e.log.Debug("no chunk list; sending the file whole", "path", it.Source.Path, "err", err)
+					continue
+				}
+				if len(l.Chunks) == 0 || l.Total != it.Source.Size {
+					continue
+				}
+				mu.Lock()
+				out[it.Source.Path] = l
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, it := range todo {
+		next <- it
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+// seedFrom is a data receiver's Seed over dst: a file with a chunk list
+// in lists starts from the chunks its current version in dst shares.
+func seedFrom(dst syncer.Endpoint, lists map[string]chunk.List) func(context.Context, data.FileInfo, syncer.FileWriter) ([]chunk.Range, error) {
+	return func(ctx context.Context, f data.FileInfo, w syncer.FileWriter) ([]chunk.Range, error) {
+		l, ok := lists[f.Path]
+		if !ok || l.Total != f.Size {
+			return nil, nil
+		}
+		return syncer.SeedFrom(ctx, dst, f.Path, w, l)
+	}
+}
+
+// sendLists sends, on an upload's data session channel, the chunk lists
+// of the files the server may build from their current versions, then
+// OK. The server waits for the OK before starting any such file, and
+// starts new files at once.
+func (e *Endpoint) sendLists(ctx context.Context, k *channel, items []syncer.Transfer, src syncer.Endpoint) error {
+	lists := e.chunkLists(ctx, items, func(ctx context.Context, p string, it syncer.Transfer) (chunk.List, error) {
+		return src.Chunks(ctx, p, it.Source)
+	})
+	for _, it := range items {
+		if l, ok := lists[it.Source.Path]; ok {
+			if err := k.send(control.ChunkList{Path: it.Source.Path, Hash: it.Source.Hash, List: l}); err != nil {
+				return err
+			}
+		}
+	}
+	return k.send(control.OK{})
+}
