@@ -394,6 +394,23 @@ func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback boo
 // on the other side. Left unrecorded, the next pass copies it back or keeps
 // both versions.
 func stillBelow(ctx context.Context, ep Endpoint, below []tree.Entry) []tree.Entry {
+	if b, isBatch := ep.(BatchStater); isBatch {
+		paths := make([]string, len(below))
+		for i, e := range below {
+			paths[i] = e.Path
+		}
+		cur, err := b.StatMany(ctx, paths)
+		if err != nil {
+			return nil
+		}
+		out := make([]tree.Entry, 0, len(below))
+		for i, e := range below {
+			if cur[i].Problem == "" && asScanned(cur[i], e) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
 	ok := make([]bool, len(below))
 	var g errgroup.Group
 	g.SetLimit(64)
@@ -427,6 +444,14 @@ func asScanned(cur, e tree.Entry) bool {
 		return cur.Target == e.Target
 	}
 	return true
+}
+
+// BatchStater is implemented by endpoints for which each Stat costs a
+// round trip (the remote endpoint): StatMany lstats many paths at once,
+// an entry per path in order, Kind Absent where nothing is and Problem
+// set where the stat failed.
+type BatchStater interface {
+	StatMany(ctx context.Context, paths []string) ([]tree.Entry, error)
 }
 
 // Preparer is implemented by endpoints whose batch transfers need setting

@@ -85,6 +85,7 @@ func samples(r *rand.Rand) []Msg {
 		Rename{From: randString(r, 30), To: randString(r, 30), Expect: randEntry(r)},
 		Copy{From: randString(r, 30), FromExpect: randEntry(r), Meta: randEntry(r), Expect: randEntry(r)},
 		Chunks{Path: randString(r, 30), Expect: randEntry(r)},
+		StatMany{Paths: []string{randString(r, 30), randString(r, 30)}},
 		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: randList(r)},
 		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: chunk.List{Total: r.Int64N(1 << 20)}},
 		SetMeta{Path: randString(r, 30), Mode: 0o644, Mtime: r.Int64()},
@@ -163,8 +164,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 32 {
-		t.Fatalf("covered %d message types, want 32", len(seen))
+	if len(seen) != 33 {
+		t.Fatalf("covered %d message types, want 33", len(seen))
 	}
 }
 

@@ -66,6 +66,8 @@ const (
 	// TypeChunks asks for a file's chunk list; TypeChunkList carries one.
 	TypeChunks    MsgType = TypeFolding + 2
 	TypeChunkList MsgType = TypeFolding + 3
+	// TypeStatMany lstats many paths in one request.
+	TypeStatMany MsgType = TypeFolding + 4
 )
 
 // Msg is one control message.
@@ -105,6 +107,11 @@ type Scan struct {
 
 // Stat asks for one path's lstat.
 type Stat struct{ Path string }
+
+// StatMany asks for the lstat of each path, in one round trip. It is
+// answered by one Entries frame with an entry per path, in order: Kind
+// Absent for a missing path, Problem set when the stat failed otherwise.
+type StatMany struct{ Paths []string }
 
 // Mkdir creates one directory.
 type Mkdir struct {
@@ -289,6 +296,7 @@ func (Remove) Type() MsgType      { return TypeRemove }
 func (Rename) Type() MsgType      { return TypeRename }
 func (Copy) Type() MsgType        { return TypeCopy }
 func (Chunks) Type() MsgType      { return TypeChunks }
+func (StatMany) Type() MsgType    { return TypeStatMany }
 func (ChunkList) Type() MsgType   { return TypeChunkList }
 func (SetMeta) Type() MsgType     { return TypeSetMeta }
 func (FreeSpace) Type() MsgType   { return TypeFreeSpace }
@@ -395,6 +403,8 @@ func (m Scan) appendBody(b []byte) []byte {
 }
 
 func (m Stat) appendBody(b []byte) []byte { return appendString(b, m.Path) }
+
+func (m StatMany) appendBody(b []byte) []byte { return appendStrings(b, m.Paths) }
 
 func (m Mkdir) appendBody(b []byte) []byte {
 	b = appendString(b, m.Path)
@@ -558,6 +568,8 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		m = Rename{From: d.string(), To: d.string(), Expect: d.entry()}
 	case TypeCopy:
 		m = Copy{From: d.string(), FromExpect: d.entry(), Meta: d.entry(), Expect: d.entry()}
+	case TypeStatMany:
+		m = StatMany{Paths: d.strings()}
 	case TypeChunks:
 		m = Chunks{Path: d.string(), Expect: d.entry()}
 	case TypeChunkList:

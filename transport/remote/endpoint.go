@@ -94,6 +94,36 @@ func (e *Endpoint) CopyFile(ctx context.Context, from string, fromExpect, meta, 
 	return err
 }
 
+// statManyBatch is how many paths one StatMany request carries.
+const statManyBatch = 4096
+
+var _ syncer.BatchStater = (*Endpoint)(nil)
+
+// StatMany lstats many paths in a round trip per 4,096 of them: an entry
+// per path, in order, Kind Absent where nothing is, Problem set where the
+// stat failed.
+func (e *Endpoint) StatMany(ctx context.Context, paths []string) ([]tree.Entry, error) {
+	out := make([]tree.Entry, 0, len(paths))
+	for len(paths) > 0 {
+		n := min(len(paths), statManyBatch)
+		es, err := expect[control.Entries](e.do(ctx, control.StatMany{Paths: paths[:n]}))
+		if err != nil {
+			return nil, err
+		}
+		if len(es.Entries) != n {
+			return nil, fmt.Errorf("%w: %d entries in answer to a stat of %d paths", control.ErrProtocol, len(es.Entries), n)
+		}
+		for i, en := range es.Entries {
+			if en.Path != paths[i] {
+				return nil, fmt.Errorf("%w: stat of %s answered for %s", control.ErrProtocol, paths[i], en.Path)
+			}
+		}
+		out = append(out, es.Entries...)
+		paths = paths[n:]
+	}
+	return out, nil
+}
+
 // Chunks asks the server for the chunk list of one of its files.
 func (e *Endpoint) Chunks(ctx context.Context, path string, expectE tree.Entry) (chunk.List, error) {
 	cl, err := expect[control.ChunkList](e.do(ctx, control.Chunks{Path: path, Expect: expectE}))

@@ -224,6 +224,22 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 		}
 		e, err := ep.Stat(ctx, m.Path)
 		return st.reply(err, control.EntryMsg{Entry: e})
+	case control.StatMany:
+		if err := validPaths(m.Paths...); err != nil {
+			return st.reply(err, nil)
+		}
+		out := make([]tree.Entry, len(m.Paths))
+		for i, p := range m.Paths {
+			e, err := ep.Stat(ctx, p)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				e = tree.Entry{Path: p}
+			case err != nil:
+				e = tree.Entry{Path: p, Problem: err.Error()}
+			}
+			out[i] = e
+		}
+		return st.reply(nil, control.Entries{Entries: out})
 	case control.Mkdir:
 		if err := validPaths(m.Path); err != nil {
 			return st.reply(err, nil)
