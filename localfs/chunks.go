@@ -59,3 +59,44 @@ func listOf(ctx context.Context, p string, r syncer.FileReader, expect tree.Entr
 	}
 	return l, nil
 }
+
+// Digests returns each file's strong digest (syncer.Endpoint): the zero
+// Digest for a file that is not as its entry says.
+func (f *FS) Digests(ctx context.Context, files []tree.Entry) ([]chunk.Digest, error) {
+	out := make([]chunk.Digest, len(files))
+	for i, e := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if e.Kind != tree.File {
+			continue
+		}
+		if e.Size >= chunk.MinFileSize {
+			if l, err := f.Chunks(ctx, e.Path, e); err == nil && len(l.Chunks) > 0 {
+				out[i] = chunk.ListDigest(l)
+			}
+			continue
+		}
+		out[i] = f.smallDigest(ctx, e)
+	}
+	return out, nil
+}
+
+func (f *FS) smallDigest(ctx context.Context, e tree.Entry) chunk.Digest {
+	r, err := f.OpenFile(ctx, e.Path)
+	if err != nil {
+		return chunk.Digest{}
+	}
+	defer r.Close()
+	if r.Size() != e.Size {
+		return chunk.Digest{}
+	}
+	b := make([]byte, e.Size)
+	if n, _ := r.ReadAt(b, 0); int64(n) != e.Size {
+		return chunk.Digest{}
+	}
+	if e.Hash != 0 && xxhash.Sum64(b) != e.Hash {
+		return chunk.Digest{}
+	}
+	return chunk.SmallDigest(b)
+}

@@ -355,6 +355,19 @@ func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback boo
 		return op, false, errBlocked
 	}
 	ep := a.eps[s]
+	// A file is reused only if its strong digest matches the one it
+	// stands for: the scan matched them by size and xxhash, which a
+	// crafted file can collide.
+	switch {
+	case op.Kind == OpRename && op.Entry.Kind == tree.File && !op.Edit:
+		if err := a.sameContent(ctx, s, op.Expect, op.Entry); err != nil {
+			return op, ctx.Err() == nil, err
+		}
+	case op.Kind == OpCopy:
+		if err := a.sameContent(ctx, s, op.From, op.Entry); err != nil {
+			return op, ctx.Err() == nil, err
+		}
+	}
 	switch op.Kind {
 	case OpRename:
 		err = ep.Rename(ctx, op.Expect.Path, op.Path, op.Expect)
@@ -384,6 +397,26 @@ func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback boo
 		return op, err != nil && ctx.Err() == nil && !errors.Is(err, ErrInTheWay), err
 	}
 	return op, false, fmt.Errorf("unable to move %q: %s is not a move", op.Path, op.Kind)
+}
+
+// errNotSame: a file a rename or copy would reuse does not hold the same
+// content as the file it stands for, though size and xxhash agree.
+var errNotSame = errors.New("strong digests differ")
+
+// sameContent checks, by strong digest (Endpoint.Digests), that mine, a
+// file on side s, holds the content of theirs, a file on the other side.
+func (a *applier) sameContent(ctx context.Context, s int, mine, theirs tree.Entry) error {
+	var dm, dt []chunk.Digest
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { dm, err = a.eps[s].Digests(gctx, []tree.Entry{mine}); return err })
+	g.Go(func() (err error) { dt, err = a.eps[1-s].Digests(gctx, []tree.Entry{theirs}); return err })
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("unable to compare %s with %s: %w", mine.Path, theirs.Path, err)
+	}
+	if len(dm) != 1 || len(dt) != 1 || dm[0] == (chunk.Digest{}) || dm[0] != dt[0] {
+		return fmt.Errorf("%s does not hold the content of %s: %w", mine.Path, theirs.Path, errNotSame)
+	}
+	return nil
 }
 
 // stillBelow returns the entries of a directory rename's Below that the

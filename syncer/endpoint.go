@@ -148,6 +148,14 @@ type Endpoint interface {
 	// receiver builds the new version of a file from the chunks its
 	// current version shares with this list, so only the rest is sent.
 	Chunks(ctx context.Context, path string, expect tree.Entry) (chunk.List, error)
+	// Digests returns a strong digest of each file's content, in order:
+	// equal digests mean equal content, against a hostile peer too. A file
+	// under chunk.MinFileSize is digested as the SHA-256 of its bytes, a
+	// bigger one as chunk.ListDigest of its chunk list (whose chunks are
+	// named by SHA-256), so a file with a stored list is not read. A file
+	// that is no longer as its entry says (size, xxhash) gets the zero
+	// Digest.
+	Digests(ctx context.Context, files []tree.Entry) ([]chunk.Digest, error)
 	// FreeSpace reports space on the root's filesystem.
 	FreeSpace(ctx context.Context) (Space, error)
 	// Folding reports whether the root's filesystem folds case and

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -276,5 +277,51 @@ func TestFileReplacedByFolderHoldingItSyncs(t *testing.T) {
 	}
 	if got, _ := e.read("remote", "x/inner"); got != "the content of x" {
 		t.Errorf("remote x/inner = %q after %s", got, summary(rec))
+	}
+}
+
+// colliding stands for a side whose files collide in size and xxhash with
+// files of other content: its strong digests never match the other side's.
+type colliding struct{ syncer.Endpoint }
+
+func (colliding) Digests(_ context.Context, files []tree.Entry) ([]chunk.Digest, error) {
+	out := make([]chunk.Digest, len(files))
+	for i := range out {
+		out[i][0] = 0xee
+	}
+	return out, nil
+}
+
+// TestRenameAndCopyNeedStrongDigests: a rename or a local copy matched by
+// size and xxhash goes ahead only when the strong digests agree; when they
+// differ (an xxhash collision), the file is sent instead and the receiver
+// ends with the sender's bytes.
+func TestRenameAndCopyNeedStrongDigests(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.LocalToRemote
+	e.write("local", "a.txt", "same size and hash")
+	e.write("local", "keep.txt", "kept and copied")
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "a.txt"), filepath.Join(e.root("local"), "b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	e.write("local", "copy.txt", "kept and copied")
+	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return l, colliding{r} }
+	rec := e.mustPass()
+	if rec.Renamed != 0 || rec.Copied != 0 || rec.Created != 2 {
+		t.Fatalf("pass %s: want both files sent, neither renamed nor copied", summary(rec))
+	}
+	for p, want := range map[string]string{"b.txt": "same size and hash", "copy.txt": "kept and copied"} {
+		if got, _ := e.read("remote", p); got != want {
+			t.Errorf("remote %s = %q, want %q", p, got, want)
+		}
+	}
+	// Without the collision the same plan reuses what the side holds.
+	e.wrap = nil
+	if err := os.Rename(filepath.Join(e.root("local"), "b.txt"), filepath.Join(e.root("local"), "c.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if rec := e.mustPass(); rec.Renamed != 1 || rec.Bytes != 0 {
+		t.Fatalf("pass %s: want a rename and nothing sent", summary(rec))
 	}
 }

@@ -1,6 +1,7 @@
 package chunk
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 )
@@ -127,4 +128,21 @@ func Bytes(rs []Range) int64 {
 		n += r.Len
 	}
 	return n
+}
+
+// Digest is a strong digest of a file's content (see ListDigest and
+// SmallDigest). The zero Digest names no content.
+type Digest [SumSize]byte
+
+// ListDigest is the digest of a file of MinFileSize bytes or more: the
+// SHA-256 of its encoded list, which names every chunk by its SHA-256.
+func ListDigest(l List) Digest {
+	return sha256.Sum256(l.Append(nil))
+}
+
+// SmallDigest is the digest of a file under MinFileSize: the SHA-256 of
+// its bytes. Compare digests of files of equal size only: then both are
+// of one kind.
+func SmallDigest(content []byte) Digest {
+	return sha256.Sum256(content)
 }

@@ -60,6 +60,7 @@ func Run(t *testing.T, factory Factory) {
 		{"CopyFile", testCopyFile},
 		{"CopyFileRefuses", testCopyFileRefuses},
 		{"Chunks", testChunks},
+		{"Digests", testDigests},
 		{"SetMeta", testSetMeta},
 		{"OpenFile", testOpenFile},
 		{"CreateCommit", testCreateCommit},
@@ -704,6 +705,36 @@ func testChunks(t *testing.T, s *suite) {
 	}
 	if _, err := s.ep.Chunks(s.ctx, "missing", big); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Chunks of a missing file: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// testDigests: a small file's digest is the SHA-256 of its bytes, a big
+// one's the digest of its chunk list; a file not as its entry says, and
+// anything not a file, get the zero digest.
+func testDigests(t *testing.T, s *suite) {
+	rng := rand.New(rand.NewPCG(13, 1))
+	big := make([]byte, 1<<20+9)
+	for i := range big {
+		big[i] = byte(rng.Uint32())
+	}
+	Build(t, s.root, Dir{"big": string(big), "small": "small content", "d": Dir{}})
+	eb, es, ed := s.stat(t, "big"), s.stat(t, "small"), s.stat(t, "d")
+	eb.Hash, es.Hash = xxhash.Sum64(big), xxhash.Sum64String("small content")
+	stale := es
+	stale.Hash++
+	c, _ := chunk.New(int64(len(big)), nil)
+	c.Write(big)
+	l, err := c.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ep.Digests(s.ctx, []tree.Entry{eb, es, stale, ed, {Path: "missing", Kind: tree.File, Size: 3}})
+	if err != nil {
+		t.Fatalf("Digests: %v", err)
+	}
+	want := []chunk.Digest{chunk.ListDigest(l), chunk.SmallDigest([]byte("small content")), {}, {}, {}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Digests = %x\nwant %x", got, want)
 	}
 }
 

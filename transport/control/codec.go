@@ -260,6 +260,20 @@ func WriteFrame(w io.Writer, scratch []byte, m Msg) ([]byte, error) {
 	return scratch, err
 }
 
+// bytesFixed takes exactly n bytes.
+func (d *decoder) bytesFixed(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < n {
+		d.fail("truncated")
+		return nil
+	}
+	p := d.b[:n:n]
+	d.b = d.b[n:]
+	return p
+}
+
 // chunkList decodes a chunk list (chunk.ParseList), which rejects any
 // list that does not tile its file within the chunking's bounds.
 func (d *decoder) chunkList() chunk.List {

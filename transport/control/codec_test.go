@@ -86,6 +86,8 @@ func samples(r *rand.Rand) []Msg {
 		Copy{From: randString(r, 30), FromExpect: randEntry(r), Meta: randEntry(r), Expect: randEntry(r)},
 		Chunks{Path: randString(r, 30), Expect: randEntry(r)},
 		StatMany{Paths: []string{randString(r, 30), randString(r, 30)}},
+		Digests{Files: []tree.Entry{randEntry(r), randEntry(r)}},
+		DigestList{Digests: []chunk.Digest{{1, 2, 3}, {}}},
 		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: randList(r)},
 		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: chunk.List{Total: r.Int64N(1 << 20)}},
 		SetMeta{Path: randString(r, 30), Mode: 0o644, Mtime: r.Int64()},
@@ -164,8 +166,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 33 {
-		t.Fatalf("covered %d message types, want 33", len(seen))
+	if len(seen) != 35 {
+		t.Fatalf("covered %d message types, want 35", len(seen))
 	}
 }
 

@@ -68,6 +68,9 @@ const (
 	TypeChunkList MsgType = TypeFolding + 3
 	// TypeStatMany lstats many paths in one request.
 	TypeStatMany MsgType = TypeFolding + 4
+	// TypeDigests asks for strong digests; TypeDigestList answers.
+	TypeDigests    MsgType = TypeFolding + 5
+	TypeDigestList MsgType = TypeFolding + 6
 )
 
 // Msg is one control message.
@@ -112,6 +115,13 @@ type Stat struct{ Path string }
 // answered by one Entries frame with an entry per path, in order: Kind
 // Absent for a missing path, Problem set when the stat failed otherwise.
 type StatMany struct{ Paths []string }
+
+// Digests asks for the strong digest of each file (syncer.Endpoint
+// Digests), answered by DigestList with one digest per file, in order.
+type Digests struct{ Files []tree.Entry }
+
+// DigestList answers Digests.
+type DigestList struct{ Digests []chunk.Digest }
 
 // Mkdir creates one directory.
 type Mkdir struct {
@@ -297,6 +307,8 @@ func (Rename) Type() MsgType      { return TypeRename }
 func (Copy) Type() MsgType        { return TypeCopy }
 func (Chunks) Type() MsgType      { return TypeChunks }
 func (StatMany) Type() MsgType    { return TypeStatMany }
+func (Digests) Type() MsgType     { return TypeDigests }
+func (DigestList) Type() MsgType  { return TypeDigestList }
 func (ChunkList) Type() MsgType   { return TypeChunkList }
 func (SetMeta) Type() MsgType     { return TypeSetMeta }
 func (FreeSpace) Type() MsgType   { return TypeFreeSpace }
@@ -405,6 +417,22 @@ func (m Scan) appendBody(b []byte) []byte {
 func (m Stat) appendBody(b []byte) []byte { return appendString(b, m.Path) }
 
 func (m StatMany) appendBody(b []byte) []byte { return appendStrings(b, m.Paths) }
+
+func (m Digests) appendBody(b []byte) []byte {
+	b = appendUvarint(b, uint64(len(m.Files)))
+	for _, e := range m.Files {
+		b = appendEntry(b, e)
+	}
+	return b
+}
+
+func (m DigestList) appendBody(b []byte) []byte {
+	b = appendUvarint(b, uint64(len(m.Digests)))
+	for _, d := range m.Digests {
+		b = append(b, d[:]...)
+	}
+	return b
+}
 
 func (m Mkdir) appendBody(b []byte) []byte {
 	b = appendString(b, m.Path)
@@ -570,6 +598,22 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		m = Copy{From: d.string(), FromExpect: d.entry(), Meta: d.entry(), Expect: d.entry()}
 	case TypeStatMany:
 		m = StatMany{Paths: d.strings()}
+	case TypeDigests:
+		n := d.count()
+		es := make([]tree.Entry, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			es = append(es, d.entry())
+		}
+		m = Digests{Files: es}
+	case TypeDigestList:
+		n := d.count()
+		ds := make([]chunk.Digest, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			var dg chunk.Digest
+			copy(dg[:], d.bytesFixed(len(dg)))
+			ds = append(ds, dg)
+		}
+		m = DigestList{Digests: ds}
 	case TypeChunks:
 		m = Chunks{Path: d.string(), Expect: d.entry()}
 	case TypeChunkList:

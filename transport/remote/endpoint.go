@@ -124,6 +124,25 @@ func (e *Endpoint) StatMany(ctx context.Context, paths []string) ([]tree.Entry, 
 	return out, nil
 }
 
+// Digests asks the server for strong digests of its files, 4,096 a
+// round trip.
+func (e *Endpoint) Digests(ctx context.Context, files []tree.Entry) ([]chunk.Digest, error) {
+	out := make([]chunk.Digest, 0, len(files))
+	for len(files) > 0 {
+		n := min(len(files), statManyBatch)
+		dl, err := expect[control.DigestList](e.do(ctx, control.Digests{Files: files[:n]}))
+		if err != nil {
+			return nil, err
+		}
+		if len(dl.Digests) != n {
+			return nil, fmt.Errorf("%w: %d digests in answer to %d files", control.ErrProtocol, len(dl.Digests), n)
+		}
+		out = append(out, dl.Digests...)
+		files = files[n:]
+	}
+	return out, nil
+}
+
 // Chunks asks the server for the chunk list of one of its files.
 func (e *Endpoint) Chunks(ctx context.Context, path string, expectE tree.Entry) (chunk.List, error) {
 	cl, err := expect[control.ChunkList](e.do(ctx, control.Chunks{Path: path, Expect: expectE}))

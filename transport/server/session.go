@@ -224,6 +224,14 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 		}
 		e, err := ep.Stat(ctx, m.Path)
 		return st.reply(err, control.EntryMsg{Entry: e})
+	case control.Digests:
+		for _, e := range m.Files {
+			if err := validPaths(e.Path); err != nil {
+				return st.reply(err, nil)
+			}
+		}
+		ds, err := ep.Digests(ctx, m.Files)
+		return st.reply(err, control.DigestList{Digests: ds})
 	case control.StatMany:
 		if err := validPaths(m.Paths...); err != nil {
 			return st.reply(err, nil)
