@@ -759,7 +759,7 @@ func (a *applier) progress(p string, delta int64, reused bool) {
 		a.sent[p] += delta
 	}
 	a.mu.Unlock()
-	a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta})
+	a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta, Reused: reused})
 }
 
 // event stamps totals and time on ev and hands it to the observer.

@@ -19,8 +19,12 @@ type Event struct {
 	Phase Phase
 	// Path and Delta: Delta more bytes of Path were moved (Phase
 	// transferring), or, with FileDone, Path finished (Err says how).
-	Path     string
-	Delta    int64
+	Path  string
+	Delta int64
+	// Reused: the Delta bytes did not cross the link; the receiving side
+	// took them from content it held (a block delta's chunks of the
+	// current version, a resumed partial).
+	Reused   bool
 	FileDone bool
 	Err      error
 	// Op is the kind of change that finished (with FileDone); From, for

@@ -232,8 +232,12 @@ func TestTransferLogNamesRenamesAndCopies(t *testing.T) {
 	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	tl.Observe("docs", syncer.Event{Time: t0, Phase: syncer.PhaseTransferring, Path: "new name.mp4", FileDone: true, Op: syncer.OpRename, From: "old name.mp4"})
 	tl.Observe("docs", syncer.Event{Time: t0, Phase: syncer.PhaseTransferring, Path: "b.mp4", FileDone: true, Op: syncer.OpCopy, From: "a.mp4"})
+	tl.Observe("docs", syncer.Event{Time: t0, Phase: syncer.PhaseTransferring, Path: "big.bin", Delta: 9000, Reused: true})
+	tl.Observe("docs", syncer.Event{Time: t0.Add(time.Second), Phase: syncer.PhaseTransferring, Path: "big.bin", Delta: 1000})
+	tl.Observe("docs", syncer.Event{Time: t0.Add(time.Second), Phase: syncer.PhaseTransferring, Path: "big.bin", FileDone: true})
 	want := `2026-11-21T10:00:00.000Z job=docs bytes=0 seconds=0.000 rate_bps=0 renamed_from="old name.mp4" path="new name.mp4"` + "\n" +
-		`2026-11-21T10:00:00.000Z job=docs bytes=0 seconds=0.000 rate_bps=0 copied_from="a.mp4" path="b.mp4"` + "\n"
+		`2026-11-21T10:00:00.000Z job=docs bytes=0 seconds=0.000 rate_bps=0 copied_from="a.mp4" path="b.mp4"` + "\n" +
+		`2026-11-21T10:00:01.000Z job=docs bytes=1000 seconds=1.000 rate_bps=8000 in_sync=10000 path="big.bin"` + "\n"
 	if b.String() != want {
 		t.Fatalf("transfer log:\n%s\nwant:\n%s", b.String(), want)
 	}

@@ -23,6 +23,11 @@ import (
 //	2026-11-21T10:00:03.000Z job=docs bytes=0 seconds=0.001 rate_bps=0 renamed_from="video/old.mp4" path="video/a b.mp4"
 //	2026-11-21T10:00:03.000Z job=docs bytes=0 seconds=0.001 rate_bps=0 copied_from="a.mp4" path="b.mp4"
 //
+// A file built on the receiving side partly from content it held (a block
+// delta) has bytes= for what crossed the link and in_sync= for its size:
+//
+//	2026-11-21T10:00:04.000Z job=docs bytes=65537 seconds=2.100 rate_bps=249664 in_sync=209715201 path="big.bin"
+//
 // Safe for concurrent use.
 type TransferLog struct {
 	now func() time.Time
@@ -35,8 +40,9 @@ type TransferLog struct {
 type flightKey struct{ job, path string }
 
 type flight struct {
-	start time.Time
-	bytes int64
+	start  time.Time
+	bytes  int64 // sent
+	inSync int64 // sent and reused
 }
 
 // NewTransferLog writes lines to w. now may be nil (time.Now); it stamps
@@ -122,7 +128,10 @@ func (t *TransferLog) Observe(job string, ev syncer.Event) {
 		f = &flight{start: at}
 		t.flights[k] = f
 	}
-	f.bytes += ev.Delta
+	f.inSync += ev.Delta
+	if !ev.Reused {
+		f.bytes += ev.Delta
+	}
 	if !ev.FileDone {
 		return
 	}
@@ -136,6 +145,10 @@ func (t *TransferLog) Observe(job string, ev syncer.Event) {
 			from = " renamed_from=" + strconv.Quote(ev.From)
 		case syncer.OpCopy:
 			from = " copied_from=" + strconv.Quote(ev.From)
+		default:
+			if f.inSync != f.bytes {
+				from = " in_sync=" + strconv.FormatInt(f.inSync, 10)
+			}
 		}
 		_, _ = io.WriteString(t.w, line(at, job, ev.Path, f.bytes, at.Sub(f.start), from))
 	}

@@ -34,6 +34,7 @@ type Metrics struct {
 	jobs      map[string]bool // jobs seen in the last Update
 
 	fileBytes    *prometheus.CounterVec
+	inSync       *prometheus.CounterVec
 	files        *prometheus.CounterVec
 	reused       *prometheus.CounterVec
 	passes       *prometheus.CounterVec
@@ -73,7 +74,8 @@ func New(now func() time.Time) *Metrics {
 		passStart: map[string]time.Time{},
 		jobs:      map[string]bool{},
 
-		fileBytes: counter("transferred_bytes_total", "File content bytes moved by sync passes, both directions."),
+		fileBytes: counter("transferred_bytes_total", "File content bytes sent by sync passes, both directions."),
+		inSync:    counter("in_sync_bytes_total", "File content bytes brought in sync by transfers, sent or taken from content the receiving side held (block delta)."),
 		files:     counter("files_transferred_total", "Files whose transfer finished, by result (ok or error).", "result"),
 		reused:    counter("files_reused_total", "Files made on the receiving side from content it already held, sending nothing, by how (renamed or copied).", "how"),
 		passes:    counter("passes_total", "Sync passes finished, by result (done or halted).", "result"),
@@ -96,7 +98,7 @@ func New(now func() time.Time) *Metrics {
 		inFlight:   gauge("transfers_in_flight", "Files being transferred now."),
 		nextPass:   gauge("next_pass_timestamp_seconds", "Unix time of the next scheduled pass, 0 if none."),
 	}
-	m.reg.MustRegister(m.fileBytes, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
+	m.reg.MustRegister(m.fileBytes, m.inSync, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
 		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass)
 	return m
 }
@@ -126,7 +128,10 @@ func (m *Metrics) Observe(job string, ev syncer.Event) {
 		at = m.now()
 	}
 	if ev.Delta > 0 {
-		m.fileBytes.WithLabelValues(job).Add(float64(ev.Delta))
+		m.inSync.WithLabelValues(job).Add(float64(ev.Delta))
+		if !ev.Reused {
+			m.fileBytes.WithLabelValues(job).Add(float64(ev.Delta))
+		}
 	}
 	if ev.FileDone {
 		result := "ok"
@@ -229,7 +234,7 @@ func (m *Metrics) Update(jobs []agent.JobStatus) {
 func (m *Metrics) forget(job string) {
 	l := prometheus.Labels{"job": job}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.fileBytes, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
+		m.fileBytes, m.inSync, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
 		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass,
 	} {
 		v.DeletePartialMatch(l)

@@ -77,6 +77,8 @@ func TestEventsFeedCounters(t *testing.T) {
 		{Time: t0.Add(time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 1000},
 		{Time: t0.Add(2 * time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 500, FileDone: true},
 		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "b", FileDone: true, Err: errors.New("no space")},
+		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "big", Delta: 4000, Reused: true},
+		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "big", Delta: 100},
 		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "c", FileDone: true, Op: syncer.OpRename, From: "old"},
 		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "d", FileDone: true, Op: syncer.OpCopy, From: "c"},
 		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "e", FileDone: true, Op: syncer.OpCopy, From: "c", Err: errors.New("changed")},
@@ -92,7 +94,8 @@ func TestEventsFeedCounters(t *testing.T) {
 
 	f := scrape(t, m)
 	job := map[string]string{"job": "docs"}
-	expect(t, f, "ferry_transferred_bytes_total", job, 1500)
+	expect(t, f, "ferry_transferred_bytes_total", job, 1600)
+	expect(t, f, "ferry_in_sync_bytes_total", job, 5600)
 	expect(t, f, "ferry_transferred_bytes_total", map[string]string{"job": "photos"}, 7)
 	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "ok"}, 3)
 	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "error"}, 2)

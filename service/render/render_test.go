@@ -41,7 +41,7 @@ func jobs() []agent.JobStatus {
 		},
 		{
 			Name: "photos", State: agent.Idle, NextPass: now.Add(12 * time.Second), Conflicts: 2, Config: "/etc/ferry/jobs.yaml",
-			Last: &snapshot.PassRecord{End: now.Add(-40 * time.Second), Deleted: 2, Renamed: 1, Copied: 2, Bytes: 900},
+			Last: &snapshot.PassRecord{End: now.Add(-40 * time.Second), Deleted: 2, Renamed: 1, Copied: 2, Bytes: 900, InSync: 3 << 20},
 		},
 		{Name: "scan", State: agent.Scanning},
 		mail,

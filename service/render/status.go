@@ -153,7 +153,12 @@ func last(j agent.JobStatus, now time.Time) string {
 	if l.Copied > 0 {
 		s += fmt.Sprintf(", %d copied", l.Copied)
 	}
-	s += ", " + Size(l.Bytes)
+	if l.InSync > 0 && l.InSync != l.Bytes {
+		// Renames, copies and block deltas bring more in sync than they send.
+		s += ", " + Size(l.InSync) + " in sync, " + Size(l.Bytes) + " sent"
+	} else {
+		s += ", " + Size(l.Bytes)
+	}
 	if l.Problems > 0 {
 		s += fmt.Sprintf(", %d %s", l.Problems, plural(l.Problems, "problem", "problems"))
 	}
