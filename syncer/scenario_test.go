@@ -361,6 +361,7 @@ func runScript(t *testing.T, kind, src string) string {
 		case "pass":
 			rec, err := e.pass(context.Background(), len(w) > 1 && w[1] == "--allow-deletes")
 			fmt.Fprintf(&out, "> %s\n%s\n", line, summary(rec))
+			t.Logf("line %d %s: %d bytes sent of %d in sync", n+1, line, rec.Bytes, rec.InSync)
 			switch {
 			case errors.Is(err, syncer.ErrHalted):
 				fmt.Fprintf(&out, "error is ErrHalted\n")
