@@ -218,7 +218,7 @@ func dump(t testing.TB, root string) []string {
 // on the remote's transfer granularity, so they print as a share of the
 // bytes brought in sync (sentShare), the same for every kind of remote.
 func summary(rec snapshot.PassRecord) string {
-	s := fmt.Sprintf("created=%d updated=%d deleted=%d renamed=%d copied=%d conflicts=%d problems=%d skipped=%d in_sync=%d sent=%s",
+	s := fmt.Sprintf("created=%d updated=%d deleted=%d renamed=%d copied=%d conflicts=%d problems=%d skipped=%d in_sync=%d %s",
 		rec.Created, rec.Updated, rec.Deleted, rec.Renamed, rec.Copied, rec.Conflicts, rec.Problems, rec.Skipped, rec.InSync, sentShare(rec.Bytes, rec.InSync))
 	if rec.Halted != "" {
 		s += "\nhalted: " + rec.Halted
@@ -229,22 +229,22 @@ func summary(rec snapshot.PassRecord) string {
 	return s
 }
 
-// sentShare tells how much of inSync crossed the link: "0", "all" (whole
-// files), a bucket for a block delta ("<=1%" ... "<100%"), or the raw
-// figures when more was sent than brought in sync.
+// sentShare tells how much of inSync crossed the link: "sent=0",
+// "sent=all" (whole files), a bucket for a block delta ("sent<=1%" ...
+// "sent<100%"), or the raw figure when more was sent than brought in sync.
 func sentShare(sent, inSync int64) string {
 	switch {
 	case sent == 0:
-		return "0"
+		return "sent=0"
 	case sent == inSync:
-		return "all"
+		return "sent=all"
 	case sent > inSync:
-		return fmt.Sprintf("%d(>in_sync)", sent)
+		return fmt.Sprintf("sent=%d(>in_sync)", sent)
 	}
 	for _, pct := range []int64{1, 5, 25} {
 		if sent*100 <= inSync*pct {
-			return fmt.Sprintf("<=%d%%", pct)
+			return fmt.Sprintf("sent<=%d%%", pct)
 		}
 	}
-	return "<100%"
+	return "sent<100%"
 }
