@@ -207,7 +207,7 @@ func TestConflictCopyNameIsFreeOnBothSides(t *testing.T) {
 	}
 
 	rec := e.mustPass()
-	if s := summary(rec); s != "created=0 updated=0 deleted=0 conflicts=0 problems=0 skipped=0 bytes=0" {
+	if s := summary(rec); s != "created=0 updated=0 deleted=0 renamed=0 copied=0 conflicts=0 problems=0 skipped=0 in_sync=0 sent=0" {
 		t.Errorf("second pass was not a no-op: %s", s)
 	}
 	for _, side := range []string{"local", "remote"} {
