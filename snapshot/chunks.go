@@ -205,13 +205,11 @@ func (c *Cache) commitChunks(tx *bolt.Tx, cur map[string]tree.Entry) error {
 	}
 	var drop [][]byte
 	err := b.ForEach(func(k, v []byte) error {
-		stored, _, err := parseChunkKey(k, v)
-		if err != nil {
-			// Damaged: not worth failing the cache's commit for; it goes.
-			drop = append(drop, bytes.Clone(k))
-			return nil
-		}
-		if e, ok := cur[stored.Path]; !ok || !chunksFit(stored, e) {
+		// Only the entry at the front is decoded: checksumming every list
+		// at every commit would cost more than it finds. LoadChunks
+		// checks the whole record before a list is used.
+		stored, _, err := ParseEntry(v)
+		if e, ok := cur[keyPath(k)]; err != nil || !ok || !chunksFit(stored, e) {
 			drop = append(drop, bytes.Clone(k))
 		}
 		return nil
