@@ -22,7 +22,7 @@ import (
 // read here is kept for next time.
 func (f *FS) Chunks(ctx context.Context, p string, expect tree.Entry) (chunk.List, error) {
 	if f.chunks != nil && expect.Size >= chunk.MinFileSize {
-		if l, ok := f.storedChunks(p, expect); ok {
+		if l, ok := f.storedChunks(ctx, p, expect); ok {
 			return l, nil
 		}
 	}
@@ -55,7 +55,7 @@ func (f *FS) Chunks(ctx context.Context, p string, expect tree.Entry) (chunk.Lis
 
 // storedChunks returns the stored list of p if it was computed for the file
 // as it is now (the same lstat) and with expect's content.
-func (f *FS) storedChunks(p string, expect tree.Entry) (chunk.List, bool) {
+func (f *FS) storedChunks(ctx context.Context, p string, expect tree.Entry) (chunk.List, bool) {
 	stored, l, ok, err := f.chunks.LoadChunks(p)
 	if err != nil {
 		f.log.Warn("unable to use the stored chunk list; reading the file", "path", p, "err", err)
@@ -64,7 +64,7 @@ func (f *FS) storedChunks(p string, expect tree.Entry) (chunk.List, bool) {
 	if !ok || stored.Kind != tree.File || stored.Size != expect.Size || (expect.Hash != 0 && stored.Hash != expect.Hash) {
 		return chunk.List{}, false
 	}
-	cur, err := f.Stat(context.Background(), p)
+	cur, err := f.Stat(ctx, p)
 	if err != nil || !cur.SameStat(stored) {
 		return chunk.List{}, false
 	}
