@@ -104,31 +104,28 @@ func chunkRecord(e tree.Entry, l chunk.List) (k, v []byte, ok bool, err error) {
 // caller decides whether that entry still describes the file. A record
 // that does not decode is an error wrapping ErrDamaged.
 func (c *Cache) LoadChunks(path string) (e tree.Entry, l chunk.List, ok bool, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	k := appendKey(nil, path)
-	if v, ok := c.pending[path]; ok {
-		e, l, err = parseChunkRecord(k, v)
-		return e, l, err == nil, err
+	// A buffered record is never changed, only replaced: it can be parsed
+	// outside the lock. One written meanwhile is in the file by the time
+	// the lock is let go.
+	c.mu.Lock()
+	v, pending := c.pending[path]
+	c.mu.Unlock()
+	if !pending {
+		err = c.db.view(func(tx *bolt.Tx) error {
+			if b := tx.Bucket(c.chunks); b != nil {
+				v = bytes.Clone(b.Get(k))
+			}
+			return nil
+		})
 	}
-	err = c.db.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(c.chunks)
-		if b == nil {
-			return nil
-		}
-		v := b.Get(k)
-		if v == nil {
-			return nil
-		}
-		// Parsing copies what it keeps out of bbolt's memory.
+	if err == nil && v != nil {
 		e, l, err = parseChunkRecord(k, v)
-		ok = err == nil
-		return err
-	})
+	}
 	if err != nil {
 		return tree.Entry{}, chunk.List{}, false, fmt.Errorf("unable to read the chunk list of %q from %s: %w", path, c.db.path, err)
 	}
-	return e, l, ok, nil
+	return e, l, v != nil, nil
 }
 
 // parseChunkRecord decodes a stored chunk list; it copies, so the result

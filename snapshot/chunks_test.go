@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -309,4 +310,54 @@ func TestResetDropsChunkLists(t *testing.T) {
 		t.Fatal(err)
 	}
 	noList(t, fresh, "big")
+}
+
+// TestChunkListsConcurrentUse: hash workers store lists (past the buffer
+// bound, so some are written mid-scan) while others load them; every list
+// is found, from the buffer or the file, and survives Commit.
+func TestChunkListsConcurrentUse(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "job.db"), nil)
+	c, err := db.Cache("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := chunk.List{Total: 16 << 20}
+	for i := range 256 {
+		l.Chunks = append(l.Chunks, chunk.Chunk{Off: int64(i) << 16, Len: 1 << 16})
+	}
+	const workers, each = 4, 100 // 400 lists of ~8.7 KB: past the bound
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				e := file(fmt.Sprintf("w%d/f%03d", w, i), l.Total, uint64(w*each+i+1))
+				c.Store(e)
+				if err := c.StoreChunks(e, l); err != nil {
+					t.Error(err)
+					return
+				}
+				if got, _, ok, err := c.LoadChunks(e.Path); !ok || err != nil || got != e {
+					t.Errorf("LoadChunks(%s) right after storing it: %+v, %v, %v", e.Path, got, ok, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := c.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := db.Cache("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := range workers {
+		for i := range each {
+			if _, _, ok, err := fresh.LoadChunks(fmt.Sprintf("w%d/f%03d", w, i)); !ok || err != nil {
+				t.Fatalf("w%d/f%03d: list lost (%v)", w, i, err)
+			}
+		}
+	}
 }
