@@ -74,7 +74,7 @@
 //     waits for it, as for its file's own fsync.
 //   - With Options.Chunks, the scan's read of a file of chunk.MinFileSize
 //     or more also cuts it into chunks (chunk.New tees into the xxhash:
-//     one read, about seven times the CPU of xxhash alone), and Chunks
+//     one read, five to seven times the CPU of xxhash alone), and Chunks
 //     answers from that list while the file's lstat (size, mtime, mode,
 //     inode) is the one it was computed for and its hash is the expected
 //     one. Like the scan cache, it cannot see a rewrite that keeps all of
