@@ -15,36 +15,85 @@ import (
 // Chunks returns the chunk list of the file at p, which must still be
 // what expect says (size, and content when expect.Hash is set): otherwise
 // ErrChanged. A file under chunk.MinFileSize has no list (zero chunks).
+//
+// With a ChunkStore, the list the scan computed when it hashed the file is
+// the answer as long as the file's lstat is still the one it was computed
+// for and its hash is expect's: an unchanged file is not read again. A list
+// read here is kept for next time.
 func (f *FS) Chunks(ctx context.Context, p string, expect tree.Entry) (chunk.List, error) {
-	r, err := f.OpenFile(ctx, p)
+	if f.chunks != nil && expect.Size >= chunk.MinFileSize {
+		if l, ok := f.storedChunks(ctx, p, expect); ok {
+			return l, nil
+		}
+	}
+	r, err := f.openFile(p)
 	if err != nil {
 		return chunk.List{}, err
 	}
 	defer r.Close()
-	return listOf(ctx, p, r, expect)
+	before, err := r.Stat()
+	if err != nil {
+		return chunk.List{}, fmt.Errorf("unable to list the chunks of %q: %w", p, err)
+	}
+	l, sum, err := listOf(ctx, p, r, expect)
+	if err != nil || f.chunks == nil || len(l.Chunks) == 0 {
+		return l, err
+	}
+	// Kept only if nothing touched the file while it was read, under the
+	// lstat it had before.
+	if after, err := r.Stat(); err == nil && ctime(after) == ctime(before) {
+		e := entryOf(p, before)
+		if e.SameStat(entryOf(p, after)) {
+			e.Hash = sum
+			if err := f.chunks.SaveChunks(e, l); err != nil {
+				f.log.Warn("unable to keep a chunk list", "path", p, "err", err)
+			}
+		}
+	}
+	return l, nil
 }
 
-// listOf chunks r in one read, checking it against expect on the way.
-func listOf(ctx context.Context, p string, r syncer.FileReader, expect tree.Entry) (chunk.List, error) {
+// storedChunks returns the stored list of p if it was computed for the file
+// as it is now (the same lstat) and with expect's content.
+func (f *FS) storedChunks(ctx context.Context, p string, expect tree.Entry) (chunk.List, bool) {
+	stored, l, ok, err := f.chunks.LoadChunks(p)
+	if err != nil {
+		f.log.Warn("unable to use the stored chunk list; reading the file", "path", p, "err", err)
+		return chunk.List{}, false
+	}
+	if !ok || stored.Kind != tree.File || stored.Size != expect.Size || (expect.Hash != 0 && stored.Hash != expect.Hash) {
+		return chunk.List{}, false
+	}
+	cur, err := f.Stat(ctx, p)
+	if err != nil || !cur.SameStat(stored) {
+		return chunk.List{}, false
+	}
+	return l, true
+}
+
+// listOf chunks r in one read, checking it against expect on the way, and
+// returns the list with the content's xxhash (0 for a file too small for a
+// list, which is not read).
+func listOf(ctx context.Context, p string, r syncer.FileReader, expect tree.Entry) (chunk.List, uint64, error) {
 	size := r.Size()
 	if size != expect.Size {
-		return chunk.List{}, fmt.Errorf("unable to list the chunks of %q: it is %d bytes now, %d when scanned: %w", p, size, expect.Size, syncer.ErrChanged)
+		return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: it is %d bytes now, %d when scanned: %w", p, size, expect.Size, syncer.ErrChanged)
 	}
 	h := xxhash.New()
 	c, ok := chunk.New(size, h)
 	if !ok {
-		return chunk.List{Total: size}, nil
+		return chunk.List{Total: size}, 0, nil
 	}
 	buf := make([]byte, 1<<20)
 	for off := int64(0); off < size; {
 		if err := ctx.Err(); err != nil {
-			return chunk.List{}, err
+			return chunk.List{}, 0, err
 		}
 		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
 		c.Write(buf[:n])
 		off += int64(n)
 		if err != nil && (err != io.EOF || off < size) {
-			return chunk.List{}, fmt.Errorf("unable to list the chunks of %q: %w", p, err)
+			return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: %w", p, err)
 		}
 		if n == 0 {
 			break
@@ -52,12 +101,12 @@ func listOf(ctx context.Context, p string, r syncer.FileReader, expect tree.Entr
 	}
 	l, err := c.List()
 	if err != nil {
-		return chunk.List{}, fmt.Errorf("unable to list the chunks of %q: %w: %w", p, err, syncer.ErrChanged)
+		return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: %w: %w", p, err, syncer.ErrChanged)
 	}
 	if expect.Hash != 0 && h.Sum64() != expect.Hash {
-		return chunk.List{}, fmt.Errorf("unable to list the chunks of %q: its content changed since the scan: %w", p, syncer.ErrChanged)
+		return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: its content changed since the scan: %w", p, syncer.ErrChanged)
 	}
-	return l, nil
+	return l, h.Sum64(), nil
 }
 
 // Digests returns each file's strong digest (syncer.Endpoint): the zero

@@ -72,6 +72,13 @@
 //     the FS is closed (the file is then in place but may not survive a
 //     crash); one that found the directory idle runs the fsync itself and
 //     waits for it, as for its file's own fsync.
+//   - With Options.Chunks, the scan's read of a file of chunk.MinFileSize
+//     or more also cuts it into chunks (chunk.New tees into the xxhash:
+//     one read, five to seven times the CPU of xxhash alone), and Chunks
+//     answers from that list while the file's lstat (size, mtime, mode,
+//     inode) is the one it was computed for and its hash is the expected
+//     one. Like the scan cache, it cannot see a rewrite that keeps all of
+//     those; the receiver verifies what it builds from a list anyway.
 //   - Special files (FIFOs, sockets, devices) are reported with Problem set
 //     and never opened.
 //   - The Cache must be safe for concurrent use: Scan looks entries up from

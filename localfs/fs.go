@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -26,10 +27,31 @@ type Cache interface {
 	Store(e tree.Entry)
 }
 
+// ChunkStore keeps the chunk lists of large files (chunk.MinFileSize and
+// up) with the lstat and hash each was computed for, so that Chunks
+// answers from the list the scan computed in the read that hashed the file
+// instead of reading it again. *snapshot.Cache satisfies it. It must be
+// safe for concurrent use.
+type ChunkStore interface {
+	// StoreChunks keeps a list the scan computed; it may buffer it until
+	// the scan's cache is committed.
+	StoreChunks(e tree.Entry, l chunk.List) error
+	// SaveChunks keeps a list computed outside a scan, at once.
+	SaveChunks(e tree.Entry, l chunk.List) error
+	// LoadChunks returns the list last kept for path and the entry it was
+	// kept for; ok is false when there is none.
+	LoadChunks(path string) (e tree.Entry, l chunk.List, ok bool, err error)
+}
+
 // Options configure an FS. The zero value is usable.
 type Options struct {
 	// Cache, if not nil, is consulted and updated by Scan.
 	Cache Cache
+	// Chunks, if not nil, receives the chunk list of every file of
+	// chunk.MinFileSize or more that Scan reads, computed in the same
+	// read as its hash, and answers Chunks for files unchanged since.
+	// Without it Scan computes no lists and Chunks reads the file.
+	Chunks ChunkStore
 	// HashWorkers bounds how many files Scan hashes at once; 0 means
 	// runtime.NumCPU().
 	HashWorkers int
@@ -58,6 +80,7 @@ type Options struct {
 type FS struct {
 	root          *os.Root
 	cache         Cache
+	chunks        ChunkStore
 	workers       int
 	log           *slog.Logger
 	partialSuffix string
@@ -92,6 +115,7 @@ func New(root string, opts Options) (*FS, error) {
 		root:          r,
 		dirs:          dirs,
 		cache:         opts.Cache,
+		chunks:        opts.Chunks,
 		workers:       opts.HashWorkers,
 		log:           opts.Log,
 		partialSuffix: opts.PartialSuffix,
@@ -470,6 +494,15 @@ func (f *FS) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int6
 
 // OpenFile opens a regular file for reading; a symlink is refused.
 func (f *FS) OpenFile(ctx context.Context, p string) (syncer.FileReader, error) {
+	r, err := f.openFile(p)
+	if err != nil {
+		return nil, err // not a nil *reader in a non-nil interface
+	}
+	return r, nil
+}
+
+// openFile is OpenFile with the file itself in reach.
+func (f *FS) openFile(p string) (*reader, error) {
 	d, base, err := f.parent(p)
 	if err != nil {
 		if errors.Is(err, errNotDir) {

@@ -38,7 +38,7 @@ func newFS(t testing.TB, root string, opts Options) *FS {
 func TestConformance(t *testing.T) {
 	endpointtest.Run(t, func(t *testing.T) (syncer.Endpoint, string) {
 		root := t.TempDir()
-		return newFS(t, root, Options{Cache: newMemCache()}), root
+		return newFS(t, root, Options{Cache: newMemCache(), Chunks: newMemChunks()}), root
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -297,13 +298,15 @@ func (s *scanner) file(d *dirRef, name string, e tree.Entry) error {
 // hash fills in j.it.e's Hash, re-reading a file that changed underneath up
 // to hashAttempts times. Identity is checked through the open descriptor
 // (fstat, including ctime, which a rewrite cannot set back) and through the
-// path (lstat) before and after reading.
+// path (lstat) before and after reading. A file large enough for a chunk
+// list gets one in the same read, handed to the ChunkStore with the entry
+// it belongs to.
 func (s *scanner) hash(j hashJob) {
 	e := &j.it.e
 	buf := <-s.buffers
 	defer func() { s.buffers <- buf }()
 	for range hashAttempts {
-		sum, fresh, err := s.hashOnce(j.d.r, j.name, *e, buf)
+		sum, list, fresh, err := s.hashOnce(j.d.r, j.name, *e, buf)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				e.Problem = "disappeared while hashing"
@@ -314,6 +317,12 @@ func (s *scanner) hash(j hashJob) {
 		}
 		if fresh == nil {
 			e.Hash = sum
+			if len(list.Chunks) > 0 {
+				if err := s.fs.chunks.StoreChunks(*e, list); err != nil {
+					// Only a cost: Chunks reads the file instead.
+					s.fs.log.Warn("unable to keep a chunk list", "path", e.Path, "err", err)
+				}
+			}
 			return
 		}
 		if fresh.Kind != tree.File || fresh.Problem != "" {
@@ -326,10 +335,12 @@ func (s *scanner) hash(j hashJob) {
 	e.Problem = problemChanged
 }
 
-// hashOnce hashes the file if it still matches want. It returns a non-nil
-// fresh entry when the file turned out to differ from want (before or after
-// reading), and an error when it cannot be read at all.
-func (s *scanner) hashOnce(r *os.Root, name string, want tree.Entry, buf []byte) (uint64, *tree.Entry, error) {
+// hashOnce hashes the file if it still matches want, and chunks it in the
+// same read when a ChunkStore wants its list (chunk.New tees every byte
+// into the xxhash). It returns a non-nil fresh entry when the file turned
+// out to differ from want (before or after reading), and an error when it
+// cannot be read at all.
+func (s *scanner) hashOnce(r *os.Root, name string, want tree.Entry, buf []byte) (uint64, chunk.List, *tree.Entry, error) {
 	restat := func() (*tree.Entry, error) {
 		fi, err := r.Lstat(name)
 		if err != nil {
@@ -340,36 +351,50 @@ func (s *scanner) hashOnce(r *os.Root, name string, want tree.Entry, buf []byte)
 	}
 	file, err := r.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return 0, nil, err
+		return 0, chunk.List{}, nil, err
 	}
 	defer file.Close()
 	before, err := file.Stat()
 	if err != nil {
-		return 0, nil, err
+		return 0, chunk.List{}, nil, err
 	}
 	if !sameFile(entryOf(want.Path, before), want) {
 		fresh, err := restat()
-		return 0, fresh, err
+		return 0, chunk.List{}, fresh, err
 	}
 	h := xxhash.New()
-	if _, err := io.CopyBuffer(h, ctxReader{s.ctx, file}, buf); err != nil {
-		return 0, nil, err
+	var w io.Writer = h
+	var c *chunk.Chunker
+	if s.fs.chunks != nil {
+		if c, _ = chunk.New(want.Size, h); c != nil {
+			w = c
+		}
+	}
+	if _, err := io.CopyBuffer(w, ctxReader{s.ctx, file}, buf); err != nil {
+		return 0, chunk.List{}, nil, err
 	}
 	if s.fs.afterHash != nil {
 		s.fs.afterHash(want.Path)
 	}
 	after, err := file.Stat()
 	if err != nil {
-		return 0, nil, err
+		return 0, chunk.List{}, nil, err
 	}
 	fresh, err := restat()
 	if err != nil {
-		return 0, nil, err
+		return 0, chunk.List{}, nil, err
 	}
 	if !sameFile(*fresh, want) || !sameFile(entryOf(want.Path, after), want) || ctime(after) != ctime(before) {
-		return 0, fresh, nil
+		return 0, chunk.List{}, fresh, nil
 	}
-	return h.Sum64(), nil, nil
+	var list chunk.List
+	if c != nil {
+		if list, err = c.List(); err != nil {
+			// Read a size other than its stat's: it changed after all.
+			return 0, chunk.List{}, fresh, nil
+		}
+	}
+	return h.Sum64(), list, nil, nil
 }
 
 func sameFile(a, b tree.Entry) bool {

@@ -334,6 +334,7 @@ const (
 	kindMeta    = iota // schema version (raw) and folder pair
 	kindEntries        // encoded tree entries: the ancestor and the caches
 	kindJSON           // conflicts and the pass record
+	kindChunks         // an entry and a chunk list
 )
 
 func bucketKind(name []byte) int {
@@ -342,6 +343,8 @@ func bucketKind(name []byte) int {
 		return kindMeta
 	case s == string(bucketAncestor) || strings.HasPrefix(s, cachePrefix):
 		return kindEntries
+	case strings.HasPrefix(s, chunksPrefix):
+		return kindChunks
 	}
 	return kindJSON
 }
@@ -360,6 +363,11 @@ func verify(db *bolt.DB) error {
 						return nil
 					case kind == kindEntries:
 						_, err := parseStoredEntry(k, v)
+						return err
+					case kind == kindChunks:
+						// The checksum covers the list; decoding every
+						// list at each open would cost more than it finds.
+						_, _, err := parseChunkKey(k, v)
 						return err
 					}
 					_, err := ParseRecord(k, v)
@@ -500,7 +508,7 @@ func (db *DB) Reset() error {
 		err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 			s := string(name)
 			if s == string(bucketAncestor) || s == string(bucketConflicts) ||
-				len(s) > len(cachePrefix) && s[:len(cachePrefix)] == cachePrefix {
+				strings.HasPrefix(s, cachePrefix) || strings.HasPrefix(s, chunksPrefix) {
 				drop = append(drop, []byte(s))
 			}
 			return nil

@@ -1,6 +1,7 @@
 // Package snapshot keeps one job's persistent state in a bbolt file: the
-// ancestor (the state both sides last agreed on), a scan cache per side,
-// the unresolved conflicts and the last pass record.
+// ancestor (the state both sides last agreed on), a scan cache per side
+// with the chunk lists of that side's large files, the unresolved
+// conflicts and the last pass record.
 //
 // Caveats:
 //
@@ -21,6 +22,12 @@
 //     into it); the caller then calls Recover. Either way TakeRecovery
 //     reports the replacement once, to the pass that runs without an
 //     ancestor because of it.
+//   - Chunk lists (Cache.StoreChunks) stay out of memory but for a
+//     bounded batch, so a tree of large files does not hold every list:
+//     about 35 bytes per chunk, 100 KB for a 200 MiB file. A list is
+//     stored with the lstat and hash it was computed for; the user of
+//     LoadChunks compares them with the file. Commit drops the lists of
+//     files the scan no longer saw as they were.
 //   - EachAncestor's fn must not call db (Recover waits for it).
 //   - One process at a time: a second Open of the same file fails after one
 //     second with an error wrapping ErrInUse.

@@ -81,7 +81,9 @@ func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string,
 	if err != nil {
 		return nil, fmt.Errorf("unable to load the %s scan cache: %w", side, err)
 	}
-	fs, err := localfs.New(root, localfs.Options{Cache: cache, PartialSuffix: job.PartialSuffix, Log: log})
+	// The cache keeps the chunk lists of large files too, beside the
+	// entries, in the same snapshot database.
+	fs, err := localfs.New(root, localfs.Options{Cache: cache, Chunks: cache, PartialSuffix: job.PartialSuffix, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
 	}

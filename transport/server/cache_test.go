@@ -1,13 +1,16 @@
 package server
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
@@ -83,5 +86,59 @@ func TestSessionsShareAFoldersScanCache(t *testing.T) {
 	e, ok := cache.Lookup("a")
 	if !ok || e.Size != 5 || e.Hash == 0 {
 		t.Fatalf("cache holds %+v %v", e, ok)
+	}
+}
+
+// TestServerChunksAnswerFromTheScansList: a served folder's scan keeps the
+// chunk lists of its large files in the folder's database, and a Chunks
+// request is answered from them without reading the file. Proven by
+// rewriting the file's bytes in place with its mtime set back after the
+// scan: the answer is the list of what the scan read, where a read would
+// have reported the file changed.
+func TestServerChunksAnswerFromTheScansList(t *testing.T) {
+	ts := startServer(t, nil)
+	rng := rand.New(rand.NewPCG(5, 5))
+	old := make([]byte, 2<<20)
+	for i := range old {
+		old[i] = byte(rng.Uint32())
+	}
+	p := filepath.Join(ts.root, "big")
+	if err := os.WriteFile(p, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.hello(t, "")
+	es := rawScan(t, c)
+	if len(es) != 1 || es[0].Path != "big" || es[0].Hash == 0 {
+		t.Fatalf("scan: %+v", es)
+	}
+
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("not what was scanned"), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+
+	m, err := rawCall(t, c, control.Chunks{Path: "big", Expect: es[0]})
+	if err != nil {
+		t.Fatalf("Chunks: %v (the server read the file instead of using its scan's list)", err)
+	}
+	ch, _ := chunk.New(int64(len(old)), nil)
+	ch.Write(old)
+	want, err := ch.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := m.(control.ChunkList); !ok || !reflect.DeepEqual(got.List, want) {
+		t.Fatalf("Chunks answered %T, want the scan's list of %d chunks", m, len(want.Chunks))
 	}
 }

@@ -10,7 +10,7 @@ import (
 func openLocal(dir, partialSuffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error) {
 	opts := localfs.Options{Log: log, PartialSuffix: partialSuffix}
 	if cache != nil {
-		opts.Cache = cache
+		opts.Cache, opts.Chunks = cache, cache
 	}
 	return localfs.New(dir, opts)
 }

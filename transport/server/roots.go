@@ -7,16 +7,20 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
-	"github.com/ferry-sync/ferry/tree"
 )
 
 // Cache is the scan cache a served folder's endpoint reuses hashes from
-// (localfs.Cache).
+// (localfs.Cache) and keeps the chunk lists of its large files in
+// (localfs.ChunkStore), so a Chunks request is answered from the list the
+// scan computed.
 type Cache interface {
-	Lookup(path string) (tree.Entry, bool)
-	Store(e tree.Entry)
+	localfs.Cache
+	localfs.ChunkStore
 }
+
+var _ Cache = (*snapshot.Cache)(nil)
 
 // roots shares one scan cache per served folder between the sessions that
 // serve it: bbolt locks its file, so two sessions cannot each open it.
