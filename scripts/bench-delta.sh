@@ -6,6 +6,7 @@
 #   scripts/bench-delta.sh
 #   FERRY_BIN=/path/to/ferry scripts/bench-delta.sh   # measure that build
 #   RSYNC_FLAGS="-a --delete" scripts/bench-delta.sh  # default: -a
+#   FERRY_LOG_LEVEL=debug scripts/bench-delta.sh      # timings in ferry.log
 #
 # Steps, each applied to the source and then synced by ferry and by rsync,
 # once each:
@@ -140,7 +141,7 @@ YAML
 
 ssh_cmd="ssh -p 22 -i $W/id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 run_ferry() {
-  ip netns exec "$NS-b" timeout "$1" "$W/ferry" sync --accept-new-host-key --config "$W/job.yaml" delta
+  ip netns exec "$NS-b" timeout "$1" "$W/ferry" sync --log-level "${FERRY_LOG_LEVEL:-warn}" --accept-new-host-key --config "$W/job.yaml" delta
 }
 run_rsync() {
   # shellcheck disable=SC2086

@@ -78,6 +78,11 @@ func newApplier(opts *Options, plan *Plan) *applier {
 			case OpMkdir, OpSymlink, OpRename, OpCopy:
 				a.planned[op.Path] = true
 			}
+			if op.Edit {
+				// The transfer that follows the rename.
+				a.filesTotal++
+				a.bytesTotal += op.Entry.Size
+			}
 		}
 	}
 	return a
@@ -210,6 +215,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 	// while directories are made.
 	var transfers, creates, moves [2][]Op
 	for s := range 2 {
+		var edits []Op
 		for _, op := range slices.Concat(a.ops(s), mirrors[s]) {
 			switch op.Kind {
 			case OpTransfer:
@@ -218,9 +224,12 @@ func (a *applier) run(ctx context.Context) (err error) {
 				creates[s] = append(creates[s], op)
 			case OpRename, OpCopy:
 				moves[s] = append(moves[s], op)
+				if op.Edit {
+					edits = append(edits, editAfter(op))
+				}
 			}
 		}
-		defer a.prepare(ctx, s, transfers[s])()
+		defer a.prepare(ctx, s, slices.Concat(transfers[s], edits))()
 	}
 
 	// A directory that a rename leaves is removed after the rename: until
@@ -282,10 +291,19 @@ func (a *applier) run(ctx context.Context) (err error) {
 				mu.Lock()
 				transfers[s] = append(transfers[s], Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry})
 				mu.Unlock()
-				a.mu.Lock()
-				a.bytesTotal += op.Entry.Size
-				a.mu.Unlock()
+				if !op.Edit {
+					a.mu.Lock()
+					a.bytesTotal += op.Entry.Size
+					a.mu.Unlock()
+				}
 				return nil
+			}
+			if op.Edit && err == nil {
+				// Renamed: now bring the new content, mostly from the
+				// renamed file.
+				mu.Lock()
+				transfers[s] = append(transfers[s], editAfter(op))
+				mu.Unlock()
 			}
 			return a.done(ctx, s, op, err)
 		})
@@ -343,7 +361,9 @@ func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback boo
 		if err != nil {
 			return op, op.Entry.Kind == tree.File && ctx.Err() == nil, err
 		}
-		if !sameMeta(op.Expect, op.Entry) {
+		// An edited file's mode and mtime come with its transfer, which
+		// expects the renamed file as it was.
+		if !op.Edit && !sameMeta(op.Expect, op.Entry) {
 			if err := ep.SetMeta(ctx, op.Path, op.Entry.Mode, op.Entry.Mtime); err != nil {
 				if ctx.Err() != nil {
 					return op, false, err
@@ -583,7 +603,9 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 			a.updated++
 		case OpRename:
 			a.renamed++
-			a.inSync += op.Entry.Size
+			if !op.Edit {
+				a.inSync += op.Entry.Size
+			}
 			for _, e := range op.Below {
 				a.inSync += e.Size
 			}
@@ -643,7 +665,14 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 		err = a.w.Forget(op.Path)
 	case OpRename:
 		err = a.w.Forget(op.Expect.Path)
-		for _, e := range slices.Concat([]tree.Entry{op.Entry}, op.Below) {
+		moved := op.Entry
+		if op.Edit {
+			// Both sides now hold the old content at Path until the
+			// transfer that follows lands: a failed transfer is then
+			// an edit on one side, which the next pass sends again.
+			moved = editAfter(op).Expect
+		}
+		for _, e := range slices.Concat([]tree.Entry{moved}, op.Below) {
 			if err != nil {
 				break
 			}
@@ -896,6 +925,14 @@ func copyOnce(ctx context.Context, src, dst Endpoint, t Transfer, progress Progr
 		return fmt.Errorf("%w: %w", errStalePartial, err)
 	}
 	return err
+}
+
+// editAfter is the transfer that follows an edited rename: the new
+// content onto the renamed file.
+func editAfter(op Op) Op {
+	moved := op.Expect
+	moved.Path = op.Path
+	return Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry, Expect: moved}
 }
 
 // seedCopy starts a local copy of a new version of a file that dst holds

@@ -2,8 +2,10 @@ package syncer
 
 import (
 	"encoding/binary"
+	"path"
 	"slices"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -76,6 +78,7 @@ func movesOnSide(ops []Op, mine, theirs []tree.Entry, f Folding) []Op {
 	if len(removes) > 0 {
 		added = append(added, dirMoves(ops, removes, creates, mine, theirs, f, drop)...)
 		added = append(added, fileRenames(ops, removes, creates, f, drop)...)
+		added = append(added, editedRenames(ops, removes, creates, f, drop)...)
 	}
 	added = append(added, copies(ops, creates, mine, drop)...)
 	if len(added) == 0 {
@@ -307,6 +310,67 @@ func fileRenames(ops []Op, removes, creates []int, f Folding, drop []bool) []Op 
 		drop[c], drop[i] = true, true
 		out = append(out, Op{Kind: OpRename, Path: op.Path, Entry: op.Entry, Expect: ops[c].Expect})
 	}
+	return out
+}
+
+// editedRenames pairs a new file big enough for a block delta with a
+// removed file it most likely was before being renamed or moved and
+// edited, when no file of identical content was found: the only removed
+// and the only new file of one base name, or else of one directory and
+// extension. The pair becomes a rename (no content crosses) followed by a
+// transfer that builds the new content from the renamed file. A wrong
+// guess costs no more than the plan it replaces: the transfer finds few
+// chunks to reuse and sends the rest, and every byte is verified.
+func editedRenames(ops []Op, removes, creates []int, f Folding, drop []bool) []Op {
+	var rs, cs []int
+	for _, i := range removes {
+		if e := ops[i].Expect; !drop[i] && e.Kind == tree.File && e.Problem == "" && e.Size >= deltaMinBase {
+			rs = append(rs, i)
+		}
+	}
+	for _, i := range creates {
+		if op := ops[i]; !drop[i] && op.Kind == OpTransfer && op.Entry.Size >= chunk.MinFileSize {
+			cs = append(cs, i)
+		}
+	}
+	if len(rs) == 0 || len(cs) == 0 {
+		return nil
+	}
+	var out []Op
+	pair := func(key func(string) string) {
+		from, to := map[string][]int{}, map[string][]int{}
+		for _, i := range rs {
+			if !drop[i] {
+				k := key(ops[i].Expect.Path)
+				from[k] = append(from[k], i)
+			}
+		}
+		for _, i := range cs {
+			if !drop[i] {
+				k := key(ops[i].Path)
+				to[k] = append(to[k], i)
+			}
+		}
+		for _, i := range cs {
+			if drop[i] {
+				continue
+			}
+			k := key(ops[i].Path)
+			if len(from[k]) != 1 || len(to[k]) != 1 {
+				continue
+			}
+			c, op := from[k][0], ops[i]
+			old := ops[c].Expect
+			if tree.IsBelow(f.Key(old.Path), f.Key(op.Path)) || tree.IsBelow(f.Key(op.Path), f.Key(old.Path)) ||
+				f.Key(old.Path) == f.Key(op.Path) || respelled(f, old.Path, op.Path) {
+				continue
+			}
+			drop[c], drop[i] = true, true
+			out = append(out, Op{Kind: OpRename, Path: op.Path, Entry: op.Entry, Expect: old, Edit: true})
+		}
+	}
+	pair(tree.Base)
+	pair(func(p string) string { return tree.Parent(p) + "/*" + path.Ext(p) })
 	return out
 }
 

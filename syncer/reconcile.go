@@ -108,6 +108,10 @@ type Op struct {
 	// entries below it, recorded in the ancestor when the move succeeds
 	// (those the side then holds as scanned).
 	Below []tree.Entry
+	// Edit marks a file OpRename whose file was also edited: Entry is the
+	// new content, which a transfer brings after the rename, building it
+	// from the renamed file (Expect, now at Path) by block delta.
+	Edit bool
 }
 
 // Plan is what one pass should do. Each side's ops are in execution order:

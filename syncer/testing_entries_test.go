@@ -19,6 +19,9 @@ var (
 	// tF2 is a local edit, tF3 a remote edit.
 	tF2 = tree.Entry{Kind: tree.File, Size: 20, Mtime: 1000, Mode: 0o644, Hash: 2}
 	tF3 = tree.Entry{Kind: tree.File, Size: 30, Mtime: 1000, Mode: 0o644, Hash: 3}
+	// tB1 is a file big enough for a block delta, tB2 an edit of it.
+	tB1 = tree.Entry{Kind: tree.File, Size: 8 << 20, Mtime: 1000, Mode: 0o644, Hash: 11}
+	tB2 = tree.Entry{Kind: tree.File, Size: 8<<20 + 1, Mtime: 1000, Mode: 0o644, Hash: 12}
 	// tD1 is a directory.
 	tD1 = tree.Entry{Kind: tree.Dir, Mtime: 1000, Mode: 0o755}
 	// tS1 and tS2 are symlinks with different targets.
@@ -97,6 +100,9 @@ func describePlan(p Plan) []string {
 				s = fmt.Sprintf("%s rename %s %s from %s %s", side, op.Path, fixtureName(op.Entry), op.Expect.Path, fixtureName(op.Expect))
 				if len(op.Below) > 0 {
 					s += fmt.Sprintf(" +%d below", len(op.Below))
+				}
+				if op.Edit {
+					s += " edit"
 				}
 			case OpCopy:
 				s = fmt.Sprintf("%s copy %s %s from %s %s", side, op.Path, fixtureName(op.Entry), op.From.Path, fixtureName(op.From))

@@ -123,3 +123,37 @@ func TestDeltaLocalFolderRemote(t *testing.T) {
 		t.Run("down/"+e.name, func(t *testing.T) { editAndSync(t, ctx, cfgPath, b, a, e.edit, size/16) })
 	}
 }
+
+// TestRenamePlusEditThroughServe: a file renamed (and moved) and edited
+// on one side reaches the other as a rename of its old version there and
+// a block delta onto it: through a real `ferry serve`, both ways, the
+// summary tells one rename, one update and little sent.
+func TestRenamePlusEditThroughServe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := startServedJob(t, ctx)
+	const size = 8 << 20
+	writeBig(t, filepath.Join(s.local, "report.bin"), size)
+	cfgPath := s.jobs(t, "    direction: two-way\n")
+	syncOnce(t, ctx, cfgPath)
+	steps := []struct {
+		name     string
+		from, to string // the side edited, and the other
+		old, new string
+	}{
+		{"up", s.local, s.served, "report.bin", "archive/report.bin"},
+		{"down", s.served, s.local, "archive/report.bin", "archive/report-v2.bin"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			mv(t, filepath.Join(st.from, st.old), filepath.Join(st.from, st.new))
+			out := editAndSync(t, ctx, cfgPath, filepath.Join(st.from, st.new), filepath.Join(st.to, st.new), deltaEdits[1].edit, size/16)
+			if !strings.Contains(out, "updated 1, renamed 1, copied 0, deleted 0") {
+				t.Fatalf("summary does not tell a rename and an update:\n%s", out)
+			}
+			if _, err := os.Stat(filepath.Join(st.to, st.old)); !os.IsNotExist(err) {
+				t.Fatalf("the old name is still on the other side: %v", err)
+			}
+		})
+	}
+}

@@ -201,6 +201,10 @@ func (c *Chunker) emit() {
 	c.sha.Reset()
 }
 
+// Chunks returns the chunks closed so far, in order. The slice is the
+// Chunker's: read it before the next Write.
+func (c *Chunker) Chunks() []Chunk { return c.chunks }
+
 // List closes the last chunk and returns the file's chunk list. It fails
 // with ErrSizeChanged if the bytes written differ from the announced size.
 // The returned list is the caller's; c may be Reset and reused.

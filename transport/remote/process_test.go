@@ -42,6 +42,9 @@ func serveForTest() int {
 	if step := os.Getenv(crashStepEnv); step != "" {
 		cfg.Open = crashingOpener(step)
 	}
+	if n := os.Getenv(crashSeedEnv); n != "" {
+		cfg.Open = seedKillingOpener(n)
+	}
 	ln, err := net.Listen("tcp", os.Getenv("FERRY_TEST_LISTEN"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
