@@ -288,3 +288,45 @@ func (d *decoder) chunkList() chunk.List {
 	d.b = d.b[n:]
 	return l
 }
+
+// appendRanges encodes ranges that are in order and disjoint: a count,
+// then for each the gap since the previous one's end and its length.
+func appendRanges(b []byte, rs []chunk.Range) []byte {
+	b = appendUvarint(b, uint64(len(rs)))
+	at := int64(0)
+	for _, r := range rs {
+		b = appendUvarint(b, uint64(r.Off-at))
+		b = appendUvarint(b, uint64(r.Len))
+		at = r.Off + r.Len
+	}
+	return b
+}
+
+// ranges decodes what appendRanges encodes: at least one range, at most
+// MaxRanges, none empty, ending within MaxTotal of a chunk list.
+func (d *decoder) ranges() []chunk.Range {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	// Every range takes at least two bytes.
+	if n == 0 || n > MaxRanges || n > uint64(len(d.b)/2) {
+		d.fail("range count out of range")
+		return nil
+	}
+	rs := make([]chunk.Range, 0, n)
+	at := uint64(0)
+	for range n {
+		gap, l := d.uvarint(), d.uvarint()
+		if d.err != nil {
+			return nil
+		}
+		if l == 0 || gap > chunk.MaxTotal || l > chunk.MaxTotal || at+gap+l > chunk.MaxTotal {
+			d.fail("bad range")
+			return nil
+		}
+		rs = append(rs, chunk.Range{Off: int64(at + gap), Len: int64(l)})
+		at += gap + l
+	}
+	return rs
+}

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -96,7 +97,9 @@ func samples(r *rand.Rand) []Msg {
 		Folding{},
 		Folded{Case: r.IntN(2) == 0, Normalization: r.IntN(2) == 0},
 		Create{Meta: randEntry(r), Expect: randEntry(r), Key: randBytes(r, 40), Fresh: r.IntN(2) == 0},
+		Create{Meta: randEntry(r), Expect: randEntry(r), Key: randBytes(r, 40), List: randList(r)},
 		Get{Path: randString(r, 30), Offset: r.Int64(), Expect: randEntry(r)},
+		Get{Path: randString(r, 30), Expect: randEntry(r), Ranges: randRanges(r)},
 		DataSession{Download: r.IntN(2) == 0, Rate: r.Int64(), AbsentUnlisted: r.IntN(2) == 0, NoEntries: r.IntN(2) == 0},
 		SessionOK{Port: r.Uint32(), ID: randBytes(r, 16), Key: randBytes(r, 32), Rate: r.Int64()},
 		FileError{Path: randString(r, 30), Code: Code(r.IntN(11)), Message: randString(r, 40)},
@@ -109,6 +112,7 @@ func samples(r *rand.Rand) []Msg {
 		Space{Free: r.Uint64(), Total: r.Uint64()},
 		Opened{Size: r.Int64()},
 		Created{Offset: r.Int64()},
+		Created{Held: randRanges(r)},
 	}
 }
 
@@ -133,6 +137,16 @@ func normalise(m Msg) Msg {
 	case Create:
 		if len(v.Key) == 0 {
 			v.Key = nil
+		}
+		return v
+	case Get:
+		if len(v.Ranges) == 0 {
+			v.Ranges = nil
+		}
+		return v
+	case Created:
+		if len(v.Held) == 0 {
+			v.Held = nil
 		}
 		return v
 	case SessionOK:
@@ -309,3 +323,46 @@ func randList(r *rand.Rand) chunk.List {
 	}
 	return l
 }
+
+// randRanges returns 1 to 20 ranges in order and disjoint, some touching.
+func randRanges(r *rand.Rand) []chunk.Range {
+	var rs []chunk.Range
+	at := int64(0)
+	for range 1 + r.IntN(20) {
+		off := at + r.Int64N(1<<r.IntN(40))
+		n := 1 + r.Int64N(1<<r.IntN(30))
+		rs = append(rs, chunk.Range{Off: off, Len: n})
+		at = off + n
+	}
+	return rs
+}
+
+// Ranges a peer sends must be in order, disjoint, non-empty, bounded in
+// count and end within a chunk list's largest file.
+func TestHostileRangesAreRejected(t *testing.T) {
+	body := func(tail ...byte) []byte {
+		b := Append(nil, Created{Offset: 0})
+		b = append(b, tail...)
+		n := len(b) - frameHeader
+		b[0], b[1], b[2], b[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+		return b
+	}
+	huge := binaryUvarint(chunk.MaxTotal)
+	cases := map[string][]byte{
+		"no ranges":     body(0),
+		"empty range":   body(1, 5, 0),
+		"count too big": body(append(binaryUvarint(MaxRanges+1), make([]byte, 2*(MaxRanges+1))...)...),
+		"count lies":    body(3, 1, 1),
+		"past the end":  body(append(append([]byte{2, 0}, huge...), append([]byte{0}, huge...)...)...),
+	}
+	for name, b := range cases {
+		if _, _, err := Parse(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err %v, want ErrMalformed", name, err)
+		}
+	}
+	if _, _, err := Parse(body(1, 5, 7)); err != nil {
+		t.Fatalf("a valid range was refused: %v", err)
+	}
+}
+
+func binaryUvarint(v uint64) []byte { return binary.AppendUvarint(nil, v) }

@@ -20,7 +20,9 @@ const ChannelType = "ferry-rpc"
 // answered. Version 4: errors carry CodeInTheWay. Version 5: Copy, which a
 // version 4 server would answer with a protocol error. Version 6: Chunks
 // and ChunkList (block delta), which an upload's data session sends
-// between SessionOK and the data.
+// between SessionOK and the data; over the SSH stream, Create's List,
+// Created's Held and Get's Ranges, optional trailing fields that a
+// message without them encodes exactly as before (no bump needed).
 const Version = 6
 
 // MsgType is the first byte of a frame body.
@@ -204,6 +206,11 @@ type Create struct {
 	Key []byte
 	// Fresh discards any partial and starts from offset 0.
 	Fresh bool
+	// List (optional) is the new version's chunk list: a server that
+	// starts the file afresh and holds a current version seeds the partial
+	// from the chunks they share and answers them in Created.Held. Encoded
+	// last and only when it has chunks.
+	List chunk.List
 }
 
 // Get streams a file from Offset to its end as Data frames, then OK. The
@@ -212,6 +219,11 @@ type Get struct {
 	Path   string
 	Offset int64
 	Expect tree.Entry
+	// Ranges (optional), in order and disjoint, within the file: stream
+	// only these, in order, in place of Offset to the end (a block delta
+	// fetches the parts its seeded partial lacks). At most MaxRanges.
+	// Encoded last and only when set.
+	Ranges []chunk.Range
 }
 
 // DataSession asks the server for a UDP data session. The client then
@@ -294,7 +306,19 @@ type Space struct{ Free, Total uint64 }
 type Opened struct{ Size int64 }
 
 // Created answers Create: the sender continues from Offset.
-type Created struct{ Offset int64 }
+type Created struct {
+	Offset int64
+	// Held (optional, only when Offset is 0): the ranges, in order and
+	// disjoint, that the server seeded from its current version for
+	// Create.List; the sender sends only the rest. At most MaxRanges.
+	// Encoded last and only when set.
+	Held []chunk.Range
+}
+
+// MaxRanges bounds Get.Ranges and Created.Held. A side with more sends
+// fewer: it merges the ranges past the bound into one (a Get fetches a
+// little more) or drops the held ranges past it (they are sent again).
+const MaxRanges = 1 << 16
 
 func (Hello) Type() MsgType       { return TypeHello }
 func (Welcome) Type() MsgType     { return TypeWelcome }
@@ -500,13 +524,21 @@ func (m Create) appendBody(b []byte) []byte {
 	b = appendEntry(b, m.Meta)
 	b = appendEntry(b, m.Expect)
 	b = appendBytes(b, m.Key)
-	return appendBool(b, m.Fresh)
+	b = appendBool(b, m.Fresh)
+	if len(m.List.Chunks) > 0 {
+		b = m.List.Append(b)
+	}
+	return b
 }
 
 func (m Get) appendBody(b []byte) []byte {
 	b = appendString(b, m.Path)
 	b = appendVarint(b, m.Offset)
-	return appendEntry(b, m.Expect)
+	b = appendEntry(b, m.Expect)
+	if len(m.Ranges) > 0 {
+		b = appendRanges(b, m.Ranges)
+	}
+	return b
 }
 
 func (m DataSession) appendBody(b []byte) []byte {
@@ -571,8 +603,15 @@ func (m Space) appendBody(b []byte) []byte {
 	return appendUvarint(b, m.Total)
 }
 
-func (m Opened) appendBody(b []byte) []byte  { return appendVarint(b, m.Size) }
-func (m Created) appendBody(b []byte) []byte { return appendVarint(b, m.Offset) }
+func (m Opened) appendBody(b []byte) []byte { return appendVarint(b, m.Size) }
+
+func (m Created) appendBody(b []byte) []byte {
+	b = appendVarint(b, m.Offset)
+	if len(m.Held) > 0 {
+		b = appendRanges(b, m.Held)
+	}
+	return b
+}
 
 func parseBody(t MsgType, body []byte) (Msg, error) {
 	d := &decoder{b: body}
@@ -635,9 +674,17 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 	case TypeFolded:
 		m = Folded{Case: d.bool(), Normalization: d.bool()}
 	case TypeCreate:
-		m = Create{Meta: d.entry(), Expect: d.entry(), Key: d.bytesN(1024), Fresh: d.bool()}
+		c := Create{Meta: d.entry(), Expect: d.entry(), Key: d.bytesN(1024), Fresh: d.bool()}
+		if d.err == nil && len(d.b) > 0 {
+			c.List = d.chunkList()
+		}
+		m = c
 	case TypeGet:
-		m = Get{Path: d.string(), Offset: d.varint(), Expect: d.entry()}
+		g := Get{Path: d.string(), Offset: d.varint(), Expect: d.entry()}
+		if d.err == nil && len(d.b) > 0 {
+			g.Ranges = d.ranges()
+		}
+		m = g
 	case TypeDataSession:
 		ds := DataSession{Download: d.bool(), Rate: d.varint()}
 		if d.err == nil && len(d.b) > 0 {
@@ -677,7 +724,11 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 	case TypeOpened:
 		m = Opened{Size: d.varint()}
 	case TypeCreated:
-		m = Created{Offset: d.varint()}
+		c := Created{Offset: d.varint()}
+		if d.err == nil && len(d.b) > 0 {
+			c.Held = d.ranges()
+		}
+		m = c
 	default:
 		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 	}

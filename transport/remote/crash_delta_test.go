@@ -82,7 +82,7 @@ func TestKillServerMidDeltaBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three server processes")
 	}
-	for _, mode := range []config.TransportMode{config.UDP} {
+	for _, mode := range []config.TransportMode{config.UDP, config.TCP} {
 		t.Run(string(mode), func(t *testing.T) { killMidBuild(t, mode) })
 	}
 }
@@ -136,12 +136,13 @@ func killMidBuild(t *testing.T, mode config.TransportMode) {
 	cmd.Wait()
 
 	// Insert 1 KiB in the middle; the server reads the current version
-	// once to cut it and again to copy: kill it a third into the copy.
+	// once, cutting it and copying matching chunks as it goes (chunk.Seed):
+	// kill it a third of the way in.
 	next := append(append(append([]byte(nil), old[:size/2]...), make([]byte, 1024)...), old[size/2:]...)
 	if err := os.WriteFile(filepath.Join(src, "big.bin"), next, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd, _ = serverProcess(t, dir, addr, append(env, crashSeedEnv+"="+strconv.Itoa(size+size/3))...)
+	cmd, _ = serverProcess(t, dir, addr, append(env, crashSeedEnv+"="+strconv.Itoa(size/3))...)
 	rec, err := pass(addr)
 	cmd.Wait()
 	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
@@ -121,7 +122,10 @@ func (r *reader) Close() error {
 type writer struct {
 	path     string
 	existing int64
-	lim      func(ctx context.Context, n int) error
+	// held are the ranges the server seeded from its current version
+	// (Created.Held): in order, disjoint, within the file.
+	held []chunk.Range
+	lim  func(ctx context.Context, n int) error
 
 	mu   sync.Mutex
 	k    *channel
@@ -129,11 +133,14 @@ type writer struct {
 }
 
 func (e *Endpoint) CreateFile(ctx context.Context, meta, expectE tree.Entry) (syncer.FileWriter, error) {
-	return e.create(ctx, meta, expectE, false)
+	return e.create(ctx, meta, expectE, false, chunk.List{})
 }
 
-func (e *Endpoint) create(ctx context.Context, meta, expectE tree.Entry, fresh bool) (*writer, error) {
-	k, err := e.openOn(context.WithoutCancel(ctx), control.Create{Meta: meta, Expect: expectE, Key: ResumeKey(meta), Fresh: fresh})
+// create opens a Create channel. With list (the new version's chunk list)
+// the server may seed the partial from its current version and answer
+// the ranges it holds.
+func (e *Endpoint) create(ctx context.Context, meta, expectE tree.Entry, fresh bool, list chunk.List) (*writer, error) {
+	k, err := e.openOn(context.WithoutCancel(ctx), control.Create{Meta: meta, Expect: expectE, Key: ResumeKey(meta), Fresh: fresh, List: list})
 	if err != nil {
 		return nil, fmt.Errorf("unable to create remote %s: %w", meta.Path, err)
 	}
@@ -142,7 +149,19 @@ func (e *Endpoint) create(ctx context.Context, meta, expectE tree.Entry, fresh b
 		k.close()
 		return nil, err
 	}
-	return &writer{path: meta.Path, existing: m.Offset, k: k, lim: func(ctx context.Context, n int) error { return waitN(ctx, e.up, n) }}, nil
+	if m.Offset < 0 || m.Offset > meta.Size || len(m.Held) > 0 && (m.Offset != 0 || len(list.Chunks) == 0 || end(m.Held) > meta.Size) {
+		k.close()
+		return nil, fmt.Errorf("%w: creating %s (%d bytes), the server holds offset %d and %d ranges up to %d", control.ErrProtocol, meta.Path, meta.Size, m.Offset, len(m.Held), end(m.Held))
+	}
+	return &writer{path: meta.Path, existing: m.Offset, held: m.Held, k: k, lim: func(ctx context.Context, n int) error { return waitN(ctx, e.up, n) }}, nil
+}
+
+// end is where the last of rs (in order) ends; 0 for none.
+func end(rs []chunk.Range) int64 {
+	if len(rs) == 0 {
+		return 0
+	}
+	return rs[len(rs)-1].Off + rs[len(rs)-1].Len
 }
 
 // ExistingSize is how many leading bytes of the file the server already

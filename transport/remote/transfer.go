@@ -10,6 +10,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
@@ -44,12 +45,13 @@ func (e *Endpoint) Download(ctx context.Context, items []syncer.Transfer, dst sy
 		})
 }
 
-// retryFresh runs one attempt and, if it resumed a partial file whose
-// content turned out wrong, one more from offset 0.
-func (e *Endpoint) retryFresh(attempt func(fresh bool) (resumed bool, err error)) error {
-	resumed, err := attempt(false)
-	if resumed && errors.Is(err, syncer.ErrHashMismatch) {
-		e.log.Info("resumed partial file did not verify; sending it again from the start", "err", err)
+// retryFresh runs one attempt and, if it built on a partial file (resumed,
+// or seeded from the current version) whose content turned out wrong, one
+// more from offset 0 that sends the whole file.
+func (e *Endpoint) retryFresh(attempt func(fresh bool) (reused bool, err error)) error {
+	reused, err := attempt(false)
+	if reused && errors.Is(err, syncer.ErrHashMismatch) {
+		e.log.Info("partial file built on held bytes did not verify; sending it again whole", "err", err)
 		_, err = attempt(true)
 	}
 	return err
@@ -82,7 +84,13 @@ func (e *Endpoint) each(ctx context.Context, items []syncer.Transfer, fn func(sy
 	return errs
 }
 
-func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syncer.Endpoint, progress syncer.Progress, fresh bool) (resumed bool, err error) {
+// uploadStream sends one file on a Create channel. A new version of a
+// file the server holds goes with its chunk list, and only what the
+// server could not seed from its current version is sent. reused reports
+// an attempt that built on bytes the server already held (a resumed or
+// seeded partial): if the result does not verify, retryFresh sends it
+// again whole.
+func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syncer.Endpoint, progress syncer.Progress, fresh bool) (reused bool, err error) {
 	meta := it.Source
 	p := meta.Path
 	if meta.Kind != tree.File {
@@ -96,7 +104,11 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 	if r.Size() != meta.Size {
 		return false, fmt.Errorf("unable to upload %s: it is now %d bytes, scanned at %d: %w", p, r.Size(), meta.Size, syncer.ErrChanged)
 	}
-	w, err := e.create(ctx, meta, it.Expect, fresh)
+	var list chunk.List
+	if !fresh && syncer.DeltaCandidate(it) {
+		list = e.streamList(ctx, it, src.Chunks)
+	}
+	w, err := e.create(ctx, meta, it.Expect, fresh, list)
 	if err != nil {
 		return false, err
 	}
@@ -111,61 +123,78 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 	stop := context.AfterFunc(ctx, w.k.close)
 	defer stop()
 
-	off := w.existing
-	resumed = off > 0
-	if resumed {
-		e.log.Debug("resuming upload", "path", p, "offset", off, "size", meta.Size)
-		report(progress, p, off, true)
+	pr := &reporter{progress: progress, path: p}
+	todo := []chunk.Range{{Off: w.existing, Len: meta.Size - w.existing}}
+	switch {
+	case w.existing > 0:
+		e.log.Debug("resuming upload", "path", p, "offset", w.existing, "size", meta.Size)
+		pr.add(w.existing, true)
+	case len(w.held) > 0:
+		todo = missing(w.held, meta.Size)
+		e.log.Debug("upload builds on the server's current version", "path", p, "held", chunk.Bytes(w.held), "size", meta.Size)
+		pr.add(chunk.Bytes(w.held), true)
 	}
-	// From offset 0 the sent bytes can be hashed on the way, so a file
-	// that changed while being read is caught here, as ErrChanged, rather
-	// than as a mismatch on the server.
+	reused = w.existing > 0 || len(w.held) > 0
+	// A whole file sent in order can be hashed on the way, so a file that
+	// changed while being read is caught here, as ErrChanged, rather than
+	// as a mismatch on the server.
 	var h *xxhash.Digest
-	if off == 0 && meta.Hash != 0 {
+	if !reused && meta.Hash != 0 {
 		h = xxhash.New()
 	}
 	buf := make([]byte, control.MaxData)
-	for off < meta.Size {
-		n, rerr := r.ReadAt(buf[:min(int64(len(buf)), meta.Size-off)], off)
-		if n > 0 {
-			if h != nil {
-				h.Write(buf[:n])
-			}
-			if err := waitN(ctx, e.up, n); err != nil {
-				return resumed, err
-			}
-			if err := w.k.send(control.Data{Off: off, Data: buf[:n]}); err != nil {
-				if ctx.Err() != nil {
-					return resumed, ctx.Err()
+	for _, rg := range todo {
+		for off, end := rg.Off, rg.Off+rg.Len; off < end; {
+			n, rerr := r.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+			if n > 0 {
+				if h != nil {
+					h.Write(buf[:n])
 				}
-				return resumed, fmt.Errorf("unable to upload %s: %w", p, err)
+				if err := waitN(ctx, e.up, n); err != nil {
+					return reused, err
+				}
+				if err := w.k.send(control.Data{Off: off, Data: buf[:n]}); err != nil {
+					if ctx.Err() != nil {
+						return reused, ctx.Err()
+					}
+					return reused, fmt.Errorf("unable to upload %s: %w", p, err)
+				}
+				off += int64(n)
+				pr.add(int64(n), false)
 			}
-			off += int64(n)
-			report(progress, p, int64(n), false)
-		}
-		if rerr != nil {
-			if errors.Is(rerr, io.EOF) && off < meta.Size {
-				return resumed, fmt.Errorf("unable to upload %s: it shrank while being read: %w", p, syncer.ErrChanged)
-			}
-			if !errors.Is(rerr, io.EOF) {
-				return resumed, fmt.Errorf("unable to upload %s: %w", p, rerr)
+			if rerr != nil {
+				if errors.Is(rerr, io.EOF) && off < end {
+					return reused, fmt.Errorf("unable to upload %s: it shrank while being read: %w", p, syncer.ErrChanged)
+				}
+				if !errors.Is(rerr, io.EOF) {
+					return reused, fmt.Errorf("unable to upload %s: %w", p, rerr)
+				}
 			}
 		}
 	}
 	if h != nil && h.Sum64() != meta.Hash {
-		return resumed, fmt.Errorf("unable to upload %s: it changed while being read: %w", p, syncer.ErrChanged)
+		return reused, fmt.Errorf("unable to upload %s: it changed while being read: %w", p, syncer.ErrChanged)
 	}
 	committed = true
 	if err := w.Commit(); err != nil {
 		if ctx.Err() != nil {
-			return resumed, ctx.Err()
+			return reused, ctx.Err()
 		}
-		return resumed, err
+		if reused && errors.Is(err, syncer.ErrHashMismatch) {
+			pr.takeBack()
+		}
+		return reused, err
 	}
-	return resumed, nil
+	return reused, nil
 }
 
-func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress, fresh bool) (resumed bool, err error) {
+// downloadStream fetches one file with Get. A new version of a file dst
+// holds is first built from the chunks its current version shares with the
+// server's list, and only the rest is fetched (Get with Ranges: one
+// request streams every gap, where Open and Read would cost a round trip
+// each, and Get checks the file is still what the scan saw). reused is as
+// for uploadStream.
+func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress, fresh bool) (reused bool, err error) {
 	meta := it.Source
 	p := meta.Path
 	if meta.Kind != tree.File {
@@ -185,52 +214,185 @@ func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst s
 	if err != nil {
 		return false, err
 	}
-	resumed = off > 0
-	k, err := e.openOn(ctx, control.Get{Path: p, Offset: off, Expect: meta})
+	var held []chunk.Range
+	if off == 0 && !fresh && syncer.DeltaCandidate(it) {
+		held = e.seedLocal(ctx, it, dst, w)
+	}
+	reused = off > 0 || len(held) > 0
+	todo := []chunk.Range{{Off: off, Len: meta.Size - off}}
+	get := control.Get{Path: p, Offset: off, Expect: meta}
+	if len(held) > 0 {
+		todo = capRanges(missing(held, meta.Size), meta.Size)
+		get.Ranges = todo
+	}
+	pr := &reporter{progress: progress, path: p}
+	if off > 0 {
+		e.log.Debug("resuming download", "path", p, "offset", off, "size", meta.Size)
+		pr.add(off, true)
+	}
+	if len(held) > 0 {
+		e.log.Debug("download builds on the current version", "path", p, "held", chunk.Bytes(held), "size", meta.Size)
+		pr.add(chunk.Bytes(held), true)
+	}
+	// Seeding checked every chunk against a list the server made from the
+	// scanned version just now; with nothing missing there is nothing to
+	// fetch, and Commit checks the whole file's hash.
+	if len(held) == 0 || len(get.Ranges) > 0 {
+		if err := e.fetch(ctx, get, meta, todo, w, pr); err != nil {
+			return reused, err
+		}
+	}
+	committed = true
+	err = w.Commit()
+	if reused && errors.Is(err, syncer.ErrHashMismatch) {
+		pr.takeBack()
+	}
+	return reused, err
+}
+
+// fetch sends get and writes what it streams into w: Data frames covering
+// todo, in order, then OK.
+func (e *Endpoint) fetch(ctx context.Context, get control.Get, meta tree.Entry, todo []chunk.Range, w syncer.FileWriter, pr *reporter) error {
+	p := meta.Path
+	k, err := e.openOn(ctx, get)
 	if err != nil {
-		return resumed, fmt.Errorf("unable to download %s: %w", p, err)
+		return fmt.Errorf("unable to download %s: %w", p, err)
 	}
 	defer k.close()
 	o, err := expect[control.Opened](k.recv())
 	if err != nil {
-		return resumed, err
+		return err
 	}
 	if o.Size != meta.Size {
-		return resumed, fmt.Errorf("unable to download %s: it is now %d bytes on the server, scanned at %d: %w", p, o.Size, meta.Size, syncer.ErrChanged)
+		return fmt.Errorf("unable to download %s: it is now %d bytes on the server, scanned at %d: %w", p, o.Size, meta.Size, syncer.ErrChanged)
 	}
-	if resumed {
-		e.log.Debug("resuming download", "path", p, "offset", off, "size", meta.Size)
-		report(progress, p, off, true)
-	}
+	i, off := 0, todo[0].Off
 	for {
+		// Step past the ranges already complete (and empty ones).
+		for i < len(todo) && off == todo[i].Off+todo[i].Len {
+			if i++; i < len(todo) {
+				off = todo[i].Off
+			}
+		}
 		m, err := k.recv()
 		if err != nil {
 			if ctx.Err() != nil {
-				return resumed, ctx.Err()
+				return ctx.Err()
 			}
-			return resumed, fmt.Errorf("unable to download %s: %w", p, err)
+			return fmt.Errorf("unable to download %s: %w", p, err)
 		}
 		if _, ok := m.(control.OK); ok {
 			break
 		}
 		d, ok := m.(control.Data)
-		if !ok || d.Off != off || int64(len(d.Data)) > meta.Size-off {
-			return resumed, fmt.Errorf("%w: unexpected %T while downloading %s", control.ErrProtocol, m, p)
+		if !ok || i == len(todo) || d.Off != off || int64(len(d.Data)) > todo[i].Off+todo[i].Len-off {
+			return fmt.Errorf("%w: unexpected %T while downloading %s", control.ErrProtocol, m, p)
 		}
 		if err := waitN(ctx, e.down, len(d.Data)); err != nil {
-			return resumed, err
+			return err
 		}
 		if _, err := w.WriteAt(d.Data, d.Off); err != nil {
-			return resumed, err
+			return err
 		}
 		off += int64(len(d.Data))
-		report(progress, p, int64(len(d.Data)), false)
+		pr.add(int64(len(d.Data)), false)
 	}
-	if off != meta.Size {
-		return resumed, fmt.Errorf("unable to download %s: server sent %d of %d bytes: %w", p, off, meta.Size, syncer.ErrChanged)
+	if i < len(todo) {
+		return fmt.Errorf("unable to download %s: server stopped at %d of %d bytes: %w", p, off, meta.Size, syncer.ErrChanged)
 	}
-	committed = true
-	return resumed, w.Commit()
+	return nil
+}
+
+// streamList returns the chunk list of a file worth a block delta from
+// lister, or an empty list (the file goes whole) when there is none.
+func (e *Endpoint) streamList(ctx context.Context, it syncer.Transfer, lister func(context.Context, string, tree.Entry) (chunk.List, error)) chunk.List {
+	l, err := lister(ctx, it.Source.Path, it.Source)
+	if err != nil {
+		e.log.Debug("no chunk list; sending the file whole", "path", it.Source.Path, "err", err)
+		return chunk.List{}
+	}
+	if len(l.Chunks) == 0 || l.Total != it.Source.Size {
+		return chunk.List{}
+	}
+	return l
+}
+
+// seedLocal fills w, the fresh partial of a download of a new version of
+// a file dst holds, with the chunks the current version shares with the
+// server's list, and returns the ranges it filled. Any failure only means
+// the file is fetched whole.
+func (e *Endpoint) seedLocal(ctx context.Context, it syncer.Transfer, dst syncer.Endpoint, w syncer.FileWriter) []chunk.Range {
+	p := it.Source.Path
+	l := e.streamList(ctx, it, e.Chunks)
+	if len(l.Chunks) == 0 {
+		return nil
+	}
+	// A seeded partial is no prefix of the file: drop the resume key first,
+	// so that an attempt after a crash starts afresh (and seeds again)
+	// rather than continuing from the partial's size.
+	if rw, ok := w.(resumable); ok {
+		if err := rw.SaveCheckpoint(nil); err != nil {
+			e.log.Warn("unable to reset the checkpoint of a partial; fetching the file whole", "path", p, "err", err)
+			return nil
+		}
+	}
+	held, err := syncer.SeedFrom(ctx, dst, p, w, l)
+	if err != nil {
+		e.log.Warn("unable to start from the current version; fetching the file whole", "path", p, "err", err)
+		return nil
+	}
+	return held
+}
+
+// missing returns the ranges of [0, size) that held, in order and
+// disjoint, does not cover.
+func missing(held []chunk.Range, size int64) []chunk.Range {
+	var out []chunk.Range
+	at := int64(0)
+	for _, h := range held {
+		if h.Off > at {
+			out = append(out, chunk.Range{Off: at, Len: h.Off - at})
+		}
+		at = max(at, h.Off+h.Len)
+	}
+	if at < size {
+		out = append(out, chunk.Range{Off: at, Len: size - at})
+	}
+	return out
+}
+
+// capRanges keeps rs within control.MaxRanges by merging the last ones,
+// up to size, into one: a few more bytes fetched, never fewer.
+func capRanges(rs []chunk.Range, size int64) []chunk.Range {
+	if len(rs) <= control.MaxRanges {
+		return rs
+	}
+	last := rs[control.MaxRanges-1].Off
+	return append(rs[:control.MaxRanges-1:control.MaxRanges-1], chunk.Range{Off: last, Len: size - last})
+}
+
+// reporter passes one attempt's progress on and remembers how much it
+// reported, so an attempt that built on held bytes and did not verify can
+// take it back before the retry reports the file again. What crossed the
+// link stays counted as sent.
+type reporter struct {
+	progress syncer.Progress
+	path     string
+	total    int64
+}
+
+func (r *reporter) add(n int64, reused bool) {
+	if n > 0 {
+		r.total += n
+		report(r.progress, r.path, n, reused)
+	}
+}
+
+func (r *reporter) takeBack() {
+	if r.progress != nil && r.total > 0 {
+		r.progress(r.path, -r.total, true)
+		r.total = 0
+	}
 }
 
 // localResume decides where a download into w continues: at the end of a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/control"
@@ -179,7 +180,11 @@ func (s *session) create(st *stream, ep syncer.Endpoint, m control.Create) error
 	if err != nil {
 		return st.reply(err, nil)
 	}
-	if err := st.send(control.Created{Offset: off}); err != nil {
+	var held []chunk.Range
+	if off == 0 && len(m.List.Chunks) > 0 {
+		held = s.seed(ep, w, m)
+	}
+	if err := st.send(control.Created{Offset: off, Held: held}); err != nil {
 		return err
 	}
 	var werr error
@@ -219,14 +224,47 @@ func (s *session) create(st *stream, ep syncer.Endpoint, m control.Create) error
 	}
 }
 
-// get streams one file from an offset, after checking that it is still
-// the file the client's scan saw.
+// seed fills the fresh partial w of a Create that carries the new
+// version's chunk list with the chunks the current version on the server
+// shares with it, and returns the ranges it filled, for the client to skip.
+// The list is the client's word only for which chunks to look for: every
+// copied chunk is hashed again from the server's own file (syncer.SeedFrom)
+// and the whole file's hash is checked at Commit, so a lying list costs
+// bytes, never a wrong file. Any failure here only means the file is sent
+// whole.
+func (s *session) seed(ep syncer.Endpoint, w syncer.FileWriter, m control.Create) []chunk.Range {
+	if m.List.Total != m.Meta.Size || !syncer.DeltaCandidate(syncer.Transfer{Source: m.Meta, Expect: m.Expect}) {
+		return nil
+	}
+	// A seeded partial is no prefix of the file: drop the resume key first,
+	// so that an attempt after a crash starts afresh (and seeds again)
+	// rather than continuing from the partial's size.
+	if rw, ok := w.(resumable); ok {
+		if err := rw.SaveCheckpoint(nil); err != nil {
+			s.log.Warn("unable to reset the checkpoint of a partial; sending the file whole", "path", m.Meta.Path, "err", err)
+			return nil
+		}
+	}
+	held, err := syncer.SeedFrom(s.ctx, ep, m.Meta.Path, w, m.List)
+	if err != nil {
+		s.log.Warn("unable to start from the current version; the file is sent whole", "path", m.Meta.Path, "err", err)
+		return nil
+	}
+	// Held ranges past the bound are sent again: correct, only larger.
+	return held[:min(len(held), control.MaxRanges)]
+}
+
+// get streams one file from an offset, or only the ranges asked for,
+// after checking that it is still the file the client's scan saw.
 func (s *session) get(st *stream, ep syncer.Endpoint, m control.Get) error {
 	if err := validPaths(m.Path); err != nil {
 		return st.reply(err, nil)
 	}
 	if m.Offset < 0 {
 		return st.reply(protocolError("negative offset"), nil)
+	}
+	if len(m.Ranges) > 0 && m.Offset != 0 {
+		return st.reply(protocolError("ranges and an offset"), nil)
 	}
 	if m.Expect.Kind != tree.Absent {
 		want := m.Expect
@@ -244,29 +282,38 @@ func (s *session) get(st *stream, ep syncer.Endpoint, m control.Get) error {
 	if m.Expect.Kind != tree.Absent && size != m.Expect.Size {
 		return st.reply(fmt.Errorf("%w: %s changed on the server since it was scanned", syncer.ErrChanged, m.Path), nil)
 	}
+	ranges := m.Ranges
+	if len(ranges) == 0 {
+		ranges = []chunk.Range{{Off: m.Offset, Len: max(size-m.Offset, 0)}}
+	} else if last := ranges[len(ranges)-1]; last.Off+last.Len > size {
+		// The decoder checked order; only the end needs the file's size.
+		return st.reply(protocolError("range %d+%d past the end of %s (%d bytes)", last.Off, last.Len, m.Path, size), nil)
+	}
 	if err := st.send(control.Opened{Size: size}); err != nil {
 		return err
 	}
 	buf := make([]byte, control.MaxData)
-	for off := m.Offset; off < size; {
-		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
-		if n > 0 {
-			if err := waitN(s.ctx, n, s.acct.limiter, s.srv.total); err != nil {
-				return err
+	for _, rg := range ranges {
+		for off, end := rg.Off, rg.Off+rg.Len; off < end; {
+			n, err := r.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+			if n > 0 {
+				if err := waitN(s.ctx, n, s.acct.limiter, s.srv.total); err != nil {
+					return err
+				}
+				if err := st.send(control.Data{Off: off, Data: buf[:n]}); err != nil {
+					return err
+				}
+				off += int64(n)
 			}
-			if err := st.send(control.Data{Off: off, Data: buf[:n]}); err != nil {
-				return err
+			if err != nil {
+				if errors.Is(err, io.EOF) && off == end {
+					break
+				}
+				if errors.Is(err, io.EOF) {
+					err = fmt.Errorf("%w: %s shrank while being sent", syncer.ErrChanged, m.Path)
+				}
+				return st.reply(fmt.Errorf("unable to read %s: %w", m.Path, err), nil)
 			}
-			off += int64(n)
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) && off == size {
-				break
-			}
-			if errors.Is(err, io.EOF) {
-				err = fmt.Errorf("%w: %s shrank while being sent", syncer.ErrChanged, m.Path)
-			}
-			return st.reply(fmt.Errorf("unable to read %s: %w", m.Path, err), nil)
 		}
 	}
 	return st.send(control.OK{})
