@@ -1001,7 +1001,7 @@ func seedCopy(ctx context.Context, src, dst Endpoint, t Transfer, w FileWriter) 
 	if err != nil {
 		return nil
 	}
-	held, err := SeedFrom(ctx, dst, t.Source.Path, w, l)
+	held, err := SeedFrom(ctx, dst, t.Expect, w, l)
 	if err != nil {
 		return nil
 	}

@@ -104,6 +104,49 @@ func Seed(dst io.WriterAt, base io.ReaderAt, size int64, next List, buf []byte) 
 	return out, nil
 }
 
+// SeedWith is Seed for a base whose list is known and trusted: the
+// receiver's own scan made it, and the file is still as that scan saw it.
+// It copies, without hashing them again, the base chunks next names, and
+// returns the ranges of dst it filled. A base that changed after all only
+// costs a failed whole-file check at commit (and a resend), which the
+// caller must make. base is read at most once per chunk of next. base's
+// list must be of next's chunking (same Params), else nothing is copied.
+func SeedWith(dst io.WriterAt, base io.ReaderAt, baseList, next List, buf []byte) ([]Range, error) {
+	bp, ok1 := baseList.Params()
+	np, ok2 := next.Params()
+	if !ok1 || !ok2 || bp != np || len(next.Chunks) == 0 {
+		return nil, nil
+	}
+	if len(buf) == 0 {
+		buf = make([]byte, 256<<10)
+	}
+	var out []Range
+	for _, o := range Plan(baseList, next) {
+		if o.Kind != Copy {
+			continue
+		}
+		for done := int64(0); done < o.Len; {
+			b := buf[:min(int64(len(buf)), o.Len-done)]
+			if n, err := base.ReadAt(b, o.BaseOff+done); n < len(b) {
+				if err == nil || err == io.EOF {
+					return out, nil // the base shrank: keep what was copied
+				}
+				return nil, fmt.Errorf("unable to read base at %d: %w", o.BaseOff+done, err)
+			}
+			if _, err := dst.WriteAt(b, o.Off+done); err != nil {
+				return nil, fmt.Errorf("unable to write at %d: %w", o.Off+done, err)
+			}
+			done += int64(len(b))
+		}
+		if k := len(out); k > 0 && out[k-1].Off+out[k-1].Len == o.Off {
+			out[k-1].Len += o.Len
+		} else {
+			out = append(out, Range{o.Off, o.Len})
+		}
+	}
+	return out, nil
+}
+
 // complement returns the ranges of [0, total) not covered by ops, which are
 // in order and do not overlap.
 func complement(ops []Op, total int64) []Range {

@@ -100,3 +100,31 @@ func (f *flipAfter) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// TestSeedWithTrustsTheBaseList: with the base's own list, SeedWith copies
+// every shared chunk without hashing, to the same effect as Seed.
+func TestSeedWithTrustsTheBaseList(t *testing.T) {
+	for _, seed := range seeds(4) {
+		r := newRand(seed)
+		old := randomBytes(r, 3<<20)
+		next := splice(old, len(old)/3, 0, randomBytes(r, 1000))
+		nl, bl := chunkFile(t, next), chunkFile(t, old)
+		a, b := &memFile{}, &memFile{}
+		viaList, err := SeedWith(a, bytes.NewReader(old), bl, nl, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		viaRead, err := Seed(b, bytes.NewReader(old), int64(len(old)), nl, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if Bytes(viaList) != Bytes(viaRead) || Bytes(viaList) < int64(len(next))*9/10 {
+			t.Fatalf("seed %d: SeedWith filled %d bytes, Seed %d, of %d", seed, Bytes(viaList), Bytes(viaRead), len(next))
+		}
+		for _, h := range viaList {
+			if !bytes.Equal(a.b[h.Off:h.Off+h.Len], next[h.Off:h.Off+h.Len]) {
+				t.Fatalf("seed %d: range %v holds wrong bytes", seed, h)
+			}
+		}
+	}
+}

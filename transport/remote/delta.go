@@ -8,6 +8,7 @@ import (
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 // listWorkers bounds the chunk lists asked for or computed at once.
@@ -61,14 +62,21 @@ func (e *Endpoint) chunkLists(ctx context.Context, items []syncer.Transfer, list
 }
 
 // seedFrom is a data receiver's Seed over dst: a file with a chunk list
-// in lists starts from the chunks its current version in dst shares.
-func seedFrom(dst syncer.Endpoint, lists map[string]chunk.List) func(context.Context, data.FileInfo, syncer.FileWriter) ([]chunk.Range, error) {
+// in lists starts from the chunks its current version in dst (as items
+// expect it) shares.
+func seedFrom(dst syncer.Endpoint, items []syncer.Transfer, lists map[string]chunk.List) func(context.Context, data.FileInfo, syncer.FileWriter) ([]chunk.Range, error) {
+	expect := make(map[string]tree.Entry, len(lists))
+	for _, it := range items {
+		if _, ok := lists[it.Source.Path]; ok {
+			expect[it.Source.Path] = it.Expect
+		}
+	}
 	return func(ctx context.Context, f data.FileInfo, w syncer.FileWriter) ([]chunk.Range, error) {
 		l, ok := lists[f.Path]
 		if !ok || l.Total != f.Size {
 			return nil, nil
 		}
-		return syncer.SeedFrom(ctx, dst, f.Path, w, l)
+		return syncer.SeedFrom(ctx, dst, expect[f.Path], w, l)
 	}
 }
 

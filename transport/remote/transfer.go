@@ -336,7 +336,7 @@ func (e *Endpoint) seedLocal(ctx context.Context, it syncer.Transfer, dst syncer
 			return nil
 		}
 	}
-	held, err := syncer.SeedFrom(ctx, dst, p, w, l)
+	held, err := syncer.SeedFrom(ctx, dst, it.Expect, w, l)
 	if err != nil {
 		e.log.Warn("unable to start from the current version; fetching the file whole", "path", p, "err", err)
 		return nil

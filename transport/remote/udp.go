@@ -387,7 +387,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 		return e.Chunks(ctx, p, it.Source)
 	})
 	if len(lists) > 0 {
-		cfg.Seed = seedFrom(dst, lists)
+		cfg.Seed = seedFrom(dst, items, lists)
 	}
 	r, err := data.NewReceiver(ds.pc, cfg, open)
 	if err != nil {

@@ -151,7 +151,7 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 		if !ok {
 			return nil, nil
 		}
-		return syncer.SeedFrom(ctx, ep, f.Path, w, l)
+		return syncer.SeedFrom(ctx, ep, exp, w, l)
 	}
 	rcv, err := data.NewReceiver(sc, cfg, open)
 	if err != nil {

@@ -227,10 +227,10 @@ func (s *session) create(st *stream, ep syncer.Endpoint, m control.Create) error
 // seed fills the fresh partial w of a Create that carries the new
 // version's chunk list with the chunks the current version on the server
 // shares with it, and returns the ranges it filled, for the client to skip.
-// The list is the client's word only for which chunks to look for: every
-// copied chunk is hashed again from the server's own file (syncer.SeedFrom)
-// and the whole file's hash is checked at Commit, so a lying list costs
-// bytes, never a wrong file. Any failure here only means the file is sent
+// The list is the client's word only for which chunks to look for: the
+// server finds them by its own scan's list of its file, or by hashing its
+// file again (syncer.SeedFrom), and the whole file's hash is checked at
+// Commit, so a lying list costs bytes, never a wrong file. Any failure here only means the file is sent
 // whole.
 func (s *session) seed(ep syncer.Endpoint, w syncer.FileWriter, m control.Create) []chunk.Range {
 	if m.List.Total != m.Meta.Size || !syncer.DeltaCandidate(syncer.Transfer{Source: m.Meta, Expect: m.Expect}) {
@@ -245,7 +245,7 @@ func (s *session) seed(ep syncer.Endpoint, w syncer.FileWriter, m control.Create
 			return nil
 		}
 	}
-	held, err := syncer.SeedFrom(s.ctx, ep, m.Meta.Path, w, m.List)
+	held, err := syncer.SeedFrom(s.ctx, ep, m.Expect, w, m.List)
 	if err != nil {
 		s.log.Warn("unable to start from the current version; the file is sent whole", "path", m.Meta.Path, "err", err)
 		return nil
