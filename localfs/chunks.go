@@ -2,8 +2,10 @@ package localfs
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -148,4 +150,110 @@ func (f *FS) smallDigest(ctx context.Context, e tree.Entry) chunk.Digest {
 		return chunk.Digest{}
 	}
 	return chunk.SmallDigest(b)
+}
+
+var (
+	_ syncer.ChunkFinder = (*FS)(nil)
+	_ syncer.ChunkKeeper = (*FS)(nil)
+)
+
+// StoredChunks returns the list the scan kept for the file at p, if the
+// file is still as it was then and its hash is expect's, without reading
+// the file (syncer.ChunkKeeper).
+func (f *FS) StoredChunks(ctx context.Context, p string, expect tree.Entry) (chunk.List, bool) {
+	if f.chunks == nil || expect.Size < chunk.MinFileSize {
+		return chunk.List{}, false
+	}
+	return f.storedChunks(ctx, p, expect)
+}
+
+// maxSeedSources bounds how many other files one SeedFromOthers reads.
+const maxSeedSources = 64
+
+// SeedFromOthers writes into w the chunks of next that lie outside filled
+// and that other files of the folder hold, by the chunk lists their scans
+// kept (syncer.ChunkFinder). Each chunk is read from its file and hashed
+// again before it is written, so a file changed since its list was kept
+// costs that chunk, never a wrong byte. It returns the ranges it filled.
+func (f *FS) SeedFromOthers(ctx context.Context, w io.WriterAt, next chunk.List, filled []chunk.Range) ([]chunk.Range, error) {
+	if f.chunks == nil || len(next.Chunks) == 0 {
+		return nil, nil
+	}
+	todo := make([]int, 0, len(next.Chunks))
+	want := map[[chunk.SumSize]byte]bool{}
+	k := 0
+	for j, c := range next.Chunks {
+		for k < len(filled) && filled[k].Off+filled[k].Len <= c.Off {
+			k++
+		}
+		if k < len(filled) && filled[k].Off <= c.Off && c.End() <= filled[k].Off+filled[k].Len {
+			continue
+		}
+		todo = append(todo, j)
+		want[c.Sum] = true
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	type place struct {
+		path string
+		c    chunk.Chunk
+	}
+	where := map[[chunk.SumSize]byte]place{}
+	files := map[string]bool{}
+	err := f.chunks.FindChunks(want, func(e tree.Entry, c chunk.Chunk) bool {
+		if _, ok := where[c.Sum]; ok || (!files[e.Path] && len(files) >= maxSeedSources) {
+			return len(where) < len(want)
+		}
+		files[e.Path] = true
+		where[c.Sum] = place{e.Path, c}
+		return len(where) < len(want)
+	})
+	if err != nil || len(where) == 0 {
+		return nil, err
+	}
+	open := map[string]syncer.FileReader{}
+	failed := map[string]bool{}
+	defer func() {
+		for _, r := range open {
+			r.Close()
+		}
+	}()
+	var out []chunk.Range
+	buf := make([]byte, 0, 256<<10)
+	for _, j := range todo {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		nc := next.Chunks[j]
+		pl, ok := where[nc.Sum]
+		if !ok || pl.c.Len != nc.Len {
+			continue
+		}
+		r, ok := open[pl.path]
+		if !ok {
+			if failed[pl.path] {
+				continue
+			}
+			var err error
+			if r, err = f.OpenFile(ctx, pl.path); err != nil {
+				failed[pl.path] = true
+				continue
+			}
+			open[pl.path] = r
+		}
+		b := slices.Grow(buf[:0], int(nc.Len))[:nc.Len]
+		if n, _ := r.ReadAt(b, pl.c.Off); int64(n) != nc.Len || sha256.Sum256(b) != nc.Sum {
+			continue
+		}
+		if _, err := w.WriteAt(b, nc.Off); err != nil {
+			return nil, fmt.Errorf("unable to write at %d: %w", nc.Off, err)
+		}
+		if n := len(out); n > 0 && out[n-1].Off+out[n-1].Len == nc.Off {
+			out[n-1].Len += nc.Len
+		} else {
+			out = append(out, chunk.Range{Off: nc.Off, Len: nc.Len})
+		}
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package localfs
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -60,6 +61,23 @@ func (c *memChunks) LoadChunks(p string) (tree.Entry, chunk.List, bool, error) {
 	defer c.mu.Unlock()
 	k, ok := c.m[p]
 	return k.e, k.l, ok, nil
+}
+
+func (c *memChunks) FindChunks(want map[[chunk.SumSize]byte]bool, found func(tree.Entry, chunk.Chunk) bool) error {
+	c.mu.Lock()
+	kept := make([]keptList, 0, len(c.m))
+	for _, k := range c.m {
+		kept = append(kept, k)
+	}
+	c.mu.Unlock()
+	for _, k := range kept {
+		for _, ch := range k.l.Chunks {
+			if want[ch.Sum] && !found(k.e, ch) {
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 func (c *memChunks) counts() (stores, saves int) {
@@ -356,4 +374,62 @@ func TestChunkListsInTheSnapshotDB(t *testing.T) {
 	}
 	f.Close()
 	db.Close()
+}
+
+// TestSeedFromOthersTakesVerifiedChunksOfOtherFiles: a new file that shares
+// most of its chunks with a file the folder holds is filled from that
+// file's kept list, each chunk hashed again; chunks of a file that changed
+// since its list was kept are not taken.
+func TestSeedFromOthersTakesVerifiedChunksOfOtherFiles(t *testing.T) {
+	root := t.TempDir()
+	a := randomBytes(3<<20, 11)
+	b := randomBytes(2<<20, 12)
+	endpointtest.Build(t, root, endpointtest.Dir{"a.bin": string(a), "b.bin": string(b)})
+	store := newMemChunks()
+	f := newFS(t, root, Options{Cache: newMemCache(), Chunks: store})
+	defer f.Close()
+	scanAll(t, f)
+	// The new file: a's first half, 1000 new bytes, b whole.
+	next := append(append(append([]byte(nil), a[:3<<19]...), randomBytes(1000, 13)[:1000]...), b...)
+	nl := chunkList(t, next)
+	w := &memWriter{}
+	held, err := f.SeedFromOthers(context.Background(), w, nl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := chunk.Bytes(held); n < int64(len(next))*8/10 {
+		t.Fatalf("filled %d of %d bytes from files that hold nearly all of them", n, len(next))
+	}
+	for _, h := range held {
+		if !bytes.Equal(w.b[h.Off:h.Off+h.Len], next[h.Off:h.Off+h.Len]) {
+			t.Fatalf("range %v holds wrong bytes", h)
+		}
+	}
+	// b rewritten with other bytes of the same length: its kept list
+	// names chunks it no longer has, and none of them may be taken.
+	if err := os.WriteFile(filepath.Join(root, "b.bin"), randomBytes(len(b), 14)[:len(b)], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w = &memWriter{}
+	held, err = f.SeedFromOthers(context.Background(), w, nl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range held {
+		if !bytes.Equal(w.b[h.Off:h.Off+h.Len], next[h.Off:h.Off+h.Len]) {
+			t.Fatalf("after b changed, range %v holds wrong bytes", h)
+		}
+		if h.Off+h.Len > 3<<19+1000+64<<10 {
+			t.Fatalf("after b changed, range %v was taken from it", h)
+		}
+	}
+}
+
+type memWriter struct{ b []byte }
+
+func (m *memWriter) WriteAt(p []byte, off int64) (int, error) {
+	if end := int(off) + len(p); end > len(m.b) {
+		m.b = append(m.b, make([]byte, end-len(m.b))...)
+	}
+	return copy(m.b[off:], p), nil
 }

@@ -41,6 +41,9 @@ type ChunkStore interface {
 	// LoadChunks returns the list last kept for path and the entry it was
 	// kept for; ok is false when there is none.
 	LoadChunks(path string) (e tree.Entry, l chunk.List, ok bool, err error)
+	// FindChunks calls found with a file and a chunk of its kept list for
+	// kept chunks whose SHA-256 is in want, until found returns false.
+	FindChunks(want map[[chunk.SumSize]byte]bool, found func(tree.Entry, chunk.Chunk) bool) error
 }
 
 // Options configure an FS. The zero value is usable.

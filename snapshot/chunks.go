@@ -227,3 +227,65 @@ func (c *Cache) commitChunks(tx *bolt.Tx, cur map[string]tree.Entry) error {
 func chunksFit(stored, e tree.Entry) bool {
 	return e.Kind == tree.File && stored.SameStat(e) && stored.Hash == e.Hash
 }
+
+// maxFindLists bounds how many stored lists one FindChunks reads, so a
+// side with very many large files does not make one new file cost a read
+// of every list.
+const maxFindLists = 100_000
+
+// FindChunks looks through the side's stored chunk lists (written and
+// buffered) for chunks whose SHA-256 is in want, and calls found with the
+// file each list was stored for (its lstat and hash then) and the chunk,
+// until found returns false. A chunk held by several files may be reported
+// more than once. Records that do not decode are skipped: what FindChunks
+// reports is a hint that its caller verifies.
+func (c *Cache) FindChunks(want map[[chunk.SumSize]byte]bool, found func(tree.Entry, chunk.Chunk) bool) error {
+	if len(want) == 0 {
+		return nil
+	}
+	more := true
+	look := func(k, v []byte) {
+		e, l, err := parseChunkRecord(k, v)
+		if err != nil {
+			return
+		}
+		for _, ch := range l.Chunks {
+			if more && want[ch.Sum] {
+				more = found(e, ch)
+			}
+		}
+	}
+	c.mu.Lock()
+	pending := make(map[string][]byte, len(c.pending))
+	for p, v := range c.pending {
+		pending[p] = v
+	}
+	c.mu.Unlock()
+	read := 0
+	for p, v := range pending {
+		if !more {
+			return nil
+		}
+		read++
+		look(appendKey(nil, p), v)
+	}
+	err := c.db.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(c.chunks)
+		if b == nil {
+			return nil
+		}
+		cur := b.Cursor()
+		for k, v := cur.First(); k != nil && more && read < maxFindLists; k, v = cur.Next() {
+			if _, isPending := pending[keyPath(k)]; isPending {
+				continue
+			}
+			read++
+			look(k, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("unable to read chunk lists from %s: %w", c.db.path, err)
+	}
+	return nil
+}

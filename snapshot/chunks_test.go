@@ -361,3 +361,49 @@ func TestChunkListsConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestFindChunksLooksThroughStoredAndBufferedLists: FindChunks reports,
+// for the sums asked for, the file and chunk of lists written and lists
+// still buffered, only for the side asked, and stops when told to.
+func TestFindChunksLooksThroughStoredAndBufferedLists(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "job.db"), nil)
+	c, err := db.Cache("remote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, wl := listOf(t, "a", 2<<20, 21)
+	buffered, bl := listOf(t, "b", 2<<20, 22)
+	c.Store(written)
+	if err := c.SaveChunks(written, wl); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StoreChunks(buffered, bl); err != nil {
+		t.Fatal(err)
+	}
+	want := map[[chunk.SumSize]byte]bool{wl.Chunks[1].Sum: true, bl.Chunks[2].Sum: true, {9}: true}
+	got := map[string]chunk.Chunk{}
+	err = c.FindChunks(want, func(e tree.Entry, ch chunk.Chunk) bool {
+		got[e.Path] = ch
+		if (e.Path == "a" && e != written) || (e.Path == "b" && e != buffered) {
+			t.Errorf("found in %+v, a file the lists were not stored for", e)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["a"] != wl.Chunks[1] || got["b"] != bl.Chunks[2] {
+		t.Fatalf("found %+v; want a's second chunk and b's third", got)
+	}
+	calls := 0
+	if err := c.FindChunks(want, func(tree.Entry, chunk.Chunk) bool { calls++; return false }); err != nil || calls != 1 {
+		t.Fatalf("FindChunks went on after found said stop: %d calls, %v", calls, err)
+	}
+	other, err := db.Cache("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.FindChunks(want, func(e tree.Entry, _ chunk.Chunk) bool { t.Errorf("other side found %s", e.Path); return true }); err != nil {
+		t.Fatal(err)
+	}
+}

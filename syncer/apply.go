@@ -944,7 +944,7 @@ func copyOnce(ctx context.Context, src, dst Endpoint, t Transfer, progress Progr
 	// The ranges to copy: the rest of the file, or, for a new version of
 	// a file dst holds, what its current version does not.
 	todo := []chunk.Range{{Off: off, Len: t.Source.Size - off}}
-	if resume && off == 0 && DeltaCandidate(t) {
+	if resume && off == 0 && ReuseCandidate(t) {
 		if held := seedCopy(ctx, src, dst, t, w); len(held) > 0 {
 			todo = gaps(held, t.Source.Size)
 			start = chunk.Bytes(held)
@@ -997,8 +997,8 @@ func editAfter(op Op) Op {
 // from the chunks of its current version, and returns the ranges it
 // filled. Nothing it could not do is an error: the file is copied whole.
 func seedCopy(ctx context.Context, src, dst Endpoint, t Transfer, w FileWriter) []chunk.Range {
-	l, err := src.Chunks(ctx, t.Source.Path, t.Source)
-	if err != nil {
+	l, ok := ListFor(ctx, src, t)
+	if !ok {
 		return nil
 	}
 	held, err := SeedFrom(ctx, dst, t.Expect, w, l)

@@ -56,15 +56,24 @@ func loadJob(path, name string) (*config.Config, *config.Job, error) {
 
 // cachedFolder is a local folder whose scans reuse the hashes recorded in
 // the job's snapshot database, and record this scan's for the next one.
+// It embeds the folder by its type, so everything the folder can do
+// beyond syncer.Endpoint (build files from chunks its other files hold)
+// stays visible to the engine.
 type cachedFolder struct {
-	syncer.Endpoint
+	*localfs.FS
 	cache *snapshot.Cache
 }
+
+var (
+	_ syncer.Endpoint    = (*cachedFolder)(nil)
+	_ syncer.ChunkFinder = (*cachedFolder)(nil)
+	_ syncer.ChunkKeeper = (*cachedFolder)(nil)
+)
 
 // Scan commits the cache after every complete scan, whoever runs the pass
 // (a one-shot sync or the agent), so unchanged files are never hashed twice.
 func (c *cachedFolder) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
-	if err := c.Endpoint.Scan(ctx, opts, visit); err != nil {
+	if err := c.FS.Scan(ctx, opts, visit); err != nil {
 		return err
 	}
 	if err := c.cache.Commit(); err != nil {
@@ -87,7 +96,7 @@ func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string,
 	if err != nil {
 		return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
 	}
-	return &cachedFolder{Endpoint: fs, cache: cache}, nil
+	return &cachedFolder{FS: fs, cache: cache}, nil
 }
 
 // remoteOptions are the per-invocation choices about reaching a remote.

@@ -14,13 +14,13 @@ import (
 // listWorkers bounds the chunk lists asked for or computed at once.
 const listWorkers = 4
 
-// chunkLists returns the chunk lists of the items worth a block delta,
-// by path, from lister (the server's endpoint for a download, the local
-// one for an upload). A file whose list cannot be had goes whole.
-func (e *Endpoint) chunkLists(ctx context.Context, items []syncer.Transfer, lister func(context.Context, string, syncer.Transfer) (chunk.List, error)) map[string]chunk.List {
+// chunkLists returns the chunk lists of the items pick chooses, by path,
+// from lister (the server's endpoint for a download, the local one for an
+// upload). A file whose list cannot be had goes whole.
+func (e *Endpoint) chunkLists(ctx context.Context, items []syncer.Transfer, pick func(syncer.Transfer) bool, lister func(context.Context, string, syncer.Transfer) (chunk.List, error)) map[string]chunk.List {
 	var todo []syncer.Transfer
 	for _, it := range items {
-		if syncer.DeltaCandidate(it) {
+		if pick(it) {
 			todo = append(todo, it)
 		}
 	}
@@ -85,8 +85,11 @@ func seedFrom(dst syncer.Endpoint, items []syncer.Transfer, lists map[string]chu
 // OK. The server waits for the OK before starting any such file, and
 // starts new files at once.
 func (e *Endpoint) sendLists(ctx context.Context, k *channel, items []syncer.Transfer, src syncer.Endpoint) error {
-	lists := e.chunkLists(ctx, items, func(ctx context.Context, p string, it syncer.Transfer) (chunk.List, error) {
-		return src.Chunks(ctx, p, it.Source)
+	lists := e.chunkLists(ctx, items, syncer.ReuseCandidate, func(ctx context.Context, p string, it syncer.Transfer) (chunk.List, error) {
+		if l, ok := syncer.ListFor(ctx, src, it); ok {
+			return l, nil
+		}
+		return chunk.List{}, nil
 	})
 	for _, it := range items {
 		if l, ok := lists[it.Source.Path]; ok {

@@ -105,8 +105,8 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 		return false, fmt.Errorf("unable to upload %s: it is now %d bytes, scanned at %d: %w", p, r.Size(), meta.Size, syncer.ErrChanged)
 	}
 	var list chunk.List
-	if !fresh && syncer.DeltaCandidate(it) {
-		list = e.streamList(ctx, it, src.Chunks)
+	if !fresh {
+		list, _ = syncer.ListFor(ctx, src, it)
 	}
 	w, err := e.create(ctx, meta, it.Expect, fresh, list)
 	if err != nil {

@@ -383,7 +383,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 		}
 		return dst.CreateFile(ctx, it.Source, it.Expect)
 	}
-	lists := e.chunkLists(ctx, items, func(ctx context.Context, p string, it syncer.Transfer) (chunk.List, error) {
+	lists := e.chunkLists(ctx, items, syncer.DeltaCandidate, func(ctx context.Context, p string, it syncer.Transfer) (chunk.List, error) {
 		return e.Chunks(ctx, p, it.Source)
 	})
 	if len(lists) > 0 {

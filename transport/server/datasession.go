@@ -144,8 +144,11 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 	}
 	cfg.Seed = func(ctx context.Context, f data.FileInfo, w syncer.FileWriter) ([]chunk.Range, error) {
 		exp, ok := expect[f.Path]
-		if !ok || !syncer.DeltaCandidate(syncer.Transfer{Source: f.Entry(), Expect: exp}) {
-			return nil, nil // a new file, or one too small: nothing to wait for
+		if !ok {
+			exp = tree.Entry{Path: f.Path} // a new file
+		}
+		if !syncer.ReuseCandidate(syncer.Transfer{Source: f.Entry(), Expect: exp}) {
+			return nil, nil // too small: no list comes for it
 		}
 		l, ok := lists.get(ctx, f.Path, f.Hash, f.Size)
 		if !ok {

@@ -233,7 +233,7 @@ func (s *session) create(st *stream, ep syncer.Endpoint, m control.Create) error
 // Commit, so a lying list costs bytes, never a wrong file. Any failure here only means the file is sent
 // whole.
 func (s *session) seed(ep syncer.Endpoint, w syncer.FileWriter, m control.Create) []chunk.Range {
-	if m.List.Total != m.Meta.Size || !syncer.DeltaCandidate(syncer.Transfer{Source: m.Meta, Expect: m.Expect}) {
+	if m.List.Total != m.Meta.Size || !syncer.ReuseCandidate(syncer.Transfer{Source: m.Meta, Expect: m.Expect}) {
 		return nil
 	}
 	// A seeded partial is no prefix of the file: drop the resume key first,
