@@ -214,3 +214,41 @@ func TestNewFileFromChunksTheReceiverHolds(t *testing.T) {
 		})
 	}
 }
+
+// TestNewFileFromChunksTheAgentHolds: the same the other way: a copy-and-
+// edit made on the server is built on the agent's side from the file it
+// holds, over UDP and over the SSH stream.
+func TestNewFileFromChunksTheAgentHolds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const size = 8 << 20
+	for _, kind := range []string{"udp", "tcp"} {
+		t.Run(kind, func(t *testing.T) {
+			s := startServedJob(t, ctx)
+			cfgPath := s.jobs(t, "    direction: remote-to-local\n")
+			if kind == "tcp" {
+				b, _ := os.ReadFile(cfgPath)
+				write(t, cfgPath, strings.Replace(string(b), "transport: udp", "transport: tcp", 1))
+			}
+			writeBig(t, filepath.Join(s.served, "video.bin"), size)
+			syncOnce(t, ctx, cfgPath)
+			syncOnce(t, ctx, cfgPath) // the agent's scan keeps the received file's list
+			b, err := os.ReadFile(filepath.Join(s.served, "video.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(s.served, "video-cut.bin"), deltaEdits[1].edit(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := syncOnce(t, ctx, cfgPath)
+			sameBytes(t, filepath.Join(s.served, "video-cut.bin"), filepath.Join(s.local, "video-cut.bin"))
+			m := sentRe.FindStringSubmatch(out)
+			if m == nil || !strings.Contains(out, "created 1,") {
+				t.Fatalf("summary does not tell one new file, in sync and sent:\n%s", out)
+			}
+			if sent := parseSize(t, m[2]); sent > size/16 {
+				t.Fatalf("a copy-and-edit of a file the agent holds sent %s:\n%s", m[2], out)
+			}
+		})
+	}
+}

@@ -88,6 +88,7 @@ func samples(r *rand.Rand) []Msg {
 		Chunks{Path: randString(r, 30), Expect: randEntry(r)},
 		StatMany{Paths: []string{randString(r, 30), randString(r, 30)}},
 		Digests{Files: []tree.Entry{randEntry(r), randEntry(r)}},
+		ChunksMany{Read: []tree.Entry{randEntry(r)}, Kept: []tree.Entry{randEntry(r), randEntry(r)}},
 		DigestList{Digests: []chunk.Digest{{1, 2, 3}, {}}},
 		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: randList(r)},
 		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: chunk.List{Total: r.Int64N(1 << 20)}},
@@ -180,8 +181,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 35 {
-		t.Fatalf("covered %d message types, want 35", len(seen))
+	if len(seen) != 36 {
+		t.Fatalf("covered %d message types, want 36", len(seen))
 	}
 }
 

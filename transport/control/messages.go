@@ -73,6 +73,8 @@ const (
 	// TypeDigests asks for strong digests; TypeDigestList answers.
 	TypeDigests    MsgType = TypeFolding + 5
 	TypeDigestList MsgType = TypeFolding + 6
+	// TypeChunksMany asks for many chunk lists in one round trip.
+	TypeChunksMany MsgType = TypeFolding + 7
 )
 
 // Msg is one control message.
@@ -117,6 +119,14 @@ type Stat struct{ Path string }
 // answered by one Entries frame with an entry per path, in order: Kind
 // Absent for a missing path, Problem set when the stat failed otherwise.
 type StatMany struct{ Paths []string }
+
+// ChunksMany asks for the chunk lists of many files in one round trip: of
+// Read, each computed if the server kept none (as Chunks); of Kept, only
+// those the server's scans kept, never reading a file. It is answered by a
+// ChunkList frame per file that has a list, in no set order, then OK.
+type ChunksMany struct {
+	Read, Kept []tree.Entry
+}
 
 // Digests asks for the strong digest of each file (syncer.Endpoint
 // Digests), answered by DigestList with one digest per file, in order.
@@ -332,6 +342,7 @@ func (Copy) Type() MsgType        { return TypeCopy }
 func (Chunks) Type() MsgType      { return TypeChunks }
 func (StatMany) Type() MsgType    { return TypeStatMany }
 func (Digests) Type() MsgType     { return TypeDigests }
+func (ChunksMany) Type() MsgType  { return TypeChunksMany }
 func (DigestList) Type() MsgType  { return TypeDigestList }
 func (ChunkList) Type() MsgType   { return TypeChunkList }
 func (SetMeta) Type() MsgType     { return TypeSetMeta }
@@ -441,6 +452,16 @@ func (m Scan) appendBody(b []byte) []byte {
 func (m Stat) appendBody(b []byte) []byte { return appendString(b, m.Path) }
 
 func (m StatMany) appendBody(b []byte) []byte { return appendStrings(b, m.Paths) }
+
+func (m ChunksMany) appendBody(b []byte) []byte {
+	for _, es := range [][]tree.Entry{m.Read, m.Kept} {
+		b = appendUvarint(b, uint64(len(es)))
+		for _, e := range es {
+			b = appendEntry(b, e)
+		}
+	}
+	return b
+}
 
 func (m Digests) appendBody(b []byte) []byte {
 	b = appendUvarint(b, uint64(len(m.Files)))
@@ -637,6 +658,15 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		m = Copy{From: d.string(), FromExpect: d.entry(), Meta: d.entry(), Expect: d.entry()}
 	case TypeStatMany:
 		m = StatMany{Paths: d.strings()}
+	case TypeChunksMany:
+		var cm ChunksMany
+		for _, es := range []*[]tree.Entry{&cm.Read, &cm.Kept} {
+			n := d.count()
+			for i := 0; i < n && d.err == nil; i++ {
+				*es = append(*es, d.entry())
+			}
+		}
+		m = cm
 	case TypeDigests:
 		n := d.count()
 		es := make([]tree.Entry, 0, n)

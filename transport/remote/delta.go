@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
@@ -58,6 +59,59 @@ func (e *Endpoint) chunkLists(ctx context.Context, items []syncer.Transfer, pick
 	}
 	close(next)
 	wg.Wait()
+	return out
+}
+
+// downloadLists asks the server, in a round trip per 4,096 files, for the
+// chunk lists of the items worth one: a delta candidate's (computed if the
+// server kept none), and a new file's only if the server's scan kept it,
+// since the agent may hold its chunks in other files. A file without a list
+// is fetched whole.
+func (e *Endpoint) downloadLists(ctx context.Context, items []syncer.Transfer) map[string]chunk.List {
+	var read, kept []tree.Entry
+	want := map[string]tree.Entry{}
+	for _, it := range items {
+		switch {
+		case syncer.DeltaCandidate(it):
+			read = append(read, it.Source)
+		case syncer.ReuseCandidate(it):
+			kept = append(kept, it.Source)
+		default:
+			continue
+		}
+		want[it.Source.Path] = it.Source
+	}
+	out := map[string]chunk.List{}
+	for len(read)+len(kept) > 0 {
+		nr := min(len(read), statManyBatch)
+		nk := min(len(kept), statManyBatch-nr)
+		k, err := e.openOn(ctx, control.ChunksMany{Read: read[:nr], Kept: kept[:nk]})
+		if err != nil {
+			e.log.Debug("no chunk lists; files go whole", "err", err)
+			return out
+		}
+		for {
+			m, err := k.recv()
+			if err != nil {
+				k.close()
+				e.log.Debug("chunk lists cut short; files go whole", "err", err)
+				return out
+			}
+			if _, done := m.(control.OK); done {
+				break
+			}
+			cl, ok := m.(control.ChunkList)
+			src, asked := want[cl.Path]
+			if !ok || !asked || cl.Hash != src.Hash || cl.List.Total != src.Size {
+				k.close()
+				e.log.Debug("unexpected answer to a chunk list request; files go whole", "msg", fmt.Sprintf("%T", m))
+				return out
+			}
+			out[cl.Path] = cl.List
+		}
+		k.close()
+		read, kept = read[nr:], kept[nk:]
+	}
 	return out
 }
 

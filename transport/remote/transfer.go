@@ -38,10 +38,17 @@ func (e *Endpoint) Upload(ctx context.Context, items []syncer.Transfer, src sync
 // Download fetches files from the server into dst, several at a time,
 // continuing partial files left in dst by an earlier attempt.
 func (e *Endpoint) Download(ctx context.Context, items []syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress) []error {
+	var lists map[string]chunk.List
+	var once sync.Once
+	listsOf := func(ctx context.Context) map[string]chunk.List {
+		once.Do(func() { lists = e.downloadLists(ctx, items) })
+		return lists
+	}
 	return e.transfer(ctx, items,
-		func(c *conn) ([]error, error) { return e.downloadUDP(ctx, c, items, dst, progress) },
+		func(c *conn) ([]error, error) { return e.downloadUDP(ctx, c, items, dst, progress, listsOf(ctx)) },
 		func(it syncer.Transfer) error {
-			return e.retryFresh(func(fresh bool) (bool, error) { return e.downloadStream(ctx, it, dst, progress, fresh) })
+			lists := listsOf(ctx)
+			return e.retryFresh(func(fresh bool) (bool, error) { return e.downloadStream(ctx, it, dst, progress, fresh, lists) })
 		})
 }
 
@@ -194,7 +201,7 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 // request streams every gap, where Open and Read would cost a round trip
 // each, and Get checks the file is still what the scan saw). reused is as
 // for uploadStream.
-func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress, fresh bool) (reused bool, err error) {
+func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress, fresh bool, lists map[string]chunk.List) (reused bool, err error) {
 	meta := it.Source
 	p := meta.Path
 	if meta.Kind != tree.File {
@@ -215,8 +222,8 @@ func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst s
 		return false, err
 	}
 	var held []chunk.Range
-	if off == 0 && !fresh && syncer.DeltaCandidate(it) {
-		held = e.seedLocal(ctx, it, dst, w)
+	if l, ok := lists[p]; ok && off == 0 && !fresh {
+		held = e.seedLocal(ctx, it, dst, w, l)
 	}
 	reused = off > 0 || len(held) > 0
 	todo := []chunk.Range{{Off: off, Len: meta.Size - off}}
@@ -303,28 +310,13 @@ func (e *Endpoint) fetch(ctx context.Context, get control.Get, meta tree.Entry, 
 	return nil
 }
 
-// streamList returns the chunk list of a file worth a block delta from
-// lister, or an empty list (the file goes whole) when there is none.
-func (e *Endpoint) streamList(ctx context.Context, it syncer.Transfer, lister func(context.Context, string, tree.Entry) (chunk.List, error)) chunk.List {
-	l, err := lister(ctx, it.Source.Path, it.Source)
-	if err != nil {
-		e.log.Debug("no chunk list; sending the file whole", "path", it.Source.Path, "err", err)
-		return chunk.List{}
-	}
-	if len(l.Chunks) == 0 || l.Total != it.Source.Size {
-		return chunk.List{}
-	}
-	return l
-}
-
 // seedLocal fills w, the fresh partial of a download of a new version of
 // a file dst holds, with the chunks the current version shares with the
 // server's list, and returns the ranges it filled. Any failure only means
 // the file is fetched whole.
-func (e *Endpoint) seedLocal(ctx context.Context, it syncer.Transfer, dst syncer.Endpoint, w syncer.FileWriter) []chunk.Range {
+func (e *Endpoint) seedLocal(ctx context.Context, it syncer.Transfer, dst syncer.Endpoint, w syncer.FileWriter, l chunk.List) []chunk.Range {
 	p := it.Source.Path
-	l := e.streamList(ctx, it, e.Chunks)
-	if len(l.Chunks) == 0 {
+	if len(l.Chunks) == 0 || l.Total != it.Source.Size {
 		return nil
 	}
 	// A seeded partial is no prefix of the file: drop the resume key first,

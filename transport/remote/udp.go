@@ -349,7 +349,7 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transf
 	return errs, serr
 }
 
-func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress) ([]error, error) {
+func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress, lists map[string]chunk.List) ([]error, error) {
 	byPath := make(map[string]int, len(items))
 	for i, it := range items {
 		byPath[it.Source.Path] = i
@@ -383,9 +383,6 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 		}
 		return dst.CreateFile(ctx, it.Source, it.Expect)
 	}
-	lists := e.chunkLists(ctx, items, syncer.DeltaCandidate, func(ctx context.Context, p string, it syncer.Transfer) (chunk.List, error) {
-		return e.Chunks(ctx, p, it.Source)
-	})
 	if len(lists) > 0 {
 		cfg.Seed = seedFrom(dst, items, lists)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/localfs"
@@ -313,6 +314,42 @@ func (s *session) get(st *stream, ep syncer.Endpoint, m control.Get) error {
 					err = fmt.Errorf("%w: %s shrank while being sent", syncer.ErrChanged, m.Path)
 				}
 				return st.reply(fmt.Errorf("unable to read %s: %w", m.Path, err), nil)
+			}
+		}
+	}
+	return st.send(control.OK{})
+}
+
+// chunksMany answers ChunksMany: a ChunkList per file that has a list
+// (kept by the scan, or, for m.Read, computed now), then OK. A file that is
+// not as the client's entry says, or has no list, is left out.
+func (s *session) chunksMany(st *stream, ep syncer.Endpoint, m control.ChunksMany) error {
+	for _, e := range slices.Concat(m.Read, m.Kept) {
+		if err := validPaths(e.Path); err != nil {
+			return st.reply(err, nil)
+		}
+	}
+	keeper, _ := ep.(syncer.ChunkKeeper)
+	send := func(e tree.Entry, l chunk.List) error {
+		if len(l.Chunks) == 0 || l.Total != e.Size {
+			return nil
+		}
+		return st.send(control.ChunkList{Path: e.Path, Hash: e.Hash, List: l})
+	}
+	for _, e := range m.Read {
+		if l, err := ep.Chunks(s.ctx, e.Path, e); err == nil {
+			if err := send(e, l); err != nil {
+				return err
+			}
+		}
+	}
+	for _, e := range m.Kept {
+		if keeper == nil {
+			break
+		}
+		if l, ok := keeper.StoredChunks(s.ctx, e.Path, e); ok {
+			if err := send(e, l); err != nil {
+				return err
 			}
 		}
 	}

@@ -224,6 +224,8 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 		}
 		e, err := ep.Stat(ctx, m.Path)
 		return st.reply(err, control.EntryMsg{Entry: e})
+	case control.ChunksMany:
+		return s.chunksMany(st, ep, m)
 	case control.Digests:
 		for _, e := range m.Files {
 			if err := validPaths(e.Path); err != nil {
