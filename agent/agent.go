@@ -13,13 +13,14 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 )
 
 // Opener opens a job's two endpoints for one pass. job.Bandwidth holds the
 // caps in force at that moment.
-type Opener func(ctx context.Context, job config.Job) (local, remote syncer.Endpoint, err error)
+type Opener func(ctx context.Context, job config.Job) (local, remote endpoint.Endpoint, err error)
 
 // OpenRequest is what an OpenFunc is given.
 type OpenRequest struct {
@@ -37,7 +38,7 @@ type OpenRequest struct {
 }
 
 // OpenFunc is the richer form of Opener; see Options.OpenWith.
-type OpenFunc func(ctx context.Context, req OpenRequest) (local, remote syncer.Endpoint, err error)
+type OpenFunc func(ctx context.Context, req OpenRequest) (local, remote endpoint.Endpoint, err error)
 
 // Options configure an Agent. Open or OpenWith is required.
 type Options struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -36,7 +37,7 @@ type passCall struct {
 
 type passFunc func(ctx context.Context, h *harness, opts syncer.Options) (snapshot.PassRecord, error)
 
-func nopOpen(ctx context.Context, job config.Job) (syncer.Endpoint, syncer.Endpoint, error) {
+func nopOpen(ctx context.Context, job config.Job) (endpoint.Endpoint, endpoint.Endpoint, error) {
 	return nil, nil, nil
 }
 
@@ -463,7 +464,7 @@ func TestSetBandwidthReachesLimitsAndNextOpen(t *testing.T) {
 	cfg := testConfig(t, config.Job{Name: "j", Local: "/l", Remote: "/r", Bandwidth: config.Bandwidth{Upload: 1e6, Policy: config.Fair}})
 	clock := newFakeClock(mustTime(t, "2025-01-03 00:03:00"))
 	opened := make(chan OpenRequest, 10)
-	a, err := New(cfg, Options{Clock: clock, OpenWith: func(ctx context.Context, req OpenRequest) (syncer.Endpoint, syncer.Endpoint, error) {
+	a, err := New(cfg, Options{Clock: clock, OpenWith: func(ctx context.Context, req OpenRequest) (endpoint.Endpoint, endpoint.Endpoint, error) {
 		opened <- req
 		return nil, nil, nil
 	}})

@@ -16,6 +16,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
@@ -25,7 +26,7 @@ import (
 // openLocalFolders opens both sides of a job whose remote is a local
 // folder (a NAS mount). Scans here hash every file (no cache): the trees
 // are tiny.
-func openLocalFolders(ctx context.Context, req OpenRequest) (syncer.Endpoint, syncer.Endpoint, error) {
+func openLocalFolders(ctx context.Context, req OpenRequest) (endpoint.Endpoint, endpoint.Endpoint, error) {
 	l, err := localfs.New(req.Job.Local, localfs.Options{PartialSuffix: req.Job.PartialSuffix})
 	if err != nil {
 		return nil, nil, err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -639,10 +640,10 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 }
 
 // openEndpoints opens both sides with the caps in force now.
-func (r *runner) openEndpoints(ctx context.Context, db *snapshot.DB) (syncer.Endpoint, syncer.Endpoint, error) {
+func (r *runner) openEndpoints(ctx context.Context, db *snapshot.DB) (endpoint.Endpoint, endpoint.Endpoint, error) {
 	job := r.job
 	job.Bandwidth = r.limits.Bandwidth()
-	var local, remote syncer.Endpoint
+	var local, remote endpoint.Endpoint
 	var err error
 	if r.a.opts.OpenWith != nil {
 		local, remote, err = r.a.opts.OpenWith(ctx, OpenRequest{Job: job, DB: db, Limits: r.limits})
@@ -655,7 +656,7 @@ func (r *runner) openEndpoints(ctx context.Context, db *snapshot.DB) (syncer.End
 	return local, remote, nil
 }
 
-func (r *runner) closeEndpoints(eps ...syncer.Endpoint) {
+func (r *runner) closeEndpoints(eps ...endpoint.Endpoint) {
 	for _, ep := range eps {
 		if ep == nil {
 			continue
@@ -666,7 +667,7 @@ func (r *runner) closeEndpoints(eps ...syncer.Endpoint) {
 	}
 }
 
-func (r *runner) syncOptions(local, remote syncer.Endpoint, db *snapshot.DB) syncer.Options {
+func (r *runner) syncOptions(local, remote endpoint.Endpoint, db *snapshot.DB) syncer.Options {
 	job := r.job
 	job.Bandwidth = r.limits.Bandwidth()
 	return syncer.Options{

@@ -10,7 +10,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -76,10 +76,10 @@ func (f *FS) storedChunks(ctx context.Context, p string, expect tree.Entry) (chu
 // listOf chunks r in one read, checking it against expect on the way, and
 // returns the list with the content's xxhash (0 for a file too small for a
 // list, which is not read).
-func listOf(ctx context.Context, p string, r syncer.FileReader, expect tree.Entry) (chunk.List, uint64, error) {
+func listOf(ctx context.Context, p string, r endpoint.FileReader, expect tree.Entry) (chunk.List, uint64, error) {
 	size := r.Size()
 	if size != expect.Size {
-		return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: it is %d bytes now, %d when scanned: %w", p, size, expect.Size, syncer.ErrChanged)
+		return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: it is %d bytes now, %d when scanned: %w", p, size, expect.Size, endpoint.ErrChanged)
 	}
 	h := xxhash.New()
 	c, ok := chunk.New(size, h)
@@ -103,15 +103,15 @@ func listOf(ctx context.Context, p string, r syncer.FileReader, expect tree.Entr
 	}
 	l, err := c.List()
 	if err != nil {
-		return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: %w: %w", p, err, syncer.ErrChanged)
+		return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: %w: %w", p, err, endpoint.ErrChanged)
 	}
 	if expect.Hash != 0 && h.Sum64() != expect.Hash {
-		return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: its content changed since the scan: %w", p, syncer.ErrChanged)
+		return chunk.List{}, 0, fmt.Errorf("unable to list the chunks of %q: its content changed since the scan: %w", p, endpoint.ErrChanged)
 	}
 	return l, h.Sum64(), nil
 }
 
-// Digests returns each file's strong digest (syncer.Endpoint): the zero
+// Digests returns each file's strong digest (endpoint.Endpoint): the zero
 // Digest for a file that is not as its entry says.
 func (f *FS) Digests(ctx context.Context, files []tree.Entry) ([]chunk.Digest, error) {
 	out := make([]chunk.Digest, len(files))
@@ -153,13 +153,13 @@ func (f *FS) smallDigest(ctx context.Context, e tree.Entry) chunk.Digest {
 }
 
 var (
-	_ syncer.ChunkFinder = (*FS)(nil)
-	_ syncer.ChunkKeeper = (*FS)(nil)
+	_ endpoint.ChunkFinder = (*FS)(nil)
+	_ endpoint.ChunkKeeper = (*FS)(nil)
 )
 
 // StoredChunks returns the list the scan kept for the file at p, if the
 // file is still as it was then and its hash is expect's, without reading
-// the file (syncer.ChunkKeeper).
+// the file (endpoint.ChunkKeeper).
 func (f *FS) StoredChunks(ctx context.Context, p string, expect tree.Entry) (chunk.List, bool) {
 	if f.chunks == nil || expect.Size < chunk.MinFileSize {
 		return chunk.List{}, false
@@ -172,7 +172,7 @@ const maxSeedSources = 64
 
 // SeedFromOthers writes into w the chunks of next that lie outside filled
 // and that other files of the folder hold, by the chunk lists their scans
-// kept (syncer.ChunkFinder). Each chunk is read from its file and hashed
+// kept (endpoint.ChunkFinder). Each chunk is read from its file and hashed
 // again before it is written, so a file changed since its list was kept
 // costs that chunk, never a wrong byte. It returns the ranges it filled.
 func (f *FS) SeedFromOthers(ctx context.Context, w io.WriterAt, next chunk.List, filled []chunk.Range) ([]chunk.Range, error) {
@@ -212,7 +212,7 @@ func (f *FS) SeedFromOthers(ctx context.Context, w io.WriterAt, next chunk.List,
 	if err != nil || len(where) == 0 {
 		return nil, err
 	}
-	open := map[string]syncer.FileReader{}
+	open := map[string]endpoint.FileReader{}
 	failed := map[string]bool{}
 	defer func() {
 		for _, r := range open {

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/internal/gentree"
 	"github.com/ferry-sync/ferry/snapshot"
-	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -56,7 +56,7 @@ func scanTree(b *testing.B, root string, files int, lists, warm bool) {
 		}
 		defer f.Close()
 		n := 0
-		if err := f.Scan(context.Background(), syncer.ScanOptions{}, func(e tree.Entry) error {
+		if err := f.Scan(context.Background(), endpoint.ScanOptions{}, func(e tree.Entry) error {
 			if e.Kind == tree.File {
 				n++
 			}

@@ -17,9 +17,9 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/snapshot"
-	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/syncer/endpointtest"
+	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -244,7 +244,7 @@ func TestChunksAnswersFromTheScansList(t *testing.T) {
 	// The same call without the store reads, and sees the change.
 	bare := newFS(t, root, Options{})
 	defer bare.Close()
-	if _, err := bare.Chunks(ctx, "big", e); !errors.Is(err, syncer.ErrChanged) {
+	if _, err := bare.Chunks(ctx, "big", e); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Chunks without a store: %v, want ErrChanged", err)
 	}
 }
@@ -280,7 +280,7 @@ func TestChunksRereadsAChangedFile(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{name: "expected hash", change: func(*testing.T, string) {}, hash: 42, err: syncer.ErrChanged},
+		{name: "expected hash", change: func(*testing.T, string) {}, hash: 42, err: endpoint.ErrChanged},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()

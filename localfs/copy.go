@@ -9,12 +9,12 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
 // CopyFile makes meta.Path a copy of from, a file in the same folder. See
-// syncer.Endpoint. The copy is a reflink where the filesystem shares
+// endpoint.Endpoint. The copy is a reflink where the filesystem shares
 // blocks (FICLONE: Btrfs, XFS), else copy_file_range (which io.Copy
 // between two files uses on Linux), and goes through the same partial
 // file, hash check and destination re-check as CreateFile.
@@ -43,7 +43,7 @@ func (f *FS) CopyFile(ctx context.Context, from string, fromExpect, meta, expect
 	}
 	defer src.Close()
 	if fi.Size() != meta.Size {
-		return fmt.Errorf("unable to copy %q: it is %d bytes, the copy needs %d: %w", from, fi.Size(), meta.Size, syncer.ErrChanged)
+		return fmt.Errorf("unable to copy %q: it is %d bytes, the copy needs %d: %w", from, fi.Size(), meta.Size, endpoint.ErrChanged)
 	}
 	w, err := f.createFile(ctx, meta, expect)
 	if err != nil {
@@ -80,7 +80,7 @@ func (w *Writer) fill(src *os.File) error {
 	if n != w.meta.Size || (w.meta.Hash != 0 && h.Sum64() != w.meta.Hash) {
 		_ = w.file.Truncate(0)
 		return fmt.Errorf("the copy is %d bytes hashing to %016x, expected %d bytes hashing to %016x: %w",
-			n, h.Sum64(), w.meta.Size, w.meta.Hash, syncer.ErrHashMismatch)
+			n, h.Sum64(), w.meta.Size, w.meta.Hash, endpoint.ErrHashMismatch)
 	}
 	w.mu.Lock()
 	w.existing, w.high = 0, w.meta.Size

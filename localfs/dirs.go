@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // maxCachedDirs bounds the directories an FS keeps open between writes.
@@ -244,7 +244,7 @@ func (t *spaceTracker) availLocked() int64 {
 
 // reserve reports the space available and, if need bytes fit in it, a
 // reservation that must be released.
-func (t *spaceTracker) reserve(need int64, read func() (syncer.Space, error)) (int64, *reservation, error) {
+func (t *spaceTracker) reserve(need int64, read func() (endpoint.Space, error)) (int64, *reservation, error) {
 	now := time.Now
 	if t.now != nil {
 		now = t.now

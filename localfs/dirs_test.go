@@ -12,7 +12,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -52,7 +52,7 @@ func TestCachedDirectorySwapIsCaught(t *testing.T) {
 	if err := os.Symlink(filepath.Join(root, "b"), filepath.Join(root, "a", "c")); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFile(t, f, "a/c/two", []byte("2")); !errors.Is(err, syncer.ErrChanged) {
+	if err := writeFile(t, f, "a/c/two", []byte("2")); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("write below a symlinked directory: %v, want ErrChanged", err)
 	}
 	for _, p := range []string{"b/two", "old-c/two"} {
@@ -223,7 +223,7 @@ func TestConcurrentWritersOfOnePathNeverMix(t *testing.T) {
 	}
 	w.WriteAt(one[:100], 0)
 	for name, ep := range map[string]*FS{"same FS": f, "other FS": g} {
-		if w2, err := ep.CreateFile(ctx, meta(two), tree.Entry{}); !errors.Is(err, syncer.ErrChanged) {
+		if w2, err := ep.CreateFile(ctx, meta(two), tree.Entry{}); !errors.Is(err, endpoint.ErrChanged) {
 			if err == nil {
 				w2.Abort()
 			}
@@ -271,7 +271,7 @@ func TestConcurrentWritersOfOnePathNeverMix(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case !errors.Is(err, syncer.ErrChanged):
+			case !errors.Is(err, endpoint.ErrChanged):
 				t.Fatalf("round %d: %v, want success or ErrChanged", round, err)
 			}
 		}

@@ -7,7 +7,7 @@
 //     (including "..", absolute paths and symlinks) can reach outside it.
 //     Write paths are additionally resolved one directory at a time without
 //     following symlinks: writing below a symlinked directory fails with
-//     syncer.ErrChanged even when the link points inside the folder.
+//     endpoint.ErrChanged even when the link points inside the folder.
 //   - The re-check before Remove, Symlink, SetMeta and an overwriting Commit
 //     and the kernel call that follows are two steps: a change made in the
 //     microseconds between them is not detected. Rename and a Commit onto an
@@ -15,7 +15,7 @@
 //     overwrite; elsewhere they fall back to check-then-rename.
 //   - A writer holds an exclusive flock on its partial file from CreateFile
 //     until Commit or Abort; a second writer of the same path, in this
-//     process or another, gets syncer.ErrChanged. The lock is advisory:
+//     process or another, gets endpoint.ErrChanged. The lock is advisory:
 //     only ferry respects it, and outside Linux there is none.
 //   - A partial file is resumed or replaced only if ferry made it: it
 //     carries the extended attribute user.ferry.partial (set on each new
@@ -24,12 +24,12 @@
 //     marker, the checkpoint file, is beside it (an empty one is made
 //     instead of the attribute where the filesystem has no user extended
 //     attributes). Any other NAME.partial is a user's file in the way: the
-//     path fails with a *syncer.InTheWayError (syncer.ErrInTheWay) until
+//     path fails with a *endpoint.InTheWayError (endpoint.ErrInTheWay) until
 //     it is moved or deleted.
 //     Partials left by ferry versions that made no marker for local
 //     copies are reported the same way. An unmarked NAME.partial that some
 //     other program holds flock'ed is reported as a transfer in progress
-//     (syncer.ErrChanged) instead.
+//     (endpoint.ErrChanged) instead.
 //   - A process killed at any step of a Commit (see CommitStep) leaves
 //     either a partial that still carries its mark, which the next
 //     attempt resumes or replaces, or the finished file in place: the mark

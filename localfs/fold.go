@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // foldProbe remembers what the probe learnt: a folder's filesystem does
@@ -19,25 +19,25 @@ import (
 type foldProbe struct {
 	mu   sync.Mutex
 	done bool
-	v    syncer.Folding
+	v    endpoint.Folding
 }
 
 // Folding learns, on the first call, whether the folder's filesystem
 // folds case and Unicode normalisation, by creating a ferry temporary file
 // with a mixed-case NFD name, looking it up under other spellings, and
 // removing it.
-func (f *FS) Folding(ctx context.Context) (syncer.Folding, error) {
+func (f *FS) Folding(ctx context.Context) (endpoint.Folding, error) {
 	f.fold.mu.Lock()
 	defer f.fold.mu.Unlock()
 	if f.fold.done {
 		return f.fold.v, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return syncer.Folding{}, err
+		return endpoint.Folding{}, err
 	}
 	v, err := probeFolding(f.root)
 	if err != nil {
-		return syncer.Folding{}, fmt.Errorf("unable to learn whether folder %q folds case (check that it is writable): %w", f.root.Name(), err)
+		return endpoint.Folding{}, fmt.Errorf("unable to learn whether folder %q folds case (check that it is writable): %w", f.root.Name(), err)
 	}
 	f.fold.v, f.fold.done = v, true
 	return v, nil
@@ -52,21 +52,21 @@ const probePrefix = ".ferry-tmp.probe-"
 // (NFD).
 const probeSuffix = "-Ab-e\u0301"
 
-func probeFolding(r *os.Root) (syncer.Folding, error) {
+func probeFolding(r *os.Root) (endpoint.Folding, error) {
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return syncer.Folding{}, err
+		return endpoint.Folding{}, err
 	}
 	name := probePrefix + hex.EncodeToString(id[:]) + probeSuffix
 	file, err := r.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return syncer.Folding{}, err
+		return endpoint.Folding{}, err
 	}
 	fi, err := file.Stat()
 	file.Close()
 	defer r.Remove(name)
 	if err != nil {
-		return syncer.Folding{}, err
+		return endpoint.Folding{}, err
 	}
 	same := func(other string) (bool, error) {
 		oi, err := r.Lstat(other)
@@ -78,12 +78,12 @@ func probeFolding(r *os.Root) (syncer.Folding, error) {
 		}
 		return os.SameFile(fi, oi), nil
 	}
-	var v syncer.Folding
+	var v endpoint.Folding
 	if v.Case, err = same(swapCase(name)); err != nil {
-		return syncer.Folding{}, err
+		return endpoint.Folding{}, err
 	}
 	if v.Normalization, err = same(strings.Replace(name, "e\u0301", "\u00e9", 1)); err != nil {
-		return syncer.Folding{}, err
+		return endpoint.Folding{}, err
 	}
 	return v, nil
 }

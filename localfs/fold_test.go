@@ -5,20 +5,20 @@ import (
 	"os"
 	"testing"
 
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/internal/foldfs"
-	"github.com/ferry-sync/ferry/syncer"
 )
 
 func TestFoldingOnFoldingFilesystems(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		opts foldfs.Options
-		want syncer.Folding
+		want endpoint.Folding
 	}{
-		{"plain", foldfs.Options{}, syncer.Folding{}},
-		{"case", foldfs.Options{FoldCase: true}, syncer.Folding{Case: true}},
-		{"normalisation", foldfs.Options{Normalize: true}, syncer.Folding{Normalization: true}},
-		{"both", foldfs.Options{FoldCase: true, Normalize: true}, syncer.Folding{Case: true, Normalization: true}},
+		{"plain", foldfs.Options{}, endpoint.Folding{}},
+		{"case", foldfs.Options{FoldCase: true}, endpoint.Folding{Case: true}},
+		{"normalisation", foldfs.Options{Normalize: true}, endpoint.Folding{Normalization: true}},
+		{"both", foldfs.Options{FoldCase: true, Normalize: true}, endpoint.Folding{Case: true, Normalization: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := foldfs.MountT(t, c.opts)

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -79,7 +79,7 @@ type Options struct {
 	Failpoint func(step CommitStep, path string)
 }
 
-// FS is a local folder seen as a syncer.Endpoint.
+// FS is a local folder seen as a endpoint.Endpoint.
 type FS struct {
 	root          *os.Root
 	cache         Cache
@@ -94,14 +94,14 @@ type FS struct {
 	fold          foldProbe
 
 	// Test seams; nil in production.
-	afterHash   func(path string)            // called after a file's content was read, before the re-stat
-	freeSpace   func() (syncer.Space, error) // replaces statfs
-	noXattr     bool                         // marks partials with the marker file only, as where xattrs are unsupported
-	afterRename func(path string)            // called when Commit has renamed path into place, before its directory sync
+	afterHash   func(path string)              // called after a file's content was read, before the re-stat
+	freeSpace   func() (endpoint.Space, error) // replaces statfs
+	noXattr     bool                           // marks partials with the marker file only, as where xattrs are unsupported
+	afterRename func(path string)              // called when Commit has renamed path into place, before its directory sync
 	failpoint   func(step CommitStep, path string)
 }
 
-var _ syncer.Endpoint = (*FS)(nil)
+var _ endpoint.Endpoint = (*FS)(nil)
 
 // New opens the folder root, which must exist and be a directory.
 func New(root string, opts Options) (*FS, error) {
@@ -201,7 +201,7 @@ func matches(cur, expect tree.Entry) bool {
 
 func changed(op, p string, cur, expect tree.Entry) error {
 	return fmt.Errorf("unable to %s %q: it is now %s (expected %s); it will be rescanned on the next pass: %w",
-		op, p, describe(cur), describe(expect), syncer.ErrChanged)
+		op, p, describe(cur), describe(expect), endpoint.ErrChanged)
 }
 
 func describe(e tree.Entry) string {
@@ -259,7 +259,7 @@ func (f *FS) parentFor(op, p string) (dir, string, error) {
 		if errors.Is(err, tree.ErrInvalidPath) {
 			return dir{}, "", fmt.Errorf("unable to %s: %w", op, err)
 		}
-		return dir{}, "", fmt.Errorf("unable to %s %q: %w: %w", op, p, syncer.ErrChanged, err)
+		return dir{}, "", fmt.Errorf("unable to %s %q: %w: %w", op, p, endpoint.ErrChanged, err)
 	}
 	return d, base, nil
 }
@@ -303,7 +303,7 @@ func (f *FS) Stat(ctx context.Context, p string) (tree.Entry, error) {
 }
 
 // Mkdir creates p with mode (0 means 0755). An existing directory is fine;
-// anything else already at p is an error wrapping syncer.ErrExists.
+// anything else already at p is an error wrapping endpoint.ErrExists.
 func (f *FS) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
 	d, base, err := f.parentFor("create directory", p)
 	if err != nil {
@@ -318,7 +318,7 @@ func (f *FS) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
 			if cur, lerr := lstat(d, p, base); lerr == nil && cur.Kind == tree.Dir {
 				return nil
 			}
-			return fmt.Errorf("unable to create directory %q: something that is not a directory is in the way: %w", p, syncer.ErrExists)
+			return fmt.Errorf("unable to create directory %q: something that is not a directory is in the way: %w", p, endpoint.ErrExists)
 		}
 		return fmt.Errorf("unable to create directory %q: %w", p, err)
 	}
@@ -363,7 +363,7 @@ func (f *FS) Symlink(ctx context.Context, p, target string, expect tree.Entry) e
 	if !cur.Exists() {
 		if err := d.r.Symlink(target, base); err != nil {
 			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("unable to create symlink %q: something appeared there meanwhile: %w", p, syncer.ErrChanged)
+				return fmt.Errorf("unable to create symlink %q: something appeared there meanwhile: %w", p, endpoint.ErrChanged)
 			}
 			return fmt.Errorf("unable to create symlink %q: %w", p, err)
 		}
@@ -373,7 +373,7 @@ func (f *FS) Symlink(ctx context.Context, p, target string, expect tree.Entry) e
 		// rename cannot put a link over a directory; an empty one goes first.
 		if err := d.r.Remove(base); err != nil {
 			if isNotEmpty(err) {
-				return fmt.Errorf("unable to replace directory %q with a symlink: %w", p, syncer.ErrNotEmpty)
+				return fmt.Errorf("unable to replace directory %q with a symlink: %w", p, endpoint.ErrNotEmpty)
 			}
 			return fmt.Errorf("unable to replace directory %q with a symlink: %w", p, err)
 		}
@@ -420,7 +420,7 @@ func (f *FS) Remove(ctx context.Context, p string, expect tree.Entry) error {
 	}
 	if err := d.r.Remove(base); err != nil {
 		if cur.Kind == tree.Dir && isNotEmpty(err) {
-			return fmt.Errorf("unable to remove directory %q: it still has entries: %w", p, syncer.ErrNotEmpty)
+			return fmt.Errorf("unable to remove directory %q: it still has entries: %w", p, endpoint.ErrNotEmpty)
 		}
 		return fmt.Errorf("unable to remove %q: %w", p, err)
 	}
@@ -454,11 +454,11 @@ func (f *FS) Rename(ctx context.Context, from, to string, expect tree.Entry) err
 		return fmt.Errorf("unable to rename %q to %q: %w", from, to, err)
 	}
 	if dst.Exists() {
-		return fmt.Errorf("unable to rename %q to %q: the destination is taken (%s): %w", from, to, dst.Kind, syncer.ErrExists)
+		return fmt.Errorf("unable to rename %q to %q: the destination is taken (%s): %w", from, to, dst.Kind, endpoint.ErrExists)
 	}
 	if err := renameNoReplace(fd, fbase, td, tbase); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("unable to rename %q to %q: the destination appeared meanwhile: %w", from, to, syncer.ErrExists)
+			return fmt.Errorf("unable to rename %q to %q: the destination appeared meanwhile: %w", from, to, endpoint.ErrExists)
 		}
 		return fmt.Errorf("unable to rename %q to %q: %w", from, to, err)
 	}
@@ -496,7 +496,7 @@ func (f *FS) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int6
 }
 
 // OpenFile opens a regular file for reading; a symlink is refused.
-func (f *FS) OpenFile(ctx context.Context, p string) (syncer.FileReader, error) {
+func (f *FS) OpenFile(ctx context.Context, p string) (endpoint.FileReader, error) {
 	r, err := f.openFile(p)
 	if err != nil {
 		return nil, err // not a nil *reader in a non-nil interface
@@ -560,13 +560,13 @@ type reader struct {
 func (r *reader) Size() int64 { return r.size }
 
 // FreeSpace reports space on the folder's filesystem.
-func (f *FS) FreeSpace(ctx context.Context) (syncer.Space, error) {
+func (f *FS) FreeSpace(ctx context.Context) (endpoint.Space, error) {
 	if f.freeSpace != nil {
 		return f.freeSpace()
 	}
 	sp, err := statfs(f.dirs.root.f)
 	if err != nil {
-		return syncer.Space{}, fmt.Errorf("unable to read free space of %q: %w", f.root.Name(), err)
+		return endpoint.Space{}, fmt.Errorf("unable to read free space of %q: %w", f.root.Name(), err)
 	}
 	return sp, nil
 }

@@ -18,8 +18,8 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/syncer/endpointtest"
+	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -36,14 +36,14 @@ func newFS(t testing.TB, root string, opts Options) *FS {
 }
 
 func TestConformance(t *testing.T) {
-	endpointtest.Run(t, func(t *testing.T) (syncer.Endpoint, string) {
+	endpointtest.Run(t, func(t *testing.T) (endpoint.Endpoint, string) {
 		root := t.TempDir()
 		return newFS(t, root, Options{Cache: newMemCache(), Chunks: newMemChunks()}), root
 	})
 }
 
 func TestConformanceOneWorkerNoCache(t *testing.T) {
-	endpointtest.Run(t, func(t *testing.T) (syncer.Endpoint, string) {
+	endpointtest.Run(t, func(t *testing.T) (endpoint.Endpoint, string) {
 		root := t.TempDir()
 		return newFS(t, root, Options{HashWorkers: 1}), root
 	})
@@ -83,7 +83,7 @@ func (c *memCache) Store(e tree.Entry) {
 func scanAll(t testing.TB, f *FS) []tree.Entry {
 	t.Helper()
 	var got []tree.Entry
-	if err := f.Scan(context.Background(), syncer.ScanOptions{}, func(e tree.Entry) error {
+	if err := f.Scan(context.Background(), endpoint.ScanOptions{}, func(e tree.Entry) error {
 		got = append(got, e)
 		return nil
 	}); err != nil {
@@ -241,14 +241,14 @@ func TestCreateFileChecksFreeSpace(t *testing.T) {
 	f := newFS(t, root, Options{})
 	defer f.Close()
 	free := uint64(100)
-	f.freeSpace = func() (syncer.Space, error) { return syncer.Space{Free: free, Total: 1000}, nil }
+	f.freeSpace = func() (endpoint.Space, error) { return endpoint.Space{Free: free, Total: 1000}, nil }
 	// Readings are trusted for spaceRefresh: each change of free below
 	// moves the clock past it.
 	clock := time.Unix(0, 0)
 	f.space.now = func() time.Time { return clock }
 	ctx := context.Background()
 
-	if _, err := f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 101}, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+	if _, err := f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 101}, tree.Entry{}); !errors.Is(err, endpoint.ErrNoSpace) {
 		t.Fatalf("101 bytes into 100 free: %v, want ErrNoSpace", err)
 	}
 	if ents, _ := os.ReadDir(root); len(ents) != 0 {
@@ -271,7 +271,7 @@ func TestCreateFileChecksFreeSpace(t *testing.T) {
 	}
 	w.Abort()
 	free, clock = 39, clock.Add(spaceRefresh)
-	if _, err := f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 100}, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+	if _, err := f.CreateFile(ctx, tree.Entry{Path: "f", Kind: tree.File, Size: 100}, tree.Entry{}); !errors.Is(err, endpoint.ErrNoSpace) {
 		t.Fatalf("resume needing 40 bytes with 39 free: %v, want ErrNoSpace", err)
 	}
 }
@@ -383,8 +383,8 @@ func TestForeignPartialIsNotConsumed(t *testing.T) {
 	for _, p := range []string{"notes", "link", "dir"} {
 		meta := tree.Entry{Path: p, Kind: tree.File, Size: 8, Mode: 0o644, Hash: xxhash.Sum64String("incoming")}
 		w, err := f.CreateFile(context.Background(), meta, tree.Entry{})
-		var in *syncer.InTheWayError
-		if !errors.As(err, &in) || !errors.Is(err, syncer.ErrInTheWay) || in.Path != p || in.Name != p+".partial" {
+		var in *endpoint.InTheWayError
+		if !errors.As(err, &in) || !errors.Is(err, endpoint.ErrInTheWay) || in.Path != p || in.Name != p+".partial" {
 			if err == nil {
 				w.Abort()
 			}
@@ -435,7 +435,7 @@ func TestCommitStreamingHashCatchesMismatch(t *testing.T) {
 	for _, tc := range []struct {
 		content string
 		want    error
-	}{{"right", nil}, {"wrong", syncer.ErrHashMismatch}} {
+	}{{"right", nil}, {"wrong", endpoint.ErrHashMismatch}} {
 		meta := tree.Entry{Path: "f", Kind: tree.File, Size: 5, Mode: 0o644, Hash: xxhash.Sum64String("right")}
 		w, err := f.CreateFile(context.Background(), meta, tree.Entry{})
 		if err != nil {
@@ -498,7 +498,7 @@ func benchScan(b *testing.B, warm bool) {
 			b.Fatal(err)
 		}
 		files := 0
-		if err := f.Scan(context.Background(), syncer.ScanOptions{}, func(e tree.Entry) error {
+		if err := f.Scan(context.Background(), endpoint.ScanOptions{}, func(e tree.Entry) error {
 			if e.Kind == tree.File {
 				files++
 			}
@@ -715,7 +715,7 @@ func TestFreeSpaceReservationsAddUp(t *testing.T) {
 	f := newFS(t, root, Options{})
 	defer f.Close()
 	// A disk of 50 bytes: free is what the files in the folder leave.
-	f.freeSpace = func() (syncer.Space, error) {
+	f.freeSpace = func() (endpoint.Space, error) {
 		used := int64(0)
 		ents, _ := os.ReadDir(root)
 		for _, en := range ents {
@@ -723,7 +723,7 @@ func TestFreeSpaceReservationsAddUp(t *testing.T) {
 				used += fi.Size()
 			}
 		}
-		return syncer.Space{Free: uint64(max(50-used, 0)), Total: 50}, nil
+		return endpoint.Space{Free: uint64(max(50-used, 0)), Total: 50}, nil
 	}
 	clock := time.Unix(0, 0)
 	f.space.now = func() time.Time { return clock }
@@ -739,17 +739,17 @@ func TestFreeSpaceReservationsAddUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.CreateFile(ctx, metaB, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+	if _, err := f.CreateFile(ctx, metaB, tree.Entry{}); !errors.Is(err, endpoint.ErrNoSpace) {
 		t.Fatalf("second 30-byte file with 50 free and 30 reserved: %v, want ErrNoSpace", err)
 	}
 	// Halfway, after a fresh reading: a has 10 bytes still to write.
 	wa.WriteAt(a[:20], 0)
 	clock = clock.Add(spaceRefresh)
-	if _, err := f.CreateFile(ctx, metaB, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+	if _, err := f.CreateFile(ctx, metaB, tree.Entry{}); !errors.Is(err, endpoint.ErrNoSpace) {
 		t.Fatalf("second file once the first wrote 20 of 30 bytes: %v, want ErrNoSpace", err)
 	}
 	_, metaC := content('c', 21)
-	if wc, err := f.CreateFile(ctx, metaC, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+	if wc, err := f.CreateFile(ctx, metaC, tree.Entry{}); !errors.Is(err, endpoint.ErrNoSpace) {
 		if err == nil {
 			wc.Abort()
 		}
@@ -780,7 +780,7 @@ func TestFreeSpaceReservationsAddUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Commit released it too: 20 free, with nothing promised.
-	if _, err := f.CreateFile(ctx, metaB, tree.Entry{}); !errors.Is(err, syncer.ErrNoSpace) {
+	if _, err := f.CreateFile(ctx, metaB, tree.Entry{}); !errors.Is(err, endpoint.ErrNoSpace) {
 		t.Fatalf("30 bytes with 20 free: %v, want ErrNoSpace", err)
 	}
 	w, err := f.CreateFile(ctx, metaD, tree.Entry{})

@@ -10,7 +10,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -132,7 +132,7 @@ func TestTaggedLeftoverIsResumed(t *testing.T) {
 	if err := unix.Removexattr(filepath.Join(root, "g.partial"), ownerXattr); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.CreateFile(context.Background(), tree.Entry{Path: "g", Kind: tree.File, Size: 10}, tree.Entry{}); !errors.Is(err, syncer.ErrInTheWay) {
+	if _, err := f.CreateFile(context.Background(), tree.Entry{Path: "g", Kind: tree.File, Size: 10}, tree.Entry{}); !errors.Is(err, endpoint.ErrInTheWay) {
 		t.Fatalf("untagged leftover: %v, want ErrInTheWay", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "g.partial")); string(b) != "0123" {
@@ -159,7 +159,7 @@ func TestUntaggedLockedPartialIsBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.CreateFile(context.Background(), meta, tree.Entry{})
-	if !errors.Is(err, syncer.ErrChanged) || errors.Is(err, syncer.ErrExists) {
+	if !errors.Is(err, endpoint.ErrChanged) || errors.Is(err, endpoint.ErrExists) {
 		t.Fatalf("second writer of a locked untagged partial: %v, want ErrChanged", err)
 	}
 }
@@ -185,7 +185,7 @@ func TestFailedCommitKeepsPartialFerrys(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(root, "f"), []byte("user's"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Commit(); !errors.Is(err, syncer.ErrChanged) {
+		if err := w.Commit(); !errors.Is(err, endpoint.ErrChanged) {
 			t.Fatalf("noXattr=%v: Commit onto a file that appeared: %v, want ErrChanged", noXattr, err)
 		}
 		if b, _ := os.ReadFile(filepath.Join(root, "f")); string(b) != "user's" {

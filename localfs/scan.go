@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -78,7 +78,7 @@ type scanner struct {
 // walk order as soon as each is complete; at most a bounded window of
 // entries is in flight, so memory does not grow with the tree. visit is
 // called from one goroutine at a time, not necessarily the caller's.
-func (f *FS) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
 	m, err := tree.NewMatcher(opts.Exclude)
 	if err != nil {
 		return fmt.Errorf("unable to scan %q: %w", f.root.Name(), err)

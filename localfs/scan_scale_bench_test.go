@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/internal/gentree"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -156,12 +157,12 @@ func scaleJob(b *testing.B, local, remote, stateDir string) (*config.Config, *co
 
 // timedScan records when its scan ended, to split a pass into phases.
 type timedScan struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	end *time.Time
 	mu  *sync.Mutex
 }
 
-func (t timedScan) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+func (t timedScan) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
 	err := t.Endpoint.Scan(ctx, opts, visit)
 	t.mu.Lock()
 	if now := time.Now(); now.After(*t.end) {
@@ -182,7 +183,7 @@ func syncOnce(b *testing.B, cfg *config.Config, job *config.Job, heapProfile str
 		b.Fatal(err)
 	}
 	var (
-		eps    [2]syncer.Endpoint
+		eps    [2]endpoint.Endpoint
 		caches []syncer.Committer
 		mu     sync.Mutex
 		scanAt time.Time
@@ -296,7 +297,7 @@ func BenchmarkScaleScanNoChange(b *testing.B) {
 		}
 		defer f.Close()
 		seen := 0
-		if err := f.Scan(context.Background(), syncer.ScanOptions{}, func(e tree.Entry) error {
+		if err := f.Scan(context.Background(), endpoint.ScanOptions{}, func(e tree.Entry) error {
 			if e.Kind == tree.File {
 				seen++
 			}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // TestSpaceOwedMatchesReservations: the running total of what reservations
@@ -22,7 +22,7 @@ func TestSpaceOwedMatchesReservations(t *testing.T) {
 	clock := time.Unix(0, 0)
 	tr := spaceTracker{now: func() time.Time { return clock }}
 	disk := int64(1 << 20)
-	read := func() (syncer.Space, error) { return syncer.Space{Free: uint64(disk)}, nil }
+	read := func() (endpoint.Space, error) { return endpoint.Space{Free: uint64(disk)}, nil }
 	var live []*reservation
 	for i := range 5000 {
 		switch op := rng.IntN(10); {

@@ -14,7 +14,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/ferry-sync/ferry/syncer/endpointtest"
+	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/tree"
 )
 

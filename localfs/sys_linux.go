@@ -9,9 +9,8 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/ferry-sync/ferry/endpoint"
 	"golang.org/x/sys/unix"
-
-	"github.com/ferry-sync/ferry/syncer"
 )
 
 // renameNoReplace renames with RENAME_NOREPLACE, so an existing destination
@@ -54,12 +53,12 @@ func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
 	return nil
 }
 
-func statfs(d *os.File) (syncer.Space, error) {
+func statfs(d *os.File) (endpoint.Space, error) {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(int(d.Fd()), &st); err != nil {
-		return syncer.Space{}, fmt.Errorf("statfs: %w", err)
+		return endpoint.Space{}, fmt.Errorf("statfs: %w", err)
 	}
-	return syncer.Space{
+	return endpoint.Space{
 		Free:  st.Bavail * uint64(st.Bsize),
 		Total: st.Blocks * uint64(st.Bsize),
 	}, nil

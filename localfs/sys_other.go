@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // renameNoReplace checks, then renames: without renameat2 a destination
@@ -28,8 +28,8 @@ func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
 	return errors.ErrUnsupported
 }
 
-func statfs(d *os.File) (syncer.Space, error) {
-	return syncer.Space{}, errors.ErrUnsupported
+func statfs(d *os.File) (endpoint.Space, error) {
+	return endpoint.Space{}, errors.ErrUnsupported
 }
 
 func ctime(fi fs.FileInfo) int64 { return 0 }

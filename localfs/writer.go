@@ -12,12 +12,12 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
 // Writer receives one file into NAME+PartialSuffix (or a short name for a
-// long NAME, see partialName) and renames it into place on Commit. Besides syncer.FileWriter it lets a transfer resume: a partial
+// long NAME, see partialName) and renames it into place on Commit. Besides endpoint.FileWriter it lets a transfer resume: a partial
 // left by an earlier attempt is kept (ExistingSize), can be read back
 // (ReadAt), and a checkpoint can be stored beside it.
 type Writer struct {
@@ -47,14 +47,14 @@ type Writer struct {
 	done   bool
 }
 
-var _ syncer.FileWriter = (*Writer)(nil)
+var _ endpoint.FileWriter = (*Writer)(nil)
 
-// CreateFile starts receiving meta.Path. See syncer.Endpoint.
+// CreateFile starts receiving meta.Path. See endpoint.Endpoint.
 //
 // A Mode of 0 in meta leaves the new file at 0644 and an Mtime of 0 leaves
 // it at the commit time, so that a caller that does not know them does not
 // create an unreadable file dated 1970.
-func (f *FS) CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry) (syncer.FileWriter, error) {
+func (f *FS) CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry) (endpoint.FileWriter, error) {
 	return f.createFile(ctx, meta, expect)
 }
 
@@ -268,14 +268,14 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 		return nil, changed("create", p, cur, expect)
 	}
 	if cur.Kind == tree.Dir {
-		return nil, fmt.Errorf("unable to create %q: a directory is in the way; remove it first: %w", p, syncer.ErrChanged)
+		return nil, fmt.Errorf("unable to create %q: a directory is in the way; remove it first: %w", p, endpoint.ErrChanged)
 	}
 
 	// Only a partial ferry made (tagged, or its marker, the checkpoint
 	// file, beside it) is resumed or replaced: a user's own NAME.partial is
 	// left alone.
 	foreign := func() error {
-		return &syncer.InTheWayError{Path: p, Name: path.Join(path.Dir(p), partial)}
+		return &endpoint.InTheWayError{Path: p, Name: path.Join(path.Dir(p), partial)}
 	}
 	var existing int64
 	reuse := false
@@ -310,13 +310,13 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 	// is reserved, and held until Commit or Abort.
 	var res *reservation
 	if need := meta.Size - existing; need > 0 {
-		free, r, err := f.space.reserve(need, func() (syncer.Space, error) { return f.FreeSpace(ctx) })
+		free, r, err := f.space.reserve(need, func() (endpoint.Space, error) { return f.FreeSpace(ctx) })
 		if err != nil {
 			return nil, fmt.Errorf("unable to create %q: %w", p, err)
 		}
 		if r == nil {
 			return nil, fmt.Errorf("unable to create %q: it needs %d more bytes but only %d are free (after what transfers in progress still need); free some space and it will be retried: %w",
-				p, need, free, syncer.ErrNoSpace)
+				p, need, free, endpoint.ErrNoSpace)
 		}
 		res = r
 	}
@@ -373,7 +373,7 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 
 func busy(p, base string) error {
 	return fmt.Errorf("unable to create %q: another transfer of %s is in progress; it will be retried on a later pass: %w",
-		p, base, syncer.ErrChanged)
+		p, base, endpoint.ErrChanged)
 }
 
 // ExistingSize is the size of the partial file found when the writer was
@@ -472,7 +472,7 @@ func (w *Writer) Abort() error {
 	return nil
 }
 
-// Commit puts the file in place. See syncer.FileWriter.
+// Commit puts the file in place. See endpoint.FileWriter.
 func (w *Writer) Commit() error {
 	if !w.finish() {
 		return fmt.Errorf("unable to commit %q: %w", w.path, os.ErrClosed)
@@ -528,7 +528,7 @@ func (w *Writer) prepare(df *os.File) error {
 		}
 		if sum != w.meta.Hash {
 			return fmt.Errorf("unable to commit %q: received content hashes to %016x, expected %016x; the partial file is kept and the transfer will be retried: %w",
-				w.path, sum, w.meta.Hash, syncer.ErrHashMismatch)
+				w.path, sum, w.meta.Hash, endpoint.ErrHashMismatch)
 		}
 	}
 	w.reached(CommitVerified)
@@ -564,7 +564,7 @@ func (w *Writer) install(df *os.File) error {
 				if cur, lerr := lstat(w.d, w.path, w.base); lerr == nil && cur.Exists() {
 					return changed("commit", w.path, cur, w.expect)
 				}
-				return fmt.Errorf("unable to commit %q: something appeared there meanwhile: %w", w.path, syncer.ErrChanged)
+				return fmt.Errorf("unable to commit %q: something appeared there meanwhile: %w", w.path, endpoint.ErrChanged)
 			}
 			return fmt.Errorf("unable to commit %q: %w", w.path, err)
 		}
@@ -580,7 +580,7 @@ func (w *Writer) install(df *os.File) error {
 	}
 	switch cur.Kind {
 	case tree.Dir:
-		return fmt.Errorf("unable to commit %q: a directory is in the way; remove it first: %w", w.path, syncer.ErrChanged)
+		return fmt.Errorf("unable to commit %q: a directory is in the way; remove it first: %w", w.path, endpoint.ErrChanged)
 	default:
 		// Replacing a file or a symlink: rename acts on the name, never
 		// on a link's target.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-sync/ferry/conflict"
 	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -37,7 +38,7 @@ type applier struct {
 	opts *Options
 	plan *Plan
 	w    *snapshot.Writer
-	eps  [2]Endpoint
+	eps  [2]endpoint.Endpoint
 	// planned holds the paths this pass creates on either side, so that
 	// no conflict copy takes one. It is not changed after newApplier.
 	planned map[string]bool
@@ -64,7 +65,7 @@ type applier struct {
 }
 
 func newApplier(opts *Options, plan *Plan) *applier {
-	a := &applier{opts: opts, plan: plan, w: opts.DB.Writer(), eps: [2]Endpoint{opts.Local, opts.Remote}}
+	a := &applier{opts: opts, plan: plan, w: opts.DB.Writer(), eps: [2]endpoint.Endpoint{opts.Local, opts.Remote}}
 	a.blocked = [2]map[string]bool{{}, {}}
 	a.sent = map[string]int64{}
 	a.planned = map[string]bool{}
@@ -394,7 +395,7 @@ func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback boo
 		return op, false, nil
 	case OpCopy:
 		err = ep.CopyFile(ctx, op.From.Path, op.From, op.Entry, op.Expect)
-		return op, err != nil && ctx.Err() == nil && !errors.Is(err, ErrInTheWay), err
+		return op, err != nil && ctx.Err() == nil && !errors.Is(err, endpoint.ErrInTheWay), err
 	}
 	return op, false, fmt.Errorf("unable to move %q: %s is not a move", op.Path, op.Kind)
 }
@@ -426,8 +427,8 @@ func (a *applier) sameContent(ctx context.Context, s int, mine, theirs tree.Entr
 // next pass read a file this side never had as deleted here, and delete it
 // on the other side. Left unrecorded, the next pass copies it back or keeps
 // both versions.
-func stillBelow(ctx context.Context, ep Endpoint, below []tree.Entry) []tree.Entry {
-	if b, isBatch := ep.(BatchStater); isBatch {
+func stillBelow(ctx context.Context, ep endpoint.Endpoint, below []tree.Entry) []tree.Entry {
+	if b, isBatch := ep.(endpoint.BatchStater); isBatch {
 		paths := make([]string, len(below))
 		for i, e := range below {
 			paths[i] = e.Path
@@ -477,24 +478,6 @@ func asScanned(cur, e tree.Entry) bool {
 		return cur.Target == e.Target
 	}
 	return true
-}
-
-// BatchStater is implemented by endpoints for which each Stat costs a
-// round trip (the remote endpoint): StatMany lstats many paths at once,
-// an entry per path in order, Kind Absent where nothing is and Problem
-// set where the stat failed.
-type BatchStater interface {
-	StatMany(ctx context.Context, paths []string) ([]tree.Entry, error)
-}
-
-// Preparer is implemented by endpoints whose batch transfers need setting
-// up (the remote endpoint negotiates a UDP data session). The pass calls
-// Prepare once it knows a batch, so the setup overlaps the removals and
-// directory waves; the Upload or Download that follows uses what was
-// prepared if it still fits. Prepare must not block. The pass calls
-// release when its transfers are over; it frees whatever went unused.
-type Preparer interface {
-	Prepare(ctx context.Context, items []Transfer, download bool) (release func())
 }
 
 // metaParallel bounds how many metadata operations (mkdir, symlink, set
@@ -589,7 +572,7 @@ func (a *applier) copyAside(ctx context.Context, s int, op Op) (string, error) {
 // different file at the same path, and the next pass would make a copy of
 // the copy. So a name counts as taken if either side holds it or planned
 // (the paths this pass creates; may be nil) lists it.
-func takenAnywhere(ctx context.Context, eps [2]Endpoint, planned map[string]bool) func(string) (bool, error) {
+func takenAnywhere(ctx context.Context, eps [2]endpoint.Endpoint, planned map[string]bool) func(string) (bool, error) {
 	return func(p string) (bool, error) {
 		if planned[p] {
 			return true, nil
@@ -607,7 +590,7 @@ func takenAnywhere(ctx context.Context, eps [2]Endpoint, planned map[string]bool
 	}
 }
 
-func exists(ctx context.Context, ep Endpoint, p string) (bool, error) {
+func exists(ctx context.Context, ep endpoint.Endpoint, p string) (bool, error) {
 	_, err := ep.Stat(ctx, p)
 	switch {
 	case err == nil:
@@ -626,7 +609,7 @@ func (a *applier) setMeta(ctx context.Context, s int, op Op) error {
 		return err
 	}
 	if !cur.SameStat(op.Expect) {
-		return fmt.Errorf("unable to set mode and mtime of %q on the %s side: it changed since the scan: %w", op.Path, sideNames[s], ErrChanged)
+		return fmt.Errorf("unable to set mode and mtime of %q on the %s side: it changed since the scan: %w", op.Path, sideNames[s], endpoint.ErrChanged)
 	}
 	return a.eps[s].SetMeta(ctx, op.Path, op.Entry.Mode, op.Entry.Mtime)
 }
@@ -683,10 +666,10 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 		}
 	case ctx.Err() != nil:
 		a.blocked[s][op.Path] = true
-	case errors.Is(err, ErrInTheWay):
+	case errors.Is(err, endpoint.ErrInTheWay):
 		a.inTheWay = append(a.inTheWay, snapshot.ProblemPath{Side: sideNames[s], Path: op.Path, Problem: inTheWayReason(err)})
 		a.blocked[s][op.Path] = true
-	case errors.Is(err, ErrChanged), errors.Is(err, ErrExists), errors.Is(err, ErrHashMismatch), errors.Is(err, ErrNotEmpty):
+	case errors.Is(err, endpoint.ErrChanged), errors.Is(err, endpoint.ErrExists), errors.Is(err, endpoint.ErrHashMismatch), errors.Is(err, endpoint.ErrNotEmpty):
 		a.skipped++
 		a.blocked[s][op.Path] = true
 	default:
@@ -708,9 +691,9 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 		}
 		level := "path skipped: modification detected; the next pass looks again"
 		switch {
-		case errors.Is(err, ErrInTheWay):
+		case errors.Is(err, endpoint.ErrInTheWay):
 			level = "path left undone: a file ferry did not create is in the way; move or delete it"
-		case !errors.Is(err, ErrChanged) && !errors.Is(err, ErrExists) && !errors.Is(err, ErrHashMismatch) && !errors.Is(err, ErrNotEmpty):
+		case !errors.Is(err, endpoint.ErrChanged) && !errors.Is(err, endpoint.ErrExists) && !errors.Is(err, endpoint.ErrHashMismatch) && !errors.Is(err, endpoint.ErrNotEmpty):
 			level = "path failed"
 		}
 		a.opts.Log.Warn(level, "job", a.opts.Job.Name, "side", sideNames[s], "op", op.Kind.String(), "path", op.Path, "err", err)
@@ -807,9 +790,23 @@ func (a *applier) warnDiskSpace(ctx context.Context) {
 	}
 }
 
-// transfer moves files to side s: in one batch when the destination can
-// receive (Uploader) or the source can send (Downloader) many files, else
-// file by file with a bounded number of concurrent copies.
+// batchFor picks how side s's transfers move in one batch: the
+// destination uploads them if it is a Batch, else the source downloads
+// them if it is one. ok is false when neither is: files are then copied
+// one by one.
+func (a *applier) batchFor(s int) (b endpoint.Batch, download, ok bool) {
+	if b, ok := a.eps[s].(endpoint.Batch); ok {
+		return b, false, true
+	}
+	if b, ok := a.eps[1-s].(endpoint.Batch); ok {
+		return b, true, true
+	}
+	return nil, false, false
+}
+
+// transfer moves files to side s: in one batch when an endpoint can
+// (batchFor), else file by file with a bounded number of concurrent
+// copies.
 func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 	var todo []Op
 	for _, op := range ops {
@@ -825,24 +822,23 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 		return nil
 	}
 	dst, src := a.eps[s], a.eps[1-s]
-	items := make([]Transfer, len(todo))
+	items := make([]endpoint.Transfer, len(todo))
 	for i, op := range todo {
-		items[i] = Transfer{Source: op.Entry, Expect: op.Expect}
+		items[i] = endpoint.Transfer{Source: op.Entry, Expect: op.Expect}
 	}
-	var batch func() []error
-	if up, ok := dst.(Uploader); ok {
-		batch = func() []error { return up.Upload(ctx, items, src, a.progress) }
-	} else if down, ok := src.(Downloader); ok {
-		batch = func() []error { return down.Download(ctx, items, dst, a.progress) }
-	}
-	if batch != nil {
+	if b, download, ok := a.batchFor(s); ok {
 		if a.opts.Slots != nil {
 			if err := a.opts.Slots.Acquire(ctx); err != nil {
 				return err
 			}
 			defer a.opts.Slots.Release()
 		}
-		errs := batch()
+		var errs []error
+		if download {
+			errs = b.Download(ctx, items, dst, a.progress)
+		} else {
+			errs = b.Upload(ctx, items, src, a.progress)
+		}
 		for i, op := range todo {
 			var err error
 			if i < len(errs) {
@@ -867,7 +863,7 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 				}
 				defer a.opts.Slots.Release()
 			}
-			err := copyFile(gctx, src, dst, Transfer{Source: op.Entry, Expect: op.Expect}, a.progress)
+			err := copyFile(gctx, src, dst, endpoint.Transfer{Source: op.Entry, Expect: op.Expect}, a.progress)
 			return a.done(gctx, s, op, err)
 		})
 	}
@@ -880,36 +876,21 @@ func (a *applier) prepare(ctx context.Context, s int, ops []Op) func() {
 	if len(ops) == 0 {
 		return func() {}
 	}
-	items := make([]Transfer, len(ops))
+	items := make([]endpoint.Transfer, len(ops))
 	for i, op := range ops {
-		items[i] = Transfer{Source: op.Entry, Expect: op.Expect}
+		items[i] = endpoint.Transfer{Source: op.Entry, Expect: op.Expect}
 	}
-	dst, src := a.eps[s], a.eps[1-s]
-	// The same choice as transfer: the destination uploads if it can.
-	if _, ok := dst.(Uploader); ok {
-		if p, ok := dst.(Preparer); ok {
-			return p.Prepare(ctx, items, false)
-		}
-		return func() {}
-	}
-	if _, ok := src.(Downloader); ok {
-		if p, ok := src.(Preparer); ok {
-			return p.Prepare(ctx, items, true)
-		}
+	if b, download, ok := a.batchFor(s); ok {
+		return b.Prepare(ctx, items, download)
 	}
 	return func() {}
-}
-
-// resumable is the part of localfs's FileWriter a copy uses to resume.
-type resumable interface {
-	ExistingSize() int64
 }
 
 // copyFile copies one file from src to dst through OpenFile/CreateFile,
 // resuming after a partial file when the writer reports one. A partial
 // whose content turns out stale (hash mismatch at commit) is rewritten
 // from the start once.
-func copyFile(ctx context.Context, src, dst Endpoint, t Transfer, progress Progress) error {
+func copyFile(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transfer, progress endpoint.Progress) error {
 	err := copyOnce(ctx, src, dst, t, progress, true)
 	if errors.Is(err, errStalePartial) {
 		err = copyOnce(ctx, src, dst, t, progress, false)
@@ -919,7 +900,7 @@ func copyFile(ctx context.Context, src, dst Endpoint, t Transfer, progress Progr
 
 var errStalePartial = errors.New("stale partial file")
 
-func copyOnce(ctx context.Context, src, dst Endpoint, t Transfer, progress Progress, resume bool) error {
+func copyOnce(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transfer, progress endpoint.Progress, resume bool) error {
 	p := t.Source.Path
 	r, err := src.OpenFile(ctx, p)
 	if err != nil {
@@ -927,14 +908,14 @@ func copyOnce(ctx context.Context, src, dst Endpoint, t Transfer, progress Progr
 	}
 	defer r.Close()
 	if r.Size() != t.Source.Size {
-		return fmt.Errorf("unable to copy %q: it is %d bytes now, %d when scanned: %w", p, r.Size(), t.Source.Size, ErrChanged)
+		return fmt.Errorf("unable to copy %q: it is %d bytes now, %d when scanned: %w", p, r.Size(), t.Source.Size, endpoint.ErrChanged)
 	}
 	w, err := dst.CreateFile(ctx, t.Source, t.Expect)
 	if err != nil {
 		return err
 	}
 	var off int64
-	if rw, ok := w.(resumable); ok && resume {
+	if rw, ok := w.(endpoint.Resumable); ok && resume {
 		off = rw.ExistingSize()
 	}
 	start := off
@@ -944,7 +925,7 @@ func copyOnce(ctx context.Context, src, dst Endpoint, t Transfer, progress Progr
 	// The ranges to copy: the rest of the file, or, for a new version of
 	// a file dst holds, what its current version does not.
 	todo := []chunk.Range{{Off: off, Len: t.Source.Size - off}}
-	if resume && off == 0 && ReuseCandidate(t) {
+	if resume && off == 0 && endpoint.ReuseCandidate(t) {
 		if held := seedCopy(ctx, src, dst, t, w); len(held) > 0 {
 			todo = gaps(held, t.Source.Size)
 			start = chunk.Bytes(held)
@@ -976,7 +957,7 @@ func copyOnce(ctx context.Context, src, dst Endpoint, t Transfer, progress Progr
 		}
 	}
 	err = w.Commit()
-	if errors.Is(err, ErrHashMismatch) && start > 0 {
+	if errors.Is(err, endpoint.ErrHashMismatch) && start > 0 {
 		// Take back what this attempt put on the progress bar; the retry
 		// reports it again. What it wrote stays counted as sent.
 		progress(p, -t.Source.Size, true)
@@ -996,12 +977,12 @@ func editAfter(op Op) Op {
 // seedCopy starts a local copy of a new version of a file that dst holds
 // from the chunks of its current version, and returns the ranges it
 // filled. Nothing it could not do is an error: the file is copied whole.
-func seedCopy(ctx context.Context, src, dst Endpoint, t Transfer, w FileWriter) []chunk.Range {
-	l, ok := ListFor(ctx, src, t)
+func seedCopy(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transfer, w endpoint.FileWriter) []chunk.Range {
+	l, ok := endpoint.ListFor(ctx, src, t)
 	if !ok {
 		return nil
 	}
-	held, err := SeedFrom(ctx, dst, t.Expect, w, l)
+	held, err := endpoint.SeedFrom(ctx, dst, t.Expect, w, l)
 	if err != nil {
 		return nil
 	}

@@ -3,23 +3,25 @@ package syncer_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/syncer"
 )
 
 // batchReceiver is an endpoint that receives files in one Upload call
 // (as the remote endpoint does), implemented here with CreateFile.
 type batchReceiver struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	calls, items int
 }
 
-func (b *batchReceiver) Upload(ctx context.Context, items []syncer.Transfer, src syncer.Endpoint, progress syncer.Progress) []error {
+func (b *batchReceiver) Upload(ctx context.Context, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) []error {
 	b.calls++
 	b.items += len(items)
 	errs := make([]error, len(items))
@@ -48,12 +50,24 @@ func (b *batchReceiver) Upload(ctx context.Context, items []syncer.Transfer, src
 	return errs
 }
 
+// Download is never called on a receiver: the engine downloads only from a
+// source that is a Batch.
+func (b *batchReceiver) Download(_ context.Context, items []endpoint.Transfer, _ endpoint.Endpoint, _ endpoint.Progress) []error {
+	errs := make([]error, len(items))
+	for i := range errs {
+		errs[i] = errors.New("batchReceiver only receives")
+	}
+	return errs
+}
+
+func (b *batchReceiver) Prepare(context.Context, []endpoint.Transfer, bool) func() { return func() {} }
+
 func TestUploaderReceivesOneBatch(t *testing.T) {
 	e := newEnv(t)
 	e.write("local", "a.txt", "a")
 	e.write("local", "d/b.txt", "bb")
 	recv := &batchReceiver{}
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		recv.Endpoint = r
 		return l, recv
 	}
@@ -123,16 +137,16 @@ func TestCopiesTakeSlotsAndReportProgress(t *testing.T) {
 }
 
 // lowSpace reports a nearly full filesystem.
-type lowSpace struct{ syncer.Endpoint }
+type lowSpace struct{ endpoint.Endpoint }
 
-func (lowSpace) FreeSpace(context.Context) (syncer.Space, error) {
-	return syncer.Space{Free: 1 << 20, Total: 100 << 20}, nil
+func (lowSpace) FreeSpace(context.Context) (endpoint.Space, error) {
+	return endpoint.Space{Free: 1 << 20, Total: 100 << 20}, nil
 }
 
 func TestLowDiskSpaceIsLogged(t *testing.T) {
 	e := newEnv(t)
 	e.write("remote", "a", "a")
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return lowSpace{l}, r }
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) { return lowSpace{l}, r }
 	var logs bytes.Buffer
 	o := e.options()
 	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
@@ -149,7 +163,7 @@ func TestLowDiskSpaceIsLogged(t *testing.T) {
 func TestDiskSpaceWarningZeroIsOff(t *testing.T) {
 	e := newEnv(t)
 	e.write("remote", "a", "a")
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return lowSpace{l}, r }
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) { return lowSpace{l}, r }
 	e.job.DiskSpaceWarning = 0
 	var logs bytes.Buffer
 	o := e.options()

@@ -7,18 +7,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
 // scanSignal tells when its Scan starts.
 type scanSignal struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	started chan struct{}
 	once    sync.Once
 }
 
-func (s *scanSignal) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+func (s *scanSignal) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
 	s.once.Do(func() { close(s.started) })
 	return s.Endpoint.Scan(ctx, opts, visit)
 }
@@ -27,7 +27,7 @@ func (s *scanSignal) Scan(ctx context.Context, opts syncer.ScanOptions, visit fu
 // waits (bounded) for the local scan to start, to see whether the two
 // overlap, then succeeds or fails with err.
 type lazyRemote struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	localScan <-chan struct{}
 	err       error
 	// firstUse, when set, is closed by the first call; a successful
@@ -80,7 +80,7 @@ func (l *lazyRemote) used(call string) {
 	}
 }
 
-func (l *lazyRemote) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+func (l *lazyRemote) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
 	l.used("Scan")
 	return l.Endpoint.Scan(ctx, opts, visit)
 }
@@ -94,7 +94,7 @@ func lazyEnv(t *testing.T, connectErr error) (*env, **lazyRemote) {
 	e := newEnv(t)
 	e.write("local", "a.txt", "a")
 	var r *lazyRemote
-	e.wrap = func(l, rem syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, rem endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		started := make(chan struct{})
 		wait := (<-chan struct{})(started)
 		if connectErr != nil {

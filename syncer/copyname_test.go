@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
 // statOnly is an Endpoint that holds the listed paths; only Stat is used.
 type statOnly struct {
-	Endpoint
+	endpoint.Endpoint
 	holds map[string]bool
 	err   error
 }
@@ -32,7 +33,7 @@ func (s statOnly) Stat(_ context.Context, p string) (tree.Entry, error) {
 // TestCopyNameSkipsNamesTakenAnywhere: a conflict copy name must be free
 // locally, on the remote and among the paths the pass is about to create.
 func TestCopyNameSkipsNamesTakenAnywhere(t *testing.T) {
-	eps := [2]Endpoint{
+	eps := [2]endpoint.Endpoint{
 		statOnly{holds: map[string]bool{"d/log.conflict-mine.txt": true}},
 		statOnly{holds: map[string]bool{"d/log.conflict-mine-2.txt": true}},
 	}
@@ -48,7 +49,7 @@ func TestCopyNameSkipsNamesTakenAnywhere(t *testing.T) {
 
 func TestCopyNameProbeErrorNamesTheSide(t *testing.T) {
 	boom := errors.New("connection lost")
-	eps := [2]Endpoint{statOnly{}, statOnly{err: boom}}
+	eps := [2]endpoint.Endpoint{statOnly{}, statOnly{err: boom}}
 	_, err := conflict.FreeName("log.txt", takenAnywhere(context.Background(), eps, nil))
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "remote side") {
 		t.Errorf("err = %v, want one wrapping %v that names the remote side", err, boom)

@@ -7,20 +7,20 @@ import (
 	"testing"
 
 	"github.com/ferry-sync/ferry/conflict"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // folding is an Endpoint that reports a given Folding (or error) in place
 // of what its disk does, so a pass meets a case-insensitive side on any
 // filesystem.
 type folding struct {
-	syncer.Endpoint
-	f     syncer.Folding
+	endpoint.Endpoint
+	f     endpoint.Folding
 	err   error
 	calls *int
 }
 
-func (f folding) Folding(context.Context) (syncer.Folding, error) {
+func (f folding) Folding(context.Context) (endpoint.Folding, error) {
 	if f.calls != nil {
 		*f.calls++
 	}
@@ -30,15 +30,15 @@ func (f folding) Folding(context.Context) (syncer.Folding, error) {
 func TestPassWithholdsNamesTheReceivingSideFolds(t *testing.T) {
 	for _, c := range []struct {
 		name   string
-		f      syncer.Folding
+		f      endpoint.Folding
 		err    error
 		files  []string
 		reason conflict.Reason
 	}{
-		{"case", syncer.Folding{Case: true}, nil, []string{"README.txt", "Readme.txt", "readme.txt"}, conflict.CaseClash},
-		{"normalisation", syncer.Folding{Normalization: true}, nil, []string{"cafe\u0301.txt", "caf\u00e9.txt"}, conflict.NormalizationClash},
+		{"case", endpoint.Folding{Case: true}, nil, []string{"README.txt", "Readme.txt", "readme.txt"}, conflict.CaseClash},
+		{"normalisation", endpoint.Folding{Normalization: true}, nil, []string{"cafe\u0301.txt", "caf\u00e9.txt"}, conflict.NormalizationClash},
 		// A side that cannot say is taken to fold everything.
-		{"unknown", syncer.Folding{}, errors.New("probe refused"), []string{"A.txt", "a.txt"}, conflict.CaseClash},
+		{"unknown", endpoint.Folding{}, errors.New("probe refused"), []string{"A.txt", "a.txt"}, conflict.CaseClash},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -47,7 +47,7 @@ func TestPassWithholdsNamesTheReceivingSideFolds(t *testing.T) {
 			}
 			e.write("remote", "other.txt", "o")
 			calls := 0
-			e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+			e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 				return folding{l, c.f, c.err, &calls}, r
 			}
 			rec := e.mustPass()
@@ -77,7 +77,7 @@ func TestPassDoesNotProbeTheSendingSide(t *testing.T) {
 	e.job.Direction = "local-to-remote"
 	e.write("local", "a.txt", "a")
 	var lc, rc int
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		return folding{Endpoint: l, calls: &lc}, folding{Endpoint: r, calls: &rc}
 	}
 	e.mustPass()

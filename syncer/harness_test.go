@@ -14,6 +14,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -26,7 +27,7 @@ type env struct {
 	db                  *snapshot.DB
 	job                 config.Job
 	// wrap, if set, wraps the endpoints a pass uses.
-	wrap func(local, remote syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint)
+	wrap func(local, remote endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint)
 	// clock gives files deterministic, increasing mtimes.
 	clock time.Time
 	// served, if set, serves remoteDir: passes reach it as a ferry://
@@ -109,7 +110,7 @@ func (e *env) read(side, p string) (string, bool) {
 
 // endpoints opens the local folder, and the remote one as a local folder
 // too or, with served set, through ferry serve.
-func (e *env) endpoints() (syncer.Endpoint, syncer.Endpoint) {
+func (e *env) endpoints() (endpoint.Endpoint, endpoint.Endpoint) {
 	e.t.Helper()
 	// The folders' clock is the scenario's at the time they are opened
 	// (it dates what the script writes): a partial the script wrote is as
@@ -122,7 +123,7 @@ func (e *env) endpoints() (syncer.Endpoint, syncer.Endpoint) {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { l.Close() })
-	var le, re syncer.Endpoint = l, nil
+	var le, re endpoint.Endpoint = l, nil
 	if e.served != nil {
 		r := e.served.dial(e.job, opened)
 		e.t.Cleanup(func() { r.Close() })

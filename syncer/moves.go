@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -60,7 +61,7 @@ func isNew(op Op) bool {
 
 // movesOnSide applies detectMoves to one side's ops. mine is that side's
 // scan, theirs the other side's (where new entries come from).
-func movesOnSide(ops []Op, mine, theirs []tree.Entry, f Folding) []Op {
+func movesOnSide(ops []Op, mine, theirs []tree.Entry, f endpoint.Folding) []Op {
 	var removes, creates []int
 	for i, op := range ops {
 		switch {
@@ -127,7 +128,7 @@ func sameMoved(a, b tree.Entry) bool {
 // into one rename. Nothing else may lie under either: everything this side
 // holds below the old name is removed by the plan, and everything the other
 // side holds below the new name is created by it.
-func dirMoves(ops []Op, removes, creates []int, mine, theirs []tree.Entry, f Folding, drop []bool) []Op {
+func dirMoves(ops []Op, removes, creates []int, mine, theirs []tree.Entry, f endpoint.Folding, drop []bool) []Op {
 	removedAt := map[string]int{}
 	for _, i := range removes {
 		removedAt[ops[i].Path] = i
@@ -199,7 +200,7 @@ func dirMoves(ops []Op, removes, creates []int, mine, theirs []tree.Entry, f Fol
 // them has run, and those above to are made before it: the side cannot
 // hold both, so the rename would wait, pass after pass, behind a folder
 // that cannot be made.
-func respelled(f Folding, from, to string) bool {
+func respelled(f endpoint.Folding, from, to string) bool {
 	if !f.Folds() {
 		return false
 	}
@@ -264,7 +265,7 @@ func sameSubtree(oldDir string, old []tree.Entry, newDir string, cur []tree.Entr
 // fileRenames pairs each new file with a removed file of the same content,
 // preferring one with the same base name, then the first in path order.
 // Each removed file serves once.
-func fileRenames(ops []Op, removes, creates []int, f Folding, drop []bool) []Op {
+func fileRenames(ops []Op, removes, creates []int, f endpoint.Folding, drop []bool) []Op {
 	type key struct {
 		size int64
 		hash uint64
@@ -321,10 +322,10 @@ func fileRenames(ops []Op, removes, creates []int, f Folding, drop []bool) []Op 
 // transfer that builds the new content from the renamed file. A wrong
 // guess costs no more than the plan it replaces: the transfer finds few
 // chunks to reuse and sends the rest, and every byte is verified.
-func editedRenames(ops []Op, removes, creates []int, f Folding, drop []bool) []Op {
+func editedRenames(ops []Op, removes, creates []int, f endpoint.Folding, drop []bool) []Op {
 	var rs, cs []int
 	for _, i := range removes {
-		if e := ops[i].Expect; !drop[i] && e.Kind == tree.File && e.Problem == "" && e.Size >= deltaMinBase {
+		if e := ops[i].Expect; !drop[i] && e.Kind == tree.File && e.Problem == "" && e.Size >= endpoint.DeltaMinBase {
 			rs = append(rs, i)
 		}
 	}

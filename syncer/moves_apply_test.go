@@ -12,14 +12,14 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
 // racingRenamer edits the source of the first rename on its side just
 // before renaming it, as a user could between the scan and the apply.
 type racingRenamer struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	root    string
 	renames int
 }
@@ -44,7 +44,7 @@ func TestRenameOfChangedSourceSendsTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	rr := &racingRenamer{root: e.root("remote")}
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		rr.Endpoint = r
 		return l, rr
 	}
@@ -103,7 +103,7 @@ func TestMovingABigFolderDoesNotTripMaxDelete(t *testing.T) {
 // squatter creates the destination of the first rename just before it, as
 // another program could between the scan and the apply.
 type squatter struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	root string
 	done bool
 }
@@ -131,7 +131,7 @@ func TestRefusedDirectoryMoveLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	sq := &squatter{root: e.root("remote")}
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		sq.Endpoint = r
 		return l, sq
 	}
@@ -158,7 +158,7 @@ func TestRefusedDirectoryMoveLosesNothing(t *testing.T) {
 }
 
 // metaRefuser fails every SetMeta.
-type metaRefuser struct{ syncer.Endpoint }
+type metaRefuser struct{ endpoint.Endpoint }
 
 func (metaRefuser) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int64) error {
 	return errors.New("operation not permitted")
@@ -180,7 +180,7 @@ func TestRenameWhoseMetadataFailsIsKept(t *testing.T) {
 	if err := os.Chtimes(to, later, later); err != nil {
 		t.Fatal(err)
 	}
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return l, metaRefuser{r} }
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) { return l, metaRefuser{r} }
 	if rec := e.mustPass(); rec.Renamed != 1 || rec.Bytes != 0 {
 		t.Errorf("pass %s: want the rename made", summary(rec))
 	}
@@ -198,7 +198,7 @@ func TestRenameWhoseMetadataFailsIsKept(t *testing.T) {
 // its side just before renaming it, as a user could between the scan and
 // the apply.
 type racingDeleter struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	root, victim string
 	done         bool
 }
@@ -228,7 +228,7 @@ func TestDirectoryMoveDoesNotRecordWhatItDidNotMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := &racingDeleter{root: e.root("remote"), victim: "d/a.txt"}
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		rd.Endpoint = r
 		return l, rd
 	}
@@ -282,7 +282,7 @@ func TestFileReplacedByFolderHoldingItSyncs(t *testing.T) {
 
 // colliding stands for a side whose files collide in size and xxhash with
 // files of other content: its strong digests never match the other side's.
-type colliding struct{ syncer.Endpoint }
+type colliding struct{ endpoint.Endpoint }
 
 func (colliding) Digests(_ context.Context, files []tree.Entry) ([]chunk.Digest, error) {
 	out := make([]chunk.Digest, len(files))
@@ -306,7 +306,7 @@ func TestRenameAndCopyNeedStrongDigests(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.write("local", "copy.txt", "kept and copied")
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) { return l, colliding{r} }
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) { return l, colliding{r} }
 	rec := e.mustPass()
 	if rec.Renamed != 0 || rec.Copied != 0 || rec.Created != 2 {
 		t.Fatalf("pass %s: want both files sent, neither renamed nor copied", summary(rec))

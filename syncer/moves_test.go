@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -22,7 +23,7 @@ func TestReconcileMoves(t *testing.T) {
 	cases := []struct {
 		name   string
 		dirs   []config.Direction
-		lf, rf Folding
+		lf, rf endpoint.Folding
 		anc    []tree.Entry
 		loc    []tree.Entry
 		rem    []tree.Entry

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -48,7 +49,7 @@ type Committer interface {
 // Options are what one pass of one job needs.
 type Options struct {
 	Job           config.Job
-	Local, Remote Endpoint
+	Local, Remote endpoint.Endpoint
 	DB            *snapshot.DB
 	// Observer, Log and Now may be nil.
 	Observer Observer
@@ -154,7 +155,7 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	defer stopConnect()
 	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
 	opts.Log.Debug("scanning", "job", job.Name)
-	scan := ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
+	scan := endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
 	var local, remote []tree.Entry
 	mode := ModeOf(job)
 	g, gctx := errgroup.WithContext(ctx)
@@ -238,7 +239,7 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 // startConnect connects ep in the background if it is a Connector.
 // connected waits for the outcome; stop cancels a dial still running and
 // waits for it, so no goroutine outlives the pass.
-func startConnect(ctx context.Context, ep Endpoint) (connected func(context.Context) error, stop func()) {
+func startConnect(ctx context.Context, ep endpoint.Endpoint) (connected func(context.Context) error, stop func()) {
 	c, ok := ep.(Connector)
 	if !ok {
 		return func(context.Context) error { return nil }, func() {}
@@ -317,21 +318,21 @@ func signaturePath(sig, root string) string {
 // folding asks a side that receives changes what its filesystem folds. A
 // side that cannot say is taken to fold both case and normalisation, so no
 // pair of names it might merge is written there.
-func folding(ctx context.Context, opts *Options, ep Endpoint, side string) Folding {
+func folding(ctx context.Context, opts *Options, ep endpoint.Endpoint, side string) endpoint.Folding {
 	f, err := ep.Folding(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			// The pass is ending; nothing will be written.
-			return Folding{Case: true, Normalization: true}
+			return endpoint.Folding{Case: true, Normalization: true}
 		}
 		opts.Log.Warn("unable to learn whether the folder folds case; names that differ only by case or Unicode normalisation are not written there",
 			"job", opts.Job.Name, "side", side, "err", err)
-		return Folding{Case: true, Normalization: true}
+		return endpoint.Folding{Case: true, Normalization: true}
 	}
 	return f
 }
 
-func scanAll(ctx context.Context, ep Endpoint, opts ScanOptions, side string) ([]tree.Entry, error) {
+func scanAll(ctx context.Context, ep endpoint.Endpoint, opts endpoint.ScanOptions, side string) ([]tree.Entry, error) {
 	var out []tree.Entry
 	var prev string
 	err := ep.Scan(ctx, opts, func(e tree.Entry) error {

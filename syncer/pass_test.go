@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
@@ -26,11 +27,11 @@ import (
 // afterScan wraps an Endpoint and runs hook once its scan has finished:
 // the disk changes between scan and apply.
 type afterScan struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	hook func(entries []tree.Entry) []tree.Entry
 }
 
-func (a afterScan) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+func (a afterScan) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
 	var all []tree.Entry
 	if err := a.Endpoint.Scan(ctx, opts, func(e tree.Entry) error { all = append(all, e); return nil }); err != nil {
 		return err
@@ -51,7 +52,7 @@ func TestEditBetweenScanAndApplyIsKept(t *testing.T) {
 
 	e.write("remote", "a.txt", "remote v2")
 	e.write("remote", "b.txt", "remote v2")
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		return afterScan{l, func(all []tree.Entry) []tree.Entry {
 			e.write("local", "a.txt", "local edit after the scan")
 			return all
@@ -80,7 +81,7 @@ func TestEditBetweenScanAndApplyIsKept(t *testing.T) {
 }
 
 // problemScan reports the listed paths as unreadable.
-func problemScan(ep syncer.Endpoint, paths ...string) syncer.Endpoint {
+func problemScan(ep endpoint.Endpoint, paths ...string) endpoint.Endpoint {
 	return afterScan{ep, func(all []tree.Entry) []tree.Entry {
 		for i := range all {
 			for _, p := range paths {
@@ -106,7 +107,7 @@ func TestUnreadableFileIsReportedNotDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.write("remote", "other.txt", "v2")
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		return problemScan(l, "secret.txt"), r
 	}
 	rec := e.mustPass()
@@ -477,7 +478,7 @@ func TestProblemPathsAreNamedInThePassRecord(t *testing.T) {
 		e.write("remote", p, "x")
 		paths = append(paths, p)
 	}
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		return l, problemScan(r, paths...)
 	}
 	rec := e.mustPass()

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // batchRemote moves files in batches, like the remote endpoint, and logs
 // the order of what the pass asks of it.
 type batchRemote struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	mu     sync.Mutex
 	events []string
 }
@@ -27,7 +27,7 @@ func (b *batchRemote) log(ev string) {
 	b.events = append(b.events, ev)
 }
 
-func (b *batchRemote) Prepare(ctx context.Context, items []syncer.Transfer, download bool) func() {
+func (b *batchRemote) Prepare(ctx context.Context, items []endpoint.Transfer, download bool) func() {
 	b.log(fmt.Sprintf("prepare %d download=%v", len(items), download))
 	return func() { b.log("release") }
 }
@@ -37,7 +37,7 @@ func (b *batchRemote) Mkdir(ctx context.Context, p string, mode fs.FileMode) err
 	return b.Endpoint.Mkdir(ctx, p, mode)
 }
 
-func copyAll(ctx context.Context, items []syncer.Transfer, src, dst syncer.Endpoint) []error {
+func copyAll(ctx context.Context, items []endpoint.Transfer, src, dst endpoint.Endpoint) []error {
 	errs := make([]error, len(items))
 	for i, it := range items {
 		errs[i] = func() error {
@@ -64,12 +64,12 @@ func copyAll(ctx context.Context, items []syncer.Transfer, src, dst syncer.Endpo
 	return errs
 }
 
-func (b *batchRemote) Upload(ctx context.Context, items []syncer.Transfer, src syncer.Endpoint, _ syncer.Progress) []error {
+func (b *batchRemote) Upload(ctx context.Context, items []endpoint.Transfer, src endpoint.Endpoint, _ endpoint.Progress) []error {
 	b.log("upload")
 	return copyAll(ctx, items, src, b.Endpoint)
 }
 
-func (b *batchRemote) Download(ctx context.Context, items []syncer.Transfer, dst syncer.Endpoint, _ syncer.Progress) []error {
+func (b *batchRemote) Download(ctx context.Context, items []endpoint.Transfer, dst endpoint.Endpoint, _ endpoint.Progress) []error {
 	b.log("download")
 	return copyAll(ctx, items, b.Endpoint, dst)
 }
@@ -96,7 +96,7 @@ func TestTransferPathIsPreparedBeforeDirectoryWaves(t *testing.T) {
 				e.write(c.from, p, p)
 			}
 			var r *batchRemote
-			e.wrap = func(l, rem syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+			e.wrap = func(l, rem endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 				r = &batchRemote{Endpoint: rem}
 				return l, r
 			}
@@ -114,7 +114,7 @@ func TestTransferPathIsPreparedBeforeDirectoryWaves(t *testing.T) {
 // spaceAfterMkdir answers FreeSpace only once a mkdir has started (or
 // after a bound), to see whether the two overlap.
 type spaceAfterMkdir struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	mkdir      chan struct{}
 	once       sync.Once
 	overlapped bool
@@ -126,7 +126,7 @@ func (s *spaceAfterMkdir) Mkdir(ctx context.Context, p string, mode fs.FileMode)
 	return s.Endpoint.Mkdir(ctx, p, mode)
 }
 
-func (s *spaceAfterMkdir) FreeSpace(ctx context.Context) (syncer.Space, error) {
+func (s *spaceAfterMkdir) FreeSpace(ctx context.Context) (endpoint.Space, error) {
 	s.asked = true
 	select {
 	case <-s.mkdir:
@@ -144,7 +144,7 @@ func TestFreeSpaceCheckDoesNotDelayTheWork(t *testing.T) {
 	e.job.Direction = config.LocalToRemote
 	e.write("local", "d/f.txt", "x")
 	var r *spaceAfterMkdir
-	e.wrap = func(l, rem syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, rem endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		r = &spaceAfterMkdir{Endpoint: rem, mkdir: make(chan struct{})}
 		return l, r
 	}

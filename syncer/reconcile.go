@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -23,7 +24,7 @@ type Mode struct {
 	Direction config.Direction
 	Conflicts config.ConflictPolicy
 	// LocalFolding and RemoteFolding are what Endpoint.Folding reported.
-	LocalFolding, RemoteFolding Folding
+	LocalFolding, RemoteFolding endpoint.Folding
 }
 
 // ModeOf returns the reconcile mode of a job.
@@ -683,7 +684,7 @@ func (r *reconciler) forget(p string) {
 // foldClashes returns the groups of names that one side would hold after
 // its ops and that its filesystem takes for one name (each group sorted by
 // tree.Compare).
-func foldClashes(list []tree.Entry, ops []Op, f Folding) [][]string {
+func foldClashes(list []tree.Entry, ops []Op, f endpoint.Folding) [][]string {
 	if !f.Folds() {
 		return nil
 	}
@@ -760,7 +761,7 @@ func clashRecords(groups [][]string, clashed map[string]bool, local, remote []tr
 			listed[n] = true
 		}
 		reason := conflict.NormalizationClash
-		nfc := Folding{Normalization: true}
+		nfc := endpoint.Folding{Normalization: true}
 		names := make([]conflict.ClashName, len(g))
 		for i, n := range g {
 			names[i] = conflict.ClashName{Path: n, Local: find(local, n), Remote: find(remote, n)}

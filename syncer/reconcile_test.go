@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -23,7 +24,7 @@ var (
 // state needs one). A local edit is tF2, a remote edit tF3, a local type
 // change tD1, a remote type change tS1.
 // caseOnly is a filesystem that folds case but not normalisation.
-var caseOnly = Folding{Case: true}
+var caseOnly = endpoint.Folding{Case: true}
 
 func TestReconcile(t *testing.T) {
 	x := func(e tree.Entry) []tree.Entry { return ents("x", e) }
@@ -33,7 +34,7 @@ func TestReconcile(t *testing.T) {
 		dirs   []config.Direction
 		manual bool
 		// lf, rf: what the local and remote filesystems fold.
-		lf, rf Folding
+		lf, rf endpoint.Folding
 		anc    []tree.Entry
 		loc    []tree.Entry
 		rem    []tree.Entry
@@ -247,13 +248,13 @@ func TestReconcile(t *testing.T) {
 			loc:  ents("readme.txt", tF1),
 			rem:  ents("README.txt", tF2, "readme.txt", tF1),
 			want: []string{"C README.txt case clash absent/file [README.txt readme.txt]"}},
-		{name: "NFC and NFD, none written", dirs: []config.Direction{tw, r2l}, lf: Folding{Normalization: true},
+		{name: "NFC and NFD, none written", dirs: []config.Direction{tw, r2l}, lf: endpoint.Folding{Normalization: true},
 			rem:  ents("cafe\u0301.txt", tF1, "caf\u00e9.txt", tF2),
 			want: []string{"C cafe\u0301.txt normalisation clash absent/file [cafe\u0301.txt caf\u00e9.txt]"}},
 		{name: "NFC and NFD onto a folder that only folds case", dirs: []config.Direction{tw, r2l}, lf: caseOnly,
 			rem:  ents("cafe\u0301.txt", tF1, "caf\u00e9.txt", tF2),
 			want: []string{"L transfer cafe\u0301.txt f1", "L transfer caf\u00e9.txt f2"}},
-		{name: "case and normalisation together", dirs: []config.Direction{tw, r2l}, lf: Folding{Case: true, Normalization: true},
+		{name: "case and normalisation together", dirs: []config.Direction{tw, r2l}, lf: endpoint.Folding{Case: true, Normalization: true},
 			rem:  ents("CAFE\u0301.txt", tF1, "caf\u00e9.txt", tF2),
 			want: []string{"C CAFE\u0301.txt case clash absent/file [CAFE\u0301.txt caf\u00e9.txt]"}},
 		{name: "directory clash withholds both trees, one conflict", dirs: []config.Direction{tw, r2l}, lf: caseOnly,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -83,7 +84,7 @@ func resolveOne(ctx context.Context, opts *Options, r conflict.Record) error {
 		return err
 	}
 	if mine.Exists() {
-		name, err := conflict.FreeName(r.Path, takenAnywhere(ctx, [2]Endpoint{opts.Local, opts.Remote}, nil))
+		name, err := conflict.FreeName(r.Path, takenAnywhere(ctx, [2]endpoint.Endpoint{opts.Local, opts.Remote}, nil))
 		if err != nil {
 			return err
 		}
@@ -94,7 +95,7 @@ func resolveOne(ctx context.Context, opts *Options, r conflict.Record) error {
 	}
 	switch theirs.Kind {
 	case tree.File:
-		return copyFile(ctx, send, recv, Transfer{Source: theirs}, func(string, int64, bool) {})
+		return copyFile(ctx, send, recv, endpoint.Transfer{Source: theirs}, func(string, int64, bool) {})
 	case tree.Dir:
 		// Its content follows on the next pass.
 		return recv.Mkdir(ctx, r.Path, theirs.Mode)
@@ -104,7 +105,7 @@ func resolveOne(ctx context.Context, opts *Options, r conflict.Record) error {
 	return nil
 }
 
-func statOrAbsent(ctx context.Context, ep Endpoint, p string) (tree.Entry, error) {
+func statOrAbsent(ctx context.Context, ep endpoint.Endpoint, p string) (tree.Entry, error) {
 	e, err := ep.Stat(ctx, p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return tree.Entry{Path: p}, nil
@@ -125,9 +126,9 @@ func resolveClash(ctx context.Context, opts *Options, r conflict.Record) error {
 			break
 		}
 	}
-	fold := Folding{Case: true, Normalization: true}
+	fold := endpoint.Folding{Case: true, Normalization: true}
 	chosen := map[string]bool{fold.Key(r.Clash[keep].Path): true}
-	taken := takenAnywhere(ctx, [2]Endpoint{opts.Local, opts.Remote}, nil)
+	taken := takenAnywhere(ctx, [2]endpoint.Endpoint{opts.Local, opts.Remote}, nil)
 	free := func(p string) (bool, error) {
 		if chosen[fold.Key(p)] {
 			return true, nil
@@ -145,7 +146,7 @@ func resolveClash(ctx context.Context, opts *Options, r conflict.Record) error {
 		chosen[fold.Key(name)] = true
 		for _, side := range []struct {
 			holds bool
-			ep    Endpoint
+			ep    endpoint.Endpoint
 			name  string
 		}{{n.Local, opts.Local, SideLocal}, {n.Remote, opts.Remote, SideRemote}} {
 			if !side.holds {

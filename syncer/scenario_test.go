@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/syncer"
 )
 
@@ -271,10 +272,10 @@ func runScript(t *testing.T, kind, src string) string {
 				case "local_folds", "remote_folds":
 					// The side reports this folding whatever its disk
 					// does: case, normalisation or case+normalisation.
-					f := syncer.Folding{Case: strings.Contains(v, "case"), Normalization: strings.Contains(v, "normalisation")}
+					f := endpoint.Folding{Case: strings.Contains(v, "case"), Normalization: strings.Contains(v, "normalisation")}
 					prev := e.wrap
 					local := k == "local_folds"
-					e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+					e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 						if prev != nil {
 							l, r = prev(l, r)
 						}

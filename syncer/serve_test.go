@@ -19,8 +19,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
-	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
@@ -72,7 +72,7 @@ func serve(t testing.TB, root string, mode config.TransportMode) *served {
 		Log: slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		// As ferry serve opens a folder, without the scan cache (the
 		// local side has none either), on the scenario's clock.
-		Open: func(dir, partialSuffix string, _ server.Cache, log *slog.Logger) (syncer.Endpoint, error) {
+		Open: func(dir, partialSuffix string, _ server.Cache, log *slog.Logger) (endpoint.Endpoint, error) {
 			opened := time.Unix(0, s.opened.Load()).UTC()
 			return localfs.New(dir, localfs.Options{Log: log, PartialSuffix: partialSuffix, HashWorkers: 2,
 				Now: func() time.Time { return opened }})

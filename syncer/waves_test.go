@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -20,7 +20,7 @@ import (
 // lets every call through. A syncer that makes them one at a time meets
 // the guard instead (so the test fails rather than hangs), and max stays 1.
 type overlapMeta struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 
 	mu            sync.Mutex
 	inFlight, max int
@@ -29,7 +29,7 @@ type overlapMeta struct {
 	guard         *time.Timer
 }
 
-func newOverlapMeta(ep syncer.Endpoint) *overlapMeta {
+func newOverlapMeta(ep endpoint.Endpoint) *overlapMeta {
 	return &overlapMeta{Endpoint: ep, met: make(chan struct{})}
 }
 
@@ -99,7 +99,7 @@ func TestMetadataOpsOverlapRoundTrips(t *testing.T) {
 		e.write("local", fmt.Sprintf("d%02d/sub/f.txt", i), "x")
 	}
 	var remote *overlapMeta
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		remote = newOverlapMeta(r)
 		return l, remote
 	}
@@ -147,7 +147,7 @@ func TestMetadataOpsOverlapRoundTrips(t *testing.T) {
 // (or a deadline passes, so a bound below want fails instead of hanging),
 // and records the peak.
 type barrierMeta struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	want int
 	full chan struct{}
 
@@ -206,7 +206,7 @@ func TestWaveOfTwoHundredDirectoriesRunsAtOnce(t *testing.T) {
 		e.write("local", fmt.Sprintf("d%03d/f.txt", i), "x")
 	}
 	var remote *barrierMeta
-	e.wrap = func(l, r syncer.Endpoint) (syncer.Endpoint, syncer.Endpoint) {
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		remote = &barrierMeta{Endpoint: r, want: dirs, full: make(chan struct{})}
 		return l, remote
 	}

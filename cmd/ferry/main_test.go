@@ -9,8 +9,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ferry-sync/ferry/syncer"
 	"time"
+
+	"github.com/ferry-sync/ferry/syncer"
 )
 
 // TestMain lets the test binary stand in for the ferry binary: the demo

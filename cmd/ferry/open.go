@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -57,7 +58,7 @@ func loadJob(path, name string) (*config.Config, *config.Job, error) {
 // cachedFolder is a local folder whose scans reuse the hashes recorded in
 // the job's snapshot database, and record this scan's for the next one.
 // It embeds the folder by its type, so everything the folder can do
-// beyond syncer.Endpoint (build files from chunks its other files hold)
+// beyond endpoint.Endpoint (build files from chunks its other files hold)
 // stays visible to the engine.
 type cachedFolder struct {
 	*localfs.FS
@@ -65,14 +66,14 @@ type cachedFolder struct {
 }
 
 var (
-	_ syncer.Endpoint    = (*cachedFolder)(nil)
-	_ syncer.ChunkFinder = (*cachedFolder)(nil)
-	_ syncer.ChunkKeeper = (*cachedFolder)(nil)
+	_ endpoint.Endpoint    = (*cachedFolder)(nil)
+	_ endpoint.ChunkFinder = (*cachedFolder)(nil)
+	_ endpoint.ChunkKeeper = (*cachedFolder)(nil)
 )
 
 // Scan commits the cache after every complete scan, whoever runs the pass
 // (a one-shot sync or the agent), so unchanged files are never hashed twice.
-func (c *cachedFolder) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+func (c *cachedFolder) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
 	if err := c.FS.Scan(ctx, opts, visit); err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func (c *cachedFolder) Scan(ctx context.Context, opts syncer.ScanOptions, visit 
 // openLocalFolder opens a folder on this machine as an endpoint whose scan
 // cache lives in db under side; log (nil: localfs's default) hears what
 // its scans clean up.
-func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string, log *slog.Logger) (syncer.Endpoint, error) {
+func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string, log *slog.Logger) (endpoint.Endpoint, error) {
 	cache, err := db.Cache(side)
 	if err != nil {
 		return nil, fmt.Errorf("unable to load the %s scan cache: %w", side, err)
@@ -116,7 +117,7 @@ type remoteOptions struct {
 
 // openedJob is both sides of a job.
 type openedJob struct {
-	local, remote syncer.Endpoint
+	local, remote endpoint.Endpoint
 }
 
 func (o *openedJob) Close() error {

@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/remote"
 )
 
 // dialRemote connects to the `ferry serve` behind a job's ferry:// remote,
 // or with ro.lazy only prepares to.
-func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro remoteOptions) (syncer.Endpoint, error) {
+func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro remoteOptions) (endpoint.Endpoint, error) {
 	opts, err := remote.OptionsFromJob(*job, cfg.File)
 	if err != nil {
 		return nil, err
@@ -33,7 +33,7 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 
 // transportSummary describes the last UDP data session of a remote, or ""
 // when the endpoint moved no data over UDP.
-func transportSummary(ep syncer.Endpoint) string {
+func transportSummary(ep endpoint.Endpoint) string {
 	// The concrete type, not an anonymous interface: if DataStats goes,
 	// this stops compiling instead of going quiet.
 	ds, ok := ep.(*remote.Endpoint)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/service/api"
 	"github.com/ferry-sync/ferry/service/logging"
 	"github.com/ferry-sync/ferry/service/metrics"
@@ -74,7 +75,7 @@ type runOptions struct {
 // when asked, until ctx is done. SIGHUP reloads the config file.
 func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) error {
 	m := metrics.New(time.Now)
-	open := func(ctx context.Context, req agent.OpenRequest) (syncer.Endpoint, syncer.Endpoint, error) {
+	open := func(ctx context.Context, req agent.OpenRequest) (endpoint.Endpoint, endpoint.Endpoint, error) {
 		rem := ro.remote
 		rem.limits = req.Limits.Load
 		o, err := openJob(ctx, cfg, &req.Job, req.DB, rem)

@@ -4,10 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/ferry-sync/ferry/delta/chunk"
 	"io"
 	"math"
 	"unicode/utf8"
+
+	"github.com/ferry-sync/ferry/delta/chunk"
 )
 
 // ErrMalformed is wrapped by every decoding error.

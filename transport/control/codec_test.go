@@ -6,14 +6,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/ferry-sync/ferry/delta/chunk"
 	"io/fs"
 	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/endpoint"
+
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -261,8 +262,8 @@ func TestHostileLengthsAreRejected(t *testing.T) {
 }
 
 func TestErrorsKeepTheirSentinelAcrossTheWire(t *testing.T) {
-	for _, s := range []error{fs.ErrNotExist, syncer.ErrChanged, syncer.ErrExists, syncer.ErrNotEmpty,
-		syncer.ErrHashMismatch, syncer.ErrNoSpace, tree.ErrInvalidPath, fs.ErrPermission} {
+	for _, s := range []error{fs.ErrNotExist, endpoint.ErrChanged, endpoint.ErrExists, endpoint.ErrNotEmpty,
+		endpoint.ErrHashMismatch, endpoint.ErrNoSpace, tree.ErrInvalidPath, fs.ErrPermission} {
 		orig := fmt.Errorf("unable to do it to a/b: %w", s)
 		b := Append(nil, ErrorOf(orig))
 		m, _, err := Parse(b)

@@ -3,46 +3,38 @@ package control
 import (
 	"context"
 	"errors"
-	"io/fs"
 
-	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // Code says which sentinel an Error stands for, so that errors.Is works on
 // the client for errors that happened on the server.
 type Code uint8
 
+// The codes of the sentinels every endpoint knows are endpoint.Kind's
+// numbers; the control protocol adds its own two.
 const (
-	CodeOther Code = iota
-	CodeNotExist
-	CodeChanged
-	CodeExists
-	CodeNotEmpty
-	CodeHashMismatch
-	CodeNoSpace
-	CodeInvalidPath
-	CodePermission
-	CodeProtocol
-	CodeUnavailable
-	CodeInTheWay
+	CodeOther             = Code(endpoint.KindOther)
+	CodeNotExist          = Code(endpoint.KindNotExist)
+	CodeChanged           = Code(endpoint.KindChanged)
+	CodeExists            = Code(endpoint.KindExists)
+	CodeNotEmpty          = Code(endpoint.KindNotEmpty)
+	CodeHashMismatch      = Code(endpoint.KindHashMismatch)
+	CodeNoSpace           = Code(endpoint.KindNoSpace)
+	CodeInvalidPath       = Code(endpoint.KindInvalidPath)
+	CodePermission        = Code(endpoint.KindPermission)
+	CodeProtocol     Code = 9
+	CodeUnavailable  Code = 10
+	CodeInTheWay          = Code(endpoint.KindInTheWay)
 )
 
-var sentinels = [...]struct {
+// own are the sentinels only the control protocol knows.
+var own = [...]struct {
 	code Code
 	err  error
 }{
-	{CodeNotExist, fs.ErrNotExist},
-	{CodeChanged, syncer.ErrChanged},
-	{CodeExists, syncer.ErrExists},
-	{CodeNotEmpty, syncer.ErrNotEmpty},
-	{CodeHashMismatch, syncer.ErrHashMismatch},
-	{CodeNoSpace, syncer.ErrNoSpace},
-	{CodeInvalidPath, tree.ErrInvalidPath},
-	{CodePermission, fs.ErrPermission},
 	{CodeProtocol, ErrProtocol},
 	{CodeUnavailable, ErrUnavailable},
-	{CodeInTheWay, syncer.ErrInTheWay},
 }
 
 // ErrProtocol: the peer sent something the protocol does not allow.
@@ -59,11 +51,13 @@ func ErrorOf(err error) Error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return Error{Code: CodeUnavailable, Message: "server is shutting down: " + err.Error()}
 	}
-	code := CodeOther
-	for _, s := range sentinels {
-		if errors.Is(err, s.err) {
-			code = s.code
-			break
+	code := Code(endpoint.KindOf(err))
+	if code == CodeOther {
+		for _, s := range own {
+			if errors.Is(err, s.err) {
+				code = s.code
+				break
+			}
 		}
 	}
 	return Error{Code: code, Message: err.Error()}
@@ -79,12 +73,12 @@ type RemoteError struct {
 func (e *RemoteError) Error() string { return e.Message }
 
 func (e *RemoteError) Unwrap() error {
-	for _, s := range sentinels {
+	for _, s := range own {
 		if s.code == e.Code {
 			return s.err
 		}
 	}
-	return nil
+	return endpoint.Kind(e.Code).Err()
 }
 
 // Err returns the client-side error for m.

@@ -128,7 +128,7 @@ type ChunksMany struct {
 	Read, Kept []tree.Entry
 }
 
-// Digests asks for the strong digest of each file (syncer.Endpoint
+// Digests asks for the strong digest of each file (endpoint.Endpoint
 // Digests), answered by DigestList with one digest per file, in order.
 type Digests struct{ Files []tree.Entry }
 
@@ -197,7 +197,7 @@ type SetMeta struct {
 type FreeSpace struct{}
 
 // Folding asks whether the folder's filesystem folds case and Unicode
-// normalisation (syncer.Endpoint.Folding). A server older than this message
+// normalisation (endpoint.Endpoint.Folding). A server older than this message
 // answers with an Error.
 type Folding struct{}
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // TestSmallFilesAreAnnouncedWhileABigOneSends: files queued behind a file
@@ -29,7 +29,7 @@ func TestSmallFilesAreAnnouncedWhileABigOneSends(t *testing.T) {
 	st := newStore()
 	bigAtFirstSmall := int64(-1)
 	open := st.open
-	opener := func(ctx context.Context, f FileInfo) (syncer.FileWriter, error) {
+	opener := func(ctx context.Context, f FileInfo) (endpoint.FileWriter, error) {
 		st.mu.Lock()
 		if f.Path != "big" && bigAtFirstSmall < 0 {
 			bigAtFirstSmall = int64(len(st.partial["big"]))

@@ -4,12 +4,13 @@ import (
 	"context"
 
 	"fmt"
-	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
 	"io"
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/endpoint"
 
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/seal"
@@ -86,7 +87,7 @@ type Config struct {
 	// to the sender like a resumed partial, in chunks of SeedChunkSize,
 	// and the sender sends only what they do not cover. An error is
 	// logged and the file is sent whole.
-	Seed func(ctx context.Context, f FileInfo, w syncer.FileWriter) ([]chunk.Range, error)
+	Seed func(ctx context.Context, f FileInfo, w endpoint.FileWriter) ([]chunk.Range, error)
 	// NoGSO keeps every datagram its own send even where the kernel could
 	// cut a run of them from one (UDP segmentation offload, Linux). Sends
 	// fall back by themselves when a route refuses segmented sends; this

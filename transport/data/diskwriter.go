@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // The receiver's disk work for open files (writes, checkpoints, the hand-off
@@ -26,7 +26,7 @@ const (
 type diskReq struct {
 	op   diskOp
 	f    *rfile
-	w    syncer.FileWriter
+	w    endpoint.FileWriter
 	off  int64
 	data []byte // opWrite: payload; opCheckpoint: the checkpoint
 	body []byte // packet body that data points into, released after writing
@@ -125,7 +125,7 @@ merge:
 	if f.werr == nil {
 		if _, err := w.WriteAt(data, off); err != nil {
 			if errors.Is(err, syscall.ENOSPC) {
-				err = fmt.Errorf("%w: %w", syncer.ErrNoSpace, err)
+				err = fmt.Errorf("%w: %w", endpoint.ErrNoSpace, err)
 			}
 			f.werr = fmt.Errorf("unable to write %s: %w", f.info.Path, err)
 			select {
@@ -142,7 +142,7 @@ merge:
 
 // commit starts the file's Commit on a helper goroutine once every write
 // queued before it is done; at most commitWorkers run at once.
-func (d *diskWriter) commit(f *rfile, w syncer.FileWriter) {
+func (d *diskWriter) commit(f *rfile, w endpoint.FileWriter) {
 	rr := d.rr
 	werr := f.werr
 	go func() {

@@ -3,9 +3,8 @@ package data
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/wire"
 )
 
@@ -36,49 +35,49 @@ func (e *RemoteError) Error() string {
 // Unwrap returns the sentinel matching the code.
 func (e *RemoteError) Unwrap() error {
 	switch e.Code {
-	case wire.CodeChanged:
-		return syncer.ErrChanged
-	case wire.CodeExists:
-		return syncer.ErrExists
-	case wire.CodeHashMismatch, wire.CodeRetry:
-		return syncer.ErrHashMismatch
-	case wire.CodeNoSpace:
-		return syncer.ErrNoSpace
-	case wire.CodeNotExist:
-		return fs.ErrNotExist
-	case wire.CodePermission:
-		return fs.ErrPermission
+	case wire.CodeRetry:
+		return endpoint.ErrHashMismatch
 	case wire.CodeCanceled:
 		return errCanceled
-	case wire.CodeInTheWay:
-		return syncer.ErrInTheWay
+	}
+	for _, k := range wireKinds {
+		if k.code == e.Code {
+			return k.kind.Err()
+		}
 	}
 	return nil
 }
 
 var errCanceled = errors.New("transfer canceled")
 
+// wireKinds maps the data protocol's codes to the endpoint kinds they
+// carry (endpoint.Kind is the one table of sentinels).
+var wireKinds = [...]struct {
+	code wire.Code
+	kind endpoint.Kind
+}{
+	{wire.CodeChanged, endpoint.KindChanged},
+	{wire.CodeInTheWay, endpoint.KindInTheWay},
+	{wire.CodeExists, endpoint.KindExists},
+	{wire.CodeHashMismatch, endpoint.KindHashMismatch},
+	{wire.CodeNoSpace, endpoint.KindNoSpace},
+	{wire.CodeNotExist, endpoint.KindNotExist},
+	{wire.CodePermission, endpoint.KindPermission},
+}
+
 // codeOf maps a local error to the code sent to the peer.
 func codeOf(err error) wire.Code {
 	switch {
 	case err == nil:
 		return wire.CodeOK
-	case errors.Is(err, syncer.ErrChanged):
-		return wire.CodeChanged
-	case errors.Is(err, syncer.ErrInTheWay):
-		return wire.CodeInTheWay
-	case errors.Is(err, syncer.ErrExists):
-		return wire.CodeExists
-	case errors.Is(err, syncer.ErrHashMismatch):
-		return wire.CodeHashMismatch
-	case errors.Is(err, syncer.ErrNoSpace):
-		return wire.CodeNoSpace
-	case errors.Is(err, fs.ErrNotExist):
-		return wire.CodeNotExist
-	case errors.Is(err, fs.ErrPermission):
-		return wire.CodePermission
 	case errors.Is(err, errCanceled):
 		return wire.CodeCanceled
+	}
+	kind := endpoint.KindOf(err)
+	for _, k := range wireKinds {
+		if k.kind == kind {
+			return k.code
+		}
 	}
 	return wire.CodeFailed
 }

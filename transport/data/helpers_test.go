@@ -18,7 +18,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/wire"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -56,7 +56,7 @@ func newStore() *store {
 		opened: map[string]int{}, mismatch: map[string]int{}, refuse: map[string]error{}}
 }
 
-func (s *store) open(_ context.Context, f FileInfo) (syncer.FileWriter, error) {
+func (s *store) open(_ context.Context, f FileInfo) (endpoint.FileWriter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opened[f.Path]++
@@ -104,10 +104,10 @@ func (w *memWriter) Commit() error {
 	b := w.s.partial[w.info.Path]
 	if w.s.mismatch[w.info.Path] > 0 {
 		w.s.mismatch[w.info.Path]--
-		return fmt.Errorf("%s: %w", w.info.Path, syncer.ErrHashMismatch)
+		return fmt.Errorf("%s: %w", w.info.Path, endpoint.ErrHashMismatch)
 	}
 	if int64(len(b)) != w.info.Size || xxhash.Sum64(b) != w.info.Hash {
-		return fmt.Errorf("%s: %w", w.info.Path, syncer.ErrHashMismatch)
+		return fmt.Errorf("%s: %w", w.info.Path, endpoint.ErrHashMismatch)
 	}
 	w.s.final[w.info.Path] = b
 	delete(w.s.partial, w.info.Path)
@@ -152,7 +152,7 @@ func sendFiles(src map[string][]byte, order []string) []SendFile {
 		b := src[p]
 		out = append(out, SendFile{
 			Entry: tree.Entry{Path: p, Kind: tree.File, Size: int64(len(b)), Hash: xxhash.Sum64(b), Mode: 0o644, Mtime: 1},
-			Open:  func() (syncer.FileReader, error) { return memReader{bytes.NewReader(b)}, nil },
+			Open:  func() (endpoint.FileReader, error) { return memReader{bytes.NewReader(b)}, nil },
 		})
 	}
 	return out

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/seal"
 	"github.com/ferry-sync/ferry/transport/wire"
@@ -37,7 +37,7 @@ func (f FileInfo) Entry() tree.Entry {
 // OpenFunc decides where an announced file lands. An error refuses the file
 // and is reported to the sender (errors.Is keeps working there for the
 // syncer sentinels).
-type OpenFunc func(ctx context.Context, f FileInfo) (syncer.FileWriter, error)
+type OpenFunc func(ctx context.Context, f FileInfo) (endpoint.FileWriter, error)
 
 // Result is how one announced file ended on the receiving side.
 type Result struct {
@@ -108,7 +108,7 @@ const (
 type rfile struct {
 	info    FileInfo
 	state   rfState
-	w       syncer.FileWriter
+	w       endpoint.FileWriter
 	res     Resumable
 	chunk   int64 // resume granularity offered to the sender
 	got     rangeSet
@@ -581,7 +581,7 @@ func (rr *recvRun) spawnPrepare(f *rfile) {
 // the ranges it wrote as the partial's checkpoint (a crash then resumes
 // from them) and returns them as chunks to offer. Any failure only costs
 // bytes: the file is then sent whole.
-func (rr *recvRun) seed(info FileInfo, w syncer.FileWriter, rs Resumable, chunk int64) []chunkHash {
+func (rr *recvRun) seed(info FileInfo, w endpoint.FileWriter, rs Resumable, chunk int64) []chunkHash {
 	ranges, err := rr.cfg.Seed(rr.ctx, info, w)
 	if err != nil {
 		rr.cfg.Log.Warn("unable to start from the current version; sending the file whole", "path", info.Path, "err", err)

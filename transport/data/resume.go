@@ -6,19 +6,16 @@ import (
 	"io"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/ferry-sync/ferry/endpoint"
 )
 
-// Resumable is implemented by FileWriters that can continue a partial file
-// (localfs's does). The receiver then checkpoints which byte ranges it has
-// written, and at the start of a later session offers the sender the chunks
-// it already holds, hashed from disk, so only the rest is sent.
+// Resumable is a FileWriter that can continue a partial file (localfs's
+// can): the receiver then checkpoints which byte ranges it has written,
+// and at the start of a later session offers the sender the chunks it
+// already holds, hashed from disk, so only the rest is sent.
 type Resumable interface {
+	endpoint.Checkpointer
 	io.ReaderAt
-	// ExistingSize is the size of the partial found when the writer was
-	// opened.
-	ExistingSize() int64
-	SaveCheckpoint(data []byte) error
-	LoadCheckpoint() ([]byte, error)
 }
 
 // Truncater is optionally implemented by FileWriters; the receiver cuts a

@@ -10,14 +10,14 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
 // seedWith is a Seed that writes content's bytes of each range into the
 // partial and claims them, counting its calls.
-func seedWith(content []byte, ranges []chunk.Range, calls *int) func(context.Context, FileInfo, syncer.FileWriter) ([]chunk.Range, error) {
-	return func(_ context.Context, f FileInfo, w syncer.FileWriter) ([]chunk.Range, error) {
+func seedWith(content []byte, ranges []chunk.Range, calls *int) func(context.Context, FileInfo, endpoint.FileWriter) ([]chunk.Range, error) {
+	return func(_ context.Context, f FileInfo, w endpoint.FileWriter) ([]chunk.Range, error) {
 		*calls++ // called off the loop, one file: no race within a test
 		for _, r := range ranges {
 			if _, err := w.WriteAt(content[r.Off:r.Off+r.Len], r.Off); err != nil {
@@ -95,12 +95,12 @@ func TestSeedConfirmedByALyingSenderNeverCommits(t *testing.T) {
 	cfg.Seed = seedWith(actual, []chunk.Range{{Off: 1 << 20, Len: 256 << 10}}, &calls)
 	files := []SendFile{{
 		Entry: tree.Entry{Path: p, Kind: tree.File, Size: size, Hash: xxhash.Sum64(claimed), Mode: 0o644, Mtime: 1},
-		Open:  func() (syncer.FileReader, error) { return memReader{bytes.NewReader(actual)}, nil },
+		Open:  func() (endpoint.FileReader, error) { return memReader{bytes.NewReader(actual)}, nil },
 	}}
 	st := newStore()
 	sc, rc := udpPair(t)
 	out := runSession(t, context.Background(), cfg, sc, rc, files, st)
-	if !errors.Is(out.sendErrs[0], syncer.ErrHashMismatch) {
+	if !errors.Is(out.sendErrs[0], endpoint.ErrHashMismatch) {
 		t.Fatalf("sender: %v, want ErrHashMismatch", out.sendErrs[0])
 	}
 	if calls != 1 {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/seal"
 	"github.com/ferry-sync/ferry/transport/wire"
@@ -23,7 +23,7 @@ import (
 // Mtime; the receiver checks the Hash at Commit) and how to open it.
 type SendFile struct {
 	Entry tree.Entry
-	Open  func() (syncer.FileReader, error)
+	Open  func() (endpoint.FileReader, error)
 }
 
 // Sender is the sending side of one data session.
@@ -103,7 +103,7 @@ type sfile struct {
 	id    uint32
 	src   SendFile
 	info  wire.File
-	r     syncer.FileReader
+	r     endpoint.FileReader
 	state sfState
 	fresh bool
 
@@ -558,7 +558,7 @@ func (r *sendRun) openedIfRoom() chan openedFile {
 // openedFile is a file the opener has opened (or failed to).
 type openedFile struct {
 	f   *sfile
-	rd  syncer.FileReader
+	rd  endpoint.FileReader
 	err error
 }
 
@@ -613,7 +613,7 @@ func (r *sendRun) admitOpened(now time.Time, o openedFile) {
 	case o.err != nil:
 		err = fmt.Errorf("unable to open %s for sending: %w", e.Path, o.err)
 	case o.rd.Size() != e.Size:
-		err = fmt.Errorf("unable to send %s: size is %d, scan saw %d: %w (the next pass picks it up)", e.Path, o.rd.Size(), e.Size, syncer.ErrChanged)
+		err = fmt.Errorf("unable to send %s: size is %d, scan saw %d: %w (the next pass picks it up)", e.Path, o.rd.Size(), e.Size, endpoint.ErrChanged)
 	case e.Size > wire.MaxOffset:
 		err = fmt.Errorf("unable to send %s: %d bytes is more than a data session carries (%d)", e.Path, e.Size, int64(wire.MaxOffset))
 	}
@@ -788,7 +788,7 @@ func readFull(rd io.ReaderAt, b []byte, off int64) error {
 		return nil
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		return fmt.Errorf("file shrank while sending: %w", syncer.ErrChanged)
+		return fmt.Errorf("file shrank while sending: %w", endpoint.ErrChanged)
 	}
 	return err
 }

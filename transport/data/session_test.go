@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/wire"
 )
 
@@ -99,13 +99,13 @@ func TestRefusedFileReportsSentinelToSender(t *testing.T) {
 	r := rand.New(rand.NewPCG(testSeed(t), 8))
 	src, order := randomFiles(r, []int{100, 5000, 0})
 	st := newStore()
-	st.refuse[order[1]] = syncer.ErrNoSpace
+	st.refuse[order[1]] = endpoint.ErrNoSpace
 	sc, rc := udpPair(t)
 	out := runSession(t, context.Background(), testConfig(r), sc, rc, sendFiles(src, order), st)
 	if out.sendErr != nil || out.recvErr != nil {
 		t.Fatalf("session: %v / %v", out.sendErr, out.recvErr)
 	}
-	if !errors.Is(out.sendErrs[1], syncer.ErrNoSpace) {
+	if !errors.Is(out.sendErrs[1], endpoint.ErrNoSpace) {
 		t.Fatalf("refused file: sender sees %v, want ErrNoSpace", out.sendErrs[1])
 	}
 	if out.sendErrs[0] != nil || out.sendErrs[2] != nil {
@@ -127,7 +127,7 @@ func TestHashMismatchIsRetriedOnceFromScratch(t *testing.T) {
 	if out.sendErrs[0] != nil {
 		t.Fatalf("file retried after one mismatch: %v", out.sendErrs[0])
 	}
-	if !errors.Is(out.sendErrs[1], syncer.ErrHashMismatch) {
+	if !errors.Is(out.sendErrs[1], endpoint.ErrHashMismatch) {
 		t.Fatalf("file that never matches: %v, want ErrHashMismatch", out.sendErrs[1])
 	}
 	if st.opened[order[0]] != 2 || st.opened[order[1]] != 2 {
@@ -136,7 +136,7 @@ func TestHashMismatchIsRetriedOnceFromScratch(t *testing.T) {
 	if got := st.final[order[0]]; string(got) != string(src[order[0]]) {
 		t.Fatalf("retried file content differs")
 	}
-	if !errors.Is(out.results[1].Err, syncer.ErrHashMismatch) || out.results[0].Err != nil {
+	if !errors.Is(out.results[1].Err, endpoint.ErrHashMismatch) || out.results[0].Err != nil {
 		t.Fatalf("receiver results: %+v", out.results)
 	}
 }

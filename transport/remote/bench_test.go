@@ -13,7 +13,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -43,8 +43,8 @@ func benchUpload(b *testing.B, mode config.TransportMode) {
 		if err := os.Rename(filepath.Join(src, "f"), filepath.Join(src, name)); err != nil {
 			b.Fatal(err)
 		}
-		item := syncer.Transfer{Source: tree.Entry{Path: name, Kind: tree.File, Size: int64(len(content)), Mtime: fi.ModTime().UnixNano(), Mode: 0o640, Hash: xxhash.Sum64(content)}}
-		if errs := ep.Upload(context.Background(), []syncer.Transfer{item}, lfs, nil); errs[0] != nil {
+		item := endpoint.Transfer{Source: tree.Entry{Path: name, Kind: tree.File, Size: int64(len(content)), Mtime: fi.ModTime().UnixNano(), Mode: 0o640, Hash: xxhash.Sum64(content)}}
+		if errs := ep.Upload(context.Background(), []endpoint.Transfer{item}, lfs, nil); errs[0] != nil {
 			b.Fatal(errs[0])
 		}
 		if err := os.Rename(filepath.Join(src, name), filepath.Join(src, "f")); err != nil {
@@ -66,7 +66,7 @@ func BenchmarkUploadSmallFiles(b *testing.B) {
 	const files, dirs, size = 2000, 20, 10 << 10
 	r := rand.New(rand.NewPCG(3, 4))
 	src := b.TempDir()
-	items := make([]syncer.Transfer, 0, files)
+	items := make([]endpoint.Transfer, 0, files)
 	for i := range files {
 		// Tree order, as the syncer hands them over: a directory's files
 		// one after another.
@@ -85,7 +85,7 @@ func BenchmarkUploadSmallFiles(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		items = append(items, syncer.Transfer{Source: tree.Entry{Path: p, Kind: tree.File, Size: size, Mtime: fi.ModTime().UnixNano(), Mode: 0o644, Hash: xxhash.Sum64(content)}})
+		items = append(items, endpoint.Transfer{Source: tree.Entry{Path: p, Kind: tree.File, Size: size, Mtime: fi.ModTime().UnixNano(), Mode: 0o644, Hash: xxhash.Sum64(content)}})
 	}
 	e := newEnvUDP(b, true, nil)
 	ep, err := e.dial(func(o *remote.Options) {
@@ -111,7 +111,7 @@ func BenchmarkUploadSmallFiles(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		batch := make([]syncer.Transfer, len(items))
+		batch := make([]endpoint.Transfer, len(items))
 		for j, it := range items {
 			it.Source.Path = dst + "/" + it.Source.Path
 			batch[j] = it
@@ -136,10 +136,10 @@ func BenchmarkUploadSmallFiles(b *testing.B) {
 // prefixed serves an endpoint's files under a path prefix, so one source
 // folder feeds uploads to fresh destinations.
 type prefixed struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	prefix string
 }
 
-func (p prefixed) OpenFile(ctx context.Context, path string) (syncer.FileReader, error) {
+func (p prefixed) OpenFile(ctx context.Context, path string) (endpoint.FileReader, error) {
 	return p.Endpoint.OpenFile(ctx, strings.TrimPrefix(path, p.prefix))
 }

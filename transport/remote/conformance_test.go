@@ -5,13 +5,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/syncer/endpointtest"
+	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/transport/remote"
 )
 
 func TestEndpointConformance(t *testing.T) {
-	endpointtest.Run(t, func(t *testing.T) (syncer.Endpoint, string) {
+	endpointtest.Run(t, func(t *testing.T) (endpoint.Endpoint, string) {
 		e := newEnv(t, nil)
 		// Serve a sub-folder, so the URL path mapping is exercised too.
 		dir := filepath.Join(e.root, "docs")

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -33,7 +34,7 @@ func seedKillingOpener(after string) server.Opener {
 	if err != nil {
 		panic(fmt.Sprintf("%s=%q: %v", crashSeedEnv, after, err))
 	}
-	return func(dir, partialSuffix string, cache server.Cache, log *slog.Logger) (syncer.Endpoint, error) {
+	return func(dir, partialSuffix string, cache server.Cache, log *slog.Logger) (endpoint.Endpoint, error) {
 		opts := localfs.Options{Log: log, PartialSuffix: partialSuffix}
 		if cache != nil {
 			opts.Cache = cache
@@ -48,12 +49,12 @@ func seedKillingOpener(after string) server.Opener {
 
 // readKiller kills the process once its files have been read past after.
 type readKiller struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	after int64
 	read  atomic.Int64
 }
 
-func (k *readKiller) OpenFile(ctx context.Context, p string) (syncer.FileReader, error) {
+func (k *readKiller) OpenFile(ctx context.Context, p string) (endpoint.FileReader, error) {
 	r, err := k.Endpoint.OpenFile(ctx, p)
 	if err != nil {
 		return nil, err
@@ -62,7 +63,7 @@ func (k *readKiller) OpenFile(ctx context.Context, p string) (syncer.FileReader,
 }
 
 type killingReader struct {
-	syncer.FileReader
+	endpoint.FileReader
 	k *readKiller
 }
 

@@ -16,10 +16,11 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/syncer/endpointtest"
+	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
 	"github.com/ferry-sync/ferry/tree"
@@ -39,7 +40,7 @@ func crashingOpener(step string) server.Opener {
 	if err != nil {
 		panic(fmt.Sprintf("%s=%q: %v", crashStepEnv, step, err))
 	}
-	return func(dir, partialSuffix string, cache server.Cache, log *slog.Logger) (syncer.Endpoint, error) {
+	return func(dir, partialSuffix string, cache server.Cache, log *slog.Logger) (endpoint.Endpoint, error) {
 		opts := localfs.Options{Log: log, PartialSuffix: partialSuffix, Failpoint: func(s localfs.CommitStep, _ string) {
 			if s == localfs.CommitStep(n) {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)

@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/tree"
@@ -18,8 +18,8 @@ const listWorkers = 4
 // chunkLists returns the chunk lists of the items pick chooses, by path,
 // from lister (the server's endpoint for a download, the local one for an
 // upload). A file whose list cannot be had goes whole.
-func (e *Endpoint) chunkLists(ctx context.Context, items []syncer.Transfer, pick func(syncer.Transfer) bool, lister func(context.Context, string, syncer.Transfer) (chunk.List, error)) map[string]chunk.List {
-	var todo []syncer.Transfer
+func (e *Endpoint) chunkLists(ctx context.Context, items []endpoint.Transfer, pick func(endpoint.Transfer) bool, lister func(context.Context, string, endpoint.Transfer) (chunk.List, error)) map[string]chunk.List {
+	var todo []endpoint.Transfer
 	for _, it := range items {
 		if pick(it) {
 			todo = append(todo, it)
@@ -31,7 +31,7 @@ func (e *Endpoint) chunkLists(ctx context.Context, items []syncer.Transfer, pick
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	next := make(chan syncer.Transfer)
+	next := make(chan endpoint.Transfer)
 	for range min(listWorkers, len(todo)) {
 		wg.Add(1)
 		go func() {
@@ -67,14 +67,14 @@ func (e *Endpoint) chunkLists(ctx context.Context, items []syncer.Transfer, pick
 // server kept none), and a new file's only if the server's scan kept it,
 // since the agent may hold its chunks in other files. A file without a list
 // is fetched whole.
-func (e *Endpoint) downloadLists(ctx context.Context, items []syncer.Transfer) map[string]chunk.List {
+func (e *Endpoint) downloadLists(ctx context.Context, items []endpoint.Transfer) map[string]chunk.List {
 	var read, kept []tree.Entry
 	want := map[string]tree.Entry{}
 	for _, it := range items {
 		switch {
-		case syncer.DeltaCandidate(it):
+		case endpoint.DeltaCandidate(it):
 			read = append(read, it.Source)
-		case syncer.ReuseCandidate(it):
+		case endpoint.ReuseCandidate(it):
 			kept = append(kept, it.Source)
 		default:
 			continue
@@ -118,19 +118,19 @@ func (e *Endpoint) downloadLists(ctx context.Context, items []syncer.Transfer) m
 // seedFrom is a data receiver's Seed over dst: a file with a chunk list
 // in lists starts from the chunks its current version in dst (as items
 // expect it) shares.
-func seedFrom(dst syncer.Endpoint, items []syncer.Transfer, lists map[string]chunk.List) func(context.Context, data.FileInfo, syncer.FileWriter) ([]chunk.Range, error) {
+func seedFrom(dst endpoint.Endpoint, items []endpoint.Transfer, lists map[string]chunk.List) func(context.Context, data.FileInfo, endpoint.FileWriter) ([]chunk.Range, error) {
 	expect := make(map[string]tree.Entry, len(lists))
 	for _, it := range items {
 		if _, ok := lists[it.Source.Path]; ok {
 			expect[it.Source.Path] = it.Expect
 		}
 	}
-	return func(ctx context.Context, f data.FileInfo, w syncer.FileWriter) ([]chunk.Range, error) {
+	return func(ctx context.Context, f data.FileInfo, w endpoint.FileWriter) ([]chunk.Range, error) {
 		l, ok := lists[f.Path]
 		if !ok || l.Total != f.Size {
 			return nil, nil
 		}
-		return syncer.SeedFrom(ctx, dst, expect[f.Path], w, l)
+		return endpoint.SeedFrom(ctx, dst, expect[f.Path], w, l)
 	}
 }
 
@@ -138,9 +138,9 @@ func seedFrom(dst syncer.Endpoint, items []syncer.Transfer, lists map[string]chu
 // of the files the server may build from their current versions, then
 // OK. The server waits for the OK before starting any such file, and
 // starts new files at once.
-func (e *Endpoint) sendLists(ctx context.Context, k *channel, items []syncer.Transfer, src syncer.Endpoint) error {
-	lists := e.chunkLists(ctx, items, syncer.ReuseCandidate, func(ctx context.Context, p string, it syncer.Transfer) (chunk.List, error) {
-		if l, ok := syncer.ListFor(ctx, src, it); ok {
+func (e *Endpoint) sendLists(ctx context.Context, k *channel, items []endpoint.Transfer, src endpoint.Endpoint) error {
+	lists := e.chunkLists(ctx, items, endpoint.ReuseCandidate, func(ctx context.Context, p string, it endpoint.Transfer) (chunk.List, error) {
+		if l, ok := endpoint.ListFor(ctx, src, it); ok {
 			return l, nil
 		}
 		return chunk.List{}, nil

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
-	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -55,7 +55,7 @@ func listOf(t *testing.T, b []byte) chunk.List {
 
 // lyingSource gives list as every file's chunk list.
 type lyingSource struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	list chunk.List
 }
 
@@ -76,11 +76,11 @@ func TestStreamUploadSendsOnlyChangedChunksAndRetriesWhole(t *testing.T) {
 	old := randomBytes(r, size)
 	next := edited(old)
 	serverOld := fileEntry(t, e.root, "f.bin", old)
-	item := syncer.Transfer{Source: fileEntry(t, src, "f.bin", next), Expect: serverOld}
+	item := endpoint.Transfer{Source: fileEntry(t, src, "f.bin", next), Expect: serverOld}
 
 	var read atomic.Int64
 	var p progressSum
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, countingSource{local(t, src), &read}, p.report))
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, countingSource{local(t, src), &read}, p.report))
 	mustEqualFile(t, filepath.Join(e.root, "f.bin"), next, item.Source.Mtime)
 	if read.Load() > size/4 || p.sent > size/4 || p.all != size {
 		t.Fatalf("upload read %d bytes and reported %d sent, %d in place, of a %d-byte file with 64 KiB changed", read.Load(), p.sent, p.all, size)
@@ -88,9 +88,9 @@ func TestStreamUploadSendsOnlyChangedChunksAndRetriesWhole(t *testing.T) {
 
 	again := edited(next)
 	serverNext := fileEntry(t, e.root, "f.bin", next)
-	item = syncer.Transfer{Source: fileEntry(t, src, "f.bin", again), Expect: serverNext}
+	item = endpoint.Transfer{Source: fileEntry(t, src, "f.bin", again), Expect: serverNext}
 	p = progressSum{}
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, lyingSource{local(t, src), listOf(t, next)}, p.report))
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, lyingSource{local(t, src), listOf(t, next)}, p.report))
 	mustEqualFile(t, filepath.Join(e.root, "f.bin"), again, item.Source.Mtime)
 	if p.all != size || p.sent < size {
 		t.Fatalf("retried upload reported %d in place and %d sent of a %d-byte file", p.all, p.sent, size)
@@ -109,7 +109,7 @@ type corruptingWriter struct {
 	armed *atomic.Bool
 }
 
-func (c corruptingDest) CreateFile(ctx context.Context, meta, expect tree.Entry) (syncer.FileWriter, error) {
+func (c corruptingDest) CreateFile(ctx context.Context, meta, expect tree.Entry) (endpoint.FileWriter, error) {
 	w, err := c.FS.CreateFile(ctx, meta, expect)
 	if err != nil {
 		return nil, err
@@ -136,21 +136,21 @@ func TestStreamDownloadFetchesOnlyChangedChunksAndRetriesWhole(t *testing.T) {
 	const size = 4 << 20
 	old := randomBytes(r, size)
 	next := edited(old)
-	item := syncer.Transfer{Source: fileEntry(t, e.root, "f.bin", next), Expect: fileEntry(t, dst, "f.bin", old)}
+	item := endpoint.Transfer{Source: fileEntry(t, e.root, "f.bin", next), Expect: fileEntry(t, dst, "f.bin", old)}
 
 	var p progressSum
-	noErrors(t, ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), p.report))
+	noErrors(t, ep.Download(context.Background(), []endpoint.Transfer{item}, local(t, dst), p.report))
 	mustEqualFile(t, filepath.Join(dst, "f.bin"), next, item.Source.Mtime)
 	if p.sent > size/4 || p.all != size {
 		t.Fatalf("download reported %d sent, %d in place, of a %d-byte file with 64 KiB changed", p.sent, p.all, size)
 	}
 
 	again := edited(next)
-	item = syncer.Transfer{Source: fileEntry(t, e.root, "f.bin", again), Expect: fileEntry(t, dst, "f.bin", next)}
+	item = endpoint.Transfer{Source: fileEntry(t, e.root, "f.bin", again), Expect: fileEntry(t, dst, "f.bin", next)}
 	var armed atomic.Bool
 	armed.Store(true)
 	p = progressSum{}
-	noErrors(t, ep.Download(context.Background(), []syncer.Transfer{item}, corruptingDest{local(t, dst), &armed}, p.report))
+	noErrors(t, ep.Download(context.Background(), []endpoint.Transfer{item}, corruptingDest{local(t, dst), &armed}, p.report))
 	mustEqualFile(t, filepath.Join(dst, "f.bin"), again, item.Source.Mtime)
 	if armed.Load() {
 		t.Fatal("nothing was written into the seeded partial")

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/coalesce"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
@@ -222,7 +222,7 @@ type Endpoint struct {
 	// stop ends the goroutine that follows Options.Limits.
 	stop chan struct{}
 	// folding is the server folder's answer to Folding, once known.
-	folding     syncer.Folding
+	folding     endpoint.Folding
 	haveFolding bool
 }
 

@@ -1,5 +1,5 @@
 // Package remote is the client side of `ferry serve`: an Endpoint (also an
-// Uploader and a Downloader) for a `ferry://user@host:port/path` remote,
+// Batch) for a `ferry://user@host:port/path` remote,
 // reached over SSH with a pinned host key. Upload and Download move a batch
 // of files in one encrypted UDP data session (transport/data) negotiated
 // over SSH, or stream them over the SSH connection itself (transport: tcp,

@@ -3,24 +3,24 @@ package remote
 import (
 	"context"
 	"fmt"
-	"github.com/ferry-sync/ferry/delta/chunk"
 	"io/fs"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/endpoint"
+
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
 )
 
 var (
-	_ syncer.Endpoint   = (*Endpoint)(nil)
-	_ syncer.Uploader   = (*Endpoint)(nil)
-	_ syncer.Downloader = (*Endpoint)(nil)
+	_ endpoint.Endpoint = (*Endpoint)(nil)
+	_ endpoint.Batch    = (*Endpoint)(nil)
 )
 
 // Scan streams the server's listing, checking that it is in tree.Compare
 // order and that every path is valid, so a broken or hostile server cannot
 // make the engine act on a path outside the local root.
-func (e *Endpoint) Scan(ctx context.Context, opts syncer.ScanOptions, visit func(tree.Entry) error) error {
+func (e *Endpoint) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
 	k, err := e.openOn(ctx, control.Scan{Exclude: opts.Exclude, PartialSuffix: opts.PartialSuffix})
 	if err != nil {
 		return fmt.Errorf("unable to scan remote folder: %w", err)
@@ -97,7 +97,7 @@ func (e *Endpoint) CopyFile(ctx context.Context, from string, fromExpect, meta, 
 // statManyBatch is how many paths one StatMany request carries.
 const statManyBatch = 4096
 
-var _ syncer.BatchStater = (*Endpoint)(nil)
+var _ endpoint.BatchStater = (*Endpoint)(nil)
 
 // StatMany lstats many paths in a round trip per 4,096 of them: an entry
 // per path, in order, Kind Absent where nothing is, Problem set where the
@@ -162,7 +162,7 @@ func (e *Endpoint) SetMeta(ctx context.Context, path string, mode fs.FileMode, m
 
 // Folding asks the server whether its folder folds case and Unicode
 // normalisation, once per endpoint.
-func (e *Endpoint) Folding(ctx context.Context) (syncer.Folding, error) {
+func (e *Endpoint) Folding(ctx context.Context) (endpoint.Folding, error) {
 	e.mu.Lock()
 	f, done := e.folding, e.haveFolding
 	e.mu.Unlock()
@@ -171,16 +171,16 @@ func (e *Endpoint) Folding(ctx context.Context) (syncer.Folding, error) {
 	}
 	m, err := expect[control.Folded](e.do(ctx, control.Folding{}))
 	if err != nil {
-		return syncer.Folding{}, fmt.Errorf("unable to learn whether the server's folder folds case: %w", err)
+		return endpoint.Folding{}, fmt.Errorf("unable to learn whether the server's folder folds case: %w", err)
 	}
-	f = syncer.Folding{Case: m.Case, Normalization: m.Normalization}
+	f = endpoint.Folding{Case: m.Case, Normalization: m.Normalization}
 	e.mu.Lock()
 	e.folding, e.haveFolding = f, true
 	e.mu.Unlock()
 	return f, nil
 }
 
-func (e *Endpoint) FreeSpace(ctx context.Context) (syncer.Space, error) {
+func (e *Endpoint) FreeSpace(ctx context.Context) (endpoint.Space, error) {
 	m, err := expect[control.Space](e.do(ctx, control.FreeSpace{}))
-	return syncer.Space{Free: m.Free, Total: m.Total}, err
+	return endpoint.Space{Free: m.Free, Total: m.Total}, err
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -37,7 +37,7 @@ type reader struct {
 	err error
 }
 
-func (e *Endpoint) OpenFile(ctx context.Context, path string) (syncer.FileReader, error) {
+func (e *Endpoint) OpenFile(ctx context.Context, path string) (endpoint.FileReader, error) {
 	// The channel outlives this call, so it must not close with ctx.
 	k, err := e.openOn(context.WithoutCancel(ctx), control.Open{Path: path})
 	if err != nil {
@@ -132,7 +132,7 @@ type writer struct {
 	done bool
 }
 
-func (e *Endpoint) CreateFile(ctx context.Context, meta, expectE tree.Entry) (syncer.FileWriter, error) {
+func (e *Endpoint) CreateFile(ctx context.Context, meta, expectE tree.Entry) (endpoint.FileWriter, error) {
 	return e.create(ctx, meta, expectE, false, chunk.List{})
 }
 

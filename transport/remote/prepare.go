@@ -5,12 +5,10 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/tree"
 )
-
-var _ syncer.Preparer = (*Endpoint)(nil)
 
 // preparedMaxAge is how long a negotiated data session may wait for its
 // transfer. The server gives up on a session it has heard nothing from
@@ -39,7 +37,7 @@ type prepared struct {
 // download from, this endpoint) in the background, so that Upload or
 // Download find it ready. It does nothing without a live connection or
 // when the data path is not UDP. release closes a session nobody took.
-func (e *Endpoint) Prepare(ctx context.Context, items []syncer.Transfer, download bool) (release func()) {
+func (e *Endpoint) Prepare(ctx context.Context, items []endpoint.Transfer, download bool) (release func()) {
 	nothing := func() {}
 	if len(items) == 0 {
 		return nothing
@@ -111,7 +109,7 @@ func (e *Endpoint) Prepare(ctx context.Context, items []syncer.Transfer, downloa
 // sessionEntries is what a data session request lists: for a download
 // every source; for an upload only destinations expected to exist (the
 // rest are new files, which the request leaves unlisted).
-func sessionEntries(items []syncer.Transfer, download bool) []tree.Entry {
+func sessionEntries(items []endpoint.Transfer, download bool) []tree.Entry {
 	var out []tree.Entry
 	for _, it := range items {
 		if download {
@@ -162,7 +160,7 @@ func (e *Endpoint) drop(p *prepared) {
 // takePrepared hands over the session prepared for this transfer, if
 // there is one that is still fresh, on connection c, and lists what the
 // transfer needs; otherwise it returns nil and the caller negotiates.
-func (e *Endpoint) takePrepared(ctx context.Context, c *conn, items []syncer.Transfer, download bool) *dataSession {
+func (e *Endpoint) takePrepared(ctx context.Context, c *conn, items []endpoint.Transfer, download bool) *dataSession {
 	e.mu.Lock()
 	p := e.prepared[download]
 	delete(e.prepared, download)
@@ -224,7 +222,7 @@ func (e *Endpoint) takePrepared(ctx context.Context, c *conn, items []syncer.Tra
 // expects to exist, as it expects it, and none it expects to be new
 // (those the server creates only where nothing is). Listed paths the
 // upload does not send are never looked at.
-func (p *prepared) covers(items []syncer.Transfer) bool {
+func (p *prepared) covers(items []endpoint.Transfer) bool {
 	if p.download {
 		if len(items) != len(p.listed) {
 			return false

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -42,12 +42,12 @@ func TestPreparedSessionCarriesTheTransfer(t *testing.T) {
 	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.Auto })
 	ctx := context.Background()
 	src := t.TempDir()
-	var items []syncer.Transfer
+	var items []endpoint.Transfer
 	contents := map[string][]byte{}
 	for i := range 5 {
 		p := "f" + string(rune('a'+i))
 		contents[p] = randomBytes(r, r.IntN(200_000))
-		items = append(items, syncer.Transfer{Source: fileEntry(t, src, p, contents[p])})
+		items = append(items, endpoint.Transfer{Source: fileEntry(t, src, p, contents[p])})
 	}
 	release := ep.Prepare(ctx, items, false)
 	noErrors(t, ep.Upload(ctx, items, local(t, src), nil))
@@ -62,9 +62,9 @@ func TestPreparedSessionCarriesTheTransfer(t *testing.T) {
 		t.Fatalf("the upload did not take the prepared session:\n%s", e.log.String())
 	}
 
-	var down []syncer.Transfer
-	if err := ep.Scan(ctx, syncer.ScanOptions{}, func(en tree.Entry) error {
-		down = append(down, syncer.Transfer{Source: en})
+	var down []endpoint.Transfer
+	if err := ep.Scan(ctx, endpoint.ScanOptions{}, func(en tree.Entry) error {
+		down = append(down, endpoint.Transfer{Source: en})
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -94,14 +94,14 @@ func TestPreparedSessionThatDoesNotFitIsReplaced(t *testing.T) {
 	ctx := context.Background()
 	src := t.TempDir()
 	content := randomBytes(r, 50_000)
-	item := syncer.Transfer{Source: fileEntry(t, src, "a.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, src, "a.bin", content)}
 	// Prepared as an overwrite of an existing file; the upload is of a
 	// new one.
 	stale := item
 	stale.Expect = tree.Entry{Path: "a.bin", Kind: tree.File, Size: 3, Mtime: 1}
-	release := ep.Prepare(ctx, []syncer.Transfer{stale}, false)
+	release := ep.Prepare(ctx, []endpoint.Transfer{stale}, false)
 	defer release()
-	noErrors(t, ep.Upload(ctx, []syncer.Transfer{item}, local(t, src), nil))
+	noErrors(t, ep.Upload(ctx, []endpoint.Transfer{item}, local(t, src), nil))
 	mustEqualFile(t, filepath.Join(e.root, "a.bin"), content, item.Source.Mtime)
 	if !strings.Contains(e.log.String(), "lists other files") {
 		t.Fatalf("the unfitting session was not refused:\n%s", e.log.String())
@@ -118,18 +118,18 @@ func TestUnusedPreparedSessionIsReleased(t *testing.T) {
 	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.Auto })
 	ctx := context.Background()
 	src := t.TempDir()
-	item := syncer.Transfer{Source: fileEntry(t, src, "a.bin", randomBytes(r, 1000))}
+	item := endpoint.Transfer{Source: fileEntry(t, src, "a.bin", randomBytes(r, 1000))}
 	before := runtime.NumGoroutine()
 
-	release := ep.Prepare(ctx, []syncer.Transfer{item}, false)
+	release := ep.Prepare(ctx, []endpoint.Transfer{item}, false)
 	waitLog(t, e, "download=false peer=", 1)
 	release()
 	waitLog(t, e, "data session ended", 1)
 
 	// Released while still negotiating, or left to Close.
-	release = ep.Prepare(ctx, []syncer.Transfer{item}, false)
+	release = ep.Prepare(ctx, []endpoint.Transfer{item}, false)
 	release()
-	ep.Prepare(ctx, []syncer.Transfer{item}, true)
+	ep.Prepare(ctx, []endpoint.Transfer{item}, true)
 	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -156,9 +156,9 @@ func TestPrepareOverTCPDoesNothing(t *testing.T) {
 	ctx := context.Background()
 	src := t.TempDir()
 	content := randomBytes(r, 10_000)
-	item := syncer.Transfer{Source: fileEntry(t, src, "a.bin", content)}
-	release := ep.Prepare(ctx, []syncer.Transfer{item}, false)
-	noErrors(t, ep.Upload(ctx, []syncer.Transfer{item}, local(t, src), nil))
+	item := endpoint.Transfer{Source: fileEntry(t, src, "a.bin", content)}
+	release := ep.Prepare(ctx, []endpoint.Transfer{item}, false)
+	noErrors(t, ep.Upload(ctx, []endpoint.Transfer{item}, local(t, src), nil))
 	release()
 	mustEqualFile(t, filepath.Join(e.root, "a.bin"), content, item.Source.Mtime)
 	if strings.Contains(e.log.String(), "data session") {
@@ -180,8 +180,8 @@ func TestPreparedSessionExpiresBeforeTheServerGivesUp(t *testing.T) {
 	ctx := context.Background()
 	src := t.TempDir()
 	content := randomBytes(r, 1000)
-	item := syncer.Transfer{Source: fileEntry(t, src, "a.bin", content)}
-	release := ep.Prepare(ctx, []syncer.Transfer{item}, false)
+	item := endpoint.Transfer{Source: fileEntry(t, src, "a.bin", content)}
+	release := ep.Prepare(ctx, []endpoint.Transfer{item}, false)
 	defer release()
 	waitLog(t, e, "prepared data session expired unused", 1)
 	waitLog(t, e, "data session ended", 1)
@@ -189,7 +189,7 @@ func TestPreparedSessionExpiresBeforeTheServerGivesUp(t *testing.T) {
 	if i := strings.Index(ended, "data session ended"); strings.Contains(ended[i:], "no UDP") || strings.Contains(ended[i:], "blocked") {
 		t.Fatalf("the server gave up on the session itself:\n%s", ended)
 	}
-	noErrors(t, ep.Upload(ctx, []syncer.Transfer{item}, local(t, src), nil))
+	noErrors(t, ep.Upload(ctx, []endpoint.Transfer{item}, local(t, src), nil))
 	mustEqualFile(t, filepath.Join(e.root, "a.bin"), content, item.Source.Mtime)
 	if strings.Contains(e.log.String(), "UDP data path blocked") {
 		t.Fatalf("the upload fell back to the SSH stream:\n%s", e.log.String())

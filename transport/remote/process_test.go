@@ -19,7 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
 	"github.com/ferry-sync/ferry/tree"
@@ -145,10 +145,10 @@ func TestUploadResumesAfterServerProcessKilled(t *testing.T) {
 
 	src := t.TempDir()
 	content := randomBytes(r, 24<<20)
-	item := syncer.Transfer{Source: fileEntry(t, src, "big.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, src, "big.bin", content)}
 	var moved atomic.Int64
 	var once sync.Once
-	errs := ep.Upload(ctx, []syncer.Transfer{item}, local(t, src), func(_ string, d int64, _ bool) {
+	errs := ep.Upload(ctx, []endpoint.Transfer{item}, local(t, src), func(_ string, d int64, _ bool) {
 		if moved.Add(d) > 6<<20 {
 			once.Do(func() {
 				cmd.Process.Kill() // SIGKILL: no handler runs, no Abort
@@ -166,7 +166,7 @@ func TestUploadResumesAfterServerProcessKilled(t *testing.T) {
 
 	serverProcess(t, dir, addr)
 	var read atomic.Int64
-	noErrors(t, ep.Upload(ctx, []syncer.Transfer{item}, countingSource{local(t, src), &read}, nil))
+	noErrors(t, ep.Upload(ctx, []endpoint.Transfer{item}, countingSource{local(t, src), &read}, nil))
 	mustEqualFile(t, filepath.Join(dir, "root", "big.bin"), content, item.Source.Mtime)
 	if max := int64(len(content)) - partial.Size(); read.Load() > max {
 		t.Fatalf("second attempt read %d bytes, at most %d were missing", read.Load(), max)

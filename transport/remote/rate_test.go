@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
 )
@@ -22,15 +22,15 @@ func TestServerRateCapHoldsOnTheSSHStream(t *testing.T) {
 	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.TCP; o.Bandwidth.Upload = 0 })
 	src := t.TempDir()
 	content := randomBytes(r, 4<<20)
-	item := syncer.Transfer{Source: fileEntry(t, src, "f.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, src, "f.bin", content)}
 	start := time.Now()
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil))
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil))
 	up := time.Since(start)
 	mustEqualFile(t, filepath.Join(e.root, "f.bin"), content, item.Source.Mtime)
 
 	dst := t.TempDir()
 	start = time.Now()
-	noErrors(t, ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), nil))
+	noErrors(t, ep.Download(context.Background(), []endpoint.Transfer{item}, local(t, dst), nil))
 	down := time.Since(start)
 	t.Logf("4 MiB at a 16 Mbit/s cap: upload %v, download %v", up, down)
 	if up < 1200*time.Millisecond || down < 1200*time.Millisecond {
@@ -44,9 +44,9 @@ func TestClientBandwidthCapAppliesLive(t *testing.T) {
 	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.TCP; o.Bandwidth.Upload = 16_000_000 })
 	src := t.TempDir()
 	content := randomBytes(r, 4<<20)
-	item := syncer.Transfer{Source: fileEntry(t, src, "f.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, src, "f.bin", content)}
 	start := time.Now()
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil))
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil))
 	capped := time.Since(start)
 	if capped < 1200*time.Millisecond {
 		t.Fatalf("16 Mbit/s client cap: 4 MiB took only %v", capped)
@@ -57,9 +57,9 @@ func TestClientBandwidthCapAppliesLive(t *testing.T) {
 	// upload faster than its cap. 1 MiB at 4 Mbit/s, less the limiter's
 	// 256 KiB burst, takes 1.6 s; at the old 16 Mbit/s it would take 0.4 s.
 	ep.SetBandwidth(config.Bandwidth{Upload: 4_000_000})
-	item2 := syncer.Transfer{Source: fileEntry(t, src, "g.bin", content[:1<<20])}
+	item2 := endpoint.Transfer{Source: fileEntry(t, src, "g.bin", content[:1<<20])}
 	start = time.Now()
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item2}, local(t, src), nil))
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item2}, local(t, src), nil))
 	lowered := time.Since(start)
 	t.Logf("4 MiB at 16 Mbit/s %v, 1 MiB at 4 Mbit/s %v", capped, lowered)
 	if lowered < 1200*time.Millisecond {
@@ -117,9 +117,9 @@ func TestTwoWayCapFoldsLiveChanges(t *testing.T) {
 	}
 	src0 := t.TempDir()
 	content := randomBytes(r, 4<<20)
-	item := syncer.Transfer{Source: fileEntry(t, src0, "f.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, src0, "f.bin", content)}
 	start := time.Now()
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src0), nil))
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src0), nil))
 	took := time.Since(start)
 	t.Logf("4 MiB uploaded in %v under an 8Mbps download cap", took)
 	if took < 3*time.Second {

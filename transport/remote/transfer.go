@@ -11,33 +11,25 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
 )
 
-// resumable is the part of localfs's FileWriter that lets a download
-// continue a partial file.
-type resumable interface {
-	ExistingSize() int64
-	SaveCheckpoint(data []byte) error
-	LoadCheckpoint() ([]byte, error)
-}
-
 // Upload sends files from src to the server, several at a time. A file
 // whose partial on the server holds the same content (ResumeKey) continues
 // where it stopped.
-func (e *Endpoint) Upload(ctx context.Context, items []syncer.Transfer, src syncer.Endpoint, progress syncer.Progress) []error {
+func (e *Endpoint) Upload(ctx context.Context, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) []error {
 	return e.transfer(ctx, items,
 		func(c *conn) ([]error, error) { return e.uploadUDP(ctx, c, items, src, progress) },
-		func(it syncer.Transfer) error {
+		func(it endpoint.Transfer) error {
 			return e.retryFresh(func(fresh bool) (bool, error) { return e.uploadStream(ctx, it, src, progress, fresh) })
 		})
 }
 
 // Download fetches files from the server into dst, several at a time,
 // continuing partial files left in dst by an earlier attempt.
-func (e *Endpoint) Download(ctx context.Context, items []syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress) []error {
+func (e *Endpoint) Download(ctx context.Context, items []endpoint.Transfer, dst endpoint.Endpoint, progress endpoint.Progress) []error {
 	var lists map[string]chunk.List
 	var once sync.Once
 	listsOf := func(ctx context.Context) map[string]chunk.List {
@@ -46,7 +38,7 @@ func (e *Endpoint) Download(ctx context.Context, items []syncer.Transfer, dst sy
 	}
 	return e.transfer(ctx, items,
 		func(c *conn) ([]error, error) { return e.downloadUDP(ctx, c, items, dst, progress, listsOf(ctx)) },
-		func(it syncer.Transfer) error {
+		func(it endpoint.Transfer) error {
 			lists := listsOf(ctx)
 			return e.retryFresh(func(fresh bool) (bool, error) { return e.downloadStream(ctx, it, dst, progress, fresh, lists) })
 		})
@@ -57,7 +49,7 @@ func (e *Endpoint) Download(ctx context.Context, items []syncer.Transfer, dst sy
 // more from offset 0 that sends the whole file.
 func (e *Endpoint) retryFresh(attempt func(fresh bool) (reused bool, err error)) error {
 	reused, err := attempt(false)
-	if reused && errors.Is(err, syncer.ErrHashMismatch) {
+	if reused && errors.Is(err, endpoint.ErrHashMismatch) {
 		e.log.Info("partial file built on held bytes did not verify; sending it again whole", "err", err)
 		_, err = attempt(true)
 	}
@@ -66,7 +58,7 @@ func (e *Endpoint) retryFresh(attempt func(fresh bool) (reused bool, err error))
 
 // each runs fn for every item with at most Parallel at once and returns
 // one error per item, in order.
-func (e *Endpoint) each(ctx context.Context, items []syncer.Transfer, fn func(syncer.Transfer) error) []error {
+func (e *Endpoint) each(ctx context.Context, items []endpoint.Transfer, fn func(endpoint.Transfer) error) []error {
 	errs := make([]error, len(items))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -97,7 +89,7 @@ func (e *Endpoint) each(ctx context.Context, items []syncer.Transfer, fn func(sy
 // an attempt that built on bytes the server already held (a resumed or
 // seeded partial): if the result does not verify, retryFresh sends it
 // again whole.
-func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syncer.Endpoint, progress syncer.Progress, fresh bool) (reused bool, err error) {
+func (e *Endpoint) uploadStream(ctx context.Context, it endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress, fresh bool) (reused bool, err error) {
 	meta := it.Source
 	p := meta.Path
 	if meta.Kind != tree.File {
@@ -109,11 +101,11 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 	}
 	defer r.Close()
 	if r.Size() != meta.Size {
-		return false, fmt.Errorf("unable to upload %s: it is now %d bytes, scanned at %d: %w", p, r.Size(), meta.Size, syncer.ErrChanged)
+		return false, fmt.Errorf("unable to upload %s: it is now %d bytes, scanned at %d: %w", p, r.Size(), meta.Size, endpoint.ErrChanged)
 	}
 	var list chunk.List
 	if !fresh {
-		list, _ = syncer.ListFor(ctx, src, it)
+		list, _ = endpoint.ListFor(ctx, src, it)
 	}
 	w, err := e.create(ctx, meta, it.Expect, fresh, list)
 	if err != nil {
@@ -171,7 +163,7 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 			}
 			if rerr != nil {
 				if errors.Is(rerr, io.EOF) && off < end {
-					return reused, fmt.Errorf("unable to upload %s: it shrank while being read: %w", p, syncer.ErrChanged)
+					return reused, fmt.Errorf("unable to upload %s: it shrank while being read: %w", p, endpoint.ErrChanged)
 				}
 				if !errors.Is(rerr, io.EOF) {
 					return reused, fmt.Errorf("unable to upload %s: %w", p, rerr)
@@ -180,14 +172,14 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 		}
 	}
 	if h != nil && h.Sum64() != meta.Hash {
-		return reused, fmt.Errorf("unable to upload %s: it changed while being read: %w", p, syncer.ErrChanged)
+		return reused, fmt.Errorf("unable to upload %s: it changed while being read: %w", p, endpoint.ErrChanged)
 	}
 	committed = true
 	if err := w.Commit(); err != nil {
 		if ctx.Err() != nil {
 			return reused, ctx.Err()
 		}
-		if reused && errors.Is(err, syncer.ErrHashMismatch) {
+		if reused && errors.Is(err, endpoint.ErrHashMismatch) {
 			pr.takeBack()
 		}
 		return reused, err
@@ -201,7 +193,7 @@ func (e *Endpoint) uploadStream(ctx context.Context, it syncer.Transfer, src syn
 // request streams every gap, where Open and Read would cost a round trip
 // each, and Get checks the file is still what the scan saw). reused is as
 // for uploadStream.
-func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress, fresh bool, lists map[string]chunk.List) (reused bool, err error) {
+func (e *Endpoint) downloadStream(ctx context.Context, it endpoint.Transfer, dst endpoint.Endpoint, progress endpoint.Progress, fresh bool, lists map[string]chunk.List) (reused bool, err error) {
 	meta := it.Source
 	p := meta.Path
 	if meta.Kind != tree.File {
@@ -251,7 +243,7 @@ func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst s
 	}
 	committed = true
 	err = w.Commit()
-	if reused && errors.Is(err, syncer.ErrHashMismatch) {
+	if reused && errors.Is(err, endpoint.ErrHashMismatch) {
 		pr.takeBack()
 	}
 	return reused, err
@@ -259,7 +251,7 @@ func (e *Endpoint) downloadStream(ctx context.Context, it syncer.Transfer, dst s
 
 // fetch sends get and writes what it streams into w: Data frames covering
 // todo, in order, then OK.
-func (e *Endpoint) fetch(ctx context.Context, get control.Get, meta tree.Entry, todo []chunk.Range, w syncer.FileWriter, pr *reporter) error {
+func (e *Endpoint) fetch(ctx context.Context, get control.Get, meta tree.Entry, todo []chunk.Range, w endpoint.FileWriter, pr *reporter) error {
 	p := meta.Path
 	k, err := e.openOn(ctx, get)
 	if err != nil {
@@ -271,7 +263,7 @@ func (e *Endpoint) fetch(ctx context.Context, get control.Get, meta tree.Entry, 
 		return err
 	}
 	if o.Size != meta.Size {
-		return fmt.Errorf("unable to download %s: it is now %d bytes on the server, scanned at %d: %w", p, o.Size, meta.Size, syncer.ErrChanged)
+		return fmt.Errorf("unable to download %s: it is now %d bytes on the server, scanned at %d: %w", p, o.Size, meta.Size, endpoint.ErrChanged)
 	}
 	i, off := 0, todo[0].Off
 	for {
@@ -305,7 +297,7 @@ func (e *Endpoint) fetch(ctx context.Context, get control.Get, meta tree.Entry, 
 		pr.add(int64(len(d.Data)), false)
 	}
 	if i < len(todo) {
-		return fmt.Errorf("unable to download %s: server stopped at %d of %d bytes: %w", p, off, meta.Size, syncer.ErrChanged)
+		return fmt.Errorf("unable to download %s: server stopped at %d of %d bytes: %w", p, off, meta.Size, endpoint.ErrChanged)
 	}
 	return nil
 }
@@ -314,7 +306,7 @@ func (e *Endpoint) fetch(ctx context.Context, get control.Get, meta tree.Entry, 
 // a file dst holds, with the chunks the current version shares with the
 // server's list, and returns the ranges it filled. Any failure only means
 // the file is fetched whole.
-func (e *Endpoint) seedLocal(ctx context.Context, it syncer.Transfer, dst syncer.Endpoint, w syncer.FileWriter, l chunk.List) []chunk.Range {
+func (e *Endpoint) seedLocal(ctx context.Context, it endpoint.Transfer, dst endpoint.Endpoint, w endpoint.FileWriter, l chunk.List) []chunk.Range {
 	p := it.Source.Path
 	if len(l.Chunks) == 0 || l.Total != it.Source.Size {
 		return nil
@@ -322,13 +314,13 @@ func (e *Endpoint) seedLocal(ctx context.Context, it syncer.Transfer, dst syncer
 	// A seeded partial is no prefix of the file: drop the resume key first,
 	// so that an attempt after a crash starts afresh (and seeds again)
 	// rather than continuing from the partial's size.
-	if rw, ok := w.(resumable); ok {
+	if rw, ok := w.(endpoint.Checkpointer); ok {
 		if err := rw.SaveCheckpoint(nil); err != nil {
 			e.log.Warn("unable to reset the checkpoint of a partial; fetching the file whole", "path", p, "err", err)
 			return nil
 		}
 	}
-	held, err := syncer.SeedFrom(ctx, dst, it.Expect, w, l)
+	held, err := endpoint.SeedFrom(ctx, dst, it.Expect, w, l)
 	if err != nil {
 		e.log.Warn("unable to start from the current version; fetching the file whole", "path", p, "err", err)
 		return nil
@@ -368,7 +360,7 @@ func capRanges(rs []chunk.Range, size int64) []chunk.Range {
 // take it back before the retry reports the file again. What crossed the
 // link stays counted as sent.
 type reporter struct {
-	progress syncer.Progress
+	progress endpoint.Progress
 	path     string
 	total    int64
 }
@@ -390,8 +382,8 @@ func (r *reporter) takeBack() {
 // localResume decides where a download into w continues: at the end of a
 // partial whose checkpoint names this content, else at 0 after recording
 // the content's key.
-func localResume(w syncer.FileWriter, meta tree.Entry, fresh bool) (int64, error) {
-	rw, ok := w.(resumable)
+func localResume(w endpoint.FileWriter, meta tree.Entry, fresh bool) (int64, error) {
+	rw, ok := w.(endpoint.Checkpointer)
 	key := ResumeKey(meta)
 	if !ok || key == nil {
 		return 0, nil
@@ -407,7 +399,7 @@ func localResume(w syncer.FileWriter, meta tree.Entry, fresh bool) (int64, error
 	return 0, nil
 }
 
-func report(progress syncer.Progress, path string, n int64, reused bool) {
+func report(progress endpoint.Progress, path string, n int64, reused bool) {
 	if progress != nil && n > 0 {
 		progress(path, n, reused)
 	}

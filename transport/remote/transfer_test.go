@@ -15,8 +15,8 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
-	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
 	"github.com/ferry-sync/ferry/tree"
@@ -101,13 +101,13 @@ func TestUploadAndDownloadManyFiles(t *testing.T) {
 	e := newEnv(t, nil)
 	ep := e.mustDial(func(o *remote.Options) { o.Parallel = 3 })
 	src := t.TempDir()
-	var items []syncer.Transfer
+	var items []endpoint.Transfer
 	contents := map[string][]byte{}
 	for i := range 20 {
 		p := filepath.ToSlash(filepath.Join("d"+string(rune('a'+i%3)), "f"+string(rune('a'+i))))
 		c := randomBytes(r, r.IntN(600_000))
 		contents[p] = c
-		items = append(items, syncer.Transfer{Source: fileEntry(t, src, p, c)})
+		items = append(items, endpoint.Transfer{Source: fileEntry(t, src, p, c)})
 	}
 	for _, d := range []string{"da", "db", "dc"} {
 		if err := ep.Mkdir(context.Background(), d, 0o755); err != nil {
@@ -127,12 +127,12 @@ func TestUploadAndDownloadManyFiles(t *testing.T) {
 
 	// And back into an empty folder, using what the remote scan reports.
 	dst := t.TempDir()
-	var down []syncer.Transfer
-	err := ep.Scan(context.Background(), syncer.ScanOptions{}, func(en tree.Entry) error {
+	var down []endpoint.Transfer
+	err := ep.Scan(context.Background(), endpoint.ScanOptions{}, func(en tree.Entry) error {
 		if en.Kind == tree.Dir {
 			return os.Mkdir(filepath.Join(dst, en.Path), 0o755)
 		}
-		down = append(down, syncer.Transfer{Source: en})
+		down = append(down, endpoint.Transfer{Source: en})
 		return nil
 	})
 	if err != nil {
@@ -149,11 +149,11 @@ func TestUploadAndDownloadManyFiles(t *testing.T) {
 
 // countingSource counts the bytes read from a source endpoint.
 type countingSource struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	n *atomic.Int64
 }
 
-func (c countingSource) OpenFile(ctx context.Context, p string) (syncer.FileReader, error) {
+func (c countingSource) OpenFile(ctx context.Context, p string) (endpoint.FileReader, error) {
 	r, err := c.Endpoint.OpenFile(ctx, p)
 	if err != nil {
 		return nil, err
@@ -162,7 +162,7 @@ func (c countingSource) OpenFile(ctx context.Context, p string) (syncer.FileRead
 }
 
 type countingReader struct {
-	syncer.FileReader
+	endpoint.FileReader
 	n *atomic.Int64
 }
 
@@ -178,7 +178,7 @@ func TestUploadResumesAfterServerKilledMidTransfer(t *testing.T) {
 	ep := e.mustDial(nil)
 	src := t.TempDir()
 	content := randomBytes(r, 24<<20)
-	item := syncer.Transfer{Source: fileEntry(t, src, "big.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, src, "big.bin", content)}
 
 	var moved atomic.Int64
 	var once sync.Once
@@ -187,7 +187,7 @@ func TestUploadResumesAfterServerKilledMidTransfer(t *testing.T) {
 			once.Do(e.stop) // synchronous: nothing more reaches the server
 		}
 	}
-	errs := ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), kill)
+	errs := ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), kill)
 	if errs[0] == nil {
 		t.Fatal("upload survived the server being killed")
 	}
@@ -204,7 +204,7 @@ func TestUploadResumesAfterServerKilledMidTransfer(t *testing.T) {
 
 	e.start()
 	var read atomic.Int64
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, countingSource{local(t, src), &read}, nil))
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, countingSource{local(t, src), &read}, nil))
 	mustEqualFile(t, filepath.Join(e.root, "big.bin"), content, item.Source.Mtime)
 	if sent := read.Load(); sent > int64(len(content))-partial.Size() {
 		t.Fatalf("second attempt read %d bytes; with %d already on the server it should read at most %d",
@@ -225,7 +225,7 @@ type countingWriter struct {
 	n *atomic.Int64
 }
 
-func (c countingDest) CreateFile(ctx context.Context, meta, expect tree.Entry) (syncer.FileWriter, error) {
+func (c countingDest) CreateFile(ctx context.Context, meta, expect tree.Entry) (endpoint.FileWriter, error) {
 	w, err := c.FS.CreateFile(ctx, meta, expect)
 	if err != nil {
 		return nil, err
@@ -243,7 +243,7 @@ func TestDownloadResumesAfterServerKilledMidTransfer(t *testing.T) {
 	e := newEnv(t, nil)
 	ep := e.mustDial(nil)
 	content := randomBytes(r, 24<<20)
-	item := syncer.Transfer{Source: fileEntry(t, e.root, "big.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, e.root, "big.bin", content)}
 	dst := t.TempDir()
 
 	var moved atomic.Int64
@@ -253,7 +253,7 @@ func TestDownloadResumesAfterServerKilledMidTransfer(t *testing.T) {
 			once.Do(e.stop)
 		}
 	}
-	errs := ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), kill)
+	errs := ep.Download(context.Background(), []endpoint.Transfer{item}, local(t, dst), kill)
 	if !errors.Is(errs[0], remote.ErrDisconnected) {
 		t.Fatalf("download error %v, want one wrapping ErrDisconnected", errs[0])
 	}
@@ -264,7 +264,7 @@ func TestDownloadResumesAfterServerKilledMidTransfer(t *testing.T) {
 
 	e.start()
 	var written atomic.Int64
-	noErrors(t, ep.Download(context.Background(), []syncer.Transfer{item}, countingDest{local(t, dst), &written}, nil))
+	noErrors(t, ep.Download(context.Background(), []endpoint.Transfer{item}, countingDest{local(t, dst), &written}, nil))
 	mustEqualFile(t, filepath.Join(dst, "big.bin"), content, item.Source.Mtime)
 	if got, max := written.Load(), int64(len(content))-partial.Size(); got > max {
 		t.Fatalf("second attempt wrote %d bytes; with %d already here it should write at most %d", got, partial.Size(), max)
@@ -281,7 +281,7 @@ func TestCorruptPartialIsResentFromTheStart(t *testing.T) {
 	ep := e.mustDial(nil)
 	src := t.TempDir()
 	content := randomBytes(r, 3<<20)
-	item := syncer.Transfer{Source: fileEntry(t, src, "f.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, src, "f.bin", content)}
 	partial := filepath.Join(e.root, "f.bin"+tree.DefaultPartialSuffix)
 	if err := os.WriteFile(partial, randomBytes(r, 1<<20), 0o600); err != nil {
 		t.Fatal(err)
@@ -289,7 +289,7 @@ func TestCorruptPartialIsResentFromTheStart(t *testing.T) {
 	if err := os.WriteFile(partial+tree.CheckpointSuffix, remote.ResumeKey(item.Source), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil))
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil))
 	mustEqualFile(t, filepath.Join(e.root, "f.bin"), content, item.Source.Mtime)
 }
 

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferry-sync/ferry/delta/chunk"
 	"io/fs"
 	"net"
 	"sync"
 	"time"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/endpoint"
+
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
@@ -62,7 +63,7 @@ func (e *Endpoint) fallBack(err error) {
 
 // transfer runs items over UDP when it can and over the SSH stream
 // otherwise (or after UDP turned out blocked with transport: auto).
-func (e *Endpoint) transfer(ctx context.Context, items []syncer.Transfer, udp func(*conn) ([]error, error), stream func(syncer.Transfer) error) []error {
+func (e *Endpoint) transfer(ctx context.Context, items []endpoint.Transfer, udp func(*conn) ([]error, error), stream func(endpoint.Transfer) error) []error {
 	if len(items) == 0 {
 		return nil
 	}
@@ -298,14 +299,14 @@ func sessionRequest(download bool) control.DataSession {
 }
 
 // openSession takes the session prepared for this batch, or negotiates one.
-func (e *Endpoint) openSession(ctx context.Context, c *conn, items []syncer.Transfer, download bool) (*dataSession, error) {
+func (e *Endpoint) openSession(ctx context.Context, c *conn, items []endpoint.Transfer, download bool) (*dataSession, error) {
 	if ds := e.takePrepared(ctx, c, items, download); ds != nil {
 		return ds, nil
 	}
 	return e.startSession(ctx, c, sessionRequest(download), sessionEntries(items, download))
 }
 
-func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transfer, src syncer.Endpoint, progress syncer.Progress) ([]error, error) {
+func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) ([]error, error) {
 	ds, err := e.openSession(ctx, c, items, false)
 	if err != nil {
 		return fill(len(items), err), err
@@ -316,7 +317,7 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transf
 	cfg.Progress = tally.report
 	files := make([]data.SendFile, len(items))
 	for i, it := range items {
-		files[i] = data.SendFile{Entry: it.Source, Open: func() (syncer.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
+		files[i] = data.SendFile{Entry: it.Source, Open: func() (endpoint.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
 	}
 	s, err := data.NewSender(ds.pc, cfg)
 	if err != nil {
@@ -349,7 +350,7 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []syncer.Transf
 	return errs, serr
 }
 
-func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Transfer, dst syncer.Endpoint, progress syncer.Progress, lists map[string]chunk.List) ([]error, error) {
+func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, error) {
 	byPath := make(map[string]int, len(items))
 	for i, it := range items {
 		byPath[it.Source.Path] = i
@@ -372,14 +373,14 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []syncer.Tran
 	if len(early) == len(items) {
 		return errs, nil
 	}
-	open := func(ctx context.Context, f data.FileInfo) (syncer.FileWriter, error) {
+	open := func(ctx context.Context, f data.FileInfo) (endpoint.FileWriter, error) {
 		i, ok := byPath[f.Path]
 		if !ok {
 			return nil, fmt.Errorf("%w: server sent %s, which was not asked for", control.ErrProtocol, f.Path)
 		}
 		it := items[i]
 		if f.Size != it.Source.Size || f.Hash != it.Source.Hash {
-			return nil, fmt.Errorf("%w: server sent a different %s than it listed", syncer.ErrChanged, f.Path)
+			return nil, fmt.Errorf("%w: server sent a different %s than it listed", endpoint.ErrChanged, f.Path)
 		}
 		return dst.CreateFile(ctx, it.Source, it.Expect)
 	}
@@ -493,7 +494,7 @@ func (e *Endpoint) DataStats() (data.Stats, bool) {
 // the sender verified rather than sent), on an upload bytes whose
 // acknowledgement the file's result overtook.
 type tally struct {
-	p     syncer.Progress
+	p     endpoint.Progress
 	first func() // called once, on the first bytes the session moves
 	// restReused: what complete reports was held, not sent (downloads).
 	restReused bool
@@ -501,7 +502,7 @@ type tally struct {
 	got        map[string]int64
 }
 
-func newTally(p syncer.Progress, first func(), restReused bool) *tally {
+func newTally(p endpoint.Progress, first func(), restReused bool) *tally {
 	return &tally{p: p, first: first, restReused: restReused, got: map[string]int64{}}
 }
 
@@ -543,8 +544,8 @@ func markLost(errs []error, serr error) ([]error, error) {
 // isFinal reports errors that say something about the file itself, which a
 // retry over a new connection would not change.
 func isFinal(err error) bool {
-	for _, s := range []error{syncer.ErrChanged, syncer.ErrExists, syncer.ErrInTheWay, syncer.ErrNotEmpty, syncer.ErrHashMismatch,
-		syncer.ErrNoSpace, fs.ErrNotExist, fs.ErrPermission, tree.ErrInvalidPath, ErrDisconnected} {
+	for _, s := range []error{endpoint.ErrChanged, endpoint.ErrExists, endpoint.ErrInTheWay, endpoint.ErrNotEmpty, endpoint.ErrHashMismatch,
+		endpoint.ErrNoSpace, fs.ErrNotExist, fs.ErrPermission, tree.ErrInvalidPath, ErrDisconnected} {
 		if errors.Is(err, s) {
 			return true
 		}

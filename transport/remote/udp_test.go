@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -35,13 +35,13 @@ func TestUDPUploadAndDownload(t *testing.T) {
 	e := newEnvUDP(t, true, nil)
 	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.UDP })
 	src := t.TempDir()
-	var items []syncer.Transfer
+	var items []endpoint.Transfer
 	contents := map[string][]byte{}
 	for i := range 12 {
 		p := "f" + string(rune('a'+i))
 		c := randomBytes(r, r.IntN(900_000))
 		contents[p] = c
-		items = append(items, syncer.Transfer{Source: fileEntry(t, src, p, c)})
+		items = append(items, endpoint.Transfer{Source: fileEntry(t, src, p, c)})
 	}
 	var moved atomic.Int64
 	noErrors(t, ep.Upload(context.Background(), items, local(t, src), func(_ string, d int64, _ bool) { moved.Add(d) }))
@@ -59,9 +59,9 @@ func TestUDPUploadAndDownload(t *testing.T) {
 	}
 
 	dst := t.TempDir()
-	var down []syncer.Transfer
-	if err := ep.Scan(context.Background(), syncer.ScanOptions{}, func(en tree.Entry) error {
-		down = append(down, syncer.Transfer{Source: en})
+	var down []endpoint.Transfer
+	if err := ep.Scan(context.Background(), endpoint.ScanOptions{}, func(en tree.Entry) error {
+		down = append(down, endpoint.Transfer{Source: en})
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestUDPUploadAndDownload(t *testing.T) {
 	errs := ep.Download(context.Background(), down, local(t, dst), nil)
 	for i, it := range down {
 		if it.Source.Path == changed {
-			if !errors.Is(errs[i], syncer.ErrChanged) {
+			if !errors.Is(errs[i], endpoint.ErrChanged) {
 				t.Fatalf("changed file: %v, want ErrChanged", errs[i])
 			}
 			if _, err := os.Lstat(filepath.Join(dst, changed)); err == nil {
@@ -100,8 +100,8 @@ func TestAutoFallsBackToSSHWhenUDPIsBlocked(t *testing.T) {
 	})
 	src := t.TempDir()
 	content := randomBytes(r, 2<<20)
-	item := syncer.Transfer{Source: fileEntry(t, src, "f.bin", content)}
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil))
+	item := endpoint.Transfer{Source: fileEntry(t, src, "f.bin", content)}
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil))
 	mustEqualFile(t, filepath.Join(e.root, "f.bin"), content, item.Source.Mtime)
 	if !strings.Contains(e.log.String(), "UDP data path blocked") {
 		t.Fatalf("fallback was not logged:\n%s", e.log.String())
@@ -112,9 +112,9 @@ func TestAutoFallsBackToSSHWhenUDPIsBlocked(t *testing.T) {
 		t.Fatalf("after falling back to SSH, DataStats still reports a UDP session: %+v", st)
 	}
 	// The next batch goes straight to the stream, without waiting again.
-	item2 := syncer.Transfer{Source: fileEntry(t, src, "g.bin", content[:1000])}
+	item2 := endpoint.Transfer{Source: fileEntry(t, src, "g.bin", content[:1000])}
 	start := time.Now()
-	noErrors(t, ep.Upload(context.Background(), []syncer.Transfer{item2}, local(t, src), nil))
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item2}, local(t, src), nil))
 	if el := time.Since(start); el > 400*time.Millisecond {
 		t.Logf("second upload took %v (it should not have waited for UDP)", el)
 	}
@@ -132,8 +132,8 @@ func TestUDPTransportFailsWhenUDPIsBlocked(t *testing.T) {
 		o.NoUDPTimeout = 300 * time.Millisecond
 	})
 	src := t.TempDir()
-	item := syncer.Transfer{Source: fileEntry(t, src, "f.bin", randomBytes(r, 1000))}
-	errs := ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil)
+	item := endpoint.Transfer{Source: fileEntry(t, src, "f.bin", randomBytes(r, 1000))}
+	errs := ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil)
 	if !errors.Is(errs[0], remote.ErrNoUDP) {
 		t.Fatalf("upload with UDP blocked and transport udp: %v, want ErrNoUDP", errs[0])
 	}
@@ -146,8 +146,8 @@ func TestUDPTransportNeedsAServerUDPPort(t *testing.T) {
 	e := newEnv(t, nil)
 	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.UDP })
 	src := t.TempDir()
-	item := syncer.Transfer{Source: fileEntry(t, src, "f", []byte("x"))}
-	if errs := ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil); !errors.Is(errs[0], remote.ErrNoUDP) {
+	item := endpoint.Transfer{Source: fileEntry(t, src, "f", []byte("x"))}
+	if errs := ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil); !errors.Is(errs[0], remote.ErrNoUDP) {
 		t.Fatalf("got %v, want ErrNoUDP", errs[0])
 	}
 }
@@ -176,11 +176,11 @@ func TestUDPUploadResumesAfterServerKilled(t *testing.T) {
 	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.UDP })
 	src := t.TempDir()
 	content := randomBytes(r, 24<<20)
-	item := syncer.Transfer{Source: fileEntry(t, src, "big.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, src, "big.bin", content)}
 	var moved atomic.Int64
 	var once sync.Once
 	start := time.Now()
-	errs := ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), func(_ string, d int64, _ bool) {
+	errs := ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), func(_ string, d int64, _ bool) {
 		if moved.Add(d) > 8<<20 {
 			once.Do(e.stop)
 		}
@@ -192,7 +192,7 @@ func TestUDPUploadResumesAfterServerKilled(t *testing.T) {
 		t.Errorf("the session noticed the server's death only after %v", el)
 	}
 	e.start()
-	afterRestart(t, func() []error { return ep.Upload(context.Background(), []syncer.Transfer{item}, local(t, src), nil) })
+	afterRestart(t, func() []error { return ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil) })
 	mustEqualFile(t, filepath.Join(e.root, "big.bin"), content, item.Source.Mtime)
 	st, _ := ep.DataStats()
 	if st.ResumedBytes == 0 {
@@ -206,11 +206,11 @@ func TestUDPDownloadResumesAfterServerKilled(t *testing.T) {
 	e := newEnvUDP(t, true, nil)
 	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.UDP })
 	content := randomBytes(r, 24<<20)
-	item := syncer.Transfer{Source: fileEntry(t, e.root, "big.bin", content)}
+	item := endpoint.Transfer{Source: fileEntry(t, e.root, "big.bin", content)}
 	dst := t.TempDir()
 	var moved atomic.Int64
 	var once sync.Once
-	errs := ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), func(_ string, d int64, _ bool) {
+	errs := ep.Download(context.Background(), []endpoint.Transfer{item}, local(t, dst), func(_ string, d int64, _ bool) {
 		if moved.Add(d) > 8<<20 {
 			once.Do(e.stop)
 		}
@@ -222,7 +222,9 @@ func TestUDPDownloadResumesAfterServerKilled(t *testing.T) {
 		t.Fatal("a partial download appeared under the final name")
 	}
 	e.start()
-	afterRestart(t, func() []error { return ep.Download(context.Background(), []syncer.Transfer{item}, local(t, dst), nil) })
+	afterRestart(t, func() []error {
+		return ep.Download(context.Background(), []endpoint.Transfer{item}, local(t, dst), nil)
+	})
 	mustEqualFile(t, filepath.Join(dst, "big.bin"), content, item.Source.Mtime)
 	// The receiver counts the bytes it was sent; fewer than the file
 	// means the partial from the first session was used.
@@ -246,13 +248,13 @@ func TestUDPUploadUnlistedNewFileDoesNotOverwrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := fileEntry(t, e.root, "replace", []byte("old content"))
-	items := []syncer.Transfer{
+	items := []endpoint.Transfer{
 		{Source: fileEntry(t, src, "taken", randomBytes(r, 5000))},
 		{Source: fileEntry(t, src, "fresh", randomBytes(r, 7000))},
 		{Source: fileEntry(t, src, "replace", randomBytes(r, 3000)), Expect: old},
 	}
 	errs := ep.Upload(context.Background(), items, local(t, src), nil)
-	if !errors.Is(errs[0], syncer.ErrChanged) {
+	if !errors.Is(errs[0], endpoint.ErrChanged) {
 		t.Fatalf("upload onto an existing file expected absent: %v, want ErrChanged", errs[0])
 	}
 	got, err := os.ReadFile(filepath.Join(e.root, "taken"))

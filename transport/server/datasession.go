@@ -8,7 +8,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
@@ -22,7 +22,7 @@ const maxSessionFiles = 1 << 20
 
 // dataSession runs one UDP data session for the client: the server sends
 // (download) or receives (upload) the files the client lists.
-func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSession) error {
+func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSession) error {
 	mux, port := s.srv.udp()
 	if mux == nil {
 		return st.reply(fmt.Errorf("%w: this server does not offer UDP data sessions (started without a UDP port)", control.ErrUnavailable), nil)
@@ -104,7 +104,7 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 	if m.Download {
 		files := make([]data.SendFile, len(items))
 		for i, it := range items {
-			files[i] = data.SendFile{Entry: it, Open: func() (syncer.FileReader, error) { return openUnchanged(ctx, ep, it) }}
+			files[i] = data.SendFile{Entry: it, Open: func() (endpoint.FileReader, error) { return openUnchanged(ctx, ep, it) }}
 		}
 		snd, err := data.NewSender(sc, cfg)
 		if err != nil {
@@ -128,7 +128,7 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 	for _, it := range items {
 		expect[it.Path] = it
 	}
-	open := func(ctx context.Context, f data.FileInfo) (syncer.FileWriter, error) {
+	open := func(ctx context.Context, f data.FileInfo) (endpoint.FileWriter, error) {
 		if err := tree.ValidPath(f.Path); err != nil {
 			return nil, err
 		}
@@ -142,19 +142,19 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 		}
 		return ep.CreateFile(ctx, f.Entry(), exp)
 	}
-	cfg.Seed = func(ctx context.Context, f data.FileInfo, w syncer.FileWriter) ([]chunk.Range, error) {
+	cfg.Seed = func(ctx context.Context, f data.FileInfo, w endpoint.FileWriter) ([]chunk.Range, error) {
 		exp, ok := expect[f.Path]
 		if !ok {
 			exp = tree.Entry{Path: f.Path} // a new file
 		}
-		if !syncer.ReuseCandidate(syncer.Transfer{Source: f.Entry(), Expect: exp}) {
+		if !endpoint.ReuseCandidate(endpoint.Transfer{Source: f.Entry(), Expect: exp}) {
 			return nil, nil // too small: no list comes for it
 		}
 		l, ok := lists.get(ctx, f.Path, f.Hash, f.Size)
 		if !ok {
 			return nil, nil
 		}
-		return syncer.SeedFrom(ctx, ep, exp, w, l)
+		return endpoint.SeedFrom(ctx, ep, exp, w, l)
 	}
 	rcv, err := data.NewReceiver(sc, cfg, open)
 	if err != nil {
@@ -175,7 +175,7 @@ func (s *session) dataSession(st *stream, ep syncer.Endpoint, m control.DataSess
 
 // openUnchanged opens a file to send after checking that it is still what
 // the client's scan saw.
-func openUnchanged(ctx context.Context, ep syncer.Endpoint, want tree.Entry) (syncer.FileReader, error) {
+func openUnchanged(ctx context.Context, ep endpoint.Endpoint, want tree.Entry) (endpoint.FileReader, error) {
 	if err := checkUnchanged(ctx, ep, want); err != nil {
 		return nil, err
 	}
@@ -185,18 +185,18 @@ func openUnchanged(ctx context.Context, ep syncer.Endpoint, want tree.Entry) (sy
 	}
 	if r.Size() != want.Size {
 		r.Close()
-		return nil, fmt.Errorf("%w: %s changed on the server since it was scanned", syncer.ErrChanged, want.Path)
+		return nil, fmt.Errorf("%w: %s changed on the server since it was scanned", endpoint.ErrChanged, want.Path)
 	}
 	return r, nil
 }
 
-func checkUnchanged(ctx context.Context, ep syncer.Endpoint, want tree.Entry) error {
+func checkUnchanged(ctx context.Context, ep endpoint.Endpoint, want tree.Entry) error {
 	cur, err := ep.Stat(ctx, want.Path)
 	if err != nil {
 		return err
 	}
 	if cur.Kind != tree.File || cur.Size != want.Size || cur.Mtime != want.Mtime {
-		return fmt.Errorf("%w: %s changed on the server since it was scanned; the next pass will pick it up", syncer.ErrChanged, want.Path)
+		return fmt.Errorf("%w: %s changed on the server since it was scanned; the next pass will pick it up", endpoint.ErrChanged, want.Path)
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -132,7 +132,7 @@ func TestHostileDeltaCreateNeverCommitsAWrongFile(t *testing.T) {
 	}
 	exp := st.(control.EntryMsg).Entry
 	meta := tree.Entry{Path: "f", Kind: tree.File, Size: size, Mode: 0o644, Mtime: 1, Hash: xxhash.Sum64(next)}
-	if !syncer.DeltaCandidate(syncer.Transfer{Source: meta, Expect: exp}) {
+	if !endpoint.DeltaCandidate(endpoint.Transfer{Source: meta, Expect: exp}) {
 		t.Fatalf("not a delta candidate: %+v over %+v", meta, exp)
 	}
 	garbled := listOf(t, next)
@@ -161,7 +161,7 @@ func TestHostileDeltaCreateNeverCommitsAWrongFile(t *testing.T) {
 	}
 	for _, tc := range cases {
 		held, err := rawDeltaCreate(t, c, control.Create{Meta: meta, Expect: exp, List: tc.list}, tc.fill)
-		if !errors.Is(err, syncer.ErrHashMismatch) {
+		if !errors.Is(err, endpoint.ErrHashMismatch) {
 			t.Errorf("%s: %v, want ErrHashMismatch", tc.name, err)
 		}
 		if got := len(held) > 0; got != tc.wantHeld {

@@ -8,9 +8,10 @@ import (
 	"slices"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
-	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -21,7 +22,7 @@ const (
 	scanBatchBytes   = 256 << 10
 )
 
-func (s *session) scan(st *stream, ep syncer.Endpoint, root *rootState, m control.Scan) error {
+func (s *session) scan(st *stream, ep endpoint.Endpoint, root *rootState, m control.Scan) error {
 	select {
 	case <-root.scan:
 	case <-s.ctx.Done():
@@ -38,7 +39,7 @@ func (s *session) scan(st *stream, ep syncer.Endpoint, root *rootState, m contro
 		batch, size = batch[:0], 0
 		return err
 	}
-	opts := syncer.ScanOptions{Exclude: m.Exclude, PartialSuffix: m.PartialSuffix}
+	opts := endpoint.ScanOptions{Exclude: m.Exclude, PartialSuffix: m.PartialSuffix}
 	out := &listing{log: s.log, emit: func(e tree.Entry) error {
 		batch = append(batch, e)
 		size += len(e.Path) + len(e.Target) + len(e.Problem) + 48
@@ -68,7 +69,7 @@ func (s *session) scan(st *stream, ep syncer.Endpoint, root *rootState, m contro
 // maxRead bounds one Read request's answer.
 const maxRead = 8 << 20
 
-func (s *session) openFile(st *stream, ep syncer.Endpoint, m control.Open) error {
+func (s *session) openFile(st *stream, ep endpoint.Endpoint, m control.Open) error {
 	if err := validPaths(m.Path); err != nil {
 		return st.reply(err, nil)
 	}
@@ -126,24 +127,18 @@ func (s *session) openFile(st *stream, ep syncer.Endpoint, m control.Open) error
 	}
 }
 
-// resumable is what localfs's FileWriter offers beyond syncer.FileWriter:
-// the size of a partial left by an earlier attempt and a checkpoint saying
-// which content it holds.
-type resumable interface {
-	ExistingSize() int64
-	SaveCheckpoint(data []byte) error
-	LoadCheckpoint() ([]byte, error)
-}
-
 // The folders the server opens by default are localfs's: a writer that
 // lost a method would silently stop resuming.
-var _ resumable = (*localfs.Writer)(nil)
+var (
+	_ endpoint.Checkpointer = (*localfs.Writer)(nil)
+	_ data.Resumable        = (*localfs.Writer)(nil)
+)
 
 // resumeOffset decides where a Create continues. A partial is only resumed
 // when its checkpoint names the same content (Key); anything else restarts
 // at 0 and the new key is saved before the first byte is written.
-func resumeOffset(w syncer.FileWriter, m control.Create) (int64, error) {
-	rw, ok := w.(resumable)
+func resumeOffset(w endpoint.FileWriter, m control.Create) (int64, error) {
+	rw, ok := w.(endpoint.Checkpointer)
 	if !ok || len(m.Key) == 0 {
 		return 0, nil
 	}
@@ -159,7 +154,7 @@ func resumeOffset(w syncer.FileWriter, m control.Create) (int64, error) {
 	return 0, nil
 }
 
-func (s *session) create(st *stream, ep syncer.Endpoint, m control.Create) error {
+func (s *session) create(st *stream, ep endpoint.Endpoint, m control.Create) error {
 	if err := validPaths(m.Meta.Path); err != nil {
 		return st.reply(err, nil)
 	}
@@ -230,23 +225,23 @@ func (s *session) create(st *stream, ep syncer.Endpoint, m control.Create) error
 // shares with it, and returns the ranges it filled, for the client to skip.
 // The list is the client's word only for which chunks to look for: the
 // server finds them by its own scan's list of its file, or by hashing its
-// file again (syncer.SeedFrom), and the whole file's hash is checked at
+// file again (endpoint.SeedFrom), and the whole file's hash is checked at
 // Commit, so a lying list costs bytes, never a wrong file. Any failure here only means the file is sent
 // whole.
-func (s *session) seed(ep syncer.Endpoint, w syncer.FileWriter, m control.Create) []chunk.Range {
-	if m.List.Total != m.Meta.Size || !syncer.ReuseCandidate(syncer.Transfer{Source: m.Meta, Expect: m.Expect}) {
+func (s *session) seed(ep endpoint.Endpoint, w endpoint.FileWriter, m control.Create) []chunk.Range {
+	if m.List.Total != m.Meta.Size || !endpoint.ReuseCandidate(endpoint.Transfer{Source: m.Meta, Expect: m.Expect}) {
 		return nil
 	}
 	// A seeded partial is no prefix of the file: drop the resume key first,
 	// so that an attempt after a crash starts afresh (and seeds again)
 	// rather than continuing from the partial's size.
-	if rw, ok := w.(resumable); ok {
+	if rw, ok := w.(endpoint.Checkpointer); ok {
 		if err := rw.SaveCheckpoint(nil); err != nil {
 			s.log.Warn("unable to reset the checkpoint of a partial; sending the file whole", "path", m.Meta.Path, "err", err)
 			return nil
 		}
 	}
-	held, err := syncer.SeedFrom(s.ctx, ep, m.Expect, w, m.List)
+	held, err := endpoint.SeedFrom(s.ctx, ep, m.Expect, w, m.List)
 	if err != nil {
 		s.log.Warn("unable to start from the current version; the file is sent whole", "path", m.Meta.Path, "err", err)
 		return nil
@@ -257,7 +252,7 @@ func (s *session) seed(ep syncer.Endpoint, w syncer.FileWriter, m control.Create
 
 // get streams one file from an offset, or only the ranges asked for,
 // after checking that it is still the file the client's scan saw.
-func (s *session) get(st *stream, ep syncer.Endpoint, m control.Get) error {
+func (s *session) get(st *stream, ep endpoint.Endpoint, m control.Get) error {
 	if err := validPaths(m.Path); err != nil {
 		return st.reply(err, nil)
 	}
@@ -281,7 +276,7 @@ func (s *session) get(st *stream, ep syncer.Endpoint, m control.Get) error {
 	defer r.Close()
 	size := r.Size()
 	if m.Expect.Kind != tree.Absent && size != m.Expect.Size {
-		return st.reply(fmt.Errorf("%w: %s changed on the server since it was scanned", syncer.ErrChanged, m.Path), nil)
+		return st.reply(fmt.Errorf("%w: %s changed on the server since it was scanned", endpoint.ErrChanged, m.Path), nil)
 	}
 	ranges := m.Ranges
 	if len(ranges) == 0 {
@@ -311,7 +306,7 @@ func (s *session) get(st *stream, ep syncer.Endpoint, m control.Get) error {
 					break
 				}
 				if errors.Is(err, io.EOF) {
-					err = fmt.Errorf("%w: %s shrank while being sent", syncer.ErrChanged, m.Path)
+					err = fmt.Errorf("%w: %s shrank while being sent", endpoint.ErrChanged, m.Path)
 				}
 				return st.reply(fmt.Errorf("unable to read %s: %w", m.Path, err), nil)
 			}
@@ -323,13 +318,13 @@ func (s *session) get(st *stream, ep syncer.Endpoint, m control.Get) error {
 // chunksMany answers ChunksMany: a ChunkList per file that has a list
 // (kept by the scan, or, for m.Read, computed now), then OK. A file that is
 // not as the client's entry says, or has no list, is left out.
-func (s *session) chunksMany(st *stream, ep syncer.Endpoint, m control.ChunksMany) error {
+func (s *session) chunksMany(st *stream, ep endpoint.Endpoint, m control.ChunksMany) error {
 	for _, e := range slices.Concat(m.Read, m.Kept) {
 		if err := validPaths(e.Path); err != nil {
 			return st.reply(err, nil)
 		}
 	}
-	keeper, _ := ep.(syncer.ChunkKeeper)
+	keeper, _ := ep.(endpoint.ChunkKeeper)
 	send := func(e tree.Entry, l chunk.List) error {
 		if len(l.Chunks) == 0 || l.Total != e.Size {
 			return nil

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 )
 
@@ -85,7 +85,7 @@ func TestRequestWaitsForASlowHello(t *testing.T) {
 			waiting <- struct{}{}
 			return expired
 		}
-		c.Open = func(dir, suffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error) {
+		c.Open = func(dir, suffix string, cache Cache, log *slog.Logger) (endpoint.Endpoint, error) {
 			<-gate
 			return openLocal(dir, suffix, cache, log)
 		}

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/wire"
 	"github.com/ferry-sync/ferry/tree"
@@ -210,7 +210,7 @@ func TestMalformedRequestIsRefusedAndConnectionSurvives(t *testing.T) {
 	if _, err := rawCall(t, c, control.Hello{Version: control.Version}); !errors.Is(err, control.ErrProtocol) {
 		t.Fatalf("second Hello: %v, want ErrProtocol", err)
 	}
-	if _, err := rawCall(t, c, control.Remove{Path: "nothing-here", Expect: tree.Entry{Path: "nothing-here", Kind: tree.File}}); !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syncer.ErrChanged) {
+	if _, err := rawCall(t, c, control.Remove{Path: "nothing-here", Expect: tree.Entry{Path: "nothing-here", Kind: tree.File}}); !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Remove of a missing file: %v", err)
 	}
 }

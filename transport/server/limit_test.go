@@ -12,14 +12,14 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 )
 
 // gatedMkdir holds every Mkdir until release is closed, counting how many
 // are held at once.
 type gatedMkdir struct {
-	syncer.Endpoint
+	endpoint.Endpoint
 	entered chan struct{}
 	release chan struct{}
 
@@ -55,7 +55,7 @@ func TestRequestsPerConnectionAreBounded(t *testing.T) {
 	g := &gatedMkdir{entered: make(chan struct{}, 64), release: make(chan struct{})}
 	ts := startServer(t, func(c *Config) {
 		c.MaxRequests = limit
-		c.Open = func(dir, suffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error) {
+		c.Open = func(dir, suffix string, cache Cache, log *slog.Logger) (endpoint.Endpoint, error) {
 			ep, err := openLocal(dir, suffix, cache, log)
 			g.Endpoint = ep
 			return g, err

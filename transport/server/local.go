@@ -3,11 +3,11 @@ package server
 import (
 	"log/slog"
 
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
-	"github.com/ferry-sync/ferry/syncer"
 )
 
-func openLocal(dir, partialSuffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error) {
+func openLocal(dir, partialSuffix string, cache Cache, log *slog.Logger) (endpoint.Endpoint, error) {
 	opts := localfs.Options{Log: log, PartialSuffix: partialSuffix}
 	if cache != nil {
 		opts.Cache, opts.Chunks = cache, cache

@@ -11,8 +11,8 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/internal/cputime"
-	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/transport/wire"
@@ -73,7 +73,7 @@ func BenchmarkMuxReceive(b *testing.B) {
 		scfg.Peer = srvConn.LocalAddr()
 		scfg.Rate = cc.Config{Policy: cc.Fixed, TargetRate: 20e9}
 		e := tree.Entry{Path: "f", Kind: tree.File, Size: int64(len(content)), Mode: 0o644, Hash: sum}
-		files := []data.SendFile{{Entry: e, Open: func() (syncer.FileReader, error) { return memReader{bytes.NewReader(content)}, nil }}}
+		files := []data.SendFile{{Entry: e, Open: func() (endpoint.FileReader, error) { return memReader{bytes.NewReader(content)}, nil }}}
 		snd, err := data.NewSender(cliConn, scfg)
 		if err != nil {
 			b.Fatal(err)
@@ -84,7 +84,7 @@ func BenchmarkMuxReceive(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results, rerr = data.Receive(context.Background(), sc, cfg, func(context.Context, data.FileInfo) (syncer.FileWriter, error) {
+			results, rerr = data.Receive(context.Background(), sc, cfg, func(context.Context, data.FileInfo) (endpoint.FileWriter, error) {
 				return discardWriter{}, nil
 			})
 		}()

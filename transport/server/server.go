@@ -21,7 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/coalesce"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
@@ -47,7 +47,7 @@ type User struct {
 // Opener opens the endpoint that serves one folder, naming in-flight files
 // with partialSuffix. The default is localfs.New with the per-root scan
 // cache.
-type Opener func(dir, partialSuffix string, cache Cache, log *slog.Logger) (syncer.Endpoint, error)
+type Opener func(dir, partialSuffix string, cache Cache, log *slog.Logger) (endpoint.Endpoint, error)
 
 // Config says what a Server serves and to whom. Either Root and
 // AuthorizedKeys (single-root mode: every listed key reaches Root, whatever

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -49,7 +49,7 @@ type session struct {
 
 	mu      sync.Mutex
 	greeted bool // a Hello has been accepted or is being handled
-	ep      syncer.Endpoint
+	ep      endpoint.Endpoint
 	root    *rootState
 }
 
@@ -164,7 +164,7 @@ const helloWait = 2 * time.Second
 // sawHello notes that a Hello's channel has arrived.
 func (s *session) sawHello() { s.seenOnce.Do(func() { close(s.helloSeen) }) }
 
-func (s *session) endpoint() (syncer.Endpoint, *rootState, error) {
+func (s *session) endpoint() (endpoint.Endpoint, *rootState, error) {
 	expired := s.srv.cfg.helloTimer(s.srv.cfg.helloWait)
 	seen := false
 	select {

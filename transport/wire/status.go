@@ -26,7 +26,7 @@ const (
 	CodeRetry
 	CodeCanceled
 	// CodeInTheWay: a file the receiver's ferry did not create is where
-	// it must write first (syncer.ErrInTheWay).
+	// it must write first (endpoint.ErrInTheWay).
 	CodeInTheWay
 	codeEnd
 )

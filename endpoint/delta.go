@@ -1,4 +1,4 @@
-package syncer
+package endpoint
 
 import (
 	"cmp"
@@ -11,9 +11,9 @@ import (
 	"github.com/ferry-sync/ferry/tree"
 )
 
-// deltaMinBase is the smallest current version worth building a new one
+// DeltaMinBase is the smallest current version worth building a new one
 // from: below it the read and the plan cost more than sending.
-const deltaMinBase = 64 << 10
+const DeltaMinBase = 64 << 10
 
 // DeltaCandidate reports whether t is worth a block delta from the file
 // at its path: the new version is big enough for a chunk list and the
@@ -21,7 +21,7 @@ const deltaMinBase = 64 << 10
 // from. Small files go whole.
 func DeltaCandidate(t Transfer) bool {
 	return t.Source.Kind == tree.File && t.Source.Size >= chunk.MinFileSize &&
-		t.Expect.Kind == tree.File && t.Expect.Size >= deltaMinBase && t.Expect.Path == t.Source.Path
+		t.Expect.Kind == tree.File && t.Expect.Size >= DeltaMinBase && t.Expect.Path == t.Source.Path
 }
 
 // ReuseCandidate reports whether t's receiver should be given its chunk

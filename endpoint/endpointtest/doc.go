@@ -1,4 +1,4 @@
-// Package endpointtest is the conformance suite every syncer.Endpoint must
+// Package endpointtest is the conformance suite every endpoint.Endpoint must
 // pass: it drives the endpoint through its interface and checks the result on
 // the disk behind it, like fstest.TestFS or restic's backend test suite.
 //

@@ -20,18 +20,13 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
-	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
 // Factory returns a new endpoint over a new, empty directory, and that
 // directory's path on disk. The suite closes the endpoint.
-type Factory func(t *testing.T) (ep syncer.Endpoint, root string)
-
-// resumer is the optional part of a FileWriter that supports resuming.
-type resumer interface {
-	ExistingSize() int64
-}
+type Factory func(t *testing.T) (ep endpoint.Endpoint, root string)
 
 // Run runs every conformance test against endpoints made by factory.
 func Run(t *testing.T, factory Factory) {
@@ -91,14 +86,14 @@ func Run(t *testing.T, factory Factory) {
 }
 
 type suite struct {
-	ep   syncer.Endpoint
+	ep   endpoint.Endpoint
 	root string
 	ctx  context.Context
 }
 
 func (s *suite) abs(p string) string { return filepath.Join(s.root, filepath.FromSlash(p)) }
 
-func (s *suite) scan(t *testing.T, opts syncer.ScanOptions) []tree.Entry {
+func (s *suite) scan(t *testing.T, opts endpoint.ScanOptions) []tree.Entry {
 	t.Helper()
 	var got []tree.Entry
 	err := s.ep.Scan(s.ctx, opts, func(e tree.Entry) error {
@@ -170,7 +165,7 @@ func testScanOrder(t *testing.T, s *suite) {
 		"日本":        "12",
 		"tab\tname": "13",
 	})
-	got := paths(s.scan(t, syncer.ScanOptions{}))
+	got := paths(s.scan(t, endpoint.ScanOptions{}))
 	want := []string{
 		".hidden", "A", "a", "a/b", "a/b/c", "a/b-c", "a/b.txt", "a b", "a-b",
 		"a.txt", "a0", "ab", "ab/x", "tab\tname", "z", "zz", "é", "日本",
@@ -199,7 +194,7 @@ func testScanEntries(t *testing.T, s *suite) {
 	if err := os.Chmod(s.abs("d"), 0o711); err != nil {
 		t.Fatal(err)
 	}
-	got := byPath(s.scan(t, syncer.ScanOptions{}))
+	got := byPath(s.scan(t, endpoint.ScanOptions{}))
 	if len(got) != 6 {
 		t.Fatalf("scan gave %d entries, want 6: %v", len(got), got)
 	}
@@ -261,7 +256,7 @@ func testScanLargeFileHash(t *testing.T, s *suite) {
 	if err := os.WriteFile(s.abs("big"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got := s.scan(t, syncer.ScanOptions{})
+	got := s.scan(t, endpoint.ScanOptions{})
 	if len(got) != 1 || got[0].Hash != xxhash.Sum64(data) || got[0].Size != int64(len(data)) {
 		t.Fatalf("scan of a 3 MiB file gave %+v, want hash %x size %d", got, xxhash.Sum64(data), len(data))
 	}
@@ -281,12 +276,12 @@ func testScanExcludes(t *testing.T, s *suite) {
 	})
 	// build is a plain file here: "build/" must not exclude it.
 	Build(t, s.root, Dir{"other/build": "file named build"})
-	got := paths(s.scan(t, syncer.ScanOptions{Exclude: []string{"*.tmp", "build/", "docs/*.md", "/logs"}}))
+	got := paths(s.scan(t, endpoint.ScanOptions{Exclude: []string{"*.tmp", "build/", "docs/*.md", "/logs"}}))
 	want := []string{"docs", "docs/sub", "docs/sub/b.md", "keep.txt", "other", "other/build", "src", "src/build.c", "sub"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("scan with excludes:\n got %q\nwant %q", got, want)
 	}
-	if err := s.ep.Scan(s.ctx, syncer.ScanOptions{Exclude: []string{"[unclosed"}}, func(tree.Entry) error { return nil }); err == nil {
+	if err := s.ep.Scan(s.ctx, endpoint.ScanOptions{Exclude: []string{"[unclosed"}}, func(tree.Entry) error { return nil }); err == nil {
 		t.Fatal("Scan accepted a malformed exclude pattern")
 	}
 }
@@ -303,12 +298,12 @@ func testScanSkipsTemp(t *testing.T, s *suite) {
 		"d/.ferry-tmp.x/inside":   "tmp dir",
 		"partial.not-temp.really": "kept",
 	})
-	got := paths(s.scan(t, syncer.ScanOptions{}))
+	got := paths(s.scan(t, endpoint.ScanOptions{}))
 	want := []string{"a", "d", "d/b.part", "d/b.part.ferry-ckpt", "partial.not-temp.really"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("default suffix:\n got %q\nwant %q", got, want)
 	}
-	got = paths(s.scan(t, syncer.ScanOptions{PartialSuffix: ".part"}))
+	got = paths(s.scan(t, endpoint.ScanOptions{PartialSuffix: ".part"}))
 	want = []string{"a", "a.partial", "a.partial.ferry-ckpt", "d", "d/b.partial", "partial.not-temp.really"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("suffix .part:\n got %q\nwant %q", got, want)
@@ -321,8 +316,8 @@ func testScanRepeatable(t *testing.T, s *suite) {
 		d[filepath.Join("d"+string(rune('a'+i%7)), "f"+string(rune('a'+i%26))+string(rune('a'+i/26)))] = string(rune(i))
 	}
 	Build(t, s.root, d)
-	first := s.scan(t, syncer.ScanOptions{})
-	second := s.scan(t, syncer.ScanOptions{})
+	first := s.scan(t, endpoint.ScanOptions{})
+	second := s.scan(t, endpoint.ScanOptions{})
 	if len(first) != 307 {
 		t.Fatalf("first scan gave %d entries, want 307", len(first))
 	}
@@ -333,7 +328,7 @@ func testScanRepeatable(t *testing.T, s *suite) {
 	if err := os.WriteFile(s.abs("da/faa"), []byte("changed content"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	third := byPath(s.scan(t, syncer.ScanOptions{}))
+	third := byPath(s.scan(t, endpoint.ScanOptions{}))
 	if third["da/faa"].Hash != xxhash.Sum64String("changed content") {
 		t.Fatalf("rescan after a change gave hash %x, want %x", third["da/faa"].Hash, xxhash.Sum64String("changed content"))
 	}
@@ -343,7 +338,7 @@ func testScanDoesNotFollowSymlinks(t *testing.T, s *suite) {
 	outside := t.TempDir()
 	Build(t, outside, Dir{"secret": "outside"})
 	Build(t, s.root, Dir{"real/f": "x", "in": Link("real"), "out": Link(outside)})
-	got := s.scan(t, syncer.ScanOptions{})
+	got := s.scan(t, endpoint.ScanOptions{})
 	if p := paths(got); !slices.Equal(p, []string{"in", "out", "real", "real/f"}) {
 		t.Fatalf("scan followed a symlink: %q", p)
 	}
@@ -364,7 +359,7 @@ func testScanUnreadable(t *testing.T, s *suite) {
 		}
 	}
 	t.Cleanup(func() { os.Chmod(s.abs("sealed"), 0o755) })
-	got := s.scan(t, syncer.ScanOptions{})
+	got := s.scan(t, endpoint.ScanOptions{})
 	if p := paths(got); !slices.Equal(p, []string{"a", "locked", "sealed", "z"}) {
 		t.Fatalf("scan of unreadable entries gave %q", p)
 	}
@@ -390,7 +385,7 @@ func testScanSpecialFile(t *testing.T, s *suite) {
 	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
 	defer cancel()
 	var got []tree.Entry
-	err := s.ep.Scan(ctx, syncer.ScanOptions{}, func(e tree.Entry) error {
+	err := s.ep.Scan(ctx, endpoint.ScanOptions{}, func(e tree.Entry) error {
 		got = append(got, e)
 		return nil
 	})
@@ -409,7 +404,7 @@ func testScanVisitError(t *testing.T, s *suite) {
 	Build(t, s.root, Dir{"a": "a", "b": "b", "c": "c"})
 	stop := errors.New("stop here")
 	n := 0
-	err := s.ep.Scan(s.ctx, syncer.ScanOptions{}, func(e tree.Entry) error {
+	err := s.ep.Scan(s.ctx, endpoint.ScanOptions{}, func(e tree.Entry) error {
 		n++
 		if e.Path == "b" {
 			return stop
@@ -433,7 +428,7 @@ func testScanCancel(t *testing.T, s *suite) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	n := 0
-	err := s.ep.Scan(ctx, syncer.ScanOptions{}, func(e tree.Entry) error {
+	err := s.ep.Scan(ctx, endpoint.ScanOptions{}, func(e tree.Entry) error {
 		n++
 		if n == 3 {
 			cancel()
@@ -499,13 +494,13 @@ func testSymlink(t *testing.T, s *suite) {
 	if got, err := os.Readlink(s.abs("new")); err != nil || got != "some/target" {
 		t.Fatalf("new link reads %q, %v", got, err)
 	}
-	if err := s.ep.Symlink(s.ctx, "new", "other", tree.Entry{}); !errors.Is(err, syncer.ErrChanged) {
+	if err := s.ep.Symlink(s.ctx, "new", "other", tree.Entry{}); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Symlink over an existing link with expect absent: %v, want ErrChanged", err)
 	}
 	old := s.stat(t, "old")
 	stale := old
 	stale.Target = "something else"
-	if err := s.ep.Symlink(s.ctx, "old", "second", stale); !errors.Is(err, syncer.ErrChanged) {
+	if err := s.ep.Symlink(s.ctx, "old", "second", stale); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Symlink with a stale expect: %v, want ErrChanged", err)
 	}
 	if got, _ := os.Readlink(s.abs("old")); got != "first" {
@@ -529,7 +524,7 @@ func testSymlink(t *testing.T, s *suite) {
 	if got, _ := os.Readlink(s.abs("emptydir")); got != "y" {
 		t.Fatalf("dir replaced by link reads %q", got)
 	}
-	got := paths(s.scan(t, syncer.ScanOptions{}))
+	got := paths(s.scan(t, endpoint.ScanOptions{}))
 	if !slices.Equal(got, []string{"emptydir", "file", "new", "old"}) {
 		t.Fatalf("leftovers after Symlink: %q", got)
 	}
@@ -553,7 +548,7 @@ func testRemove(t *testing.T, s *suite) {
 	}
 	later := time.Unix(0, g.Mtime).Add(3 * time.Second)
 	os.Chtimes(s.abs("g"), later, later)
-	if err := s.ep.Remove(s.ctx, "g", g); !errors.Is(err, syncer.ErrChanged) {
+	if err := s.ep.Remove(s.ctx, "g", g); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Remove of a modified file: %v, want ErrChanged", err)
 	}
 	if s.read(t, "g") != "OTHER" {
@@ -561,7 +556,7 @@ func testRemove(t *testing.T, s *suite) {
 	}
 	asDir := g
 	asDir.Kind = tree.Dir
-	if err := s.ep.Remove(s.ctx, "g", asDir); !errors.Is(err, syncer.ErrChanged) {
+	if err := s.ep.Remove(s.ctx, "g", asDir); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Remove with the wrong kind: %v, want ErrChanged", err)
 	}
 	if err := s.ep.Remove(s.ctx, "l", s.stat(t, "l")); err != nil {
@@ -582,7 +577,7 @@ func testRemove(t *testing.T, s *suite) {
 
 func testRemoveNotEmpty(t *testing.T, s *suite) {
 	Build(t, s.root, Dir{"d/f": "x"})
-	if err := s.ep.Remove(s.ctx, "d", s.stat(t, "d")); !errors.Is(err, syncer.ErrNotEmpty) {
+	if err := s.ep.Remove(s.ctx, "d", s.stat(t, "d")); !errors.Is(err, endpoint.ErrNotEmpty) {
 		t.Fatalf("Remove of a non-empty dir: %v, want ErrNotEmpty", err)
 	}
 	if s.read(t, "d/f") != "x" {
@@ -607,7 +602,7 @@ func testRename(t *testing.T, s *suite) {
 	}
 	stale := s.stat(t, "other/g")
 	stale.Size++
-	if err := s.ep.Rename(s.ctx, "other/g", "h", stale); !errors.Is(err, syncer.ErrChanged) {
+	if err := s.ep.Rename(s.ctx, "other/g", "h", stale); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Rename with a stale expect: %v, want ErrChanged", err)
 	}
 	s.mustNotExist(t, "h")
@@ -619,7 +614,7 @@ func testRename(t *testing.T, s *suite) {
 func testRenameNeverOverwrites(t *testing.T, s *suite) {
 	Build(t, s.root, Dir{"a": "A", "b": "B", "d": Dir{}, "l": Link("a")})
 	for _, to := range []string{"b", "d", "l"} {
-		if err := s.ep.Rename(s.ctx, "a", to, s.stat(t, "a")); !errors.Is(err, syncer.ErrExists) {
+		if err := s.ep.Rename(s.ctx, "a", to, s.stat(t, "a")); !errors.Is(err, endpoint.ErrExists) {
 			t.Fatalf("Rename a over %s: %v, want ErrExists", to, err)
 		}
 	}
@@ -695,12 +690,12 @@ func testChunks(t *testing.T, s *suite) {
 	}
 	stale := big
 	stale.Hash++
-	if _, err := s.ep.Chunks(s.ctx, "big", stale); !errors.Is(err, syncer.ErrChanged) {
+	if _, err := s.ep.Chunks(s.ctx, "big", stale); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Chunks with another hash expected: %v, want ErrChanged", err)
 	}
 	stale = big
 	stale.Size--
-	if _, err := s.ep.Chunks(s.ctx, "big", stale); !errors.Is(err, syncer.ErrChanged) {
+	if _, err := s.ep.Chunks(s.ctx, "big", stale); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Chunks with another size expected: %v, want ErrChanged", err)
 	}
 	if _, err := s.ep.Chunks(s.ctx, "missing", big); !errors.Is(err, fs.ErrNotExist) {
@@ -748,14 +743,14 @@ func testCopyFileRefuses(t *testing.T, s *suite) {
 
 	stale := src
 	stale.Mtime++
-	if err := s.ep.CopyFile(s.ctx, "src", stale, meta, tree.Entry{}); !errors.Is(err, syncer.ErrChanged) {
+	if err := s.ep.CopyFile(s.ctx, "src", stale, meta, tree.Entry{}); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("CopyFile from a changed source: %v, want ErrChanged", err)
 	}
 	s.mustNotExist(t, "dst")
 
 	taken := meta
 	taken.Path = "taken"
-	if err := s.ep.CopyFile(s.ctx, "src", src, taken, tree.Entry{}); !errors.Is(err, syncer.ErrChanged) {
+	if err := s.ep.CopyFile(s.ctx, "src", src, taken, tree.Entry{}); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("CopyFile onto a taken name: %v, want ErrChanged", err)
 	}
 	if s.read(t, "taken") != "mine" {
@@ -764,7 +759,7 @@ func testCopyFileRefuses(t *testing.T, s *suite) {
 
 	wrong := meta
 	wrong.Hash = xxhash.Sum64String("srcxxx")
-	if err := s.ep.CopyFile(s.ctx, "src", src, wrong, tree.Entry{}); !errors.Is(err, syncer.ErrHashMismatch) {
+	if err := s.ep.CopyFile(s.ctx, "src", src, wrong, tree.Entry{}); !errors.Is(err, endpoint.ErrHashMismatch) {
 		t.Fatalf("CopyFile with a wrong hash: %v, want ErrHashMismatch", err)
 	}
 	s.mustNotExist(t, "dst")
@@ -900,7 +895,7 @@ func testCreateOverwrite(t *testing.T, s *suite) {
 	if s.read(t, "f") != "new!" {
 		t.Fatalf("overwritten file reads %q", s.read(t, "f"))
 	}
-	if err := s.create(t, "f", "newer", 0o644, 0, tree.Entry{}); !errors.Is(err, syncer.ErrChanged) {
+	if err := s.create(t, "f", "newer", 0o644, 0, tree.Entry{}); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("create over an existing file with expect absent: %v, want ErrChanged", err)
 	}
 	// Replacing a symlink replaces the link, never writes through it.
@@ -924,7 +919,7 @@ func testCommitHashMismatch(t *testing.T, s *suite) {
 	if _, err := w.WriteAt([]byte("wrong"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Commit(); !errors.Is(err, syncer.ErrHashMismatch) {
+	if err := w.Commit(); !errors.Is(err, endpoint.ErrHashMismatch) {
 		t.Fatalf("Commit of wrong content: %v, want ErrHashMismatch", err)
 	}
 	s.mustNotExist(t, "f")
@@ -943,7 +938,7 @@ func testCommitDestinationChanged(t *testing.T, s *suite) {
 	}
 	// Someone creates the destination while the transfer runs.
 	Build(t, s.root, Dir{"new": "local edit"})
-	if err := w.Commit(); !errors.Is(err, syncer.ErrChanged) {
+	if err := w.Commit(); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Commit over a file created meanwhile: %v, want ErrChanged", err)
 	}
 	if s.read(t, "new") != "local edit" {
@@ -962,7 +957,7 @@ func testCommitDestinationChanged(t *testing.T, s *suite) {
 	if err := os.WriteFile(s.abs("exists"), []byte("edited meanwhile, longer"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Commit(); !errors.Is(err, syncer.ErrChanged) {
+	if err := w.Commit(); !errors.Is(err, endpoint.ErrChanged) {
 		t.Fatalf("Commit over a file edited meanwhile: %v, want ErrChanged", err)
 	}
 	if s.read(t, "exists") != "edited meanwhile, longer" {
@@ -997,7 +992,7 @@ func testAbortResume(t *testing.T, s *suite) {
 		t.Fatal(err)
 	}
 	from := 0
-	if r, ok := w.(resumer); ok {
+	if r, ok := w.(endpoint.Resumable); ok {
 		if got := r.ExistingSize(); got != int64(half) {
 			t.Fatalf("ExistingSize() = %d, want %d", got, half)
 		}
@@ -1023,7 +1018,7 @@ func testNoSpace(t *testing.T, s *suite) {
 	if err == nil {
 		w.Abort()
 	}
-	if !errors.Is(err, syncer.ErrNoSpace) {
+	if !errors.Is(err, endpoint.ErrNoSpace) {
 		t.Fatalf("CreateFile of a 4 EiB file: %v, want ErrNoSpace", err)
 	}
 	if ents, _ := os.ReadDir(s.root); len(ents) != 0 {
@@ -1144,7 +1139,7 @@ func testSymlinkParentInside(t *testing.T, s *suite) {
 	if err := s.ep.Remove(s.ctx, "in/f", f); err == nil {
 		t.Fatal("Remove went through a symlinked directory")
 	}
-	got := paths(s.scan(t, syncer.ScanOptions{}))
+	got := paths(s.scan(t, endpoint.ScanOptions{}))
 	if !slices.Equal(got, []string{"in", "real", "real/f"}) {
 		t.Fatalf("writes through a symlinked directory left %q", got)
 	}
@@ -1178,7 +1173,7 @@ func testFolding(t *testing.T, s *suite) {
 	}
 	_, cerr := os.Lstat(s.abs("probe-aB-e\u0301"))
 	_, nerr := os.Lstat(s.abs("probe-Ab-\u00e9"))
-	want := syncer.Folding{Case: cerr == nil, Normalization: nerr == nil}
+	want := endpoint.Folding{Case: cerr == nil, Normalization: nerr == nil}
 	if got != want {
 		t.Fatalf("Folding = %+v, the disk behaves as %+v", got, want)
 	}

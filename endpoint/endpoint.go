@@ -1,4 +1,4 @@
-package syncer
+package endpoint
 
 import (
 	"context"
@@ -181,17 +181,35 @@ type Transfer struct {
 // partial) and only had them verified.
 type Progress func(path string, delta int64, reused bool)
 
-// Uploader is implemented by endpoints that receive many files in one
-// session (the remote endpoint). The engine uses it in place of a
-// file-by-file copy when the destination implements it. The result has one
-// error (or nil) per item, in order.
-type Uploader interface {
+// Batch is the one optional capability of an endpoint: moving many files
+// in one session (the remote endpoint, over a UDP data session or its SSH
+// stream). The engine uses it in place of file-by-file copies: Upload when
+// the destination has it, else Download when the source has it. Each
+// returns one error (or nil) per item, in order.
+//
+// Prepare negotiates the session for a batch ahead (download: this endpoint
+// sends), so the setup overlaps the pass's other work; Upload or Download
+// use what was prepared if it still fits. It must not block; release frees
+// whatever went unused.
+type Batch interface {
 	Upload(ctx context.Context, items []Transfer, src Endpoint, progress Progress) []error
+	Download(ctx context.Context, items []Transfer, dst Endpoint, progress Progress) []error
+	Prepare(ctx context.Context, items []Transfer, download bool) (release func())
 }
 
-// Downloader is implemented by endpoints that send many files in one
-// session. dst is the local endpoint the files are written to through
-// CreateFile.
-type Downloader interface {
-	Download(ctx context.Context, items []Transfer, dst Endpoint, progress Progress) []error
+// Resumable is implemented by FileWriters that continue a partial file
+// left by an earlier attempt: ExistingSize is how many bytes of it they
+// hold when opened.
+type Resumable interface {
+	ExistingSize() int64
+}
+
+// Checkpointer is a Resumable writer that keeps a checkpoint beside its
+// partial file saying what its bytes are (a content key, or the ranges
+// written), so that a later attempt knows whether to trust them. localfs's
+// writer is one.
+type Checkpointer interface {
+	Resumable
+	SaveCheckpoint(data []byte) error
+	LoadCheckpoint() ([]byte, error)
 }
