@@ -18,8 +18,8 @@ import (
 
 	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
-	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/endpoint/endpointtest"
+	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/tree"
 )
 

@@ -17,10 +17,10 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
 	"github.com/ferry-sync/ferry/tree"

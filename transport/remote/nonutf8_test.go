@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/transport/remote"
 )
 
