@@ -25,3 +25,14 @@ func TestEndpointConformance(t *testing.T) {
 		return ep, dir
 	})
 }
+
+func TestBatchConformance(t *testing.T) {
+	endpointtest.RunBatch(t, func(t *testing.T) (endpoint.Endpoint, string) {
+		e := newEnv(t, nil)
+		ep, err := e.dial(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ep, e.root
+	}, func(t *testing.T, root string) endpoint.Endpoint { return local(t, root) })
+}
