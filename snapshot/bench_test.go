@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -90,4 +91,51 @@ func BenchmarkOpen(b *testing.B) {
 		db.Close()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchEntries, "ns/entry")
+}
+
+// BenchmarkCacheHeap measures the live heap a side's scan cache holds for
+// 100,000 files during a rescan, when both its maps (the last commit's and
+// this scan's) are full: heap-B/file.
+func BenchmarkCacheHeap(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "cache.db")
+	db, err := open(path, options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	entries := make([]tree.Entry, benchEntries)
+	for i := range entries {
+		entries[i] = tree.Entry{Path: fmt.Sprintf("projects/p%02d/src/module-%04d/file_%03d.go", i%37, i/99, i%99), Kind: tree.File,
+			Size: int64(1000 + i%977), Mtime: 1_700_000_000_000_000_000 + int64(i)*1_000_003, Mode: 0o644, Ino: uint64(i) + 7, Hash: uint64(i)*0x9e3779b97f4a7c15 + 1}
+	}
+	c, err := db.Cache("local")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range entries {
+		c.Store(e)
+	}
+	if err := c.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var perFile float64
+	for range b.N {
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c, err := db.Cache("local")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range entries {
+			c.Store(e)
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		perFile = float64(after.HeapAlloc-before.HeapAlloc) / benchEntries
+		runtime.KeepAlive(c)
+	}
+	b.ReportMetric(perFile, "heap-B/file")
 }

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"slices"
 	"sync"
 
@@ -21,8 +22,8 @@ type Cache struct {
 	chunks []byte // the side's chunk list bucket
 
 	mu   sync.Mutex
-	prev map[string]tree.Entry // as of the last commit
-	cur  map[string]tree.Entry // stored since
+	prev map[string]cached // as of the last commit
+	cur  map[string]cached // stored since
 	// pending holds chunk lists stored and not yet written, by path, as
 	// they will be stored; pendingBytes is their size.
 	pending      map[string][]byte
@@ -36,7 +37,7 @@ func (db *DB) Cache(side string) (*Cache, error) {
 	}
 	c := &Cache{
 		db: db, bucket: []byte(cachePrefix + side), chunks: []byte(chunksPrefix + side),
-		prev: map[string]tree.Entry{}, cur: map[string]tree.Entry{}, pending: map[string][]byte{},
+		prev: map[string]cached{}, cur: map[string]cached{}, pending: map[string][]byte{},
 	}
 	err := db.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(c.bucket)
@@ -48,7 +49,9 @@ func (db *DB) Cache(side string) (*Cache, error) {
 			if err != nil {
 				return err
 			}
-			c.prev[e.Path] = e
+			if ce, ok := cachedOf(e); ok {
+				c.prev[e.Path] = ce
+			}
 			return nil
 		})
 	})
@@ -58,26 +61,49 @@ func (db *DB) Cache(side string) (*Cache, error) {
 	return c, nil
 }
 
-// Lookup returns what the last scan recorded for path.
+// cached is what the cache keeps of a file: its lstat and hash, 40 bytes
+// where a tree.Entry takes 96, in each of the two maps of each side. Only
+// hashed regular files are kept: nothing else has a hash to reuse.
+type cached struct {
+	size, mtime int64
+	ino, hash   uint64
+	mode        fs.FileMode
+}
+
+func cachedOf(e tree.Entry) (cached, bool) {
+	if e.Kind != tree.File || e.Hash == 0 || e.Problem != "" {
+		return cached{}, false
+	}
+	return cached{size: e.Size, mtime: e.Mtime, ino: e.Ino, hash: e.Hash, mode: e.Mode}, true
+}
+
+func (c cached) entry(path string) tree.Entry {
+	return tree.Entry{Path: path, Kind: tree.File, Size: c.size, Mtime: c.mtime, Mode: c.mode, Hash: c.hash, Ino: c.ino}
+}
+
+// Lookup returns what the last scan recorded for path, a hashed regular
+// file (anything else is not kept).
 func (c *Cache) Lookup(path string) (tree.Entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.cur[path]; ok {
-		return e, true
+		return e.entry(path), true
 	}
 	e, ok := c.prev[path]
-	return e, ok
+	return e.entry(path), ok
 }
 
-// Store records this scan's stat and hash of e.Path. Entries with a problem
-// or an invalid path are ignored: they describe nothing worth reusing.
+// Store records this scan's stat and hash of e.Path. Only hashed regular
+// files are kept; entries with a problem or an invalid path are ignored:
+// they describe nothing worth reusing.
 func (c *Cache) Store(e tree.Entry) {
-	if e.Problem != "" || tree.ValidPath(e.Path) != nil {
+	ce, ok := cachedOf(e)
+	if !ok || tree.ValidPath(e.Path) != nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cur[e.Path] = e
+	c.cur[e.Path] = ce
 }
 
 // Commit replaces the stored cache, in one transaction, by the entries
@@ -99,7 +125,7 @@ func (c *Cache) Commit() error {
 	for p, e := range c.cur {
 		if old, ok := c.prev[p]; !ok || old != e {
 			k := appendKey(nil, p)
-			puts = append(puts, kv{k, AppendRecord(nil, k, AppendEntry(nil, e))})
+			puts = append(puts, kv{k, AppendRecord(nil, k, AppendEntry(nil, e.entry(p)))})
 		}
 	}
 	for p := range c.prev {
@@ -131,6 +157,6 @@ func (c *Cache) Commit() error {
 			return fmt.Errorf("unable to write %s to %s: %w", c.bucket, c.db.path, err)
 		}
 	}
-	c.prev, c.cur = c.cur, make(map[string]tree.Entry, len(c.cur))
+	c.prev, c.cur = c.cur, make(map[string]cached, len(c.cur))
 	return nil
 }

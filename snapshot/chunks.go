@@ -186,7 +186,7 @@ func (c *Cache) putPending(b *bolt.Bucket) error {
 // gone from cur or whose file changed since (another lstat or hash), so the
 // bucket holds lists only of files as the last scan saw them. The caller
 // holds c.mu.
-func (c *Cache) commitChunks(tx *bolt.Tx, cur map[string]tree.Entry) error {
+func (c *Cache) commitChunks(tx *bolt.Tx, cur map[string]cached) error {
 	b := tx.Bucket(c.chunks)
 	if b == nil {
 		if len(c.pending) == 0 {
@@ -206,7 +206,8 @@ func (c *Cache) commitChunks(tx *bolt.Tx, cur map[string]tree.Entry) error {
 		// at every commit would cost more than it finds. LoadChunks
 		// checks the whole record before a list is used.
 		stored, _, err := ParseEntry(v)
-		if e, ok := cur[keyPath(k)]; err != nil || !ok || !chunksFit(stored, e) {
+		p := keyPath(k)
+		if e, ok := cur[p]; err != nil || !ok || !chunksFit(stored, e.entry(p)) {
 			drop = append(drop, bytes.Clone(k))
 		}
 		return nil

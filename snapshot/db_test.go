@@ -433,7 +433,7 @@ func TestCacheConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				p := fmt.Sprintf("w%d/f%d", w, i)
-				c.Store(file(p, int64(i), uint64(w)))
+				c.Store(file(p, int64(i), uint64(w)+1)) // a hash of 0 is "not hashed": never kept
 				if _, ok := c.Lookup(p); !ok {
 					t.Errorf("lost %s", p)
 				}
@@ -450,7 +450,7 @@ func TestCacheConcurrentUse(t *testing.T) {
 	}
 	for w := 0; w < workers; w++ {
 		for i := 0; i < each; i++ {
-			if e, ok := c2.Lookup(fmt.Sprintf("w%d/f%d", w, i)); !ok || e.Hash != uint64(w) {
+			if e, ok := c2.Lookup(fmt.Sprintf("w%d/f%d", w, i)); !ok || e.Hash != uint64(w)+1 {
 				t.Fatalf("w%d/f%d: %+v, %v", w, i, e, ok)
 			}
 		}
