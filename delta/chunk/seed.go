@@ -147,23 +147,6 @@ func SeedWith(dst io.WriterAt, base io.ReaderAt, baseList, next List, buf []byte
 	return out, nil
 }
 
-// complement returns the ranges of [0, total) not covered by ops, which are
-// in order and do not overlap.
-func complement(ops []Op, total int64) []Range {
-	var out []Range
-	at := int64(0)
-	for _, o := range ops {
-		if o.Off > at {
-			out = append(out, Range{at, o.Off - at})
-		}
-		at = max(at, o.Off+o.Len)
-	}
-	if at < total {
-		out = append(out, Range{at, total - at})
-	}
-	return out
-}
-
 // Bytes is the total length of rs.
 func Bytes(rs []Range) int64 {
 	var n int64
