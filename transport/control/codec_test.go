@@ -87,6 +87,8 @@ func samples(r *rand.Rand) []Msg {
 		Copy{From: randString(r, 30), FromExpect: randEntry(r), Meta: randEntry(r), Expect: randEntry(r)},
 		Chunks{Path: randString(r, 30), Expect: randEntry(r)},
 		StatMany{Paths: []string{randString(r, 30), randString(r, 30)}},
+		Watch{Exclude: ex},
+		Changed{Paths: []string{randString(r, 30)}, Rescan: r.IntN(2) == 0},
 		Digests{Files: []tree.Entry{randEntry(r), randEntry(r)}},
 		DigestList{Digests: []chunk.Digest{{1, 2, 3}, {}}},
 		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: randList(r)},
@@ -180,8 +182,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 35 {
-		t.Fatalf("covered %d message types, want 35", len(seen))
+	if len(seen) != 37 {
+		t.Fatalf("covered %d message types, want 37", len(seen))
 	}
 }
 

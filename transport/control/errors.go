@@ -26,6 +26,7 @@ const (
 	CodeProtocol
 	CodeUnavailable
 	CodeInTheWay
+	CodeNoWatch
 )
 
 var sentinels = [...]struct {
@@ -43,10 +44,15 @@ var sentinels = [...]struct {
 	{CodeProtocol, ErrProtocol},
 	{CodeUnavailable, ErrUnavailable},
 	{CodeInTheWay, syncer.ErrInTheWay},
+	{CodeNoWatch, ErrNoWatch},
 }
 
 // ErrProtocol: the peer sent something the protocol does not allow.
 var ErrProtocol = errors.New("control protocol violation")
+
+// ErrNoWatch: the server cannot watch the folder for changes (the inotify
+// watch limit, a filesystem without events); the client polls instead.
+var ErrNoWatch = errors.New("server cannot watch the folder")
 
 // ErrUnavailable: the server cannot serve the request now (shutting down,
 // too busy, data sessions off); a retry later may succeed.
