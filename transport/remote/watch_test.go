@@ -99,7 +99,6 @@ func TestWatchPushesServerChanges(t *testing.T) {
 	waitNotice(t, ns, "c.txt")
 }
 
-
 // TestWatchFailureSaysWhyOnce: a server that cannot watch the folder (its
 // watcher refuses every directory, as at the inotify limit) answers with
 // ErrNoWatch naming the sysctl to raise, and Watch returns it instead of
