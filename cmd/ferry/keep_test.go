@@ -112,3 +112,29 @@ func TestRunKeepsOneConnectionAcrossPasses(t *testing.T) {
 		t.Fatalf("the re-established connection was not kept: %d connections in all, want 2", n)
 	}
 }
+
+// TestContinuousJobSeesServerChangeWithoutPolling: a continuous job with a
+// ferry:// remote polls once an hour, yet a file written on the server's
+// side reaches the local folder within seconds: `ferry serve` watches the
+// folder and the job runs a pass on its notice.
+func TestContinuousJobSeesServerChangeWithoutPolling(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := startServedJob(t, ctx)
+	cfgPath := s.jobs(t, "    mode: continuous\n    direction: two-way\n    interval: 1h\n    rescan_interval: 2h\n    cooloff: 200ms\n")
+	rj := startRun(t, ctx, cfgPath)
+	// Armed: the next pass is the safety rescan, no poll.
+	rj.waitFor(t, ctx, "the server's watch armed", func(j agent.JobStatus) bool {
+		return passAfter(time.Time{})(j) && j.NextPass.After(time.Now().Add(90*time.Minute))
+	})
+	for i := range 3 {
+		name := fmt.Sprintf("from-server-%d.txt", i)
+		write(t, filepath.Join(s.served, name), name)
+		start := time.Now()
+		rj.waitFor(t, ctx, name+" reaching the local folder", func(agent.JobStatus) bool {
+			b, err := os.ReadFile(filepath.Join(s.local, name))
+			return err == nil && string(b) == name
+		})
+		t.Logf("%s arrived after %s", name, time.Since(start).Round(time.Millisecond))
+	}
+}
