@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,7 +22,7 @@ type runningJob struct {
 	stderr *syncBuffer
 }
 
-func startRun(t *testing.T, ctx context.Context, cfgPath string) *runningJob {
+func startRun(t testing.TB, ctx context.Context, cfgPath string) *runningJob {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -43,7 +44,7 @@ func startRun(t *testing.T, ctx context.Context, cfgPath string) *runningJob {
 
 // waitFor polls the job's status (the only view `ferry run` gives from
 // outside) until ok holds, for at most a minute.
-func (rj *runningJob) waitFor(t *testing.T, ctx context.Context, what string, ok func(agent.JobStatus) bool) agent.JobStatus {
+func (rj *runningJob) waitFor(t testing.TB, ctx context.Context, what string, ok func(agent.JobStatus) bool) agent.JobStatus {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	var last agent.JobStatus
@@ -137,4 +138,55 @@ func TestContinuousJobSeesServerChangeWithoutPolling(t *testing.T) {
 		})
 		t.Logf("%s arrived after %s", name, time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// BenchmarkContinuousLatencyThroughServe measures write-to-arrival of a
+// small file through `ferry run` and a `ferry serve` on loopback, written
+// on the server's side (the server's watch) and on the local side (the
+// agent's), with cooloff 1s. Run with -benchtime=20x.
+func BenchmarkContinuousLatencyThroughServe(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	s := startServedJob(b, ctx)
+	cfgPath := s.jobs(b, "    mode: continuous\n    direction: two-way\n    interval: 1h\n    rescan_interval: 2h\n    cooloff: 1s\n")
+	rj := startRun(b, ctx, cfgPath)
+	rj.waitFor(b, ctx, "the server's watch armed", func(j agent.JobStatus) bool {
+		return passAfter(time.Time{})(j) && j.NextPass.After(time.Now().Add(90*time.Minute))
+	})
+	for _, way := range []struct{ name, from, to string }{
+		{"server-to-local", s.served, s.local},
+		{"local-to-server", s.local, s.served},
+	} {
+		b.Run(way.name, func(b *testing.B) {
+			var lat []time.Duration
+			for i := 0; b.Loop(); i++ {
+				name := fmt.Sprintf("%s-%d.txt", way.name, i)
+				start := time.Now()
+				write(b, filepath.Join(way.from, name), name)
+				lat = append(lat, arrival(b, filepath.Join(way.to, name), name, start))
+				// The pass that brought it must be over before the next
+				// write, as a person's next edit would be.
+				rj.waitFor(b, ctx, "idle", func(j agent.JobStatus) bool { return j.State == agent.Idle })
+			}
+			slices.Sort(lat)
+			pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
+			b.ReportMetric(pct(0.5), "p50_ms")
+			b.ReportMetric(pct(0.9), "p90_ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// arrival waits (at most 20 s) for path to hold want and returns how long
+// after since it did.
+func arrival(b testing.TB, path, want string, since time.Time) time.Duration {
+	b.Helper()
+	for time.Since(since) < 20*time.Second {
+		if got, err := os.ReadFile(path); err == nil && string(got) == want {
+			return time.Since(since)
+		}
+		time.Sleep(2 * time.Millisecond) // polling an outside view, not ordering
+	}
+	b.Fatalf("%s did not arrive within 20s", path)
+	return 0
 }
