@@ -72,7 +72,7 @@ func (l *loop) keptRemote() Remote {
 		return nil
 	}
 	l.kept = kept
-	if r.job.Mode == config.Continuous && !l.rNoWatch {
+	if r.job.Mode == config.Continuous && !l.rNoWatch && !l.stopped {
 		l.rw, l.rNotes = startRemoteWatch(l.ctx, kept, r.job.Exclude)
 	}
 	return kept

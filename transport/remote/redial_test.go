@@ -2,9 +2,12 @@ package remote_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/remote"
 )
 
@@ -85,5 +88,26 @@ func TestRedialBacksOffWithJitter(t *testing.T) {
 		t.Fatalf("waited %v more after the server came back", d)
 	case <-ctx.Done():
 		t.Fatal("call did not return")
+	}
+}
+
+// TestEndPassReleasesPreparedSessionAndKeepsConnection: a data session a
+// pass prepared and left behind ends at EndPass, on the server too, and
+// the next pass's requests use the same connection.
+func TestEndPassReleasesPreparedSessionAndKeepsConnection(t *testing.T) {
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.Transport = config.Auto })
+	ctx := context.Background()
+	src := t.TempDir()
+	item := syncer.Transfer{Source: fileEntry(t, src, "a.bin", []byte("left behind"))}
+	ep.Prepare(ctx, []syncer.Transfer{item}, false) // never released by the pass
+	waitLog(t, e, "download=false peer=", 1)
+	ep.EndPass()
+	waitLog(t, e, "data session ended", 1)
+	if _, err := ep.FreeSpace(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(e.log.String(), "session opened"); n != 1 {
+		t.Fatalf("%d connections opened the folder, want 1:\n%s", n, e.log.String())
 	}
 }
