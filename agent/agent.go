@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/conflict"
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 )
@@ -35,6 +36,27 @@ type OpenRequest struct {
 	// transport that can change rates live watches Limits.Load. It is the
 	// same value for every pass of the job.
 	Limits *Limits
+	// Remote, when not nil, is the job's kept remote (Options.KeepRemote):
+	// the opener opens only the local side and returns Remote as the
+	// remote one.
+	Remote Remote
+}
+
+// Remote is a job's remote side kept open between its passes (a ferry://
+// server, one SSH connection for them all).
+type Remote interface {
+	endpoint.Endpoint
+	// EndPass drops what a pass left on the endpoint (data sessions
+	// prepared but not taken), so that nothing of one pass reaches the
+	// next; the connection stays.
+	EndPass()
+	// Watch asks the server to watch its folder (less the paths exclude
+	// matches) and calls notify with the paths that change, rescan set
+	// when changes may have gone unseen (the watch starts or restarts:
+	// notify is called so each time it is armed, or events were lost). It
+	// keeps watching across reconnections and returns only when ctx ends
+	// or the server cannot watch, with an error that says why.
+	Watch(ctx context.Context, exclude []string, notify func(paths []string, rescan bool)) error
 }
 
 // OpenFunc is the richer form of Opener; see Options.OpenWith.
@@ -52,6 +74,14 @@ type Options struct {
 	// OpenWith, when set, is used in place of Open: it also gets the job's
 	// snapshot database and live Limits.
 	OpenWith OpenFunc
+	// KeepRemote, when set, makes the remote side of a job whose remote
+	// is a ferry:// URL once for all its passes: the job keeps it open
+	// between passes (OpenRequest.Remote), a continuous job watches the
+	// server's folder over it, and it is closed when the job stops, is
+	// removed or its config changes. It must not wait on the network: the
+	// remote connects on first use. An error leaves each pass to open
+	// the remote itself.
+	KeepRemote func(req OpenRequest) (Remote, error)
 	// Clock, when set, replaces Now and the real timers (tests).
 	Clock Clock
 }
@@ -73,7 +103,7 @@ type Agent struct {
 	// Seams replaced by tests.
 	pass       func(context.Context, syncer.Options) (snapshot.PassRecord, error)
 	resolve    func(context.Context, syncer.Options, []string) error
-	newWatcher func() (watcher, error)
+	newWatcher func() (watch.Watcher, error)
 
 	mu      sync.Mutex
 	cfgFile string
@@ -95,7 +125,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		log:        opts.Log,
 		pass:       syncer.Pass,
 		resolve:    syncer.Resolve,
-		newWatcher: newFSWatcher,
+		newWatcher: watch.NewFS,
 	}
 	if a.clock == nil {
 		a.clock = realClock{now: opts.Now}

@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/halt"
+	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -275,18 +276,18 @@ func TestContinuousWatchesNewSubdirectories(t *testing.T) {
 // lossyWatcher is a real watcher whose events can be dropped and whose
 // error channel the test feeds, to play an inotify queue overflow.
 type lossyWatcher struct {
-	watcher
+	watch.Watcher
 	drop   atomic.Bool
 	events chan fsnotify.Event
 	errs   chan error
 }
 
 func newLossyWatcher() (*lossyWatcher, error) {
-	w, err := newFSWatcher()
+	w, err := watch.NewFS()
 	if err != nil {
 		return nil, err
 	}
-	lw := &lossyWatcher{watcher: w, events: make(chan fsnotify.Event, 1024), errs: make(chan error, 16)}
+	lw := &lossyWatcher{Watcher: w, events: make(chan fsnotify.Event, 1024), errs: make(chan error, 16)}
 	go func() {
 		defer close(lw.events)
 		for ev := range w.Events() {
@@ -309,7 +310,7 @@ func (w *lossyWatcher) Errors() <-chan error          { return w.errs }
 func TestContinuousOverflowTriggersRescan(t *testing.T) {
 	var lw *lossyWatcher
 	l := newLive(t, config.Job{Cooloff: 100 * time.Millisecond}, func(a *Agent) {
-		a.newWatcher = func() (watcher, error) {
+		a.newWatcher = func() (watch.Watcher, error) {
 			w, err := newLossyWatcher()
 			lw = w
 			return w, err

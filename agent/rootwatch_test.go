@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/internal/watch"
 )
 
 func writeFile(t testing.TB, path, body string) {
@@ -184,7 +185,7 @@ func TestContinuousMissingRootIsPolledOnTheClock(t *testing.T) {
 func TestContinuousNoticesRootReplacedWithoutEvents(t *testing.T) {
 	var lw *lossyWatcher
 	l := newLive(t, config.Job{Cooloff: 100 * time.Millisecond}, func(a *Agent) {
-		a.newWatcher = func() (watcher, error) {
+		a.newWatcher = func() (watch.Watcher, error) {
 			w, err := newLossyWatcher()
 			lw = w
 			return w, err

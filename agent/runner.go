@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-sync/ferry/conflict"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/halt"
+	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
@@ -215,6 +216,7 @@ type opResult struct {
 // loop is the state the job goroutine owns.
 type loop struct {
 	r      *runner
+	ctx    context.Context // the job's
 	clock  Clock
 	db     *snapshot.DB
 	dbErr  error
@@ -238,7 +240,7 @@ type loop struct {
 	pollAt    time.Time
 	rewalk    bool      // re-add watches before the next pass
 	checkAt   time.Time // next look at the watched roots
-	trk       *tracker
+	trk       *watch.Tracker
 	deb       *debouncer
 	wEvents   <-chan fsnotify.Event
 	wErrors   <-chan error
@@ -251,6 +253,15 @@ type loop struct {
 	// what each was on disk then, by debouncer key.
 	own    map[string]tree.Entry
 	ownIDs map[string]fs.FileInfo
+
+	// kept is the remote kept between passes (Options.KeepRemote), nil
+	// until a pass needs it and again once the job stops; rw watches its
+	// folder in continuous mode.
+	kept     Remote
+	rw       *remoteWatch
+	rNotes   <-chan remoteNote
+	rArmed   bool // the server watches the remote folder: no polling
+	rNoWatch bool // the server cannot watch it (said once): polling
 }
 
 func (r *runner) run(ctx context.Context, after <-chan struct{}) {
@@ -265,7 +276,7 @@ func (r *runner) run(ctx context.Context, after <-chan struct{}) {
 	// retries counts the retries left in the current failure streak:
 	// Retry.Attempts more passes, Retry.Interval apart, before the job
 	// waits for its next scheduled pass.
-	l := &loop{r: r, clock: r.a.clock, opDone: make(chan opResult, 1), stopped: r.startStopped, retries: r.job.Retry.Attempts}
+	l := &loop{r: r, ctx: ctx, clock: r.a.clock, opDone: make(chan opResult, 1), stopped: r.startStopped, retries: r.job.Retry.Attempts}
 	now := l.clock.Now()
 
 	l.bwChecked = now
@@ -277,6 +288,9 @@ func (r *runner) run(ctx context.Context, after <-chan struct{}) {
 	l.openDB()
 	if r.job.Mode == config.Continuous {
 		l.startWatching()
+		if !l.stopped {
+			l.keptRemote()
+		}
 	}
 	switch r.job.Mode {
 	case config.Schedule:
@@ -289,6 +303,9 @@ func (r *runner) run(ctx context.Context, after <-chan struct{}) {
 	defer l.shutdown()
 	for {
 		l.maybeStart(ctx)
+		if l.stopped && l.op == nil && l.kept != nil {
+			l.dropRemote()
+		}
 		l.publish()
 		l.flush()
 		var tc <-chan time.Time
@@ -319,6 +336,8 @@ func (r *runner) run(ctx context.Context, after <-chan struct{}) {
 				break
 			}
 			l.watchError(err)
+		case n := <-l.rNotes:
+			l.remoteNotice(n)
 		case <-tc:
 			l.timer()
 		}
@@ -376,10 +395,10 @@ func (l *loop) startWatching() {
 	if r.job.RemoteURL == nil && filepath.IsAbs(r.job.Remote) {
 		roots = append(roots, r.job.Remote)
 	}
-	l.trk = newTracker(w, roots, r.exclude, r.job.PartialSuffix, r.log)
+	l.trk = watch.New(w, roots, r.exclude, r.job.PartialSuffix, r.log)
 	l.deb = newDebouncer(r.job.Cooloff)
 	l.wEvents, l.wErrors = w.Events(), w.Errors()
-	l.trk.addAll()
+	l.trk.AddAll()
 	l.checkAt = l.clock.Now().Add(rootCheck)
 }
 
@@ -387,7 +406,7 @@ func (l *loop) startWatching() {
 // tracker re-arm that root, and the key it returns stands for it.
 func (l *loop) watchEvent(ev fsnotify.Event) {
 	missing := l.rootMissing()
-	key, ok := l.trk.handle(ev)
+	key, ok := l.trk.Handle(ev)
 	l.rootsChanged(missing, nil)
 	if ok && !l.stopped && !l.rootMissing() && (l.op != nil || !l.ownChange(key)) {
 		l.deb.touch(key, l.clock.Now())
@@ -398,11 +417,11 @@ func (l *loop) watchEvent(ev fsnotify.Event) {
 // to a path the last pass wrote that is still as it left it.
 func (l *loop) ownChange(key string) bool {
 	i, rel, ok := strings.Cut(key, ":")
-	if !ok || len(i) != 1 || int(i[0]-'0') >= len(l.trk.roots) {
+	if !ok || len(i) != 1 || int(i[0]-'0') >= len(l.trk.Roots()) {
 		return false
 	}
 	e, ok := l.own[rel]
-	return ok && inAgreedState(filepath.Join(l.trk.roots[i[0]-'0'], filepath.FromSlash(rel)), e, l.ownIDs[key])
+	return ok && inAgreedState(filepath.Join(l.trk.Roots()[i[0]-'0'], filepath.FromSlash(rel)), e, l.ownIDs[key])
 }
 
 // noteOwn keeps what the pass wrote and which file or directory each path
@@ -414,7 +433,7 @@ func (l *loop) noteOwn(own map[string]tree.Entry) {
 	}
 	l.ownIDs = make(map[string]fs.FileInfo, len(own))
 	for rel := range own {
-		for i, root := range l.trk.roots {
+		for i, root := range l.trk.Roots() {
 			if fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(rel))); err == nil {
 				l.ownIDs[fmt.Sprintf("%d:%s", i, rel)] = fi
 			}
@@ -428,7 +447,7 @@ func (l *loop) rootMissing() bool {
 	if l.trk == nil {
 		return false
 	}
-	_, missing := l.trk.missing()
+	_, missing := l.trk.Missing()
 	return missing
 }
 
@@ -451,7 +470,7 @@ func (l *loop) rootsChanged(wasMissing bool, rearmed []int) {
 	}
 	now := l.clock.Now()
 	for _, i := range rearmed {
-		l.deb.touch(rootKey(i), now)
+		l.deb.touch(watch.RootKey(i), now)
 	}
 }
 
@@ -460,7 +479,7 @@ func (l *loop) missingRoot() *halt.Halt {
 	if l.trk == nil {
 		return nil
 	}
-	i, ok := l.trk.missing()
+	i, ok := l.trk.Missing()
 	if !ok {
 		return nil
 	}
@@ -471,13 +490,20 @@ func (l *loop) missingRoot() *halt.Halt {
 	return folderMissing(l.r.job, l.r.a.configFile(), side)
 }
 
-// remotePolled reports whether the remote side is only seen by polling.
+// remotePolled reports whether the remote side is only seen by polling:
+// a ferry:// remote is watched by the server once its watch is armed.
 func (l *loop) remotePolled() bool {
-	return l.trk == nil || l.r.job.RemoteURL != nil || !filepath.IsAbs(l.r.job.Remote)
+	if l.trk == nil {
+		return true
+	}
+	if l.r.job.RemoteURL != nil {
+		return !l.rArmed
+	}
+	return !filepath.IsAbs(l.r.job.Remote)
 }
 
 func (l *loop) watchError(err error) {
-	if isOverflow(err) {
+	if watch.IsOverflow(err) {
 		l.r.log.Warn("change events were lost; rescanning everything", "err", err)
 	} else {
 		l.r.log.Warn("watch error; rescanning everything", "err", err)
@@ -538,7 +564,7 @@ func (l *loop) timer() {
 	if l.trk != nil && !now.Before(l.checkAt) {
 		l.checkAt = now.Add(rootCheck)
 		missing := l.rootMissing()
-		l.rootsChanged(missing, l.trk.checkRoots())
+		l.rootsChanged(missing, l.trk.CheckRoots())
 	}
 }
 
@@ -586,7 +612,7 @@ func (l *loop) maybeStart(ctx context.Context) {
 	if l.rewalk && l.trk != nil {
 		// Re-arming a root that turns out replaced asks for a pass:
 		// this one, which scans everything.
-		l.rootsChanged(false, l.trk.addAll())
+		l.rootsChanged(false, l.trk.AddAll())
 		if l.rootMissing() {
 			l.rewalk = false
 			return
@@ -614,6 +640,7 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 	l.op = &operation{kind: kind, ctx: octx, cancel: cancel, cmd: c}
 	l.own, l.ownIDs = nil, nil
 	db := l.db
+	kept := l.keptRemote()
 	if kind == opPass {
 		r.mu.Lock()
 		r.status.State = Scanning
@@ -622,7 +649,7 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 		continuous := l.trk != nil
 		go func() {
 			var own ownWrites
-			rec, err := r.runPass(octx, db, own.observe)
+			rec, err := r.runPass(octx, db, kept, own.observe)
 			res := opResult{rec: rec, err: err}
 			if continuous {
 				var aerr error
@@ -635,25 +662,41 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 		return
 	}
 	go func() {
-		l.opDone <- opResult{err: r.runResolve(octx, db, c.paths)}
+		l.opDone <- opResult{err: r.runResolve(octx, db, kept, c.paths)}
 	}()
 }
 
-// openEndpoints opens both sides with the caps in force now.
-func (r *runner) openEndpoints(ctx context.Context, db *snapshot.DB) (endpoint.Endpoint, endpoint.Endpoint, error) {
+// openEndpoints opens both sides with the caps in force now; with a kept
+// remote, only the local one.
+func (r *runner) openEndpoints(ctx context.Context, db *snapshot.DB, kept Remote) (endpoint.Endpoint, endpoint.Endpoint, error) {
 	job := r.job
 	job.Bandwidth = r.limits.Bandwidth()
 	var local, remote endpoint.Endpoint
 	var err error
 	if r.a.opts.OpenWith != nil {
-		local, remote, err = r.a.opts.OpenWith(ctx, OpenRequest{Job: job, DB: db, Limits: r.limits})
+		local, remote, err = r.a.opts.OpenWith(ctx, OpenRequest{Job: job, DB: db, Limits: r.limits, Remote: kept})
 	} else {
 		local, remote, err = r.a.opts.Open(ctx, job)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("unable to open the folders of job %q: %w", r.job.Name, err)
 	}
+	if kept != nil && remote != endpoint.Endpoint(kept) {
+		r.closeEndpoints(remote)
+		remote = kept
+	}
 	return local, remote, nil
+}
+
+// closePass closes what a pass opened: a kept remote stays open, less
+// what the pass left on it.
+func (r *runner) closePass(local, remote endpoint.Endpoint, kept Remote) {
+	if kept != nil {
+		r.closeEndpoints(local)
+		kept.EndPass()
+		return
+	}
+	r.closeEndpoints(local, remote)
 }
 
 func (r *runner) closeEndpoints(eps ...endpoint.Endpoint) {
@@ -684,9 +727,9 @@ func (r *runner) syncOptions(local, remote endpoint.Endpoint, db *snapshot.DB) s
 }
 
 // runPass runs one pass; also, when not nil, receives its events.
-func (r *runner) runPass(ctx context.Context, db *snapshot.DB, also syncer.Observer) (snapshot.PassRecord, error) {
+func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also syncer.Observer) (snapshot.PassRecord, error) {
 	start := r.a.clock.Now()
-	local, remote, err := r.openEndpoints(ctx, db)
+	local, remote, err := r.openEndpoints(ctx, db, kept)
 	if err != nil {
 		rec := snapshot.PassRecord{Start: start, End: r.a.clock.Now(), Err: err.Error()}
 		// The syncer never saw this pass, so it is recorded here for status.
@@ -695,7 +738,7 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB, also syncer.Obser
 		}
 		return rec, err
 	}
-	defer r.closeEndpoints(local, remote)
+	defer r.closePass(local, remote, kept)
 	opts := r.syncOptions(local, remote, db)
 	if also != nil {
 		opts.Observer = func(ev syncer.Event) {
@@ -706,12 +749,12 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB, also syncer.Obser
 	return r.a.pass(ctx, opts)
 }
 
-func (r *runner) runResolve(ctx context.Context, db *snapshot.DB, paths []string) error {
-	local, remote, err := r.openEndpoints(ctx, db)
+func (r *runner) runResolve(ctx context.Context, db *snapshot.DB, kept Remote, paths []string) error {
+	local, remote, err := r.openEndpoints(ctx, db, kept)
 	if err != nil {
 		return err
 	}
-	defer r.closeEndpoints(local, remote)
+	defer r.closePass(local, remote, kept)
 	if err := r.a.resolve(ctx, r.syncOptions(local, remote, db), paths); err != nil {
 		return fmt.Errorf("unable to resolve conflicts of job %q: %w", r.job.Name, err)
 	}
@@ -956,8 +999,9 @@ func (l *loop) shutdown() {
 		l.send(c.reply, gone)
 	}
 	if l.trk != nil {
-		_ = l.trk.w.Close()
+		_ = l.trk.Close()
 	}
+	l.dropRemote()
 	if l.db != nil {
 		if err := l.db.Close(); err != nil {
 			l.r.log.Warn("unable to close snapshot", "err", err)

@@ -24,8 +24,8 @@ const (
 	KindNoSpace
 	KindInvalidPath
 	KindPermission
-	// 9 and 10 are the control protocol's own (protocol violation,
-	// unavailable), which only it knows.
+	// 9, 10 and 12 are the control protocol's own (protocol violation,
+	// unavailable, cannot watch), which only it knows.
 	KindInTheWay Kind = 11
 )
 

@@ -25,7 +25,7 @@ type servedJob struct {
 	port                         int
 }
 
-func startServedJob(t *testing.T, ctx context.Context) *servedJob {
+func startServedJob(t testing.TB, ctx context.Context) *servedJob {
 	t.Helper()
 	dir := t.TempDir()
 	s := &servedJob{dir: dir, local: filepath.Join(dir, "local"), identity: filepath.Join(dir, "id_ed25519")}
@@ -53,7 +53,7 @@ func startServedJob(t *testing.T, ctx context.Context) *servedJob {
 }
 
 // jobs writes a jobs file with one job "j" between the two folders.
-func (s *servedJob) jobs(t *testing.T, extra string) string {
+func (s *servedJob) jobs(t testing.TB, extra string) string {
 	t.Helper()
 	p := filepath.Join(s.dir, "jobs.yaml")
 	write(t, p, fmt.Sprintf("state_dir: %s\njobs:\n  - name: j\n    local: %s\n    remote: ferry://tester@127.0.0.1:%d/docs\n    identity: %s\n    transport: udp\n%s",

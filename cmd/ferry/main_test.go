@@ -50,7 +50,7 @@ func runCLI(t *testing.T, ctx context.Context, args ...string) (int, string, str
 	return code, out.String(), errb.String()
 }
 
-func write(t *testing.T, p, content string) {
+func write(t testing.TB, p, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)

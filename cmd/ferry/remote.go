@@ -5,17 +5,46 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/remote"
 )
 
+// The agent keeps a job's ferry:// remote open between passes.
+var _ agent.Remote = (*remote.Endpoint)(nil)
+
 // dialRemote connects to the `ferry serve` behind a job's ferry:// remote,
 // or with ro.lazy only prepares to.
 func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro remoteOptions) (endpoint.Endpoint, error) {
-	opts, err := remote.OptionsFromJob(*job, cfg.File)
+	opts, err := remoteOptionsFor(cfg, job, ro)
 	if err != nil {
 		return nil, err
+	}
+	if ro.lazy {
+		return remote.New(opts)
+	}
+	return remote.Dial(ctx, opts)
+}
+
+// keepRemote prepares the remote a running job keeps between passes; it
+// connects on first use.
+func keepRemote(cfg *config.Config, job *config.Job, ro remoteOptions) (agent.Remote, error) {
+	opts, err := remoteOptionsFor(cfg, job, ro)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := remote.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+func remoteOptionsFor(cfg *config.Config, job *config.Job, ro remoteOptions) (remote.Options, error) {
+	opts, err := remote.OptionsFromJob(*job, cfg.File)
+	if err != nil {
+		return remote.Options{}, err
 	}
 	opts.AcceptNewHostKey = ro.acceptNewHostKey
 	opts.Limits = ro.limits
@@ -25,10 +54,7 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 	if opts.KnownHostsFile == "" {
 		opts.KnownHostsFile = cfg.KnownHostsPath()
 	}
-	if ro.lazy {
-		return remote.New(opts)
-	}
-	return remote.Dial(ctx, opts)
+	return opts, nil
 }
 
 // transportSummary describes the last UDP data session of a remote, or ""

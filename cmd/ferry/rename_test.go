@@ -18,8 +18,10 @@ import (
 // countingProxy forwards TCP connections to target and counts every byte
 // it carries, both ways: what crossed the "link", measured outside ferry.
 type countingProxy struct {
-	addr  string
-	bytes atomic.Int64
+	addr     string
+	bytes    atomic.Int64
+	accepted atomic.Int64 // connections made through it
+	cut      func()       // closes every connection so far
 }
 
 type countingWriter struct {
@@ -63,6 +65,7 @@ func startCountingProxy(t *testing.T, target string) *countingProxy {
 				c.Close()
 				continue
 			}
+			p.accepted.Add(1)
 			track(c)
 			track(u)
 			wg.Add(2)
@@ -78,13 +81,16 @@ func startCountingProxy(t *testing.T, target string) *countingProxy {
 			}()
 		}
 	}()
-	t.Cleanup(func() {
-		ln.Close()
+	p.cut = func() {
 		mu.Lock()
 		for _, c := range conns {
 			c.Close()
 		}
 		mu.Unlock()
+	}
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
 		wg.Wait()
 	})
 	return p

@@ -76,6 +76,12 @@ type runOptions struct {
 func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) error {
 	m := metrics.New(time.Now)
 	open := func(ctx context.Context, req agent.OpenRequest) (endpoint.Endpoint, endpoint.Endpoint, error) {
+		if req.Remote != nil {
+			// The job keeps its remote between passes: only the local
+			// folder is opened per pass.
+			local, err := openLocalFolder(req.Job.Local, &req.Job, req.DB, syncer.SideLocal, ro.remote.log)
+			return local, req.Remote, err
+		}
 		rem := ro.remote
 		rem.limits = req.Limits.Load
 		o, err := openJob(ctx, cfg, &req.Job, req.DB, rem)
@@ -84,9 +90,15 @@ func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) er
 		}
 		return o.local, o.remote, nil
 	}
+	keep := func(req agent.OpenRequest) (agent.Remote, error) {
+		rem := ro.remote
+		rem.limits = req.Limits.Load
+		return keepRemote(cfg, &req.Job, rem)
+	}
 	a, err := agent.New(cfg, agent.Options{
-		OpenWith: open,
-		Log:      ro.log,
+		OpenWith:   open,
+		KeepRemote: keep,
+		Log:        ro.log,
 		Observer: func(job string, ev syncer.Event) {
 			m.Observe(job, ev)
 			if ro.tlog != nil {

@@ -88,6 +88,8 @@ func samples(r *rand.Rand) []Msg {
 		Copy{From: randString(r, 30), FromExpect: randEntry(r), Meta: randEntry(r), Expect: randEntry(r)},
 		Chunks{Path: randString(r, 30), Expect: randEntry(r)},
 		StatMany{Paths: []string{randString(r, 30), randString(r, 30)}},
+		Watch{Exclude: ex},
+		Changed{Paths: []string{randString(r, 30)}, Rescan: r.IntN(2) == 0},
 		Digests{Files: []tree.Entry{randEntry(r), randEntry(r)}},
 		ChunksMany{Read: []tree.Entry{randEntry(r)}, Kept: []tree.Entry{randEntry(r), randEntry(r)}},
 		DigestList{Digests: []chunk.Digest{{1, 2, 3}, {}}},
@@ -182,8 +184,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 36 {
-		t.Fatalf("covered %d message types, want 36", len(seen))
+	if len(seen) != 38 {
+		t.Fatalf("covered %d message types, want 38", len(seen))
 	}
 }
 

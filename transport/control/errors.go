@@ -26,6 +26,7 @@ const (
 	CodeProtocol     Code = 9
 	CodeUnavailable  Code = 10
 	CodeInTheWay          = Code(endpoint.KindInTheWay)
+	CodeNoWatch      Code = 12
 )
 
 // own are the sentinels only the control protocol knows.
@@ -35,10 +36,15 @@ var own = [...]struct {
 }{
 	{CodeProtocol, ErrProtocol},
 	{CodeUnavailable, ErrUnavailable},
+	{CodeNoWatch, ErrNoWatch},
 }
 
 // ErrProtocol: the peer sent something the protocol does not allow.
 var ErrProtocol = errors.New("control protocol violation")
+
+// ErrNoWatch: the server cannot watch the folder for changes (the inotify
+// watch limit, a filesystem without events); the client polls instead.
+var ErrNoWatch = errors.New("server cannot watch the folder")
 
 // ErrUnavailable: the server cannot serve the request now (shutting down,
 // too busy, data sessions off); a retry later may succeed.

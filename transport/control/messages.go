@@ -22,7 +22,8 @@ const ChannelType = "ferry-rpc"
 // and ChunkList (block delta), which an upload's data session sends
 // between SessionOK and the data; over the SSH stream, Create's List,
 // Created's Held and Get's Ranges, optional trailing fields that a
-// message without them encodes exactly as before (no bump needed).
+// message without them encodes exactly as before (no bump needed); Watch
+// and Changed, and errors of CodeNoWatch (same wave, same version).
 const Version = 6
 
 // MsgType is the first byte of a frame body.
@@ -75,6 +76,10 @@ const (
 	TypeDigestList MsgType = TypeFolding + 6
 	// TypeChunksMany asks for many chunk lists in one round trip.
 	TypeChunksMany MsgType = TypeFolding + 7
+	// TypeWatch asks the server to watch the folder; TypeChanged frames
+	// answer it for as long as the channel stays open.
+	TypeWatch   MsgType = TypeFolding + 8
+	TypeChanged MsgType = TypeFolding + 9
 )
 
 // Msg is one control message.
@@ -134,6 +139,23 @@ type Digests struct{ Files []tree.Entry }
 
 // DigestList answers Digests.
 type DigestList struct{ Digests []chunk.Digest }
+
+// Watch asks the server to watch the folder for changes (less the paths
+// Exclude matches, and in-flight files) and push them as Changed frames
+// until the client closes the channel. The first Changed frame, with
+// Rescan set, says the watch is armed. A server that cannot watch (the
+// inotify watch limit, a filesystem without events) answers with an Error
+// of CodeNoWatch, at once or later, and ends the stream.
+type Watch struct{ Exclude []string }
+
+// Changed is a batch of changed paths of a Watch, gathered for a short
+// while so that a burst is sent in few frames. Rescan says changes may
+// have gone unseen (the watch was armed just now, or events were lost):
+// the whole folder is worth a look.
+type Changed struct {
+	Paths  []string
+	Rescan bool
+}
 
 // Mkdir creates one directory.
 type Mkdir struct {
@@ -343,6 +365,8 @@ func (Chunks) Type() MsgType      { return TypeChunks }
 func (StatMany) Type() MsgType    { return TypeStatMany }
 func (Digests) Type() MsgType     { return TypeDigests }
 func (ChunksMany) Type() MsgType  { return TypeChunksMany }
+func (Watch) Type() MsgType       { return TypeWatch }
+func (Changed) Type() MsgType     { return TypeChanged }
 func (DigestList) Type() MsgType  { return TypeDigestList }
 func (ChunkList) Type() MsgType   { return TypeChunkList }
 func (SetMeta) Type() MsgType     { return TypeSetMeta }
@@ -469,6 +493,12 @@ func (m Digests) appendBody(b []byte) []byte {
 		b = appendEntry(b, e)
 	}
 	return b
+}
+
+func (m Watch) appendBody(b []byte) []byte { return appendStrings(b, m.Exclude) }
+
+func (m Changed) appendBody(b []byte) []byte {
+	return appendBool(appendStrings(b, m.Paths), m.Rescan)
 }
 
 func (m DigestList) appendBody(b []byte) []byte {
@@ -667,6 +697,10 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 			}
 		}
 		m = cm
+	case TypeWatch:
+		m = Watch{Exclude: d.strings()}
+	case TypeChanged:
+		m = Changed{Paths: d.strings(), Rescan: d.bool()}
 	case TypeDigests:
 		n := d.count()
 		es := make([]tree.Entry, 0, n)

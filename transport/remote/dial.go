@@ -81,7 +81,16 @@ type Options struct {
 	// KeepAlive is the interval of SSH keepalives that detect a dead
 	// server (default 15 s; negative turns them off).
 	KeepAlive time.Duration
-	Log       *slog.Logger
+	// RedialMin and RedialMax bound the wait before a dial that follows a
+	// failed one (defaults 500 ms and 30 s): it doubles with each failure,
+	// with jitter, so a server that is down is not hammered by a job
+	// that keeps its connection.
+	RedialMin, RedialMax time.Duration
+	// Clock and Rand, when set, replace the wall clock and math/rand in
+	// the redial backoff (tests).
+	Clock Clock
+	Rand  func() float64
+	Log   *slog.Logger
 }
 
 // OptionsFromJob fills Options from a job's ferry:// remote.
@@ -130,6 +139,18 @@ func (o *Options) setDefaults() error {
 	}
 	if o.KeepAlive == 0 {
 		o.KeepAlive = 15 * time.Second
+	}
+	if o.RedialMin <= 0 {
+		o.RedialMin = 500 * time.Millisecond
+	}
+	if o.RedialMax < o.RedialMin {
+		o.RedialMax = max(30*time.Second, o.RedialMin)
+	}
+	if o.Clock == nil {
+		o.Clock = wallClock{}
+	}
+	if o.Rand == nil {
+		o.Rand = defaultRand
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -212,6 +233,7 @@ type Endpoint struct {
 	mu              sync.Mutex
 	cur             *conn
 	dialing         *dialAttempt // the dial in progress, if any
+	redial          backoff
 	closed          bool
 	udpBlockedUntil time.Time
 	sessions        map[int]session
@@ -263,7 +285,8 @@ func New(opts Options) (*Endpoint, error) {
 		opts: opts, signer: signer, log: opts.Log.With("remote", opts.Host),
 		addr:     net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
 		sessions: map[int]session{}, prepared: map[bool]*prepared{},
-		stop: make(chan struct{}),
+		stop:   make(chan struct{}),
+		redial: backoff{min: opts.RedialMin, max: opts.RedialMax, rand: opts.Rand},
 	}
 	bw := opts.Bandwidth
 	var changed <-chan struct{}
@@ -352,19 +375,24 @@ func (e *Endpoint) conn(ctx context.Context) (*conn, error) {
 		d := &dialAttempt{done: make(chan struct{})}
 		e.dialing = d
 		again := e.cur != nil
+		wait := e.redial.wait(e.opts.Clock.Now())
 		e.mu.Unlock()
 		if again {
-			e.log.Info("reconnecting to ferry server")
+			e.log.Info("reconnecting to ferry server", "after", wait)
 		}
-		c, err := e.dial(ctx)
+		c, err := e.dialAfter(ctx, wait)
 		e.mu.Lock()
 		e.dialing = nil
 		if err == nil && e.closed {
 			c.client.Close()
 			err = errClosed
 		}
-		if err == nil {
+		switch {
+		case err == nil:
 			e.cur = c
+			e.redial.succeeded()
+		case ctx.Err() == nil:
+			e.redial.failed(e.opts.Clock.Now())
 		}
 		d.err, d.canceled = err, err != nil && ctx.Err() != nil
 		close(d.done)
@@ -374,6 +402,20 @@ func (e *Endpoint) conn(ctx context.Context) (*conn, error) {
 		}
 		return c, nil
 	}
+}
+
+// dialAfter dials once wait has passed (the redial backoff).
+func (e *Endpoint) dialAfter(ctx context.Context, wait time.Duration) (*conn, error) {
+	if wait > 0 {
+		select {
+		case <-e.opts.Clock.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-e.stop:
+			return nil, errClosed
+		}
+	}
+	return e.dial(ctx)
 }
 
 func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
@@ -524,6 +566,18 @@ func keepAlive(c *conn, every time.Duration) {
 			return
 		}
 	}
+}
+
+// EndPass drops what a pass left on the endpoint (data sessions prepared
+// but not taken, the last session's figures, the folder's folding, which
+// may change while the connection stays) and keeps the connection, so
+// that the next pass starts as on a fresh endpoint without the handshake.
+func (e *Endpoint) EndPass() {
+	e.releasePrepared()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lastStats, e.haveStats = data.Stats{}, false
+	e.folding, e.haveFolding = endpoint.Folding{}, false
 }
 
 // Close ends the connection and any data session prepared but not used.

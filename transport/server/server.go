@@ -22,6 +22,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/transport/coalesce"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
@@ -87,6 +88,9 @@ type Config struct {
 	Log      *slog.Logger
 	// Open overrides how a folder is opened (tests); nil uses localfs.
 	Open Opener
+	// Watcher makes the watcher of a Watch request (tests inject one that
+	// fails); nil uses fsnotify.
+	Watcher func() (watch.Watcher, error)
 	// Clock tells the time that authorized keys' expiry-time= options are
 	// checked against (nil: the system clock).
 	Clock Clock
@@ -239,6 +243,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.helloTimer == nil {
 		cfg.helloTimer = time.After
+	}
+	if cfg.Watcher == nil {
+		cfg.Watcher = watch.NewFS
 	}
 	log := cfg.Log
 	if log == nil {

@@ -51,6 +51,7 @@ type session struct {
 	greeted bool // a Hello has been accepted or is being handled
 	ep      endpoint.Endpoint
 	root    *rootState
+	partial string // the Hello's partial suffix
 }
 
 func newSession(ctx context.Context, srv *Server, acct *account, conn *ssh.ServerConn, log *slog.Logger) *session {
@@ -303,6 +304,8 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 		return s.get(st, ep, m)
 	case control.DataSession:
 		return s.dataSession(st, ep, m)
+	case control.Watch:
+		return s.watch(st, root, m)
 	}
 	return st.reply(protocolError("%T is not a request", req), nil)
 }
@@ -350,7 +353,7 @@ func (s *session) hello(st *stream, m control.Hello) error {
 		return st.reply(fmt.Errorf("unable to open folder %q: %w", m.Path, err), nil)
 	}
 	s.mu.Lock()
-	s.ep, s.root = ep, root
+	s.ep, s.root, s.partial = ep, root, m.PartialSuffix
 	s.mu.Unlock()
 	s.log.Info("session opened", "folder", dir, "client", m.Client)
 	return st.send(control.Welcome{

@@ -1,0 +1,140 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/internal/watch"
+	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/transport/remote"
+	"github.com/ferry-sync/ferry/transport/server"
+)
+
+type notice struct {
+	paths  []string
+	rescan bool
+}
+
+// watching runs ep.Watch until the test ends; notices arrive on the
+// channel returned, and Watch's result on the other.
+func watching(t *testing.T, ep *remote.Endpoint, exclude []string) (<-chan notice, <-chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ns := make(chan notice, 64)
+	errc := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		errc <- ep.Watch(ctx, exclude, func(paths []string, rescan bool) {
+			select {
+			case ns <- notice{paths, rescan}:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return ns, errc
+}
+
+// waitNotice waits (bounded) for a notice that names path, or a rescan
+// when path is "".
+func waitNotice(t *testing.T, ns <-chan notice, path string) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case n := <-ns:
+			if path == "" && n.rescan || path != "" && slices.Contains(n.paths, path) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no notice for %q within 20s", path)
+		}
+	}
+}
+
+// TestWatchPushesServerChanges: the server's watch is armed (a rescan
+// notice), then names each file written below the folder, in new
+// directories too, but not excluded ones; after the server restarts it
+// is armed again on a new connection.
+func TestWatchPushesServerChanges(t *testing.T) {
+	e := newEnv(t, nil)
+	ep := e.mustDial(func(o *remote.Options) { o.RedialMin = 10 * time.Millisecond; o.RedialMax = 50 * time.Millisecond })
+	ns, _ := watching(t, ep, []string{"*.tmp"})
+	waitNotice(t, ns, "")
+
+	write := func(rel string) {
+		p := filepath.Join(e.root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(rel), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("skip.tmp")
+	write("a.txt")
+	waitNotice(t, ns, "a.txt")
+	if err := os.MkdirAll(filepath.Join(e.root, "new", "deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitNotice(t, ns, "new")
+	write("new/deep/b.txt")
+	waitNotice(t, ns, "new/deep/b.txt")
+	// Nothing above named the excluded file: it came first, so had it
+	// been sent it would have been in a batch before a.txt's.
+
+	e.stop()
+	e.start()
+	waitNotice(t, ns, "") // armed again: what changed meanwhile is worth a scan
+	write("c.txt")
+	waitNotice(t, ns, "c.txt")
+}
+
+// TestWatchFailureSaysWhyOnce: a server that cannot watch the folder (its
+// watcher refuses every directory, as at the inotify limit) answers with
+// ErrNoWatch naming the sysctl to raise, and Watch returns it instead of
+// trying again.
+func TestWatchFailureSaysWhyOnce(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) {
+		c.Watcher = func() (watch.Watcher, error) {
+			w, err := watch.NewFS()
+			if err != nil {
+				return nil, err
+			}
+			return refusing{w}, nil
+		}
+	})
+	ep := e.mustDial(nil)
+	ns, errc := watching(t, ep, nil)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, control.ErrNoWatch) {
+			t.Fatalf("Watch returned %v, want ErrNoWatch", err)
+		}
+		if !strings.Contains(err.Error(), "fs.inotify.max_user_watches") {
+			t.Fatalf("error does not name the sysctl to raise: %v", err)
+		}
+	case n := <-ns:
+		t.Fatalf("a watch that cannot watch sent %+v", n)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Watch did not return")
+	}
+	// The folder still works for passes.
+	if _, err := ep.FreeSpace(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// refusing is a real watcher that cannot add a watch.
+type refusing struct{ watch.Watcher }
+
+func (refusing) Add(string) error { return errors.New("inotify_add_watch: no space left on device") }

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ferry-sync/ferry/internal/watch"
+	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// A Watch gathers changes for watchGather after the first one before it
+// sends them, so a burst leaves in few frames; past watchMaxPaths pending
+// paths it sends Rescan instead of names.
+const (
+	watchGather   = 50 * time.Millisecond
+	watchMaxPaths = 4096
+)
+
+// noWatch is what a client is told when its folder cannot be watched: the
+// cause and the limits to raise. The cause is kept as text, so that
+// the error's code is CodeNoWatch whatever caused it.
+func noWatch(dir string, cause error) error {
+	return fmt.Errorf("%w: %s: %s; if an inotify limit is reached, raise it on the server (sysctl fs.inotify.max_user_watches=1048576 fs.inotify.max_user_instances=1024); the client polls meanwhile",
+		control.ErrNoWatch, dir, cause.Error())
+}
+
+// watch pushes the changes below the session's folder as Changed frames
+// until the client closes the channel.
+func (s *session) watch(st *stream, root *rootState, m control.Watch) error {
+	var ex *tree.Matcher
+	if len(m.Exclude) > 0 {
+		var err error
+		if ex, err = tree.NewMatcher(m.Exclude); err != nil {
+			return st.reply(fmt.Errorf("unable to watch: %w", err), nil)
+		}
+	}
+	w, err := s.srv.cfg.Watcher()
+	if err != nil {
+		return st.reply(noWatch(root.dir, err), nil)
+	}
+	s.mu.Lock()
+	partial := s.partial
+	s.mu.Unlock()
+	trk := watch.New(w, []string{root.dir}, ex, partial, s.log)
+	defer trk.Close()
+	trk.AddAll()
+	if f := trk.Failed(); f != nil {
+		return st.reply(noWatch(root.dir, f), nil)
+	}
+	if err := st.send(control.Changed{Rescan: true}); err != nil {
+		return err
+	}
+	// The client ends the watch by closing the channel.
+	gone := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, st.ch)
+		close(gone)
+	}()
+	pending := map[string]bool{}
+	rescan := false
+	var gather *time.Timer
+	var due <-chan time.Time
+	note := func() {
+		if gather == nil {
+			gather = time.NewTimer(watchGather)
+			due = gather.C
+		}
+	}
+	defer func() {
+		if gather != nil {
+			gather.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		case <-gone:
+			return nil
+		case ev, ok := <-w.Events():
+			if !ok {
+				return st.reply(noWatch(root.dir, fmt.Errorf("the watcher stopped")), nil)
+			}
+			key, ok := trk.Handle(ev)
+			if f := trk.Failed(); f != nil {
+				return st.reply(noWatch(root.dir, f), nil)
+			}
+			if !ok {
+				continue
+			}
+			_, rel, _ := strings.Cut(key, ":")
+			switch {
+			case rel == "":
+				rescan = true // the folder itself was replaced
+			case len(pending) < watchMaxPaths:
+				pending[rel] = true
+			default:
+				rescan = true
+			}
+			note()
+		case err, ok := <-w.Errors():
+			if !ok {
+				return st.reply(noWatch(root.dir, fmt.Errorf("the watcher stopped")), nil)
+			}
+			if !watch.IsOverflow(err) {
+				return st.reply(noWatch(root.dir, err), nil)
+			}
+			rescan = true
+			note()
+		case <-due:
+			gather, due = nil, nil
+			c := control.Changed{Rescan: rescan}
+			if !rescan {
+				for p := range pending {
+					c.Paths = append(c.Paths, p)
+				}
+				slices.SortFunc(c.Paths, tree.Compare)
+			}
+			clear(pending)
+			rescan = false
+			if err := st.send(c); err != nil {
+				return err
+			}
+		}
+	}
+}
