@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -105,8 +106,12 @@ type Agent struct {
 	resolve    func(context.Context, syncer.Options, []string) error
 	newWatcher func() (watch.Watcher, error)
 
+	// cfgFile is read without mu so that no job takes mu while holding
+	// its own lock: a job's status takes the file name, and Reload
+	// holds mu while it reads what its jobs are doing.
+	cfgFile atomic.Pointer[string]
+
 	mu      sync.Mutex
-	cfgFile string
 	runners []*runner // config order
 	group   *errgroup.Group
 	ctx     context.Context
@@ -138,7 +143,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.runners = rs
-	a.cfgFile = cfg.File
+	a.cfgFile.Store(&cfg.File)
 	a.slots = NewSlots(maxTransfers(cfg))
 	return a, nil
 }
@@ -256,13 +261,11 @@ func (a *Agent) lookup(name string) (*runner, error) {
 			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("%w %q in %s", ErrNoJob, name, a.cfgFile)
+	return nil, fmt.Errorf("%w %q in %s", ErrNoJob, name, a.configFile())
 }
 
 func (a *Agent) configFile() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cfgFile
+	return *a.cfgFile.Load()
 }
 
 // Jobs reports every job, in config order.
@@ -384,7 +387,7 @@ func (a *Agent) Reload(cfg *config.Config) error {
 		}
 	}
 	a.runners = next
-	a.cfgFile = cfg.File
+	a.cfgFile.Store(&cfg.File)
 	a.slots.SetLimit(maxTransfers(cfg))
 	a.mu.Unlock()
 

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"path/filepath"
-	"time"
 
 	"github.com/ferry-sync/ferry/config"
 )
@@ -72,7 +71,7 @@ func (l *loop) keptRemote() Remote {
 		return nil
 	}
 	l.kept = kept
-	if r.job.Mode == config.Continuous && !l.rNoWatch && !l.stopped {
+	if r.job.Mode == config.Continuous && !l.rNoWatch && !l.s.Stopped() {
 		l.rw, l.rNotes = startRemoteWatch(l.ctx, kept, r.job.Exclude)
 	}
 	return kept
@@ -85,7 +84,7 @@ func (l *loop) dropRemote() {
 		l.rw.stop()
 		l.rw, l.rNotes = nil, nil
 	}
-	l.rArmed = false
+	l.s = l.s.Disarmed()
 	if l.kept != nil {
 		if err := l.kept.Close(); err != nil {
 			l.r.log.Warn("unable to close the remote", "err", err)
@@ -102,28 +101,25 @@ func (l *loop) remoteNotice(n remoteNote) {
 	if n.end {
 		l.rw.stop()
 		l.rw, l.rNotes = nil, nil
-		l.rArmed, l.rNoWatch = false, true
+		l.rNoWatch = true
+		l.s = l.s.NoWatch(now, l.op == nil)
 		r.log.Warn("the server cannot watch the remote folder; falling back to a pass every interval",
 			"err", n.err, "interval", r.job.Interval)
-		if l.op == nil && l.pollAt.IsZero() && !l.stopped {
-			l.pollAt = now.Add(r.job.Interval)
-		}
 		return
 	}
 	if n.rescan {
 		// Armed: the server's changes come as notices, not by polling.
-		l.rArmed = true
-		l.pollAt = time.Time{}
+		l.s = l.s.Armed()
 	}
-	if l.stopped || l.rootMissing() {
+	if l.s.Stopped() || l.rootMissing() {
 		return
 	}
 	touch := func(key string) {
 		if l.deb == nil {
-			l.queued = true
+			l.s = l.s.Ask()
 			return
 		}
-		l.deb.touch(key, now)
+		l.touch(key, now)
 	}
 	if n.rescan {
 		// Changes made while it was not watching raised no notice.

@@ -58,7 +58,8 @@ var (
 )
 
 // runner owns one job. Its goroutine (run) owns the scheduling state and
-// the snapshot database; the mutex guards only what Jobs reads.
+// the snapshot database; the mutex guards only what Jobs reads, and no
+// other lock is ever taken while it is held, nor it while Agent.mu is.
 type runner struct {
 	a       *Agent
 	job     config.Job
@@ -76,8 +77,8 @@ type runner struct {
 	started      bool
 	startStopped bool
 
-	// stopped mirrors the loop's flag for Reload, which must not take
-	// r.mu while holding Agent.mu.
+	// stopped mirrors the loop's flag for Reload, which reads it while
+	// holding Agent.mu and so takes no lock of the job's.
 	stopped atomic.Bool
 
 	mu     sync.Mutex
@@ -222,8 +223,8 @@ type loop struct {
 	dbErr  error
 	dbWait time.Time // when to retry opening the database
 
-	stopped bool
-	halt    *halt.Halt // why the last pass halted, nil when it did not
+	s    schedule   // when the next pass runs
+	halt *halt.Halt // why the last pass halted, nil when it did not
 
 	op      *operation
 	opDone  chan opResult
@@ -232,12 +233,6 @@ type loop struct {
 	resets  []chan reply
 	solves  []command
 
-	queued    bool      // a pass was asked for (SyncNow, start, resume, rescan)
-	next      time.Time // scheduled pass (interval, schedule)
-	retryAt   time.Time
-	retries   int // left for the current failure streak
-	rescanAt  time.Time
-	pollAt    time.Time
 	rewalk    bool      // re-add watches before the next pass
 	checkAt   time.Time // next look at the watched roots
 	trk       *watch.Tracker
@@ -260,7 +255,6 @@ type loop struct {
 	kept     Remote
 	rw       *remoteWatch
 	rNotes   <-chan remoteNote
-	rArmed   bool // the server watches the remote folder: no polling
 	rNoWatch bool // the server cannot watch it (said once): polling
 }
 
@@ -273,10 +267,7 @@ func (r *runner) run(ctx context.Context, after <-chan struct{}) {
 			return
 		}
 	}
-	// retries counts the retries left in the current failure streak:
-	// Retry.Attempts more passes, Retry.Interval apart, before the job
-	// waits for its next scheduled pass.
-	l := &loop{r: r, ctx: ctx, clock: r.a.clock, opDone: make(chan opResult, 1), stopped: r.startStopped, retries: r.job.Retry.Attempts}
+	l := &loop{r: r, ctx: ctx, clock: r.a.clock, opDone: make(chan opResult, 1)}
 	now := l.clock.Now()
 
 	l.bwChecked = now
@@ -288,22 +279,15 @@ func (r *runner) run(ctx context.Context, after <-chan struct{}) {
 	l.openDB()
 	if r.job.Mode == config.Continuous {
 		l.startWatching()
-		if !l.stopped {
-			l.keptRemote()
-		}
 	}
-	switch r.job.Mode {
-	case config.Schedule:
-		l.next = r.sched.Next(now)
-	default:
-		// Interval and continuous jobs sync at start: changes made while
-		// the agent was down are not in any event.
-		l.queued = true
+	l.s = newSchedule(jobCadence(r.job, r.sched), now, r.startStopped, l.trk != nil, l.remoteSight(), l.rootMissing())
+	if r.job.Mode == config.Continuous && !l.s.Stopped() {
+		l.keptRemote()
 	}
 	defer l.shutdown()
 	for {
 		l.maybeStart(ctx)
-		if l.stopped && l.op == nil && l.kept != nil {
+		if l.s.Stopped() && l.op == nil && l.kept != nil {
 			l.dropRemote()
 		}
 		l.publish()
@@ -408,9 +392,24 @@ func (l *loop) watchEvent(ev fsnotify.Event) {
 	missing := l.rootMissing()
 	key, ok := l.trk.Handle(ev)
 	l.rootsChanged(missing, nil)
-	if ok && !l.stopped && !l.rootMissing() && (l.op != nil || !l.ownChange(key)) {
-		l.deb.touch(key, l.clock.Now())
+	if ok && !l.s.Stopped() && !l.rootMissing() && (l.op != nil || !l.ownChange(key)) {
+		l.touch(key, l.clock.Now())
 	}
+}
+
+// touch records a change for the debouncer, whose due time the schedule
+// follows.
+func (l *loop) touch(key string, now time.Time) {
+	l.deb.touch(key, now)
+	l.s = l.s.Changes(l.deb.due())
+}
+
+// clearChanges forgets the debouncer's pending changes.
+func (l *loop) clearChanges() {
+	if l.deb != nil {
+		l.deb.clear()
+	}
+	l.s = l.s.Changes(time.Time{})
 }
 
 // ownChange reports whether the change event key (a debouncer key) is
@@ -458,19 +457,15 @@ func (l *loop) rootMissing() bool {
 func (l *loop) rootsChanged(wasMissing bool, rearmed []int) {
 	missing := l.rootMissing()
 	if missing != wasMissing {
-		// A pass would fail while a root is gone, and the first one
-		// after its return scans everything: what was due before does
-		// not make it start sooner.
-		l.queued = false
-		l.retryAt, l.rescanAt, l.pollAt = time.Time{}, time.Time{}, time.Time{}
 		l.deb.clear()
 	}
-	if missing || l.stopped {
+	l.s = l.s.Hold(missing)
+	if missing || l.s.Stopped() {
 		return
 	}
 	now := l.clock.Now()
 	for _, i := range rearmed {
-		l.deb.touch(watch.RootKey(i), now)
+		l.touch(watch.RootKey(i), now)
 	}
 }
 
@@ -490,16 +485,16 @@ func (l *loop) missingRoot() *halt.Halt {
 	return folderMissing(l.r.job, l.r.a.configFile(), side)
 }
 
-// remotePolled reports whether the remote side is only seen by polling:
-// a ferry:// remote is watched by the server once its watch is armed.
-func (l *loop) remotePolled() bool {
-	if l.trk == nil {
-		return true
+// remoteSight is how the job sees changes on the remote side: a ferry://
+// remote is watched by the server once its watch is armed.
+func (l *loop) remoteSight() remoteSight {
+	switch {
+	case l.r.job.RemoteURL != nil:
+		return remoteServed
+	case l.trk != nil && filepath.IsAbs(l.r.job.Remote):
+		return remoteWatched
 	}
-	if l.r.job.RemoteURL != nil {
-		return !l.rArmed
-	}
-	return !filepath.IsAbs(l.r.job.Remote)
+	return remotePolled
 }
 
 func (l *loop) watchError(err error) {
@@ -508,17 +503,10 @@ func (l *loop) watchError(err error) {
 	} else {
 		l.r.log.Warn("watch error; rescanning everything", "err", err)
 	}
-	if !l.stopped {
-		l.queued = true
+	if !l.s.Stopped() {
+		l.s = l.s.Ask()
 		l.rewalk = true
 	}
-}
-
-// passDue reports whether something asks for a pass now.
-func (l *loop) passDue(now time.Time) bool {
-	due := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
-	return l.queued || due(l.next) || due(l.retryAt) || due(l.rescanAt) || due(l.pollAt) ||
-		(l.deb != nil && due(l.deb.due()))
 }
 
 // wake is when the loop next has something to do on its own.
@@ -535,14 +523,8 @@ func (l *loop) wake() time.Time {
 	}
 	if l.db == nil {
 		add(l.dbWait)
-	} else if l.op == nil && !l.stopped && !l.rootMissing() {
-		add(l.next)
-		add(l.retryAt)
-		add(l.rescanAt)
-		add(l.pollAt)
-		if l.deb != nil {
-			add(l.deb.due())
-		}
+	} else if l.op == nil {
+		add(l.s.Wake())
 	}
 	return w
 }
@@ -586,7 +568,7 @@ func (l *loop) maybeStart(ctx context.Context) {
 			l.r.mu.Lock()
 			l.r.status.Conflicts = 0
 			l.r.mu.Unlock()
-			l.queued = !l.stopped
+			l.s = l.s.Reset()
 		}
 		l.send(rep, reply{err: err})
 	}
@@ -601,12 +583,11 @@ func (l *loop) maybeStart(ctx context.Context) {
 		return
 	}
 	now := l.clock.Now()
-	if l.stopped || l.rootMissing() || !l.passDue(now) {
+	why := l.s.Due(now)
+	if why == 0 {
 		return
 	}
-	due := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
-	if due(l.rescanAt) {
-		l.rescanAt = time.Time{}
+	if why&dueRescan != 0 {
 		l.rewalk = true
 	}
 	if l.rewalk && l.trk != nil {
@@ -619,18 +600,9 @@ func (l *loop) maybeStart(ctx context.Context) {
 		}
 	}
 	l.rewalk = false
-	l.queued = false
-	if due(l.next) {
-		l.next = time.Time{}
-	}
-	l.retryAt = time.Time{}
-	if due(l.pollAt) {
-		l.pollAt = time.Time{}
-	}
-	if l.deb != nil {
-		// The scan sees every change made so far.
-		l.deb.clear()
-	}
+	// The scan sees every change made so far.
+	l.clearChanges()
+	l.s = l.s.Start(now)
 	l.begin(ctx, opPass, command{})
 }
 
@@ -790,7 +762,7 @@ func (l *loop) opEnded(res opResult) {
 	l.noteOwn(res.own)
 	if l.deb != nil && l.deb.only(l.ownChange) {
 		// Every event during the pass came from its own writes.
-		l.deb.clear()
+		l.clearChanges()
 	}
 
 	r.mu.Lock()
@@ -801,10 +773,13 @@ func (l *loop) opEnded(res opResult) {
 	r.prog.finish()
 	r.mu.Unlock()
 	interrupted := res.err != nil && cause != nil
+	end := passOK
 	switch {
 	case interrupted:
+		end = passInterrupted
 		r.log.Info("pass interrupted", "why", cause)
 	case errors.Is(res.err, syncer.ErrHalted):
+		end = passHalted
 		var h *syncer.HaltError
 		if errors.As(res.err, &h) {
 			l.halt = &h.Halt
@@ -812,36 +787,18 @@ func (l *loop) opEnded(res opResult) {
 		} else {
 			r.log.Warn("pass halted", "reason", res.err)
 		}
-		l.retries = r.job.Retry.Attempts
 	case res.err != nil:
-		if l.retries > 0 {
-			l.retries--
-			l.retryAt = now.Add(r.job.Retry.Interval)
-			r.log.Warn("pass failed; retrying", "err", res.err, "in", r.job.Retry.Interval, "retries_left", l.retries)
-		} else {
-			l.retries = r.job.Retry.Attempts
-			r.log.Error("pass failed; giving up until the next scheduled pass", "err", res.err)
-		}
+		end = passFailed
 	default:
 		l.halt = nil
-		l.retries = r.job.Retry.Attempts
 	}
-	if l.retryAt.IsZero() {
-		switch r.job.Mode {
-		case config.Schedule:
-			if l.next.IsZero() {
-				l.next = r.sched.Next(now)
-			}
-		case config.Continuous:
-			if l.remotePolled() {
-				l.pollAt = now.Add(r.job.Interval)
-			}
-		default:
-			l.next = now.Add(r.job.Interval)
+	l.s = l.s.OnEnded(now, end)
+	if end == passFailed {
+		if retry, left := l.s.Retrying(); retry {
+			r.log.Warn("pass failed; retrying", "err", res.err, "in", r.job.Retry.Interval, "retries_left", left)
+		} else {
+			r.log.Error("pass failed; giving up until the next scheduled pass", "err", res.err)
 		}
-	}
-	if r.job.Mode == config.Continuous {
-		l.rescanAt = now.Add(r.job.RescanInterval)
 	}
 }
 
@@ -849,13 +806,9 @@ func (l *loop) command(c command) {
 	r := l.r
 	switch c.kind {
 	case cmdStop:
-		if !l.stopped {
-			l.stopped = true
-			l.queued = false
-			l.retryAt = time.Time{}
-			if l.deb != nil {
-				l.deb.clear()
-			}
+		if !l.s.Stopped() {
+			l.clearChanges()
+			l.s = l.s.Stop()
 			r.log.Info("job stopped")
 		}
 		if l.op != nil {
@@ -865,20 +818,17 @@ func (l *loop) command(c command) {
 		}
 		l.send(c.reply, reply{})
 	case cmdResume:
-		if l.stopped {
-			l.stopped = false
+		if l.s.Stopped() {
+			l.s = l.s.Resume(l.clock.Now())
 			r.log.Info("job resumed")
-			if r.job.Mode == config.Schedule {
-				l.next = r.sched.Next(l.clock.Now())
-			} else {
+			if r.job.Mode != config.Schedule {
 				// Changes made while stopped raised no event we acted on.
-				l.queued = true
 				l.rewalk = true
 			}
 		}
 		l.send(c.reply, reply{})
 	case cmdSyncNow:
-		if l.stopped {
+		if l.s.Stopped() {
 			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %w; resume it with: ferry resume --config %s %s",
 				r.job.Name, ErrStopped, halt.Quote(r.a.configFile()), halt.Quote(r.job.Name))})
 			return
@@ -891,7 +841,7 @@ func (l *loop) command(c command) {
 			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %s", r.job.Name, h.Reason())})
 			return
 		}
-		l.queued = true
+		l.s = l.s.Ask()
 		l.send(c.reply, reply{})
 	case cmdReset:
 		if l.op != nil {
@@ -939,26 +889,10 @@ func (l *loop) publish() {
 	r := l.r
 	now := l.clock.Now()
 	var next time.Time
-	if !l.stopped && l.db != nil && !l.rootMissing() {
-		if l.op == nil && l.passDue(now) {
-			next = now
-		} else {
-			add := func(t time.Time) {
-				if !t.IsZero() && (next.IsZero() || t.Before(next)) {
-					next = t
-				}
-			}
-			add(l.next)
-			add(l.retryAt)
-			add(l.rescanAt)
-			add(l.pollAt)
-			if l.deb != nil {
-				add(l.deb.due())
-			}
-		}
+	if l.db != nil {
+		next = l.s.NextPass(now, l.op == nil)
 	}
-	r.stopped.Store(l.stopped)
-	// Read before r.mu: configFile takes the agent's lock.
+	r.stopped.Store(l.s.Stopped())
 	cfgFile, missing := r.a.configFile(), l.missingRoot()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -975,7 +909,7 @@ func (l *loop) publish() {
 		return // the pass's events drive the state
 	}
 	switch {
-	case l.stopped:
+	case l.s.Stopped():
 		r.status.State = Stopped
 	case r.status.Halted != "":
 		r.status.State = Halted

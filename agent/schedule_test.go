@@ -133,3 +133,202 @@ func TestDebouncerWaitsForStillness(t *testing.T) {
 		t.Fatal("clear left pending changes")
 	}
 }
+
+// schedStep is one event fed to a schedule at t0+at, and what it must say
+// then: why a pass is due, and when it next wakes (-1: never).
+type schedStep struct {
+	at   time.Duration
+	do   func(s schedule, now time.Time) schedule
+	due  dueWhy
+	wake time.Duration
+}
+
+func started(s schedule, now time.Time) schedule { return s.Start(now) }
+
+func ended(e passEnd) func(schedule, time.Time) schedule {
+	return func(s schedule, now time.Time) schedule { return s.OnEnded(now, e) }
+}
+
+func changed(after time.Duration) func(schedule, time.Time) schedule {
+	return func(s schedule, now time.Time) schedule { return s.Changes(now.Add(after)) }
+}
+
+func TestScheduleTable(t *testing.T) {
+	t0 := mustTime(t, "2025-01-03 10:07:30") // a Friday
+	quarter, err := parseCron("*/15 * * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := config.Retry{Attempts: 2, Interval: 30 * time.Second}
+	interval := cadence{mode: config.Interval, interval: time.Minute, retry: retry}
+	cronly := cadence{mode: config.Schedule, cron: quarter, retry: retry}
+	continuous := cadence{mode: config.Continuous, interval: time.Minute, rescan: time.Hour, retry: retry}
+	min := func(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	const never = -1
+
+	cases := []struct {
+		name     string
+		c        cadence
+		stopped  bool
+		watching bool
+		sight    remoteSight
+		held     bool
+		steps    []schedStep
+	}{
+		{name: "interval: at start, then interval after each end", c: interval, steps: []schedStep{
+			{at: 0, due: dueQueued, wake: never},
+			{at: 0, do: started, wake: never},
+			{at: sec(10), do: ended(passOK), wake: sec(70)},
+			{at: sec(69), wake: sec(70)},
+			{at: sec(70), due: dueNext, wake: sec(70)},
+			{at: sec(70), do: started, wake: never},
+			{at: sec(75), do: ended(passInterrupted), wake: sec(135)},
+		}},
+		{name: "cron: not at start, then each fire time", c: cronly, steps: []schedStep{
+			{at: 0, wake: min(7.5)}, // 10:15
+			{at: min(7.5) - 1, wake: min(7.5)},
+			{at: min(7.5), due: dueNext, wake: min(7.5)},
+			{at: min(7.5), do: started, wake: never},
+			{at: min(9), do: ended(passOK), wake: min(22.5)}, // 10:30
+			// SyncNow between fire times keeps the next fire time.
+			{at: min(10), do: func(s schedule, _ time.Time) schedule { return s.Ask() }, due: dueQueued, wake: min(22.5)},
+			{at: min(10), do: started, wake: min(22.5)},
+			{at: min(11), do: ended(passOK), wake: min(22.5)},
+		}},
+		{name: "retry: attempts apart, then the next pass, then a fresh streak", c: interval, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(5), do: ended(passFailed), wake: sec(35)},
+			{at: sec(35), due: dueRetry, wake: sec(35)},
+			{at: sec(35), do: started, wake: never},
+			{at: sec(40), do: ended(passFailed), wake: sec(70)},
+			{at: sec(70), do: started, wake: never},
+			{at: sec(75), do: ended(passFailed), wake: sec(135)}, // gave up
+			{at: sec(135), due: dueNext, wake: sec(135)},
+			{at: sec(135), do: started, wake: never},
+			{at: sec(140), do: ended(passFailed), wake: sec(170)}, // retries again
+			{at: sec(170), do: started, wake: never},
+			{at: sec(171), do: ended(passOK), wake: sec(231)},
+		}},
+		{name: "cron: a retry comes before the next fire time", c: cronly, steps: []schedStep{
+			{at: min(7.5), do: started, wake: never},
+			{at: min(8), do: ended(passFailed), wake: min(8.5)},
+			{at: min(8.5), due: dueRetry, wake: min(8.5)},
+			{at: min(8.5), do: started, wake: never},
+			{at: min(9), do: ended(passOK), wake: min(22.5)},
+		}},
+		{name: "halt: no retry, the next pass as scheduled, and retries restored", c: interval, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: ended(passFailed), wake: sec(31)},
+			{at: sec(31), do: started, wake: never},
+			{at: sec(32), do: ended(passHalted), wake: sec(92)},
+			{at: sec(92), do: started, wake: never},
+			{at: sec(93), do: ended(passFailed), wake: sec(123)},
+			{at: sec(123), do: started, wake: never},
+			{at: sec(124), do: ended(passFailed), wake: sec(154)}, // two retries again
+		}},
+		{name: "held: no pass while a root is missing; what was due is forgotten", c: continuous, watching: true, sight: remoteWatched, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: ended(passFailed), wake: sec(31)},
+			{at: sec(2), do: func(s schedule, _ time.Time) schedule { return s.Hold(true) }, wake: never},
+			{at: sec(40), do: func(s schedule, _ time.Time) schedule { return s.Ask() }, wake: never},
+			{at: sec(41), do: func(s schedule, _ time.Time) schedule { return s.Hold(true) }, wake: never},
+			{at: sec(50), do: func(s schedule, _ time.Time) schedule { return s.Hold(false) }, wake: never},
+			{at: sec(51), do: changed(sec(1)), wake: sec(52)},
+			{at: sec(52), due: dueChanges, wake: sec(52)},
+		}},
+		{name: "held at start: the start pass waits for the root", c: interval, held: true, steps: []schedStep{
+			{at: 0, wake: never},
+			{at: sec(5), do: func(s schedule, _ time.Time) schedule { return s.Hold(false) }, wake: never},
+		}},
+		{name: "continuous: changes due after cooloff; a full rescan each rescan interval", c: continuous, watching: true, sight: remoteWatched, steps: []schedStep{
+			{at: 0, due: dueQueued, wake: never},
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: ended(passOK), wake: min(60) + sec(1)}, // no poll: both sides watched
+			{at: sec(10), do: changed(sec(1)), wake: sec(11)},
+			{at: sec(11), due: dueChanges, wake: sec(11)},
+			{at: sec(11), do: started, wake: min(60) + sec(1)}, // the rescan stays
+			{at: sec(12), do: ended(passOK), wake: min(60) + sec(12)},
+			{at: min(60) + sec(12), due: dueRescan, wake: min(60) + sec(12)},
+			{at: min(60) + sec(12), do: started, wake: never},
+		}},
+		{name: "continuous: a ferry:// remote is polled until the server's watch is armed", c: continuous, watching: true, sight: remoteServed, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: ended(passOK), wake: sec(61)},
+			{at: sec(61), due: duePoll, wake: sec(61)},
+			{at: sec(61), do: started, wake: min(60) + sec(1)},
+			{at: sec(62), do: ended(passOK), wake: sec(122)},
+			{at: sec(63), do: func(s schedule, _ time.Time) schedule { return s.Armed() }, wake: min(60) + sec(62)},
+			{at: sec(64), do: changed(sec(1)), wake: sec(65)},
+			{at: sec(65), do: started, wake: min(60) + sec(62)},
+			{at: sec(66), do: ended(passOK), wake: min(60) + sec(66)}, // no poll while armed
+			// The kept remote is dropped (stop, a broken connection): polling again.
+			{at: sec(67), do: func(s schedule, _ time.Time) schedule { return s.Disarmed() }, wake: min(60) + sec(66)},
+			{at: sec(67), do: func(s schedule, _ time.Time) schedule { return s.Ask() }, due: dueQueued, wake: min(60) + sec(66)},
+			{at: sec(67), do: started, wake: min(60) + sec(66)},
+			{at: sec(68), do: ended(passOK), wake: sec(128)},
+		}},
+		{name: "continuous: a server that cannot watch is polled from its notice", c: continuous, watching: true, sight: remoteServed, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: func(s schedule, _ time.Time) schedule { return s.Armed() }, wake: never},
+			{at: sec(2), do: ended(passOK), wake: min(60) + sec(2)},
+			{at: sec(5), do: func(s schedule, now time.Time) schedule { return s.NoWatch(now, true) }, wake: sec(65)},
+			// During a pass the notice leaves polling to the pass's end.
+			{at: sec(65), do: started, wake: min(60) + sec(2)},
+			{at: sec(66), do: func(s schedule, now time.Time) schedule { return s.NoWatch(now, false) }, wake: min(60) + sec(2)},
+			{at: sec(67), do: ended(passOK), wake: sec(127)},
+		}},
+		{name: "continuous without a local watch: always polled", c: continuous, sight: remoteServed, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: func(s schedule, _ time.Time) schedule { return s.Armed() }, wake: never},
+			{at: sec(2), do: ended(passOK), wake: sec(62)},
+		}},
+		{name: "stop and resume: nothing due while stopped, a pass at resume", c: interval, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: ended(passFailed), wake: sec(31)},
+			{at: sec(2), do: func(s schedule, _ time.Time) schedule { return s.Stop() }, wake: never},
+			{at: min(5), wake: never},
+			{at: min(5), do: func(s schedule, _ time.Time) schedule { return s.Reset() }, wake: never},
+			{at: min(6), do: func(s schedule, now time.Time) schedule { return s.Resume(now) }, due: dueQueued, wake: never}, // the stop dropped the retry
+		}},
+		{name: "started stopped: the start pass waits for resume", c: continuous, stopped: true, watching: true, sight: remoteWatched, steps: []schedStep{
+			{at: 0, wake: never},
+			{at: sec(9), do: func(s schedule, now time.Time) schedule { return s.Resume(now) }, due: dueQueued, wake: never},
+		}},
+		{name: "cron: resume waits for the next fire time", c: cronly, steps: []schedStep{
+			{at: 0, do: func(s schedule, _ time.Time) schedule { return s.Stop() }, wake: never},
+			{at: min(20), do: func(s schedule, now time.Time) schedule { return s.Resume(now) }, wake: min(22.5)}, // 10:30
+		}},
+		{name: "reset: a pass unless stopped", c: cronly, steps: []schedStep{
+			{at: 0, do: func(s schedule, _ time.Time) schedule { return s.Reset() }, due: dueQueued, wake: min(7.5)},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSchedule(c.c, t0, c.stopped, c.watching, c.sight, c.held)
+			for i, st := range c.steps {
+				now := t0.Add(st.at)
+				if st.do != nil {
+					s = st.do(s, now)
+				}
+				if got := s.Due(now); got != st.due {
+					t.Errorf("step %d (+%s): due %b, want %b", i, st.at, got, st.due)
+				}
+				var want time.Time
+				if st.wake != never {
+					want = t0.Add(st.wake)
+				}
+				if got := s.Wake(); !got.Equal(want) {
+					t.Errorf("step %d (+%s): wake %s, want %s", i, st.at, got, want)
+				}
+				wantNext := want
+				if st.due != 0 {
+					wantNext = now
+				}
+				if got := s.NextPass(now, true); !got.Equal(wantNext) {
+					t.Errorf("step %d (+%s): next pass %s, want %s", i, st.at, got, wantNext)
+				}
+			}
+		})
+	}
+}
