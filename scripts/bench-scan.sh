@@ -21,6 +21,11 @@
 #
 #   SIZES="100000 1000000" GOBENCH=0 scripts/bench-scan.sh
 #   SIZES="10000 100000 1000000" BENCH_DIR=/tmp/ferry-bench-scan scripts/bench-scan.sh   # the default
+#   FERRY_FIRST=equal  ferry's first pass is then not a copy into an empty
+#               folder but the first pass over two equal trees (rsync's
+#               copy: both sides hashed, nothing moved), and ferry's no-change
+#               passes use that copy too. A 1M copy by ferry takes over 20
+#               min here; this keeps a 1M run near 25 min. Default: copy.
 #   FIRST=0     reuse the destinations, archives and state dirs of an earlier
 #               run and measure only the no-change passes (a 1M rerun then
 #               takes minutes instead of most of an hour)
@@ -57,6 +62,8 @@ FIRST=${FIRST:-1}
 UNISON=${UNISON:-1}
 REMOTE=${REMOTE:-1}
 PORT=${PORT:-33471}
+FERRY_FIRST=${FERRY_FIRST:-copy}
+case $FERRY_FIRST in copy|equal) ;; *) echo "FERRY_FIRST is copy or equal" >&2; exit 2 ;; esac
 
 need=()
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
@@ -191,7 +198,9 @@ rows=() secs_n=()
 : >"$W/gobench.txt"
 for n in $SIZES; do
   t_n=$(now)
-  src="$W/src-$n" fdst="$W/fdst-$n" rdst="$W/rdst-$n" udst="$W/udst-$n"
+  src="$W/src-$n" fdst="$W/fdst-$n" rdst="$W/rdst-$n" udst="$W/udst-$n" fname="fdst-$n"
+  # FERRY_FIRST=equal: ferry syncs src with rsync's copy.
+  [ "$FERRY_FIRST" = equal ] && { fdst=$rdst fname="rdst-$n"; }
   state="$W/state-$n" rstate="$W/state-remote-$n" sstate="$W/srvstate-$n" uhome="$W/unison-$n"
   if [ ! -f "$W/tree-$n.done" ]; then
     rm -rf "$src" "$W/dst-$n"
@@ -202,29 +211,45 @@ for n in $SIZES; do
   # The destination of older runs of this script (a cp -a copy) is not used.
   [ -d "$W/dst-$n" ] && rm -rf "$W/dst-$n"
   write_jobs "$n" local "$fdst" "$state"
-  write_jobs "$n" remote "ferry://root@127.0.0.1:$PORT/fdst-$n" "$rstate"
-  if [ "$FIRST" != 1 ] && [ ! -f "$W/first-$n.done" ]; then
-    echo "N=$n: no earlier first run to reuse; running it (FIRST=0 ignored)" >&2
+  write_jobs "$n" remote "ferry://root@127.0.0.1:$PORT/$fname" "$rstate"
+  # first-N.done holds the FERRY_FIRST mode of the run it marks.
+  reuse=no
+  if [ "$FIRST" != 1 ]; then
+    if [ "$(cat "$W/first-$n.done" 2>/dev/null)" = "$FERRY_FIRST" ]; then reuse=yes
+    else echo "N=$n: no earlier first run with FERRY_FIRST=$FERRY_FIRST to reuse; running it (FIRST=0 ignored)" >&2
+    fi
   fi
-  if [ "$FIRST" = 1 ] || [ ! -f "$W/first-$n.done" ]; then
+  if [ $reuse = no ]; then
     rm -f "$W/first-$n.done"
     echo "N=$n: emptying the destinations" >&2
-    rm -rf "$fdst" "$rdst" "$udst" "$state" "$rstate" "$sstate" "$uhome"
+    rm -rf "$W/fdst-$n" "$rdst" "$udst" "$state" "$rstate" "$sstate" "$uhome"
     mkdir -p "$fdst" "$rdst" "$udst" "$uhome"
 
-    echo "N=$n: first ferry sync into an empty folder (caches cold: $cold)" >&2
-    [ $cold = yes ] && drop_caches
-    timed "ferry-first-$n" "$W/ferry" sync --config "$W/jobs-local-$n.yaml" bench
-    f_first_s=$SECS f_first_kb=$RSS_KB
-    # N files and their directories.
-    created=$(sed -n 's/^created \([0-9]*\), updated 0, deleted 0, conflicts 0, .*/\1/p' "$W/ferry-first-$n.out")
-    [ "${created:-0}" -ge "$n" ] ||
-      { echo "first pass did not create $n files:" >&2; tail -3 "$W/ferry-first-$n.out" >&2; exit 1; }
+    if [ "$FERRY_FIRST" = equal ]; then
+      echo "N=$n: rsync -a into an empty folder" >&2
+      [ $cold = yes ] && drop_caches
+      timed "rsync-first-$n" rsync -a "$src/" "$rdst/"
+      r_first_s=$SECS r_first_kb=$RSS_KB
+      echo "N=$n: first ferry sync of two equal trees (FERRY_FIRST=equal)" >&2
+      [ $cold = yes ] && drop_caches
+      timed "ferry-first-$n" "$W/ferry" sync --config "$W/jobs-local-$n.yaml" bench
+      f_first_s=$SECS f_first_kb=$RSS_KB
+      noop "$W/ferry-first-$n.out" "the first ferry pass of equal trees"
+    else
+      echo "N=$n: first ferry sync into an empty folder (caches cold: $cold)" >&2
+      [ $cold = yes ] && drop_caches
+      timed "ferry-first-$n" "$W/ferry" sync --config "$W/jobs-local-$n.yaml" bench
+      f_first_s=$SECS f_first_kb=$RSS_KB
+      # N files and their directories.
+      created=$(sed -n 's/^created \([0-9]*\), updated 0, deleted 0, conflicts 0, .*/\1/p' "$W/ferry-first-$n.out")
+      [ "${created:-0}" -ge "$n" ] ||
+        { echo "first pass did not create $n files:" >&2; tail -3 "$W/ferry-first-$n.out" >&2; exit 1; }
 
-    echo "N=$n: rsync -a into an empty folder" >&2
-    [ $cold = yes ] && drop_caches
-    timed "rsync-first-$n" rsync -a "$src/" "$rdst/"
-    r_first_s=$SECS r_first_kb=$RSS_KB
+      echo "N=$n: rsync -a into an empty folder" >&2
+      [ $cold = yes ] && drop_caches
+      timed "rsync-first-$n" rsync -a "$src/" "$rdst/"
+      r_first_s=$SECS r_first_kb=$RSS_KB
+    fi
 
     u_first_s=- u_first_kb=-
     if [ "$UNISON" = 1 ]; then
@@ -245,7 +270,7 @@ for n in $SIZES; do
       stop_serve
     fi
     printf '%s\n' "$f_first_s $f_first_kb $r_first_s $r_first_kb $u_first_s $u_first_kb $rf_first_s $rf_first_kb $sv_first_kb" >"$W/first-$n.txt"
-    touch "$W/first-$n.done"
+    echo "$FERRY_FIRST" >"$W/first-$n.done"
   else
     echo "N=$n: reusing the first run of $(date -r "$W/first-$n.done" -u '+%F %H:%M UTC') (FIRST=0)" >&2
     read -r f_first_s f_first_kb r_first_s r_first_kb u_first_s u_first_kb rf_first_s rf_first_kb sv_first_kb <"$W/first-$n.txt"
@@ -290,7 +315,9 @@ for n in $SIZES; do
   u_s=- u_kb=- r_s=- r_kb=-
   [ "$UNISON" = 1 ] && { u_s=$(printf '%s\n' "${us[@]}" | median); u_kb=$(printf '%s\n' "${ur[@]}" | maxof); }
   [ "$REMOTE" = 1 ] && { r_s=$(printf '%s\n' "${rs[@]}" | median); r_kb=$(printf '%s\n' "${rr[@]}" | maxof); }
-  rows+=("$(row "ferry sync (local)" "$n" "$f_first_s" "$f_first_kb" "$f_s" "$f_kb")")
+  flabel="ferry sync (local)"
+  [ "$FERRY_FIRST" = equal ] && flabel="ferry sync (local; first: equal trees)"
+  rows+=("$(row "$flabel" "$n" "$f_first_s" "$f_first_kb" "$f_s" "$f_kb")")
   rows+=("$(row "rsync -a / -an --delete" "$n" "$r_first_s" "$r_first_kb" "$y_s" "$y_kb" "$f_first_s" "$f_s" "$f_kb")")
   [ "$UNISON" = 1 ] && rows+=("$(row "unison -batch -auto" "$n" "$u_first_s" "$u_first_kb" "$u_s" "$u_kb" "$f_first_s" "$f_s" "$f_kb")")
   if [ "$REMOTE" = 1 ]; then
