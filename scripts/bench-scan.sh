@@ -21,11 +21,14 @@
 #
 #   SIZES="100000 1000000" GOBENCH=0 scripts/bench-scan.sh
 #   SIZES="10000 100000 1000000" BENCH_DIR=/tmp/ferry-bench-scan scripts/bench-scan.sh   # the default
-#   FERRY_FIRST=equal  ferry's first pass is then not a copy into an empty
-#               folder but the first pass over two equal trees (rsync's
-#               copy: both sides hashed, nothing moved), and ferry's no-change
-#               passes use that copy too. A 1M copy by ferry takes over 20
-#               min here; this keeps a 1M run near 25 min. Default: copy.
+#   FERRY_COPY_MAX=100000  for larger N, ferry's first pass is not a copy
+#               into an empty folder but the first pass over two equal trees
+#               (rsync's copy: both sides hashed, nothing moved), and ferry's
+#               no-change passes use that copy too. A 1M copy by ferry takes
+#               about 16 min here (100k: 94 s); this keeps a 1M run near 20
+#               min. Default: no limit, every N is a copy.
+#   WARMUP=1    unmeasured no-change runs per tool before the measured ones
+#               (the first runs drop the caches; 0: none)
 #   FIRST=0     reuse the destinations, archives and state dirs of an earlier
 #               run and measure only the no-change passes (a 1M rerun then
 #               takes minutes instead of most of an hour)
@@ -62,8 +65,8 @@ FIRST=${FIRST:-1}
 UNISON=${UNISON:-1}
 REMOTE=${REMOTE:-1}
 PORT=${PORT:-33471}
-FERRY_FIRST=${FERRY_FIRST:-copy}
-case $FERRY_FIRST in copy|equal) ;; *) echo "FERRY_FIRST is copy or equal" >&2; exit 2 ;; esac
+FERRY_COPY_MAX=${FERRY_COPY_MAX:-}
+WARMUP=${WARMUP:-1}
 
 need=()
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
@@ -88,7 +91,7 @@ mkdir -p "$W"
 go build -o "$W/ferry" ./cmd/ferry
 go build -o "$W/gentree" ./cmd/gentree
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -qv 'scripts/' && echo " (with uncommitted changes)" || true)
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q '\.go$' && echo " (with uncommitted Go changes)" || true)
 
 # Caches: dropped before each first run only if the kernel lets us.
 cold=no
@@ -199,7 +202,9 @@ rows=() secs_n=()
 for n in $SIZES; do
   t_n=$(now)
   src="$W/src-$n" fdst="$W/fdst-$n" rdst="$W/rdst-$n" udst="$W/udst-$n" fname="fdst-$n"
-  # FERRY_FIRST=equal: ferry syncs src with rsync's copy.
+  # Above FERRY_COPY_MAX, ferry syncs src with rsync's copy.
+  FERRY_FIRST=copy
+  [ -n "$FERRY_COPY_MAX" ] && [ "$n" -gt "$FERRY_COPY_MAX" ] && FERRY_FIRST=equal
   [ "$FERRY_FIRST" = equal ] && { fdst=$rdst fname="rdst-$n"; }
   state="$W/state-$n" rstate="$W/state-remote-$n" sstate="$W/srvstate-$n" uhome="$W/unison-$n"
   if [ ! -f "$W/tree-$n.done" ]; then
@@ -230,7 +235,7 @@ for n in $SIZES; do
       [ $cold = yes ] && drop_caches
       timed "rsync-first-$n" rsync -a "$src/" "$rdst/"
       r_first_s=$SECS r_first_kb=$RSS_KB
-      echo "N=$n: first ferry sync of two equal trees (FERRY_FIRST=equal)" >&2
+      echo "N=$n: first ferry sync of two equal trees (N > FERRY_COPY_MAX)" >&2
       [ $cold = yes ] && drop_caches
       timed "ferry-first-$n" "$W/ferry" sync --config "$W/jobs-local-$n.yaml" bench
       f_first_s=$SECS f_first_kb=$RSS_KB
@@ -279,6 +284,12 @@ for n in $SIZES; do
   fi
 
   fs=() fr=() ys=() yr=() us=() ur=() rs=() rr=()
+  for i in $(seq "$WARMUP"); do
+    echo "N=$n: warm-up no-change runs, not measured" >&2
+    timed "ferry-warm-$n-$i" "$W/ferry" sync --config "$W/jobs-local-$n.yaml" bench
+    timed "rsync-warm-$n-$i" rsync -an --delete "$src/" "$rdst/"
+    [ "$UNISON" = 1 ] && timed "unison-warm-$n-$i" env UNISON="$uhome" unison "$src" "$udst" -batch -auto
+  done
   for i in $(seq "$RUNS"); do
     echo "N=$n: no-change ferry sync, run $i" >&2
     timed "ferry-noch-$n-$i" "$W/ferry" sync --config "$W/jobs-local-$n.yaml" bench
@@ -300,6 +311,9 @@ for n in $SIZES; do
     # A fresh server (its scan cache kept in its state dir), so that its
     # peak covers only the no-change passes.
     start_serve "$sstate" "$W/serve-$n.log"
+    for i in $(seq "$WARMUP"); do
+      timed "remote-warm-$n-$i" "$W/ferry" sync --accept-new-host-key --config "$W/jobs-remote-$n.yaml" bench
+    done
     for i in $(seq "$RUNS"); do
       echo "N=$n: no-change ferry sync with a ferry:// remote, run $i" >&2
       timed "remote-noch-$n-$i" "$W/ferry" sync --accept-new-host-key --config "$W/jobs-remote-$n.yaml" bench
@@ -342,8 +356,8 @@ t_all=$(awk -v a="$t_start" -v b="$(now)" 'BEGIN {printf "%.0f", b - a}')
 
 echo
 echo "ferry $commit$dirty; $(nproc) cores; load average at start $load_start, at end $load_end; whole run ${t_all} s (${secs_n[*]})"
-echo "first runs: into empty folders, caches $( [ $cold = yes ] && echo 'dropped before each' || echo 'warm (drop_caches not permitted here)' )$( [ "$FIRST" = 1 ] || echo '; FIRST=0: first-run figures reused from an earlier run' )"
-echo "no-change: median of $RUNS, warm cache; peak RSS: max of $RUNS (/usr/bin/time -v; ferry serve: VmHWM of the server over the $RUNS passes)"
+echo "first runs: into empty folders$( [ -n "$FERRY_COPY_MAX" ] && echo " (ferry's, above $FERRY_COPY_MAX files: over rsync's copy, equal trees)"), caches $( [ $cold = yes ] && echo 'dropped before each' || echo 'warm (drop_caches not permitted here)' )$( [ "$FIRST" = 1 ] || echo '; FIRST=0: first-run figures reused from an earlier run' )"
+echo "no-change: median of $RUNS after $WARMUP unmeasured, warm cache; peak RSS: max of $RUNS (/usr/bin/time -v: the largest process; ferry serve: VmHWM of the server over its $((WARMUP + RUNS)) passes)"
 [ "$UNISON" = 1 ] && echo "unison: $unison_version"
 [ -n "$unison_note" ] && echo "$unison_note"
 echo
