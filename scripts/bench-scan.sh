@@ -24,9 +24,9 @@
 #   FERRY_COPY_MAX=100000  for larger N, ferry's first pass is not a copy
 #               into an empty folder but the first pass over two equal trees
 #               (rsync's copy: both sides hashed, nothing moved), and ferry's
-#               no-change passes use that copy too. A 1M copy by ferry takes
-#               about 16 min here (100k: 94 s); this keeps a 1M run near 20
-#               min. Default: no limit, every N is a copy.
+#               no-change passes use that copy too. A 1M copy by ferry would
+#               take some 10-16 min more here (100k: 62-94 s). Default: no
+#               limit, every N is a copy.
 #   WARMUP=1    unmeasured no-change runs per tool before the measured ones
 #               (the first runs drop the caches; 0: none)
 #   FIRST=0     reuse the destinations, archives and state dirs of an earlier
@@ -46,9 +46,11 @@
 # runs; delete the directory to start over. The destinations (fdst-N for
 # ferry, rdst-N for rsync, udst-N for Unison) are emptied before each first
 # run. Each N needs about 4 x N x 4 KiB of disk and 4 x N inodes (1M files:
-# ~17 GB, 4M inodes). Time on this 2-core machine: 100k about 3 min with
-# RUNS=3; 1M about 35-45 min the first time (generating the tree alone is
-# ~5 min), most of it the three first syncs.
+# ~17 GB, 4M inodes). Time on this 2-core machine (load 2-7, RUNS=3): 100k
+# about 3 min; 1M with FERRY_COPY_MAX=100000 about 31 min the first time
+# (generating the tree 4 min, rsync -a 1.5 min, ferry 3 min, Unison's first
+# run 14.5 min, the ferry:// first pass 3 min, no-change passes 5 min);
+# with FIRST=0 the no-change passes only, about 5 min.
 # Targets (issue 13): no-change at 100k <= 0.5 s, at 1M no slower than rsync
 # -an; first sync at 1M within 1.2x rsync -a; peak RSS <= 250 B/file (agent
 # and ferry serve).
@@ -186,14 +188,15 @@ base_rss=$RSS_KB
 # A markdown row; "-" where there is nothing to show. The last three give
 # the ratios ferry/TOOL.
 row() {
-  awk -v tool="$1" -v n="$2" -v fs="$3" -v fk="$4" -v ns="$5" -v nk="$6" -v xf="${7:--}" -v xn="${8:--}" -v xk="${9:--}" '
+  awk -v eq="$([ "${FERRY_FIRST:-copy}" = equal ] && echo 1 || echo 0)" -v tool="$1" -v n="$2" -v fs="$3" -v fk="$4" -v ns="$5" -v nk="$6" -v xf="${7:--}" -v xn="${8:--}" -v xk="${9:--}" '
     function s(v) { return v == "-" ? "-" : sprintf("%.2f s", v) }
     function m(v) { return v == "-" ? "-" : sprintf("%.0f MiB", v / 1024) }
     function b(v) { return v == "-" ? "-" : sprintf("%.0f", v * 1024 / n) }
     function r(a, c) { return (a == "-" || c == "-" || c == 0) ? "-" : sprintf("%.2f", a / c) }
+    function rf(a, c) { return r(a, c) (eq && r(a, c) != "-" ? " (equal trees)" : "") }
     BEGIN {
       printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, tool, s(fs), m(fk), s(ns), m(nk), b(nk),
-        r(xf, fs), r(xn, ns), r(xk, nk)
+        rf(xf, fs), r(xn, ns), r(xk, nk)
     }'
 }
 
@@ -365,7 +368,8 @@ echo "| files | tool | first | first peak RSS | no-change | no-change peak RSS |
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do echo "$r"; done
 echo
-echo "B/file: no-change peak RSS / files. ferry ÷ it: ferry's local figure over this tool's (below 1: ferry is faster or smaller)."
+echo "B/file: no-change peak RSS / files. ferry ÷ it: ferry's local figure over this tool's (below 1: ferry is faster or smaller);"
+echo "(equal trees): ferry's first pass there was over rsync's copy (N > FERRY_COPY_MAX), not a copy like the others'."
 echo "baseline: a no-change pass over 1 file peaks at $(awk -v b="$base_rss" 'BEGIN {printf "%.1f", b/1024}') MiB"
 [ -s "$W/gobench.txt" ] && { echo "in-process (go test -bench ./localfs/):"; cat "$W/gobench.txt"; }
 echo "targets (issue 13): no-change at 100k <= 0.5 s, at 1M <= rsync -an; first sync at 1M <= 1.2 x rsync -a; <= 250 B/file (agent and ferry serve)"
