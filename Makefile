@@ -24,7 +24,8 @@ demo:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./...
 
-# Scan benchmarks on generated trees of 10k, 100k and 1M files, beside rsync -an.
+# Scan benchmarks on generated trees of 10k, 100k and 1M files: first sync and no-change
+# pass beside rsync and Unison, and over a ferry:// remote on loopback (SIZES=, FERRY_FIRST=, FIRST=0).
 bench-scan: build
 	./scripts/bench-scan.sh
 
