@@ -39,9 +39,8 @@ func ReuseCandidate(t Transfer) bool {
 // leaves much to send, with those other files of ep hold (ChunkFinder). It
 // returns the ranges it filled, in order.
 //
-// When base is still as scanned and ep kept its chunk list (Endpoint.Chunks
-// answers from the scan's list without reading), the chunks are copied
-// straight from that list (chunk.SeedWith). Otherwise the file is read
+// When base is still as scanned and ep kept its chunk list (ChunkKeeper),
+// the chunks are copied straight from that list (chunk.SeedWith). Otherwise the file is read
 // once, cut and every copied chunk hashed on the way (chunk.Seed), so a
 // file edited since its scan is never trusted. Either way the caller's
 // whole-file check at commit has the last word.
@@ -75,15 +74,17 @@ func seedFromBase(ctx context.Context, ep Endpoint, base tree.Entry, w io.Writer
 		return nil, err
 	}
 	defer r.Close()
-	if base.Hash != 0 && r.Size() == base.Size {
-		if bl, err := ep.Chunks(ctx, path, base); err == nil && len(bl.Chunks) > 0 {
+	// A list kept by ep's scan, for the file as it is now and cut as next
+	// is, spares reading and hashing it: its shared chunks are copied as
+	// they are. Without one, the file is read once (chunk.Seed): asking
+	// Chunks would read it to make a list, then again to copy.
+	if k, ok := ep.(ChunkKeeper); ok && base.Hash != 0 && r.Size() == base.Size {
+		if bl, ok := k.StoredChunks(ctx, path, base); ok && sameChunking(bl, next) {
 			held, err := chunk.SeedWith(w, ctxReader{ctx, r}, bl, next, nil)
 			if err != nil {
 				return nil, fmt.Errorf("unable to build %s from its current version: %w", path, err)
 			}
-			if len(held) > 0 {
-				return held, nil
-			}
+			return held, nil
 		}
 	}
 	held, err := chunk.Seed(w, ctxReader{ctx, r}, r.Size(), next, nil)
@@ -91,6 +92,14 @@ func seedFromBase(ctx context.Context, ep Endpoint, base tree.Entry, w io.Writer
 		return nil, fmt.Errorf("unable to build %s from its current version: %w", path, err)
 	}
 	return held, nil
+}
+
+// sameChunking reports whether two lists were cut with one chunking, so
+// that shared content shares chunk boundaries.
+func sameChunking(a, b chunk.List) bool {
+	pa, oka := a.Params()
+	pb, okb := b.Params()
+	return oka && okb && pa == pb
 }
 
 // mergeRanges merges two lists of ordered, disjoint ranges into one.

@@ -15,44 +15,33 @@ import (
 // listWorkers bounds the chunk lists asked for or computed at once.
 const listWorkers = 4
 
-// chunkLists returns the chunk lists of the items pick chooses, by path,
-// from lister (the server's endpoint for a download, the local one for an
-// upload). A file whose list cannot be had goes whole.
-func (e *Endpoint) chunkLists(ctx context.Context, items []endpoint.Transfer, pick func(endpoint.Transfer) bool, lister func(context.Context, string, endpoint.Transfer) (chunk.List, error)) map[string]chunk.List {
+// uploadLists returns, by path, the chunk lists of the items src can give
+// one for (endpoint.ListFor), a few at a time. A file without a list goes
+// whole.
+func (e *Endpoint) uploadLists(ctx context.Context, items []endpoint.Transfer, src endpoint.Endpoint) map[string]chunk.List {
 	var todo []endpoint.Transfer
 	for _, it := range items {
-		if pick(it) {
+		if endpoint.ReuseCandidate(it) {
 			todo = append(todo, it)
 		}
 	}
 	out := make(map[string]chunk.List, len(todo))
-	if len(todo) == 0 {
-		return out
-	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	next := make(chan endpoint.Transfer)
 	for range min(listWorkers, len(todo)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for it := range next {
 				if ctx.Err() != nil {
 					continue
 				}
-				l, err := lister(ctx, it.Source.Path, it)
-				if err != nil {
-					e.log.Debug("no chunk list; sending the file whole", "path", it.Source.Path, "err", err)
-					continue
+				if l, ok := endpoint.ListFor(ctx, src, it); ok {
+					mu.Lock()
+					out[it.Source.Path] = l
+					mu.Unlock()
 				}
-				if len(l.Chunks) == 0 || l.Total != it.Source.Size {
-					continue
-				}
-				mu.Lock()
-				out[it.Source.Path] = l
-				mu.Unlock()
 			}
-		}()
+		})
 	}
 	for _, it := range todo {
 		next <- it
@@ -139,12 +128,7 @@ func seedFrom(dst endpoint.Endpoint, items []endpoint.Transfer, lists map[string
 // OK. The server waits for the OK before starting any such file, and
 // starts new files at once.
 func (e *Endpoint) sendLists(ctx context.Context, k *channel, items []endpoint.Transfer, src endpoint.Endpoint) error {
-	lists := e.chunkLists(ctx, items, endpoint.ReuseCandidate, func(ctx context.Context, p string, it endpoint.Transfer) (chunk.List, error) {
-		if l, ok := endpoint.ListFor(ctx, src, it); ok {
-			return l, nil
-		}
-		return chunk.List{}, nil
-	})
+	lists := e.uploadLists(ctx, items, src)
 	for _, it := range items {
 		if l, ok := lists[it.Source.Path]; ok {
 			if err := k.send(control.ChunkList{Path: it.Source.Path, Hash: it.Source.Hash, List: l}); err != nil {
