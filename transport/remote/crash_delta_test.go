@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,14 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
-	"github.com/ferry-sync/ferry/snapshot"
-	"github.com/ferry-sync/ferry/syncer"
-	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
 )
 
@@ -91,15 +85,6 @@ func TestKillServerMidDeltaBuild(t *testing.T) {
 func killMidBuild(t *testing.T, mode config.TransportMode) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	root := filepath.Join(dir, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	signer := writeKey(t, filepath.Join(dir, "id_ed25519"))
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	src := t.TempDir()
 	const size = 6 << 20
 	old := make([]byte, size)
@@ -109,25 +94,7 @@ func killMidBuild(t *testing.T, mode config.TransportMode) {
 	if err := os.WriteFile(filepath.Join(src, "big.bin"), old, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	db, err := snapshot.Open(filepath.Join(dir, "state", "job.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	job := config.Job{Name: "crash", Local: src, Remote: "ferry://tester@host/", Direction: config.LocalToRemote, Conflicts: config.Rename}
-	pass := func(addr string) (snapshot.PassRecord, error) {
-		host, portS, _ := net.SplitHostPort(addr)
-		port, _ := strconv.Atoi(portS)
-		ep, err := remote.Dial(ctx, remote.Options{
-			User: "tester", Host: host, Port: port, IdentityFile: filepath.Join(dir, "id_ed25519"),
-			KnownHostsFile: filepath.Join(dir, "known_hosts"), AcceptNewHostKey: true, Transport: mode,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ep.Close()
-		return syncer.Pass(ctx, syncer.Options{Job: job, Local: local(t, src), Remote: ep, DB: db})
-	}
+	dir, root, pass := crashJob(t, ctx, mode, src)
 	env := []string{udpEnv + "=1"}
 	cmd, addr := serverProcess(t, dir, "127.0.0.1:0", env...)
 	if rec, err := pass(addr); err != nil || rec.Created != 1 {

@@ -80,36 +80,9 @@ func TestKillServerAtEveryCommitStep(t *testing.T) {
 func killServerAt(t *testing.T, mode config.TransportMode, step localfs.CommitStep, files endpointtest.Dir) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	root := filepath.Join(dir, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	signer := writeKey(t, filepath.Join(dir, "id_ed25519"))
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	src := t.TempDir()
 	endpointtest.Build(t, src, files)
-	db, err := snapshot.Open(filepath.Join(dir, "state", "job.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	job := config.Job{Name: "crash", Local: src, Remote: "ferry://tester@host/", Direction: config.LocalToRemote, Conflicts: config.Rename}
-	pass := func(addr string) (snapshot.PassRecord, error) {
-		host, portS, _ := net.SplitHostPort(addr)
-		port, _ := strconv.Atoi(portS)
-		ep, err := remote.Dial(ctx, remote.Options{
-			User: "tester", Host: host, Port: port, IdentityFile: filepath.Join(dir, "id_ed25519"),
-			KnownHostsFile: filepath.Join(dir, "known_hosts"), AcceptNewHostKey: true, Transport: mode,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ep.Close()
-		return syncer.Pass(ctx, syncer.Options{Job: job, Local: local(t, src), Remote: ep, DB: db})
-	}
+	dir, root, pass := crashJob(t, ctx, mode, src)
 
 	var env []string
 	if mode == config.UDP {
@@ -135,4 +108,40 @@ func killServerAt(t *testing.T, mode config.TransportMode, step localfs.CommitSt
 			t.Fatalf("after the crash at %s and a pass, %s: %v (%d bytes, want %d)", step, p, err, len(b), len(c.(string)))
 		}
 	}
+}
+
+// crashJob sets up a local-to-remote job from src to a server process's
+// root (server keys in dir, the job's snapshot in dir/state) and returns
+// dir, the root and a pass against the server at an address.
+func crashJob(t *testing.T, ctx context.Context, mode config.TransportMode, src string) (dir, root string, pass func(addr string) (snapshot.PassRecord, error)) {
+	t.Helper()
+	dir = t.TempDir()
+	root = filepath.Join(dir, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	signer := writeKey(t, filepath.Join(dir, "id_ed25519"))
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := snapshot.Open(filepath.Join(dir, "state", "job.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	job := config.Job{Name: "crash", Local: src, Remote: "ferry://tester@host/", Direction: config.LocalToRemote, Conflicts: config.Rename}
+	pass = func(addr string) (snapshot.PassRecord, error) {
+		host, portS, _ := net.SplitHostPort(addr)
+		port, _ := strconv.Atoi(portS)
+		ep, err := remote.Dial(ctx, remote.Options{
+			User: "tester", Host: host, Port: port, IdentityFile: filepath.Join(dir, "id_ed25519"),
+			KnownHostsFile: filepath.Join(dir, "known_hosts"), AcceptNewHostKey: true, Transport: mode,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ep.Close()
+		return syncer.Pass(ctx, syncer.Options{Job: job, Local: local(t, src), Remote: ep, DB: db})
+	}
+	return dir, root, pass
 }
