@@ -155,68 +155,45 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	defer stopConnect()
 	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
 	opts.Log.Debug("scanning", "job", job.Name)
-	scan := endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
-	var local, remote []tree.Entry
 	mode := ModeOf(job)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := checkSignature(gctx, &opts, SideLocal, noWait); err != nil {
-			return err
+	got, err := gather(ctx, &opts, &mode, connected, opts.DB.AncestorReader())
+	var damaged *ancestorError
+	if errors.As(err, &damaged) && errors.Is(err, snapshot.ErrDamaged) {
+		if err = untrusted(damaged.err); err == nil {
+			noteRecovery()
+			pair = ""
+			got, err = gather(ctx, &opts, &mode, connected, nil)
 		}
-		var err error
-		local, err = scanAll(gctx, opts.Local, scan, SideLocal)
-		if err == nil && job.Direction != config.LocalToRemote {
-			mode.LocalFolding = folding(gctx, &opts, opts.Local, SideLocal)
-		}
-		return err
-	})
-	g.Go(func() error {
-		if err := checkSignature(gctx, &opts, SideRemote, connected); err != nil {
-			return err
-		}
-		var err error
-		remote, err = scanAll(gctx, opts.Remote, scan, SideRemote)
-		if err == nil && (job.Direction == config.LocalToRemote || job.Direction == config.TwoWay) {
-			mode.RemoteFolding = folding(gctx, &opts, opts.Remote, SideRemote)
-		}
-		// A connection that could not be made says more than the listing
-		// that needed it.
-		if cerr := connected(gctx); cerr != nil {
-			return cerr
-		}
-		return err
-	})
-	if err := g.Wait(); err != nil {
+	}
+	if err != nil {
 		return finish(err)
 	}
-	opts.Log.Debug("scanned", "job", job.Name, "local_entries", len(local), "remote_entries", len(remote))
+	opts.Log.Debug("scanned", "job", job.Name, "local_entries", got.nLocal, "remote_entries", got.nRemote,
+		"ancestor_entries", got.nAncestor, "unsettled", max(len(got.local), len(got.remote)))
 	for _, c := range opts.Caches {
 		if err := c.Commit(); err != nil {
 			opts.Log.Warn("unable to save scan cache; the next scan rehashes", "job", job.Name, "err", err)
 		}
 	}
 
-	var ancestor []tree.Entry
-	ancestor, err = opts.DB.Ancestor()
-	if errors.Is(err, snapshot.ErrDamaged) {
-		ancestor = nil
-		if err = untrusted(err); err == nil {
-			noteRecovery()
-			pair = ""
+	plan := Reconcile(got.ancestor, got.local, got.remote, mode)
+	if want := wantedContent(&plan); want != nil && !got.keptAll && got.nAncestor > 0 {
+		added, err := addCopySources(ctx, &got, ancestorSource{opts.DB.AncestorReader()}, want)
+		if err != nil {
+			return finish(err)
+		}
+		if added {
+			plan = Reconcile(got.ancestor, got.local, got.remote, mode)
 		}
 	}
-	if err != nil {
-		return finish(fmt.Errorf("unable to load the ancestor: %w", err))
-	}
-	plan := Reconcile(ancestor, local, remote, mode)
 
-	if h := rootEmptied(ancestor, local, SideLocal, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+	if h := rootEmptied(got.nAncestor, got.nLocal, SideLocal, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
-	if h := rootEmptied(ancestor, remote, SideRemote, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+	if h := rootEmptied(got.nAncestor, got.nRemote, SideRemote, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
-	if h := tooManyDeletes(&plan, len(ancestor), job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+	if h := tooManyDeletes(&plan, got.nAncestor, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return finish(h)
 	}
 
@@ -315,36 +292,85 @@ func signaturePath(sig, root string) string {
 	return sig
 }
 
-// folding asks a side that receives changes what its filesystem folds. A
-// side that cannot say is taken to fold both case and normalisation, so no
-// pair of names it might merge is written there.
-func folding(ctx context.Context, opts *Options, ep endpoint.Endpoint, side string) endpoint.Folding {
-	f, err := ep.Folding(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			// The pass is ending; nothing will be written.
-			return endpoint.Folding{Case: true, Normalization: true}
-		}
-		opts.Log.Warn("unable to learn whether the folder folds case; names that differ only by case or Unicode normalisation are not written there",
-			"job", opts.Job.Name, "side", side, "err", err)
-		return endpoint.Folding{Case: true, Normalization: true}
+// gather checks both sides' signature files, asks each receiving side
+// what its filesystem folds, and merges both scans with the ancestor (anc,
+// nil for none) into what the pass must reconcile (see merge). It fills in
+// mode's foldings.
+func gather(ctx context.Context, opts *Options, mode *Mode, connected func(context.Context) error, anc *snapshot.AncestorReader) (gathered, error) {
+	job := opts.Job
+	scan := endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
+	feeds := [2]*scanFeed{newScanFeed(SideLocal), newScanFeed(SideRemote)}
+	var foldErr [2]error
+	g, gctx := errgroup.WithContext(ctx)
+	side := func(i int, name string, ep endpoint.Endpoint, wait func(context.Context) error, receives bool, f *endpoint.Folding) {
+		feed := feeds[i]
+		g.Go(func() error {
+			if err := checkSignature(gctx, opts, name, wait); err != nil {
+				return feed.close(gctx, err)
+			}
+			// Asked before the first entry is handed over, so that the
+			// merge knows whether it may drop settled paths.
+			if receives {
+				*f, foldErr[i] = ep.Folding(gctx)
+				if foldErr[i] != nil {
+					*f = endpoint.Folding{Case: true, Normalization: true}
+				}
+			}
+			err := ep.Scan(gctx, scan, func(e tree.Entry) error { return feed.add(gctx, e) })
+			if err != nil {
+				err = fmt.Errorf("unable to scan the %s folder: %w", name, err)
+			}
+			// A connection that could not be made says more than the
+			// listing that needed it.
+			if cerr := wait(gctx); cerr != nil {
+				err = cerr
+			}
+			return feed.close(gctx, err)
+		})
 	}
-	return f
+	side(0, SideLocal, opts.Local, noWait, job.Direction != config.LocalToRemote, &mode.LocalFolding)
+	side(1, SideRemote, opts.Remote, connected, job.Direction == config.LocalToRemote || job.Direction == config.TwoWay, &mode.RemoteFolding)
+	var got gathered
+	g.Go(func() error {
+		var a source = &listSource{}
+		if anc != nil {
+			a = ancestorSource{anc}
+		}
+		var err error
+		got, err = merge(gctx, a, feeds[0], feeds[1], func() bool {
+			return mode.LocalFolding.Folds() || mode.RemoteFolding.Folds()
+		})
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return gathered{}, err
+	}
+	for i, name := range [2]string{SideLocal, SideRemote} {
+		if foldErr[i] != nil {
+			opts.Log.Warn("unable to learn whether the folder folds case; names that differ only by case or Unicode normalisation are not written there",
+				"job", job.Name, "side", name, "err", foldErr[i])
+		}
+	}
+	return got, nil
 }
 
-func scanAll(ctx context.Context, ep endpoint.Endpoint, opts endpoint.ScanOptions, side string) ([]tree.Entry, error) {
-	var out []tree.Entry
-	var prev string
-	err := ep.Scan(ctx, opts, func(e tree.Entry) error {
-		if len(out) > 0 && tree.Compare(prev, e.Path) >= 0 {
-			return fmt.Errorf("the %s scan listed %q after %q, out of order", side, e.Path, prev)
-		}
-		prev = e.Path
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("unable to scan the %s folder: %w", side, err)
+// ancestorError marks an error of reading the ancestor, so that a damaged
+// snapshot is told from a scan's errors.
+type ancestorError struct{ err error }
+
+func (e *ancestorError) Error() string { return e.err.Error() }
+func (e *ancestorError) Unwrap() error { return e.err }
+
+// ancestorSource reads the snapshot's ancestor as a merge source.
+type ancestorSource struct{ r *snapshot.AncestorReader }
+
+func (s ancestorSource) next(ctx context.Context) (tree.Entry, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return tree.Entry{}, false, err
 	}
-	return out, nil
+	e, ok, err := s.r.Next()
+	if err != nil {
+		return e, ok, &ancestorError{err}
+	}
+	return e, ok, nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/halt"
-	"github.com/ferry-sync/ferry/tree"
 )
 
 // ErrHalted is wrapped by every error that stops a pass before it changes
@@ -96,15 +95,16 @@ func signatureMissing(job config.Job, configFile, side, rel string) *HaltError {
 }
 
 // rootEmptied halts when a side that had at least two entries in the
-// ancestor now has none: an unmounted disk or a wiped folder must not be
+// ancestor (ancestor counts them) now has none (scanned counts what its
+// scan listed): an unmounted disk or a wiped folder must not be
 // propagated as a mass deletion. --allow-deletes (allow) lets a deliberate
 // emptying through; reset-sync would instead copy everything back.
-func rootEmptied(ancestor, scanned []tree.Entry, side string, job config.Job, configFile string, allow bool) *HaltError {
-	if allow || len(ancestor) < 2 || len(scanned) > 0 {
+func rootEmptied(ancestor, scanned int, side string, job config.Job, configFile string, allow bool) *HaltError {
+	if allow || ancestor < 2 || scanned > 0 {
 		return nil
 	}
 	h := newHalt(halt.RootEmptied, job, configFile).onSide(job, side)
-	h.Count = len(ancestor)
+	h.Count = ancestor
 	return h
 }
 

@@ -11,7 +11,7 @@ import (
 func TestHaltErrorsAreHalted(t *testing.T) {
 	for _, err := range []error{
 		signatureMissing(config.Job{Name: "j", Local: "/data"}, "f.yaml", SideLocal, ".mounted"),
-		rootEmptied(ents("a", tF1, "b", tF1), nil, SideRemote, config.Job{Name: "j", Remote: "/srv"}, "f.yaml", false),
+		rootEmptied(2, 0, SideRemote, config.Job{Name: "j", Remote: "/srv"}, "f.yaml", false),
 		pairChanged("/a <-> /b", config.Job{Name: "j", Local: "/a", Remote: "/c"}, "f.yaml"),
 		tooManyDeletes(&Plan{LocalDeletes: 3}, 4, config.Job{Name: "j", MaxDelete: config.Limit{Count: 2}}, "f.yaml", false),
 	} {
@@ -45,14 +45,14 @@ func TestRootEmptied(t *testing.T) {
 		for i := 0; i < c.scanned; i++ {
 			s = append(s, at(string(rune('a'+i)), tF1))
 		}
-		h := rootEmptied(a, s, SideLocal, config.Job{Name: "j", Local: "/data"}, "f.yaml", false)
+		h := rootEmptied(len(a), len(s), SideLocal, config.Job{Name: "j", Local: "/data"}, "f.yaml", false)
 		if (h != nil) != c.halts {
 			t.Errorf("%s: halted=%v, want %v", c.name, h != nil, c.halts)
 		}
 		if h != nil && (!strings.Contains(h.Error(), "/data") || !strings.Contains(h.Fix(), "--allow-deletes --config f.yaml j") || h.Count != c.anc) {
 			t.Errorf("%s: reason %q does not name the folder and the way to proceed", c.name, h.Error())
 		}
-		if allowed := rootEmptied(a, s, SideLocal, config.Job{Name: "j", Local: "/data"}, "f.yaml", true); allowed != nil {
+		if allowed := rootEmptied(len(a), len(s), SideLocal, config.Job{Name: "j", Local: "/data"}, "f.yaml", true); allowed != nil {
 			t.Errorf("%s: --allow-deletes did not lift the halt", c.name)
 		}
 	}

@@ -1,0 +1,82 @@
+package snapshot
+
+import (
+	"fmt"
+
+	"github.com/ferry-sync/ferry/tree"
+	bolt "go.etcd.io/bbolt"
+)
+
+// ancestorBatch is how many ancestor records one read transaction of an
+// AncestorReader decodes.
+const ancestorBatch = 1024
+
+// AncestorReader reads the ancestor in tree.Compare order, a bounded batch
+// at a time, so that a pass can merge it with the scans without holding it
+// whole. Each batch is read in its own short transaction: no read
+// transaction stays open between calls, so writes (a scan cache storing
+// chunk lists, say) never wait on the reader. The ancestor itself must not
+// change while it is read; during a pass only the applier writes it, after
+// the merge.
+type AncestorReader struct {
+	db    *DB
+	after []byte // the key of the last record returned; nil before the first
+	buf   []tree.Entry
+	i     int
+	done  bool
+}
+
+// AncestorReader starts reading the ancestor from its first path.
+func (db *DB) AncestorReader() *AncestorReader {
+	return &AncestorReader{db: db}
+}
+
+// Next returns the next ancestor entry, or false when there is none. A
+// record that does not decode is an error wrapping ErrDamaged.
+func (r *AncestorReader) Next() (tree.Entry, bool, error) {
+	if r.i == len(r.buf) {
+		if r.done {
+			return tree.Entry{}, false, nil
+		}
+		if err := r.fill(); err != nil {
+			return tree.Entry{}, false, err
+		}
+		if len(r.buf) == 0 {
+			return tree.Entry{}, false, nil
+		}
+	}
+	e := r.buf[r.i]
+	r.buf[r.i] = tree.Entry{}
+	r.i++
+	return e, true, nil
+}
+
+func (r *AncestorReader) fill() error {
+	r.buf, r.i = r.buf[:0], 0
+	err := r.db.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAncestor).Cursor()
+		var k, v []byte
+		if r.after == nil {
+			k, v = c.First()
+		} else if k, v = c.Seek(r.after); k != nil && string(k) == string(r.after) {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(r.buf) < ancestorBatch; k, v = c.Next() {
+			e, err := parseStoredEntry(k, v)
+			if err != nil {
+				return err
+			}
+			r.buf = append(r.buf, e)
+			r.after = append(r.after[:0], k...)
+		}
+		if k == nil {
+			r.done = true
+		}
+		return nil
+	})
+	if err != nil {
+		r.buf, r.done = r.buf[:0], true
+		return fmt.Errorf("unable to read ancestor from %s: %w", r.db.path, err)
+	}
+	return nil
+}
