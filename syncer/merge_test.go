@@ -223,3 +223,61 @@ func pathsOf(l []tree.Entry) []string {
 	}
 	return out
 }
+
+// TestScanFeed: a feed hands entries over in order and in batches, refuses
+// a scan that lists out of order, passes a failed scan's error on instead
+// of ending as if the side were empty, and lets a scan waiting on a full
+// feed leave when the pass is cancelled.
+func TestScanFeed(t *testing.T) {
+	ctx := context.Background()
+	f := newScanFeed(SideLocal)
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for i := range scanBatch + 3 {
+			if err = f.add(ctx, tree.Entry{Path: fmt.Sprintf("f%06d", i), Kind: tree.File}); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = f.add(ctx, tree.Entry{Path: "a", Kind: tree.File})
+		}
+		done <- f.close(ctx, err)
+	}()
+	n := 0
+	for {
+		_, ok, err := f.next(ctx)
+		if err != nil {
+			if n != scanBatch {
+				t.Errorf("the error came after %d entries, want the %d of the first full batch", n, scanBatch)
+			}
+			if want := `the local scan listed "a" after "f000514", out of order`; err.Error() != want {
+				t.Errorf("error %q, want %q", err, want)
+			}
+			break
+		}
+		if !ok {
+			t.Fatal("a scan that failed ended the feed as if complete")
+		}
+		n++
+	}
+	if err := <-done; err == nil {
+		t.Error("close did not return the scan's error")
+	}
+
+	// A scan blocked on a feed nobody reads leaves on cancellation.
+	cctx, cancel := context.WithCancel(ctx)
+	g := newScanFeed(SideRemote)
+	blocked := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; err == nil && i < 100*scanBatch; i++ {
+			err = g.add(cctx, tree.Entry{Path: fmt.Sprintf("f%06d", i), Kind: tree.File})
+		}
+		blocked <- err
+	}()
+	cancel()
+	if err := <-blocked; err != context.Canceled {
+		t.Errorf("a blocked scan returned %v on cancellation, want context.Canceled", err)
+	}
+}
