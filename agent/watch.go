@@ -45,28 +45,18 @@ func (o *ownWrites) observe(ev syncer.Event) {
 }
 
 // agreed returns, for each path written, the state the pass recorded in
-// the ancestor (Absent for a path it removed). It reads the whole ancestor
-// once, which costs less than the pass that wrote.
+// the ancestor (Absent for a path it removed), looking each one up.
 func (o *ownWrites) agreed(db *snapshot.DB) (map[string]tree.Entry, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.full || len(o.paths) == 0 {
 		return nil, nil
 	}
-	out := make(map[string]tree.Entry, len(o.paths))
+	paths := make([]string, 0, len(o.paths))
 	for p := range o.paths {
-		out[p] = tree.Entry{Path: p}
+		paths = append(paths, p)
 	}
-	err := db.EachAncestor(func(e tree.Entry) error {
-		if _, ok := out[e.Path]; ok {
-			out[e.Path] = e
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return db.AncestorOf(paths)
 }
 
 // inAgreedState reports whether the path at abs is still exactly in the

@@ -80,3 +80,35 @@ func (r *AncestorReader) fill() error {
 	}
 	return nil
 }
+
+// AncestorOf returns the agreed state of each of paths, Kind Absent (with
+// the path) for those the ancestor does not hold. It looks each one up,
+// in one read transaction, instead of reading the whole ancestor.
+func (db *DB) AncestorOf(paths []string) (map[string]tree.Entry, error) {
+	out := make(map[string]tree.Entry, len(paths))
+	err := db.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAncestor)
+		var k []byte
+		for _, p := range paths {
+			out[p] = tree.Entry{Path: p}
+			if tree.ValidPath(p) != nil {
+				continue
+			}
+			k = appendKey(k[:0], p)
+			v := b.Get(k)
+			if v == nil {
+				continue
+			}
+			e, err := parseStoredEntry(k, v)
+			if err != nil {
+				return err
+			}
+			out[p] = e
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to read ancestor from %s: %w", db.path, err)
+	}
+	return out, nil
+}
