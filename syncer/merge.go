@@ -169,11 +169,15 @@ func merge(ctx context.Context, anc, loc, rem source, keepAll func() bool) (gath
 	}
 	g.keptAll = keepAll()
 	for srcs[0].ok || srcs[1].ok || srcs[2].ok {
-		var p string
-		have := false
-		for _, s := range srcs {
-			if s.ok && (!have || tree.Compare(s.head.Path, p) < 0) {
-				p, have = s.head.Path, true
+		// The smallest path among the heads; usually all three hold the
+		// same one, which needs no ordering.
+		p := srcs[0].head.Path
+		if !srcs[0].ok || !srcs[1].ok || !srcs[2].ok || p != srcs[1].head.Path || p != srcs[2].head.Path {
+			have := false
+			for _, s := range srcs {
+				if s.ok && (!have || tree.Compare(s.head.Path, p) < 0) {
+					p, have = s.head.Path, true
+				}
 			}
 		}
 		var row [3]tree.Entry
