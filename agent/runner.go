@@ -374,7 +374,11 @@ func (l *loop) startWatching() {
 	r := l.r
 	w, err := r.a.newWatcher()
 	if err != nil {
-		r.log.Error("unable to watch for changes; falling back to a pass every interval", "err", err, "interval", r.job.Interval)
+		args := []any{"err", err, "interval", r.job.Interval}
+		if watch.IsInstanceLimit(err) {
+			args = append(args, "fix", "the inotify instance limit is reached; "+watch.InstancesFix)
+		}
+		r.log.Error("unable to watch for changes; falling back to a pass every interval", args...)
 		return
 	}
 	roots := []string{r.job.Local}

@@ -181,3 +181,30 @@ func TestWatchLimitPollsUnwatchedDirectories(t *testing.T) {
 	writeFile(t, filepath.Join(local, "b", "later.txt"), "l")
 	waitNextPass(h, third.Add(time.Second))
 }
+
+// TestWatchInstanceLimitNamesTheSysctl: a job that cannot make a watcher
+// at all at the inotify instance limit (EMFILE) names the sysctl that
+// raises it, and polls every interval.
+func TestWatchInstanceLimitNamesTheSysctl(t *testing.T) {
+	job := config.Job{Name: "j", Local: t.TempDir(), Remote: t.TempDir(), Direction: config.TwoWay, Mode: config.Continuous,
+		Interval: time.Minute, Cooloff: time.Second, RescanInterval: 24 * time.Hour}
+	logs := &logRecords{}
+	clock := newFakeClock(mustTime(t, "2025-01-03 00:03:00"))
+	a, err := New(testConfig(t, job), Options{Open: nopOpen, Clock: clock, Log: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.newWatcher = func() (watch.Watcher, error) {
+		return nil, fmt.Errorf("unable to make a watcher: %w", syscall.EMFILE)
+	}
+	a.pass = func(context.Context, syncer.Options) (snapshot.PassRecord, error) {
+		return snapshot.PassRecord{Start: clock.Now(), End: clock.Now()}, nil
+	}
+	h := &harness{t: t, a: a, clock: clock}
+	h.run()
+	waitFor(t, "first pass taken in", func() bool { return h.status("j").Last != nil })
+	waitNextPass(h, clock.Now().Add(time.Minute))
+	if n := logs.count("ERROR", "fs.inotify.max_user_instances"); n != 1 {
+		t.Fatalf("%d errors naming fs.inotify.max_user_instances, want 1", n)
+	}
+}

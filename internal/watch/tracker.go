@@ -81,6 +81,14 @@ func (e *AddError) Limit() bool { return errors.Is(e.Err, syscall.ENOSPC) }
 // LimitFix is how to raise the inotify watch limit.
 const LimitFix = "raise it with: sysctl fs.inotify.max_user_watches=1048576 (and set it in /etc/sysctl.d to keep it)"
 
+// InstancesFix is how to raise the inotify instance limit, which a new
+// watcher meets as EMFILE (see IsInstanceLimit).
+const InstancesFix = "raise it with: sysctl fs.inotify.max_user_instances=1024 (and set it in /etc/sysctl.d to keep it)"
+
+// IsInstanceLimit reports whether NewFS failed at the inotify instance
+// limit.
+func IsInstanceLimit(err error) bool { return errors.Is(err, syscall.EMFILE) }
+
 // Fix says what to do about the failure: LimitFix at the watch limit,
 // nothing otherwise.
 func (e *AddError) Fix() string {
