@@ -376,7 +376,7 @@ func (l *loop) startWatching() {
 	if err != nil {
 		args := []any{"err", err, "interval", r.job.Interval}
 		if watch.IsInstanceLimit(err) {
-			args = append(args, "fix", "the inotify instance limit is reached; "+watch.InstancesFix)
+			args = append(args, "fix", "the inotify instance limit (or the limit of open files) is reached; "+watch.InstancesFix)
 		}
 		r.log.Error("unable to watch for changes; falling back to a pass every interval", args...)
 		return
@@ -464,7 +464,8 @@ func (l *loop) followUnwatched(idle bool) {
 		l.said = true
 		r.log.Warn("some directories cannot be watched; changes below them are synced by a pass every interval until they can be",
 			"unwatched", l.trk.Unwatched(), "err", f, "interval", r.job.Interval)
-	case f == nil && l.said:
+	case f == nil && l.said && !l.rootMissing():
+		// A missing root's directories are forgotten, not watched.
 		l.said = false
 		r.log.Info("every directory is watched again; polling for unwatched ones stops")
 	}

@@ -86,7 +86,7 @@ const LimitFix = "raise it with: sysctl fs.inotify.max_user_watches=1048576 (and
 const InstancesFix = "raise it with: sysctl fs.inotify.max_user_instances=1024 (and set it in /etc/sysctl.d to keep it)"
 
 // IsInstanceLimit reports whether NewFS failed at the inotify instance
-// limit.
+// limit (or at the process's limit of open files: both are EMFILE).
 func IsInstanceLimit(err error) bool { return errors.Is(err, syscall.EMFILE) }
 
 // Fix says what to do about the failure: LimitFix at the watch limit,
