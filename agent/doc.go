@@ -18,7 +18,9 @@
 // mtime, permissions), which costs one read of the snapshot per pass that
 // wrote. A watched root that goes missing holds the job (shown as halted)
 // until it is back; the roots are looked at every 2 seconds, since a mount
-// or an unmount raises no event.
+// or an unmount raises no event. Directories that cannot be watched (the
+// inotify watch limit) raise no event either: while there are any, the job
+// polls every interval, and each poll tries to watch them again.
 //
 // SetBandwidth lasts until the job restarts (a reload that changes the job,
 // or a new agent); the next bandwidth.schedule rule to fire overrides it.

@@ -236,6 +236,7 @@ type loop struct {
 	rewalk    bool      // re-add watches before the next pass
 	checkAt   time.Time // next look at the watched roots
 	trk       *watch.Tracker
+	said      bool // that some directories cannot be watched, until all are
 	deb       *debouncer
 	wEvents   <-chan fsnotify.Event
 	wErrors   <-chan error
@@ -281,6 +282,7 @@ func (r *runner) run(ctx context.Context, after <-chan struct{}) {
 		l.startWatching()
 	}
 	l.s = newSchedule(jobCadence(r.job, r.sched), now, r.startStopped, l.trk != nil, l.remoteSight(), l.rootMissing())
+	l.followUnwatched(true)
 	if r.job.Mode == config.Continuous && !l.s.Stopped() {
 		l.keptRemote()
 	}
@@ -372,7 +374,11 @@ func (l *loop) startWatching() {
 	r := l.r
 	w, err := r.a.newWatcher()
 	if err != nil {
-		r.log.Error("unable to watch for changes; falling back to a pass every interval", "err", err, "interval", r.job.Interval)
+		args := []any{"err", err, "interval", r.job.Interval}
+		if watch.IsInstanceLimit(err) {
+			args = append(args, "fix", "the inotify instance limit (or the limit of open files) is reached; "+watch.InstancesFix)
+		}
+		r.log.Error("unable to watch for changes; falling back to a pass every interval", args...)
 		return
 	}
 	roots := []string{r.job.Local}
@@ -392,6 +398,7 @@ func (l *loop) watchEvent(ev fsnotify.Event) {
 	missing := l.rootMissing()
 	key, ok := l.trk.Handle(ev)
 	l.rootsChanged(missing, nil)
+	l.followUnwatched(l.op == nil)
 	if ok && !l.s.Stopped() && !l.rootMissing() && (l.op != nil || !l.ownChange(key)) {
 		l.touch(key, l.clock.Now())
 	}
@@ -438,6 +445,44 @@ func (l *loop) noteOwn(own map[string]tree.Entry) {
 			}
 		}
 	}
+}
+
+// followUnwatched follows the directories the tracker could not watch
+// (the inotify watch limit, permissions): it says so once, with the fix,
+// and has the schedule poll every interval while there are any, as their
+// changes raise no event; idle says no pass runs. The poll passes walk the
+// tree again (maybeStart), so once the limit is raised or the directories
+// go, polling stops.
+func (l *loop) followUnwatched(idle bool) {
+	if l.trk == nil {
+		return
+	}
+	r := l.r
+	f := l.trk.Failed()
+	switch {
+	case f != nil && !l.said:
+		l.said = true
+		r.log.Warn("some directories cannot be watched; changes below them are synced by a pass every interval until they can be",
+			"unwatched", l.trk.Unwatched(), "err", f, "interval", r.job.Interval)
+	case f == nil && l.said && !l.rootMissing():
+		// A missing root's directories are forgotten, not watched.
+		l.said = false
+		r.log.Info("every directory is watched again; polling for unwatched ones stops")
+	}
+	l.s = l.s.Unwatched(l.clock.Now(), idle, f != nil)
+}
+
+// unwatchedStatus is the status of the directories that cannot be
+// watched, nil if there is none.
+func (l *loop) unwatchedStatus() *Unwatched {
+	if l.trk == nil {
+		return nil
+	}
+	f := l.trk.Failed()
+	if f == nil {
+		return nil
+	}
+	return &Unwatched{Dirs: l.trk.Unwatched(), Dir: f.Dir, Limit: f.Limit(), Err: f.Err.Error(), Fix: f.Fix(), Every: l.r.job.Interval}
 }
 
 // rootMissing reports whether a watched root is gone: the job holds its
@@ -547,6 +592,7 @@ func (l *loop) timer() {
 		l.checkAt = now.Add(rootCheck)
 		missing := l.rootMissing()
 		l.rootsChanged(missing, l.trk.CheckRoots())
+		l.followUnwatched(l.op == nil)
 	}
 }
 
@@ -587,13 +633,16 @@ func (l *loop) maybeStart(ctx context.Context) {
 	if why == 0 {
 		return
 	}
-	if why&dueRescan != 0 {
+	if why&dueRescan != 0 || why&duePoll != 0 && l.trk != nil && l.trk.Failed() != nil {
+		// A poll for directories that could not be watched tries them
+		// again: the limit may have been raised.
 		l.rewalk = true
 	}
 	if l.rewalk && l.trk != nil {
 		// Re-arming a root that turns out replaced asks for a pass:
 		// this one, which scans everything.
 		l.rootsChanged(false, l.trk.AddAll())
+		l.followUnwatched(false)
 		if l.rootMissing() {
 			l.rewalk = false
 			return
@@ -893,10 +942,11 @@ func (l *loop) publish() {
 		next = l.s.NextPass(now, l.op == nil)
 	}
 	r.stopped.Store(l.s.Stopped())
-	cfgFile, missing := r.a.configFile(), l.missingRoot()
+	cfgFile, missing, unwatched := r.a.configFile(), l.missingRoot(), l.unwatchedStatus()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.status.NextPass = next
+	r.status.Unwatched = unwatched
 	r.status.Config = cfgFile
 	r.status.SetHalt(l.halt)
 	if l.db == nil && l.dbErr != nil {

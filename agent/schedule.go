@@ -48,7 +48,7 @@ const (
 	dueNext                       // the interval or cron time
 	dueRetry                      // a retry after a failure
 	dueRescan                     // continuous mode's full rescan
-	duePoll                       // continuous mode's poll of an unwatched remote
+	duePoll                       // continuous mode's poll of what is not watched
 	dueChanges                    // changes have been still for cooloff
 )
 
@@ -70,9 +70,10 @@ type schedule struct {
 	pollAt   time.Time
 	settled  time.Time // the debouncer's due time
 
-	watching bool // the job watches its local root
-	sight    remoteSight
-	armed    bool // ferry serve watches the remote folder
+	watching  bool // the job watches its local root
+	unwatched bool // some directories below its roots cannot be watched
+	sight     remoteSight
+	armed     bool // ferry serve watches the remote folder
 }
 
 // newSchedule is the schedule of a job starting at now. Interval and
@@ -191,9 +192,10 @@ func (s schedule) OnEnded(now time.Time, end passEnd) schedule {
 	return s
 }
 
-// polled reports whether the remote side is only seen by a pass.
+// polled reports whether some changes (the remote side, or directories
+// that cannot be watched) are only seen by a pass.
 func (s schedule) polled() bool {
-	if !s.watching {
+	if !s.watching || s.unwatched {
 		return true
 	}
 	switch s.sight {
@@ -264,7 +266,9 @@ func (s schedule) Hold(missing bool) schedule {
 // polling.
 func (s schedule) Armed() schedule {
 	s.armed = true
-	s.pollAt = time.Time{}
+	if !s.polled() {
+		s.pollAt = time.Time{}
+	}
 	return s
 }
 
@@ -279,6 +283,25 @@ func (s schedule) Disarmed() schedule {
 func (s schedule) NoWatch(now time.Time, idle bool) schedule {
 	s.armed = false
 	if idle && s.pollAt.IsZero() && !s.stopped {
+		s.pollAt = now.Add(s.c.interval)
+	}
+	return s
+}
+
+// Unwatched takes whether some directories below the watched roots cannot
+// be watched (the inotify watch limit): while some cannot, their changes
+// are seen only by a pass, so a continuous job polls every interval,
+// starting now if no pass runs (idle); once every one is watched, polling
+// stops unless the remote side needs it.
+func (s schedule) Unwatched(now time.Time, idle, unwatched bool) schedule {
+	if s.c.mode != config.Continuous {
+		return s
+	}
+	s.unwatched = unwatched
+	switch {
+	case !s.polled():
+		s.pollAt = time.Time{}
+	case idle && s.pollAt.IsZero() && !s.stopped:
 		s.pollAt = now.Add(s.c.interval)
 	}
 	return s

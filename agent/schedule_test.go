@@ -153,6 +153,10 @@ func changed(after time.Duration) func(schedule, time.Time) schedule {
 	return func(s schedule, now time.Time) schedule { return s.Changes(now.Add(after)) }
 }
 
+func unwatched(some, idle bool) func(schedule, time.Time) schedule {
+	return func(s schedule, now time.Time) schedule { return s.Unwatched(now, idle, some) }
+}
+
 func TestScheduleTable(t *testing.T) {
 	t0 := mustTime(t, "2025-01-03 10:07:30") // a Friday
 	quarter, err := parseCron("*/15 * * * *")
@@ -277,6 +281,39 @@ func TestScheduleTable(t *testing.T) {
 			{at: sec(65), do: started, wake: min(60) + sec(2)},
 			{at: sec(66), do: func(s schedule, now time.Time) schedule { return s.NoWatch(now, false) }, wake: min(60) + sec(2)},
 			{at: sec(67), do: ended(passOK), wake: sec(127)},
+		}},
+		{name: "continuous: directories that cannot be watched are polled until every one is", c: continuous, watching: true, sight: remoteWatched, steps: []schedStep{
+			{at: 0, do: unwatched(true, true), due: dueQueued, wake: sec(60)},
+			{at: 0, do: started, wake: sec(60)},
+			{at: sec(1), do: ended(passOK), wake: sec(61)}, // a poll, not the rescan an hour away
+			{at: sec(61), due: duePoll, wake: sec(61)},
+			{at: sec(61), do: started, wake: min(60) + sec(1)},
+			{at: sec(62), do: ended(passOK), wake: sec(122)},
+			{at: sec(70), do: unwatched(false, true), wake: min(60) + sec(62)}, // all watched again: no poll
+			{at: sec(122), wake: min(60) + sec(62)},
+			// The limit reached during a pass: polled from the pass's end.
+			{at: sec(130), do: func(s schedule, _ time.Time) schedule { return s.Ask() }, due: dueQueued, wake: min(60) + sec(62)},
+			{at: sec(130), do: started, wake: min(60) + sec(62)},
+			{at: sec(131), do: unwatched(true, false), wake: min(60) + sec(62)},
+			{at: sec(132), do: ended(passOK), wake: sec(192)},
+			{at: sec(140), do: unwatched(true, true), wake: sec(192)}, // still: the poll stays
+		}},
+		{name: "continuous: unwatched local directories are polled while the server's watch is armed", c: continuous, watching: true, sight: remoteServed, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: unwatched(true, false), wake: never},
+			{at: sec(2), do: ended(passOK), wake: sec(62)},
+			{at: sec(3), do: func(s schedule, _ time.Time) schedule { return s.Armed() }, wake: sec(62)},
+			{at: sec(4), do: unwatched(false, true), wake: min(60) + sec(2)}, // armed and all watched: no poll
+			{at: sec(5), do: unwatched(true, true), wake: sec(65)},
+			// The server cannot watch either: the remote keeps the poll
+			// once every local directory is watched.
+			{at: sec(6), do: func(s schedule, now time.Time) schedule { return s.NoWatch(now, true) }, wake: sec(65)},
+			{at: sec(7), do: unwatched(false, true), wake: sec(65)},
+		}},
+		{name: "interval: unwatched directories change nothing", c: interval, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: ended(passOK), wake: sec(61)},
+			{at: sec(2), do: unwatched(true, true), wake: sec(61)},
 		}},
 		{name: "continuous without a local watch: always polled", c: continuous, sight: remoteServed, steps: []schedStep{
 			{at: 0, do: started, wake: never},

@@ -67,4 +67,19 @@ type JobStatus struct {
 	Conflicts int                  `json:"conflicts"`
 	Transfers []TransferStatus     `json:"transfers,omitempty"`
 	Bandwidth config.Bandwidth     `json:"bandwidth"`
+	// Unwatched is set while a continuous job has directories it cannot
+	// watch.
+	Unwatched *Unwatched `json:"unwatched,omitempty"`
+}
+
+// Unwatched is a continuous job's directories that cannot be watched (the
+// inotify watch limit, permissions): changes below them raise no event,
+// so a pass every Every picks them up until they can be watched.
+type Unwatched struct {
+	Dirs  int           `json:"dirs"`          // not watched, nor anything below them
+	Dir   string        `json:"dir"`           // the first of them
+	Limit bool          `json:"limit"`         // the inotify watch limit is the cause
+	Err   string        `json:"err"`           // why Dir could not be watched
+	Fix   string        `json:"fix,omitempty"` // what to do (at the limit: the sysctl to raise it)
+	Every time.Duration `json:"every_ns"`
 }

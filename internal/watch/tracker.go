@@ -62,7 +62,11 @@ type Tracker struct {
 	partial string
 	log     *slog.Logger
 	watched map[string]bool
-	failed  *AddError // the first directory that could not be watched
+	// unwatched holds the directories that could not be watched (nothing
+	// below one is tried), until a walk watches them or they go; failed
+	// is one of them, nil when there is none.
+	unwatched map[string]*AddError
+	failed    *AddError
 }
 
 // AddError is a directory that could not be watched.
@@ -74,18 +78,70 @@ type AddError struct {
 // Limit reports whether the inotify watch limit was the cause.
 func (e *AddError) Limit() bool { return errors.Is(e.Err, syscall.ENOSPC) }
 
+// LimitFix is how to raise the inotify watch limit.
+const LimitFix = "raise it with: sysctl fs.inotify.max_user_watches=1048576 (and set it in /etc/sysctl.d to keep it)"
+
+// InstancesFix is how to raise the inotify instance limit, which a new
+// watcher meets as EMFILE (see IsInstanceLimit).
+const InstancesFix = "raise it with: sysctl fs.inotify.max_user_instances=1024 (and set it in /etc/sysctl.d to keep it)"
+
+// IsInstanceLimit reports whether NewFS failed at the inotify instance
+// limit (or at the process's limit of open files: both are EMFILE).
+func IsInstanceLimit(err error) bool { return errors.Is(err, syscall.EMFILE) }
+
+// Fix says what to do about the failure: LimitFix at the watch limit,
+// nothing otherwise.
+func (e *AddError) Fix() string {
+	if e.Limit() {
+		return LimitFix
+	}
+	return ""
+}
+
 func (e *AddError) Error() string {
 	if e.Limit() {
-		return "unable to watch " + e.Dir + ": the inotify watch limit is reached; raise it with: sysctl fs.inotify.max_user_watches=1048576 (and set it in /etc/sysctl.d to keep it)"
+		return "unable to watch " + e.Dir + ": the inotify watch limit is reached; " + LimitFix
 	}
 	return "unable to watch " + e.Dir + ": " + e.Err.Error()
 }
 
 func (e *AddError) Unwrap() error { return e.Err }
 
-// Failed returns the first directory that could not be watched, nil if
-// every one was.
+// Failed returns a directory that could not be watched and still is not
+// (the first one, until it is watched or goes), nil if every one is.
 func (t *Tracker) Failed() *AddError { return t.failed }
+
+// Unwatched is how many directories could not be watched and still are
+// not; what is below them is not watched either.
+func (t *Tracker) Unwatched() int { return len(t.unwatched) }
+
+// unwatch records that dir could not be watched.
+func (t *Tracker) unwatch(ae *AddError) {
+	t.unwatched[ae.Dir] = ae
+	if t.failed == nil {
+		t.failed = ae
+	}
+}
+
+// rewatched forgets that dir could not be watched (it is watched now, or
+// gone).
+func (t *Tracker) rewatched(dir string) {
+	if _, ok := t.unwatched[dir]; !ok {
+		return
+	}
+	delete(t.unwatched, dir)
+	if t.failed == nil || t.failed.Dir != dir {
+		return
+	}
+	// Another one stands for them, the first in path order so that
+	// what is reported does not depend on map order.
+	t.failed = nil
+	for _, ae := range t.unwatched {
+		if t.failed == nil || ae.Dir < t.failed.Dir {
+			t.failed = ae
+		}
+	}
+}
 
 // Roots are the tracked roots, cleaned, in the order given to New.
 func (t *Tracker) Roots() []string { return t.roots }
@@ -96,7 +152,8 @@ func (t *Tracker) Close() error { return t.w.Close() }
 // New tracks roots (none watched until AddAll) through w; exclude and
 // partial say which paths never matter.
 func New(w Watcher, roots []string, exclude *tree.Matcher, partial string, log *slog.Logger) *Tracker {
-	t := &Tracker{w: w, exclude: exclude, partial: partial, log: log, watched: make(map[string]bool)}
+	t := &Tracker{w: w, exclude: exclude, partial: partial, log: log, watched: make(map[string]bool),
+		unwatched: make(map[string]*AddError)}
 	for _, r := range roots {
 		t.roots = append(t.roots, filepath.Clean(r))
 	}
@@ -106,8 +163,14 @@ func New(w Watcher, roots []string, exclude *tree.Matcher, partial string, log *
 }
 
 // AddAll re-arms every root that changed and watches each directory not
-// yet watched. It reports the roots it re-armed.
+// yet watched, trying again those that could not be watched (the limit
+// may have been raised, or watches freed). It reports the roots it
+// re-armed.
 func (t *Tracker) AddAll() []int {
+	// The walk finds again those that still cannot be watched; those
+	// gone meanwhile raised no event if their parent was not watched.
+	clear(t.unwatched)
+	t.failed = nil
 	rearmed := t.CheckRoots()
 	for i, r := range t.roots {
 		if t.armed[i] != nil && !slices.Contains(rearmed, i) {
@@ -180,8 +243,9 @@ func (t *Tracker) Missing() (int, bool) {
 }
 
 // addTree watches dir and every directory below it. A directory that
-// cannot be watched (inotify limit, permissions) is logged: the safety
-// rescan still catches its changes.
+// cannot be watched (inotify limit, permissions) is recorded for Failed and
+// Unwatched, and logged at debug level only: at the limit every directory
+// left fails, and the tracker's owner says it once.
 func (t *Tracker) addTree(dir string) {
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -199,25 +263,30 @@ func (t *Tracker) addTree(dir string) {
 		}
 		if err := t.w.Add(p); err != nil {
 			ae := &AddError{Dir: p, Err: err}
-			if t.failed == nil {
-				t.failed = ae
-			}
-			t.log.Warn("unable to watch directory; its changes are picked up by the periodic rescan",
-				"dir", p, "err", ae)
+			t.unwatch(ae)
+			t.log.Debug("unable to watch directory", "dir", p, "err", ae)
 			return filepath.SkipDir
 		}
+		t.rewatched(p)
 		t.watched[p] = true
 		return nil
 	})
 }
 
 // drop forgets the watches on dir and below (it was removed or renamed
-// away; the kernel has already dropped them, so Remove errors are expected).
+// away; the kernel has already dropped them, so Remove errors are
+// expected), and those below that could not be watched.
 func (t *Tracker) drop(dir string) {
+	below := func(p string) bool { return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator)) }
 	for p := range t.watched {
-		if p == dir || strings.HasPrefix(p, dir+string(filepath.Separator)) {
+		if below(p) {
 			_ = t.w.Remove(p)
 			delete(t.watched, p)
+		}
+	}
+	for p := range t.unwatched {
+		if below(p) {
+			t.rewatched(p)
 		}
 	}
 }
@@ -272,7 +341,8 @@ func (t *Tracker) Handle(ev fsnotify.Event) (string, bool) {
 		}
 	}
 	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
-		if isDir {
+		if _, unwatched := t.unwatched[p]; isDir || unwatched {
+			isDir = true
 			t.drop(p)
 		}
 	}

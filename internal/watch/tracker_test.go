@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,5 +56,49 @@ func TestWatchLimitNamesTheSysctl(t *testing.T) {
 	}
 	if !strings.Contains(f.Error(), "sysctl fs.inotify.max_user_watches=") || !strings.Contains(f.Error(), f.Dir) {
 		t.Fatalf("message does not name the directory and the sysctl: %v", f)
+	}
+}
+
+// TestUnwatchedClearsOnceWatchedOrGone: the directories that could not be
+// watched are counted until a later walk watches them (the limit was
+// raised) or they are removed; Failed is nil again then.
+func TestUnwatchedClearsOnceWatchedOrGone(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"a", "b", "c", "c/deep"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &limited{n: 2} // root and a
+	trk := New(w, []string{root}, nil, "", slog.New(slog.DiscardHandler))
+	trk.AddAll()
+	if n, f := trk.Unwatched(), trk.Failed(); n != 2 || f == nil || f.Dir != filepath.Join(root, "b") {
+		t.Fatalf("Unwatched() = %d, Failed() = %v; want b and c (not c/deep, below c), b first", n, f)
+	}
+	if f := trk.Failed(); f.Fix() == "" || !strings.Contains(f.Fix(), "fs.inotify.max_user_watches") {
+		t.Fatalf("Fix() = %q, want the sysctl", f.Fix())
+	}
+
+	// b is removed: its parent's watch says so, and c stands for the rest.
+	if err := os.Remove(filepath.Join(root, "b")); err != nil {
+		t.Fatal(err)
+	}
+	trk.Handle(fsnotify.Event{Name: filepath.Join(root, "b"), Op: fsnotify.Remove})
+	if n, f := trk.Unwatched(), trk.Failed(); n != 1 || f == nil || f.Dir != filepath.Join(root, "c") {
+		t.Fatalf("after b went: Unwatched() = %d, Failed() = %v; want c alone", n, f)
+	}
+	// Still at the limit: a walk finds c again.
+	trk.AddAll()
+	if n := trk.Unwatched(); n != 1 {
+		t.Fatalf("walk at the limit: Unwatched() = %d, want 1", n)
+	}
+
+	w.n = 100 // the limit is raised
+	trk.AddAll()
+	if n, f := trk.Unwatched(), trk.Failed(); n != 0 || f != nil {
+		t.Fatalf("after the limit was raised: Unwatched() = %d, Failed() = %v; want none", n, f)
+	}
+	if !slices.Contains(w.added, filepath.Join(root, "c", "deep")) {
+		t.Fatalf("watched %v, want c/deep too", w.added)
 	}
 }

@@ -323,3 +323,21 @@ func TestEscapeJSONKeepsTheValue(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusNotesUnwatchedDirectories: a continuous job at the inotify
+// watch limit says so under the table, with the sysctl to raise it and
+// how its changes are synced meanwhile.
+func TestStatusNotesUnwatchedDirectories(t *testing.T) {
+	j := agent.JobStatus{Name: "photos", State: agent.Idle, Mode: config.Continuous, NextPass: now.Add(time.Minute),
+		Unwatched: &agent.Unwatched{Dirs: 120, Dir: "/home/ann/photos/2019", Limit: true, Err: "no space left on device",
+			Fix: "raise it with: sysctl fs.inotify.max_user_watches=1048576", Every: 5 * time.Minute}}
+	var b bytes.Buffer
+	if err := Status(&b, []agent.JobStatus{j}, now, false); err != nil {
+		t.Fatal(err)
+	}
+	want := "\nphotos: 120 directories cannot be watched (the inotify watch limit is reached), so changes below them are synced by a pass every 5m00s rather than at once\n" +
+		"  - raise it with: sysctl fs.inotify.max_user_watches=1048576\n"
+	if !strings.HasSuffix(b.String(), want) {
+		t.Fatalf("status:\n%s\nwant it to end with:\n%s", b.String(), want)
+	}
+}

@@ -45,6 +45,9 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 		case j.State == agent.Stopped:
 			fmt.Fprintf(&notes, "\n%s is stopped; start it again with: %s\n", name, command("resume", j))
 		}
+		if u := j.Unwatched; u != nil {
+			notes.WriteString("\n" + UnwatchedNote(j.Name, *u))
+		}
 		if j.Last != nil && j.Last.Recovered != nil {
 			fmt.Fprintf(&notes, "\n%s: %s", name, Recovered(*j.Last.Recovered))
 		}
@@ -63,6 +66,22 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 	}
 	_, err := io.WriteString(w, notes.String())
 	return err
+}
+
+// UnwatchedNote says that a continuous job cannot watch some directories,
+// how their changes are synced meanwhile, and the fix, as its own line.
+func UnwatchedNote(job string, u agent.Unwatched) string {
+	why := "the inotify watch limit is reached"
+	if !u.Limit {
+		why = Clean(u.Dir) + ": " + Clean(u.Err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d %s cannot be watched (%s), so changes below them are synced by a pass every %s rather than at once\n",
+		Clean(job), u.Dirs, plural(u.Dirs, "directory", "directories"), why, Duration(u.Every))
+	if u.Fix != "" {
+		fmt.Fprintf(&b, "  - %s\n", Clean(u.Fix))
+	}
+	return b.String()
 }
 
 // Recovered says that a pass found its snapshot damaged, what became of

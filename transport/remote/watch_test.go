@@ -3,10 +3,13 @@ package remote_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,3 +141,73 @@ func TestWatchFailureSaysWhyOnce(t *testing.T) {
 type refusing struct{ watch.Watcher }
 
 func (refusing) Add(string) error { return errors.New("inotify_add_watch: no space left on device") }
+
+// limitedFS is a real watcher that holds at most n watches and refuses
+// more with ENOSPC, as inotify does at max_user_watches.
+type limitedFS struct {
+	watch.Watcher
+	mu   sync.Mutex
+	n    int
+	held map[string]bool
+}
+
+func (w *limitedFS) Add(name string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.held[name] && len(w.held) >= w.n {
+		return fmt.Errorf("%q: %w", name, syscall.ENOSPC)
+	}
+	if err := w.Watcher.Add(name); err != nil {
+		return err
+	}
+	w.held[name] = true
+	return nil
+}
+
+// TestWatchLimitOnServerSaysSoOnce: a server whose watcher reaches the
+// inotify watch limit when a directory is made below the folder (it
+// watched the folder and the directory already there, and pushed their
+// changes) ends the watch with ErrNoWatch saying that the limit is reached
+// on the server and naming the sysctl once; the client then polls, and the
+// folder still serves passes.
+func TestWatchLimitOnServerSaysSoOnce(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) {
+		c.Watcher = func() (watch.Watcher, error) {
+			w, err := watch.NewFS()
+			if err != nil {
+				return nil, err
+			}
+			return &limitedFS{Watcher: w, n: 2, held: map[string]bool{}}, nil
+		}
+	})
+	if err := os.Mkdir(filepath.Join(e.root, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ep := e.mustDial(nil)
+	ns, errc := watching(t, ep, nil)
+	waitNotice(t, ns, "") // armed: the folder and a are watched
+	if err := os.WriteFile(filepath.Join(e.root, "a", "f.txt"), []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitNotice(t, ns, "a/f.txt")
+
+	if err := os.Mkdir(filepath.Join(e.root, "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, control.ErrNoWatch) {
+			t.Fatalf("Watch returned %v, want ErrNoWatch", err)
+		}
+		msg := err.Error()
+		if n := strings.Count(msg, "fs.inotify.max_user_watches"); n != 1 || !strings.Contains(msg, "watch limit is reached on the server") ||
+			!strings.Contains(msg, filepath.Join(e.root, "b")) {
+			t.Fatalf("error does not say once that the server's limit is reached at b, with the sysctl (%d times): %v", n, msg)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Watch did not return at the limit")
+	}
+	if _, err := ep.FreeSpace(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -24,6 +25,10 @@ const (
 // cause and the limits to raise. The cause is kept as text, so that
 // the error's code is CodeNoWatch whatever caused it.
 func noWatch(dir string, cause error) error {
+	if ae := (*watch.AddError)(nil); errors.As(cause, &ae) && ae.Limit() {
+		return fmt.Errorf("%w: %s: the inotify watch limit is reached on the server (at %s); %s; the client polls meanwhile",
+			control.ErrNoWatch, dir, ae.Dir, watch.LimitFix)
+	}
 	return fmt.Errorf("%w: %s: %s; if an inotify limit is reached, raise it on the server (sysctl fs.inotify.max_user_watches=1048576 fs.inotify.max_user_instances=1024); the client polls meanwhile",
 		control.ErrNoWatch, dir, cause.Error())
 }
