@@ -58,6 +58,7 @@ func TestLoadValidFull(t *testing.T) {
 			Bandwidth: Bandwidth{Upload: 1_500_000_000, Policy: Low},
 			Transport: UDP,
 			Retry:     Retry{Attempts: 3, Interval: 30 * time.Second},
+			Proxy:     ProxyNone,
 		}},
 	}
 	if !reflect.DeepEqual(c, want) {
