@@ -452,7 +452,7 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	nc, err := e.dialer.DialContext(ctx, "tcp", e.addr)
 	if err != nil {
 		if e.proxy != nil {
-			return nil, fmt.Errorf("unable to connect to ferry server %s through proxy %s (%s): %w: %w", e.addr, e.proxy, e.proxyFrom, ErrDisconnected, err)
+			return nil, fmt.Errorf("unable to connect to ferry server %s through proxy %s (%s): %w", e.addr, e.proxy, e.proxyFrom, proxyFailed{err})
 		}
 		return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, err)
 	}

@@ -25,6 +25,14 @@ func (e *ProxyUDPError) Error() string {
 		e.Proxy, e.From, fix)
 }
 
+// proxyFailed is a failure to connect through the proxy. It is worth
+// retrying like any failed connection (ErrDisconnected), but reads as what
+// it is: no connection was made, so none was lost.
+type proxyFailed struct{ err error }
+
+func (e proxyFailed) Error() string   { return e.err.Error() }
+func (e proxyFailed) Unwrap() []error { return []error{ErrDisconnected, e.err} }
+
 // fromJob is proxyFrom for a proxy set in the job.
 const fromJob = "the job's proxy key"
 
