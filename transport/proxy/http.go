@@ -78,7 +78,8 @@ func (d *httpDialer) DialContext(ctx context.Context, network, addr string) (net
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(longAgo) })
 	conn, err := d.connect(c, addr)
-	if !stop() && err == nil {
+	if !stop() {
+		// The context's end is why the handshake failed, if it did.
 		err = fmt.Errorf("unable to connect through the proxy: %w", ctx.Err())
 	}
 	if err != nil {

@@ -183,7 +183,7 @@ func TestHTTPProxyHandshakeEndsWithContext(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, context.Canceled) && (err == nil || !strings.Contains(err.Error(), "i/o timeout")) {
+		if !errors.Is(err, context.Canceled) {
 			t.Errorf("got %v, want the dial to end with the context", err)
 		}
 	case <-time.After(30 * time.Second):
