@@ -237,8 +237,13 @@ func (c *conn) alive() bool {
 
 // Endpoint is a folder behind `ferry serve`.
 type Endpoint struct {
-	opts Options
-	addr string
+	opts   Options
+	addr   string
+	signer ssh.Signer
+	log    *slog.Logger
+	up     *rate.Limiter // client-side caps; nil when uncapped
+	down   *rate.Limiter
+
 	// proxy is the proxy the SSH connection goes through, nil when it
 	// connects directly; proxyFrom says where it was set (the job's
 	// proxy key, or an environment variable). dialer opens the TCP
@@ -246,10 +251,6 @@ type Endpoint struct {
 	proxy     *config.Proxy
 	proxyFrom string
 	dialer    proxy.Dialer
-	signer    ssh.Signer
-	log       *slog.Logger
-	up        *rate.Limiter // client-side caps; nil when uncapped
-	down      *rate.Limiter
 
 	mu              sync.Mutex
 	cur             *conn
