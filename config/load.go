@@ -123,7 +123,7 @@ func (d *decoder) remoteOnly(c *Config) []problem {
 		if j.Remote == "" || IsRemoteURL(j.Remote) || !filepath.IsAbs(j.Remote) {
 			continue
 		}
-		for _, key := range []string{"identity", "known_hosts"} {
+		for _, key := range []string{"identity", "known_hosts", "proxy"} {
 			f := fmt.Sprintf("jobs[%d].%s", i, key)
 			if d.written[f] {
 				ps = append(ps, problem{field: f, msg: fmt.Sprintf(
@@ -157,6 +157,7 @@ func (d *decoder) job(n *yaml.Node, field string) Job {
 		"known_hosts":        d.path(&j.KnownHosts),
 		"bandwidth":          d.bandwidth(&j.Bandwidth),
 		"transport":          d.str((*string)(&j.Transport)),
+		"proxy":              d.str(&j.Proxy),
 		"retry": func(n *yaml.Node, field string) {
 			d.object(n, field, map[string]handler{
 				"attempts": d.int(&j.Retry.Attempts),

@@ -58,6 +58,7 @@ func TestLoadValidFull(t *testing.T) {
 			Bandwidth: Bandwidth{Upload: 1_500_000_000, Policy: Low},
 			Transport: UDP,
 			Retry:     Retry{Attempts: 3, Interval: 30 * time.Second},
+			Proxy:     ProxyNone,
 		}},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -155,6 +156,11 @@ func TestLoadBadFiles(t *testing.T) {
 		{"bad_schedule_unused.yaml", 5, "jobs[0].schedule", `is only used with mode: schedule (mode is "interval")`},
 		{"bad_rate_bytes.yaml", 7, "jobs[0].bandwidth.download", `"20MBps" looks like megabytes per second; ferry rates are in bits: write 160Mbps`},
 		{"bad_identity_local_remote.yaml", 6, "jobs[0].identity", `only applies to ferry:// remotes, and this job's remote "/mnt/nas/docs" is a local folder`},
+		{"bad_proxy_scheme.yaml", 5, "jobs[0].proxy", `"ftp://proxy.example:3128" is not a proxy URL: the scheme "ftp" is not supported: use http (HTTP CONNECT) or socks5`},
+		{"bad_proxy_port.yaml", 5, "jobs[0].proxy", `"http://user:xxxxx@proxy.example:99999" is not a proxy URL: the port must be between 1 and 65535`},
+		{"bad_proxy_host.yaml", 5, "jobs[0].proxy", `"socks5://:1080" is not a proxy URL: it names no host`},
+		{"bad_proxy_udp.yaml", 5, "jobs[0].transport", `udp cannot be used with proxy http://proxy.example:3128: a proxy carries only the SSH connection (TCP), and ferry's UDP data cannot pass through it; set transport: auto or tcp`},
+		{"bad_proxy_local_remote.yaml", 5, "jobs[0].proxy", `only applies to ferry:// remotes, and this job's remote "/mnt/nas/docs" is a local folder`},
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {

@@ -136,6 +136,12 @@ type Job struct {
 	Bandwidth Bandwidth     `yaml:"bandwidth"`
 	Transport TransportMode `yaml:"transport"`
 	Retry     Retry         `yaml:"retry"`
+
+	// Proxy carries the SSH connection of a ferry:// remote: a proxy URL
+	// (see ParseProxy), ProxyNone to connect directly whatever the
+	// environment says, or "" to follow HTTPS_PROXY, ALL_PROXY and
+	// NO_PROXY.
+	Proxy string `yaml:"proxy"`
 }
 
 // Config is a whole jobs file.

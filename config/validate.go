@@ -278,6 +278,7 @@ func (j *Job) problems(prefix string) []problem {
 	}
 	ps = append(ps, j.Bandwidth.problems(join(prefix, "bandwidth"))...)
 	oneOf(add, "transport", string(j.Transport), UDP, TCP, Auto)
+	ps = append(ps, j.proxyProblems(prefix)...)
 	if j.Retry.Attempts < 1 {
 		add("retry.attempts", "must be at least 1, not %d", j.Retry.Attempts)
 	}
@@ -373,4 +374,21 @@ func insideSep(p, dir string, sep byte) bool {
 		return false
 	}
 	return dir[len(dir)-1] == sep || p[len(dir)] == sep
+}
+
+// proxyProblems checks the proxy key, and that a job with a proxy does
+// not insist on UDP, which no proxy carries.
+func (j *Job) proxyProblems(prefix string) []problem {
+	if j.Proxy == "" || j.Proxy == ProxyNone {
+		return nil
+	}
+	p, err := ParseProxy(j.Proxy)
+	if err != nil {
+		return []problem{{field: join(prefix, "proxy"), msg: err.Error()}}
+	}
+	if j.Transport != UDP || !IsRemoteURL(j.Remote) {
+		return nil
+	}
+	return []problem{{field: join(prefix, "transport"), msg: fmt.Sprintf(
+		"udp cannot be used with proxy %s: a proxy carries only the SSH connection (TCP), and ferry's UDP data cannot pass through it; set transport: auto or tcp to send the data over the SSH connection", p)}}
 }

@@ -67,6 +67,9 @@ func transportSummary(ep endpoint.Endpoint) string {
 		return ""
 	}
 	st, ok := ds.DataStats()
+	if p, from := ds.Proxy(); p != nil && !ok {
+		return fmt.Sprintf("transport: over the SSH connection through proxy %s (from %s); UDP cannot pass a proxy", p, from)
+	}
 	if !ok {
 		return "transport: no UDP data session (nothing to move, or streamed over SSH)"
 	}

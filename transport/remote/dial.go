@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-sync/ferry/transport/coalesce"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
+	"github.com/ferry-sync/ferry/transport/proxy"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -61,6 +62,15 @@ type Options struct {
 	// place of Bandwidth and applies every change to the transfers in
 	// flight, as SetBandwidth does, until it is closed.
 	Limits func() (config.Bandwidth, <-chan struct{})
+	// Proxy is the job's proxy key: a proxy URL (config.ParseProxy) that
+	// carries the SSH connection, config.ProxyNone to connect directly,
+	// or "" to take the proxy from the environment (HTTPS_PROXY,
+	// ALL_PROXY and NO_PROXY, see proxy.FromEnvironment). With a proxy,
+	// transport auto sends data over the SSH connection: UDP cannot pass
+	// a proxy.
+	Proxy string
+	// Getenv reads the proxy environment variables (default os.Getenv).
+	Getenv func(string) string
 	// Job and ConfigFile only appear in error messages (the command that
 	// trusts a new host key).
 	Job, ConfigFile string
@@ -104,6 +114,7 @@ func OptionsFromJob(job config.Job, configFile string) (Options, error) {
 		IdentityFile: job.Identity, KnownHostsFile: job.KnownHosts,
 		Transport: job.Transport, Bandwidth: job.Bandwidth, Direction: job.Direction,
 		PartialSuffix: job.PartialSuffix, Job: job.Name, ConfigFile: configFile,
+		Proxy: job.Proxy,
 	}, nil
 }
 
@@ -154,6 +165,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
 	}
 	p := strings.Trim(o.Path, "/")
 	if p != "" {
@@ -230,6 +244,14 @@ type Endpoint struct {
 	up     *rate.Limiter // client-side caps; nil when uncapped
 	down   *rate.Limiter
 
+	// proxy is the proxy the SSH connection goes through, nil when it
+	// connects directly; proxyFrom says where it was set (the job's
+	// proxy key, or an environment variable). dialer opens the TCP
+	// connection, through the proxy or not.
+	proxy     *config.Proxy
+	proxyFrom string
+	dialer    proxy.Dialer
+
 	mu              sync.Mutex
 	cur             *conn
 	dialing         *dialAttempt // the dial in progress, if any
@@ -287,6 +309,10 @@ func New(opts Options) (*Endpoint, error) {
 		sessions: map[int]session{}, prepared: map[bool]*prepared{},
 		stop:   make(chan struct{}),
 		redial: backoff{min: opts.RedialMin, max: opts.RedialMax, rand: opts.Rand},
+		dialer: &net.Dialer{},
+	}
+	if err := e.useProxy(); err != nil {
+		return nil, fmt.Errorf("unable to connect to ferry server %s: %w", e.addr, err)
 	}
 	bw := opts.Bandwidth
 	var changed <-chan struct{}
@@ -421,9 +447,14 @@ func (e *Endpoint) dialAfter(ctx context.Context, wait time.Duration) (*conn, er
 func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", e.addr)
+	if e.proxy != nil && e.opts.Transport == config.UDP {
+		return nil, fmt.Errorf("unable to connect to ferry server %s: %w", e.addr, &ProxyUDPError{Proxy: *e.proxy, From: e.proxyFrom})
+	}
+	nc, err := e.dialer.DialContext(ctx, "tcp", e.addr)
 	if err != nil {
+		if e.proxy != nil {
+			return nil, fmt.Errorf("unable to connect to ferry server %s through proxy %s (%s): %w", e.addr, e.proxy, e.proxyFrom, proxyFailed{err})
+		}
 		return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, err)
 	}
 	dl, _ := ctx.Deadline()

@@ -45,7 +45,8 @@ func (e *Endpoint) useUDP(c *conn) (bool, error) {
 		}
 		return true, nil
 	}
-	if c.welcome.UDPPort == 0 && e.opts.UDPPort == 0 {
+	if c.welcome.UDPPort == 0 && e.opts.UDPPort == 0 || e.proxy != nil {
+		// A network that needs a proxy for TCP will not pass UDP.
 		return false, nil
 	}
 	e.mu.Lock()
