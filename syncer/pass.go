@@ -116,15 +116,6 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		return rec, err
 	}
 
-	// A damaged snapshot is no ancestor: it is replaced, and this pass
-	// reconciles as if the job were new (no deletions; files that differ
-	// become conflicts).
-	untrusted := func(err error) error {
-		if rerr := opts.DB.Recover(err); rerr != nil {
-			return fmt.Errorf("unable to replace the damaged snapshot (%w): %w", err, rerr)
-		}
-		return nil
-	}
 	noteRecovery := func() {
 		if r := opts.DB.TakeRecovery(); r != nil {
 			rec.Recovered = r
@@ -133,69 +124,11 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		}
 	}
 	noteRecovery()
-	pair, err := opts.DB.Pair()
-	if errors.Is(err, snapshot.ErrDamaged) {
-		if err = untrusted(err); err == nil {
-			noteRecovery()
-		}
-	}
+	p, err := planPass(ctx, &opts, false, noteRecovery)
 	if err != nil {
 		return finish(err)
 	}
-	if h := pairChanged(pair, job, opts.ConfigFile); h != nil {
-		return finish(h)
-	}
-
-	// Connecting to a remote takes several round trips; the local side's
-	// check and scan overlap them, and the remote's check and listing are
-	// sent as soon as the connection is up. Each side is listed only once
-	// its signature file is found, so a folder that is not mounted is
-	// neither listed nor cached as empty.
-	connected, stopConnect := startConnect(ctx, opts.Remote)
-	defer stopConnect()
-	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
-	opts.Log.Debug("scanning", "job", job.Name)
-	mode := ModeOf(job)
-	got, err := gather(ctx, &opts, &mode, connected, opts.DB.AncestorReader())
-	var damaged *ancestorError
-	if errors.As(err, &damaged) && errors.Is(err, snapshot.ErrDamaged) {
-		if err = untrusted(damaged.err); err == nil {
-			noteRecovery()
-			pair = ""
-			got, err = gather(ctx, &opts, &mode, connected, nil)
-		}
-	}
-	if err != nil {
-		return finish(err)
-	}
-	opts.Log.Debug("scanned", "job", job.Name, "local_entries", got.nLocal, "remote_entries", got.nRemote,
-		"ancestor_entries", got.nAncestor, "unsettled", max(len(got.local), len(got.remote)))
-	for _, c := range opts.Caches {
-		if err := c.Commit(); err != nil {
-			opts.Log.Warn("unable to save scan cache; the next scan rehashes", "job", job.Name, "err", err)
-		}
-	}
-
-	plan := Reconcile(got.ancestor, got.local, got.remote, mode)
-	if want := wantedContent(&plan); want != nil && !got.keptAll && got.nAncestor > 0 {
-		added, err := addCopySources(ctx, &got, ancestorSource{opts.DB.AncestorReader()}, want)
-		if err != nil {
-			return finish(err)
-		}
-		if added {
-			plan = Reconcile(got.ancestor, got.local, got.remote, mode)
-		}
-	}
-
-	if h := rootEmptied(got.nAncestor, got.nLocal, SideLocal, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
-		return finish(h)
-	}
-	if h := rootEmptied(got.nAncestor, got.nRemote, SideRemote, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
-		return finish(h)
-	}
-	if h := tooManyDeletes(&plan, got.nAncestor, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
-		return finish(h)
-	}
+	pair, plan := p.pair, p.plan
 
 	if pair == "" {
 		if err := opts.DB.SetPair(folderPair(job)); err != nil {
@@ -211,6 +144,100 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		err = fmt.Errorf("%w: %d failed, the first: %w", ErrIncomplete, a.failed, a.firstErr)
 	}
 	return finish(err)
+}
+
+// planned is what planning a pass found.
+type planned struct {
+	plan Plan
+	// pair is the folder pair the snapshot records; "" when it records
+	// none yet (a new job, or a damaged snapshot replaced).
+	pair string
+}
+
+// planPass does all of a pass that comes before the first change: the
+// folder-pair and signature checks, the scans merged with the ancestor,
+// the plan and the safety guards. A damaged snapshot is replaced (and
+// recovered called) so that the pass runs without an ancestor; with
+// dryRun it is an error instead, and no scan cache is saved: a dry run
+// writes nothing, not even ferry's own records.
+func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func()) (planned, error) {
+	job := opts.Job
+	// A damaged snapshot is no ancestor: it is replaced, and this pass
+	// reconciles as if the job were new (no deletions; files that differ
+	// become conflicts).
+	untrusted := func(err error) error {
+		if dryRun {
+			return fmt.Errorf("the snapshot is damaged, so a dry run cannot say what a pass would do (a real pass replaces it and syncs without an ancestor): %w", err)
+		}
+		if rerr := opts.DB.Recover(err); rerr != nil {
+			return fmt.Errorf("unable to replace the damaged snapshot (%w): %w", err, rerr)
+		}
+		recovered()
+		return nil
+	}
+	pair, err := opts.DB.Pair()
+	if errors.Is(err, snapshot.ErrDamaged) {
+		err = untrusted(err)
+	}
+	if err != nil {
+		return planned{}, err
+	}
+	if h := pairChanged(pair, job, opts.ConfigFile); h != nil {
+		return planned{}, h
+	}
+
+	// Connecting to a remote takes several round trips; the local side's
+	// check and scan overlap them, and the remote's check and listing are
+	// sent as soon as the connection is up. Each side is listed only once
+	// its signature file is found, so a folder that is not mounted is
+	// neither listed nor cached as empty.
+	connected, stopConnect := startConnect(ctx, opts.Remote)
+	defer stopConnect()
+	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
+	opts.Log.Debug("scanning", "job", job.Name)
+	mode := ModeOf(job)
+	got, err := gather(ctx, opts, &mode, connected, opts.DB.AncestorReader())
+	var damaged *ancestorError
+	if errors.As(err, &damaged) && errors.Is(err, snapshot.ErrDamaged) {
+		if err = untrusted(damaged.err); err == nil {
+			pair = ""
+			got, err = gather(ctx, opts, &mode, connected, nil)
+		}
+	}
+	if err != nil {
+		return planned{}, err
+	}
+	opts.Log.Debug("scanned", "job", job.Name, "local_entries", got.nLocal, "remote_entries", got.nRemote,
+		"ancestor_entries", got.nAncestor, "unsettled", max(len(got.local), len(got.remote)))
+	if !dryRun {
+		for _, c := range opts.Caches {
+			if err := c.Commit(); err != nil {
+				opts.Log.Warn("unable to save scan cache; the next scan rehashes", "job", job.Name, "err", err)
+			}
+		}
+	}
+
+	plan := Reconcile(got.ancestor, got.local, got.remote, mode)
+	if want := wantedContent(&plan); want != nil && !got.keptAll && got.nAncestor > 0 {
+		added, err := addCopySources(ctx, &got, ancestorSource{opts.DB.AncestorReader()}, want)
+		if err != nil {
+			return planned{}, err
+		}
+		if added {
+			plan = Reconcile(got.ancestor, got.local, got.remote, mode)
+		}
+	}
+
+	if h := rootEmptied(got.nAncestor, got.nLocal, SideLocal, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+		return planned{}, h
+	}
+	if h := rootEmptied(got.nAncestor, got.nRemote, SideRemote, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+		return planned{}, h
+	}
+	if h := tooManyDeletes(&plan, got.nAncestor, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+		return planned{}, h
+	}
+	return planned{plan: plan, pair: pair}, nil
 }
 
 // startConnect connects ep in the background if it is a Connector.
