@@ -40,6 +40,9 @@ type ScanOptions struct {
 	Exclude []string
 	// PartialSuffix names in-flight files to skip (tree.IsTemp).
 	PartialSuffix string
+	// KeepStale asks a scan that would remove stale partial files it finds
+	// to leave them (a dry run changes nothing).
+	KeepStale bool
 }
 
 // Space is the free and total space of the filesystem holding a root.

@@ -97,7 +97,7 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 		jobs:    make(chan hashJob, 2*f.workers),
 		buffers: make(chan []byte, f.workers),
 	}
-	if f.staleAge >= 0 {
+	if f.staleAge >= 0 && !opts.KeepStale {
 		s.sweeping, s.now = true, f.now()
 		s.cutoff = s.now.Add(-f.staleAge)
 	}

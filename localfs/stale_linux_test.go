@@ -14,6 +14,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -503,5 +504,36 @@ func TestScanRemovesStaleFoldingProbe(t *testing.T) {
 	}
 	if !exists(t, root, keep) {
 		t.Errorf("%q, not a name ferry makes, was removed", keep)
+	}
+}
+
+// TestScanKeepStaleLeavesStalePartials: a scan asked to keep stale
+// partials (a dry run) lists what a sweeping scan lists and removes
+// nothing; the next ordinary scan still removes them.
+func TestScanKeepStaleLeavesStalePartials(t *testing.T) {
+	root := t.TempDir()
+	needXattr(t, root)
+	endpointtest.Build(t, root, endpointtest.Dir{"keep": "k", "sub/other": "o"})
+	var log bytes.Buffer
+	f := newSweepFS(t, root, &log)
+	defer f.Close()
+	interrupt(t, f, root, "sub/gone", []byte("ranges"), stale)
+	var got []tree.Entry
+	err := f.Scan(context.Background(), endpoint.ScanOptions{KeepStale: true}, func(e tree.Entry) error {
+		got = append(got, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"keep", "sub", "sub/other"}; !slices.Equal(paths(got), want) {
+		t.Fatalf("scan listed %v, want %v", paths(got), want)
+	}
+	if !exists(t, root, "sub/gone.partial") {
+		t.Fatal("a scan asked to keep stale partials removed one")
+	}
+	scanAll(t, f)
+	if exists(t, root, "sub/gone.partial") {
+		t.Fatal("the ordinary scan after it did not remove the stale partial")
 	}
 }

@@ -196,12 +196,12 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func())
 	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
 	opts.Log.Debug("scanning", "job", job.Name)
 	mode := ModeOf(job)
-	got, err := gather(ctx, opts, &mode, connected, opts.DB.AncestorReader())
+	got, err := gather(ctx, opts, &mode, connected, opts.DB.AncestorReader(), dryRun)
 	var damaged *ancestorError
 	if errors.As(err, &damaged) && errors.Is(err, snapshot.ErrDamaged) {
 		if err = untrusted(damaged.err); err == nil {
 			pair = ""
-			got, err = gather(ctx, opts, &mode, connected, nil)
+			got, err = gather(ctx, opts, &mode, connected, nil, dryRun)
 		}
 	}
 	if err != nil {
@@ -322,10 +322,10 @@ func signaturePath(sig, root string) string {
 // gather checks both sides' signature files, asks each receiving side
 // what its filesystem folds, and merges both scans with the ancestor (anc,
 // nil for none) into what the pass must reconcile (see merge). It fills in
-// mode's foldings.
-func gather(ctx context.Context, opts *Options, mode *Mode, connected func(context.Context) error, anc *snapshot.AncestorReader) (gathered, error) {
+// mode's foldings. A dry run's scans leave stale partial files.
+func gather(ctx context.Context, opts *Options, mode *Mode, connected func(context.Context) error, anc *snapshot.AncestorReader, dryRun bool) (gathered, error) {
 	job := opts.Job
-	scan := endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix}
+	scan := endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix, KeepStale: dryRun}
 	feeds := [2]*scanFeed{newScanFeed(SideLocal), newScanFeed(SideRemote)}
 	var foldErr [2]error
 	g, gctx := errgroup.WithContext(ctx)

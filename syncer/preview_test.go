@@ -19,7 +19,15 @@ import (
 // follows it (same counts), and leaves both folders, the ancestor and the
 // pass history as they were.
 func TestPreviewChangesNothing(t *testing.T) {
-	e := newEnv(t)
+	t.Run("local", func(t *testing.T) { testPreviewChangesNothing(t, newEnv(t)) })
+	t.Run("ferry-tcp", func(t *testing.T) {
+		e := newEnv(t)
+		e.served = serve(t, e.remoteDir, config.TCP)
+		testPreviewChangesNothing(t, e)
+	})
+}
+
+func testPreviewChangesNothing(t *testing.T, e *env) {
 	e.write("local", "keep.txt", "same")
 	e.write("local", "gone.txt", "bye")
 	e.write("local", "edit.txt", "v1")

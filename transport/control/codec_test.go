@@ -80,6 +80,7 @@ func samples(r *rand.Rand) []Msg {
 		Hello{Version: r.Uint32(), Path: randString(r, 30), Client: "ferry test", PartialSuffix: randString(r, 8)},
 		Welcome{Version: 1, User: randString(r, 8), RateCap: r.Int64(), UDPPort: r.Uint32()},
 		Scan{Exclude: ex, PartialSuffix: randString(r, 8)},
+		Scan{Exclude: ex, PartialSuffix: randString(r, 8), KeepStale: true},
 		Stat{Path: randString(r, 30)},
 		Mkdir{Path: randString(r, 30), Mode: fs.FileMode(r.IntN(0o1000))},
 		Symlink{Path: randString(r, 30), Target: randString(r, 30), Expect: randEntry(r)},

@@ -115,6 +115,9 @@ type Welcome struct {
 type Scan struct {
 	Exclude       []string
 	PartialSuffix string
+	// KeepStale (optional, sent only when set): leave stale partial files
+	// the scan finds (a dry run).
+	KeepStale bool
 }
 
 // Stat asks for one path's lstat.
@@ -470,7 +473,11 @@ func (m Welcome) appendBody(b []byte) []byte {
 
 func (m Scan) appendBody(b []byte) []byte {
 	b = appendStrings(b, m.Exclude)
-	return appendString(b, m.PartialSuffix)
+	b = appendString(b, m.PartialSuffix)
+	if m.KeepStale {
+		b = appendUvarint(b, 1)
+	}
+	return b
 }
 
 func (m Stat) appendBody(b []byte) []byte { return appendString(b, m.Path) }
@@ -673,7 +680,11 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 	case TypeWelcome:
 		m = Welcome{Version: d.u32(), User: d.string(), RateCap: d.varint(), UDPPort: d.u32()}
 	case TypeScan:
-		m = Scan{Exclude: d.strings(), PartialSuffix: d.string()}
+		s := Scan{Exclude: d.strings(), PartialSuffix: d.string()}
+		if d.err == nil && len(d.b) > 0 {
+			s.KeepStale = d.uvarint() == 1
+		}
+		m = s
 	case TypeStat:
 		m = Stat{Path: d.string()}
 	case TypeMkdir:

@@ -21,7 +21,7 @@ var (
 // order and that every path is valid, so a broken or hostile server cannot
 // make the engine act on a path outside the local root.
 func (e *Endpoint) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
-	k, err := e.openOn(ctx, control.Scan{Exclude: opts.Exclude, PartialSuffix: opts.PartialSuffix})
+	k, err := e.openOn(ctx, control.Scan{Exclude: opts.Exclude, PartialSuffix: opts.PartialSuffix, KeepStale: opts.KeepStale})
 	if err != nil {
 		return fmt.Errorf("unable to scan remote folder: %w", err)
 	}
