@@ -13,57 +13,85 @@ import (
 
 // Cache is one side's scan cache: the stat and hash each path had at the
 // last scan, so an unchanged file need not be hashed again, and the chunk
-// lists of its large files (StoreChunks, LoadChunks). Lookup and Store
-// work in memory; chunk lists live in the file, only a bounded batch of
-// them in memory. Its methods are safe for concurrent use.
+// lists of its large files (StoreChunks, LoadChunks). Its methods are safe
+// for concurrent use.
+//
+// The cache is not held in memory: Lookup and Store each follow the bucket
+// with a cursor that reads a bounded window of records at a time, each
+// window in its own short read transaction, and only what differs from the
+// bucket (files new or changed, files gone) is kept until Commit. A scan
+// calls both in scan order (key order), so each window is read once;
+// going backwards costs a seek, not a wrong answer.
 type Cache struct {
 	db     *DB
 	bucket []byte
 	chunks []byte // the side's chunk list bucket
 
-	mu   sync.Mutex
-	prev map[string]cached // as of the last commit
-	cur  map[string]cached // stored since
+	mu sync.Mutex
+	// look is Lookup's cursor; del is Store's, which also notes the
+	// records Store passes without storing them again.
+	look, del window
+	// puts holds the records stored since the last Commit that are not in
+	// the bucket as they are, by path.
+	puts map[string]cached
+	// runs are the increasing runs of Store calls since the last Commit,
+	// the last one under way: a scan is one run, a second scan without a
+	// Commit starts another.
+	runs []*storeRun
+	// err is a failure to read the bucket while Store followed it, which
+	// leaves the runs incomplete; Commit reports it and writes nothing.
+	err error
+	// Scratch space for the key and record Lookup and Store compare.
+	lookKey, storeKey, storeEntry, storeRec []byte
+
 	// pending holds chunk lists stored and not yet written, by path, as
 	// they will be stored; pendingBytes is their size.
 	pending      map[string][]byte
 	pendingBytes int
 }
 
-// Cache loads the scan cache of side ("local", "remote" or any other name).
+// storeRun is one increasing run of Store calls: the keys of its first and
+// last Store, and the keys of the bucket between them that it passed
+// without storing them again (files gone, or no longer cached), in order.
+type storeRun struct {
+	first, last []byte
+	gone        [][]byte
+}
+
+// covers reports whether k lies between the run's first and last Store.
+func (r *storeRun) covers(k []byte) bool {
+	return bytes.Compare(r.first, k) <= 0 && bytes.Compare(k, r.last) <= 0
+}
+
+// passed reports whether the run passed k without storing it.
+func (r *storeRun) passed(k []byte) bool {
+	_, found := slices.BinarySearchFunc(r.gone, k, bytes.Compare)
+	return found
+}
+
+// Window sizes, in records: a window read after a seek starts small, so
+// that a caller jumping about reads little, and grows while the caller
+// goes on in order, to bound the number of read transactions.
+const (
+	minWindow = 32
+	maxWindow = 1024
+)
+
+// Cache opens the scan cache of side ("local", "remote" or any other name).
+// It reads nothing yet: Lookup reads the records as it needs them.
 func (db *DB) Cache(side string) (*Cache, error) {
 	if side == "" {
 		return nil, fmt.Errorf("unable to open scan cache: empty side name")
 	}
-	c := &Cache{
+	return &Cache{
 		db: db, bucket: []byte(cachePrefix + side), chunks: []byte(chunksPrefix + side),
-		prev: map[string]cached{}, cur: map[string]cached{}, pending: map[string][]byte{},
-	}
-	err := db.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(c.bucket)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			e, err := parseStoredEntry(k, v)
-			if err != nil {
-				return err
-			}
-			if ce, ok := cachedOf(e); ok {
-				c.prev[e.Path] = ce
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("unable to load %s scan cache from %s: %w", side, db.path, err)
-	}
-	return c, nil
+		puts: map[string]cached{}, pending: map[string][]byte{},
+	}, nil
 }
 
 // cached is what the cache keeps of a file: its lstat and hash, 40 bytes
-// where a tree.Entry takes 96, in each of the two maps of each side. Only
-// hashed regular files are kept: nothing else has a hash to reuse.
+// where a tree.Entry takes 96. Only hashed regular files are kept: nothing
+// else has a hash to reuse.
 type cached struct {
 	size, mtime int64
 	ino, hash   uint64
@@ -81,21 +109,136 @@ func (c cached) entry(path string) tree.Entry {
 	return tree.Entry{Path: path, Kind: tree.File, Size: c.size, Mtime: c.mtime, Mode: c.mode, Hash: c.hash, Ino: c.ino}
 }
 
+// parseCached decodes a stored cache record; ok is false for one that is
+// damaged or holds nothing the cache keeps (Open checks every record, so
+// that is rare: the file is then hashed again and the record replaced).
+func parseCached(k, stored []byte) (cached, bool) {
+	v, err := ParseRecord(k, stored)
+	if err != nil {
+		return cached{}, false
+	}
+	e, n, err := ParseEntry(v)
+	if err != nil || n != len(v) {
+		return cached{}, false
+	}
+	return cachedOf(e)
+}
+
+// window is a stretch of consecutive records of a bucket, copied out of
+// one short read transaction: a cursor that holds no transaction between
+// calls, so a write that grows the file never waits on it.
+type window struct {
+	recs []rec
+	buf  []byte // the keys and values recs point into
+	offs []int  // where each key and value ends in buf, while reading
+	// from is the key the stretch was read from, every key of the bucket
+	// from it up to the last of recs is in recs, and end says the stretch
+	// reaches the end of the bucket.
+	from  []byte
+	end   bool
+	valid bool
+	i     int // the first record not yet passed
+	n     int // how many records the next read takes
+}
+
+type rec struct{ k, v []byte }
+
+// read fills w with up to w.n records of bucket from key from on (from
+// the first key when from is empty), skipping from itself when after is
+// set. from may point into w.
+func (w *window) read(db *DB, bucket, from []byte, after bool) error {
+	w.from = append(w.from[:0], from...)
+	w.recs, w.buf, w.offs, w.i = w.recs[:0], w.buf[:0], w.offs[:0], 0
+	w.end, w.valid = true, false
+	err := db.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		cur := b.Cursor()
+		var k, v []byte
+		if len(w.from) == 0 {
+			k, v = cur.First()
+		} else {
+			k, v = cur.Seek(w.from)
+		}
+		if after && k != nil && bytes.Equal(k, w.from) {
+			k, v = cur.Next()
+		}
+		for ; k != nil && len(w.offs) < 2*w.n; k, v = cur.Next() {
+			w.buf = append(w.buf, k...)
+			w.offs = append(w.offs, len(w.buf))
+			w.buf = append(w.buf, v...)
+			w.offs = append(w.offs, len(w.buf))
+		}
+		w.end = k == nil
+		return nil
+	})
+	if err != nil {
+		w.recs, w.end = w.recs[:0], true
+		return err
+	}
+	start := 0
+	for j := 0; j < len(w.offs); j += 2 {
+		ke, ve := w.offs[j], w.offs[j+1]
+		w.recs = append(w.recs, rec{k: w.buf[start:ke:ke], v: w.buf[ke:ve:ve]})
+		start = ve
+	}
+	w.valid = true
+	return nil
+}
+
+// grow makes the next read larger, for a caller going on in order.
+func (w *window) grow() { w.n = min(max(w.n*4, minWindow), maxWindow) }
+
 // Lookup returns what the last scan recorded for path, a hashed regular
-// file (anything else is not kept).
+// file (anything else is not kept): what was stored since the last Commit,
+// or else the bucket's record.
 func (c *Cache) Lookup(path string) (tree.Entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.cur[path]; ok {
-		return e.entry(path), true
+	if len(c.puts) > 0 {
+		if e, ok := c.puts[path]; ok {
+			return e.entry(path), true
+		}
 	}
-	e, ok := c.prev[path]
-	return e.entry(path), ok
+	k := appendKey(c.lookKey[:0], path)
+	c.lookKey = k
+	w := &c.look
+	switch {
+	case !w.valid || bytes.Compare(k, w.from) < 0:
+		// The first Lookup since Commit, or one going backwards: seek.
+		w.n = minWindow
+		if w.read(c.db, c.bucket, k, false) != nil {
+			return tree.Entry{}, false // a miss costs a hash, not an error
+		}
+	case !w.end && (len(w.recs) == 0 || bytes.Compare(k, w.recs[len(w.recs)-1].k) > 0):
+		// Past the window: read on from k, skipping what lies between.
+		w.grow()
+		if w.read(c.db, c.bucket, k, false) != nil {
+			return tree.Entry{}, false
+		}
+	}
+	j := w.i
+	if j >= len(w.recs) || !bytes.Equal(w.recs[j].k, k) {
+		var found bool
+		if j, found = slices.BinarySearchFunc(w.recs, k, func(r rec, k []byte) int { return bytes.Compare(r.k, k) }); !found {
+			w.i = j
+			return tree.Entry{}, false
+		}
+	}
+	w.i = j + 1
+	ce, ok := parseCached(w.recs[j].k, w.recs[j].v)
+	if !ok {
+		return tree.Entry{}, false
+	}
+	return ce.entry(path), true
 }
 
 // Store records this scan's stat and hash of e.Path. Only hashed regular
 // files are kept; entries with a problem or an invalid path are ignored:
-// they describe nothing worth reusing.
+// they describe nothing worth reusing. A Store that does not go on from
+// the previous one in key order starts a new run (see Commit).
 func (c *Cache) Store(e tree.Entry) {
 	ce, ok := cachedOf(e)
 	if !ok || tree.ValidPath(e.Path) != nil {
@@ -103,60 +246,224 @@ func (c *Cache) Store(e tree.Entry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cur[e.Path] = ce
+	k := appendKey(c.storeKey[:0], e.Path)
+	c.storeKey = k
+	c.storeEntry = AppendEntry(c.storeEntry[:0], ce.entry(e.Path))
+	c.storeRec = AppendRecord(c.storeRec[:0], k, c.storeEntry)
+	var run *storeRun
+	if n := len(c.runs); n > 0 && bytes.Compare(c.runs[n-1].last, k) < 0 {
+		run = c.runs[n-1]
+	} else {
+		run = &storeRun{first: bytes.Clone(k)}
+		c.runs = append(c.runs, run)
+		c.del.n = minWindow
+		if err := c.del.read(c.db, c.bucket, k, false); err != nil {
+			c.fail(err)
+		}
+	}
+	run.last = append(run.last[:0], k...)
+	if c.passTo(run, k, c.storeRec) {
+		delete(c.puts, e.Path)
+	} else {
+		c.puts[e.Path] = ce
+	}
 }
 
-// Commit replaces the stored cache, in one transaction, by the entries
-// Stored since Cache or the previous Commit; anything not stored in between
-// (deleted files) is dropped. The same transaction writes the chunk lists
-// still buffered and drops the lists of files that are gone or no longer
-// match their entry. After Commit, a new scan may begin.
+// passTo moves Store's cursor up to k, noting in run the keys it passes,
+// and reports whether the bucket holds record under k. The caller holds
+// c.mu.
+func (c *Cache) passTo(run *storeRun, k, record []byte) bool {
+	w := &c.del
+	for {
+		if w.i == len(w.recs) {
+			if w.end {
+				return false
+			}
+			w.grow()
+			if err := w.read(c.db, c.bucket, w.recs[len(w.recs)-1].k, true); err != nil {
+				c.fail(err)
+				return false
+			}
+			continue
+		}
+		r := w.recs[w.i]
+		switch cmp := bytes.Compare(r.k, k); {
+		case cmp < 0:
+			run.gone = append(run.gone, bytes.Clone(r.k))
+			w.i++
+		case cmp == 0:
+			w.i++
+			return bytes.Equal(r.v, record)
+		default:
+			return false
+		}
+	}
+}
+
+// fail keeps the first error Store met; the caller holds c.mu.
+func (c *Cache) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// reset forgets the runs and puts, for the next scan; the caller holds c.mu.
+func (c *Cache) reset() {
+	c.puts = map[string]cached{} // not clear: a first scan's map is large
+	c.runs, c.err = nil, nil
+	c.look.valid, c.del.valid = false, false
+	c.look.recs, c.del.recs = c.look.recs[:0], c.del.recs[:0]
+}
+
+// gap is a stretch of keys no Store run covered: strictly after after (or
+// from the first key when after is nil) and strictly before before (or to
+// the end when before is nil).
+type gap struct{ after, before []byte }
+
+// gaps returns the stretches of the key space no run covered: all of it
+// when there was no Store since the last Commit.
+func (c *Cache) gaps() []gap {
+	runs := slices.Clone(c.runs)
+	slices.SortFunc(runs, func(a, b *storeRun) int { return bytes.Compare(a.first, b.first) })
+	var gs []gap
+	var upTo []byte // the last key covered so far; nil: none yet
+	for _, r := range runs {
+		switch {
+		case upTo == nil:
+			gs = append(gs, gap{before: r.first})
+			upTo = r.last
+		case bytes.Compare(r.first, upTo) > 0:
+			gs = append(gs, gap{after: upTo, before: r.first})
+			upTo = r.last
+		case bytes.Compare(r.last, upTo) > 0:
+			upTo = r.last
+		}
+	}
+	return append(gs, gap{after: upTo})
+}
+
+// sweep calls fn with every key of b in g, in order.
+func (g gap) sweep(b *bolt.Bucket, fn func(k []byte) bool) {
+	cur := b.Cursor()
+	var k []byte
+	if g.after == nil {
+		k, _ = cur.First()
+	} else if k, _ = cur.Seek(g.after); k != nil && bytes.Equal(k, g.after) {
+		k, _ = cur.Next()
+	}
+	for ; k != nil && (g.before == nil || bytes.Compare(k, g.before) < 0); k, _ = cur.Next() {
+		if !fn(k) {
+			return
+		}
+	}
+}
+
+// passedOver returns the keys that runs passed without storing them and
+// that no other run stored: a key a run covers and did not pass was
+// stored by it.
+func (c *Cache) passedOver() [][]byte {
+	var gone [][]byte
+	for i, r := range c.runs {
+	keys:
+		for _, k := range r.gone {
+			for j, o := range c.runs {
+				if j == i || !o.covers(k) {
+					continue
+				}
+				if j < i || !o.passed(k) {
+					// An earlier run decided k already, or a later one
+					// stored it.
+					continue keys
+				}
+			}
+			gone = append(gone, k)
+		}
+	}
+	return gone
+}
+
+// Commit makes the bucket what the Stores since the last Commit (or since
+// Cache) saw, in one transaction: the records stored are written where they
+// differ, and every record no Store stored again (deleted files) is
+// dropped. The same transaction writes the chunk lists still buffered and
+// drops the lists of files that are gone or changed. After Commit, a new
+// scan may begin.
 //
-// prev mirrors the bucket, so only the difference is written: a rescan
-// that found nothing new costs no write at all, where rewriting the whole
-// bucket cost 0.4 s per pass at 100k files. Lists change only with their
-// files' entries, so such a rescan leaves them alone too.
+// Only differences are kept and written: a rescan that found nothing new
+// writes nothing, where rewriting the whole bucket cost 0.4 s per pass at
+// 100k files. A scan's Stores run in key order, so the records it did not
+// store are those its cursor passed (kept as it goes) and those before its
+// first Store or after its last (swept here). Stores that went backwards
+// (a scan given up without Commit, then another) form several runs: a
+// record is dropped only when none of them stored it.
 func (c *Cache) Commit() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	type kv struct{ k, v []byte }
-	var puts []kv
-	var dels [][]byte
-	for p, e := range c.cur {
-		if old, ok := c.prev[p]; !ok || old != e {
-			k := appendKey(nil, p)
-			puts = append(puts, kv{k, AppendRecord(nil, k, AppendEntry(nil, e.entry(p)))})
-		}
+	if c.err != nil {
+		err := c.err
+		c.reset()
+		return fmt.Errorf("unable to read %s from %s: %w", c.bucket, c.db.path, err)
 	}
-	for p := range c.prev {
-		if _, ok := c.cur[p]; !ok {
-			dels = append(dels, appendKey(nil, p))
-		}
-	}
-	if len(puts) > 0 || len(dels) > 0 || len(c.pending) > 0 {
-		// bbolt fills pages best when keys arrive in order.
-		slices.SortFunc(puts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
-		err := c.db.update(func(tx *bolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(c.bucket)
-			if err != nil {
-				return err
-			}
-			for _, k := range dels {
-				if err := b.Delete(k); err != nil {
-					return err
+	gone := c.passedOver()
+	gaps := c.gaps()
+	swept := false
+	if len(gone) == 0 && len(c.puts) == 0 && len(c.pending) == 0 {
+		// Most likely nothing changed: look before taking a write lock.
+		err := c.db.view(func(tx *bolt.Tx) error {
+			if b := tx.Bucket(c.bucket); b != nil {
+				for _, g := range gaps {
+					g.sweep(b, func([]byte) bool { swept = true; return false })
 				}
 			}
-			for _, r := range puts {
-				if err := b.Put(r.k, r.v); err != nil {
-					return err
-				}
-			}
-			return c.commitChunks(tx, c.cur)
+			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("unable to write %s to %s: %w", c.bucket, c.db.path, err)
+			return fmt.Errorf("unable to read %s from %s: %w", c.bucket, c.db.path, err)
+		}
+		if !swept {
+			c.reset()
+			return nil
 		}
 	}
-	c.prev, c.cur = c.cur, make(map[string]cached, len(c.cur))
+	type kv struct {
+		path string
+		k    []byte
+		e    cached
+	}
+	puts := make([]kv, 0, len(c.puts))
+	for p, e := range c.puts {
+		puts = append(puts, kv{p, appendKey(nil, p), e})
+	}
+	// bbolt fills pages best when keys arrive in order.
+	slices.SortFunc(puts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	err := c.db.update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(c.bucket)
+		if err != nil {
+			return err
+		}
+		dels := slices.Clone(gone)
+		for _, g := range gaps {
+			g.sweep(b, func(k []byte) bool { dels = append(dels, bytes.Clone(k)); return true })
+		}
+		for _, k := range dels {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		changed := make([]changedFile, len(puts))
+		for i, r := range puts {
+			e := r.e.entry(r.path)
+			if err := b.Put(r.k, AppendRecord(nil, r.k, AppendEntry(nil, e))); err != nil {
+				return err
+			}
+			changed[i] = changedFile{r.k, e}
+		}
+		return c.commitChunks(tx, dels, changed)
+	})
+	if err != nil {
+		// What was stored is kept for the next Commit to try again.
+		return fmt.Errorf("unable to write %s to %s: %w", c.bucket, c.db.path, err)
+	}
+	c.reset()
 	return nil
 }

@@ -181,12 +181,19 @@ func (c *Cache) putPending(b *bolt.Bucket) error {
 	return nil
 }
 
-// commitChunks runs inside Commit's transaction, after the scan that cur
-// holds: it writes the buffered lists and drops every list whose path is
-// gone from cur or whose file changed since (another lstat or hash), so the
-// bucket holds lists only of files as the last scan saw them. The caller
-// holds c.mu.
-func (c *Cache) commitChunks(tx *bolt.Tx, cur map[string]cached) error {
+// changedFile is a record Commit writes: its key and the entry stored.
+type changedFile struct {
+	k []byte
+	e tree.Entry
+}
+
+// commitChunks runs inside Commit's transaction: it writes the buffered
+// lists, then drops the lists of the files whose records Commit deleted
+// (gone) and of those it rewrote (changed) whose list was made for another
+// lstat or hash, so the bucket holds lists only of files as the last scan
+// saw them. Files whose records did not change keep their lists unread.
+// The caller holds c.mu.
+func (c *Cache) commitChunks(tx *bolt.Tx, gone [][]byte, changed []changedFile) error {
 	b := tx.Bucket(c.chunks)
 	if b == nil {
 		if len(c.pending) == 0 {
@@ -201,19 +208,21 @@ func (c *Cache) commitChunks(tx *bolt.Tx, cur map[string]cached) error {
 		return err
 	}
 	var drop [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		// Only the entry at the front is decoded: checksumming every list
-		// at every commit would cost more than it finds. LoadChunks
-		// checks the whole record before a list is used.
-		stored, _, err := ParseEntry(v)
-		p := keyPath(k)
-		if e, ok := cur[p]; err != nil || !ok || !chunksFit(stored, e.entry(p)) {
-			drop = append(drop, bytes.Clone(k))
+	for _, k := range gone {
+		if b.Get(k) != nil {
+			drop = append(drop, k)
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+	}
+	for _, f := range changed {
+		v := b.Get(f.k)
+		if v == nil {
+			continue
+		}
+		// Only the entry at the front is decoded: LoadChunks checks the
+		// whole record before a list is used.
+		if stored, _, err := ParseEntry(v); err != nil || !chunksFit(stored, f.e) {
+			drop = append(drop, f.k)
+		}
 	}
 	for _, k := range drop {
 		if err := b.Delete(k); err != nil {

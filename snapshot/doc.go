@@ -27,7 +27,14 @@
 //     about 35 bytes per chunk, 100 KB for a 200 MiB file. A list is
 //     stored with the lstat and hash it was computed for; the user of
 //     LoadChunks compares them with the file. Commit drops the lists of
-//     files the scan no longer saw as they were.
+//     files whose scan cache record it deletes or rewrites for another
+//     lstat or hash; a list of a file the cache never held stays until
+//     that file is scanned.
+//   - The scan cache (Cache) follows the bucket with cursors instead of
+//     loading it: call Store in scan order (key order), or every Store
+//     that goes backwards costs a seek and keeps the bookkeeping of
+//     another run until Commit. Commit keeps every record stored since the
+//     last Commit, also by a scan given up, and drops the others.
 //   - EachAncestor's fn must not call db (Recover waits for it).
 //   - One process at a time: a second Open of the same file fails after one
 //     second with an error wrapping ErrInUse.
