@@ -509,3 +509,26 @@ func TestCacheMatchesItsModel(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheCommitFillsPages: a first scan's records are written in key
+// order into pages filled to 90 %, not the half that bbolt leaves by
+// default, so a rescan (which reads every record) touches about half the
+// pages.
+func TestCacheCommitFillsPages(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "job.db"), nil)
+	c, err := db.Cache("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeAll(t, c, scanTree(20_000))
+	err = db.view(func(tx *bolt.Tx) error {
+		s := tx.Bucket([]byte(cachePrefix + "local")).Stats()
+		if ratio := float64(s.LeafInuse) / float64(s.LeafAlloc); ratio < 0.8 {
+			t.Errorf("leaf pages are %.0f %% used, want at least 80 %%", 100*ratio)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
