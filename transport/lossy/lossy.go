@@ -19,7 +19,7 @@ type Config struct {
 	// a path black hole for big packets (an MTU below what the sender
 	// believes, and no ICMP to say so).
 	MaxSize int
-	Seed      int64
+	Seed    int64
 }
 
 // Stats counts what the wrapper did.
