@@ -860,7 +860,7 @@ const readAhead = 256 << 10
 
 // fileOverhead is a FILE body's size besides the path (an estimate is
 // enough: it only paces announcements).
-const fileOverhead = 48
+const fileOverhead = 32
 
 func (r *sendRun) read(f *sfile, off int64, n int, re bool) ([]byte, error) {
 	if !re {
