@@ -92,6 +92,20 @@ func (p *pathSize) probeExpired(now time.Time, timeout time.Duration) bool {
 	return p.probing && now.Sub(p.probeAt) >= timeout
 }
 
+// blackHole notes that datagrams above base stopped getting through while
+// smaller ones still do (the path changed, and no ICMP said so): back to
+// base, with no more probes this session. It reports whether the size
+// changed.
+func (p *pathSize) blackHole() bool {
+	if p.cur <= p.base {
+		return false
+	}
+	p.cur = p.base
+	p.failed = probeTries
+	p.probing = false
+	return true
+}
+
 // tooBig notes the kernel refused a datagram of n bytes as larger than the
 // path; route is the largest datagram the route allows as the kernel knows
 // it (0: unknown). It reports whether the size sent changed.

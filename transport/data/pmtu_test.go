@@ -110,6 +110,21 @@ func TestPathSizeProbesTheRouteAfterARefusedProbe(t *testing.T) {
 	}
 }
 
+func TestPathSizeBlackHoleGoesBackToBaseForGood(t *testing.T) {
+	p := newPathSize(0, SafePacketSize, ipv4PathMax)
+	if p.blackHole() {
+		t.Fatal("black hole at the base size changed it")
+	}
+	p.probeSent(ipv4PathMax, time.Unix(0, 0))
+	p.probeAcked(ipv4PathMax)
+	if !p.blackHole() || p.cur != SafePacketSize {
+		t.Fatalf("after a black hole: size %d, want %d", p.cur, SafePacketSize)
+	}
+	if _, ok := p.probe(); ok {
+		t.Fatal("probing again into a black hole")
+	}
+}
+
 func TestPathSizeFixedNeverProbes(t *testing.T) {
 	p := newPathSize(1000, SafePacketSize, ipv4PathMax)
 	if _, ok := p.probe(); ok || p.cur != 1000 {

@@ -19,9 +19,12 @@ import (
 // socket with don't-fragment set refuses it once the device's MTU or an
 // ICMP "fragmentation needed" says the path is smaller. After lowerAfter
 // DATA datagrams (0: never) the limit drops to lowered: the path
-// shrinking mid-session. It records what it let through.
+// shrinking mid-session. With silent, a datagram over the limit is
+// dropped as sent instead (a black hole: no ICMP comes back). It records
+// what it let through.
 type sizeConn struct {
 	net.PacketConn
+	silent              bool
 	mu                  sync.Mutex
 	limit, lowered      int
 	lowerAfter, dataOut int
@@ -35,6 +38,9 @@ func (c *sizeConn) WriteTo(b []byte, to net.Addr) (int, error) {
 	if c.limit > 0 && len(b) > c.limit {
 		c.refused++
 		c.mu.Unlock()
+		if c.silent {
+			return len(b), nil
+		}
 		return 0, &net.OpError{Op: "write", Net: "udp", Err: syscall.EMSGSIZE}
 	}
 	isData := false
@@ -124,6 +130,27 @@ func TestSessionResendsDataTheKernelRefusedAsTooBig(t *testing.T) {
 	}
 	if out.snd.SendErrors != 0 {
 		t.Errorf("%d send errors: a refused datagram is sent again smaller, not an error", out.snd.SendErrors)
+	}
+}
+
+func TestSessionFallsBackWhenBigDatagramsStopGettingThrough(t *testing.T) {
+	r := rand.New(rand.NewPCG(testSeed(t), 16))
+	src, order := randomFiles(r, []int{6 << 20, 3 << 20, 5000})
+	sc, rc := udpPair(t)
+	// After 300 DATA datagrams the path takes 1,300 bytes at most and
+	// says nothing of the rest.
+	conn := &sizeConn{PacketConn: sc, lowerAfter: 300, lowered: 1300, silent: true}
+	st := newStore()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := runSession(t, ctx, testConfig(r), conn, rc, sendFiles(src, order), st)
+	checkDelivered(t, out, src, order, st)
+	t.Logf("size %d; %d dropped as too big; %d lost, retransmit share %.3f", out.snd.PacketSize, conn.refused, out.snd.LostPackets, out.snd.RetransmitShare())
+	if conn.refused == 0 {
+		t.Fatal("nothing dropped: the test did not shrink the path")
+	}
+	if out.snd.PacketSize != SafePacketSize {
+		t.Errorf("size %d, want %d", out.snd.PacketSize, SafePacketSize)
 	}
 }
 

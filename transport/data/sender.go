@@ -201,6 +201,10 @@ type sendRun struct {
 	size    pathSize
 	sizeSet bool
 	scratch []byte
+	// bigLost counts DATA packets above the safe size declared lost since
+	// one was last acknowledged (bigAckAt, or when the size went up).
+	bigLost  int
+	bigAckAt time.Time
 
 	payload, retrans, resumed, lostPkts uint64
 	filesDone, filesFailed              int
@@ -783,6 +787,30 @@ func (r *sendRun) probePath(now time.Time) time.Time {
 	return now.Add(time.Hour)
 }
 
+// blackHoleLosses is how many DATA packets above the safe size in a row,
+// lost over blackHolePTOs probe timeouts with nothing of their size
+// acknowledged, make the sender take the path for one that stopped
+// carrying them. Both: a burst of loss at a full queue loses many packets
+// in a row, but not for several round trips while feedback still comes.
+const (
+	blackHoleLosses = 16
+	blackHolePTOs   = 3
+)
+
+// checkBlackHole drops to the safe size when big DATA has stopped getting
+// through while this feedback (small) still does: a path whose MTU fell
+// without an ICMP to say so would otherwise resend the same big packets
+// forever.
+func (r *sendRun) checkBlackHole(now time.Time) {
+	if r.bigLost < blackHoleLosses || now.Sub(r.bigAckAt) < blackHolePTOs*r.rtt.pto(r.cfg.FeedbackInterval) {
+		return
+	}
+	r.bigLost = 0
+	if r.size.blackHole() {
+		r.cfg.Log.Warn("big datagrams stopped getting through; sending smaller ones", "size", r.size.cur)
+	}
+}
+
 // onTooBig handles the packets the kernel refused as too big for the
 // path: the size goes down to what the route allows, and their data is
 // sent again in packets of that size (they never left, so they are not
@@ -990,7 +1018,14 @@ func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
 				p.state = pktAcked
 				newly++
 				if p.probe {
+					old := r.size.cur
 					r.size.probeAcked(p.size)
+					if r.size.cur != old {
+						r.bigLost, r.bigAckAt = 0, now
+					}
+				}
+				if p.f != nil && p.size > r.size.base {
+					r.bigLost, r.bigAckAt = 0, now
 				}
 				if p.f != nil {
 					r.onAcked(now, p.f, p.off, int64(p.n))
@@ -1008,6 +1043,7 @@ func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
 		}
 	}
 	r.detectLoss(now)
+	r.checkBlackHole(now)
 	for len(r.sent) > 0 && r.sent[0].state != pktInflight {
 		r.sent[0] = sentPkt{}
 		r.sent = r.sent[1:]
@@ -1080,6 +1116,9 @@ func (r *sendRun) detectLoss(now time.Time) time.Time {
 		}
 		r.lost++
 		r.lostPkts++
+		if p.f != nil && p.size > r.size.base {
+			r.bigLost++
+		}
 		if p.f != nil {
 			r.inflight -= p.size
 			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
