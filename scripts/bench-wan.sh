@@ -46,16 +46,17 @@ rtt_for() { case "$1" in wan-100) echo 0.1 ;; wan-200) echo 0.2 ;; *) echo 0.01 
 mbit_for() { case "$1" in lan-1g) echo 1000 ;; *) echo 100 ;; esac; }
 
 # bound_of SRC LINK BYTES: the best goodput any run can reach on LINK with
-# ferry's packets and SSH: wanem counts IP bytes, and a 1,400-byte datagram
-# carries 1,357 bytes of file (43 bytes of ferry header, DATA fields and
-# GCM tag, 28 of IP and UDP), plus one FILE packet per file; and 9 round
+# ferry's packets and SSH: wanem counts IP bytes, and a 1,472-byte datagram
+# (1,500 on the wire, wanem's TUN MTU) carries 1,431 bytes of file (41 bytes
+# of ferry header, DATA fields and GCM tag, 28 of IP and UDP), plus one FILE
+# packet per file (80 bytes and the path); and 9 round
 # trips no run avoids (7 for TCP and SSH authentication with x/crypto, 1
 # for the Hello and the listing, 1 for the last byte's way out and the
 # receiver's answer back). No ramp, mkdir wave, tail or loss recovery is
 # counted.
 bound_of() {
   (cd "$1" && find . -type f -printf '%s %P\n') | awk -v rtt="$(rtt_for "$2")" -v mbit="$(mbit_for "$2")" -v bytes="$3" '
-    { s = $1; p = int(s / 1357); r = s - p * 1357; w += p * 1428 + (r > 0 ? r + 71 : 0) + 103 + length($2) }
+    { s = $1; p = int(s / 1431); r = s - p * 1431; w += p * 1500 + (r > 0 ? r + 69 : 0) + 80 + length($2) }
     END { t = 9 * rtt + w * 8 / (mbit * 1e6); printf "%.1f", bytes * 8 / t / 1e6 }'
 }
 

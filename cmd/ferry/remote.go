@@ -80,5 +80,8 @@ func transportSummary(ep endpoint.Endpoint) string {
 	if st.Rate > 0 {
 		out += fmt.Sprintf(", last rate %.1f Mbit/s", st.Rate/1e6)
 	}
+	if st.PacketSize > 0 {
+		out += fmt.Sprintf(", datagrams of %d bytes", st.PacketSize)
+	}
 	return out
 }

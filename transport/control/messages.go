@@ -24,7 +24,10 @@ const ChannelType = "ferry-rpc"
 // Created's Held and Get's Ranges, optional trailing fields that a
 // message without them encodes exactly as before (no bump needed); Watch
 // and Changed, and errors of CodeNoWatch (same wave, same version).
-const Version = 6
+// Version 7: the UDP data sessions it agrees speak wire.Version 3 (DATA
+// without a payload length, FILE with varints), which a version 6 peer's
+// sessions cannot read.
+const Version = 7
 
 // MsgType is the first byte of a frame body.
 type MsgType uint8

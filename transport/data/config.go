@@ -19,6 +19,9 @@ import (
 
 // Defaults for the zero fields of Config.
 const (
+	// DefaultPacketSize is the datagram size where the path cannot be
+	// followed (not Linux): it fits a 1500 MTU with IPv6 and a little
+	// tunnel overhead.
 	DefaultPacketSize         = 1400
 	DefaultFeedbackInterval   = 10 * time.Millisecond
 	DefaultNoUDPTimeout       = 5 * time.Second
@@ -49,8 +52,12 @@ type Config struct {
 	Clock cc.Clock
 	// Log defaults to discarding.
 	Log *slog.Logger
-	// PacketSize is the largest datagram sent (default 1400, fits a 1500
-	// MTU with IPv6 and a little tunnel overhead).
+	// PacketSize fixes the datagram size (UDP payload) the sender sends.
+	// Zero (the default) follows the path: a session starts at
+	// SafePacketSize and moves up to a full 1,500-byte MTU (1,472 bytes
+	// over IPv4, 1,452 over IPv6) once a probe of that size is
+	// acknowledged, and down to what the kernel reports when it refuses
+	// a datagram as too big (Linux; elsewhere DefaultPacketSize).
 	PacketSize int
 	// FeedbackInterval is how often the receiver reports (default 10 ms).
 	FeedbackInterval time.Duration
@@ -95,6 +102,15 @@ type Config struct {
 	NoGSO bool
 }
 
+// ctrlPacketSize is the most a control packet split in parts (ACCEPT)
+// fills: a size every path takes, whatever the data packets grow to.
+func (c Config) ctrlPacketSize() int {
+	if c.PacketSize > 0 {
+		return c.PacketSize
+	}
+	return SafePacketSize
+}
+
 type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
@@ -109,10 +125,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if c.PacketSize == 0 {
-		c.PacketSize = DefaultPacketSize
-	}
-	if c.PacketSize < minPacketSize || c.PacketSize > wire.MaxPayload {
+	if c.PacketSize != 0 && (c.PacketSize < minPacketSize || c.PacketSize > wire.MaxPayload) {
 		return c, fmt.Errorf("unable to start data session: packet size %d outside %d..%d", c.PacketSize, minPacketSize, wire.MaxPayload)
 	}
 	if c.FeedbackInterval <= 0 {

@@ -24,6 +24,32 @@
 // recomputed from the partial when the next session starts, so a write
 // lost in a crash cannot be vouched for by a stale hash.
 //
+// Datagram size (pmtu.go): DATA fills the path's MTU. Listen sets the
+// don't-fragment bit (IP_PMTUDISC_DO), so the kernel refuses a datagram
+// too big for the route (EMSGSIZE; EINVAL for a segmented send) instead of
+// fragmenting it. A session starts at SafePacketSize (1,232 bytes: every
+// IPv6 path takes it, nearly every IPv4 one) and sends one PING padded to
+// the full size of a 1,500-byte MTU (1,472 bytes over IPv4, 1,452 over
+// IPv6); once the receiver acknowledges that packet number, DATA moves up
+// to it. The probe is declared lost like any packet (later numbers
+// acknowledged) or after three PTOs, and is not counted as congestion. A
+// path that silently drops big datagrams (no ICMP: a black hole) loses
+// three probes in a row and the session stays at 1,232: smaller packets,
+// never a stall, and nothing but probes is ever sent above the proven size.
+// When the kernel refuses a datagram mid-session (a route with a smaller
+// MTU, or an ICMP "fragmentation needed" that lowered the path's), the
+// session asks the route's MTU (IP_MTU on a throwaway connected socket),
+// lowers its size to it (to 1,232 when the kernel does not say), and sends
+// the refused DATA again in the smaller size: it never left, so it is not
+// loss. This is simpler than searching sizes by probe (RFC 8899): two
+// sizes, and the kernel's word for anything in between. The receiver
+// takes any size (64 KiB buffers) and keeps its own packets small, so
+// nothing needs agreeing. Other packets the kernel refuses (a FILE naming
+// a path of kilobytes) are sent again with fragmentation allowed for that
+// one send (WriteToFragmenting, or a FragmentingWriter conn). Config.
+// PacketSize fixes the size instead; where the kernel does not report the
+// path (not Linux) it stays at DefaultPacketSize.
+//
 // System calls: on Linux a *net.UDPConn is written with sendmmsg, runs of
 // equal-sized packets going as one segmented send (UDP GSO) where the kernel
 // takes it, and read with recvmmsg; a conn that is a DatagramReader (the

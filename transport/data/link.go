@@ -71,6 +71,10 @@ type link struct {
 	gso     bool // the kernel segments runs of equal-sized packets
 	pending [][]byte
 	free    [][]byte
+	// tooBig lists DATA and probe packets the kernel refused as too big
+	// for the path (EMSGSIZE): never sent, for the session to size down
+	// and send their data again.
+	tooBig []refusedPkt
 
 	heard     bool
 	lastHeard time.Time
@@ -82,7 +86,7 @@ type link struct {
 func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
 	l := &link{
 		conn: conn, box: box, clk: cfg.Clock, log: cfg.Log, peer: cfg.Peer, fixed: cfg.Peer != nil,
-		maxPkt: cfg.PacketSize,
+		maxPkt: max(cfg.PacketSize, ipv4PathMax, DefaultPacketSize),
 		in:     make(chan []inPkt, 64), rerr: make(chan error, 1), stop: make(chan struct{}),
 		msgs: make([]ipv4.Message, batchSize), msgPkts: make([]msgRun, batchSize), oob: make([][32]byte, batchSize),
 	}
@@ -341,13 +345,57 @@ func (l *link) flush() {
 		todo = l.writeBatches(todo)
 	}
 	for _, b := range todo {
-		if _, err := l.conn.WriteTo(b, l.peer); err != nil {
-			l.writeErr(err)
-			continue
-		}
-		l.sentPkts++
-		l.sentBytes += uint64(len(b))
+		l.sendOne(b)
 	}
+}
+
+// refusedPkt is a packet the kernel refused as too big for the path.
+type refusedPkt struct {
+	number uint64
+	size   int
+}
+
+// sendOne writes one datagram. One the kernel refuses as too big for the
+// path is noted in tooBig if it is DATA or a probe (the session sends its
+// bytes again in smaller packets); any other packet (a FILE with a long
+// path) goes again with fragmentation allowed, as it did before the
+// socket set don't-fragment.
+func (l *link) sendOne(b []byte) {
+	_, err := l.conn.WriteTo(b, l.peer)
+	if err != nil && errors.Is(err, syscall.EMSGSIZE) {
+		h, _, perr := wire.ParseHeader(b)
+		switch {
+		case perr != nil:
+		case h.Type == wire.TypeData || h.Type == wire.TypePing:
+			l.tooBig = append(l.tooBig, refusedPkt{number: h.Number, size: len(b)})
+			return
+		default:
+			_, err = l.writeFragmenting(b)
+		}
+	}
+	if err != nil {
+		l.writeErr(err)
+		return
+	}
+	l.sentPkts++
+	l.sentBytes += uint64(len(b))
+}
+
+func (l *link) writeFragmenting(b []byte) (int, error) {
+	switch c := l.conn.(type) {
+	case *net.UDPConn:
+		return WriteToFragmenting(c, b, l.peer)
+	case FragmentingWriter:
+		return c.WriteToFragmenting(b, l.peer)
+	}
+	return 0, syscall.EMSGSIZE
+}
+
+// takeTooBig returns (and forgets) the packets refused as too big.
+func (l *link) takeTooBig() []refusedPkt {
+	t := l.tooBig
+	l.tooBig = nil
+	return t
 }
 
 // writeBatches sends pkts with sendmmsg, each message carrying a run of
@@ -365,6 +413,15 @@ func (l *link) writeBatches(pkts [][]byte) [][]byte {
 			}
 			if err != nil {
 				switch {
+				case errors.Is(err, syscall.EMSGSIZE) || l.gso && errors.Is(err, syscall.EINVAL) && l.segmentTooBig(off):
+					// Too big for the path (a segmented send says so
+					// with EINVAL): one by one, so each refused packet
+					// is noted, and segmenting goes on at the new size.
+					for _, b := range l.msgs[off].Buffers {
+						l.sendOne(b)
+					}
+					off++
+					continue
 				case l.gso && (errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL)):
 					// The route's device cannot take segmented sends:
 					// resend what is left one datagram per message.
@@ -395,6 +452,18 @@ func (l *link) writeBatches(pkts [][]byte) [][]byte {
 		}
 	}
 	return nil
+}
+
+// segmentTooBig reports whether message m's datagrams are bigger than the
+// route to the peer now allows: the kernel then refuses the segmented
+// send with EINVAL, which does not mean it cannot segment.
+func (l *link) segmentTooBig(m int) bool {
+	bufs := l.msgs[m].Buffers
+	if len(bufs) == 0 {
+		return false
+	}
+	rm := routeMax(l.peer)
+	return rm > 0 && len(bufs[0]) > rm
 }
 
 // msgRun is how many packets (and bytes) one batched message carries.

@@ -64,7 +64,7 @@ func benchLinkSend(b *testing.B, noGSO bool) {
 	}
 	l := newLink(sc, box, cfg)
 	got := drain(rc)
-	payload := make([]byte, cfg.PacketSize-wire.HeaderLen-seal.Overhead)
+	payload := make([]byte, ipv4PathMax-wire.HeaderLen-seal.Overhead)
 	for i := range payload {
 		payload[i] = byte(r.Uint32())
 	}

@@ -36,7 +36,7 @@ func TestLinkBatchesKeepDatagrams(t *testing.T) {
 		}
 		l := newLink(sc, sbox, cfg)
 		t.Logf("noGSO=%v gso in use=%v", noGSO, l.gso)
-		full := cfg.PacketSize - wire.HeaderLen - seal.Overhead
+		full := ipv4PathMax - wire.HeaderLen - seal.Overhead
 		// Runs of full packets broken by short ones, as at file ends and
 		// between DATA and control packets; more than one batch in all.
 		var sizes []int
@@ -177,7 +177,7 @@ func TestLinkFallsBackWhenSegmentationRefused(t *testing.T) {
 	l := newLink(sc, box, cfg)
 	fake := &refusingBatcher{}
 	l.batch, l.gso = fake, true
-	full := cfg.PacketSize - wire.HeaderLen - seal.Overhead
+	full := ipv4PathMax - wire.HeaderLen - seal.Overhead
 	// One short packet first, so the refusal comes after a message that
 	// went out.
 	sizes := []int{10}

@@ -609,7 +609,7 @@ func (rr *recvRun) seed(info FileInfo, w endpoint.FileWriter, rs Resumable, chun
 
 func (rr *recvRun) opened(f *rfile, held []chunkHash) {
 	f.state = rfOpen
-	per := (rr.cfg.PacketSize - wire.HeaderLen - seal.Overhead - 64) / wire.ChunkLen
+	per := (rr.cfg.ctrlPacketSize() - wire.HeaderLen - seal.Overhead - 64) / wire.ChunkLen
 	parts := max(1, (len(held)+per-1)/per)
 	if parts > 0xffff {
 		// Beyond what ACCEPT can number: offer the first part's worth.

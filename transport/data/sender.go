@@ -132,6 +132,7 @@ type sentPkt struct {
 	n     int
 	size  int
 	state uint8
+	probe bool // a padded probe of the path's datagram size
 }
 
 const (
@@ -195,8 +196,15 @@ type sendRun struct {
 	stopOpener chan struct{}
 	openerDone chan struct{}
 
-	payloadMax int
-	scratch    []byte
+	// size is the datagram size the path takes, set once the peer is
+	// known (sizeSet).
+	size    pathSize
+	sizeSet bool
+	scratch []byte
+	// bigLost counts DATA packets above the safe size declared lost since
+	// one was last acknowledged (bigAckAt, or when the size went up).
+	bigLost  int
+	bigAckAt time.Time
 
 	payload, retrans, resumed, lostPkts uint64
 	filesDone, filesFailed              int
@@ -220,8 +228,8 @@ func (s *Sender) Run(ctx context.Context, files []SendFile) ([]error, error) {
 		pacer: cc.NewPacer(cfg.Clock, s.ctrl.Rate()),
 	}
 	r.start = r.clk.Now()
-	r.payloadMax = cfg.PacketSize - wire.HeaderLen - wire.DataOverhead - seal.Overhead
-	r.scratch = make([]byte, r.payloadMax)
+	r.scratch = make([]byte, r.l.maxPkt)
+	r.sizePath()
 	r.results = make([]error, len(files))
 	r.remaining = len(files)
 	for i, f := range files {
@@ -273,6 +281,7 @@ func (r *sendRun) loop() error {
 			wake = minTime(wake, r.ptoAt())
 		}
 		r.l.flush()
+		r.onTooBig()
 		r.publish(now, false)
 		r.trace(now)
 		d := wake.Sub(r.clk.Now())
@@ -350,6 +359,7 @@ func (r *sendRun) publish(now time.Time, force bool) {
 		SendErrors: r.l.sendErrs, Unparsable: r.l.unparsable, RTT: r.rtt.smoothed(),
 		Rate: cs.Rate, Target: eff.TargetRate, Min: eff.MinRate,
 		FilesDone: r.filesDone, FilesFailed: r.filesFailed,
+		PacketSize: r.size.cur,
 	}
 	r.s.mu.Unlock()
 }
@@ -427,8 +437,12 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 	if r.l.peer == nil {
 		return wake, nil // nothing can be sent until the receiver speaks
 	}
+	r.sizePath()
 	if lt := r.detectLoss(now); !lt.IsZero() && lt.Before(wake) {
 		wake = lt
+	}
+	if at := r.probePath(now); at.Before(wake) {
+		wake = at
 	}
 	// Tail probe: data outstanding and nothing acknowledged for a PTO.
 	if r.inflight > 0 {
@@ -713,8 +727,118 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 		} else {
 			r.payload += uint64(n)
 		}
+		if len(r.l.tooBig) > 0 {
+			// A flush inside queue found the path smaller: size down
+			// before the next packet.
+			r.onTooBig()
+		}
 	}
 	return now
+}
+
+// payloadMax is the most file bytes one DATA packet carries at the
+// path's datagram size.
+func (r *sendRun) payloadMax() int {
+	return r.size.cur - wire.HeaderLen - wire.DataOverhead - seal.Overhead
+}
+
+// sizePath starts following the path's datagram size once the peer is
+// known (its address family sets the ceiling): from SafePacketSize up to
+// a full 1,500-byte MTU, or Config.PacketSize if set, or
+// DefaultPacketSize where the kernel does not report the path (not
+// Linux).
+func (r *sendRun) sizePath() {
+	if r.sizeSet {
+		return
+	}
+	fixed := r.cfg.PacketSize
+	if fixed == 0 && !pmtuSupported {
+		fixed = DefaultPacketSize
+	}
+	r.size = newPathSize(fixed, SafePacketSize, pathCeiling(r.l.peer))
+	r.sizeSet = r.l.peer != nil
+}
+
+// probePath sends a padded probe of the full datagram size when one is
+// due, times out one that neither came back nor was overtaken by
+// acknowledged packets, and returns when it next needs to look.
+func (r *sendRun) probePath(now time.Time) time.Time {
+	timeout := 3 * r.rtt.pto(r.cfg.FeedbackInterval)
+	if r.size.probeExpired(now, timeout) {
+		r.size.probeLost(r.size.probeLen)
+	}
+	if n, ok := r.size.probe(); ok {
+		body := func(b []byte) []byte {
+			b = wire.Done{Files: uint32(len(r.files))}.Append(b)
+			// The tag comes on top of the body.
+			pad := n - seal.Overhead - len(b)
+			return append(b, make([]byte, max(pad, 0))...)
+		}
+		pn, size := r.l.queue(wire.TypePing, body)
+		r.track(now, pn, sentPkt{at: now, size: size, probe: true})
+		r.pacer.Sent(size)
+		r.size.probeSent(size, now)
+		r.l.flush()
+		r.onTooBig()
+	}
+	if r.size.probing {
+		return r.size.probeAt.Add(timeout)
+	}
+	return now.Add(time.Hour)
+}
+
+// blackHoleLosses is how many DATA packets above the safe size in a row,
+// lost over blackHolePTOs probe timeouts with nothing of their size
+// acknowledged, make the sender take the path for one that stopped
+// carrying them. Both: a burst of loss at a full queue loses many packets
+// in a row, but not for several round trips while feedback still comes.
+const (
+	blackHoleLosses = 16
+	blackHolePTOs   = 3
+)
+
+// checkBlackHole drops to the safe size when big DATA has stopped getting
+// through while this feedback (small) still does: a path whose MTU fell
+// without an ICMP to say so would otherwise resend the same big packets
+// forever.
+func (r *sendRun) checkBlackHole(now time.Time) {
+	if r.bigLost < blackHoleLosses || now.Sub(r.bigAckAt) < blackHolePTOs*r.rtt.pto(r.cfg.FeedbackInterval) {
+		return
+	}
+	r.bigLost = 0
+	if r.size.blackHole() {
+		r.cfg.Log.Warn("big datagrams stopped getting through; sending smaller ones", "size", r.size.cur)
+	}
+}
+
+// onTooBig handles the packets the kernel refused as too big for the
+// path: the size goes down to what the route allows, and their data is
+// sent again in packets of that size (they never left, so they are not
+// loss and do not slow the rate).
+func (r *sendRun) onTooBig() {
+	refused := r.l.takeTooBig()
+	if len(refused) == 0 {
+		return
+	}
+	route := routeMax(r.l.peer)
+	for _, x := range refused {
+		if r.size.tooBig(x.size, route) {
+			r.cfg.Log.Debug("datagram too big for the path; sending smaller ones", "refused", x.size, "route", route, "size", r.size.cur)
+		}
+		if x.number < r.sentBase || x.number-r.sentBase >= uint64(len(r.sent)) {
+			continue
+		}
+		p := &r.sent[x.number-r.sentBase]
+		if p.state != pktInflight {
+			continue
+		}
+		p.state = pktLost
+		p.probe = false
+		if p.f != nil {
+			r.inflight -= p.size
+			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
+		}
+	}
 }
 
 // nextData picks the next bytes to send: retransmissions first, then new
@@ -724,6 +848,12 @@ func (r *sendRun) nextData() (*sfile, int64, int, bool) {
 		sp := r.retx[0]
 		r.retx = r.retx[1:]
 		if sp.f.state == sfSending && !sp.f.acked.contains(sp.off, sp.off+int64(sp.n)) {
+			if pm := r.payloadMax(); sp.n > pm {
+				// Sent when the path took bigger packets: the rest
+				// goes next.
+				r.retx = append([]retxSpan{{sp.f, sp.off + int64(pm), sp.n - pm}}, r.retx...)
+				sp.n = pm
+			}
 			return sp.f, sp.off, sp.n, true
 		}
 	}
@@ -740,7 +870,7 @@ func (r *sendRun) nextData() (*sfile, int64, int, bool) {
 			r.sending = r.sending[1:]
 			continue
 		}
-		n := int64(r.payloadMax)
+		n := int64(r.payloadMax())
 		n = min(n, f.info.Size-off)
 		for _, s := range f.acked.s {
 			if s.lo > off {
@@ -758,7 +888,7 @@ const readAhead = 256 << 10
 
 // fileOverhead is a FILE body's size besides the path (an estimate is
 // enough: it only paces announcements).
-const fileOverhead = 48
+const fileOverhead = 32
 
 func (r *sendRun) read(f *sfile, off int64, n int, re bool) ([]byte, error) {
 	if !re {
@@ -887,6 +1017,16 @@ func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
 				}
 				p.state = pktAcked
 				newly++
+				if p.probe {
+					old := r.size.cur
+					r.size.probeAcked(p.size)
+					if r.size.cur != old {
+						r.bigLost, r.bigAckAt = 0, now
+					}
+				}
+				if p.f != nil && p.size > r.size.base {
+					r.bigLost, r.bigAckAt = 0, now
+				}
 				if p.f != nil {
 					r.onAcked(now, p.f, p.off, int64(p.n))
 				}
@@ -903,6 +1043,7 @@ func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
 		}
 	}
 	r.detectLoss(now)
+	r.checkBlackHole(now)
 	for len(r.sent) > 0 && r.sent[0].state != pktInflight {
 		r.sent[0] = sentPkt{}
 		r.sent = r.sent[1:]
@@ -967,8 +1108,17 @@ func (r *sendRun) detectLoss(now time.Time) time.Time {
 			return p.at.Add(delay)
 		}
 		p.state = pktLost
+		if p.probe {
+			// A probe lost says the path may not take its size, not
+			// that it is congested.
+			r.size.probeLost(p.size)
+			continue
+		}
 		r.lost++
 		r.lostPkts++
+		if p.f != nil && p.size > r.size.base {
+			r.bigLost++
+		}
 		if p.f != nil {
 			r.inflight -= p.size
 			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})

@@ -23,7 +23,43 @@ func Listen(network, address string, log *slog.Logger) (*net.UDPConn, error) {
 		return nil, fmt.Errorf("unable to listen on UDP %s: %w", address, err)
 	}
 	TuneBuffers(c, SocketBuffer, log)
+	EnablePathMTU(c)
 	return c, nil
+}
+
+// EnablePathMTU sets the don't-fragment bit on c's datagrams (Linux), so
+// the kernel refuses one too big for the path (EMSGSIZE) rather than
+// fragmenting it, and a session on c sizes its datagrams to the path. It
+// reports whether the kernel took it.
+func EnablePathMTU(c *net.UDPConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return setPMTUDiscovery(raw, true)
+}
+
+// WriteToFragmenting sends one datagram with fragmentation allowed on a
+// socket EnablePathMTU set: for the rare packet bigger than any path takes
+// whole (a FILE naming a path of kilobytes), which the kernel would
+// otherwise refuse. The socket is back to don't-fragment on return; a
+// caller sharing c between goroutines serialises these calls.
+func WriteToFragmenting(c *net.UDPConn, b []byte, addr net.Addr) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return c.WriteTo(b, addr)
+	}
+	setPMTUDiscovery(raw, false)
+	defer setPMTUDiscovery(raw, true)
+	return c.WriteTo(b, addr)
+}
+
+// FragmentingWriter is a PacketConn that can send a datagram with
+// fragmentation allowed (see WriteToFragmenting), such as a demultiplexer
+// in front of a shared socket; a session sends through it the control
+// packets the kernel refused as too big.
+type FragmentingWriter interface {
+	WriteToFragmenting(b []byte, addr net.Addr) (int, error)
 }
 
 // TuneBuffers asks for want bytes of socket buffer in each direction, reads

@@ -2,6 +2,7 @@ package data
 
 import (
 	"encoding/binary"
+	"net"
 	"syscall"
 	"time"
 	"unsafe"
@@ -98,4 +99,56 @@ func gsoOOB(b []byte, size int) []byte {
 	*(*unix.Cmsghdr)(unsafe.Pointer(&b[0])) = h
 	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], uint16(size))
 	return b
+}
+
+// pmtuSupported: the kernel reports datagrams too big for the path
+// (EMSGSIZE) on a socket with path MTU discovery on, and the route's MTU.
+const pmtuSupported = true
+
+// setPMTUDiscovery sets the don't-fragment bit on every datagram of the
+// socket (IP_PMTUDISC_DO, and its IPv6 twin): a datagram too big for the
+// path is refused with EMSGSIZE (the device's MTU, or a smaller one an
+// ICMP "fragmentation needed" taught the kernel) instead of being cut into
+// fragments, so the session learns to send smaller ones. With do false
+// the kernel fragments again (IP_PMTUDISC_DONT).
+func setPMTUDiscovery(raw syscall.RawConn, do bool) bool {
+	v4, v6 := unix.IP_PMTUDISC_DONT, unix.IPV6_PMTUDISC_DONT
+	if do {
+		v4, v6 = unix.IP_PMTUDISC_DO, unix.IPV6_PMTUDISC_DO
+	}
+	ok := false
+	_ = raw.Control(func(fd uintptr) {
+		// A dual-stack IPv6 socket sends IPv4 datagrams too: set both.
+		e4 := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, v4)
+		e6 := unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, v6)
+		ok = e4 == nil || e6 == nil
+	})
+	return ok
+}
+
+// routeMTU is the MTU of the route to peer as the kernel knows it now:
+// the device's, or a smaller path MTU learned from ICMP. IP_MTU is only
+// answered on a connected socket, so it asks a throwaway one (connecting
+// a UDP socket sends nothing). 0 if unknown.
+func routeMTU(peer *net.UDPAddr) int {
+	c, err := net.DialUDP("udp", nil, peer)
+	if err != nil {
+		return 0
+	}
+	defer c.Close()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	mtu := 0
+	_ = raw.Control(func(fd uintptr) {
+		level, opt := unix.IPPROTO_IP, unix.IP_MTU
+		if peer.IP.To4() == nil {
+			level, opt = unix.IPPROTO_IPV6, unix.IPV6_MTU
+		}
+		if v, err := unix.GetsockoptInt(int(fd), level, opt); err == nil {
+			mtu = v
+		}
+	})
+	return mtu
 }

@@ -3,6 +3,7 @@
 package data
 
 import (
+	"net"
 	"syscall"
 	"time"
 )
@@ -20,3 +21,11 @@ func rxTime(oob []byte) (time.Time, bool) { return time.Time{}, false }
 func gsoSupported(raw syscall.RawConn) bool { return false }
 
 func gsoOOB(b []byte, size int) []byte { return b[:0] }
+
+// pmtuSupported: without the kernel's EMSGSIZE and route MTU (not Linux),
+// a session keeps to DefaultPacketSize.
+const pmtuSupported = false
+
+func setPMTUDiscovery(raw syscall.RawConn, do bool) bool { return false }
+
+func routeMTU(peer *net.UDPAddr) int { return 0 }

@@ -26,6 +26,9 @@ type Stats struct {
 	// policy bounds it moves within.
 	Rate, Target, Min      float64
 	FilesDone, FilesFailed int
+	// PacketSize is the largest datagram the sender sends now (UDP
+	// payload): it follows the path (see Config.PacketSize).
+	PacketSize int
 }
 
 // RetransmitShare is retransmitted bytes as a share of payload bytes.

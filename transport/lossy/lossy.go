@@ -15,7 +15,11 @@ type Config struct {
 	Corrupt   float64       // one random byte flipped
 	Reorder   float64       // held back and sent after the next packet
 	Delay     time.Duration // added to every packet
-	Seed      int64
+	// MaxSize, if set, drops every datagram larger than it, silently:
+	// a path black hole for big packets (an MTU below what the sender
+	// believes, and no ICMP to say so).
+	MaxSize int
+	Seed    int64
 }
 
 // Stats counts what the wrapper did.
@@ -23,6 +27,7 @@ type Stats struct {
 	Written    int // WriteTo calls
 	Sent       int // datagrams handed to the wrapped conn
 	Dropped    int
+	TooBig     int // dropped for being larger than MaxSize
 	Duplicated int
 	Corrupted  int
 	Reordered  int
@@ -85,6 +90,10 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return 0, net.ErrClosed
 	}
 	c.stats.Written++
+	if c.cfg.MaxSize > 0 && len(b) > c.cfg.MaxSize {
+		c.stats.TooBig++
+		return len(b), nil
+	}
 	if c.roll(c.cfg.Loss) {
 		c.stats.Dropped++
 		return len(b), nil

@@ -108,7 +108,7 @@ func (s *sink) count() int {
 // owed is how many datagrams the wrapper has taken on to send: one per
 // write it did not drop, two for a duplicated one, less those its full
 // queue refused.
-func owed(st Stats) int { return st.Written - st.Dropped + st.Duplicated - st.Overflow }
+func owed(st Stats) int { return st.Written - st.Dropped - st.TooBig + st.Duplicated - st.Overflow }
 
 // waitSent blocks until the sink holds every datagram the wrapper owes
 // (a held-back packet goes out when its hold ends). The deadline only
@@ -320,5 +320,26 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if st.Sent+st.Discarded+st.Errors != owed(st) || st.Sent != s.count() {
 		t.Errorf("stats %+v: sent+discarded+errors != %d taken on, or the sink got %d", st, owed(st), s.count())
+	}
+}
+
+func TestMaxSizeDropsOnlyBiggerDatagrams(t *testing.T) {
+	s := newSink()
+	tx := Wrap(s, Config{MaxSize: 100})
+	defer tx.Close()
+	for _, n := range []int{1, 100, 101, 1500, 99} {
+		if _, err := tx.WriteTo(make([]byte, n), sinkAddr{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSent(t, tx.(*Conn), s)
+	s.mu.Lock()
+	var sizes []int
+	for _, b := range s.got {
+		sizes = append(sizes, len(b))
+	}
+	s.mu.Unlock()
+	if st := tx.(*Conn).Stats(); st.TooBig != 2 || len(sizes) != 3 || sizes[0] != 1 || sizes[1] != 100 || sizes[2] != 99 {
+		t.Errorf("arrived %v, TooBig %d; want [1 100 99] and 2", sizes, st.TooBig)
 	}
 }

@@ -19,6 +19,8 @@ type udpMux struct {
 	conn net.PacketConn
 	log  *slog.Logger
 
+	// mu guards sessions, and serialises sends that lift the socket's
+	// don't-fragment setting.
 	mu       sync.Mutex
 	sessions map[wire.SessionID]*sessionConn
 }
@@ -173,6 +175,28 @@ func (c *sessionConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	}
 	return c.mux.conn.WriteTo(p, addr)
 }
+
+// WriteToFragmenting sends p with fragmentation allowed
+// (data.FragmentingWriter): for the rare control packet bigger than any
+// path takes whole. The socket's don't-fragment setting is shared by
+// every session on it, so the switch is made under the mux's lock (it is
+// rare: a FILE naming a path of kilobytes).
+func (c *sessionConn) WriteToFragmenting(p []byte, addr net.Addr) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, net.ErrClosed
+	default:
+	}
+	uc, ok := c.mux.conn.(*net.UDPConn)
+	if !ok {
+		return c.mux.conn.WriteTo(p, addr)
+	}
+	c.mux.mu.Lock()
+	defer c.mux.mu.Unlock()
+	return data.WriteToFragmenting(uc, p, addr)
+}
+
+var _ data.FragmentingWriter = (*sessionConn)(nil)
 
 func (c *sessionConn) Close() error {
 	c.closeOnce.Do(func() {

@@ -6,7 +6,9 @@ import (
 )
 
 // DataOverhead is the encoded size of a Data body without its payload.
-const DataOverhead = 4 + 6 + 4 + 2
+// The payload runs to the end of the body (version 3 dropped its 2-byte
+// length: the body's end is the datagram's, authenticated by seal).
+const DataOverhead = 4 + 6 + 4
 
 // MaxOffset bounds Data.Offset and so the size of a file a session can
 // carry (256 TiB): offsets travel in 48 bits.
@@ -33,11 +35,11 @@ func (d Data) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, d.File)
 	b = append48(b, uint64(d.Offset))
 	b = binary.BigEndian.AppendUint32(b, d.SentAt)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(d.Payload)))
 	return append(b, d.Payload...)
 }
 
-// ParseData decodes a Data body. Payload aliases b.
+// ParseData decodes a Data body: the payload is everything after the
+// fixed fields, so b must end where the body does. Payload aliases b.
 func ParseData(b []byte) (Data, int, error) {
 	r := reader{b: b}
 	d := Data{File: r.u32()}
@@ -45,8 +47,7 @@ func ParseData(b []byte) (Data, int, error) {
 		d.Offset = int64(uint48(o))
 	}
 	d.SentAt = r.u32()
-	n := int(r.u16())
-	d.Payload = r.take(n)
+	d.Payload = r.take(len(b) - r.off)
 	if r.err != nil {
 		return Data{}, 0, fmt.Errorf("unable to parse DATA: %w", r.err)
 	}

@@ -15,7 +15,9 @@
 // discovery).
 //
 // Caveats: Parse functions return slices (Data.Payload) that alias the input
-// buffer; copy them before reusing the buffer. A FILE packet carries the whole
-// path, so paths near tree.MaxPathLen produce datagrams larger than a typical
-// MTU and rely on IP fragmentation.
+// buffer; copy them before reusing the buffer. A DATA payload runs to the end
+// of the body: ParseData must be given exactly the body. A FILE packet carries
+// the whole path, so paths near tree.MaxPathLen produce datagrams larger than a
+// typical MTU and rely on IP fragmentation (the data session lifts
+// don't-fragment for them).
 package wire

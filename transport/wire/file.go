@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // File flags.
@@ -27,13 +28,15 @@ type File struct {
 }
 
 // Append appends the encoded body to b. Paths longer than MaxPathLen are
-// cut; the receiver's path validation then rejects the file.
+// cut; the receiver's path validation then rejects the file. The id, size
+// and mode are varints (version 3): a small file's announcement is paid
+// once per file, and on a tree of small files those bytes add up.
 func (f File) Append(b []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, f.ID)
+	b = binary.AppendUvarint(b, uint64(f.ID))
 	b = append(b, f.Flags)
-	b = binary.BigEndian.AppendUint64(b, uint64(f.Size))
+	b = binary.AppendUvarint(b, uint64(f.Size))
 	b = binary.BigEndian.AppendUint64(b, f.Hash)
-	b = binary.BigEndian.AppendUint32(b, f.Mode)
+	b = binary.AppendUvarint(b, uint64(f.Mode))
 	b = binary.BigEndian.AppendUint64(b, uint64(f.Mtime))
 	return appendStr(b, f.Path, MaxPathLen)
 }
@@ -41,9 +44,15 @@ func (f File) Append(b []byte) []byte {
 // ParseFile decodes a File body.
 func ParseFile(b []byte) (File, int, error) {
 	r := reader{b: b}
-	f := File{ID: r.u32(), Flags: r.u8(), Size: r.size(), Hash: r.u64(), Mode: r.u32(), Mtime: int64(r.u64())}
+	id := r.uvarint()
+	f := File{Flags: r.u8()}
+	size := r.uvarint()
+	f.Hash = r.u64()
+	mode := r.uvarint()
+	f.Mtime = int64(r.u64())
 	f.Path = r.str()
-	if r.err == nil && len(f.Path) > MaxPathLen {
+	f.ID, f.Size, f.Mode = uint32(id), int64(size), uint32(mode)
+	if r.err == nil && (id > math.MaxUint32 || size > math.MaxInt64 || mode > math.MaxUint32 || len(f.Path) > MaxPathLen) {
 		r.err = ErrMalformed
 	}
 	if r.err != nil {

@@ -7,8 +7,10 @@ import (
 
 // Version is the protocol version written in every header. Version 2
 // packed the header from 27 bytes to 11: every byte of it is paid on every
-// packet of every file.
-const Version = 2
+// packet of every file. Version 3 dropped DATA's payload length and packed
+// FILE's id, size and mode as varints. It is the last value the two bits
+// hold: a next version needs the bits of another field.
+const Version = 3
 
 // HeaderLen is the size of the plaintext header of every packet: one byte
 // of version, flags and type, the session id, and a 48-bit packet number.
