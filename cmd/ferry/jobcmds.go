@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
@@ -49,7 +50,7 @@ func withDB(cfg *config.Config, job string, fn func(db *snapshot.DB) error) erro
 }
 
 func newResetSyncCommand() *command {
-	fs := flag.NewFlagSet("reset-sync", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("reset-sync", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "reset-sync",
@@ -81,7 +82,7 @@ func newResetSyncCommand() *command {
 }
 
 func newConflictsCommand() *command {
-	fs := flag.NewFlagSet("conflicts", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("conflicts", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "conflicts",
@@ -145,7 +146,7 @@ func printConflicts(e *env, recs []conflict.Record) {
 }
 
 func newResolveCommand() *command {
-	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("resolve", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key")
 	return &command{
@@ -186,7 +187,7 @@ func newResolveCommand() *command {
 }
 
 func newStatusCommand() *command {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("status", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "status",
@@ -273,7 +274,7 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 // newControlCommand builds stop, resume and sync-now, which steer a running
 // agent through its control socket.
 func newControlCommand(name, summary string) *command {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    name,
@@ -311,7 +312,7 @@ func newControlCommand(name, summary string) *command {
 }
 
 func newMonitorCommand() *command {
-	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("monitor", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	every := fs.Duration("every", time.Second, "refresh interval")
 	count := fs.Int("count", 0, "stop after this many refreshes (0: until interrupted)")

@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-sync/ferry/service/logging"
 	"github.com/ferry-sync/ferry/service/render"
@@ -18,7 +19,7 @@ import (
 )
 
 func newSyncCommand() *command {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("sync", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	allowDeletes := fs.Bool("allow-deletes", false, "let this pass delete more than max_delete")
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key (like OpenSSH accept-new)")
