@@ -220,7 +220,10 @@ func newStatusCommand() *command {
 			if name != "" {
 				jobs = filterJobs(jobs, name)
 			}
-			return render.Status(e.stdout, jobs, time.Now(), e.isTTY)
+			if err := render.Status(e.stdout, jobs, time.Now(), e.isTTY); err != nil {
+				return err
+			}
+			return needsAttention(jobs)
 		},
 	}
 }

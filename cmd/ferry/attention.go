@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ferry-sync/ferry/agent"
+)
+
+// failing reports whether a job needs a person: it is halted, or its last
+// pass halted or failed (what `ferry status` shows as "halted" or
+// "failed").
+func failing(j agent.JobStatus) bool {
+	if j.State == agent.Halted || j.Halt != nil || j.Halted != "" {
+		return true
+	}
+	return j.Last != nil && (j.Last.Err != "" || j.Last.Halt != nil || j.Last.Halted != "")
+}
+
+// attentionError is `ferry status`'s exit 1: a job shown is halted or its
+// last pass failed, so a cron line or a monitoring check can act on it.
+type attentionError struct{ jobs []string }
+
+func (a attentionError) Error() string {
+	return fmt.Sprintf("%d job(s) halted or failed: %s", len(a.jobs), strings.Join(a.jobs, ", "))
+}
+
+// needsAttention is nil when no job in jobs is failing.
+func needsAttention(jobs []agent.JobStatus) error {
+	var names []string
+	for _, j := range jobs {
+		if failing(j) {
+			names = append(names, j.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return attentionError{names}
+}
