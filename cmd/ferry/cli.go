@@ -32,7 +32,14 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	switch {
 	case strings.HasPrefix(args[0], cobra.ShellCompRequestCmd):
-		// The shell asks for completions of a partial line: leave it as typed.
+		// The shell asks for completions of a partial line; its last word
+		// is what is being typed, left as it is.
+		if len(args) > 2 {
+			if sub := findCommand(root, args[1]); sub != nil {
+				last := len(args) - 1
+				args = append(append(args[:2:2], normaliseFlags(sub.Flags(), args[2:last])...), args[last])
+			}
+		}
 	case strings.HasPrefix(args[0], "-"):
 		root.InitDefaultHelpFlag()
 		args = normaliseFlags(root.Flags(), args)
@@ -107,6 +114,9 @@ func newRootCommand(ctx context.Context, e *env) *cobra.Command {
 			},
 		}
 		cc.Flags().AddFlagSet(c.flags)
+		if c.jobArg {
+			cc.ValidArgsFunction = completeJobs
+		}
 		root.AddCommand(cc)
 	}
 	root.AddCommand(newCompletionCommand(e, root), newManCommand(root))
@@ -141,6 +151,26 @@ func normaliseFlags(fs *pflag.FlagSet, args []string) []string {
 		}
 	}
 	return out
+}
+
+// completeJobs offers the job names of the jobs file the command line
+// names (or the default one) for a command's first argument.
+func completeJobs(c *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	path, _ := c.Flags().GetString("config")
+	cfg, _, err := loadJob(path, "")
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []cobra.Completion
+	for _, j := range cfg.Jobs {
+		if strings.HasPrefix(j.Name, prefix) {
+			names = append(names, j.Name)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
 func findCommand(root *cobra.Command, name string) *cobra.Command {

@@ -157,6 +157,17 @@ func TestCompletion(t *testing.T) {
 	if _, out, _ := runCLI(t, ctx, "__complete", "sync", "--all"); !strings.Contains(out, "--allow-deletes") {
 		t.Errorf("__complete sync --all:\n%s", out)
 	}
+	// A JOB argument completes from the jobs file named on the line.
+	cfg, _, _ := jobFixture(t, "")
+	if _, out, _ := runCLI(t, ctx, "__complete", "status", "--config", cfg, ""); !strings.Contains(out, "j\n") {
+		t.Errorf("__complete status --config F '':\n%s", out)
+	}
+	if _, out, _ := runCLI(t, ctx, "__complete", "sync", "-config", cfg, ""); !strings.Contains(out, "j\n") {
+		t.Errorf("__complete sync -config F '':\n%s", out)
+	}
+	if _, out, _ := runCLI(t, ctx, "__complete", "sync", "--config", cfg, "x"); strings.Contains(out, "j\n") {
+		t.Errorf("__complete sync --config F x offers j:\n%s", out)
+	}
 }
 
 // TestManPages is what `make man` runs: a page for ferry naming every

@@ -54,6 +54,7 @@ func newResetSyncCommand() *command {
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "reset-sync",
+		jobArg:  true,
 		summary: "clear a job's sync records (keeps the config); the next pass rescans both sides and deletes nothing",
 		usage:   "--config FILE JOB",
 		flags:   fs,
@@ -86,6 +87,7 @@ func newConflictsCommand() *command {
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "conflicts",
+		jobArg:  true,
 		summary: "list a job's unresolved conflicts",
 		usage:   "--config FILE JOB",
 		flags:   fs,
@@ -151,6 +153,7 @@ func newResolveCommand() *command {
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key")
 	return &command{
 		name:    "resolve",
+		jobArg:  true,
 		summary: "resolve conflicts: keep the local copy as NAME.conflict-mine.EXT and take the other side's version",
 		usage:   "--config FILE JOB PATH...",
 		flags:   fs,
@@ -191,6 +194,7 @@ func newStatusCommand() *command {
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "status",
+		jobArg:  true,
 		summary: "show each job: state, progress, next pass, last result, halt reason and fix, conflicts",
 		usage:   "--config FILE [JOB]",
 		flags:   fs,
@@ -281,6 +285,7 @@ func newControlCommand(name, summary string) *command {
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    name,
+		jobArg:  true,
 		summary: summary,
 		usage:   "--config FILE JOB",
 		flags:   fs,
@@ -321,6 +326,7 @@ func newMonitorCommand() *command {
 	count := fs.Int("count", 0, "stop after this many refreshes (0: until interrupted)")
 	return &command{
 		name:    "monitor",
+		jobArg:  true,
 		summary: "live view of transfers: rate sparkline, target and minimum rate, policy, retransmits, ETA",
 		usage:   "--config FILE [JOB]",
 		flags:   fs,

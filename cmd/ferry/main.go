@@ -37,6 +37,9 @@ type command struct {
 	usage   string
 	flags   *pflag.FlagSet
 	run     func(ctx context.Context, env *env, args []string) error
+	// jobArg: the first argument is a JOB, which shell completion offers
+	// from the jobs file.
+	jobArg bool
 }
 
 // env is what every command may touch: its output streams and the clock

@@ -26,6 +26,7 @@ func newSyncCommand() *command {
 	level := fs.String("log-level", "warn", "debug | info | warn | error (log lines go to stderr)")
 	return &command{
 		name:    "sync",
+		jobArg:  true,
 		summary: "run one sync pass of a job and print a summary",
 		usage:   "--config FILE [--allow-deletes] [--accept-new-host-key] [--log-level LEVEL] JOB",
 		flags:   fs,
