@@ -9,10 +9,15 @@ import (
 
 // failing reports whether a job needs a person: it is halted, or its last
 // pass halted or failed (what `ferry status` shows as "halted" or
-// "failed").
+// "failed") and nobody stopped it.
 func failing(j agent.JobStatus) bool {
 	if j.State == agent.Halted || j.Halt != nil || j.Halted != "" {
 		return true
+	}
+	if j.State == agent.Stopped {
+		// A person stopped it; its last pass is often the one the stop
+		// interrupted, recorded with the context's error.
+		return false
 	}
 	return j.Last != nil && (j.Last.Err != "" || j.Last.Halt != nil || j.Last.Halted != "")
 }

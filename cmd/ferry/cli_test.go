@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/snapshot"
 )
 
@@ -242,5 +243,26 @@ func TestStatusExitsNonZeroWhenHaltedOrFailed(t *testing.T) {
 	code, out, stderr := runCLI(t, ctx, "status", "--config", cfg)
 	if code != exitError || !strings.Contains(out, "failed") {
 		t.Errorf("status after a failed pass: exit %d, want %d\nout %s\nerr %s", code, exitError, out, stderr)
+	}
+}
+
+func TestFailing(t *testing.T) {
+	failed := &snapshot.PassRecord{Err: "unable to reach the remote"}
+	for _, c := range []struct {
+		name string
+		j    agent.JobStatus
+		want bool
+	}{
+		{"never ran", agent.JobStatus{State: agent.Idle}, false},
+		{"last pass ok", agent.JobStatus{State: agent.Idle, Last: &snapshot.PassRecord{Created: 1}}, false},
+		{"halted", agent.JobStatus{State: agent.Halted, Halted: "root emptied"}, true},
+		{"last pass halted", agent.JobStatus{State: agent.Idle, Last: &snapshot.PassRecord{Halted: "root emptied"}}, true},
+		{"last pass failed", agent.JobStatus{State: agent.Idle, Last: failed}, true},
+		{"failed, transferring again", agent.JobStatus{State: agent.Transferring, Last: failed}, true},
+		{"stopped by a person", agent.JobStatus{State: agent.Stopped, Last: failed}, false},
+	} {
+		if got := failing(c.j); got != c.want {
+			t.Errorf("%s: failing = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
