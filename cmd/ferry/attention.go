@@ -27,7 +27,10 @@ func failing(j agent.JobStatus) bool {
 type attentionError struct{ jobs []string }
 
 func (a attentionError) Error() string {
-	return fmt.Sprintf("%d job(s) halted or failed: %s", len(a.jobs), strings.Join(a.jobs, ", "))
+	if len(a.jobs) == 1 {
+		return fmt.Sprintf("job %s is halted or its last pass failed (see above)", a.jobs[0])
+	}
+	return fmt.Sprintf("jobs %s are halted or their last pass failed (see above)", strings.Join(a.jobs, ", "))
 }
 
 // needsAttention is nil when no job in jobs is failing.

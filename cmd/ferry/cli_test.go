@@ -215,7 +215,7 @@ func TestStatusExitsNonZeroWhenHaltedOrFailed(t *testing.T) {
 	}
 	for _, args := range [][]string{{"status", "--config", cfg}, {"status", "j", "--config", cfg}} {
 		code, out, stderr := runCLI(t, ctx, args...)
-		if code != exitError || !strings.Contains(out, "halted") || !strings.Contains(stderr, "halted or failed: j") {
+		if code != exitError || !strings.Contains(out, "halted") || !strings.Contains(stderr, "job j is halted") {
 			t.Errorf("%q of a halted job: exit %d, want %d\nout %s\nerr %s", args, code, exitError, out, stderr)
 		}
 	}

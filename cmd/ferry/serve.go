@@ -39,7 +39,9 @@ func newServeCommand() *command {
 				return usageError{"give --root and --authorized-keys, or --config server.yaml"}
 			}
 			// A flag overrides the config file only when it was given: its
-			// default must never hide the file's value.
+			// default must never hide the file's value. cobra parses into
+			// its own FlagSet holding these flags, so fs.Visit would see
+			// none: each flag's Changed says whether it was given.
 			given := map[string]bool{}
 			fs.VisitAll(func(f *pflag.Flag) { given[f.Name] = f.Changed })
 			flags := server.Flags{
