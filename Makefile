@@ -4,12 +4,17 @@ BIN       ?= bin/ferry
 PREFIX    ?= $(HOME)/.local
 TESTFLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: all build test demo bench bench-scan bench-wan bench-fair bench-delta lint install clean
+.PHONY: all build man test demo bench bench-scan bench-wan bench-fair bench-delta lint install clean
 
 all: build
 
+# -buildvcs=auto: `ferry --version` names the commit (GOFLAGS may turn stamping off).
 build:
-	$(GO) build -o $(BIN) ./cmd/ferry
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/ferry
+
+# Man pages for ferry and each of its commands, generated into ./man (read with man ./man/ferry.1).
+man:
+	$(GO) run ./cmd/ferry gen-man man
 
 # Every test, with the race detector.
 test:
@@ -49,4 +54,4 @@ install: build
 	install -D -m 0755 $(BIN) $(PREFIX)/bin/ferry
 
 clean:
-	rm -rf bin
+	rm -rf bin man

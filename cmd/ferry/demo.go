@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/service/render"
@@ -25,7 +26,7 @@ import (
 )
 
 func newDemoCommand() *command {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
 	dir := fs.String("dir", "", "work in this directory and keep it (default: a temporary one, removed afterwards)")
 	bigMiB := fs.Int("big", 16, "size in MiB of the large file the demo sends")
 	return &command{

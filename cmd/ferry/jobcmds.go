@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
@@ -49,10 +50,11 @@ func withDB(cfg *config.Config, job string, fn func(db *snapshot.DB) error) erro
 }
 
 func newResetSyncCommand() *command {
-	fs := flag.NewFlagSet("reset-sync", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("reset-sync", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "reset-sync",
+		jobArg:  true,
 		summary: "clear a job's sync records (keeps the config); the next pass rescans both sides and deletes nothing",
 		usage:   "--config FILE JOB",
 		flags:   fs,
@@ -81,10 +83,11 @@ func newResetSyncCommand() *command {
 }
 
 func newConflictsCommand() *command {
-	fs := flag.NewFlagSet("conflicts", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("conflicts", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "conflicts",
+		jobArg:  true,
 		summary: "list a job's unresolved conflicts",
 		usage:   "--config FILE JOB",
 		flags:   fs,
@@ -145,11 +148,12 @@ func printConflicts(e *env, recs []conflict.Record) {
 }
 
 func newResolveCommand() *command {
-	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("resolve", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key")
 	return &command{
 		name:    "resolve",
+		jobArg:  true,
 		summary: "resolve conflicts: keep the local copy as NAME.conflict-mine.EXT and take the other side's version",
 		usage:   "--config FILE JOB PATH...",
 		flags:   fs,
@@ -186,10 +190,11 @@ func newResolveCommand() *command {
 }
 
 func newStatusCommand() *command {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("status", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    "status",
+		jobArg:  true,
 		summary: "show each job: state, progress, next pass, last result, halt reason and fix, conflicts",
 		usage:   "--config FILE [JOB]",
 		flags:   fs,
@@ -219,7 +224,10 @@ func newStatusCommand() *command {
 			if name != "" {
 				jobs = filterJobs(jobs, name)
 			}
-			return render.Status(e.stdout, jobs, time.Now(), e.isTTY)
+			if err := render.Status(e.stdout, jobs, time.Now(), e.isTTY); err != nil {
+				return err
+			}
+			return needsAttention(jobs)
 		},
 	}
 }
@@ -273,10 +281,11 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 // newControlCommand builds stop, resume and sync-now, which steer a running
 // agent through its control socket.
 func newControlCommand(name, summary string) *command {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	return &command{
 		name:    name,
+		jobArg:  true,
 		summary: summary,
 		usage:   "--config FILE JOB",
 		flags:   fs,
@@ -311,12 +320,13 @@ func newControlCommand(name, summary string) *command {
 }
 
 func newMonitorCommand() *command {
-	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("monitor", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	every := fs.Duration("every", time.Second, "refresh interval")
 	count := fs.Int("count", 0, "stop after this many refreshes (0: until interrupted)")
 	return &command{
 		name:    "monitor",
+		jobArg:  true,
 		summary: "live view of transfers: rate sparkline, target and minimum rate, policy, retransmits, ETA",
 		usage:   "--config FILE [JOB]",
 		flags:   fs,

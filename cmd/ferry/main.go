@@ -6,12 +6,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
@@ -28,13 +29,17 @@ const (
 )
 
 // command is one subcommand. Each is built by its own constructor so that
-// flags live in the FlagSet, never in package variables.
+// flags live in the FlagSet, never in package variables; cli.go turns the
+// list into a cobra command tree.
 type command struct {
 	name    string
 	summary string
 	usage   string
-	flags   *flag.FlagSet
+	flags   *pflag.FlagSet
 	run     func(ctx context.Context, env *env, args []string) error
+	// jobArg: the first argument is a JOB, which shell completion offers
+	// from the jobs file.
+	jobArg bool
 }
 
 // env is what every command may touch: its output streams and the clock
@@ -74,38 +79,6 @@ func main() {
 	os.Exit(code)
 }
 
-// run dispatches to a subcommand and maps its error to an exit code.
-func run(ctx context.Context, e *env, args []string) int {
-	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(e.stdout, cmds)
-		if len(args) == 0 {
-			return exitConfig
-		}
-		return exitOK
-	}
-	for _, c := range cmds {
-		if c.name != args[0] {
-			continue
-		}
-		c.flags.SetOutput(e.stderr)
-		c.flags.Usage = func() {
-			fmt.Fprintf(e.stderr, "usage: ferry %s %s\n\n%s\n\n", c.name, c.usage, c.summary)
-			c.flags.PrintDefaults()
-		}
-		if err := c.flags.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitConfig
-		}
-		err := c.run(ctx, e, c.flags.Args())
-		return report(e.stderr, c.name, err)
-	}
-	fmt.Fprintf(e.stderr, "ferry: unknown command %q; run `ferry help` for the list\n", args[0])
-	return exitConfig
-}
-
 // usageError is a mistake on the command line.
 type usageError struct{ msg string }
 
@@ -139,18 +112,6 @@ func report(w io.Writer, name string, err error) int {
 	}
 	fmt.Fprintf(w, "ferry %s: %v\n", name, err)
 	return exitError
-}
-
-func printUsage(w io.Writer, cmds []*command) {
-	fmt.Fprintln(w, "ferry keeps a local folder and a remote folder in step.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "usage: ferry COMMAND [flags] [args]")
-	fmt.Fprintln(w)
-	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run `ferry COMMAND -h` for a command's flags.")
 }
 
 func isTerminal(f *os.File) bool {

@@ -2,17 +2,19 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-sync/ferry/service/unit"
 )
 
 func newInstallServiceCommand() *command {
-	fs := flag.NewFlagSet("install-service", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("install-service", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file the service runs (absolute path recommended)")
 	dir := fs.String("dir", "", "where to write ferry.service (default ~/.config/systemd/user)")
 	return &command{
@@ -52,18 +54,50 @@ func newInstallServiceCommand() *command {
 }
 
 func newVersionCommand() *command {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("version", pflag.ContinueOnError)
 	return &command{
 		name:    "version",
-		summary: "print the version",
+		summary: "print the version and VCS commit (also `ferry --version`, `ferry -v`)",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
-			v := "devel"
-			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintln(e.stdout, "ferry", v)
+			printVersion(e.stdout)
 			return nil
 		},
 	}
+}
+
+func printVersion(w io.Writer) { fmt.Fprintln(w, versionLine()) }
+
+func versionLine() string {
+	bi, ok := debug.ReadBuildInfo()
+	return formatVersion(bi, ok)
+}
+
+// formatVersion renders "ferry VERSION (commit REV, GO)": the module
+// version, "devel" when the build has none, and the VCS commit the binary
+// was built from, "+dirty" when the tree had changes.
+func formatVersion(bi *debug.BuildInfo, ok bool) string {
+	v, commit, goVersion := "devel", "unknown", "unknown"
+	if ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		goVersion = bi.GoVersion
+		dirty := false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if len(commit) > 12 {
+			commit = commit[:12]
+		}
+		if dirty && commit != "unknown" {
+			commit += "+dirty"
+		}
+	}
+	return fmt.Sprintf("ferry %s (commit %s, %s)", v, commit, goVersion)
 }

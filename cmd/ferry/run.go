@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
@@ -23,7 +24,7 @@ import (
 )
 
 func newRunCommand() *command {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	httpAddr := fs.String("http", "", "also serve the control API, activity page and /metrics on this address (e.g. 127.0.0.1:8480)")
 	token := fs.String("token", "", "bearer token for --http; required for a non-loopback address (or FERRY_TOKEN)")

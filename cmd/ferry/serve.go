@@ -3,15 +3,16 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"log/slog"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-sync/ferry/service/logging"
 	"github.com/ferry-sync/ferry/transport/server"
 )
 
 func newServeCommand() *command {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	listen := fs.String("listen", "", "TCP address of the SSH control channel (default "+server.DefaultListen+", or with --config the file's listen:)")
 	udpPort := fs.Int("udp-port", -1, "UDP port for data sessions (default: the --listen port; 0 turns UDP off)")
 	root := fs.String("root", "", "folder every authorized key maps to; the user name in ferry://USER@host is NOT checked in this mode (use --config with users for accounts)")
@@ -38,9 +39,11 @@ func newServeCommand() *command {
 				return usageError{"give --root and --authorized-keys, or --config server.yaml"}
 			}
 			// A flag overrides the config file only when it was given: its
-			// default must never hide the file's value.
+			// default must never hide the file's value. cobra parses into
+			// its own FlagSet holding these flags, so fs.Visit would see
+			// none: each flag's Changed says whether it was given.
 			given := map[string]bool{}
-			fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+			fs.VisitAll(func(f *pflag.Flag) { given[f.Name] = f.Changed })
 			flags := server.Flags{
 				UDPPort: server.UDPSameAsListen, Root: *root, AuthorizedKeys: *authKeys,
 				HostKey: *hostKey, StateDir: *stateDir, ConfigFile: *cfgPath, Log: log,

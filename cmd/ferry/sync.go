@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-sync/ferry/service/logging"
 	"github.com/ferry-sync/ferry/service/render"
@@ -18,13 +19,14 @@ import (
 )
 
 func newSyncCommand() *command {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("sync", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	allowDeletes := fs.Bool("allow-deletes", false, "let this pass delete more than max_delete")
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key (like OpenSSH accept-new)")
 	level := fs.String("log-level", "warn", "debug | info | warn | error (log lines go to stderr)")
 	return &command{
 		name:    "sync",
+		jobArg:  true,
 		summary: "run one sync pass of a job and print a summary",
 		usage:   "--config FILE [--allow-deletes] [--accept-new-host-key] [--log-level LEVEL] JOB",
 		flags:   fs,
