@@ -336,8 +336,11 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 				return feed.close(gctx, err)
 			}
 			// Asked before the first entry is handed over, so that the
-			// merge knows whether it may drop settled paths.
-			if receives {
+			// merge knows whether it may drop settled paths. A dry run
+			// does not ask: finding out writes a probe file (and so
+			// touches the folder's mtime); it plans as if names did not
+			// fold, and the pass checks clashes for itself.
+			if receives && !dryRun {
 				*f, foldErr[i] = ep.Folding(gctx)
 				if foldErr[i] != nil {
 					*f = endpoint.Folding{Case: true, Normalization: true}

@@ -7,8 +7,11 @@ import "context"
 // the ancestor, the reconcile and the safety guards (a halt is returned as
 // the same *HaltError a pass would return). It changes nothing on either
 // side and writes nothing to the snapshot: no pass record, no scan cache,
-// and a damaged snapshot is reported, not replaced. The endpoints must not
-// sweep stale partial files while scanning (the opener's concern).
+// and a damaged snapshot is reported, not replaced; its scans leave stale
+// partial files where they are. It
+// does not ask the folders whether they fold case (that writes a probe
+// file), so it plans as if they did not: a case or normalisation clash is
+// found by the pass itself.
 func Preview(ctx context.Context, opts Options) (Plan, error) {
 	opts.defaults()
 	p, err := planPass(ctx, &opts, true, func() {})

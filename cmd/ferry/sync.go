@@ -24,11 +24,12 @@ func newSyncCommand() *command {
 	allowDeletes := fs.Bool("allow-deletes", false, "let this pass delete more than max_delete")
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key (like OpenSSH accept-new)")
 	level := fs.String("log-level", "warn", "debug | info | warn | error (log lines go to stderr)")
+	dryRun := fs.Bool("dry-run", false, "scan and plan, print what a pass would do, change nothing")
 	return &command{
 		name:    "sync",
 		jobArg:  true,
 		summary: "run one sync pass of a job and print a summary",
-		usage:   "--config FILE [--allow-deletes] [--accept-new-host-key] [--log-level LEVEL] JOB",
+		usage:   "--config FILE [--dry-run] [--allow-deletes] [--accept-new-host-key] [--log-level LEVEL] JOB",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
@@ -58,8 +59,18 @@ func newSyncCommand() *command {
 				return err
 			}
 			defer o.Close()
-			p := newProgressPrinter(e.stdout, e.isTTY)
 			opts := o.options(cfg.File, job, db)
+			if *dryRun {
+				opts.Log = warnings
+				opts.AllowDeletes = *allowDeletes
+				plan, err := syncer.Preview(ctx, opts)
+				if err != nil {
+					return err
+				}
+				printPlan(e.stdout, &plan)
+				return nil
+			}
+			p := newProgressPrinter(e.stdout, e.isTTY)
 			opts.Observer = p.observe
 			opts.Log = warnings
 			opts.AllowDeletes = *allowDeletes
