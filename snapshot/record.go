@@ -42,6 +42,10 @@ type PassRecord struct {
 	Recovered *Recovery `json:"recovered,omitempty"`
 	// Err is a failure other than a halt.
 	Err string `json:"err,omitempty"`
+	// Interrupted: the pass was cancelled (Ctrl-C, the agent stopping or
+	// the job stopped) before it finished. What it did is counted above;
+	// it is not a failure, and Err is empty.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // MaxProblemPaths bounds PassRecord.ProblemPaths: a tree with thousands of

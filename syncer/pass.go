@@ -107,6 +107,8 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 			// The caller shows the halt with its fix; a log line at Warn
 			// would say it twice on a terminal.
 			opts.Log.Info("sync halted", "job", job.Name, "kind", h.Kind, "reason", h.Reason())
+		case errors.Is(err, context.Canceled):
+			rec.Interrupted = true
 		case err != nil:
 			rec.Err = err.Error()
 		}

@@ -179,8 +179,8 @@ func TestCancelMidApplyThenRerun(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("pass: err %v, want context.Canceled", err)
 	}
-	if rec.Err == "" {
-		t.Error("the cancelled pass recorded no error")
+	if !rec.Interrupted || rec.Err != "" {
+		t.Errorf("the cancelled pass is recorded as interrupted %v, err %q; want interrupted and no error", rec.Interrupted, rec.Err)
 	}
 	// No torn file: a final name holds either nothing or the whole file.
 	for name, b := range want {

@@ -266,3 +266,19 @@ func TestFailing(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusAfterAnInterruptedPass: a pass cut short (Ctrl-C) is recorded
+// as interrupted, not failed: `ferry status` shows it so and exits 0.
+func TestStatusAfterAnInterruptedPass(t *testing.T) {
+	cfg, local, _ := jobFixture(t, "")
+	write(t, filepath.Join(local, "a.txt"), "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if code, _, stderr := runCLI(t, ctx, "sync", "--config", cfg, "j"); code != exitOK {
+		t.Fatalf("an interrupted sync: exit %d: %s", code, stderr)
+	}
+	code, out, stderr := runCLI(t, context.Background(), "status", "--config", cfg)
+	if code != exitOK || !strings.Contains(out, "interrupted") || strings.Contains(out, "failed") {
+		t.Errorf("status after an interrupted pass: exit %d, want 0 and \"interrupted\"\nout %s\nerr %s", code, out, stderr)
+	}
+}

@@ -164,6 +164,8 @@ func last(j agent.JobStatus, now time.Time) string {
 		return "halted " + ago
 	case l.Err != "":
 		return "failed " + ago
+	case l.Interrupted:
+		return fmt.Sprintf("interrupted %s: +%d ~%d -%d", ago, l.Created, l.Updated, l.Deleted)
 	}
 	s := fmt.Sprintf("ok %s: +%d ~%d -%d", ago, l.Created, l.Updated, l.Deleted)
 	if l.Renamed > 0 {
