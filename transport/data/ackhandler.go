@@ -73,7 +73,7 @@ func (h *ackHandler) onSent(now time.Time, pn uint64, p sentPkt) {
 }
 
 // onFeedback takes the receiver's acknowledgements, received at now, and
-// returns the packets they newly acknowledge (in packet-number order,
+// returns the packets they newly acknowledge (in the report's order,
 // including any declared lost before: a spurious loss) and the packets now
 // declared lost. Numbers never sent are ignored.
 func (h *ackHandler) onFeedback(now time.Time, fb wire.Feedback) (acked, lost []sentPkt) {
