@@ -176,10 +176,7 @@ type sendRun struct {
 	size    pathSize
 	sizeSet bool
 	scratch []byte
-	// bigLost counts DATA packets above the safe size declared lost since
-	// one was last acknowledged (bigAckAt, or when the size went up).
-	bigLost  int
-	bigAckAt time.Time
+	big     bigLoss
 
 	payload, retrans, resumed, lostPkts uint64
 	filesDone, filesFailed              int
@@ -744,26 +741,12 @@ func (r *sendRun) probePath(now time.Time) time.Time {
 	return now.Add(time.Hour)
 }
 
-// blackHoleLosses is how many DATA packets above the safe size in a row,
-// lost over blackHolePTOs probe timeouts with nothing of their size
-// acknowledged, make the sender take the path for one that stopped
-// carrying them. Both: a burst of loss at a full queue loses many packets
-// in a row, but not for several round trips while feedback still comes.
-const (
-	blackHoleLosses = 16
-	blackHolePTOs   = 3
-)
-
 // checkBlackHole drops to the safe size when big DATA has stopped getting
 // through while this feedback (small) still does: a path whose MTU fell
 // without an ICMP to say so would otherwise resend the same big packets
 // forever.
 func (r *sendRun) checkBlackHole(now time.Time) {
-	if r.bigLost < blackHoleLosses || now.Sub(r.bigAckAt) < blackHolePTOs*r.ackHandler.pto() {
-		return
-	}
-	r.bigLost = 0
-	if r.size.blackHole() {
+	if r.big.blackHole(now, r.ackHandler.pto()) && r.size.blackHole() {
 		r.cfg.Log.Warn("big datagrams stopped getting through; sending smaller ones", "size", r.size.cur)
 	}
 }
@@ -949,11 +932,11 @@ func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
 			old := r.size.cur
 			r.size.probeAcked(p.size)
 			if r.size.cur != old {
-				r.bigLost, r.bigAckAt = 0, now
+				r.big.acked(now)
 			}
 		}
 		if p.f != nil && p.size > r.size.base {
-			r.bigLost, r.bigAckAt = 0, now
+			r.big.acked(now)
 		}
 		if p.f != nil {
 			r.onAcked(now, p.f, p.off, int64(p.n))
@@ -1011,7 +994,7 @@ func (r *sendRun) onLost(lost []sentPkt) {
 		r.lost++
 		r.lostPkts++
 		if p.f != nil && p.size > r.size.base {
-			r.bigLost++
+			r.big.lost++
 		}
 		if p.f != nil {
 			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
