@@ -80,27 +80,7 @@ func (h *ackHandler) onFeedback(now time.Time, fb wire.Feedback) (acked, lost []
 	h.acked = h.acked[:0]
 	if largest, ok := fb.Largest(); ok {
 		end := h.base + uint64(len(h.sent))
-		var largestNew bool
-		for _, rg := range fb.Ranges {
-			lo, hi := max(rg.Lo, h.base), min(rg.Hi, end-1)
-			if end == 0 || lo > hi || hi < h.base {
-				continue
-			}
-			for pn := lo; pn <= hi; pn++ {
-				p := &h.sent[pn-h.base]
-				if p.state == pktAcked {
-					continue
-				}
-				if p.state == pktInflight && p.f != nil {
-					h.inflight -= p.size
-				}
-				if pn == largest {
-					largestNew = true
-				}
-				p.state = pktAcked
-				h.acked = append(h.acked, *p)
-			}
-		}
+		largestNew := h.ackRanges(fb.Ranges, largest)
 		if largest >= h.base && largest < end && (!h.haveAck || largest > h.largest) {
 			if largestNew {
 				h.rtt.update(now.Sub(h.sent[largest-h.base].at), fb.AckDelay)
@@ -118,6 +98,34 @@ func (h *ackHandler) onFeedback(now time.Time, fb wire.Feedback) (acked, lost []
 		h.base++
 	}
 	return h.acked, lost
+}
+
+// ackRanges marks acknowledged the packets of ranges still remembered and
+// not acknowledged yet, appends them to h.acked, and reports whether
+// largest was one of them.
+func (h *ackHandler) ackRanges(ranges []wire.Range, largest uint64) (largestNew bool) {
+	end := h.base + uint64(len(h.sent))
+	for _, rg := range ranges {
+		lo, hi := max(rg.Lo, h.base), min(rg.Hi, end-1)
+		if end == 0 || lo > hi || hi < h.base {
+			continue
+		}
+		for pn := lo; pn <= hi; pn++ {
+			p := &h.sent[pn-h.base]
+			if p.state == pktAcked {
+				continue
+			}
+			if p.state == pktInflight && p.f != nil {
+				h.inflight -= p.size
+			}
+			if pn == largest {
+				largestNew = true
+			}
+			p.state = pktAcked
+			h.acked = append(h.acked, *p)
+		}
+	}
+	return largestNew
 }
 
 // detectLoss declares lost the packets below the largest acknowledged one
