@@ -2,7 +2,6 @@ package cc
 
 import (
 	"math"
-	"sync"
 	"time"
 )
 
@@ -169,10 +168,10 @@ type Stats struct {
 	Capacity   float64 // estimated bottleneck capacity, bits/s
 }
 
-// Controller turns receiver feedback into a sending rate. It is safe for
-// concurrent use, so caps can be changed from outside the sender's loop.
+// Controller turns receiver feedback into a sending rate. It is not safe
+// for concurrent use: one goroutine (a data sender's loop) owns it, and caps
+// changed from outside reach it through that loop.
 type Controller struct {
-	mu  sync.Mutex
 	clk Clock
 	cfg Config
 
@@ -343,11 +342,59 @@ func (c *Controller) enter(p Phase) {
 	c.phase, c.phaseFor, c.emptyFor, c.drainPeak, c.over = p, 0, 0, 0, 0
 }
 
-// OnFeedback folds one receiver report into the rate.
-func (c *Controller) OnFeedback(f Feedback) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// reading is one feedback report as the phase functions see it: its
+// time, the step since the last one, and the delays in seconds.
+type reading struct {
+	f      Feedback
+	now    time.Time
+	dt     time.Duration
+	ref    time.Duration
+	refS   float64 // reference delay
+	qS     float64 // queueing delay
+	dtS    float64 // step
+	alpha  float64 // queue budget, bits
+	qEq    float64 // the queue this flow would hold at equilibrium, s
+	policy Policy
+}
 
+// OnFeedback folds one receiver report into the rate: the estimates
+// first, then the current phase's rule, which may move to another phase.
+func (c *Controller) OnFeedback(f Feedback) {
+	rd, ok := c.observe(f)
+	if !ok {
+		return
+	}
+	lo, hi := c.bounds()
+	if rd.policy == Fixed {
+		c.rate = hi
+		return
+	}
+	c.estimate(&rd)
+	var rate float64
+	switch c.phase {
+	case Startup, Probe:
+		rate = c.ramp(rd)
+	case Drain:
+		rate = c.drain(rd)
+	case Slowdown:
+		rate = c.slowdown(rd)
+	case Compete:
+		rate = c.compete(rd)
+	case Steady:
+		rate = c.steady(rd)
+	default:
+		rate = c.rate
+	}
+	c.rate = clamp(rate, lo, hi)
+	// Anti-windup: the window follows the clamped rate, so a cap that lifts
+	// later does not release a stored-up jump.
+	c.win = c.rate * (rd.refS + rd.qS)
+}
+
+// observe takes the report's timing, round-trip hint and goodput, and its
+// queueing delay when it carries delay samples (ok); without them there
+// is nothing to learn about the queue.
+func (c *Controller) observe(f Feedback) (reading, bool) {
 	now := c.clk.Now()
 	if f.RTT > 0 {
 		c.rtt = f.RTT
@@ -366,193 +413,212 @@ func (c *Controller) OnFeedback(f Feedback) {
 	c.recv[0] = f.RecvRate
 
 	if f.Received <= 0 {
-		// No delay samples: nothing to learn about the queue.
-		return
+		return reading{}, false
 	}
 	if !c.haveBase || f.MinOWD < c.base {
 		c.base, c.haveBase = f.MinOWD, true
 	}
 	c.prevQ, c.q = c.q, f.MinOWD-c.base
+	return reading{f: f, now: now, dt: dt, ref: ref, policy: c.policy()}, true
+}
 
-	lo, hi := c.bounds()
-	pol := c.policy()
-	if pol == Fixed {
-		c.rate = hi
-		return
-	}
-
-	c.phaseFor += dt
-	refS, qS, dtS := ref.Seconds(), c.q.Seconds(), dt.Seconds()
-	c.recvAvg += (f.RecvRate - c.recvAvg) * (1 - math.Exp(-dtS/refS))
+// estimate updates what every phase reads: time in phase, smoothed
+// goodput, the capacity estimate, how long the queue has stood above and
+// below the competition mark, and when it was last (nearly) empty.
+func (c *Controller) estimate(rd *reading) {
+	c.phaseFor += rd.dt
+	rd.refS, rd.qS, rd.dtS = rd.ref.Seconds(), c.q.Seconds(), rd.dt.Seconds()
+	c.recvAvg += (rd.f.RecvRate - c.recvAvg) * (1 - math.Exp(-rd.dtS/rd.refS))
 	if c.phase != Compete {
 		// Frozen while competing: the goodput is then only the share aimed
 		// for, and letting the estimate follow it would shrink it for good.
-		c.capEst = math.Max(c.capEst*math.Exp(-dtS/CapacityMemory.Seconds()), c.recvAvg)
+		c.capEst = math.Max(c.capEst*math.Exp(-rd.dtS/CapacityMemory.Seconds()), c.recvAvg)
 	}
 	competeQ := c.competeQ()
-	c.highFrac += (b2f(c.q > competeQ) - c.highFrac) * (1 - math.Exp(-dtS/max(CompeteAfter, 4*ref).Seconds()))
-	c.lowFrac += (b2f(c.q < competeQ/2) - c.lowFrac) * (1 - math.Exp(-dtS/max(CompeteDrained, 2*ref).Seconds()))
-	alpha := c.alpha()
-	qEq := alpha / c.rate // the queue this flow would hold at equilibrium
+	c.highFrac += (b2f(c.q > competeQ) - c.highFrac) * (1 - math.Exp(-rd.dtS/max(CompeteAfter, 4*rd.ref).Seconds()))
+	c.lowFrac += (b2f(c.q < competeQ/2) - c.lowFrac) * (1 - math.Exp(-rd.dtS/max(CompeteDrained, 2*rd.ref).Seconds()))
+	rd.alpha = c.alpha()
+	rd.qEq = rd.alpha / c.rate
+	if rd.qS <= rd.qEq/8 {
+		c.lastEmpty = rd.now
+	}
+}
+
+// ramp is Startup and Probe: grow the rate until a queue shows on two
+// readings in a row, then fall back to the goodput (Drain first if
+// startup overshot).
+func (c *Controller) ramp(rd reading) float64 {
 	rate := c.rate
-	if qS <= qEq/8 {
-		c.lastEmpty = now
+	// One reading over the mark may be host jitter rather than a queue
+	// (wanem, a busy receiver): ending the ramp on it drops the rate
+	// to a goodput that still lags the ramp by a round trip. A real
+	// queue shows on the next reading too, 10 ms later.
+	if rd.qS >= rd.qEq/2 {
+		c.over++
+	} else {
+		c.over = 0
 	}
-
-	switch c.phase {
-	case Startup, Probe:
-		// One reading over the mark may be host jitter rather than a queue
-		// (wanem, a busy receiver): ending the ramp on it drops the rate
-		// to a goodput that still lags the ramp by a round trip. A real
-		// queue shows on the next reading too, 10 ms later.
-		if qS >= qEq/2 {
-			c.over++
-		} else {
-			c.over = 0
+	if c.over < 2 {
+		growth := 1.25 // gentle: the link was full not long ago
+		if c.phase == Startup || rate < 0.8*c.capEst {
+			// Startup, or far below a goodput this flow reached not long
+			// ago with the queue now empty: what cut the rate has gone
+			// (or was a false alarm), so win the room back as fast as
+			// startup would. Flows sharing the link keep a queue, so
+			// this does not fire while the room is theirs.
+			growth = 2
 		}
-		if c.over < 2 {
-			growth := 1.25 // gentle: the link was full not long ago
-			if c.phase == Startup || rate < 0.8*c.capEst {
-				// Startup, or far below a goodput this flow reached not long
-				// ago with the queue now empty: what cut the rate has gone
-				// (or was a false alarm), so win the room back as fast as
-				// startup would. Flows sharing the link keep a queue, so
-				// this does not fire while the room is theirs.
-				growth = 2
-			}
-			rate *= math.Pow(growth, dtS/refS)
-			break
-		}
-		// The queue showed up a round trip after the rate passed the
-		// bottleneck, so everything sent above it since is still on its
-		// way into the queue. What arrives now is our share of the
-		// bottleneck: go back to it, below it if the overshoot was large.
-		bw := c.recvMax()
-		if bw <= 0 || bw > rate {
-			bw = rate
-		}
-		if c.phase == Startup && rate > 1.1*bw {
-			c.bw = bw
-			c.enter(Drain)
-			rate = DrainGain * bw
-		} else {
-			c.enter(Steady)
-			rate = bw
-		}
-		c.win = rate * (refS + qS)
-	case Drain:
-		rate = DrainGain * c.bw
-		// The overshoot reaches the queue over the next round trip: wait for
-		// the queue to peak and fall back before handing over.
-		c.drainPeak = max(c.drainPeak, c.q)
-		falling := c.q < c.drainPeak || c.phaseFor >= ref
-		if (falling && qS <= alpha/c.bw) || c.phaseFor >= 4*ref {
-			c.enter(Steady)
-			rate = c.bw
-			c.win = rate * (refS + qS)
-		}
-	case Slowdown:
-		rate = c.saved / 4
-		// Hold the cut until the queue stops shrinking (it is empty, or the
-		// others refill it as fast as it drains); if it never starts to
-		// shrink within two loop delays there was no queue to drain.
-		switch {
-		case c.phaseFor <= dt:
-			c.slowMin, c.flat, c.improved = f.MinOWD, 0, false
-		case f.MinOWD < c.slowMin:
-			c.slowMin, c.flat, c.improved = f.MinOWD, 0, true
-		default:
-			c.flat++
-		}
-		if (c.improved && c.flat >= 3) || (!c.improved && c.phaseFor >= ref) || c.phaseFor >= 2*ref {
-			c.enter(Steady)
-			c.lastEmpty = now
-			rate = c.saved
-			c.win = rate * (refS + qS)
-		}
-	case Compete:
-		if c.lowFrac >= DrainedShare {
-			// The queue drained for good: whoever held it has gone (or was
-			// one of us after all). Back to the delay law, which finds the
-			// room left.
-			c.enter(Steady)
-			c.lastEmpty, c.highFrac = now, 0
-			break
-		}
-		g := 1 - math.Pow(1-Gamma, dtS/refS)
-		rate += g * (c.share()*c.capEst - rate)
-	case Steady:
-		g := 1 - math.Pow(1-Gamma, dtS/refS)
-		c.win += g * (alpha - c.win*qS/(refS+qS))
-		if pol == Low && c.q > LowTargetDelay {
-			// Someone else is filling the queue: retreat, halving per
-			// reference delay, down to MinRate.
-			c.win *= math.Exp2(-dtS / refS)
-		}
-		rate = c.win / (refS + qS)
-
-		// Guard against a blind sender: delay samples that do not show the
-		// congestion (a policer, a queue that only drops) would leave the
-		// rate far above what arrives. Only when the queue is also growing,
-		// so that plain random loss never triggers it.
-		if f.RecvRate > 0 && f.RecvRate < rate/2 && qS > qEq && c.q >= c.prevQ {
-			c.starved++
-		} else {
-			c.starved = 0
-		}
-		if c.starved >= 3 {
-			rate = (rate + f.RecvRate) / 2
-		}
-
-		if qS < qEq/4 {
-			c.emptyFor += dt
-			if c.emptyFor >= 2*ref {
-				c.enter(Probe)
-			}
-		} else {
-			// A reading above the mark takes back twice its time rather
-			// than starting over: on a real link (wanem, a busy host) one
-			// reading in ten is jitter of a few milliseconds, which reset
-			// the count every time and left a flow cut by a false alarm
-			// creeping back at Alpha per reference delay for many seconds.
-			// A standing queue still empties the count within a few
-			// readings.
-			c.emptyFor = max(0, c.emptyFor-2*dt)
-		}
-		if c.slowAfter == 0 {
-			// First time in Steady: the base delay may include a queue
-			// that was standing when this flow started, and then even an
-			// "empty" reading proves nothing, so this one is unconditional.
-			c.slowAfter, c.firstSlow = SlowdownEvery, now.Add(2*ref)
-		}
-		due := now.Sub(c.lastEmpty) >= c.slowAfter
-		if !c.firstSlow.IsZero() && !now.Before(c.firstSlow) {
-			// Unless this flow alone gets what the user says the path
-			// carries: then nobody else holds a queue it could have taken
-			// for its base delay, and the cut would only cost time.
-			due = c.cfg.TargetRate <= 0 || c.recvAvg < 0.9*c.cfg.TargetRate
-			c.firstSlow = time.Time{}
-		}
-		switch {
-		case c.phase == Steady && pol != Low && c.highFrac >= CompeteShare:
-			c.enter(Compete)
-			c.lowFrac = 0
-		case c.phase == Steady && due:
-			c.enter(Slowdown)
-			c.saved = rate
-		}
+		return rate * math.Pow(growth, rd.dtS/rd.refS)
 	}
-	c.rate = clamp(rate, lo, hi)
-	// Anti-windup: the window follows the clamped rate, so a cap that lifts
-	// later does not release a stored-up jump.
-	c.win = c.rate * (refS + qS)
+	// The queue showed up a round trip after the rate passed the
+	// bottleneck, so everything sent above it since is still on its
+	// way into the queue. What arrives now is our share of the
+	// bottleneck: go back to it, below it if the overshoot was large.
+	bw := c.recvMax()
+	if bw <= 0 || bw > rate {
+		bw = rate
+	}
+	if c.phase == Startup && rate > 1.1*bw {
+		c.bw = bw
+		c.enter(Drain)
+		return DrainGain * bw
+	}
+	c.enter(Steady)
+	return bw
+}
+
+// drain sends below the bottleneck share measured at the end of startup
+// until the overshoot's queue has peaked and fallen back.
+func (c *Controller) drain(rd reading) float64 {
+	// The overshoot reaches the queue over the next round trip: wait for
+	// the queue to peak and fall back before handing over.
+	c.drainPeak = max(c.drainPeak, c.q)
+	falling := c.q < c.drainPeak || c.phaseFor >= rd.ref
+	if (falling && rd.qS <= rd.alpha/c.bw) || c.phaseFor >= 4*rd.ref {
+		c.enter(Steady)
+		return c.bw
+	}
+	return DrainGain * c.bw
+}
+
+// slowdown holds a quarter of the saved rate until the queue stops
+// shrinking (it is empty, or the others refill it as fast as it drains);
+// if it never starts to shrink within two loop delays there was no queue
+// to drain.
+func (c *Controller) slowdown(rd reading) float64 {
+	switch {
+	case c.phaseFor <= rd.dt:
+		c.slowMin, c.flat, c.improved = rd.f.MinOWD, 0, false
+	case rd.f.MinOWD < c.slowMin:
+		c.slowMin, c.flat, c.improved = rd.f.MinOWD, 0, true
+	default:
+		c.flat++
+	}
+	if (c.improved && c.flat >= 3) || (!c.improved && c.phaseFor >= rd.ref) || c.phaseFor >= 2*rd.ref {
+		c.enter(Steady)
+		c.lastEmpty = rd.now
+		return c.saved
+	}
+	return c.saved / 4
+}
+
+// compete steers the rate to the flow's share of the capacity estimate
+// until the queue drains for good.
+func (c *Controller) compete(rd reading) float64 {
+	if c.lowFrac >= DrainedShare {
+		// The queue drained for good: whoever held it has gone (or was
+		// one of us after all). Back to the delay law, which finds the
+		// room left.
+		c.enter(Steady)
+		c.lastEmpty, c.highFrac = rd.now, 0
+		return c.rate
+	}
+	g := 1 - math.Pow(1-Gamma, rd.dtS/rd.refS)
+	return c.rate + g*(c.share()*c.capEst-c.rate)
+}
+
+// steady runs the delay law, then decides whether to leave for Probe,
+// Compete or Slowdown.
+func (c *Controller) steady(rd reading) float64 {
+	rate := c.delayLaw(rd)
+	c.steadyNext(rd, rate)
+	return rate
+}
+
+// delayLaw is FAST's window update, Low's retreat, and a guard against a
+// sender blind to congestion its delay samples do not show.
+func (c *Controller) delayLaw(rd reading) float64 {
+	refS, qS, dtS := rd.refS, rd.qS, rd.dtS
+	g := 1 - math.Pow(1-Gamma, dtS/refS)
+	c.win += g * (rd.alpha - c.win*qS/(refS+qS))
+	if rd.policy == Low && c.q > LowTargetDelay {
+		// Someone else is filling the queue: retreat, halving per
+		// reference delay, down to MinRate.
+		c.win *= math.Exp2(-dtS / refS)
+	}
+	rate := c.win / (refS + qS)
+
+	// Guard against a blind sender: delay samples that do not show the
+	// congestion (a policer, a queue that only drops) would leave the
+	// rate far above what arrives. Only when the queue is also growing,
+	// so that plain random loss never triggers it.
+	if rd.f.RecvRate > 0 && rd.f.RecvRate < rate/2 && qS > rd.qEq && c.q >= c.prevQ {
+		c.starved++
+	} else {
+		c.starved = 0
+	}
+	if c.starved >= 3 {
+		rate = (rate + rd.f.RecvRate) / 2
+	}
+	return rate
+}
+
+// steadyNext moves from Steady to Probe after the queue stayed empty,
+// to Compete while a buffer-filling flow holds it, and to Slowdown when
+// no empty queue was seen for a while (rate is what it would leave).
+func (c *Controller) steadyNext(rd reading, rate float64) {
+	if rd.qS < rd.qEq/4 {
+		c.emptyFor += rd.dt
+		if c.emptyFor >= 2*rd.ref {
+			c.enter(Probe)
+		}
+	} else {
+		// A reading above the mark takes back twice its time rather
+		// than starting over: on a real link (wanem, a busy host) one
+		// reading in ten is jitter of a few milliseconds, which reset
+		// the count every time and left a flow cut by a false alarm
+		// creeping back at Alpha per reference delay for many seconds.
+		// A standing queue still empties the count within a few
+		// readings.
+		c.emptyFor = max(0, c.emptyFor-2*rd.dt)
+	}
+	if c.slowAfter == 0 {
+		// First time in Steady: the base delay may include a queue
+		// that was standing when this flow started, and then even an
+		// "empty" reading proves nothing, so this one is unconditional.
+		c.slowAfter, c.firstSlow = SlowdownEvery, rd.now.Add(2*rd.ref)
+	}
+	due := rd.now.Sub(c.lastEmpty) >= c.slowAfter
+	if !c.firstSlow.IsZero() && !rd.now.Before(c.firstSlow) {
+		// Unless this flow alone gets what the user says the path
+		// carries: then nobody else holds a queue it could have taken
+		// for its base delay, and the cut would only cost time.
+		due = c.cfg.TargetRate <= 0 || c.recvAvg < 0.9*c.cfg.TargetRate
+		c.firstSlow = time.Time{}
+	}
+	switch {
+	case c.phase == Steady && rd.policy != Low && c.highFrac >= CompeteShare:
+		c.enter(Compete)
+		c.lowFrac = 0
+	case c.phase == Steady && due:
+		c.enter(Slowdown)
+		c.saved = rate
+	}
 }
 
 // Rate is the current sending rate in bits/s, always within the configured
 // bounds.
 func (c *Controller) Rate() float64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.rate
 }
 
@@ -560,8 +626,6 @@ func (c *Controller) Rate() float64 {
 // was holding the rate down and is raised restarts the ramp, so the new room
 // is found within a few round trips.
 func (c *Controller) SetConfig(cfg Config) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	_, oldHi := c.bounds()
 	c.cfg = cfg
 	lo, hi := c.bounds()
@@ -576,8 +640,6 @@ func (c *Controller) SetConfig(cfg Config) {
 
 // Stats reports the controller's state.
 func (c *Controller) Stats() Stats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return Stats{
 		Rate:       c.rate,
 		RecvRate:   c.recv[0],

@@ -638,9 +638,7 @@ func TestProbeStartsItsOwnQueueCount(t *testing.T) {
 	if c.Stats().Phase == Startup {
 		t.Fatal("setup: startup did not end on two readings over the mark")
 	}
-	c.mu.Lock()
 	c.enter(Probe)
-	c.mu.Unlock()
 	feed(20 * time.Millisecond)
 	if ph := c.Stats().Phase; ph != Probe {
 		t.Fatalf("one reading over the mark ended a fresh probe (phase %s): the count from startup carried over", ph)

@@ -28,5 +28,6 @@
 // starting together at 100 Mbit/s, other ferry flows can be taken for TCP
 // and the first one keeps more than its share.
 //
-// Pacer is not safe for concurrent use; Controller is.
+// Neither Pacer nor Controller is safe for concurrent use: one goroutine,
+// the data sender's loop, owns both.
 package cc

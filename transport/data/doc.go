@@ -9,9 +9,11 @@
 // packets carry file id and offset; every packet of a direction has a new
 // number, retransmissions included. About every 10 ms the receiver reports
 // (FEEDBACK) the packet-number ranges it got, its receive rate, one-way
-// delay samples and the rate it asks for; the sender detects loss from
-// those ranges (packet and time thresholds, as QUIC does), queues lost bytes
-// again, and feeds cc.Controller, whose rate drives a cc.Pacer. A file whose
+// delay samples and the rate it asks for; the sender's ackHandler
+// (ackhandler.go: sent-packet history, RTT, loss by packet and time
+// thresholds as QUIC does, the probe timeout) turns those ranges into
+// acknowledged and lost packets, the sender queues lost bytes again, and
+// feeds cc.Controller, whose rate drives a cc.Pacer. A file whose
 // bytes are all acknowledged but has no result yet is probed (PROBE). The
 // receiver commits a file once it has every byte (a resumed one only after
 // the probe), and reports the outcome (RESULT); a hash mismatch gets one

@@ -134,6 +134,38 @@ func (p *pathSize) tooBig(n, route int) bool {
 	return p.cur != old
 }
 
+// blackHoleLosses is how many DATA packets above the safe size in a row,
+// lost over blackHolePTOs probe timeouts with nothing of their size
+// acknowledged, make the sender take the path for one that stopped
+// carrying them. Both: a burst of loss at a full queue loses many packets
+// in a row, but not for several round trips while feedback still comes.
+const (
+	blackHoleLosses = 16
+	blackHolePTOs   = 3
+)
+
+// bigLoss watches DATA packets above the safe size: lost counts those
+// declared lost since one was last acknowledged (ackAt, or when the size
+// went up).
+type bigLoss struct {
+	lost  int
+	ackAt time.Time
+}
+
+// acked notes a big packet acknowledged (or the size raised) at now.
+func (b *bigLoss) acked(now time.Time) { b.lost, b.ackAt = 0, now }
+
+// blackHole reports whether big packets have stopped getting through:
+// blackHoleLosses lost and none acknowledged for blackHolePTOs probe
+// timeouts. It then starts counting again.
+func (b *bigLoss) blackHole(now time.Time, pto time.Duration) bool {
+	if b.lost < blackHoleLosses || now.Sub(b.ackAt) < blackHolePTOs*pto {
+		return false
+	}
+	b.lost = 0
+	return true
+}
+
 // pathCeiling is the largest datagram worth trying to peer: a full
 // 1,500-byte MTU for its address family where the kernel reports a
 // smaller path (EMSGSIZE, Linux), else the fixed fallback size.

@@ -125,31 +125,11 @@ type sfile struct {
 	err error
 }
 
-type sentPkt struct {
-	at    time.Time
-	f     *sfile
-	off   int64
-	n     int
-	size  int
-	state uint8
-	probe bool // a padded probe of the path's datagram size
-}
-
-const (
-	pktInflight uint8 = iota
-	pktAcked
-	pktLost
-)
-
 type retxSpan struct {
 	f   *sfile
 	off int64
 	n   int
 }
-
-// packetThreshold: a packet this many numbers below an acknowledged one is
-// lost whatever the time (reordering beyond it is rare on real paths).
-const packetThreshold = 32
 
 type sendRun struct {
 	s     *Sender
@@ -167,17 +147,12 @@ type sendRun struct {
 	sending []*sfile
 	retx    []retxSpan
 
-	sent     []sentPkt
-	sentBase uint64 // packet number of sent[0]
-	inflight int
-	lastSent time.Time
-	ptoCount int
-	largest  uint64
-	haveAck  bool
-	rtt      rttEstimator
-	lost     int // since the last feedback
-	want     wire.RateRequest
-	pacer    *cc.Pacer
+	// ackHandler is embedded so that a sendRun built by hand in a test
+	// has one; the loop changes its state only through its methods.
+	ackHandler
+	lost  int // since the last feedback
+	want  wire.RateRequest
+	pacer *cc.Pacer
 
 	results    []error
 	remaining  int
@@ -201,10 +176,7 @@ type sendRun struct {
 	size    pathSize
 	sizeSet bool
 	scratch []byte
-	// bigLost counts DATA packets above the safe size declared lost since
-	// one was last acknowledged (bigAckAt, or when the size went up).
-	bigLost  int
-	bigAckAt time.Time
+	big     bigLoss
 
 	payload, retrans, resumed, lostPkts uint64
 	filesDone, filesFailed              int
@@ -222,10 +194,11 @@ func (s *Sender) Run(ctx context.Context, files []SendFile) ([]error, error) {
 	cfg := s.cfg
 	r := &sendRun{
 		s: s, cfg: cfg, clk: cfg.Clock, ctx: ctx,
-		l:     newLink(s.conn, s.box, cfg),
-		byID:  make(map[uint32]*sfile),
-		jobs:  make(chan func(), 16),
-		pacer: cc.NewPacer(cfg.Clock, s.ctrl.Rate()),
+		l:          newLink(s.conn, s.box, cfg),
+		byID:       make(map[uint32]*sfile),
+		jobs:       make(chan func(), 16),
+		pacer:      cc.NewPacer(cfg.Clock, s.ctrl.Rate()),
+		ackHandler: newAckHandler(cfg.FeedbackInterval),
 	}
 	r.start = r.clk.Now()
 	r.scratch = make([]byte, r.l.maxPkt)
@@ -276,9 +249,9 @@ func (r *sendRun) loop() error {
 		if at := r.transmit(r.clk.Now()); !at.IsZero() && at.Before(wake) {
 			wake = at
 		}
-		if r.inflight > 0 {
+		if at, ok := r.ackHandler.timer(); ok {
 			// transmit may have just put data in flight.
-			wake = minTime(wake, r.ptoAt())
+			wake = minTime(wake, at)
 		}
 		r.l.flush()
 		r.onTooBig()
@@ -356,7 +329,7 @@ func (r *sendRun) publish(now time.Time, force bool) {
 	r.s.stats = Stats{
 		PacketsSent: r.l.sentPkts, BytesSent: r.l.sentBytes, PacketsReceived: r.l.recvPkts, BytesReceived: r.l.recvBytes,
 		PayloadBytes: r.payload, RetransmittedBytes: r.retrans, ResumedBytes: r.resumed, LostPackets: r.lostPkts,
-		SendErrors: r.l.sendErrs, Unparsable: r.l.unparsable, RTT: r.rtt.smoothed(),
+		SendErrors: r.l.sendErrs, Unparsable: r.l.unparsable, RTT: r.ackHandler.rtt.smoothed(),
 		Rate: cs.Rate, Target: eff.TargetRate, Min: eff.MinRate,
 		FilesDone: r.filesDone, FilesFailed: r.filesFailed,
 		PacketSize: r.size.cur,
@@ -387,8 +360,8 @@ func (r *sendRun) trace(now time.Time) {
 		"payload_mbit", mbit(r.payload-prev.payload), "retrans_mbit", mbit(r.retrans-prev.retrans),
 		"wire_mbit", mbit(r.l.sentBytes-prev.wire), "pkts", r.l.sentPkts-prev.pkts,
 		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
-		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.rtt.smoothed(), "inflight", r.inflight,
-		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", len(r.sent), "retx", len(r.retx),
+		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.ackHandler.rtt.smoothed(), "inflight", r.ackHandler.inflight,
+		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", len(r.ackHandler.sent), "retx", len(r.retx),
 		"remaining", r.remaining, "done_tx", r.doneTx)
 }
 
@@ -396,11 +369,6 @@ func (r *sendRun) trace(now time.Time) {
 type traceMark struct {
 	at                           time.Time
 	payload, retrans, wire, pkts uint64
-}
-
-// ptoAt is when to probe if nothing is acknowledged before.
-func (r *sendRun) ptoAt() time.Time {
-	return r.lastSent.Add(r.rtt.pto(r.cfg.FeedbackInterval) << min(r.ptoCount, 4))
 }
 
 // ctrlTimeout is when an unanswered FILE, PROBE, ABORT or DONE is sent
@@ -429,29 +397,30 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 		for _, f := range r.active {
 			states[f.state]++
 		}
-		r.cfg.Log.Debug("sender giving up", "err", err, "inflight", r.inflight, "sent", len(r.sent), "retx", len(r.retx),
-			"sending", len(r.sending), "states", fmt.Sprint(states), "remaining", r.remaining, "ptoCount", r.ptoCount, "rate", r.s.ctrl.Rate(),
-			"pto", r.rtt.pto(r.cfg.FeedbackInterval), "sinceLastSent", now.Sub(r.lastSent), "largest", r.largest, "base", r.sentBase, "front", fmt.Sprintf("%+v", r.sent[:min(len(r.sent), 6)]))
+		a := &r.ackHandler
+		r.cfg.Log.Debug("sender giving up", "err", err, "inflight", a.inflight, "sent", len(a.sent), "retx", len(r.retx),
+			"sending", len(r.sending), "states", fmt.Sprint(states), "remaining", r.remaining, "ptoCount", a.ptoCount, "rate", r.s.ctrl.Rate(),
+			"pto", a.pto(), "sinceLastSent", now.Sub(a.lastSent), "largest", a.largest, "base", a.base, "front", fmt.Sprintf("%+v", a.sent[:min(len(a.sent), 6)]))
 		return wake, err
 	}
 	if r.l.peer == nil {
 		return wake, nil // nothing can be sent until the receiver speaks
 	}
 	r.sizePath()
-	if lt := r.detectLoss(now); !lt.IsZero() && lt.Before(wake) {
+	lost, lt := r.ackHandler.detectLoss(now)
+	r.onLost(lost)
+	if !lt.IsZero() && lt.Before(wake) {
 		wake = lt
 	}
 	if at := r.probePath(now); at.Before(wake) {
 		wake = at
 	}
 	// Tail probe: data outstanding and nothing acknowledged for a PTO.
-	if r.inflight > 0 {
-		if !now.Before(r.ptoAt()) {
-			r.ptoCount++
-			r.lastSent = now
-			r.sendCtrl(now, wire.TypePing, wire.Done{Files: uint32(len(r.files))}.Append)
-		}
-		wake = minTime(wake, r.ptoAt())
+	if r.ackHandler.onTimer(now) {
+		r.sendCtrl(now, wire.TypePing, wire.Done{Files: uint32(len(r.files))}.Append)
+	}
+	if at, ok := r.ackHandler.timer(); ok {
+		wake = minTime(wake, at)
 	}
 	if at := r.admit(now); !at.IsZero() {
 		wake = minTime(wake, at)
@@ -661,23 +630,8 @@ func (r *sendRun) announce(now time.Time, f *sfile) {
 // charged to the pacer as debt.
 func (r *sendRun) sendCtrl(now time.Time, t wire.Type, body func([]byte) []byte) {
 	pn, size := r.l.queue(t, body)
-	r.track(now, pn, sentPkt{at: now, size: size})
+	r.ackHandler.onSent(now, pn, sentPkt{at: now, size: size})
 	r.pacer.Sent(size)
-}
-
-func (r *sendRun) track(now time.Time, pn uint64, p sentPkt) {
-	if len(r.sent) == 0 {
-		r.sentBase = pn
-	}
-	// Numbers are consecutive; anything else would be a bug in link.
-	for r.sentBase+uint64(len(r.sent)) < pn {
-		r.sent = append(r.sent, sentPkt{state: pktAcked})
-	}
-	r.sent = append(r.sent, p)
-	if p.f != nil {
-		r.inflight += p.size
-		r.lastSent = now
-	}
 }
 
 // transmit sends data while the pacer allows and returns when it will
@@ -687,10 +641,10 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 		return time.Time{}
 	}
 	rate := r.s.ctrl.Rate()
-	srtt := r.rtt.smoothed()
+	srtt := r.ackHandler.rtt.smoothed()
 	limit := int(rate/8*(2*srtt+4*r.cfg.FeedbackInterval).Seconds()) + 256<<10
 	for budget := 0; budget < 512; budget++ {
-		if r.inflight >= limit {
+		if r.ackHandler.inflight >= limit {
 			return time.Time{} // feedback or a probe timeout wakes the loop
 		}
 		f, off, n, re := r.nextData()
@@ -720,7 +674,7 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 		}
 		d := wire.Data{File: f.id, Offset: off, SentAt: uint32(now.Sub(r.start).Microseconds()), Payload: buf}
 		pn, wsize := r.l.queue(wire.TypeData, d.Append)
-		r.track(now, pn, sentPkt{at: now, f: f, off: off, n: n, size: wsize})
+		r.ackHandler.onSent(now, pn, sentPkt{at: now, f: f, off: off, n: n, size: wsize})
 		r.pacer.Sent(wsize)
 		if re {
 			r.retrans += uint64(n)
@@ -763,7 +717,7 @@ func (r *sendRun) sizePath() {
 // due, times out one that neither came back nor was overtaken by
 // acknowledged packets, and returns when it next needs to look.
 func (r *sendRun) probePath(now time.Time) time.Time {
-	timeout := 3 * r.rtt.pto(r.cfg.FeedbackInterval)
+	timeout := 3 * r.ackHandler.pto()
 	if r.size.probeExpired(now, timeout) {
 		r.size.probeLost(r.size.probeLen)
 	}
@@ -775,7 +729,7 @@ func (r *sendRun) probePath(now time.Time) time.Time {
 			return append(b, make([]byte, max(pad, 0))...)
 		}
 		pn, size := r.l.queue(wire.TypePing, body)
-		r.track(now, pn, sentPkt{at: now, size: size, probe: true})
+		r.ackHandler.onSent(now, pn, sentPkt{at: now, size: size, probe: true})
 		r.pacer.Sent(size)
 		r.size.probeSent(size, now)
 		r.l.flush()
@@ -787,26 +741,12 @@ func (r *sendRun) probePath(now time.Time) time.Time {
 	return now.Add(time.Hour)
 }
 
-// blackHoleLosses is how many DATA packets above the safe size in a row,
-// lost over blackHolePTOs probe timeouts with nothing of their size
-// acknowledged, make the sender take the path for one that stopped
-// carrying them. Both: a burst of loss at a full queue loses many packets
-// in a row, but not for several round trips while feedback still comes.
-const (
-	blackHoleLosses = 16
-	blackHolePTOs   = 3
-)
-
 // checkBlackHole drops to the safe size when big DATA has stopped getting
 // through while this feedback (small) still does: a path whose MTU fell
 // without an ICMP to say so would otherwise resend the same big packets
 // forever.
 func (r *sendRun) checkBlackHole(now time.Time) {
-	if r.bigLost < blackHoleLosses || now.Sub(r.bigAckAt) < blackHolePTOs*r.rtt.pto(r.cfg.FeedbackInterval) {
-		return
-	}
-	r.bigLost = 0
-	if r.size.blackHole() {
+	if r.big.blackHole(now, r.ackHandler.pto()) && r.size.blackHole() {
 		r.cfg.Log.Warn("big datagrams stopped getting through; sending smaller ones", "size", r.size.cur)
 	}
 }
@@ -825,17 +765,7 @@ func (r *sendRun) onTooBig() {
 		if r.size.tooBig(x.size, route) {
 			r.cfg.Log.Debug("datagram too big for the path; sending smaller ones", "refused", x.size, "route", route, "size", r.size.cur)
 		}
-		if x.number < r.sentBase || x.number-r.sentBase >= uint64(len(r.sent)) {
-			continue
-		}
-		p := &r.sent[x.number-r.sentBase]
-		if p.state != pktInflight {
-			continue
-		}
-		p.state = pktLost
-		p.probe = false
-		if p.f != nil {
-			r.inflight -= p.size
+		if p, ok := r.ackHandler.refused(x.number); ok && p.f != nil {
 			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
 		}
 	}
@@ -995,65 +925,30 @@ func (r *sendRun) handle(now time.Time, p inPkt) {
 }
 
 func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
-	newly := 0
-	if largest, ok := fb.Largest(); ok {
-		end := r.sentBase + uint64(len(r.sent))
-		var largestNew bool
-		for _, rg := range fb.Ranges {
-			lo, hi := max(rg.Lo, r.sentBase), min(rg.Hi, end-1)
-			if end == 0 || lo > hi || hi < r.sentBase {
-				continue
-			}
-			for pn := lo; pn <= hi; pn++ {
-				p := &r.sent[pn-r.sentBase]
-				if p.state == pktAcked {
-					continue
-				}
-				if p.state == pktInflight && p.f != nil {
-					r.inflight -= p.size
-				}
-				if pn == largest {
-					largestNew = true
-				}
-				p.state = pktAcked
-				newly++
-				if p.probe {
-					old := r.size.cur
-					r.size.probeAcked(p.size)
-					if r.size.cur != old {
-						r.bigLost, r.bigAckAt = 0, now
-					}
-				}
-				if p.f != nil && p.size > r.size.base {
-					r.bigLost, r.bigAckAt = 0, now
-				}
-				if p.f != nil {
-					r.onAcked(now, p.f, p.off, int64(p.n))
-				}
+	acked, lost := r.ackHandler.onFeedback(now, fb)
+	for i := range acked {
+		p := &acked[i]
+		if p.probe {
+			old := r.size.cur
+			r.size.probeAcked(p.size)
+			if r.size.cur != old {
+				r.big.acked(now)
 			}
 		}
-		if largest >= r.sentBase && largest < end && (!r.haveAck || largest > r.largest) {
-			if largestNew {
-				r.rtt.update(now.Sub(r.sent[largest-r.sentBase].at), fb.AckDelay)
-			}
-			r.largest, r.haveAck = largest, true
+		if p.f != nil && p.size > r.size.base {
+			r.big.acked(now)
 		}
-		if newly > 0 {
-			r.ptoCount = 0
+		if p.f != nil {
+			r.onAcked(now, p.f, p.off, int64(p.n))
 		}
 	}
-	r.detectLoss(now)
+	r.onLost(lost)
 	r.checkBlackHole(now)
-	for len(r.sent) > 0 && r.sent[0].state != pktInflight {
-		r.sent[0] = sentPkt{}
-		r.sent = r.sent[1:]
-		r.sentBase++
-	}
 	if fb.Want != r.want {
 		r.want = fb.Want
 		r.applyConfig()
 	}
-	f := cc.Feedback{RecvRate: float64(fb.RecvRate), Lost: r.lost, RTT: r.rtt.smoothed()}
+	f := cc.Feedback{RecvRate: float64(fb.RecvRate), Lost: r.lost, RTT: r.ackHandler.rtt.smoothed()}
 	if fb.OWDSamples > 0 {
 		f.Received, f.MinOWD, f.MeanOWD = int(fb.Received), fb.MinOWD, fb.MeanOWD
 	}
@@ -1086,45 +981,25 @@ func (r *sendRun) toAcked(now time.Time, f *sfile) {
 	}
 }
 
-// detectLoss declares lost the packets below the largest acknowledged one
-// that are too far below it or were sent too long ago, queues their data
-// again, and returns when the next one would time out.
-func (r *sendRun) detectLoss(now time.Time) time.Time {
-	if !r.haveAck {
-		return time.Time{}
-	}
-	delay := r.rtt.lossDelay(r.cfg.FeedbackInterval)
-	for i := range r.sent {
-		pn := r.sentBase + uint64(i)
-		if pn >= r.largest {
-			break
-		}
-		p := &r.sent[i]
-		if p.state != pktInflight {
-			continue
-		}
-		if r.largest-pn < packetThreshold && now.Sub(p.at) < delay {
-			// Later packets were sent later still: none of them is lost yet.
-			return p.at.Add(delay)
-		}
-		p.state = pktLost
+// onLost acts on packets the ackHandler declared lost: their data is
+// queued again, and a probe lost says the path may not take its size,
+// not that it is congested.
+func (r *sendRun) onLost(lost []sentPkt) {
+	for i := range lost {
+		p := &lost[i]
 		if p.probe {
-			// A probe lost says the path may not take its size, not
-			// that it is congested.
 			r.size.probeLost(p.size)
 			continue
 		}
 		r.lost++
 		r.lostPkts++
 		if p.f != nil && p.size > r.size.base {
-			r.bigLost++
+			r.big.lost++
 		}
 		if p.f != nil {
-			r.inflight -= p.size
 			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
 		}
 	}
-	return time.Time{}
 }
 
 func (r *sendRun) onAccept(now time.Time, a wire.Accept) {
