@@ -53,6 +53,36 @@ func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
 	return nil
 }
 
+// syncFS writes back every dirty file of the filesystem holding d and
+// reports any writeback error on it since the last call through d (Linux
+// 5.8 and later).
+func syncFS(d *os.File) error {
+	rc, err := d.SyscallConn()
+	if err != nil {
+		return err
+	}
+	// Control keeps the descriptor open for the call, so a Close meanwhile
+	// cannot hand its number to another file.
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			serr = unix.Syncfs(int(fd))
+			if !errors.Is(serr, unix.EINTR) {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(serr, unix.ENOSYS):
+		return errors.ErrUnsupported
+	case serr != nil:
+		return &os.PathError{Op: "syncfs", Path: d.Name(), Err: serr}
+	}
+	return nil
+}
+
 func statfs(d *os.File) (endpoint.Space, error) {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(int(d.Fd()), &st); err != nil {

@@ -28,6 +28,9 @@ func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
 	return errors.ErrUnsupported
 }
 
+// syncFS: no syncfs outside Linux; files are synced one by one.
+func syncFS(d *os.File) error { return errors.ErrUnsupported }
+
 func statfs(d *os.File) (endpoint.Space, error) {
 	return endpoint.Space{}, errors.ErrUnsupported
 }
