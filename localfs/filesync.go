@@ -33,6 +33,8 @@ type fileSyncer struct {
 	// error since its last call; errors.ErrUnsupported where there is no
 	// such call (rounds then fsync each file).
 	syncfs func() error
+	// fsyncFile, if set, replaces a file's own fsync; a test seam.
+	fsyncFile func(*os.File) error
 
 	mu      sync.Mutex
 	running bool
@@ -46,8 +48,13 @@ type syncItem struct {
 	fsync func() error
 }
 
-// fileItem is the syncItem of an open file.
-func fileItem(f *os.File) syncItem { return syncItem{key: f, fsync: f.Sync} }
+// item is the syncItem of an open file.
+func (s *fileSyncer) item(f *os.File) syncItem {
+	if s.fsyncFile != nil {
+		return syncItem{key: f, fsync: func() error { return s.fsyncFile(f) }}
+	}
+	return syncItem{key: f, fsync: f.Sync}
+}
 
 // fileRound is one sync and the files it serves.
 type fileRound struct {

@@ -550,7 +550,7 @@ func (w *Writer) prepare(df *os.File) error {
 	w.reached(CommitDated)
 	// Many commits at once share one sync (fileSyncer): the file is in
 	// place only once its content is on disk, whichever way it got there.
-	if err := w.fs.dirs.files.wait(w.ctx, w.fs.dirs.stop, fileItem(w.file)); err != nil {
+	if err := w.fs.dirs.files.wait(w.ctx, w.fs.dirs.stop, w.fs.dirs.files.item(w.file)); err != nil {
 		return fmt.Errorf("unable to sync %q: %w", w.path, err)
 	}
 	w.reached(CommitSynced)
