@@ -64,7 +64,9 @@ func newDirCache(r *os.Root) (*dirCache, error) {
 		return nil, err
 	}
 	c := &dirCache{fsync: syncDir, stop: make(chan struct{}), m: make(map[string]*dirHandle)}
-	c.files.syncfs = func() error { return syncFS(f) }
+	if syncfsKnown(f) {
+		c.files.syncfs = func() error { return syncFS(f) }
+	}
 	c.root = newDirHandle(c, r, f, nil, nil)
 	return c, nil
 }

@@ -30,8 +30,8 @@ const syncfsMin = 16
 // for that write too.
 type fileSyncer struct {
 	// syncfs syncs the folder's whole filesystem and reports any writeback
-	// error since its last call; errors.ErrUnsupported where there is no
-	// such call (rounds then fsync each file).
+	// error since its last call; nil, or errors.ErrUnsupported, where there
+	// is no such call or it cannot be trusted (rounds then fsync each file).
 	syncfs func() error
 	// fsyncFile, if set, replaces a file's own fsync; a test seam.
 	fsyncFile func(*os.File) error
