@@ -17,7 +17,7 @@ const syncfsMin = 16
 
 // fileSyncer makes the content of committed files durable in groups
 // ("group commit"), as dirSyncer does for directories. A commit hands it
-// its partial file, written and closed for writing, and waits for a round
+// its partial file, fully written, and waits for a round
 // that started after that: a round serves everyone who queued while the
 // previous one ran, with one syncfs of the folder's filesystem when they
 // are at least syncfsMin, else with an fsync of each of their files. A lone
@@ -135,6 +135,10 @@ func (s *fileSyncer) sync(r *fileRound) []error {
 			}
 			return errs
 		}
+	}
+	if len(r.files) == 1 {
+		errs[0] = r.files[0].fsync()
+		return errs
 	}
 	// Fewer: an fsync each, at once, so that the round takes about one
 	// (the filesystem's journal commits them together), and each item once.
