@@ -50,6 +50,7 @@ type dirCache struct {
 	root  *dirHandle           // never evicted
 	fsync func(*os.File) error // syncDir; a test seam, set before use
 	stop  chan struct{}        // closed by close: commits stop waiting for directory syncs
+	files fileSyncer           // the syncs of the files commits write
 
 	mu     sync.Mutex
 	m      map[string]*dirHandle
@@ -63,6 +64,9 @@ func newDirCache(r *os.Root) (*dirCache, error) {
 		return nil, err
 	}
 	c := &dirCache{fsync: syncDir, stop: make(chan struct{}), m: make(map[string]*dirHandle)}
+	if syncfsKnown(f) {
+		c.files.syncfs = func() error { return syncFS(f) }
+	}
 	c.root = newDirHandle(c, r, f, nil, nil)
 	return c, nil
 }

@@ -53,6 +53,55 @@ func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
 	return nil
 }
 
+// syncFS writes back every dirty file of the filesystem holding d and
+// reports any writeback error on it since the last call through d (Linux
+// 5.8 and later).
+//
+// It is used only where syncfsKnown says the filesystem implements it:
+// on FUSE, for one, syncfs may return without the daemon having synced
+// anything, where an fsync of each file would have asked it to.
+func syncFS(d *os.File) error {
+	rc, err := d.SyscallConn()
+	if err != nil {
+		return err
+	}
+	// Control keeps the descriptor open for the call, so a Close meanwhile
+	// cannot hand its number to another file.
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			serr = unix.Syncfs(int(fd))
+			if !errors.Is(serr, unix.EINTR) {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(serr, unix.ENOSYS):
+		return errors.ErrUnsupported
+	case serr != nil:
+		return &os.PathError{Op: "syncfs", Path: d.Name(), Err: serr}
+	}
+	return nil
+}
+
+// syncfsKnown reports whether the filesystem holding d is one whose
+// syncfs makes every file written before it durable, reporting writeback
+// errors: the local disk filesystems.
+func syncfsKnown(d *os.File) bool {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(d.Fd()), &st); err != nil {
+		return false
+	}
+	switch int64(st.Type) {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC, unix.F2FS_SUPER_MAGIC:
+		return true
+	}
+	return false
+}
+
 func statfs(d *os.File) (endpoint.Space, error) {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(int(d.Fd()), &st); err != nil {

@@ -28,6 +28,11 @@ func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
 	return errors.ErrUnsupported
 }
 
+// syncFS: no syncfs outside Linux; files are synced one by one.
+func syncFS(d *os.File) error { return errors.ErrUnsupported }
+
+func syncfsKnown(d *os.File) bool { return false }
+
 func statfs(d *os.File) (endpoint.Space, error) {
 	return endpoint.Space{}, errors.ErrUnsupported
 }

@@ -548,7 +548,9 @@ func (w *Writer) prepare(df *os.File) error {
 		w.dated = true
 	}
 	w.reached(CommitDated)
-	if err := w.file.Sync(); err != nil {
+	// Many commits at once share one sync (fileSyncer): the file is in
+	// place only once its content is on disk, whichever way it got there.
+	if err := w.fs.dirs.files.wait(w.ctx, w.fs.dirs.stop, w.fs.dirs.files.item(w.file)); err != nil {
 		return fmt.Errorf("unable to sync %q: %w", w.path, err)
 	}
 	w.reached(CommitSynced)

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 // batchReceiver is an endpoint that receives files in one Upload call
@@ -104,10 +108,12 @@ func (s *countingSlots) Release() {
 	s.held--
 }
 
+// Files too big to go with the small ones take a slot each.
 func TestCopiesTakeSlotsAndReportProgress(t *testing.T) {
+	const size = 100_000 // over syncer's small-file size
 	e := newEnv(t)
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
-		e.write("remote", n, strings.Repeat(n, 1000))
+		e.write("remote", n, strings.Repeat(n, size))
 	}
 	slots := &countingSlots{}
 	var mu sync.Mutex
@@ -128,11 +134,118 @@ func TestCopiesTakeSlotsAndReportProgress(t *testing.T) {
 	if slots.got != 5 || slots.held != 0 || slots.max > 2 {
 		t.Errorf("slots: acquired %d (want 5), held at end %d, max at once %d (limit 2)", slots.got, slots.held, slots.max)
 	}
-	if last.Phase != syncer.PhaseDone || last.FilesDone != 5 || last.FilesTotal != 5 || last.BytesDone != 5000 || last.BytesTotal != 5000 || delta != 5000 {
+	if last.Phase != syncer.PhaseDone || last.FilesDone != 5 || last.FilesTotal != 5 || last.BytesDone != 5*size || last.BytesTotal != 5*size || delta != 5*size {
 		t.Errorf("last event %+v, summed deltas %d", last, delta)
 	}
-	if rec.Created != 5 || rec.Bytes != 5000 {
+	if rec.Created != 5 || rec.Bytes != 5*size {
 		t.Errorf("pass: %s", summary(rec))
+	}
+}
+
+// barrierDst holds each Commit until n commits are waiting at once: a
+// destination that makes many files durable with one sync (localfs's
+// group commit) only gains if the applier commits many files at once.
+// deadlockGuard bounds a wait that only a bug makes long.
+const deadlockGuard = 20 * time.Second
+
+type barrierDst struct {
+	endpoint.Endpoint
+	n int
+
+	mu      sync.Mutex
+	waiting int
+	full    chan struct{} // closed once n commits waited at once
+}
+
+type barrierWriter struct {
+	endpoint.FileWriter
+	b *barrierDst
+}
+
+func (b *barrierDst) CreateFile(ctx context.Context, meta, expect tree.Entry) (endpoint.FileWriter, error) {
+	w, err := b.Endpoint.CreateFile(ctx, meta, expect)
+	if err != nil {
+		return nil, err
+	}
+	return barrierWriter{w, b}, nil
+}
+
+func (w barrierWriter) Commit() error {
+	b := w.b
+	b.mu.Lock()
+	b.waiting++
+	if b.waiting == b.n {
+		close(b.full)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.full:
+	case <-time.After(deadlockGuard):
+		// Never reached: fail the files rather than hang the test.
+		b.mu.Lock()
+		if b.waiting < b.n {
+			b.waiting = b.n
+			close(b.full)
+		}
+		b.mu.Unlock()
+		return fmt.Errorf("fewer than %d commits ever waited at once", b.n)
+	}
+	return w.FileWriter.Commit()
+}
+
+// Small files are copied many at once under a single transfer slot, like
+// a batch: with Copiers file by file they were two at a time, and each paid
+// for a sync of its own.
+func TestSmallFilesCopyManyAtOnceUnderOneSlot(t *testing.T) {
+	const files, atOnce = 40, 32
+	e := newEnv(t)
+	for i := range files {
+		e.write("remote", fmt.Sprintf("d/f%02d", i), strings.Repeat("x", i+1))
+	}
+	dst := &barrierDst{n: atOnce, full: make(chan struct{})}
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
+		dst.Endpoint = l
+		return dst, r
+	}
+	slots := &countingSlots{}
+	o := e.options()
+	o.Slots, o.Copiers = slots, 2
+	rec, err := syncer.Pass(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Created != files+1 || rec.Skipped != 0 || rec.Problems != 0 {
+		t.Errorf("pass: %s", summary(rec))
+	}
+	if slots.got != 1 || slots.held != 0 {
+		t.Errorf("slots: acquired %d (want 1 for all the small files), held at end %d", slots.got, slots.held)
+	}
+	e.wrap = nil
+	if rec := e.mustPass(); rec.Created+rec.Updated != 0 {
+		t.Errorf("copied files not recorded: second pass %s", summary(rec))
+	}
+}
+
+// A small file is copied through a buffer of its size: a 1 MiB buffer for
+// each, allocated and cleared, was half the CPU of a sync of many small
+// files.
+func TestSmallFileCopyAllocatesLittle(t *testing.T) {
+	const files = 64
+	e := newEnv(t)
+	for i := range files {
+		e.write("remote", fmt.Sprintf("f%02d", i), "small")
+	}
+	o := e.options()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rec, err := syncer.Pass(context.Background(), o)
+	runtime.ReadMemStats(&after)
+	if err != nil || rec.Created != files {
+		t.Fatalf("pass: %s, %v", summary(rec), err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > files<<19 {
+		t.Errorf("a pass of %d files of 5 bytes allocated %d bytes, more than 512 KiB a file", files, got)
 	}
 }
 
