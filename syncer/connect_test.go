@@ -166,3 +166,47 @@ func TestConnectErrorFailsThePassUnwrapped(t *testing.T) {
 		}
 	}
 }
+
+// foldingAfterScan is a remote whose Folding answers only once its Scan
+// has started (bounded), as a round trip on a slow link would.
+type foldingAfterScan struct {
+	endpoint.Endpoint
+	scanning chan struct{}
+	once     sync.Once
+	waited   bool
+}
+
+func (f *foldingAfterScan) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
+	f.once.Do(func() { close(f.scanning) })
+	return f.Endpoint.Scan(ctx, opts, visit)
+}
+
+func (f *foldingAfterScan) Folding(ctx context.Context) (endpoint.Folding, error) {
+	select {
+	case <-f.scanning:
+		f.waited = true
+	case <-time.After(10 * time.Second):
+	}
+	return f.Endpoint.Folding(ctx)
+}
+
+// TestFoldingDoesNotHoldTheListingBack: asking a receiving remote whether
+// it folds case runs beside its listing, not before it, so on a slow link
+// the pass does not wait one more round trip before the listing starts.
+func TestFoldingDoesNotHoldTheListingBack(t *testing.T) {
+	e := newEnv(t)
+	e.write("local", "a.txt", "a")
+	var r *foldingAfterScan
+	e.wrap = func(l, rem endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
+		r = &foldingAfterScan{Endpoint: rem, scanning: make(chan struct{})}
+		return l, r
+	}
+	start := time.Now()
+	rec := e.mustPass()
+	if rec.Created != 1 {
+		t.Fatalf("pass: %s", summary(rec))
+	}
+	if !r.waited {
+		t.Fatalf("the folding question was answered only after %v, without the listing having started: it held the listing back", time.Since(start).Round(time.Millisecond))
+	}
+}

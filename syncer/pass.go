@@ -330,23 +330,33 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 	scan := endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix, KeepStale: dryRun}
 	feeds := [2]*scanFeed{newScanFeed(SideLocal), newScanFeed(SideRemote)}
 	var foldErr [2]error
+	// folded[i] is closed once side i's folding is known (or will not be
+	// asked); the merge waits for both before it drops a settled path.
+	folded := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 	g, gctx := errgroup.WithContext(ctx)
 	side := func(i int, name string, ep endpoint.Endpoint, wait func(context.Context) error, receives bool, f *endpoint.Folding) {
 		feed := feeds[i]
 		g.Go(func() error {
 			if err := checkSignature(gctx, opts, name, wait); err != nil {
+				close(folded[i])
 				return feed.close(gctx, err)
 			}
-			// Asked before the first entry is handed over, so that the
-			// merge knows whether it may drop settled paths. A dry run
-			// does not ask: finding out writes a probe file (and so
-			// touches the folder's mtime); it plans as if names did not
+			// Asked once the signature file is found (the probe writes a
+			// file, never into a folder that is not mounted), beside the
+			// scan: against a remote it is a round trip, which must not
+			// hold the listing back. A dry run does not ask, as the probe
+			// touches the folder's mtime: it plans as if names did not
 			// fold, and the pass checks clashes for itself.
 			if receives && !dryRun {
-				*f, foldErr[i] = ep.Folding(gctx)
-				if foldErr[i] != nil {
-					*f = endpoint.Folding{Case: true, Normalization: true}
-				}
+				g.Go(func() error {
+					defer close(folded[i])
+					if *f, foldErr[i] = ep.Folding(gctx); foldErr[i] != nil {
+						*f = endpoint.Folding{Case: true, Normalization: true}
+					}
+					return nil
+				})
+			} else {
+				close(folded[i])
 			}
 			err := ep.Scan(gctx, scan, func(e tree.Entry) error { return feed.add(gctx, e) })
 			if err != nil {
@@ -370,6 +380,13 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 		}
 		var err error
 		got, err = merge(gctx, a, feeds[0], feeds[1], func() bool {
+			for _, c := range folded {
+				select {
+				case <-c:
+				case <-gctx.Done():
+					return true
+				}
+			}
 			return mode.LocalFolding.Folds() || mode.RemoteFolding.Folds()
 		})
 		return err
