@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -126,7 +127,8 @@ func TestStatusAndConflictsJSON(t *testing.T) {
 	func() {
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
-		startAgent(t, ctx, cfg)
+		addr := startAgent(t, ctx, cfg)
+		waitLastPass(t, ctx, addr)
 		code, out, stderr := runCLI(t, ctx, "status", "--config", cfg, "j", "--json")
 		var st jsonStatus
 		decodeDoc(t, "status --json (agent)", out, &st, statusKeys...)
@@ -166,6 +168,41 @@ func TestStatusAndConflictsJSON(t *testing.T) {
 	decodeDoc(t, "status --json (halted)", out, &st, "jobs[*].halt.kind", "jobs[*].halted", "jobs[*].fix")
 	if code != exitError || len(st.Jobs) != 1 || st.Jobs[0].State != "halted" || st.Jobs[0].Halt == nil || st.Jobs[0].Halt.Kind != "too-many-deletes" {
 		t.Fatalf("status --json of a halted job: exit %d, want %d %+v\n%s%s", code, exitError, st, out, stderr)
+	}
+}
+
+// waitLastPass waits, for up to 30 s, for the agent to report the job's
+// last pass and its conflict: it reports neither before its own first
+// pass has finished.
+func waitLastPass(t *testing.T, ctx context.Context, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/api/v1/jobs/j", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var j struct {
+			State     string          `json:"state"`
+			Last      json.RawMessage `json:"last"`
+			Conflicts int             `json:"conflicts"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&j)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == "idle" && len(j.Last) > 0 && j.Conflicts == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not report its first pass within 30 s: %+v", j)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
