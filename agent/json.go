@@ -10,8 +10,7 @@ import (
 // seconds under a name ending in _s (docs/json.md), never as Go's integer
 // nanoseconds; these methods keep the Go fields time.Durations.
 
-func seconds(d time.Duration) float64 { return d.Seconds() }
-
+// duration reads float seconds; what is not a number is no duration.
 func duration(s float64) time.Duration {
 	if math.IsNaN(s) || math.IsInf(s, 0) {
 		return 0
@@ -28,7 +27,7 @@ type progressJSON struct {
 
 // MarshalJSON writes ETA as eta_s.
 func (p Progress) MarshalJSON() ([]byte, error) {
-	return json.Marshal(progressJSON{plainProgress(p), seconds(p.ETA)})
+	return json.Marshal(progressJSON{plainProgress(p), p.ETA.Seconds()})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -52,7 +51,7 @@ type transferJSON struct {
 
 // MarshalJSON writes RTT and ETA as rtt_s and eta_s.
 func (t TransferStatus) MarshalJSON() ([]byte, error) {
-	return json.Marshal(transferJSON{plainTransfer(t), seconds(t.RTT), seconds(t.ETA)})
+	return json.Marshal(transferJSON{plainTransfer(t), t.RTT.Seconds(), t.ETA.Seconds()})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -75,7 +74,7 @@ type unwatchedJSON struct {
 
 // MarshalJSON writes Every as every_s.
 func (u Unwatched) MarshalJSON() ([]byte, error) {
-	return json.Marshal(unwatchedJSON{plainUnwatched(u), seconds(u.Every)})
+	return json.Marshal(unwatchedJSON{plainUnwatched(u), u.Every.Seconds()})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
