@@ -26,7 +26,7 @@ type Progress struct {
 	BytesDone  int64         `json:"bytes_done"`
 	BytesTotal int64         `json:"bytes_total"`
 	Rate       float64       `json:"rate_bps"` // bits per second, recent
-	ETA        time.Duration `json:"eta_ns"`
+	ETA        time.Duration `json:"-"`        // on the wire as eta_s (json.go)
 }
 
 // TransferStatus is one file in flight.
@@ -39,8 +39,8 @@ type TransferStatus struct {
 	MinRate       float64       `json:"min_bps"`
 	Policy        string        `json:"policy"`
 	RetransmitPct float64       `json:"retransmit_pct"`
-	RTT           time.Duration `json:"rtt_ns"`
-	ETA           time.Duration `json:"eta_ns"`
+	RTT           time.Duration `json:"-"` // on the wire as rtt_s (json.go)
+	ETA           time.Duration `json:"-"` // on the wire as eta_s (json.go)
 }
 
 // JobStatus is everything the control API reports about one job.
@@ -62,7 +62,7 @@ type JobStatus struct {
 	Halted    string               `json:"halted,omitempty"` // reason, plain words
 	Fix       string               `json:"fix,omitempty"`    // what to do, one choice per line
 	Progress  Progress             `json:"progress"`
-	NextPass  time.Time            `json:"next_pass"`
+	NextPass  time.Time            `json:"next_pass,omitzero"`
 	Last      *snapshot.PassRecord `json:"last,omitempty"`
 	Conflicts int                  `json:"conflicts"`
 	Transfers []TransferStatus     `json:"transfers,omitempty"`
@@ -81,5 +81,5 @@ type Unwatched struct {
 	Limit bool          `json:"limit"`         // the inotify watch limit is the cause
 	Err   string        `json:"err"`           // why Dir could not be watched
 	Fix   string        `json:"fix,omitempty"` // what to do (at the limit: the sysctl to raise it)
-	Every time.Duration `json:"every_ns"`
+	Every time.Duration `json:"-"`             // on the wire as every_s (json.go)
 }

@@ -78,19 +78,21 @@ type Retry struct {
 // BandwidthRule changes the caps from the moment its cron fires (issue 4).
 // A nil field leaves that cap as it was; a zero Rate means uncapped.
 type BandwidthRule struct {
-	Cron     string `yaml:"cron"`
-	Upload   *Rate  `yaml:"upload"`
-	Download *Rate  `yaml:"download"`
+	Cron     string `yaml:"cron" json:"cron"`
+	Upload   *Rate  `yaml:"upload" json:"upload,omitempty"`
+	Download *Rate  `yaml:"download" json:"download,omitempty"`
 }
 
-// Bandwidth holds a job's transport rate settings.
+// Bandwidth holds a job's transport rate settings. Its JSON (the control
+// API's "bandwidth", docs/json.md) has the names of the YAML, rates in
+// bits per second.
 type Bandwidth struct {
-	Upload     Rate            `yaml:"upload"`
-	Download   Rate            `yaml:"download"`
-	Policy     Policy          `yaml:"policy"`
-	TargetRate Rate            `yaml:"target_rate"`
-	MinRate    Rate            `yaml:"min_rate"`
-	Schedule   []BandwidthRule `yaml:"schedule"`
+	Upload     Rate            `yaml:"upload" json:"upload"`
+	Download   Rate            `yaml:"download" json:"download"`
+	Policy     Policy          `yaml:"policy" json:"policy"`
+	TargetRate Rate            `yaml:"target_rate" json:"target_rate"`
+	MinRate    Rate            `yaml:"min_rate" json:"min_rate"`
+	Schedule   []BandwidthRule `yaml:"schedule" json:"schedule,omitempty"`
 }
 
 // RemoteURL is a parsed ferry://user@host[:port]/path remote.

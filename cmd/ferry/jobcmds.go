@@ -85,11 +85,12 @@ func newResetSyncCommand() *command {
 func newConflictsCommand() *command {
 	fs := pflag.NewFlagSet("conflicts", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
+	asJSON := fs.Bool("json", false, "print the conflicts as one JSON document, see docs/json.md")
 	return &command{
 		name:    "conflicts",
 		jobArg:  true,
 		summary: "list a job's unresolved conflicts",
-		usage:   "--config FILE JOB",
+		usage:   "--config FILE [--json] JOB",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
@@ -110,6 +111,9 @@ func newConflictsCommand() *command {
 			}
 			if err != nil {
 				return err
+			}
+			if *asJSON {
+				return writeJSON(e.stdout, conflictsDoc{SchemaVersion: schemaVersion, Job: job.Name, Conflicts: api.NewConflicts(recs)})
 			}
 			printConflicts(e, recs)
 			if len(recs) > 0 {
@@ -192,11 +196,12 @@ func newResolveCommand() *command {
 func newStatusCommand() *command {
 	fs := pflag.NewFlagSet("status", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
+	asJSON := fs.Bool("json", false, "print the jobs as one JSON document, see docs/json.md")
 	return &command{
 		name:    "status",
 		jobArg:  true,
 		summary: "show each job: state, progress, next pass, last result, halt reason and fix, conflicts",
-		usage:   "--config FILE [JOB]",
+		usage:   "--config FILE [--json] [JOB]",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) > 1 {
@@ -211,18 +216,28 @@ func newStatusCommand() *command {
 				return err
 			}
 			var jobs []agent.JobStatus
-			if c := runningAgent(ctx, cfg); c != nil {
+			c := runningAgent(ctx, cfg)
+			if c != nil {
 				if jobs, err = c.Jobs(ctx); err != nil {
 					return err
 				}
 			} else {
-				fmt.Fprintf(e.stdout, "no agent is running for %s; showing the last recorded passes\n\n", cfg.StateDir)
+				if !*asJSON {
+					fmt.Fprintf(e.stdout, "no agent is running for %s; showing the last recorded passes\n\n", cfg.StateDir)
+				}
 				if jobs, err = offlineStatus(cfg); err != nil {
 					return err
 				}
 			}
 			if name != "" {
 				jobs = filterJobs(jobs, name)
+			}
+			if *asJSON {
+				if jobs == nil {
+					jobs = []agent.JobStatus{}
+				}
+				doc := statusDoc{SchemaVersion: schemaVersion, AgentRunning: c != nil, Jobs: jobs}
+				return errors.Join(writeJSON(e.stdout, doc), needsAttention(jobs))
 			}
 			if err := render.Status(e.stdout, jobs, time.Now(), e.isTTY); err != nil {
 				return err

@@ -25,11 +25,12 @@ func newSyncCommand() *command {
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key (like OpenSSH accept-new)")
 	level := fs.String("log-level", "warn", "debug | info | warn | error (log lines go to stderr)")
 	dryRun := fs.Bool("dry-run", false, "scan and plan, print what a pass would do, change nothing")
+	asJSON := fs.Bool("json", false, "print the result (or with --dry-run the plan) as one JSON document, see docs/json.md")
 	return &command{
 		name:    "sync",
 		jobArg:  true,
 		summary: "run one sync pass of a job and print a summary",
-		usage:   "--config FILE [--dry-run] [--allow-deletes] [--accept-new-host-key] [--log-level LEVEL] JOB",
+		usage:   "--config FILE [--dry-run] [--json] [--allow-deletes] [--accept-new-host-key] [--log-level LEVEL] JOB",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
@@ -64,16 +65,34 @@ func newSyncCommand() *command {
 				opts.Log = warnings
 				opts.AllowDeletes = *allowDeletes
 				plan, err := syncer.Preview(ctx, opts)
+				if *asJSON {
+					return errors.Join(err, writeJSON(e.stdout, dryRunDoc(job.Name, &plan, err)))
+				}
 				if err != nil {
 					return err
 				}
 				printPlan(e.stdout, &plan)
 				return nil
 			}
-			p := newProgressPrinter(e.stdout, e.isTTY)
-			opts.Observer = p.observe
 			opts.Log = warnings
 			opts.AllowDeletes = *allowDeletes
+			if *asJSON {
+				rec, err := syncer.Pass(ctx, opts)
+				if err == nil {
+					err = undone(rec)
+				}
+				doc := syncDoc{SchemaVersion: schemaVersion, Job: job.Name, Pass: &rec, Transport: newTransportDoc(o.remote)}
+				var h *syncer.HaltError
+				switch {
+				case errors.As(err, &h):
+					doc.Halt = newHaltDoc(&h.Halt)
+				case err != nil && !errors.Is(err, context.Canceled): // pass.interrupted says it
+					doc.Error = err.Error()
+				}
+				return errors.Join(err, writeJSON(e.stdout, doc))
+			}
+			p := newProgressPrinter(e.stdout, e.isTTY)
+			opts.Observer = p.observe
 			rec, err := syncer.Pass(ctx, opts)
 			p.finish()
 			if err != nil && !errors.Is(err, syncer.ErrHalted) && !errors.Is(err, syncer.ErrIncomplete) {
@@ -95,6 +114,22 @@ func newSyncCommand() *command {
 			return err
 		},
 	}
+}
+
+// dryRunDoc is `ferry sync --dry-run --json`: the plan, or the halt that
+// stopped it.
+func dryRunDoc(job string, plan *syncer.Plan, err error) syncDoc {
+	doc := syncDoc{SchemaVersion: schemaVersion, Job: job, DryRun: true}
+	var h *syncer.HaltError
+	switch {
+	case errors.As(err, &h):
+		doc.Halt = newHaltDoc(&h.Halt)
+	case err != nil:
+		doc.Error = err.Error()
+	default:
+		doc.Plan = newPlanDoc(plan)
+	}
+	return doc
 }
 
 // summary is the one line a pass ends with.

@@ -100,8 +100,15 @@ func (c *Client) ResetSync(ctx context.Context, name string) (agent.JobStatus, e
 
 // Conflicts lists a job's unresolved conflicts.
 func (c *Client) Conflicts(ctx context.Context, name string) ([]conflict.Record, error) {
+	var wire []Conflict
+	if err := c.do(ctx, http.MethodGet, jobPath(name, "conflicts"), nil, &wire); err != nil {
+		return nil, err
+	}
 	var out []conflict.Record
-	return out, c.do(ctx, http.MethodGet, jobPath(name, "conflicts"), nil, &out)
+	for _, w := range wire {
+		out = append(out, w.Record())
+	}
+	return out, nil
 }
 
 // Resolve marks conflicting paths as resolved.

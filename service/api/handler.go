@@ -233,11 +233,7 @@ func (h *handler) conflicts(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("unable to list conflicts of job %q: %w", j.Name, err))
 		return
 	}
-	if recs == nil {
-		h.reply(w, []struct{}{})
-		return
-	}
-	h.reply(w, recs)
+	h.reply(w, NewConflicts(recs))
 }
 
 func (h *handler) resolve(w http.ResponseWriter, r *http.Request) {

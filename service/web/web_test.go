@@ -138,6 +138,9 @@ func TestPageInBrowser(t *testing.T) {
 
 	d.Open("http://" + l.Addr().String() + "/")
 	d.WaitFor("docs state", "transferring", jobState, "docs")
+	// The ETA comes from the API's eta_s (float seconds).
+	d.WaitFor("docs eta", "1m23s left",
+		`const t = document.querySelector('section[data-job="docs"] .progress').textContent; return t.includes("1m23s left") ? "1m23s left" : t;`)
 	d.WaitFor("halt reason", "Halted: the local folder /home/ann/mail is empty but held 1200 entries at the last sync; nothing was changed",
 		`return document.querySelector('section[data-job="mail"] .halt-reason').textContent`)
 

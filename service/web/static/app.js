@@ -160,7 +160,7 @@ function renderJob(job, now) {
   p.fill.style.width = (Math.min(1, frac) * 100).toFixed(1) + "%";
   p.progress.textContent = running
     ? pr.files_done + " / " + pr.files_total + " files, " + size(pr.bytes_done) + " / " + size(pr.bytes_total) +
-      ", " + rate(pr.rate_bps) + (pr.eta_ns > 0 ? ", " + dur(pr.eta_ns / 1e6) + " left" : "")
+      ", " + rate(pr.rate_bps) + (pr.eta_s > 0 ? ", " + dur(pr.eta_s * 1000) + " left" : "")
     : "";
 
   p.transfers.replaceChildren(...(job.transfers || []).map(t => {
