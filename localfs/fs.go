@@ -158,9 +158,7 @@ func entryOf(p string, fi fs.FileInfo) tree.Entry {
 		Mode:  fi.Mode().Perm(),
 		Mtime: fi.ModTime().UnixNano(),
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		e.Ino = uint64(st.Ino)
-	}
+	e.Ino = inode(fi)
 	switch t := fi.Mode().Type(); {
 	case t == 0:
 		e.Kind = tree.File
@@ -392,10 +390,6 @@ func (f *FS) Symlink(ctx context.Context, p, target string, expect tree.Entry) e
 		return fmt.Errorf("unable to create symlink %q: %w", p, err)
 	}
 	return nil
-}
-
-func isNotEmpty(err error) bool {
-	return errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
 }
 
 // Remove deletes a file, symlink or empty directory that still matches expect.
