@@ -482,7 +482,7 @@ func (f *FS) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int6
 		}
 	}
 	if mtime != 0 {
-		if err := setMtimeNoFollow(d.file(), base, mtime); err != nil {
+		if err := setMtimeNoFollow(d, base, mtime); err != nil {
 			return fmt.Errorf("unable to set mtime of %q: %w", p, err)
 		}
 	}

@@ -22,10 +22,9 @@ func renameNoReplace(from dir, fromName string, to dir, toName string) error {
 	return errors.New("cross-directory rename is only supported on Linux")
 }
 
-// setMtimeNoFollow is a no-op outside Linux: os.Root.Chtimes would follow a
-// symlink, which ferry never does when writing.
-func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
-	return errors.ErrUnsupported
+// setMtimeNoFollow goes through os.Root outside Linux (see setMtimeInRoot).
+func setMtimeNoFollow(d dir, name string, mtime int64) error {
+	return setMtimeInRoot(d, name, mtime)
 }
 
 // syncFS: no syncfs outside Linux; files are synced one by one.
