@@ -212,9 +212,10 @@ func describe(e tree.Entry) string {
 // dir is an open directory inside the folder, reached without following
 // symlinks. It is released with close.
 type dir struct {
-	r *os.Root
-	h *dirHandle
-	c *dirCache
+	r    *os.Root
+	h    *dirHandle
+	c    *dirCache
+	path string // relative to the folder, "" for the folder itself
 }
 
 func (d dir) close() {
@@ -246,7 +247,7 @@ func (f *FS) parent(p string) (dir, string, error) {
 	if err != nil {
 		return dir{}, "", fmt.Errorf("unable to reach %q: %w", par, err)
 	}
-	return dir{r: h.r, h: h, c: f.dirs}, base, nil
+	return dir{r: h.r, h: h, c: f.dirs, path: par}, base, nil
 }
 
 // parentFor is parent for a write: an unreachable parent means the tree is

@@ -10,18 +10,6 @@ import (
 	"github.com/ferry-sync/ferry/endpoint"
 )
 
-// renameNoReplace checks, then renames: without renameat2 a destination
-// created in the instant between the two would be replaced.
-func renameNoReplace(from dir, fromName string, to dir, toName string) error {
-	if _, err := to.r.Lstat(toName); err == nil {
-		return &os.LinkError{Op: "rename", Old: fromName, New: toName, Err: fs.ErrExist}
-	}
-	if from.r == to.r {
-		return from.r.Rename(fromName, toName)
-	}
-	return errors.New("cross-directory rename is only supported on Linux")
-}
-
 // setMtimeNoFollow goes through os.Root outside Linux (see setMtimeInRoot).
 func setMtimeNoFollow(d dir, name string, mtime int64) error {
 	return setMtimeInRoot(d, name, mtime)
