@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-
-	"github.com/ferry-sync/ferry/endpoint"
 )
 
 // setMtimeNoFollow goes through os.Root outside Linux (see setMtimeInRoot).
@@ -19,10 +17,6 @@ func setMtimeNoFollow(d dir, name string, mtime int64) error {
 func syncFS(d *os.File) error { return errors.ErrUnsupported }
 
 func syncfsKnown(d *os.File) bool { return false }
-
-func statfs(d *os.File) (endpoint.Space, error) {
-	return endpoint.Space{}, errors.ErrUnsupported
-}
 
 func ctime(fi fs.FileInfo) int64 { return 0 }
 
