@@ -4,7 +4,6 @@ package localfs
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 )
 
@@ -17,14 +16,6 @@ func setMtimeNoFollow(d dir, name string, mtime int64) error {
 func syncFS(d *os.File) error { return errors.ErrUnsupported }
 
 func syncfsKnown(d *os.File) bool { return false }
-
-func ctime(fi fs.FileInfo) int64 { return 0 }
-
-func nlink(fi fs.FileInfo) uint64 { return 0 }
-
-// lockFile does nothing outside Linux: two writers of one path are not
-// kept apart there.
-func lockFile(f *os.File) error { return nil }
 
 // Extended attributes are not used outside Linux: the marker file alone
 // says a partial is ferry's.
