@@ -4,13 +4,25 @@ BIN       ?= bin/ferry
 PREFIX    ?= $(HOME)/.local
 TESTFLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: all build man test demo bench bench-scan bench-wan bench-fair bench-delta lint install clean
+.PHONY: all build cross man test demo bench bench-scan bench-wan bench-fair bench-delta lint install clean
 
 all: build
 
 # -buildvcs=auto: `ferry --version` names the commit (GOFLAGS may turn stamping off).
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/ferry
+
+# ferry for every platform the agent runs on, into bin/ferry-OS-ARCH[.exe], each
+# platform's packages vetted too (tests included; see README, Platforms).
+CROSS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+cross:
+	@set -e; for p in $(CROSS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "cross: $$os/$$arch"; \
+		GOOS=$$os GOARCH=$$arch $(GO) build -buildvcs=auto -o bin/ferry-$$os-$$arch$$ext ./cmd/ferry; \
+		GOOS=$$os GOARCH=$$arch $(GO) vet ./...; \
+	done
 
 # Man pages for ferry and each of its commands, generated into ./man (read with man ./man/ferry.1).
 man:

@@ -158,9 +158,7 @@ func entryOf(p string, fi fs.FileInfo) tree.Entry {
 		Mode:  fi.Mode().Perm(),
 		Mtime: fi.ModTime().UnixNano(),
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		e.Ino = uint64(st.Ino)
-	}
+	e.Ino = inode(fi)
 	switch t := fi.Mode().Type(); {
 	case t == 0:
 		e.Kind = tree.File
@@ -214,9 +212,10 @@ func describe(e tree.Entry) string {
 // dir is an open directory inside the folder, reached without following
 // symlinks. It is released with close.
 type dir struct {
-	r *os.Root
-	h *dirHandle
-	c *dirCache
+	r    *os.Root
+	h    *dirHandle
+	c    *dirCache
+	path string // relative to the folder, "" for the folder itself
 }
 
 func (d dir) close() {
@@ -248,7 +247,7 @@ func (f *FS) parent(p string) (dir, string, error) {
 	if err != nil {
 		return dir{}, "", fmt.Errorf("unable to reach %q: %w", par, err)
 	}
-	return dir{r: h.r, h: h, c: f.dirs}, base, nil
+	return dir{r: h.r, h: h, c: f.dirs, path: par}, base, nil
 }
 
 // parentFor is parent for a write: an unreachable parent means the tree is
@@ -394,10 +393,6 @@ func (f *FS) Symlink(ctx context.Context, p, target string, expect tree.Entry) e
 	return nil
 }
 
-func isNotEmpty(err error) bool {
-	return errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
-}
-
 // Remove deletes a file, symlink or empty directory that still matches expect.
 func (f *FS) Remove(ctx context.Context, p string, expect tree.Entry) error {
 	d, base, err := f.parentFor("remove", p)
@@ -488,7 +483,7 @@ func (f *FS) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int6
 		}
 	}
 	if mtime != 0 {
-		if err := setMtimeNoFollow(d.file(), base, mtime); err != nil {
+		if err := setMtimeNoFollow(d, base, mtime); err != nil {
 			return fmt.Errorf("unable to set mtime of %q: %w", p, err)
 		}
 	}

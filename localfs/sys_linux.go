@@ -42,12 +42,12 @@ func checkedRename(from dir, fromName string, to dir, toName string, ff, tf *os.
 
 // setMtimeNoFollow sets the mtime of name in the directory d, acting on a
 // symlink itself rather than its target, and leaves the atime alone.
-func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
+func setMtimeNoFollow(d dir, name string, mtime int64) error {
 	ts := []unix.Timespec{
 		{Sec: 0, Nsec: unix.UTIME_OMIT},
 		unix.NsecToTimespec(mtime),
 	}
-	if err := unix.UtimesNanoAt(int(d.Fd()), name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.UtimesNanoAt(int(d.file().Fd()), name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "utimensat", Path: name, Err: err}
 	}
 	return nil

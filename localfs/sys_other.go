@@ -4,46 +4,18 @@ package localfs
 
 import (
 	"errors"
-	"io/fs"
 	"os"
-
-	"github.com/ferry-sync/ferry/endpoint"
 )
 
-// renameNoReplace checks, then renames: without renameat2 a destination
-// created in the instant between the two would be replaced.
-func renameNoReplace(from dir, fromName string, to dir, toName string) error {
-	if _, err := to.r.Lstat(toName); err == nil {
-		return &os.LinkError{Op: "rename", Old: fromName, New: toName, Err: fs.ErrExist}
-	}
-	if from.r == to.r {
-		return from.r.Rename(fromName, toName)
-	}
-	return errors.New("cross-directory rename is only supported on Linux")
-}
-
-// setMtimeNoFollow is a no-op outside Linux: os.Root.Chtimes would follow a
-// symlink, which ferry never does when writing.
-func setMtimeNoFollow(d *os.File, name string, mtime int64) error {
-	return errors.ErrUnsupported
+// setMtimeNoFollow goes through os.Root outside Linux (see setMtimeInRoot).
+func setMtimeNoFollow(d dir, name string, mtime int64) error {
+	return setMtimeInRoot(d, name, mtime)
 }
 
 // syncFS: no syncfs outside Linux; files are synced one by one.
 func syncFS(d *os.File) error { return errors.ErrUnsupported }
 
 func syncfsKnown(d *os.File) bool { return false }
-
-func statfs(d *os.File) (endpoint.Space, error) {
-	return endpoint.Space{}, errors.ErrUnsupported
-}
-
-func ctime(fi fs.FileInfo) int64 { return 0 }
-
-func nlink(fi fs.FileInfo) uint64 { return 0 }
-
-// lockFile does nothing outside Linux: two writers of one path are not
-// kept apart there.
-func lockFile(f *os.File) error { return nil }
 
 // Extended attributes are not used outside Linux: the marker file alone
 // says a partial is ferry's.

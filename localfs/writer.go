@@ -344,7 +344,7 @@ func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expec
 				// Asked for again: its age, which scans measure to
 				// remove partials nothing resumes, starts over even
 				// if this attempt writes nothing.
-				if terr := setMtimeNoFollow(d.file(), partial, f.now().UnixNano()); terr != nil && !errors.Is(terr, errors.ErrUnsupported) {
+				if terr := setMtimeNoFollow(d, partial, f.now().UnixNano()); terr != nil && !errors.Is(terr, errors.ErrUnsupported) {
 					f.log.Debug("unable to date a resumed partial file", "path", p, "err", terr)
 				}
 			}
@@ -496,7 +496,7 @@ func (w *Writer) Commit() error {
 		// Scans take a partial's mtime for its last write: with the
 		// source's, a complete partial kept for a retry could look stale
 		// and be removed.
-		if terr := setMtimeNoFollow(df, w.partial, w.fs.now().UnixNano()); terr != nil {
+		if terr := setMtimeNoFollow(w.d, w.partial, w.fs.now().UnixNano()); terr != nil {
 			w.fs.log.Warn("unable to date a kept partial file; a scan may remove it as stale", "path", w.path, "partial", w.partial, "err", terr)
 		}
 	}
@@ -542,7 +542,7 @@ func (w *Writer) prepare(df *os.File) error {
 	}
 	w.reached(CommitModeSet)
 	if w.meta.Mtime != 0 {
-		if err := setMtimeNoFollow(df, w.partial, w.meta.Mtime); err != nil {
+		if err := setMtimeNoFollow(w.d, w.partial, w.meta.Mtime); err != nil {
 			return fmt.Errorf("unable to set mtime of %q: %w", w.path, err)
 		}
 		w.dated = true

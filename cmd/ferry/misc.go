@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/pflag"
@@ -23,6 +24,9 @@ func newInstallServiceCommand() *command {
 		usage:   "--config FILE [--dir DIR]",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
+			if err := unit.Supported(runtime.GOOS); err != nil {
+				return err
+			}
 			if *cfgPath == "" {
 				return usageError{"--config is required"}
 			}

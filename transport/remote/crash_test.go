@@ -43,7 +43,7 @@ func crashingOpener(step string) server.Opener {
 	return func(dir, partialSuffix string, cache server.Cache, log *slog.Logger) (endpoint.Endpoint, error) {
 		opts := localfs.Options{Log: log, PartialSuffix: partialSuffix, Failpoint: func(s localfs.CommitStep, _ string) {
 			if s == localfs.CommitStep(n) {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				killSelf()
 				select {} // the signal is on its way
 			}
 		}}
