@@ -11,12 +11,10 @@ import (
 	"github.com/ferry-sync/ferry/tree"
 )
 
-// TestDamageFoundMidRunDeletesNothing: a snapshot damaged while it is open
-// (an agent keeps it open for days) is caught when the pass reads the
-// ancestor. The pass then has no ancestor: a local deletion is not
-// propagated (the file comes back), a file both sides changed becomes a
-// conflict, the record says why, and the next pass is clean.
-func TestDamageFoundMidRunDeletesNothing(t *testing.T) {
+// twentySynced is a job whose first pass synced files f00..f19 (fNN holds
+// "vN"), and the ancestor that pass recorded.
+func twentySynced(t *testing.T) (*env, []tree.Entry) {
+	t.Helper()
 	e := newEnv(t)
 	for i := range 20 {
 		e.write("local", fmt.Sprintf("f%02d", i), fmt.Sprintf("v%d", i))
@@ -26,6 +24,16 @@ func TestDamageFoundMidRunDeletesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, anc
+}
+
+// TestDamageFoundMidRunDeletesNothing: a snapshot damaged while it is open
+// (an agent keeps it open for days) is caught when the pass reads the
+// ancestor. The pass then has no ancestor: a local deletion is not
+// propagated (the file comes back), a file both sides changed becomes a
+// conflict, the record says why, and the next pass is clean.
+func TestDamageFoundMidRunDeletesNothing(t *testing.T) {
+	e, anc := twentySynced(t)
 	e.write("local", "f07", "local edit")
 	e.write("remote", "f07", "remote edit")
 	if err := os.Remove(e.localDir + "/f05"); err != nil {

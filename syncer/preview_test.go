@@ -3,7 +3,6 @@ package syncer_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,17 +95,9 @@ func TestPreviewHalts(t *testing.T) {
 // damaged says so and leaves the file where it is (a real pass replaces
 // it).
 func TestPreviewLeavesADamagedSnapshot(t *testing.T) {
-	e := newEnv(t)
-	for i := range 20 {
-		e.write("local", fmt.Sprintf("f%02d", i), fmt.Sprintf("v%d", i))
-	}
-	e.mustPass()
-	anc, err := e.db.Ancestor()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, anc := twentySynced(t)
 	damageHashes(t, e.db.Path(), anc[10:18])
-	_, err = syncer.Preview(context.Background(), e.options())
+	_, err := syncer.Preview(context.Background(), e.options())
 	if !errors.Is(err, snapshot.ErrDamaged) || !strings.Contains(err.Error(), "dry run") {
 		t.Fatalf("dry run over a damaged snapshot returned %v", err)
 	}

@@ -28,19 +28,26 @@ func benchTree(n int) []tree.Entry {
 	return out
 }
 
-// BenchmarkReconcile reconciles 100k entries per side, with 1% of files
-// changed on each side.
-func BenchmarkReconcile(b *testing.B) {
-	const n = 100_000
-	anc := benchTree(n)
-	loc := append([]tree.Entry(nil), anc...)
-	rem := append([]tree.Entry(nil), anc...)
+// benchChanged is benchTree(n) as the ancestor and both sides, with 1% of
+// the files changed on each side (other files on each).
+func benchChanged(n int) (anc, loc, rem []tree.Entry) {
+	anc = benchTree(n)
+	loc = append([]tree.Entry(nil), anc...)
+	rem = append([]tree.Entry(nil), anc...)
 	for i := 1; i < n; i += 100 {
 		loc[i].Hash += 1 << 40
 	}
 	for i := 50; i < n; i += 100 {
 		rem[i].Hash += 1 << 41
 	}
+	return anc, loc, rem
+}
+
+// BenchmarkReconcile reconciles 100k entries per side, with 1% of files
+// changed on each side.
+func BenchmarkReconcile(b *testing.B) {
+	const n = 100_000
+	anc, loc, rem := benchChanged(n)
 	mode := Mode{Direction: config.TwoWay}
 	b.ReportAllocs()
 	var before, after runtime.MemStats
@@ -64,15 +71,7 @@ func BenchmarkReconcile(b *testing.B) {
 // path of the tree; it grows with the changes, not with the tree.
 func BenchmarkMergeAndReconcile(b *testing.B) {
 	const n = 100_000
-	anc := benchTree(n)
-	loc := append([]tree.Entry(nil), anc...)
-	rem := append([]tree.Entry(nil), anc...)
-	for i := 1; i < n; i += 100 {
-		loc[i].Hash += 1 << 40
-	}
-	for i := 50; i < n; i += 100 {
-		rem[i].Hash += 1 << 41
-	}
+	anc, loc, rem := benchChanged(n)
 	mode := Mode{Direction: config.TwoWay}
 	var kept int
 	b.ResetTimer()
