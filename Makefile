@@ -35,6 +35,7 @@ test:
 
 # A real `ferry serve` on loopback and an agent syncing sample folders through it.
 demo:
+	@echo "building ferry (the first build fetches and compiles its dependencies: a few minutes)..."
 	$(GO) run ./cmd/ferry demo
 
 # In-process benchmarks (scan, reconcile, codecs, pacer, data path).
