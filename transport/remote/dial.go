@@ -237,12 +237,12 @@ func (c *conn) alive() bool {
 
 // Endpoint is a folder behind `ferry serve`.
 type Endpoint struct {
-	opts   Options
-	addr   string
-	signer ssh.Signer
-	log    *slog.Logger
-	up     *rate.Limiter // client-side caps; nil when uncapped
-	down   *rate.Limiter
+	opts Options
+	addr string
+	id   identity
+	log  *slog.Logger
+	up   *rate.Limiter // client-side caps; nil when uncapped
+	down *rate.Limiter
 
 	// proxy is the proxy the SSH connection goes through, nil when it
 	// connects directly; proxyFrom says where it was set (the job's
@@ -299,12 +299,13 @@ func New(opts Options) (*Endpoint, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, fmt.Errorf("unable to connect to ferry server: %w", err)
 	}
-	signer, err := loadIdentity(opts.IdentityFile)
+	home, _ := os.UserHomeDir()
+	id, err := loadIdentity(opts.IdentityFile, filepath.Join(home, ".ssh", "id_ed25519"), opts.Getenv("SSH_AUTH_SOCK"))
 	if err != nil {
 		return nil, err
 	}
 	e := &Endpoint{
-		opts: opts, signer: signer, log: opts.Log.With("remote", opts.Host),
+		opts: opts, id: id, log: opts.Log.With("remote", opts.Host),
 		addr:     net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
 		sessions: map[int]session{}, prepared: map[bool]*prepared{},
 		stop:   make(chan struct{}),
@@ -350,22 +351,6 @@ func (e *Endpoint) Connect(ctx context.Context) error {
 		return err
 	}
 	return c.ready(ctx)
-}
-
-func loadIdentity(file string) (ssh.Signer, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("unable to read identity %s (set identity: in the job): %w", file, err)
-	}
-	signer, err := ssh.ParsePrivateKey(b)
-	var pm *ssh.PassphraseMissingError
-	if errors.As(err, &pm) {
-		return nil, fmt.Errorf("identity %s is protected by a passphrase; ferry runs unattended and needs a key without one (make a dedicated key with ssh-keygen -t ed25519 -N '')", file)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("unable to parse identity %s: %w", file, err)
-	}
-	return signer, nil
 }
 
 // errClosed is returned by calls on a closed endpoint.
@@ -450,6 +435,15 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	if e.proxy != nil && e.opts.Transport == config.UDP {
 		return nil, fmt.Errorf("unable to connect to ferry server %s: %w", e.addr, &ProxyUDPError{Proxy: *e.proxy, From: e.proxyFrom})
 	}
+	// The keys first: an agent that cannot be reached is no lost
+	// connection. Its connection is needed only until the handshake ends.
+	keys, closeAgent, err := e.id.signers()
+	if err != nil {
+		return nil, fmt.Errorf("unable to connect to ferry server %s: %w", e.addr, err)
+	}
+	if closeAgent != nil {
+		defer closeAgent()
+	}
 	nc, err := e.dialer.DialContext(ctx, "tcp", e.addr)
 	if err != nil {
 		if e.proxy != nil {
@@ -465,7 +459,7 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	var banner strings.Builder
 	cfg := &ssh.ClientConfig{
 		User:            e.opts.User,
-		Auth:            []ssh.AuthMethod{ssh.PublicKeys(e.signer)},
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(keys...)},
 		HostKeyCallback: hostKeyCallback(e.opts.KnownHostsFile, e.opts.AcceptNewHostKey, e.opts.Job, e.opts.ConfigFile, e.log),
 		BannerCallback: func(msg string) error {
 			if banner.Len() < maxBanner {
@@ -491,8 +485,8 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 			if why := printable(banner.String(), maxBanner); why != "" {
 				return nil, fmt.Errorf("%s (server %s): %w", why, e.addr, err)
 			}
-			return nil, fmt.Errorf("ferry server %s refused key %s for user %q: add the public key to its authorized keys: %w",
-				e.addr, ssh.FingerprintSHA256(e.signer.PublicKey()), e.opts.User, err)
+			return nil, fmt.Errorf("ferry server %s refused %s for user %q: add the public key to its authorized keys: %w",
+				e.addr, describe(keys), e.opts.User, err)
 		}
 		if !stopped {
 			err = ctx.Err()
