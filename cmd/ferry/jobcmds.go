@@ -298,11 +298,17 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 func newControlCommand(name, summary string) *command {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
+	usage := "--config FILE JOB"
+	var wait *bool
+	if name == "sync-now" {
+		wait = fs.Bool("wait", false, "wait for the pass, print its summary and exit as `ferry sync` would")
+		usage = "--config FILE [--wait] JOB"
+	}
 	return &command{
 		name:    name,
 		jobArg:  true,
 		summary: summary,
-		usage:   "--config FILE JOB",
+		usage:   usage,
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
@@ -323,6 +329,9 @@ func newControlCommand(name, summary string) *command {
 			case "resume":
 				st, err = c.Resume(ctx, job.Name)
 			default:
+				if wait != nil && *wait {
+					return syncNowWait(ctx, e, c, job.Name)
+				}
 				st, err = c.SyncNow(ctx, job.Name)
 			}
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/service/logging"
 	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/snapshot"
@@ -45,6 +46,10 @@ func newSyncCommand() *command {
 				return err
 			}
 			db, err := snapshot.Open(cfg.DBPath(job.Name))
+			if errors.Is(err, snapshot.ErrInUse) && runningAgent(ctx, cfg) != nil {
+				return fmt.Errorf("job %s is held by the running agent (ferry run); ask it for a pass and wait for it with: ferry sync-now --wait --config %s %s",
+					job.Name, halt.Quote(cfg.File), job.Name)
+			}
 			if err != nil {
 				return err
 			}
