@@ -19,6 +19,26 @@ func TestSyncNowWait(t *testing.T) {
 	cfg, local, remote := jobFixture(t, "    direction: two-way\n    mode: interval\n    interval: 1h\n    max_delete: 0\n")
 	write(t, filepath.Join(local, "keep.txt"), "keep")
 	startAgent(t, ctx, cfg)
+	// The agent holds the job's snapshot from its first pass on.
+	c, _, err := loadJob(cfg, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if a := runningAgent(ctx, c); a != nil {
+			if st, err := a.Job(ctx, "j"); err == nil && st.Last != nil {
+				break
+			}
+		}
+		if i == 300 {
+			t.Fatal("the agent's first pass did not end in 30 s")
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
 
 	code, out, stderr := runCLI(t, ctx, "sync", "--config", cfg, "j")
 	if code != exitError || !strings.Contains(stderr, "held by the running agent") || !strings.Contains(stderr, "ferry sync-now --wait --config") {
