@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"os"
@@ -69,6 +70,25 @@ func TestSyncToRemoteFailsAsADialUpFrontWould(t *testing.T) {
 	}
 	closedAddr := ln.Addr().String()
 	ln.Close()
+	// A port where something else answers: an HTTP server's refusal.
+	web, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { web.Close() })
+	go func() {
+		for {
+			c, err := web.Accept()
+			if err != nil {
+				return
+			}
+			// Read the client's SSH version line first, so the close is
+			// an orderly one (EOF), never a reset.
+			bufio.NewReader(c).ReadString('\n')
+			c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+			c.Close()
+		}
+	}()
 
 	jobs := func(name, addr, identity string) string {
 		p := filepath.Join(dir, name+".yaml")
@@ -119,7 +139,8 @@ func TestSyncToRemoteFailsAsADialUpFrontWould(t *testing.T) {
 				t.Fatal("a key the server does not list was accepted")
 			}
 		}, "refused key"},
-		{"refused connection", jobs("closed", closedAddr, key), nil, "unable to connect to ferry server"},
+		{"refused connection", jobs("closed", closedAddr, key), nil, "check that `ferry serve` runs on that host and listens on port"},
+		{"not a ferry server", jobs("web", web.Addr().String(), key), nil, "the port answers, but not as a ferry server"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

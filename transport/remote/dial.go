@@ -449,7 +449,7 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 		if e.proxy != nil {
 			return nil, fmt.Errorf("unable to connect to ferry server %s through proxy %s (%s): %w", e.addr, e.proxy, e.proxyFrom, proxyFailed{err})
 		}
-		return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, err)
+		return nil, &connectError{addr: e.addr, err: err}
 	}
 	dl, _ := ctx.Deadline()
 	nc.SetDeadline(dl)
@@ -489,9 +489,9 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 				e.addr, describe(keys), e.opts.User, err)
 		}
 		if !stopped {
-			err = ctx.Err()
+			return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, ctx.Err())
 		}
-		return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, err)
+		return nil, &connectError{addr: e.addr, handshake: true, err: err}
 	}
 	nc.SetDeadline(time.Time{})
 	c := &conn{client: ssh.NewClient(sc, chans, reqs), bc: bc, greeted: make(chan struct{}), dead: make(chan struct{})}
