@@ -483,23 +483,6 @@ func (db *DB) Ancestor() ([]tree.Entry, error) {
 	return out, nil
 }
 
-// EachAncestor calls fn for each ancestor entry in tree.Compare order
-// without building a slice, stopping at fn's first error.
-//
-// fn runs inside a read transaction: it must not write to db (a Writer
-// flush from fn can deadlock when the file needs to grow).
-func (db *DB) EachAncestor(fn func(tree.Entry) error) error {
-	return db.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAncestor).ForEach(func(k, v []byte) error {
-			e, err := parseStoredEntry(k, v)
-			if err != nil {
-				return fmt.Errorf("unable to read ancestor from %s: %w", db.path, err)
-			}
-			return fn(e)
-		})
-	})
-}
-
 // Reset forgets the ancestor, every scan cache and every conflict, so the
 // next pass starts as if the job were new. The last pass record stays.
 func (db *DB) Reset() error {

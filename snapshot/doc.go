@@ -35,7 +35,6 @@
 //     that goes backwards costs a seek and keeps the bookkeeping of
 //     another run until Commit. Commit keeps every record stored since the
 //     last Commit, also by a scan given up, and drops the others.
-//   - EachAncestor's fn must not call db (Recover waits for it).
 //   - One process at a time: a second Open of the same file fails after one
 //     second with an error wrapping ErrInUse.
 package snapshot
