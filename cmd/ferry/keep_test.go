@@ -106,7 +106,7 @@ func TestRunKeepsOneConnectionAcrossPasses(t *testing.T) {
 	proxy.cut()
 	pass("after-cut.txt")
 	if n := proxy.accepted.Load(); n != 2 {
-		t.Fatalf("after the connection was cut, %d connections in all, want 2", n)
+		t.Fatalf("after the connection was cut, %d connections in all, want 2\nagent: %s", n, rj.stderr.String())
 	}
 	pass("again.txt")
 	if n := proxy.accepted.Load(); n != 2 {

@@ -273,10 +273,9 @@ type Endpoint struct {
 // dialAttempt is one dial that concurrent callers wait for.
 type dialAttempt struct {
 	done chan struct{}
-	err  error
-	// canceled: the dialer's own context ended it, which says nothing
-	// to a waiter whose context is still live.
-	canceled bool
+	// c and err are its outcome, set before done closes.
+	c   *conn
+	err error
 }
 
 // Dial connects, authenticates, pins the host key and opens the folder.
@@ -286,6 +285,9 @@ func Dial(ctx context.Context, opts Options) (*Endpoint, error) {
 		return nil, err
 	}
 	if err := e.Connect(ctx); err != nil {
+		// A dial that ctx gave up on goes on in the background; Close
+		// ends it.
+		e.Close()
 		return nil, err
 	}
 	return e, nil
@@ -359,60 +361,72 @@ var errClosed = errors.New("remote endpoint is closed")
 // conn returns the live connection, dialing a new one if the last one
 // ended. Concurrent callers share one dial, and the lock is not held
 // during it, so rate changes and the like do not wait for the network.
+// The dial belongs to the endpoint, not to the caller that started it: a
+// caller whose context ends stops waiting, but the dial goes on (until
+// DialTimeout or Close) and the next call finds its connection, instead
+// of a pass that fails half-way through a dial making the next one dial
+// again.
 func (e *Endpoint) conn(ctx context.Context) (*conn, error) {
-	for {
-		e.mu.Lock()
-		if e.closed {
-			e.mu.Unlock()
-			return nil, errClosed
-		}
-		if e.cur != nil && e.cur.alive() {
-			c := e.cur
-			e.mu.Unlock()
-			return c, nil
-		}
-		if d := e.dialing; d != nil {
-			e.mu.Unlock()
-			select {
-			case <-d.done:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			if d.err != nil && !d.canceled {
-				return nil, d.err
-			}
-			continue
-		}
-		d := &dialAttempt{done: make(chan struct{})}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errClosed
+	}
+	if e.cur != nil && e.cur.alive() {
+		c := e.cur
+		e.mu.Unlock()
+		return c, nil
+	}
+	d := e.dialing
+	if d == nil {
+		d = &dialAttempt{done: make(chan struct{})}
 		e.dialing = d
 		again := e.cur != nil
 		wait := e.redial.wait(e.opts.Clock.Now())
-		e.mu.Unlock()
 		if again {
 			e.log.Info("reconnecting to ferry server", "after", wait)
 		}
-		c, err := e.dialAfter(ctx, wait)
-		e.mu.Lock()
-		e.dialing = nil
-		if err == nil && e.closed {
-			c.client.Close()
-			err = errClosed
-		}
-		switch {
-		case err == nil:
-			e.cur = c
-			e.redial.succeeded()
-		case ctx.Err() == nil:
-			e.redial.failed(e.opts.Clock.Now())
-		}
-		d.err, d.canceled = err, err != nil && ctx.Err() != nil
-		close(d.done)
-		e.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
+		go e.dialFor(d, wait)
 	}
+	e.mu.Unlock()
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return d.c, d.err
+}
+
+// dialFor makes the dial d stands for and records its outcome.
+func (e *Endpoint) dialFor(d *dialAttempt, wait time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-e.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	c, err := e.dialAfter(ctx, wait)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.dialing = nil
+	if err == nil && e.closed {
+		c.client.Close()
+		err = errClosed
+	}
+	switch {
+	case err == nil:
+		e.cur = c
+		e.redial.succeeded()
+	case e.closed:
+		err = errClosed
+	default:
+		e.redial.failed(e.opts.Clock.Now())
+	}
+	d.c, d.err = c, err
+	close(d.done)
 }
 
 // dialAfter dials once wait has passed (the redial backoff).

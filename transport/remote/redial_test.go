@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,72 @@ func TestEndPassReleasesPreparedSessionAndKeepsConnection(t *testing.T) {
 	}
 	if n := strings.Count(e.log.String(), "session opened"); n != 1 {
 		t.Fatalf("%d connections opened the folder, want 1:\n%s", n, e.log.String())
+	}
+}
+
+// TestDialOutlivesTheCallerThatStartedIt: a reconnection whose caller
+// gives up (the pass failed on another request and ended its context) goes
+// on, and the next call uses its connection instead of dialing again. It
+// used to be abandoned half-way, so a kept remote opened two connections
+// after a cut where one was enough.
+func TestDialOutlivesTheCallerThatStartedIt(t *testing.T) {
+	e := newEnv(t, nil)
+	fc := &handClock{now: time.Unix(1e9, 0), waits: make(chan time.Duration), fire: make(chan time.Time, 1)}
+	ep := e.mustDial(func(o *remote.Options) {
+		o.Clock, o.Rand = fc, func() float64 { return 0.5 }
+		o.RedialMin, o.RedialMax = time.Second, 4*time.Second
+		o.KeepAlive = -1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := ep.FreeSpace(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	// Calls on the dead connection fail until one starts a redial, which
+	// waits for the backoff: then that call's context ends.
+	var waited bool
+	for calls := 0; !waited; calls++ {
+		if calls > 20 {
+			t.Fatalf("%d calls failed without starting a redial", calls)
+		}
+		callCtx, callCancel := context.WithCancel(ctx)
+		res := make(chan error, 1)
+		go func() {
+			_, err := ep.FreeSpace(callCtx)
+			res <- err
+		}()
+		select {
+		case err := <-res:
+			if err == nil {
+				t.Fatal("a call succeeded with the server down")
+			}
+		case <-fc.waits:
+			waited = true
+			callCancel()
+			if err := <-res; !errors.Is(err, context.Canceled) {
+				t.Fatalf("the call whose context ended returned %v, want context.Canceled", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("no call returned or waited")
+		}
+		callCancel()
+	}
+	e.start()
+	fc.fire <- fc.now // the backoff ends; the dial goes on without its caller
+	res := make(chan error, 1)
+	go func() {
+		_, err := ep.FreeSpace(ctx)
+		res <- err
+	}()
+	select {
+	case err := <-res:
+		if err != nil {
+			t.Fatalf("call after the server came back: %v", err)
+		}
+	case d := <-fc.waits:
+		t.Fatalf("the next call dialed again (backoff %v): the first dial was abandoned with its caller", d)
+	case <-ctx.Done():
+		t.Fatal("call did not return")
 	}
 }
