@@ -87,7 +87,10 @@ type FileReader interface {
 
 // FileWriter receives one file's content. Content goes to
 // NAME+partial_suffix beside the final name; nothing is visible under the
-// final name until Commit.
+// final name until Commit. A small file (localfs: up to 64 KiB) may
+// instead be received whole under a temporary name that nothing resumes:
+// Abort then keeps nothing, and the next attempt starts from its first
+// byte, which costs less than making it resumable.
 type FileWriter interface {
 	io.WriterAt
 	// Commit fsyncs the partial file, checks its xxhash against the
@@ -96,7 +99,8 @@ type FileWriter interface {
 	// (ErrChanged), renames into place, applies mode and mtime, and fsyncs
 	// the directory.
 	Commit() error
-	// Abort stops writing and leaves the partial file for a later resume.
+	// Abort stops writing and leaves the partial file for a later resume
+	// (a file received whole: removes its temporary file).
 	Abort() error
 }
 

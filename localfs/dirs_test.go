@@ -207,8 +207,10 @@ func TestConcurrentWritersOfOnePathNeverMix(t *testing.T) {
 	root := t.TempDir()
 	ctx := context.Background()
 	f := newFS(t, root, Options{})
+	resumable(f) // small files, received as partials here
 	defer f.Close()
 	g := newFS(t, root, Options{}) // a second FS: another process's view
+	resumable(g)                   // small files, received as partials here
 	defer g.Close()
 	meta := func(c []byte) tree.Entry {
 		return tree.Entry{Path: "f", Kind: tree.File, Size: int64(len(c)), Mode: 0o644, Hash: xxhash.Sum64(c)}

@@ -13,6 +13,14 @@
 //     microseconds between them is not detected. Rename and a Commit onto an
 //     absent destination use renameat2(RENAME_NOREPLACE) on Linux and cannot
 //     overwrite; elsewhere they fall back to check-then-rename.
+//   - A file of up to wholeMax (64 KiB) is written whole under a temporary
+//     name (.ferry-tmp. and 16 hex digits), synced and renamed into place
+//     as a partial is, but without the partial's lock, mark or resume:
+//     writers of one path each have their own temporary file, and
+//     RENAME_NOREPLACE or the re-check before the rename decides between
+//     them. Abort and a failed Commit remove it; one a crash left goes
+//     with the scan that finds it stale. What follows about partials
+//     applies to larger files.
 //   - A writer holds an exclusive flock on its partial file from CreateFile
 //     until Commit or Abort; a second writer of the same path, in this
 //     process or another, gets endpoint.ErrChanged. The lock is advisory:

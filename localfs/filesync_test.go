@@ -290,6 +290,7 @@ func TestCommitsOfManySmallFilesAtOnce(t *testing.T) {
 func TestCommitLeavesPartialWhenItsSyncFails(t *testing.T) {
 	root := t.TempDir()
 	f := newFS(t, root, Options{})
+	resumable(f) // small files, received as partials here
 	defer f.Close()
 	errIO := errors.New("injected EIO")
 	f.dirs.files.fsyncFile = func(*os.File) error { return errIO }

@@ -87,6 +87,7 @@ type FS struct {
 	workers       int
 	log           *slog.Logger
 	partialSuffix string
+	wholeMax      int64         // wholeMax; tests of the partial file's mechanics set -1
 	staleAge      time.Duration // negative: never remove stale partials
 	now           func() time.Time
 	dirs          *dirCache
@@ -122,6 +123,7 @@ func New(root string, opts Options) (*FS, error) {
 		workers:       opts.HashWorkers,
 		log:           opts.Log,
 		partialSuffix: opts.PartialSuffix,
+		wholeMax:      wholeMax,
 		staleAge:      opts.StalePartialAge,
 		now:           opts.Now,
 		failpoint:     opts.Failpoint,

@@ -239,6 +239,7 @@ func TestScanReportsFileThatKeepsChanging(t *testing.T) {
 func TestCreateFileChecksFreeSpace(t *testing.T) {
 	root := t.TempDir()
 	f := newFS(t, root, Options{})
+	resumable(f) // small files, received as partials here
 	defer f.Close()
 	free := uint64(100)
 	f.freeSpace = func() (endpoint.Space, error) { return endpoint.Space{Free: free, Total: 1000}, nil }
@@ -279,6 +280,7 @@ func TestCreateFileChecksFreeSpace(t *testing.T) {
 func TestCheckpoint(t *testing.T) {
 	root := t.TempDir()
 	f := newFS(t, root, Options{})
+	resumable(f) // small files, received as partials here
 	defer f.Close()
 	ctx := context.Background()
 	meta := tree.Entry{Path: "f", Kind: tree.File, Size: 4, Mode: 0o644, Hash: xxhash.Sum64String("abcd")}
@@ -379,6 +381,7 @@ func TestForeignPartialIsNotConsumed(t *testing.T) {
 		"dir.partial/keep": "kept",
 	})
 	f := newFS(t, root, Options{})
+	resumable(f) // small files, received as partials here
 	defer f.Close()
 	for _, p := range []string{"notes", "link", "dir"} {
 		meta := tree.Entry{Path: p, Kind: tree.File, Size: 8, Mode: 0o644, Hash: xxhash.Sum64String("incoming")}
@@ -409,6 +412,7 @@ func TestForeignPartialIsNotConsumed(t *testing.T) {
 func TestWriteAtOutsideSizeRefused(t *testing.T) {
 	root := t.TempDir()
 	f := newFS(t, root, Options{})
+	resumable(f) // small files, received as partials here
 	defer f.Close()
 	w, err := f.CreateFile(context.Background(), tree.Entry{Path: "f", Kind: tree.File, Size: 4}, tree.Entry{})
 	if err != nil {
@@ -664,6 +668,7 @@ func TestLongNamesSyncAndResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := newFS(t, root, Options{})
+			resumable(f)
 			defer f.Close()
 			ctx := context.Background()
 			p := "d/" + name
@@ -713,6 +718,7 @@ func TestLongNamesSyncAndResume(t *testing.T) {
 func TestFreeSpaceReservationsAddUp(t *testing.T) {
 	root := t.TempDir()
 	f := newFS(t, root, Options{})
+	resumable(f)
 	defer f.Close()
 	// A disk of 50 bytes: free is what the files in the folder leave.
 	f.freeSpace = func() (endpoint.Space, error) {
@@ -788,4 +794,120 @@ func TestFreeSpaceReservationsAddUp(t *testing.T) {
 		t.Fatalf("20 bytes with 20 free after the commit: %v", err)
 	}
 	w.Abort()
+}
+
+// resumable makes f receive even the smallest file through a partial
+// file, as files above wholeMax are: tests of the partial file's
+// mechanics (locks, tags, checkpoints, resume) use small contents.
+func resumable(f *FS) { f.wholeMax = -1 }
+
+// TestSmallFileIsReceivedWhole: a file of up to wholeMax bytes is written
+// under a temporary name and renamed into place, without a partial file
+// (and so without its lock, tag and marker, six system calls that were a
+// fifth of a first sync's CPU). Abort leaves nothing behind, a failed
+// Commit neither, and a user's own NAME.partial is not in its way.
+func TestSmallFileIsReceivedWhole(t *testing.T) {
+	root := t.TempDir()
+	f := newFS(t, root, Options{})
+	defer f.Close()
+	ctx := context.Background()
+	content := bytes.Repeat([]byte("x"), wholeMax)
+	meta := tree.Entry{Path: "f", Kind: tree.File, Size: int64(len(content)), Mode: 0o640, Mtime: time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano(), Hash: xxhash.Sum64(content)}
+	names := func() []string {
+		t.Helper()
+		des, err := os.ReadDir(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []string
+		for _, de := range des {
+			ns = append(ns, de.Name())
+		}
+		return ns
+	}
+
+	w, err := f.CreateFile(ctx, meta, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(content[:10], 0); err != nil {
+		t.Fatal(err)
+	}
+	ns := names()
+	if len(ns) != 1 || !isTempName(ns[0]) {
+		t.Fatalf("while a small file is written the folder holds %q, want one temporary name", ns)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if ns := names(); len(ns) != 0 {
+		t.Fatalf("Abort of a small file left %q", ns)
+	}
+
+	// A wrong hash fails the Commit and leaves nothing either.
+	bad := meta
+	bad.Hash++
+	w, err = f.CreateFile(ctx, bad, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(content, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); !errors.Is(err, endpoint.ErrHashMismatch) {
+		t.Fatalf("Commit with a wrong hash: %v, want ErrHashMismatch", err)
+	}
+	if ns := names(); len(ns) != 0 {
+		t.Fatalf("a failed Commit of a small file left %q", ns)
+	}
+
+	// The user's own f.partial stays as it is.
+	if err := os.WriteFile(filepath.Join(root, "f.partial"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err = f.CreateFile(ctx, meta, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(content, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, []string{"f", "f.partial"}) {
+		t.Fatalf("after the Commit the folder holds %q, want f and the user's f.partial", got)
+	}
+	fi, err := os.Lstat(filepath.Join(root, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != int64(len(content)) || fi.Mode().Perm() != 0o640 || fi.ModTime().UnixNano() != meta.Mtime {
+		t.Fatalf("committed f: size %d mode %v mtime %v", fi.Size(), fi.Mode().Perm(), fi.ModTime())
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "f.partial")); string(b) != "mine" {
+		t.Fatalf("the user's f.partial now reads %q", b)
+	}
+
+	// One byte more is received through a partial file, which resumes.
+	big := append(content, 'y')
+	bm := tree.Entry{Path: "g", Kind: tree.File, Size: int64(len(big)), Mode: 0o644, Hash: xxhash.Sum64(big)}
+	w, err = f.CreateFile(ctx, bm, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(big[:100], 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := f.createFile(ctx, bm, tree.Entry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Abort()
+	if n := gw.ExistingSize(); n != 100 {
+		t.Fatalf("a file of wholeMax+1 bytes resumes at %d, want 100", n)
+	}
 }

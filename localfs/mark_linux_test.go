@@ -57,6 +57,7 @@ func TestNewPartialIsTaggedNotMarked(t *testing.T) {
 	root := t.TempDir()
 	needXattr(t, root)
 	f := newFS(t, root, Options{})
+	resumable(f)
 	defer f.Close()
 	content := []byte("hello")
 	meta := tree.Entry{Path: "f", Kind: tree.File, Size: 5, Mode: 0o644, Hash: xxhash.Sum64(content)}
@@ -94,6 +95,7 @@ func TestTaggedLeftoverIsResumed(t *testing.T) {
 	content := []byte("0123456789")
 	meta := tree.Entry{Path: "f", Kind: tree.File, Size: 10, Mode: 0o644, Hash: xxhash.Sum64(content)}
 	f := newFS(t, root, Options{})
+	resumable(f)
 	w, err := f.CreateFile(context.Background(), meta, tree.Entry{})
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +108,7 @@ func TestTaggedLeftoverIsResumed(t *testing.T) {
 	}
 
 	f = newFS(t, root, Options{})
+	resumable(f)
 	defer f.Close()
 	w, err = f.CreateFile(context.Background(), meta, tree.Entry{})
 	if err != nil {
@@ -148,6 +151,7 @@ func TestUntaggedLockedPartialIsBusy(t *testing.T) {
 	root := t.TempDir()
 	needXattr(t, root)
 	f := newFS(t, root, Options{})
+	resumable(f)
 	defer f.Close()
 	meta := tree.Entry{Path: "f", Kind: tree.File, Size: 3}
 	w, err := f.CreateFile(context.Background(), meta, tree.Entry{})
@@ -174,6 +178,7 @@ func TestFailedCommitKeepsPartialFerrys(t *testing.T) {
 			needXattr(t, root)
 		}
 		f := newFS(t, root, Options{})
+		resumable(f)
 		f.noXattr = noXattr
 		content := []byte("abcdef")
 		meta := tree.Entry{Path: "f", Kind: tree.File, Size: 6, Mode: 0o644, Hash: xxhash.Sum64(content)}
@@ -222,6 +227,7 @@ func TestMarkerFallbackWithoutXattr(t *testing.T) {
 	content := []byte("0123456789")
 	meta := tree.Entry{Path: "f", Kind: tree.File, Size: 10, Mode: 0o644, Hash: xxhash.Sum64(content)}
 	f := newFS(t, root, Options{})
+	resumable(f)
 	defer f.Close()
 	f.noXattr = true
 	w, err := f.CreateFile(context.Background(), meta, tree.Entry{})

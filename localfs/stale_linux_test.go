@@ -32,10 +32,12 @@ var (
 
 func newSweepFS(t *testing.T, root string, log *bytes.Buffer) *FS {
 	t.Helper()
-	return newFS(t, root, Options{
+	f := newFS(t, root, Options{
 		Now: func() time.Time { return staleClock },
 		Log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
+	resumable(f) // these tests sweep partials, which small files leave here
+	return f
 }
 
 // interrupt leaves the partial file of p as an interrupted transfer does,
@@ -43,6 +45,7 @@ func newSweepFS(t *testing.T, root string, log *bytes.Buffer) *FS {
 // checkpoint) at mtime.
 func interrupt(t *testing.T, f *FS, root, p string, ckpt []byte, mtime time.Time) {
 	t.Helper()
+	resumable(f) // a partial, as a file above wholeMax leaves
 	content := []byte("content of " + p)
 	meta := tree.Entry{Path: p, Kind: tree.File, Size: int64(len(content)), Mode: 0o644, Hash: xxhash.Sum64(content)}
 	w, err := f.createFile(context.Background(), meta, tree.Entry{})

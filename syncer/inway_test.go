@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ferry-sync/ferry/snapshot"
@@ -16,12 +17,15 @@ import (
 // and left out of the ancestor so that a later pass still writes it.
 func TestFileInTheWayIsAProblemNotASkip(t *testing.T) {
 	e := newEnv(t)
-	e.write("local", "b.txt", "for the remote")
-	e.write("local", "a.txt", "for the remote")
+	// Above 64 KiB: smaller files are received whole under a temporary
+	// name, and NAME.partial is not in their way.
+	big := strings.Repeat("for the remote\n", 5000)
+	e.write("local", "b.txt", big)
+	e.write("local", "a.txt", big)
 	e.write("remote", "a.txt.partial", "the user's own")
 	e.write("remote", "b.txt.partial", "the user's own")
 	e.write("local", "ok.txt", "nothing in the way")
-	e.write("remote", "c.txt", "for the local side")
+	e.write("remote", "c.txt", strings.Repeat("for the local side\n", 4000))
 	e.write("local", "c.txt.partial", "the user's own")
 	rec := e.mustPass()
 	if rec.Skipped != 0 || rec.InTheWay != 3 || rec.Problems != 3 || rec.Created != 1 {
@@ -46,7 +50,7 @@ func TestFileInTheWayIsAProblemNotASkip(t *testing.T) {
 	if rec.Created != 1 || rec.InTheWay != 2 {
 		t.Fatalf("pass once a.txt.partial is gone: %s, in the way %d; want a.txt created, 2 still in the way", summary(rec), rec.InTheWay)
 	}
-	if got, _ := e.read("remote", "a.txt"); got != "for the remote" {
-		t.Fatalf("remote a.txt = %q", got)
+	if got, _ := e.read("remote", "a.txt"); got != big {
+		t.Fatalf("remote a.txt is not the local one (%d bytes)", len(got))
 	}
 }

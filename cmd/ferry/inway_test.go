@@ -59,9 +59,12 @@ func TestSyncNamesFileInTheWayAndExits1(t *testing.T) {
 // and after the user moves them.
 func checkInTheWay(t *testing.T, ctx context.Context, cfg, local, remote string, first []string) {
 	t.Helper()
-	write(t, filepath.Join(local, "up.txt"), "for the remote")
+	// Above 64 KiB: smaller files are received whole under a temporary
+	// name, and NAME.partial is not in their way.
+	up, down := strings.Repeat("for the remote\n", 5000), strings.Repeat("for the local side\n", 4000)
+	write(t, filepath.Join(local, "up.txt"), up)
 	write(t, filepath.Join(remote, "up.txt.partial"), "the remote user's draft")
-	write(t, filepath.Join(remote, "down.txt"), "for the local side")
+	write(t, filepath.Join(remote, "down.txt"), down)
 	write(t, filepath.Join(local, "down.txt.partial"), "the local user's draft")
 	write(t, filepath.Join(local, "ok.txt"), "nothing in its way")
 
@@ -128,10 +131,10 @@ func checkInTheWay(t *testing.T, ctx context.Context, cfg, local, remote string,
 	if code != exitOK {
 		t.Fatalf("sync once the files are moved: exit %d\nout %s\nerr %s", code, out, stderr)
 	}
-	if got := read(t, filepath.Join(remote, "up.txt")); got != "for the remote" {
-		t.Errorf("remote up.txt = %q", got)
+	if got := read(t, filepath.Join(remote, "up.txt")); got != up {
+		t.Errorf("remote up.txt is not the local one (%d bytes)", len(got))
 	}
-	if got := read(t, filepath.Join(local, "down.txt")); got != "for the local side" {
-		t.Errorf("local down.txt = %q", got)
+	if got := read(t, filepath.Join(local, "down.txt")); got != down {
+		t.Errorf("local down.txt is not the remote one (%d bytes)", len(got))
 	}
 }

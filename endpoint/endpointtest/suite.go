@@ -965,7 +965,9 @@ func testCommitDestinationChanged(t *testing.T, s *suite) {
 }
 
 func testAbortResume(t *testing.T, s *suite) {
-	content := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	// Larger than what an endpoint may receive whole (see
+	// endpoint.FileWriter): a file this size must resume.
+	content := bytes.Repeat([]byte("0123456789abcdef"), 16384)
 	meta := tree.Entry{Path: "big", Kind: tree.File, Size: int64(len(content)), Mode: 0o644, Hash: xxhash.Sum64(content)}
 	w, err := s.ep.CreateFile(s.ctx, meta, tree.Entry{})
 	if err != nil {
