@@ -55,6 +55,21 @@ func TestSyncDryRunThroughServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	mv(t, filepath.Join(s.local, "old-name.txt"), filepath.Join(s.local, "new-name.txt"))
+	// A partial file of ferry's that no transfer asked for in two days,
+	// on each side: a pass removes it, a dry run (through ferry serve too)
+	// leaves it.
+	old := time.Now().Add(-48 * time.Hour)
+	var stale []string
+	for _, root := range []string{s.local, s.served} {
+		for _, name := range []string{"abandoned.bin.partial", "abandoned.bin.partial.ferry-ckpt"} {
+			p := filepath.Join(root, name)
+			write(t, p, "")
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+			stale = append(stale, p)
+		}
+	}
 	beforeL, beforeS := snapshotDir(t, s.local), snapshotDir(t, s.served)
 
 	var out, stderr strings.Builder
@@ -110,5 +125,10 @@ func TestSyncDryRunThroughServe(t *testing.T) {
 	got := syncOnce(t, ctx, cfgPath)
 	if !strings.Contains(got, "created 1, updated 1, renamed 1, copied 0, deleted 1") {
 		t.Errorf("the pass after the dry run did otherwise:\n%s", got)
+	}
+	for _, p := range stale {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("the pass after the dry run kept the stale %s", p)
+		}
 	}
 }
