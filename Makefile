@@ -4,7 +4,7 @@ BIN       ?= bin/ferry
 PREFIX    ?= $(HOME)/.local
 TESTFLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: all build cross man test demo bench bench-scan bench-wan bench-fair bench-delta lint install clean
+.PHONY: all build cross man test demo bench bench-scan bench-wan bench-fair bench-delta bench-connect lint install clean
 
 all: build
 
@@ -58,6 +58,10 @@ bench-fair: build
 # ferry beside rsync syncing six edits of the tree workload on wan-100, bytes counted at the link (needs root).
 bench-delta: build
 	./scripts/bench-delta.sh
+
+# The time to connect to ferry serve and finish a no-change pass on wan-0 (no loss), wan-100 and wan-lossy (needs root).
+bench-connect: build
+	./scripts/bench-connect.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

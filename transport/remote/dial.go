@@ -458,7 +458,12 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	if closeAgent != nil {
 		defer closeAgent()
 	}
-	nc, err := e.dialer.DialContext(ctx, "tcp", e.addr)
+	var nc net.Conn
+	if e.proxy == nil && racesDial(e.opts.Host) {
+		nc, err = raceDial(ctx, e.dialer, e.addr, e.opts.Clock, raceStagger, raceAttempts)
+	} else {
+		nc, err = e.dialer.DialContext(ctx, "tcp", e.addr)
+	}
 	if err != nil {
 		if e.proxy != nil {
 			return nil, fmt.Errorf("unable to connect to ferry server %s through proxy %s (%s): %w", e.addr, e.proxy, e.proxyFrom, proxyFailed{err})

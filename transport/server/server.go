@@ -533,6 +533,12 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	defer bc.Close()
 	sconn, chans, reqs, err := ssh.NewServerConn(bc, s.ssh)
 	if err != nil {
+		if errors.Is(err, io.EOF) {
+			// Closed before a word: a client's raced connection that
+			// lost (see remote's raceDial), or a port scan.
+			s.log.Debug("connection closed before the SSH handshake", "remote", remote)
+			return
+		}
 		s.log.Info("handshake failed", "remote", remote, "err", err)
 		return
 	}
