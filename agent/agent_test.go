@@ -452,11 +452,13 @@ func TestPassesShareOneSlotsQueue(t *testing.T) {
 			return snapshot.PassRecord{}, nil
 		})
 	s1, s2 := <-seen, <-seen
-	if s1 == nil || s1 != s2 {
-		t.Fatalf("jobs got slots %v and %v, want one shared queue", s1, s2)
+	o1, ok1 := s1.(ownedSlots)
+	o2, ok2 := s2.(ownedSlots)
+	if !ok1 || !ok2 || o1.s != o2.s || o1.owner == o2.owner {
+		t.Fatalf("jobs got slots %v and %v, want one shared queue, each job its own view", s1, s2)
 	}
-	if s1.(*Slots).limit != 2 {
-		t.Fatalf("slots limit %d, want max_concurrent_transfers 2", s1.(*Slots).limit)
+	if o1.s.limit != 2 {
+		t.Fatalf("slots limit %d, want max_concurrent_transfers 2", o1.s.limit)
 	}
 }
 

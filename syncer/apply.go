@@ -53,8 +53,8 @@ type applier struct {
 	// sent holds, per path being transferred, the bytes that crossed the
 	// link (progress not marked reused); bytes adds them up as files land.
 	sent map[string]int64
-	// sizes holds the size of each file to transfer, for its events.
-	sizes    map[string]int64
+	// moving holds each file to transfer, for its events.
+	moving   map[string]moving
 	firstErr error
 	// inTheWay holds the paths left undone because a file ferry did not
 	// create is in the way (ErrInTheWay), with the reason.
@@ -70,9 +70,9 @@ func newApplier(opts *Options, plan *Plan) *applier {
 	a := &applier{opts: opts, plan: plan, w: opts.DB.Writer(), eps: [2]endpoint.Endpoint{opts.Local, opts.Remote}}
 	a.blocked = [2]map[string]bool{{}, {}}
 	a.sent = map[string]int64{}
-	a.sizes = map[string]int64{}
+	a.moving = map[string]moving{}
 	a.planned = map[string]bool{}
-	for _, ops := range [][]Op{plan.Local, plan.Remote} {
+	for s, ops := range [][]Op{plan.Local, plan.Remote} {
 		for _, op := range ops {
 			if isFile(op) {
 				a.filesTotal++
@@ -80,7 +80,7 @@ func newApplier(opts *Options, plan *Plan) *applier {
 			switch op.Kind {
 			case OpTransfer:
 				a.bytesTotal += op.Entry.Size
-				a.sizes[op.Path] = op.Entry.Size
+				a.moving[op.Path] = moving{op.Entry.Size, s == local}
 				a.planned[op.Path] = true
 			case OpMkdir, OpSymlink, OpRename, OpCopy:
 				a.planned[op.Path] = true
@@ -89,7 +89,7 @@ func newApplier(opts *Options, plan *Plan) *applier {
 				// The transfer that follows the rename.
 				a.filesTotal++
 				a.bytesTotal += op.Entry.Size
-				a.sizes[op.Path] = op.Entry.Size
+				a.moving[op.Path] = moving{op.Entry.Size, s == local}
 			}
 		}
 	}
@@ -213,7 +213,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 				a.filesTotal++
 				if kind == OpTransfer {
 					a.bytesTotal += e.Size
-					a.sizes[copyName] = e.Size
+					a.moving[copyName] = moving{e.Size, 1-s == local}
 				}
 				a.mu.Unlock()
 			}
@@ -304,7 +304,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 				if !op.Edit {
 					a.bytesTotal += op.Entry.Size
 				}
-				a.sizes[op.Path] = op.Entry.Size
+				a.moving[op.Path] = moving{op.Entry.Size, s == local}
 				a.mu.Unlock()
 				return nil
 			}
@@ -756,6 +756,13 @@ func (a *applier) progress(p string, delta int64, reused bool) {
 	a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta, Reused: reused})
 }
 
+// moving is a file a pass transfers: its size, and whether it comes to
+// the local side.
+type moving struct {
+	size     int64
+	download bool
+}
+
 // isFile tells the ops that count as files in a pass's progress from those
 // on directories, which move no content.
 func isFile(op Op) bool {
@@ -768,7 +775,8 @@ func (a *applier) event(ev Event) {
 	ev.FilesDone, ev.FilesTotal = a.filesDone, a.filesTotal
 	ev.BytesDone, ev.BytesTotal = a.bytesDone, a.bytesTotal
 	if ev.Path != "" {
-		ev.Size = a.sizes[ev.Path]
+		m := a.moving[ev.Path]
+		ev.Size, ev.Download = m.size, m.download
 	}
 	a.mu.Unlock()
 	ev.Time = a.opts.Now()

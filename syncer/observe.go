@@ -24,6 +24,8 @@ type Event struct {
 	// Size is the size of the file at Path when the pass transfers it
 	// (0 for other ops), so that a watcher can show a file's share done.
 	Size int64
+	// Download: the file at Path (with Size) comes to the local side.
+	Download bool
 	// Reused: the Delta bytes did not cross the link; the receiving side
 	// took them from content it held (a block delta's chunks of the
 	// current version, a resumed partial).

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/agent"
+)
+
+// transferLogBytes returns bytes= of the last transfers.log line for path.
+func transferLogBytes(t *testing.T, stateDir, path string) int64 {
+	t.Helper()
+	f, err := os.Open(filepath.Join(stateDir, "logs", "transfers.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := int64(-1)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := sc.Text()
+		if !strings.HasSuffix(l, " path="+strconv.Quote(path)) {
+			continue
+		}
+		for _, w := range strings.Fields(l) {
+			if v, ok := strings.CutPrefix(w, "bytes="); ok {
+				if got, err = strconv.ParseInt(v, 10, 64); err != nil {
+					t.Fatalf("bytes= in %q: %v", l, err)
+				}
+			}
+		}
+	}
+	if got < 0 {
+		t.Fatalf("transfers.log has no line for %s", path)
+	}
+	return got
+}
+
+// TestDownloadProgressIsRightAcrossStopAndResume: a download from a real
+// `ferry serve` over UDP shows, in the control API and `ferry monitor`, the
+// file's size and the link's target, minimum and round-trip time; a job
+// stopped in the middle of it is "stopped", not a failed pass; and once
+// resumed from the partial it kept, the job's rate stays near the cap and
+// the pass's bytes and transfers.log count only what crossed the link this
+// time, not the whole file.
+func TestDownloadProgressIsRightAcrossStopAndResume(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := startServedJob(t, ctx)
+	const (
+		size    = 3 << 20
+		capBits = 4_000_000 // 500 kB/s: 6 s for the file
+	)
+	writeBig(t, filepath.Join(s.served, "big.bin"), size)
+	cfgPath := s.jobs(t, fmt.Sprintf("    interval: 1h\n    bandwidth: {download: %d, min_rate: 1000000}\n", capBits))
+	rj := startRun(t, ctx, cfgPath)
+
+	j := rj.waitFor(t, ctx, "the download moves", func(j agent.JobStatus) bool {
+		return len(j.Transfers) == 1 && j.Transfers[0].Done > 0
+	})
+	tr := j.Transfers[0]
+	if tr.Size != size {
+		t.Errorf("a file in flight shows size %d, want %d: %+v", tr.Size, size, tr)
+	}
+	j = rj.waitFor(t, ctx, "the link's figures", func(j agent.JobStatus) bool {
+		return len(j.Transfers) == 1 && j.Transfers[0].RTT > 0
+	})
+	tr = j.Transfers[0]
+	if tr.TargetRate != capBits || tr.MinRate != 1_000_000 {
+		t.Errorf("target %v and minimum %v in flight, want %d and %d", tr.TargetRate, tr.MinRate, capBits, 1_000_000)
+	}
+	code, out, stderr := runCLI(t, ctx, "monitor", "--config", cfgPath, "--count", "1")
+	if code != exitOK {
+		t.Fatalf("monitor: exit %d, %s", code, stderr)
+	}
+	t.Logf("monitor:\n%s", out)
+	if strings.Contains(out, "of 0 B") || !strings.Contains(out, "of 3.0 MiB") {
+		t.Errorf("monitor does not show the file's size:\n%s", out)
+	}
+	if !strings.Contains(out, "4.0 Mbit/s") || !strings.Contains(out, "1.0 Mbit/s") {
+		t.Errorf("monitor does not show the target and minimum rate:\n%s", out)
+	}
+
+	rj.waitFor(t, ctx, "a third of the file", func(j agent.JobStatus) bool {
+		return len(j.Transfers) == 1 && j.Transfers[0].Done >= size/3
+	})
+	if _, err := rj.c.Stop(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	j, err := rj.c.Job(ctx, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != agent.Stopped || (j.Last != nil && j.Last.Err != "") {
+		t.Errorf("a job stopped during a download shows %q, last pass %+v; want stopped, not failed", j.State, j.Last)
+	}
+	_, out, _ = runCLI(t, ctx, "status", "--config", cfgPath)
+	if strings.Contains(out, "failed") || strings.Contains(out, "context canceled") || !strings.Contains(out, "stopped") {
+		t.Errorf("status of a stopped job:\n%s", out)
+	}
+
+	resumed := time.Now()
+	if _, err := rj.c.Resume(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rj.c.SyncNow(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	maxRate := 0.0
+	j = rj.waitFor(t, ctx, "the resumed pass ends", func(j agent.JobStatus) bool {
+		if j.State == agent.Transferring {
+			maxRate = max(maxRate, j.Progress.Rate)
+		}
+		return passAfter(resumed)(j)
+	})
+	if got := read(t, filepath.Join(s.local, "big.bin")); len(got) != size {
+		t.Fatalf("big.bin has %d bytes after the resumed pass, want %d", len(got), size)
+	}
+	t.Logf("resumed pass: %+v; highest rate %.0f bit/s", j.Last, maxRate)
+	if j.Last.Bytes > size-size/4 {
+		t.Errorf("the resumed pass says it sent %d bytes of a %d-byte file it had a third of", j.Last.Bytes, size)
+	}
+	if n := transferLogBytes(t, filepath.Join(s.dir, "state"), "big.bin"); n > size-size/4 {
+		t.Errorf("transfers.log says %d bytes for a %d-byte file resumed from a third", n, size)
+	}
+	if maxRate > 2*capBits {
+		t.Errorf("the resumed pass showed %.0f bit/s under a cap of %d bit/s", maxRate, capBits)
+	}
+}
