@@ -870,6 +870,18 @@ func (l *loop) opEnded(res opResult) {
 		l.clearChanges()
 	}
 
+	interrupted := res.err != nil && cause != nil
+	if interrupted && res.rec.Err != "" {
+		// Stopped, reset or shut down: however the endpoints worded the
+		// cancellation (a dial cut short, a transfer the server saw
+		// abandoned), the pass was interrupted, not failed.
+		res.rec.Err, res.rec.Interrupted = "", true
+		if l.db != nil {
+			if err := l.db.PutPass(res.rec); err != nil {
+				r.log.Warn("unable to record pass", "err", err)
+			}
+		}
+	}
 	r.mu.Lock()
 	if !res.rec.Start.IsZero() {
 		rec := res.rec
@@ -877,7 +889,6 @@ func (l *loop) opEnded(res opResult) {
 	}
 	r.prog.finish()
 	r.mu.Unlock()
-	interrupted := res.err != nil && cause != nil
 	end := passOK
 	switch {
 	case interrupted:
