@@ -134,3 +134,59 @@ func TestDownloadProgressIsRightAcrossStopAndResume(t *testing.T) {
 		t.Errorf("the resumed pass showed %.0f bit/s under a cap of %d bit/s", maxRate, capBits)
 	}
 }
+
+// TestSyncOnATerminalShowsBytesRateAndETA: `ferry sync` on a terminal,
+// through a real `ferry serve`, redraws one line in place with the bytes
+// sent of those to send, the rate and the time left, and counts files
+// without the directories they are in; on a pipe it writes plain lines.
+func TestSyncOnATerminalShowsBytesRateAndETA(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := startServedJob(t, ctx)
+	for _, d := range []string{"a", "a/b", "c"} {
+		if err := os.MkdirAll(filepath.Join(s.served, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeBig(t, filepath.Join(s.served, "a/b/one.bin"), 1<<20)
+	writeBig(t, filepath.Join(s.served, "c/two.bin"), 1<<20)
+	cfgPath := s.jobs(t, "    bandwidth: {download: 8000000}\n") // 1 MB/s: about 2 s
+
+	var out, errs syncBuffer
+	code := run(ctx, &env{stdout: &out, stderr: &errs, isTTY: true}, []string{"sync", "--accept-new-host-key", "--config", cfgPath, "j"})
+	got := out.String()
+	t.Logf("terminal output: %q", got)
+	if code != exitOK {
+		t.Fatalf("sync: exit %d: %s%s", code, got, errs.String())
+	}
+	draws := strings.Split(strings.SplitN(got, "\n", 2)[0], "\r")
+	if len(draws) < 3 || !strings.Contains(got, "\x1b[K") {
+		t.Fatalf("no line redrawn in place (%d draws): %q", len(draws)-1, got)
+	}
+	final := draws[len(draws)-1]
+	if !strings.Contains(final, "2.0 MiB / 2.0 MiB") || !strings.Contains(final, "100%") || !strings.Contains(final, "files 2/2") {
+		t.Errorf("last progress line %q, want 2.0 MiB / 2.0 MiB, 100%%, files 2/2 (directories are not files)", final)
+	}
+	moving := false
+	for _, d := range draws {
+		if strings.Contains(d, "Mbit/s") && strings.Contains(d, "ETA ") && !strings.Contains(d, "ETA -") && strings.Contains(d, "files 0/2") {
+			moving = true
+		}
+	}
+	if !moving {
+		t.Errorf("no line showed a rate and a time left while the files moved: %q", got)
+	}
+	if strings.Contains(got, "/5") {
+		t.Errorf("directories counted as files: %q", got)
+	}
+
+	// Not a terminal: plain lines, nothing redrawn.
+	writeBig(t, filepath.Join(s.served, "c/three.bin"), 64<<10)
+	out = syncBuffer{}
+	if code := run(ctx, &env{stdout: &out, stderr: &errs}, []string{"sync", "--config", cfgPath, "j"}); code != exitOK {
+		t.Fatalf("sync: exit %d: %s", code, out.String())
+	}
+	if got := out.String(); strings.ContainsAny(got, "\r\x1b") || !strings.Contains(got, "c/three.bin: ok (1/1 files)") {
+		t.Errorf("plain output: %q", got)
+	}
+}
