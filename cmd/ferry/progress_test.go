@@ -190,3 +190,70 @@ func TestSyncOnATerminalShowsBytesRateAndETA(t *testing.T) {
 		t.Errorf("plain output: %q", got)
 	}
 }
+
+// TestJobWaitingForATransferSlotShowsQueued: with max_concurrent_transfers
+// 1, of two jobs downloading from a real `ferry serve` the one whose file
+// waits for the slot the other holds is "queued (1 ahead)" in the control
+// API and `ferry status`, not "transferring" at 0 bit/s.
+func TestJobWaitingForATransferSlotShowsQueued(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := startServedJob(t, ctx)
+	var jobs strings.Builder
+	fmt.Fprintf(&jobs, "state_dir: %s\nmax_concurrent_transfers: 1\njobs:\n", filepath.Join(s.dir, "state"))
+	for _, name := range []string{"a", "b"} {
+		mkdirs(t, filepath.Join(s.local, name), filepath.Join(s.served, name))
+		writeBig(t, filepath.Join(s.served, name, name+".bin"), 2<<20)
+		fmt.Fprintf(&jobs, "  - name: %s\n    local: %s\n    remote: ferry://tester@127.0.0.1:%d/docs/%s\n    identity: %s\n    transport: udp\n    interval: 1h\n    bandwidth: {download: 4000000}\n",
+			name, filepath.Join(s.local, name), s.port, name, s.identity)
+	}
+	cfgPath := filepath.Join(s.dir, "jobs.yaml")
+	write(t, cfgPath, jobs.String())
+	rj := startRun(t, ctx, cfgPath)
+
+	deadline := time.Now().Add(time.Minute)
+	var moving, queued agent.JobStatus
+	for moving.Name == "" || queued.Name == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no job queued behind a moving one within a minute (agent: %s)", rj.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling an outside view, not ordering
+		js, err := rj.c.Jobs(ctx)
+		if err != nil {
+			continue
+		}
+		moving, queued = agent.JobStatus{}, agent.JobStatus{}
+		for _, j := range js {
+			switch {
+			case j.State == agent.Transferring && len(j.Transfers) > 0:
+				moving = j
+			case j.State == agent.Queued:
+				queued = j
+			}
+		}
+	}
+	if queued.Ahead != 1 || len(queued.Transfers) != 0 {
+		t.Errorf("queued job %s: %d ahead, %d transfers; want 1 ahead (%s's) and none moving", queued.Name, queued.Ahead, len(queued.Transfers), moving.Name)
+	}
+	code, out, stderr := runCLI(t, ctx, "status", "--config", cfgPath)
+	t.Logf("status:\n%s", out)
+	if code != exitOK {
+		t.Fatalf("status: exit %d: %s", code, stderr)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, queued.Name+" ") && (!strings.Contains(l, "queued (1 ahead)") || strings.Contains(l, "0 bit/s")) {
+			t.Errorf("status line of the queued job: %q", l)
+		}
+	}
+	for _, n := range []string{"a", "b"} {
+		for {
+			if fi, err := os.Stat(filepath.Join(s.local, n, n+".bin")); err == nil && fi.Size() == 2<<20 {
+				break
+			}
+			if time.Now().After(deadline.Add(time.Minute)) {
+				t.Fatalf("%s.bin did not arrive (agent: %s)", n, rj.stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond) // polling an outside view, not ordering
+		}
+	}
+}
