@@ -51,6 +51,16 @@ func transferLogBytes(t *testing.T, stateDir, path string) int64 {
 // the pass's bytes and transfers.log count only what crossed the link this
 // time, not the whole file.
 func TestDownloadProgressIsRightAcrossStopAndResume(t *testing.T) {
+	testProgressAcrossStopAndResume(t, false)
+}
+
+// TestUploadProgressIsRightAcrossStopAndResume is the same for an upload,
+// whose partial the server keeps.
+func TestUploadProgressIsRightAcrossStopAndResume(t *testing.T) {
+	testProgressAcrossStopAndResume(t, true)
+}
+
+func testProgressAcrossStopAndResume(t *testing.T, upload bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s := startServedJob(t, ctx)
@@ -58,8 +68,13 @@ func TestDownloadProgressIsRightAcrossStopAndResume(t *testing.T) {
 		size    = 3 << 20
 		capBits = 4_000_000 // 500 kB/s: 6 s for the file
 	)
-	writeBig(t, filepath.Join(s.served, "big.bin"), size)
-	cfgPath := s.jobs(t, fmt.Sprintf("    interval: 1h\n    bandwidth: {download: %d, min_rate: 1000000}\n", capBits))
+	from, to, extra := s.served, s.local, fmt.Sprintf("    interval: 1h\n    bandwidth: {download: %d, min_rate: 1000000}\n", capBits)
+	if upload {
+		from, to = s.local, s.served
+		extra = fmt.Sprintf("    interval: 1h\n    direction: local-to-remote\n    bandwidth: {upload: %d, min_rate: 1000000}\n", capBits)
+	}
+	writeBig(t, filepath.Join(from, "big.bin"), size)
+	cfgPath := s.jobs(t, extra)
 	rj := startRun(t, ctx, cfgPath)
 
 	j := rj.waitFor(t, ctx, "the download moves", func(j agent.JobStatus) bool {
@@ -106,7 +121,7 @@ func TestDownloadProgressIsRightAcrossStopAndResume(t *testing.T) {
 		t.Errorf("status of a stopped job:\n%s", out)
 	}
 
-	if fi, err := os.Stat(filepath.Join(s.local, "big.bin")); err == nil {
+	if fi, err := os.Stat(filepath.Join(to, "big.bin")); err == nil {
 		t.Fatalf("big.bin is complete (%d bytes) before the resume: the job was stopped too late for the test", fi.Size())
 	}
 	resumed := time.Now()
@@ -120,7 +135,7 @@ func TestDownloadProgressIsRightAcrossStopAndResume(t *testing.T) {
 		}
 		return passAfter(resumed)(j)
 	})
-	if got := read(t, filepath.Join(s.local, "big.bin")); len(got) != size {
+	if got := read(t, filepath.Join(to, "big.bin")); len(got) != size {
 		t.Fatalf("big.bin has %d bytes after the resumed pass, want %d", len(got), size)
 	}
 	t.Logf("resumed pass: %+v; highest rate %.0f bit/s", j.Last, maxRate)
