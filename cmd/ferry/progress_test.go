@@ -148,6 +148,18 @@ func testProgressAcrossStopAndResume(t *testing.T, upload bool) {
 	if maxRate > 2*capBits {
 		t.Errorf("the resumed pass showed %.0f bit/s under a cap of %d bit/s", maxRate, capBits)
 	}
+	// The agent kept both passes' rates, second by second, for the page.
+	hs, err := rj.c.RateHistory(ctx)
+	if err != nil || len(hs) != 1 || len(hs[0].Rates) != agent.HistoryLen {
+		t.Fatalf("rate history: %v %+v", err, hs)
+	}
+	sum, top := 0.0, 0.0
+	for _, r := range hs[0].Rates {
+		sum, top = sum+r/8, max(top, r)
+	}
+	if sum < size/2 || sum > 1.5*size || top > 2*capBits {
+		t.Errorf("rate history adds up to %.0f bytes (file %d) with a top of %.0f bit/s (cap %d)", sum, size, top, capBits)
+	}
 }
 
 // TestSyncOnATerminalShowsBytesRateAndETA: `ferry sync` on a terminal,
