@@ -68,7 +68,7 @@ func Monitor(w io.Writer, jobs []agent.JobStatus, h *History, now time.Time) err
 		case agent.Queued:
 			fmt.Fprintf(tw, "  waiting for a transfer slot (max_concurrent_transfers); %d/%d files, %s to send", p.FilesDone, p.FilesTotal, Size(p.BytesTotal-p.BytesDone))
 		case agent.Scanning, agent.Transferring:
-			if p.FilesTotal == 0 {
+			if j.State == agent.Scanning && p.FilesTotal == 0 {
 				fmt.Fprint(tw, "  scanning…")
 				break
 			}

@@ -197,7 +197,7 @@ function renderJob(job, now) {
   const l = job.last;
   p.last.textContent = !l ? "no pass yet" : l.halted ? "last pass halted"
     : l.err ? "last pass failed: " + shown(l.err)
-    : "last pass " + new Date(l.end).toLocaleTimeString() + ": " + l.created + " created, " + l.updated + " updated, " +
+    : (l.interrupted ? "last pass (interrupted) " : "last pass ") + new Date(l.end).toLocaleTimeString() + ": " + l.created + " created, " + l.updated + " updated, " +
       (l.renamed ? l.renamed + " renamed, " : "") + (l.copied ? l.copied + " copied, " : "") +
       l.deleted + " deleted, " + size(l.bytes);
   if (l && l.recovered) {
