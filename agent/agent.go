@@ -58,6 +58,10 @@ type Remote interface {
 	// keeps watching across reconnections and returns only when ctx ends
 	// or the server cannot watch, with an error that says why.
 	Watch(ctx context.Context, exclude []string, notify func(paths []string, rescan bool)) error
+	// Link returns the live figures of the data session that moves files
+	// toward the local side (download) or away from it, false when none
+	// runs.
+	Link(download bool) (endpoint.Link, bool)
 }
 
 // OpenFunc is the richer form of Opener; see Options.OpenWith.
@@ -277,6 +281,20 @@ func (a *Agent) Jobs() []JobStatus {
 	now := a.clock.Now()
 	for _, r := range rs {
 		out = append(out, r.snapshot(now))
+	}
+	return out
+}
+
+// RateHistory returns every job's rate in each of the last HistoryLen
+// seconds, for a graph that starts with the past.
+func (a *Agent) RateHistory() []RateHistory {
+	a.mu.Lock()
+	rs := append([]*runner(nil), a.runners...)
+	a.mu.Unlock()
+	out := make([]RateHistory, 0, len(rs))
+	now := a.clock.Now()
+	for _, r := range rs {
+		out = append(out, r.history(now))
 	}
 	return out
 }

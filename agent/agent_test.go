@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -452,11 +453,13 @@ func TestPassesShareOneSlotsQueue(t *testing.T) {
 			return snapshot.PassRecord{}, nil
 		})
 	s1, s2 := <-seen, <-seen
-	if s1 == nil || s1 != s2 {
-		t.Fatalf("jobs got slots %v and %v, want one shared queue", s1, s2)
+	o1, ok1 := s1.(ownedSlots)
+	o2, ok2 := s2.(ownedSlots)
+	if !ok1 || !ok2 || o1.s != o2.s || o1.owner == o2.owner {
+		t.Fatalf("jobs got slots %v and %v, want one shared queue, each job its own view", s1, s2)
 	}
-	if s1.(*Slots).limit != 2 {
-		t.Fatalf("slots limit %d, want max_concurrent_transfers 2", s1.(*Slots).limit)
+	if o1.s.limit != 2 {
+		t.Fatalf("slots limit %d, want max_concurrent_transfers 2", o1.s.limit)
 	}
 }
 
@@ -675,5 +678,28 @@ func TestResolveWaitsForPassAndDelegates(t *testing.T) {
 	}
 	if s := h.status("j"); s.Conflicts != 0 {
 		t.Fatalf("conflict count after resolve: %d", s.Conflicts)
+	}
+}
+
+// TestStoppedPassIsInterruptedNotFailed: a pass stopped mid-way whose
+// endpoints report the cancellation in their own words (not as
+// context.Canceled) leaves the job "stopped" with an interrupted last
+// pass, never a failed one that reads "context canceled".
+func TestStoppedPassIsInterruptedNotFailed(t *testing.T) {
+	started := make(chan struct{}, 1)
+	h := newHarness(t, testConfig(t, config.Job{Name: "j", Local: "/l", Remote: "/r"}),
+		func(ctx context.Context, h *harness, opts syncer.Options) (snapshot.PassRecord, error) {
+			started <- struct{}{}
+			<-ctx.Done()
+			err := fmt.Errorf("unable to download big.bin: transfer canceled: %s", ctx.Err())
+			return snapshot.PassRecord{Start: h.clock.Now(), End: h.clock.Now(), Err: err.Error()}, err
+		})
+	<-started
+	if err := h.a.Stop("j"); err != nil {
+		t.Fatal(err)
+	}
+	s := h.status("j")
+	if s.State != Stopped || s.Last == nil || s.Last.Err != "" || !s.Last.Interrupted {
+		t.Fatalf("after Stop: state %q, last pass %+v; want stopped, interrupted, no error", s.State, s.Last)
 	}
 }

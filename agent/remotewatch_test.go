@@ -28,6 +28,8 @@ func newFakeRemote() *fakeRemote {
 	return &fakeRemote{notifier: make(chan func([]string, bool), 1), fail: make(chan error)}
 }
 
+func (f *fakeRemote) Link(bool) (endpoint.Link, bool) { return endpoint.Link{}, false }
+
 func (f *fakeRemote) EndPass() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -84,6 +84,9 @@ type runner struct {
 	mu     sync.Mutex
 	status JobStatus
 	prog   progress
+	// link is the kept remote while a pass runs on it, for the live
+	// figures of its data sessions.
+	link Remote
 }
 
 func newRunner(a *Agent, job config.Job, dbPath string) (*runner, error) {
@@ -157,16 +160,59 @@ func (r *runner) snapshot(now time.Time) JobStatus {
 		last := *st.Last
 		st.Last = &last
 	}
+	link := r.link
 	r.mu.Unlock()
 	st.Bandwidth = r.limits.Bandwidth()
-	// The policy the transport runs each file under; live transport
-	// figures (RTT, loss) are not reported to the agent yet.
+	if st.State == Transferring {
+		if n, ok := r.a.slots.Ahead(r.job.Name); ok {
+			st.State, st.Ahead = Queued, n
+		}
+	}
+	// The policy the transport runs each file under, and the running data
+	// session's figures in the file's direction when there is one.
+	var links [2]*endpoint.Link
 	for i := range st.Transfers {
-		st.Transfers[i].Policy = string(st.Bandwidth.Policy)
-		st.Transfers[i].TargetRate = float64(st.Bandwidth.TargetRate)
-		st.Transfers[i].MinRate = float64(st.Bandwidth.MinRate)
+		t := &st.Transfers[i]
+		t.Policy = string(st.Bandwidth.Policy)
+		t.TargetRate = float64(st.Bandwidth.TargetRate)
+		t.MinRate = float64(st.Bandwidth.MinRate)
+		if t.TargetRate == 0 {
+			t.TargetRate = float64(st.Bandwidth.Upload)
+			if t.download {
+				t.TargetRate = float64(st.Bandwidth.Download)
+			}
+		}
+		if link == nil {
+			continue
+		}
+		d := 0
+		if t.download {
+			d = 1
+		}
+		if links[d] == nil {
+			l, ok := link.Link(t.download)
+			if !ok {
+				continue
+			}
+			links[d] = &l
+		}
+		l := links[d]
+		t.RTT, t.RetransmitPct = l.RTT, 100*l.Retransmitted
+		if l.Target > 0 {
+			t.TargetRate = l.Target
+		}
+		if l.Min > 0 {
+			t.MinRate = l.Min
+		}
 	}
 	return st
+}
+
+// history returns the job's rate in each of the last HistoryLen seconds.
+func (r *runner) history(now time.Time) RateHistory {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return RateHistory{Job: r.job.Name, End: now.Truncate(time.Second), Rates: r.prog.hist.rates(now)}
 }
 
 // observe is the syncer.Observer of this job's passes.
@@ -742,7 +788,7 @@ func (r *runner) syncOptions(local, remote endpoint.Endpoint, db *snapshot.DB) s
 		Observer:   r.observe,
 		Log:        r.log,
 		Now:        r.a.clock.Now,
-		Slots:      r.a.slots,
+		Slots:      r.a.slots.For(r.job.Name),
 		ConfigFile: r.a.configFile(),
 	}
 }
@@ -760,6 +806,16 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also
 		return rec, err
 	}
 	defer r.closePass(local, remote, kept)
+	if kept != nil && remote == endpoint.Endpoint(kept) {
+		r.mu.Lock()
+		r.link = kept
+		r.mu.Unlock()
+		defer func() {
+			r.mu.Lock()
+			r.link = nil
+			r.mu.Unlock()
+		}()
+	}
 	opts := r.syncOptions(local, remote, db)
 	if also != nil {
 		opts.Observer = func(ev syncer.Event) {
@@ -814,6 +870,18 @@ func (l *loop) opEnded(res opResult) {
 		l.clearChanges()
 	}
 
+	interrupted := res.err != nil && cause != nil
+	if interrupted && res.rec.Err != "" {
+		// Stopped, reset or shut down: however the endpoints worded the
+		// cancellation (a dial cut short, a transfer the server saw
+		// abandoned), the pass was interrupted, not failed.
+		res.rec.Err, res.rec.Interrupted = "", true
+		if l.db != nil {
+			if err := l.db.PutPass(res.rec); err != nil {
+				r.log.Warn("unable to record pass", "err", err)
+			}
+		}
+	}
 	r.mu.Lock()
 	if !res.rec.Start.IsZero() {
 		rec := res.rec
@@ -821,7 +889,6 @@ func (l *loop) opEnded(res opResult) {
 	}
 	r.prog.finish()
 	r.mu.Unlock()
-	interrupted := res.err != nil && cause != nil
 	end := passOK
 	switch {
 	case interrupted:

@@ -104,3 +104,54 @@ func TestSlotsSetLimitWakesWaiters(t *testing.T) {
 		t.Fatal("raising the limit did not admit the waiter")
 	}
 }
+
+// TestSlotsSayWhoIsQueued: a job whose transfers wait for a slot another
+// job holds learns how many transfers go first; once it holds one, it is
+// not queued.
+func TestSlotsSayWhoIsQueued(t *testing.T) {
+	s := NewSlots(1)
+	a, b, c := s.For("a"), s.For("b"), s.For("c")
+	ctx := context.Background()
+	if err := a.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, q := s.Ahead("a"); q {
+		t.Fatal("a holds the slot and is reported queued")
+	}
+	got := make(chan string, 2)
+	go func() { _ = b.Acquire(ctx); got <- "b" }()
+	waitQueued(t, s, "b")
+	go func() { _ = c.Acquire(ctx); got <- "c" }()
+	waitQueued(t, s, "c")
+	if n, q := s.Ahead("b"); !q || n != 1 {
+		t.Fatalf("b: ahead %d queued %v, want 1 (a's transfer)", n, q)
+	}
+	if n, q := s.Ahead("c"); !q || n != 2 {
+		t.Fatalf("c: ahead %d queued %v, want 2 (a's, then b's)", n, q)
+	}
+	a.Release()
+	if who := <-got; who != "b" {
+		t.Fatalf("%s got the slot first, want b", who)
+	}
+	if _, q := s.Ahead("b"); q {
+		t.Fatal("b holds the slot and is reported queued")
+	}
+	if n, q := s.Ahead("c"); !q || n != 1 {
+		t.Fatalf("c: ahead %d queued %v, want 1", n, q)
+	}
+	b.Release()
+	<-got
+	c.Release()
+}
+
+// waitQueued waits until owner's Acquire has joined the queue.
+func waitQueued(t *testing.T, s *Slots, owner string) {
+	t.Helper()
+	for range 10000 {
+		if _, q := s.Ahead(owner); q {
+			return
+		}
+		time.Sleep(time.Millisecond) // polls the other goroutine's arrival; bounded
+	}
+	t.Fatalf("%s never queued", owner)
+}

@@ -17,23 +17,36 @@ const (
 	Transferring State = "transferring"
 	Halted       State = "halted"
 	Stopped      State = "stopped"
+	// Queued: the pass has files to move and waits for a transfer slot
+	// (max_concurrent_transfers) that other jobs hold; JobStatus.Ahead
+	// says how many transfers go first.
+	Queued State = "queued"
 )
 
-// Progress is the current pass's progress.
+// Progress is the current pass's progress. Files are all but directories.
+// Bytes count what crosses the link: what the receiving side already held
+// (a resumed partial, a block delta's unchanged chunks) is BytesReused,
+// out of both BytesDone and BytesTotal, so that rate and ETA are the
+// link's.
 type Progress struct {
-	FilesDone  int           `json:"files_done"`
-	FilesTotal int           `json:"files_total"`
-	BytesDone  int64         `json:"bytes_done"`
-	BytesTotal int64         `json:"bytes_total"`
-	Rate       float64       `json:"rate_bps"` // bits per second, recent
-	ETA        time.Duration `json:"-"`        // on the wire as eta_s (json.go)
+	FilesDone   int           `json:"files_done"`
+	FilesTotal  int           `json:"files_total"`
+	BytesDone   int64         `json:"bytes_done"`
+	BytesTotal  int64         `json:"bytes_total"`
+	BytesReused int64         `json:"bytes_reused"`
+	Rate        float64       `json:"rate_bps"` // bits per second, recent
+	ETA         time.Duration `json:"-"`        // on the wire as eta_s (json.go)
 }
 
-// TransferStatus is one file in flight.
+// TransferStatus is one file in flight: Done of its Size is in place, of
+// which Reused was already on the receiving side; Rate is of the bytes
+// sent. TargetRate, MinRate, RTT and RetransmitPct are the data session's
+// while one runs (else the job's settings, and RTT 0).
 type TransferStatus struct {
 	Path          string        `json:"path"`
 	Size          int64         `json:"size"`
 	Done          int64         `json:"done"`
+	Reused        int64         `json:"reused"`
 	Rate          float64       `json:"rate_bps"`
 	TargetRate    float64       `json:"target_bps"`
 	MinRate       float64       `json:"min_bps"`
@@ -41,6 +54,8 @@ type TransferStatus struct {
 	RetransmitPct float64       `json:"retransmit_pct"`
 	RTT           time.Duration `json:"-"` // on the wire as rtt_s (json.go)
 	ETA           time.Duration `json:"-"` // on the wire as eta_s (json.go)
+
+	download bool // the file comes to the local side
 }
 
 // JobStatus is everything the control API reports about one job.
@@ -54,6 +69,9 @@ type JobStatus struct {
 	// front end suggests.
 	Config string `json:"config,omitempty"`
 	State  State  `json:"state"`
+	// Ahead is, while State is Queued, how many transfers of other jobs
+	// hold or wait for a slot before this job's.
+	Ahead int `json:"ahead,omitempty"`
 	// Halt is why the job is halted, nil when it is not (or when the
 	// reason is not a halt of a pass, such as an unreadable state
 	// directory); Halted is its Reason and Fix its Fix, which SetHalt
@@ -70,6 +88,15 @@ type JobStatus struct {
 	// Unwatched is set while a continuous job has directories it cannot
 	// watch.
 	Unwatched *Unwatched `json:"unwatched,omitempty"`
+}
+
+// RateHistory is a job's rate in each of the last seconds.
+type RateHistory struct {
+	Job string `json:"job"`
+	// End is the end of the last second; Rates are bits per second,
+	// one per second, oldest first.
+	End   time.Time `json:"end"`
+	Rates []float64 `json:"rates_bps"`
 }
 
 // Unwatched is a continuous job's directories that cannot be watched (the

@@ -52,7 +52,9 @@ type applier struct {
 	bytes, inSync            int64
 	// sent holds, per path being transferred, the bytes that crossed the
 	// link (progress not marked reused); bytes adds them up as files land.
-	sent     map[string]int64
+	sent map[string]int64
+	// moving holds each file to transfer, for its events.
+	moving   map[string]moving
 	firstErr error
 	// inTheWay holds the paths left undone because a file ferry did not
 	// create is in the way (ErrInTheWay), with the reason.
@@ -68,13 +70,17 @@ func newApplier(opts *Options, plan *Plan) *applier {
 	a := &applier{opts: opts, plan: plan, w: opts.DB.Writer(), eps: [2]endpoint.Endpoint{opts.Local, opts.Remote}}
 	a.blocked = [2]map[string]bool{{}, {}}
 	a.sent = map[string]int64{}
+	a.moving = map[string]moving{}
 	a.planned = map[string]bool{}
-	for _, ops := range [][]Op{plan.Local, plan.Remote} {
+	for s, ops := range [][]Op{plan.Local, plan.Remote} {
 		for _, op := range ops {
-			a.filesTotal++
+			if isFile(op) {
+				a.filesTotal++
+			}
 			switch op.Kind {
 			case OpTransfer:
 				a.bytesTotal += op.Entry.Size
+				a.moving[op.Path] = moving{op.Entry.Size, s == local}
 				a.planned[op.Path] = true
 			case OpMkdir, OpSymlink, OpRename, OpCopy:
 				a.planned[op.Path] = true
@@ -83,6 +89,7 @@ func newApplier(opts *Options, plan *Plan) *applier {
 				// The transfer that follows the rename.
 				a.filesTotal++
 				a.bytesTotal += op.Entry.Size
+				a.moving[op.Path] = moving{op.Entry.Size, s == local}
 			}
 		}
 	}
@@ -206,6 +213,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 				a.filesTotal++
 				if kind == OpTransfer {
 					a.bytesTotal += e.Size
+					a.moving[copyName] = moving{e.Size, 1-s == local}
 				}
 				a.mu.Unlock()
 			}
@@ -292,11 +300,12 @@ func (a *applier) run(ctx context.Context) (err error) {
 				mu.Lock()
 				transfers[s] = append(transfers[s], Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry})
 				mu.Unlock()
+				a.mu.Lock()
 				if !op.Edit {
-					a.mu.Lock()
 					a.bytesTotal += op.Entry.Size
-					a.mu.Unlock()
 				}
+				a.moving[op.Path] = moving{op.Entry.Size, s == local}
+				a.mu.Unlock()
 				return nil
 			}
 			if op.Edit && err == nil {
@@ -631,7 +640,9 @@ func (a *applier) isBlocked(s int, p string) bool {
 func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 	blocked := errors.Is(err, errBlocked)
 	a.mu.Lock()
-	a.filesDone++
+	if isFile(op) {
+		a.filesDone++
+	}
 	switch {
 	case blocked:
 		a.skipped++
@@ -745,11 +756,28 @@ func (a *applier) progress(p string, delta int64, reused bool) {
 	a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta, Reused: reused})
 }
 
+// moving is a file a pass transfers: its size, and whether it comes to
+// the local side.
+type moving struct {
+	size     int64
+	download bool
+}
+
+// isFile tells the ops that count as files in a pass's progress from those
+// on directories, which move no content.
+func isFile(op Op) bool {
+	return op.Entry.Kind != tree.Dir && (op.Entry.Exists() || op.Expect.Kind != tree.Dir)
+}
+
 // event stamps totals and time on ev and hands it to the observer.
 func (a *applier) event(ev Event) {
 	a.mu.Lock()
 	ev.FilesDone, ev.FilesTotal = a.filesDone, a.filesTotal
 	ev.BytesDone, ev.BytesTotal = a.bytesDone, a.bytesTotal
+	if ev.Path != "" {
+		m := a.moving[ev.Path]
+		ev.Size, ev.Download = m.size, m.download
+	}
 	a.mu.Unlock()
 	ev.Time = a.opts.Now()
 	a.opts.Observer(ev)

@@ -21,6 +21,11 @@ type Event struct {
 	// transferring), or, with FileDone, Path finished (Err says how).
 	Path  string
 	Delta int64
+	// Size is the size of the file at Path when the pass transfers it
+	// (0 for other ops), so that a watcher can show a file's share done.
+	Size int64
+	// Download: the file at Path (with Size) comes to the local side.
+	Download bool
 	// Reused: the Delta bytes did not cross the link; the receiving side
 	// took them from content it held (a block delta's chunks of the
 	// current version, a resumed partial).
@@ -32,7 +37,8 @@ type Event struct {
 	// Path was made from, without sending it.
 	Op   OpKind
 	From string
-	// Running totals of the pass.
+	// Running totals of the pass. Files are the ops on anything but a
+	// directory.
 	FilesDone, FilesTotal int
 	BytesDone, BytesTotal int64
 }

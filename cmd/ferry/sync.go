@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/service/logging"
 	"github.com/ferry-sync/ferry/service/render"
@@ -186,29 +187,32 @@ func undone(r snapshot.PassRecord) error {
 // undone.
 var errUndone = errors.New("the pass left planned paths undone")
 
-// progressPrinter shows a pass: a redrawn bar on a terminal, plain log
-// lines otherwise (one per finished file, and the phase changes).
+// progressPrinter shows a pass: on a terminal one line redrawn in place,
+// of bytes sent with rate and ETA like rclone --progress; otherwise plain
+// log lines (one per finished file, and the phase changes).
 type progressPrinter struct {
 	w     io.Writer
 	tty   bool
 	mu    sync.Mutex
 	last  time.Time
 	phase syncer.Phase
-	start time.Time
+	meter agent.Meter
 	drawn bool
 }
 
 func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
-	return &progressPrinter{w: w, tty: tty, start: time.Now()}
+	return &progressPrinter{w: w, tty: tty}
 }
 
 func (p *progressPrinter) observe(ev syncer.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := time.Now()
+	p.meter.Observe(ev, now)
 	if ev.Phase != p.phase {
 		p.phase = ev.Phase
 		if !p.tty {
-			fmt.Fprintf(p.w, "%s %s\n", time.Now().Format(time.TimeOnly), ev.Phase)
+			fmt.Fprintf(p.w, "%s %s\n", now.Format(time.TimeOnly), ev.Phase)
 		}
 	}
 	if !p.tty {
@@ -222,28 +226,54 @@ func (p *progressPrinter) observe(ev syncer.Event) {
 			case ev.Op == syncer.OpCopy:
 				status = "copied from " + ev.From
 			}
-			fmt.Fprintf(p.w, "%s %s: %s (%d/%d files)\n", time.Now().Format(time.TimeOnly), render.Clean(ev.Path), render.Clean(status), ev.FilesDone, ev.FilesTotal)
+			fmt.Fprintf(p.w, "%s %s: %s (%d/%d files)\n", now.Format(time.TimeOnly), render.Clean(ev.Path), render.Clean(status), ev.FilesDone, ev.FilesTotal)
 		}
 		return
 	}
-	now := time.Now()
 	if now.Sub(p.last) < 100*time.Millisecond && !ev.FileDone {
 		return
 	}
 	p.last = now
-	rate := 0.0
-	if s := now.Sub(p.start).Seconds(); s > 0 {
-		rate = float64(ev.BytesDone) * 8 / s / 1e6
-	}
-	fmt.Fprintf(p.w, "\r%s %s %d/%d files %s/%s %.1f Mbit/s   ", ev.Phase, render.ProgressBar(ev.BytesDone, ev.BytesTotal, 24),
-		ev.FilesDone, ev.FilesTotal, render.Size(ev.BytesDone), render.Size(ev.BytesTotal), rate)
+	p.draw(now)
+}
+
+// draw redraws the terminal line: carriage return, the line, and an erase
+// to its end, so a shorter line leaves nothing of a longer one.
+func (p *progressPrinter) draw(now time.Time) {
+	pr, _ := p.meter.Snapshot(now)
+	fmt.Fprint(p.w, "\r"+progressLine(p.phase, pr)+"\x1b[K")
 	p.drawn = true
+}
+
+// progressLine is the terminal progress of a pass: what it has sent of
+// what it has to send, the rate, the time left and the files.
+func progressLine(phase syncer.Phase, pr agent.Progress) string {
+	if phase == syncer.PhaseScanning && pr.FilesTotal == 0 {
+		return "scanning…"
+	}
+	pct := 100
+	if pr.BytesTotal > 0 {
+		pct = int(min(max(float64(pr.BytesDone)/float64(pr.BytesTotal), 0), 1) * 100)
+	}
+	s := fmt.Sprintf("%s %s / %s  %3d%%  %s", render.ProgressBar(pr.BytesDone, pr.BytesTotal, 20),
+		render.Size(pr.BytesDone), render.Size(pr.BytesTotal), pct, render.Rate(pr.Rate))
+	if pr.ETA > 0 {
+		s += "  ETA " + render.Duration(pr.ETA)
+	} else {
+		s += "  ETA -"
+	}
+	s += fmt.Sprintf("  files %d/%d", pr.FilesDone, pr.FilesTotal)
+	if pr.BytesReused > 0 {
+		s += "  (" + render.Size(pr.BytesReused) + " already there)"
+	}
+	return s
 }
 
 func (p *progressPrinter) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.drawn {
+		p.draw(time.Now())
 		fmt.Fprintln(p.w)
 	}
 }

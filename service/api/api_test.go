@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -413,5 +414,26 @@ func TestEventsStreamChanges(t *testing.T) {
 	f.Update("docs", func(j *agent.JobStatus) { j.State = agent.Halted; j.Halted = "root emptied" })
 	if jobs := next(); jobs[0].State != agent.Halted || jobs[0].Halted != "root emptied" {
 		t.Fatalf("second event = %+v", jobs)
+	}
+}
+
+// TestRatesServesEachJobsHistory: GET /api/v1/rates gives every job's
+// last seconds of rate, as the page's graph starts from them.
+func TestRatesServesEachJobsHistory(t *testing.T) {
+	f := fixture()
+	end := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
+	f.SetHistory("docs", end, []float64{1e6, 0, 3e6})
+	c := NewClient(serve(t, f, Options{}), "")
+	hs, err := c.RateHistory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) == 0 || hs[0].Job != "docs" || !hs[0].End.Equal(end) || len(hs[0].Rates) != agent.HistoryLen ||
+		!slices.Equal(hs[0].Rates[agent.HistoryLen-3:], []float64{1e6, 0, 3e6}) {
+		t.Fatalf("rates: %+v", hs)
+	}
+	code, body := raw(t, "GET", "http://"+serve(t, f, Options{})+"/api/v1/rates", "", map[string]string{RequestHeader: "1"})
+	if code != 200 || !strings.Contains(body, `"rates_bps":[`) || !strings.Contains(body, `"end":"2026-12-07T14:00:00Z"`) {
+		t.Fatalf("GET /api/v1/rates: %d %s", code, body)
 	}
 }

@@ -72,6 +72,13 @@ func (c *Client) Jobs(ctx context.Context) ([]agent.JobStatus, error) {
 	return out, c.do(ctx, http.MethodGet, "/api/v1/jobs", nil, &out)
 }
 
+// RateHistory returns each job's rate in each of the last seconds
+// (agent.HistoryLen of them).
+func (c *Client) RateHistory(ctx context.Context) ([]agent.RateHistory, error) {
+	var out []agent.RateHistory
+	return out, c.do(ctx, http.MethodGet, "/api/v1/rates", nil, &out)
+}
+
 // Job returns one job's status.
 func (c *Client) Job(ctx context.Context, name string) (agent.JobStatus, error) {
 	var out agent.JobStatus

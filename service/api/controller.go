@@ -10,6 +10,8 @@ import (
 // Methods are called concurrently from request goroutines.
 type Controller interface {
 	Jobs() []agent.JobStatus
+	// RateHistory is each job's rate in each of its last seconds.
+	RateHistory() []agent.RateHistory
 	Stop(job string) error
 	Resume(job string) error
 	SyncNow(job string) error

@@ -55,6 +55,7 @@ func NewHandler(c Controller, opts Options) http.Handler {
 	m := h.mux
 	m.HandleFunc("GET /api/v1/jobs", h.jobs)
 	m.HandleFunc("GET /api/v1/jobs/{name}", h.job)
+	m.HandleFunc("GET /api/v1/rates", h.rates)
 	m.HandleFunc("POST /api/v1/jobs/{name}/stop", h.action(c.Stop))
 	m.HandleFunc("POST /api/v1/jobs/{name}/resume", h.action(c.Resume))
 	m.HandleFunc("POST /api/v1/jobs/{name}/sync-now", h.action(c.SyncNow))
@@ -173,6 +174,14 @@ func (h *handler) jobs(w http.ResponseWriter, r *http.Request) {
 		jobs = []agent.JobStatus{}
 	}
 	h.reply(w, jobs)
+}
+
+func (h *handler) rates(w http.ResponseWriter, r *http.Request) {
+	hs := h.c.RateHistory()
+	if hs == nil {
+		hs = []agent.RateHistory{}
+	}
+	h.reply(w, hs)
 }
 
 func (h *handler) job(w http.ResponseWriter, r *http.Request) {

@@ -27,7 +27,7 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tPROGRESS\tNEXT SYNC\tLAST PASS\tCONFLICTS")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", Clean(j.Name), j.State, progress(j, tty), next(j, now), last(j, now), j.Conflicts)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", Clean(j.Name), StateText(j), progress(j, tty), next(j, now), last(j, now), j.Conflicts)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -106,6 +106,15 @@ func HaltNote(job, reason, fix string) string {
 	return b.String()
 }
 
+// StateText is a job's state as every terminal front end words it: a job
+// that waits for a transfer slot says how many transfers go first.
+func StateText(j agent.JobStatus) string {
+	if j.State == agent.Queued {
+		return fmt.Sprintf("queued (%d ahead)", j.Ahead)
+	}
+	return string(j.State)
+}
+
 func progress(j agent.JobStatus, tty bool) string {
 	p := j.Progress
 	switch j.State {
@@ -133,12 +142,15 @@ func progress(j agent.JobStatus, tty bool) string {
 	if p.ETA > 0 {
 		s += "  ETA " + Duration(p.ETA)
 	}
+	if p.BytesReused > 0 {
+		s += "  (" + Size(p.BytesReused) + " already there)"
+	}
 	return s
 }
 
 func next(j agent.JobStatus, now time.Time) string {
 	switch {
-	case j.State == agent.Scanning || j.State == agent.Transferring:
+	case j.State == agent.Scanning || j.State == agent.Transferring || j.State == agent.Queued:
 		return "syncing now"
 	case j.State == agent.Stopped || j.State == agent.Halted:
 		return "-"

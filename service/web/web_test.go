@@ -249,3 +249,46 @@ func TestPageWithToken(t *testing.T) {
 		t.Fatalf("agent calls = %q", got)
 	}
 }
+
+// TestPageKeepsRateHistoryAndSaysQueued: a page opened (or reloaded) while
+// the agent runs starts its graph with the rates the agent kept (GET
+// /api/v1/rates), labels an idle graph's axis with distinct rates from 0,
+// and shows a job waiting for a transfer slot as "queued (N ahead)" and a
+// file's size beside what of it is done.
+func TestPageKeepsRateHistoryAndSaysQueued(t *testing.T) {
+	d := webtest.Start(t)
+	now := time.Now()
+	f := fixture(now)
+	past := make([]float64, agent.HistoryLen)
+	past[100] = 5e6
+	f.SetHistory("photos", now.Truncate(time.Second), past)
+	f.Update("photos", func(j *agent.JobStatus) { j.State, j.Ahead = agent.Queued, 2 })
+	l, err := api.ListenTCP("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- api.Serve(ctx, l, api.NewHandler(f, api.Options{Page: web.Handler()})) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	d.Open("http://" + l.Addr().String() + "/")
+	d.WaitFor("photos state", "queued (2 ahead)", jobState, "photos")
+	d.WaitFor("history", "true", `const r = rates.get("photos") || []; return String(r.length >= 300 && r.includes(5e6))`)
+	d.WaitFor("file size", "210 MiB / 700 MiB, 30%, 84 Mbit/s",
+		`const t = document.querySelector('section[data-job="docs"] .transfers li').textContent; return t.replace("video/talk.mp4 ", "")`)
+	var labels []string
+	d.Exec(&labels, `return axis([0, 0, NaN, undefined]).labels`)
+	if want := []string{"1.0 Mbit/s", "750 kbit/s", "500 kbit/s", "250 kbit/s", "0 bit/s"}; !slices.Equal(labels, want) {
+		t.Errorf("idle axis labels %q, want %q", labels, want)
+	}
+	d.Exec(&labels, `return axis([0, 61e6]).labels`)
+	if want := []string{"80 Mbit/s", "60 Mbit/s", "40 Mbit/s", "20 Mbit/s", "0 bit/s"}; !slices.Equal(labels, want) {
+		t.Errorf("axis labels up to 61 Mbit/s %q, want %q", labels, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
@@ -338,7 +339,7 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Tran
 		<-listed
 	}()
 	ds.watch(cancel)
-	unregister := e.track(s, false, ds.serverCap)
+	unregister := e.track(s, c, false, ds.serverCap)
 	errs, serr := s.Run(sctx, files)
 	unregister()
 	e.remember(s.Stats())
@@ -395,7 +396,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	tails := ds.watch(cancel)
-	unregister := e.track(r, true, ds.serverCap)
+	unregister := e.track(r, c, true, ds.serverCap)
 	results, serr := r.Run(sctx)
 	unregister()
 	e.remember(r.Stats())
@@ -449,14 +450,41 @@ type session struct {
 	set       func(cc.Config)
 	download  bool
 	serverCap int64
+	// stats reads the session's figures while it runs; rtt is the round
+	// trip measured over the connection when the session cannot know it
+	// (a receiver), in nanoseconds.
+	stats func() data.Stats
+	rtt   *atomic.Int64
 }
 
-func (e *Endpoint) track(s interface{ SetConfig(cc.Config) }, download bool, serverCap int64) func() {
+// running is a data session's side that SetBandwidth and Link reach.
+type running interface {
+	SetConfig(cc.Config)
+	Stats() data.Stats
+}
+
+var (
+	_ running = (*data.Sender)(nil)
+	_ running = (*data.Receiver)(nil)
+)
+
+func (e *Endpoint) track(s running, c *conn, download bool, serverCap int64) func() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.nextSession++
 	id := e.nextSession
-	e.sessions[id] = session{set: s.SetConfig, download: download, serverCap: serverCap}
+	rtt := new(atomic.Int64)
+	if download && c != nil && c.client != nil {
+		// The receiver of a session never sees a round trip of its own:
+		// one SSH request over the same path stands in for it.
+		go func() {
+			start := time.Now()
+			if _, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil); err == nil {
+				rtt.Store(int64(max(time.Since(start), time.Microsecond)))
+			}
+		}()
+	}
+	e.sessions[id] = session{set: s.SetConfig, download: download, serverCap: serverCap, stats: s.Stats, rtt: rtt}
 	// Caps changed since the session was negotiated apply from its start.
 	s.SetConfig(ratesFor(e.opts.Bandwidth, limitFor(e.opts.Bandwidth, download), serverCap))
 	return func() {
@@ -464,6 +492,39 @@ func (e *Endpoint) track(s interface{ SetConfig(cc.Config) }, download bool, ser
 		defer e.mu.Unlock()
 		delete(e.sessions, id)
 	}
+}
+
+// Link returns the live figures of the newest data session running in
+// the direction asked (download: toward this side), and false when none
+// runs.
+func (e *Endpoint) Link(download bool) (endpoint.Link, bool) {
+	e.mu.Lock()
+	id, s := -1, session{}
+	for i, x := range e.sessions {
+		if x.download == download && i > id {
+			id, s = i, x
+		}
+	}
+	bw := e.opts.Bandwidth
+	e.mu.Unlock()
+	if id < 0 {
+		return endpoint.Link{}, false
+	}
+	st := s.stats()
+	l := endpoint.Link{RTT: st.RTT, Rate: st.Rate, Target: st.Target, Min: st.Min, Retransmitted: st.RetransmitShare()}
+	if download {
+		// The receiver paces nothing: the bounds are those it asks the
+		// sender to keep to.
+		want := ratesFor(bw, limitFor(bw, download), s.serverCap)
+		l.Target, l.Min, l.RTT = want.TargetRate, want.MinRate, time.Duration(s.rtt.Load())
+	}
+	if l.Target == 0 || s.serverCap > 0 && l.Target > float64(s.serverCap) {
+		l.Target = max(float64(limitFor(bw, download)), 0)
+		if s.serverCap > 0 && (l.Target == 0 || l.Target > float64(s.serverCap)) {
+			l.Target = float64(s.serverCap)
+		}
+	}
+	return l, true
 }
 
 // forgetStats drops the last UDP session's figures when files go over

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
@@ -21,6 +22,9 @@ type Fake struct {
 	conflicts map[string][]conflict.Record
 	calls     []string
 	fail      error
+	// history and historyEnd are what RateHistory reports.
+	history    map[string][]float64
+	historyEnd time.Time
 }
 
 // New returns a fake reporting jobs, with conflicts by job name.
@@ -67,6 +71,31 @@ func (f *Fake) Jobs() []agent.JobStatus {
 		out[i].Transfers = slices.Clone(out[i].Transfers)
 	}
 	return out
+}
+
+// RateHistory implements the controller: each job's history, all zero
+// unless set with SetHistory.
+func (f *Fake) RateHistory() []agent.RateHistory {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]agent.RateHistory, 0, len(f.jobs))
+	for _, j := range f.jobs {
+		h := agent.RateHistory{Job: j.Name, End: f.historyEnd, Rates: make([]float64, agent.HistoryLen)}
+		copy(h.Rates[agent.HistoryLen-min(agent.HistoryLen, len(f.history[j.Name])):], f.history[j.Name])
+		out = append(out, h)
+	}
+	return out
+}
+
+// SetHistory sets the last seconds of a job's rate history, ending at end.
+func (f *Fake) SetHistory(name string, end time.Time, rates []float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.history == nil {
+		f.history = map[string][]float64{}
+	}
+	f.history[name] = slices.Clone(rates)
+	f.historyEnd = end
 }
 
 func (f *Fake) index(name string) int {

@@ -4,7 +4,7 @@
 "use strict";
 
 const POLL_MS = 1000;
-const HISTORY = 120; // graph samples, one per poll
+const HISTORY = 300; // graph samples, one per second: the agent keeps as many (GET /api/v1/rates)
 const COLORS = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2"];
 
 const token = (() => {
@@ -97,6 +97,28 @@ function dur(ms) {
   return Math.floor(s / 3600) + "h" + String(Math.floor(s % 3600 / 60)).padStart(2, "0") + "m";
 }
 
+// axis picks the graph's top for the rates drawn: a round number (1, 2, 4
+// or 8 times a power of ten), at least 1 Mbit/s, so that an idle graph
+// reads 0 to 1 Mbit/s instead of repeating "0 bit/s"; and the labels of
+// its five lines, top first.
+function axis(values) {
+  let top = 0;
+  for (const v of values) if (Number.isFinite(v) && v > top) top = v;
+  let max = 1e6;
+  if (top > max) {
+    const p = Math.pow(10, Math.floor(Math.log10(top)));
+    max = [1, 2, 4, 8, 10].map(m => m * p).find(m => m >= top);
+  }
+  const labels = [];
+  for (let i = 0; i <= 4; i++) labels.push(rate(max * (4 - i) / 4));
+  return { max, labels };
+}
+
+// stateText words a job's state as the CLI does.
+function stateText(job) {
+  return job.state === "queued" ? "queued (" + (job.ahead || 0) + " ahead)" : job.state;
+}
+
 function card(job) {
   let c = cards.get(job.name);
   if (c) return c;
@@ -136,8 +158,8 @@ function card(job) {
 
 function renderJob(job, now) {
   const p = card(job).parts;
-  const running = job.state === "scanning" || job.state === "transferring";
-  p.state.textContent = job.state;
+  const running = job.state === "scanning" || job.state === "transferring" || job.state === "queued";
+  p.state.textContent = stateText(job);
   p.state.className = "state state-" + job.state;
   p.paths.textContent = shown(job.local) + "  ⇄  " + shown(job.remote) + "  (" + job.direction + ", " + job.mode + ")";
   const next = job.next_pass ? Date.parse(job.next_pass) : NaN;
@@ -160,19 +182,22 @@ function renderJob(job, now) {
   p.fill.style.width = (Math.min(1, frac) * 100).toFixed(1) + "%";
   p.progress.textContent = running
     ? pr.files_done + " / " + pr.files_total + " files, " + size(pr.bytes_done) + " / " + size(pr.bytes_total) +
-      ", " + rate(pr.rate_bps) + (pr.eta_s > 0 ? ", " + dur(pr.eta_s * 1000) + " left" : "")
+      ", " + rate(pr.rate_bps) + (pr.eta_s > 0 ? ", " + dur(pr.eta_s * 1000) + " left" : "") +
+      (pr.bytes_reused > 0 ? ", " + size(pr.bytes_reused) + " already there" : "") +
+      (job.state === "queued" ? ", waiting for a transfer slot" : "")
     : "";
 
   p.transfers.replaceChildren(...(job.transfers || []).map(t => {
     const li = el("li");
-    li.append(el("span", "path", shown(t.path)), " " + size(t.done) + " / " + size(t.size) + ", " + rate(t.rate_bps));
+    const pct = t.size > 0 ? Math.floor(Math.min(1, t.done / t.size) * 100) + "%, " : "";
+    li.append(el("span", "path", shown(t.path)), " " + size(t.done) + " / " + size(t.size) + ", " + pct + rate(t.rate_bps));
     return li;
   }));
 
   const l = job.last;
   p.last.textContent = !l ? "no pass yet" : l.halted ? "last pass halted"
     : l.err ? "last pass failed: " + shown(l.err)
-    : "last pass " + new Date(l.end).toLocaleTimeString() + ": " + l.created + " created, " + l.updated + " updated, " +
+    : (l.interrupted ? "last pass (interrupted) " : "last pass ") + new Date(l.end).toLocaleTimeString() + ": " + l.created + " created, " + l.updated + " updated, " +
       (l.renamed ? l.renamed + " renamed, " : "") + (l.copied ? l.copied + " copied, " : "") +
       l.deleted + " deleted, " + size(l.bytes);
   if (l && l.recovered) {
@@ -226,16 +251,15 @@ function drawGraph() {
   const g = cv.getContext("2d");
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, w, h);
-  let max = 1;
-  for (const r of rates.values()) for (const v of r) max = Math.max(max, v);
+  const { max, labels } = axis([...rates.values()].flat());
   g.strokeStyle = "#dde1e6";
   g.fillStyle = "#6a7380";
   g.font = "11px system-ui, sans-serif";
-  for (let i = 0; i <= 4; i++) {
+  labels.forEach((label, i) => {
     const y = 8 + (h - 16) * i / 4;
     g.beginPath(); g.moveTo(60, y); g.lineTo(w, y); g.stroke();
-    g.fillText(rate(max * (4 - i) / 4), 2, y + 4);
-  }
+    g.fillText(label, 2, y + 4);
+  });
   const legend = [];
   let i = 0;
   for (const [name, r] of rates) {
@@ -245,7 +269,7 @@ function drawGraph() {
     g.beginPath();
     r.forEach((v, k) => {
       const x = 60 + (w - 60) * (k + HISTORY - r.length) / (HISTORY - 1);
-      const y = 8 + (h - 16) * (1 - v / max);
+      const y = 8 + (h - 16) * (1 - Math.min(1, (Number.isFinite(v) ? v : 0) / max));
       k ? g.lineTo(x, y) : g.moveTo(x, y);
     });
     g.stroke();
@@ -277,5 +301,20 @@ async function poll() {
   }
 }
 
-poll();
-setInterval(poll, POLL_MS);
+// loadHistory starts the graph with the rates the agent kept, so that a
+// reload does not lose them.
+async function loadHistory() {
+  try {
+    const hs = await api("GET", "/api/v1/rates");
+    for (const h of hs) {
+      if (!rates.has(h.job)) rates.set(h.job, (h.rates_bps || []).slice(-HISTORY));
+    }
+  } catch (err) {
+    // An agent without the history: the graph starts empty.
+  }
+}
+
+loadHistory().finally(() => {
+  poll();
+  setInterval(poll, POLL_MS);
+});
