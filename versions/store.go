@@ -447,4 +447,3 @@ func (s *Store) filesystemSize() (int64, error) {
 	defer d.Close()
 	return fsSize(d)
 }
-
