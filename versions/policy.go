@@ -52,7 +52,7 @@ type Policy struct {
 // DefaultPolicy is the policy of a job or root that sets none: a trashcan
 // of 30 days, at most 10 % of the filesystem.
 func DefaultPolicy() Policy {
-	return Policy{Keep: DefaultKeep, MaxAge: DefaultMaxAge, MaxPercent: DefaultMaxPercent}
+	return Policy{Keep: DefaultKeep, MaxAge: DefaultMaxAge, Count: DefaultCount, MaxPercent: DefaultMaxPercent}
 }
 
 // Keeps reports whether the policy keeps anything.
