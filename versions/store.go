@@ -130,6 +130,24 @@ func (s *Store) Keep(rel string, r Reason) (Version, error) {
 // rel in the folder: ferry's folder endpoint holds its directories open
 // and never follows a symlink to reach one.
 func (s *Store) KeepAt(dir *os.File, base, rel string, r Reason) (Version, error) {
+	return s.keepAt(dir, base, rel, r, false)
+}
+
+// LinkAt is KeepAt for a file about to be replaced: it gives the file a
+// second name in the store (a hard link, no copy) and leaves it in place,
+// so the caller's rename of the new file over it never leaves the path
+// empty. Where the filesystem has no hard links it moves the file like
+// KeepAt; moved then says that the path is now empty.
+func (s *Store) LinkAt(dir *os.File, base, rel string, r Reason) (v Version, moved bool, err error) {
+	v, err = s.keepAt(dir, base, rel, r, true)
+	if err != nil && errors.Is(err, errNoLinks) {
+		v, err = s.keepAt(dir, base, rel, r, false)
+		return v, err == nil, err
+	}
+	return v, false, err
+}
+
+func (s *Store) keepAt(dir *os.File, base, rel string, r Reason, link bool) (Version, error) {
 	fail := func(err error) (Version, error) {
 		return Version{}, fmt.Errorf("unable to keep a version of %q: %w", rel, err)
 	}
@@ -149,53 +167,77 @@ func (s *Store) KeepAt(dir *os.File, base, rel string, r Reason) (Version, error
 	if fi.IsDir() {
 		return fail(ErrIsDir)
 	}
-	if len(Name(base, time.Time{}, r)) > 255 {
-		return fail(fmt.Errorf("the name is too long to be kept beside a time; it is deleted instead: %w", errNameTooLong))
+	if len(Name(base, time.Time{}, r)) > maxNameLen {
+		return fail(fmt.Errorf("the name is too long to be kept beside a time: %w", ErrNameTooLong))
 	}
 	relDir := path.Dir(rel)
 	storeDir := Dir
 	if relDir != "." {
 		storeDir = path.Join(Dir, relDir)
 	}
-	if err := s.root.MkdirAll(storeDir, 0o700); err != nil {
-		return fail(fmt.Errorf("unable to make %q: %w", storeDir, err))
-	}
-	sd, err := s.root.Open(storeDir)
-	if err != nil {
-		return fail(err)
-	}
-	defer sd.Close()
-	s.reached(KeepDirMade, rel)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.now().UTC().Truncate(time.Millisecond)
-	// Two versions of one file in one millisecond: the later moves on by
-	// a millisecond, so names stay unique and in order.
-	for range 1000 {
-		name := Name(base, t, r)
-		err := renameNoReplace(dir, base, sd, name)
-		if errors.Is(err, fs.ErrExist) {
-			t = t.Add(time.Millisecond)
-			continue
+	// The directory may go between MkdirAll and the rename, pruned as
+	// empty by another Store of the same folder: make it again.
+	for range 3 {
+		if err := s.root.MkdirAll(storeDir, 0o700); err != nil {
+			return fail(fmt.Errorf("unable to make %q: %w", storeDir, err))
 		}
+		sd, err := s.root.Open(storeDir)
 		if err != nil {
-			if isCrossDevice(err) {
-				return fail(fmt.Errorf("%w: %w", ErrCrossDevice, err))
-			}
 			return fail(err)
 		}
-		s.reached(KeepMoved, rel)
-		return Version{Path: rel, Time: t, Reason: r, Size: fi.Size(), ModTime: fi.ModTime(), Mode: fi.Mode()}, nil
+		s.reached(KeepDirMade, rel)
+		var tried bool
+		// Two versions of one file in one millisecond: the later moves
+		// on by a millisecond, so names stay unique and in order.
+		for range 1000 {
+			name := Name(base, t, r)
+			if link {
+				err = linkAt(dir, base, sd, name)
+			} else {
+				err = renameNoReplace(dir, base, sd, name)
+			}
+			if !errors.Is(err, fs.ErrExist) {
+				tried = true
+				break
+			}
+			t = t.Add(time.Millisecond)
+		}
+		sd.Close()
+		switch {
+		case !tried:
+			return fail(fmt.Errorf("no free name in %q", storeDir))
+		case err == nil:
+			s.reached(KeepMoved, rel)
+			return Version{Path: rel, Time: t, Reason: r, Size: fi.Size(), ModTime: fi.ModTime(), Mode: fi.Mode()}, nil
+		case errors.Is(err, fs.ErrNotExist):
+			if _, serr := lstatAt(dir, base); serr != nil {
+				return fail(serr) // the file itself is gone
+			}
+			continue // the store's directory is gone
+		case isCrossDevice(err):
+			return fail(fmt.Errorf("%w: %w", ErrCrossDevice, err))
+		case link && isNoLinks(err):
+			return fail(fmt.Errorf("%w: %w", errNoLinks, err))
+		default:
+			return fail(err)
+		}
 	}
-	return fail(fmt.Errorf("no free name in %q", storeDir))
+	return fail(fmt.Errorf("%q keeps disappearing", storeDir))
 }
 
-var errNameTooLong = errors.New("name too long")
+// maxNameLen is the longest base name most filesystems take.
+const maxNameLen = 255
+
+// errNoLinks: the filesystem makes no hard links.
+var errNoLinks = errors.New("the filesystem has no hard links")
 
 // ErrNameTooLong is wrapped by Keep when a name is too long for the time
 // and reason to fit beside it (255 bytes).
-var ErrNameTooLong = errNameTooLong
+var ErrNameTooLong = errors.New("name too long")
 
 // List returns the versions of the file at prefix and of every file
 // below it, "" for all, ordered by path then time.

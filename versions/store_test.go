@@ -217,3 +217,28 @@ func TestIsStorePath(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkAtLeavesTheFileInPlace(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(root, Options{Now: (&fakeClock{t: t0}).now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	write(t, root, "a/f.txt", "old")
+	d, err := os.Open(filepath.Join(root, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	v, moved, err := s.LinkAt(d, "f.txt", "a/f.txt", Replaced)
+	if err != nil || moved {
+		t.Fatalf("LinkAt: %v, moved %v", err, moved)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "a/f.txt")); err != nil || string(b) != "old" {
+		t.Errorf("the file left its place: %q, %v", b, err)
+	}
+	if read(t, s, v) != "old" {
+		t.Errorf("the version does not hold the old content")
+	}
+}

@@ -19,3 +19,9 @@ func renameNoReplace(from *os.File, fromName string, to *os.File, toName string)
 func isCrossDevice(err error) bool { return false }
 
 func fsSize(d *os.File) (int64, error) { return 0, nil }
+
+func linkAt(from *os.File, fromName string, to *os.File, toName string) error {
+	return errors.ErrUnsupported
+}
+
+func isNoLinks(err error) bool { return errors.Is(err, errors.ErrUnsupported) }

@@ -61,3 +61,22 @@ func fsSize(d *os.File) (int64, error) {
 	}
 	return int64(st.Blocks) * int64(st.Bsize), nil
 }
+
+// linkAt gives fromName in from a second name, toName in to, failing with
+// fs.ErrExist if toName exists. A symlink is linked itself, not followed.
+func linkAt(from *os.File, fromName string, to *os.File, toName string) error {
+	err := unix.Linkat(int(from.Fd()), fromName, int(to.Fd()), toName, 0)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EEXIST):
+		return &os.LinkError{Op: "linkat", Old: fromName, New: toName, Err: fs.ErrExist}
+	}
+	return &os.LinkError{Op: "linkat", Old: fromName, New: toName, Err: err}
+}
+
+// isNoLinks reports a filesystem that makes no hard links (FAT, some
+// network and FUSE filesystems) or a file it will not link.
+func isNoLinks(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EMLINK)
+}
