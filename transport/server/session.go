@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // session is one authenticated SSH connection: the folder its Hello chose
@@ -203,6 +204,11 @@ func validPaths(paths ...string) error {
 		if err := tree.ValidPath(p); err != nil {
 			return err
 		}
+		// The version store is the server owner's: no agent reads,
+		// writes or deletes it through the protocol.
+		if versions.IsStorePath(p) {
+			return fmt.Errorf("%w %q: it is in ferry's version store %s, which the server keeps to itself", tree.ErrInvalidPath, p, versions.Dir)
+		}
 	}
 	return nil
 }
@@ -378,7 +384,7 @@ func (s *session) resolve(p string) (string, error) {
 		}
 		return root, nil
 	}
-	if err := tree.ValidPath(p); err != nil {
+	if err := validPaths(p); err != nil {
 		return "", fmt.Errorf("unable to open folder: %w", err)
 	}
 	r, err := os.OpenRoot(root)
