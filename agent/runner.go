@@ -760,6 +760,9 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also
 		return rec, err
 	}
 	defer r.closePass(local, remote, kept)
+	// Pruned after the pass, on the agent's clock, whatever its outcome:
+	// a failed pass may have kept versions too.
+	defer r.pruneVersions()
 	opts := r.syncOptions(local, remote, db)
 	if also != nil {
 		opts.Observer = func(ev syncer.Event) {
