@@ -15,12 +15,8 @@ import (
 // status. A ferry:// server prunes its own, by its owner's policy.
 func (r *runner) pruneVersions() {
 	policy := config.VersionsPolicy(r.job.Versions)
-	dirs := []string{r.job.Local}
-	if r.job.RemoteURL == nil && r.job.Remote != "" {
-		dirs = append(dirs, r.job.Remote)
-	}
 	var total int64
-	for _, dir := range dirs {
+	for _, dir := range localFolders(r.job) {
 		n, err := pruneFolder(dir, policy, r.a.clock.Now)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -50,4 +46,32 @@ func pruneFolder(dir string, policy versions.Policy, now func() time.Time) (int6
 	}
 	u, err := s.Usage()
 	return u.Bytes, errors.Join(perr, err)
+}
+
+// VersionsBytes is the disk use of the version stores of job's folders on
+// this machine, for a status read without a running agent.
+func VersionsBytes(job config.Job) (int64, error) {
+	var total int64
+	var errs []error
+	for _, dir := range localFolders(job) {
+		s, err := versions.Open(dir, versions.Options{})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		u, err := s.Usage()
+		s.Close()
+		total += u.Bytes
+		errs = append(errs, err)
+	}
+	return total, errors.Join(errs...)
+}
+
+// localFolders are the job's folders on this machine.
+func localFolders(job config.Job) []string {
+	dirs := []string{job.Local}
+	if job.RemoteURL == nil && job.Remote != "" {
+		dirs = append(dirs, job.Remote)
+	}
+	return dirs
 }
