@@ -88,6 +88,9 @@ type JobStatus struct {
 	// Unwatched is set while a continuous job has directories it cannot
 	// watch.
 	Unwatched *Unwatched `json:"unwatched,omitempty"`
+	// VersionsBytes is the disk use of the version stores of the job's
+	// folders on this machine, measured after the last pass.
+	VersionsBytes int64 `json:"versions_bytes"`
 }
 
 // RateHistory is a job's rate in each of the last seconds.

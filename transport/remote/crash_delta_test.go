@@ -16,6 +16,8 @@ import (
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/transport/server"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // crashSeedEnv asks the server process to kill itself with SIGKILL once
@@ -28,7 +30,7 @@ func seedKillingOpener(after string) server.Opener {
 	if err != nil {
 		panic(fmt.Sprintf("%s=%q: %v", crashSeedEnv, after, err))
 	}
-	return func(dir, partialSuffix string, cache server.Cache, log *slog.Logger) (endpoint.Endpoint, error) {
+	return func(dir, partialSuffix string, cache server.Cache, _ *versions.Store, log *slog.Logger) (endpoint.Endpoint, error) {
 		opts := localfs.Options{Log: log, PartialSuffix: partialSuffix}
 		if cache != nil {
 			opts.Cache = cache
