@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // Defaults for what a jobs file leaves out.
@@ -50,6 +52,7 @@ func DefaultJob() Job {
 		Bandwidth:        Bandwidth{Policy: Fair},
 		Transport:        Auto,
 		Retry:            Retry{Attempts: DefaultRetryAttempts, Interval: DefaultRetryInterval},
+		Versions:         versions.DefaultPolicy(),
 	}
 }
 
@@ -136,6 +139,7 @@ func (d *decoder) remoteOnly(c *Config) []problem {
 
 func (d *decoder) job(n *yaml.Node, field string) Job {
 	j := DefaultJob()
+	var vs versionsSpec
 	d.object(n, field, map[string]handler{
 		"name":               d.str(&j.Name),
 		"local":              d.path(&j.Local),
@@ -159,6 +163,7 @@ func (d *decoder) job(n *yaml.Node, field string) Job {
 		"bandwidth":          d.bandwidth(&j.Bandwidth),
 		"transport":          d.str((*string)(&j.Transport)),
 		"proxy":              d.str(&j.Proxy),
+		"versions":           d.versions(&vs),
 		"retry": func(n *yaml.Node, field string) {
 			d.object(n, field, map[string]handler{
 				"attempts": d.int(&j.Retry.Attempts),
@@ -166,6 +171,7 @@ func (d *decoder) job(n *yaml.Node, field string) Job {
 			})
 		},
 	})
+	j.Versions = vs.apply(j.Versions)
 	if IsRemoteURL(j.Remote) {
 		// A bad URL is reported by the semantic checks.
 		j.RemoteURL, _ = ParseRemoteURL(j.Remote)

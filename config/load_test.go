@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 const testHome = "/home/tester"
@@ -46,6 +48,7 @@ func TestLoadValidFull(t *testing.T) {
 			},
 			Transport: Auto,
 			Retry:     Retry{Attempts: 3, Interval: 30 * time.Second},
+			Versions:  versions.DefaultPolicy(),
 		}, {
 			Name: "photos.2024_raw-1", Local: testHome + "/Pictures",
 			Remote:    "ferry://alice@nas.example.org:4000/srv/photos",
@@ -60,6 +63,7 @@ func TestLoadValidFull(t *testing.T) {
 			Transport: UDP,
 			Retry:     Retry{Attempts: 3, Interval: 30 * time.Second},
 			Proxy:     ProxyNone,
+			Versions:  versions.DefaultPolicy(),
 		}},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -95,7 +99,8 @@ func TestLoadValidMinimalUsesDefaults(t *testing.T) {
 		Cooloff: time.Second, RescanInterval: 10 * time.Minute,
 		Identity: testHome + "/.ssh/id_ed25519", KnownHosts: state + "/known_hosts",
 		Bandwidth: Bandwidth{Policy: Fair}, Transport: Auto,
-		Retry: Retry{Attempts: 3, Interval: 30 * time.Second},
+		Retry:    Retry{Attempts: 3, Interval: 30 * time.Second},
+		Versions: versions.DefaultPolicy(),
 	}
 	if !reflect.DeepEqual(*j, want) {
 		t.Errorf("got  %+v\nwant %+v", *j, want)

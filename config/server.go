@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // Server defaults.
@@ -40,7 +42,11 @@ type ServerConfig struct {
 	MaxConnections int
 	// TotalRate caps all users together; 0 is uncapped.
 	TotalRate Rate
-	Users     []User
+	// Versions is the policy of every user's root that sets none of its
+	// own; default versions.DefaultPolicy. It is the server owner's: an
+	// agent cannot change it.
+	Versions versions.Policy
+	Users    []User
 }
 
 // User is one account of a ferry server.
@@ -52,6 +58,10 @@ type User struct {
 	AuthorizedKeys string
 	// Rate caps this user; 0 is uncapped.
 	Rate Rate
+	// Versions is what the server keeps of the files agents replace or
+	// delete in Root: the top-level versions: with this user's own
+	// versions: fields over it.
+	Versions versions.Policy
 }
 
 // LoadServer reads and validates a server configuration file.
@@ -72,6 +82,8 @@ func ParseServer(file string, data []byte) (*ServerConfig, error) {
 	if s.StateDir == "" {
 		s.StateDir = DefaultStateDir
 	}
+	var top versionsSpec
+	var own []versionsSpec
 	root := d.document(data)
 	if root != nil && !isNull(root) {
 		d.object(root, "", map[string]handler{
@@ -81,19 +93,27 @@ func ParseServer(file string, data []byte) (*ServerConfig, error) {
 			"host_key":        d.path(&s.HostKey),
 			"max_connections": d.int(&s.MaxConnections),
 			"total_rate":      d.rate(&s.TotalRate),
+			"versions":        d.versions(&top),
 			"users": func(n *yaml.Node, field string) {
 				d.list(n, field, func(v *yaml.Node, f string, _ int) {
 					var u User
+					var spec versionsSpec
 					d.object(v, f, map[string]handler{
 						"name":            d.str(&u.Name),
 						"root":            d.path(&u.Root),
 						"authorized_keys": d.path(&u.AuthorizedKeys),
 						"rate":            d.rate(&u.Rate),
+						"versions":        d.versions(&spec),
 					})
 					s.Users = append(s.Users, u)
+					own = append(own, spec)
 				})
 			},
 		})
+	}
+	s.Versions = top.apply(versions.DefaultPolicy())
+	for i := range s.Users {
+		s.Users[i].Versions = own[i].apply(s.Versions)
 	}
 	if s.HostKey == "" {
 		s.HostKey = filepath.Join(s.StateDir, "host_key")
@@ -153,6 +173,7 @@ func (s *ServerConfig) problems() []problem {
 	if s.TotalRate < 0 {
 		add("total_rate", "must not be negative (0 means uncapped)")
 	}
+	ps = append(ps, versionsProblems("versions", s.Versions)...)
 	if len(s.Users) == 0 {
 		add("users", "at least one user is required")
 	}
@@ -186,6 +207,7 @@ func (s *ServerConfig) problems() []problem {
 		if u.Rate < 0 {
 			add(f+".rate", "must not be negative (0 means uncapped)")
 		}
+		ps = append(ps, versionsProblems(f+".versions", u.Versions)...)
 	}
 	return ps
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 func writeFile(t *testing.T, data string) string {
@@ -38,9 +40,10 @@ users:
 		File: p, Listen: "127.0.0.1:4000", UDPPort: 4000, StateDir: testHome + "/.local/state/ferry",
 		HostKey: "/etc/ferry/host_key", MaxConnections: 8, TotalRate: 1_000_000_000, UDPPortFromListen: true,
 		Users: []User{
-			{Name: "alice", Root: "/srv/alice", AuthorizedKeys: testHome + "/keys/alice", Rate: 100_000_000},
-			{Name: "bob", Root: "/srv/bob", AuthorizedKeys: "/etc/ferry/bob.keys"},
+			{Name: "alice", Root: "/srv/alice", AuthorizedKeys: testHome + "/keys/alice", Rate: 100_000_000, Versions: versions.DefaultPolicy()},
+			{Name: "bob", Root: "/srv/bob", AuthorizedKeys: "/etc/ferry/bob.keys", Versions: versions.DefaultPolicy()},
 		},
+		Versions: versions.DefaultPolicy(),
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("got  %+v\nwant %+v", s, want)

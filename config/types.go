@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/ferry-sync/ferry/versions"
+)
 
 // Direction says which way changes flow.
 type Direction string
@@ -147,6 +151,11 @@ type Job struct {
 	// environment says, or "" to follow HTTPS_PROXY, ALL_PROXY and
 	// NO_PROXY.
 	Proxy string `yaml:"proxy"`
+
+	// Versions is what this side keeps of the files ferry replaces or
+	// deletes in Local (see package versions). The zero value is the
+	// default policy (VersionsPolicy).
+	Versions versions.Policy `yaml:"versions"`
 }
 
 // Config is a whole jobs file.

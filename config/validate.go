@@ -290,6 +290,7 @@ func (j *Job) problems(prefix string) []problem {
 	if j.Retry.Interval < 0 {
 		add("retry.interval", "must not be negative")
 	}
+	ps = append(ps, versionsProblems(join(prefix, "versions"), j.Versions)...)
 	return ps
 }
 
