@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // Cache remembers the stat and hash of every file of the previous scan, so
@@ -77,6 +78,13 @@ type Options struct {
 	// the path being committed. It is for crash tests, which stop the
 	// process there; nil in production.
 	Failpoint func(step CommitStep, path string)
+	// Versions, if not nil, is the folder's version store: every file
+	// Remove deletes and every file an overwriting Commit or Symlink
+	// replaces is moved into it first (by rename, or by a hard link for
+	// a replacement), with the reason versions.ReasonFrom(ctx) gives
+	// (default versions.Deleted or versions.Replaced). It must be the
+	// store of this very folder. The FS does not close it.
+	Versions *versions.Store
 }
 
 // FS is a local folder seen as a endpoint.Endpoint.
@@ -92,6 +100,7 @@ type FS struct {
 	dirs          *dirCache
 	space         spaceTracker
 	fold          foldProbe
+	versions      *versions.Store // nil: nothing is kept
 
 	// Test seams; nil in production.
 	afterHash   func(path string)              // called after a file's content was read, before the re-stat
@@ -125,6 +134,7 @@ func New(root string, opts Options) (*FS, error) {
 		staleAge:      opts.StalePartialAge,
 		now:           opts.Now,
 		failpoint:     opts.Failpoint,
+		versions:      opts.Versions,
 	}
 	if f.staleAge == 0 {
 		f.staleAge = DefaultStalePartialAge
@@ -253,6 +263,9 @@ func (f *FS) parent(p string) (dir, string, error) {
 // parentFor is parent for a write: an unreachable parent means the tree is
 // not what the caller scanned, so it is reported as ErrChanged.
 func (f *FS) parentFor(op, p string) (dir, string, error) {
+	if versions.IsStorePath(p) {
+		return dir{}, "", fmt.Errorf("unable to %s %q: ferry's version store is never written by a pass: %w", op, p, tree.ErrInvalidPath)
+	}
 	d, base, err := f.parent(p)
 	if err != nil {
 		if errors.Is(err, tree.ErrInvalidPath) {
@@ -386,6 +399,10 @@ func (f *FS) Symlink(ctx context.Context, p, target string, expect tree.Entry) e
 	if err := d.r.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("unable to create symlink %q: %w", p, err)
 	}
+	if err := f.keepReplaced(ctx, d, p, base); err != nil {
+		d.r.Remove(tmp)
+		return fmt.Errorf("unable to create symlink %q: %w", p, err)
+	}
 	if err := d.r.Rename(tmp, base); err != nil {
 		d.r.Remove(tmp)
 		return fmt.Errorf("unable to create symlink %q: %w", p, err)
@@ -412,6 +429,15 @@ func (f *FS) Remove(ctx context.Context, p string, expect tree.Entry) error {
 	}
 	if !matches(cur, expect) {
 		return changed("remove", p, cur, expect)
+	}
+	if cur.Kind != tree.Dir && f.versions != nil {
+		kept, err := f.keep(ctx, d, p, base, versions.Deleted)
+		if err != nil {
+			return fmt.Errorf("unable to remove %q: %w", p, err)
+		}
+		if kept {
+			return nil
+		}
 	}
 	if err := d.r.Remove(base); err != nil {
 		if cur.Kind == tree.Dir && isNotEmpty(err) {

@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // hashAttempts bounds how often a file that keeps changing is read.
@@ -186,6 +187,9 @@ func (s *scanner) walkDir(d *dirRef, dirPath string, list []fs.DirEntry) error {
 			return err
 		}
 		name := de.Name()
+		if versions.IsStoreName(name) {
+			continue // the version store is never synced
+		}
 		if tree.IsTemp(name, s.suffix) {
 			if s.sweeping {
 				s.sweep(d.r, dirPath, name, de)

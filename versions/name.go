@@ -13,12 +13,22 @@ import (
 const Dir = ".ferry-versions"
 
 // IsStorePath reports whether a slash-separated path relative to the
-// folder is the store or inside it. The comparison ignores case, since on
-// a case-insensitive filesystem any spelling reaches the same directory.
+// folder is a store or inside one. Any element named Dir counts, at any
+// depth: a server may serve a folder and, to another agent, a subfolder
+// of it, each with its own store, and neither store may reach a peer
+// through the other. The comparison ignores case, since on a
+// case-insensitive filesystem any spelling reaches the same directory.
 func IsStorePath(rel string) bool {
-	first, _, _ := strings.Cut(rel, "/")
-	return strings.EqualFold(first, Dir)
+	for el := range strings.SplitSeq(rel, "/") {
+		if IsStoreName(el) {
+			return true
+		}
+	}
+	return false
 }
+
+// IsStoreName reports whether a base name is a store's directory.
+func IsStoreName(name string) bool { return strings.EqualFold(name, Dir) }
 
 // Reason says why a version was kept.
 type Reason string

@@ -210,7 +210,7 @@ func TestStorePruneRemovesWhatThePolicyDrops(t *testing.T) {
 func TestIsStorePath(t *testing.T) {
 	for p, want := range map[string]bool{
 		".ferry-versions": true, ".ferry-versions/a": true, ".Ferry-Versions/a/b": true,
-		".ferry-versions2": false, "a/.ferry-versions": false, "x": false,
+		".ferry-versions2": false, "a/.ferry-versions": true, "a/.FERRY-VERSIONS/b": true, "x": false, "a/.ferry-versions.txt": false,
 	} {
 		if IsStorePath(p) != want {
 			t.Errorf("IsStorePath(%q) = %v", p, !want)

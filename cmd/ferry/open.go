@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // defaultConfigPath is where commands look for the jobs file when --config
@@ -62,7 +63,17 @@ func loadJob(path, name string) (*config.Config, *config.Job, error) {
 // stays visible to the engine.
 type cachedFolder struct {
 	*localfs.FS
-	cache *snapshot.Cache
+	cache    *snapshot.Cache
+	versions *versions.Store // nil when the job keeps none
+}
+
+// Close closes the folder and its version store.
+func (c *cachedFolder) Close() error {
+	err := c.FS.Close()
+	if c.versions != nil {
+		err = errors.Join(err, c.versions.Close())
+	}
+	return err
 }
 
 var (
@@ -93,11 +104,22 @@ func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string,
 	}
 	// The cache keeps the chunk lists of large files too, beside the
 	// entries, in the same snapshot database.
-	fs, err := localfs.New(root, localfs.Options{Cache: cache, Chunks: cache, PartialSuffix: job.PartialSuffix, Log: log})
+	opts := localfs.Options{Cache: cache, Chunks: cache, PartialSuffix: job.PartialSuffix, Log: log}
+	if config.VersionsPolicy(job.Versions).Keeps() {
+		// What a pass replaces or deletes here goes to the folder's
+		// version store first; the agent prunes it after passes.
+		if opts.Versions, err = versions.Open(root, versions.Options{}); err != nil {
+			return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
+		}
+	}
+	fs, err := localfs.New(root, opts)
 	if err != nil {
+		if opts.Versions != nil {
+			opts.Versions.Close()
+		}
 		return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
 	}
-	return &cachedFolder{FS: fs, cache: cache}, nil
+	return &cachedFolder{FS: fs, cache: cache, versions: opts.Versions}, nil
 }
 
 // remoteOptions are the per-invocation choices about reaching a remote.

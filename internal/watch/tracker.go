@@ -13,6 +13,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // Watcher is the part of fsnotify a tracker uses; tests substitute one to
@@ -308,7 +309,7 @@ func (t *Tracker) relative(p string) (int, string, bool) {
 // ignored reports paths whose changes never need a pass: ferry's own
 // in-flight files and excluded paths.
 func (t *Tracker) ignored(rel string, isDir bool) bool {
-	if tree.IsTemp(tree.Base(rel), t.partial) {
+	if tree.IsTemp(tree.Base(rel), t.partial) || versions.IsStorePath(rel) {
 		return true
 	}
 	return t.exclude != nil && t.exclude.Match(rel, isDir)

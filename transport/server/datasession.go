@@ -129,7 +129,7 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 		expect[it.Path] = it
 	}
 	open := func(ctx context.Context, f data.FileInfo) (endpoint.FileWriter, error) {
-		if err := tree.ValidPath(f.Path); err != nil {
+		if err := validPaths(f.Path); err != nil {
 			return nil, err
 		}
 		exp, ok := expect[f.Path]
@@ -250,7 +250,7 @@ func (l *listsIn) read(st *stream) {
 		if !ok {
 			return
 		}
-		if len(l.m) >= maxLists || chunks+len(cl.List.Chunks) > maxListChunks || tree.ValidPath(cl.Path) != nil {
+		if len(l.m) >= maxLists || chunks+len(cl.List.Chunks) > maxListChunks || validPaths(cl.Path) != nil {
 			continue
 		}
 		chunks += len(cl.List.Chunks)

@@ -63,6 +63,9 @@ func (s *session) scan(st *stream, ep endpoint.Endpoint, root *rootState, m cont
 			s.log.Warn("unable to save scan cache", "folder", root.dir, "err", cerr)
 		}
 	}
+	// A scan starts a pass: the versions the last one kept are pruned
+	// here too, for connections kept open across passes.
+	root.prune(s.srv.clock.Now(), false, s.log)
 	return st.send(control.OK{})
 }
 

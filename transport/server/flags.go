@@ -128,10 +128,10 @@ func listenPort(listen string) (int, error) {
 func FromServerConfig(sc *config.ServerConfig, log *slog.Logger) (Config, string) {
 	cfg := Config{
 		HostKeyPath: sc.HostKey, UDPPort: sc.UDPPort, StateDir: sc.StateDir,
-		MaxConnections: sc.MaxConnections, TotalRate: sc.TotalRate, Log: log,
+		MaxConnections: sc.MaxConnections, TotalRate: sc.TotalRate, Log: log, Versions: sc.Versions,
 	}
 	for _, u := range sc.Users {
-		cfg.Users = append(cfg.Users, User{Name: u.Name, Root: u.Root, AuthorizedKeys: u.AuthorizedKeys, Rate: u.Rate})
+		cfg.Users = append(cfg.Users, User{Name: u.Name, Root: u.Root, AuthorizedKeys: u.AuthorizedKeys, Rate: u.Rate, Versions: u.Versions})
 	}
 	return cfg, sc.Listen
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // TestRequestOpenedBeforeTheHelloWaitsForIt: a client's goroutines may
@@ -85,9 +87,9 @@ func TestRequestWaitsForASlowHello(t *testing.T) {
 			waiting <- struct{}{}
 			return expired
 		}
-		c.Open = func(dir, suffix string, cache Cache, log *slog.Logger) (endpoint.Endpoint, error) {
+		c.Open = func(dir, suffix string, cache Cache, store *versions.Store, log *slog.Logger) (endpoint.Endpoint, error) {
 			<-gate
-			return openLocal(dir, suffix, cache, log)
+			return openLocal(dir, suffix, cache, store, log)
 		}
 	})
 	c, err := ts.sshClient(t, ts.signer)

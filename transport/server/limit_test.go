@@ -14,6 +14,8 @@ import (
 
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // gatedMkdir holds every Mkdir until release is closed, counting how many
@@ -55,8 +57,8 @@ func TestRequestsPerConnectionAreBounded(t *testing.T) {
 	g := &gatedMkdir{entered: make(chan struct{}, 64), release: make(chan struct{})}
 	ts := startServer(t, func(c *Config) {
 		c.MaxRequests = limit
-		c.Open = func(dir, suffix string, cache Cache, log *slog.Logger) (endpoint.Endpoint, error) {
-			ep, err := openLocal(dir, suffix, cache, log)
+		c.Open = func(dir, suffix string, cache Cache, store *versions.Store, log *slog.Logger) (endpoint.Endpoint, error) {
+			ep, err := openLocal(dir, suffix, cache, store, log)
 			g.Endpoint = ep
 			return g, err
 		}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // maxPendingProblems bounds the reworded entries a listing holds back.
@@ -41,6 +42,9 @@ func (l *listing) add(e tree.Entry) error {
 		// problems; the client would take them for a broken server.
 		l.drop(e, "not a valid ferry path")
 		return nil
+	}
+	if versions.IsStorePath(e.Path) {
+		return nil // the version store never reaches a peer
 	}
 	if err := l.flush(e.Path); err != nil {
 		return err

@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // Cache is the scan cache a served folder's endpoint reuses hashes from
@@ -40,6 +42,39 @@ type rootState struct {
 	// scan holds one token: scans of one folder take turns, so that a
 	// cache commit never mixes two scans.
 	scan chan struct{}
+	// store is the folder's version store, nil when its policy keeps
+	// nothing; policy is the server owner's policy for it (that of the
+	// account whose session opened the folder first).
+	store  *versions.Store
+	policy versions.Policy
+
+	pruneMu   sync.Mutex // serialises prunes; guards lastPrune
+	lastPrune time.Time
+}
+
+// pruneEvery spaces the prunes a scan triggers: a kept connection may
+// run passes for days, and each one need not walk the whole store.
+const pruneEvery = time.Hour
+
+// prune removes what the root's policy drops, at most once per
+// pruneEvery unless force.
+func (st *rootState) prune(now time.Time, force bool, log *slog.Logger) {
+	if st.store == nil {
+		return
+	}
+	st.pruneMu.Lock()
+	defer st.pruneMu.Unlock()
+	if !force && !st.lastPrune.IsZero() && now.Sub(st.lastPrune) < pruneEvery {
+		return
+	}
+	st.lastPrune = now
+	removed, err := st.store.Prune(st.policy)
+	if err != nil {
+		log.Warn("unable to prune versions", "folder", st.dir, "err", err)
+	}
+	if len(removed) > 0 {
+		log.Info("versions pruned", "folder", st.dir, "removed", len(removed), "keep", st.policy.Keep)
+	}
 }
 
 func newRoots(stateDir string) *roots {
@@ -49,15 +84,26 @@ func newRoots(stateDir string) *roots {
 // acquire returns dir's shared state, opening its cache on first use. A
 // cache that cannot be opened is logged and left out: scans still work,
 // they only rehash.
-func (r *roots) acquire(dir string, log *slog.Logger) *rootState {
+//
+// A version store that cannot be opened is an error: the server owner's
+// policy says to keep versions, and a folder served without would lose
+// what agents replace or delete.
+func (r *roots) acquire(dir string, policy versions.Policy, now func() time.Time, log *slog.Logger) (*rootState, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if st, ok := r.m[dir]; ok {
 		st.refs++
-		return st
+		return st, nil
 	}
-	st := &rootState{dir: dir, refs: 1, scan: make(chan struct{}, 1)}
+	st := &rootState{dir: dir, refs: 1, scan: make(chan struct{}, 1), policy: policy}
 	st.scan <- struct{}{}
+	if policy.Keeps() {
+		store, err := versions.Open(dir, versions.Options{Now: now})
+		if err != nil {
+			return nil, err
+		}
+		st.store = store
+	}
 	if r.dir != "" {
 		sum := sha256.Sum256([]byte(dir))
 		path := filepath.Join(r.dir, "roots", hex.EncodeToString(sum[:12])+".db")
@@ -79,7 +125,7 @@ func (r *roots) acquire(dir string, log *slog.Logger) *rootState {
 		}
 	}
 	r.m[dir] = st
-	return st
+	return st, nil
 }
 
 func (r *roots) release(st *rootState, log *slog.Logger) {
@@ -90,6 +136,11 @@ func (r *roots) release(st *rootState, log *slog.Logger) {
 		return
 	}
 	delete(r.m, st.dir)
+	if st.store != nil {
+		if err := st.store.Close(); err != nil {
+			log.Warn("unable to close version store", "folder", st.dir, "err", err)
+		}
+	}
 	if st.db != nil {
 		if err := st.db.Close(); err != nil {
 			log.Warn("unable to close scan cache", "folder", st.dir, "err", err)

@@ -26,6 +26,8 @@ import (
 	"github.com/ferry-sync/ferry/transport/coalesce"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/data"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // Defaults for Config fields left zero.
@@ -43,12 +45,17 @@ type User struct {
 	Root           string
 	AuthorizedKeys string
 	Rate           config.Rate
+	// Versions is what the server keeps of the files agents replace or
+	// delete in Root (the zero value: versions.DefaultPolicy). It is the
+	// server owner's; nothing an agent sends changes it.
+	Versions versions.Policy
 }
 
 // Opener opens the endpoint that serves one folder, naming in-flight files
 // with partialSuffix. The default is localfs.New with the per-root scan
-// cache.
-type Opener func(dir, partialSuffix string, cache Cache, log *slog.Logger) (endpoint.Endpoint, error)
+// cache and version store (nil when the root keeps none), which the
+// endpoint must not close.
+type Opener func(dir, partialSuffix string, cache Cache, store *versions.Store, log *slog.Logger) (endpoint.Endpoint, error)
 
 // Config says what a Server serves and to whom. Either Root and
 // AuthorizedKeys (single-root mode: every listed key reaches Root, whatever
@@ -56,6 +63,9 @@ type Opener func(dir, partialSuffix string, cache Cache, log *slog.Logger) (endp
 type Config struct {
 	Root           string
 	AuthorizedKeys string
+	// Versions is Root's version policy in single-root mode (the zero
+	// value: versions.DefaultPolicy).
+	Versions versions.Policy
 	// HostKeyPath is the ed25519 host key, created (0600) if missing.
 	HostKeyPath string
 	Users       []User
@@ -179,10 +189,11 @@ func checkRoot(user, dir string) error {
 
 // account is what an authenticated key reaches.
 type account struct {
-	name    string
-	root    string
-	rateCap config.Rate
-	limiter *rate.Limiter // nil: uncapped
+	name     string
+	root     string
+	rateCap  config.Rate
+	limiter  *rate.Limiter // nil: uncapped
+	versions versions.Policy
 }
 
 // grant is one authorized_keys line of one account.
@@ -276,7 +287,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	users := cfg.Users
 	if cfg.Root != "" {
-		users = []User{{Name: "", Root: cfg.Root, AuthorizedKeys: cfg.AuthorizedKeys}}
+		users = []User{{Name: "", Root: cfg.Root, AuthorizedKeys: cfg.AuthorizedKeys, Versions: cfg.Versions}}
 	}
 	for _, u := range users {
 		root, err := filepath.Abs(u.Root)
@@ -286,7 +297,11 @@ func New(cfg Config) (*Server, error) {
 		if err := checkRoot(u.Name, root); err != nil {
 			return nil, err
 		}
-		a := &account{name: u.Name, root: filepath.Clean(root), rateCap: u.Rate, limiter: newLimiter(u.Rate)}
+		policy := config.VersionsPolicy(u.Versions)
+		if err := policy.EnsureValid(); err != nil {
+			return nil, fmt.Errorf("unable to serve root %s: versions: %w", u.Root, err)
+		}
+		a := &account{name: u.Name, root: filepath.Clean(root), rateCap: u.Rate, limiter: newLimiter(u.Rate), versions: policy}
 		keys, err := parseAuthorizedKeys(u.AuthorizedKeys, loc)
 		if err != nil {
 			return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // session is one authenticated SSH connection: the folder its Hello chose
@@ -112,6 +113,8 @@ func (s *session) close() {
 	defer s.mu.Unlock()
 	if s.ep != nil {
 		s.ep.Close()
+		// A session's end is a pass's end: prune what it may have kept.
+		s.root.prune(s.srv.clock.Now(), true, s.log)
 		s.srv.roots.release(s.root, s.log)
 		s.ep, s.root = nil, nil
 	}
@@ -202,6 +205,11 @@ func validPaths(paths ...string) error {
 	for _, p := range paths {
 		if err := tree.ValidPath(p); err != nil {
 			return err
+		}
+		// The version store is the server owner's: no agent reads,
+		// writes or deletes it through the protocol.
+		if versions.IsStorePath(p) {
+			return fmt.Errorf("%w %q: it is in ferry's version store %s, which the server keeps to itself", tree.ErrInvalidPath, p, versions.Dir)
 		}
 	}
 	return nil
@@ -336,12 +344,18 @@ func (s *session) hello(st *stream, m control.Hello) error {
 		s.mu.Unlock()
 		return st.reply(err, nil)
 	}
-	root := s.srv.roots.acquire(dir, s.log)
+	root, err := s.srv.roots.acquire(dir, s.acct.versions, s.srv.clock.Now, s.log)
+	if err != nil {
+		s.mu.Lock()
+		s.greeted = false
+		s.mu.Unlock()
+		return st.reply(fmt.Errorf("unable to open folder %q: %w", m.Path, err), nil)
+	}
 	var cache Cache
 	if root.cache != nil {
 		cache = root.cache
 	}
-	ep, err := s.srv.open(dir, m.PartialSuffix, cache, s.log)
+	ep, err := s.srv.open(dir, m.PartialSuffix, cache, root.store, s.log)
 	if err == nil {
 		// Re-check after opening: a symlink swapped in meanwhile would
 		// have let the endpoint open a folder outside the root.
@@ -382,7 +396,7 @@ func (s *session) resolve(p string) (string, error) {
 		}
 		return root, nil
 	}
-	if err := tree.ValidPath(p); err != nil {
+	if err := validPaths(p); err != nil {
 		return "", fmt.Errorf("unable to open folder: %w", err)
 	}
 	r, err := os.OpenRoot(root)
