@@ -11,6 +11,20 @@ import (
 // versionBatch is how many versions one VersionList frame carries.
 const versionBatch = 256
 
+// versions is the folder's version store: the one its policy keeps
+// versions in, or, when it keeps none now, one opened to read what was
+// kept before. done releases it.
+func (st *rootState) versions() (store *versions.Store, done func(), err error) {
+	if st.store != nil {
+		return st.store, func() {}, nil
+	}
+	store, err = versions.Open(st.dir, versions.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, func() { store.Close() }, nil
+}
+
 // listVersions answers ListVersions from the served folder's version
 // store, in batches, then OK.
 func (s *session) listVersions(st *stream, root *rootState, m control.ListVersions) error {
@@ -19,11 +33,11 @@ func (s *session) listVersions(st *stream, root *rootState, m control.ListVersio
 			return st.reply(err, nil)
 		}
 	}
-	store, err := versions.Open(root.dir, versions.Options{})
+	store, done, err := root.versions()
 	if err != nil {
 		return st.reply(err, nil)
 	}
-	defer store.Close()
+	defer done()
 	vs, err := store.List(m.Prefix)
 	if err != nil {
 		return st.reply(err, nil)
@@ -50,11 +64,11 @@ func (s *session) restoreVersion(st *stream, root *rootState, m control.RestoreV
 	if err := validPaths(m.Path, m.To); err != nil {
 		return st.reply(err, nil)
 	}
-	store, err := versions.Open(root.dir, versions.Options{})
+	store, done, err := root.versions()
 	if err != nil {
 		return st.reply(err, nil)
 	}
-	defer store.Close()
+	defer done()
 	vs, err := store.List(m.Path)
 	if err != nil {
 		return st.reply(err, nil)
