@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/service/api"
+)
+
+// versionsOf runs `ferry versions --json` and decodes it.
+func versionsOf(t *testing.T, ctx context.Context, cfgPath string, args ...string) []api.Version {
+	t.Helper()
+	code, out, stderr := runCLI(t, ctx, append([]string{"versions", "--json", "--config", cfgPath, "j"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("ferry versions %v: exit %d: %s%s", args, code, out, stderr)
+	}
+	var doc versionsDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("ferry versions --json: %v:\n%s", err, out)
+	}
+	return doc.Versions
+}
+
+// restoreCLI runs `ferry restore` and fails the test unless it exits 0.
+func restoreCLI(t *testing.T, ctx context.Context, cfgPath string, args ...string) string {
+	t.Helper()
+	code, out, stderr := runCLI(t, ctx, append([]string{"restore", "--config", cfgPath}, args...)...)
+	if code != exitOK {
+		t.Fatalf("ferry restore %v: exit %d: %s%s", args, code, out, stderr)
+	}
+	return out
+}
+
+// mustRead returns a file's content.
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// wantVersion checks that vs holds one version of path on side kept for
+// reason, with size bytes.
+func wantVersion(t *testing.T, vs []api.Version, path, side, reason string, size int) {
+	t.Helper()
+	for _, v := range vs {
+		if v.Path == path && v.Side == side && string(v.Reason) == reason && v.Size == int64(size) {
+			return
+		}
+	}
+	t.Fatalf("no %s version of %s on the %s side of %d bytes among %+v", reason, path, side, size, vs)
+}
+
+// TestRestoreThroughServe: through a real `ferry serve`, a file deleted or
+// overwritten by the other side, on either side, and every file of a
+// folder deleted by the other side, leave a version that `ferry restore`
+// puts back byte-exact on that side; the next `ferry sync` carries it to
+// the other side.
+func TestRestoreThroughServe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := startServedJob(t, ctx)
+	cfgPath := s.jobs(t, "    direction: two-way\n")
+	orig := func(name string) string { return "original \x00\xff of " + name + strings.Repeat("~", len(name)) }
+	names := []string{"gone-remote.bin", "gone-local.bin", "over-remote.bin", "over-local.bin", "dir/x.bin", "dir/sub/y.bin"}
+	for _, n := range names {
+		write(t, filepath.Join(s.local, n), orig(n))
+	}
+	syncOnce(t, ctx, cfgPath)
+	for _, n := range names {
+		sameBytes(t, filepath.Join(s.local, n), filepath.Join(s.served, n))
+	}
+	local := func(n string) string { return filepath.Join(s.local, filepath.FromSlash(n)) }
+	served := func(n string) string { return filepath.Join(s.served, filepath.FromSlash(n)) }
+	bothHold := func(n, want string) {
+		t.Helper()
+		if got := mustRead(t, local(n)); got != want {
+			t.Errorf("local %s = %q, want %q", n, got, want)
+		}
+		if got := mustRead(t, served(n)); got != want {
+			t.Errorf("served %s = %q, want %q", n, got, want)
+		}
+	}
+
+	t.Run("deleted by the remote, restored locally", func(t *testing.T) {
+		n := "gone-remote.bin"
+		os.Remove(served(n))
+		syncOnce(t, ctx, cfgPath)
+		if _, err := os.Stat(local(n)); !os.IsNotExist(err) {
+			t.Fatalf("the deletion did not reach the local side: %v", err)
+		}
+		wantVersion(t, versionsOf(t, ctx, cfgPath, n), n, "local", "deleted", len(orig(n)))
+		out := restoreCLI(t, ctx, cfgPath, "j", n)
+		if !strings.Contains(out, "restored "+n+" on the local side: version 1") {
+			t.Errorf("restore said:\n%s", out)
+		}
+		if got := mustRead(t, local(n)); got != orig(n) {
+			t.Fatalf("restored %q, want %q", got, orig(n))
+		}
+		syncOnce(t, ctx, cfgPath)
+		bothHold(n, orig(n))
+	})
+
+	t.Run("deleted locally, restored on the remote", func(t *testing.T) {
+		n := "gone-local.bin"
+		os.Remove(local(n))
+		syncOnce(t, ctx, cfgPath)
+		if _, err := os.Stat(served(n)); !os.IsNotExist(err) {
+			t.Fatalf("the deletion did not reach the server: %v", err)
+		}
+		vs := versionsOf(t, ctx, cfgPath, "--side", "remote", n)
+		wantVersion(t, vs, n, "remote", "deleted", len(orig(n)))
+		restoreCLI(t, ctx, cfgPath, "--side", "remote", "j", n)
+		if got := mustRead(t, served(n)); got != orig(n) {
+			t.Fatalf("restored on the server %q, want %q", got, orig(n))
+		}
+		syncOnce(t, ctx, cfgPath)
+		bothHold(n, orig(n))
+	})
+
+	t.Run("overwritten by the remote, restored locally", func(t *testing.T) {
+		n := "over-remote.bin"
+		write(t, served(n), "encrypted by someone else")
+		syncOnce(t, ctx, cfgPath)
+		bothHold(n, "encrypted by someone else")
+		wantVersion(t, versionsOf(t, ctx, cfgPath, n), n, "local", "replaced", len(orig(n)))
+		restoreCLI(t, ctx, cfgPath, "j", n)
+		if got := mustRead(t, local(n)); got != orig(n) {
+			t.Fatalf("restored %q, want %q", got, orig(n))
+		}
+		// What the restore replaced is itself kept.
+		wantVersion(t, versionsOf(t, ctx, cfgPath, "--side", "local", n), n, "local", "restore", len("encrypted by someone else"))
+		syncOnce(t, ctx, cfgPath)
+		bothHold(n, orig(n))
+	})
+
+	t.Run("overwritten locally, restored on the remote", func(t *testing.T) {
+		n := "over-local.bin"
+		write(t, local(n), "overwritten here")
+		syncOnce(t, ctx, cfgPath)
+		bothHold(n, "overwritten here")
+		wantVersion(t, versionsOf(t, ctx, cfgPath, "--side", "remote", n), n, "remote", "replaced", len(orig(n)))
+		restoreCLI(t, ctx, cfgPath, "--side", "remote", "--version", "1", "j", n)
+		if got := mustRead(t, served(n)); got != orig(n) {
+			t.Fatalf("restored on the server %q, want %q", got, orig(n))
+		}
+		syncOnce(t, ctx, cfgPath)
+		bothHold(n, orig(n))
+	})
+
+	t.Run("a conflict's copy, deleted once settled, restored on the remote", func(t *testing.T) {
+		// A conflict renames the local edit aside (the copy is the loser's
+		// content, nothing is overwritten); deleting the copy later, once
+		// the conflict seems settled, deletes it on the server too, which
+		// keeps it.
+		n, copyName := "both.txt", "both.conflict-mine.txt"
+		write(t, local(n), orig(n))
+		syncOnce(t, ctx, cfgPath)
+		write(t, local(n), "the local edit that loses")
+		write(t, served(n), "the remote edit that wins")
+		syncOnce(t, ctx, cfgPath)
+		bothHold(n, "the remote edit that wins")
+		bothHold(copyName, "the local edit that loses")
+		os.Remove(local(copyName))
+		syncOnce(t, ctx, cfgPath)
+		if _, err := os.Stat(served(copyName)); !os.IsNotExist(err) {
+			t.Fatalf("the conflict copy's deletion did not reach the server: %v", err)
+		}
+		wantVersion(t, versionsOf(t, ctx, cfgPath), copyName, "remote", "deleted", len("the local edit that loses"))
+		restoreCLI(t, ctx, cfgPath, "--side", "remote", "j", copyName)
+		syncOnce(t, ctx, cfgPath)
+		bothHold(copyName, "the local edit that loses")
+	})
+
+	t.Run("a folder deleted by the remote, restored as of a time", func(t *testing.T) {
+		before := time.Now()
+		if err := os.RemoveAll(served("dir")); err != nil {
+			t.Fatal(err)
+		}
+		syncOnce(t, ctx, cfgPath)
+		if _, err := os.Stat(local("dir")); !os.IsNotExist(err) {
+			t.Fatalf("the deletion did not reach the local side: %v", err)
+		}
+		out := restoreCLI(t, ctx, cfgPath, "--at", before.Format(time.RFC3339Nano), "j", "dir")
+		if strings.Count(out, "restored ") != 2 {
+			t.Errorf("restore said:\n%s", out)
+		}
+		syncOnce(t, ctx, cfgPath)
+		for _, n := range []string{"dir/x.bin", "dir/sub/y.bin"} {
+			bothHold(n, orig(n))
+		}
+	})
+}
