@@ -198,3 +198,97 @@ func TestRestoreThroughServe(t *testing.T) {
 		}
 	})
 }
+
+func TestParseAt(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.Local)
+	cases := map[string]time.Time{
+		"2026-12-07T14:05:12.5Z":  time.Date(2026, 12, 7, 14, 5, 12, 5e8, time.UTC),
+		"2026-12-07 14:05:12":     time.Date(2026, 12, 7, 14, 5, 12, 0, time.Local),
+		"2026-12-07 14:05:12.250": time.Date(2026, 12, 7, 14, 5, 12, 25e7, time.Local),
+		"2026-12-07 14:05":        time.Date(2026, 12, 7, 14, 5, 0, 0, time.Local),
+		"2026-12-07":              time.Date(2026, 12, 7, 0, 0, 0, 0, time.Local),
+		"2h":                      now.Add(-2 * time.Hour),
+		"-90m":                    now.Add(-90 * time.Minute),
+	}
+	for in, want := range cases {
+		got, err := parseAt(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseAt(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"yesterday", "", "14:05", "2026-13-01"} {
+		if _, err := parseAt(bad, now); err == nil {
+			t.Errorf("parseAt(%q) accepted", bad)
+		}
+	}
+}
+
+// TestVersionsCommandMistakes: usage mistakes exit 2 and say what to do;
+// a restore with nothing to put back exits 1 and names ferry versions.
+func TestVersionsCommandMistakes(t *testing.T) {
+	ctx := context.Background()
+	cfg, local, _ := jobFixture(t, "    direction: two-way\n")
+	write(t, filepath.Join(local, "a.txt"), "a")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"restore", "--config", cfg, "--at", "2h", "--version", "1", "j", "a.txt"}, exitConfig, "either --at or --version"},
+		{[]string{"restore", "--config", cfg, "--side", "middle", "j", "a.txt"}, exitConfig, `--side: "middle" is not local or remote`},
+		{[]string{"restore", "--config", cfg, "--at", "soon", "j", "a.txt"}, exitConfig, `--at "soon" is not a time`},
+		{[]string{"restore", "--config", cfg, "j", "../a.txt"}, exitConfig, "invalid path"},
+		{[]string{"restore", "--config", cfg, "j", "/elsewhere/a.txt"}, exitConfig, "is not inside the job's local folder"},
+		{[]string{"restore", "--config", cfg, "j", ".ferry-versions/a.txt"}, exitConfig, "is the version store itself"},
+		{[]string{"restore", "--config", cfg, "j"}, exitConfig, "give a JOB and a PATH"},
+		{[]string{"versions", "--config", cfg, "--side", "both", "j"}, exitConfig, `--side "both" is not local or remote`},
+		{[]string{"restore", "--config", cfg, "j", "a.txt"}, exitError, "no version to restore"},
+		{[]string{"restore", "--config", cfg, "--version", "2", "j", "a.txt"}, exitError, "ferry versions --config"},
+	}
+	for _, c := range cases {
+		code, out, stderr := runCLI(t, ctx, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q (stdout %q); want exit %d and %q", c.args, code, stderr, out, c.code, c.want)
+		}
+	}
+	code, out, stderr := runCLI(t, ctx, "versions", "--config", cfg, "j")
+	if code != exitOK || !strings.Contains(out, "no kept versions of anything") {
+		t.Errorf("versions of a job that kept none: exit %d, %q %q", code, out, stderr)
+	}
+}
+
+// TestVersionsShowHostileNamesAsText: a kept name with a terminal escape
+// and a newline is printed escaped, on one line, by ferry versions and
+// ferry restore; --json keeps it as it is.
+func TestVersionsShowHostileNamesAsText(t *testing.T) {
+	ctx := context.Background()
+	cfg, local, remote := jobFixture(t, "    direction: two-way\n    max_delete: 100%\n")
+	name := "evil\x1b]0;pwned\x07\nname.txt"
+	write(t, filepath.Join(local, name), "precious")
+	if code, out, stderr := runCLI(t, ctx, "sync", "--config", cfg, "j"); code != exitOK {
+		t.Fatalf("sync: %d %s %s", code, out, stderr)
+	}
+	os.Remove(filepath.Join(remote, name))
+	if code, out, stderr := runCLI(t, ctx, "sync", "--config", cfg, "j"); code != exitOK {
+		t.Fatalf("sync: %d %s %s", code, out, stderr)
+	}
+	code, out, _ := runCLI(t, ctx, "versions", "--config", cfg, "j")
+	if code != exitOK || strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, "deleted by the peer") {
+		t.Fatalf("ferry versions printed a raw name (exit %d):\n%q", code, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "pwned") && !strings.Contains(l, "deleted by the peer") {
+			t.Errorf("the name broke its line: %q", l)
+		}
+	}
+	if vs := versionsOf(t, ctx, cfg); len(vs) != 1 || vs[0].Path != name {
+		t.Fatalf("--json: %+v", vs)
+	}
+	code, out, stderr := runCLI(t, ctx, "restore", "--config", cfg, "j", name)
+	if code != exitOK || strings.ContainsAny(out, "\x1b\x07") || strings.Count(out, "\n") != 2 {
+		t.Fatalf("ferry restore (exit %d) printed:\n%q %s", code, out, stderr)
+	}
+	if got := mustRead(t, filepath.Join(local, name)); got != "precious" {
+		t.Fatalf("restored %q", got)
+	}
+}
