@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -170,4 +171,28 @@ func versionsError(err error) error {
 		return &requestError{status: http.StatusConflict, msg: err.Error()}
 	}
 	return err
+}
+
+// Versions lists the kept versions of path ("" for all) on side ("" for
+// both) of a job.
+func (c *Client) Versions(ctx context.Context, name, side, path string) (VersionList, error) {
+	q := url.Values{}
+	if side != "" {
+		q.Set("side", side)
+	}
+	if path != "" {
+		q.Set("path", path)
+	}
+	p := jobPath(name, "versions")
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	var out VersionList
+	return out, c.do(ctx, http.MethodGet, p, nil, &out)
+}
+
+// Restore puts back what req picks.
+func (c *Client) Restore(ctx context.Context, name string, req RestoreRequest) (Restored, error) {
+	var out Restored
+	return out, c.do(ctx, http.MethodPost, jobPath(name, "restore"), req, &out)
 }
