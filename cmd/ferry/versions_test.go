@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/service/api"
 )
 
@@ -291,4 +292,46 @@ func TestVersionsShowHostileNamesAsText(t *testing.T) {
 	if got := mustRead(t, filepath.Join(local, name)); got != "precious" {
 		t.Fatalf("restored %q", got)
 	}
+}
+
+// TestRestoreThroughRunningAgentAPI: with `ferry run` holding the job, the
+// control API lists the server's kept version of a file the local side
+// deleted and restores it on the server; the next pass brings it back to
+// the local folder byte-exact.
+func TestRestoreThroughRunningAgentAPI(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := startServedJob(t, ctx)
+	const content = "kept by the server \x00\x01"
+	write(t, filepath.Join(s.local, "notes.txt"), content)
+	write(t, filepath.Join(s.local, "other.txt"), "so that one deletion is within max_delete")
+	cfgPath := s.jobs(t, "    direction: two-way\n    interval: 1h\n")
+	rj := startRun(t, ctx, cfgPath)
+	j := rj.waitFor(t, ctx, "first pass", passAfter(time.Time{}))
+	if got := mustRead(t, filepath.Join(s.served, "notes.txt")); got != content {
+		t.Fatalf("served %q", got)
+	}
+	os.Remove(filepath.Join(s.local, "notes.txt"))
+	if _, err := rj.c.SyncNow(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	j = rj.waitFor(t, ctx, "the deletion's pass", func(st agent.JobStatus) bool {
+		_, err := os.Stat(filepath.Join(s.served, "notes.txt"))
+		return passAfter(j.Last.Start)(st) && os.IsNotExist(err)
+	})
+	list, err := rj.c.Versions(ctx, "j", api.SideRemote, "notes.txt")
+	if err != nil || len(list.Versions) != 1 || list.Versions[0].Reason != "deleted" || len(list.Errors) != 0 {
+		t.Fatalf("versions: %+v, %v", list, err)
+	}
+	done, err := rj.c.Restore(ctx, "j", api.RestoreRequest{Path: "notes.txt", Side: api.SideRemote})
+	if err != nil || len(done.Restored) != 1 {
+		t.Fatalf("restore: %+v, %v", done, err)
+	}
+	if _, err := rj.c.SyncNow(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	rj.waitFor(t, ctx, "the restore's pass", func(st agent.JobStatus) bool {
+		b, err := os.ReadFile(filepath.Join(s.local, "notes.txt"))
+		return passAfter(j.Last.Start)(st) && err == nil && string(b) == content
+	})
 }
