@@ -24,6 +24,8 @@ import (
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 type cmdKind int
@@ -232,6 +234,9 @@ type loop struct {
 	outbox  []outgoing   // replies sent once the status shows their effect
 	resets  []chan reply
 	solves  []command
+	// afterReset marks the passes after a reset, until one succeeds:
+	// what they replace or delete is kept with reason reset.
+	afterReset bool
 
 	rewalk    bool      // re-add watches before the next pass
 	checkAt   time.Time // next look at the watched roots
@@ -610,6 +615,7 @@ func (l *loop) maybeStart(ctx context.Context) {
 			err = fmt.Errorf("unable to reset snapshot of job %q: %w", l.r.job.Name, err)
 		} else {
 			l.own, l.ownIDs = nil, nil
+			l.afterReset = true
 			l.r.log.Info("snapshot reset; the next pass treats both sides as new")
 			l.r.mu.Lock()
 			l.r.status.Conflicts = 0
@@ -668,9 +674,13 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 		r.prog.reset()
 		r.mu.Unlock()
 		continuous := l.trk != nil
+		pctx := octx
+		if l.afterReset {
+			pctx = versions.WithReason(octx, versions.Reset)
+		}
 		go func() {
 			var own ownWrites
-			rec, err := r.runPass(octx, db, kept, own.observe)
+			rec, err := r.runPass(pctx, db, kept, own.observe)
 			res := opResult{rec: rec, err: err}
 			if continuous {
 				var aerr error
@@ -760,6 +770,9 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also
 		return rec, err
 	}
 	defer r.closePass(local, remote, kept)
+	// Pruned after the pass, on the agent's clock, whatever its outcome:
+	// a failed pass may have kept versions too.
+	defer r.pruneVersions()
 	opts := r.syncOptions(local, remote, db)
 	if also != nil {
 		opts.Observer = func(ev syncer.Event) {
@@ -808,6 +821,9 @@ func (l *loop) opEnded(res opResult) {
 		return
 	}
 
+	if res.err == nil {
+		l.afterReset = false
+	}
 	l.noteOwn(res.own)
 	if l.deb != nil && l.deb.only(l.ownChange) {
 		// Every event during the pass came from its own writes.

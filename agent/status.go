@@ -70,6 +70,9 @@ type JobStatus struct {
 	// Unwatched is set while a continuous job has directories it cannot
 	// watch.
 	Unwatched *Unwatched `json:"unwatched,omitempty"`
+	// VersionsBytes is the disk use of the version stores of the job's
+	// folders on this machine, measured after the last pass.
+	VersionsBytes int64 `json:"versions_bytes"`
 }
 
 // Unwatched is a continuous job's directories that cannot be watched (the

@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-sync/ferry/conflict"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // Resolve settles the listed unresolved conflicts the way Aspera Sync does,
@@ -27,6 +28,8 @@ import (
 // all such paths.
 func Resolve(ctx context.Context, opts Options, paths []string) error {
 	opts.defaults()
+	// What a resolution replaces or deletes is kept as such.
+	ctx = versions.WithReason(ctx, versions.Resolve)
 	records, err := opts.DB.Conflicts()
 	if err != nil {
 		return err

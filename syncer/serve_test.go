@@ -24,6 +24,8 @@ import (
 	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
+
+	"github.com/ferry-sync/ferry/versions"
 )
 
 // served is a real `ferry serve` (transport/server) on 127.0.0.1 serving
@@ -72,7 +74,7 @@ func serve(t testing.TB, root string, mode config.TransportMode) *served {
 		Log: slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		// As ferry serve opens a folder, without the scan cache (the
 		// local side has none either), on the scenario's clock.
-		Open: func(dir, partialSuffix string, _ server.Cache, log *slog.Logger) (endpoint.Endpoint, error) {
+		Open: func(dir, partialSuffix string, _ server.Cache, _ *versions.Store, log *slog.Logger) (endpoint.Endpoint, error) {
 			opened := time.Unix(0, s.opened.Load()).UTC()
 			return localfs.New(dir, localfs.Options{Log: log, PartialSuffix: partialSuffix, HashWorkers: 2,
 				Now: func() time.Time { return opened }})

@@ -265,6 +265,8 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 			Name: j.Name, Local: j.Local, Remote: j.Remote, Direction: j.Direction, Mode: j.Mode,
 			Config: cfg.File, State: agent.Idle, Bandwidth: j.Bandwidth,
 		}
+		// A folder not there (unmounted) has no store to measure.
+		st.VersionsBytes, _ = agent.VersionsBytes(j)
 		if _, err := os.Stat(cfg.DBPath(j.Name)); err == nil {
 			err := withDB(cfg, j.Name, func(db *snapshot.DB) error {
 				rec, ok, err := db.LastPass()

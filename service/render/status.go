@@ -25,9 +25,9 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSTATE\tPROGRESS\tNEXT SYNC\tLAST PASS\tCONFLICTS")
+	fmt.Fprintln(tw, "JOB\tSTATE\tPROGRESS\tNEXT SYNC\tLAST PASS\tCONFLICTS\tVERSIONS")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", Clean(j.Name), j.State, progress(j, tty), next(j, now), last(j, now), j.Conflicts)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", Clean(j.Name), j.State, progress(j, tty), next(j, now), last(j, now), j.Conflicts, Size(j.VersionsBytes))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

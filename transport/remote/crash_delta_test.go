@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/transport/server"
+
 	"github.com/ferry-sync/ferry/versions"
 )
 
@@ -29,8 +30,8 @@ func seedKillingOpener(after string) server.Opener {
 	if err != nil {
 		panic(fmt.Sprintf("%s=%q: %v", crashSeedEnv, after, err))
 	}
-	return func(dir, partialSuffix string, cache server.Cache, store *versions.Store, log *slog.Logger) (endpoint.Endpoint, error) {
-		opts := localfs.Options{Log: log, PartialSuffix: partialSuffix, Versions: store}
+	return func(dir, partialSuffix string, cache server.Cache, _ *versions.Store, log *slog.Logger) (endpoint.Endpoint, error) {
+		opts := localfs.Options{Log: log, PartialSuffix: partialSuffix}
 		if cache != nil {
 			opts.Cache = cache
 		}

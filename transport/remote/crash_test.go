@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
 	"github.com/ferry-sync/ferry/tree"
+
 	"github.com/ferry-sync/ferry/versions"
 )
 
@@ -41,8 +42,8 @@ func crashingOpener(step string) server.Opener {
 	if err != nil {
 		panic(fmt.Sprintf("%s=%q: %v", crashStepEnv, step, err))
 	}
-	return func(dir, partialSuffix string, cache server.Cache, store *versions.Store, log *slog.Logger) (endpoint.Endpoint, error) {
-		opts := localfs.Options{Log: log, PartialSuffix: partialSuffix, Versions: store, Failpoint: func(s localfs.CommitStep, _ string) {
+	return func(dir, partialSuffix string, cache server.Cache, _ *versions.Store, log *slog.Logger) (endpoint.Endpoint, error) {
+		opts := localfs.Options{Log: log, PartialSuffix: partialSuffix, Failpoint: func(s localfs.CommitStep, _ string) {
 			if s == localfs.CommitStep(n) {
 				killSelf()
 				select {} // the signal is on its way
