@@ -4,9 +4,9 @@
 // channel), and Pick, the pure choice of which kept versions put a file or
 // a folder back as of a time.
 //
-// Caveats: a version holds what a file was until the moment it was kept.
-// Pick finds a file's state as of a time from the first version kept
-// after it; a file that did not exist then but was created and replaced
-// later is put back as that later content, since the store knows when a
-// file was replaced, not when it was made.
+// Caveats: a version holds what a file was from its modification time
+// until the moment it was kept. Pick finds a file's state as of a time
+// from the version whose span covers it, so it trusts modification
+// times: a file written with an old mtime (unpacked from an archive) may
+// be taken for what the folder held before it arrived.
 package restore

@@ -45,8 +45,10 @@ func Number(vs []versions.Version) []Numbered {
 // listed for path (ListVersions(path)):
 //   - with n > 0, the nth newest version of the file path (Number's N);
 //   - with at set, for each file at or below path, its content as of at:
-//     the first version kept after at (a file with none is as it was
-//     then, or was gone by then, and is left alone);
+//     the first version kept after at that was written by then (its
+//     ModTime not after at). A file with none is left alone: it is as it
+//     was then, or what it held then was never kept (an edit made and
+//     overwritten on the same side, which ferry did not replace);
 //   - with neither, the newest version of each file.
 //
 // It returns them ordered by path, or an error wrapping ErrNoVersion.
@@ -88,7 +90,7 @@ func Pick(vs []versions.Version, path string, at time.Time, n int) ([]versions.V
 			out = append(out, file[len(file)-1])
 			continue
 		}
-		if k := slices.IndexFunc(file, func(v versions.Version) bool { return v.Time.After(at) }); k >= 0 {
+		if k := slices.IndexFunc(file, func(v versions.Version) bool { return v.Time.After(at) && !v.ModTime.After(at) }); k >= 0 {
 			out = append(out, file[k])
 		}
 	}

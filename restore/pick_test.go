@@ -12,17 +12,22 @@ import (
 
 func TestPick(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
-	v := func(p string, min int, r versions.Reason) versions.Version {
-		return versions.Version{Path: p, Time: t0.Add(time.Duration(min) * time.Minute), Reason: r}
+	// v is a version of p written at minute mod and kept at minute min.
+	v := func(p string, min, mod int, r versions.Reason) versions.Version {
+		return versions.Version{Path: p, Time: t0.Add(time.Duration(min) * time.Minute),
+			ModTime: t0.Add(time.Duration(mod) * time.Minute), Reason: r}
 	}
 	// Ordered by path then time, as ListVersions returns them.
 	all := []versions.Version{
-		v("docs/a.txt", 10, versions.Replaced),
-		v("docs/a.txt", 20, versions.Replaced),
-		v("docs/a.txt", 30, versions.Deleted),
-		v("docs/b.txt", 5, versions.Conflict),
-		v("docs/sub/c.txt", 25, versions.Deleted),
-		v("docsx.txt", 40, versions.Replaced),
+		v("docs/a.txt", 10, 0, versions.Replaced),
+		v("docs/a.txt", 20, 8, versions.Replaced),
+		v("docs/a.txt", 30, 21, versions.Deleted),
+		v("docs/b.txt", 5, 0, versions.Conflict),
+		// d.txt held, at minute 12, content written at 3 that was never
+		// kept; a version written at 14 and kept at 15 is not it.
+		v("docs/d.txt", 15, 14, versions.Replaced),
+		v("docs/sub/c.txt", 25, 1, versions.Deleted),
+		v("docsx.txt", 40, 1, versions.Replaced),
 	}
 	name := func(vs []versions.Version) string {
 		var s []string
@@ -46,9 +51,11 @@ func TestPick(t *testing.T) {
 		{"a number for a folder", "docs", -1, 1, "", ErrVersionNumber},
 		{"as of a time: the first kept after it", "docs/a.txt", 15, 0, "docs/a.txt@20", nil},
 		{"as of the exact time a version was kept: that one is later", "docs/a.txt", 19, 0, "docs/a.txt@20", nil},
+		{"the peer wrote a new one at 8, it arrived at 10: at 9 the old one", "docs/a.txt", 9, 0, "docs/a.txt@10", nil},
+		{"what it held then was never kept", "docs/d.txt", 12, 0, "", ErrNoVersion},
 		{"as of after the last change: nothing", "docs/a.txt", 30, 0, "", ErrNoVersion},
 		{"a folder as of a time", "docs", 7, 0, "docs/a.txt@10 docs/sub/c.txt@25", nil},
-		{"a folder's newest, not a sibling sharing its prefix", "docs", -1, 0, "docs/a.txt@30 docs/b.txt@5 docs/sub/c.txt@25", nil},
+		{"a folder's newest, not a sibling sharing its prefix", "docs", -1, 0, "docs/a.txt@30 docs/b.txt@5 docs/d.txt@15 docs/sub/c.txt@25", nil},
 		{"a trailing slash", "docs/sub/", -1, 0, "docs/sub/c.txt@25", nil},
 		{"everything", "", 22, 0, "docs/a.txt@30 docs/sub/c.txt@25 docsx.txt@40", nil},
 		{"nothing there", "other", -1, 0, "", ErrNoVersion},
