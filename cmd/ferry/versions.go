@@ -138,7 +138,7 @@ func newRestoreCommand() *command {
 			}
 			for _, v := range done.Restored {
 				fmt.Fprintf(e.stdout, "restored %s on the %s side: version %d, kept %s (%s), %s\n",
-					render.Clean(v.Path), v.Side, v.Number, v.Time.Local().Format(time.DateTime), v.Why, render.Size(v.Size))
+					render.Clean(v.Path), v.Side, v.Number, v.Time.Local().Format(time.DateTime), render.Clean(v.Why), render.Size(v.Size))
 			}
 			if len(done.Restored) > 0 {
 				fmt.Fprintf(e.stdout, "the next pass syncs it like any edit (a running agent does so by itself; otherwise: ferry sync --config %s %s)\n",
@@ -292,7 +292,7 @@ func printVersions(w io.Writer, vs []api.Version, p string) {
 	fmt.Fprintln(tw, "PATH\tSIDE\t#\tKEPT\tSIZE\tWHY")
 	for _, v := range vs {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", render.Clean(v.Path), v.Side, v.Number, v.Time.Local().Format(time.DateTime),
-			render.Size(v.Size), v.Why)
+			render.Size(v.Size), render.Clean(v.Why))
 	}
 	tw.Flush()
 }

@@ -258,7 +258,7 @@ async function loadVersions(name, note) {
       }
     });
     li.append(el("span", "path", shown(v.path)),
-      el("span", "meta", v.side + " #" + v.number + ", kept " + new Date(v.time).toLocaleString() + ", " + size(v.size) + ", " + v.why),
+      el("span", "meta", v.side + " #" + v.number + ", kept " + new Date(v.time).toLocaleString() + ", " + size(v.size) + ", " + shown(v.why)),
       btn);
     return li;
   }));
