@@ -81,6 +81,15 @@
 //     those; the receiver verifies what it builds from a list anyway.
 //   - Special files (FIFOs, sockets, devices) are reported with Problem set
 //     and never opened.
+//   - With Options.Versions, a file is removed or replaced only once the
+//     version store holds it: a Remove moves it there (rename), an
+//     overwriting Commit or Symlink first gives it a second name there
+//     (hard link; a move where the filesystem has none, which leaves the
+//     path empty until the rename that follows). If the store cannot take
+//     it (another filesystem mounted inside the folder, no permission),
+//     the operation fails and nothing changes. Paths inside a
+//     .ferry-versions folder, at any depth, are never scanned and every
+//     write to them fails with tree.ErrInvalidPath.
 //   - The Cache must be safe for concurrent use: Scan looks entries up from
 //     its walker and stores them from the emitting goroutine.
 package localfs

@@ -23,7 +23,7 @@ func (f *FS) keep(ctx context.Context, d dir, p, base string, def versions.Reaso
 		f.log.Warn("no version kept: the name is too long to carry a time", "path", p)
 		return false, nil
 	}
-	return false, fmt.Errorf("the version store could not take it first (nothing was changed): %w", err)
+	return false, fmt.Errorf("the version store could not take it first, so nothing was changed (fix the cause, or set the job's versions: {keep: none} to delete without keeping): %w", err)
 }
 
 // keepReplaced keeps the file base of d, which is p and is about to be
@@ -43,5 +43,5 @@ func (f *FS) keepReplaced(ctx context.Context, d dir, p, base string) error {
 		f.log.Warn("no version kept: the name is too long to carry a time", "path", p)
 		return nil
 	}
-	return fmt.Errorf("the version store could not take the file it replaces first (nothing was changed): %w", err)
+	return fmt.Errorf("the version store could not take the file it replaces first, so nothing was changed (fix the cause, or set the job's versions: {keep: none} to replace without keeping): %w", err)
 }

@@ -102,3 +102,33 @@ func TestUnwatchedClearsOnceWatchedOrGone(t *testing.T) {
 		t.Fatalf("watched %v, want c/deep too", w.added)
 	}
 }
+
+// TestVersionStoreIsNotWatched: a .ferry-versions folder, at the top or
+// deeper, gets no watch, and a change inside one asks for no pass.
+func TestVersionStoreIsNotWatched(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{".ferry-versions/a", "sub/.ferry-versions", "sub/kept"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &limited{n: 100}
+	trk := New(w, []string{root}, nil, "", slog.New(slog.DiscardHandler))
+	trk.AddAll()
+	for _, d := range w.added {
+		if strings.Contains(d, ".ferry-versions") {
+			t.Errorf("watched %s", d)
+		}
+	}
+	if !slices.Contains(w.added, filepath.Join(root, "sub", "kept")) {
+		t.Errorf("watched %v, want sub/kept", w.added)
+	}
+	for _, p := range []string{".ferry-versions/a/x~20261207-140512.123Z~deleted", "sub/.ferry-versions/y"} {
+		if _, matters := trk.Handle(fsnotify.Event{Name: filepath.Join(root, filepath.FromSlash(p)), Op: fsnotify.Create}); matters {
+			t.Errorf("a change to %s asks for a pass", p)
+		}
+	}
+	if _, matters := trk.Handle(fsnotify.Event{Name: filepath.Join(root, "sub", "kept", "z"), Op: fsnotify.Create}); !matters {
+		t.Errorf("a change to sub/kept/z asks for no pass")
+	}
+}
