@@ -42,7 +42,7 @@ func Number(vs []versions.Version) []Numbered {
 }
 
 // Pick chooses what a restore of path puts back from vs, the versions
-// listed for path (ListVersions(path)):
+// listed for path (ListVersions(path), ordered by path then time):
 //   - with n > 0, the nth newest version of the file path (Number's N);
 //   - with at set, for each file at or below path, its content as of at:
 //     the first version kept after at that was written by then (its
