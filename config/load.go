@@ -153,6 +153,7 @@ func (d *decoder) job(n *yaml.Node, field string) Job {
 		"conflicts":          d.str((*string)(&j.Conflicts)),
 		"exclude":            d.strings(&j.Exclude),
 		"max_delete":         d.limit(&j.MaxDelete),
+		"max_change":         d.limit(&j.MaxChange),
 		"partial_suffix":     d.str(&j.PartialSuffix),
 		"disk_space_warning": d.fraction(&j.DiskSpaceWarning),
 		"cooloff":            d.duration(&j.Cooloff),
@@ -201,7 +202,7 @@ func (d *decoder) bandwidth(b *Bandwidth) handler {
 	}
 }
 
-// limit decodes max_delete: "50%" or a count.
+// limit decodes max_delete and max_change: "50%" or a count.
 func (d *decoder) limit(dst *Limit) handler {
 	return func(n *yaml.Node, field string) {
 		s, ok := d.scalar(n, field)
@@ -217,7 +218,7 @@ func (d *decoder) limit(dst *Limit) handler {
 	}
 }
 
-// ParseLimit reads max_delete: a percentage ("50%", "12.5%") or a count
+// ParseLimit reads max_delete and max_change: a percentage ("50%", "12.5%") or a count
 // ("200").
 func ParseLimit(s string) (Limit, error) {
 	t := strings.TrimSpace(s)

@@ -56,8 +56,8 @@ const (
 // refused).
 type Rate int64
 
-// Limit is max_delete: either a share of the ancestor's entries ("50%") or
-// an absolute count ("200"). Percent is used when IsPercent. The zero Limit
+// Limit is max_delete or max_change: either a share of the ancestor's
+// entries (max_change: files) ("50%") or an absolute count ("200"). Percent is used when IsPercent. The zero Limit
 // means "not set" (the engine applies its default); an explicit count of
 // zero, "no deletions at all", has Set.
 type Limit struct {
@@ -128,6 +128,9 @@ type Job struct {
 	Conflicts ConflictPolicy `yaml:"conflicts"`
 	Exclude   []string       `yaml:"exclude"`
 	MaxDelete Limit          `yaml:"max_delete"` // default 50%
+	// MaxChange caps how many files one pass may overwrite on one side;
+	// the zero Limit (the default) means no cap.
+	MaxChange Limit `yaml:"max_change"`
 
 	PartialSuffix    string  `yaml:"partial_suffix"`     // default .partial
 	DiskSpaceWarning float64 `yaml:"disk_space_warning"` // a fraction, "5%" -> 0.05; default 0.05

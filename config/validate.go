@@ -248,8 +248,13 @@ func (j *Job) problems(prefix string) []problem {
 			add(fmt.Sprintf("exclude[%d]", i), "%v", err)
 		}
 	}
-	if l := j.MaxDelete; l.IsPercent && (l.Percent != l.Percent || l.Percent < 0 || l.Percent > 100) || !l.IsPercent && l.Count < 0 {
-		add("max_delete", "must be a percentage between 0%% and 100%% or a count of at least 0")
+	for _, f := range []struct {
+		name string
+		l    Limit
+	}{{"max_delete", j.MaxDelete}, {"max_change", j.MaxChange}} {
+		if l := f.l; l.IsPercent && (l.Percent != l.Percent || l.Percent < 0 || l.Percent > 100) || !l.IsPercent && l.Count < 0 {
+			add(f.name, "must be a percentage between 0%% and 100%% or a count of at least 0")
+		}
 	}
 	switch s := j.PartialSuffix; {
 	case s == "":

@@ -22,6 +22,9 @@ const (
 	RootEmptied Kind = "root-emptied"
 	// TooManyDeletes: the plan deletes more than max_delete allows.
 	TooManyDeletes Kind = "too-many-deletes"
+	// TooManyChanges: the plan overwrites more files than max_change
+	// allows (ransomware on the other side looks like this).
+	TooManyChanges Kind = "too-many-changes"
 	// PairChanged: the job's folders are not the ones its records describe.
 	PairChanged Kind = "pair-changed"
 	// FolderMissing: a side's folder itself is gone (seen by the agent's
@@ -52,11 +55,13 @@ type Halt struct {
 	// path) for
 	// SignatureMissing, and for FolderMissing when the job has one.
 	Path string `json:"path,omitempty"`
-	// Count is how many entries the last sync recorded (RootEmptied) or
-	// how many the pass would delete on Side (TooManyDeletes).
+	// Count is how many entries the last sync recorded (RootEmptied), how
+	// many the pass would delete on Side (TooManyDeletes) or how many files
+	// it would overwrite there (TooManyChanges).
 	Count int `json:"count,omitempty"`
-	// Limit is how many deletions max_delete allows, and Rule how it was
-	// set ("50%", "10"), for TooManyDeletes.
+	// Limit is how many deletions max_delete (or overwrites max_change)
+	// allows, and Rule how it was set ("50%", "10"), for TooManyDeletes
+	// and TooManyChanges.
 	Limit int    `json:"limit,omitempty"`
 	Rule  string `json:"rule,omitempty"`
 	// Recorded and Current are the folder pairs for PairChanged.
@@ -90,12 +95,11 @@ func (h *Halt) Reason() string {
 		return fmt.Sprintf("the %s folder %s is empty but held %d entries at the last sync; nothing was changed",
 			h.Side, h.where(), h.Count)
 	case TooManyDeletes:
-		limit := fmt.Sprint(h.Limit)
-		if h.Rule != "" && h.Rule != limit {
-			limit = h.Rule + " = " + limit
-		}
 		return fmt.Sprintf("the pass would delete %d entries on the %s side, more than max_delete allows (%s); nothing was changed",
-			h.Count, h.Side, limit)
+			h.Count, h.Side, h.limit())
+	case TooManyChanges:
+		return fmt.Sprintf("the pass would overwrite %d files on the %s side, more than max_change allows (%s); nothing was changed",
+			h.Count, h.Side, h.limit())
 	case PairChanged:
 		return fmt.Sprintf("job %q now pairs %s, but its sync records are of %s; using them could delete files, so nothing was changed",
 			h.Job, h.Current, h.Recorded)
@@ -127,6 +131,9 @@ func (h *Halt) Fix() string {
 	case TooManyDeletes:
 		add("if the deletions are intended, run: %s", h.command("sync", "--allow-deletes"))
 		add("if not, find out why those entries are gone from the %s side; nothing is deleted until then", h.Other())
+	case TooManyChanges:
+		add("if the changes are intended, run: %s", h.command("sync", "--allow-changes"))
+		add("if not, find out why so many files changed on the %s side (files encrypted by ransomware look like this); nothing is overwritten until then", h.Other())
 	case PairChanged:
 		add("if the new folders are right, run: %s (the next pass compares both folders afresh and deletes nothing)", h.command("reset-sync"))
 		add("if not, point the job in %s back at %s", h.configName(), h.Recorded)
@@ -144,6 +151,15 @@ func (h *Halt) Fix() string {
 		add("the job carries on by itself once the folder is back")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// limit is how a count limit reads: "10", or "50% of 40 = 20".
+func (h *Halt) limit() string {
+	limit := fmt.Sprint(h.Limit)
+	if h.Rule != "" && h.Rule != limit {
+		limit = h.Rule + " = " + limit
+	}
+	return limit
 }
 
 // command is `ferry VERB [flags] --config FILE JOB`.

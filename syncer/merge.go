@@ -145,6 +145,8 @@ type gathered struct {
 	ancestor, local, remote []tree.Entry
 	// Counts of each whole listing, for the guards that need totals.
 	nAncestor, nLocal, nRemote int
+	// ancestorFiles counts the ancestor's regular files (max_change).
+	ancestorFiles int
 	// keptAll: nothing was dropped.
 	keptAll bool
 }
@@ -192,6 +194,9 @@ func merge(ctx context.Context, anc, loc, rem source, keepAll func() bool) (gath
 		a, l, r := row[0], row[1], row[2]
 		if a.Path != "" {
 			g.nAncestor++
+			if a.Kind == tree.File {
+				g.ancestorFiles++
+			}
 		}
 		if l.Path != "" {
 			g.nLocal++

@@ -37,6 +37,17 @@ func detectMoves(p *Plan, local, remote []tree.Entry, mode Mode) {
 	p.Local = movesOnSide(p.Local, local, remote, mode.LocalFolding)
 	p.Remote = movesOnSide(p.Remote, remote, local, mode.RemoteFolding)
 	p.LocalDeletes, p.RemoteDeletes = countRemoves(p.Local), countRemoves(p.Remote)
+	p.LocalOverwrites, p.RemoteOverwrites = countOverwrites(p.Local), countOverwrites(p.Remote)
+}
+
+func countOverwrites(ops []Op) int {
+	n := 0
+	for _, op := range ops {
+		if op.Kind == OpTransfer && op.Expect.Kind == tree.File || op.Kind == OpRename && op.Edit {
+			n++
+		}
+	}
+	return n
 }
 
 func countRemoves(ops []Op) int {

@@ -57,6 +57,8 @@ type Options struct {
 	Now      func() time.Time
 	// AllowDeletes lifts max_delete for this pass.
 	AllowDeletes bool
+	// AllowChanges lifts max_change for this pass.
+	AllowChanges bool
 	// Slots, if not nil, bounds concurrent transfers across jobs.
 	Slots Slots
 	// ConfigFile names the jobs file in the commands halt messages suggest.
@@ -237,6 +239,9 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func())
 		return planned{}, h
 	}
 	if h := tooManyDeletes(&plan, got.nAncestor, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+		return planned{}, h
+	}
+	if h := tooManyChanges(&plan, got.ancestorFiles, job, opts.ConfigFile, opts.AllowChanges); h != nil {
 		return planned{}, h
 	}
 	return planned{plan: plan, pair: pair}, nil

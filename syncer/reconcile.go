@@ -135,6 +135,11 @@ type Plan struct {
 	// LocalDeletes and RemoteDeletes count OpRemove per side (max_delete).
 	// A rename is not a deletion.
 	LocalDeletes, RemoteDeletes int
+	// LocalOverwrites and RemoteOverwrites count the files a side's ops
+	// write over with other content (max_change): transfers onto an
+	// existing file and renames that also edit. A conflict's loser is
+	// renamed aside first, so it is not overwritten.
+	LocalOverwrites, RemoteOverwrites int
 }
 
 // ProblemEntry is an entry a scan could not read (Problem says why) and

@@ -25,6 +25,9 @@ var (
 	ErrRootEmptied = errors.New("root emptied")
 	// ErrTooManyDeletes: the plan deletes more than max_delete allows.
 	ErrTooManyDeletes = errors.New("too many deletions")
+	// ErrTooManyChanges: the plan overwrites more files than max_change
+	// allows.
+	ErrTooManyChanges = errors.New("too many changes")
 	// ErrPairChanged: the job's folders are not the ones its records
 	// describe (the config now points elsewhere).
 	ErrPairChanged = errors.New("folder pair changed")
@@ -50,6 +53,8 @@ func (e *HaltError) Is(target error) bool {
 		return target == ErrRootEmptied
 	case halt.TooManyDeletes:
 		return target == ErrTooManyDeletes
+	case halt.TooManyChanges:
+		return target == ErrTooManyChanges
 	case halt.PairChanged:
 		return target == ErrPairChanged
 	}
@@ -152,14 +157,45 @@ func tooManyDeletes(p *Plan, ancestor int, job config.Job, configFile string, al
 	if n <= max {
 		return nil
 	}
-	rule := fmt.Sprintf("%d", job.MaxDelete.Count)
-	if l := job.MaxDelete; l.IsPercent || l.IsZero() {
-		if !l.IsPercent {
-			l = defaultMaxDelete
-		}
-		rule = fmt.Sprintf("%g%% of %d", l.Percent, ancestor)
+	l := job.MaxDelete
+	if l.IsZero() {
+		l = defaultMaxDelete
 	}
 	h := newHalt(halt.TooManyDeletes, job, configFile).onSide(job, side)
-	h.Count, h.Limit, h.Rule = n, max, rule
+	h.Count, h.Limit, h.Rule = n, max, rule(l, ancestor)
+	return h
+}
+
+// rule says how a limit was set: "10", or "50% of 40".
+func rule(l config.Limit, of int) string {
+	if l.IsPercent {
+		return fmt.Sprintf("%g%% of %d", l.Percent, of)
+	}
+	return fmt.Sprintf("%d", l.Count)
+}
+
+// tooManyChanges halts when either side's planned overwrites of existing
+// files exceed max_change, a share of files (the regular files the last
+// sync recorded) or a count, unless allow (--allow-changes) lifts it for
+// this pass. A pass that rewrites most of a tree is what ransomware on
+// the other side looks like; the unset Limit (the default) checks nothing.
+func tooManyChanges(p *Plan, files int, job config.Job, configFile string, allow bool) *HaltError {
+	l := job.MaxChange
+	if allow || l.IsZero() {
+		return nil
+	}
+	max := l.Count
+	if l.IsPercent {
+		max = int(math.Floor(l.Percent / 100 * float64(files)))
+	}
+	side, n := SideLocal, p.LocalOverwrites
+	if p.RemoteOverwrites > n {
+		side, n = SideRemote, p.RemoteOverwrites
+	}
+	if n <= max {
+		return nil
+	}
+	h := newHalt(halt.TooManyChanges, job, configFile).onSide(job, side)
+	h.Count, h.Limit, h.Rule = n, max, rule(l, files)
 	return h
 }

@@ -117,3 +117,67 @@ func TestSignatureHaltNamesItsHost(t *testing.T) {
 		t.Fatalf("halt %+v", h.Halt)
 	}
 }
+
+// TestTooManyChanges: max_change halts a pass that overwrites more of the
+// tree's files than it allows on either side; unset, it checks nothing.
+func TestTooManyChanges(t *testing.T) {
+	pct := func(p float64) config.Limit { return config.Limit{IsPercent: true, Percent: p, Set: true} }
+	cases := []struct {
+		name          string
+		limit         config.Limit
+		files         int
+		local, remote int
+		allow, halts  bool
+		rule          string
+	}{
+		{"unset is off", config.Limit{}, 10, 10, 10, false, false, ""},
+		{"count within", config.Limit{Count: 3, Set: true}, 100, 3, 0, false, false, ""},
+		{"count exceeded locally", config.Limit{Count: 3, Set: true}, 100, 4, 0, false, true, "3"},
+		{"count exceeded remotely", config.Limit{Count: 3, Set: true}, 100, 0, 4, false, true, "3"},
+		{"percent within", pct(50), 10, 5, 5, false, false, ""},
+		{"percent exceeded", pct(50), 10, 6, 0, false, true, "50% of 10"},
+		{"percent rounds down", pct(25), 10, 3, 0, false, true, "25% of 10"},
+		{"explicit zero allows none", config.Limit{Set: true}, 10, 0, 1, false, true, "0"},
+		{"explicit zero, nothing overwritten", config.Limit{Set: true}, 10, 0, 0, false, false, ""},
+		{"allow-changes lifts it", config.Limit{Count: 1, Set: true}, 10, 9, 9, true, false, ""},
+	}
+	for _, c := range cases {
+		job := config.Job{Name: "photos", Local: "/l", Remote: "/r", MaxChange: c.limit}
+		h := tooManyChanges(&Plan{LocalOverwrites: c.local, RemoteOverwrites: c.remote}, c.files, job, "/etc/ferry.yaml", c.allow)
+		if (h != nil) != c.halts {
+			t.Errorf("%s: halted=%v, want %v", c.name, h != nil, c.halts)
+			continue
+		}
+		if h == nil {
+			continue
+		}
+		if !errors.Is(h, ErrTooManyChanges) || !errors.Is(h, ErrHalted) || h.Rule != c.rule || h.Count != max(c.local, c.remote) {
+			t.Errorf("%s: halt %+v", c.name, h.Halt)
+		}
+		if !strings.Contains(h.Fix(), "ferry sync --allow-changes --config /etc/ferry.yaml photos") {
+			t.Errorf("%s: %q does not say how to proceed", c.name, h.Fix())
+		}
+	}
+}
+
+// TestOverwritesCounted: max_change counts the files a pass writes over,
+// per side, and neither new files, deletions, metadata nor a conflict's
+// loser (renamed aside, not overwritten).
+func TestOverwritesCounted(t *testing.T) {
+	anc := ents("a", tF1, "b", tF1, "c", tF1, "d", tF1, "e", tF1)
+	loc := ents("a", tF1, "b", tF1, "c", tF2, "d", tF1, "e", tF1x, "n", tF1)
+	rem := ents("a", tF3, "b", tF3, "c", tF3, "e", tF1, "m", tF2)
+	p := Reconcile(anc, loc, rem, Mode{Direction: config.TwoWay})
+	// a, b: remote edits overwrite local files; c: conflict (local aside);
+	// d: deleted remotely; e: mode only; m: new remotely; n: new locally.
+	if p.LocalOverwrites != 2 || p.RemoteOverwrites != 0 {
+		t.Errorf("overwrites %d/%d, want 2/0:\n%s", p.LocalOverwrites, p.RemoteOverwrites, strings.Join(describePlan(p), "\n"))
+	}
+	back := Reconcile(anc, loc, rem, Mode{Direction: config.LocalToRemote})
+	// One-way to the remote: the remote's edits of a, b and c are each
+	// kept as a conflict copy before the local version is written, so
+	// nothing is overwritten.
+	if back.LocalOverwrites != 0 || back.RemoteOverwrites != 0 {
+		t.Errorf("local-to-remote overwrites %d/%d, want 0/0:\n%s", back.LocalOverwrites, back.RemoteOverwrites, strings.Join(describePlan(back), "\n"))
+	}
+}

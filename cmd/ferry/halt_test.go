@@ -55,6 +55,13 @@ func haltCases() []haltCase {
 				}
 			},
 			want: []string{"if the deletions are intended, run: ferry sync --allow-deletes --config CFG j"}},
+		{name: "too many changes", kind: halt.TooManyChanges, extra: "    max_change: 1\n", setup: two,
+			brk: func(t *testing.T, _, local, _ string) {
+				for _, n := range []string{"a", "b"} {
+					write(t, filepath.Join(local, n+".txt"), n+" rewritten")
+				}
+			},
+			want: []string{"if the changes are intended, run: ferry sync --allow-changes --config CFG j"}},
 		{name: "signature missing", kind: halt.SignatureMissing, extra: "    local_signature: .sig\n",
 			setup: func(t *testing.T, local, remote string) {
 				two(t, local, remote)

@@ -60,6 +60,8 @@ func commands() []*command {
 		newConflictsCommand(),
 		newResolveCommand(),
 		newResetSyncCommand(),
+		newVersionsCommand(),
+		newRestoreCommand(),
 		newControlCommand("stop", "stop a job's syncing until `ferry resume`"),
 		newControlCommand("resume", "resume a stopped job"),
 		newControlCommand("sync-now", "start a pass of a job now"),

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -110,7 +111,11 @@ func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) er
 	if err != nil {
 		return err
 	}
-	h := api.NewHandler(a, api.Options{Token: ro.token, Page: web.Handler(), Metrics: m.HandlerWith(a.Jobs), Log: ro.log})
+	// The versions endpoints read the jobs file the agent runs now.
+	current := &atomic.Pointer[config.Config]{}
+	current.Store(cfg)
+	h := api.NewHandler(a, api.Options{Token: ro.token, Page: web.Handler(), Metrics: m.HandlerWith(a.Jobs), Log: ro.log,
+		Versions: &versionsService{cfg: current, ro: remoteOptions{acceptNewHostKey: ro.remote.acceptNewHostKey, log: ro.remote.log}}})
 	unixLn, err := api.ListenUnix(cfg.SocketPath(), ro.log)
 	if err != nil {
 		return err
@@ -155,6 +160,7 @@ func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) er
 					ro.log.Error("config reload failed", "err", err)
 					continue
 				}
+				current.Store(next)
 				ro.log.Info("config reloaded", "file", ro.cfgPath, "jobs", len(next.Jobs))
 			}
 		}

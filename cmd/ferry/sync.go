@@ -24,6 +24,7 @@ func newSyncCommand() *command {
 	fs := pflag.NewFlagSet("sync", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	allowDeletes := fs.Bool("allow-deletes", false, "let this pass delete more than max_delete")
+	allowChanges := fs.Bool("allow-changes", false, "let this pass overwrite more files than max_change")
 	acceptNew := fs.Bool("accept-new-host-key", false, "trust and record an unknown server host key (like OpenSSH accept-new)")
 	level := fs.String("log-level", "warn", "debug | info | warn | error (log lines go to stderr)")
 	dryRun := fs.Bool("dry-run", false, "scan and plan, print what a pass would do, change nothing")
@@ -32,7 +33,7 @@ func newSyncCommand() *command {
 		name:    "sync",
 		jobArg:  true,
 		summary: "run one sync pass of a job and print a summary",
-		usage:   "--config FILE [--dry-run] [--json] [--allow-deletes] [--accept-new-host-key] [--log-level LEVEL] JOB",
+		usage:   "--config FILE [--dry-run] [--json] [--allow-deletes] [--allow-changes] [--accept-new-host-key] [--log-level LEVEL] JOB",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) != 1 {
@@ -69,7 +70,7 @@ func newSyncCommand() *command {
 			opts := o.options(cfg.File, job, db)
 			if *dryRun {
 				opts.Log = warnings
-				opts.AllowDeletes = *allowDeletes
+				opts.AllowDeletes, opts.AllowChanges = *allowDeletes, *allowChanges
 				plan, err := syncer.Preview(ctx, opts)
 				if *asJSON {
 					return errors.Join(err, writeJSON(e.stdout, dryRunDoc(job.Name, &plan, err)))
@@ -81,7 +82,7 @@ func newSyncCommand() *command {
 				return nil
 			}
 			opts.Log = warnings
-			opts.AllowDeletes = *allowDeletes
+			opts.AllowDeletes, opts.AllowChanges = *allowDeletes, *allowChanges
 			if *asJSON {
 				rec, err := syncer.Pass(ctx, opts)
 				if err == nil {

@@ -32,6 +32,9 @@ type Options struct {
 	Log     *slog.Logger
 	// EventInterval is how often /api/v1/events looks for changes; default 1s.
 	EventInterval time.Duration
+	// Versions, when set, serves GET /api/v1/jobs/{name}/versions and
+	// POST /api/v1/jobs/{name}/restore.
+	Versions Versions
 }
 
 type handler struct {
@@ -64,6 +67,10 @@ func NewHandler(c Controller, opts Options) http.Handler {
 	m.HandleFunc("POST /api/v1/jobs/{name}/resolve", h.resolve)
 	m.HandleFunc("PUT /api/v1/jobs/{name}/bandwidth", h.bandwidth)
 	m.HandleFunc("GET /api/v1/events", h.events)
+	if opts.Versions != nil {
+		m.HandleFunc("GET /api/v1/jobs/{name}/versions", h.versionsList)
+		m.HandleFunc("POST /api/v1/jobs/{name}/restore", h.versionsRestore)
+	}
 	if opts.Metrics != nil {
 		m.Handle("GET /metrics", opts.Metrics)
 	}

@@ -54,6 +54,11 @@ func randEntry(r *rand.Rand) tree.Entry {
 	}
 }
 
+func randVersion(r *rand.Rand) VersionInfo {
+	return VersionInfo{Path: randString(r, 40), Time: r.Int64() - r.Int64(), ModTime: r.Int64() - r.Int64(),
+		Reason: randString(r, 10), Size: r.Int64() >> r.IntN(63), Mode: fs.FileMode(r.IntN(0o1000)), Link: r.IntN(2) == 0}
+}
+
 func randBytes(r *rand.Rand, max int) []byte {
 	n := r.IntN(max + 1)
 	if n == 0 {
@@ -94,6 +99,10 @@ func samples(r *rand.Rand) []Msg {
 		Digests{Files: []tree.Entry{randEntry(r), randEntry(r)}},
 		ChunksMany{Read: []tree.Entry{randEntry(r)}, Kept: []tree.Entry{randEntry(r), randEntry(r)}},
 		DigestList{Digests: []chunk.Digest{{1, 2, 3}, {}}},
+		ListVersions{Prefix: randString(r, 30)},
+		VersionList{Versions: []VersionInfo{randVersion(r), randVersion(r)}},
+		VersionList{},
+		RestoreVersion{Path: randString(r, 30), Time: r.Int64() - r.Int64(), Reason: randString(r, 10), To: randString(r, 30)},
 		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: randList(r)},
 		ChunkList{Path: randString(r, 30), Hash: r.Uint64(), List: chunk.List{Total: r.Int64N(1 << 20)}},
 		SetMeta{Path: randString(r, 30), Mode: 0o644, Mtime: r.Int64()},
@@ -124,6 +133,11 @@ func samples(r *rand.Rand) []Msg {
 // normalise makes empty and nil slices compare equal.
 func normalise(m Msg) Msg {
 	switch v := m.(type) {
+	case VersionList:
+		if len(v.Versions) == 0 {
+			v.Versions = nil
+		}
+		return v
 	case Entries:
 		if len(v.Entries) == 0 {
 			v.Entries = nil
@@ -185,8 +199,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			seen[m.Type()] = true
 		}
 	}
-	if len(seen) != 38 {
-		t.Fatalf("covered %d message types, want 38", len(seen))
+	if len(seen) != 41 {
+		t.Fatalf("covered %d message types, want 41", len(seen))
 	}
 }
 

@@ -83,6 +83,13 @@ const (
 	// answer it for as long as the channel stays open.
 	TypeWatch   MsgType = TypeFolding + 8
 	TypeChanged MsgType = TypeFolding + 9
+	// TypeListVersions asks for the kept versions of a path; TypeVersionList
+	// frames answer it. TypeRestoreVersion puts one back. A server older
+	// than these answers them with an Error (unknown message type), as it
+	// does Folding: no version bump.
+	TypeListVersions   MsgType = TypeFolding + 10
+	TypeVersionList    MsgType = TypeFolding + 11
+	TypeRestoreVersion MsgType = TypeFolding + 12
 )
 
 // Msg is one control message.
@@ -161,6 +168,39 @@ type Watch struct{ Exclude []string }
 type Changed struct {
 	Paths  []string
 	Rescan bool
+}
+
+// ListVersions asks for the versions the server's version store holds of
+// the file at Prefix and of every file below it ("" for all). It is
+// answered by VersionList frames, then OK.
+type ListVersions struct{ Prefix string }
+
+// VersionInfo is one kept version, as versions.Version describes it.
+type VersionInfo struct {
+	Path string
+	// Time is when it was kept, ModTime its modification time, both in
+	// Unix nanoseconds.
+	Time, ModTime int64
+	// Reason is why it was kept (versions.Reason).
+	Reason string
+	Size   int64
+	// Mode is its permission bits; Link is set for a symbolic link.
+	Mode fs.FileMode
+	Link bool
+}
+
+// VersionList is one batch of a ListVersions answer, ordered by path then
+// time.
+type VersionList struct{ Versions []VersionInfo }
+
+// RestoreVersion puts a copy of the version of Path kept at Time for
+// Reason back at To, as an ordinary edit; the file at To, if any, is kept
+// as a version first. It is answered by OK.
+type RestoreVersion struct {
+	Path   string
+	Time   int64
+	Reason string
+	To     string
 }
 
 // Mkdir creates one directory.
@@ -358,44 +398,47 @@ type Created struct {
 // little more) or drops the held ranges past it (they are sent again).
 const MaxRanges = 1 << 16
 
-func (Hello) Type() MsgType       { return TypeHello }
-func (Welcome) Type() MsgType     { return TypeWelcome }
-func (Scan) Type() MsgType        { return TypeScan }
-func (Stat) Type() MsgType        { return TypeStat }
-func (Mkdir) Type() MsgType       { return TypeMkdir }
-func (Symlink) Type() MsgType     { return TypeSymlink }
-func (Remove) Type() MsgType      { return TypeRemove }
-func (Rename) Type() MsgType      { return TypeRename }
-func (Copy) Type() MsgType        { return TypeCopy }
-func (Chunks) Type() MsgType      { return TypeChunks }
-func (StatMany) Type() MsgType    { return TypeStatMany }
-func (Digests) Type() MsgType     { return TypeDigests }
-func (ChunksMany) Type() MsgType  { return TypeChunksMany }
-func (Watch) Type() MsgType       { return TypeWatch }
-func (Changed) Type() MsgType     { return TypeChanged }
-func (DigestList) Type() MsgType  { return TypeDigestList }
-func (ChunkList) Type() MsgType   { return TypeChunkList }
-func (SetMeta) Type() MsgType     { return TypeSetMeta }
-func (FreeSpace) Type() MsgType   { return TypeFreeSpace }
-func (Open) Type() MsgType        { return TypeOpen }
-func (Folding) Type() MsgType     { return TypeFolding }
-func (Folded) Type() MsgType      { return TypeFolded }
-func (Create) Type() MsgType      { return TypeCreate }
-func (Get) Type() MsgType         { return TypeGet }
-func (DataSession) Type() MsgType { return TypeDataSession }
-func (SessionOK) Type() MsgType   { return TypeSessionOK }
-func (FileError) Type() MsgType   { return TypeFileError }
-func (Read) Type() MsgType        { return TypeRead }
-func (Data) Type() MsgType        { return TypeData }
-func (Commit) Type() MsgType      { return TypeCommit }
-func (Abort) Type() MsgType       { return TypeAbort }
-func (OK) Type() MsgType          { return TypeOK }
-func (Error) Type() MsgType       { return TypeError }
-func (EntryMsg) Type() MsgType    { return TypeEntry }
-func (Entries) Type() MsgType     { return TypeEntries }
-func (Space) Type() MsgType       { return TypeSpace }
-func (Opened) Type() MsgType      { return TypeOpened }
-func (Created) Type() MsgType     { return TypeCreated }
+func (Hello) Type() MsgType          { return TypeHello }
+func (Welcome) Type() MsgType        { return TypeWelcome }
+func (Scan) Type() MsgType           { return TypeScan }
+func (Stat) Type() MsgType           { return TypeStat }
+func (Mkdir) Type() MsgType          { return TypeMkdir }
+func (Symlink) Type() MsgType        { return TypeSymlink }
+func (Remove) Type() MsgType         { return TypeRemove }
+func (Rename) Type() MsgType         { return TypeRename }
+func (Copy) Type() MsgType           { return TypeCopy }
+func (Chunks) Type() MsgType         { return TypeChunks }
+func (StatMany) Type() MsgType       { return TypeStatMany }
+func (Digests) Type() MsgType        { return TypeDigests }
+func (ChunksMany) Type() MsgType     { return TypeChunksMany }
+func (Watch) Type() MsgType          { return TypeWatch }
+func (Changed) Type() MsgType        { return TypeChanged }
+func (DigestList) Type() MsgType     { return TypeDigestList }
+func (ListVersions) Type() MsgType   { return TypeListVersions }
+func (VersionList) Type() MsgType    { return TypeVersionList }
+func (RestoreVersion) Type() MsgType { return TypeRestoreVersion }
+func (ChunkList) Type() MsgType      { return TypeChunkList }
+func (SetMeta) Type() MsgType        { return TypeSetMeta }
+func (FreeSpace) Type() MsgType      { return TypeFreeSpace }
+func (Open) Type() MsgType           { return TypeOpen }
+func (Folding) Type() MsgType        { return TypeFolding }
+func (Folded) Type() MsgType         { return TypeFolded }
+func (Create) Type() MsgType         { return TypeCreate }
+func (Get) Type() MsgType            { return TypeGet }
+func (DataSession) Type() MsgType    { return TypeDataSession }
+func (SessionOK) Type() MsgType      { return TypeSessionOK }
+func (FileError) Type() MsgType      { return TypeFileError }
+func (Read) Type() MsgType           { return TypeRead }
+func (Data) Type() MsgType           { return TypeData }
+func (Commit) Type() MsgType         { return TypeCommit }
+func (Abort) Type() MsgType          { return TypeAbort }
+func (OK) Type() MsgType             { return TypeOK }
+func (Error) Type() MsgType          { return TypeError }
+func (EntryMsg) Type() MsgType       { return TypeEntry }
+func (Entries) Type() MsgType        { return TypeEntries }
+func (Space) Type() MsgType          { return TypeSpace }
+func (Opened) Type() MsgType         { return TypeOpened }
+func (Created) Type() MsgType        { return TypeCreated }
 
 func appendEntry(b []byte, e tree.Entry) []byte {
 	b = appendString(b, e.Path)
@@ -509,6 +552,34 @@ func (m Watch) appendBody(b []byte) []byte { return appendStrings(b, m.Exclude) 
 
 func (m Changed) appendBody(b []byte) []byte {
 	return appendBool(appendStrings(b, m.Paths), m.Rescan)
+}
+
+func (m ListVersions) appendBody(b []byte) []byte { return appendString(b, m.Prefix) }
+
+func (m VersionList) appendBody(b []byte) []byte {
+	b = appendUvarint(b, uint64(len(m.Versions)))
+	for _, v := range m.Versions {
+		b = appendString(b, v.Path)
+		b = appendVarint(b, v.Time)
+		b = appendString(b, v.Reason)
+		b = appendVarint(b, v.Size)
+		b = appendVarint(b, v.ModTime)
+		b = appendUvarint(b, uint64(v.Mode))
+		b = appendBool(b, v.Link)
+	}
+	return b
+}
+
+func (d *decoder) versionInfo() VersionInfo {
+	return VersionInfo{Path: d.string(), Time: d.varint(), Reason: d.string(), Size: d.varint(),
+		ModTime: d.varint(), Mode: d.mode(), Link: d.bool()}
+}
+
+func (m RestoreVersion) appendBody(b []byte) []byte {
+	b = appendString(b, m.Path)
+	b = appendVarint(b, m.Time)
+	b = appendString(b, m.Reason)
+	return appendString(b, m.To)
 }
 
 func (m DigestList) appendBody(b []byte) []byte {
@@ -715,6 +786,17 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		m = Watch{Exclude: d.strings()}
 	case TypeChanged:
 		m = Changed{Paths: d.strings(), Rescan: d.bool()}
+	case TypeListVersions:
+		m = ListVersions{Prefix: d.string()}
+	case TypeVersionList:
+		n := d.count()
+		vs := make([]VersionInfo, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			vs = append(vs, d.versionInfo())
+		}
+		m = VersionList{Versions: vs}
+	case TypeRestoreVersion:
+		m = RestoreVersion{Path: d.string(), Time: d.varint(), Reason: d.string(), To: d.string()}
 	case TypeDigests:
 		n := d.count()
 		es := make([]tree.Entry, 0, n)

@@ -314,6 +314,10 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 		return s.dataSession(st, ep, m)
 	case control.Watch:
 		return s.watch(st, root, m)
+	case control.ListVersions:
+		return s.listVersions(st, root, m)
+	case control.RestoreVersion:
+		return s.restoreVersion(st, root, m)
 	}
 	return st.reply(protocolError("%T is not a request", req), nil)
 }

@@ -132,10 +132,11 @@ function card(job) {
   const stop = el("button", "stop", "Stop");
   const resume = el("button", "resume", "Resume");
   const sync = el("button", "sync", "Sync now");
+  const versions = el("button", "versions-toggle", "Versions");
   stop.addEventListener("click", () => act(job.name, "stop"));
   resume.addEventListener("click", () => act(job.name, "resume"));
   sync.addEventListener("click", () => act(job.name, "sync-now"));
-  actions.append(sync, stop, resume);
+  actions.append(sync, stop, resume, versions);
   head.append(name, state, next, actions);
   const paths = el("div", "paths");
   const halt = el("div", "halt");
@@ -149,9 +150,15 @@ function card(job) {
   const transfers = el("ul", "transfers");
   const last = el("div", "last");
   const conflicts = el("ul", "conflicts");
-  root.append(head, paths, halt, bar, progress, transfers, last, conflicts);
+  const kept = el("div", "versions");
+  kept.hidden = true;
+  versions.addEventListener("click", () => {
+    kept.hidden = !kept.hidden;
+    if (!kept.hidden) loadVersions(job.name, "");
+  });
+  root.append(head, paths, halt, bar, progress, transfers, last, conflicts, kept);
   document.getElementById("jobs").append(root);
-  c = { root, parts: { state, next, stop, resume, sync, paths, halt, haltWhy, haltFix, bar, fill, progress, transfers, last, conflicts } };
+  c = { root, parts: { state, next, stop, resume, sync, paths, halt, haltWhy, haltFix, bar, fill, progress, transfers, last, conflicts, kept } };
   cards.set(job.name, c);
   return c;
 }
@@ -241,6 +248,47 @@ async function loadConflicts(job, now) {
       el("span", "reason", rec.reason + (names ? ": " + names : "") + (rec.copy ? ", your copy: " + shown(rec.copy) : "")), btn);
     return li;
   }));
+}
+
+// loadVersions lists the job's kept versions, both sides, each with a
+// Restore button; note is shown above the list (what the last restore did).
+async function loadVersions(name, note) {
+  const c = cards.get(name);
+  if (!c) return;
+  const box = c.parts.kept;
+  let list;
+  try {
+    list = await api("GET", jobPath(name, "versions"));
+  } catch (err) {
+    box.replaceChildren(el("p", "error", "versions: " + shown(err.message)));
+    return;
+  }
+  const items = [];
+  if (note) items.push(el("p", "versions-note", note));
+  for (const e of list.errors || []) items.push(el("p", "error", "the " + e.side + " side: " + shown(e.error)));
+  if (!list.versions.length) items.push(el("p", "muted", "no kept versions"));
+  const ul = el("ul", "version-list");
+  ul.append(...list.versions.map(v => {
+    const li = el("li", "version");
+    li.setAttribute("data-side", v.side);
+    const btn = el("button", "restore", "Restore");
+    btn.addEventListener("click", async () => {
+      try {
+        const done = await api("POST", jobPath(name, "restore"), { path: v.path, side: v.side, version: v.number });
+        const what = done.restored.map(r => shown(r.path)).join(", ");
+        showError("");
+        loadVersions(name, "restored " + what + " on the " + v.side + " side; the next pass syncs it");
+      } catch (err) {
+        showError(shown(name) + ": " + shown(err.message));
+      }
+    });
+    li.append(el("span", "path", shown(v.path)),
+      el("span", "meta", v.side + " #" + v.number + ", kept " + new Date(v.time).toLocaleString() + ", " + size(v.size) + ", " + shown(v.why)),
+      btn);
+    return li;
+  }));
+  items.push(ul);
+  box.replaceChildren(...items);
 }
 
 function drawGraph() {
