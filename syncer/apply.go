@@ -733,16 +733,18 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 	return err
 }
 
-// progress counts bytes in place and reports them; those not reused
-// crossed the link and count as sent for the file's path.
-func (a *applier) progress(p string, delta int64, reused bool) {
-	a.mu.Lock()
-	a.bytesDone += delta
-	if !reused {
-		a.sent[p] += delta
+// progressTo counts bytes written to side s and reports them; those not
+// reused crossed the link and count as sent for the file's path.
+func (a *applier) progressTo(s int) endpoint.Progress {
+	return func(p string, delta int64, reused bool) {
+		a.mu.Lock()
+		a.bytesDone += delta
+		if !reused {
+			a.sent[p] += delta
+		}
+		a.mu.Unlock()
+		a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta, Reused: reused, To: sideNames[s]})
 	}
-	a.mu.Unlock()
-	a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta, Reused: reused})
 }
 
 // event stamps totals and time on ev and hands it to the observer.
@@ -826,6 +828,7 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 	for i, op := range todo {
 		items[i] = endpoint.Transfer{Source: op.Entry, Expect: op.Expect}
 	}
+	progress := a.progressTo(s)
 	if b, download, ok := a.batchFor(s); ok {
 		if a.opts.Slots != nil {
 			if err := a.opts.Slots.Acquire(ctx); err != nil {
@@ -835,9 +838,9 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 		}
 		var errs []error
 		if download {
-			errs = b.Download(ctx, items, dst, a.progress)
+			errs = b.Download(ctx, items, dst, progress)
 		} else {
-			errs = b.Upload(ctx, items, src, a.progress)
+			errs = b.Upload(ctx, items, src, progress)
 		}
 		for i, op := range todo {
 			var err error
@@ -862,7 +865,7 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 		}
 	}
 	copyOne := func(ctx context.Context, op Op) error {
-		err := copyFile(ctx, src, dst, endpoint.Transfer{Source: op.Entry, Expect: op.Expect}, a.progress)
+		err := copyFile(ctx, src, dst, endpoint.Transfer{Source: op.Entry, Expect: op.Expect}, progress)
 		return a.done(ctx, s, op, err)
 	}
 	g, gctx := errgroup.WithContext(ctx)

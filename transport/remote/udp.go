@@ -444,25 +444,42 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 }
 
 // session is a running data session whose rate policy SetBandwidth
-// changes live.
+// changes live, and whose figures Link reads.
 type session struct {
 	set       func(cc.Config)
+	stats     func() data.Stats
 	download  bool
 	serverCap int64
 }
 
-func (e *Endpoint) track(s interface{ SetConfig(cc.Config) }, download bool, serverCap int64) func() {
+// liveSession is a data session's sender or receiver, as track uses it.
+type liveSession interface {
+	SetConfig(cc.Config)
+	Stats() data.Stats
+}
+
+var (
+	_ liveSession = (*data.Sender)(nil)
+	_ liveSession = (*data.Receiver)(nil)
+)
+
+func (e *Endpoint) track(s liveSession, download bool, serverCap int64) func() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.nextSession++
 	id := e.nextSession
-	e.sessions[id] = session{set: s.SetConfig, download: download, serverCap: serverCap}
+	e.sessions[id] = session{set: s.SetConfig, stats: s.Stats, download: download, serverCap: serverCap}
 	// Caps changed since the session was negotiated apply from its start.
 	s.SetConfig(ratesFor(e.opts.Bandwidth, limitFor(e.opts.Bandwidth, download), serverCap))
 	return func() {
+		// The session's last figures move to the ended total under the
+		// same lock that removes it, so Link never sees its bytes twice
+		// or not at all.
+		st := s.Stats()
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		delete(e.sessions, id)
+		e.ended.add(st)
 	}
 }
 
