@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -113,6 +114,9 @@ type remoteOptions struct {
 	// limits, when set, carries the job's caps as they change while the
 	// remote is open (agent.Limits.Load); transfers in flight follow them.
 	limits func() (config.Bandwidth, <-chan struct{})
+	// onRemote, when set, is told of each ferry:// remote made for a job
+	// (the agent's metrics read its traffic).
+	onRemote func(job string, ep *remote.Endpoint)
 }
 
 // openedJob is both sides of a job.
