@@ -700,7 +700,8 @@ func (r *runner) openEndpoints(ctx context.Context, db *snapshot.DB, kept Remote
 		local, remote, err = r.a.opts.Open(ctx, job)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("unable to open the folders of job %q: %w", r.job.Name, err)
+		// The opener's errors name the job (status and the log do too).
+		return nil, nil, fmt.Errorf("unable to open the folders: %w", err)
 	}
 	if kept != nil && remote != endpoint.Endpoint(kept) {
 		r.closeEndpoints(remote)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -96,6 +97,10 @@ func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string,
 	// entries, in the same snapshot database.
 	fs, err := localfs.New(root, localfs.Options{Cache: cache, Chunks: cache, PartialSuffix: job.PartialSuffix, Log: log})
 	if err != nil {
+		var re *localfs.RootError
+		if errors.As(err, &re) {
+			return nil, &folderError{side: side, job: job.Name, err: re}
+		}
 		return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
 	}
 	return &cachedFolder{FS: fs, cache: cache}, nil
@@ -150,3 +155,29 @@ func openJob(ctx context.Context, cfg *config.Config, job *config.Job, db *snaps
 	}
 	return o, nil
 }
+
+// folderError is a job's folder on this machine that cannot be opened:
+// the folder's problem said once, with the job and what to do.
+type folderError struct {
+	side, job string
+	err       *localfs.RootError
+}
+
+func (e *folderError) Error() string {
+	key := "local:"
+	if e.side == syncer.SideRemote {
+		key = "remote:"
+	}
+	root := e.err.Root
+	switch {
+	case errors.Is(e.err, fs.ErrNotExist):
+		return fmt.Sprintf("job %s: %s folder %s does not exist; create it, or correct %s in the jobs file", e.job, e.side, root, key)
+	case e.err.NotDir:
+		return fmt.Sprintf("job %s: %s %s is a file, not a folder; correct %s in the jobs file", e.job, key, root, key)
+	case errors.Is(e.err, fs.ErrPermission):
+		return fmt.Sprintf("job %s: %s folder %s cannot be read (permission denied); give the user running ferry access to it", e.job, e.side, root)
+	}
+	return fmt.Sprintf("job %s: %s side: %v", e.job, e.side, e.err)
+}
+
+func (e *folderError) Unwrap() error { return e.err }
