@@ -57,6 +57,8 @@ type applier struct {
 	// inTheWay holds the paths left undone because a file ferry did not
 	// create is in the way (ErrInTheWay), with the reason.
 	inTheWay []snapshot.ProblemPath
+	// diskLow holds the sides warnDiskSpace found short of space.
+	diskLow []snapshot.DiskSpaceLow
 	// blocked holds, per side, paths whose op did not happen: nothing at or
 	// below them is attempted on that side this pass.
 	blocked               [2]map[string]bool
@@ -108,6 +110,7 @@ func (a *applier) fill(rec *snapshot.PassRecord) {
 	rec.Problems += len(a.inTheWay)
 	slices.SortFunc(a.inTheWay, func(x, y snapshot.ProblemPath) int { return strings.Compare(x.Path, y.Path) })
 	rec.ProblemPaths = append(rec.ProblemPaths, a.inTheWay[:min(len(a.inTheWay), snapshot.MaxProblemPaths-len(rec.ProblemPaths))]...)
+	rec.DiskSpaceLow = slices.Clone(a.diskLow)
 }
 
 func (a *applier) ops(side int) []Op {
@@ -757,7 +760,7 @@ func (a *applier) event(ev Event) {
 	a.opts.Observer(ev)
 }
 
-// warnDiskSpace logs when a side that receives files would be left with
+// warnDiskSpace logs, and keeps for the pass record, when a side that receives files would be left with
 // less than the job's disk_space_warning share free. A share of 0 turns the
 // warning off: the default (5%) comes from the jobs file's loader, so an
 // explicit 0 is not mistaken for "not set".
@@ -788,6 +791,10 @@ func (a *applier) warnDiskSpace(ctx context.Context) {
 			a.opts.Log.Warn("disk space low", "job", a.opts.Job.Name, "side", sideNames[s],
 				"free_bytes", sp.Free, "needed_bytes", need, "total_bytes", sp.Total,
 				"warning_share", share)
+			// Kept in the pass record too, so status and the page show it.
+			a.mu.Lock()
+			a.diskLow = append(a.diskLow, snapshot.DiskSpaceLow{Side: sideNames[s], Free: sp.Free, Needed: need, Total: sp.Total, Share: share})
+			a.mu.Unlock()
 		}
 	}
 }
