@@ -756,7 +756,8 @@ func (r *runner) openEndpoints(ctx context.Context, db *snapshot.DB, kept Remote
 		local, remote, err = r.a.opts.Open(ctx, job)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("unable to open the folders of job %q: %w", r.job.Name, err)
+		// The opener's errors name the job (status and the log do too).
+		return nil, nil, fmt.Errorf("unable to open the folders: %w", err)
 	}
 	if kept != nil && remote != endpoint.Endpoint(kept) {
 		r.closeEndpoints(remote)
@@ -791,12 +792,14 @@ func (r *runner) syncOptions(local, remote endpoint.Endpoint, db *snapshot.DB) s
 	job := r.job
 	job.Bandwidth = r.limits.Bandwidth()
 	return syncer.Options{
-		Job:        job,
-		Local:      local,
-		Remote:     remote,
-		DB:         db,
-		Observer:   r.observe,
-		Log:        r.log,
+		Job:      job,
+		Local:    local,
+		Remote:   remote,
+		DB:       db,
+		Observer: r.observe,
+		// The syncer names the job in every line it logs: r.log, which
+		// does too, would write "job" twice.
+		Log:        r.a.log,
 		Now:        r.a.clock.Now,
 		Slots:      r.a.slots.For(r.job.Name),
 		ConfigFile: r.a.configFile(),
@@ -906,31 +909,54 @@ func (l *loop) opEnded(res opResult) {
 	r.prog.finish()
 	r.mu.Unlock()
 	end := passOK
+	// One line per pass: its summary, how it ended and what follows.
+	level, msg, args := slog.LevelInfo, "pass finished", passSummary(res.rec)
 	switch {
 	case interrupted:
 		end = passInterrupted
-		r.log.Info("pass interrupted", "why", cause)
+		args = append(args, "result", "interrupted", "why", cause)
 	case errors.Is(res.err, syncer.ErrHalted):
 		end = passHalted
+		level = slog.LevelWarn
+		args = append(args, "result", "halted")
 		var h *syncer.HaltError
 		if errors.As(res.err, &h) {
 			l.halt = &h.Halt
-			r.log.Warn("pass halted", "kind", h.Kind, "reason", h.Reason(), "fix", h.Fix())
+			args = append(args, "kind", h.Kind, "reason", h.Reason(), "fix", h.Fix())
 		} else {
-			r.log.Warn("pass halted", "reason", res.err)
+			args = append(args, "reason", res.err)
 		}
 	case res.err != nil:
 		end = passFailed
+		args = append(args, "result", "failed", "err", res.err)
 	default:
 		l.halt = nil
+		args = append(args, "result", "done")
 	}
 	l.s = l.s.OnEnded(now, end)
 	if end == passFailed {
 		if retry, left := l.s.Retrying(); retry {
-			r.log.Warn("pass failed; retrying", "err", res.err, "in", r.job.Retry.Interval, "retries_left", left)
+			level, msg = slog.LevelWarn, "pass failed; retrying"
+			args = append(args, "in", r.job.Retry.Interval, "retries_left", left)
 		} else {
-			r.log.Error("pass failed; giving up until the next scheduled pass", "err", res.err)
+			level, msg = slog.LevelError, "pass failed; giving up until the next scheduled pass"
 		}
+	}
+	r.log.Log(l.ctx, level, msg, args...)
+}
+
+// passSummary is what a pass record says in the log: counts, bytes and
+// duration.
+func passSummary(rec snapshot.PassRecord) []any {
+	var took time.Duration
+	if !rec.Start.IsZero() && rec.End.After(rec.Start) {
+		took = rec.End.Sub(rec.Start)
+	}
+	return []any{
+		"created", rec.Created, "updated", rec.Updated, "deleted", rec.Deleted,
+		"renamed", rec.Renamed, "copied", rec.Copied, "conflicts", rec.Conflicts,
+		"problems", rec.Problems, "skipped", rec.Skipped,
+		"bytes", rec.Bytes, "in_sync_bytes", rec.InSync, "seconds", took.Seconds(),
 	}
 }
 

@@ -113,11 +113,44 @@ type FS struct {
 
 var _ endpoint.Endpoint = (*FS)(nil)
 
-// New opens the folder root, which must exist and be a directory.
+// RootError is a folder New cannot open: it does not exist, is not a
+// directory or cannot be read. Its message names the folder once.
+type RootError struct {
+	Root   string
+	NotDir bool // root is there, but is not a directory
+	Err    error
+}
+
+func (e *RootError) Error() string {
+	switch {
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return fmt.Sprintf("folder %s does not exist", e.Root)
+	case e.NotDir || errors.Is(e.Err, syscall.ENOTDIR):
+		return fmt.Sprintf("%s is not a folder", e.Root)
+	case errors.Is(e.Err, fs.ErrPermission):
+		return fmt.Sprintf("folder %s cannot be read (permission denied)", e.Root)
+	}
+	cause := e.Err
+	var pe *fs.PathError
+	if errors.As(cause, &pe) {
+		cause = pe.Err // it would name the folder again
+	}
+	return fmt.Sprintf("unable to open folder %s: %v", e.Root, cause)
+}
+
+func (e *RootError) Unwrap() error { return e.Err }
+
+// New opens the folder root, which must exist and be a directory; when it
+// cannot, the error is a *RootError.
 func New(root string, opts Options) (*FS, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
-		return nil, fmt.Errorf("unable to open folder %q (check that it exists and is a readable directory): %w", root, err)
+		re := &RootError{Root: root, Err: err}
+		// os.OpenRoot says "not a directory" in words only.
+		if fi, serr := os.Stat(root); serr == nil && !fi.IsDir() {
+			re.NotDir = true
+		}
+		return nil, re
 	}
 	dirs, err := newDirCache(r)
 	if err != nil {

@@ -40,6 +40,10 @@ type PassRecord struct {
 	// during this pass and replaced by a fresh one: the pass had no
 	// trustworthy ancestor, so it deleted nothing.
 	Recovered *Recovery `json:"recovered,omitempty"`
+	// DiskSpaceLow names each side this pass wrote files to that it
+	// expected to leave with less free space than the job's
+	// disk_space_warning share.
+	DiskSpaceLow []DiskSpaceLow `json:"disk_space_low,omitempty"`
 	// Err is a failure other than a halt.
 	Err string `json:"err,omitempty"`
 	// Interrupted: the pass was cancelled (Ctrl-C, the agent stopping or
@@ -59,4 +63,23 @@ type ProblemPath struct {
 	Side    string `json:"side"` // "local" or "remote"
 	Path    string `json:"path"`
 	Problem string `json:"problem"`
+}
+
+// DiskSpaceLow is a side left short of free space by a pass's transfers:
+// the space before them, what they needed, and the share under which
+// ferry warns.
+type DiskSpaceLow struct {
+	Side   string  `json:"side"` // "local" or "remote"
+	Free   uint64  `json:"free_bytes"`
+	Needed uint64  `json:"needed_bytes"`
+	Total  uint64  `json:"total_bytes"`
+	Share  float64 `json:"warning_share"` // 0.05 is 5%
+}
+
+// Left is the free space the side would have after the transfers.
+func (d DiskSpaceLow) Left() uint64 {
+	if d.Free > d.Needed {
+		return d.Free - d.Needed
+	}
+	return 0
 }

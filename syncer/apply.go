@@ -59,6 +59,8 @@ type applier struct {
 	// inTheWay holds the paths left undone because a file ferry did not
 	// create is in the way (ErrInTheWay), with the reason.
 	inTheWay []snapshot.ProblemPath
+	// diskLow holds the sides warnDiskSpace found short of space.
+	diskLow []snapshot.DiskSpaceLow
 	// blocked holds, per side, paths whose op did not happen: nothing at or
 	// below them is attempted on that side this pass.
 	blocked               [2]map[string]bool
@@ -115,6 +117,7 @@ func (a *applier) fill(rec *snapshot.PassRecord) {
 	rec.Problems += len(a.inTheWay)
 	slices.SortFunc(a.inTheWay, func(x, y snapshot.ProblemPath) int { return strings.Compare(x.Path, y.Path) })
 	rec.ProblemPaths = append(rec.ProblemPaths, a.inTheWay[:min(len(a.inTheWay), snapshot.MaxProblemPaths-len(rec.ProblemPaths))]...)
+	rec.DiskSpaceLow = slices.Clone(a.diskLow)
 }
 
 func (a *applier) ops(side int) []Op {
@@ -744,16 +747,18 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 	return err
 }
 
-// progress counts bytes in place and reports them; those not reused
-// crossed the link and count as sent for the file's path.
-func (a *applier) progress(p string, delta int64, reused bool) {
-	a.mu.Lock()
-	a.bytesDone += delta
-	if !reused {
-		a.sent[p] += delta
+// progressTo counts bytes written to side s and reports them; those not
+// reused crossed the link and count as sent for the file's path.
+func (a *applier) progressTo(s int) endpoint.Progress {
+	return func(p string, delta int64, reused bool) {
+		a.mu.Lock()
+		a.bytesDone += delta
+		if !reused {
+			a.sent[p] += delta
+		}
+		a.mu.Unlock()
+		a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta, Reused: reused, To: sideNames[s]})
 	}
-	a.mu.Unlock()
-	a.event(Event{Phase: PhaseTransferring, Path: p, Delta: delta, Reused: reused})
 }
 
 // moving is a file a pass transfers: its size, and whether it comes to
@@ -783,7 +788,7 @@ func (a *applier) event(ev Event) {
 	a.opts.Observer(ev)
 }
 
-// warnDiskSpace logs when a side that receives files would be left with
+// warnDiskSpace logs, and keeps for the pass record, when a side that receives files would be left with
 // less than the job's disk_space_warning share free. A share of 0 turns the
 // warning off: the default (5%) comes from the jobs file's loader, so an
 // explicit 0 is not mistaken for "not set".
@@ -814,6 +819,10 @@ func (a *applier) warnDiskSpace(ctx context.Context) {
 			a.opts.Log.Warn("disk space low", "job", a.opts.Job.Name, "side", sideNames[s],
 				"free_bytes", sp.Free, "needed_bytes", need, "total_bytes", sp.Total,
 				"warning_share", share)
+			// Kept in the pass record too, so status and the page show it.
+			a.mu.Lock()
+			a.diskLow = append(a.diskLow, snapshot.DiskSpaceLow{Side: sideNames[s], Free: sp.Free, Needed: need, Total: sp.Total, Share: share})
+			a.mu.Unlock()
 		}
 	}
 }
@@ -854,6 +863,7 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 	for i, op := range todo {
 		items[i] = endpoint.Transfer{Source: op.Entry, Expect: op.Expect}
 	}
+	progress := a.progressTo(s)
 	if b, download, ok := a.batchFor(s); ok {
 		if a.opts.Slots != nil {
 			if err := a.opts.Slots.Acquire(ctx); err != nil {
@@ -863,9 +873,9 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 		}
 		var errs []error
 		if download {
-			errs = b.Download(ctx, items, dst, a.progress)
+			errs = b.Download(ctx, items, dst, progress)
 		} else {
-			errs = b.Upload(ctx, items, src, a.progress)
+			errs = b.Upload(ctx, items, src, progress)
 		}
 		for i, op := range todo {
 			var err error
@@ -890,7 +900,7 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 		}
 	}
 	copyOne := func(ctx context.Context, op Op) error {
-		err := copyFile(ctx, src, dst, endpoint.Transfer{Source: op.Entry, Expect: op.Expect}, a.progress)
+		err := copyFile(ctx, src, dst, endpoint.Transfer{Source: op.Entry, Expect: op.Expect}, progress)
 		return a.done(ctx, s, op, err)
 	}
 	g, gctx := errgroup.WithContext(ctx)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -263,11 +265,16 @@ func TestLowDiskSpaceIsLogged(t *testing.T) {
 	var logs bytes.Buffer
 	o := e.options()
 	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
-	if _, err := syncer.Pass(context.Background(), o); err != nil {
+	rec, err := syncer.Pass(context.Background(), o)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "disk space low") || !strings.Contains(logs.String(), "side=local") {
 		t.Errorf("no low-space warning for the local side in:\n%s", logs.String())
+	}
+	want := []snapshot.DiskSpaceLow{{Side: syncer.SideLocal, Free: 1 << 20, Needed: 1, Total: 100 << 20, Share: 0.05}}
+	if !slices.Equal(rec.DiskSpaceLow, want) {
+		t.Errorf("pass record's disk_space_low = %+v, want %+v", rec.DiskSpaceLow, want)
 	}
 }
 

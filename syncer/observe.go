@@ -29,7 +29,10 @@ type Event struct {
 	// Reused: the Delta bytes did not cross the link; the receiving side
 	// took them from content it held (a block delta's chunks of the
 	// current version, a resumed partial).
-	Reused   bool
+	Reused bool
+	// To is the side the Delta bytes were written to (SideLocal or
+	// SideRemote).
+	To       string
 	FileDone bool
 	Err      error
 	// Op is the kind of change that finished (with FileDone); From, for

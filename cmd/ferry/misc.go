@@ -77,11 +77,17 @@ func versionLine() string {
 	return formatVersion(bi, ok)
 }
 
-// formatVersion renders "ferry VERSION (commit REV, GO)": the module
-// version, "devel" when the build has none, and the VCS commit the binary
-// was built from, "+dirty" when the tree had changes.
+// formatVersion renders "ferry VERSION (commit REV, GO)" from buildVersion.
 func formatVersion(bi *debug.BuildInfo, ok bool) string {
-	v, commit, goVersion := "devel", "unknown", "unknown"
+	v, commit, goVersion := buildVersion(bi, ok)
+	return fmt.Sprintf("ferry %s (commit %s, %s)", v, commit, goVersion)
+}
+
+// buildVersion is what `ferry --version` and ferry_build_info say: the
+// module version, "devel" when the build has none, and the VCS commit the
+// binary was built from, "+dirty" when the tree had changes.
+func buildVersion(bi *debug.BuildInfo, ok bool) (v, commit, goVersion string) {
+	v, commit, goVersion = "devel", "unknown", "unknown"
 	if ok {
 		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
@@ -103,5 +109,5 @@ func formatVersion(bi *debug.BuildInfo, ok bool) string {
 			commit += "+dirty"
 		}
 	}
-	return fmt.Sprintf("ferry %s (commit %s, %s)", v, commit, goVersion)
+	return v, commit, goVersion
 }

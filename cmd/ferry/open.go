@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/tree"
 	"github.com/ferry-sync/ferry/versions"
 )
@@ -117,6 +119,10 @@ func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string,
 		if opts.Versions != nil {
 			opts.Versions.Close()
 		}
+		var re *localfs.RootError
+		if errors.As(err, &re) {
+			return nil, &folderError{side: side, job: job.Name, err: re}
+		}
 		return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
 	}
 	return &cachedFolder{FS: fs, cache: cache, versions: opts.Versions}, nil
@@ -135,6 +141,9 @@ type remoteOptions struct {
 	// limits, when set, carries the job's caps as they change while the
 	// remote is open (agent.Limits.Load); transfers in flight follow them.
 	limits func() (config.Bandwidth, <-chan struct{})
+	// onRemote, when set, is told of each ferry:// remote made for a job
+	// (the agent's metrics read its traffic).
+	onRemote func(job string, ep *remote.Endpoint)
 }
 
 // openedJob is both sides of a job.
@@ -168,3 +177,29 @@ func openJob(ctx context.Context, cfg *config.Config, job *config.Job, db *snaps
 	}
 	return o, nil
 }
+
+// folderError is a job's folder on this machine that cannot be opened:
+// the folder's problem said once, with the job and what to do.
+type folderError struct {
+	side, job string
+	err       *localfs.RootError
+}
+
+func (e *folderError) Error() string {
+	key := "local:"
+	if e.side == syncer.SideRemote {
+		key = "remote:"
+	}
+	root := e.err.Root
+	switch {
+	case errors.Is(e.err, fs.ErrNotExist):
+		return fmt.Sprintf("job %s: %s folder %s does not exist; create it, or correct %s in the jobs file", e.job, e.side, root, key)
+	case e.err.NotDir:
+		return fmt.Sprintf("job %s: %s %s is a file, not a folder; correct %s in the jobs file", e.job, key, root, key)
+	case errors.Is(e.err, fs.ErrPermission):
+		return fmt.Sprintf("job %s: %s folder %s cannot be read (permission denied); give the user running ferry access to it", e.job, e.side, root)
+	}
+	return fmt.Sprintf("job %s: %s side: %v", e.job, e.side, e.err)
+}
+
+func (e *folderError) Unwrap() error { return e.err }

@@ -21,10 +21,17 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 	if err != nil {
 		return nil, err
 	}
+	var ep *remote.Endpoint
 	if ro.lazy {
-		return remote.New(opts)
+		ep, err = remote.New(opts)
+	} else {
+		ep, err = remote.Dial(ctx, opts)
 	}
-	return remote.Dial(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	ro.made(job, ep)
+	return ep, nil
 }
 
 // keepRemote prepares the remote a running job keeps between passes; it
@@ -38,7 +45,15 @@ func keepRemote(cfg *config.Config, job *config.Job, ro remoteOptions) (agent.Re
 	if err != nil {
 		return nil, err
 	}
+	ro.made(job, ep)
 	return ep, nil
+}
+
+// made tells ro.onRemote, if set, about a remote just made for job.
+func (ro remoteOptions) made(job *config.Job, ep *remote.Endpoint) {
+	if ro.onRemote != nil {
+		ro.onRemote(job.Name, ep)
+	}
 }
 
 func remoteOptionsFor(cfg *config.Config, job *config.Job, ro remoteOptions) (remote.Options, error) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/ferry-sync/ferry/service/metrics"
 	"github.com/ferry-sync/ferry/service/web"
 	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/transport/remote"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -76,7 +78,9 @@ type runOptions struct {
 // runAgent runs the agent with its control socket, and the HTTP listener
 // when asked, until ctx is done. SIGHUP reloads the config file.
 func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) error {
-	m := metrics.New(time.Now)
+	v, commit, goVersion := buildVersion(debug.ReadBuildInfo())
+	m := metrics.New(time.Now, metrics.Build{Version: v, Commit: commit, GoVersion: goVersion})
+	ro.remote.onRemote = func(job string, ep *remote.Endpoint) { m.Track(job, linkOf(ep)) }
 	open := func(ctx context.Context, req agent.OpenRequest) (endpoint.Endpoint, endpoint.Endpoint, error) {
 		if req.Remote != nil {
 			// The job keeps its remote between passes: only the local
@@ -114,6 +118,8 @@ func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) er
 	// The versions endpoints read the jobs file the agent runs now.
 	current := &atomic.Pointer[config.Config]{}
 	current.Store(cfg)
+	// Every job's series exist from start-up, before any scrape.
+	m.Update(a.Jobs())
 	h := api.NewHandler(a, api.Options{Token: ro.token, Page: web.Handler(), Metrics: m.HandlerWith(a.Jobs), Log: ro.log,
 		Versions: &versionsService{cfg: current, ro: remoteOptions{acceptNewHostKey: ro.remote.acceptNewHostKey, log: ro.remote.log}}})
 	unixLn, err := api.ListenUnix(cfg.SocketPath(), ro.log)
@@ -170,4 +176,16 @@ func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) er
 		return nil
 	}
 	return err
+}
+
+// linkOf reads a remote's traffic for the metrics.
+func linkOf(ep *remote.Endpoint) func() metrics.Link {
+	return func() metrics.Link {
+		l := ep.Traffic()
+		out := metrics.Link{Sent: l.Sent, Received: l.Received, Retransmitted: l.Retransmitted, Lost: l.Lost}
+		for _, s := range l.Sessions {
+			out.Sessions = append(out.Sessions, metrics.Session{RTT: s.RTT, Target: s.Target})
+		}
+		return out
+	}
 }

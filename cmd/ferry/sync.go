@@ -112,6 +112,9 @@ func newSyncCommand() *command {
 			if rec.Recovered != nil {
 				fmt.Fprint(e.stdout, "warning: "+render.Recovered(*rec.Recovered))
 			}
+			for _, d := range rec.DiskSpaceLow {
+				fmt.Fprint(e.stdout, "warning: "+render.DiskSpaceLow(d))
+			}
 			if s := transportSummary(o.remote); s != "" {
 				fmt.Fprintln(e.stdout, s)
 			}

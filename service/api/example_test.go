@@ -21,7 +21,7 @@ func Example() {
 		token    = ""               // --token; required beyond loopback
 		log      = slog.Default()
 	)
-	m := metrics.New(nil) // also pass m.Observe to the agent's Observer
+	m := metrics.New(nil, metrics.Build{Version: "v1.0.0"}) // also pass m.Observe to the agent's Observer, and m.Track each remote
 	h := api.NewHandler(agent, api.Options{Token: token, Page: web.Handler(), Metrics: m.HandlerWith(agent.Jobs), Log: log})
 
 	sock, err := api.ListenUnix(filepath.Join(stateDir, "ferry.sock"), log)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ferry-sync/ferry/agent"
@@ -16,48 +17,47 @@ import (
 // state and exactly one of them is 1.
 var states = []agent.State{agent.Idle, agent.Scanning, agent.Transferring, agent.Halted, agent.Stopped}
 
-// TransportDelta is what a transfer moved on the network since it last
-// reported.
-type TransportDelta struct {
-	SentBytes, ReceivedBytes int64
-	Retransmits, Lost        int64 // packets
+// Label values, each set at zero for a job when it is first seen.
+var (
+	directions  = []string{"sent", "received"}
+	fileResults = []string{"ok", "error"}
+	reuseHows   = []string{"renamed", "copied"}
+	passResults = []string{"done", "halted"}
+)
+
+// Build is what ferry_build_info says about the binary.
+type Build struct {
+	Version, Commit, GoVersion string
 }
 
 // Metrics holds ferry's collectors on a registry of its own. Safe for
 // concurrent use; Observe never blocks on I/O.
 type Metrics struct {
-	reg *prometheus.Registry
-	now func() time.Time
+	reg  *prometheus.Registry
+	now  func() time.Time
+	link *linkCollector
 
 	mu        sync.Mutex
 	passStart map[string]time.Time
 	jobs      map[string]bool // jobs seen in the last Update
 
-	fileBytes    *prometheus.CounterVec
-	inSync       *prometheus.CounterVec
+	synced       *prometheus.CounterVec
+	transferred  *prometheus.CounterVec
 	files        *prometheus.CounterVec
 	reused       *prometheus.CounterVec
 	passes       *prometheus.CounterVec
 	halts        *prometheus.CounterVec
 	passDuration *prometheus.HistogramVec
-	sent         *prometheus.CounterVec
-	received     *prometheus.CounterVec
-	retransmits  *prometheus.CounterVec
-	lost         *prometheus.CounterVec
 
-	state      *prometheus.GaugeVec
-	conflicts  *prometheus.GaugeVec
-	rate       *prometheus.GaugeVec
-	targetRate *prometheus.GaugeVec
-	rtt        *prometheus.GaugeVec
-	retxRatio  *prometheus.GaugeVec
-	inFlight   *prometheus.GaugeVec
-	nextPass   *prometheus.GaugeVec
+	state     *prometheus.GaugeVec
+	conflicts *prometheus.GaugeVec
+	inFlight  *prometheus.GaugeVec
+	nextPass  *prometheus.GaugeVec
 }
 
-// New returns empty metrics. now may be nil (time.Now); it stamps events
-// that carry no time.
-func New(now func() time.Time) *Metrics {
+// New returns metrics with no job yet. now may be nil (time.Now); it
+// stamps events that carry no time.
+func New(now func() time.Time, build Build) *Metrics {
 	if now == nil {
 		now = time.Now
 	}
@@ -71,35 +71,34 @@ func New(now func() time.Time) *Metrics {
 	m := &Metrics{
 		reg:       prometheus.NewRegistry(),
 		now:       now,
+		link:      newLinkCollector(),
 		passStart: map[string]time.Time{},
 		jobs:      map[string]bool{},
 
-		fileBytes: counter("transferred_bytes_total", "File content bytes sent by sync passes, both directions."),
-		inSync:    counter("in_sync_bytes_total", "File content bytes brought in sync by transfers, sent or taken from content the receiving side held (block delta)."),
-		files:     counter("files_transferred_total", "Files whose transfer finished, by result (ok or error).", "result"),
-		reused:    counter("files_reused_total", "Files made on the receiving side from content it already held, sending nothing, by how (renamed or copied).", "how"),
-		passes:    counter("passes_total", "Sync passes finished, by result (done or halted).", "result"),
-		halts:     counter("halts_total", "Sync passes that halted on a safety check."),
+		synced:      counter("synced_bytes_total", "File content bytes brought in sync by transfers, by direction (sent: written to the remote, received: written locally), whether they crossed the link or the receiving side held them (block delta, resume).", "direction"),
+		transferred: counter("transferred_bytes_total", "File content bytes that crossed the link, by direction; the part of ferry_synced_bytes_total that the receiving side did not already hold.", "direction"),
+		files:       counter("files_transferred_total", "Files whose transfer finished, by result (ok or error).", "result"),
+		reused:      counter("files_reused_total", "Files made on the receiving side from content it already held, sending nothing, by how (renamed or copied).", "how"),
+		passes:      counter("passes_total", "Sync passes finished, by result (done or halted).", "result"),
+		halts:       counter("halts_total", "Sync passes that halted on a safety check."),
 		passDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "ferry", Name: "pass_duration_seconds", Help: "Wall time of sync passes, from first to last event.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 12), // 50 ms to about 3 h
 		}, job),
-		sent:        counter("sent_bytes_total", "Bytes the transport sent on the network, retransmissions included."),
-		received:    counter("received_bytes_total", "Bytes the transport received from the network."),
-		retransmits: counter("retransmitted_packets_total", "Data packets the transport sent again."),
-		lost:        counter("lost_packets_total", "Data packets the transport judged lost."),
 
-		state:      gauge("job_state", "1 for the job's current state, 0 for the others.", "state"),
-		conflicts:  gauge("conflicts", "Unresolved conflicts."),
-		rate:       gauge("transfer_rate_bits_per_second", "Recent transfer rate of the current pass."),
-		targetRate: gauge("target_rate_bits_per_second", "Sum of the target rates of transfers in flight."),
-		rtt:        gauge("rtt_seconds", "Largest smoothed round-trip time among transfers in flight."),
-		retxRatio:  gauge("retransmit_ratio", "Largest share of retransmitted packets among transfers in flight (0..1)."),
-		inFlight:   gauge("transfers_in_flight", "Files being transferred now."),
-		nextPass:   gauge("next_pass_timestamp_seconds", "Unix time of the next scheduled pass, 0 if none."),
+		state:     gauge("job_state", "1 for the job's current state, 0 for the others.", "state"),
+		conflicts: gauge("conflicts", "Unresolved conflicts."),
+		inFlight:  gauge("transfers_in_flight", "Files being transferred now."),
+		nextPass:  gauge("next_pass_timestamp_seconds", "Unix time of the next scheduled pass, 0 if none."),
 	}
-	m.reg.MustRegister(m.fileBytes, m.inSync, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
-		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass)
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "ferry", Name: "build_info", Help: "Always 1; the labels say which ferry runs (as ferry --version does).",
+		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "go_version": build.GoVersion},
+	})
+	info.Set(1)
+	m.reg.MustRegister(m.synced, m.transferred, m.files, m.reused, m.passes, m.halts, m.passDuration,
+		m.state, m.conflicts, m.inFlight, m.nextPass, m.link, info,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -121,6 +120,14 @@ func (m *Metrics) HandlerWith(jobs func() []agent.JobStatus) http.Handler {
 	})
 }
 
+// direction names the way bytes written to side to went.
+func direction(to string) string {
+	if to == syncer.SideRemote {
+		return "sent"
+	}
+	return "received"
+}
+
 // Observe feeds one pass event of job; it fits agent.Options.Observer.
 func (m *Metrics) Observe(job string, ev syncer.Event) {
 	at := ev.Time
@@ -128,9 +135,10 @@ func (m *Metrics) Observe(job string, ev syncer.Event) {
 		at = m.now()
 	}
 	if ev.Delta > 0 {
-		m.inSync.WithLabelValues(job).Add(float64(ev.Delta))
+		dir := direction(ev.To)
+		m.synced.WithLabelValues(job, dir).Add(float64(ev.Delta))
 		if !ev.Reused {
-			m.fileBytes.WithLabelValues(job).Add(float64(ev.Delta))
+			m.transferred.WithLabelValues(job, dir).Add(float64(ev.Delta))
 		}
 	}
 	if ev.FileDone {
@@ -171,25 +179,25 @@ func (m *Metrics) Observe(job string, ev syncer.Event) {
 	m.passes.WithLabelValues(job, "done").Inc()
 }
 
-// AddTransport adds what a transfer of job moved on the network.
-func (m *Metrics) AddTransport(job string, d TransportDelta) {
-	add := func(c *prometheus.CounterVec, v int64) {
-		if v > 0 {
-			c.WithLabelValues(job).Add(float64(v))
-		}
-	}
-	add(m.sent, d.SentBytes)
-	add(m.received, d.ReceivedBytes)
-	add(m.retransmits, d.Retransmits)
-	add(m.lost, d.Lost)
-}
+// Track makes link the source of job's network figures: what it returns
+// is read at each scrape. A later Track for the same job (the job's remote
+// was made again) keeps what the earlier source counted and adds the new
+// one's on top.
+func (m *Metrics) Track(job string, link func() Link) { m.link.track(job, link) }
 
-// Update sets the gauges from a status snapshot. Jobs missing from it (a
-// reload removed them) lose all their series.
+// Update sets the gauges from a status snapshot. A job seen for the first
+// time gets every series at zero; jobs missing from it (a reload removed
+// them) lose all their series.
 func (m *Metrics) Update(jobs []agent.JobStatus) {
 	seen := make(map[string]bool, len(jobs))
+	m.mu.Lock()
+	known := m.jobs
+	m.mu.Unlock()
 	for _, j := range jobs {
 		seen[j.Name] = true
+		if !known[j.Name] {
+			m.zero(j.Name)
+		}
 		for _, s := range states {
 			v := 0.0
 			if s == j.State {
@@ -198,17 +206,6 @@ func (m *Metrics) Update(jobs []agent.JobStatus) {
 			m.state.WithLabelValues(j.Name, string(s)).Set(v)
 		}
 		m.conflicts.WithLabelValues(j.Name).Set(float64(j.Conflicts))
-		m.rate.WithLabelValues(j.Name).Set(j.Progress.Rate)
-		var target, retx float64
-		var rtt time.Duration
-		for _, t := range j.Transfers {
-			target += t.TargetRate
-			rtt = max(rtt, t.RTT)
-			retx = max(retx, t.RetransmitPct/100)
-		}
-		m.targetRate.WithLabelValues(j.Name).Set(target)
-		m.rtt.WithLabelValues(j.Name).Set(rtt.Seconds())
-		m.retxRatio.WithLabelValues(j.Name).Set(retx)
 		m.inFlight.WithLabelValues(j.Name).Set(float64(len(j.Transfers)))
 		next := 0.0
 		if !j.NextPass.IsZero() {
@@ -216,6 +213,7 @@ func (m *Metrics) Update(jobs []agent.JobStatus) {
 		}
 		m.nextPass.WithLabelValues(j.Name).Set(next)
 	}
+	m.link.jobs(seen)
 	m.mu.Lock()
 	var gone []string
 	for name := range m.jobs {
@@ -231,11 +229,30 @@ func (m *Metrics) Update(jobs []agent.JobStatus) {
 	}
 }
 
+// zero makes every per-job series of job exist, at zero.
+func (m *Metrics) zero(job string) {
+	for _, d := range directions {
+		m.synced.WithLabelValues(job, d)
+		m.transferred.WithLabelValues(job, d)
+	}
+	for _, r := range fileResults {
+		m.files.WithLabelValues(job, r)
+	}
+	for _, h := range reuseHows {
+		m.reused.WithLabelValues(job, h)
+	}
+	for _, r := range passResults {
+		m.passes.WithLabelValues(job, r)
+	}
+	m.halts.WithLabelValues(job)
+	m.passDuration.WithLabelValues(job)
+}
+
 func (m *Metrics) forget(job string) {
 	l := prometheus.Labels{"job": job}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.fileBytes, m.inSync, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
-		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass,
+		m.synced, m.transferred, m.files, m.reused, m.passes, m.halts, m.passDuration,
+		m.state, m.conflicts, m.inFlight, m.nextPass,
 	} {
 		v.DeletePartialMatch(l)
 	}

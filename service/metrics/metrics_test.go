@@ -70,15 +70,15 @@ func expect(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels
 }
 
 func TestEventsFeedCounters(t *testing.T) {
-	m := New(nil)
+	m := New(nil, Build{})
 	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	for _, ev := range []syncer.Event{
 		{Time: t0, Phase: syncer.PhaseScanning},
-		{Time: t0.Add(time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 1000},
-		{Time: t0.Add(2 * time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 500, FileDone: true},
+		{Time: t0.Add(time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 1000, To: syncer.SideRemote},
+		{Time: t0.Add(2 * time.Second), Phase: syncer.PhaseTransferring, Path: "a", Delta: 500, To: syncer.SideRemote, FileDone: true},
 		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "b", FileDone: true, Err: errors.New("no space")},
-		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "big", Delta: 4000, Reused: true},
-		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "big", Delta: 100},
+		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "big", Delta: 4000, Reused: true, To: syncer.SideLocal},
+		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "big", Delta: 100, To: syncer.SideLocal},
 		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "c", FileDone: true, Op: syncer.OpRename, From: "old"},
 		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "d", FileDone: true, Op: syncer.OpCopy, From: "c"},
 		{Time: t0.Add(3 * time.Second), Phase: syncer.PhaseTransferring, Path: "e", FileDone: true, Op: syncer.OpCopy, From: "c", Err: errors.New("changed")},
@@ -89,14 +89,17 @@ func TestEventsFeedCounters(t *testing.T) {
 	} {
 		m.Observe("docs", ev)
 	}
-	m.Observe("photos", syncer.Event{Time: t0, Phase: syncer.PhaseTransferring, Delta: 7})
-	m.AddTransport("docs", TransportDelta{SentBytes: 1600, ReceivedBytes: 90, Retransmits: 3, Lost: 2})
+	m.Observe("photos", syncer.Event{Time: t0, Phase: syncer.PhaseTransferring, Delta: 7, To: syncer.SideRemote})
 
 	f := scrape(t, m)
 	job := map[string]string{"job": "docs"}
-	expect(t, f, "ferry_transferred_bytes_total", job, 1600)
-	expect(t, f, "ferry_in_sync_bytes_total", job, 5600)
-	expect(t, f, "ferry_transferred_bytes_total", map[string]string{"job": "photos"}, 7)
+	sent := map[string]string{"job": "docs", "direction": "sent"}
+	received := map[string]string{"job": "docs", "direction": "received"}
+	expect(t, f, "ferry_transferred_bytes_total", sent, 1500)
+	expect(t, f, "ferry_transferred_bytes_total", received, 100)
+	expect(t, f, "ferry_synced_bytes_total", sent, 1500)
+	expect(t, f, "ferry_synced_bytes_total", received, 4100)
+	expect(t, f, "ferry_transferred_bytes_total", map[string]string{"job": "photos", "direction": "sent"}, 7)
 	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "ok"}, 3)
 	expect(t, f, "ferry_files_transferred_total", map[string]string{"job": "docs", "result": "error"}, 2)
 	expect(t, f, "ferry_files_reused_total", map[string]string{"job": "docs", "how": "renamed"}, 1)
@@ -105,30 +108,19 @@ func TestEventsFeedCounters(t *testing.T) {
 	expect(t, f, "ferry_passes_total", map[string]string{"job": "docs", "result": "done"}, 1)
 	expect(t, f, "ferry_passes_total", map[string]string{"job": "docs", "result": "halted"}, 1)
 	expect(t, f, "ferry_pass_duration_seconds", job, 2) // sample count
-	expect(t, f, "ferry_sent_bytes_total", job, 1600)
-	expect(t, f, "ferry_received_bytes_total", job, 90)
-	expect(t, f, "ferry_retransmitted_packets_total", job, 3)
-	expect(t, f, "ferry_lost_packets_total", job, 2)
 
 	h := f["ferry_pass_duration_seconds"].Metric[0].Histogram
 	if got := h.GetSampleSum(); got < 4.199 || got > 4.201 {
 		t.Errorf("pass durations sum to %vs, want 4.2s (4s + 200ms)", got)
 	}
-	if _, ok := f["go_goroutines"]; ok {
-		t.Error("the default Go collectors leaked into the private registry")
-	}
 }
 
 func TestStatusFeedsGaugesAndForgetsRemovedJobs(t *testing.T) {
-	m := New(nil)
+	m := New(nil, Build{})
 	next := time.Unix(1_800_000_000, 0)
 	m.Update([]agent.JobStatus{
 		{Name: "docs", State: agent.Transferring, Conflicts: 2, NextPass: next,
-			Progress: agent.Progress{Rate: 84e6},
-			Transfers: []agent.TransferStatus{
-				{Path: "a", TargetRate: 60e6, RTT: 20 * time.Millisecond, RetransmitPct: 1.5},
-				{Path: "b", TargetRate: 40e6, RTT: 35 * time.Millisecond, RetransmitPct: 0.5},
-			}},
+			Transfers: []agent.TransferStatus{{Path: "a"}, {Path: "b"}}},
 		{Name: "mail", State: agent.Halted},
 	})
 	m.Observe("mail", syncer.Event{Phase: syncer.PhaseTransferring, Delta: 5})
@@ -138,10 +130,6 @@ func TestStatusFeedsGaugesAndForgetsRemovedJobs(t *testing.T) {
 	expect(t, f, "ferry_job_state", map[string]string{"job": "docs", "state": "idle"}, 0)
 	expect(t, f, "ferry_job_state", map[string]string{"job": "mail", "state": "halted"}, 1)
 	expect(t, f, "ferry_conflicts", docs, 2)
-	expect(t, f, "ferry_transfer_rate_bits_per_second", docs, 84e6)
-	expect(t, f, "ferry_target_rate_bits_per_second", docs, 100e6)
-	expect(t, f, "ferry_rtt_seconds", docs, 0.035)
-	expect(t, f, "ferry_retransmit_ratio", docs, 0.015)
 	expect(t, f, "ferry_transfers_in_flight", docs, 2)
 	expect(t, f, "ferry_next_pass_timestamp_seconds", docs, 1.8e9)
 
@@ -157,7 +145,7 @@ func TestStatusFeedsGaugesAndForgetsRemovedJobs(t *testing.T) {
 }
 
 func TestConcurrentObserve(t *testing.T) {
-	m := New(nil)
+	m := New(nil, Build{})
 	done := make(chan struct{})
 	for g := range 4 {
 		go func() {
@@ -176,11 +164,11 @@ func TestConcurrentObserve(t *testing.T) {
 	for range 4 {
 		<-done
 	}
-	expect(t, scrape(t, m), "ferry_transferred_bytes_total", map[string]string{"job": "docs"}, 4000)
+	expect(t, scrape(t, m), "ferry_transferred_bytes_total", map[string]string{"job": "docs", "direction": "received"}, 4000)
 }
 
 func TestHandlerWithUpdatesOnScrape(t *testing.T) {
-	m := New(nil)
+	m := New(nil, Build{})
 	state := agent.Idle
 	h := m.HandlerWith(func() []agent.JobStatus { return []agent.JobStatus{{Name: "docs", State: state}} })
 	get := func() map[string]*dto.MetricFamily {

@@ -51,6 +51,11 @@ func Status(w io.Writer, jobs []agent.JobStatus, now time.Time, tty bool) error 
 		if j.Last != nil && j.Last.Recovered != nil {
 			fmt.Fprintf(&notes, "\n%s: %s", name, Recovered(*j.Last.Recovered))
 		}
+		if j.Last != nil {
+			for _, d := range j.Last.DiskSpaceLow {
+				fmt.Fprintf(&notes, "\n%s: %s", name, DiskSpaceLow(d))
+			}
+		}
 		if j.Conflicts > 0 {
 			fmt.Fprintf(&notes, "\n%s has %d unresolved %s; list them with: %s\n",
 				name, j.Conflicts, plural(j.Conflicts, "conflict", "conflicts"), command("conflicts", j))
@@ -90,6 +95,17 @@ func Recovered(r snapshot.Recovery) string {
 	return fmt.Sprintf("the snapshot was damaged (%s), so the last pass had no trustworthy record of the last sync: "+
 		"it deleted nothing, and files that differ on the two sides became conflicts; "+
 		"the damaged file was moved to %s and a fresh one written\n", Clean(r.Reason), Clean(r.MovedTo))
+}
+
+// DiskSpaceLow says that a pass left a side short of disk space, as its
+// own line.
+func DiskSpaceLow(d snapshot.DiskSpaceLow) string {
+	pct := 0.0
+	if d.Total > 0 {
+		pct = 100 * float64(d.Left()) / float64(d.Total)
+	}
+	return fmt.Sprintf("low disk space on the %s side: the last pass needed %s of the %s free, leaving %s (%.1f%% of %s), under the %g%% of disk_space_warning; free some space there\n",
+		Clean(d.Side), Size(int64(d.Needed)), Size(int64(d.Free)), Size(int64(d.Left())), pct, Size(int64(d.Total)), 100*d.Share)
 }
 
 // HaltNote is how every terminal front end shows a halt: the job, the

@@ -40,7 +40,8 @@ func fixture(now time.Time) *apitest.Fake {
 				{Path: "video/talk.mp4", Size: 700 << 20, Done: 210 << 20, Rate: 84e6, TargetRate: 100e6, Policy: "fair"},
 				{Path: "video/" + bidi, Size: 1 << 20, Done: 1 << 10, Rate: 1e6, Policy: "fair"},
 			},
-			Last: &snapshot.PassRecord{Start: now.Add(-5 * time.Minute), End: now.Add(-4 * time.Minute), Created: 3, Updated: 1, Bytes: 5 << 20},
+			Last: &snapshot.PassRecord{Start: now.Add(-5 * time.Minute), End: now.Add(-4 * time.Minute), Created: 3, Updated: 1, Bytes: 5 << 20,
+				DiskSpaceLow: []snapshot.DiskSpaceLow{{Side: "local", Free: 3 << 30, Needed: 2 << 30, Total: 100 << 30, Share: 0.05}}},
 		},
 		{
 			Name: "photos", Local: "/home/ann/photos", Remote: "/mnt/backup/photos",
@@ -143,6 +144,8 @@ func TestPageInBrowser(t *testing.T) {
 		`const t = document.querySelector('section[data-job="docs"] .progress').textContent; return t.includes("1m23s left") ? "1m23s left" : t;`)
 	d.WaitFor("halt reason", "Halted: the local folder /home/ann/mail is empty but held 1200 entries at the last sync; nothing was changed",
 		`return document.querySelector('section[data-job="mail"] .halt-reason').textContent`)
+	d.WaitFor("low disk space", "Low disk space on the local side: the last pass left 1.0 GiB free of 100 GiB (1.0%), under the 5% of disk_space_warning; free some space there.",
+		`const e = document.querySelector('section[data-job="docs"] .disk-low'); return e ? e.textContent : "";`)
 
 	// The hostile file name is text, and nothing it spells came to life.
 	d.WaitFor("hostile conflict", hostile,

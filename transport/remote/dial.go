@@ -263,6 +263,11 @@ type Endpoint struct {
 	nextSession     int
 	lastStats       data.Stats
 	haveStats       bool
+	// ended is the UDP traffic of data sessions that have ended.
+	ended linkCount
+	// tcp counts the bytes of every SSH connection made, through a
+	// proxy or not.
+	tcp tcpCount
 	// stop ends the goroutine that follows Options.Limits.
 	stop chan struct{}
 	// folding is the server folder's answer to Folding, once known.
@@ -491,7 +496,7 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	}
 	// SSH writes each message on its own; a wave of requests must leave in
 	// a few segments, not one each, or it outgrows the congestion window.
-	bc := coalesce.Wrap(nc)
+	bc := coalesce.Wrap(countedConn{Conn: nc, n: &e.tcp})
 	sc, chans, reqs, err := ssh.NewClientConn(bc, e.addr, cfg)
 	stopped := stop()
 	if err != nil {

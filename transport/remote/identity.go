@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -52,9 +53,39 @@ func loadIdentity(file, defaultFile, sock string) (identity, error) {
 		return identity{sock: sock, only: pm.PublicKey, file: file}, nil
 	}
 	if err != nil {
+		if _, _, _, _, perr := ssh.ParseAuthorizedKey(b); perr == nil {
+			return identity{}, &PublicKeyError{File: file}
+		}
 		return identity{}, fmt.Errorf("unable to parse identity %s: %w", file, err)
 	}
 	return identity{signer: signer, file: file}, nil
+}
+
+// PublicKeyError is an identity file that holds a public key (a .pub
+// file, or an authorized_keys line) where the private key belongs.
+type PublicKeyError struct {
+	File string
+}
+
+// Private is the private key's likely path: File without ".pub", or ""
+// when File does not end so.
+func (e *PublicKeyError) Private() string {
+	if p, ok := strings.CutSuffix(e.File, ".pub"); ok && p != "" {
+		return p
+	}
+	return ""
+}
+
+func (e *PublicKeyError) Error() string {
+	msg := fmt.Sprintf("identity %s is a public key; identity: must name the private key", e.File)
+	if p := e.Private(); p != "" {
+		msg += fmt.Sprintf(": set identity: %s", p)
+		if _, err := os.Stat(p); err != nil {
+			msg += " (it does not exist here: copy it from where the key was made)"
+		}
+		return msg
+	}
+	return msg + " it pairs with (the file ssh-keygen wrote beside the .pub)"
 }
 
 // signers returns the keys to offer. With the agent, it connects to it;

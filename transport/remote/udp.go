@@ -445,7 +445,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 }
 
 // session is a running data session whose rate policy SetBandwidth
-// changes live.
+// changes live, and whose figures Link reads.
 type session struct {
 	set       func(cc.Config)
 	download  bool
@@ -488,9 +488,14 @@ func (e *Endpoint) track(s running, c *conn, download bool, serverCap int64) fun
 	// Caps changed since the session was negotiated apply from its start.
 	s.SetConfig(ratesFor(e.opts.Bandwidth, limitFor(e.opts.Bandwidth, download), serverCap))
 	return func() {
+		// The session's last figures move to the ended total under the
+		// same lock that removes it, so Link never sees its bytes twice
+		// or not at all.
+		st := s.Stats()
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		delete(e.sessions, id)
+		e.ended.add(st)
 	}
 }
 

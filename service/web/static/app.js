@@ -149,6 +149,7 @@ function card(job) {
   const progress = el("div", "progress muted");
   const transfers = el("ul", "transfers");
   const last = el("div", "last");
+  const disk = el("div", "disk");
   const conflicts = el("ul", "conflicts");
   const kept = el("div", "versions");
   kept.hidden = true;
@@ -156,9 +157,9 @@ function card(job) {
     kept.hidden = !kept.hidden;
     if (!kept.hidden) loadVersions(job.name, "");
   });
-  root.append(head, paths, halt, bar, progress, transfers, last, conflicts, kept);
+  root.append(head, paths, halt, bar, progress, transfers, last, disk, conflicts, kept);
   document.getElementById("jobs").append(root);
-  c = { root, parts: { state, next, stop, resume, sync, paths, halt, haltWhy, haltFix, bar, fill, progress, transfers, last, conflicts, kept } };
+  c = { root, parts: { state, next, stop, resume, sync, paths, halt, haltWhy, haltFix, bar, fill, progress, transfers, last, disk, conflicts, kept } };
   cards.set(job.name, c);
   return c;
 }
@@ -211,6 +212,12 @@ function renderJob(job, now) {
     p.last.textContent += " — the snapshot was damaged (" + l.recovered.reason + "), so this pass deleted nothing; " +
       "the damaged file was moved to " + l.recovered.moved_to;
   }
+  p.disk.replaceChildren(...((l && l.disk_space_low) || []).map(d => {
+    const left = Math.max(0, d.free_bytes - d.needed_bytes);
+    return el("p", "disk-low", "Low disk space on the " + d.side + " side: the last pass left " + size(left) +
+      " free of " + size(d.total_bytes) + " (" + (d.total_bytes ? 100 * left / d.total_bytes : 0).toFixed(1) + "%), under the " +
+      (100 * d.warning_share) + "% of disk_space_warning; free some space there.");
+  }));
 
   loadConflicts(job, now);
   const r = rates.get(job.name) || [];
