@@ -79,7 +79,7 @@ type Store struct {
 	root      *os.Root
 	now       func() time.Time
 	failpoint func(KeepStep, string)
-	mu        sync.Mutex // serialises the choice of a free name with the rename into it
+	mu        sync.Mutex // serialises Keep's choice of a free name and its rename with Remove's pruning of empty directories
 }
 
 // Open opens the store of the folder at folder, which must exist. The
@@ -186,6 +186,9 @@ func (s *Store) keepAt(dir *os.File, base, rel string, r Reason, link bool) (Ver
 			return fail(fmt.Errorf("unable to make %q: %w", storeDir, err))
 		}
 		sd, err := s.root.Open(storeDir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // pruned as empty meanwhile
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -328,6 +331,10 @@ func (s *Store) Remove(v Version) error {
 	if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("unable to remove version of %q kept at %s: %w", v.Path, v.Time.Format(time.RFC3339Nano), err)
 	}
+	// Not while this Store keeps a file: its directory would go between
+	// the MkdirAll and the rename.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for d := path.Dir(p); d != Dir && d != "." && d != "/"; d = path.Dir(d) {
 		if s.root.Remove(d) != nil {
 			break // not empty, or gone
