@@ -34,8 +34,12 @@ type ServerConfig struct {
 	// UDPPortFromListen and HostKeyFromStateDir say that the file left
 	// udp_port or host_key out, so that the value is derived: a command
 	// line that overrides listen or state_dir must derive it again.
+	// StateDirFromDefault says that it left state_dir out: the default
+	// is the home of whoever reads the file, which a system service
+	// replaces with its own state directory.
 	UDPPortFromListen   bool
 	HostKeyFromStateDir bool
+	StateDirFromDefault bool
 	// MaxConnections bounds concurrent SSH connections; default 64.
 	MaxConnections int
 	// TotalRate caps all users together; 0 is uncapped.
@@ -68,10 +72,6 @@ func LoadServer(path string) (*ServerConfig, error) {
 func ParseServer(file string, data []byte) (*ServerConfig, error) {
 	d := newDecoder(file)
 	s := &ServerConfig{File: file, Listen: DefaultListen, UDPPort: -1, MaxConnections: DefaultMaxConnections}
-	s.StateDir, _ = expandHome(DefaultStateDir)
-	if s.StateDir == "" {
-		s.StateDir = DefaultStateDir
-	}
 	root := d.document(data)
 	if root != nil && !isNull(root) {
 		d.object(root, "", map[string]handler{
@@ -94,6 +94,13 @@ func ParseServer(file string, data []byte) (*ServerConfig, error) {
 				})
 			},
 		})
+	}
+	if s.StateDir == "" && !d.failed["state_dir"] {
+		s.StateDir, _ = expandHome(DefaultStateDir)
+		if s.StateDir == "" {
+			s.StateDir = DefaultStateDir
+		}
+		s.StateDirFromDefault = true
 	}
 	if s.HostKey == "" {
 		s.HostKey = filepath.Join(s.StateDir, "host_key")
