@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -28,6 +29,14 @@ func unitLines(t *testing.T, path string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// linuxOnly skips where install-service refuses to run (no systemd).
+func linuxOnly(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("install-service writes systemd units, which only Linux has")
+	}
 }
 
 func thisBinary(t *testing.T) string {
@@ -64,6 +73,7 @@ func execStart(t *testing.T, units map[string][]string) (int, string) {
 // exit code a config error gives: run as the unit would, a broken jobs
 // file exits with exactly that code.
 func TestInstallServiceUnit(t *testing.T) {
+	linuxOnly(t)
 	cfg, _, _ := jobFixture(t, "")
 	dir := filepath.Join(t.TempDir(), "units")
 	t.Chdir(filepath.Dir(cfg))
@@ -93,6 +103,7 @@ func TestInstallServiceUnit(t *testing.T) {
 // TestInstallServiceDefaultConfig: without --config it takes the jobs file
 // every other command takes, instead of failing.
 func TestInstallServiceDefaultConfig(t *testing.T) {
+	linuxOnly(t)
 	cfg, _, _ := jobFixture(t, "")
 	t.Setenv("FERRY_CONFIG", cfg)
 	dir := t.TempDir()
@@ -119,6 +130,7 @@ func TestInstallServiceDefaultConfig(t *testing.T) {
 // TestInstallServiceBinaryIsResolved: --binary given as a relative
 // symlink (./bin/ferry) is written as the absolute path it resolves to.
 func TestInstallServiceBinaryIsResolved(t *testing.T) {
+	linuxOnly(t)
 	cfg, _, _ := jobFixture(t, "")
 	tmp := t.TempDir()
 	if err := os.Mkdir(filepath.Join(tmp, "bin"), 0o755); err != nil {
@@ -158,6 +170,7 @@ func serverFixture(t *testing.T) (cfg, alice, bob, keys string) {
 // and its state directory, passes systemd-analyze verify, and exits 2 as
 // the unit would run it when the keys file is gone.
 func TestInstallServiceServe(t *testing.T) {
+	linuxOnly(t)
 	cfg, alice, bob, keys := serverFixture(t)
 	dir := t.TempDir()
 	code, out, errs := runCLI(t, context.Background(), "install-service", "--serve", "--user", "ferrysrv", "--dir", dir, "--config", cfg)
@@ -201,6 +214,7 @@ func TestInstallServiceServe(t *testing.T) {
 // port below 1024 gets CAP_NET_BIND_SERVICE, and a state directory given
 // is made writable instead of systemd's own.
 func TestInstallServiceServeFlags(t *testing.T) {
+	linuxOnly(t)
 	_, alice, _, keys := serverFixture(t)
 	state := t.TempDir()
 	t.Chdir(filepath.Dir(alice))
@@ -231,6 +245,7 @@ func TestInstallServiceServeFlags(t *testing.T) {
 // TestInstallServiceServeRefuses: what the server could not start with is
 // refused at install time with exit 2, and nothing is written.
 func TestInstallServiceServeRefuses(t *testing.T) {
+	linuxOnly(t)
 	cfg, alice, _, keys := serverFixture(t)
 	missing := filepath.Join(t.TempDir(), "missing")
 	dir := t.TempDir()
