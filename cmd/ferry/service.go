@@ -21,6 +21,9 @@ import (
 	"github.com/ferry-sync/ferry/transport/server"
 )
 
+// serveOnly are install-service's flags for --serve alone.
+var serveOnly = []string{"user", "listen", "udp-port", "root", "authorized-keys", "host-key", "state-dir"}
+
 // defaultServerConfig is the server.yaml `ferry install-service --serve`
 // reads when given neither --config nor --root.
 const defaultServerConfig = "/etc/ferry/server.yaml"
@@ -31,9 +34,15 @@ func newInstallServiceCommand() *command {
 	dir := fs.String("dir", "", "where to write the unit (default ~/.config/systemd/user, with --serve "+unit.SystemDir+")")
 	printOnly := fs.Bool("print", false, "print the unit instead of writing it")
 	binary := fs.String("binary", "", "the ferry the unit runs (default this one, symlinks resolved)")
-	serve := fs.Bool("serve", false, "write a hardened system unit for `ferry serve` instead ("+unit.ServeName+"); takes serve's flags")
+	serve := fs.Bool("serve", false, "write a hardened system unit for the server, ferry serve, instead ("+unit.ServeName+"); takes serve's flags")
 	runAs := fs.String("user", unit.DefaultUser, "with --serve: the system user the server runs as")
 	sf := addServeFlags(fs)
+	for _, name := range serveOnly {
+		if f := fs.Lookup(name); f != nil && name != "user" {
+			f.Usage = "with --serve: " + f.Usage
+		}
+	}
+	fs.Lookup("state-dir").Usage = "with --serve: scan caches and the host key (default " + unit.StateDirectory + ", made by systemd, unless server.yaml names one)"
 	return &command{
 		name:    "install-service",
 		summary: "write a systemd user unit that runs `ferry run`, or with --serve a system unit for `ferry serve`",
@@ -53,7 +62,7 @@ func newInstallServiceCommand() *command {
 			if *serve {
 				err = installServer(e, sf, *cfgPath, bin, *runAs, *dir, *printOnly)
 			} else {
-				for _, name := range []string{"user", "listen", "udp-port", "root", "authorized-keys", "host-key", "state-dir"} {
+				for _, name := range serveOnly {
 					if sf.given(name) {
 						return usageError{fmt.Sprintf("--%s is for --serve", name)}
 					}
