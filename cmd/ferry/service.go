@@ -266,8 +266,10 @@ func mustExist(what, path string, dir bool) error {
 		return usageError{fmt.Sprintf("the %s %s does not exist", what, path)}
 	case err != nil:
 		return usageError{fmt.Sprintf("unable to use the %s %s: %v", what, path, err)}
-	case fi.IsDir() != dir:
-		return usageError{fmt.Sprintf("the %s %s is not a %s", what, path, map[bool]string{true: "folder", false: "file"}[dir])}
+	case dir && !fi.IsDir():
+		return usageError{fmt.Sprintf("the %s %s is not a folder", what, path)}
+	case !dir && fi.IsDir():
+		return usageError{fmt.Sprintf("the %s %s is a folder, not a file", what, path)}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-sync/ferry/service/unit/unittest"
 )
@@ -56,7 +57,7 @@ func thisBinary(t *testing.T) string {
 func execStart(t *testing.T, units map[string][]string) (int, string) {
 	t.Helper()
 	argv := strings.Fields(units["Service.ExecStart"][0]) // test paths have no spaces
-	ctx, cancel := context.WithTimeout(context.Background(), 60e9)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -290,7 +291,7 @@ func TestServeConfigErrorsExitTwo(t *testing.T) {
 		"config and root":     {"--config", cfg, "--root", alice},
 		"missing server.yaml": {"--config", missing},
 	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 30e9)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		code, _, errs := runCLI(t, ctx, append([]string{"serve", "--state-dir", state}, args...)...)
 		cancel()
 		if code != exitConfig {
