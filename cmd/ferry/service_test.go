@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -297,5 +298,60 @@ func TestServeConfigErrorsExitTwo(t *testing.T) {
 		if code != exitConfig {
 			t.Errorf("%s: exit %d, want %d: %s", name, code, exitConfig, errs)
 		}
+	}
+}
+
+// TestInstalledServeUnitServes: the unit's ExecStart, run as systemd would
+// run it, is a working `ferry serve`: a real `ferry sync` with a real key
+// pushes a file into the root, and SIGTERM stops it with exit 0 (no
+// restart).
+func TestInstalledServeUnitServes(t *testing.T) {
+	linuxOnly(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	root, local, state := filepath.Join(dir, "root"), filepath.Join(dir, "local"), filepath.Join(dir, "state")
+	mkdirs(t, root, local, state)
+	write(t, filepath.Join(local, "a.txt"), "through the unit")
+	id := filepath.Join(dir, "id_ed25519")
+	line, _ := newKey(t, id)
+	keys := filepath.Join(dir, "keys")
+	write(t, keys, line+"\n")
+	code, out, errs := runCLI(t, ctx, "install-service", "--serve", "--print", "--root", root, "--authorized-keys", keys,
+		"--listen", "127.0.0.1:0", "--state-dir", state)
+	if code != 0 {
+		t.Fatalf("install-service --serve --print: %d\n%s%s", code, out, errs)
+	}
+	p := filepath.Join(dir, "ferry-serve.service")
+	write(t, p, out)
+	argv := strings.Fields(unitLines(t, p)["Service.ExecStart"][0])
+
+	log := &serveLog{serving: make(chan string, 1)}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var addr string
+	select {
+	case addr = <-log.serving:
+	case err := <-exited:
+		t.Fatalf("the unit's ExecStart exited: %v\n%s", err, log.String())
+	case <-ctx.Done():
+		t.Fatalf("the unit's ExecStart did not start serving:\n%s", log.String())
+	}
+	cfg := pushJob(t, dir, "push", local, "ferry://tester@"+addr+"/", id)
+	if code, _, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", cfg, "j"); code != exitOK {
+		t.Errorf("sync through the unit's server: exit %d: %s", code, stderr)
+	} else if got := read(t, filepath.Join(root, "a.txt")); got != "through the unit" {
+		t.Errorf("root a.txt = %q", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("SIGTERM: %v, want exit 0\n%s", err, log.String())
 	}
 }
