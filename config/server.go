@@ -36,8 +36,12 @@ type ServerConfig struct {
 	// UDPPortFromListen and HostKeyFromStateDir say that the file left
 	// udp_port or host_key out, so that the value is derived: a command
 	// line that overrides listen or state_dir must derive it again.
+	// StateDirFromDefault says that it left state_dir out: the default
+	// is the home of whoever reads the file, which a system service
+	// replaces with its own state directory.
 	UDPPortFromListen   bool
 	HostKeyFromStateDir bool
+	StateDirFromDefault bool
 	// MaxConnections bounds concurrent SSH connections; default 64.
 	MaxConnections int
 	// TotalRate caps all users together; 0 is uncapped.
@@ -78,10 +82,6 @@ func LoadServer(path string) (*ServerConfig, error) {
 func ParseServer(file string, data []byte) (*ServerConfig, error) {
 	d := newDecoder(file)
 	s := &ServerConfig{File: file, Listen: DefaultListen, UDPPort: -1, MaxConnections: DefaultMaxConnections}
-	s.StateDir, _ = expandHome(DefaultStateDir)
-	if s.StateDir == "" {
-		s.StateDir = DefaultStateDir
-	}
 	var top versionsSpec
 	var own []versionsSpec
 	root := d.document(data)
@@ -114,6 +114,13 @@ func ParseServer(file string, data []byte) (*ServerConfig, error) {
 	s.Versions = top.apply(versions.DefaultPolicy())
 	for i := range s.Users {
 		s.Users[i].Versions = own[i].apply(s.Versions)
+	}
+	if s.StateDir == "" && !d.failed["state_dir"] {
+		s.StateDir, _ = expandHome(DefaultStateDir)
+		if s.StateDir == "" {
+			s.StateDir = DefaultStateDir
+		}
+		s.StateDirFromDefault = true
 	}
 	if s.HostKey == "" {
 		s.HostKey = filepath.Join(s.StateDir, "host_key")

@@ -38,7 +38,7 @@ users:
 	}
 	want := &ServerConfig{
 		File: p, Listen: "127.0.0.1:4000", UDPPort: 4000, StateDir: testHome + "/.local/state/ferry",
-		HostKey: "/etc/ferry/host_key", MaxConnections: 8, TotalRate: 1_000_000_000, UDPPortFromListen: true,
+		HostKey: "/etc/ferry/host_key", MaxConnections: 8, TotalRate: 1_000_000_000, UDPPortFromListen: true, StateDirFromDefault: true,
 		Users: []User{
 			{Name: "alice", Root: "/srv/alice", AuthorizedKeys: testHome + "/keys/alice", Rate: 100_000_000, Versions: versions.DefaultPolicy()},
 			{Name: "bob", Root: "/srv/bob", AuthorizedKeys: "/etc/ferry/bob.keys", Versions: versions.DefaultPolicy()},
@@ -60,8 +60,12 @@ func TestLoadServerDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Listen != ":33001" || s.UDPPort != 33001 || s.MaxConnections != 64 || s.TotalRate != 0 ||
-		s.HostKey != testHome+"/.local/state/ferry/host_key" {
+		s.HostKey != testHome+"/.local/state/ferry/host_key" || !s.StateDirFromDefault {
 		t.Errorf("defaults: %+v", s)
+	}
+	s, err = ParseServer("s.yaml", []byte("state_dir: /var/lib/ferry\nusers: [{name: a, root: /r, authorized_keys: /k}]\n"))
+	if err != nil || s.StateDir != "/var/lib/ferry" || s.StateDirFromDefault || s.HostKey != "/var/lib/ferry/host_key" {
+		t.Errorf("state_dir given: %+v, %v", s, err)
 	}
 	s, err = ParseServer("s.yaml", []byte("udp_port: 0\nusers: [{name: a, root: /r, authorized_keys: /k}]\n"))
 	if err != nil || s.UDPPort != 0 {

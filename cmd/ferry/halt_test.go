@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,11 +89,11 @@ func haltCases() []haltCase {
 func TestHaltAdviceIsTheSameEverywhere(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var browser *webtest.Driver
-	if _, err := exec.LookPath("chromedriver"); err == nil || os.Getenv("FERRY_REQUIRE_BROWSER") != "" {
+	var browser *webtest.Browser
+	if webtest.Available() || os.Getenv(webtest.RequireEnv) != "" {
 		browser = webtest.Start(t)
 	} else {
-		t.Log("no chromedriver: the activity page is not checked (apt-get install chromium chromium-driver)")
+		t.Log("no chromium: the activity page is not checked (apt-get install chromium)")
 	}
 	for _, c := range haltCases() {
 		t.Run(c.name, func(t *testing.T) {

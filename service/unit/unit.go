@@ -26,13 +26,22 @@ ExecStart=` + arg(binary) + ` run --config ` + arg(configPath) + `
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5s
-KillSignal=SIGTERM
+` + noRestartOnConfigError + `KillSignal=SIGTERM
 TimeoutStopSec=30s
 
 [Install]
 WantedBy=default.target
 `
 }
+
+// ExitConfig is the code ferry exits with on a configuration error.
+const ExitConfig = 2
+
+// noRestartOnConfigError keeps a broken config from restarting the unit
+// forever: it would fail the same way every RestartSec.
+var noRestartOnConfigError = fmt.Sprintf(`# Exit %d is a configuration error: restarting cannot fix it.
+RestartPreventExitStatus=%d
+`, ExitConfig, ExitConfig)
 
 // arg writes one ExecStart argument: "%" and "$" are doubled so systemd
 // takes them literally, and a word with spaces, quotes or backslashes is
@@ -62,24 +71,46 @@ func DefaultDir() (string, error) {
 // replacing any earlier one atomically, and returns its path. binary and
 // configPath must be absolute; then run Hint.
 func Install(dir, binary, configPath string) (string, error) {
+	if err := CheckAgent(binary, configPath); err != nil {
+		return "", err
+	}
+	return write(dir, Name, Unit(binary, configPath))
+}
+
+// CheckAgent says whether Unit can name binary and configPath exactly:
+// both absolute, without control characters.
+func CheckAgent(binary, configPath string) error {
 	for _, p := range []struct{ what, path string }{{"ferry binary", binary}, {"config file", configPath}} {
-		if !filepath.IsAbs(p.path) {
-			return "", fmt.Errorf("unable to write the systemd unit: the %s path %q is not absolute", p.what, p.path)
-		}
-		if strings.ContainsFunc(p.path, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			return "", fmt.Errorf("unable to write the systemd unit: the %s path %q contains a control character", p.what, p.path)
+		if err := checkPath(p.what, p.path); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// checkPath refuses a path a unit cannot name exactly.
+func checkPath(what, path string) error {
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("unable to write the systemd unit: the %s path %q is not absolute", what, path)
+	}
+	if strings.ContainsFunc(path, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("unable to write the systemd unit: the %s path %q contains a control character", what, path)
+	}
+	return nil
+}
+
+// write puts text in dir/name, replacing any earlier file atomically.
+func write(dir, name, text string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("unable to create %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, Name)
-	tmp, err := os.CreateTemp(dir, ".ferry.service-")
+	path := filepath.Join(dir, name)
+	tmp, err := os.CreateTemp(dir, "."+name+"-")
 	if err != nil {
 		return "", fmt.Errorf("unable to write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename this finds nothing
-	if _, err := tmp.WriteString(Unit(binary, configPath)); err != nil {
+	if _, err := tmp.WriteString(text); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("unable to write %s: %w", path, err)
 	}

@@ -36,6 +36,8 @@ func TestUnitDirectives(t *testing.T) {
 		"Unit.Description":       "ferry continuous folder sync",
 		"Service.RestartSec":     "5s",
 		"Service.TimeoutStopSec": "30s",
+		// A config error exits 2: restarting every 5 s cannot fix it.
+		"Service.RestartPreventExitStatus": "2",
 	} {
 		if d[k] != want {
 			t.Errorf("%s = %q, want %q", k, d[k], want)

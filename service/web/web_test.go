@@ -187,8 +187,8 @@ return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, render.Clean(bid
 	if imgs != 0 {
 		t.Fatalf("the page has %d img elements: a file name was parsed as HTML", imgs)
 	}
-	if d.AlertOpen() {
-		t.Fatal("an alert is open: a file name ran as script")
+	if got := d.Dialogs(); len(got) != 0 {
+		t.Fatalf("the page opened a dialog: a file name ran as script: %q", got)
 	}
 
 	if path := os.Getenv("FERRY_SCREENSHOT"); path != "" {
@@ -206,8 +206,8 @@ return p.includes(arguments[0]) ? arguments[0] : p.join("|");`, render.Clean(bid
 	d.Click(`section[data-job="photos"] .conflict button.resolve`)
 	d.WaitFor("conflicts after Resolve", "2026/beach.jpg|"+render.Clean(bidi),
 		`return [...document.querySelectorAll('section[data-job="photos"] .conflict .path')].map(e => e.textContent).join("|")`)
-	if d.AlertOpen() {
-		t.Fatal("an alert is open after resolving")
+	if got := d.Dialogs(); len(got) != 0 {
+		t.Fatalf("the page opened a dialog after resolving: %q", got)
 	}
 	want := []string{"stop docs", "resume docs", "resolve photos"}
 	if got := f.Calls(); !slices.Equal(got, want) {

@@ -162,10 +162,28 @@ func parseExpiry(v string, loc *time.Location) (time.Time, error) {
 // parseAuthorizedKeys reads an OpenSSH authorized_keys file. Blank lines
 // and comments are skipped; a line that is not a key is an error. Times
 // in expiry-time= are read in loc.
+// KeysError is an authorized_keys file the server cannot use: missing,
+// unreadable, or with a line that is not a key. Like a bad config file, it
+// is fixed by editing, not by starting again.
+type KeysError struct {
+	Path string
+	Line int // 0: the file could not be read
+	Err  error
+}
+
+func (e *KeysError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("unable to read authorized keys %s: %v", e.Path, e.Err)
+	}
+	return fmt.Sprintf("unable to parse %s line %d: %v", e.Path, e.Line, e.Err)
+}
+
+func (e *KeysError) Unwrap() error { return e.Err }
+
 func parseAuthorizedKeys(path string, loc *time.Location) ([]authorizedKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("unable to read authorized keys %s: %w", path, err)
+		return nil, &KeysError{Path: path, Err: err}
 	}
 	var keys []authorizedKey
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -179,7 +197,7 @@ func parseAuthorizedKeys(path string, loc *time.Location) ([]authorizedKey, erro
 		}
 		k, comment, opts, _, err := ssh.ParseAuthorizedKey(l)
 		if err != nil {
-			return nil, fmt.Errorf("unable to parse %s line %d: %w", path, line, err)
+			return nil, &KeysError{Path: path, Line: line, Err: err}
 		}
 		ak := authorizedKey{key: k, file: path, line: line, comment: comment}
 		ak.keyOptions, err = parseKeyOptions(opts, loc)
