@@ -335,3 +335,50 @@ func TestRestoreThroughRunningAgentAPI(t *testing.T) {
 		return passAfter(j.Last.Start)(st) && err == nil && string(b) == content
 	})
 }
+
+// TestRestoreWithALocalRemote: with a local folder as the remote, a file
+// deleted or overwritten by either side leaves a version on the side it
+// was taken from, which `ferry restore` puts back byte-exact, and the
+// next `ferry sync` carries it over.
+func TestRestoreWithALocalRemote(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, d := range []string{a, b} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgPath := filepath.Join(dir, "jobs.yaml")
+	write(t, cfgPath, "state_dir: "+filepath.Join(dir, "state")+"\njobs:\n  - name: j\n    local: "+a+"\n    remote: "+b+"\n    direction: two-way\n")
+	orig := func(n string) string { return "original \x00\xff of " + n }
+	names := []string{"del-by-remote", "del-by-local", "over-by-remote", "over-by-local"}
+	for _, n := range names {
+		write(t, filepath.Join(a, n), orig(n))
+	}
+	syncOnce(t, ctx, cfgPath)
+	os.Remove(filepath.Join(b, "del-by-remote"))
+	os.Remove(filepath.Join(a, "del-by-local"))
+	write(t, filepath.Join(b, "over-by-remote"), "new from b")
+	write(t, filepath.Join(a, "over-by-local"), "new from a")
+	syncOnce(t, ctx, cfgPath)
+
+	for _, c := range []struct{ name, side, reason string }{
+		{"del-by-remote", "local", "deleted"},
+		{"del-by-local", "remote", "deleted"},
+		{"over-by-remote", "local", "replaced"},
+		{"over-by-local", "remote", "replaced"},
+	} {
+		wantVersion(t, versionsOf(t, ctx, cfgPath, "--side", c.side, c.name), c.name, c.side, c.reason, len(orig(c.name)))
+		restoreCLI(t, ctx, cfgPath, "--side", c.side, "j", c.name)
+	}
+	syncOnce(t, ctx, cfgPath)
+	for _, n := range names {
+		for _, root := range []string{a, b} {
+			if got := mustRead(t, filepath.Join(root, n)); got != orig(n) {
+				t.Errorf("%s after restore and sync = %q, want %q", filepath.Join(root, n), got, orig(n))
+			}
+		}
+	}
+}
