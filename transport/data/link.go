@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -69,8 +70,12 @@ type link struct {
 	msgPkts []msgRun
 	oob     [][32]byte
 	gso     bool // the kernel segments runs of equal-sized packets
-	pending [][]byte
-	free    [][]byte
+	gro     bool // the kernel hands over runs of received datagrams in one read
+	// groReads counts reads that held more than one datagram (the reader
+	// adds, anyone may look).
+	groReads atomic.Uint64
+	pending  [][]byte
+	free     [][]byte
 	// tooBig lists DATA and probe packets the kernel refused as too big
 	// for the path (EMSGSIZE): never sent, for the session to size down
 	// and send their data again.
@@ -100,6 +105,7 @@ func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
 				l.inet6 = true
 			}
 			l.gso = l.batch != nil && !cfg.NoGSO && gsoSupported(raw)
+			l.gro = l.batch != nil && !cfg.NoGRO && enableGRO(raw, true)
 		}
 	}
 	return l
@@ -118,6 +124,13 @@ func (l *link) close() {
 	_ = l.conn.SetReadDeadline(time.Unix(1, 0))
 	l.wg.Wait()
 	_ = l.conn.SetReadDeadline(time.Time{})
+	if l.gro {
+		// The conn outlives the session: a later reader of it may not
+		// split coalesced reads.
+		if raw, err := l.conn.(*net.UDPConn).SyscallConn(); err == nil {
+			enableGRO(raw, false)
+		}
+	}
 }
 
 func (l *link) stopping() bool {
@@ -160,16 +173,22 @@ func (l *link) read() {
 		for i := range bufs {
 			bufs[i] = make([]byte, bufLen)
 			msgs[i].Buffers = [][]byte{bufs[i]}
-			msgs[i].OOB = make([]byte, OOBSize)
+			// Room for the arrival stamp and the coalesced segment size.
+			msgs[i].OOB = make([]byte, 2*OOBSize)
 		}
 	}
 	timed, _ := l.conn.(TimedReader)
 	if uc, ok := l.conn.(*net.UDPConn); ok && l.batch != nil {
 		EnableArrivalTimes(uc)
 	}
-	var stamps [most]time.Time
-	var pkts [most][]byte
-	var froms [most]net.Addr
+	// With receive coalescing one read can hold up to gsoMaxSegs datagrams.
+	room := most
+	if l.gro {
+		room = most * gsoMaxSegs
+	}
+	stamps := make([]time.Time, room)
+	pkts := make([][]byte, room)
+	froms := make([]net.Addr, room)
 	// owned: pkts are the reader's to keep (handed over by a
 	// DatagramReader), so a body needs no copy out of a reused buffer.
 	owned := dreader != nil
@@ -187,11 +206,29 @@ func (l *link) read() {
 				dgs[i] = Datagram{}
 			}
 		case l.batch != nil:
-			got, err = l.batch.ReadBatch(msgs, 0)
+			var reads int
+			reads, err = l.batch.ReadBatch(msgs, 0)
 			now := l.clk.Now()
-			for i := 0; i < got; i++ {
-				pkts[i], froms[i] = bufs[i][:msgs[i].N], msgs[i].Addr
-				stamps[i] = ArrivalTime(msgs[i].OOB[:msgs[i].NN], now)
+			for i := 0; i < reads; i++ {
+				b, oob := bufs[i][:msgs[i].N], msgs[i].OOB[:msgs[i].NN]
+				at := ArrivalTime(oob, now)
+				seg := len(b)
+				if l.gro {
+					if s := groSegment(oob); s > 0 {
+						seg = s
+					}
+				}
+				if seg < len(b) {
+					l.groReads.Add(1)
+				}
+				// A coalesced read is a run of datagrams of seg bytes, the
+				// last one possibly shorter.
+				for len(b) > 0 && got < len(pkts) {
+					n := min(seg, len(b))
+					pkts[got], froms[got], stamps[got] = b[:n:n], msgs[i].Addr, at
+					b = b[n:]
+					got++
+				}
 			}
 		default:
 			var m int
