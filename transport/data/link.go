@@ -61,10 +61,11 @@ type link struct {
 	inet6  bool // AF_INET6 socket: batching cannot address IPv4 peers
 	maxPkt int
 
-	in   chan []inPkt
-	rerr chan error
-	stop chan struct{}
-	wg   sync.WaitGroup
+	in    chan []inPkt
+	spare chan []inPkt // batches the loop is done with, for the reader to refill
+	rerr  chan error
+	stop  chan struct{}
+	wg    sync.WaitGroup
 
 	msgs    []ipv4.Message
 	msgPkts []msgRun
@@ -92,7 +93,7 @@ func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
 	l := &link{
 		conn: conn, box: box, clk: cfg.Clock, log: cfg.Log, peer: cfg.Peer, fixed: cfg.Peer != nil,
 		maxPkt: max(cfg.PacketSize, ipv4PathMax, DefaultPacketSize),
-		in:     make(chan []inPkt, 64), rerr: make(chan error, 1), stop: make(chan struct{}),
+		in:     make(chan []inPkt, 64), spare: make(chan []inPkt, 66), rerr: make(chan error, 1), stop: make(chan struct{}),
 		msgs: make([]ipv4.Message, batchSize), msgPkts: make([]msgRun, batchSize), oob: make([][32]byte, batchSize),
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
@@ -264,33 +265,83 @@ func (l *link) read() {
 			}
 			return
 		}
-		out := make([]inPkt, 0, got)
+		var out []inPkt
 		for i := 0; i < got; i++ {
 			pkt := pkts[i]
 			size := len(pkt)
-			h, body, err := l.box.Open(pkt)
+			var h wire.Header
+			var body []byte
+			var err error
+			switch {
+			case owned:
+				h, body, err = l.box.Open(pkt)
+			case size-seal.Overhead <= 2048:
+				// Decrypted straight into a buffer of its own: the read
+				// buffer is reused, and decrypting in place then copying
+				// the body out cost as much again as the decryption.
+				pb := bodyPool.Get().(*[]byte)
+				h, body, err = l.box.OpenTo((*pb)[:0], pkt)
+				if err != nil {
+					bodyPool.Put(pb)
+				}
+			default:
+				h, body, err = l.box.Open(pkt)
+				body = append([]byte(nil), body...)
+			}
 			if err != nil {
 				continue // counted by the box
 			}
-			switch {
-			case owned:
-			case len(body) <= 2048:
-				body = append((*bodyPool.Get().(*[]byte))[:0], body...)
-			default:
-				body = append([]byte(nil), body...)
+			if out == nil {
+				out = l.spareBatch()
 			}
 			out = append(out, inPkt{hdr: h, body: body, from: froms[i], size: size, at: stamps[i]})
+			if len(out) == inBatch {
+				if !l.handOver(out) {
+					return
+				}
+				out = nil
+			}
 		}
 		clear(pkts[:got])
 		clear(froms[:got])
-		if len(out) == 0 {
-			continue
-		}
-		select {
-		case l.in <- out:
-		case <-l.stop:
+		if len(out) > 0 && !l.handOver(out) {
 			return
 		}
+	}
+}
+
+// inBatch is the most packets the reader hands the loop at once; batches
+// are recycled (recycle), so this bounds the memory they hold.
+const inBatch = 64
+
+// handOver passes a batch to the loop; false if the link is closing.
+func (l *link) handOver(b []inPkt) bool {
+	select {
+	case l.in <- b:
+		return true
+	case <-l.stop:
+		return false
+	}
+}
+
+// spareBatch returns an empty batch for the reader to fill: one the loop
+// gave back, or a new one.
+func (l *link) spareBatch() []inPkt {
+	select {
+	case b := <-l.spare:
+		return b
+	default:
+		return make([]inPkt, 0, inBatch)
+	}
+}
+
+// recycle gives a batch the loop has finished with back to the reader,
+// which saves an allocation per read. The loop has released the bodies.
+func (l *link) recycle(b []inPkt) {
+	clear(b)
+	select {
+	case l.spare <- b[:0]:
+	default:
 	}
 }
 
