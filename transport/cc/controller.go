@@ -53,6 +53,25 @@ const (
 	// MinRTT bounds the round trip from below so that a LAN's tiny one does
 	// not make the loop chase single-interval noise.
 	MinRTT = 10 * time.Millisecond
+	// JitterMax, JitterShare and ShortRTT bound the queueing delay read as
+	// host jitter rather than as a queue on a short path: JitterMax, at
+	// most JitterShare of the smallest round trip seen, is taken off every
+	// reading before the delay law and the marks that end a ramp see it,
+	// up to a round trip of ShortRTT, tapering to nothing at twice that.
+	// On a 10 ms, 1 Gbit/s path (lan-1g) FAST's equilibrium queue is
+	// Alpha/C = 0.5 ms, while a busy host or a user-space link emulator
+	// delays whole feedback intervals by 1–8 ms: read as a queue, that
+	// ended startup early and held the rate at a fraction of the link. The
+	// allowance is absolute because the jitter is the host's; JitterShare
+	// keeps it below the round trip on paths of a few milliseconds; long
+	// paths keep the plain law, whose queue budget (5 ms at 100 Mbit/s)
+	// is what Compete, Low and bench-fair were tuned against. Flows
+	// sharing a queue over similar paths take the same allowance off the
+	// same delay, so they still settle at the same rate; each keeps the
+	// allowance more queued.
+	JitterMax   = 4 * time.Millisecond
+	JitterShare = 0.4
+	ShortRTT    = 20 * time.Millisecond
 	// InitialRate caps the starting rate when the target is large or unset.
 	InitialRate = 25e6
 	// FloorRate is the lowest rate ever used, even with MinRate 0, so that
@@ -188,6 +207,7 @@ type Controller struct {
 	q         time.Duration // latest queueing delay
 	prevQ     time.Duration
 	rtt       time.Duration // latest hint, 0 if none
+	minRTT    time.Duration // smallest hint seen, 0 if none
 	recv      [4]float64    // latest goodput reports, newest first
 	bw        float64       // bottleneck share measured when startup ended
 	drainPeak time.Duration // highest queue seen while draining
@@ -297,6 +317,20 @@ func (c *Controller) ref() time.Duration {
 	return 2 * (max(r, MinRTT) + c.interval)
 }
 
+// jitter is the part of every queueing-delay reading taken for host
+// jitter (see JitterMax); zero until a round trip is known.
+func (c *Controller) jitter() time.Duration {
+	r := c.minRTT
+	if r <= 0 || r >= 2*ShortRTT {
+		return 0
+	}
+	j := min(JitterMax, time.Duration(JitterShare*float64(r)))
+	if r > ShortRTT {
+		j = time.Duration(float64(j) * float64(2*ShortRTT-r) / float64(ShortRTT))
+	}
+	return j
+}
+
 func (c *Controller) alpha() float64 {
 	switch c.policy() {
 	case High:
@@ -350,7 +384,8 @@ type reading struct {
 	dt     time.Duration
 	ref    time.Duration
 	refS   float64 // reference delay
-	qS     float64 // queueing delay
+	qS     float64 // queueing delay less the jitter allowance
+	rawQS  float64 // queueing delay as read
 	dtS    float64 // step
 	alpha  float64 // queue budget, bits
 	qEq    float64 // the queue this flow would hold at equilibrium, s
@@ -398,6 +433,9 @@ func (c *Controller) observe(f Feedback) (reading, bool) {
 	now := c.clk.Now()
 	if f.RTT > 0 {
 		c.rtt = f.RTT
+		if c.minRTT == 0 || f.RTT < c.minRTT {
+			c.minRTT = f.RTT
+		}
 	}
 	dt := c.interval
 	if c.haveLast {
@@ -427,7 +465,8 @@ func (c *Controller) observe(f Feedback) (reading, bool) {
 // below the competition mark, and when it was last (nearly) empty.
 func (c *Controller) estimate(rd *reading) {
 	c.phaseFor += rd.dt
-	rd.refS, rd.qS, rd.dtS = rd.ref.Seconds(), c.q.Seconds(), rd.dt.Seconds()
+	rd.refS, rd.dtS = rd.ref.Seconds(), rd.dt.Seconds()
+	rd.rawQS, rd.qS = c.q.Seconds(), max(c.q-c.jitter(), 0).Seconds()
 	c.recvAvg += (rd.f.RecvRate - c.recvAvg) * (1 - math.Exp(-rd.dtS/rd.refS))
 	if c.phase != Compete {
 		// Frozen while competing: the goodput is then only the share aimed
@@ -439,7 +478,10 @@ func (c *Controller) estimate(rd *reading) {
 	c.lowFrac += (b2f(c.q < competeQ/2) - c.lowFrac) * (1 - math.Exp(-rd.dtS/max(CompeteDrained, 2*rd.ref).Seconds()))
 	rd.alpha = c.alpha()
 	rd.qEq = rd.alpha / c.rate
-	if rd.qS <= rd.qEq/8 {
+	// Emptiness is judged on the delay as read: the jitter allowance hides
+	// a real queue of up to JitterMax, and a flow that took that for room
+	// would probe into a full link over and over.
+	if rd.rawQS <= rd.qEq/8 {
 		c.lastEmpty = rd.now
 	}
 }
@@ -453,7 +495,22 @@ func (c *Controller) ramp(rd reading) float64 {
 	// (wanem, a busy receiver): ending the ramp on it drops the rate
 	// to a goodput that still lags the ramp by a round trip. A real
 	// queue shows on the next reading too, 10 ms later.
-	if rd.qS >= rd.qEq/2 {
+	q := rd.qS
+	if c.phase == Probe {
+		// A probe starts from a queue read as empty, so the first
+		// readings over the mark end it, jitter allowance or not: the
+		// allowance would hide the queue it builds for several more.
+		q = rd.rawQS
+	}
+	over := q >= rd.qEq/2
+	if over && c.phase == Startup && c.jitter() > 0 && c.recv[0] > 1.15*c.recv[2] {
+		// On a short path the goodput answers the ramp within a couple
+		// of readings: while it still grows (×1.4 per two readings at
+		// 10 ms) no bottleneck has been reached, and readings over the
+		// mark are the host's jitter. A real queue flattens it.
+		over = false
+	}
+	if over {
 		c.over++
 	} else {
 		c.over = 0
@@ -577,7 +634,7 @@ func (c *Controller) delayLaw(rd reading) float64 {
 // to Compete while a buffer-filling flow holds it, and to Slowdown when
 // no empty queue was seen for a while (rate is what it would leave).
 func (c *Controller) steadyNext(rd reading, rate float64) {
-	if rd.qS < rd.qEq/4 {
+	if rd.rawQS < rd.qEq/4 {
 		c.emptyFor += rd.dt
 		if c.emptyFor >= 2*rd.ref {
 			c.enter(Probe)

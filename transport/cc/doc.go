@@ -14,6 +14,15 @@
 // on paths up to about that round trip but slower than it needs to be on a
 // LAN.
 //
+// On a round trip under ShortRTT (20 ms, tapering off by 40 ms) up to
+// JitterMax (4 ms) of every queueing-delay reading is taken for host
+// jitter, which on a fast LAN dwarfs the law's own equilibrium queue
+// (0.5 ms at 1 Gbit/s). Such a flow keeps that much more queue, and a real
+// queue shorter than that does not slow it; flows on similar short paths
+// still share fairly, as they take the same allowance off the same delay.
+// A flow on a short path sharing a bottleneck with one on a long path
+// (which takes no allowance) gets somewhat more than its share.
+//
 // An application-limited sender (nothing to send) sees an empty queue and
 // lets the rate climb to its cap; the first burst after that is paced at the
 // cap until the delay law catches up.

@@ -146,7 +146,7 @@ func TestPhaseRules(t *testing.T) {
 			if rd.ref != ref {
 				t.Fatalf("setup: reference delay %v, want %v", rd.ref, ref)
 			}
-			rd.refS, rd.qS, rd.dtS = ref.Seconds(), tc.q.Seconds(), dt.Seconds()
+			rd.refS, rd.qS, rd.rawQS, rd.dtS = ref.Seconds(), tc.q.Seconds(), tc.q.Seconds(), dt.Seconds()
 			rd.alpha = c.alpha()
 			rd.qEq = rd.alpha / c.rate
 			if tc.setup != nil {

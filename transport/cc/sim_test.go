@@ -55,6 +55,11 @@ type simFlow struct {
 	// queue whatever the queue holds, the way a real receiver's readings
 	// carry outliers.
 	outliers float64
+	// jitter is the share of intervals whose delay readings carry an extra
+	// jitterLo..jitterHi (uniform) that no queue explains, the way a busy
+	// host or a user-space link emulator delays a whole interval's packets.
+	jitter             float64
+	jitterLo, jitterHi time.Duration
 
 	// receiver's current interval
 	recvBits       float64
@@ -335,6 +340,11 @@ func (s *sim) step() {
 				fb.MeanOWD = time.Duration(f.owdSum / f.owdW)
 				if f.outliers > 0 && s.rng.Float64() < f.outliers {
 					fb.MinOWD = s.fwd + f.offset
+				}
+				if f.jitter > 0 && s.rng.Float64() < f.jitter {
+					j := f.jitterLo + time.Duration(s.rng.Int64N(int64(f.jitterHi-f.jitterLo)+1))
+					fb.MinOWD += j
+					fb.MeanOWD += j
 				}
 			}
 			if f.hintRTT {

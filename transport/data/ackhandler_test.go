@@ -296,7 +296,7 @@ func TestAckHandlerRandom(t *testing.T) {
 				m.state = pktAcked
 			}
 			checkLost(t, seed, step, lost, pkts, largest, clk.Now(), &h, func(i int64) *uint8 { return &pkts[i].state })
-			if len(h.sent) > 0 && h.sent[0].state != pktInflight {
+			if h.sent.len() > 0 && h.sent.at(0).state != pktInflight {
 				t.Fatalf("seed %d step %d: history keeps a settled packet %d at its front", seed, step, h.base)
 			}
 		case op < 9: // time passes

@@ -100,6 +100,10 @@ type Config struct {
 	// fall back by themselves when a route refuses segmented sends; this
 	// is for comparing the two.
 	NoGSO bool
+	// NoGRO reads every datagram on its own even where the kernel could
+	// hand over a run of them from the peer in one buffer (UDP receive
+	// coalescing, Linux 5.0+); this is for comparing the two.
+	NoGRO bool
 }
 
 // ctrlPacketSize is the most a control packet split in parts (ACCEPT)

@@ -44,7 +44,8 @@ type diskWriter struct {
 	errs chan writeErr // write failures, for the loop to fail the file early
 	done chan struct{}
 
-	buf []byte
+	buf    []byte
+	bodies [][]byte // packet bodies of the write being built
 }
 
 type writeErr struct {
@@ -66,11 +67,12 @@ func (d *diskWriter) close() {
 
 func (d *diskWriter) run() {
 	defer close(d.done)
-	var next *diskReq
+	var next diskReq
+	haveNext := false
 	for {
 		var q diskReq
-		if next != nil {
-			q, next = *next, nil
+		if haveNext {
+			q, next, haveNext = next, diskReq{}, false
 		} else {
 			var ok bool
 			if q, ok = <-d.in; !ok {
@@ -79,7 +81,7 @@ func (d *diskWriter) run() {
 		}
 		switch q.op {
 		case opWrite:
-			next = d.write(q)
+			next, haveNext = d.write(q)
 		case opCheckpoint:
 			if q.f.werr == nil {
 				if err := q.f.res.SaveCheckpoint(q.data); err != nil {
@@ -95,21 +97,21 @@ func (d *diskWriter) run() {
 }
 
 // write writes q, merged with the requests queued right behind it that
-// continue the same file, and returns the first request it did not take.
-func (d *diskWriter) write(q diskReq) *diskReq {
+// continue the same file, and returns the first request it did not take
+// (ok false if none).
+func (d *diskWriter) write(q diskReq) (next diskReq, ok bool) {
 	f, w, off := q.f, q.w, q.off
 	data := q.data
-	bodies := [][]byte{q.body}
-	var next *diskReq
+	bodies := append(d.bodies[:0], q.body)
 merge:
 	for len(data) < maxCoalesce {
 		select {
-		case n, ok := <-d.in:
-			if !ok {
+		case n, open := <-d.in:
+			if !open {
 				break merge
 			}
 			if n.op != opWrite || n.f != f || n.off != off+int64(len(data)) {
-				next = &n
+				next, ok = n, true
 				break merge
 			}
 			if len(bodies) == 1 {
@@ -137,7 +139,9 @@ merge:
 	for _, b := range bodies {
 		release(b)
 	}
-	return next
+	clear(bodies)
+	d.bodies = bodies[:0]
+	return next, ok
 }
 
 // commit starts the file's Commit on a helper goroutine once every write

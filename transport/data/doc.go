@@ -54,7 +54,10 @@
 //
 // System calls: on Linux a *net.UDPConn is written with sendmmsg, runs of
 // equal-sized packets going as one segmented send (UDP GSO) where the kernel
-// takes it, and read with recvmmsg; a conn that is a DatagramReader (the
+// takes it, and read with recvmmsg, runs of datagrams from the peer coming
+// in one buffer (UDP GRO, turned off again when the session ends) that the
+// reader splits by the segment size the kernel reports, unless
+// Config.NoGRO; a conn that is a DatagramReader (the
 // server's shared-socket demultiplexer) hands over bursts without a copy.
 //
 // Liveness: no packet at all from the peer within NoUDPTimeout gives

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,17 +61,22 @@ type link struct {
 	inet6  bool // AF_INET6 socket: batching cannot address IPv4 peers
 	maxPkt int
 
-	in   chan []inPkt
-	rerr chan error
-	stop chan struct{}
-	wg   sync.WaitGroup
+	in    chan []inPkt
+	spare chan []inPkt // batches the loop is done with, for the reader to refill
+	rerr  chan error
+	stop  chan struct{}
+	wg    sync.WaitGroup
 
 	msgs    []ipv4.Message
 	msgPkts []msgRun
 	oob     [][32]byte
 	gso     bool // the kernel segments runs of equal-sized packets
-	pending [][]byte
-	free    [][]byte
+	gro     bool // the kernel hands over runs of received datagrams in one read
+	// groReads counts reads that held more than one datagram (the reader
+	// adds, anyone may look).
+	groReads atomic.Uint64
+	pending  [][]byte
+	free     [][]byte
 	// tooBig lists DATA and probe packets the kernel refused as too big
 	// for the path (EMSGSIZE): never sent, for the session to size down
 	// and send their data again.
@@ -87,7 +93,7 @@ func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
 	l := &link{
 		conn: conn, box: box, clk: cfg.Clock, log: cfg.Log, peer: cfg.Peer, fixed: cfg.Peer != nil,
 		maxPkt: max(cfg.PacketSize, ipv4PathMax, DefaultPacketSize),
-		in:     make(chan []inPkt, 64), rerr: make(chan error, 1), stop: make(chan struct{}),
+		in:     make(chan []inPkt, 64), spare: make(chan []inPkt, 66), rerr: make(chan error, 1), stop: make(chan struct{}),
 		msgs: make([]ipv4.Message, batchSize), msgPkts: make([]msgRun, batchSize), oob: make([][32]byte, batchSize),
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
@@ -100,6 +106,7 @@ func newLink(conn net.PacketConn, box *seal.Box, cfg Config) *link {
 				l.inet6 = true
 			}
 			l.gso = l.batch != nil && !cfg.NoGSO && gsoSupported(raw)
+			l.gro = l.batch != nil && !cfg.NoGRO && enableGRO(raw, true)
 		}
 	}
 	return l
@@ -118,6 +125,13 @@ func (l *link) close() {
 	_ = l.conn.SetReadDeadline(time.Unix(1, 0))
 	l.wg.Wait()
 	_ = l.conn.SetReadDeadline(time.Time{})
+	if l.gro {
+		// The conn outlives the session: a later reader of it may not
+		// split coalesced reads.
+		if raw, err := l.conn.(*net.UDPConn).SyscallConn(); err == nil {
+			enableGRO(raw, false)
+		}
+	}
 }
 
 func (l *link) stopping() bool {
@@ -160,16 +174,22 @@ func (l *link) read() {
 		for i := range bufs {
 			bufs[i] = make([]byte, bufLen)
 			msgs[i].Buffers = [][]byte{bufs[i]}
-			msgs[i].OOB = make([]byte, OOBSize)
+			// Room for the arrival stamp and the coalesced segment size.
+			msgs[i].OOB = make([]byte, 2*OOBSize)
 		}
 	}
 	timed, _ := l.conn.(TimedReader)
 	if uc, ok := l.conn.(*net.UDPConn); ok && l.batch != nil {
 		EnableArrivalTimes(uc)
 	}
-	var stamps [most]time.Time
-	var pkts [most][]byte
-	var froms [most]net.Addr
+	// With receive coalescing one read can hold up to gsoMaxSegs datagrams.
+	room := most
+	if l.gro {
+		room = most * gsoMaxSegs
+	}
+	stamps := make([]time.Time, room)
+	pkts := make([][]byte, room)
+	froms := make([]net.Addr, room)
 	// owned: pkts are the reader's to keep (handed over by a
 	// DatagramReader), so a body needs no copy out of a reused buffer.
 	owned := dreader != nil
@@ -187,11 +207,29 @@ func (l *link) read() {
 				dgs[i] = Datagram{}
 			}
 		case l.batch != nil:
-			got, err = l.batch.ReadBatch(msgs, 0)
+			var reads int
+			reads, err = l.batch.ReadBatch(msgs, 0)
 			now := l.clk.Now()
-			for i := 0; i < got; i++ {
-				pkts[i], froms[i] = bufs[i][:msgs[i].N], msgs[i].Addr
-				stamps[i] = ArrivalTime(msgs[i].OOB[:msgs[i].NN], now)
+			for i := 0; i < reads; i++ {
+				b, oob := bufs[i][:msgs[i].N], msgs[i].OOB[:msgs[i].NN]
+				at := ArrivalTime(oob, now)
+				seg := len(b)
+				if l.gro {
+					if s := groSegment(oob); s > 0 {
+						seg = s
+					}
+				}
+				if seg < len(b) {
+					l.groReads.Add(1)
+				}
+				// A coalesced read is a run of datagrams of seg bytes, the
+				// last one possibly shorter.
+				for len(b) > 0 && got < len(pkts) {
+					n := min(seg, len(b))
+					pkts[got], froms[got], stamps[got] = b[:n:n], msgs[i].Addr, at
+					b = b[n:]
+					got++
+				}
 			}
 		default:
 			var m int
@@ -227,33 +265,83 @@ func (l *link) read() {
 			}
 			return
 		}
-		out := make([]inPkt, 0, got)
+		var out []inPkt
 		for i := 0; i < got; i++ {
 			pkt := pkts[i]
 			size := len(pkt)
-			h, body, err := l.box.Open(pkt)
+			var h wire.Header
+			var body []byte
+			var err error
+			switch {
+			case owned:
+				h, body, err = l.box.Open(pkt)
+			case size-seal.Overhead <= 2048:
+				// Decrypted straight into a buffer of its own: the read
+				// buffer is reused, and decrypting in place then copying
+				// the body out cost as much again as the decryption.
+				pb := bodyPool.Get().(*[]byte)
+				h, body, err = l.box.OpenTo((*pb)[:0], pkt)
+				if err != nil {
+					bodyPool.Put(pb)
+				}
+			default:
+				h, body, err = l.box.Open(pkt)
+				body = append([]byte(nil), body...)
+			}
 			if err != nil {
 				continue // counted by the box
 			}
-			switch {
-			case owned:
-			case len(body) <= 2048:
-				body = append((*bodyPool.Get().(*[]byte))[:0], body...)
-			default:
-				body = append([]byte(nil), body...)
+			if out == nil {
+				out = l.spareBatch()
 			}
 			out = append(out, inPkt{hdr: h, body: body, from: froms[i], size: size, at: stamps[i]})
+			if len(out) == inBatch {
+				if !l.handOver(out) {
+					return
+				}
+				out = nil
+			}
 		}
 		clear(pkts[:got])
 		clear(froms[:got])
-		if len(out) == 0 {
-			continue
-		}
-		select {
-		case l.in <- out:
-		case <-l.stop:
+		if len(out) > 0 && !l.handOver(out) {
 			return
 		}
+	}
+}
+
+// inBatch is the most packets the reader hands the loop at once; batches
+// are recycled (recycle), so this bounds the memory they hold.
+const inBatch = 64
+
+// handOver passes a batch to the loop; false if the link is closing.
+func (l *link) handOver(b []inPkt) bool {
+	select {
+	case l.in <- b:
+		return true
+	case <-l.stop:
+		return false
+	}
+}
+
+// spareBatch returns an empty batch for the reader to fill: one the loop
+// gave back, or a new one.
+func (l *link) spareBatch() []inPkt {
+	select {
+	case b := <-l.spare:
+		return b
+	default:
+		return make([]inPkt, 0, inBatch)
+	}
+}
+
+// recycle gives a batch the loop has finished with back to the reader,
+// which saves an allocation per read. The loop has released the bodies.
+func (l *link) recycle(b []inPkt) {
+	clear(b)
+	select {
+	case l.spare <- b[:0]:
+	default:
 	}
 }
 

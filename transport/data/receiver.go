@@ -249,6 +249,7 @@ func (rr *recvRun) loop() error {
 					release(p.body)
 				}
 			}
+			rr.l.recycle(batch)
 		drain:
 			for i := 0; i < 8 && !rr.finished; i++ {
 				select {
@@ -258,6 +259,7 @@ func (rr *recvRun) loop() error {
 							release(p.body)
 						}
 					}
+					rr.l.recycle(batch)
 				default:
 					break drain
 				}

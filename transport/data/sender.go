@@ -276,6 +276,7 @@ func (r *sendRun) loop() error {
 				r.handle(now, p)
 				release(p.body)
 			}
+			r.l.recycle(batch)
 		drain:
 			for i := 0; i < 8; i++ {
 				select {
@@ -284,6 +285,7 @@ func (r *sendRun) loop() error {
 						r.handle(now, p)
 						release(p.body)
 					}
+					r.l.recycle(batch)
 				default:
 					break drain
 				}
@@ -361,7 +363,7 @@ func (r *sendRun) trace(now time.Time) {
 		"wire_mbit", mbit(r.l.sentBytes-prev.wire), "pkts", r.l.sentPkts-prev.pkts,
 		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
 		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.ackHandler.rtt.smoothed(), "inflight", r.ackHandler.inflight,
-		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", len(r.ackHandler.sent), "retx", len(r.retx),
+		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", r.ackHandler.sent.len(), "retx", len(r.retx),
 		"remaining", r.remaining, "done_tx", r.doneTx)
 }
 
@@ -398,9 +400,9 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 			states[f.state]++
 		}
 		a := &r.ackHandler
-		r.cfg.Log.Debug("sender giving up", "err", err, "inflight", a.inflight, "sent", len(a.sent), "retx", len(r.retx),
+		r.cfg.Log.Debug("sender giving up", "err", err, "inflight", a.inflight, "sent", a.sent.len(), "retx", len(r.retx),
 			"sending", len(r.sending), "states", fmt.Sprint(states), "remaining", r.remaining, "ptoCount", a.ptoCount, "rate", r.s.ctrl.Rate(),
-			"pto", a.pto(), "sinceLastSent", now.Sub(a.lastSent), "largest", a.largest, "base", a.base, "front", fmt.Sprintf("%+v", a.sent[:min(len(a.sent), 6)]))
+			"pto", a.pto(), "sinceLastSent", now.Sub(a.lastSent), "largest", a.largest, "base", a.base, "front", fmt.Sprintf("%+v", a.sent.front(6)))
 		return wake, err
 	}
 	if r.l.peer == nil {

@@ -122,6 +122,24 @@ func ArrivalTime(oob []byte, now time.Time) time.Time {
 // OOBSize is enough control data for ArrivalTime.
 const OOBSize = 64
 
+// EnableGRO asks the kernel to hand over runs of datagrams from one sender
+// in one read (UDP_GRO, Linux 5.0+), or with on false to stop. A reader of
+// c must then split every read by GROSegment. It reports whether the
+// kernel took it.
+func EnableGRO(c *net.UDPConn, on bool) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return enableGRO(raw, on)
+}
+
+// GROSegment is the size of the datagrams a read on a socket with
+// EnableGRO holds, from its control data (give the read 2×OOBSize of it):
+// every one but the last, which may be shorter. 0 when the read is one
+// datagram.
+func GROSegment(oob []byte) int { return groSegment(oob) }
+
 // TimedReader is a PacketConn that knows when each datagram arrived, such
 // as a demultiplexer in front of a shared socket; the session reads
 // through it instead of ReadFrom.

@@ -53,21 +53,31 @@ func enableRxTimestamps(raw syscall.RawConn) bool {
 }
 
 // rxTime finds the kernel's receive stamp (SCM_TIMESTAMPNS) in a
-// datagram's control data. It walks the headers in place: it runs for every
-// datagram, and unix.ParseSocketControlMessage allocates for each.
+// datagram's control data.
 func rxTime(oob []byte) (time.Time, bool) {
+	d := findCmsg(oob, unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS)
+	if len(d) < 16 {
+		return time.Time{}, false
+	}
+	sec := int64(binary.NativeEndian.Uint64(d[0:8]))
+	nsec := int64(binary.NativeEndian.Uint64(d[8:16]))
+	return time.Unix(sec, nsec), true
+}
+
+// findCmsg returns the data of the first control message of the given
+// level and type in oob, nil if there is none. It walks the headers in
+// place: it runs for every datagram, and unix.ParseSocketControlMessage
+// allocates for each.
+func findCmsg(oob []byte, level, typ int32) []byte {
 	hdr := unix.CmsgLen(0)
 	for len(oob) >= hdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		n := int(h.Len)
 		if n < hdr || n > len(oob) {
-			return time.Time{}, false
+			return nil
 		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && n-hdr >= 16 {
-			d := oob[hdr:n]
-			sec := int64(binary.NativeEndian.Uint64(d[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(d[8:16]))
-			return time.Unix(sec, nsec), true
+		if h.Level == level && h.Type == typ {
+			return oob[hdr:n]
 		}
 		next := unix.CmsgSpace(n - hdr)
 		if next > len(oob) {
@@ -75,7 +85,36 @@ func rxTime(oob []byte) (time.Time, bool) {
 		}
 		oob = oob[next:]
 	}
-	return time.Time{}, false
+	return nil
+}
+
+// enableGRO asks the kernel to hand over runs of datagrams from one sender
+// as one buffer (UDP_GRO, Linux 5.0+), with the segment size in a control
+// message (groSegment), or with on false to stop. It reports whether the
+// kernel took it.
+func enableGRO(raw syscall.RawConn, on bool) bool {
+	v := 0
+	if on {
+		v = 1
+	}
+	ok := false
+	_ = raw.Control(func(fd uintptr) {
+		ok = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, v) == nil
+	})
+	return ok
+}
+
+// groSegment is the size of the datagrams a coalesced read holds, from its
+// UDP_GRO control message; 0 when the read is one datagram.
+func groSegment(oob []byte) int {
+	d := findCmsg(oob, unix.IPPROTO_UDP, unix.UDP_GRO)
+	switch {
+	case len(d) >= 4:
+		return int(binary.NativeEndian.Uint32(d))
+	case len(d) >= 2:
+		return int(binary.NativeEndian.Uint16(d))
+	}
+	return 0
 }
 
 // gsoSupported reports whether the kernel can segment one large UDP send

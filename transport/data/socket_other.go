@@ -20,6 +20,10 @@ func rxTime(oob []byte) (time.Time, bool) { return time.Time{}, false }
 
 func gsoSupported(raw syscall.RawConn) bool { return false }
 
+func enableGRO(raw syscall.RawConn, on bool) bool { return false }
+
+func groSegment(oob []byte) int { return 0 }
+
 func gsoOOB(b []byte, size int) []byte { return b[:0] }
 
 // pmtuSupported: without the kernel's EMSGSIZE and route MTU (not Linux),

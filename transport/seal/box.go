@@ -124,6 +124,18 @@ func (b *Box) Seal(pkt []byte) ([]byte, error) {
 // plaintext body (aliasing pkt). Every error is one of the drop reasons
 // above, already counted.
 func (b *Box) Open(pkt []byte) (wire.Header, []byte, error) {
+	return b.open(nil, pkt, true)
+}
+
+// OpenTo is Open that decrypts into dst (appending to it) and leaves pkt
+// as it was: a reader whose buffer is reused for the next datagram gets
+// the body into a buffer of its own in the same pass, instead of
+// decrypting in place and copying it out. dst must not overlap pkt.
+func (b *Box) OpenTo(dst, pkt []byte) (wire.Header, []byte, error) {
+	return b.open(dst, pkt, false)
+}
+
+func (b *Box) open(dst, pkt []byte, inPlace bool) (wire.Header, []byte, error) {
 	h, n, err := wire.ParseHeader(pkt)
 	switch {
 	case errors.Is(err, wire.ErrShort):
@@ -151,7 +163,10 @@ func (b *Box) Open(pkt []byte) (wire.Header, []byte, error) {
 		return h, nil, ErrTooOld
 	}
 	nonce(&b.openIV, h.Flags, h.Number)
-	body, err := b.aead.Open(pkt[n:n], b.openIV[:], pkt[n:], pkt[:n])
+	if inPlace {
+		dst = pkt[n:n]
+	}
+	body, err := b.aead.Open(dst, b.openIV[:], pkt[n:], pkt[:n])
 	if err != nil {
 		b.forged.Add(1)
 		return h, nil, ErrForged

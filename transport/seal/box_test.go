@@ -251,3 +251,35 @@ func TestSealStopsAtTheLastNumber(t *testing.T) {
 		t.Fatalf("Seal past MaxNumber: err = %v, want ErrNumberReused", err)
 	}
 }
+
+// TestOpenToLeavesThePacket: OpenTo decrypts into the buffer it is given,
+// leaves the packet as it was, and refuses what Open refuses (a replay, a
+// flipped bit) without counting it as opened.
+func TestOpenToLeavesThePacket(t *testing.T) {
+	snd, rcv := pair(t)
+	body := []byte("a body long enough to span more than one AES block")
+	h, pkt := sealed(t, snd, wire.TypeData, body)
+	orig := append([]byte(nil), pkt...)
+	dst := make([]byte, 3, 256)
+	gh, got, err := rcv.OpenTo(dst, pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gh.Number != h.Number || !bytes.Equal(got[3:], body) || &got[0] != &dst[0] {
+		t.Fatalf("header %d (want %d), body %q appended to dst: %v", gh.Number, h.Number, got, &got[0] == &dst[0])
+	}
+	if !bytes.Equal(pkt, orig) {
+		t.Fatal("OpenTo changed the packet")
+	}
+	if _, _, err := rcv.OpenTo(nil, pkt); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("replay: %v, want ErrReplayed", err)
+	}
+	_, pkt2 := sealed(t, snd, wire.TypeData, body)
+	pkt2[len(pkt2)-1] ^= 1
+	if _, _, err := rcv.OpenTo(nil, pkt2); !errors.Is(err, ErrForged) {
+		t.Fatalf("flipped bit: %v, want ErrForged", err)
+	}
+	if st := rcv.Stats(); st.Opened != 1 {
+		t.Fatalf("opened %d, want 1", st.Opened)
+	}
+}

@@ -24,13 +24,16 @@ func (m *udpMux) serve() {
 		return
 	}
 	data.EnableArrivalTimes(uc)
+	// The socket is the mux's for good: coalesced reads (a run of one
+	// peer's datagrams in one buffer) are split below.
+	gro := data.EnableGRO(uc, true)
 	// ipv4's batch reads parse either family's source address, so they
 	// serve a dual-stack socket too.
 	pc := ipv4.NewPacketConn(uc)
 	ms := make([]ipv4.Message, muxBatch)
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, 64<<10)}
-		ms[i].OOB = make([]byte, data.OOBSize)
+		ms[i].OOB = make([]byte, 2*data.OOBSize)
 	}
 	var last *sessionConn
 	var lastID wire.SessionID
@@ -44,21 +47,30 @@ func (m *udpMux) serve() {
 			continue
 		}
 		for i := range ms[:n] {
-			b := ms[i].Buffers[0][:ms[i].N]
-			h, _, err := wire.ParseHeader(b)
-			if err != nil {
-				continue
+			rest, oob := ms[i].Buffers[0][:ms[i].N], ms[i].OOB[:ms[i].NN]
+			at := data.ArrivalTime(oob, now)
+			seg := len(rest)
+			if s := data.GROSegment(oob); gro && s > 0 {
+				seg = s
 			}
-			// A burst is mostly one session's: look it up once.
-			if last == nil || h.Session != lastID {
-				m.mu.Lock()
-				last, lastID = m.sessions[h.Session], h.Session
-				m.mu.Unlock()
+			for len(rest) > 0 {
+				b := rest[:min(seg, len(rest))]
+				rest = rest[len(b):]
+				h, _, err := wire.ParseHeader(b)
+				if err != nil {
+					continue
+				}
+				// A burst is mostly one session's: look it up once.
+				if last == nil || h.Session != lastID {
+					m.mu.Lock()
+					last, lastID = m.sessions[h.Session], h.Session
+					m.mu.Unlock()
+				}
+				if last == nil {
+					continue
+				}
+				last.deliver(datagram{append([]byte(nil), b...), ms[i].Addr, at})
 			}
-			if last == nil {
-				continue
-			}
-			last.deliver(datagram{append([]byte(nil), b...), ms[i].Addr, data.ArrivalTime(ms[i].OOB[:ms[i].NN], now)})
 		}
 		// Forget the session between batches: it may have ended.
 		last = nil
