@@ -36,7 +36,7 @@ func DefaultJob() Job {
 	if err != nil {
 		identity = DefaultIdentity
 	}
-	return Job{
+	j := Job{
 		Direction:        RemoteToLocal,
 		Mode:             Interval,
 		Interval:         DefaultInterval,
@@ -50,7 +50,10 @@ func DefaultJob() Job {
 		Bandwidth:        Bandwidth{Policy: Fair},
 		Transport:        Auto,
 		Retry:            Retry{Attempts: DefaultRetryAttempts, Interval: DefaultRetryInterval},
+		Sessions:         DefaultSessions,
 	}
+	j.MultiSessionThreshold = DefaultMultiSessionThreshold
+	return j
 }
 
 // Load reads and validates the jobs file at path. A file that cannot be
@@ -136,7 +139,7 @@ func (d *decoder) remoteOnly(c *Config) []problem {
 
 func (d *decoder) job(n *yaml.Node, field string) Job {
 	j := DefaultJob()
-	d.object(n, field, map[string]handler{
+	handlers := map[string]handler{
 		"name":               d.str(&j.Name),
 		"local":              d.path(&j.Local),
 		"remote":             d.path(&j.Remote),
@@ -158,13 +161,16 @@ func (d *decoder) job(n *yaml.Node, field string) Job {
 		"bandwidth":          d.bandwidth(&j.Bandwidth),
 		"transport":          d.str((*string)(&j.Transport)),
 		"proxy":              d.str(&j.Proxy),
+		"sessions":           d.int(&j.Sessions),
 		"retry": func(n *yaml.Node, field string) {
 			d.object(n, field, map[string]handler{
 				"attempts": d.int(&j.Retry.Attempts),
 				"interval": d.duration(&j.Retry.Interval),
 			})
 		},
-	})
+	}
+	handlers["multi_session_threshold"] = d.size(&j.MultiSessionThreshold)
+	d.object(n, field, handlers)
 	if IsRemoteURL(j.Remote) {
 		// A bad URL is reported by the semantic checks.
 		j.RemoteURL, _ = ParseRemoteURL(j.Remote)

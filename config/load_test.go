@@ -45,7 +45,8 @@ func TestLoadValidFull(t *testing.T) {
 				},
 			},
 			Transport: Auto,
-			Retry:     Retry{Attempts: 3, Interval: 30 * time.Second},
+			Sessions:  1, MultiSessionThreshold: DefaultMultiSessionThreshold,
+			Retry: Retry{Attempts: 3, Interval: 30 * time.Second},
 		}, {
 			Name: "photos.2024_raw-1", Local: testHome + "/Pictures",
 			Remote:    "ferry://alice@nas.example.org:4000/srv/photos",
@@ -57,8 +58,9 @@ func TestLoadValidFull(t *testing.T) {
 			Identity: testHome + "/.ssh/id_ed25519", KnownHosts: testHome + "/.ssh/ferry_known_hosts",
 			Bandwidth: Bandwidth{Upload: 1_500_000_000, Policy: Low},
 			Transport: UDP,
-			Retry:     Retry{Attempts: 3, Interval: 30 * time.Second},
-			Proxy:     ProxyNone,
+			Sessions:  1, MultiSessionThreshold: DefaultMultiSessionThreshold,
+			Retry: Retry{Attempts: 3, Interval: 30 * time.Second},
+			Proxy: ProxyNone,
 		}},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -93,7 +95,7 @@ func TestLoadValidMinimalUsesDefaults(t *testing.T) {
 		PartialSuffix: ".partial", DiskSpaceWarning: 0.05,
 		Cooloff: time.Second, RescanInterval: 10 * time.Minute,
 		Identity: testHome + "/.ssh/id_ed25519", KnownHosts: state + "/known_hosts",
-		Bandwidth: Bandwidth{Policy: Fair}, Transport: Auto,
+		Bandwidth: Bandwidth{Policy: Fair}, Transport: Auto, Sessions: 1, MultiSessionThreshold: DefaultMultiSessionThreshold,
 		Retry: Retry{Attempts: 3, Interval: 30 * time.Second},
 	}
 	if !reflect.DeepEqual(*j, want) {

@@ -144,6 +144,14 @@ type Job struct {
 	// environment says, or "" to follow HTTPS_PROXY, ALL_PROXY and
 	// NO_PROXY.
 	Proxy string `yaml:"proxy"`
+
+	// Sessions is how many UDP data sessions a pass spreads its files
+	// over (1 to MaxSessions; default 1), each with its own socket and
+	// pacer, sharing the job's caps. MultiSessionThreshold is the size
+	// from which one file is split into byte ranges across them (0: never
+	// split; default 1 GiB).
+	Sessions              int  `yaml:"sessions"`
+	MultiSessionThreshold Size `yaml:"multi_session_threshold"`
 }
 
 // Config is a whole jobs file.
