@@ -280,7 +280,7 @@ func (j *Job) problems(prefix string) []problem {
 	oneOf(add, "transport", string(j.Transport), UDP, TCP, Auto)
 	ps = append(ps, j.proxyProblems(prefix)...)
 	if j.Sessions < 1 || j.Sessions > MaxSessions {
-		add("sessions", "must be between 1 and %d data sessions, not %d", MaxSessions, j.Sessions)
+		add("sessions", "job %q asks for %d data sessions; it must be between 1 and %d", j.Name, j.Sessions, MaxSessions)
 	}
 	if j.MultiSessionThreshold < 0 {
 		add("multi_session_threshold", "must not be negative (0 never splits a file)")
