@@ -97,7 +97,7 @@ var ErrPartBusy = errors.New("another version of the file is being received by o
 // Open returns the writer of part f (f.Part set) of a split file; open
 // opens the file itself, once for all its parts.
 func (p *Parts) Open(ctx context.Context, f FileInfo, open OpenFunc) (endpoint.FileWriter, error) {
-	if !f.split() {
+	if !f.Split() {
 		return nil, fmt.Errorf("unable to receive %s: not a part of a split file", f.Path)
 	}
 	p.mu.Lock()

@@ -67,7 +67,7 @@ func splitSessions(t *testing.T, r *rand.Rand, src map[string][]byte, big string
 	joined := NewParts(context.Background())
 	defer joined.Close()
 	open := func(ctx context.Context, f FileInfo) (endpoint.FileWriter, error) {
-		if f.split() {
+		if f.Split() {
 			return joined.Open(ctx, f, st.open)
 		}
 		return st.open(ctx, f)

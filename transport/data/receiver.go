@@ -33,8 +33,8 @@ type FileInfo struct {
 	Part chunk.Range
 }
 
-// split reports whether f is one part of a split file.
-func (f FileInfo) split() bool { return f.Part.Len != 0 }
+// Split reports whether f is one part of a split file.
+func (f FileInfo) Split() bool { return f.Part.Len != 0 }
 
 // Entry returns the file as a tree.Entry, the meta a CreateFile needs.
 func (f FileInfo) Entry() tree.Entry {
@@ -355,7 +355,7 @@ func (rr *recvRun) checkpoint(f *rfile) {
 	for _, s := range f.offered.s {
 		all.add(s.lo, s.hi)
 	}
-	if f.info.split() {
+	if f.info.Split() {
 		all = all.within(f.info.Part.Off, f.info.Part.Off+f.info.Part.Len)
 	}
 	// Saved by the disk writer after the writes queued so far, which are
@@ -512,7 +512,7 @@ func (rr *recvRun) onFile(now time.Time, wf wire.File) {
 		info.Part = chunk.Range{Off: wf.PartOff, Len: wf.PartLen}
 	}
 	f := &rfile{info: info}
-	if info.split() {
+	if info.Split() {
 		// Outside its range the part is complete from the start: only
 		// the range is waited for, written and checkpointed.
 		f.got.add(0, info.Part.Off)
@@ -558,7 +558,7 @@ func (rr *recvRun) spawnPrepare(f *rfile) {
 		if err == nil {
 			rs, ok := w.(Resumable)
 			switch {
-			case ok && info.split():
+			case ok && info.Split():
 				// Other sessions write the rest of the partial: never
 				// truncated, never seeded, and only what its checkpoint
 				// says was written (within the part) is offered.
@@ -720,7 +720,7 @@ func (rr *recvRun) committed(f *rfile, err error) {
 		st.Msg = err.Error()
 		// A part cannot be sent again alone: the next pass sends the
 		// file afresh.
-		if st.Code == wire.CodeHashMismatch && !f.info.Fresh && !f.info.split() {
+		if st.Code == wire.CodeHashMismatch && !f.info.Fresh && !f.info.Split() {
 			st.Code = wire.CodeRetry
 		}
 	}
