@@ -308,28 +308,50 @@ func (e *Endpoint) openSession(ctx context.Context, c *conn, items []endpoint.Tr
 }
 
 func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) ([]error, error) {
+	if plan := e.planLanes(items); len(plan) > 1 {
+		return e.uploadLanes(ctx, c, items, plan, src, progress)
+	}
 	ds, err := e.openSession(ctx, c, items, false)
 	if err != nil {
 		return fill(len(items), err), err
 	}
 	defer ds.close()
+	errs, serr, st := e.sendOn(ctx, ds, items, nil, 1, src, progress)
+	if st != nil {
+		e.remember(*st)
+	}
+	return errs, serr
+}
+
+// sendOn runs the sending side of data session ds for items (parts[i],
+// when set, is the byte range of items[i] this session sends), as one of
+// lanes sessions sharing the caps. It returns one error per item, the
+// session's error, and its figures (nil if it never ran).
+func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, src endpoint.Endpoint, progress endpoint.Progress) ([]error, error, *data.Stats) {
 	cfg := ds.cfg
+	cfg.Rate = shareOf(cfg.Rate, lanes)
 	tally := newTally(progress, func() { e.log.Debug("first data acknowledged") }, false)
 	cfg.Progress = tally.report
 	files := make([]data.SendFile, len(items))
+	var whole []endpoint.Transfer // files the server may build from their current versions
 	for i, it := range items {
 		files[i] = data.SendFile{Entry: it.Source, Open: func() (endpoint.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
+		if parts != nil && parts[i].Len != 0 {
+			files[i].Part = parts[i]
+			continue
+		}
+		whole = append(whole, it)
 	}
 	s, err := data.NewSender(ds.pc, cfg)
 	if err != nil {
-		return fill(len(items), err), err
+		return fill(len(items), err), err, nil
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	listed := make(chan struct{})
 	go func() {
 		defer close(listed)
-		if err := e.sendLists(sctx, ds.k, items, src); err != nil {
+		if err := e.sendLists(sctx, ds.k, whole, src); err != nil {
 			e.log.Debug("unable to send chunk lists; files go whole", "err", err)
 		}
 	}()
@@ -338,30 +360,45 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Tran
 		<-listed
 	}()
 	ds.watch(cancel)
-	unregister := e.track(s, false, ds.serverCap)
+	unregister := e.track(s, false, ds.serverCap, lanes)
 	errs, serr := s.Run(sctx, files)
 	unregister()
-	e.remember(s.Stats())
+	st := s.Stats()
 	errs, serr = markLost(errs, serr)
 	for i, err := range errs {
 		if err == nil {
-			tally.complete(items[i].Source.Path, items[i].Source.Size)
+			tally.complete(items[i].Source.Path, partSize(items[i], parts, i))
 		}
 	}
-	return errs, serr
+	return errs, serr, &st
 }
 
 func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, error) {
-	byPath := make(map[string]int, len(items))
-	for i, it := range items {
-		byPath[it.Source.Path] = i
+	if plan := e.planLanes(items); len(plan) > 1 {
+		return e.downloadLanes(ctx, c, items, plan, dst, progress, lists)
 	}
 	ds, err := e.openSession(ctx, c, items, true)
 	if err != nil {
 		return fill(len(items), err), err
 	}
 	defer ds.close()
+	errs, serr, st := e.receiveOn(ctx, ds, items, nil, 1, nil, dst, progress, lists)
+	if st != nil {
+		e.remember(*st)
+	}
+	return errs, serr
+}
+
+// receiveOn runs the receiving side of data session ds for items (parts
+// as for sendOn), as one of lanes sessions sharing the caps; joined
+// gathers the parts of split files (nil when there are none).
+func (e *Endpoint) receiveOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, joined *data.Parts, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, error, *data.Stats) {
+	byPath := make(map[string]int, len(items))
+	for i, it := range items {
+		byPath[it.Source.Path] = i
+	}
 	early, cfg := ds.early, ds.cfg
+	cfg.Rate = shareOf(cfg.Rate, lanes)
 	tally := newTally(progress, func() { e.log.Debug("first data written") }, true)
 	cfg.Progress = tally.report
 	errs := make([]error, len(items))
@@ -372,7 +409,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 		}
 	}
 	if len(early) == len(items) {
-		return errs, nil
+		return errs, nil, nil
 	}
 	open := func(ctx context.Context, f data.FileInfo) (endpoint.FileWriter, error) {
 		i, ok := byPath[f.Path]
@@ -383,6 +420,14 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 		if f.Size != it.Source.Size || f.Hash != it.Source.Hash {
 			return nil, fmt.Errorf("%w: server sent a different %s than it listed", endpoint.ErrChanged, f.Path)
 		}
+		if f.Split() {
+			if joined == nil || parts == nil || parts[i] != f.Part {
+				return nil, fmt.Errorf("%w: server sent part %d+%d of %s, which was not asked for", control.ErrProtocol, f.Part.Off, f.Part.Len, f.Path)
+			}
+			return joined.Open(ctx, f, func(ctx context.Context, _ data.FileInfo) (endpoint.FileWriter, error) {
+				return dst.CreateFile(ctx, it.Source, it.Expect)
+			})
+		}
 		return dst.CreateFile(ctx, it.Source, it.Expect)
 	}
 	if len(lists) > 0 {
@@ -390,15 +435,15 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 	}
 	r, err := data.NewReceiver(ds.pc, cfg, open)
 	if err != nil {
-		return fill(len(items), err), err
+		return fill(len(items), err), err, nil
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	tails := ds.watch(cancel)
-	unregister := e.track(r, true, ds.serverCap)
+	unregister := e.track(r, true, ds.serverCap, lanes)
 	results, serr := r.Run(sctx)
 	unregister()
-	e.remember(r.Stats())
+	st := r.Stats()
 	for _, res := range results {
 		if i, ok := byPath[res.File.Path]; ok {
 			errs[i], done[i] = res.Err, true
@@ -430,7 +475,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 	}
 	for i := range errs {
 		if done[i] && errs[i] == nil {
-			tally.complete(items[i].Source.Path, items[i].Source.Size)
+			tally.complete(items[i].Source.Path, partSize(items[i], parts, i))
 		}
 		if !done[i] {
 			cause := serr
@@ -440,7 +485,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 			errs[i] = fmt.Errorf("unable to download %s: %w", items[i].Source.Path, cause)
 		}
 	}
-	return errs, serr
+	return errs, serr, &st
 }
 
 // session is a running data session whose rate policy SetBandwidth
@@ -449,16 +494,17 @@ type session struct {
 	set       func(cc.Config)
 	download  bool
 	serverCap int64
+	lanes     int // sessions of its transfer, sharing the caps evenly
 }
 
-func (e *Endpoint) track(s interface{ SetConfig(cc.Config) }, download bool, serverCap int64) func() {
+func (e *Endpoint) track(s interface{ SetConfig(cc.Config) }, download bool, serverCap int64, lanes int) func() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.nextSession++
 	id := e.nextSession
-	e.sessions[id] = session{set: s.SetConfig, download: download, serverCap: serverCap}
+	e.sessions[id] = session{set: s.SetConfig, download: download, serverCap: serverCap, lanes: lanes}
 	// Caps changed since the session was negotiated apply from its start.
-	s.SetConfig(ratesFor(e.opts.Bandwidth, limitFor(e.opts.Bandwidth, download), serverCap))
+	s.SetConfig(shareOf(ratesFor(e.opts.Bandwidth, limitFor(e.opts.Bandwidth, download), serverCap), lanes))
 	return func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
