@@ -1,0 +1,128 @@
+package remote_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/transport/remote"
+	"github.com/ferry-sync/ferry/tree"
+)
+
+// Four sessions, files from 1 MiB split across them: a tree of big and
+// small files goes up and comes back byte-exact, progress adds up, the
+// figures are of four sessions, and the server ran four lanes each way.
+func TestFourSessionsSplitFilesBothWays(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) {
+		o.Transport = config.UDP
+		o.Sessions = 4
+		o.MultiSessionThreshold = 1 << 20
+	})
+	src := t.TempDir()
+	contents := map[string][]byte{}
+	var items []endpoint.Transfer
+	var total int64
+	for i, n := range []int{5<<20 + 12345, 3 << 20, 1 << 20, 2<<20 - 1, 700_000, 4096, 10, 0, 123_456} {
+		p := fmt.Sprintf("d%d/f%d.bin", i%2, i)
+		c := randomBytes(r, n)
+		contents[p] = c
+		items = append(items, endpoint.Transfer{Source: fileEntry(t, src, p, c)})
+		total += int64(n)
+	}
+	for _, d := range []string{"d0", "d1"} {
+		if err := ep.Mkdir(context.Background(), d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var moved atomic.Int64
+	noErrors(t, ep.Upload(context.Background(), items, local(t, src), func(_ string, d int64, _ bool) { moved.Add(d) }))
+	for _, it := range items {
+		mustEqualFile(t, filepath.Join(e.root, it.Source.Path), contents[it.Source.Path], it.Source.Mtime)
+	}
+	if moved.Load() != total {
+		t.Errorf("upload progress reported %d bytes of %d", moved.Load(), total)
+	}
+	st, ok := ep.DataStats()
+	if !ok || st.Sessions != 4 {
+		t.Fatalf("upload figures: %v sessions (ok %v), want 4", st.Sessions, ok)
+	}
+	if st.PayloadBytes != uint64(total) {
+		t.Errorf("the four sessions sent %d new payload bytes, want the tree's %d once", st.PayloadBytes, total)
+	}
+
+	dst := t.TempDir()
+	for _, d := range []string{"d0", "d1"} {
+		if err := os.Mkdir(filepath.Join(dst, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var down []endpoint.Transfer
+	if err := ep.Scan(context.Background(), endpoint.ScanOptions{}, func(en tree.Entry) error {
+		if en.Kind == tree.File {
+			down = append(down, endpoint.Transfer{Source: en})
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	moved.Store(0)
+	noErrors(t, ep.Download(context.Background(), down, local(t, dst), func(_ string, d int64, _ bool) { moved.Add(d) }))
+	for _, it := range down {
+		mustEqualFile(t, filepath.Join(dst, it.Source.Path), contents[it.Source.Path], it.Source.Mtime)
+	}
+	if moved.Load() != total {
+		t.Errorf("download progress reported %d bytes of %d", moved.Load(), total)
+	}
+	if st, ok := ep.DataStats(); !ok || st.Sessions != 4 || st.PayloadBytes != uint64(total) {
+		t.Errorf("download figures: %d sessions, %d payload bytes (ok %v); want 4 and %d", st.Sessions, st.PayloadBytes, ok, total)
+	}
+	log := e.log.String()
+	for _, dir := range []string{"upload", "download"} {
+		for lane := range 4 {
+			if !strings.Contains(log, fmt.Sprintf("lane=%d lanes=4", lane)) || !strings.Contains(log, "direction="+dir) {
+				t.Errorf("server log has no %s session for lane %d of 4", dir, lane)
+			}
+		}
+	}
+}
+
+// The caps hold for the sum of the sessions: 8 MiB over four sessions
+// under a 32 Mbit/s upload cap (4 MB/s) cannot take much less than 2 s.
+// Only a lower bound is checked, which a slow machine cannot break; each
+// session on its own at the whole cap would take 0.5 s.
+func TestFourSessionsKeepToTheJobsCap(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) {
+		o.Transport = config.UDP
+		o.Sessions = 4
+		o.MultiSessionThreshold = 1 << 20
+		o.Bandwidth.Upload = 32_000_000
+		o.Bandwidth.Policy = config.Fixed
+		o.Bandwidth.TargetRate = 32_000_000
+	})
+	src := t.TempDir()
+	content := randomBytes(r, 8<<20)
+	item := endpoint.Transfer{Source: fileEntry(t, src, "big.bin", content)}
+	start := time.Now()
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil))
+	took := time.Since(start)
+	mustEqualFile(t, filepath.Join(e.root, "big.bin"), content, item.Source.Mtime)
+	st, _ := ep.DataStats()
+	t.Logf("8 MiB over %d sessions at a 32 Mbit/s cap: %v", st.Sessions, took)
+	if st.Sessions != 4 {
+		t.Fatalf("%d sessions ran, want 4", st.Sessions)
+	}
+	if took < 1600*time.Millisecond {
+		t.Fatalf("four sessions under a 32 Mbit/s cap moved 8 MiB in %v: faster than the cap allows (2.1 s)", took)
+	}
+}
