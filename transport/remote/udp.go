@@ -318,7 +318,7 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Tran
 	defer ds.close()
 	errs, serr, st := e.sendOn(ctx, ds, items, nil, 1, src, progress)
 	if st != nil {
-		e.remember(*st)
+		e.remember(data.Sum(*st))
 	}
 	return errs, serr
 }
@@ -384,7 +384,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 	defer ds.close()
 	errs, serr, st := e.receiveOn(ctx, ds, items, nil, 1, nil, dst, progress, lists)
 	if st != nil {
-		e.remember(*st)
+		e.remember(data.Sum(*st))
 	}
 	return errs, serr
 }
