@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -125,4 +126,83 @@ func TestFourSessionsKeepToTheJobsCap(t *testing.T) {
 	if took < 1600*time.Millisecond {
 		t.Fatalf("four sessions under a 32 Mbit/s cap moved 8 MiB in %v: faster than the cap allows (2.1 s)", took)
 	}
+}
+
+// A split upload canceled midway resumes the ranges its sessions wrote:
+// the next upload over four sessions sends less than the file.
+func TestCanceledSplitUploadResumesItsRanges(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	opts := func(capped bool) func(o *remote.Options) {
+		return func(o *remote.Options) {
+			o.Transport = config.UDP
+			o.Sessions = 4
+			o.MultiSessionThreshold = 1 << 20
+			if capped {
+				o.Bandwidth.Upload = 32_000_000
+			}
+		}
+	}
+	ep := e.mustDial(opts(true))
+	src := t.TempDir()
+	const size = 16 << 20
+	content := randomBytes(r, size)
+	item := endpoint.Transfer{Source: fileEntry(t, src, "big.bin", content)}
+	ctx, cancel := context.WithCancel(context.Background())
+	ckpt := filepath.Join(e.root, "big.bin.partial.ferry-ckpt")
+	go func() {
+		defer cancel()
+		for range 600 {
+			if checkpointed(ckpt) >= size/2 {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	errs := ep.Upload(ctx, []endpoint.Transfer{item}, local(t, src), nil)
+	if errs[0] == nil {
+		t.Fatal("the upload finished before it was canceled")
+	}
+	ep.Close()
+	ep2 := e.mustDial(opts(false))
+	var sent, reused atomic.Int64
+	for i := 0; ; i++ {
+		errs = ep2.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), func(_ string, d int64, re bool) {
+			if re {
+				reused.Add(d)
+			} else {
+				sent.Add(d)
+			}
+		})
+		if errs[0] == nil || i == 20 {
+			break
+		}
+		t.Logf("attempt %d: %v", i, errs[0])
+		time.Sleep(200 * time.Millisecond) // the server lets go of the canceled sessions' partial
+	}
+	noErrors(t, errs)
+	mustEqualFile(t, filepath.Join(e.root, "big.bin"), content, item.Source.Mtime)
+	st, _ := ep2.DataStats()
+	t.Logf("resumed upload: sent %d, reused %d, stats resumed %d payload %d", sent.Load(), reused.Load(), st.ResumedBytes, st.PayloadBytes)
+	if st.ResumedBytes == 0 || st.PayloadBytes >= size {
+		t.Fatalf("the resumed upload sent %d payload bytes of %d and resumed %d: the ranges written before were sent again", st.PayloadBytes, size, st.ResumedBytes)
+	}
+}
+
+// checkpointed is how many bytes a data-session checkpoint (data's FCK1
+// format: magic, size, hash, count, then ranges) at path says were
+// written; 0 if there is none.
+func checkpointed(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 24 || string(b[:4]) != "FCK1" {
+		return 0
+	}
+	n := int(binary.BigEndian.Uint32(b[20:]))
+	var total int64
+	for i := 0; i < n && 24+16*(i+1) <= len(b); i++ {
+		lo := int64(binary.BigEndian.Uint64(b[24+16*i:]))
+		hi := int64(binary.BigEndian.Uint64(b[32+16*i:]))
+		total += hi - lo
+	}
+	return total
 }
