@@ -52,6 +52,7 @@ type Metrics struct {
 	rtt        *prometheus.GaugeVec
 	retxRatio  *prometheus.GaugeVec
 	inFlight   *prometheus.GaugeVec
+	sessions   *prometheus.GaugeVec
 	nextPass   *prometheus.GaugeVec
 }
 
@@ -96,10 +97,11 @@ func New(now func() time.Time) *Metrics {
 		rtt:        gauge("rtt_seconds", "Largest smoothed round-trip time among transfers in flight."),
 		retxRatio:  gauge("retransmit_ratio", "Largest share of retransmitted packets among transfers in flight (0..1)."),
 		inFlight:   gauge("transfers_in_flight", "Files being transferred now."),
+		sessions:   gauge("data_sessions", "UDP data sessions the job's transfers run on at once (its sessions key)."),
 		nextPass:   gauge("next_pass_timestamp_seconds", "Unix time of the next scheduled pass, 0 if none."),
 	}
 	m.reg.MustRegister(m.fileBytes, m.inSync, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
-		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass)
+		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass, m.sessions)
 	return m
 }
 
@@ -210,6 +212,7 @@ func (m *Metrics) Update(jobs []agent.JobStatus) {
 		m.rtt.WithLabelValues(j.Name).Set(rtt.Seconds())
 		m.retxRatio.WithLabelValues(j.Name).Set(retx)
 		m.inFlight.WithLabelValues(j.Name).Set(float64(len(j.Transfers)))
+		m.sessions.WithLabelValues(j.Name).Set(float64(j.Sessions))
 		next := 0.0
 		if !j.NextPass.IsZero() {
 			next = float64(j.NextPass.UnixNano()) / 1e9
@@ -235,7 +238,7 @@ func (m *Metrics) forget(job string) {
 	l := prometheus.Labels{"job": job}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
 		m.fileBytes, m.inSync, m.files, m.reused, m.passes, m.halts, m.passDuration, m.sent, m.received, m.retransmits, m.lost,
-		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass,
+		m.state, m.conflicts, m.rate, m.targetRate, m.rtt, m.retxRatio, m.inFlight, m.nextPass, m.sessions,
 	} {
 		v.DeletePartialMatch(l)
 	}

@@ -123,7 +123,7 @@ func TestStatusFeedsGaugesAndForgetsRemovedJobs(t *testing.T) {
 	m := New(nil)
 	next := time.Unix(1_800_000_000, 0)
 	m.Update([]agent.JobStatus{
-		{Name: "docs", State: agent.Transferring, Conflicts: 2, NextPass: next,
+		{Name: "docs", State: agent.Transferring, Conflicts: 2, NextPass: next, Sessions: 4,
 			Progress: agent.Progress{Rate: 84e6},
 			Transfers: []agent.TransferStatus{
 				{Path: "a", TargetRate: 60e6, RTT: 20 * time.Millisecond, RetransmitPct: 1.5},
@@ -144,6 +144,7 @@ func TestStatusFeedsGaugesAndForgetsRemovedJobs(t *testing.T) {
 	expect(t, f, "ferry_retransmit_ratio", docs, 0.015)
 	expect(t, f, "ferry_transfers_in_flight", docs, 2)
 	expect(t, f, "ferry_next_pass_timestamp_seconds", docs, 1.8e9)
+	expect(t, f, "ferry_data_sessions", docs, 4)
 
 	m.Update([]agent.JobStatus{{Name: "docs", State: agent.Idle}})
 	f = scrape(t, m)

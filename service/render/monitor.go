@@ -74,6 +74,9 @@ func Monitor(w io.Writer, jobs []agent.JobStatus, h *History, now time.Time) err
 			if p.ETA > 0 {
 				fmt.Fprintf(tw, "  ETA %s", Duration(p.ETA))
 			}
+			if j.Sessions > 1 {
+				fmt.Fprintf(tw, "  %d sessions", j.Sessions)
+			}
 		case agent.Halted:
 			fmt.Fprintf(tw, ": %s", Clean(j.Halted))
 		default:

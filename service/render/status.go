@@ -133,6 +133,9 @@ func progress(j agent.JobStatus, tty bool) string {
 	if p.ETA > 0 {
 		s += "  ETA " + Duration(p.ETA)
 	}
+	if j.Sessions > 1 {
+		s += fmt.Sprintf("  %d sessions", j.Sessions)
+	}
 	return s
 }
 
