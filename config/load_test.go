@@ -58,7 +58,7 @@ func TestLoadValidFull(t *testing.T) {
 			Identity: testHome + "/.ssh/id_ed25519", KnownHosts: testHome + "/.ssh/ferry_known_hosts",
 			Bandwidth: Bandwidth{Upload: 1_500_000_000, Policy: Low},
 			Transport: UDP,
-			Sessions:  1, MultiSessionThreshold: DefaultMultiSessionThreshold,
+			Sessions:  4, MultiSessionThreshold: 512 << 20,
 			Retry: Retry{Attempts: 3, Interval: 30 * time.Second},
 			Proxy: ProxyNone,
 		}},
