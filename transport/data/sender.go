@@ -504,7 +504,7 @@ func (r *sendRun) admit(now time.Time) time.Time {
 	for _, f := range r.active {
 		switch f.state {
 		case sfAnnounced, sfVerifying, sfSending:
-			unsent += f.info.Size - f.next
+			unsent += f.end() - f.next
 		}
 	}
 	// Up to aheadFiles are announced even past the budget, so that a big
@@ -521,7 +521,7 @@ func (r *sendRun) admit(now time.Time) time.Time {
 		case o := <-r.opened:
 			r.admitOpened(now, o)
 			if o.f.state != sfDone {
-				unsent += o.f.info.Size
+				unsent += o.f.end() - o.f.next
 			}
 		default:
 			r.waitOpener = true // the loop hears when the opener has more
@@ -628,6 +628,15 @@ func (r *sendRun) admitOpened(now time.Time, o openedFile) {
 	}
 	markOutside(f)
 	r.announce(now, f)
+}
+
+// end is where the bytes this session sends of f end: its part's end, or
+// the file's.
+func (f *sfile) end() int64 {
+	if f.info.Flags&wire.FilePart != 0 {
+		return f.info.PartOff + f.info.PartLen
+	}
+	return f.info.Size
 }
 
 // markOutside counts the bytes of a part's file outside its range as
