@@ -112,20 +112,31 @@ func TestSessionsOutOfRangeIsAConfigError(t *testing.T) {
 	}
 }
 
-// TestKilledSplitUploadResumesItsParts: `ferry sync` (its own process)
-// killed with SIGKILL while four sessions upload a split file leaves the
-// server a partial with the ranges they wrote; the next sync completes the
-// file byte-exact and sends less than the whole of it.
-func TestKilledSplitUploadResumesItsParts(t *testing.T) {
+// TestKilledSplitTransferResumesItsParts: `ferry sync` (its own process)
+// killed with SIGKILL while four sessions upload (or download) a split
+// file leaves the receiving side a partial with the ranges they wrote; the
+// next sync completes the file byte-exact and sends less than the whole of
+// it.
+func TestKilledSplitTransferResumesItsParts(t *testing.T) {
+	t.Run("upload", func(t *testing.T) { killSplitTransfer(t, true) })
+	t.Run("download", func(t *testing.T) { killSplitTransfer(t, false) })
+}
+
+func killSplitTransfer(t *testing.T, upload bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s := startServedJob(t, ctx)
 	const size = 24 << 20
-	big := filepath.Join(s.local, "film.mkv")
+	from, to, job := s.local, s.served, "    direction: local-to-remote\n    sessions: 4\n    multi_session_threshold: 1MiB\n"
+	capKey := "upload"
+	if !upload {
+		from, to, job, capKey = s.served, s.local, "    direction: remote-to-local\n    sessions: 4\n    multi_session_threshold: 1MiB\n", "download"
+	}
+	big := filepath.Join(from, "film.mkv")
 	writeBig(t, big, size)
 	// 32 Mbit/s: about 6 s for the whole file, so the kill lands in the
 	// middle.
-	slow := s.jobs(t, "    direction: local-to-remote\n    sessions: 4\n    multi_session_threshold: 1MiB\n    bandwidth: {upload: 32Mbps}\n")
+	slow := s.jobs(t, job+"    bandwidth: {"+capKey+": 32Mbps}\n")
 	bin, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +151,7 @@ func TestKilledSplitUploadResumesItsParts(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	// The receivers checkpoint every 2 s: kill once the served partial's
 	// checkpoint names half the file.
-	ckpt := filepath.Join(s.served, "film.mkv.partial.ferry-ckpt")
+	ckpt := filepath.Join(to, "film.mkv.partial.ferry-ckpt")
 	deadline := time.After(60 * time.Second)
 	var atKill int64
 	for {
@@ -159,10 +170,10 @@ func TestKilledSplitUploadResumesItsParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-exited
-	if _, err := os.Stat(filepath.Join(s.served, "film.mkv")); err == nil {
+	if _, err := os.Stat(filepath.Join(to, "film.mkv")); err == nil {
 		t.Fatal("the file was committed before the kill; nothing to resume")
 	}
-	fast := s.jobs(t, "    direction: local-to-remote\n    sessions: 4\n    multi_session_threshold: 1MiB\n")
+	fast := s.jobs(t, job)
 	// The server notices the lost connection and lets go of the partial
 	// on its own time: a sync before then finds it locked, and the next
 	// one resumes it. Bounded.
@@ -186,7 +197,7 @@ func TestKilledSplitUploadResumesItsParts(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	sameFile(t, filepath.Join(s.served, "film.mkv"), big)
+	sameFile(t, filepath.Join(to, "film.mkv"), big)
 	t.Logf("after the kill with %d bytes checkpointed, the resumed sync sent %d of %d bytes", atKill, sent, size)
 	// At most each part's unfinished resume chunk is sent again.
 	if sent >= size || sent > size-atKill+4<<20 {
