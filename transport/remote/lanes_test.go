@@ -153,13 +153,14 @@ func TestCanceledSplitUploadResumesItsRanges(t *testing.T) {
 	go func() {
 		defer cancel()
 		for range 600 {
-			if checkpointed(ckpt) >= size/2 {
+			if checkpointed(ckpt) >= size/2 || ctx.Err() != nil {
 				return
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
 	errs := ep.Upload(ctx, []endpoint.Transfer{item}, local(t, src), nil)
+	cancel()
 	if errs[0] == nil {
 		t.Fatal("the upload finished before it was canceled")
 	}
