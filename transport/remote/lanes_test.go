@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/remote"
+	"github.com/ferry-sync/ferry/transport/server"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -206,4 +207,38 @@ func checkpointed(path string) int64 {
 		total += hi - lo
 	}
 	return total
+}
+
+// The server's cap holds for a client's sessions together (ferry serve
+// divides it among every session running under it): 8 MiB over four
+// sessions under a 32 Mbit/s total cannot take much less than 2 s either
+// way, where each session at the whole cap would take 0.5 s.
+func TestFourSessionsKeepToTheServersCap(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, func(c *server.Config) { c.TotalRate = 32_000_000 })
+	ep := e.mustDial(func(o *remote.Options) {
+		o.Transport = config.UDP
+		o.Sessions = 4
+		o.MultiSessionThreshold = 1 << 20
+	})
+	src := t.TempDir()
+	content := randomBytes(r, 8<<20)
+	item := endpoint.Transfer{Source: fileEntry(t, src, "big.bin", content)}
+	start := time.Now()
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil))
+	up := time.Since(start)
+	mustEqualFile(t, filepath.Join(e.root, "big.bin"), content, item.Source.Mtime)
+	dst := t.TempDir()
+	start = time.Now()
+	noErrors(t, ep.Download(context.Background(), []endpoint.Transfer{item}, local(t, dst), nil))
+	down := time.Since(start)
+	mustEqualFile(t, filepath.Join(dst, "big.bin"), content, item.Source.Mtime)
+	st, _ := ep.DataStats()
+	t.Logf("8 MiB over %d sessions under a 32 Mbit/s server cap: upload %v, download %v", st.Sessions, up, down)
+	if st.Sessions != 4 {
+		t.Fatalf("%d sessions ran, want 4", st.Sessions)
+	}
+	if up < 1600*time.Millisecond || down < 1600*time.Millisecond {
+		t.Fatalf("four sessions under the server's 32 Mbit/s cap: upload %v, download %v for 8 MiB (2.1 s at the cap)", up, down)
+	}
 }
