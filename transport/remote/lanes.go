@@ -94,7 +94,7 @@ func laneRequest(download bool, l, lanes int, splitAt int64) control.DataSession
 // or ErrNoUDP when every lane failed for want of UDP (the caller then
 // falls back to the SSH stream).
 func (e *Endpoint) runLanes(ctx context.Context, c *conn, items []endpoint.Transfer, plan [][]laneItem, download bool,
-	run func(ds *dataSession, sub []endpoint.Transfer, parts []chunk.Range) ([]error, error, *data.Stats)) ([]error, error) {
+	run func(ds *dataSession, sub []endpoint.Transfer, parts []chunk.Range) ([]error, *data.Stats, error)) ([]error, error) {
 	e.mu.Lock()
 	splitAt := e.opts.MultiSessionThreshold
 	e.mu.Unlock()
@@ -113,7 +113,7 @@ func (e *Endpoint) runLanes(ctx context.Context, c *conn, items []endpoint.Trans
 			if err != nil {
 				lerrs, serrs[l] = fill(len(sub), err), err
 			} else {
-				lerrs, serrs[l], stats[l] = run(ds, sub, parts)
+				lerrs, stats[l], serrs[l] = run(ds, sub, parts)
 				ds.close()
 			}
 			mu.Lock()
@@ -154,7 +154,7 @@ func (e *Endpoint) runLanes(ctx context.Context, c *conn, items []endpoint.Trans
 }
 
 func (e *Endpoint) uploadLanes(ctx context.Context, c *conn, items []endpoint.Transfer, plan [][]laneItem, src endpoint.Endpoint, progress endpoint.Progress) ([]error, error) {
-	return e.runLanes(ctx, c, items, plan, false, func(ds *dataSession, sub []endpoint.Transfer, parts []chunk.Range) ([]error, error, *data.Stats) {
+	return e.runLanes(ctx, c, items, plan, false, func(ds *dataSession, sub []endpoint.Transfer, parts []chunk.Range) ([]error, *data.Stats, error) {
 		return e.sendOn(ctx, ds, sub, parts, len(plan), src, progress)
 	})
 }
@@ -165,7 +165,7 @@ func (e *Endpoint) downloadLanes(ctx context.Context, c *conn, items []endpoint.
 	// and checkpoint kept for the next attempt.
 	joined := data.NewParts(ctx)
 	defer joined.Close()
-	return e.runLanes(ctx, c, items, plan, true, func(ds *dataSession, sub []endpoint.Transfer, parts []chunk.Range) ([]error, error, *data.Stats) {
+	return e.runLanes(ctx, c, items, plan, true, func(ds *dataSession, sub []endpoint.Transfer, parts []chunk.Range) ([]error, *data.Stats, error) {
 		return e.receiveOn(ctx, ds, sub, parts, len(plan), joined, dst, progress, lists)
 	})
 }

@@ -316,7 +316,7 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Tran
 		return fill(len(items), err), err
 	}
 	defer ds.close()
-	errs, serr, st := e.sendOn(ctx, ds, items, nil, 1, src, progress)
+	errs, st, serr := e.sendOn(ctx, ds, items, nil, 1, src, progress)
 	if st != nil {
 		e.remember(data.Sum(*st))
 	}
@@ -326,8 +326,8 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Tran
 // sendOn runs the sending side of data session ds for items (parts[i],
 // when set, is the byte range of items[i] this session sends), as one of
 // lanes sessions sharing the caps. It returns one error per item, the
-// session's error, and its figures (nil if it never ran).
-func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, src endpoint.Endpoint, progress endpoint.Progress) ([]error, error, *data.Stats) {
+// session's figures (nil if it never ran) and its error.
+func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, src endpoint.Endpoint, progress endpoint.Progress) ([]error, *data.Stats, error) {
 	cfg := ds.cfg
 	cfg.Rate = shareOf(cfg.Rate, lanes)
 	tally := newTally(progress, func() { e.log.Debug("first data acknowledged") }, false)
@@ -344,7 +344,7 @@ func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint
 	}
 	s, err := data.NewSender(ds.pc, cfg)
 	if err != nil {
-		return fill(len(items), err), err, nil
+		return fill(len(items), err), nil, err
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -370,7 +370,7 @@ func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint
 			tally.complete(items[i].Source.Path, partSize(items[i], parts, i))
 		}
 	}
-	return errs, serr, &st
+	return errs, &st, serr
 }
 
 func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, error) {
@@ -382,7 +382,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 		return fill(len(items), err), err
 	}
 	defer ds.close()
-	errs, serr, st := e.receiveOn(ctx, ds, items, nil, 1, nil, dst, progress, lists)
+	errs, st, serr := e.receiveOn(ctx, ds, items, nil, 1, nil, dst, progress, lists)
 	if st != nil {
 		e.remember(data.Sum(*st))
 	}
@@ -392,7 +392,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 // receiveOn runs the receiving side of data session ds for items (parts
 // as for sendOn), as one of lanes sessions sharing the caps; joined
 // gathers the parts of split files (nil when there are none).
-func (e *Endpoint) receiveOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, joined *data.Parts, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, error, *data.Stats) {
+func (e *Endpoint) receiveOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, joined *data.Parts, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, *data.Stats, error) {
 	byPath := make(map[string]int, len(items))
 	for i, it := range items {
 		byPath[it.Source.Path] = i
@@ -435,7 +435,7 @@ func (e *Endpoint) receiveOn(ctx context.Context, ds *dataSession, items []endpo
 	}
 	r, err := data.NewReceiver(ds.pc, cfg, open)
 	if err != nil {
-		return fill(len(items), err), err, nil
+		return fill(len(items), err), nil, err
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -485,7 +485,7 @@ func (e *Endpoint) receiveOn(ctx context.Context, ds *dataSession, items []endpo
 			errs[i] = fmt.Errorf("unable to download %s: %w", items[i].Source.Path, cause)
 		}
 	}
-	return errs, serr, &st
+	return errs, &st, serr
 }
 
 // session is a running data session whose rate policy SetBandwidth
