@@ -71,7 +71,7 @@ type joint struct {
 	info  FileInfo
 	ready chan struct{} // closed once opened (or failed)
 
-	// Set before ready is closed.
+	// Set under Parts.mu before ready is closed; fixed from then on.
 	w        endpoint.FileWriter
 	ck       endpoint.Checkpointer // nil when w keeps no checkpoint
 	res      Resumable             // nil when w cannot be resumed
@@ -79,6 +79,7 @@ type joint struct {
 	err      error
 
 	// Under Parts.mu.
+	opened  bool     // the fields above are set
 	open    int      // part writers neither committed nor aborted
 	done    rangeSet // parts committed
 	written rangeSet // what the parts' checkpoints say was written
@@ -125,9 +126,16 @@ func (p *Parts) Open(ctx context.Context, f FileInfo, open OpenFunc) (endpoint.F
 		p.release(j, false)
 		return nil, context.Cause(ctx)
 	}
-	if j.err != nil {
+	p.mu.Lock()
+	over := j.over
+	p.mu.Unlock()
+	switch {
+	case j.err != nil:
 		p.release(j, false)
 		return nil, j.err
+	case over:
+		p.release(j, false)
+		return nil, fmt.Errorf("unable to receive part %d+%d of %s: the file was given up while it opened", f.Part.Off, f.Part.Len, f.Path)
 	}
 	return &partWriter{p: p, j: j, part: f.Part}, nil
 }
@@ -137,26 +145,36 @@ func (p *Parts) Open(ctx context.Context, f FileInfo, open OpenFunc) (endpoint.F
 func (p *Parts) openFile(j *joint, open OpenFunc) {
 	defer close(j.ready)
 	w, err := open(p.ctx, j.info)
-	if err != nil {
-		j.err = err
-		return
+	var res Resumable
+	var ck endpoint.Checkpointer
+	var existing int64
+	var written rangeSet
+	if err == nil {
+		if r, ok := w.(Resumable); ok {
+			res, ck = r, r
+			existing = r.ExistingSize()
+			if tr, ok := w.(Truncater); ok && existing > j.info.Size {
+				if err := tr.Truncate(j.info.Size); err == nil {
+					existing = j.info.Size
+				}
+			}
+			if b, err := r.LoadCheckpoint(); err == nil && len(b) > 0 {
+				if set, err := decodeCheckpoint(b, j.info.Size, j.info.Hash); err == nil {
+					written = set
+				}
+			}
+		} else if c, ok := w.(endpoint.Checkpointer); ok {
+			ck = c
+		}
 	}
-	j.w = w
-	if res, ok := w.(Resumable); ok {
-		j.res, j.ck = res, res
-		j.existing = res.ExistingSize()
-		if tr, ok := w.(Truncater); ok && j.existing > j.info.Size {
-			if err := tr.Truncate(j.info.Size); err == nil {
-				j.existing = j.info.Size
-			}
-		}
-		if b, err := res.LoadCheckpoint(); err == nil && len(b) > 0 {
-			if set, err := decodeCheckpoint(b, j.info.Size, j.info.Hash); err == nil {
-				j.written = set
-			}
-		}
-	} else if ck, ok := w.(endpoint.Checkpointer); ok {
-		j.ck = ck
+	p.mu.Lock()
+	j.w, j.err, j.res, j.ck, j.existing, j.written, j.opened = w, err, res, ck, existing, written, true
+	abandoned := j.over
+	p.mu.Unlock()
+	if abandoned && w != nil {
+		// Every part waiting for it gave up, or Close ran: nobody
+		// will abort it otherwise.
+		_ = w.Abort()
 	}
 }
 
@@ -167,7 +185,7 @@ func (p *Parts) release(j *joint, failed bool) {
 	defer p.mu.Unlock()
 	j.open--
 	j.failed = j.failed || failed
-	if j.open == 0 && !j.over && (j.failed || j.w == nil) {
+	if j.open == 0 && !j.over && (j.failed || !j.opened || j.w == nil) {
 		p.abortLocked(j)
 	}
 }
@@ -190,13 +208,9 @@ func (p *Parts) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, j := range p.files {
-		select {
-		case <-j.ready:
-			if !j.over {
-				p.abortLocked(j)
-			}
-		default:
-			// Still opening: Open's caller holds it and releases it.
+		if !j.over {
+			// One still opening is aborted by openFile once open.
+			p.abortLocked(j)
 		}
 	}
 }

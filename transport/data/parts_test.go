@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
@@ -222,4 +224,54 @@ func TestPartWriterKeepsToItsRange(t *testing.T) {
 	if _, err := p.Open(context.Background(), FileInfo{Path: "a", Size: 101, Part: chunk.Range{Off: 0, Len: 50}}, st.open); err == nil {
 		t.Error("a part of another version opened while this one is open")
 	}
+}
+
+// abortCounter is a store writer that counts its aborts.
+type abortCounter struct {
+	*memWriter
+	aborts *atomic.Int32
+}
+
+func (w abortCounter) Abort() error { w.aborts.Add(1); return nil }
+
+// A file whose only part gave up while the file was still opening (its
+// session ended) is aborted once open, not left holding its partial.
+func TestPartGivenUpWhileOpeningAbortsTheFile(t *testing.T) {
+	st := newStore()
+	var aborts atomic.Int32
+	release := make(chan struct{})
+	open := func(ctx context.Context, f FileInfo) (endpoint.FileWriter, error) {
+		<-release
+		w, err := st.open(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return abortCounter{w.(*memWriter), &aborts}, nil
+	}
+	p := NewParts(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Open(ctx, FileInfo{Path: "a", Size: 100, Part: chunk.Range{Off: 0, Len: 50}}, open)
+		done <- err
+	}()
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("Open returned a writer after its context ended")
+	}
+	close(release)
+	p.Close()
+	// openFile aborts on its own goroutine once open returns.
+	for i := 0; aborts.Load() == 0; i++ {
+		if i == 2000 {
+			t.Fatal("the file opened after its only part gave up was never aborted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// And a new part opens it afresh.
+	w, err := p.Open(context.Background(), FileInfo{Path: "a", Size: 100, Part: chunk.Range{Off: 50, Len: 50}}, st.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Abort()
 }
