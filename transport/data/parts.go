@@ -145,6 +145,9 @@ func (p *Parts) Open(ctx context.Context, f FileInfo, open OpenFunc) (endpoint.F
 func (p *Parts) openFile(j *joint, open OpenFunc) {
 	defer close(j.ready)
 	w, err := open(p.ctx, j.info)
+	if err != nil {
+		w = nil // a failed open may return a typed nil writer
+	}
 	var res Resumable
 	var ck endpoint.Checkpointer
 	var existing int64

@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -275,3 +276,25 @@ func TestPartGivenUpWhileOpeningAbortsTheFile(t *testing.T) {
 	}
 	_ = w.Abort()
 }
+
+// A file that could not be opened is forgotten without touching the
+// writer its open returned (a typed nil *T beside the error, as
+// localfs's CreateFile returns).
+func TestPartOfAFileThatCannotBeOpened(t *testing.T) {
+	p := NewParts(context.Background())
+	open := func(context.Context, FileInfo) (endpoint.FileWriter, error) {
+		var w *countingWriter
+		return w, errors.New("busy")
+	}
+	if _, err := p.Open(context.Background(), FileInfo{Path: "a", Size: 100, Part: chunk.Range{Off: 0, Len: 50}}, open); err == nil {
+		t.Fatal("a part opened though its file did not")
+	}
+	p.Close()
+}
+
+// countingWriter counts its calls; a nil one panics on any.
+type countingWriter struct{ calls int }
+
+func (w *countingWriter) WriteAt(b []byte, _ int64) (int, error) { w.calls++; return len(b), nil }
+func (w *countingWriter) Commit() error                          { w.calls++; return nil }
+func (w *countingWriter) Abort() error                           { w.calls++; return nil }
