@@ -125,6 +125,7 @@ func newRunner(a *Agent, job config.Job, dbPath string) (*runner, error) {
 		Direction: job.Direction,
 		Mode:      job.Mode,
 		State:     Idle,
+		Sessions:  max(job.Sessions, 1),
 	}
 	r.prog.reset()
 	return r, nil

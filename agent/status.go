@@ -85,6 +85,9 @@ type JobStatus struct {
 	Conflicts int                  `json:"conflicts"`
 	Transfers []TransferStatus     `json:"transfers,omitempty"`
 	Bandwidth config.Bandwidth     `json:"bandwidth"`
+	// Sessions is how many UDP data sessions the job's transfers run on
+	// at once (its sessions key; 1 by default).
+	Sessions int `json:"sessions"`
 	// Unwatched is set while a continuous job has directories it cannot
 	// watch.
 	Unwatched *Unwatched `json:"unwatched,omitempty"`

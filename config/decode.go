@@ -394,6 +394,21 @@ func (d *decoder) rate(dst *Rate) handler {
 	}
 }
 
+func (d *decoder) size(dst *Size) handler {
+	return func(n *yaml.Node, field string) {
+		s, ok := d.scalar(n, field)
+		if !ok {
+			return
+		}
+		v, err := ParseSize(s)
+		if err != nil {
+			d.fail(n.Line, field, "%v", err)
+			return
+		}
+		*dst = v
+	}
+}
+
 func (d *decoder) ratePtr(dst **Rate) handler {
 	return func(n *yaml.Node, field string) {
 		var r Rate

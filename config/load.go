@@ -38,7 +38,7 @@ func DefaultJob() Job {
 	if err != nil {
 		identity = DefaultIdentity
 	}
-	return Job{
+	j := Job{
 		Direction:        RemoteToLocal,
 		Mode:             Interval,
 		Interval:         DefaultInterval,
@@ -53,7 +53,10 @@ func DefaultJob() Job {
 		Transport:        Auto,
 		Retry:            Retry{Attempts: DefaultRetryAttempts, Interval: DefaultRetryInterval},
 		Versions:         versions.DefaultPolicy(),
+		Sessions:         DefaultSessions,
 	}
+	j.MultiSessionThreshold = DefaultMultiSessionThreshold
+	return j
 }
 
 // Load reads and validates the jobs file at path. A file that cannot be
@@ -140,7 +143,7 @@ func (d *decoder) remoteOnly(c *Config) []problem {
 func (d *decoder) job(n *yaml.Node, field string) Job {
 	j := DefaultJob()
 	var vs versionsSpec
-	d.object(n, field, map[string]handler{
+	handlers := map[string]handler{
 		"name":               d.str(&j.Name),
 		"local":              d.path(&j.Local),
 		"remote":             d.path(&j.Remote),
@@ -164,13 +167,16 @@ func (d *decoder) job(n *yaml.Node, field string) Job {
 		"transport":          d.str((*string)(&j.Transport)),
 		"proxy":              d.str(&j.Proxy),
 		"versions":           d.versions(&vs),
+		"sessions":           d.int(&j.Sessions),
 		"retry": func(n *yaml.Node, field string) {
 			d.object(n, field, map[string]handler{
 				"attempts": d.int(&j.Retry.Attempts),
 				"interval": d.duration(&j.Retry.Interval),
 			})
 		},
-	})
+	}
+	handlers["multi_session_threshold"] = d.size(&j.MultiSessionThreshold)
+	d.object(n, field, handlers)
 	j.Versions = vs.apply(j.Versions)
 	if IsRemoteURL(j.Remote) {
 		// A bad URL is reported by the semantic checks.

@@ -47,8 +47,9 @@ func TestLoadValidFull(t *testing.T) {
 				},
 			},
 			Transport: Auto,
-			Retry:     Retry{Attempts: 3, Interval: 30 * time.Second},
-			Versions:  versions.DefaultPolicy(),
+			Sessions:  1, MultiSessionThreshold: DefaultMultiSessionThreshold,
+			Retry:    Retry{Attempts: 3, Interval: 30 * time.Second},
+			Versions: versions.DefaultPolicy(),
 		}, {
 			Name: "photos.2024_raw-1", Local: testHome + "/Pictures",
 			Remote:    "ferry://alice@nas.example.org:4000/srv/photos",
@@ -61,9 +62,10 @@ func TestLoadValidFull(t *testing.T) {
 			Identity: testHome + "/.ssh/id_ed25519", KnownHosts: testHome + "/.ssh/ferry_known_hosts",
 			Bandwidth: Bandwidth{Upload: 1_500_000_000, Policy: Low},
 			Transport: UDP,
-			Retry:     Retry{Attempts: 3, Interval: 30 * time.Second},
-			Proxy:     ProxyNone,
-			Versions:  versions.DefaultPolicy(),
+			Sessions:  4, MultiSessionThreshold: 512 << 20,
+			Retry:    Retry{Attempts: 3, Interval: 30 * time.Second},
+			Proxy:    ProxyNone,
+			Versions: versions.DefaultPolicy(),
 		}},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -98,7 +100,7 @@ func TestLoadValidMinimalUsesDefaults(t *testing.T) {
 		PartialSuffix: ".partial", DiskSpaceWarning: 0.05,
 		Cooloff: time.Second, RescanInterval: 10 * time.Minute,
 		Identity: testHome + "/.ssh/id_ed25519", KnownHosts: state + "/known_hosts",
-		Bandwidth: Bandwidth{Policy: Fair}, Transport: Auto,
+		Bandwidth: Bandwidth{Policy: Fair}, Transport: Auto, Sessions: 1, MultiSessionThreshold: DefaultMultiSessionThreshold,
 		Retry:    Retry{Attempts: 3, Interval: 30 * time.Second},
 		Versions: versions.DefaultPolicy(),
 	}

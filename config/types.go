@@ -156,6 +156,13 @@ type Job struct {
 	// deletes in Local (see package versions). The zero value is the
 	// default policy (VersionsPolicy).
 	Versions versions.Policy `yaml:"versions"`
+	// Sessions is how many UDP data sessions a pass spreads its files
+	// over (1 to MaxSessions; default 1), each with its own socket and
+	// pacer, sharing the job's caps. MultiSessionThreshold is the size
+	// from which one file is split into byte ranges across them (0: never
+	// split; default 1 GiB).
+	Sessions              int  `yaml:"sessions"`
+	MultiSessionThreshold Size `yaml:"multi_session_threshold"`
 }
 
 // Config is a whole jobs file.

@@ -284,6 +284,12 @@ func (j *Job) problems(prefix string) []problem {
 	ps = append(ps, j.Bandwidth.problems(join(prefix, "bandwidth"))...)
 	oneOf(add, "transport", string(j.Transport), UDP, TCP, Auto)
 	ps = append(ps, j.proxyProblems(prefix)...)
+	if j.Sessions < 1 || j.Sessions > MaxSessions {
+		add("sessions", "job %q asks for %d data sessions; it must be between 1 and %d", j.Name, j.Sessions, MaxSessions)
+	}
+	if j.MultiSessionThreshold < 0 {
+		add("multi_session_threshold", "must not be negative (0 never splits a file)")
+	}
 	if j.Retry.Attempts < 1 {
 		add("retry.attempts", "must be at least 1, not %d", j.Retry.Attempts)
 	}

@@ -27,7 +27,7 @@ type versionsSpec struct {
 	keep    *string
 	maxAge  *time.Duration
 	count   *int
-	maxSize *Size
+	maxSize *StoreSize
 }
 
 func (s versionsSpec) apply(p versions.Policy) versions.Policy {
@@ -80,7 +80,7 @@ func (d *decoder) versions(spec *versionsSpec) handler {
 				if !ok {
 					return
 				}
-				sz, err := ParseSize(s)
+				sz, err := ParseStoreSize(s)
 				if err != nil {
 					d.fail(n.Line, f, "%v", err)
 					return
@@ -139,46 +139,28 @@ func ParseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// Size is max_size: a share of the filesystem (Percent) or a byte count;
-// both zero is no bound.
-type Size struct {
+// StoreSize is max_size: a share of the filesystem (Percent) or a byte
+// count; both zero is no bound.
+type StoreSize struct {
 	Bytes   int64
 	Percent float64
 }
 
-var sizeUnits = []struct {
-	suffix string
-	mult   float64
-}{
-	// Longest first, so "GiB" is not read as "B".
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40},
-	{"B", 1},
-}
-
-// ParseSize reads max_size: "10%" of the filesystem, or a size such as
-// "500MB", "5GiB", "1T" (bare K/M/G/T are binary), or a byte count; "0"
-// is no bound.
-func ParseSize(s string) (Size, error) {
+// ParseStoreSize reads max_size: "10%" of the filesystem, or a size as
+// ParseSize reads it ("500MB", "5GiB", "1T", a byte count); "0" is no
+// bound.
+func ParseStoreSize(s string) (StoreSize, error) {
 	t := strings.TrimSpace(s)
 	if p, ok := strings.CutSuffix(t, "%"); ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil || f != f || f < 0 || f > 100 {
-			return Size{}, fmt.Errorf("%q is not a percentage between 0%% and 100%%", s)
+			return StoreSize{}, fmt.Errorf("%q is not a percentage between 0%% and 100%%", s)
 		}
-		return Size{Percent: f}, nil
+		return StoreSize{Percent: f}, nil
 	}
-	mult := 1.0
-	for _, u := range sizeUnits {
-		if num, ok := strings.CutSuffix(t, u.suffix); ok {
-			t, mult = strings.TrimSpace(num), u.mult
-			break
-		}
+	b, err := ParseSize(t)
+	if err != nil {
+		return StoreSize{}, fmt.Errorf("%q is neither a share of the filesystem (10%%) nor a size (500MB, 5GiB)", s)
 	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f != f || f < 0 || f*mult > math.MaxInt64 {
-		return Size{}, fmt.Errorf("%q is neither a share of the filesystem (10%%) nor a size (500MB, 5GiB)", s)
-	}
-	return Size{Bytes: int64(f * mult)}, nil
+	return StoreSize{Bytes: int64(b)}, nil
 }

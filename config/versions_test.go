@@ -97,11 +97,11 @@ users:
 }
 
 func TestParseSizeAndAge(t *testing.T) {
-	for s, want := range map[string]Size{
+	for s, want := range map[string]StoreSize{
 		"10%": {Percent: 10}, "0": {}, "500MB": {Bytes: 500e6}, "5GiB": {Bytes: 5 << 30}, "1T": {Bytes: 1 << 40}, "123": {Bytes: 123},
 	} {
-		if got, err := ParseSize(s); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %+v, %v", s, got, err)
+		if got, err := ParseStoreSize(s); err != nil || got != want {
+			t.Errorf("ParseStoreSize(%q) = %+v, %v", s, got, err)
 		}
 	}
 	for s, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "36h": 36 * time.Hour, "0": 0} {

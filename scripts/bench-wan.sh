@@ -2,6 +2,8 @@
 # ferry against rsync over ssh on the emulated WAN of ../shared/BENCH.md, in
 # the same run, on the same link. Needs root (network namespaces).
 #   LINKS="wan-100 wan-200 lan-1g" WORKLOADS="tree small" scripts/bench-wan.sh
+# SESSIONS="1 4" (the default) adds a ferry row with `sessions: 4`, files
+# from SPLIT_AT (16MiB) split across the sessions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-wan needs root (it creates network namespaces)"; exit 1; }
@@ -11,6 +13,8 @@ POLICY=${POLICY:-fair}
 W=${BENCH_DIR:-/tmp/ferry-bench}
 SHARED=${SHARED:-../shared}
 TIMEOUT=${TIMEOUT:-600}
+SESSIONS=${SESSIONS:-"1 4"}
+SPLIT_AT=${SPLIT_AT:-16MiB}
 
 need=()
 for c in rsync sshd iperf3 bc; do command -v $c >/dev/null 2>&1 || [ -x /usr/sbin/$c ] || need+=($c); done
@@ -70,7 +74,7 @@ at() { # ISO timestamp of the first log line matching $2 in $1 (last with -l)
   grep "$2" "$1" | $pick -1 | sed -n 's/^time=\([^ ]*\).*/\1/p' | xargs -r -I{} date -d {} +%s.%N
 }
 since() { [ -n "$2" ] && printf '%.2f' "$(echo "$2 - $1" | bc -l)" || printf -- '-'; }
-printf '%-8s %-6s %-6s %9s %10s %9s %8s %7s  %s\n' link workload peer seconds "Mbit/s" "x rsync" retrans bound "ferry phases: connected / data starts / data ends (s)"
+printf '%-8s %-6s %-8s %9s %10s %9s %8s %7s  %s\n' link workload peer seconds "Mbit/s" "x rsync" retrans bound "ferry phases: connected / data starts / data ends (s)"
 for link in $LINKS; do
   stop="$W/stop-$link"; rm -f "$stop"
   "$W/wanem" -name fb $(flags_for "$link") -for "${TIMEOUT}s" -stopfile "$stop" >"$W/wanem-$link.log" 2>&1 &
@@ -99,9 +103,11 @@ for link in $LINKS; do
     t1=$(now)
     rs=$(echo "$t1 - $t0" | bc -l)
     rmbps=$(echo "$bytes * 8 / $rs / 1000000" | bc -l)
-    printf '%-8s %-6s %-6s %9.1f %10.1f %9s %8s %7s\n' "$link" "$wl" rsync "$rs" "$rmbps" "1.00" "-" "-"
+    printf '%-8s %-6s %-8s %9.1f %10.1f %9s %8s %7s\n' "$link" "$wl" rsync "$rs" "$rmbps" "1.00" "-" "-"
     rm -rf "$W/srv/rsync-$wl"
-    # ferry
+    # ferry, once per session count (not indented, to keep the diff small)
+    for ns in $SESSIONS; do
+    peer=ferry; [ "$ns" = 1 ] || peer="ferry-s$ns"
     rm -rf "$W/srv/ferry-$wl" "$W/state-$wl"; mkdir -p "$W/srv/ferry-$wl"
     cat >"$W/job-$wl.yaml" <<YAML
 state_dir: $W/state-$wl
@@ -113,6 +119,8 @@ jobs:
     identity: $W/id_ed25519
     max_delete: 100%
     bandwidth: {policy: $POLICY, target_rate: $(rate_for "$link")}
+    sessions: $ns
+    multi_session_threshold: $SPLIT_AT
 YAML
     t0=$(now)
     ip netns exec fb-b env "$(prof "$link-$wl-sync")" timeout "$TIMEOUT" "$W/ferry" sync --log-level debug --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>"$W/ferry-$link-$wl.debug" || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; grep -v level=DEBUG "$W/ferry-$link-$wl.debug" | tail -5; }
@@ -124,8 +132,9 @@ YAML
     ok=$(diff -rq "$src" "$W/srv/ferry-$wl" >/dev/null 2>&1 && echo "" || echo " MISMATCH")
     dbg="$W/ferry-$link-$wl.debug"
     phases="$(since "$t0" "$(at "$dbg" 'msg=connected')") / $(since "$t0" "$(at "$dbg" 'msg="data session".*download=')") / $(since "$t0" "$(at "$dbg" 'msg="data session"' -l)")"
-    printf '%-8s %-6s %-6s %9.1f %10.1f %9.2f %8s %7s  %s%s\n' "$link" "$wl" ferry "$fs" "$fmbps" "$ratio" "${retr:--}" "$(bound_of "$src" "$link" "$bytes")" "$phases" "$ok"
+    printf '%-8s %-6s %-8s %9.1f %10.1f %9.2f %8s %7s  %s%s\n' "$link" "$wl" "$peer" "$fs" "$fmbps" "$ratio" "${retr:--}" "$(bound_of "$src" "$link" "$bytes")" "$phases" "$ok"
     rm -rf "$W/srv/ferry-$wl"
+    done
   done
   kill $fpid $spid 2>/dev/null || true
   wait $fpid $spid 2>/dev/null || true

@@ -263,7 +263,7 @@ func offlineStatus(cfg *config.Config) ([]agent.JobStatus, error) {
 	for _, j := range cfg.Jobs {
 		st := agent.JobStatus{
 			Name: j.Name, Local: j.Local, Remote: j.Remote, Direction: j.Direction, Mode: j.Mode,
-			Config: cfg.File, State: agent.Idle, Bandwidth: j.Bandwidth,
+			Config: cfg.File, State: agent.Idle, Bandwidth: j.Bandwidth, Sessions: max(j.Sessions, 1),
 		}
 		// A folder not there (unmounted) has no store to measure.
 		st.VersionsBytes, _ = agent.VersionsBytes(j)

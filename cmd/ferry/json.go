@@ -154,6 +154,8 @@ type transportDoc struct {
 	RTT           float64 `json:"rtt_s"`
 	Rate          float64 `json:"rate_bps"`
 	DatagramBytes int     `json:"datagram_bytes"`
+	// Sessions is how many UDP data sessions the last batch ran on.
+	Sessions int `json:"sessions"`
 }
 
 // newTransportDoc is nil for a local remote.
@@ -173,6 +175,7 @@ func newTransportDoc(ep endpoint.Endpoint) *transportDoc {
 		d.RTT = st.RTT.Seconds()
 		d.Rate = st.Rate
 		d.DatagramBytes = st.PacketSize
+		d.Sessions = st.Sessions
 	}
 	return d
 }

@@ -69,6 +69,7 @@ type jsonStatus struct {
 			Upload int64  `json:"upload"`
 			Policy string `json:"policy"`
 		} `json:"bandwidth"`
+		Sessions int `json:"sessions"`
 	} `json:"jobs"`
 }
 
@@ -92,7 +93,7 @@ type jsonConflicts struct {
 func TestStatusAndConflictsJSON(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg, local, remote := jobFixture(t, "    direction: two-way\n    conflicts: manual\n    interval: 1h\n    max_delete: 0\n    bandwidth: {upload: 8Mbps}\n")
+	cfg, local, remote := jobFixture(t, "    direction: two-way\n    conflicts: manual\n    interval: 1h\n    max_delete: 0\n    bandwidth: {upload: 8Mbps}\n    sessions: 3\n")
 	write(t, filepath.Join(local, "log.txt"), "mine")
 	write(t, filepath.Join(remote, "log.txt"), "theirs")
 	write(t, filepath.Join(local, "keep.txt"), "keep")
@@ -100,14 +101,14 @@ func TestStatusAndConflictsJSON(t *testing.T) {
 		t.Fatalf("sync: exit %d: %s", code, stderr)
 	}
 	statusKeys := []string{"agent_running", "jobs[*].name", "jobs[*].state", "jobs[*].progress.eta_s", "jobs[*].bandwidth.upload",
-		"jobs[*].bandwidth.target_rate", "jobs[*].last.start", "jobs[*].last.end", "jobs[*].conflicts"}
+		"jobs[*].bandwidth.target_rate", "jobs[*].last.start", "jobs[*].last.end", "jobs[*].conflicts", "jobs[*].sessions"}
 
 	code, out, stderr := runCLI(t, ctx, "status", "--json", "--config", cfg)
 	var st jsonStatus
 	decodeDoc(t, "status --json", out, &st, statusKeys...)
 	if code != exitOK || st.AgentRunning || len(st.Jobs) != 1 || st.Jobs[0].Name != "j" || st.Jobs[0].Conflicts != 1 ||
 		st.Jobs[0].Last == nil || st.Jobs[0].Last.Created != 1 || st.Jobs[0].Last.End.IsZero() ||
-		st.Jobs[0].Bandwidth.Upload != 8_000_000 {
+		st.Jobs[0].Bandwidth.Upload != 8_000_000 || st.Jobs[0].Sessions != 3 {
 		t.Fatalf("status --json: exit %d %+v\n%s%s", code, st, out, stderr)
 	}
 
@@ -132,7 +133,8 @@ func TestStatusAndConflictsJSON(t *testing.T) {
 		code, out, stderr := runCLI(t, ctx, "status", "--config", cfg, "j", "--json")
 		var st jsonStatus
 		decodeDoc(t, "status --json (agent)", out, &st, statusKeys...)
-		if code != exitOK || !st.AgentRunning || len(st.Jobs) != 1 || st.Jobs[0].Conflicts != 1 || st.Jobs[0].Bandwidth.Upload != 8_000_000 {
+		if code != exitOK || !st.AgentRunning || len(st.Jobs) != 1 || st.Jobs[0].Conflicts != 1 || st.Jobs[0].Bandwidth.Upload != 8_000_000 ||
+			st.Jobs[0].Sessions != 3 {
 			t.Fatalf("status --json (agent): exit %d %+v\n%s%s", code, st, out, stderr)
 		}
 		code, out, _ = runCLI(t, ctx, "conflicts", "--config", cfg, "--json", "j")

@@ -89,6 +89,9 @@ func transportSummary(ep endpoint.Endpoint) string {
 		return "transport: no UDP data session (nothing to move, or streamed over SSH)"
 	}
 	out := fmt.Sprintf("transport: udp, retransmitted %.2f%%, lost packets %d", 100*st.RetransmitShare(), st.LostPackets)
+	if st.Sessions > 1 {
+		out = fmt.Sprintf("transport: udp over %d sessions, retransmitted %.2f%%, lost packets %d", st.Sessions, 100*st.RetransmitShare(), st.LostPackets)
+	}
 	if st.RTT > 0 {
 		out += fmt.Sprintf(", rtt %s", st.RTT.Round(100*time.Microsecond))
 	}

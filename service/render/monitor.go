@@ -79,6 +79,9 @@ func Monitor(w io.Writer, jobs []agent.JobStatus, h *History, now time.Time) err
 			if p.BytesReused > 0 {
 				fmt.Fprintf(tw, "  (%s already there)", Size(p.BytesReused))
 			}
+			if j.Sessions > 1 {
+				fmt.Fprintf(tw, "  %d sessions", j.Sessions)
+			}
 		case agent.Halted:
 			fmt.Fprintf(tw, ": %s", Clean(j.Halted))
 		default:

@@ -29,7 +29,7 @@ func jobs() []agent.JobStatus {
 		Side: halt.Local, Root: "/home/ann/mail", Count: 1200})
 	return []agent.JobStatus{
 		{
-			Name: "docs", Direction: config.TwoWay, State: agent.Transferring, VersionsBytes: 5 << 20,
+			Name: "docs", Direction: config.TwoWay, State: agent.Transferring, VersionsBytes: 5 << 20, Sessions: 4,
 			Progress: agent.Progress{FilesDone: 12, FilesTotal: 40, BytesDone: 310 << 20, BytesTotal: 1 << 30, Rate: 84e6, ETA: 83 * time.Second},
 			Transfers: []agent.TransferStatus{
 				{Path: "video/talk.mp4", Size: 700 << 20, Done: 210 << 20, Rate: 84e6, TargetRate: 100e6, MinRate: 10e6, Policy: "fair",

@@ -161,6 +161,9 @@ func progress(j agent.JobStatus, tty bool) string {
 	if p.BytesReused > 0 {
 		s += "  (" + Size(p.BytesReused) + " already there)"
 	}
+	if j.Sessions > 1 {
+		s += fmt.Sprintf("  %d sessions", j.Sessions)
+	}
 	return s
 }
 

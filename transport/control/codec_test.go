@@ -115,6 +115,7 @@ func samples(r *rand.Rand) []Msg {
 		Get{Path: randString(r, 30), Offset: r.Int64(), Expect: randEntry(r)},
 		Get{Path: randString(r, 30), Expect: randEntry(r), Ranges: randRanges(r)},
 		DataSession{Download: r.IntN(2) == 0, Rate: r.Int64(), AbsentUnlisted: r.IntN(2) == 0, NoEntries: r.IntN(2) == 0},
+		DataSession{Download: r.IntN(2) == 0, Rate: r.Int64(), AbsentUnlisted: r.IntN(2) == 0, NoEntries: r.IntN(2) == 0, Lane: 3, Lanes: 4, SplitAt: 1 << 30, Align: 1 << 20},
 		SessionOK{Port: r.Uint32(), ID: randBytes(r, 16), Key: randBytes(r, 32), Rate: r.Int64()},
 		FileError{Path: randString(r, 30), Code: Code(r.IntN(11)), Message: randString(r, 40)},
 		Read{Off: r.Int64(), Len: r.Uint32()},

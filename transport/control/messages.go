@@ -310,6 +310,9 @@ type Get struct {
 // state (Path set, Kind Absent for a new file). The server answers
 // SessionOK, runs the session, reports files it could not send as
 // FileError frames, and ends with OK or Error.
+// maxLanes bounds the sessions of one transfer (config.MaxSessions).
+const maxLanes = 16
+
 type DataSession struct {
 	// Download: the server sends, the client receives.
 	Download bool
@@ -324,8 +327,16 @@ type DataSession struct {
 	// NoEntries (upload with AbsentUnlisted only): the client lists
 	// nothing and sends no Entries and no OK, so the server answers
 	// SessionOK at once. A first sync's session then costs one round trip
-	// instead of two. Encoded last and only when set.
+	// instead of two. Encoded only when set (or when Lanes is).
 	NoEntries bool
+	// Lane and Lanes (Lanes > 1) make this session one of several the
+	// client runs for one transfer. SplitAt and Align say how a listed
+	// file is split across them: a file that data.SplitFile(size, SplitAt,
+	// Lanes, Align) cuts into parts goes as part Lane (a download sends
+	// that range only); other files go whole. Encoded last, only when
+	// Lanes > 1.
+	Lane, Lanes    uint32
+	SplitAt, Align int64
 }
 
 // SessionOK describes an accepted data session.
@@ -676,8 +687,15 @@ func (m Get) appendBody(b []byte) []byte {
 func (m DataSession) appendBody(b []byte) []byte {
 	b = appendBool(b, m.Download)
 	b = appendVarint(b, m.Rate)
-	if m.AbsentUnlisted || m.NoEntries {
+	if m.AbsentUnlisted || m.NoEntries || m.Lanes > 1 {
 		b = appendBool(b, m.AbsentUnlisted)
+	}
+	if m.Lanes > 1 {
+		b = appendBool(b, m.NoEntries)
+		b = appendUvarint(b, uint64(m.Lane))
+		b = appendUvarint(b, uint64(m.Lanes))
+		b = appendVarint(b, m.SplitAt)
+		return appendVarint(b, m.Align)
 	}
 	if m.NoEntries {
 		b = appendBool(b, true)
@@ -852,6 +870,13 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		}
 		if d.err == nil && len(d.b) > 0 {
 			ds.NoEntries = d.bool()
+		}
+		if d.err == nil && len(d.b) > 0 {
+			ds.Lane, ds.Lanes = uint32(d.uvarint()), uint32(d.uvarint())
+			ds.SplitAt, ds.Align = d.varint(), d.varint()
+			if d.err == nil && (ds.Lanes < 2 || ds.Lane >= ds.Lanes || ds.Lanes > maxLanes || ds.SplitAt < 0 || ds.Align <= 0) {
+				d.fail("bad data session lanes")
+			}
 		}
 		m = ds
 	case TypeSessionOK:

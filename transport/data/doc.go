@@ -26,6 +26,19 @@
 // recomputed from the partial when the next session starts, so a write
 // lost in a crash cannot be vouched for by a stale hash.
 //
+// Split files (parts.go): a big file can go over several sessions at once,
+// each carrying one byte range (SendFile.Part, announced in FILE with
+// FilePart; SplitFile cuts the ranges at resume-chunk boundaries). A
+// session treats the bytes outside its range as already there: it sends,
+// waits for and checkpoints only its range. On the receiving side Parts
+// gives every part one writer per file: the parts' checkpoints merge into
+// the file's one checkpoint, a part whose range is in commits nothing but
+// that, and the last part commits the file, whose whole hash is checked
+// before the rename. A part resumes only the chunks the merged checkpoint
+// names inside its range; a split file is never seeded from an older
+// version, and a hash mismatch is final for the session (the next attempt
+// resends what does not verify).
+//
 // Datagram size (pmtu.go): DATA fills the path's MTU. Listen sets the
 // don't-fragment bit (IP_PMTUDISC_DO), so the kernel refuses a datagram
 // too big for the route (EMSGSIZE; EINVAL for a segmented send) instead of

@@ -87,3 +87,14 @@ func (r *rangeSet) total() int64 {
 	}
 	return t
 }
+
+// within returns the part of the set inside [lo, hi).
+func (r *rangeSet) within(lo, hi int64) rangeSet {
+	var out rangeSet
+	for _, s := range r.s {
+		if a, b := max(s.lo, lo), min(s.hi, hi); a < b {
+			out.add(a, b)
+		}
+	}
+	return out
+}

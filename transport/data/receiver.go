@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/seal"
@@ -27,7 +28,13 @@ type FileInfo struct {
 	// Fresh: this is the retry after a hash mismatch; the writer should
 	// start from nothing (the receiver ignores any partial it holds).
 	Fresh bool
+	// Part, when its Len is set, is the byte range this session carries
+	// of a file split across sessions (see Parts).
+	Part chunk.Range
 }
+
+// Split reports whether f is one part of a split file.
+func (f FileInfo) Split() bool { return f.Part.Len != 0 }
 
 // Entry returns the file as a tree.Entry, the meta a CreateFile needs.
 func (f FileInfo) Entry() tree.Entry {
@@ -350,6 +357,9 @@ func (rr *recvRun) checkpoint(f *rfile) {
 	for _, s := range f.offered.s {
 		all.add(s.lo, s.hi)
 	}
+	if f.info.Split() {
+		all = all.within(f.info.Part.Off, f.info.Part.Off+f.info.Part.Len)
+	}
 	// Saved by the disk writer after the writes queued so far, which are
 	// the ranges it names.
 	rr.disk.in <- diskReq{op: opCheckpoint, f: f, data: encodeCheckpoint(f.info.Size, f.info.Hash, &all)}
@@ -500,7 +510,16 @@ func (rr *recvRun) onFile(now time.Time, wf wire.File) {
 		return
 	}
 	info := FileInfo{ID: wf.ID, Path: wf.Path, Size: wf.Size, Hash: wf.Hash, Mode: fs.FileMode(wf.Mode).Perm(), Mtime: wf.Mtime, Fresh: wf.Flags&wire.FileFresh != 0}
+	if wf.Flags&wire.FilePart != 0 {
+		info.Part = chunk.Range{Off: wf.PartOff, Len: wf.PartLen}
+	}
 	f := &rfile{info: info}
+	if info.Split() {
+		// Outside its range the part is complete from the start: only
+		// the range is waited for, written and checkpointed.
+		f.got.add(0, info.Part.Off)
+		f.got.add(info.Part.Off+info.Part.Len, info.Size)
+	}
 	rr.files[wf.ID] = f
 	if i, ok := rr.byPath[info.Path]; ok {
 		f.slot = i
@@ -539,7 +558,21 @@ func (rr *recvRun) spawnPrepare(f *rfile) {
 		var held []chunkHash
 		var res Resumable
 		if err == nil {
-			if rs, ok := w.(Resumable); ok {
+			rs, ok := w.(Resumable)
+			switch {
+			case ok && info.Split():
+				// Other sessions write the rest of the partial: never
+				// truncated, never seeded, and only what its checkpoint
+				// says was written (within the part) is offered.
+				res = rs
+				if !info.Fresh {
+					held, err = partHeld(rs, info, chunk)
+					if err != nil {
+						rr.cfg.Log.Warn("unable to read partial for resume; sending the part whole", "path", info.Path, "err", err)
+						held, err = nil, nil
+					}
+				}
+			case ok:
 				res = rs
 				if tr, ok := w.(Truncater); ok && (info.Fresh || rs.ExistingSize() > info.Size) {
 					if terr := tr.Truncate(info.Size); terr != nil {
@@ -687,7 +720,9 @@ func (rr *recvRun) committed(f *rfile, err error) {
 	st := wire.Status{ID: f.info.ID, Code: codeOf(err)}
 	if err != nil {
 		st.Msg = err.Error()
-		if st.Code == wire.CodeHashMismatch && !f.info.Fresh {
+		// A part cannot be sent again alone: the next pass sends the
+		// file afresh.
+		if st.Code == wire.CodeHashMismatch && !f.info.Fresh && !f.info.Split() {
 			st.Code = wire.CodeRetry
 		}
 	}

@@ -87,6 +87,27 @@ func heldChunks(res Resumable, size int64, hash uint64, chunk int64) ([]chunkHas
 	return hashHeld(res, &ranges, size, have, chunk)
 }
 
+// partHeld lists the chunks of a split file's part that its partial can
+// offer: those inside both the part and the checkpoint's ranges. Without
+// a checkpoint nothing is offered, since other sessions write the rest of
+// the file and its length says nothing about this part.
+func partHeld(res Resumable, info FileInfo, chunk int64) ([]chunkHash, error) {
+	have := min(res.ExistingSize(), info.Size)
+	if have <= 0 {
+		return nil, nil
+	}
+	b, err := res.LoadCheckpoint()
+	if err != nil || len(b) == 0 {
+		return nil, nil
+	}
+	set, err := decodeCheckpoint(b, info.Size, info.Hash)
+	if err != nil {
+		return nil, nil
+	}
+	in := set.within(info.Part.Off, info.Part.Off+info.Part.Len)
+	return hashHeld(res, &in, info.Size, have, chunk)
+}
+
 // SeedChunkSize is the granularity at which a seeded file's held ranges
 // are offered: about 4,096 chunks a file, between 16 KiB and the default
 // resume chunk, so an edit costs a few small chunks around it.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/cc"
 	"github.com/ferry-sync/ferry/transport/seal"
@@ -24,6 +25,10 @@ import (
 type SendFile struct {
 	Entry tree.Entry
 	Open  func() (endpoint.FileReader, error)
+	// Part, when its Len is set, sends only that byte range of the file:
+	// one part of a file split across sessions (see Parts). The receiver
+	// verifies and renames the file once every part is in.
+	Part chunk.Range
 }
 
 // Sender is the sending side of one data session.
@@ -501,7 +506,7 @@ func (r *sendRun) admit(now time.Time) time.Time {
 	for _, f := range r.active {
 		switch f.state {
 		case sfAnnounced, sfVerifying, sfSending:
-			unsent += f.info.Size - f.next
+			unsent += f.end() - f.next
 		}
 	}
 	// Up to aheadFiles are announced even past the budget, so that a big
@@ -518,7 +523,7 @@ func (r *sendRun) admit(now time.Time) time.Time {
 		case o := <-r.opened:
 			r.admitOpened(now, o)
 			if o.f.state != sfDone {
-				unsent += o.f.info.Size
+				unsent += o.f.end() - o.f.next
 			}
 		default:
 			r.waitOpener = true // the loop hears when the opener has more
@@ -601,6 +606,8 @@ func (r *sendRun) admitOpened(now time.Time, o openedFile) {
 		err = fmt.Errorf("unable to send %s: size is %d, scan saw %d: %w (the next pass picks it up)", e.Path, o.rd.Size(), e.Size, endpoint.ErrChanged)
 	case e.Size > wire.MaxOffset:
 		err = fmt.Errorf("unable to send %s: %d bytes is more than a data session carries (%d)", e.Path, e.Size, int64(wire.MaxOffset))
+	case f.src.Part.Len != 0 && (f.src.Part.Off < 0 || f.src.Part.Len < 0 || f.src.Part.Off+f.src.Part.Len > e.Size):
+		err = fmt.Errorf("unable to send %s: part %d+%d is outside its %d bytes", e.Path, f.src.Part.Off, f.src.Part.Len, e.Size)
 	}
 	if err != nil {
 		// Never announced: the receiver hears nothing of it.
@@ -617,7 +624,33 @@ func (r *sendRun) admitOpened(now time.Time, o openedFile) {
 	f.id = r.nextID
 	r.nextID++
 	f.info = wire.File{ID: f.id, Size: e.Size, Hash: e.Hash, Mode: uint32(e.Mode.Perm()), Mtime: e.Mtime, Path: e.Path}
+	if p := f.src.Part; p.Len != 0 {
+		f.info.Flags |= wire.FilePart
+		f.info.PartOff, f.info.PartLen = p.Off, p.Len
+	}
+	markOutside(f)
 	r.announce(now, f)
+}
+
+// end is where the bytes this session sends of f end: its part's end, or
+// the file's.
+func (f *sfile) end() int64 {
+	if f.info.Flags&wire.FilePart != 0 {
+		return f.info.PartOff + f.info.PartLen
+	}
+	return f.info.Size
+}
+
+// markOutside counts the bytes of a part's file outside its range as
+// acknowledged (without reporting them), so everything that sends,
+// verifies and completes a file keeps to the range.
+func markOutside(f *sfile) {
+	if f.info.Flags&wire.FilePart == 0 {
+		return
+	}
+	f.acked.add(0, f.info.PartOff)
+	f.acked.add(f.info.PartOff+f.info.PartLen, f.info.Size)
+	f.next = f.info.PartOff
 }
 
 func (r *sendRun) announce(now time.Time, f *sfile) {
@@ -1105,6 +1138,7 @@ func (r *sendRun) retry(now time.Time, old *sfile) {
 	nf.info = old.info
 	nf.info.ID = nf.id
 	nf.info.Flags |= wire.FileFresh
+	markOutside(nf)
 	old.r = nil
 	old.state = sfDone
 	delete(r.byID, old.id)

@@ -29,6 +29,46 @@ type Stats struct {
 	// PacketSize is the largest datagram the sender sends now (UDP
 	// payload): it follows the path (see Config.PacketSize).
 	PacketSize int
+	// Sessions is how many sessions these figures add up (Sum); a
+	// session's own Stats leave it 0.
+	Sessions int
+}
+
+// Sum adds up the figures of sessions that ran side by side (the lanes of
+// one transfer): counts and rates add, RTT and datagram size are the
+// largest, Sessions is how many there were.
+func Sum(sessions ...Stats) Stats {
+	var t Stats
+	for _, s := range sessions {
+		t.PacketsSent += s.PacketsSent
+		t.BytesSent += s.BytesSent
+		t.PacketsReceived += s.PacketsReceived
+		t.BytesReceived += s.BytesReceived
+		t.PayloadBytes += s.PayloadBytes
+		t.RetransmittedBytes += s.RetransmittedBytes
+		t.ResumedBytes += s.ResumedBytes
+		t.LostPackets += s.LostPackets
+		t.SendErrors += s.SendErrors
+		t.Unparsable += s.Unparsable
+		d := &t.Dropped
+		d.Opened += s.Dropped.Opened
+		d.Short += s.Dropped.Short
+		d.Malformed += s.Dropped.Malformed
+		d.WrongSession += s.Dropped.WrongSession
+		d.WrongSide += s.Dropped.WrongSide
+		d.Forged += s.Dropped.Forged
+		d.Replayed += s.Dropped.Replayed
+		d.TooOld += s.Dropped.TooOld
+		t.RTT = max(t.RTT, s.RTT)
+		t.Rate += s.Rate
+		t.Target += s.Target
+		t.Min += s.Min
+		t.FilesDone += s.FilesDone
+		t.FilesFailed += s.FilesFailed
+		t.PacketSize = max(t.PacketSize, s.PacketSize)
+		t.Sessions += max(s.Sessions, 1)
+	}
+	return t
 }
 
 // RetransmitShare is retransmitted bytes as a share of payload bytes.

@@ -83,6 +83,12 @@ type Options struct {
 	// PartialSuffix names in-flight files on the server (the job's
 	// partial_suffix; default tree.DefaultPartialSuffix).
 	PartialSuffix string
+	// Sessions is how many UDP data sessions a batch spreads its files
+	// over (default 1), sharing the caps evenly; files of at least
+	// MultiSessionThreshold bytes are split into byte ranges across them
+	// (0: never split). See config.Job.
+	Sessions              int
+	MultiSessionThreshold int64
 	// Parallel is how many files Upload and Download move at once over the
 	// SSH stream (default 4).
 	Parallel int
@@ -114,7 +120,7 @@ func OptionsFromJob(job config.Job, configFile string) (Options, error) {
 		IdentityFile: job.Identity, KnownHostsFile: job.KnownHosts,
 		Transport: job.Transport, Bandwidth: job.Bandwidth, Direction: job.Direction,
 		PartialSuffix: job.PartialSuffix, Job: job.Name, ConfigFile: configFile,
-		Proxy: job.Proxy,
+		Proxy: job.Proxy, Sessions: job.Sessions, MultiSessionThreshold: int64(job.MultiSessionThreshold),
 	}, nil
 }
 
@@ -675,7 +681,7 @@ func (e *Endpoint) SetBandwidth(bw config.Bandwidth) {
 		if s.download {
 			limit = bw.Download
 		}
-		s.set(ratesFor(bw, limit, s.serverCap))
+		s.set(shareOf(ratesFor(bw, limit, s.serverCap), s.lanes))
 	}
 }
 

@@ -56,6 +56,9 @@ func (e *Endpoint) Prepare(ctx context.Context, items []endpoint.Transfer, downl
 	if use, err := e.useUDP(c); err != nil || !use {
 		return nothing
 	}
+	if len(e.planLanes(items)) > 1 {
+		return nothing // several sessions, negotiated when the batch runs
+	}
 	entries := sessionEntries(items, download)
 	p := &prepared{download: download, c: c, listed: make(map[string]tree.Entry, len(entries)), done: make(chan struct{})}
 	for _, en := range entries {

@@ -187,7 +187,7 @@ func (e *Endpoint) startSession(ctx context.Context, c *conn, req control.DataSe
 	if err != nil {
 		return fail(err)
 	}
-	ds := &dataSession{k: k, pc: pc, early: early, serverCap: ok.Rate,
+	ds := &dataSession{c: c, k: k, pc: pc, early: early, serverCap: ok.Rate,
 		cfg: data.Config{Key: ok.Key, Peer: peer, Log: e.log, Rate: e.rates(limit, ok.Rate), NoUDPTimeout: e.opts.NoUDPTimeout}}
 	copy(ds.cfg.Session[:], ok.ID)
 	e.log.Debug("data session", "download", download, "peer", peer.String(), "max_rate", ds.cfg.Rate.MaxRate)
@@ -197,6 +197,7 @@ func (e *Endpoint) startSession(ctx context.Context, c *conn, req control.DataSe
 // dataSession is an agreed UDP session: its control channel, local
 // socket and parameters.
 type dataSession struct {
+	c         *conn // the connection it was negotiated on
 	k         *channel
 	pc        net.PacketConn
 	cfg       data.Config
@@ -309,28 +310,50 @@ func (e *Endpoint) openSession(ctx context.Context, c *conn, items []endpoint.Tr
 }
 
 func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) ([]error, error) {
+	if plan := e.planLanes(items); len(plan) > 1 {
+		return e.uploadLanes(ctx, c, items, plan, src, progress)
+	}
 	ds, err := e.openSession(ctx, c, items, false)
 	if err != nil {
 		return fill(len(items), err), err
 	}
 	defer ds.close()
+	errs, st, serr := e.sendOn(ctx, ds, items, nil, 1, src, progress)
+	if st != nil {
+		e.remember(data.Sum(*st))
+	}
+	return errs, serr
+}
+
+// sendOn runs the sending side of data session ds for items (parts[i],
+// when set, is the byte range of items[i] this session sends), as one of
+// lanes sessions sharing the caps. It returns one error per item, the
+// session's figures (nil if it never ran) and its error.
+func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, src endpoint.Endpoint, progress endpoint.Progress) ([]error, *data.Stats, error) {
 	cfg := ds.cfg
+	cfg.Rate = shareOf(cfg.Rate, lanes)
 	tally := newTally(progress, func() { e.log.Debug("first data acknowledged") }, false)
 	cfg.Progress = tally.report
 	files := make([]data.SendFile, len(items))
+	var whole []endpoint.Transfer // files the server may build from their current versions
 	for i, it := range items {
 		files[i] = data.SendFile{Entry: it.Source, Open: func() (endpoint.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
+		if parts != nil && parts[i].Len != 0 {
+			files[i].Part = parts[i]
+			continue
+		}
+		whole = append(whole, it)
 	}
 	s, err := data.NewSender(ds.pc, cfg)
 	if err != nil {
-		return fill(len(items), err), err
+		return fill(len(items), err), nil, err
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	listed := make(chan struct{})
 	go func() {
 		defer close(listed)
-		if err := e.sendLists(sctx, ds.k, items, src); err != nil {
+		if err := e.sendLists(sctx, ds.k, whole, src); err != nil {
 			e.log.Debug("unable to send chunk lists; files go whole", "err", err)
 		}
 	}()
@@ -339,30 +362,45 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Tran
 		<-listed
 	}()
 	ds.watch(cancel)
-	unregister := e.track(s, c, false, ds.serverCap)
+	unregister := e.track(s, ds.c, false, ds.serverCap, lanes)
 	errs, serr := s.Run(sctx, files)
 	unregister()
-	e.remember(s.Stats())
+	st := s.Stats()
 	errs, serr = markLost(errs, serr)
 	for i, err := range errs {
 		if err == nil {
-			tally.complete(items[i].Source.Path, items[i].Source.Size)
+			tally.complete(items[i].Source.Path, partSize(items[i], parts, i))
 		}
 	}
-	return errs, serr
+	return errs, &st, serr
 }
 
 func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, error) {
-	byPath := make(map[string]int, len(items))
-	for i, it := range items {
-		byPath[it.Source.Path] = i
+	if plan := e.planLanes(items); len(plan) > 1 {
+		return e.downloadLanes(ctx, c, items, plan, dst, progress, lists)
 	}
 	ds, err := e.openSession(ctx, c, items, true)
 	if err != nil {
 		return fill(len(items), err), err
 	}
 	defer ds.close()
+	errs, st, serr := e.receiveOn(ctx, ds, items, nil, 1, nil, dst, progress, lists)
+	if st != nil {
+		e.remember(data.Sum(*st))
+	}
+	return errs, serr
+}
+
+// receiveOn runs the receiving side of data session ds for items (parts
+// as for sendOn), as one of lanes sessions sharing the caps; joined
+// gathers the parts of split files (nil when there are none).
+func (e *Endpoint) receiveOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, joined *data.Parts, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, *data.Stats, error) {
+	byPath := make(map[string]int, len(items))
+	for i, it := range items {
+		byPath[it.Source.Path] = i
+	}
 	early, cfg := ds.early, ds.cfg
+	cfg.Rate = shareOf(cfg.Rate, lanes)
 	tally := newTally(progress, func() { e.log.Debug("first data written") }, true)
 	cfg.Progress = tally.report
 	errs := make([]error, len(items))
@@ -373,7 +411,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 		}
 	}
 	if len(early) == len(items) {
-		return errs, nil
+		return errs, nil, nil
 	}
 	open := func(ctx context.Context, f data.FileInfo) (endpoint.FileWriter, error) {
 		i, ok := byPath[f.Path]
@@ -384,6 +422,14 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 		if f.Size != it.Source.Size || f.Hash != it.Source.Hash {
 			return nil, fmt.Errorf("%w: server sent a different %s than it listed", endpoint.ErrChanged, f.Path)
 		}
+		if f.Split() {
+			if joined == nil || parts == nil || parts[i] != f.Part {
+				return nil, fmt.Errorf("%w: server sent part %d+%d of %s, which was not asked for", control.ErrProtocol, f.Part.Off, f.Part.Len, f.Path)
+			}
+			return joined.Open(ctx, f, func(ctx context.Context, _ data.FileInfo) (endpoint.FileWriter, error) {
+				return dst.CreateFile(ctx, it.Source, it.Expect)
+			})
+		}
 		return dst.CreateFile(ctx, it.Source, it.Expect)
 	}
 	if len(lists) > 0 {
@@ -391,15 +437,15 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 	}
 	r, err := data.NewReceiver(ds.pc, cfg, open)
 	if err != nil {
-		return fill(len(items), err), err
+		return fill(len(items), err), nil, err
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	tails := ds.watch(cancel)
-	unregister := e.track(r, c, true, ds.serverCap)
+	unregister := e.track(r, ds.c, true, ds.serverCap, lanes)
 	results, serr := r.Run(sctx)
 	unregister()
-	e.remember(r.Stats())
+	st := r.Stats()
 	for _, res := range results {
 		if i, ok := byPath[res.File.Path]; ok {
 			errs[i], done[i] = res.Err, true
@@ -431,7 +477,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 	}
 	for i := range errs {
 		if done[i] && errs[i] == nil {
-			tally.complete(items[i].Source.Path, items[i].Source.Size)
+			tally.complete(items[i].Source.Path, partSize(items[i], parts, i))
 		}
 		if !done[i] {
 			cause := serr
@@ -441,7 +487,7 @@ func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Tr
 			errs[i] = fmt.Errorf("unable to download %s: %w", items[i].Source.Path, cause)
 		}
 	}
-	return errs, serr
+	return errs, &st, serr
 }
 
 // session is a running data session whose rate policy SetBandwidth
@@ -455,6 +501,7 @@ type session struct {
 	// (a receiver), in nanoseconds.
 	stats func() data.Stats
 	rtt   *atomic.Int64
+	lanes int // sessions of its transfer, sharing the caps evenly
 }
 
 // running is a data session's side that SetBandwidth and Link reach.
@@ -468,7 +515,7 @@ var (
 	_ running = (*data.Receiver)(nil)
 )
 
-func (e *Endpoint) track(s running, c *conn, download bool, serverCap int64) func() {
+func (e *Endpoint) track(s running, c *conn, download bool, serverCap int64, lanes int) func() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.nextSession++
@@ -484,9 +531,9 @@ func (e *Endpoint) track(s running, c *conn, download bool, serverCap int64) fun
 			}
 		}()
 	}
-	e.sessions[id] = session{set: s.SetConfig, download: download, serverCap: serverCap, stats: s.Stats, rtt: rtt}
+	e.sessions[id] = session{set: s.SetConfig, download: download, serverCap: serverCap, stats: s.Stats, rtt: rtt, lanes: lanes}
 	// Caps changed since the session was negotiated apply from its start.
-	s.SetConfig(ratesFor(e.opts.Bandwidth, limitFor(e.opts.Bandwidth, download), serverCap))
+	s.SetConfig(shareOf(ratesFor(e.opts.Bandwidth, limitFor(e.opts.Bandwidth, download), serverCap), lanes))
 	return func() {
 		// The session's last figures move to the ended total under the
 		// same lock that removes it, so Link never sees its bytes twice

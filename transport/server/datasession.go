@@ -30,6 +30,11 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 	if m.NoEntries && (m.Download || !m.AbsentUnlisted) {
 		return st.reply(protocolError("a data session without a file list must be an upload of new files"), nil)
 	}
+	done, ok := s.takeLane()
+	if !ok {
+		return st.reply(fmt.Errorf("%w: this connection already runs %d data sessions", control.ErrUnavailable, maxLanes), nil)
+	}
+	defer done()
 	var items []tree.Entry
 	for !m.NoEntries {
 		msg, err := st.recv()
@@ -80,10 +85,14 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 	id := sc.id
 	defer sc.Close()
 	capRate := minRate(s.acct.rateCap, s.srv.cfg.TotalRate)
+	log := s.log.With("session", fmt.Sprintf("%x", id[:4]))
+	if m.Lanes > 1 {
+		log = log.With("lane", m.Lane, "lanes", m.Lanes)
+	}
 	cfg := data.Config{
 		Key: key, Session: id,
 		Rate: sessionRate(m.Download, capRate),
-		Log:  s.log.With("session", fmt.Sprintf("%x", id[:4])),
+		Log:  log,
 	}
 	if err := st.send(control.SessionOK{Port: uint32(port), ID: id[:], Key: key, Rate: int64(capRate)}); err != nil {
 		return err
@@ -105,6 +114,11 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 		files := make([]data.SendFile, len(items))
 		for i, it := range items {
 			files[i] = data.SendFile{Entry: it, Open: func() (endpoint.FileReader, error) { return openUnchanged(ctx, ep, it) }}
+			if m.Lanes > 1 {
+				if parts := data.SplitFile(it.Size, m.SplitAt, int(m.Lanes), m.Align); int(m.Lane) < len(parts) {
+					files[i].Part = parts[m.Lane]
+				}
+			}
 		}
 		snd, err := data.NewSender(sc, cfg)
 		if err != nil {
@@ -120,7 +134,7 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 				}
 			}
 		}
-		s.log.Info("data session ended", "direction", "download", "files", len(items), "err", serr)
+		log.Info("data session ended", "direction", "download", "files", len(items), "err", serr)
 		return st.reply(serr, control.OK{})
 	}
 
@@ -128,9 +142,19 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 	for _, it := range items {
 		expect[it.Path] = it
 	}
-	open := func(ctx context.Context, f data.FileInfo) (endpoint.FileWriter, error) {
+	var open data.OpenFunc
+	open = func(ctx context.Context, f data.FileInfo) (endpoint.FileWriter, error) {
 		if err := validPaths(f.Path); err != nil {
 			return nil, err
+		}
+		if f.Split() {
+			// One writer for all the parts, whichever lane's arrives
+			// first; the connection's Parts outlives this session.
+			whole := open
+			return s.joinParts().Open(ctx, f, func(ctx context.Context, f data.FileInfo) (endpoint.FileWriter, error) {
+				f.Part = chunk.Range{}
+				return whole(ctx, f)
+			})
 		}
 		exp, ok := expect[f.Path]
 		if !ok {
@@ -169,7 +193,7 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 			failed++
 		}
 	}
-	s.log.Info("data session ended", "direction", "upload", "files", len(results), "failed", failed, "err", serr)
+	log.Info("data session ended", "direction", "upload", "files", len(results), "failed", failed, "err", serr)
 	return st.reply(serr, control.OK{})
 }
 

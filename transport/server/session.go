@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/transport/control"
+	"github.com/ferry-sync/ferry/transport/data"
 	"github.com/ferry-sync/ferry/tree"
 	"github.com/ferry-sync/ferry/versions"
 )
@@ -53,6 +54,41 @@ type session struct {
 	ep      endpoint.Endpoint
 	root    *rootState
 	partial string // the Hello's partial suffix
+	// parts joins the parts of files split across the connection's data
+	// sessions (a client's lanes); lanes counts the data sessions
+	// running.
+	parts *data.Parts
+	lanes int
+}
+
+// joinParts returns the connection's Parts, made on first use.
+func (s *session) joinParts() *data.Parts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.parts == nil {
+		s.parts = data.NewParts(s.ctx)
+	}
+	return s.parts
+}
+
+// maxLanes bounds the data sessions one connection runs at once: a
+// client's sessions of one transfer both ways (config.MaxSessions each).
+const maxLanes = 2 * config.MaxSessions
+
+// takeLane counts a data session in; false when the connection already
+// runs maxLanes.
+func (s *session) takeLane() (release func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lanes >= maxLanes {
+		return nil, false
+	}
+	s.lanes++
+	return func() {
+		s.mu.Lock()
+		s.lanes--
+		s.mu.Unlock()
+	}, true
 }
 
 func newSession(ctx context.Context, srv *Server, acct *account, conn *ssh.ServerConn, log *slog.Logger) *session {
@@ -111,6 +147,9 @@ func (s *session) close() {
 	s.wg.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.parts != nil {
+		s.parts.Close()
+	}
 	if s.ep != nil {
 		s.ep.Close()
 		// A session's end is a pass's end: prune what it may have kept.

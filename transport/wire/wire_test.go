@@ -33,6 +33,9 @@ func codecs() []codec {
 		wrap("file", File{ID: 3, Flags: FileFresh, Size: 5 << 30, Hash: 0xdeadbeefcafe, Mode: 0o644, Mtime: 1700000000123456789, Path: "dir/sub/ä file.txt"},
 			func(v any, b []byte) []byte { return v.(File).Append(b) },
 			func(b []byte) (any, int, error) { return ParseFile(b) }),
+		wrap("file-part", File{ID: 4, Flags: FilePart, Size: 5 << 30, Hash: 7, Mode: 0o600, Mtime: 1, Path: "big.iso", PartOff: 1 << 30, PartLen: 2 << 30},
+			func(v any, b []byte) []byte { return v.(File).Append(b) },
+			func(b []byte) (any, int, error) { return ParseFile(b) }),
 		wrap("accept", Accept{ID: 9, Code: CodeOK, ChunkSize: 1 << 20, Part: 1, Parts: 3, Chunks: []Chunk{{0, 11}, {5, 1<<64 - 1}}},
 			func(v any, b []byte) []byte { return v.(Accept).Append(b) },
 			func(b []byte) (any, int, error) { return ParseAccept(b) }),
@@ -203,5 +206,17 @@ func TestFileAnnouncementIsPacked(t *testing.T) {
 	// id 2, flags 1, size 2, hash 8, mode 2, mtime 8, path 2+1.
 	if got := len(f.Append(nil)); got != 26 {
 		t.Fatalf("FILE body of %d bytes, want 26", got)
+	}
+}
+
+func TestFilePartOutsideTheFileIsRefused(t *testing.T) {
+	for _, f := range []File{
+		{ID: 1, Flags: FilePart, Size: 100, PartOff: 90, PartLen: 11, Path: "a"},
+		{ID: 1, Flags: FilePart, Size: 100, PartOff: 101, PartLen: 1, Path: "a"},
+		{ID: 1, Flags: FilePart, Size: 100, PartOff: 0, PartLen: 0, Path: "a"},
+	} {
+		if _, _, err := ParseFile(f.Append(nil)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("part %d+%d of %d: %v, want ErrMalformed", f.PartOff, f.PartLen, f.Size, err)
+		}
 	}
 }
