@@ -140,9 +140,8 @@ func (e *RootError) Error() string {
 
 func (e *RootError) Unwrap() error { return e.Err }
 
-// New opens the folder root, which must exist and be a directory; when it
-// cannot, the error is a *RootError.
-func New(root string, opts Options) (*FS, error) {
+// openRoot opens root; when it cannot, the error is a *RootError.
+func openRoot(root string) (*os.Root, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		re := &RootError{Root: root, Err: err}
@@ -151,6 +150,27 @@ func New(root string, opts Options) (*FS, error) {
 			re.NotDir = true
 		}
 		return nil, re
+	}
+	return r, nil
+}
+
+// CheckRoot reports, as a *RootError, why New could not open root; nil
+// when it can be opened now. For callers that open other things in the
+// folder (its version store) before New.
+func CheckRoot(root string) error {
+	r, err := openRoot(root)
+	if err != nil {
+		return err
+	}
+	return r.Close()
+}
+
+// New opens the folder root, which must exist and be a directory; when it
+// cannot, the error is a *RootError.
+func New(root string, opts Options) (*FS, error) {
+	r, err := openRoot(root)
+	if err != nil {
+		return nil, err
 	}
 	dirs, err := newDirCache(r)
 	if err != nil {

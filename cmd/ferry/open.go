@@ -107,6 +107,15 @@ func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string,
 	// The cache keeps the chunk lists of large files too, beside the
 	// entries, in the same snapshot database.
 	opts := localfs.Options{Cache: cache, Chunks: cache, PartialSuffix: job.PartialSuffix, Log: log}
+	// A folder that cannot be opened is said once, before its version
+	// store is looked for in it.
+	if err := localfs.CheckRoot(root); err != nil {
+		var re *localfs.RootError
+		if errors.As(err, &re) {
+			return nil, &folderError{side: side, job: job.Name, err: re}
+		}
+		return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
+	}
 	if config.VersionsPolicy(job.Versions).Keeps() {
 		// What a pass replaces or deletes here goes to the folder's
 		// version store first; the agent prunes it after passes.
