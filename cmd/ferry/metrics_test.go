@@ -254,7 +254,8 @@ func TestMetricsListedInTheREADMEAreTheOnesExported(t *testing.T) {
 		f, _ := scrapeMetrics(t, ctx, addr)
 		rtt, _ := sample(f, "ferry_rtt_seconds")
 		target, _ := sample(f, "ferry_target_rate_bits_per_second")
-		if rtt > 0 && target == 6e6 {
+		sessions, _ := sample(f, "ferry_data_sessions")
+		if rtt > 0 && target == 6e6 && sessions == 1 {
 			live = true
 		}
 		select {
@@ -268,7 +269,7 @@ func TestMetricsListedInTheREADMEAreTheOnesExported(t *testing.T) {
 		t.Fatalf("sync-now --wait: %s", result)
 	}
 	if !live {
-		t.Error("no scrape during the upload showed an RTT and the target rate 6e6")
+		t.Error("no scrape during the upload showed an RTT, the target rate 6e6 and one data session")
 	}
 
 	fams, text := scrapeMetrics(t, ctx, addr)
@@ -289,6 +290,7 @@ func TestMetricsListedInTheREADMEAreTheOnesExported(t *testing.T) {
 		{"ferry_pass_duration_seconds", nil, 1, 1},
 		{"ferry_rtt_seconds", nil, 0, 0},
 		{"ferry_target_rate_bits_per_second", nil, 0, 0},
+		{"ferry_data_sessions", nil, 0, 0},
 	} {
 		if v, ok := sample(fams, c.name, c.labels...); !ok || v < c.min || v > c.max {
 			t.Errorf("after the pass, %s%v = %v (present %v), want %v..%v", c.name, c.labels, v, ok, c.min, c.max)

@@ -45,7 +45,7 @@ type linkJob struct {
 
 // linkCollector reads each job's Link at scrape time.
 type linkCollector struct {
-	bytes, retransmitted, lost, rtt, target *prometheus.Desc
+	bytes, retransmitted, lost, rtt, target, sessions *prometheus.Desc
 
 	mu    sync.Mutex
 	byJob map[string]*linkJob
@@ -63,6 +63,7 @@ func newLinkCollector() *linkCollector {
 		lost:          desc("lost_packets_total", "UDP data packets the sender judged lost."),
 		rtt:           desc("rtt_seconds", "Largest smoothed round-trip time among the UDP data sessions running now; 0 when none runs."),
 		target:        desc("target_rate_bits_per_second", "Sum of the target rates of the UDP data sessions running now; 0 when none runs."),
+		sessions:      desc("data_sessions", "UDP data sessions running now (up to the job's sessions key during a transfer); 0 when none runs."),
 		byJob:         map[string]*linkJob{},
 	}
 }
@@ -102,7 +103,7 @@ func (c *linkCollector) jobs(seen map[string]bool) {
 }
 
 func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.bytes, c.retransmitted, c.lost, c.rtt, c.target} {
+	for _, d := range []*prometheus.Desc{c.bytes, c.retransmitted, c.lost, c.rtt, c.target, c.sessions} {
 		ch <- d
 	}
 }
@@ -136,5 +137,6 @@ func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(now.lost), name)
 		ch <- prometheus.MustNewConstMetric(c.rtt, prometheus.GaugeValue, rtt.Seconds(), name)
 		ch <- prometheus.MustNewConstMetric(c.target, prometheus.GaugeValue, target, name)
+		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(len(live.Sessions)), name)
 	}
 }

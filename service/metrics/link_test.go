@@ -61,6 +61,7 @@ func TestLinkFollowsTheJobsRemote(t *testing.T) {
 	expect(t, f, "ferry_lost_packets_total", map[string]string{"job": "docs"}, 2)
 	expect(t, f, "ferry_rtt_seconds", map[string]string{"job": "docs"}, 0.035)
 	expect(t, f, "ferry_target_rate_bits_per_second", map[string]string{"job": "docs"}, 100e6)
+	expect(t, f, "ferry_data_sessions", map[string]string{"job": "docs"}, 2)
 
 	// The sessions end; the remote is made again and starts from zero.
 	cur = Link{Sent: 1500, Received: 300}
@@ -71,6 +72,7 @@ func TestLinkFollowsTheJobsRemote(t *testing.T) {
 	expect(t, f, "ferry_link_bytes_total", map[string]string{"job": "docs", "direction": "received"}, 300)
 	expect(t, f, "ferry_rtt_seconds", map[string]string{"job": "docs"}, 0)
 	expect(t, f, "ferry_target_rate_bits_per_second", map[string]string{"job": "docs"}, 0)
+	expect(t, f, "ferry_data_sessions", map[string]string{"job": "docs"}, 0)
 
 	// A removed job loses its series.
 	m.Update(nil)

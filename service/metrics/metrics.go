@@ -52,7 +52,6 @@ type Metrics struct {
 	state     *prometheus.GaugeVec
 	conflicts *prometheus.GaugeVec
 	inFlight  *prometheus.GaugeVec
-	sessions  *prometheus.GaugeVec
 	nextPass  *prometheus.GaugeVec
 }
 
@@ -90,7 +89,6 @@ func New(now func() time.Time, build Build) *Metrics {
 		state:     gauge("job_state", "1 for the job's current state, 0 for the others.", "state"),
 		conflicts: gauge("conflicts", "Unresolved conflicts."),
 		inFlight:  gauge("transfers_in_flight", "Files being transferred now."),
-		sessions:  gauge("data_sessions", "UDP data sessions the job's transfers run on at once (its sessions key)."),
 		nextPass:  gauge("next_pass_timestamp_seconds", "Unix time of the next scheduled pass, 0 if none."),
 	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -99,7 +97,7 @@ func New(now func() time.Time, build Build) *Metrics {
 	})
 	info.Set(1)
 	m.reg.MustRegister(m.synced, m.transferred, m.files, m.reused, m.passes, m.halts, m.passDuration,
-		m.state, m.conflicts, m.inFlight, m.sessions, m.nextPass, m.link, info,
+		m.state, m.conflicts, m.inFlight, m.nextPass, m.link, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -209,7 +207,6 @@ func (m *Metrics) Update(jobs []agent.JobStatus) {
 		}
 		m.conflicts.WithLabelValues(j.Name).Set(float64(j.Conflicts))
 		m.inFlight.WithLabelValues(j.Name).Set(float64(len(j.Transfers)))
-		m.sessions.WithLabelValues(j.Name).Set(float64(j.Sessions))
 		next := 0.0
 		if !j.NextPass.IsZero() {
 			next = float64(j.NextPass.UnixNano()) / 1e9
@@ -255,7 +252,7 @@ func (m *Metrics) forget(job string) {
 	l := prometheus.Labels{"job": job}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
 		m.synced, m.transferred, m.files, m.reused, m.passes, m.halts, m.passDuration,
-		m.state, m.conflicts, m.inFlight, m.sessions, m.nextPass,
+		m.state, m.conflicts, m.inFlight, m.nextPass,
 	} {
 		v.DeletePartialMatch(l)
 	}

@@ -119,7 +119,7 @@ func TestStatusFeedsGaugesAndForgetsRemovedJobs(t *testing.T) {
 	m := New(nil, Build{})
 	next := time.Unix(1_800_000_000, 0)
 	m.Update([]agent.JobStatus{
-		{Name: "docs", State: agent.Transferring, Conflicts: 2, NextPass: next, Sessions: 4,
+		{Name: "docs", State: agent.Transferring, Conflicts: 2, NextPass: next,
 			Transfers: []agent.TransferStatus{{Path: "a"}, {Path: "b"}}},
 		{Name: "mail", State: agent.Halted},
 	})
@@ -132,7 +132,6 @@ func TestStatusFeedsGaugesAndForgetsRemovedJobs(t *testing.T) {
 	expect(t, f, "ferry_conflicts", docs, 2)
 	expect(t, f, "ferry_transfers_in_flight", docs, 2)
 	expect(t, f, "ferry_next_pass_timestamp_seconds", docs, 1.8e9)
-	expect(t, f, "ferry_data_sessions", docs, 4)
 
 	m.Update([]agent.JobStatus{{Name: "docs", State: agent.Idle}})
 	f = scrape(t, m)
