@@ -26,11 +26,11 @@ func (c *handClock) After(d time.Duration) <-chan time.Time {
 	return c.fire
 }
 
-// TestRedialBacksOffWithJitter: while the server is down, each dial after
-// a failed one waits twice as long as the last (jitter taking a quarter
-// off with Rand at 0.5), up to the cap; once the server is back, the
-// endpoint reconnects on its own and calls work again.
-func TestRedialBacksOffWithJitter(t *testing.T) {
+// downAfterOneCall dials a server with a hand clock for the redial
+// backoff (1 s to 4 s, jitter at 0.5, no keepalives), makes one call and
+// stops the server.
+func downAfterOneCall(t *testing.T) (*env, *handClock, *remote.Endpoint, context.Context) {
+	t.Helper()
 	e := newEnv(t, nil)
 	fc := &handClock{now: time.Unix(1e9, 0), waits: make(chan time.Duration), fire: make(chan time.Time, 1)}
 	ep := e.mustDial(func(o *remote.Options) {
@@ -39,11 +39,20 @@ func TestRedialBacksOffWithJitter(t *testing.T) {
 		o.KeepAlive = -1
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	if _, err := ep.FreeSpace(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.stop()
+	return e, fc, ep, ctx
+}
+
+// TestRedialBacksOffWithJitter: while the server is down, each dial after
+// a failed one waits twice as long as the last (jitter taking a quarter
+// off with Rand at 0.5), up to the cap; once the server is back, the
+// endpoint reconnects on its own and calls work again.
+func TestRedialBacksOffWithJitter(t *testing.T) {
+	e, fc, ep, ctx := downAfterOneCall(t)
 	call := func() <-chan error {
 		ch := make(chan error, 1)
 		go func() {
@@ -119,19 +128,7 @@ func TestEndPassReleasesPreparedSessionAndKeepsConnection(t *testing.T) {
 // used to be abandoned half-way, so a kept remote opened two connections
 // after a cut where one was enough.
 func TestDialOutlivesTheCallerThatStartedIt(t *testing.T) {
-	e := newEnv(t, nil)
-	fc := &handClock{now: time.Unix(1e9, 0), waits: make(chan time.Duration), fire: make(chan time.Time, 1)}
-	ep := e.mustDial(func(o *remote.Options) {
-		o.Clock, o.Rand = fc, func() float64 { return 0.5 }
-		o.RedialMin, o.RedialMax = time.Second, 4*time.Second
-		o.KeepAlive = -1
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := ep.FreeSpace(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.stop()
+	e, fc, ep, ctx := downAfterOneCall(t)
 	// Calls on the dead connection fail until one starts a redial, which
 	// waits for the backoff: then that call's context ends.
 	var waited bool
