@@ -8,6 +8,11 @@ import (
 	"os"
 )
 
+// Supported: this platform has no store (the moves it needs are not
+// written for it); callers keep no versions here instead of failing every
+// delete and overwrite.
+const Supported = false
+
 func lstatAt(dir *os.File, base string) (fs.FileInfo, error) {
 	return nil, errors.ErrUnsupported
 }

@@ -11,6 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Supported reports whether this platform has a version store.
+const Supported = true
+
 // statInfo is an fstatat result seen as an fs.FileInfo.
 type statInfo struct {
 	name string

@@ -116,7 +116,10 @@ func openLocalFolder(root string, job *config.Job, db *snapshot.DB, side string,
 		}
 		return nil, fmt.Errorf("unable to open the %s folder %s: %w", side, root, err)
 	}
-	if config.VersionsPolicy(job.Versions).Keeps() {
+	if config.VersionsPolicy(job.Versions).Keeps() && !versions.Supported && log != nil {
+		log.Warn("this platform keeps no versions of what ferry replaces or deletes", "folder", root)
+	}
+	if config.VersionsPolicy(job.Versions).Keeps() && versions.Supported {
 		// What a pass replaces or deletes here goes to the folder's
 		// version store first; the agent prunes it after passes.
 		if opts.Versions, err = versions.Open(root, versions.Options{}); err != nil {

@@ -128,9 +128,7 @@ func (l *link) close() {
 	if l.gro {
 		// The conn outlives the session: a later reader of it may not
 		// split coalesced reads.
-		if raw, err := l.conn.(*net.UDPConn).SyscallConn(); err == nil {
-			enableGRO(raw, false)
-		}
+		EnableGRO(l.conn.(*net.UDPConn), false)
 	}
 }
 

@@ -50,8 +50,10 @@ func (m *udpMux) serve() {
 			rest, oob := ms[i].Buffers[0][:ms[i].N], ms[i].OOB[:ms[i].NN]
 			at := data.ArrivalTime(oob, now)
 			seg := len(rest)
-			if s := data.GROSegment(oob); gro && s > 0 {
-				seg = s
+			if gro {
+				if s := data.GROSegment(oob); s > 0 {
+					seg = s
+				}
 			}
 			for len(rest) > 0 {
 				b := rest[:min(seg, len(rest))]

@@ -97,7 +97,7 @@ func (r *roots) acquire(dir string, policy versions.Policy, now func() time.Time
 	}
 	st := &rootState{dir: dir, refs: 1, scan: make(chan struct{}, 1), policy: policy}
 	st.scan <- struct{}{}
-	if policy.Keeps() {
+	if policy.Keeps() && versions.Supported {
 		store, err := versions.Open(dir, versions.Options{Now: now})
 		if err != nil {
 			return nil, err
