@@ -113,17 +113,24 @@ func (s *Store) reached(step KeepStep, rel string) {
 // on the way to rel may be symlinks that stay inside the folder; callers
 // that must not follow them use KeepAt.
 func (s *Store) Keep(rel string, r Reason) (Version, error) {
+	d, base, err := s.openParent(rel)
+	if err != nil {
+		return Version{}, fmt.Errorf("unable to keep a version of %q: %w", rel, err)
+	}
+	defer d.Close()
+	return s.KeepAt(d, base, rel, r)
+}
+
+// openParent opens the directory rel is in, and returns it with rel's
+// base name.
+func (s *Store) openParent(rel string) (*os.File, string, error) {
 	parent, base := path.Split(rel)
 	parent = strings.TrimSuffix(parent, "/")
 	if parent == "" {
 		parent = "."
 	}
 	d, err := s.root.Open(parent)
-	if err != nil {
-		return Version{}, fmt.Errorf("unable to keep a version of %q: %w", rel, err)
-	}
-	defer d.Close()
-	return s.KeepAt(d, base, rel, r)
+	return d, base, err
 }
 
 // KeepAt is Keep for the entry base of the open directory dir, which is
@@ -378,7 +385,14 @@ func (s *Store) Restore(v Version, to string) error {
 			s.root.Remove(tmp)
 			return fail(ErrIsDir)
 		}
-		if _, err := s.Keep(to, Restore); err != nil {
+		// Linked, not moved: the rename below replaces it in one step,
+		// so the path is never empty if that rename fails.
+		d, base, err := s.openParent(to)
+		if err == nil {
+			_, _, err = s.LinkAt(d, base, to, Restore)
+			d.Close()
+		}
+		if err != nil {
 			s.root.Remove(tmp)
 			return fail(err)
 		}
