@@ -115,9 +115,31 @@ func TestFourSessionsKeepToTheJobsCap(t *testing.T) {
 	src := t.TempDir()
 	content := randomBytes(r, 8<<20)
 	item := endpoint.Transfer{Source: fileEntry(t, src, "big.bin", content)}
+	// While it runs, the live figures are the transfer's, not one
+	// session's quarter of it.
+	done := make(chan struct{})
+	targets := make(chan float64, 1)
+	go func() {
+		var most float64
+		defer func() { targets <- most }()
+		for {
+			if l, ok := ep.Link(false); ok {
+				most = max(most, l.Target)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond): // polling a live view
+			}
+		}
+	}()
 	start := time.Now()
 	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil))
 	took := time.Since(start)
+	close(done)
+	if most := <-targets; most != 32_000_000 {
+		t.Errorf("the live target rate of four sessions under a 32 Mbit/s target peaked at %v, want 32e6", most)
+	}
 	mustEqualFile(t, filepath.Join(e.root, "big.bin"), content, item.Source.Mtime)
 	st, _ := ep.DataStats()
 	t.Logf("8 MiB over %d sessions at a 32 Mbit/s cap: %v", st.Sessions, took)

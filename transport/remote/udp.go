@@ -552,8 +552,13 @@ func (e *Endpoint) track(s running, c *conn, download bool, serverCap int64, lan
 func (e *Endpoint) Link(download bool) (endpoint.Link, bool) {
 	e.mu.Lock()
 	id, s := -1, session{}
+	var running []session
 	for i, x := range e.sessions {
-		if x.download == download && i > id {
+		if x.download != download {
+			continue
+		}
+		running = append(running, x)
+		if i > id {
 			id, s = i, x
 		}
 	}
@@ -562,7 +567,13 @@ func (e *Endpoint) Link(download bool) (endpoint.Link, bool) {
 	if id < 0 {
 		return endpoint.Link{}, false
 	}
-	st := s.stats()
+	// The sessions of a transfer split over several (sessions: N) each
+	// run 1/N of its rates: the transfer's figures are their sum.
+	all := make([]data.Stats, len(running))
+	for i, x := range running {
+		all[i] = x.stats()
+	}
+	st := data.Sum(all...)
 	l := endpoint.Link{RTT: st.RTT, Rate: st.Rate, Target: st.Target, Min: st.Min, Retransmitted: st.RetransmitShare()}
 	if download {
 		// The receiver paces nothing: the bounds are those it asks the
