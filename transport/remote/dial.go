@@ -270,7 +270,7 @@ type Endpoint struct {
 	lastStats       data.Stats
 	haveStats       bool
 	// ended is the UDP traffic of data sessions that have ended.
-	ended linkCount
+	ended data.Stats
 	// tcp counts the bytes of every SSH connection made, through a
 	// proxy or not.
 	tcp tcpCount

@@ -26,34 +26,20 @@ type Traffic struct {
 // Traffic returns the endpoint's traffic so far. Safe for concurrent use.
 func (e *Endpoint) Traffic() Traffic {
 	e.mu.Lock()
-	l := Traffic{
-		Sent: e.ended.sent, Received: e.ended.received,
-		Retransmitted: e.ended.retransmitted, Lost: e.ended.lost,
-	}
+	all := []data.Stats{e.ended}
+	var live []data.Stats
 	for _, s := range e.sessions {
-		st := s.stats()
-		l.Sent += st.BytesSent
-		l.Received += st.BytesReceived
-		l.Retransmitted += st.RetransmittedBytes
-		l.Lost += st.LostPackets
-		l.Sessions = append(l.Sessions, st)
+		live = append(live, s.stats())
 	}
 	e.mu.Unlock()
-	l.Sent += e.tcp.sent.Load()
-	l.Received += e.tcp.received.Load()
-	return l
-}
-
-// linkCount is the UDP traffic of ended data sessions.
-type linkCount struct {
-	sent, received, retransmitted, lost uint64
-}
-
-func (c *linkCount) add(st data.Stats) {
-	c.sent += st.BytesSent
-	c.received += st.BytesReceived
-	c.retransmitted += st.RetransmittedBytes
-	c.lost += st.LostPackets
+	udp := data.Sum(append(all, live...)...)
+	return Traffic{
+		Sent:          udp.BytesSent + e.tcp.sent.Load(),
+		Received:      udp.BytesReceived + e.tcp.received.Load(),
+		Retransmitted: udp.RetransmittedBytes,
+		Lost:          udp.LostPackets,
+		Sessions:      live,
+	}
 }
 
 // tcpCount is the bytes read and written on SSH connections.

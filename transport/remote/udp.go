@@ -542,7 +542,7 @@ func (e *Endpoint) track(s running, c *conn, download bool, serverCap int64, lan
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		delete(e.sessions, id)
-		e.ended.add(st)
+		e.ended = data.Sum(e.ended, st)
 	}
 }
 
