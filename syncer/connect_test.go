@@ -70,13 +70,16 @@ func (l *lazyRemote) Connect(ctx context.Context) error {
 }
 
 func (l *lazyRemote) used(call string) {
-	if l.firstUse != nil {
-		l.useOnce.Do(func() { close(l.firstUse) })
-	}
+	// Noted before Connect is let go: closing firstUse first let Connect
+	// mark itself connected before this call was counted as early (seen
+	// in CI).
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if !l.connected {
 		l.early = append(l.early, call)
+	}
+	l.mu.Unlock()
+	if l.firstUse != nil {
+		l.useOnce.Do(func() { close(l.firstUse) })
 	}
 }
 
