@@ -2,6 +2,7 @@
 # ferry against rsync over ssh on the emulated WAN of ../shared/BENCH.md, in
 # the same run, on the same link. Needs root (network namespaces).
 #   LINKS="wan-100 wan-200 wan-lossy lan-1g" WORKLOADS="tree small" scripts/bench-wan.sh
+#   FERRY=/tmp/ferry-old scripts/bench-wan.sh   # benchmark a given binary
 # On wan-lossy rsync is stopped after RSYNC_LOSSY_MAX seconds (150) and
 # its row says ">150 s".
 # SESSIONS="1 4" (the default) adds a ferry row with `sessions: 4`, files
@@ -26,7 +27,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$W"
-go build -o "$W/ferry" ./cmd/ferry
+# FERRY=path/to/ferry benchmarks that binary (an older build, for a
+# comparison at the same load) instead of building this tree's.
+if [ -n "${FERRY:-}" ]; then cp "$FERRY" "$W/ferry"; else go build -o "$W/ferry" ./cmd/ferry; fi
 go build -o "$W/gentree" ./cmd/gentree
 go build -o "$W/wirebound" ./cmd/wirebound
 (cd "$SHARED/tools/wanem" && go build -o "$W/wanem" .)
@@ -73,6 +76,20 @@ now() { date +%s.%N; }
 at() { # ISO timestamp of the first log line matching $2 in $1 (last with -l)
   local pick=head; [ "${3:-}" = -l ] && pick=tail
   grep "$2" "$1" | $pick -1 | sed -n 's/^time=\([^ ]*\).*/\1/p' | xargs -r -I{} date -d {} +%s.%N
+}
+# drops: where datagrams were dropped on the host rather than by the
+# emulated link: the receiving UDP sockets' buffers in fb-a (the server
+# side) and fb-b, the TUN queues wanem reads from (TX dropped), and the
+# kernel's input backlog (softnet, all namespaces). wanem's own queue and
+# loss counts are in $W/wanem-LINK.log.
+drops() {
+  local a b ta tb bl
+  a=$(ip netns exec fb-a awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $6}' /proc/net/snmp)
+  b=$(ip netns exec fb-b awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $6}' /proc/net/snmp)
+  ta=$(ip netns exec fb-a cat /sys/class/net/fba0/statistics/tx_dropped 2>/dev/null || echo 0)
+  tb=$(ip netns exec fb-b cat /sys/class/net/fbb0/statistics/tx_dropped 2>/dev/null || echo 0)
+  bl=0; while read -r _ d _; do bl=$((bl + 16#$d)); done </proc/net/softnet_stat
+  echo "$a $b $ta $tb $bl"
 }
 since() { [ -n "$2" ] && printf '%.2f' "$(echo "$2 - $1" | bc -l)" || printf -- '-'; }
 printf '%-8s %-6s %-8s %9s %10s %9s %8s %7s  %s\n' link workload peer seconds "Mbit/s" "x rsync" retrans bound "ferry phases: connected / data starts / data ends (s)"
@@ -131,6 +148,7 @@ jobs:
     sessions: $ns
     multi_session_threshold: $SPLIT_AT
 YAML
+    d0=$(drops)
     t0=$(now)
     ip netns exec fb-b env "$(prof "$link-$wl-sync")" timeout "$TIMEOUT" "$W/ferry" sync --log-level debug --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>"$W/ferry-$link-$wl.debug" || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; grep -v level=DEBUG "$W/ferry-$link-$wl.debug" | tail -5; }
     t1=$(now)
@@ -142,6 +160,9 @@ YAML
     dbg="$W/ferry-$link-$wl.debug"
     phases="$(since "$t0" "$(at "$dbg" 'msg=connected')") / $(since "$t0" "$(at "$dbg" 'msg="data session".*download=')") / $(since "$t0" "$(at "$dbg" 'msg="data session"' -l)")"
     printf '%-8s %-6s %-8s %9.1f %10.1f %9s %8s %7s  %s%s\n' "$link" "$wl" "$peer" "$fs" "$fmbps" "$ratio" "${retr:--}" "$bound" "$phases" "$ok"
+    read -r a0 b0 ta0 tb0 bl0 <<<"$d0"; read -r a1 b1 ta1 tb1 bl1 <<<"$(drops)"
+    lost=$(grep -o 'lost packets [0-9]*' "$W/ferry-$link-$wl.log" | tail -1 | awk '{print $3}')
+    echo "         host drops during the run: server socket $((a1-a0)), agent socket $((b1-b0)), TUN queue a $((ta1-ta0)) b $((tb1-tb0)), input backlog $((bl1-bl0)); ferry declared ${lost:-0} packets lost"
     rm -rf "$W/srv/ferry-$wl"
     done
   done

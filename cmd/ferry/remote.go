@@ -92,6 +92,9 @@ func transportSummary(ep endpoint.Endpoint) string {
 	if st.Sessions > 1 {
 		out = fmt.Sprintf("transport: udp over %d sessions, retransmitted %.2f%%, lost packets %d", st.Sessions, 100*st.RetransmitShare(), st.LostPackets)
 	}
+	if st.LateLosses > 0 {
+		out += fmt.Sprintf(" (%d arrived late)", st.LateLosses)
+	}
 	if st.RTT > 0 {
 		out += fmt.Sprintf(", rtt %s", st.RTT.Round(100*time.Microsecond))
 	}

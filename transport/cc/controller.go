@@ -72,6 +72,22 @@ const (
 	JitterMax   = 4 * time.Millisecond
 	JitterShare = 0.4
 	ShortRTT    = 20 * time.Millisecond
+	// OverflowLoss, OverflowMemory and AllowanceRecover govern the one
+	// loss signal Fair and High heed, on short paths only (where the
+	// jitter allowance applies): an interval losing at least OverflowLoss
+	// of its packets, and at least twice the share lost on average over
+	// OverflowMemory, is a queue overflowing before the delay law saw its
+	// equilibrium. A small buffer (a TUN queue, a switch port) or a host
+	// that stops forwarding for a few milliseconds does that; the law,
+	// aiming for the allowance plus its budget, would hold the queue at
+	// the brim and keep losing (lan-1g: 5-17 % retransmitted). The rate
+	// falls to the goodput, the allowance halves, and it grows back over
+	// AllowanceRecover. A path's usual random loss raises the average with
+	// it, so it does not fire on that; long paths never take it: loss
+	// there is the path's, and FAST's delay law alone decides.
+	OverflowLoss     = 0.02
+	OverflowMemory   = 5 * time.Second
+	AllowanceRecover = 30 * time.Second
 	// InitialRate caps the starting rate when the target is large or unset.
 	InitialRate = 25e6
 	// FloorRate is the lowest rate ever used, even with MinRate 0, so that
@@ -233,6 +249,15 @@ type Controller struct {
 	capEst   float64 // bottleneck capacity estimate: best smoothed goodput, fading
 	highFrac float64 // time-weighted share of recent readings above competeQ
 	lowFrac  float64 // time-weighted share of recent readings below competeQ/2
+
+	// allow scales the jitter allowance (1 in full; halved by each
+	// overflow, regrowing over AllowanceRecover); lossAvg is the share of
+	// packets lost, averaged over OverflowMemory; overflowAt is when the
+	// last overflow cut the rate.
+	allow      float64
+	lossAvg    float64
+	lossFor    time.Duration // how long lossAvg has averaged
+	overflowAt time.Time
 }
 
 // NewController returns a controller that starts ramping from half the
@@ -241,7 +266,7 @@ type Controller struct {
 // InitialRate). Low always starts from the lower figure: it must not
 // disturb anyone even for its first round trip.
 func NewController(cfg Config, clk Clock) *Controller {
-	c := &Controller{clk: clk, cfg: cfg, interval: 10 * time.Millisecond}
+	c := &Controller{clk: clk, cfg: cfg, interval: 10 * time.Millisecond, allow: 1}
 	lo, hi := c.bounds()
 	start := math.Min(hi/4, InitialRate)
 	if cfg.TargetRate > 0 && c.policy() != Low {
@@ -318,8 +343,14 @@ func (c *Controller) ref() time.Duration {
 }
 
 // jitter is the part of every queueing-delay reading taken for host
-// jitter (see JitterMax); zero until a round trip is known.
+// jitter (see JitterMax), as far as overflows have left it (allow).
 func (c *Controller) jitter() time.Duration {
+	return time.Duration(c.allow * float64(c.shortPath()))
+}
+
+// shortPath is the full jitter allowance of the path: positive on a
+// short path, zero on a long one or until a round trip is known.
+func (c *Controller) shortPath() time.Duration {
 	r := c.minRTT
 	if r <= 0 || r >= 2*ShortRTT {
 		return 0
@@ -329,6 +360,54 @@ func (c *Controller) jitter() time.Duration {
 		j = time.Duration(float64(j) * float64(2*ShortRTT-r) / float64(ShortRTT))
 	}
 	return j
+}
+
+// overflowed reports whether this reading shows the queue overflowing
+// on a short path (see OverflowLoss), and keeps the loss average and
+// the allowance's recovery. One overflow per reference delay at most:
+// the loss of a cut's own round trip is the overflow already answered.
+func (c *Controller) overflowed(rd reading) bool {
+	c.allow = min(1, c.allow+rd.dtS/AllowanceRecover.Seconds())
+	n := rd.f.Received + rd.f.Lost
+	if n <= 0 {
+		return false
+	}
+	share := float64(rd.f.Lost) / float64(n)
+	// Until OverflowMemory has passed, the average is over every reading
+	// so far, so that a path lossy from its first packet has its usual
+	// share known from the start; the first reading sets it.
+	first, avg := c.lossFor == 0, c.lossAvg
+	c.lossFor += rd.dt
+	k := math.Max(rd.dtS/c.lossFor.Seconds(), 1-math.Exp(-rd.dtS/OverflowMemory.Seconds()))
+	c.lossAvg += (share - c.lossAvg) * k
+	if first || rd.policy == Low || c.shortPath() == 0 || share < OverflowLoss || share < 2*avg {
+		return false
+	}
+	if !c.overflowAt.IsZero() && rd.now.Sub(c.overflowAt) < rd.ref {
+		return false
+	}
+	c.overflowAt = rd.now
+	c.allow /= 2
+	return true
+}
+
+// onOverflow cuts the rate to what arrives (this flow's share of the
+// bottleneck), so the queue drains; a ramp ends as it does on a queue.
+func (c *Controller) onOverflow(rd reading) float64 {
+	bw := c.recvMax()
+	if bw <= 0 || bw > c.rate {
+		bw = c.rate
+	}
+	rate := bw
+	switch c.phase {
+	case Startup, Probe:
+		c.bw = bw
+		c.enter(Drain)
+	case Slowdown:
+		c.saved = math.Min(c.saved, bw)
+		rate = c.rate
+	}
+	return rate
 }
 
 func (c *Controller) alpha() float64 {
@@ -406,16 +485,18 @@ func (c *Controller) OnFeedback(f Feedback) {
 	}
 	c.estimate(&rd)
 	var rate float64
-	switch c.phase {
-	case Startup, Probe:
+	switch {
+	case c.overflowed(rd):
+		rate = c.onOverflow(rd)
+	case c.phase == Startup, c.phase == Probe:
 		rate = c.ramp(rd)
-	case Drain:
+	case c.phase == Drain:
 		rate = c.drain(rd)
-	case Slowdown:
+	case c.phase == Slowdown:
 		rate = c.slowdown(rd)
-	case Compete:
+	case c.phase == Compete:
 		rate = c.compete(rd)
-	case Steady:
+	case c.phase == Steady:
 		rate = c.steady(rd)
 	default:
 		rate = c.rate
@@ -503,7 +584,7 @@ func (c *Controller) ramp(rd reading) float64 {
 		q = rd.rawQS
 	}
 	over := q >= rd.qEq/2
-	if over && c.phase == Startup && c.jitter() > 0 && c.recv[0] > 1.15*c.recv[2] {
+	if over && c.phase == Startup && c.shortPath() > 0 && c.recv[0] > 1.15*c.recv[2] {
 		// On a short path the goodput answers the ramp within a couple
 		// of readings: while it still grows (×1.4 per two readings at
 		// 10 ms) no bottleneck has been reached, and readings over the

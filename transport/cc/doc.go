@@ -23,6 +23,16 @@
 // A flow on a short path sharing a bottleneck with one on a long path
 // (which takes no allowance) gets somewhat more than its share.
 //
+// A buffer shallower than that allowance (a TUN queue, a switch port), or a
+// forwarder that stops for a few milliseconds, overflows before the delay
+// law sees its equilibrium. So on those short paths only, an interval that
+// loses at least OverflowLoss (2 %) of its packets and twice the usual
+// share cuts the rate to the goodput and halves the allowance, which grows
+// back over AllowanceRecover (30 s). Loss that persists at one level reads
+// as the path's own, and long paths never take the rule; a host so short
+// of CPU that its forwarder overflows at every level of loss still loses
+// packets (lan-1g with four sessions on a loaded two-core machine).
+//
 // An application-limited sender (nothing to send) sees an empty queue and
 // lets the rate climb to its cap; the first burst after that is paced at the
 // cap until the delay law catches up.

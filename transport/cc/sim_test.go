@@ -106,6 +106,15 @@ type sim struct {
 	sumQ     float64
 	nQ       int
 	tailDrop float64 // bits dropped by the full queue within the window
+	sentWin  float64 // bits all flows sent within the window
+
+	// stall is the chance per tick that the bottleneck stops forwarding
+	// for stallLo..stallHi (uniform), the way a user-space link emulator
+	// or a busy receiving host does when it is descheduled; the queue
+	// fills meanwhile and overflows if the stall outlasts its room.
+	stall            float64
+	stallLo, stallHi time.Duration
+	stalledUntil     time.Duration
 }
 
 func newSim(C float64, buf float64, fwd, rev time.Duration, seed uint64) *sim {
@@ -234,7 +243,7 @@ func (t *simTCP) tick(s *sim, dt float64) {
 // measureFrom resets the measurement window.
 func (s *sim) measureFrom() {
 	s.from = s.now
-	s.maxQ, s.sumQ, s.nQ, s.tailDrop = 0, 0, 0, 0
+	s.maxQ, s.sumQ, s.nQ, s.tailDrop, s.sentWin = 0, 0, 0, 0, 0
 	for _, f := range s.flows {
 		f.sent, f.delivered = 0, 0
 		f.minRate, f.maxRate = math.Inf(1), 0
@@ -274,6 +283,7 @@ func (s *sim) step() {
 		f.minRate, f.maxRate = math.Min(f.minRate, r), math.Max(f.maxRate, r)
 		in[i] = r * dt
 		f.sent += in[i]
+		s.sentWin += in[i]
 		total += in[i]
 	}
 	if room := s.buf - s.qbits; total > room {
@@ -295,6 +305,12 @@ func (s *sim) step() {
 	}
 
 	capacity := s.C * dt
+	if s.stall > 0 && s.now >= s.stalledUntil && s.rng.Float64() < s.stall {
+		s.stalledUntil = s.now + s.stallLo + time.Duration(s.rng.Int64N(int64(s.stallHi-s.stallLo)+1))
+	}
+	if s.now < s.stalledUntil {
+		capacity = 0
+	}
 	for capacity > 0 && len(s.queue) > 0 {
 		h := &s.queue[0]
 		sum := 0.0

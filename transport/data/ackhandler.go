@@ -48,6 +48,9 @@ type ackHandler struct {
 	largest  uint64
 	haveAck  bool
 	rtt      rttEstimator
+	// spurious counts DATA packets declared lost that were acknowledged
+	// after all: they arrived late, not never.
+	spurious uint64
 
 	acked, lost []sentPkt
 }
@@ -116,6 +119,9 @@ func (h *ackHandler) ackRanges(ranges []wire.Range, largest uint64) (largestNew 
 			}
 			if p.state == pktInflight && p.f != nil {
 				h.inflight -= p.size
+			}
+			if p.state == pktLost && p.f != nil {
+				h.spurious++
 			}
 			if pn == largest {
 				largestNew = true

@@ -75,6 +75,7 @@ func TestAckHandlerAcksAndLoss(t *testing.T) {
 		wantAcked []int
 		wantLost  []int
 		inflight  int // bytes in flight after the step
+		late      uint64 // packets declared lost, then acknowledged, so far
 	}
 	cases := []struct {
 		name  string
@@ -103,8 +104,8 @@ func TestAckHandlerAcksAndLoss(t *testing.T) {
 		{"an ack of a packet already lost (spurious)", []step{
 			{send: 4, wait: 100 * time.Millisecond, ack: []wire.Range{rng(3, 3)}, wantAcked: []int{3}, inflight: 3000},
 			{wait: 200 * time.Millisecond, wantLost: seq(0, 2), inflight: 0},
-			{ack: []wire.Range{rng(0, 3)}, wantAcked: seq(0, 2), inflight: 0},
-			{ack: []wire.Range{rng(0, 3)}, inflight: 0}, // nothing new twice
+			{ack: []wire.Range{rng(0, 3)}, wantAcked: seq(0, 2), inflight: 0, late: 3},
+			{ack: []wire.Range{rng(0, 3)}, inflight: 0, late: 3}, // nothing new twice
 		}},
 		{"unknown packet numbers are ignored", []step{
 			{ack: []wire.Range{rng(0, 100)}, inflight: 0}, // nothing sent yet
@@ -140,6 +141,9 @@ func TestAckHandlerAcksAndLoss(t *testing.T) {
 				}
 				if h.inflight != s.inflight {
 					t.Errorf("step %d: inflight %d, want %d", i, h.inflight, s.inflight)
+				}
+				if h.spurious != s.late {
+					t.Errorf("step %d: %d packets counted as arrived late, want %d", i, h.spurious, s.late)
 				}
 			}
 		})

@@ -336,7 +336,7 @@ func (r *sendRun) publish(now time.Time, force bool) {
 	r.s.stats = Stats{
 		PacketsSent: r.l.sentPkts, BytesSent: r.l.sentBytes, PacketsReceived: r.l.recvPkts, BytesReceived: r.l.recvBytes,
 		PayloadBytes: r.payload, RetransmittedBytes: r.retrans, ResumedBytes: r.resumed, LostPackets: r.lostPkts,
-		SendErrors: r.l.sendErrs, Unparsable: r.l.unparsable, RTT: r.ackHandler.rtt.smoothed(),
+		LateLosses: r.ackHandler.spurious, SendErrors: r.l.sendErrs, Unparsable: r.l.unparsable, RTT: r.ackHandler.rtt.smoothed(),
 		Rate: cs.Rate, Target: eff.TargetRate, Min: eff.MinRate,
 		FilesDone: r.filesDone, FilesFailed: r.filesFailed,
 		PacketSize: r.size.cur,
@@ -369,7 +369,7 @@ func (r *sendRun) trace(now time.Time) {
 		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
 		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.ackHandler.rtt.smoothed(), "inflight", r.ackHandler.inflight,
 		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", r.ackHandler.sent.len(), "retx", len(r.retx),
-		"remaining", r.remaining, "done_tx", r.doneTx)
+		"lost", r.lostPkts, "late", r.ackHandler.spurious, "remaining", r.remaining, "done_tx", r.doneTx)
 }
 
 // traceMark is the counters at the last trace line.

@@ -16,7 +16,11 @@ type Stats struct {
 	// ResumedBytes were already on the receiver's disk and not sent.
 	ResumedBytes uint64
 	LostPackets  uint64 // declared lost by the sender
-	SendErrors   uint64
+	// LateLosses counts the packets among LostPackets acknowledged after
+	// all: they arrived late (reordered or held up past the loss delay),
+	// so their retransmission was not needed.
+	LateLosses uint64
+	SendErrors uint64
 	// Dropped counts incoming datagrams refused by reason; Unparsable
 	// counts authenticated packets whose body did not decode.
 	Dropped    seal.Stats
@@ -48,6 +52,7 @@ func Sum(sessions ...Stats) Stats {
 		t.RetransmittedBytes += s.RetransmittedBytes
 		t.ResumedBytes += s.ResumedBytes
 		t.LostPackets += s.LostPackets
+		t.LateLosses += s.LateLosses
 		t.SendErrors += s.SendErrors
 		t.Unparsable += s.Unparsable
 		d := &t.Dropped
