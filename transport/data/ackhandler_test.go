@@ -74,7 +74,7 @@ func TestAckHandlerAcksAndLoss(t *testing.T) {
 		ack       []wire.Range  // then acknowledge these (nil: only look for loss by time)
 		wantAcked []int
 		wantLost  []int
-		inflight  int // bytes in flight after the step
+		inflight  int    // bytes in flight after the step
 		late      uint64 // packets declared lost, then acknowledged, so far
 	}
 	cases := []struct {
