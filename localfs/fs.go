@@ -454,11 +454,13 @@ func (f *FS) Symlink(ctx context.Context, p, target string, expect tree.Entry) e
 	if err := d.r.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("unable to create symlink %q: %w", p, err)
 	}
-	if err := f.keepReplaced(ctx, d, p, base); err != nil {
+	undo, err := f.keepReplaced(ctx, d, p, base)
+	if err != nil {
 		d.r.Remove(tmp)
 		return fmt.Errorf("unable to create symlink %q: %w", p, err)
 	}
 	if err := d.r.Rename(tmp, base); err != nil {
+		undo()
 		d.r.Remove(tmp)
 		return fmt.Errorf("unable to create symlink %q: %w", p, err)
 	}

@@ -31,17 +31,32 @@ func (f *FS) keep(ctx context.Context, d dir, p, base string, def versions.Reaso
 // stays in place (a hard link into the store) where the filesystem allows,
 // so the path is never empty; elsewhere it is moved, and a crash before
 // the rename leaves it only in the store.
-func (f *FS) keepReplaced(ctx context.Context, d dir, p, base string) error {
+//
+// undo is for a rename that then fails: a linked version goes again, as
+// nothing was replaced (a moved one stays in the store, the one copy of
+// the file, and the path stays empty until the next pass); it is never
+// nil.
+func (f *FS) keepReplaced(ctx context.Context, d dir, p, base string) (undo func(), err error) {
+	undo = func() {}
 	if f.versions == nil {
-		return nil
+		return undo, nil
 	}
-	_, _, err := f.versions.LinkAt(d.file(), base, p, versions.ReasonFrom(ctx, versions.Replaced))
+	v, moved, err := f.versions.LinkAt(d.file(), base, p, versions.ReasonFrom(ctx, versions.Replaced))
 	switch {
 	case err == nil:
-		return nil
+		if moved {
+			return func() {
+				f.log.Warn("the file to replace is only in the version store: the rename over it failed", "path", p)
+			}, nil
+		}
+		return func() {
+			if err := f.versions.Remove(v); err != nil {
+				f.log.Warn("unable to remove the version of a file that was not replaced after all", "path", p, "err", err)
+			}
+		}, nil
 	case errors.Is(err, versions.ErrNameTooLong):
 		f.log.Warn("no version kept: the name is too long to carry a time", "path", p)
-		return nil
+		return undo, nil
 	}
-	return fmt.Errorf("the version store could not take the file it replaces first, so nothing was changed (fix the cause, or set the job's versions: {keep: none} to replace without keeping): %w", err)
+	return undo, fmt.Errorf("the version store could not take the file it replaces first, so nothing was changed (fix the cause, or set the job's versions: {keep: none} to replace without keeping): %w", err)
 }

@@ -148,3 +148,52 @@ func TestConformanceWithVersions(t *testing.T) {
 		return newFS(t, root, Options{Versions: vs}), root
 	})
 }
+
+// TestFailedReplaceKeepsNoVersion: the version of a file about to be
+// replaced is linked into the store first; when the rename over it then
+// fails, nothing was replaced and the store must not list a "replaced"
+// version of a file still in place (it did, before the undo).
+func TestFailedReplaceKeepsNoVersion(t *testing.T) {
+	root := t.TempDir()
+	vs, err := versions.Open(root, versions.Options{Now: func() time.Time { return versionsT0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vs.Close() })
+	// Just before the rename, the partial file goes (as if removed by
+	// hand), so the rename fails after the version was linked.
+	f := newFS(t, root, Options{Versions: vs, Failpoint: func(step CommitStep, p string) {
+		if step != CommitSynced {
+			return
+		}
+		ents, _ := os.ReadDir(root)
+		for _, e := range ents {
+			if n := e.Name(); n != "f" && n != versions.Dir {
+				os.Remove(filepath.Join(root, n))
+			}
+		}
+	}})
+	t.Cleanup(func() { f.Close() })
+	ctx := context.Background()
+	os.WriteFile(filepath.Join(root, "f"), []byte("old"), 0o644)
+	cur, _ := f.Stat(ctx, "f")
+	meta := tree.Entry{Path: "f", Kind: tree.File, Size: 3, Mode: 0o644, Hash: xxhash.Sum64String("new")}
+	w, err := f.CreateFile(ctx, meta, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteAt([]byte("new"), 0)
+	if err := w.Commit(); err == nil {
+		t.Fatal("Commit succeeded without its partial file")
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "f")); string(b) != "old" {
+		t.Errorf("in place: %q, want the old file", b)
+	}
+	list, err := vs.List("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 0 {
+		t.Errorf("versions of f after a replace that failed: %+v, want none", list)
+	}
+}

@@ -644,10 +644,12 @@ func (w *Writer) install(df *os.File) error {
 	default:
 		// Replacing a file or a symlink: rename acts on the name, never
 		// on a link's target.
-		if err := w.fs.keepReplaced(w.ctx, w.d, w.path, w.base); err != nil {
+		undo, err := w.fs.keepReplaced(w.ctx, w.d, w.path, w.base)
+		if err != nil {
 			return fmt.Errorf("unable to commit %q: %w", w.path, err)
 		}
 		if err := w.d.r.Rename(w.partial, w.base); err != nil {
+			undo()
 			return fmt.Errorf("unable to commit %q: %w", w.path, err)
 		}
 		w.renamed = true

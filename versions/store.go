@@ -380,6 +380,7 @@ func (s *Store) Restore(v Version, to string) error {
 			return fail(err)
 		}
 	}
+	var kept *Version // linked, to go again if the rename fails
 	if fi, err := s.root.Lstat(to); err == nil {
 		if fi.IsDir() {
 			s.root.Remove(tmp)
@@ -388,17 +389,26 @@ func (s *Store) Restore(v Version, to string) error {
 		// Linked, not moved: the rename below replaces it in one step,
 		// so the path is never empty if that rename fails.
 		d, base, err := s.openParent(to)
+		var v Version
+		var moved bool
 		if err == nil {
-			_, _, err = s.LinkAt(d, base, to, Restore)
+			v, moved, err = s.LinkAt(d, base, to, Restore)
 			d.Close()
 		}
 		if err != nil {
 			s.root.Remove(tmp)
 			return fail(err)
 		}
+		if !moved {
+			kept = &v
+		}
 	}
 	if err := s.root.Rename(tmp, to); err != nil {
 		s.root.Remove(tmp)
+		if kept != nil {
+			// Nothing was replaced: no version of it either.
+			s.Remove(*kept)
+		}
 		return fail(err)
 	}
 	return nil

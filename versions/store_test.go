@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -240,5 +241,53 @@ func TestLinkAtLeavesTheFileInPlace(t *testing.T) {
 	}
 	if read(t, s, v) != "old" {
 		t.Errorf("the version does not hold the old content")
+	}
+}
+
+// TestFailedRestoreKeepsNoVersion: Restore links what is at the path into
+// the store before renaming the restored copy over it; when that rename
+// fails, nothing was replaced and no "restore" version of the file still
+// in place may be listed (one was, before the undo).
+func TestFailedRestoreKeepsNoVersion(t *testing.T) {
+	root := t.TempDir()
+	clock := &fakeClock{t: t0}
+	var armed bool
+	s, err := Open(root, Options{Now: clock.now, Failpoint: func(step KeepStep, rel string) {
+		if !armed || step != KeepDirMade {
+			return
+		}
+		// The restored copy, ready beside the file, goes before the
+		// rename that would put it in place.
+		ents, _ := os.ReadDir(root)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".ferry-tmp.") {
+				os.Remove(filepath.Join(root, e.Name()))
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	write(t, root, "f.txt", "old")
+	v, err := s.Keep("f.txt", Deleted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, root, "f.txt", "current")
+	clock.t = clock.t.Add(time.Second)
+	armed = true
+	if err := s.Restore(v, "f.txt"); err == nil {
+		t.Fatal("Restore succeeded without its restored copy")
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "f.txt")); string(b) != "current" {
+		t.Errorf("in place: %q, want the current file", b)
+	}
+	list, err := s.List("f.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Reason != Deleted {
+		t.Errorf("versions after a failed restore: %+v, want only the deleted one", list)
 	}
 }
