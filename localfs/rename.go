@@ -5,7 +5,21 @@ import (
 	"io/fs"
 	"os"
 	"path"
+
+	"github.com/ferry-sync/ferry/internal/renameat"
 )
+
+// renameNoReplace renames fromName in from to toName in to, so that an
+// existing destination is never replaced even if it appeared after the
+// caller's check (package renameat); where the system or filesystem has
+// no such rename, it checks and renames (checkedRename).
+func renameNoReplace(from dir, fromName string, to dir, toName string) error {
+	err := renameat.NoReplace(from.file(), fromName, to.file(), toName)
+	if errors.Is(err, renameat.ErrUnsupported) {
+		return checkedRename(from, fromName, to, toName)
+	}
+	return err
+}
 
 // checkedRenameInFolder checks, then renames fromName in from to toName in
 // to: the portable way, used where there is no renameat2 with

@@ -13,24 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// renameNoReplace renames with RENAME_NOREPLACE, so an existing destination
-// is never replaced even if it appeared after the caller's check. Filesystems
-// without support fall back to a checked rename.
-func renameNoReplace(from dir, fromName string, to dir, toName string) error {
+// checkedRename is renameNoReplace where the kernel has no
+// RENAME_NOREPLACE: a check, then a rename by descriptor.
+func checkedRename(from dir, fromName string, to dir, toName string) error {
 	ff, tf := from.file(), to.file()
-	err := unix.Renameat2(int(ff.Fd()), fromName, int(tf.Fd()), toName, unix.RENAME_NOREPLACE)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.EEXIST):
-		return &os.LinkError{Op: "renameat2", Old: fromName, New: toName, Err: fs.ErrExist}
-	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
-		return checkedRename(from, fromName, to, toName, ff, tf)
-	}
-	return &os.LinkError{Op: "renameat2", Old: fromName, New: toName, Err: err}
-}
-
-func checkedRename(from dir, fromName string, to dir, toName string, ff, tf *os.File) error {
 	if _, err := to.r.Lstat(toName); err == nil {
 		return &os.LinkError{Op: "rename", Old: fromName, New: toName, Err: fs.ErrExist}
 	}

@@ -99,9 +99,6 @@ func Open(folder string, opts Options) (*Store, error) {
 // Close releases the folder.
 func (s *Store) Close() error { return s.root.Close() }
 
-// Now is the store's clock.
-func (s *Store) Now() time.Time { return s.now() }
-
 func (s *Store) reached(step KeepStep, rel string) {
 	if s.failpoint != nil {
 		s.failpoint(step, rel)

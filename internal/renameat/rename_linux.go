@@ -1,4 +1,4 @@
-package versions
+package renameat
 
 import (
 	"errors"
@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// renameNoReplace renames from/fromName to to/toName, failing with
-// fs.ErrExist if toName exists.
-func renameNoReplace(from *os.File, fromName string, to *os.File, toName string) error {
+// NoReplace renames fromName in from to toName in to, failing with an
+// error wrapping fs.ErrExist if toName exists, or ErrUnsupported.
+func NoReplace(from *os.File, fromName string, to *os.File, toName string) error {
 	err := unix.Renameat2(int(from.Fd()), fromName, int(to.Fd()), toName, unix.RENAME_NOREPLACE)
 	switch {
 	case err == nil:
@@ -18,7 +18,7 @@ func renameNoReplace(from *os.File, fromName string, to *os.File, toName string)
 	case errors.Is(err, unix.EEXIST):
 		return &os.LinkError{Op: "renameat2", Old: fromName, New: toName, Err: fs.ErrExist}
 	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS):
-		return checkedRename(from, fromName, to, toName)
+		return ErrUnsupported
 	}
 	return &os.LinkError{Op: "renameat2", Old: fromName, New: toName, Err: err}
 }
