@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -410,6 +411,42 @@ func TestKnownAnswers(t *testing.T) {
 		c := encrypt(t, k, "Documents/report.pdf", plain)
 		if got := sha256.Sum256(c); hex.EncodeToString(got[:]) != v.SHA256 {
 			t.Errorf("ciphertext of %d bytes: SHA-256 %x, want %s", v.Size, got, v.SHA256)
+		}
+	}
+}
+
+// TestEncoderConcurrentReadAt: parallel readers (split transfers) get the
+// right bytes though they share the one cached frame.
+func TestEncoderConcurrentReadAt(t *testing.T) {
+	k := testKeys(t)
+	plain := randomBytes(5, 2*chunk.MinFileSize)
+	want := encrypt(t, k, "f", plain)
+	e, err := k.NewEncoder(Source{Path: "f", R: bytes.NewReader(plain), Size: int64(len(plain))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const readers, part = 4, 64 << 10
+	errs := make(chan error, readers)
+	for w := range readers {
+		go func() {
+			for off := int64(w * part); off < e.Size(); off += readers * part {
+				b := make([]byte, part)
+				n, err := e.ReadAt(b, off)
+				if err != nil && err != io.EOF {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(b[:n], want[off:off+int64(n)]) {
+					errs <- errors.New("bytes differ at " + strconv.FormatInt(off, 10))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range readers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
