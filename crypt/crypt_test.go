@@ -450,3 +450,27 @@ func TestEncoderConcurrentReadAt(t *testing.T) {
 		}
 	}
 }
+
+// TestReheadMovesAFile: frames are path-independent, so a file renamed on
+// the server decrypts at its new path once its header is replaced, and only
+// the header differs from encrypting it there.
+func TestReheadMovesAFile(t *testing.T) {
+	k := testKeys(t)
+	plain := randomBytes(9, 2*chunk.MinFileSize)
+	c := encrypt(t, k, "a/old", plain)
+	h, err := k.Rehead(bytes.NewReader(c), int64(len(c)), "a/old", "b/new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := append(h, c[HeaderSize:]...)
+	if !bytes.Equal(moved, encrypt(t, k, "b/new", plain)) {
+		t.Fatal("reheaded file differs from one encrypted at the new path")
+	}
+	var out bytes.Buffer
+	if _, err := k.Decrypt(&out, bytes.NewReader(moved), "b/new"); err != nil || !bytes.Equal(out.Bytes(), plain) {
+		t.Fatalf("reheaded file: %v", err)
+	}
+	if _, err := k.Rehead(bytes.NewReader(c), int64(len(c)), "a/wrong", "b/new"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("rehead from the wrong path: %v, want ErrTampered", err)
+	}
+}
