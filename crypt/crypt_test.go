@@ -474,3 +474,24 @@ func TestReheadMovesAFile(t *testing.T) {
 		t.Fatalf("rehead from the wrong path: %v, want ErrTampered", err)
 	}
 }
+
+func TestLinkTarget(t *testing.T) {
+	k := testKeys(t)
+	for _, target := range []string{"", "../a/b", strings.Repeat("x", 2000)} {
+		c, err := k.EncryptLinkTarget("dir/link", target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := k.DecryptLinkTarget("dir/link", c); err != nil || got != target {
+			t.Fatalf("%.20q: got %.20q, %v", target, got, err)
+		}
+		if _, err := k.DecryptLinkTarget("dir/other", c); !errors.Is(err, ErrTampered) {
+			t.Fatalf("a target moved to another link: %v, want ErrTampered", err)
+		}
+	}
+	for _, c := range []string{"../a/b", LinkTargetPrefix + "!", LinkTargetPrefix} {
+		if _, err := k.DecryptLinkTarget("dir/link", c); !errors.Is(err, ErrTampered) {
+			t.Errorf("%q: %v, want ErrTampered", c, err)
+		}
+	}
+}

@@ -51,6 +51,9 @@ func plainTree(t *testing.T, dir string) {
 	if err := os.MkdirAll(filepath.Join(dir, "empty-dir"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink("../"+cryptMarker+".txt", filepath.Join(dir, "docs", "link-"+cryptMarker)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // treeOf maps each path under dir to its kind, mode, mtime and content.
@@ -70,6 +73,14 @@ func treeOf(t *testing.T, dir string) map[string]string {
 			return err
 		}
 		desc := info.Mode().String()
+		if info.Mode()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out[filepath.ToSlash(rel)] = "link to " + target
+			return nil
+		}
 		if !d.IsDir() {
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -130,7 +141,12 @@ func TestEncryptDecryptRoundTrip(t *testing.T) {
 		if strings.Contains(strings.ToLower(p), strings.ToLower(cryptMarker)) {
 			t.Errorf("cipher name %q holds the marker", p)
 		}
-		if !d.IsDir() {
+		if d.Type()&fs.ModeSymlink != 0 {
+			files++
+			if target, _ := os.Readlink(p); strings.Contains(strings.ToLower(target), strings.ToLower(cryptMarker)) || !strings.HasPrefix(target, crypt.LinkTargetPrefix) {
+				t.Errorf("cipher link %q points to %q", p, target)
+			}
+		} else if !d.IsDir() {
 			files++
 			if b, _ := os.ReadFile(p); bytes.Contains(bytes.ToLower(b), bytes.ToLower([]byte(cryptMarker))) {
 				t.Errorf("cipher file %q holds the marker", p)
@@ -138,8 +154,8 @@ func TestEncryptDecryptRoundTrip(t *testing.T) {
 		}
 		return nil
 	})
-	if files != 7 { // six files and the header
-		t.Errorf("%d files in the encrypted folder, want 7", files)
+	if files != 8 { // six files, a link and the header
+		t.Errorf("%d files in the encrypted folder, want 8", files)
 	}
 	t.Setenv("FERRY_TEST_PASS", "correct horse")
 	if code, _, stderr := runCLI(t, ctx, "decrypt", "--passphrase-env", "FERRY_TEST_PASS", cipher, back); code != exitOK {
@@ -276,4 +292,24 @@ func TestDecryptMovedFile(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("the moved file left something in b: %v", entries)
 	}
+}
+
+// TestEncryptPlainNames: with --names plain the names stay, the contents
+// are still encrypted, and decrypt with --names plain gives the tree back.
+func TestEncryptPlainNames(t *testing.T) {
+	ctx := context.Background()
+	plain, cipher, back := t.TempDir(), filepath.Join(t.TempDir(), "server"), filepath.Join(t.TempDir(), "back")
+	write(t, filepath.Join(plain, "dir", "name.txt"), cryptMarker)
+	pf := passFile(t, "pw")
+	if code, _, stderr := runCLI(t, ctx, "encrypt", "--names", "plain", "--passphrase-file", pf, plain, cipher); code != exitOK {
+		t.Fatalf("encrypt: exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(cipher, "dir", "name.txt"))
+	if err != nil || bytes.Contains(b, []byte(cryptMarker)) {
+		t.Fatalf("plain-named cipher file: %q, %v", b, err)
+	}
+	if code, _, stderr := runCLI(t, ctx, "decrypt", "--names", "plain", "--passphrase-file", pf, cipher, back); code != exitOK {
+		t.Fatalf("decrypt: exit %d: %s", code, stderr)
+	}
+	sameTree(t, treeOf(t, back), treeOf(t, plain))
 }

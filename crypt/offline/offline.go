@@ -37,8 +37,8 @@ type Options struct {
 	Problem func(path string, err error)
 }
 
-// ErrSkipped marks an entry left out on purpose (a symbolic link, a
-// special file), reported to Options.Problem but not counted as a failure.
+// ErrSkipped marks an entry left out on purpose (a device, a socket, a
+// named pipe), reported to Options.Problem but not counted as a failure.
 var ErrSkipped = errors.New("skipped")
 
 // Unlock reads the key header file in root and unlocks it with passphrase.
@@ -179,8 +179,8 @@ func walkTree(ctx context.Context, src string, o Options, mapName func(string) (
 			fail(rel, err)
 			return nil
 		}
-		if !d.IsDir() && !info.Mode().IsRegular() {
-			o.Problem(rel, fmt.Errorf("not a regular file or folder: %w", ErrSkipped))
+		if !d.IsDir() && !info.Mode().IsRegular() && info.Mode()&fs.ModeSymlink == 0 {
+			o.Problem(rel, fmt.Errorf("not a regular file, folder or symbolic link: %w", ErrSkipped))
 			return nil
 		}
 		out, err := mapName(rel)
@@ -223,7 +223,11 @@ func EncryptTree(ctx context.Context, src, dst string, o Options) error {
 			dirs = append(dirs, s)
 			return os.MkdirAll(out, 0o700)
 		}
-		return encryptFile(o.Keys, filepath.Join(src, filepath.FromSlash(s.rel)), out, s.rel, s.info)
+		in := filepath.Join(src, filepath.FromSlash(s.rel))
+		if s.info.Mode()&fs.ModeSymlink != 0 {
+			return copyLink(in, out, func(t string) (string, error) { return o.Keys.EncryptLinkTarget(s.rel, t) })
+		}
+		return encryptFile(o.Keys, in, out, s.rel, s.info)
 	})
 	return finish(dst, dirs, failed, err)
 }
@@ -250,7 +254,11 @@ func DecryptTree(ctx context.Context, src, dst string, o Options) error {
 			dirs = append(dirs, s)
 			return os.MkdirAll(out, 0o700)
 		}
-		return decryptFile(o.Keys, filepath.Join(src, filepath.FromSlash(s.rel)), out, s.out, s.info)
+		in := filepath.Join(src, filepath.FromSlash(s.rel))
+		if s.info.Mode()&fs.ModeSymlink != 0 {
+			return copyLink(in, out, func(t string) (string, error) { return o.Keys.DecryptLinkTarget(s.out, t) })
+		}
+		return decryptFile(o.Keys, in, out, s.out, s.info)
 	})
 	return finish(dst, dirs, failed, err)
 }
@@ -402,4 +410,23 @@ func writeAtomic(p string, b []byte, perm fs.FileMode) error {
 		_, err := w.Write(b)
 		return err
 	})
+}
+
+// copyLink makes a symbolic link at dst whose target is src's mapped by
+// conv (encrypted or decrypted), replacing what is at dst.
+func copyLink(src, dst string, conv func(string) (string, error)) error {
+	t, err := os.Readlink(src)
+	if err != nil {
+		return err
+	}
+	if t, err = conv(t); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Symlink(t, dst)
 }
