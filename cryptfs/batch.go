@@ -72,7 +72,7 @@ func (b *BatchFS) Upload(ctx context.Context, items []endpoint.Transfer, src end
 	g.SetLimit(sealWorkers)
 	for i, it := range items {
 		g.Go(func() error {
-			ce, err := b.cipherExpect(gctx, k, it.Expect)
+			ce, err := b.cipherExpect(gctx, k, it.Source.Path, it.Expect)
 			if err != nil {
 				errs[i] = err
 				return nil

@@ -279,14 +279,15 @@ func (f *FS) forget(p string) {
 // cipher entry the remote checks: the one seen under it if it still
 // describes expect, else the remote's entry now (ErrChanged if that is
 // not what expect says).
-func (f *FS) cipherExpect(ctx context.Context, k *crypt.Keys, expect tree.Entry) (tree.Entry, error) {
-	cp, err := f.encPath(k, expect.Path)
+func (f *FS) cipherExpect(ctx context.Context, k *crypt.Keys, p string, expect tree.Entry) (tree.Entry, error) {
+	cp, err := f.encPath(k, p)
 	if err != nil {
 		return tree.Entry{}, err
 	}
 	if !expect.Exists() {
 		return tree.Entry{Path: cp}, nil
 	}
+	expect.Path = p
 	f.mu.Lock()
 	s, ok := f.seen[expect.Path]
 	f.mu.Unlock()
@@ -398,7 +399,7 @@ func (f *FS) Remove(ctx context.Context, p string, expect tree.Entry) error {
 	if err != nil {
 		return err
 	}
-	ce, err := f.cipherExpect(ctx, k, expect)
+	ce, err := f.cipherExpect(ctx, k, p, expect)
 	if err != nil {
 		return err
 	}
@@ -467,7 +468,7 @@ func (f *FS) Symlink(ctx context.Context, p, target string, expect tree.Entry) e
 	if err != nil {
 		return err
 	}
-	ce, err := f.cipherExpect(ctx, k, expect)
+	ce, err := f.cipherExpect(ctx, k, p, expect)
 	if err != nil {
 		return err
 	}
@@ -605,7 +606,7 @@ func (w *spoolWriter) Commit() error {
 // put encrypts the plaintext in r (meta says what it is) and writes it
 // over expect through the inner endpoint.
 func (f *FS) put(ctx context.Context, k *crypt.Keys, meta, expect tree.Entry, r io.ReaderAt) error {
-	ce, err := f.cipherExpect(ctx, k, expect)
+	ce, err := f.cipherExpect(ctx, k, meta.Path, expect)
 	if err != nil {
 		return err
 	}
@@ -748,4 +749,26 @@ func (f *FS) Folding(ctx context.Context) (endpoint.Folding, error) {
 		return f.inner.Folding(ctx)
 	}
 	return endpoint.Folding{}, nil
+}
+
+// Inner returns the endpoint that holds the ciphertext.
+func (f *FS) Inner() endpoint.Endpoint { return f.inner }
+
+// PlainPaths decrypts cipher paths (a watch's notices), leaving out those
+// that do not decrypt, and the key header.
+func (f *FS) PlainPaths(ctx context.Context, paths []string) []string {
+	k, err := f.unlock(ctx)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(paths))
+	for _, c := range paths {
+		if c == crypt.HeaderName {
+			continue
+		}
+		if p, err := f.decPath(k, c); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
