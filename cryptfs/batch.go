@@ -190,7 +190,7 @@ type sealedView struct {
 	dst endpoint.Endpoint // the local endpoint, for downloads
 
 	mu      sync.Mutex
-	files   map[string]sealedFile         // by cipher path
+	files   map[string]sealedFile        // by cipher path
 	plainOf map[string]endpoint.Transfer // a download's plaintext item, by cipher path
 }
 

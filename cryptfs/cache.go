@@ -191,4 +191,3 @@ func (c *cache) putSealed(k []byte, s sealed) error {
 	}
 	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(sealedBucket).Put(k, v) })
 }
-
