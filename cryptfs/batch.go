@@ -354,11 +354,28 @@ type cipherWriter struct {
 	cipher tree.Entry
 	it     endpoint.Transfer
 	tmp    *os.File
+	ckpt   []byte
 }
 
 func (w *cipherWriter) WriteAt(p []byte, off int64) (int, error) { return w.tmp.WriteAt(p, off) }
 
 func (w *cipherWriter) Abort() error { return w.tmp.Close() }
+
+// The receiver of a data session seeds a partial that can checkpoint:
+// this one is a fresh temporary file each time, which nothing resumes,
+// so its checkpoint lives only as long as it.
+var _ endpoint.Checkpointer = (*cipherWriter)(nil)
+
+func (w *cipherWriter) ReadAt(p []byte, off int64) (int, error) { return w.tmp.ReadAt(p, off) }
+
+func (w *cipherWriter) ExistingSize() int64 { return 0 }
+
+func (w *cipherWriter) SaveCheckpoint(data []byte) error {
+	w.ckpt = append(w.ckpt[:0], data...)
+	return nil
+}
+
+func (w *cipherWriter) LoadCheckpoint() ([]byte, error) { return w.ckpt, nil }
 
 func (w *cipherWriter) Commit() error {
 	defer w.tmp.Close()

@@ -238,3 +238,101 @@ func TestEncryptedJobThroughServe(t *testing.T) {
 		t.Errorf("a pass with a wrong passphrase changed the local folder")
 	}
 }
+
+// servedEncrypted starts a served job whose remote is encrypted with
+// "correct horse" (a header with cheap parameters seeded), and returns it
+// with the jobs file of its agent (extra: more job keys).
+func servedEncrypted(t *testing.T, ctx context.Context, extra string) (*servedJob, string) {
+	t.Helper()
+	s := startServedJob(t, ctx)
+	seedKeyHeader(t, s.served, "correct horse")
+	pass := passFile(t, s.dir, "docs.pass", "correct horse")
+	remote := fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port)
+	cfg := encryptedJobs(t, filepath.Join(s.dir, "jobs.yaml"), filepath.Join(s.dir, "state"), s.local, remote, pass,
+		"    identity: "+s.identity+"\n    transport: udp\n"+extra)
+	return s, cfg
+}
+
+// TestEncryptedDeltaThroughServe: on an encrypted job, an append, an
+// insert, an overwrite and a truncation of an 8 MiB file made locally
+// reach the server as a block delta of its ciphertext (the plaintext's
+// chunks are the frames, and the ciphertext's chunks are cut from the
+// frames, so an edit changes one or two of them); the same edits made
+// on another agent come down the same way.
+func TestEncryptedDeltaThroughServe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, cfgA := servedEncrypted(t, ctx, "")
+	const size = 8 << 20
+	a := filepath.Join(s.local, "big.bin")
+	writeBig(t, a, size)
+	syncOnce(t, ctx, cfgA)
+	localB := filepath.Join(s.dir, "local-b")
+	if err := os.MkdirAll(localB, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join(localB, "big.bin")
+	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
+		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), filepath.Join(s.dir, "docs.pass"),
+		"    identity: "+s.identity+"\n    transport: udp\n")
+	syncOnce(t, ctx, cfgB)
+	sameBytes(t, a, b)
+	for _, e := range deltaEdits {
+		t.Run("up/"+e.name, func(t *testing.T) {
+			editAndSync(t, ctx, cfgA, a, a, e.edit, size/16)
+			// The other agent fetches it as a block delta of the
+			// ciphertext onto its own file, encrypted on the fly.
+			out := syncOnce(t, ctx, cfgB)
+			sameBytes(t, a, b)
+			m := sentRe.FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("summary does not tell bytes sent:\n%s", out)
+			}
+			if sent := parseSize(t, m[2]); sent > size/16 {
+				t.Errorf("the download of a small edit sent %s:\n%s", m[2], out)
+			}
+		})
+	}
+}
+
+// TestEncryptedRenameThroughServe: a rename of a 20 MiB file on an
+// encrypted job cannot be a rename on the server (the ciphertext is bound
+// to its path): the file goes anew under its new name, built on the
+// server from the chunks of the old one, which is removed after. A proxy
+// counts the bytes on the link (transport: tcp puts the content on it).
+func TestEncryptedRenameThroughServe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := startServedJob(t, ctx)
+	seedKeyHeader(t, s.served, "correct horse")
+	proxy := startCountingProxy(t, fmt.Sprintf("127.0.0.1:%d", s.port))
+	pass := passFile(t, s.dir, "docs.pass", "correct horse")
+	cfg := encryptedJobs(t, filepath.Join(s.dir, "jobs.yaml"), filepath.Join(s.dir, "state"), s.local,
+		"ferry://tester@"+proxy.addr+"/docs", pass, "    identity: "+s.identity+"\n    transport: tcp\n")
+	const size = 20 << 20
+	writeBig(t, filepath.Join(s.local, "big.bin"), size)
+	syncOnce(t, ctx, cfg)
+	// A pass that changes nothing lets the server's scan keep the list
+	// of the file it received.
+	syncOnce(t, ctx, cfg)
+	mv(t, filepath.Join(s.local, "big.bin"), filepath.Join(s.local, "archive", "big-2025.bin"))
+	proxy.bytes.Store(0)
+	out := syncOnce(t, ctx, cfg)
+	n := proxy.bytes.Load()
+	t.Logf("renaming a %d-byte file on an encrypted job moved %d bytes over the link", size, n)
+	if n > size/16 {
+		t.Fatalf("renaming moved %d bytes over the link; the file alone is %d\n%s", n, size, out)
+	}
+	if out := syncOnce(t, ctx, cfg); !strings.Contains(out, "created 0, updated 0, deleted 0, conflicts 0, bytes 0 ") {
+		t.Fatalf("the rename was not recorded; the next pass still has work:\n%s", out)
+	}
+	// The other agent gets the file under its new name.
+	localB := filepath.Join(s.dir, "local-b")
+	if err := os.MkdirAll(localB, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
+		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), pass, "    identity: "+s.identity+"\n    transport: udp\n")
+	syncOnce(t, ctx, cfgB)
+	sameTree(t, s.local, localB)
+}
