@@ -336,3 +336,170 @@ func TestEncryptedRenameThroughServe(t *testing.T) {
 	syncOnce(t, ctx, cfgB)
 	sameTree(t, s.local, localB)
 }
+
+// cipherName is the name on the remote of a plaintext path, for a
+// remote encrypted with pass.
+func cipherName(t *testing.T, root, pass, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, crypt.HeaderName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := crypt.ParseHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := h.Unlock([]byte(pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := k.EncryptPath(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, filepath.FromSlash(c))
+}
+
+// TestEncryptedTamperingIsAProblem: a server that flips a byte of a file,
+// truncates one, swaps two files' contents or renames a file to another
+// name gets no plaintext onto the agent and no deletion out of it: each
+// path is reported as a problem (at the listing, where the header gives
+// it away, else at the download), and the agent's copy stays as it was.
+func TestEncryptedTamperingIsAProblem(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, cfgA := servedEncrypted(t, ctx, "")
+	for _, n := range []string{"s.txt", "t.txt", "u.txt"} {
+		write(t, filepath.Join(s.local, n), "version 1 of "+n)
+	}
+	writeBig(t, filepath.Join(s.local, "big.bin"), 2<<20)
+	syncOnce(t, ctx, cfgA)
+	localB := filepath.Join(s.dir, "local-b")
+	if err := os.MkdirAll(localB, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
+		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), filepath.Join(s.dir, "docs.pass"),
+		"    identity: "+s.identity+"\n    transport: udp\n")
+	syncOnce(t, ctx, cfgB)
+	sameTree(t, s.local, localB)
+	before := treeOf(t, localB)
+
+	// New versions on the server, then tampered with there.
+	write(t, filepath.Join(s.local, "s.txt"), "version 2 of s.txt")
+	write(t, filepath.Join(s.local, "t.txt"), "version 2 of t.txt")
+	writeBig(t, filepath.Join(s.local, "big.bin"), 3<<20)
+	write(t, filepath.Join(s.local, "n.txt"), "new")
+	syncOnce(t, ctx, cfgA)
+	const pass = "correct horse"
+	cs := cipherName(t, s.served, pass, "s.txt")
+	f, err := os.OpenFile(cs, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{'!'}, crypt.HeaderSize+crypt.FrameOverhead+3); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Truncate(cipherName(t, s.served, pass, "big.bin"), 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	ct, cu := cipherName(t, s.served, pass, "t.txt"), cipherName(t, s.served, pass, "u.txt")
+	bt, bu := read(t, ct), read(t, cu)
+	write(t, ct, bu)
+	write(t, cu, bt)
+	mv(t, cipherName(t, s.served, pass, "n.txt"), cipherName(t, s.served, pass, "renamed.txt"))
+
+	code, out := syncExpect(t, ctx, cfgB)
+	if code == exitOK {
+		t.Errorf("a pass that met tampered files exited 0:\n%s", out)
+	}
+	if after := treeOf(t, localB); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("tampered files changed the agent's folder:\nbefore %v\nafter  %v\n%s", before, after, out)
+	}
+	for _, p := range []string{"s.txt", "big.bin", "t.txt", "u.txt", "renamed.txt"} {
+		if !strings.Contains(out, p) {
+			t.Errorf("the pass does not name %s:\n%s", p, out)
+		}
+	}
+	if !strings.Contains(out, "failed verification") {
+		t.Errorf("the pass does not say what failed:\n%s", out)
+	}
+}
+
+// TestEncryptedLocalFolderRemote: a local-folder remote (a NAS, a USB
+// disk) is encrypted the same way. The first pass makes its key header
+// (a dry run before it writes nothing, not even that); a second agent
+// gets a byte-exact copy and its changes come back. A job without an
+// encryption block halts on the encrypted folder, and an encrypted job
+// halts on a folder of plaintext files, both changing nothing.
+func TestEncryptedLocalFolderRemote(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	local, nas := filepath.Join(dir, "local"), filepath.Join(dir, "nas")
+	markedTree(t, local)
+	if err := os.MkdirAll(nas, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pass := passFile(t, dir, "nas.pass", "correct horse")
+	cfgA := encryptedJobs(t, filepath.Join(dir, "a.yaml"), filepath.Join(dir, "state-a"), local, nas, pass, "")
+	if code, out, stderr := runCLI(t, ctx, "sync", "--dry-run", "--config", cfgA, "j"); code != exitOK {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, stderr)
+	}
+	if got := treeOf(t, nas); len(got) != 0 {
+		t.Fatalf("a dry run wrote to the remote: %v", got)
+	}
+	if code, out := syncExpect(t, ctx, cfgA); code != exitOK {
+		t.Fatalf("first pass: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(nas, crypt.HeaderName)); err != nil {
+		t.Fatalf("the first pass made no key header: %v", err)
+	}
+	noMarker(t, nas)
+
+	localB := filepath.Join(dir, "local-b")
+	if err := os.MkdirAll(localB, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgB := encryptedJobs(t, filepath.Join(dir, "b.yaml"), filepath.Join(dir, "state-b"), localB, nas, pass, "")
+	if code, out := syncExpect(t, ctx, cfgB); code != exitOK {
+		t.Fatalf("second agent: exit %d\n%s", code, out)
+	}
+	sameTree(t, local, localB)
+	write(t, filepath.Join(localB, "dir-"+marker, "from-b.txt"), "B "+marker)
+	for _, c := range []string{cfgB, cfgA} {
+		if code, out := syncExpect(t, ctx, c); code != exitOK {
+			t.Fatalf("pass of %s: exit %d\n%s", c, code, out)
+		}
+	}
+	sameTree(t, local, localB)
+	noMarker(t, nas)
+
+	// The encrypted folder under a job that does not encrypt.
+	localC := filepath.Join(dir, "local-c")
+	write(t, filepath.Join(localC, "c.txt"), "C")
+	cfgC := filepath.Join(dir, "c.yaml")
+	write(t, cfgC, fmt.Sprintf("state_dir: %s\njobs:\n  - name: j\n    local: %s\n    remote: %s\n    direction: two-way\n", filepath.Join(dir, "state-c"), localC, nas))
+	nasBefore, cBefore := treeOf(t, nas), treeOf(t, localC)
+	code, out := syncExpect(t, ctx, cfgC)
+	if code != exitHalted || !strings.Contains(out, "is encrypted (it holds .ferry-crypt), but job j has no encryption block") {
+		t.Fatalf("a plain job on an encrypted folder: exit %d, want %d:\n%s", code, exitHalted, out)
+	}
+	if fmt.Sprint(treeOf(t, nas)) != fmt.Sprint(nasBefore) || fmt.Sprint(treeOf(t, localC)) != fmt.Sprint(cBefore) {
+		t.Errorf("the halted pass changed a folder")
+	}
+
+	// An encrypted job on a folder of plaintext files.
+	plainNas := filepath.Join(dir, "plain-nas")
+	write(t, filepath.Join(plainNas, "readme.txt"), "plain")
+	cfgD := encryptedJobs(t, filepath.Join(dir, "d.yaml"), filepath.Join(dir, "state-d"), localC, plainNas, pass, "")
+	plainBefore := treeOf(t, plainNas)
+	code, out = syncExpect(t, ctx, cfgD)
+	if code != exitHalted || !strings.Contains(out, "holds files and no .ferry-crypt") {
+		t.Fatalf("an encrypted job on a plaintext folder: exit %d, want %d:\n%s", code, exitHalted, out)
+	}
+	if fmt.Sprint(treeOf(t, plainNas)) != fmt.Sprint(plainBefore) || fmt.Sprint(treeOf(t, localC)) != fmt.Sprint(cBefore) {
+		t.Errorf("the halted pass changed a folder")
+	}
+}
