@@ -486,3 +486,22 @@ func readStream(src io.Reader, b []byte, path, what string) error {
 	}
 	return nil
 }
+
+// Rehead returns the header the encrypted file at path from (read from r,
+// of cipherSize bytes) needs at path to: a file renamed or copied on the
+// server keeps its frames, which do not depend on the path, and needs only
+// this new header in its first HeaderSize bytes.
+func (k *Keys) Rehead(r io.ReaderAt, cipherSize int64, from, to string) ([]byte, error) {
+	if _, err := k.ReadHeader(r, cipherSize, from); err != nil {
+		return nil, err
+	}
+	b := make([]byte, HeaderSize)
+	if err := readFull(r, b, 0); err != nil {
+		return nil, fmt.Errorf("unable to read the header of %q: %w", from, err)
+	}
+	m, binding, err := k.openMeta(b, from)
+	if err != nil {
+		return nil, err
+	}
+	return k.sealMeta(to, m, binding), nil
+}

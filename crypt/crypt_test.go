@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -410,6 +411,87 @@ func TestKnownAnswers(t *testing.T) {
 		c := encrypt(t, k, "Documents/report.pdf", plain)
 		if got := sha256.Sum256(c); hex.EncodeToString(got[:]) != v.SHA256 {
 			t.Errorf("ciphertext of %d bytes: SHA-256 %x, want %s", v.Size, got, v.SHA256)
+		}
+	}
+}
+
+// TestEncoderConcurrentReadAt: parallel readers (split transfers) get the
+// right bytes though they share the one cached frame.
+func TestEncoderConcurrentReadAt(t *testing.T) {
+	k := testKeys(t)
+	plain := randomBytes(5, 2*chunk.MinFileSize)
+	want := encrypt(t, k, "f", plain)
+	e, err := k.NewEncoder(Source{Path: "f", R: bytes.NewReader(plain), Size: int64(len(plain))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const readers, part = 4, 64 << 10
+	errs := make(chan error, readers)
+	for w := range readers {
+		go func() {
+			for off := int64(w * part); off < e.Size(); off += readers * part {
+				b := make([]byte, part)
+				n, err := e.ReadAt(b, off)
+				if err != nil && err != io.EOF {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(b[:n], want[off:off+int64(n)]) {
+					errs <- errors.New("bytes differ at " + strconv.FormatInt(off, 10))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range readers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReheadMovesAFile: frames are path-independent, so a file renamed on
+// the server decrypts at its new path once its header is replaced, and only
+// the header differs from encrypting it there.
+func TestReheadMovesAFile(t *testing.T) {
+	k := testKeys(t)
+	plain := randomBytes(9, 2*chunk.MinFileSize)
+	c := encrypt(t, k, "a/old", plain)
+	h, err := k.Rehead(bytes.NewReader(c), int64(len(c)), "a/old", "b/new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := append(h, c[HeaderSize:]...)
+	if !bytes.Equal(moved, encrypt(t, k, "b/new", plain)) {
+		t.Fatal("reheaded file differs from one encrypted at the new path")
+	}
+	var out bytes.Buffer
+	if _, err := k.Decrypt(&out, bytes.NewReader(moved), "b/new"); err != nil || !bytes.Equal(out.Bytes(), plain) {
+		t.Fatalf("reheaded file: %v", err)
+	}
+	if _, err := k.Rehead(bytes.NewReader(c), int64(len(c)), "a/wrong", "b/new"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("rehead from the wrong path: %v, want ErrTampered", err)
+	}
+}
+
+func TestLinkTarget(t *testing.T) {
+	k := testKeys(t)
+	for _, target := range []string{"", "../a/b", strings.Repeat("x", 2000)} {
+		c, err := k.EncryptLinkTarget("dir/link", target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := k.DecryptLinkTarget("dir/link", c); err != nil || got != target {
+			t.Fatalf("%.20q: got %.20q, %v", target, got, err)
+		}
+		if _, err := k.DecryptLinkTarget("dir/other", c); !errors.Is(err, ErrTampered) {
+			t.Fatalf("a target moved to another link: %v, want ErrTampered", err)
+		}
+	}
+	for _, c := range []string{"../a/b", LinkTargetPrefix + "!", LinkTargetPrefix} {
+		if _, err := k.DecryptLinkTarget("dir/link", c); !errors.Is(err, ErrTampered) {
+			t.Errorf("%q: %v, want ErrTampered", c, err)
 		}
 	}
 }

@@ -3,103 +3,169 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
-	"github.com/ferry-sync/ferry/agent"
-	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/cryptfs"
-	"github.com/ferry-sync/ferry/endpoint"
-	"github.com/ferry-sync/ferry/snapshot"
-	"github.com/ferry-sync/ferry/transport/remote"
+	"github.com/spf13/pflag"
+
+	"github.com/ferry-sync/ferry/crypt"
+	"github.com/ferry-sync/ferry/crypt/offline"
 )
 
-// cryptOptions are the options of a job's encrypted remote: its
-// passphrase, and its cache and temporary files beside the job's
-// snapshot.
-func cryptOptions(job *config.Job, db *snapshot.DB) (cryptfs.Options, error) {
-	pass, err := job.Encryption.Passphrase()
-	if err != nil {
-		return cryptfs.Options{}, fmt.Errorf("job %s: %w", job.Name, err)
-	}
-	return cryptfs.Options{
-		Passphrase: pass,
-		PlainNames: job.Encryption.Names == config.NamesPlain,
-		StateFile:  db.Path() + ".crypt",
-		TempDir:    filepath.Dir(db.Path()),
-	}, nil
+// passphraseFlags are the ways `ferry encrypt` and `ferry decrypt` take a
+// passphrase: a file (one trailing newline is not part of it) or an
+// environment variable.
+type passphraseFlags struct {
+	file, env *string
+	names     *string
 }
 
-// encryptRemote wraps a job's remote side in its encryption, when the
-// job has an encryption block. A ferry:// remote keeps its batches and
-// its lazy connection.
-func encryptRemote(job *config.Job, db *snapshot.DB, ep endpoint.Endpoint) (endpoint.Endpoint, error) {
-	if !job.Encryption.Enabled {
-		return ep, nil
+func addPassphraseFlags(fs *pflag.FlagSet) passphraseFlags {
+	return passphraseFlags{
+		file:  fs.String("passphrase-file", "", "read the passphrase from `FILE` (one trailing newline is dropped)"),
+		env:   fs.String("passphrase-env", "", "read the passphrase from the environment variable `VAR`"),
+		names: fs.String("names", "encrypted", "encrypted | plain: whether the encrypted folder's names are encrypted, as the job's encryption names:"),
 	}
-	opts, err := cryptOptions(job, db)
-	if err != nil {
-		return nil, err
-	}
-	// The concrete type, as transportSummary does: it is what has
-	// batches and connects lazily.
-	if r, ok := ep.(*remote.Endpoint); ok {
-		opts.Connect = r.Connect
-		return cryptfs.NewBatch(r, r, opts)
-	}
-	return cryptfs.New(ep, opts)
 }
 
-// plainRemote is the endpoint under an encrypted remote (for its
-// transport figures), or ep itself.
-func plainRemote(ep endpoint.Endpoint) endpoint.Endpoint {
-	switch c := ep.(type) {
-	case *cryptRemote:
-		return c.inner
-	case *cryptfs.BatchFS:
-		return c.Inner()
-	case *cryptfs.FS:
-		return c.Inner()
-	}
-	return ep
-}
-
-// cryptRemote is an encrypted ferry:// remote kept open between a
-// running job's passes.
-type cryptRemote struct {
-	*cryptfs.BatchFS
-	inner *remote.Endpoint
-}
-
-var _ agent.Remote = (*cryptRemote)(nil)
-
-func (c *cryptRemote) EndPass() { c.inner.EndPass() }
-
-func (c *cryptRemote) Link(download bool) (endpoint.Link, bool) { return c.inner.Link(download) }
-
-// Watch watches the whole remote folder (exclude patterns name
-// plaintext paths, which the server cannot match) and tells of the
-// changed paths by their plaintext names; a name that does not decrypt
-// (a partial file) is left out: the pass's scan says what it is.
-func (c *cryptRemote) Watch(ctx context.Context, exclude []string, notify func(paths []string, rescan bool)) error {
-	return c.inner.Watch(ctx, nil, func(paths []string, rescan bool) {
-		plain := c.PlainPaths(ctx, paths)
-		if len(plain) == 0 && !rescan && len(paths) > 0 {
-			rescan = true
+func (p passphraseFlags) read() ([]byte, error) {
+	var b []byte
+	switch {
+	case (*p.file == "") == (*p.env == ""):
+		return nil, usageError{"give one of --passphrase-file FILE or --passphrase-env VAR"}
+	case *p.file != "":
+		var err error
+		if b, err = os.ReadFile(*p.file); err != nil {
+			return nil, fmt.Errorf("unable to read the passphrase: %w", err)
 		}
-		notify(plain, rescan)
-	})
+		s := strings.TrimSuffix(string(b), "\n")
+		b = []byte(strings.TrimSuffix(s, "\r"))
+	default:
+		b = []byte(os.Getenv(*p.env))
+	}
+	if len(b) == 0 {
+		return nil, usageError{"the passphrase is empty"}
+	}
+	return b, nil
 }
 
-// keepEncrypted wraps a kept remote in its job's encryption.
-func keepEncrypted(job *config.Job, db *snapshot.DB, r *remote.Endpoint) (agent.Remote, error) {
-	opts, err := cryptOptions(job, db)
-	if err != nil {
-		return nil, err
+func (p passphraseFlags) plainNames() (bool, error) {
+	switch *p.names {
+	case "encrypted":
+		return false, nil
+	case "plain":
+		return true, nil
 	}
-	opts.Connect = r.Connect
-	b, err := cryptfs.NewBatch(r, r, opts)
-	if err != nil {
-		return nil, err
+	return false, usageError{fmt.Sprintf("--names %q is not encrypted or plain", *p.names)}
+}
+
+// problems prints each file that failed or was skipped on stderr.
+func problems(e *env, cmd string) func(string, error) {
+	return func(path string, err error) {
+		fmt.Fprintf(e.stderr, "ferry %s: %q: %v\n", cmd, path, err)
 	}
-	return &cryptRemote{BatchFS: b, inner: r}, nil
+}
+
+func newEncryptCommand() *command {
+	fs := pflag.NewFlagSet("encrypt", pflag.ContinueOnError)
+	pf := addPassphraseFlags(fs)
+	return &command{
+		name:    "encrypt",
+		summary: "encrypt a file or a folder into an encrypted folder, offline (to seed a server folder of an encrypted job)",
+		usage:   "--passphrase-file FILE | --passphrase-env VAR [--names encrypted|plain] SRC DST",
+		flags:   fs,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 2 {
+				return usageError{"give a SRC file or folder and a DST encrypted folder"}
+			}
+			src, dst := args[0], args[1]
+			pass, err := pf.read()
+			if err != nil {
+				return err
+			}
+			plain, err := pf.plainNames()
+			if err != nil {
+				return err
+			}
+			fi, err := os.Stat(src)
+			if err != nil {
+				return fmt.Errorf("unable to encrypt: %w", err)
+			}
+			if dfi, err := os.Stat(dst); err == nil && !dfi.IsDir() {
+				return usageError{fmt.Sprintf("%q is not a folder: DST is the root of an encrypted folder", dst)}
+			}
+			// Unlock (or create the header) first: a wrong passphrase
+			// writes nothing.
+			k, err := offline.Unlock(dst, pass, true)
+			if err != nil {
+				return err
+			}
+			o := offline.Options{Keys: k, PlainNames: plain, Problem: problems(e, "encrypt")}
+			if !fi.IsDir() {
+				_, err := offline.EncryptFile(src, dst, o)
+				return err
+			}
+			return offline.EncryptTree(ctx, src, dst, o)
+		},
+	}
+}
+
+func newDecryptCommand() *command {
+	fs := pflag.NewFlagSet("decrypt", pflag.ContinueOnError)
+	pf := addPassphraseFlags(fs)
+	header := fs.String("header", "", "the key header `FILE` ("+crypt.HeaderName+"); default: the one in SRC, or for a file the nearest one in the folders above it")
+	return &command{
+		name:    "decrypt",
+		summary: "decrypt a file or a whole encrypted folder copied off a server, offline",
+		usage:   "--passphrase-file FILE | --passphrase-env VAR [--header FILE] [--names encrypted|plain] SRC DST",
+		flags:   fs,
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 2 {
+				return usageError{"give a SRC encrypted file or folder and a DST"}
+			}
+			src, dst := args[0], args[1]
+			pass, err := pf.read()
+			if err != nil {
+				return err
+			}
+			plain, err := pf.plainNames()
+			if err != nil {
+				return err
+			}
+			fi, err := os.Stat(src)
+			if err != nil {
+				return fmt.Errorf("unable to decrypt: %w", err)
+			}
+			// root is the encrypted folder's root: paths below it are the
+			// names (and the content's binding) to decrypt.
+			root := src
+			switch {
+			case fi.IsDir():
+			case *header != "":
+				root = filepath.Dir(*header)
+			default:
+				if root, err = offline.FindRoot(filepath.Dir(src)); err != nil {
+					return err
+				}
+			}
+			if root, err = filepath.Abs(root); err != nil {
+				return err
+			}
+			hfile := *header
+			if hfile == "" {
+				hfile = filepath.Join(root, crypt.HeaderName)
+			}
+			k, err := offline.UnlockFile(hfile, pass)
+			if err != nil {
+				return err
+			}
+			o := offline.Options{Keys: k, PlainNames: plain, Problem: problems(e, "decrypt")}
+			if !fi.IsDir() {
+				_, err := offline.DecryptFile(src, root, dst, o)
+				return err
+			}
+			return offline.DecryptTree(ctx, src, dst, o)
+		},
+	}
 }

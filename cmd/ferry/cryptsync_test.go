@@ -37,7 +37,7 @@ func seedKeyHeader(t *testing.T, root, pass string) {
 }
 
 // passFile writes a private passphrase file.
-func passFile(t *testing.T, dir, name, pass string) string {
+func privatePassFile(t *testing.T, dir, name, pass string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(pass+"\n"), 0o600); err != nil {
@@ -115,7 +115,7 @@ func noMarker(t *testing.T, root string) {
 }
 
 // treeOf lists a tree: each path with its kind and content (or target).
-func treeOf(t *testing.T, root string) map[string]string {
+func syncedTree(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -151,9 +151,9 @@ func treeOf(t *testing.T, root string) map[string]string {
 	return out
 }
 
-func sameTree(t *testing.T, a, b string) {
+func sameSyncedTree(t *testing.T, a, b string) {
 	t.Helper()
-	ta, tb := treeOf(t, a), treeOf(t, b)
+	ta, tb := syncedTree(t, a), syncedTree(t, b)
 	for p, v := range ta {
 		if w, ok := tb[p]; !ok {
 			t.Errorf("%s is missing from %s", p, b)
@@ -187,7 +187,7 @@ func TestEncryptedJobThroughServe(t *testing.T) {
 	s := startServedJob(t, ctx)
 	seedKeyHeader(t, s.served, "correct horse")
 	markedTree(t, s.local)
-	pass := passFile(t, s.dir, "docs.pass", "correct horse")
+	pass := privatePassFile(t, s.dir, "docs.pass", "correct horse")
 	remote := fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port)
 	idLine := "    identity: " + s.identity + "\n    transport: udp\n"
 	cfgA := encryptedJobs(t, filepath.Join(s.dir, "a.yaml"), filepath.Join(s.dir, "state-a"), s.local, remote, pass, idLine)
@@ -205,7 +205,7 @@ func TestEncryptedJobThroughServe(t *testing.T) {
 	if code, out := syncExpect(t, ctx, cfgB); code != exitOK {
 		t.Fatalf("second agent: exit %d\n%s", code, out)
 	}
-	sameTree(t, s.local, localB)
+	sameSyncedTree(t, s.local, localB)
 
 	// Its changes come back to the first.
 	write(t, filepath.Join(localB, "from-b-"+marker+".txt"), "B wrote "+marker)
@@ -218,23 +218,23 @@ func TestEncryptedJobThroughServe(t *testing.T) {
 			t.Fatalf("pass of %s: exit %d\n%s", c, code, out)
 		}
 	}
-	sameTree(t, s.local, localB)
+	sameSyncedTree(t, s.local, localB)
 	noMarker(t, s.served)
 
 	// A wrong passphrase halts: nothing written or deleted on either side.
 	localC := filepath.Join(s.dir, "local-c")
 	write(t, filepath.Join(localC, "c-only.txt"), "C")
-	wrong := passFile(t, s.dir, "wrong.pass", "battery staple")
+	wrong := privatePassFile(t, s.dir, "wrong.pass", "battery staple")
 	cfgC := encryptedJobs(t, filepath.Join(s.dir, "c.yaml"), filepath.Join(s.dir, "state-c"), localC, remote, wrong, idLine)
-	before, beforeC := treeOf(t, s.served), treeOf(t, localC)
+	before, beforeC := syncedTree(t, s.served), syncedTree(t, localC)
 	code, out := syncExpect(t, ctx, cfgC)
 	if code != exitHalted || !strings.Contains(out, "job j: wrong passphrase for the encrypted remote") || !strings.Contains(out, "/docs") {
 		t.Fatalf("wrong passphrase: exit %d, want %d with the job, the remote and what happened:\n%s", code, exitHalted, out)
 	}
-	if after := treeOf(t, s.served); fmt.Sprint(after) != fmt.Sprint(before) {
+	if after := syncedTree(t, s.served); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("a pass with a wrong passphrase changed the remote")
 	}
-	if after := treeOf(t, localC); fmt.Sprint(after) != fmt.Sprint(beforeC) {
+	if after := syncedTree(t, localC); fmt.Sprint(after) != fmt.Sprint(beforeC) {
 		t.Errorf("a pass with a wrong passphrase changed the local folder")
 	}
 }
@@ -246,7 +246,7 @@ func servedEncrypted(t *testing.T, ctx context.Context, extra string) (*servedJo
 	t.Helper()
 	s := startServedJob(t, ctx)
 	seedKeyHeader(t, s.served, "correct horse")
-	pass := passFile(t, s.dir, "docs.pass", "correct horse")
+	pass := privatePassFile(t, s.dir, "docs.pass", "correct horse")
 	remote := fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port)
 	cfg := encryptedJobs(t, filepath.Join(s.dir, "jobs.yaml"), filepath.Join(s.dir, "state"), s.local, remote, pass,
 		"    identity: "+s.identity+"\n    transport: udp\n"+extra)
@@ -306,7 +306,7 @@ func TestEncryptedRenameThroughServe(t *testing.T) {
 	s := startServedJob(t, ctx)
 	seedKeyHeader(t, s.served, "correct horse")
 	proxy := startCountingProxy(t, fmt.Sprintf("127.0.0.1:%d", s.port))
-	pass := passFile(t, s.dir, "docs.pass", "correct horse")
+	pass := privatePassFile(t, s.dir, "docs.pass", "correct horse")
 	cfg := encryptedJobs(t, filepath.Join(s.dir, "jobs.yaml"), filepath.Join(s.dir, "state"), s.local,
 		"ferry://tester@"+proxy.addr+"/docs", pass, "    identity: "+s.identity+"\n    transport: tcp\n")
 	const size = 20 << 20
@@ -334,7 +334,7 @@ func TestEncryptedRenameThroughServe(t *testing.T) {
 	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
 		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), pass, "    identity: "+s.identity+"\n    transport: udp\n")
 	syncOnce(t, ctx, cfgB)
-	sameTree(t, s.local, localB)
+	sameSyncedTree(t, s.local, localB)
 }
 
 // cipherName is the name on the remote of a plaintext path, for a
@@ -382,8 +382,8 @@ func TestEncryptedTamperingIsAProblem(t *testing.T) {
 		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), filepath.Join(s.dir, "docs.pass"),
 		"    identity: "+s.identity+"\n    transport: udp\n")
 	syncOnce(t, ctx, cfgB)
-	sameTree(t, s.local, localB)
-	before := treeOf(t, localB)
+	sameSyncedTree(t, s.local, localB)
+	before := syncedTree(t, localB)
 
 	// New versions on the server, then tampered with there.
 	write(t, filepath.Join(s.local, "s.txt"), "version 2 of s.txt")
@@ -414,7 +414,7 @@ func TestEncryptedTamperingIsAProblem(t *testing.T) {
 	if code == exitOK {
 		t.Errorf("a pass that met tampered files exited 0:\n%s", out)
 	}
-	if after := treeOf(t, localB); fmt.Sprint(after) != fmt.Sprint(before) {
+	if after := syncedTree(t, localB); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("tampered files changed the agent's folder:\nbefore %v\nafter  %v\n%s", before, after, out)
 	}
 	for _, p := range []string{"s.txt", "big.bin", "t.txt", "u.txt", "renamed.txt"} {
@@ -442,12 +442,12 @@ func TestEncryptedLocalFolderRemote(t *testing.T) {
 	if err := os.MkdirAll(nas, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	pass := passFile(t, dir, "nas.pass", "correct horse")
+	pass := privatePassFile(t, dir, "nas.pass", "correct horse")
 	cfgA := encryptedJobs(t, filepath.Join(dir, "a.yaml"), filepath.Join(dir, "state-a"), local, nas, pass, "")
 	if code, out, stderr := runCLI(t, ctx, "sync", "--dry-run", "--config", cfgA, "j"); code != exitOK {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, stderr)
 	}
-	if got := treeOf(t, nas); len(got) != 0 {
+	if got := syncedTree(t, nas); len(got) != 0 {
 		t.Fatalf("a dry run wrote to the remote: %v", got)
 	}
 	if code, out := syncExpect(t, ctx, cfgA); code != exitOK {
@@ -466,14 +466,14 @@ func TestEncryptedLocalFolderRemote(t *testing.T) {
 	if code, out := syncExpect(t, ctx, cfgB); code != exitOK {
 		t.Fatalf("second agent: exit %d\n%s", code, out)
 	}
-	sameTree(t, local, localB)
+	sameSyncedTree(t, local, localB)
 	write(t, filepath.Join(localB, "dir-"+marker, "from-b.txt"), "B "+marker)
 	for _, c := range []string{cfgB, cfgA} {
 		if code, out := syncExpect(t, ctx, c); code != exitOK {
 			t.Fatalf("pass of %s: exit %d\n%s", c, code, out)
 		}
 	}
-	sameTree(t, local, localB)
+	sameSyncedTree(t, local, localB)
 	noMarker(t, nas)
 
 	// The encrypted folder under a job that does not encrypt.
@@ -481,12 +481,12 @@ func TestEncryptedLocalFolderRemote(t *testing.T) {
 	write(t, filepath.Join(localC, "c.txt"), "C")
 	cfgC := filepath.Join(dir, "c.yaml")
 	write(t, cfgC, fmt.Sprintf("state_dir: %s\njobs:\n  - name: j\n    local: %s\n    remote: %s\n    direction: two-way\n", filepath.Join(dir, "state-c"), localC, nas))
-	nasBefore, cBefore := treeOf(t, nas), treeOf(t, localC)
+	nasBefore, cBefore := syncedTree(t, nas), syncedTree(t, localC)
 	code, out := syncExpect(t, ctx, cfgC)
 	if code != exitHalted || !strings.Contains(out, "is encrypted (it holds .ferry-crypt), but job j has no encryption block") {
 		t.Fatalf("a plain job on an encrypted folder: exit %d, want %d:\n%s", code, exitHalted, out)
 	}
-	if fmt.Sprint(treeOf(t, nas)) != fmt.Sprint(nasBefore) || fmt.Sprint(treeOf(t, localC)) != fmt.Sprint(cBefore) {
+	if fmt.Sprint(syncedTree(t, nas)) != fmt.Sprint(nasBefore) || fmt.Sprint(syncedTree(t, localC)) != fmt.Sprint(cBefore) {
 		t.Errorf("the halted pass changed a folder")
 	}
 
@@ -494,12 +494,12 @@ func TestEncryptedLocalFolderRemote(t *testing.T) {
 	plainNas := filepath.Join(dir, "plain-nas")
 	write(t, filepath.Join(plainNas, "readme.txt"), "plain")
 	cfgD := encryptedJobs(t, filepath.Join(dir, "d.yaml"), filepath.Join(dir, "state-d"), localC, plainNas, pass, "")
-	plainBefore := treeOf(t, plainNas)
+	plainBefore := syncedTree(t, plainNas)
 	code, out = syncExpect(t, ctx, cfgD)
 	if code != exitHalted || !strings.Contains(out, "holds files and no .ferry-crypt") {
 		t.Fatalf("an encrypted job on a plaintext folder: exit %d, want %d:\n%s", code, exitHalted, out)
 	}
-	if fmt.Sprint(treeOf(t, plainNas)) != fmt.Sprint(plainBefore) || fmt.Sprint(treeOf(t, localC)) != fmt.Sprint(cBefore) {
+	if fmt.Sprint(syncedTree(t, plainNas)) != fmt.Sprint(plainBefore) || fmt.Sprint(syncedTree(t, localC)) != fmt.Sprint(cBefore) {
 		t.Errorf("the halted pass changed a folder")
 	}
 }

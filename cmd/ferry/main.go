@@ -62,6 +62,8 @@ func commands() []*command {
 		newResetSyncCommand(),
 		newVersionsCommand(),
 		newRestoreCommand(),
+		newEncryptCommand(),
+		newDecryptCommand(),
 		newControlCommand("stop", "stop a job's syncing until `ferry resume`"),
 		newControlCommand("resume", "resume a stopped job"),
 		newControlCommand("sync-now", "start a pass of a job now"),
