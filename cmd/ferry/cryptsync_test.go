@@ -221,6 +221,13 @@ func TestEncryptedJobThroughServe(t *testing.T) {
 	sameSyncedTree(t, s.local, localB)
 	noMarker(t, s.served)
 
+	// What the job wrote is what ferry decrypt reads offline.
+	back := filepath.Join(s.dir, "decrypted")
+	if code, out, stderr := runCLI(t, ctx, "decrypt", "--passphrase-file", pass, s.served, back); code != exitOK {
+		t.Fatalf("ferry decrypt of the served folder: exit %d\n%s%s", code, out, stderr)
+	}
+	sameSyncedTree(t, s.local, back)
+
 	// A wrong passphrase halts: nothing written or deleted on either side.
 	localC := filepath.Join(s.dir, "local-c")
 	write(t, filepath.Join(localC, "c-only.txt"), "C")
