@@ -168,6 +168,7 @@ func (d *decoder) job(n *yaml.Node, field string) Job {
 		"proxy":              d.str(&j.Proxy),
 		"versions":           d.versions(&vs),
 		"sessions":           d.int(&j.Sessions),
+		"encryption":         d.encryption(&j.Encryption),
 		"retry": func(n *yaml.Node, field string) {
 			d.object(n, field, map[string]handler{
 				"attempts": d.int(&j.Retry.Attempts),

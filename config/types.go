@@ -163,6 +163,8 @@ type Job struct {
 	// split; default 1 GiB).
 	Sessions              int  `yaml:"sessions"`
 	MultiSessionThreshold Size `yaml:"multi_session_threshold"`
+	// Encryption, when Enabled, keeps only ciphertext on the remote.
+	Encryption Encryption `yaml:"encryption"`
 }
 
 // Config is a whole jobs file.

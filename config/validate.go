@@ -297,6 +297,7 @@ func (j *Job) problems(prefix string) []problem {
 		add("retry.interval", "must not be negative")
 	}
 	ps = append(ps, versionsProblems(join(prefix, "versions"), j.Versions)...)
+	ps = append(ps, j.Encryption.problems(join(prefix, "encryption"))...)
 	return ps
 }
 

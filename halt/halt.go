@@ -30,7 +30,28 @@ const (
 	// FolderMissing: a side's folder itself is gone (seen by the agent's
 	// watcher before a pass is tried).
 	FolderMissing Kind = "folder-missing"
+	// WrongPassphrase: the job's passphrase does not open the encrypted
+	// remote (its .ferry-crypt key check fails).
+	WrongPassphrase Kind = "wrong-passphrase"
+	// NotEncrypted: the job encrypts, but its remote holds files and no
+	// .ferry-crypt: they are plaintext, or another job's.
+	NotEncrypted Kind = "not-encrypted"
+	// Encrypted: the remote holds a .ferry-crypt, but the job has no
+	// encryption block.
+	Encrypted Kind = "encrypted"
 )
+
+// Error is a halt found below the engine, by an endpoint (an encrypted
+// remote's key check): the engine fills in the job and the side and
+// halts the pass with it.
+type Error struct {
+	Kind Kind
+}
+
+func (e *Error) Error() string {
+	h := Halt{Kind: e.Kind, Side: Remote}
+	return h.Reason()
+}
 
 // Side names, as the syncer spells them.
 const (
@@ -105,6 +126,13 @@ func (h *Halt) Reason() string {
 			h.Job, h.Current, h.Recorded)
 	case FolderMissing:
 		return fmt.Sprintf("the %s folder %s is missing; nothing was changed", h.Side, h.where())
+	case WrongPassphrase:
+		return fmt.Sprintf("job %s: wrong passphrase for the encrypted remote %s; nothing was changed", h.Job, h.where())
+	case NotEncrypted:
+		return fmt.Sprintf("job %s encrypts, but the remote %s holds files and no .ferry-crypt (plaintext, or another tool's); ferry does not mix plaintext and ciphertext, so nothing was changed",
+			h.Job, h.where())
+	case Encrypted:
+		return fmt.Sprintf("the remote %s is encrypted (it holds .ferry-crypt), but job %s has no encryption block; nothing was changed", h.where(), h.Job)
 	}
 	return fmt.Sprintf("the pass halted (%s); nothing was changed", h.Kind)
 }
@@ -149,6 +177,14 @@ func (h *Halt) Fix() string {
 			add("mount %s, or create it: mkdir -p %s", h.where(), Quote(h.Root))
 		}
 		add("the job carries on by itself once the folder is back")
+	case WrongPassphrase:
+		add("give the job the passphrase the remote was encrypted with (encryption.passphrase_file or passphrase_env in %s)", h.configName())
+		add("then run: %s", h.command("sync"))
+	case NotEncrypted:
+		add("point the job at an empty folder, or at one an encrypted job made (with its .ferry-crypt), in %s", h.configName())
+		add("to encrypt the files already there, seed a new folder with ferry encrypt and point the job at it")
+	case Encrypted:
+		add("add the encryption block with the remote's passphrase to the job in %s (see docs/encryption.md)", h.configName())
 	}
 	return strings.Join(lines, "\n")
 }

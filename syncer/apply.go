@@ -226,9 +226,27 @@ func (a *applier) run(ctx context.Context) (err error) {
 	// Transfers are known now: let the endpoints that move them get ready
 	// while directories are made.
 	var transfers, creates, moves [2][]Op
+	// A path-bound side (endpoint.PathBound) renames nothing: the file
+	// goes anew under its new path, built on that side from the chunks of
+	// the old one where it can, which is removed after the transfers
+	// (bound), with the directories the renames leave.
+	var bound, boundLeft [2][]Op
 	for s := range 2 {
 		var edits []Op
 		for _, op := range slices.Concat(a.ops(s), mirrors[s]) {
+			if op.Kind == OpRename && op.Entry.Kind == tree.File && pathBound(a.eps[s]) {
+				transfers[s] = append(transfers[s], Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry, Expect: tree.Entry{Path: op.Path}})
+				bound[s] = append(bound[s], Op{Kind: OpRemove, Path: op.Expect.Path, Expect: op.Expect})
+				boundLeft[s] = append(boundLeft[s], op)
+				a.mu.Lock()
+				a.filesTotal++ // the removal
+				if !op.Edit {
+					a.bytesTotal += op.Entry.Size
+				}
+				a.moving[op.Path] = moving{op.Entry.Size, s == local}
+				a.mu.Unlock()
+				continue
+			}
 			switch op.Kind {
 			case OpTransfer:
 				transfers[s] = append(transfers[s], op)
@@ -249,7 +267,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 	var later [2][]Op
 	for s := range 2 {
 		left := map[string]bool{}
-		for _, op := range moves[s] {
+		for _, op := range slices.Concat(moves[s], boundLeft[s]) {
 			if op.Kind == OpRename {
 				for q := tree.Parent(op.Expect.Path); q != ""; q = tree.Parent(q) {
 					left[q] = true
@@ -323,6 +341,10 @@ func (a *applier) run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
+		if len(bound[s]) > 0 {
+			// Left until the old files are removed, after the transfers.
+			continue
+		}
 		if err := a.remove(ctx, s, later[s]); err != nil {
 			return err
 		}
@@ -339,6 +361,13 @@ func (a *applier) run(ctx context.Context) (err error) {
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	for s := range 2 {
+		if len(bound[s]) > 0 {
+			if err := a.remove(ctx, s, slices.Concat(bound[s], later[s])); err != nil {
+				return err
+			}
+		}
 	}
 	return ctx.Err()
 }

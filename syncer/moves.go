@@ -34,8 +34,8 @@ func reusable(a, b tree.Entry) bool {
 // side keeps under another path becomes a local copy. It is pure: it only
 // rearranges ops. Renames and copies never count as deletions.
 func detectMoves(p *Plan, local, remote []tree.Entry, mode Mode) {
-	p.Local = movesOnSide(p.Local, local, remote, mode.LocalFolding)
-	p.Remote = movesOnSide(p.Remote, remote, local, mode.RemoteFolding)
+	p.Local = movesOnSide(p.Local, local, remote, mode.LocalFolding, mode.LocalPathBound)
+	p.Remote = movesOnSide(p.Remote, remote, local, mode.RemoteFolding, mode.RemotePathBound)
 	p.LocalDeletes, p.RemoteDeletes = countRemoves(p.Local), countRemoves(p.Remote)
 	p.LocalOverwrites, p.RemoteOverwrites = countOverwrites(p.Local), countOverwrites(p.Remote)
 }
@@ -71,8 +71,10 @@ func isNew(op Op) bool {
 }
 
 // movesOnSide applies detectMoves to one side's ops. mine is that side's
-// scan, theirs the other side's (where new entries come from).
-func movesOnSide(ops []Op, mine, theirs []tree.Entry, f endpoint.Folding) []Op {
+// scan, theirs the other side's (where new entries come from). A
+// path-bound side gets file renames only (applied as transfers): no
+// directory moves and no local copies.
+func movesOnSide(ops []Op, mine, theirs []tree.Entry, f endpoint.Folding, bound bool) []Op {
 	var removes, creates []int
 	for i, op := range ops {
 		switch {
@@ -88,11 +90,15 @@ func movesOnSide(ops []Op, mine, theirs []tree.Entry, f endpoint.Folding) []Op {
 	drop := make([]bool, len(ops))
 	var added []Op
 	if len(removes) > 0 {
-		added = append(added, dirMoves(ops, removes, creates, mine, theirs, f, drop)...)
+		if !bound {
+			added = append(added, dirMoves(ops, removes, creates, mine, theirs, f, drop)...)
+		}
 		added = append(added, fileRenames(ops, removes, creates, f, drop)...)
 		added = append(added, editedRenames(ops, removes, creates, f, drop)...)
 	}
-	added = append(added, copies(ops, creates, mine, drop)...)
+	if !bound {
+		added = append(added, copies(ops, creates, mine, drop)...)
+	}
 	if len(added) == 0 {
 		return ops
 	}

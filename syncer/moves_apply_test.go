@@ -325,3 +325,67 @@ func TestRenameAndCopyNeedStrongDigests(t *testing.T) {
 		t.Fatalf("pass %s: want a rename and nothing sent", summary(rec))
 	}
 }
+
+// pathBound is a side whose files are bound to their paths
+// (endpoint.PathBound): any rename or copy asked of it is counted.
+type pathBound struct {
+	endpoint.Endpoint
+	renames, copies int
+}
+
+var _ endpoint.PathBound = (*pathBound)(nil)
+
+func (p *pathBound) PathBound() bool { return true }
+
+func (p *pathBound) Rename(ctx context.Context, from, to string, expect tree.Entry) error {
+	p.renames++
+	return p.Endpoint.Rename(ctx, from, to, expect)
+}
+
+func (p *pathBound) CopyFile(ctx context.Context, from string, fromExpect, meta, expect tree.Entry) error {
+	p.copies++
+	return p.Endpoint.CopyFile(ctx, from, fromExpect, meta, expect)
+}
+
+// TestPathBoundSideRenamesNothing: on a path-bound side (an encrypted
+// remote), a renamed file, a moved folder and a copy are sent under their
+// new paths and the old ones removed after, with no rename or copy asked
+// of it, and the next pass has nothing to do.
+func TestPathBoundSideRenamesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "a.txt", "content of a")
+	for i := range 3 {
+		e.write("local", filepath.Join("photos", fmt.Sprintf("%d.jpg", i)), fmt.Sprintf("picture %d", i))
+	}
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "a.txt"), filepath.Join(e.root("local"), "b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(e.root("local"), "photos"), filepath.Join(e.root("local"), "pictures")); err != nil {
+		t.Fatal(err)
+	}
+	e.write("local", "copy.txt", "picture 1")
+	pb := &pathBound{}
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
+		pb.Endpoint = r
+		return l, pb
+	}
+	e.mustPass()
+	if pb.renames != 0 || pb.copies != 0 {
+		t.Fatalf("%d renames and %d copies asked of a path-bound side", pb.renames, pb.copies)
+	}
+	for p, want := range map[string]string{"b.txt": "content of a", "pictures/1.jpg": "picture 1", "copy.txt": "picture 1"} {
+		if got, _ := e.read("remote", p); got != want {
+			t.Errorf("remote %s = %q, want %q", p, got, want)
+		}
+	}
+	for _, p := range []string{"a.txt", "photos"} {
+		if _, err := os.Lstat(filepath.Join(e.root("remote"), p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("remote %s is still there: %v", p, err)
+		}
+	}
+	if rec := e.mustPass(); rec.Created+rec.Updated+rec.Deleted+rec.Renamed != 0 {
+		t.Errorf("the next pass still has work: %s", summary(rec))
+	}
+}

@@ -13,7 +13,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/crypt"
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -200,6 +202,7 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func())
 	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
 	opts.Log.Debug("scanning", "job", job.Name)
 	mode := ModeOf(job)
+	mode.LocalPathBound, mode.RemotePathBound = pathBound(opts.Local), pathBound(opts.Remote)
 	got, err := gather(ctx, opts, &mode, connected, opts.DB.AncestorReader(), dryRun)
 	var damaged *ancestorError
 	if errors.As(err, &damaged) && errors.Is(err, snapshot.ErrDamaged) {
@@ -207,6 +210,11 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func())
 			pair = ""
 			got, err = gather(ctx, opts, &mode, connected, nil, dryRun)
 		}
+	}
+	if he := (*halt.Error)(nil); errors.As(err, &he) {
+		// An endpoint found a reason to halt (an encrypted remote's key
+		// check): the remote's, as only the remote is wrapped.
+		return planned{}, newHalt(he.Kind, job, opts.ConfigFile).onSide(job, SideRemote)
 	}
 	if err != nil {
 		return planned{}, err
@@ -274,6 +282,13 @@ func startConnect(ctx context.Context, ep endpoint.Endpoint) (connected func(con
 		cancel()
 		<-done
 	}
+}
+
+// pathBound reports whether ep's files are bound to their paths
+// (endpoint.PathBound).
+func pathBound(ep endpoint.Endpoint) bool {
+	b, ok := ep.(endpoint.PathBound)
+	return ok && b.PathBound()
 }
 
 // noWait is the connected of an endpoint that needs no connecting.
@@ -363,7 +378,14 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 			} else {
 				close(folded[i])
 			}
-			err := ep.Scan(gctx, scan, func(e tree.Entry) error { return feed.add(gctx, e) })
+			err := ep.Scan(gctx, scan, func(e tree.Entry) error {
+				// An encrypted remote's header in a job that does not
+				// encrypt: syncing it would mix plaintext in.
+				if name == SideRemote && !job.Encryption.Enabled && e.Path == crypt.HeaderName {
+					return &halt.Error{Kind: halt.Encrypted}
+				}
+				return feed.add(gctx, e)
+			})
 			if err != nil {
 				err = fmt.Errorf("unable to scan the %s folder: %w", name, err)
 			}

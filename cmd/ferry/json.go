@@ -160,7 +160,7 @@ type transportDoc struct {
 
 // newTransportDoc is nil for a local remote.
 func newTransportDoc(ep endpoint.Endpoint) *transportDoc {
-	r, ok := ep.(*remote.Endpoint)
+	r, ok := plainRemote(ep).(*remote.Endpoint)
 	if !ok {
 		return nil
 	}

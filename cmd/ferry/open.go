@@ -187,6 +187,11 @@ func openJob(ctx context.Context, cfg *config.Config, job *config.Job, db *snaps
 	if err != nil {
 		return nil, errors.Join(err, local.Close())
 	}
+	if enc, err := encryptRemote(job, db, o.remote); err != nil {
+		return nil, errors.Join(err, local.Close(), o.remote.Close())
+	} else {
+		o.remote = enc
+	}
 	return o, nil
 }
 

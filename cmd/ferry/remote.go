@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/transport/remote"
 )
 
@@ -36,7 +38,7 @@ func dialRemote(ctx context.Context, cfg *config.Config, job *config.Job, ro rem
 
 // keepRemote prepares the remote a running job keeps between passes; it
 // connects on first use.
-func keepRemote(cfg *config.Config, job *config.Job, ro remoteOptions) (agent.Remote, error) {
+func keepRemote(cfg *config.Config, job *config.Job, db *snapshot.DB, ro remoteOptions) (agent.Remote, error) {
 	opts, err := remoteOptionsFor(cfg, job, ro)
 	if err != nil {
 		return nil, err
@@ -46,6 +48,13 @@ func keepRemote(cfg *config.Config, job *config.Job, ro remoteOptions) (agent.Re
 		return nil, err
 	}
 	ro.made(job, ep)
+	if job.Encryption.Enabled {
+		k, err := keepEncrypted(job, db, ep)
+		if err != nil {
+			return nil, errors.Join(err, ep.Close())
+		}
+		return k, nil
+	}
 	return ep, nil
 }
 
@@ -77,7 +86,7 @@ func remoteOptionsFor(cfg *config.Config, job *config.Job, ro remoteOptions) (re
 func transportSummary(ep endpoint.Endpoint) string {
 	// The concrete type, not an anonymous interface: if DataStats goes,
 	// this stops compiling instead of going quiet.
-	ds, ok := ep.(*remote.Endpoint)
+	ds, ok := plainRemote(ep).(*remote.Endpoint)
 	if !ok {
 		return ""
 	}

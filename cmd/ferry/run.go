@@ -99,7 +99,7 @@ func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) er
 	keep := func(req agent.OpenRequest) (agent.Remote, error) {
 		rem := ro.remote
 		rem.limits = req.Limits.Load
-		return keepRemote(cfg, &req.Job, rem)
+		return keepRemote(cfg, &req.Job, req.DB, rem)
 	}
 	a, err := agent.New(cfg, agent.Options{
 		OpenWith:   open,
