@@ -297,8 +297,10 @@ func TestKilledNodeMidUploadFailsOverToAnotherNode(t *testing.T) {
 	for _, nd := range nodes {
 		nd.proxy.watchData(1 << 20)
 	}
-	dead.kill(t)
+	// The timeline starts at the SIGKILL: the agent may see its
+	// connection end before kill returns.
 	killed := time.Now()
+	dead.kill(t)
 	partial := filepath.Join(served, "big.bin.partial")
 	fi, err := os.Stat(partial)
 	if err != nil {
