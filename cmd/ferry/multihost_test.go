@@ -22,6 +22,7 @@ type node struct {
 	dir   string
 	port  int // ferry serve's own
 	srv   *demoServer
+	once  *sync.Once // srv stopped or killed
 	proxy *tripProxy
 }
 
@@ -64,19 +65,27 @@ func (nd *node) start(t *testing.T, ctx context.Context, root, authKeys string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	nd.srv = srv
-	t.Cleanup(srv.stop)
+	nd.srv, nd.once = srv, new(sync.Once)
+	t.Cleanup(nd.stop)
 }
+
+// stop ends the node (SIGINT, as ferry serve is stopped); its proxy stays,
+// hanging up on every connection until the node is started again.
+func (nd *node) stop() { nd.once.Do(nd.srv.stop) }
 
 // kill ends the node at once (SIGKILL) and cuts the agent off it: the
 // proxy closes its connections and stops listening.
 func (nd *node) kill(t *testing.T) {
 	t.Helper()
-	if err := nd.srv.cmd.Process.Kill(); err != nil {
+	var err error
+	nd.once.Do(func() {
+		if err = nd.srv.cmd.Process.Kill(); err == nil {
+			<-nd.srv.done
+		}
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := <-nd.srv.done
-	nd.srv.done <- err // for the cleanup's stop
 	nd.proxy.close()
 }
 
@@ -422,5 +431,87 @@ func TestEveryNodeDownNamesEachOne(t *testing.T) {
 		if want := fmt.Sprintf("unable to connect to ferry server 127.0.0.1:%d", p); !strings.Contains(stderr, want) {
 			t.Errorf("the error does not name 127.0.0.1:%d:\n%s", p, stderr)
 		}
+	}
+}
+
+// TestEveryNodePinnedUnderItsOwnName: each server of the remote is pinned
+// in known_hosts under its own host:port the first time the agent
+// connects to it, and a changed key on one of them is refused, as on a
+// single server, never stepped around to another.
+func TestEveryNodePinnedUnderItsOwnName(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ferry serve processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nodes, served, identity := startCluster(t, ctx, 2, newTripWire(0))
+	root := filepath.Dir(served)
+	authKeys := filepath.Join(filepath.Dir(root), "authorized_keys")
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	if err := os.Mkdir(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := clusterJobs(t, dir, local, identity, []int{nodes[0].proxy.port, nodes[1].proxy.port}, "")
+	known := filepath.Join(dir, "state", "known_hosts")
+	// Only one node up at a time: the agent reaches that one whichever it
+	// tries first (the other's proxy hangs up).
+	only := func(up int) {
+		for i, nd := range nodes {
+			nd.stop()
+			if i == up {
+				nd.start(t, ctx, root, authKeys)
+			}
+		}
+	}
+	for i := range nodes {
+		only(i)
+		write(t, filepath.Join(local, fmt.Sprintf("f%d.txt", i)), "x")
+		code, out, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", cfg, "j")
+		if code != exitOK {
+			t.Fatalf("sync with node %d up: exit %d\n%s\n%s", i+1, code, out, stderr)
+		}
+		if want := fmt.Sprintf("server: %s (of 2)", nodes[i].proxy.addr); !strings.Contains(out, want) {
+			t.Errorf("sync with node %d up does not say %q:\n%s", i+1, want, out)
+		}
+	}
+	b, err := os.ReadFile(known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, nd := range nodes {
+		name := fmt.Sprintf("[127.0.0.1]:%d ", nd.proxy.port)
+		var line string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, name) {
+				line = l
+			}
+		}
+		if line == "" {
+			t.Fatalf("known_hosts does not pin %s:\n%s", name, b)
+		}
+		keys[strings.TrimPrefix(line, name)] = true
+	}
+	if len(keys) != 2 {
+		t.Fatalf("the two nodes are pinned with one key:\n%s", b)
+	}
+
+	// The second node comes back with a new host key; the first is down,
+	// so the agent gets to the second.
+	nodes[1].stop()
+	if err := os.Remove(filepath.Join(nodes[1].dir, "host_ed25519")); err != nil {
+		t.Fatal(err)
+	}
+	only(1)
+	code, out, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", cfg, "j")
+	if code == exitOK {
+		t.Fatalf("sync to a node whose host key changed succeeded:\n%s", out)
+	}
+	if want := fmt.Sprintf("THE HOST KEY OF [127.0.0.1]:%d HAS CHANGED", nodes[1].proxy.port); !strings.Contains(stderr, want) {
+		t.Fatalf("the refusal does not say %q:\n%s", want, stderr)
+	}
+	if after, _ := os.ReadFile(known); string(after) != string(b) {
+		t.Fatalf("known_hosts changed:\n%s", after)
 	}
 }
