@@ -483,5 +483,3 @@ func signedDelete(t *testing.T, c *Cluster, bucket, key, etag string) int {
 	}
 	return resp.StatusCode
 }
-
-
