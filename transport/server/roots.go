@@ -35,7 +35,7 @@ type roots struct {
 
 // rootState is one served folder's shared state.
 type rootState struct {
-	dir   string
+	dir string
 	// s3: dir is an s3:// URL; the folder has no scan cache, version
 	// store or watcher here (its endpoint keeps its own cache).
 	s3    bool
