@@ -43,8 +43,6 @@ type Flags struct {
 	// AWS_SECRET_ACCESS_KEY for s3:// roots without a credentials
 	// file); nil is os.Getenv.
 	Getenv func(string) string
-	// OpenS3 opens the folders of s3:// roots.
-	OpenS3 S3Opener
 }
 
 // Config turns flags (and the server config file they name) into a
@@ -73,7 +71,6 @@ func (f Flags) Config() (Config, string, error) {
 			}
 			cfg.Users[i].S3.AccessKey, cfg.Users[i].S3.SecretKey = c.AccessKey, c.SecretKey
 		}
-		cfg.OpenS3 = f.OpenS3
 		if f.Listen != "" {
 			listen = f.Listen
 		}

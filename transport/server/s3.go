@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/s3fs"
 )
 
 // S3Root is a user's root in S3-compatible object storage: server.yaml's
@@ -48,8 +49,16 @@ func (r S3Root) below(p string) S3Root {
 // any number of servers may serve one bucket.
 type S3Opener func(ctx context.Context, root S3Root, cacheDir, partialSuffix string, log *slog.Logger) (endpoint.Endpoint, error)
 
-// errNoS3 is a server built without an S3Opener asked to serve an S3 root.
-var errNoS3 = errors.New("this server cannot open s3:// roots (no S3 opener configured)")
+// openS3 is the default S3Opener: s3fs over minio-go.
+func openS3(ctx context.Context, r S3Root, cacheDir, partialSuffix string, log *slog.Logger) (endpoint.Endpoint, error) {
+	return s3fs.New(ctx, s3fs.Config{
+		Endpoint: r.Endpoint, Secure: r.Secure, Region: r.Region, PathStyle: r.PathStyle,
+		Bucket: r.Bucket, Prefix: r.Prefix, AccessKey: r.AccessKey, SecretKey: r.SecretKey,
+		CacheDir: cacheDir, PartialSuffix: partialSuffix, Log: log,
+	})
+}
+
+var _ S3Opener = openS3
 
 // errS3NoVersions answers version requests on an S3 root: the version
 // store keeps its files beside the root on a local disk.

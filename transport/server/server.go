@@ -101,7 +101,7 @@ type Config struct {
 	Log      *slog.Logger
 	// Open overrides how a folder is opened (tests); nil uses localfs.
 	Open Opener
-	// OpenS3 opens the folders of S3 roots (User.S3); nil serves none.
+	// OpenS3 opens the folders of S3 roots (User.S3); nil uses s3fs.
 	OpenS3 S3Opener
 	// Watcher makes the watcher of a Watch request (tests inject one that
 	// fails); nil uses fsnotify.
@@ -146,9 +146,6 @@ func (c *Config) EnsureValid() error {
 		seen[u.Name] = true
 		if u.Rate < 0 {
 			return fmt.Errorf("user %q has a negative rate", u.Name)
-		}
-		if u.S3 != nil && c.OpenS3 == nil {
-			return fmt.Errorf("user %q: root %s: %w", u.Name, u.S3.URL(), errNoS3)
 		}
 	}
 	if c.MaxConnections < 0 || c.MaxRequests < 0 || c.PreAuthTimeout < 0 || c.TotalRate < 0 {
@@ -266,6 +263,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Watcher == nil {
 		cfg.Watcher = watch.NewFS
+	}
+	if cfg.OpenS3 == nil {
+		cfg.OpenS3 = openS3
 	}
 	log := cfg.Log
 	if log == nil {
