@@ -1,0 +1,29 @@
+// Package s3fs is an endpoint.Endpoint over S3-compatible object storage
+// (minio-go): a root is a bucket and a key prefix, and any number of nodes
+// may serve it at once, holding nothing but caches.
+//
+// Mapping. A file is an object under the prefix; its mtime (ns), mode and
+// xxhash travel in user metadata (x-amz-meta-ferry-*). Directories are
+// implied by keys; Mkdir writes a zero-byte marker "dir/" that keeps an
+// empty directory and its mode. A symlink is a small object marked as a
+// link whose body is the target. S3 keys are byte strings: no folding.
+//
+// Identity. An entry's Ino is a hash of its object's ETag, so SameStat
+// tells a rewritten object from the scanned one even when size and mtime
+// agree. Overwrites are conditional on the ETag behind that Ino
+// (If-Match), creates on absence (If-None-Match: *); a 412 is
+// endpoint.ErrChanged.
+//
+// Caveats:
+//   - Remove and Rename's delete are a re-stat then an unconditional
+//     delete (minio-go sends no If-Match on DeleteObject): a write landing
+//     between the two is lost to the delete.
+//   - Renaming a directory copies and deletes each object below it, one by
+//     one: not atomic.
+//   - The scan cache trusts (key, ETag, size, last-modified): a metadata-only
+//     rewrite by another tool within the same second as the previous write
+//     of the same content is not seen until the content changes.
+//   - FreeSpace reports an unknown space (zero Total): object stores have
+//     no free space to ask for. A file over 5 TiB, S3's object limit, gets
+//     endpoint.ErrNoSpace.
+package s3fs
