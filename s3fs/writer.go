@@ -284,7 +284,7 @@ func (w *writer) uploadPart(lo, hi int64) error {
 		w.uploadID = id
 	}
 	n := len(w.parts) + 1
-	part, err := w.f.core.PutObjectPart(w.ctx, w.f.bucket, w.key, w.uploadID, n, io.NewSectionReader(w.spool, lo, hi-lo), hi-lo, minio.PutObjectPartOptions{})
+	part, err := w.f.core.PutObjectPart(w.ctx, w.f.bucket, w.key, w.uploadID, n, io.NewSectionReader(w.spool, lo, hi-lo), hi-lo, minio.PutObjectPartOptions{DisableContentSha256: true})
 	if err != nil {
 		return fmt.Errorf("unable to upload part %d of %s: %w", n, w.meta.Path, mapErr(err))
 	}
@@ -314,7 +314,7 @@ func (w *writer) saveSidecar() {
 	if err != nil {
 		return
 	}
-	if _, err := w.f.c.PutObject(w.ctx, w.f.bucket, w.sidecarKey(), bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{}); err != nil {
+	if _, err := w.f.c.PutObject(w.ctx, w.f.bucket, w.sidecarKey(), bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
 		w.f.log.Warn("unable to record an upload for resume", "path", w.meta.Path, "err", err)
 	}
 }

@@ -1,0 +1,13 @@
+package s3fs
+
+import (
+	"testing"
+
+	"github.com/ferry-sync/ferry/endpoint/endpointtest"
+)
+
+// TestConformanceFake runs the conformance suite on an in-process fake
+// (unit test only; TestConformanceSeaweed is the acceptance run).
+func TestConformanceFake(t *testing.T) {
+	endpointtest.RunBacking(t, fakeStore(t).factory())
+}
