@@ -261,4 +261,3 @@ func (f *FS) hashOf(ctx context.Context, p string, e tree.Entry, etag string) (u
 	}
 	return got.Hash, nil
 }
-
