@@ -81,6 +81,10 @@ type FS struct {
 	suffix  string
 	log     *slog.Logger
 	partMin int64
+	// beforeWrite, in tests, runs between a commit's check of the
+	// destination and its conditional write: the window another node's
+	// write can land in.
+	beforeWrite func(p string)
 }
 
 var (

@@ -11,3 +11,8 @@ import (
 func TestConformanceFake(t *testing.T) {
 	endpointtest.RunBacking(t, fakeStore(t).factory())
 }
+
+// TestNodesFake runs the several-nodes cases on the fake.
+func TestNodesFake(t *testing.T) {
+	nodeTests(t, fakeStore(t), false)
+}

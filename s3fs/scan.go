@@ -184,7 +184,13 @@ func (f *FS) resolve(ctx context.Context, p string, l *listed) (tree.Entry, erro
 	if err != nil {
 		return tree.Entry{}, err
 	}
-	fresh := &listed{key: l.key, etag: o.etag, size: o.size, lastMod: o.lastMod}
+	// Filed under the listing's record, which the next listing repeats
+	// (HEAD's Last-Modified has a coarser grain than a listing's), unless
+	// the object changed since the listing.
+	fresh := l
+	if o.etag != l.etag || o.size != l.size {
+		fresh = &listed{key: l.key, etag: o.etag, size: o.size, lastMod: o.lastMod}
+	}
 	e := entryOf(p, o)
 	switch e.Kind {
 	case tree.Symlink:

@@ -400,6 +400,9 @@ func (w *writer) Commit() error {
 		}
 		etag = ""
 	}
+	if w.f.beforeWrite != nil {
+		w.f.beforeWrite(w.meta.Path)
+	}
 	if w.ps == 0 {
 		_, err = w.f.c.PutObject(w.ctx, w.f.bucket, w.key, io.NewSectionReader(w.spool, 0, w.meta.Size), w.meta.Size,
 			putOpts(metaFor(tree.File, w.meta.Mode, w.meta.Mtime, w.meta.Hash), etag))
