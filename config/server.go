@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -53,11 +54,18 @@ type ServerConfig struct {
 	Users    []User
 }
 
+// IsS3 reports whether root is in object storage (s3://bucket/prefix).
+func IsS3(root string) bool { return strings.HasPrefix(root, S3Scheme) }
+
 // User is one account of a ferry server.
 type User struct {
 	Name string
-	// Root is the only folder the user's keys reach.
+	// Root is the only folder the user's keys reach: an absolute path,
+	// or s3://bucket/prefix in object storage (then S3 says where).
 	Root string
+	// S3 is the store of an s3:// Root (the user's s3: block over the
+	// top-level one), nil for a folder on disk.
+	S3 *S3
 	// AuthorizedKeys is an OpenSSH authorized_keys file.
 	AuthorizedKeys string
 	// Rate caps this user; 0 is uncapped.
@@ -84,6 +92,9 @@ func ParseServer(file string, data []byte) (*ServerConfig, error) {
 	s := &ServerConfig{File: file, Listen: DefaultListen, UDPPort: -1, MaxConnections: DefaultMaxConnections}
 	var top versionsSpec
 	var own []versionsSpec
+	var topS3 s3Spec
+	var ownS3 []s3Spec
+	var s3Written []bool
 	root := d.document(data)
 	if root != nil && !isNull(root) {
 		d.object(root, "", map[string]handler{
@@ -94,19 +105,28 @@ func ParseServer(file string, data []byte) (*ServerConfig, error) {
 			"max_connections": d.int(&s.MaxConnections),
 			"total_rate":      d.rate(&s.TotalRate),
 			"versions":        d.versions(&top),
+			"s3":              d.s3(&topS3),
 			"users": func(n *yaml.Node, field string) {
 				d.list(n, field, func(v *yaml.Node, f string, _ int) {
 					var u User
 					var spec versionsSpec
+					var s3 s3Spec
+					written := false
 					d.object(v, f, map[string]handler{
 						"name":            d.str(&u.Name),
 						"root":            d.path(&u.Root),
 						"authorized_keys": d.path(&u.AuthorizedKeys),
 						"rate":            d.rate(&u.Rate),
 						"versions":        d.versions(&spec),
+						"s3": func(v *yaml.Node, f string) {
+							written = true
+							d.s3(&s3)(v, f)
+						},
 					})
 					s.Users = append(s.Users, u)
 					own = append(own, spec)
+					ownS3 = append(ownS3, s3)
+					s3Written = append(s3Written, written)
 				})
 			},
 		})
@@ -114,6 +134,11 @@ func ParseServer(file string, data []byte) (*ServerConfig, error) {
 	s.Versions = top.apply(versions.DefaultPolicy())
 	for i := range s.Users {
 		s.Users[i].Versions = own[i].apply(s.Versions)
+		if bucket, prefix, ok := parseS3Root(s.Users[i].Root); ok {
+			s.Users[i].S3 = ownS3[i].over(topS3).apply(bucket, prefix)
+		} else if s3Written[i] {
+			d.fail(d.lineOf(fmt.Sprintf("users[%d].s3", i), 0), fmt.Sprintf("users[%d].s3", i), "is set, but root %q is not an s3:// root; remove it, or write root: s3://bucket/prefix", s.Users[i].Root)
+		}
 	}
 	if s.StateDir == "" && !d.failed["state_dir"] {
 		s.StateDir, _ = expandHome(DefaultStateDir)
@@ -202,8 +227,12 @@ func (s *ServerConfig) problems() []problem {
 		switch {
 		case u.Root == "":
 			add(f+".root", "is required")
+		case u.S3 != nil:
+			ps = append(ps, s3Problems(f, u.Root, u.S3)...)
+		case IsS3(u.Root):
+			add(f+".root", "%q is an s3:// root without its s3: settings", u.Root)
 		case !filepath.IsAbs(u.Root):
-			add(f+".root", "%q is not an absolute path", u.Root)
+			add(f+".root", "%q is not an absolute path (or s3://bucket/prefix)", u.Root)
 		}
 		switch {
 		case u.AuthorizedKeys == "":

@@ -39,6 +39,10 @@ type Flags struct {
 	ConfigFile     string
 	MaxConnections int
 	Log            *slog.Logger
+	// Getenv reads the environment (AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY for s3:// roots without a credentials
+	// file); nil is os.Getenv.
+	Getenv func(string) string
 }
 
 // Config turns flags (and the server config file they name) into a
@@ -53,6 +57,20 @@ func (f Flags) Config() (Config, string, error) {
 			return Config{}, "", err
 		}
 		cfg, listen := FromServerConfig(sc, f.Log)
+		getenv := f.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		for i := range cfg.Users {
+			if cfg.Users[i].S3 == nil {
+				continue
+			}
+			c, err := sc.S3Credentials(i, getenv)
+			if err != nil {
+				return Config{}, "", err
+			}
+			cfg.Users[i].S3.AccessKey, cfg.Users[i].S3.SecretKey = c.AccessKey, c.SecretKey
+		}
 		if f.Listen != "" {
 			listen = f.Listen
 		}
@@ -131,7 +149,13 @@ func FromServerConfig(sc *config.ServerConfig, log *slog.Logger) (Config, string
 		MaxConnections: sc.MaxConnections, TotalRate: sc.TotalRate, Log: log, Versions: sc.Versions,
 	}
 	for _, u := range sc.Users {
-		cfg.Users = append(cfg.Users, User{Name: u.Name, Root: u.Root, AuthorizedKeys: u.AuthorizedKeys, Rate: u.Rate, Versions: u.Versions})
+		su := User{Name: u.Name, Root: u.Root, AuthorizedKeys: u.AuthorizedKeys, Rate: u.Rate, Versions: u.Versions}
+		if c := u.S3; c != nil {
+			// The credentials are read by Flags.Config, where the
+			// environment is known.
+			su.S3 = &S3Root{Endpoint: c.Endpoint, Secure: c.Secure, Region: c.Region, PathStyle: c.PathStyle, Bucket: c.Bucket, Prefix: c.Prefix}
+		}
+		cfg.Users = append(cfg.Users, su)
 	}
 	return cfg, sc.Listen
 }

@@ -35,7 +35,10 @@ type roots struct {
 
 // rootState is one served folder's shared state.
 type rootState struct {
-	dir   string
+	dir string
+	// s3: dir is an s3:// URL; the folder has no scan cache, version
+	// store or watcher here (its endpoint keeps its own cache).
+	s3    bool
 	refs  int
 	db    *snapshot.DB    // nil without a state dir
 	cache *snapshot.Cache // nil without a state dir
@@ -88,15 +91,19 @@ func newRoots(stateDir string) *roots {
 // A version store that cannot be opened is an error: the server owner's
 // policy says to keep versions, and a folder served without would lose
 // what agents replace or delete.
-func (r *roots) acquire(dir string, policy versions.Policy, now func() time.Time, log *slog.Logger) (*rootState, error) {
+func (r *roots) acquire(dir string, s3 bool, policy versions.Policy, now func() time.Time, log *slog.Logger) (*rootState, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if st, ok := r.m[dir]; ok {
 		st.refs++
 		return st, nil
 	}
-	st := &rootState{dir: dir, refs: 1, scan: make(chan struct{}, 1), policy: policy}
+	st := &rootState{dir: dir, s3: s3, refs: 1, scan: make(chan struct{}, 1), policy: policy}
 	st.scan <- struct{}{}
+	if s3 {
+		r.m[dir] = st
+		return st, nil
+	}
 	if policy.Keeps() && versions.Supported {
 		store, err := versions.Open(dir, versions.Options{Now: now})
 		if err != nil {

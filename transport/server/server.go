@@ -49,6 +49,9 @@ type User struct {
 	// delete in Root (the zero value: versions.DefaultPolicy). It is the
 	// server owner's; nothing an agent sends changes it.
 	Versions versions.Policy
+	// S3, when set, puts the root in object storage (Root is then its
+	// s3:// URL, for messages). Such a root keeps no versions.
+	S3 *S3Root
 }
 
 // Opener opens the endpoint that serves one folder, naming in-flight files
@@ -98,6 +101,8 @@ type Config struct {
 	Log      *slog.Logger
 	// Open overrides how a folder is opened (tests); nil uses localfs.
 	Open Opener
+	// OpenS3 opens the folders of S3 roots (User.S3); nil uses s3fs.
+	OpenS3 S3Opener
 	// Watcher makes the watcher of a Watch request (tests inject one that
 	// fails); nil uses fsnotify.
 	Watcher func() (watch.Watcher, error)
@@ -191,6 +196,7 @@ func checkRoot(user, dir string) error {
 type account struct {
 	name     string
 	root     string
+	s3       *S3Root // nil: root is a folder on disk
 	rateCap  config.Rate
 	limiter  *rate.Limiter // nil: uncapped
 	versions versions.Policy
@@ -258,6 +264,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Watcher == nil {
 		cfg.Watcher = watch.NewFS
 	}
+	if cfg.OpenS3 == nil {
+		cfg.OpenS3 = openS3
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -290,18 +299,28 @@ func New(cfg Config) (*Server, error) {
 		users = []User{{Name: "", Root: cfg.Root, AuthorizedKeys: cfg.AuthorizedKeys, Versions: cfg.Versions}}
 	}
 	for _, u := range users {
-		root, err := filepath.Abs(u.Root)
-		if err != nil {
-			return nil, fmt.Errorf("unable to resolve root %s: %w", u.Root, err)
-		}
-		if err := checkRoot(u.Name, root); err != nil {
-			return nil, err
-		}
 		policy := config.VersionsPolicy(u.Versions)
 		if err := policy.EnsureValid(); err != nil {
 			return nil, fmt.Errorf("unable to serve root %s: versions: %w", u.Root, err)
 		}
-		a := &account{name: u.Name, root: filepath.Clean(root), rateCap: u.Rate, limiter: newLimiter(u.Rate), versions: policy}
+		var a *account
+		if u.S3 != nil {
+			if policy.Keeps() {
+				log.Info("versions are not kept on s3:// roots: files agents replace or delete there are gone unless the bucket keeps versions itself", "user", u.Name, "root", u.S3.URL(), "policy", policy.Keep)
+				policy = versions.Policy{Keep: versions.KeepNone}
+			}
+			s3 := *u.S3
+			a = &account{name: u.Name, root: s3.URL(), s3: &s3, rateCap: u.Rate, limiter: newLimiter(u.Rate), versions: policy}
+		} else {
+			root, err := filepath.Abs(u.Root)
+			if err != nil {
+				return nil, fmt.Errorf("unable to resolve root %s: %w", u.Root, err)
+			}
+			if err := checkRoot(u.Name, root); err != nil {
+				return nil, err
+			}
+			a = &account{name: u.Name, root: filepath.Clean(root), rateCap: u.Rate, limiter: newLimiter(u.Rate), versions: policy}
+		}
 		keys, err := parseAuthorizedKeys(u.AuthorizedKeys, loc)
 		if err != nil {
 			return nil, err

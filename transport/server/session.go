@@ -383,7 +383,7 @@ func (s *session) hello(st *stream, m control.Hello) error {
 		s.mu.Unlock()
 		return st.reply(err, nil)
 	}
-	root, err := s.srv.roots.acquire(dir, s.acct.versions, s.srv.clock.Now, s.log)
+	root, err := s.srv.roots.acquire(dir, s.acct.s3 != nil, s.acct.versions, s.srv.clock.Now, s.log)
 	if err != nil {
 		s.mu.Lock()
 		s.greeted = false
@@ -394,7 +394,12 @@ func (s *session) hello(st *stream, m control.Hello) error {
 	if root.cache != nil {
 		cache = root.cache
 	}
-	ep, err := s.srv.open(dir, m.PartialSuffix, cache, root.store, s.log)
+	var ep endpoint.Endpoint
+	if s.acct.s3 != nil {
+		ep, err = s.srv.cfg.OpenS3(s.ctx, s.acct.s3.below(m.Path), s3CacheDir(s.srv.cfg.StateDir, dir), m.PartialSuffix, s.log)
+	} else {
+		ep, err = s.srv.open(dir, m.PartialSuffix, cache, root.store, s.log)
+	}
 	if err == nil {
 		// Re-check after opening: a symlink swapped in meanwhile would
 		// have let the endpoint open a folder outside the root.
@@ -425,6 +430,17 @@ func (s *session) hello(st *stream, m control.Hello) error {
 // refusing anything that is not a chain of real directories inside it.
 func (s *session) resolve(p string) (string, error) {
 	root := s.acct.root
+	if s.acct.s3 != nil {
+		// Folders in object storage are implied by their keys' prefixes:
+		// any valid path names one, empty until something is written.
+		if p == "" {
+			return root, nil
+		}
+		if err := validPaths(p); err != nil {
+			return "", fmt.Errorf("unable to open folder: %w", err)
+		}
+		return s.acct.s3.below(p).URL(), nil
+	}
 	if p == "" {
 		fi, err := os.Stat(root)
 		if err != nil {

@@ -18,6 +18,9 @@ func (st *rootState) versions() (store *versions.Store, done func(), err error) 
 	if st.store != nil {
 		return st.store, func() {}, nil
 	}
+	if st.s3 {
+		return nil, nil, errS3NoVersions
+	}
 	store, err = versions.Open(st.dir, versions.Options{})
 	if err != nil {
 		return nil, nil, err

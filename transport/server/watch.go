@@ -43,6 +43,9 @@ func (s *session) watch(st *stream, root *rootState, m control.Watch) error {
 			return st.reply(fmt.Errorf("unable to watch: %w", err), nil)
 		}
 	}
+	if root.s3 {
+		return st.reply(fmt.Errorf("%w: %s: %v; the client polls", control.ErrNoWatch, root.dir, errS3NoWatch), nil)
+	}
 	w, err := s.srv.cfg.Watcher()
 	if err != nil {
 		return st.reply(noWatch(root.dir, err), nil)

@@ -1,0 +1,11 @@
+//go:build !unix
+
+package seaweedtest
+
+import "os/exec"
+
+func setGroup(cmd *exec.Cmd) {}
+
+func killGroup(cmd *exec.Cmd) {
+	cmd.Process.Kill()
+}
