@@ -98,7 +98,10 @@ func (f *FS) CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry)
 	if err := f.checkParent(ctx, meta.Path); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(f.bucket + "\x00" + f.key(meta.Path)))
+	// Named by the content too: two writers of one path with different
+	// content (two agents through one node) never share a spool or an
+	// upload.
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%x", f.bucket, f.key(meta.Path), meta.Size, meta.Hash))
 	w := &writer{f: f, ctx: ctx, meta: meta, expect: expect, key: f.key(meta.Path), name: hex.EncodeToString(sum[:16]),
 		digest: xxhash.New()}
 	if meta.Size >= f.partMin {
