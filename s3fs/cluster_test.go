@@ -22,6 +22,7 @@ func nodeTests(t *testing.T, s store, strict bool) {
 	t.Run("ConcurrentCreateOneWins", func(t *testing.T) { testConcurrentCreate(t, s, strict, 100) })
 	t.Run("ConcurrentCreateOneWinsMultipart", func(t *testing.T) { testConcurrentCreate(t, s, strict, 9<<20) })
 	t.Run("OverwriteStaleExpect", func(t *testing.T) { testOverwriteStale(t, s, strict) })
+	t.Run("RemoveInTheWindow", func(t *testing.T) { testRemoveInTheWindow(t, s, strict) })
 	t.Run("ResumeOnAnotherNode", func(t *testing.T) { testResumeOnAnotherNode(t, s) })
 	t.Run("ForeignObjectHashedOnce", func(t *testing.T) { testForeignObjectHashedOnce(t, s) })
 }
@@ -231,5 +232,37 @@ func testForeignObjectHashedOnce(t *testing.T, s store) {
 	// One GET is the listing itself.
 	if g2-gets != 1 || h2 != heads {
 		t.Fatalf("a scan of an unchanged bucket made %d GETs and %d HEADs, want only the listing", g2-gets, h2-heads)
+	}
+}
+
+// testRemoveInTheWindow: a node removes a file it checked; another node
+// rewrote it (same size and mtime) between the check and the delete. The
+// delete is conditional on the ETag checked: ErrChanged, the rewrite
+// stays.
+func testRemoveInTheWindow(t *testing.T, s store, strict bool) {
+	ctx := context.Background()
+	a, b := s.open(t, "rm", nil), s.open(t, "rm", nil)
+	old, theirs := []byte("old"), []byte("new")
+	if err := writeAll(t, a, fileMeta("f", old), tree.Entry{}, old).Commit(); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := a.Stat(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.beforeWrite = func(string) {
+		if err := writeAll(t, b, fileMeta("f", theirs), seen, theirs).Commit(); err != nil {
+			t.Errorf("other node's overwrite in the window: %v", err)
+		}
+	}
+	err = a.Remove(ctx, "f", seen)
+	if err == nil && !strict {
+		t.Skip("the fake ignores If-Match on DELETE")
+	}
+	if !errors.Is(err, endpoint.ErrChanged) {
+		t.Fatalf("remove after another node's write in the window: %v, want ErrChanged", err)
+	}
+	if got := readObject(t, s, "rm/f"); !bytes.Equal(got, theirs) {
+		t.Fatalf("object holds %q, want %q", got, theirs)
 	}
 }

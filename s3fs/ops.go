@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +86,7 @@ func (f *FS) Remove(ctx context.Context, p string, expect tree.Entry) error {
 	if err := tree.ValidPath(p); err != nil {
 		return err
 	}
-	cur, _, err := f.stat(ctx, p)
+	cur, etag, err := f.stat(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -95,10 +96,45 @@ func (f *FS) Remove(ctx context.Context, p string, expect tree.Entry) error {
 	if cur.Kind == tree.Dir {
 		return f.removeDir(ctx, p)
 	}
-	if err := f.c.RemoveObject(ctx, f.bucket, f.key(p), minio.RemoveObjectOptions{}); err != nil {
-		return fmt.Errorf("unable to remove %s: %w", p, mapErr(err))
+	if f.beforeWrite != nil {
+		f.beforeWrite(p)
+	}
+	if err := f.removeIfMatch(ctx, f.key(p), etag); err != nil {
+		return fmt.Errorf("unable to remove %s: %w", p, err)
 	}
 	return nil
+}
+
+// removeIfMatch deletes key if it is still etag: a DELETE with If-Match,
+// which minio-go's RemoveObject cannot send, so it goes presigned. A
+// store that ignores If-Match on deletes (AWS honours it, SeaweedFS too)
+// leaves the caller's re-stat as the only check.
+func (f *FS) removeIfMatch(ctx context.Context, key, etag string) error {
+	h := http.Header{"If-Match": {`"` + etag + `"`}}
+	u, err := f.c.PresignHeader(ctx, http.MethodDelete, f.bucket, key, 5*time.Minute, nil, h)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header = h
+	resp, err := f.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusNoContent:
+		return nil
+	case http.StatusPreconditionFailed:
+		return fmt.Errorf("the object changed: %w", endpoint.ErrChanged)
+	case http.StatusNotFound:
+		return fs.ErrNotExist
+	}
+	return fmt.Errorf("delete %s: %s", key, resp.Status)
 }
 
 func (f *FS) removeDir(ctx context.Context, p string) error {
@@ -147,8 +183,14 @@ func (f *FS) Rename(ctx context.Context, from, to string, expect tree.Entry) err
 		if err := f.copyObject(ctx, f.key(from), etag, cur.Size, f.key(to), "", nil); err != nil {
 			return fmt.Errorf("unable to rename %s to %s: %w", from, to, err)
 		}
-		if err := f.c.RemoveObject(ctx, f.bucket, f.key(from), minio.RemoveObjectOptions{}); err != nil {
-			return fmt.Errorf("unable to remove %s after copying it to %s: %w", from, to, mapErr(err))
+		if f.beforeWrite != nil {
+			f.beforeWrite(from)
+		}
+		if err := f.removeIfMatch(ctx, f.key(from), etag); err != nil {
+			// The source changed after the copy: take the copy back, so
+			// the rename did nothing.
+			f.c.RemoveObject(context.WithoutCancel(ctx), f.bucket, f.key(to), minio.RemoveObjectOptions{})
+			return fmt.Errorf("unable to remove %s after copying it to %s: %w", from, to, err)
 		}
 		return nil
 	}

@@ -81,9 +81,10 @@ type FS struct {
 	suffix  string
 	log     *slog.Logger
 	partMin int64
-	// beforeWrite, in tests, runs between a commit's check of the
-	// destination and its conditional write: the window another node's
-	// write can land in.
+	http    *http.Client // for the conditional deletes minio-go cannot send
+	// beforeWrite, in tests, runs between a check of a path (commit,
+	// remove, rename) and the conditional write or delete that follows:
+	// the window another node's write can land in.
 	beforeWrite func(p string)
 }
 
@@ -123,7 +124,7 @@ func open(ctx context.Context, c Config) (*FS, error) {
 		return nil, fmt.Errorf("bucket %q does not exist at %s: create it first", c.Bucket, c.Endpoint)
 	}
 	f := &FS{c: cl, core: minio.Core{Client: cl}, bucket: c.Bucket, cache: c.CacheDir,
-		suffix: c.PartialSuffix, log: c.Log, partMin: 8 << 20}
+		suffix: c.PartialSuffix, log: c.Log, partMin: 8 << 20, http: &http.Client{Transport: c.Transport}}
 	if c.Prefix != "" {
 		f.prefix = c.Prefix + "/"
 	}
