@@ -10,6 +10,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/minio/minio-go/v7"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -24,6 +25,7 @@ func nodeTests(t *testing.T, s store, strict bool) {
 	t.Run("OverwriteStaleExpect", func(t *testing.T) { testOverwriteStale(t, s, strict) })
 	t.Run("RemoveInTheWindow", func(t *testing.T) { testRemoveInTheWindow(t, s, strict) })
 	t.Run("ResumeOnAnotherNode", func(t *testing.T) { testResumeOnAnotherNode(t, s) })
+	t.Run("DeltaCopiesUnchangedParts", func(t *testing.T) { testDeltaCopiesUnchangedParts(t, s, strict) })
 	t.Run("ForeignObjectHashedOnce", func(t *testing.T) { testForeignObjectHashedOnce(t, s) })
 }
 
@@ -264,5 +266,76 @@ func testRemoveInTheWindow(t *testing.T, s store, strict bool) {
 	}
 	if got := readObject(t, s, "rm/f"); !bytes.Equal(got, theirs) {
 		t.Fatalf("object holds %q, want %q", got, theirs)
+	}
+}
+
+// testDeltaCopiesUnchangedParts: a new version of a 20 MiB file with 1,000
+// bytes inserted at 1 MiB is built as the engine builds it
+// (endpoint.SeedFrom from the current version, then the rest). The first
+// part holds the edit and is uploaded; the two after it are the current
+// version's bytes at a shift of 1,000 and go as UploadPartCopy, never
+// through the node to the store.
+func testDeltaCopiesUnchangedParts(t *testing.T, s store, strict bool) {
+	ctx := context.Background()
+	old := randomBytes(4, 20<<20)
+	next := append(append(append([]byte(nil), old[:1<<20]...), randomBytes(5, 1000)...), old[1<<20:]...)
+	c := newCounter()
+	f := s.open(t, "delta", c)
+	if err := writeAll(t, f, fileMeta("big", old), tree.Entry{}, old).Commit(); err != nil {
+		t.Fatal(err)
+	}
+	base, err := f.Stat(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base.Hash = xxhash.Sum64(old)
+	ch, _ := chunk.New(int64(len(next)), nil)
+	ch.Write(next)
+	nl, err := ch.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, before := c.get("UploadPart")
+	w, err := f.CreateFile(ctx, fileMeta("big", next), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := endpoint.SeedFrom(ctx, f, base, w, nl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chunk.Bytes(held) < int64(len(old))-(1<<20) {
+		t.Fatalf("the seed held %d bytes of the current version, want most of it", chunk.Bytes(held))
+	}
+	for at, i := int64(0), 0; at < int64(len(next)); {
+		end := int64(len(next))
+		if i < len(held) {
+			end = held[i].Off
+		}
+		if end > at {
+			if _, err := w.WriteAt(next[at:end], at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == len(held) {
+			break
+		}
+		at = held[i].Off + held[i].Len
+		i++
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatalf("commit of the new version: %v", err)
+	}
+	if got := readObject(t, s, "delta/big"); !bytes.Equal(got, next) {
+		t.Fatalf("new version differs (%d bytes)", len(got))
+	}
+	_, after := c.get("UploadPart")
+	copies, _ := c.get("UploadPartCopy")
+	sent := after - before
+	if sent == int64(len(next)) && !strict {
+		t.Skipf("the fake has no UploadPartCopy (%d tried): every part was uploaded", copies)
+	}
+	if sent != 8<<20 || copies != 2 {
+		t.Fatalf("the new version sent %d bytes to the store and copied %d parts; want 8 MiB sent (the edited part), 2 copied", sent, copies)
 	}
 }

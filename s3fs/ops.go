@@ -8,12 +8,14 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -304,7 +306,17 @@ func (f *FS) OpenFile(ctx context.Context, p string) (endpoint.FileReader, error
 	if e := entryOf(p, o); e.Kind != tree.File {
 		return nil, fmt.Errorf("unable to open %s: it is a %s, not a file", p, e.Kind)
 	}
-	return &reader{f: f, ctx: ctx, key: f.key(p), etag: o.etag, size: o.size}, nil
+	r := &reader{f: f, ctx: ctx, key: f.key(p), etag: o.etag, size: o.size}
+	// A whole sequential read (a delta's seed reads the current version
+	// so) leaves the object's chunk list in the cache, for ChunkKeeper and
+	// for a writer's server-side copies, at no extra read.
+	if c, ok := chunk.New(o.size, nil); ok {
+		cp := f.cachePath("chunks", &listed{key: r.key, etag: o.etag, size: o.size, lastMod: o.lastMod})
+		if _, err := os.Stat(cp); err != nil {
+			r.tee, r.teePath = c, cp
+		}
+	}
+	return r, nil
 }
 
 // readAhead is the least a reader fetches at once: callers read in small
@@ -318,9 +330,34 @@ type reader struct {
 	etag string
 	size int64
 
-	mu     sync.Mutex
-	bufOff int64
-	buf    []byte
+	mu      sync.Mutex
+	bufOff  int64
+	buf     []byte
+	tee     *chunk.Chunker // nil once reads leave the sequence
+	teePath string
+	teed    int64
+}
+
+// feed passes what a fetch brought past the bytes already chunked to the
+// tee; a fetch that skips ahead ends it.
+func (r *reader) feed() {
+	if r.tee == nil {
+		return
+	}
+	if r.bufOff > r.teed || r.bufOff+int64(len(r.buf)) <= r.teed {
+		if r.bufOff > r.teed {
+			r.tee = nil
+		}
+		return
+	}
+	r.tee.Write(r.buf[r.teed-r.bufOff:])
+	r.teed = r.bufOff + int64(len(r.buf))
+	if r.teed == r.size {
+		if l, err := r.tee.List(); err == nil {
+			r.f.storeBytes(r.teePath, l.Append(nil))
+		}
+		r.tee = nil
+	}
 }
 
 func (r *reader) Size() int64  { return r.size }
@@ -343,6 +380,7 @@ func (r *reader) ReadAt(p []byte, off int64) (int, error) {
 			return 0, err
 		}
 		r.bufOff, r.buf = off, b
+		r.feed()
 	}
 	n := copy(p, r.buf[off-r.bufOff:])
 	if n < len(p) {
