@@ -26,6 +26,8 @@ func nodeTests(t *testing.T, s store, strict bool) {
 	t.Run("RemoveInTheWindow", func(t *testing.T) { testRemoveInTheWindow(t, s, strict) })
 	t.Run("ResumeOnAnotherNode", func(t *testing.T) { testResumeOnAnotherNode(t, s) })
 	t.Run("DeltaCopiesUnchangedParts", func(t *testing.T) { testDeltaCopiesUnchangedParts(t, s, strict) })
+	t.Run("HashMismatchDropsUpload", func(t *testing.T) { testHashMismatchDropsUpload(t, s) })
+	t.Run("ObjectAlsoDirectory", func(t *testing.T) { testObjectAlsoDirectory(t, s) })
 	t.Run("ForeignObjectHashedOnce", func(t *testing.T) { testForeignObjectHashedOnce(t, s) })
 }
 
@@ -337,5 +339,48 @@ func testDeltaCopiesUnchangedParts(t *testing.T, s store, strict bool) {
 	}
 	if sent != 8<<20 || copies != 2 {
 		t.Fatalf("the new version sent %d bytes to the store and copied %d parts; want 8 MiB sent (the edited part), 2 copied", sent, copies)
+	}
+}
+
+// testHashMismatchDropsUpload: content that does not hash to what was
+// announced never lands, and leaves no upload or sidecar to resume from.
+func testHashMismatchDropsUpload(t *testing.T, s store) {
+	ctx := context.Background()
+	f := s.open(t, "mismatch", nil)
+	content := randomBytes(6, 9<<20)
+	meta := fileMeta("big", content)
+	meta.Hash++
+	err := writeAll(t, f, meta, tree.Entry{}, content).Commit()
+	if !errors.Is(err, endpoint.ErrHashMismatch) {
+		t.Fatalf("commit of content with another hash: %v, want ErrHashMismatch", err)
+	}
+	for o := range s.client(t).ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: "mismatch/", Recursive: true}) {
+		t.Errorf("left in the bucket: %s %v", o.Key, o.Err)
+	}
+	for u := range s.client(t).ListIncompleteUploads(ctx, s.bucket, "mismatch/", true) {
+		if u.Err == nil {
+			t.Errorf("upload left for %s", u.Key)
+		}
+	}
+}
+
+// testObjectAlsoDirectory: another tool made "f" an object and a prefix
+// ("f/x"). The scan reports f with a problem and nothing below it, so the
+// engine touches neither.
+func testObjectAlsoDirectory(t *testing.T, s store) {
+	ctx := context.Background()
+	for _, k := range []string{"both/f", "both/f/x", "both/g"} {
+		if _, err := s.client(t).PutObject(ctx, s.bucket, k, bytes.NewReader([]byte(k)), int64(len(k)),
+			minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := s.open(t, "both", nil)
+	var got []tree.Entry
+	if err := f.Scan(ctx, endpoint.ScanOptions{}, func(e tree.Entry) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Path != "f" || got[0].Problem == "" || got[1].Path != "g" || got[1].Problem != "" {
+		t.Fatalf("scan gave %+v, want f with a problem, then g", got)
 	}
 }
