@@ -15,8 +15,10 @@
 // endpoint.ErrChanged.
 //
 // Caveats:
-//   - Remove and Rename's delete are a re-stat then an unconditional
-//     delete (minio-go sends no If-Match on DeleteObject): a write landing
+//   - Remove and Rename's delete re-stat the object, then delete it with
+//     If-Match on the ETag checked (a presigned DELETE: minio-go's
+//     RemoveObject sends no conditions). AWS and SeaweedFS honour it; a
+//     store that ignores it leaves only the re-stat, and a write landing
 //     between the two is lost to the delete.
 //   - Renaming a directory copies and deletes each object below it, one by
 //     one: not atomic.
