@@ -96,7 +96,7 @@ func localTree(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func sameTree(t *testing.T, what string, got, want map[string]string) {
+func sameBucketTree(t *testing.T, what string, got, want map[string]string) {
 	t.Helper()
 	var keys []string
 	for k := range got {
@@ -154,7 +154,7 @@ func TestServeS3RootSyncsTwoWays(t *testing.T) {
 	if code, _, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", jobs, "j"); code != exitOK {
 		t.Fatalf("first sync: exit %d:\n%s\nserve log:\n%s", code, stderr, log.String())
 	}
-	sameTree(t, "the bucket after the first sync", bucketTree(t, c, bucket, "alice/docs/"), files)
+	sameBucketTree(t, "the bucket after the first sync", bucketTree(t, c, bucket, "alice/docs/"), files)
 
 	// Another hand writes into the bucket; the agent edits a file.
 	if _, err := c.Client().PutObject(ctx, bucket, "alice/docs/sub/from-bucket.txt", strings.NewReader("written in the bucket"), -1, minio.PutObjectOptions{}); err != nil {
@@ -166,8 +166,8 @@ func TestServeS3RootSyncsTwoWays(t *testing.T) {
 	if code, _, stderr := runCLI(t, ctx, "sync", "--config", jobs, "j"); code != exitOK {
 		t.Fatalf("second sync: exit %d:\n%s\nserve log:\n%s", code, stderr, log.String())
 	}
-	sameTree(t, "the bucket after the second sync", bucketTree(t, c, bucket, "alice/docs/"), files)
-	sameTree(t, "the local folder after the second sync", localTree(t, local), files)
+	sameBucketTree(t, "the bucket after the second sync", bucketTree(t, c, bucket, "alice/docs/"), files)
+	sameBucketTree(t, "the local folder after the second sync", localTree(t, local), files)
 	if !strings.Contains(log.String(), "versions are not kept on s3:// roots") {
 		t.Errorf("serve does not say that the S3 root keeps no versions:\n%s", log.String())
 	}
