@@ -289,6 +289,34 @@ func TestRenameReencrypts(t *testing.T) {
 	if len(es) != 1 || es[0].Path != "b" || readAll(t, f, "b") != "content" {
 		t.Fatalf("after rename: %+v", es)
 	}
+	if err := f.Symlink(ctx, "l", "../t", tree.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	es = scan(t, f)
+	if err := f.Rename(ctx, "l", "m", es[1]); err != nil {
+		t.Fatal(err)
+	}
+	if es = scan(t, f); len(es) != 2 || es[1].Path != "m" || es[1].Target != "../t" {
+		t.Fatalf("after renaming a link: %+v", es)
+	}
+}
+
+// TestHeaderMadeElsewhereIsTaken: a remote this endpoint found empty
+// (its header made but not yet written) that another agent initialises
+// meanwhile is read with that agent's keys at the next scan, not halted
+// as plaintext.
+func TestHeaderMadeElsewhereIsTaken(t *testing.T) {
+	root := t.TempDir()
+	kept, _ := newFS(t, root, "pw", Options{})
+	if es := scan(t, kept); len(es) != 0 {
+		t.Fatalf("scan of an empty remote: %+v", es)
+	}
+	other, _ := newFS(t, root, "pw", Options{})
+	put(t, other, "a", "from the other agent")
+	es := scan(t, kept)
+	if len(es) != 1 || es[0].Problem != "" || readAll(t, kept, "a") != "from the other agent" {
+		t.Fatalf("after another agent made the remote: %+v", es)
+	}
 }
 
 // TestPlainNames: names: plain keeps names, contents are still sealed.

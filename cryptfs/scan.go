@@ -24,6 +24,14 @@ import (
 // cipher name, below its parent's plaintext path), never dropped; what
 // lies below such a directory cannot be named and is covered by it.
 func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
+	// A header made here but not yet written (nothing was changed since)
+	// is made again: another agent may have made the remote's since, and
+	// its keys are the ones to use.
+	f.mu.Lock()
+	if f.fresh {
+		f.keys, f.fresh, f.header = nil, false, nil
+	}
+	f.mu.Unlock()
 	k, err := f.unlock(ctx)
 	if err != nil {
 		return err
