@@ -271,6 +271,20 @@ func TestEncoderReadAtMatchesWriteTo(t *testing.T) {
 			t.Fatalf("ReadAt(%d, %d): bytes differ", n, off)
 		}
 	}
+	// Reads that start or end exactly at a frame boundary, or span one.
+	for _, s := range append([]int64{0, HeaderSize}, e.starts...) {
+		for _, at := range []int64{s - 1, s, s + 1} {
+			for _, n := range []int64{1, 2, int64(len(want))} {
+				if at < 0 || at >= int64(len(want)) {
+					continue
+				}
+				got := make([]byte, min(n, int64(len(want))-at))
+				if m, err := e.ReadAt(got, at); m != len(got) || (err != nil && err != io.EOF) || !bytes.Equal(got, want[at:at+int64(m)]) {
+					t.Fatalf("ReadAt(%d, %d) = %d, %v, or bytes differ", len(got), at, m, err)
+				}
+			}
+		}
+	}
 	h, err := e.CipherHash()
 	if err != nil || h != xxhash.Sum64(want) {
 		t.Fatalf("CipherHash %x, %v; want %x", h, err, xxhash.Sum64(want))

@@ -176,6 +176,14 @@ func TestEncryptDecryptRoundTrip(t *testing.T) {
 	if read(t, one) != read(t, filepath.Join(plain, "docs", "big.bin")) {
 		t.Fatal("one file decrypted differs")
 	}
+	// With --header, into a folder: the file gets its plaintext name.
+	into := t.TempDir()
+	if code, _, stderr := runCLI(t, ctx, "decrypt", "--passphrase-file", pf, "--header", filepath.Join(cipher, crypt.HeaderName), filepath.Join(cipher, name), into); code != exitOK {
+		t.Fatalf("decrypt one file with --header: exit %d: %s", code, stderr)
+	}
+	if read(t, filepath.Join(into, "big.bin")) != read(t, filepath.Join(plain, "docs", "big.bin")) {
+		t.Fatal("one file decrypted into a folder differs")
+	}
 }
 
 func encryptedName(t *testing.T, root, pass, plain string) (string, error) {
