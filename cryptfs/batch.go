@@ -297,7 +297,7 @@ func (v *sealedView) OpenFile(ctx context.Context, cp string) (endpoint.FileRead
 	enc, err := v.k.NewEncoder(crypt.Source{Path: sf.plain.Path, R: r, Size: sf.plain.Size, Hash: sf.plain.Hash, Chunks: v.plainChunks(ctx, sf.plain)})
 	if err != nil {
 		r.Close()
-		return nil, fmt.Errorf("unable to encrypt %s: %w", sf.plain.Path, err)
+		return nil, fmt.Errorf("unable to encrypt %s: %w", sf.plain.Path, changed(err))
 	}
 	if enc.Size() != sf.cipher.Size {
 		r.Close()
@@ -332,6 +332,23 @@ type encReader struct {
 }
 
 func (r *encReader) Close() error { return r.c.Close() }
+
+// ReadAt says that a file that changed while it was sent changed
+// (endpoint.ErrChanged: the next pass sends it again), not that it
+// failed.
+func (r *encReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.Encoder.ReadAt(p, off)
+	return n, changed(err)
+}
+
+// changed marks a plaintext file that changed under its encoder as
+// endpoint.ErrChanged.
+func changed(err error) error {
+	if errors.Is(err, crypt.ErrSourceChanged) && !errors.Is(err, endpoint.ErrChanged) {
+		return fmt.Errorf("%w: %w", endpoint.ErrChanged, err)
+	}
+	return err
+}
 
 // Chunks is the ciphertext's list, as sealed.
 func (v *sealedView) Chunks(ctx context.Context, cp string, expect tree.Entry) (chunk.List, error) {

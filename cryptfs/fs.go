@@ -650,7 +650,7 @@ func (f *FS) learned(cipher, plain tree.Entry, m crypt.Meta) {
 func (f *FS) seal(k *crypt.Keys, meta tree.Entry, r io.ReaderAt, plainList chunk.List) (*crypt.Encoder, sealed, error) {
 	enc, err := k.NewEncoder(crypt.Source{Path: meta.Path, R: r, Size: meta.Size, Hash: meta.Hash, Chunks: plainList})
 	if err != nil {
-		return nil, sealed{}, fmt.Errorf("unable to encrypt %s: %w", meta.Path, err)
+		return nil, sealed{}, fmt.Errorf("unable to encrypt %s: %w", meta.Path, changed(err))
 	}
 	h := xxhash.New()
 	var s sealed
@@ -661,7 +661,7 @@ func (f *FS) seal(k *crypt.Keys, meta tree.Entry, r io.ReaderAt, plainList chunk
 		dst = c
 	}
 	if _, err := enc.WriteTo(dst); err != nil {
-		return nil, sealed{}, fmt.Errorf("unable to encrypt %s: %w", meta.Path, err)
+		return nil, sealed{}, fmt.Errorf("unable to encrypt %s: %w", meta.Path, changed(err))
 	}
 	if ok {
 		if s.List, err = c.List(); err != nil {

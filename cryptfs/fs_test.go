@@ -15,6 +15,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/crypt"
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/localfs"
@@ -329,5 +330,21 @@ func TestPlainNames(t *testing.T) {
 	}
 	if got := readAll(t, f, "dir.txt"); got != "secret" {
 		t.Fatalf("read %q", got)
+	}
+}
+
+// TestChangedSourceIsErrChanged: a local file that no longer matches the
+// entry an upload was planned with is ErrChanged (the next pass sends
+// it), not a failure.
+func TestChangedSourceIsErrChanged(t *testing.T) {
+	ctx := context.Background()
+	f, _ := newFS(t, t.TempDir(), "pw", Options{})
+	k, err := f.unlock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := tree.Entry{Path: "a", Kind: tree.File, Size: 5, Hash: xxhash.Sum64String("other")}
+	if _, _, err := f.seal(k, meta, strings.NewReader("hello"), chunk.List{}); !errors.Is(err, endpoint.ErrChanged) {
+		t.Fatalf("sealing a changed file: %v", err)
 	}
 }
