@@ -88,6 +88,7 @@ func (b *BatchFS) Upload(ctx context.Context, items []endpoint.Transfer, src end
 		})
 	}
 	_ = g.Wait()
+	v.save()
 	var todo []endpoint.Transfer
 	var at []int
 	for i := range items {
@@ -100,14 +101,20 @@ func (b *BatchFS) Upload(ctx context.Context, items []endpoint.Transfer, src end
 		return errs
 	}
 	got := b.batch.Upload(ctx, todo, v, v.progress(progress))
+	var ks [][]byte
+	var ms []crypt.Meta
 	for j, i := range at {
 		if j < len(got) {
 			errs[i] = got[j]
 		}
 		if errs[i] == nil {
 			sf := v.file(todo[j].Source.Path)
-			b.learned(sf.cipher, sf.plain, sf.meta)
+			ks, ms = append(ks, headerKey(sf.cipher.Path, sf.cipher.Size, sf.cipher.Hash)), append(ms, sf.meta)
 		}
+	}
+	// The next scan need not read the headers of what was sent.
+	if err := b.cache.putHeaders(ks, ms); err != nil {
+		b.opts.Log.Warn("unable to save the sent files' headers; the next scan reads them", "err", err)
 	}
 	return errs
 }
@@ -151,6 +158,7 @@ func (b *BatchFS) Download(ctx context.Context, items []endpoint.Transfer, dst e
 		})
 	}
 	_ = g.Wait()
+	v.save()
 	var todo []endpoint.Transfer
 	var at []int
 	for i, it := range items {
@@ -192,6 +200,21 @@ type sealedView struct {
 	mu      sync.Mutex
 	files   map[string]sealedFile        // by cipher path
 	plainOf map[string]endpoint.Transfer // a download's plaintext item, by cipher path
+	// newKeys and newSealed are the encrypted forms learned, for the
+	// cache (save).
+	newKeys   [][]byte
+	newSealed []sealed
+}
+
+// save writes the encrypted forms learned to the cache, at once.
+func (v *sealedView) save() {
+	v.mu.Lock()
+	ks, ss := v.newKeys, v.newSealed
+	v.newKeys, v.newSealed = nil, nil
+	v.mu.Unlock()
+	if err := v.f.cache.putSealed(ks, ss); err != nil {
+		v.f.opts.Log.Warn("unable to save what encrypting files learned; the next pass encrypts them again to know", "err", err)
+	}
 }
 
 var (
@@ -226,7 +249,9 @@ func (v *sealedView) add(ctx context.Context, e tree.Entry, cp string) (sealedFi
 			return sealedFile{}, err
 		}
 		if e.Hash != 0 {
-			_ = v.f.cache.putSealed(sk, s)
+			v.mu.Lock()
+			v.newKeys, v.newSealed = append(v.newKeys, sk), append(v.newSealed, s)
+			v.mu.Unlock()
 		}
 	}
 	sf := sealedFile{plain: e, list: s.List, meta: s.Meta,
@@ -272,7 +297,7 @@ func (v *sealedView) OpenFile(ctx context.Context, cp string) (endpoint.FileRead
 	enc, err := v.k.NewEncoder(crypt.Source{Path: sf.plain.Path, R: r, Size: sf.plain.Size, Hash: sf.plain.Hash, Chunks: v.plainChunks(ctx, sf.plain)})
 	if err != nil {
 		r.Close()
-		return nil, fmt.Errorf("unable to encrypt %s: %w", sf.plain.Path, err)
+		return nil, fmt.Errorf("unable to encrypt %s: %w", sf.plain.Path, changed(err))
 	}
 	if enc.Size() != sf.cipher.Size {
 		r.Close()
@@ -307,6 +332,23 @@ type encReader struct {
 }
 
 func (r *encReader) Close() error { return r.c.Close() }
+
+// ReadAt says that a file that changed while it was sent changed
+// (endpoint.ErrChanged: the next pass sends it again), not that it
+// failed.
+func (r *encReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.Encoder.ReadAt(p, off)
+	return n, changed(err)
+}
+
+// changed marks a plaintext file that changed under its encoder as
+// endpoint.ErrChanged.
+func changed(err error) error {
+	if errors.Is(err, crypt.ErrSourceChanged) && !errors.Is(err, endpoint.ErrChanged) {
+		return fmt.Errorf("%w: %w", endpoint.ErrChanged, err)
+	}
+	return err
+}
 
 // Chunks is the ciphertext's list, as sealed.
 func (v *sealedView) Chunks(ctx context.Context, cp string, expect tree.Entry) (chunk.List, error) {

@@ -77,6 +77,11 @@ func openCache(path string) (*cache, error) {
 		db.Close()
 		return nil, fmt.Errorf("unable to open the encryption cache %s: %w", path, err)
 	}
+	// A cache: a crash may lose its last writes, which costs reading
+	// those headers again, never a wrong answer (every key names the
+	// cipher file's size and hash, or the plaintext's). No fsync per
+	// file written.
+	db.NoSync = true
 	c.db = db
 	return c, nil
 }
@@ -121,6 +126,35 @@ func (c *cache) header(k []byte) (crypt.Meta, bool) {
 		return nil
 	})
 	return m, ok
+}
+
+// headersOf looks up many header keys in one read of the file; found[i]
+// says whether metas[i] is known.
+func (c *cache) headersOf(ks [][]byte) (metas []crypt.Meta, found []bool) {
+	metas, found = make([]crypt.Meta, len(ks)), make([]bool, len(ks))
+	var rest []int
+	c.mu.Lock()
+	for i, k := range ks {
+		if m, ok := c.headers[string(k)]; ok {
+			metas[i], found[i] = m, true
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	c.mu.Unlock()
+	if c.db == nil || len(rest) == 0 {
+		return metas, found
+	}
+	_ = c.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(headersBucket)
+		for _, i := range rest {
+			if v := b.Get(ks[i]); len(v) == metaLen {
+				metas[i], found[i] = parseMeta(v), true
+			}
+		}
+		return nil
+	})
+	return metas, found
 }
 
 func (c *cache) putHeaders(ks [][]byte, ms []crypt.Meta) error {
@@ -176,18 +210,30 @@ func (c *cache) sealedOf(k []byte) (sealed, bool) {
 	return s, ok
 }
 
-func (c *cache) putSealed(k []byte, s sealed) error {
+// putSealed records the encrypted forms of many files, in one write.
+func (c *cache) putSealed(ks [][]byte, ss []sealed) error {
 	c.mu.Lock()
-	c.sealed[string(k)] = s
+	for i, k := range ks {
+		c.sealed[string(k)] = ss[i]
+	}
 	c.mu.Unlock()
-	if c.db == nil {
+	if c.db == nil || len(ks) == 0 {
 		return nil
 	}
-	v := binary.BigEndian.AppendUint64(nil, uint64(s.Size))
-	v = binary.BigEndian.AppendUint64(v, s.Hash)
-	v = appendMeta(v, s.Meta)
-	if len(s.List.Chunks) > 0 {
-		v = s.List.Append(v)
-	}
-	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(sealedBucket).Put(k, v) })
+	return c.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sealedBucket)
+		for i, k := range ks {
+			s := ss[i]
+			v := binary.BigEndian.AppendUint64(nil, uint64(s.Size))
+			v = binary.BigEndian.AppendUint64(v, s.Hash)
+			v = appendMeta(v, s.Meta)
+			if len(s.List.Chunks) > 0 {
+				v = s.List.Append(v)
+			}
+			if err := b.Put(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

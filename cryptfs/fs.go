@@ -480,10 +480,19 @@ func (f *FS) Symlink(ctx context.Context, p, target string, expect tree.Entry) e
 }
 
 // Rename moves a file by re-encrypting it under its new path (content
-// is bound to its path): the engine does not ask this of a path-bound
-// endpoint, except to set a conflicting file aside. Directories cannot be
-// renamed.
+// is bound to its path), a link by sealing its target anew: the engine
+// does not ask this of a path-bound endpoint, except to set a conflicting
+// file aside. Directories cannot be renamed.
 func (f *FS) Rename(ctx context.Context, from, to string, expect tree.Entry) error {
+	if expect.Kind == tree.Symlink {
+		if _, err := f.Stat(ctx, to); err == nil {
+			return fmt.Errorf("unable to rename %s to %s: %w", from, to, endpoint.ErrExists)
+		}
+		if err := f.Symlink(ctx, to, expect.Target, tree.Entry{Path: to}); err != nil {
+			return err
+		}
+		return f.Remove(ctx, from, expect)
+	}
 	if expect.Kind != tree.File {
 		return fmt.Errorf("unable to rename %s to %s on the encrypted remote: only files can be (names and contents are bound to their paths)", from, to)
 	}
@@ -641,7 +650,7 @@ func (f *FS) learned(cipher, plain tree.Entry, m crypt.Meta) {
 func (f *FS) seal(k *crypt.Keys, meta tree.Entry, r io.ReaderAt, plainList chunk.List) (*crypt.Encoder, sealed, error) {
 	enc, err := k.NewEncoder(crypt.Source{Path: meta.Path, R: r, Size: meta.Size, Hash: meta.Hash, Chunks: plainList})
 	if err != nil {
-		return nil, sealed{}, fmt.Errorf("unable to encrypt %s: %w", meta.Path, err)
+		return nil, sealed{}, fmt.Errorf("unable to encrypt %s: %w", meta.Path, changed(err))
 	}
 	h := xxhash.New()
 	var s sealed
@@ -652,7 +661,7 @@ func (f *FS) seal(k *crypt.Keys, meta tree.Entry, r io.ReaderAt, plainList chunk
 		dst = c
 	}
 	if _, err := enc.WriteTo(dst); err != nil {
-		return nil, sealed{}, fmt.Errorf("unable to encrypt %s: %w", meta.Path, err)
+		return nil, sealed{}, fmt.Errorf("unable to encrypt %s: %w", meta.Path, changed(err))
 	}
 	if ok {
 		if s.List, err = c.List(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/crypt"
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/localfs"
@@ -289,6 +290,34 @@ func TestRenameReencrypts(t *testing.T) {
 	if len(es) != 1 || es[0].Path != "b" || readAll(t, f, "b") != "content" {
 		t.Fatalf("after rename: %+v", es)
 	}
+	if err := f.Symlink(ctx, "l", "../t", tree.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	es = scan(t, f)
+	if err := f.Rename(ctx, "l", "m", es[1]); err != nil {
+		t.Fatal(err)
+	}
+	if es = scan(t, f); len(es) != 2 || es[1].Path != "m" || es[1].Target != "../t" {
+		t.Fatalf("after renaming a link: %+v", es)
+	}
+}
+
+// TestHeaderMadeElsewhereIsTaken: a remote this endpoint found empty
+// (its header made but not yet written) that another agent initialises
+// meanwhile is read with that agent's keys at the next scan, not halted
+// as plaintext.
+func TestHeaderMadeElsewhereIsTaken(t *testing.T) {
+	root := t.TempDir()
+	kept, _ := newFS(t, root, "pw", Options{})
+	if es := scan(t, kept); len(es) != 0 {
+		t.Fatalf("scan of an empty remote: %+v", es)
+	}
+	other, _ := newFS(t, root, "pw", Options{})
+	put(t, other, "a", "from the other agent")
+	es := scan(t, kept)
+	if len(es) != 1 || es[0].Problem != "" || readAll(t, kept, "a") != "from the other agent" {
+		t.Fatalf("after another agent made the remote: %+v", es)
+	}
 }
 
 // TestPlainNames: names: plain keeps names, contents are still sealed.
@@ -301,5 +330,21 @@ func TestPlainNames(t *testing.T) {
 	}
 	if got := readAll(t, f, "dir.txt"); got != "secret" {
 		t.Fatalf("read %q", got)
+	}
+}
+
+// TestChangedSourceIsErrChanged: a local file that no longer matches the
+// entry an upload was planned with is ErrChanged (the next pass sends
+// it), not a failure.
+func TestChangedSourceIsErrChanged(t *testing.T) {
+	ctx := context.Background()
+	f, _ := newFS(t, t.TempDir(), "pw", Options{})
+	k, err := f.unlock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := tree.Entry{Path: "a", Kind: tree.File, Size: 5, Hash: xxhash.Sum64String("other")}
+	if _, _, err := f.seal(k, meta, strings.NewReader("hello"), chunk.List{}); !errors.Is(err, endpoint.ErrChanged) {
+		t.Fatalf("sealing a changed file: %v", err)
 	}
 }

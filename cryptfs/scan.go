@@ -24,6 +24,14 @@ import (
 // cipher name, below its parent's plaintext path), never dropped; what
 // lies below such a directory cannot be named and is covered by it.
 func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
+	// A header made here but not yet written (nothing was changed since)
+	// is made again: another agent may have made the remote's since, and
+	// its keys are the ones to use.
+	f.mu.Lock()
+	if f.fresh {
+		f.keys, f.fresh, f.header = nil, false, nil
+	}
+	f.mu.Unlock()
 	k, err := f.unlock(ctx)
 	if err != nil {
 		return err
@@ -37,7 +45,7 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 	f.mu.Unlock()
 	var (
 		list     []seenEntry
-		misses   []int
+		files    []int               // indexes in list of the files to find headers for
 		bad      = map[string]bool{} // cipher dirs whose names do not decrypt
 		excluded = map[string]bool{} // cipher dirs excluded
 	)
@@ -92,11 +100,7 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 			if ce.Problem != "" {
 				break
 			}
-			if m, ok := f.cache.header(headerKey(ce.Path, ce.Size, ce.Hash)); ok && ce.Hash != 0 {
-				pe.Size, pe.Hash = m.Size, m.Hash
-			} else {
-				misses = append(misses, len(list))
-			}
+			files = append(files, len(list))
 		case tree.Symlink:
 			if ce.Problem != "" {
 				break
@@ -110,6 +114,21 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 	})
 	if err != nil {
 		return err
+	}
+	// One read of the cache for every file; the rest are read from
+	// their headers.
+	keys := make([][]byte, len(files))
+	for j, i := range files {
+		keys[j] = headerKey(list[i].cipher.Path, list[i].cipher.Size, list[i].cipher.Hash)
+	}
+	metas, found := f.cache.headersOf(keys)
+	var misses []int
+	for j, i := range files {
+		if found[j] && list[i].cipher.Hash != 0 {
+			list[i].plain.Size, list[i].plain.Hash = metas[j].Size, metas[j].Hash
+		} else {
+			misses = append(misses, i)
+		}
 	}
 	if err := f.readHeaders(ctx, k, list, misses); err != nil {
 		return err

@@ -49,8 +49,15 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	h := Halt{Kind: e.Kind, Side: Remote}
-	return h.Reason()
+	switch e.Kind {
+	case WrongPassphrase:
+		return "wrong passphrase for the encrypted remote"
+	case NotEncrypted:
+		return "the remote holds files and no .ferry-crypt, and the job encrypts"
+	case Encrypted:
+		return "the remote is encrypted (it holds .ferry-crypt), and the job has no encryption block"
+	}
+	return fmt.Sprintf("the pass halted (%s)", e.Kind)
 }
 
 // Side names, as the syncer spells them.

@@ -223,6 +223,15 @@ func TestEncryptedJobThroughServe(t *testing.T) {
 	sameSyncedTree(t, s.local, localB)
 	noMarker(t, s.served)
 
+	// A rename on the other agent reaches this one as a rename: the
+	// strong digests it checks first come from the encrypted headers.
+	mv(t, filepath.Join(localB, "dir-"+marker, "big.bin"), filepath.Join(localB, "moved-big.bin"))
+	syncOnce(t, ctx, cfgB)
+	if out := syncOnce(t, ctx, cfgA); !strings.Contains(out, "renamed 1,") || !strings.Contains(out, "bytes 0 ") {
+		t.Errorf("a rename made elsewhere did not arrive as a rename:\n%s", out)
+	}
+	sameSyncedTree(t, s.local, localB)
+
 	// What the job wrote is what ferry decrypt reads offline.
 	back := filepath.Join(s.dir, "decrypted")
 	if code, out, stderr := runCLI(t, ctx, "decrypt", "--passphrase-file", pass, s.served, back); code != exitOK {
