@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ferry-sync/ferry/agent"
 )
 
 // node is one `ferry serve` process of a cluster, reached through a proxy
@@ -514,4 +516,55 @@ func TestEveryNodePinnedUnderItsOwnName(t *testing.T) {
 	if after, _ := os.ReadFile(known); string(after) != string(b) {
 		t.Fatalf("known_hosts changed:\n%s", after)
 	}
+}
+
+// TestRunSaysWhichNodeItIsOn: `ferry run` with a remote of two nodes says
+// in status which node its job is on; when that node goes, the next pass
+// runs on the other, and status follows.
+func TestRunSaysWhichNodeItIsOn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ferry serve processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	nodes, served, identity := startCluster(t, ctx, 2, newTripWire(0))
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	if err := os.Mkdir(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := clusterJobs(t, dir, local, identity, []int{nodes[0].proxy.port, nodes[1].proxy.port},
+		"    interval: 1h\n    retry: {attempts: 5, interval: 200ms}\n")
+	// Both nodes pinned beforehand, each reached with the other down: the
+	// agent does not accept new keys.
+	root := filepath.Dir(served)
+	authKeys := filepath.Join(filepath.Dir(root), "authorized_keys")
+	for _, nd := range nodes {
+		nd.stop()
+		if code, out, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", cfg, "j"); code != exitOK {
+			t.Fatalf("sync with node %d down: exit %d\n%s\n%s", nd.port, code, out, stderr)
+		}
+		nd.start(t, ctx, root, authKeys)
+	}
+
+	rj := startRun(t, ctx, cfg)
+	j := rj.waitFor(t, ctx, "first pass", func(st agent.JobStatus) bool { return passAfter(time.Time{})(st) && st.Server != "" })
+	var on, other *node
+	for i, nd := range nodes {
+		if j.Server == nd.proxy.addr {
+			on, other = nd, nodes[1-i]
+		}
+	}
+	if on == nil {
+		t.Fatalf("status names server %q, not one of the nodes", j.Server)
+	}
+	on.kill(t)
+	write(t, filepath.Join(local, "after.txt"), "after")
+	if _, err := rj.c.SyncNow(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	j = rj.waitFor(t, ctx, "a pass on the other node", func(st agent.JobStatus) bool {
+		_, err := os.Stat(filepath.Join(served, "after.txt"))
+		return passAfter(j.Last.Start)(st) && err == nil && st.Server == other.proxy.addr
+	})
 }
