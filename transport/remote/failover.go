@@ -33,6 +33,8 @@ func (t target) String() string {
 // server, which the dialer races as it always did), and every name behind
 // a proxy, is dialed as it is.
 func (e *Endpoint) targets(ctx context.Context) []target {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
+	defer cancel()
 	var out []target
 	for _, h := range e.opts.Hosts {
 		addr := net.JoinHostPort(h.Host, strconv.Itoa(h.Port))
