@@ -352,8 +352,17 @@ func New(opts Options) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	logAs := opts.Host
+	if len(opts.Hosts) > 1 {
+		// The log's "server" says which of them a line is about.
+		var hs []string
+		for _, h := range opts.Hosts {
+			hs = append(hs, h.Addr())
+		}
+		logAs = strings.Join(hs, ",")
+	}
 	e := &Endpoint{
-		opts: opts, id: id, log: opts.Log.With("remote", opts.Host),
+		opts: opts, id: id, log: opts.Log.With("remote", logAs),
 		addr:     net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
 		next:     int(opts.Rand() * float64(len(opts.Hosts))),
 		sessions: map[int]session{}, prepared: map[bool]*prepared{},
