@@ -508,4 +508,28 @@ func TestLinkTarget(t *testing.T) {
 			t.Errorf("%q: %v, want ErrTampered", c, err)
 		}
 	}
+	// A link's sealed target is not a file's content at the same path,
+	// nor the other way round: the server cannot turn one into the other.
+	c, err := k.EncryptLinkTarget("dir/link", "../a/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := nameEncoding.DecodeString(strings.TrimPrefix(c, LinkTargetPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Decrypt(io.Discard, bytes.NewReader(sealed), "dir/link"); !errors.Is(err, ErrTampered) {
+		t.Errorf("a link target read as the file at its path: %v, want ErrTampered", err)
+	}
+	e, err := k.NewEncoder(Source{Path: "dir/link", R: strings.NewReader("../a/b"), Size: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file bytes.Buffer
+	if _, err := e.WriteTo(&file); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.DecryptLinkTarget("dir/link", LinkTargetPrefix+nameEncoding.EncodeToString(file.Bytes())); !errors.Is(err, ErrTampered) {
+		t.Errorf("a file's content read as the link target at its path: %v, want ErrTampered", err)
+	}
 }

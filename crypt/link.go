@@ -10,12 +10,13 @@ import (
 const LinkTargetPrefix = "ferry-crypt:"
 
 // EncryptLinkTarget encrypts the target of the symbolic link at path (its
-// plaintext path): the target is sealed as the content of a file at path
-// (so it is bound to it), base32-encoded as names are, after
+// plaintext path): the target is sealed as the content of a file, bound
+// to path and to being a link's target (linkBinding), so that neither
+// another link's target nor a file's content passes for it, base32-encoded as names are, after
 // LinkTargetPrefix. It is 180 bytes and a third longer than the target
 // (plus the prefix): file systems limit a target to about 4,096 bytes.
 func (k *Keys) EncryptLinkTarget(path, target string) (string, error) {
-	e, err := k.NewEncoder(Source{Path: path, R: strings.NewReader(target), Size: int64(len(target))})
+	e, err := k.NewEncoder(Source{Path: linkBinding(path), R: strings.NewReader(target), Size: int64(len(target))})
 	if err != nil {
 		return "", err
 	}
@@ -39,8 +40,14 @@ func (k *Keys) DecryptLinkTarget(path, cipher string) (string, error) {
 		return "", tampered(path, "symbolic link target is not base32")
 	}
 	var out bytes.Buffer
-	if _, err := k.Decrypt(&out, bytes.NewReader(b), path); err != nil {
+	if _, err := k.Decrypt(&out, bytes.NewReader(b), linkBinding(path)); err != nil {
 		return "", fmt.Errorf("symbolic link target: %w", err)
 	}
 	return out.String(), nil
 }
+
+// linkBinding is what a link target is bound to: its link's path, marked
+// as a link's (a NUL is in no path), so that the server cannot turn an
+// encrypted link into a regular file whose content is the sealed target,
+// nor a file's content into a link.
+func linkBinding(path string) string { return path + "\x00link" }

@@ -1,17 +1,14 @@
 package cryptfs
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -423,23 +420,14 @@ func (f *FS) SetMeta(ctx context.Context, p string, mode fs.FileMode, mtime int6
 	return f.inner.SetMeta(ctx, cp, mode, mtime)
 }
 
-// targetPrefix marks an encrypted symlink target: the target sealed as
-// the content of a file at the link's plaintext path, in base32.
-const targetPrefix = "ferry-crypt:"
-
-var targetEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
-
-// encTarget seals a symlink target, bound to the link's path.
+// encTarget seals a symlink target, bound to the link's path and to
+// being a link's target (crypt.EncryptLinkTarget, the format ferry
+// decrypt reads).
 func (f *FS) encTarget(k *crypt.Keys, p, target string) (string, error) {
-	enc, err := k.NewEncoder(crypt.Source{Path: p, R: bytes.NewReader([]byte(target)), Size: int64(len(target))})
+	s, err := k.EncryptLinkTarget(p, target)
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
-	if _, err := enc.WriteTo(&b); err != nil {
-		return "", err
-	}
-	s := targetPrefix + targetEncoding.EncodeToString(b.Bytes())
 	if len(s) > tree.MaxPathLen-1 {
 		return "", fmt.Errorf("unable to create symlink %s: its target is too long to encrypt (%d bytes)", p, len(target))
 	}
@@ -447,19 +435,11 @@ func (f *FS) encTarget(k *crypt.Keys, p, target string) (string, error) {
 }
 
 func (f *FS) decTarget(k *crypt.Keys, p, target string) (string, error) {
-	rest, ok := strings.CutPrefix(target, targetPrefix)
-	if !ok {
-		return "", fmt.Errorf("symlink %s: its target is not encrypted: %w", p, crypt.ErrTampered)
-	}
-	b, err := targetEncoding.DecodeString(rest)
+	t, err := k.DecryptLinkTarget(p, target)
 	if err != nil {
-		return "", fmt.Errorf("symlink %s: its target does not decode: %w", p, crypt.ErrTampered)
-	}
-	var out bytes.Buffer
-	if _, err := k.Decrypt(&out, bytes.NewReader(b), p); err != nil {
 		return "", fmt.Errorf("symlink %s: %w", p, err)
 	}
-	return out.String(), nil
+	return t, nil
 }
 
 // Symlink creates a link whose target is sealed.

@@ -76,6 +76,10 @@ func (c *cryptRemote) EndPass() { c.inner.EndPass() }
 
 func (c *cryptRemote) Link(download bool) (endpoint.Link, bool) { return c.inner.Link(download) }
 
+// Server is the node the remote is connected to (a remote may list
+// several).
+func (c *cryptRemote) Server() string { return c.inner.Server() }
+
 // Watch watches the whole remote folder (exclude patterns name
 // plaintext paths, which the server cannot match) and tells of the
 // changed paths by their plaintext names; a name that does not decrypt
