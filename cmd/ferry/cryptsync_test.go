@@ -584,3 +584,40 @@ func TestEncryptedRunWrongPassphraseHalts(t *testing.T) {
 		t.Fatal("the halted job changed the remote")
 	}
 }
+
+// TestEncryptedServerVersionsListAndRestore: the server keeps versions of
+// an encrypted job's files as it keeps any (ciphertext under cipher
+// names); `ferry versions --side remote` lists them under their
+// plaintext paths, and `ferry restore --side remote` puts one back,
+// which the next pass brings down decrypted. Before, both showed and
+// took cipher names.
+func TestEncryptedServerVersionsListAndRestore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, cfg := servedEncrypted(t, ctx, "")
+	p := filepath.Join(s.local, "d", "note-"+marker+".txt")
+	write(t, p, "first, from the agent")
+	syncOnce(t, ctx, cfg)
+	write(t, p, "second, from the agent, longer")
+	syncOnce(t, ctx, cfg)
+
+	rel := "d/note-" + marker + ".txt"
+	vs := versionsOf(t, ctx, cfg, "--side", "remote")
+	var found bool
+	for _, v := range vs {
+		if strings.Contains(v.Path, marker) && v.Path != rel {
+			t.Errorf("a version listed under %q", v.Path)
+		}
+		if v.Path == rel && v.Side == "remote" && string(v.Reason) == "replaced" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no replaced version of %s on the remote side among %+v", rel, vs)
+	}
+	restoreCLI(t, ctx, cfg, "--side", "remote", "--version", "1", "j", rel)
+	syncOnce(t, ctx, cfg)
+	if got := mustRead(t, p); got != "first, from the agent" {
+		t.Errorf("after restoring the server's version and a pass, the local file holds %q", got)
+	}
+}

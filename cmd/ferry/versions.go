@@ -15,7 +15,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/cryptfs"
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/halt"
+	"github.com/ferry-sync/ferry/localfs"
 	"github.com/ferry-sync/ferry/restore"
 	"github.com/ferry-sync/ferry/service/api"
 	"github.com/ferry-sync/ferry/service/render"
@@ -208,6 +211,9 @@ func openSide(ctx context.Context, cfg *config.Config, job *config.Job, side str
 			if err != nil {
 				return nil, nil, err
 			}
+			if job.Encryption.Enabled {
+				return encryptedSide(job, ep, ep, nil)
+			}
 			return ep, ep.Close, nil
 		}
 		dir = job.Remote
@@ -216,7 +222,41 @@ func openSide(ctx context.Context, cfg *config.Config, job *config.Job, side str
 	if err != nil {
 		return nil, nil, err
 	}
+	if side == api.SideRemote && job.Encryption.Enabled {
+		// The key header is read through an endpoint on the folder.
+		ep, err := localfs.New(dir, localfs.Options{})
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		return encryptedSide(job, ep, f, f.Close)
+	}
 	return f, f.Close, nil
+}
+
+// encryptedSide shows the version store side of an encrypted remote
+// (reached through ep, whose key header it reads) in plaintext;
+// closing it closes ep, then closeSide if any.
+func encryptedSide(job *config.Job, ep endpoint.Endpoint, side restore.Side, closeSide func() error) (restore.Side, func() error, error) {
+	done := func() error {
+		if closeSide == nil {
+			return nil
+		}
+		return closeSide()
+	}
+	pass, err := job.Encryption.Passphrase()
+	if err != nil {
+		ep.Close()
+		done()
+		return nil, nil, fmt.Errorf("job %s: %w", job.Name, err)
+	}
+	f, err := cryptfs.New(ep, cryptfs.Options{Passphrase: pass, PlainNames: job.Encryption.Names == config.NamesPlain})
+	if err != nil {
+		ep.Close()
+		done()
+		return nil, nil, err
+	}
+	return f.Versions(side), func() error { return errors.Join(f.Close(), done()) }, nil
 }
 
 // listVersions lists the versions of p on side ("" both). A side that
