@@ -486,4 +486,3 @@ func indent(s string) string {
 	}
 	return b.String()
 }
-
