@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -96,6 +97,20 @@ func localTree(t *testing.T, dir string) map[string]string {
 	return out
 }
 
+// withDirs is files plus a marker ("dir/", empty) for every directory
+// that holds one of them: how an S3 root stores the directories an agent
+// creates.
+func withDirs(files map[string]string) map[string]string {
+	out := map[string]string{}
+	for p, c := range files {
+		out[p] = c
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			out[d+"/"] = ""
+		}
+	}
+	return out
+}
+
 func sameTree(t *testing.T, what string, got, want map[string]string) {
 	t.Helper()
 	var keys []string
@@ -154,7 +169,7 @@ func TestServeS3RootSyncsTwoWays(t *testing.T) {
 	if code, _, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", jobs, "j"); code != exitOK {
 		t.Fatalf("first sync: exit %d:\n%s\nserve log:\n%s", code, stderr, log.String())
 	}
-	sameTree(t, "the bucket after the first sync", bucketTree(t, c, bucket, "alice/docs/"), files)
+	sameTree(t, "the bucket after the first sync", bucketTree(t, c, bucket, "alice/docs/"), withDirs(files))
 
 	// Another hand writes into the bucket; the agent edits a file.
 	if _, err := c.Client().PutObject(ctx, bucket, "alice/docs/sub/from-bucket.txt", strings.NewReader("written in the bucket"), -1, minio.PutObjectOptions{}); err != nil {
@@ -166,7 +181,7 @@ func TestServeS3RootSyncsTwoWays(t *testing.T) {
 	if code, _, stderr := runCLI(t, ctx, "sync", "--config", jobs, "j"); code != exitOK {
 		t.Fatalf("second sync: exit %d:\n%s\nserve log:\n%s", code, stderr, log.String())
 	}
-	sameTree(t, "the bucket after the second sync", bucketTree(t, c, bucket, "alice/docs/"), files)
+	sameTree(t, "the bucket after the second sync", bucketTree(t, c, bucket, "alice/docs/"), withDirs(files))
 	sameTree(t, "the local folder after the second sync", localTree(t, local), files)
 	if !strings.Contains(log.String(), "versions are not kept on s3:// roots") {
 		t.Errorf("serve does not say that the S3 root keeps no versions:\n%s", log.String())
