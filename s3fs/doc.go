@@ -4,11 +4,12 @@
 //
 // Mapping. A file is an object under the prefix; its mtime (ns), mode and
 // xxhash travel in user metadata (x-amz-meta-ferry-*). Directories are
-// implied by keys; Mkdir writes a zero-byte marker "dir/" that keeps an
-// empty directory and its mode. A symlink is a small object marked as a
+// implied by keys; Mkdir writes a marker "dir/" that keeps an empty
+// directory, its body a line with the mode and mtime (SeaweedFS keeps a
+// marker's body but not its metadata). A symlink is a small object marked as a
 // link whose body is the target. S3 keys are byte strings: no folding.
 //
-// Identity. An entry's Ino is a hash of its object's ETag, so SameStat
+// Identity. A file's or symlink's Ino is a hash of its object's ETag, so SameStat
 // tells a rewritten object from the scanned one even when size and mtime
 // agree. Overwrites are conditional on the ETag behind that Ino
 // (If-Match), creates on absence (If-None-Match: *); a 412 is

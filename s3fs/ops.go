@@ -44,7 +44,8 @@ func (f *FS) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
 }
 
 func (f *FS) putMarker(ctx context.Context, p string, mode fs.FileMode, mtime int64) error {
-	_, err := f.c.PutObject(ctx, f.bucket, f.key(p)+"/", bytes.NewReader(nil), 0,
+	body := markerBody(mode, mtime)
+	_, err := f.c.PutObject(ctx, f.bucket, f.key(p)+"/", bytes.NewReader(body), int64(len(body)),
 		minio.PutObjectOptions{UserMetadata: metaFor(tree.Dir, mode, mtime, 0), DisableContentSha256: true})
 	if err != nil {
 		return fmt.Errorf("unable to make directory %s: %w", p, mapErr(err))

@@ -229,6 +229,37 @@ func metaFor(kind tree.Kind, mode fs.FileMode, mtime int64, hash uint64) map[str
 	return m
 }
 
+// A directory's marker "dir/" holds its mode and mtime in its body as
+// well as in metadata: SeaweedFS keeps a marker as a filer directory,
+// with its body (up to 1 KiB) but without user metadata.
+func markerBody(mode fs.FileMode, mtime int64) []byte {
+	return fmt.Appendf(nil, "ferry-dir mode=%o mtime=%d\n", mode.Perm(), mtime)
+}
+
+// markerEntry is the directory a marker o describes: mode and mtime from
+// its body, else its metadata, else 0755 and its last-modified time. A
+// directory's Ino is 0: a marker's ETag names its body, not the directory.
+func (f *FS) markerEntry(ctx context.Context, p string, o object) (tree.Entry, error) {
+	e := entryOf(p, o)
+	e.Kind, e.Size, e.Hash, e.Ino = tree.Dir, 0, 0, 0
+	if _, ok := o.meta[metaMode]; !ok {
+		e.Mode = 0o755
+	}
+	if o.size == 0 || o.size > 1024 {
+		return e, nil
+	}
+	b, err := f.readAll(ctx, f.key(p)+"/", o.etag, 1024)
+	if err != nil {
+		return tree.Entry{}, err
+	}
+	var mode uint32
+	var mtime int64
+	if _, err := fmt.Sscanf(string(b), "ferry-dir mode=%o mtime=%d", &mode, &mtime); err == nil {
+		e.Mode, e.Mtime = fs.FileMode(mode).Perm(), mtime
+	}
+	return e, nil
+}
+
 // stat is Stat with the object's ETag (for conditional writes) and, for a
 // symlink, its target read.
 func (f *FS) stat(ctx context.Context, p string) (tree.Entry, string, error) {
@@ -249,9 +280,8 @@ func (f *FS) stat(ctx context.Context, p string) (tree.Entry, string, error) {
 	}
 	o, err = f.head(ctx, f.key(p)+"/")
 	if err == nil {
-		e := entryOf(p, o)
-		e.Kind, e.Size, e.Hash = tree.Dir, 0, 0
-		return e, o.etag, nil
+		e, err := f.markerEntry(ctx, p, o)
+		return e, o.etag, err
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, err)

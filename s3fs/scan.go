@@ -117,7 +117,6 @@ func (f *FS) entryOfNode(ctx context.Context, p string, n *node) (tree.Entry, er
 		if errors.Is(err, fs.ErrNotExist) && n.children {
 			return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, nil
 		}
-		e.Kind, e.Size, e.Hash = tree.Dir, 0, 0
 		return e, err
 	}
 	return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, nil
@@ -144,13 +143,25 @@ func (f *FS) resolve(ctx context.Context, p string, l *listed) (tree.Entry, erro
 	if b, err := os.ReadFile(f.cachePath("scan", l)); err == nil {
 		var c cached
 		if json.Unmarshal(b, &c) == nil {
-			return tree.Entry{Path: p, Kind: c.Kind, Size: l.size, Mode: c.Mode, Mtime: c.Mtime, Hash: c.Hash,
-				Target: c.Target, Ino: inoOf(l.etag)}, nil
+			e := tree.Entry{Path: p, Kind: c.Kind, Size: l.size, Mode: c.Mode, Mtime: c.Mtime, Hash: c.Hash,
+				Target: c.Target, Ino: inoOf(l.etag)}
+			if c.Kind == tree.Dir {
+				e.Size, e.Ino = 0, 0
+			}
+			return e, nil
 		}
 	}
 	o, err := f.head(ctx, l.key)
 	if err != nil {
 		return tree.Entry{}, err
+	}
+	var e tree.Entry
+	if strings.HasSuffix(l.key, "/") {
+		if e, err = f.markerEntry(ctx, p, o); err != nil {
+			return tree.Entry{}, err
+		}
+	} else {
+		e = entryOf(p, o)
 	}
 	// Filed under the listing's record, which the next listing repeats
 	// (HEAD's Last-Modified has a coarser grain than a listing's), unless
@@ -159,7 +170,6 @@ func (f *FS) resolve(ctx context.Context, p string, l *listed) (tree.Entry, erro
 	if o.etag != l.etag || o.size != l.size {
 		fresh = &listed{key: l.key, etag: o.etag, size: o.size, lastMod: o.lastMod}
 	}
-	e := entryOf(p, o)
 	switch e.Kind {
 	case tree.Symlink:
 		t, err := f.readAll(ctx, l.key, o.etag, 4096)
