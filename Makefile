@@ -4,7 +4,7 @@ BIN       ?= bin/ferry
 PREFIX    ?= $(HOME)/.local
 TESTFLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: all build cross man test demo bench bench-scan bench-wan bench-fair bench-delta bench-connect lint install clean
+.PHONY: all build cross man test demo demo-cluster bench bench-scan bench-wan bench-fair bench-delta bench-connect bench-cluster lint install clean
 
 all: build
 
@@ -37,6 +37,16 @@ test:
 demo:
 	@echo "building ferry (the first build fetches and compiles its dependencies: a few minutes)..."
 	$(GO) run ./cmd/ferry demo
+
+# Three `ferry serve` nodes over one SeaweedFS bucket on loopback and three agents syncing
+# overlapping folders into it at once (builds SeaweedFS first if needed: over ten minutes cold).
+demo-cluster: build
+	FERRY_WEED=$${FERRY_WEED:-$$(./scripts/seaweedfs.sh)} $(GO) run ./internal/democluster -ferry $(BIN)
+
+# One node against three over one SeaweedFS, three agents uploading small and tree at once:
+# aggregate goodput, each node's CPU per GB, and SeaweedFS's own ceiling with plain minio-go uploads.
+bench-cluster: build
+	FERRY_WEED=$${FERRY_WEED:-$$(./scripts/seaweedfs.sh)} $(GO) run ./internal/democluster -ferry $(BIN) -bench $(BENCHFLAGS)
 
 # In-process benchmarks (scan, reconcile, codecs, pacer, data path).
 bench:

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -144,12 +145,12 @@ func TestParseRemoteURL(t *testing.T) {
 	}
 	for in, want := range good {
 		got, err := ParseRemoteURL(in)
-		if err != nil || *got != want {
+		if err != nil || !reflect.DeepEqual(*got, want) {
 			t.Errorf("ParseRemoteURL(%q) = %+v, %v; want %+v", in, got, err, want)
 			continue
 		}
 		again, err := ParseRemoteURL(got.String())
-		if err != nil || *again != want {
+		if err != nil || !reflect.DeepEqual(*again, want) {
 			t.Errorf("round trip through %q gave %+v, %v", got.String(), again, err)
 		}
 	}

@@ -99,12 +99,23 @@ type Bandwidth struct {
 	Schedule   []BandwidthRule `yaml:"schedule" json:"schedule,omitempty"`
 }
 
-// RemoteURL is a parsed ferry://user@host[:port]/path remote.
+// RemoteURL is a parsed ferry://user@host[:port][,host[:port]...]/path
+// remote.
 type RemoteURL struct {
 	User string
+	// Host and Port are the first (or only) server of the URL.
 	Host string
 	Port int // default 33001
 	Path string
+	// Hosts lists every server of a URL that names several (nodes serving
+	// one namespace), Host and Port first; nil when it names one.
+	Hosts []HostPort
+}
+
+// HostPort is one server of a remote URL.
+type HostPort struct {
+	Host string // a name or an IP address (IPv6 without brackets)
+	Port int
 }
 
 // Job pairs a local folder with a remote folder.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -90,7 +91,13 @@ func (c *Config) folders(i int) []folder {
 	case IsRemoteURL(j.Remote):
 		if u, err := ParseRemoteURL(j.Remote); err == nil {
 			// Host names are case-insensitive; user names and paths are not.
-			server := u.User + "@" + strings.ToLower(u.Host) + ":" + strconv.Itoa(u.Port)
+			// A list of servers names one namespace in any order.
+			var hosts []string
+			for _, h := range u.Servers() {
+				hosts = append(hosts, strings.ToLower(h.Host)+":"+strconv.Itoa(h.Port))
+			}
+			slices.Sort(hosts)
+			server := u.User + "@" + strings.Join(hosts, ",")
 			out = append(out, folder{field: prefix + ".remote", kind: "remote", shown: j.Remote, server: server, path: u.Path})
 		}
 	case filepath.IsAbs(j.Remote):

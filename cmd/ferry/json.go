@@ -156,6 +156,9 @@ type transportDoc struct {
 	DatagramBytes int     `json:"datagram_bytes"`
 	// Sessions is how many UDP data sessions the last batch ran on.
 	Sessions int `json:"sessions"`
+	// Server is the server connected at the end of the pass, for a URL
+	// that names several.
+	Server string `json:"server,omitempty"`
 }
 
 // newTransportDoc is nil for a local remote.
@@ -166,6 +169,9 @@ func newTransportDoc(ep endpoint.Endpoint) *transportDoc {
 	}
 	st, udp := r.DataStats()
 	d := &transportDoc{UDP: udp}
+	if r.Servers() > 1 {
+		d.Server = r.Server()
+	}
 	if p, _ := r.Proxy(); p != nil {
 		d.Proxy = fmt.Sprint(p)
 	}

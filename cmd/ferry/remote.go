@@ -103,3 +103,16 @@ func transportSummary(ep endpoint.Endpoint) string {
 	}
 	return out
 }
+
+// serverSummary names the server a remote with several ended the pass on,
+// "" for a URL that names one.
+func serverSummary(ep endpoint.Endpoint) string {
+	r, ok := ep.(*remote.Endpoint)
+	if !ok || r.Servers() < 2 {
+		return ""
+	}
+	if s := r.Server(); s != "" {
+		return fmt.Sprintf("server: %s (of %d)", s, r.Servers())
+	}
+	return fmt.Sprintf("server: none connected (of %d)", r.Servers())
+}

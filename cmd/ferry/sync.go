@@ -118,6 +118,9 @@ func newSyncCommand() *command {
 			if s := transportSummary(o.remote); s != "" {
 				fmt.Fprintln(e.stdout, s)
 			}
+			if s := serverSummary(o.remote); s != "" {
+				fmt.Fprintln(e.stdout, s)
+			}
 			if err == nil {
 				err = undone(rec)
 			}

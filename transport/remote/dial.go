@@ -40,6 +40,17 @@ type Options struct {
 	User string
 	Host string
 	Port int // default 33001
+	// Hosts, when set, lists every server of one namespace (a URL with
+	// several, config.RemoteURL.Hosts) in place of Host and Port. The
+	// endpoint starts at one picked at random (Rand), so that agents
+	// spread, goes on to the next when a dial fails, and starts at the
+	// one after it when a connection is lost: the server it was on is
+	// tried last. See Failover.
+	Hosts []config.HostPort
+	// LookupHost resolves a host name (default net.DefaultResolver): a
+	// name with several addresses is one server per address, each pinned
+	// in known_hosts under the name (default net.DefaultResolver's).
+	LookupHost func(ctx context.Context, host string) ([]string, error)
 	// Path is the folder below the user's root on the server; "" or "/"
 	// is the root itself.
 	Path string
@@ -116,7 +127,7 @@ func OptionsFromJob(job config.Job, configFile string) (Options, error) {
 		return Options{}, fmt.Errorf("job %s: remote %q is not a ferry:// URL", job.Name, job.Remote)
 	}
 	return Options{
-		User: u.User, Host: u.Host, Port: u.Port, Path: u.Path,
+		User: u.User, Host: u.Host, Port: u.Port, Hosts: u.Hosts, Path: u.Path,
 		IdentityFile: job.Identity, KnownHostsFile: job.KnownHosts,
 		Transport: job.Transport, Bandwidth: job.Bandwidth, Direction: job.Direction,
 		PartialSuffix: job.PartialSuffix, Job: job.Name, ConfigFile: configFile,
@@ -125,11 +136,28 @@ func OptionsFromJob(job config.Job, configFile string) (Options, error) {
 }
 
 func (o *Options) setDefaults() error {
+	if len(o.Hosts) > 0 {
+		o.Host, o.Port = o.Hosts[0].Host, o.Hosts[0].Port
+	}
 	if o.Port == 0 {
 		o.Port = DefaultPort
 	}
 	if o.Host == "" {
 		return errors.New("no server host")
+	}
+	if len(o.Hosts) == 0 {
+		o.Hosts = []config.HostPort{{Host: o.Host, Port: o.Port}}
+	}
+	for i := range o.Hosts {
+		if o.Hosts[i].Host == "" {
+			return fmt.Errorf("server %d of %d has no host", i+1, len(o.Hosts))
+		}
+		if o.Hosts[i].Port == 0 {
+			o.Hosts[i].Port = DefaultPort
+		}
+	}
+	if o.LookupHost == nil {
+		o.LookupHost = net.DefaultResolver.LookupHost
 	}
 	if o.User == "" {
 		o.User = os.Getenv("USER")
@@ -189,6 +217,7 @@ func (o *Options) setDefaults() error {
 // Requests may follow the Hello without waiting for the Welcome: the
 // server answers a Hello before it looks at the next channel.
 type conn struct {
+	t      target // the server it is connected to
 	client *ssh.Client
 	bc     *coalesce.Conn // the TCP connection under client
 	// greeted is closed once the Hello is answered; welcome and helloErr
@@ -244,7 +273,7 @@ func (c *conn) alive() bool {
 // Endpoint is a folder behind `ferry serve`.
 type Endpoint struct {
 	opts Options
-	addr string
+	addr string // the first server's host:port
 	id   identity
 	log  *slog.Logger
 	up   *rate.Limiter // client-side caps; nil when uncapped
@@ -258,8 +287,13 @@ type Endpoint struct {
 	proxyFrom string
 	dialer    proxy.Dialer
 
-	mu              sync.Mutex
-	cur             *conn
+	mu  sync.Mutex
+	cur *conn
+	// next is where the next dial starts in the list of servers
+	// (targets): at random at first, then after the last one connected.
+	next int
+	// ntargets is how many servers the last dial had to choose from.
+	ntargets        int
 	dialing         *dialAttempt // the dial in progress, if any
 	redial          backoff
 	closed          bool
@@ -320,6 +354,7 @@ func New(opts Options) (*Endpoint, error) {
 	e := &Endpoint{
 		opts: opts, id: id, log: opts.Log.With("remote", opts.Host),
 		addr:     net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
+		next:     int(opts.Rand() * float64(len(opts.Hosts))),
 		sessions: map[int]session{}, prepared: map[bool]*prepared{},
 		stop:   make(chan struct{}),
 		redial: backoff{min: opts.RedialMin, max: opts.RedialMax, rand: opts.Rand},
@@ -451,35 +486,35 @@ func (e *Endpoint) dialAfter(ctx context.Context, wait time.Duration) (*conn, er
 			return nil, errClosed
 		}
 	}
-	return e.dial(ctx)
+	return e.dialAny(ctx)
 }
 
-func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
+func (e *Endpoint) dial(ctx context.Context, t target) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
 	defer cancel()
 	if e.proxy != nil && e.opts.Transport == config.UDP {
-		return nil, fmt.Errorf("unable to connect to ferry server %s: %w", e.addr, &ProxyUDPError{Proxy: *e.proxy, From: e.proxyFrom})
+		return nil, fmt.Errorf("unable to connect to ferry server %s: %w", t.addr, &ProxyUDPError{Proxy: *e.proxy, From: e.proxyFrom})
 	}
 	// The keys first: an agent that cannot be reached is no lost
 	// connection. Its connection is needed only until the handshake ends.
 	keys, closeAgent, err := e.id.signers()
 	if err != nil {
-		return nil, fmt.Errorf("unable to connect to ferry server %s: %w", e.addr, err)
+		return nil, fmt.Errorf("unable to connect to ferry server %s: %w", t, err)
 	}
 	if closeAgent != nil {
 		defer closeAgent()
 	}
 	var nc net.Conn
-	if e.proxy == nil && racesDial(e.opts.Host) {
-		nc, err = raceDial(ctx, e.dialer, e.addr, e.opts.Clock, raceStagger, raceAttempts)
+	if host, _, _ := net.SplitHostPort(t.dial); e.proxy == nil && racesDial(host) {
+		nc, err = raceDial(ctx, e.dialer, t.dial, e.opts.Clock, raceStagger, raceAttempts)
 	} else {
-		nc, err = e.dialer.DialContext(ctx, "tcp", e.addr)
+		nc, err = e.dialer.DialContext(ctx, "tcp", t.dial)
 	}
 	if err != nil {
 		if e.proxy != nil {
-			return nil, fmt.Errorf("unable to connect to ferry server %s through proxy %s (%s): %w", e.addr, e.proxy, e.proxyFrom, proxyFailed{err})
+			return nil, fmt.Errorf("unable to connect to ferry server %s through proxy %s (%s): %w", t, e.proxy, e.proxyFrom, proxyFailed{err})
 		}
-		return nil, &connectError{addr: e.addr, err: err}
+		return nil, &connectError{addr: t.String(), err: err}
 	}
 	dl, _ := ctx.Deadline()
 	nc.SetDeadline(dl)
@@ -503,7 +538,7 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 	// SSH writes each message on its own; a wave of requests must leave in
 	// a few segments, not one each, or it outgrows the congestion window.
 	bc := coalesce.Wrap(countedConn{Conn: nc, n: &e.tcp})
-	sc, chans, reqs, err := ssh.NewClientConn(bc, e.addr, cfg)
+	sc, chans, reqs, err := ssh.NewClientConn(bc, t.addr, cfg)
 	stopped := stop()
 	if err != nil {
 		bc.Close()
@@ -513,18 +548,18 @@ func (e *Endpoint) dial(ctx context.Context) (*conn, error) {
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
 			if why := printable(banner.String(), maxBanner); why != "" {
-				return nil, fmt.Errorf("%s (server %s): %w", why, e.addr, err)
+				return nil, fmt.Errorf("%s (server %s): %w", why, t, err)
 			}
 			return nil, fmt.Errorf("ferry server %s refused %s for user %q: add the public key to its authorized keys: %w",
-				e.addr, describe(keys), e.opts.User, err)
+				t, describe(keys), e.opts.User, err)
 		}
 		if !stopped {
-			return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", e.addr, ErrDisconnected, ctx.Err())
+			return nil, fmt.Errorf("unable to connect to ferry server %s: %w: %w", t, ErrDisconnected, ctx.Err())
 		}
-		return nil, &connectError{addr: e.addr, handshake: true, err: err}
+		return nil, &connectError{addr: t.String(), handshake: true, err: err}
 	}
 	nc.SetDeadline(time.Time{})
-	c := &conn{client: ssh.NewClient(sc, chans, reqs), bc: bc, greeted: make(chan struct{}), dead: make(chan struct{})}
+	c := &conn{t: t, client: ssh.NewClient(sc, chans, reqs), bc: bc, greeted: make(chan struct{}), dead: make(chan struct{})}
 	go func() {
 		c.client.Wait()
 		close(c.dead)
@@ -581,14 +616,14 @@ func (e *Endpoint) greet(c *conn) {
 		c.welcome = w
 	}
 	if err != nil {
-		c.helloErr = fmt.Errorf("unable to open remote folder %q on %s: %w", "/"+e.opts.Path, e.addr, err)
+		c.helloErr = fmt.Errorf("unable to open remote folder %q on %s: %w", "/"+e.opts.Path, c.t, err)
 		// Closed first: the requests that fail because of the kill find
 		// the reason.
 		close(c.greeted)
 		c.kill()
 		return
 	}
-	e.log.Debug("connected", "user", c.welcome.User, "rate_cap", c.welcome.RateCap, "udp_port", c.welcome.UDPPort)
+	e.log.Debug("connected", "server", c.t.String(), "user", c.welcome.User, "rate_cap", c.welcome.RateCap, "udp_port", c.welcome.UDPPort)
 	close(c.greeted)
 }
 

@@ -21,7 +21,9 @@ import (
 // where it stopped.
 func (e *Endpoint) Upload(ctx context.Context, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) []error {
 	return e.transfer(ctx, items,
-		func(c *conn) ([]error, error) { return e.uploadUDP(ctx, c, items, src, progress) },
+		func(c *conn, items []endpoint.Transfer) ([]error, error) {
+			return e.uploadUDP(ctx, c, items, src, progress)
+		},
 		func(it endpoint.Transfer) error {
 			return e.retryFresh(func(fresh bool) (bool, error) { return e.uploadStream(ctx, it, src, progress, fresh) })
 		})
@@ -37,7 +39,9 @@ func (e *Endpoint) Download(ctx context.Context, items []endpoint.Transfer, dst 
 		return lists
 	}
 	return e.transfer(ctx, items,
-		func(c *conn) ([]error, error) { return e.downloadUDP(ctx, c, items, dst, progress, listsOf(ctx)) },
+		func(c *conn, items []endpoint.Transfer) ([]error, error) {
+			return e.downloadUDP(ctx, c, items, dst, progress, listsOf(ctx))
+		},
 		func(it endpoint.Transfer) error {
 			lists := listsOf(ctx)
 			return e.retryFresh(func(fresh bool) (bool, error) { return e.downloadStream(ctx, it, dst, progress, fresh, lists) })

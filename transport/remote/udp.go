@@ -64,31 +64,58 @@ func (e *Endpoint) fallBack(err error) {
 }
 
 // transfer runs items over UDP when it can and over the SSH stream
-// otherwise (or after UDP turned out blocked with transport: auto).
-func (e *Endpoint) transfer(ctx context.Context, items []endpoint.Transfer, udp func(*conn) ([]error, error), stream func(endpoint.Transfer) error) []error {
+// otherwise (or after UDP turned out blocked with transport: auto). With
+// several servers, the files whose transfer the lost connection cut off
+// go on on the next server that answers, from what the shared root holds
+// of them (their partial files), up to once per other server.
+func (e *Endpoint) transfer(ctx context.Context, items []endpoint.Transfer, udp func(*conn, []endpoint.Transfer) ([]error, error), stream func(endpoint.Transfer) error) []error {
+	errs, c := e.transferOn(ctx, items, udp, stream)
+	for round := 0; round < e.failover() && c != nil && ctx.Err() == nil; round++ {
+		again := lostFiles(errs)
+		if len(again) == 0 {
+			break
+		}
+		sub := make([]endpoint.Transfer, len(again))
+		for j, i := range again {
+			sub[j] = items[i]
+		}
+		e.log.Warn("connection to ferry server lost during a transfer; going on on another server",
+			"server", c.t.String(), "files", len(sub), "err", errs[again[0]])
+		var subErrs []error
+		subErrs, c = e.transferOn(ctx, sub, udp, stream)
+		for j, i := range again {
+			errs[i] = subErrs[j]
+		}
+	}
+	return errs
+}
+
+// transferOn runs items on the live connection, which it returns (nil
+// when none could be made).
+func (e *Endpoint) transferOn(ctx context.Context, items []endpoint.Transfer, udp func(*conn, []endpoint.Transfer) ([]error, error), stream func(endpoint.Transfer) error) ([]error, *conn) {
 	if len(items) == 0 {
-		return nil
+		return nil, nil
 	}
 	c, err := e.conn(ctx)
 	if err != nil {
-		return fill(len(items), err)
+		return fill(len(items), err), nil
 	}
 	if err := c.ready(ctx); err != nil {
-		return fill(len(items), err)
+		return fill(len(items), err), nil
 	}
 	use, err := e.useUDP(c)
 	if err != nil {
-		return fill(len(items), err)
+		return fill(len(items), err), c
 	}
 	if use {
-		errs, serr := udp(c)
+		errs, serr := udp(c, items)
 		if serr == nil || !errors.Is(serr, data.ErrNoUDP) || e.opts.Transport == config.UDP {
-			return errs
+			return errs, c
 		}
 		e.fallBack(serr)
 	}
 	e.forgetStats() // what moved now moved over SSH
-	return e.each(ctx, items, stream)
+	return e.each(ctx, items, stream), c
 }
 
 func fill(n int, err error) []error {

@@ -249,6 +249,17 @@ func (s *session) seed(ep endpoint.Endpoint, w endpoint.FileWriter, m control.Cr
 		s.log.Warn("unable to start from the current version; the file is sent whole", "path", m.Meta.Path, "err", err)
 		return nil
 	}
+	if len(held) == 0 && len(m.Key) > 0 {
+		// Nothing seeded, nothing written: the partial fills from 0 in
+		// order, a prefix again, so the resume key goes back and an
+		// attempt after a crash (on this node or another over the same
+		// root) continues where this one stopped instead of from 0.
+		if rw, ok := w.(endpoint.Checkpointer); ok {
+			if err := rw.SaveCheckpoint(m.Key); err != nil {
+				s.log.Warn("unable to save the resume checkpoint of a partial", "path", m.Meta.Path, "err", err)
+			}
+		}
+	}
 	// Held ranges past the bound are sent again: correct, only larger.
 	return held[:min(len(held), control.MaxRanges)]
 }

@@ -1,0 +1,424 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// node is one `ferry serve` process of a cluster, reached through a proxy
+// that counts what the agent sends it.
+type node struct {
+	dir   string
+	port  int // ferry serve's own
+	srv   *demoServer
+	proxy *tripProxy
+}
+
+// startCluster runs n `ferry serve` processes on loopback over one root
+// (each with its own host key, state and log in a directory of its own),
+// trusting one client key, each behind a tripProxy sharing trip. It
+// returns the nodes, the served folder (root/docs) and the client key.
+func startCluster(t *testing.T, ctx context.Context, n int, trip *tripWire) (nodes []*node, served, identity string) {
+	t.Helper()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	served = filepath.Join(root, "docs")
+	if err := os.MkdirAll(served, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	identity = filepath.Join(dir, "id_ed25519")
+	authKeys := filepath.Join(dir, "authorized_keys")
+	if err := writeDemoKeys(identity, authKeys); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		nd := &node{dir: filepath.Join(dir, fmt.Sprintf("node%d", i+1))}
+		if err := os.Mkdir(nd.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if nd.port, err = freePort(); err != nil {
+			t.Fatal(err)
+		}
+		nd.start(t, ctx, root, authKeys)
+		nd.proxy = startTripProxy(t, fmt.Sprintf("127.0.0.1:%d", nd.port), trip)
+		nodes = append(nodes, nd)
+	}
+	return nodes, served, identity
+}
+
+func (nd *node) start(t *testing.T, ctx context.Context, root, authKeys string) {
+	t.Helper()
+	srv, err := startDemoServer(ctx, &env{stdout: io.Discard, stderr: io.Discard}, nd.dir, root, authKeys, nd.port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd.srv = srv
+	t.Cleanup(srv.stop)
+}
+
+// kill ends the node at once (SIGKILL) and cuts the agent off it: the
+// proxy closes its connections and stops listening.
+func (nd *node) kill(t *testing.T) {
+	t.Helper()
+	if err := nd.srv.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err := <-nd.srv.done
+	nd.srv.done <- err // for the cleanup's stop
+	nd.proxy.close()
+}
+
+// clusterJobs writes a jobs file with job "j" from local to the served
+// folder of every node (through its proxy), transport tcp.
+func clusterJobs(t *testing.T, dir, local, identity string, ports []int, extra string) string {
+	t.Helper()
+	var hosts []string
+	for _, p := range ports {
+		hosts = append(hosts, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	p := filepath.Join(dir, "jobs.yaml")
+	write(t, p, fmt.Sprintf("state_dir: %s\njobs:\n  - name: j\n    local: %s\n    remote: ferry://tester@%s/docs\n    identity: %s\n    direction: local-to-remote\n    transport: tcp\n%s",
+		filepath.Join(dir, "state"), local, strings.Join(hosts, ","), identity, extra))
+	return p
+}
+
+// tripWire is shared by the proxies of a cluster: the first to carry
+// limit bytes from the agent to its node stops forwarding there and
+// reports on tripped. Only one proxy trips.
+type tripWire struct {
+	limit   int64
+	armed   atomic.Bool
+	tripped chan *tripProxy
+}
+
+func newTripWire(limit int64) *tripWire {
+	w := &tripWire{limit: limit, tripped: make(chan *tripProxy, 1)}
+	w.armed.Store(limit > 0)
+	return w
+}
+
+// tripProxy forwards TCP connections to a node and counts the bytes the
+// agent sends (upstream), noting when the count reaches marks.
+type tripProxy struct {
+	addr string
+	port int
+	wire *tripWire
+	up   atomic.Int64
+	// hold is closed when the proxy is closed: a copy stopped at the
+	// trip waits for it.
+	hold chan struct{}
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    []net.Conn
+	closed   bool
+	accepted []time.Time // when each connection was made
+	// firstData is when upstream passed afterData bytes, once set.
+	afterData int64
+	firstData time.Time
+}
+
+func startTripProxy(t *testing.T, target string, wire *tripWire) *tripProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tripProxy{addr: ln.Addr().String(), port: ln.Addr().(*net.TCPAddr).Port, wire: wire, ln: ln, hold: make(chan struct{})}
+	t.Cleanup(p.close)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			if p.closed {
+				p.mu.Unlock()
+				c.Close()
+				u.Close()
+				return
+			}
+			p.conns = append(p.conns, c, u)
+			p.accepted = append(p.accepted, time.Now())
+			p.mu.Unlock()
+			go func() {
+				p.upstream(u, c)
+				u.Close()
+			}()
+			go func() {
+				io.Copy(c, u)
+				c.Close()
+			}()
+		}
+	}()
+	return p
+}
+
+// upstream copies from the agent to the node, counting, until the wire
+// trips here: then it forwards no more and waits to be closed.
+func (p *tripProxy) upstream(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			b := buf[:n]
+			tripped := false
+			if p.wire.armed.Load() {
+				if left := p.wire.limit - p.up.Load(); int64(n) >= left && p.wire.armed.CompareAndSwap(true, false) {
+					b, tripped = b[:max(left, 0)], true
+				}
+			}
+			if _, werr := dst.Write(b); werr != nil {
+				return
+			}
+			total := p.up.Add(int64(len(b)))
+			p.mu.Lock()
+			if p.afterData > 0 && p.firstData.IsZero() && total >= p.afterData {
+				p.firstData = time.Now()
+			}
+			p.mu.Unlock()
+			if tripped {
+				p.wire.tripped <- p
+				<-p.hold
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// watchData notes when upstream has carried n more bytes than now.
+func (p *tripProxy) watchData(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.afterData, p.firstData = p.up.Load()+n, time.Time{}
+}
+
+// since is the first connection made at or after t, and when upstream
+// passed the watchData mark (zero times if not).
+func (p *tripProxy) since(t time.Time) (conn, data time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, a := range p.accepted {
+		if !a.Before(t) {
+			conn = a
+			break
+		}
+	}
+	return conn, p.firstData
+}
+
+func (p *tripProxy) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.closed = true
+	close(p.hold)
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// TestKilledNodeMidUploadFailsOverToAnotherNode: three `ferry serve`
+// processes over one root, an agent whose remote lists all three. The
+// node the upload goes to is killed (SIGKILL) once 8 MiB of a 24 MiB
+// file have reached it; the same `ferry sync` goes on on another node,
+// resuming from the partial file the dead node left in the shared root:
+// the result is byte-exact and only what the partial did not hold is
+// sent again.
+func TestKilledNodeMidUploadFailsOverToAnotherNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three ferry serve processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const size, limit = 24 << 20, 8 << 20
+	wire := newTripWire(limit)
+	nodes, served, identity := startCluster(t, ctx, 3, wire)
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	if err := os.Mkdir(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeBig(t, filepath.Join(local, "big.bin"), size)
+	write(t, filepath.Join(local, "small.txt"), "small")
+	var ports []int
+	for _, nd := range nodes {
+		ports = append(ports, nd.proxy.port)
+	}
+	cfg := clusterJobs(t, dir, local, identity, ports, "")
+
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, stderr := runCLI(t, ctx, "sync", "--json", "--accept-new-host-key", "--log-level", "info", "--config", cfg, "j")
+		done <- result{code, out, stderr}
+	}()
+
+	var dead *node
+	select {
+	case p := <-wire.tripped:
+		for _, nd := range nodes {
+			if nd.proxy == p {
+				dead = nd
+			}
+		}
+	case r := <-done:
+		t.Fatalf("the sync ended before %d bytes reached a node: exit %d\n%s\n%s", limit, r.code, r.out, r.stderr)
+	case <-ctx.Done():
+		t.Fatal("no node received the upload")
+	}
+	for _, nd := range nodes {
+		nd.proxy.watchData(1 << 20)
+	}
+	dead.kill(t)
+	killed := time.Now()
+	partial := filepath.Join(served, "big.bin.partial")
+	fi, err := os.Stat(partial)
+	if err != nil {
+		t.Fatalf("the killed node left no partial file: %v", err)
+	}
+	held := fi.Size()
+	upBefore := map[*node]int64{}
+	for _, nd := range nodes {
+		upBefore[nd] = nd.proxy.up.Load()
+	}
+
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("the sync did not end after the kill")
+	}
+	if r.code != exitOK {
+		t.Fatalf("sync after the kill: exit %d\n%s\n%s", r.code, r.out, r.stderr)
+	}
+	var doc struct {
+		Pass struct {
+			Created  int   `json:"created"`
+			Problems int   `json:"problems"`
+			Bytes    int64 `json:"bytes"`
+		} `json:"pass"`
+		Transport struct {
+			Server string `json:"server"`
+		} `json:"transport"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &doc); err != nil {
+		t.Fatalf("sync --json: %v\n%s", err, r.out)
+	}
+	if doc.Pass.Created != 2 || doc.Pass.Problems != 0 {
+		t.Fatalf("pass %+v, want both files created and no problem\n%s", doc.Pass, r.stderr)
+	}
+	for _, name := range []string{"big.bin", "small.txt"} {
+		want, _ := os.ReadFile(filepath.Join(local, name))
+		got, err := os.ReadFile(filepath.Join(served, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s on the cluster: %v, %d bytes, equal %v", name, err, len(got), bytes.Equal(got, want))
+		}
+	}
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Fatalf("partial file left behind: %v", err)
+	}
+
+	// Where the pass went on, and what it sent there.
+	var on *node
+	var resent int64
+	for _, nd := range nodes {
+		if d := nd.proxy.up.Load() - upBefore[nd]; nd != dead && d > 0 {
+			if on != nil {
+				t.Fatalf("the pass went on on two nodes (%d and %d)", on.port, nd.port)
+			}
+			on, resent = nd, d
+		}
+	}
+	if on == nil {
+		t.Fatal("no other node received anything after the kill")
+	}
+	if doc.Transport.Server != on.proxy.addr {
+		t.Errorf("sync --json names server %q, want the node it went on on, %s", doc.Transport.Server, on.proxy.addr)
+	}
+	if held < limit/2 {
+		t.Fatalf("the killed node's partial holds %d bytes of the %d it was sent", held, limit)
+	}
+	// What crossed after the kill: the rest of big.bin, small.txt (if
+	// it had not gone), the SSH handshake and the protocol's framing.
+	if max := size - held + 1<<20; resent > max {
+		t.Fatalf("%d bytes sent to the node after the kill; the partial held %d of %d, so at most %d were due", resent, held, size, max)
+	}
+	conn, data := on.proxy.since(killed)
+	if conn.IsZero() || data.IsZero() {
+		t.Fatalf("no connection or no data on node %d after the kill", on.port)
+	}
+	t.Logf("failover timeline: node %s killed after %d bytes (partial held %d); connection to %s after %v; first MiB of data after %v; %d bytes sent there (the file's rest is %d); pass done in %v",
+		dead.proxy.addr, limit, held, on.proxy.addr, conn.Sub(killed).Round(time.Millisecond), data.Sub(killed).Round(time.Millisecond),
+		resent, size-held, time.Since(killed).Round(time.Millisecond))
+	if !strings.Contains(r.stderr, "going on on another server") {
+		t.Errorf("the log does not say the transfer went on on another server:\n%s", r.stderr)
+	}
+}
+
+// TestEveryNodeDownNamesEachOne: with every server of the remote down,
+// `ferry sync` fails saying, for each server it tried, that it could not
+// connect.
+func TestEveryNodeDownNamesEachOne(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	if err := os.Mkdir(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(local, "a.txt"), "a")
+	identity := filepath.Join(dir, "id_ed25519")
+	if err := writeDemoKeys(identity, filepath.Join(dir, "authorized_keys")); err != nil {
+		t.Fatal(err)
+	}
+	var ports []int
+	for range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		ln.Close()
+	}
+	cfg := clusterJobs(t, dir, local, identity, ports, "")
+	code, out, stderr := runCLI(t, ctx, "sync", "--config", cfg, "j")
+	if code == exitOK {
+		t.Fatalf("sync with every server down succeeded:\n%s", out)
+	}
+	if !strings.Contains(stderr, "unable to connect to any of the 3 ferry servers") {
+		t.Errorf("the error does not say no server answered:\n%s", stderr)
+	}
+	for _, p := range ports {
+		if want := fmt.Sprintf("unable to connect to ferry server 127.0.0.1:%d", p); !strings.Contains(stderr, want) {
+			t.Errorf("the error does not name 127.0.0.1:%d:\n%s", p, stderr)
+		}
+	}
+}
