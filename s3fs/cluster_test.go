@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -236,6 +238,19 @@ func testForeignObjectHashedOnce(t *testing.T, s store) {
 	// One GET is the listing itself.
 	if g2-gets != 1 || h2 != heads {
 		t.Fatalf("a scan of an unchanged bucket made %d GETs and %d HEADs, want only the listing", g2-gets, h2-heads)
+	}
+	// Rewritten by the other tool: hashed again, and the old version's
+	// record is dropped, so the cache holds one record per object.
+	body = []byte("rewritten by another tool")
+	if _, err := s.client(t).PutObject(ctx, s.bucket, "foreign/x", bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
+		t.Fatal(err)
+	}
+	if third := scan(); len(third) != 1 || third[0].Hash != xxhash.Sum64(body) {
+		t.Fatalf("scan after a rewrite: %+v, want x hashed %x", third, xxhash.Sum64(body))
+	}
+	if ents, err := os.ReadDir(filepath.Join(f.cache, "scan")); err != nil || len(ents) != 1 {
+		t.Fatalf("scan cache holds %d records (%v), want 1", len(ents), err)
 	}
 }
 

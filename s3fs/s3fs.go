@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -146,7 +147,27 @@ func open(ctx context.Context, c Config) (*FS, error) {
 			return nil, fmt.Errorf("unable to make the cache directory %s: %w", f.cache, err)
 		}
 	}
+	f.pruneSpool(time.Now().Add(-spoolMaxAge))
 	return f, nil
+}
+
+// spoolMaxAge is how long a spool no writer touches is kept: a transfer
+// abandoned for good (its file deleted at the source) leaves one.
+const spoolMaxAge = 7 * 24 * time.Hour
+
+// pruneSpool removes spool files (and their state) last written before
+// before.
+func (f *FS) pruneSpool(before time.Time) {
+	dir := filepath.Join(f.cache, "spool")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Close removes a temporary cache directory.

@@ -1,7 +1,13 @@
 package s3fs
 
 import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ferry-sync/ferry/endpoint/endpointtest"
 )
@@ -15,4 +21,37 @@ func TestConformanceFake(t *testing.T) {
 // TestNodesFake runs the several-nodes cases on the fake.
 func TestNodesFake(t *testing.T) {
 	nodeTests(t, fakeStore(t), false)
+}
+
+// TestOpenPrunesOldSpools: a spool no writer touched for a week (a
+// transfer abandoned for good) is removed when the root is opened; a
+// recent one is kept for its resume.
+func TestOpenPrunesOldSpools(t *testing.T) {
+	s := fakeStore(t)
+	cfg := s.config(t, "spool", nil)
+	dir := filepath.Join(cfg.CacheDir, "spool")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old, recent := filepath.Join(dir, "old"), filepath.Join(dir, "recent")
+	for _, p := range []string{old, recent} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	weekAgo := time.Now().Add(-spoolMaxAge - time.Hour)
+	if err := os.Chtimes(old, weekAgo, weekAgo); err != nil {
+		t.Fatal(err)
+	}
+	f, err := open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a week-old spool is still there: %v", err)
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("a recent spool was removed: %v", err)
+	}
 }

@@ -53,8 +53,15 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 	if suffix == "" {
 		suffix = f.suffix
 	}
-	skip := "" // a path whose subtree is left out
+	started := time.Now()
+	used := map[string]bool{} // scan cache records of what is listed
+	skip := ""                // a path whose subtree is left out
 	emit := func(p string, n *node) error {
+		for _, l := range []*listed{n.obj, n.marker} {
+			if l != nil {
+				used[filepath.Base(f.cachePath("scan", l))] = true
+			}
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -103,7 +110,30 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return ro.flush()
+	if err := ro.flush(); err != nil {
+		return err
+	}
+	f.pruneScanCache(used, started)
+	return nil
+}
+
+// pruneScanCache drops the records of objects a whole listing no longer
+// shows (deleted or rewritten), older than the scan: the cache keeps no
+// more records than the bucket has objects.
+func (f *FS) pruneScanCache(used map[string]bool, before time.Time) {
+	dir := filepath.Join(f.cache, "scan")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if used[e.Name()] {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func (f *FS) entryOfNode(ctx context.Context, p string, n *node) (tree.Entry, error) {
