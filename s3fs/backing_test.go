@@ -237,3 +237,13 @@ func (c *counter) get(kind string) (int, int64) {
 	defer c.mu.Unlock()
 	return c.calls[kind], c.bytes[kind]
 }
+
+func (c *counter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.calls {
+		n += v
+	}
+	return n
+}

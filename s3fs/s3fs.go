@@ -299,22 +299,39 @@ func (f *FS) stat(ctx context.Context, p string) (tree.Entry, string, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, err)
 	}
-	o, err = f.head(ctx, f.key(p)+"/")
-	if err == nil {
-		e, err := f.markerEntry(ctx, p, o)
-		return e, o.etag, err
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, err)
-	}
-	has, err := f.hasChildren(ctx, p, "")
+	// One listing tells a missing path (the common case: a new file)
+	// from a directory, marked (its marker lists first) or implied.
+	first, ok, err := f.firstBelow(ctx, p)
 	if err != nil {
 		return tree.Entry{}, "", err
 	}
-	if has {
-		return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, "", nil
+	if !ok {
+		return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, fs.ErrNotExist)
 	}
-	return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, fs.ErrNotExist)
+	if first == f.key(p)+"/" {
+		o, err = f.head(ctx, first)
+		if err == nil {
+			e, err := f.markerEntry(ctx, p, o)
+			return e, o.etag, err
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, err)
+		}
+	}
+	return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, "", nil
+}
+
+// firstBelow is the first key below directory p, if any.
+func (f *FS) firstBelow(ctx context.Context, p string) (string, bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for o := range f.c.ListObjects(ctx, f.bucket, minio.ListObjectsOptions{Prefix: f.key(p) + "/", Recursive: true, MaxKeys: 1}) {
+		if o.Err != nil {
+			return "", false, fmt.Errorf("unable to list %s: %w", p, mapErr(o.Err))
+		}
+		return o.Key, true, nil
+	}
+	return "", false, nil
 }
 
 // hasChildren reports whether any key but skip lies below directory p.
@@ -358,12 +375,21 @@ func (f *FS) checkParent(ctx context.Context, p string) error {
 	if parent == "" {
 		return nil
 	}
-	e, _, err := f.stat(ctx, parent)
+	// Only whether it is a directory matters: an object there (a file
+	// or a link) is not one; else any key below makes it one.
+	o, err := f.head(ctx, f.key(parent))
+	if err == nil {
+		return fmt.Errorf("unable to write %s: its parent is a %s, not a directory: %w", p, entryOf(parent, o).Kind, fs.ErrNotExist)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("unable to write %s: its parent: %w", p, err)
+	}
+	_, ok, err := f.firstBelow(ctx, parent)
 	if err != nil {
 		return fmt.Errorf("unable to write %s: its parent: %w", p, err)
 	}
-	if e.Kind != tree.Dir {
-		return fmt.Errorf("unable to write %s: its parent is a %s, not a directory: %w", p, e.Kind, fs.ErrNotExist)
+	if !ok {
+		return fmt.Errorf("unable to write %s: its parent %s: %w", p, parent, fs.ErrNotExist)
 	}
 	return nil
 }

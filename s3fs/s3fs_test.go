@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/endpoint/endpointtest"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 // TestConformanceFake runs the conformance suite on an in-process fake
@@ -53,5 +54,28 @@ func TestOpenPrunesOldSpools(t *testing.T) {
 	}
 	if _, err := os.Stat(recent); err != nil {
 		t.Errorf("a recent spool was removed: %v", err)
+	}
+}
+
+// TestNewSmallFileCostsFiveRequests pins what a new small file in an
+// existing directory costs the store: the parent checked (HEAD, one-key
+// LIST), the destination checked (HEAD, one-key LIST), one conditional
+// PUT. It was seven before a one-key listing replaced HEAD of the marker
+// and its body.
+func TestNewSmallFileCostsFiveRequests(t *testing.T) {
+	s := fakeStore(t)
+	c := newCounter()
+	f := s.open(t, "cost", c)
+	ctx := context.Background()
+	if err := f.Mkdir(ctx, "d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := c.total()
+	content := []byte("small")
+	if err := writeAll(t, f, fileMeta("d/new", content), tree.Entry{}, content).Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.total() - before; n != 5 {
+		t.Fatalf("a new small file took %d requests, want 5 (%v)", n, c.calls)
 	}
 }
