@@ -15,6 +15,15 @@
 // (If-Match), creates on absence (If-None-Match: *); a 412 is
 // endpoint.ErrChanged.
 //
+// Writes. A received file is spooled in CacheDir; one of 8 MiB or more
+// streams into a multipart upload part by part as its bytes become
+// contiguous. Beside the upload a small sidecar object (.ferry-tmp.up.*,
+// which scans skip) names it and holds the xxhash state after its last
+// part: S3 cannot read an incomplete upload back, so this is how another
+// node resumes (ListParts confirms the parts) and still checks the whole
+// file's hash at Commit. Unchanged parts of a new version are copied from
+// the current object on the server (UploadPartCopy).
+//
 // Caveats:
 //   - Remove and Rename's delete re-stat the object, then delete it with
 //     If-Match on the ETag checked (a presigned DELETE: minio-go's
@@ -26,6 +35,9 @@
 //   - The scan cache trusts (key, ETag, size, last-modified): a metadata-only
 //     rewrite by another tool within the same second as the previous write
 //     of the same content is not seen until the content changes.
+//   - An upload abandoned for good (its file gone at the source) stays in
+//     the bucket: set a lifecycle rule that aborts incomplete multipart
+//     uploads after some days. Stale spools go after a week.
 //   - FreeSpace reports an unknown space (zero Total): object stores have
 //     no free space to ask for. A file over 5 TiB, S3's object limit, gets
 //     endpoint.ErrNoSpace.
