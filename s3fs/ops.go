@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -41,8 +44,9 @@ func (f *FS) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
 }
 
 func (f *FS) putMarker(ctx context.Context, p string, mode fs.FileMode, mtime int64) error {
-	_, err := f.c.PutObject(ctx, f.bucket, f.key(p)+"/", bytes.NewReader(nil), 0,
-		minio.PutObjectOptions{UserMetadata: metaFor(tree.Dir, mode, mtime, 0)})
+	body := markerBody(mode, mtime)
+	_, err := f.c.PutObject(ctx, f.bucket, f.key(p)+"/", bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{UserMetadata: metaFor(tree.Dir, mode, mtime, 0), DisableContentSha256: true})
 	if err != nil {
 		return fmt.Errorf("unable to make directory %s: %w", p, mapErr(err))
 	}
@@ -85,7 +89,7 @@ func (f *FS) Remove(ctx context.Context, p string, expect tree.Entry) error {
 	if err := tree.ValidPath(p); err != nil {
 		return err
 	}
-	cur, _, err := f.stat(ctx, p)
+	cur, etag, err := f.stat(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -95,10 +99,45 @@ func (f *FS) Remove(ctx context.Context, p string, expect tree.Entry) error {
 	if cur.Kind == tree.Dir {
 		return f.removeDir(ctx, p)
 	}
-	if err := f.c.RemoveObject(ctx, f.bucket, f.key(p), minio.RemoveObjectOptions{}); err != nil {
-		return fmt.Errorf("unable to remove %s: %w", p, mapErr(err))
+	if f.beforeWrite != nil {
+		f.beforeWrite(p)
+	}
+	if err := f.removeIfMatch(ctx, f.key(p), etag); err != nil {
+		return fmt.Errorf("unable to remove %s: %w", p, err)
 	}
 	return nil
+}
+
+// removeIfMatch deletes key if it is still etag: a DELETE with If-Match,
+// which minio-go's RemoveObject cannot send, so it goes presigned. A
+// store that ignores If-Match on deletes (AWS honours it, SeaweedFS too)
+// leaves the caller's re-stat as the only check.
+func (f *FS) removeIfMatch(ctx context.Context, key, etag string) error {
+	h := http.Header{"If-Match": {`"` + etag + `"`}}
+	u, err := f.c.PresignHeader(ctx, http.MethodDelete, f.bucket, key, 5*time.Minute, nil, h)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header = h
+	resp, err := f.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusNoContent:
+		return nil
+	case http.StatusPreconditionFailed:
+		return fmt.Errorf("the object changed: %w", endpoint.ErrChanged)
+	case http.StatusNotFound:
+		return fs.ErrNotExist
+	}
+	return fmt.Errorf("delete %s: %s", key, resp.Status)
 }
 
 func (f *FS) removeDir(ctx context.Context, p string) error {
@@ -144,11 +183,27 @@ func (f *FS) Rename(ctx context.Context, from, to string, expect tree.Entry) err
 		return err
 	}
 	if cur.Kind != tree.Dir {
+		if f.beforeWrite != nil {
+			f.beforeWrite(to)
+		}
 		if err := f.copyObject(ctx, f.key(from), etag, cur.Size, f.key(to), "", nil); err != nil {
+			// A 412 is the source changed, or the destination taken
+			// since the check: which, a re-stat says.
+			if errors.Is(err, endpoint.ErrChanged) {
+				if dst, _, serr := f.statOrAbsent(ctx, to); serr == nil && dst.Exists() {
+					err = endpoint.ErrExists
+				}
+			}
 			return fmt.Errorf("unable to rename %s to %s: %w", from, to, err)
 		}
-		if err := f.c.RemoveObject(ctx, f.bucket, f.key(from), minio.RemoveObjectOptions{}); err != nil {
-			return fmt.Errorf("unable to remove %s after copying it to %s: %w", from, to, mapErr(err))
+		if f.beforeWrite != nil {
+			f.beforeWrite(from)
+		}
+		if err := f.removeIfMatch(ctx, f.key(from), etag); err != nil {
+			// The source changed after the copy: take the copy back, so
+			// the rename did nothing.
+			f.c.RemoveObject(context.WithoutCancel(ctx), f.bucket, f.key(to), minio.RemoveObjectOptions{})
+			return fmt.Errorf("unable to remove %s after copying it to %s: %w", from, to, err)
 		}
 		return nil
 	}
@@ -262,7 +317,17 @@ func (f *FS) OpenFile(ctx context.Context, p string) (endpoint.FileReader, error
 	if e := entryOf(p, o); e.Kind != tree.File {
 		return nil, fmt.Errorf("unable to open %s: it is a %s, not a file", p, e.Kind)
 	}
-	return &reader{f: f, ctx: ctx, key: f.key(p), etag: o.etag, size: o.size}, nil
+	r := &reader{f: f, ctx: ctx, key: f.key(p), etag: o.etag, size: o.size}
+	// A whole sequential read (a delta's seed reads the current version
+	// so) leaves the object's chunk list in the cache, for ChunkKeeper and
+	// for a writer's server-side copies, at no extra read.
+	if c, ok := chunk.New(o.size, nil); ok {
+		cp := f.cachePath("chunks", &listed{key: r.key, etag: o.etag, size: o.size, lastMod: o.lastMod})
+		if _, err := os.Stat(cp); err != nil {
+			r.tee, r.teePath = c, cp
+		}
+	}
+	return r, nil
 }
 
 // readAhead is the least a reader fetches at once: callers read in small
@@ -276,9 +341,34 @@ type reader struct {
 	etag string
 	size int64
 
-	mu     sync.Mutex
-	bufOff int64
-	buf    []byte
+	mu      sync.Mutex
+	bufOff  int64
+	buf     []byte
+	tee     *chunk.Chunker // nil once reads leave the sequence
+	teePath string
+	teed    int64
+}
+
+// feed passes what a fetch brought past the bytes already chunked to the
+// tee; a fetch that skips ahead ends it.
+func (r *reader) feed() {
+	if r.tee == nil {
+		return
+	}
+	if r.bufOff > r.teed || r.bufOff+int64(len(r.buf)) <= r.teed {
+		if r.bufOff > r.teed {
+			r.tee = nil
+		}
+		return
+	}
+	r.tee.Write(r.buf[r.teed-r.bufOff:])
+	r.teed = r.bufOff + int64(len(r.buf))
+	if r.teed == r.size {
+		if l, err := r.tee.List(); err == nil {
+			r.f.storeBytes(r.teePath, l.Append(nil))
+		}
+		r.tee = nil
+	}
 }
 
 func (r *reader) Size() int64  { return r.size }
@@ -301,6 +391,7 @@ func (r *reader) ReadAt(p []byte, off int64) (int, error) {
 			return 0, err
 		}
 		r.bufOff, r.buf = off, b
+		r.feed()
 	}
 	n := copy(p, r.buf[off-r.bufOff:])
 	if n < len(p) {

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -39,9 +38,9 @@ type node struct {
 	children    bool
 }
 
-// Scan lists the prefix (ListObjectsV2, recursive) and visits every entry
-// in tree.Compare order. It buffers the listing's keys, not bodies: S3
-// lists in byte order, where "a.txt" comes before "a/b". A file's hash
+// Scan streams the prefix's listing (ListObjectsV2, recursive) and visits
+// every entry in tree.Compare order, holding back only the few names the
+// listing's byte order puts early (see reorder). A file's hash
 // comes from its metadata through the scan cache (keyed by key, ETag,
 // size and last-modified), so an unchanged object costs no request; an
 // object another tool wrote is read and hashed once.
@@ -54,69 +53,32 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 	if suffix == "" {
 		suffix = f.suffix
 	}
-	nodes := map[string]*node{}
-	get := func(p string) *node {
-		n := nodes[p]
-		if n == nil {
-			n = &node{}
-			nodes[p] = n
-		}
-		return n
-	}
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for o := range f.c.ListObjects(lctx, f.bucket, minio.ListObjectsOptions{Prefix: f.prefix, Recursive: true}) {
-		if o.Err != nil {
-			return fmt.Errorf("unable to list the bucket: %w", mapErr(o.Err))
-		}
-		rel := f.rel(o.Key)
-		l := &listed{key: o.Key, etag: strings.Trim(o.ETag, `"`), size: o.Size, lastMod: o.LastModified}
-		isMarker := strings.HasSuffix(rel, "/")
-		rel = strings.TrimSuffix(rel, "/")
-		if rel == "" {
-			continue // the prefix's own marker
-		}
-		if isMarker {
-			get(rel).marker = l
-		} else {
-			get(rel).obj = l
-		}
-		for p := tree.Parent(rel); p != ""; p = tree.Parent(p) {
-			n := get(p)
-			if n.children {
-				break
+	started := time.Now()
+	used := map[string]bool{} // scan cache records of what is listed
+	skip := ""                // a path whose subtree is left out
+	emit := func(p string, n *node) error {
+		for _, l := range []*listed{n.obj, n.marker} {
+			if l != nil {
+				used[filepath.Base(f.cachePath("scan", l))] = true
 			}
-			n.children = true
 		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	ps := make([]string, 0, len(nodes))
-	for p := range nodes {
-		ps = append(ps, p)
-	}
-	slices.SortFunc(ps, tree.Compare)
-	skip := "" // a path whose subtree is left out
-	for _, p := range ps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if skip != "" && tree.IsBelow(p, skip) {
-			continue
+			return nil
 		}
 		skip = ""
-		n := nodes[p]
 		name := tree.Base(p)
 		isDir := n.obj == nil
 		if versions.IsStoreName(name) || tree.IsTemp(name, suffix) || m.Match(p, isDir) {
 			skip = p
-			continue
+			return nil
 		}
 		e, err := f.entryOfNode(ctx, p, n)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				continue // gone since the listing
+				return nil // gone since the listing
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -131,11 +93,47 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 		if e.Problem != "" || e.Kind != tree.Dir {
 			skip = p
 		}
-		if err := visit(e); err != nil {
+		return visit(e)
+	}
+	ro := newReorder(emit)
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for o := range f.c.ListObjects(lctx, f.bucket, minio.ListObjectsOptions{Prefix: f.prefix, Recursive: true}) {
+		if o.Err != nil {
+			return fmt.Errorf("unable to list the bucket: %w", mapErr(o.Err))
+		}
+		l := &listed{key: o.Key, etag: strings.Trim(o.ETag, `"`), size: o.Size, lastMod: o.LastModified}
+		if err := ro.add(f.rel(o.Key), l); err != nil {
 			return err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ro.flush(); err != nil {
+		return err
+	}
+	f.pruneScanCache(used, started)
 	return nil
+}
+
+// pruneScanCache drops the records of objects a whole listing no longer
+// shows (deleted or rewritten), older than the scan: the cache keeps no
+// more records than the bucket has objects.
+func (f *FS) pruneScanCache(used map[string]bool, before time.Time) {
+	dir := filepath.Join(f.cache, "scan")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if used[e.Name()] {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func (f *FS) entryOfNode(ctx context.Context, p string, n *node) (tree.Entry, error) {
@@ -149,7 +147,6 @@ func (f *FS) entryOfNode(ctx context.Context, p string, n *node) (tree.Entry, er
 		if errors.Is(err, fs.ErrNotExist) && n.children {
 			return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, nil
 		}
-		e.Kind, e.Size, e.Hash = tree.Dir, 0, 0
 		return e, err
 	}
 	return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, nil
@@ -176,16 +173,33 @@ func (f *FS) resolve(ctx context.Context, p string, l *listed) (tree.Entry, erro
 	if b, err := os.ReadFile(f.cachePath("scan", l)); err == nil {
 		var c cached
 		if json.Unmarshal(b, &c) == nil {
-			return tree.Entry{Path: p, Kind: c.Kind, Size: l.size, Mode: c.Mode, Mtime: c.Mtime, Hash: c.Hash,
-				Target: c.Target, Ino: inoOf(l.etag)}, nil
+			e := tree.Entry{Path: p, Kind: c.Kind, Size: l.size, Mode: c.Mode, Mtime: c.Mtime, Hash: c.Hash,
+				Target: c.Target, Ino: inoOf(l.etag)}
+			if c.Kind == tree.Dir {
+				e.Size, e.Ino = 0, 0
+			}
+			return e, nil
 		}
 	}
 	o, err := f.head(ctx, l.key)
 	if err != nil {
 		return tree.Entry{}, err
 	}
-	fresh := &listed{key: l.key, etag: o.etag, size: o.size, lastMod: o.lastMod}
-	e := entryOf(p, o)
+	var e tree.Entry
+	if strings.HasSuffix(l.key, "/") {
+		if e, err = f.markerEntry(ctx, p, o); err != nil {
+			return tree.Entry{}, err
+		}
+	} else {
+		e = entryOf(p, o)
+	}
+	// Filed under the listing's record, which the next listing repeats
+	// (HEAD's Last-Modified has a coarser grain than a listing's), unless
+	// the object changed since the listing.
+	fresh := l
+	if o.etag != l.etag || o.size != l.size {
+		fresh = &listed{key: l.key, etag: o.etag, size: o.size, lastMod: o.lastMod}
+	}
 	switch e.Kind {
 	case tree.Symlink:
 		t, err := f.readAll(ctx, l.key, o.etag, 4096)
@@ -261,4 +275,3 @@ func (f *FS) hashOf(ctx context.Context, p string, e tree.Entry, etag string) (u
 	}
 	return got.Hash, nil
 }
-

@@ -84,6 +84,7 @@ type writer struct {
 	digest   *xxhash.Digest // over the uploaded prefix
 	existing int64
 	done     bool
+	delta    *deltaBase // nil: every part goes as bytes
 }
 
 // CreateFile starts receiving meta.Path, resuming what this node's spool
@@ -98,7 +99,10 @@ func (f *FS) CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry)
 	if err := f.checkParent(ctx, meta.Path); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(f.bucket + "\x00" + f.key(meta.Path)))
+	// Named by the content too: two writers of one path with different
+	// content (two agents through one node) never share a spool or an
+	// upload.
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%x", f.bucket, f.key(meta.Path), meta.Size, meta.Hash))
 	w := &writer{f: f, ctx: ctx, meta: meta, expect: expect, key: f.key(meta.Path), name: hex.EncodeToString(sum[:16]),
 		digest: xxhash.New()}
 	if meta.Size >= f.partMin {
@@ -110,6 +114,7 @@ func (f *FS) CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry)
 	if w.ps > 0 {
 		w.resumeUpload()
 	}
+	w.delta = w.newDelta(expect)
 	w.existing = w.heldPrefix()
 	return w, nil
 }
@@ -268,13 +273,27 @@ func (w *writer) pump(final bool) error {
 		if end == w.prefix || !covered(w.written, w.prefix, end) || (end == w.meta.Size && !final) {
 			return nil
 		}
-		if err := w.uploadPart(w.prefix, end); err != nil {
+		src := int64(-1)
+		if w.delta != nil {
+			var ready bool
+			var err error
+			if src, ready, err = w.delta.source(w, w.prefix, end); err != nil {
+				w.f.log.Warn("unable to match a part with the current version; uploading it", "path", w.meta.Path, "err", err)
+				w.delta, src = nil, -1
+			} else if !ready && !final {
+				return nil
+			}
+		}
+		if err := w.uploadPart(w.prefix, end, src); err != nil {
 			return err
 		}
 	}
 }
 
-func (w *writer) uploadPart(lo, hi int64) error {
+// uploadPart uploads [lo, hi) as the next part: copied on the server from
+// src in the current version when src >= 0 (falling back to the bytes if
+// the copy fails), else the spool's bytes.
+func (w *writer) uploadPart(lo, hi, src int64) error {
 	if w.uploadID == "" {
 		id, err := w.f.core.NewMultipartUpload(w.ctx, w.f.bucket, w.key, minio.PutObjectOptions{
 			UserMetadata: metaFor(tree.File, w.meta.Mode, w.meta.Mtime, w.meta.Hash)})
@@ -284,14 +303,27 @@ func (w *writer) uploadPart(lo, hi int64) error {
 		w.uploadID = id
 	}
 	n := len(w.parts) + 1
-	part, err := w.f.core.PutObjectPart(w.ctx, w.f.bucket, w.key, w.uploadID, n, io.NewSectionReader(w.spool, lo, hi-lo), hi-lo, minio.PutObjectPartOptions{})
-	if err != nil {
-		return fmt.Errorf("unable to upload part %d of %s: %w", n, w.meta.Path, mapErr(err))
+	var etag string
+	if src >= 0 {
+		cp, err := w.f.core.CopyObjectPart(w.ctx, w.f.bucket, w.delta.key, w.f.bucket, w.key, w.uploadID, n, src, hi-lo,
+			map[string]string{"x-amz-copy-source-if-match": `"` + w.delta.etag + `"`})
+		if err != nil {
+			w.f.log.Warn("unable to copy a part from the current version; uploading it", "path", w.meta.Path, "err", err)
+		} else {
+			etag = cp.ETag
+		}
+	}
+	if etag == "" {
+		part, err := w.f.core.PutObjectPart(w.ctx, w.f.bucket, w.key, w.uploadID, n, io.NewSectionReader(w.spool, lo, hi-lo), hi-lo, minio.PutObjectPartOptions{DisableContentSha256: true})
+		if err != nil {
+			return fmt.Errorf("unable to upload part %d of %s: %w", n, w.meta.Path, mapErr(err))
+		}
+		etag = part.ETag
 	}
 	if _, err := io.Copy(w.digest, io.NewSectionReader(w.spool, lo, hi-lo)); err != nil {
 		return fmt.Errorf("unable to read the spool of %s: %w", w.meta.Path, err)
 	}
-	w.parts = append(w.parts, minio.CompletePart{PartNumber: n, ETag: strings.Trim(part.ETag, `"`)})
+	w.parts = append(w.parts, minio.CompletePart{PartNumber: n, ETag: strings.Trim(etag, `"`)})
 	w.prefix = hi
 	if hi < w.meta.Size {
 		w.saveSidecar()
@@ -314,7 +346,7 @@ func (w *writer) saveSidecar() {
 	if err != nil {
 		return
 	}
-	if _, err := w.f.c.PutObject(w.ctx, w.f.bucket, w.sidecarKey(), bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{}); err != nil {
+	if _, err := w.f.c.PutObject(w.ctx, w.f.bucket, w.sidecarKey(), bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
 		w.f.log.Warn("unable to record an upload for resume", "path", w.meta.Path, "err", err)
 	}
 }
@@ -384,6 +416,14 @@ func (w *writer) Commit() error {
 		w.discard()
 		return fmt.Errorf("unable to commit %s: %w", w.meta.Path, endpoint.ErrHashMismatch)
 	}
+	// The rest of the parts go up first, so that the destination is
+	// checked just before the conditional write.
+	if w.ps > 0 {
+		if err := w.pump(true); err != nil {
+			w.Abort()
+			return err
+		}
+	}
 	cur, etag, err := w.f.statOrAbsent(w.ctx, w.meta.Path)
 	if err != nil {
 		w.Abort()
@@ -400,14 +440,13 @@ func (w *writer) Commit() error {
 		}
 		etag = ""
 	}
+	if w.f.beforeWrite != nil {
+		w.f.beforeWrite(w.meta.Path)
+	}
 	if w.ps == 0 {
 		_, err = w.f.c.PutObject(w.ctx, w.f.bucket, w.key, io.NewSectionReader(w.spool, 0, w.meta.Size), w.meta.Size,
 			putOpts(metaFor(tree.File, w.meta.Mode, w.meta.Mtime, w.meta.Hash), etag))
 	} else {
-		if err := w.pump(true); err != nil {
-			w.Abort()
-			return err
-		}
 		_, err = w.f.core.CompleteMultipartUpload(w.ctx, w.f.bucket, w.key, w.uploadID, w.parts, putOpts(nil, etag))
 	}
 	if err != nil {
