@@ -62,6 +62,9 @@ type Remote interface {
 	// toward the local side (download) or away from it, false when none
 	// runs.
 	Link(download bool) (endpoint.Link, bool)
+	// Server is the server the remote is connected to (host:port), ""
+	// when it is not.
+	Server() string
 }
 
 // OpenFunc is the richer form of Opener; see Options.OpenWith.

@@ -30,6 +30,8 @@ func newFakeRemote() *fakeRemote {
 
 func (f *fakeRemote) Link(bool) (endpoint.Link, bool) { return endpoint.Link{}, false }
 
+func (f *fakeRemote) Server() string { return "" }
+
 func (f *fakeRemote) EndPass() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

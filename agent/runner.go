@@ -155,6 +155,12 @@ func (r *runner) call(c command) reply {
 
 func (r *runner) isStopped() bool { return r.stopped.Load() }
 
+// severalServers reports whether the job's remote URL names several
+// servers: status then says which one it is on.
+func (r *runner) severalServers() bool {
+	return r.job.RemoteURL != nil && len(r.job.RemoteURL.Servers()) > 1
+}
+
 func (r *runner) snapshot(now time.Time) JobStatus {
 	r.mu.Lock()
 	st := r.status
@@ -165,6 +171,11 @@ func (r *runner) snapshot(now time.Time) JobStatus {
 	}
 	link := r.link
 	r.mu.Unlock()
+	if link != nil && r.severalServers() {
+		if s := link.Server(); s != "" {
+			st.Server = s
+		}
+	}
 	st.Bandwidth = r.limits.Bandwidth()
 	if st.State == Transferring {
 		if n, ok := r.a.slots.Ahead(r.job.Name); ok {
@@ -825,8 +836,15 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also
 		r.link = kept
 		r.mu.Unlock()
 		defer func() {
+			server := ""
+			if r.severalServers() {
+				server = kept.Server()
+			}
 			r.mu.Lock()
 			r.link = nil
+			if server != "" {
+				r.status.Server = server
+			}
 			r.mu.Unlock()
 		}()
 	}

@@ -88,6 +88,9 @@ type JobStatus struct {
 	// Sessions is how many UDP data sessions the job's transfers run on
 	// at once (its sessions key; 1 by default).
 	Sessions int `json:"sessions"`
+	// Server is, for a remote URL that names several servers, the one
+	// the running pass is on, or the last pass ended on.
+	Server string `json:"server,omitempty"`
 	// Unwatched is set while a continuous job has directories it cannot
 	// watch.
 	Unwatched *Unwatched `json:"unwatched,omitempty"`

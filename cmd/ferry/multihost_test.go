@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ferry-sync/ferry/agent"
 )
 
 // node is one `ferry serve` process of a cluster, reached through a proxy
@@ -22,6 +24,7 @@ type node struct {
 	dir   string
 	port  int // ferry serve's own
 	srv   *demoServer
+	once  *sync.Once // srv stopped or killed
 	proxy *tripProxy
 }
 
@@ -64,19 +67,27 @@ func (nd *node) start(t *testing.T, ctx context.Context, root, authKeys string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	nd.srv = srv
-	t.Cleanup(srv.stop)
+	nd.srv, nd.once = srv, new(sync.Once)
+	t.Cleanup(nd.stop)
 }
+
+// stop ends the node (SIGINT, as ferry serve is stopped); its proxy stays,
+// hanging up on every connection until the node is started again.
+func (nd *node) stop() { nd.once.Do(nd.srv.stop) }
 
 // kill ends the node at once (SIGKILL) and cuts the agent off it: the
 // proxy closes its connections and stops listening.
 func (nd *node) kill(t *testing.T) {
 	t.Helper()
-	if err := nd.srv.cmd.Process.Kill(); err != nil {
+	var err error
+	nd.once.Do(func() {
+		if err = nd.srv.cmd.Process.Kill(); err == nil {
+			<-nd.srv.done
+		}
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := <-nd.srv.done
-	nd.srv.done <- err // for the cleanup's stop
 	nd.proxy.close()
 }
 
@@ -297,8 +308,10 @@ func TestKilledNodeMidUploadFailsOverToAnotherNode(t *testing.T) {
 	for _, nd := range nodes {
 		nd.proxy.watchData(1 << 20)
 	}
-	dead.kill(t)
+	// The timeline starts at the SIGKILL: the agent may see its
+	// connection end before kill returns.
 	killed := time.Now()
+	dead.kill(t)
 	partial := filepath.Join(served, "big.bin.partial")
 	fi, err := os.Stat(partial)
 	if err != nil {
@@ -421,4 +434,238 @@ func TestEveryNodeDownNamesEachOne(t *testing.T) {
 			t.Errorf("the error does not name 127.0.0.1:%d:\n%s", p, stderr)
 		}
 	}
+}
+
+// TestEveryNodePinnedUnderItsOwnName: each server of the remote is pinned
+// in known_hosts under its own host:port the first time the agent
+// connects to it, and a changed key on one of them is refused, as on a
+// single server, never stepped around to another.
+func TestEveryNodePinnedUnderItsOwnName(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ferry serve processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nodes, served, identity := startCluster(t, ctx, 2, newTripWire(0))
+	root := filepath.Dir(served)
+	authKeys := filepath.Join(filepath.Dir(root), "authorized_keys")
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	if err := os.Mkdir(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := clusterJobs(t, dir, local, identity, []int{nodes[0].proxy.port, nodes[1].proxy.port}, "")
+	known := filepath.Join(dir, "state", "known_hosts")
+	// Only one node up at a time: the agent reaches that one whichever it
+	// tries first (the other's proxy hangs up).
+	only := func(up int) {
+		for i, nd := range nodes {
+			nd.stop()
+			if i == up {
+				nd.start(t, ctx, root, authKeys)
+			}
+		}
+	}
+	for i := range nodes {
+		only(i)
+		write(t, filepath.Join(local, fmt.Sprintf("f%d.txt", i)), "x")
+		code, out, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", cfg, "j")
+		if code != exitOK {
+			t.Fatalf("sync with node %d up: exit %d\n%s\n%s", i+1, code, out, stderr)
+		}
+		if want := fmt.Sprintf("server: %s (of 2)", nodes[i].proxy.addr); !strings.Contains(out, want) {
+			t.Errorf("sync with node %d up does not say %q:\n%s", i+1, want, out)
+		}
+	}
+	b, err := os.ReadFile(known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, nd := range nodes {
+		name := fmt.Sprintf("[127.0.0.1]:%d ", nd.proxy.port)
+		var line string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, name) {
+				line = l
+			}
+		}
+		if line == "" {
+			t.Fatalf("known_hosts does not pin %s:\n%s", name, b)
+		}
+		keys[strings.TrimPrefix(line, name)] = true
+	}
+	if len(keys) != 2 {
+		t.Fatalf("the two nodes are pinned with one key:\n%s", b)
+	}
+
+	// The second node comes back with a new host key; the first is down,
+	// so the agent gets to the second.
+	nodes[1].stop()
+	if err := os.Remove(filepath.Join(nodes[1].dir, "host_ed25519")); err != nil {
+		t.Fatal(err)
+	}
+	only(1)
+	code, out, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", cfg, "j")
+	if code == exitOK {
+		t.Fatalf("sync to a node whose host key changed succeeded:\n%s", out)
+	}
+	if want := fmt.Sprintf("THE HOST KEY OF [127.0.0.1]:%d HAS CHANGED", nodes[1].proxy.port); !strings.Contains(stderr, want) {
+		t.Fatalf("the refusal does not say %q:\n%s", want, stderr)
+	}
+	if after, _ := os.ReadFile(known); string(after) != string(b) {
+		t.Fatalf("known_hosts changed:\n%s", after)
+	}
+}
+
+// TestRunSaysWhichNodeItIsOn: `ferry run` with a remote of two nodes says
+// in status which node its job is on; when that node goes, the next pass
+// runs on the other, and status follows.
+func TestRunSaysWhichNodeItIsOn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ferry serve processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	nodes, served, identity := startCluster(t, ctx, 2, newTripWire(0))
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	if err := os.Mkdir(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := clusterJobs(t, dir, local, identity, []int{nodes[0].proxy.port, nodes[1].proxy.port},
+		"    interval: 1h\n    retry: {attempts: 5, interval: 200ms}\n")
+	// Both nodes pinned beforehand, each reached with the other down: the
+	// agent does not accept new keys.
+	root := filepath.Dir(served)
+	authKeys := filepath.Join(filepath.Dir(root), "authorized_keys")
+	for _, nd := range nodes {
+		nd.stop()
+		if code, out, stderr := runCLI(t, ctx, "sync", "--accept-new-host-key", "--config", cfg, "j"); code != exitOK {
+			t.Fatalf("sync with node %d down: exit %d\n%s\n%s", nd.port, code, out, stderr)
+		}
+		nd.start(t, ctx, root, authKeys)
+	}
+
+	rj := startRun(t, ctx, cfg)
+	j := rj.waitFor(t, ctx, "first pass", func(st agent.JobStatus) bool { return passAfter(time.Time{})(st) && st.Server != "" })
+	var on, other *node
+	for i, nd := range nodes {
+		if j.Server == nd.proxy.addr {
+			on, other = nd, nodes[1-i]
+		}
+	}
+	if on == nil {
+		t.Fatalf("status names server %q, not one of the nodes", j.Server)
+	}
+	on.kill(t)
+	write(t, filepath.Join(local, "after.txt"), "after")
+	if _, err := rj.c.SyncNow(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	j = rj.waitFor(t, ctx, "a pass on the other node", func(st agent.JobStatus) bool {
+		_, err := os.Stat(filepath.Join(served, "after.txt"))
+		return passAfter(j.Last.Start)(st) && err == nil && st.Server == other.proxy.addr
+	})
+}
+
+// TestKilledNodeMidUDPUploadFailsOverToAnotherNode: as
+// TestKilledNodeMidUploadFailsOverToAnotherNode over UDP data sessions,
+// which go to the node straight, past the proxies: the node is killed
+// once its partial of the file holds 8 MiB, and the pass, going on on
+// another node, sends less than the whole file again (the pass's bytes
+// count what each node acknowledged).
+func TestKilledNodeMidUDPUploadFailsOverToAnotherNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three ferry serve processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const size, limit = 32 << 20, 8 << 20
+	nodes, served, identity := startCluster(t, ctx, 3, newTripWire(0))
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	if err := os.Mkdir(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeBig(t, filepath.Join(local, "big.bin"), size)
+	var ports []int
+	for _, nd := range nodes {
+		ports = append(ports, nd.proxy.port)
+	}
+	// A cap keeps the upload long enough to be caught half-way on a
+	// loaded machine.
+	cfg := clusterJobs(t, dir, local, identity, ports, "    bandwidth: {upload: 200Mbps}\n")
+	write(t, cfg, strings.Replace(read(t, cfg), "transport: tcp", "transport: udp", 1))
+
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, stderr := runCLI(t, ctx, "sync", "--json", "--accept-new-host-key", "--log-level", "info", "--config", cfg, "j")
+		done <- result{code, out, stderr}
+	}()
+	// The barrier: the partial reaching limit bytes (polled; UDP does
+	// not pass the proxies to be counted there).
+	partial := filepath.Join(served, "big.bin.partial")
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for reached := false; !reached; {
+		select {
+		case r := <-done:
+			t.Fatalf("the sync ended before the partial held %d bytes: exit %d\n%s\n%s", limit, r.code, r.out, r.stderr)
+		case <-ctx.Done():
+			t.Fatal("the partial never held the bytes to kill at")
+		case <-tick.C:
+			fi, err := os.Stat(partial)
+			reached = err == nil && fi.Size() >= limit
+		}
+	}
+	var dead *node
+	for _, nd := range nodes {
+		if conn, _ := nd.proxy.since(time.Time{}); !conn.IsZero() {
+			dead = nd
+		}
+	}
+	killed := time.Now()
+	dead.kill(t)
+	r := <-done
+	if r.code != exitOK {
+		t.Fatalf("sync after the kill: exit %d\n%s\n%s", r.code, r.out, r.stderr)
+	}
+	var doc struct {
+		Pass struct {
+			Created  int   `json:"created"`
+			Problems int   `json:"problems"`
+			Bytes    int64 `json:"bytes"`
+		} `json:"pass"`
+		Transport struct {
+			UDP    bool   `json:"udp"`
+			Server string `json:"server"`
+		} `json:"transport"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &doc); err != nil {
+		t.Fatalf("sync --json: %v\n%s", err, r.out)
+	}
+	want, _ := os.ReadFile(filepath.Join(local, "big.bin"))
+	got, err := os.ReadFile(filepath.Join(served, "big.bin"))
+	if err != nil || !bytes.Equal(got, want) || doc.Pass.Created != 1 || doc.Pass.Problems != 0 || !doc.Transport.UDP {
+		t.Fatalf("after the kill: %v, %d bytes, equal %v; pass %+v, transport %+v\n%s", err, len(got), bytes.Equal(got, want), doc.Pass, doc.Transport, r.stderr)
+	}
+	if doc.Transport.Server == "" || doc.Transport.Server == dead.proxy.addr {
+		t.Fatalf("the pass ended on %q, want another node than the killed %s", doc.Transport.Server, dead.proxy.addr)
+	}
+	if doc.Pass.Bytes >= size+limit/2 {
+		t.Fatalf("the pass sent %d bytes for a %d-byte file whose partial held at least %d when its node was killed: the rest was not resumed", doc.Pass.Bytes, size, limit)
+	}
+	var reconnect time.Duration
+	for _, nd := range nodes {
+		if conn, _ := nd.proxy.since(killed); nd.proxy.addr == doc.Transport.Server && !conn.IsZero() {
+			reconnect = conn.Sub(killed).Round(time.Millisecond)
+		}
+	}
+	t.Logf("failover timeline (UDP): node %s killed with %d bytes in the partial; connection to %s after %v; the pass ended %v after the kill, %d bytes sent in all for %d",
+		dead.proxy.addr, limit, doc.Transport.Server, reconnect, time.Since(killed).Round(time.Millisecond), doc.Pass.Bytes, size)
 }

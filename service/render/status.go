@@ -164,6 +164,9 @@ func progress(j agent.JobStatus, tty bool) string {
 	if j.Sessions > 1 {
 		s += fmt.Sprintf("  %d sessions", j.Sessions)
 	}
+	if j.Server != "" {
+		s += "  on " + Clean(j.Server)
+	}
 	return s
 }
 

@@ -43,13 +43,14 @@ type Options struct {
 	// Hosts, when set, lists every server of one namespace (a URL with
 	// several, config.RemoteURL.Hosts) in place of Host and Port. The
 	// endpoint starts at one picked at random (Rand), so that agents
-	// spread, goes on to the next when a dial fails, and starts at the
-	// one after it when a connection is lost: the server it was on is
-	// tried last. See Failover.
+	// spread, goes on to the next when a dial cannot reach one, and
+	// starts at the one after it when a connection is lost: the server it
+	// was on is tried last. A transfer cut off by a lost connection goes
+	// on on the next server (Upload, Download).
 	Hosts []config.HostPort
-	// LookupHost resolves a host name (default net.DefaultResolver): a
-	// name with several addresses is one server per address, each pinned
-	// in known_hosts under the name (default net.DefaultResolver's).
+	// LookupHost resolves host names (default net.DefaultResolver's): a
+	// name with several addresses of one family is one server per
+	// address, each pinned in known_hosts under the name.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
 	// Path is the folder below the user's root on the server; "" or "/"
 	// is the root itself.
@@ -351,8 +352,17 @@ func New(opts Options) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	logAs := opts.Host
+	if len(opts.Hosts) > 1 {
+		// The log's "server" says which of them a line is about.
+		var hs []string
+		for _, h := range opts.Hosts {
+			hs = append(hs, h.Addr())
+		}
+		logAs = strings.Join(hs, ",")
+	}
 	e := &Endpoint{
-		opts: opts, id: id, log: opts.Log.With("remote", opts.Host),
+		opts: opts, id: id, log: opts.Log.With("remote", logAs),
 		addr:     net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
 		next:     int(opts.Rand() * float64(len(opts.Hosts))),
 		sessions: map[int]session{}, prepared: map[bool]*prepared{},

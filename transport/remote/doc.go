@@ -15,4 +15,11 @@
 // minutes on that Endpoint. Partial files resume in both directions, but a
 // partial left by a UDP session is restarted by the SSH stream and vice
 // versa (their checkpoints differ).
+//
+// A URL may name several servers of one namespace (Options.Hosts): the
+// endpoint is connected to one at a time, goes on to the next when one
+// cannot be reached or its connection is lost, and sends the files a lost
+// connection cut off again there, resuming their partials. Every server's
+// host key is pinned under its own name, and a refused key ends the dial
+// instead of passing the turn to the next server.
 package remote

@@ -27,16 +27,19 @@ func (t target) String() string {
 }
 
 // targets lists the servers to try, in the order of Options.Hosts: a host
-// name that resolves to several addresses gives one target per address
-// (dialed directly, pinned under the name). A name that resolves to one
-// address or none, and every name behind a proxy, is dialed as it is, as
-// a single server always was.
+// name that resolves to several addresses of one family (several nodes)
+// gives one target per address (dialed directly, pinned under the name).
+// Any other name (one address, or one IPv4 and one IPv6 address of one
+// server, which the dialer races as it always did), and every name behind
+// a proxy, is dialed as it is.
 func (e *Endpoint) targets(ctx context.Context) []target {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
+	defer cancel()
 	var out []target
 	for _, h := range e.opts.Hosts {
 		addr := net.JoinHostPort(h.Host, strconv.Itoa(h.Port))
 		if e.proxy == nil && net.ParseIP(h.Host) == nil {
-			if ips, err := e.opts.LookupHost(ctx, h.Host); err == nil && len(ips) > 1 {
+			if ips, err := e.opts.LookupHost(ctx, h.Host); err == nil && severalNodes(ips) {
 				for _, ip := range ips {
 					out = append(out, target{addr: addr, dial: net.JoinHostPort(ip, strconv.Itoa(h.Port))})
 				}
@@ -46,6 +49,22 @@ func (e *Endpoint) targets(ctx context.Context) []target {
 		out = append(out, target{addr: addr, dial: addr})
 	}
 	return out
+}
+
+// severalNodes reports whether a name's addresses are several nodes:
+// two or more of one family.
+func severalNodes(ips []string) bool {
+	var v4, v6 int
+	for _, ip := range ips {
+		switch p := net.ParseIP(ip); {
+		case p == nil:
+		case p.To4() != nil:
+			v4++
+		default:
+			v6++
+		}
+	}
+	return v4 > 1 || v6 > 1
 }
 
 // dialAny connects to the first server that answers, starting at e.next.

@@ -233,3 +233,29 @@ func TestHostNameWithSeveralAddressesIsOneServerPerAddress(t *testing.T) {
 		t.Fatalf("the key is not pinned under the name:\n%s", known)
 	}
 }
+
+// TestHostNameOfOneDualStackServerIsDialedAsBefore: a name with one IPv4
+// and one IPv6 address is one server, dialed by name (the dialer races
+// the two families), not split into two.
+func TestHostNameOfOneDualStackServerIsDialedAsBefore(t *testing.T) {
+	e := newEnv(t, nil)
+	port := hostPort(t, e.addr).Port
+	o := e.options()
+	o.Host, o.Port = "localhost", port
+	var asked int
+	o.LookupHost = func(context.Context, string) ([]string, error) {
+		asked++
+		return []string{"::1", "127.0.0.1"}, nil
+	}
+	o.Rand = func() float64 { return 0 }
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ep, err := remote.Dial(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	if want := "localhost:" + strconv.Itoa(port); ep.Server() != want || asked != 1 {
+		t.Fatalf("connected to %q after %d lookups, want %q (the name, as dialed before)", ep.Server(), asked, want)
+	}
+}
