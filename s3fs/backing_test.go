@@ -116,7 +116,7 @@ func (b *s3Backing) WriteFile(p string, content []byte, mode fs.FileMode, mtime 
 }
 
 func (b *s3Backing) Mkdir(p string, mode fs.FileMode) error {
-	return b.put(b.prefix+p+"/", nil, tree.Dir, mode, 0)
+	return b.put(b.prefix+p+"/", markerBody(mode, time.Now().UnixNano()), tree.Dir, mode, 0)
 }
 
 func (b *s3Backing) Symlink(target, p string) error {
@@ -150,8 +150,15 @@ func (b *s3Backing) Lstat(p string) (tree.Entry, error) {
 	}
 	oi, err = b.c.StatObject(ctx, b.bucket, b.prefix+p+"/", minio.StatObjectOptions{})
 	if err == nil {
-		e := entryOf(p, object{etag: strings.Trim(oi.ETag, `"`), lastMod: oi.LastModified, meta: oi.UserMetadata})
-		e.Kind = tree.Dir
+		e := tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755, Mtime: oi.LastModified.UnixNano()}
+		body, err := b.ReadFile(p + "/")
+		if err != nil {
+			return tree.Entry{}, err
+		}
+		var mode uint32
+		if _, err := fmt.Sscanf(string(body), "ferry-dir mode=%o mtime=%d", &mode, &e.Mtime); err == nil {
+			e.Mode = fs.FileMode(mode)
+		}
 		return e, nil
 	}
 	for o := range b.c.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix + p + "/", Recursive: true}) {
@@ -229,4 +236,14 @@ func (c *counter) get(kind string) (int, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.calls[kind], c.bytes[kind]
+}
+
+func (c *counter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.calls {
+		n += v
+	}
+	return n
 }

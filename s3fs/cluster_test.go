@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -24,6 +26,7 @@ func nodeTests(t *testing.T, s store, strict bool) {
 	t.Run("ConcurrentCreateOneWinsMultipart", func(t *testing.T) { testConcurrentCreate(t, s, strict, 9<<20) })
 	t.Run("OverwriteStaleExpect", func(t *testing.T) { testOverwriteStale(t, s, strict) })
 	t.Run("RemoveInTheWindow", func(t *testing.T) { testRemoveInTheWindow(t, s, strict) })
+	t.Run("RenameOntoNameTakenInTheWindow", func(t *testing.T) { testRenameTakenInTheWindow(t, s, strict) })
 	t.Run("ResumeOnAnotherNode", func(t *testing.T) { testResumeOnAnotherNode(t, s) })
 	t.Run("DeltaCopiesUnchangedParts", func(t *testing.T) { testDeltaCopiesUnchangedParts(t, s, strict) })
 	t.Run("HashMismatchDropsUpload", func(t *testing.T) { testHashMismatchDropsUpload(t, s) })
@@ -237,6 +240,19 @@ func testForeignObjectHashedOnce(t *testing.T, s store) {
 	if g2-gets != 1 || h2 != heads {
 		t.Fatalf("a scan of an unchanged bucket made %d GETs and %d HEADs, want only the listing", g2-gets, h2-heads)
 	}
+	// Rewritten by the other tool: hashed again, and the old version's
+	// record is dropped, so the cache holds one record per object.
+	body = []byte("rewritten by another tool")
+	if _, err := s.client(t).PutObject(ctx, s.bucket, "foreign/x", bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
+		t.Fatal(err)
+	}
+	if third := scan(); len(third) != 1 || third[0].Hash != xxhash.Sum64(body) {
+		t.Fatalf("scan after a rewrite: %+v, want x hashed %x", third, xxhash.Sum64(body))
+	}
+	if ents, err := os.ReadDir(filepath.Join(f.cache, "scan")); err != nil || len(ents) != 1 {
+		t.Fatalf("scan cache holds %d records (%v), want 1", len(ents), err)
+	}
 }
 
 // testRemoveInTheWindow: a node removes a file it checked; another node
@@ -382,5 +398,42 @@ func testObjectAlsoDirectory(t *testing.T, s store) {
 	}
 	if len(got) != 2 || got[0].Path != "f" || got[0].Problem == "" || got[1].Path != "g" || got[1].Problem != "" {
 		t.Fatalf("scan gave %+v, want f with a problem, then g", got)
+	}
+}
+
+// testRenameTakenInTheWindow: another node creates the destination of a
+// rename after its check: the copy is conditional on the destination's
+// absence, so the rename never overwrites it (ErrExists) and the source
+// stays.
+func testRenameTakenInTheWindow(t *testing.T, s store, strict bool) {
+	ctx := context.Background()
+	a, b := s.open(t, "mv", nil), s.open(t, "mv", nil)
+	mine, theirs := []byte("mine"), []byte("theirs")
+	if err := writeAll(t, a, fileMeta("f", mine), tree.Entry{}, mine).Commit(); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := a.Stat(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.beforeWrite = func(p string) {
+		if p == "g" {
+			if err := writeAll(t, b, fileMeta("g", theirs), tree.Entry{}, theirs).Commit(); err != nil {
+				t.Errorf("other node's create in the window: %v", err)
+			}
+		}
+	}
+	err = a.Rename(ctx, "f", "g", seen)
+	if err == nil && !strict {
+		t.Skip("the fake ignores If-None-Match on CopyObject")
+	}
+	if !errors.Is(err, endpoint.ErrExists) {
+		t.Fatalf("rename onto a name taken in the window: %v, want ErrExists", err)
+	}
+	if got := readObject(t, s, "mv/g"); !bytes.Equal(got, theirs) {
+		t.Fatalf("destination holds %q, want %q", got, theirs)
+	}
+	if got := readObject(t, s, "mv/f"); !bytes.Equal(got, mine) {
+		t.Fatalf("source holds %q, want %q", got, mine)
 	}
 }

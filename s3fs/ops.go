@@ -44,7 +44,8 @@ func (f *FS) Mkdir(ctx context.Context, p string, mode fs.FileMode) error {
 }
 
 func (f *FS) putMarker(ctx context.Context, p string, mode fs.FileMode, mtime int64) error {
-	_, err := f.c.PutObject(ctx, f.bucket, f.key(p)+"/", bytes.NewReader(nil), 0,
+	body := markerBody(mode, mtime)
+	_, err := f.c.PutObject(ctx, f.bucket, f.key(p)+"/", bytes.NewReader(body), int64(len(body)),
 		minio.PutObjectOptions{UserMetadata: metaFor(tree.Dir, mode, mtime, 0), DisableContentSha256: true})
 	if err != nil {
 		return fmt.Errorf("unable to make directory %s: %w", p, mapErr(err))
@@ -182,7 +183,17 @@ func (f *FS) Rename(ctx context.Context, from, to string, expect tree.Entry) err
 		return err
 	}
 	if cur.Kind != tree.Dir {
+		if f.beforeWrite != nil {
+			f.beforeWrite(to)
+		}
 		if err := f.copyObject(ctx, f.key(from), etag, cur.Size, f.key(to), "", nil); err != nil {
+			// A 412 is the source changed, or the destination taken
+			// since the check: which, a re-stat says.
+			if errors.Is(err, endpoint.ErrChanged) {
+				if dst, _, serr := f.statOrAbsent(ctx, to); serr == nil && dst.Exists() {
+					err = endpoint.ErrExists
+				}
+			}
 			return fmt.Errorf("unable to rename %s to %s: %w", from, to, err)
 		}
 		if f.beforeWrite != nil {

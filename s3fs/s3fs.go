@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -146,7 +147,27 @@ func open(ctx context.Context, c Config) (*FS, error) {
 			return nil, fmt.Errorf("unable to make the cache directory %s: %w", f.cache, err)
 		}
 	}
+	f.pruneSpool(time.Now().Add(-spoolMaxAge))
 	return f, nil
+}
+
+// spoolMaxAge is how long a spool no writer touches is kept: a transfer
+// abandoned for good (its file deleted at the source) leaves one.
+const spoolMaxAge = 7 * 24 * time.Hour
+
+// pruneSpool removes spool files (and their state) last written before
+// before.
+func (f *FS) pruneSpool(before time.Time) {
+	dir := filepath.Join(f.cache, "spool")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Close removes a temporary cache directory.
@@ -229,6 +250,37 @@ func metaFor(kind tree.Kind, mode fs.FileMode, mtime int64, hash uint64) map[str
 	return m
 }
 
+// A directory's marker "dir/" holds its mode and mtime in its body as
+// well as in metadata: SeaweedFS keeps a marker as a filer directory,
+// with its body (up to 1 KiB) but without user metadata.
+func markerBody(mode fs.FileMode, mtime int64) []byte {
+	return fmt.Appendf(nil, "ferry-dir mode=%o mtime=%d\n", mode.Perm(), mtime)
+}
+
+// markerEntry is the directory a marker o describes: mode and mtime from
+// its body, else its metadata, else 0755 and its last-modified time. A
+// directory's Ino is 0: a marker's ETag names its body, not the directory.
+func (f *FS) markerEntry(ctx context.Context, p string, o object) (tree.Entry, error) {
+	e := entryOf(p, o)
+	e.Kind, e.Size, e.Hash, e.Ino = tree.Dir, 0, 0, 0
+	if _, ok := o.meta[metaMode]; !ok {
+		e.Mode = 0o755
+	}
+	if o.size == 0 || o.size > 1024 {
+		return e, nil
+	}
+	b, err := f.readAll(ctx, f.key(p)+"/", o.etag, 1024)
+	if err != nil {
+		return tree.Entry{}, err
+	}
+	var mode uint32
+	var mtime int64
+	if _, err := fmt.Sscanf(string(b), "ferry-dir mode=%o mtime=%d", &mode, &mtime); err == nil {
+		e.Mode, e.Mtime = fs.FileMode(mode).Perm(), mtime
+	}
+	return e, nil
+}
+
 // stat is Stat with the object's ETag (for conditional writes) and, for a
 // symlink, its target read.
 func (f *FS) stat(ctx context.Context, p string) (tree.Entry, string, error) {
@@ -247,23 +299,39 @@ func (f *FS) stat(ctx context.Context, p string) (tree.Entry, string, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, err)
 	}
-	o, err = f.head(ctx, f.key(p)+"/")
-	if err == nil {
-		e := entryOf(p, o)
-		e.Kind, e.Size, e.Hash = tree.Dir, 0, 0
-		return e, o.etag, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, err)
-	}
-	has, err := f.hasChildren(ctx, p, "")
+	// One listing tells a missing path (the common case: a new file)
+	// from a directory, marked (its marker lists first) or implied.
+	first, ok, err := f.firstBelow(ctx, p)
 	if err != nil {
 		return tree.Entry{}, "", err
 	}
-	if has {
-		return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, "", nil
+	if !ok {
+		return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, fs.ErrNotExist)
 	}
-	return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, fs.ErrNotExist)
+	if first == f.key(p)+"/" {
+		o, err = f.head(ctx, first)
+		if err == nil {
+			e, err := f.markerEntry(ctx, p, o)
+			return e, o.etag, err
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return tree.Entry{}, "", fmt.Errorf("unable to stat %s: %w", p, err)
+		}
+	}
+	return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, "", nil
+}
+
+// firstBelow is the first key below directory p, if any.
+func (f *FS) firstBelow(ctx context.Context, p string) (string, bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for o := range f.c.ListObjects(ctx, f.bucket, minio.ListObjectsOptions{Prefix: f.key(p) + "/", Recursive: true, MaxKeys: 1}) {
+		if o.Err != nil {
+			return "", false, fmt.Errorf("unable to list %s: %w", p, mapErr(o.Err))
+		}
+		return o.Key, true, nil
+	}
+	return "", false, nil
 }
 
 // hasChildren reports whether any key but skip lies below directory p.
@@ -307,12 +375,21 @@ func (f *FS) checkParent(ctx context.Context, p string) error {
 	if parent == "" {
 		return nil
 	}
-	e, _, err := f.stat(ctx, parent)
+	// Only whether it is a directory matters: an object there (a file
+	// or a link) is not one; else any key below makes it one.
+	o, err := f.head(ctx, f.key(parent))
+	if err == nil {
+		return fmt.Errorf("unable to write %s: its parent is a %s, not a directory: %w", p, entryOf(parent, o).Kind, fs.ErrNotExist)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("unable to write %s: its parent: %w", p, err)
+	}
+	_, ok, err := f.firstBelow(ctx, parent)
 	if err != nil {
 		return fmt.Errorf("unable to write %s: its parent: %w", p, err)
 	}
-	if e.Kind != tree.Dir {
-		return fmt.Errorf("unable to write %s: its parent is a %s, not a directory: %w", p, e.Kind, fs.ErrNotExist)
+	if !ok {
+		return fmt.Errorf("unable to write %s: its parent %s: %w", p, parent, fs.ErrNotExist)
 	}
 	return nil
 }

@@ -53,8 +53,15 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 	if suffix == "" {
 		suffix = f.suffix
 	}
-	skip := "" // a path whose subtree is left out
+	started := time.Now()
+	used := map[string]bool{} // scan cache records of what is listed
+	skip := ""                // a path whose subtree is left out
 	emit := func(p string, n *node) error {
+		for _, l := range []*listed{n.obj, n.marker} {
+			if l != nil {
+				used[filepath.Base(f.cachePath("scan", l))] = true
+			}
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -103,7 +110,30 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return ro.flush()
+	if err := ro.flush(); err != nil {
+		return err
+	}
+	f.pruneScanCache(used, started)
+	return nil
+}
+
+// pruneScanCache drops the records of objects a whole listing no longer
+// shows (deleted or rewritten), older than the scan: the cache keeps no
+// more records than the bucket has objects.
+func (f *FS) pruneScanCache(used map[string]bool, before time.Time) {
+	dir := filepath.Join(f.cache, "scan")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if used[e.Name()] {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func (f *FS) entryOfNode(ctx context.Context, p string, n *node) (tree.Entry, error) {
@@ -117,7 +147,6 @@ func (f *FS) entryOfNode(ctx context.Context, p string, n *node) (tree.Entry, er
 		if errors.Is(err, fs.ErrNotExist) && n.children {
 			return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, nil
 		}
-		e.Kind, e.Size, e.Hash = tree.Dir, 0, 0
 		return e, err
 	}
 	return tree.Entry{Path: p, Kind: tree.Dir, Mode: 0o755}, nil
@@ -144,13 +173,25 @@ func (f *FS) resolve(ctx context.Context, p string, l *listed) (tree.Entry, erro
 	if b, err := os.ReadFile(f.cachePath("scan", l)); err == nil {
 		var c cached
 		if json.Unmarshal(b, &c) == nil {
-			return tree.Entry{Path: p, Kind: c.Kind, Size: l.size, Mode: c.Mode, Mtime: c.Mtime, Hash: c.Hash,
-				Target: c.Target, Ino: inoOf(l.etag)}, nil
+			e := tree.Entry{Path: p, Kind: c.Kind, Size: l.size, Mode: c.Mode, Mtime: c.Mtime, Hash: c.Hash,
+				Target: c.Target, Ino: inoOf(l.etag)}
+			if c.Kind == tree.Dir {
+				e.Size, e.Ino = 0, 0
+			}
+			return e, nil
 		}
 	}
 	o, err := f.head(ctx, l.key)
 	if err != nil {
 		return tree.Entry{}, err
+	}
+	var e tree.Entry
+	if strings.HasSuffix(l.key, "/") {
+		if e, err = f.markerEntry(ctx, p, o); err != nil {
+			return tree.Entry{}, err
+		}
+	} else {
+		e = entryOf(p, o)
 	}
 	// Filed under the listing's record, which the next listing repeats
 	// (HEAD's Last-Modified has a coarser grain than a listing's), unless
@@ -159,7 +200,6 @@ func (f *FS) resolve(ctx context.Context, p string, l *listed) (tree.Entry, erro
 	if o.etag != l.etag || o.size != l.size {
 		fresh = &listed{key: l.key, etag: o.etag, size: o.size, lastMod: o.lastMod}
 	}
-	e := entryOf(p, o)
 	switch e.Kind {
 	case tree.Symlink:
 		t, err := f.readAll(ctx, l.key, o.etag, 4096)

@@ -416,6 +416,14 @@ func (w *writer) Commit() error {
 		w.discard()
 		return fmt.Errorf("unable to commit %s: %w", w.meta.Path, endpoint.ErrHashMismatch)
 	}
+	// The rest of the parts go up first, so that the destination is
+	// checked just before the conditional write.
+	if w.ps > 0 {
+		if err := w.pump(true); err != nil {
+			w.Abort()
+			return err
+		}
+	}
 	cur, etag, err := w.f.statOrAbsent(w.ctx, w.meta.Path)
 	if err != nil {
 		w.Abort()
@@ -439,10 +447,6 @@ func (w *writer) Commit() error {
 		_, err = w.f.c.PutObject(w.ctx, w.f.bucket, w.key, io.NewSectionReader(w.spool, 0, w.meta.Size), w.meta.Size,
 			putOpts(metaFor(tree.File, w.meta.Mode, w.meta.Mtime, w.meta.Hash), etag))
 	} else {
-		if err := w.pump(true); err != nil {
-			w.Abort()
-			return err
-		}
 		_, err = w.f.core.CompleteMultipartUpload(w.ctx, w.f.bucket, w.key, w.uploadID, w.parts, putOpts(nil, etag))
 	}
 	if err != nil {

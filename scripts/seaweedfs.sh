@@ -40,7 +40,7 @@ fi
 cp -R "$dir" "$work/src"
 chmod -R u+w "$work/src"
 echo "seaweedfs: building weed $version into $bin (a cold build takes over ten minutes)" >&2
-(cd "$work/src" && GOFLAGS=-mod=mod nice go build -trimpath -o "$bin.tmp" ./weed) >&2
+(cd "$work/src" && GOFLAGS=-mod=mod nice go build -o "$bin.tmp" ./weed) >&2
 mv "$bin.tmp" "$bin"
 echo "seaweedfs: built in $(( $(date +%s) - start ))s" >&2
 echo "$bin"

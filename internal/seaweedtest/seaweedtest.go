@@ -189,6 +189,9 @@ func launch(bin, dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("unable to create a directory for weed: %w", err)
+	}
 	run, err := os.MkdirTemp(dir, "weed-")
 	if err != nil {
 		return nil, fmt.Errorf("unable to create a directory for weed: %w", err)

@@ -145,10 +145,17 @@ func TestCapabilities(t *testing.T) {
 		if _, err := put("m", "two", fresh); err != nil {
 			t.Fatalf("If-Match on the current ETag: %v", err)
 		}
+		// On a missing key, If-Match fails as on AWS: 404 NoSuchKey (not
+		// 412), and nothing is created.
 		var absent minio.PutObjectOptions
 		absent.SetMatchETag(info.ETag)
 		_, err = put("absent", "x", absent)
-		wantPrecondition(t, "If-Match on a missing key", err)
+		if r := minio.ToErrorResponse(err); r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusPreconditionFailed {
+			t.Fatalf("If-Match on a missing key: %v, want 404 NoSuchKey or 412", err)
+		}
+		if _, err := cl.StatObject(ctx, bucket, "absent", minio.StatObjectOptions{}); minio.ToErrorResponse(err).Code != "NoSuchKey" {
+			t.Fatalf("a refused If-Match put created the key: %v", err)
+		}
 	})
 
 	t.Run("UserMetadata", func(t *testing.T) {
@@ -203,7 +210,7 @@ func TestCapabilities(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(lp.ObjectParts) != 2 || lp.ObjectParts[0].Size != part || lp.ObjectParts[1].ETag != parts[1].ETag {
+		if len(lp.ObjectParts) != 2 || lp.ObjectParts[0].Size != part || strings.Trim(lp.ObjectParts[1].ETag, `"`) != strings.Trim(parts[1].ETag, `"`) {
 			t.Fatalf("ListParts: %+v, want two parts of %d bytes", lp.ObjectParts, part)
 		}
 		p, err := core.PutObjectPart(ctx, bucket, "mp", id, 3, bytes.NewReader(body[2*part:]), int64(len(body)-2*part), minio.PutObjectPartOptions{})
@@ -312,14 +319,30 @@ func TestCapabilities(t *testing.T) {
 		_, err = cl.CopyObject(ctx, minio.CopyDestOptions{Bucket: bucket, Object: "c4"}, minio.CopySrcOptions{Bucket: bucket, Object: "c1", MatchETag: "0123456789abcdef0123456789abcdef"})
 		wantPrecondition(t, "CopyObject with a stale x-amz-copy-source-if-match", err)
 		// A copy that must not overwrite its destination (If-None-Match:
-		// * on the copy): Core.CopyObject sends the destination options'
-		// headers.
-		var create minio.PutObjectOptions
-		create.SetMatchETagExcept("*")
-		_, err = core.CopyObject(ctx, bucket, "c1", bucket, "c2", nil, minio.CopySrcOptions{}, create)
-		wantPrecondition(t, "CopyObject with If-None-Match: * onto an existing key", err)
-		if _, err := core.CopyObject(ctx, bucket, "c1", bucket, "c5", nil, minio.CopySrcOptions{}, create); err != nil {
-			t.Fatalf("CopyObject with If-None-Match: * onto a new key: %v", err)
+		// * on the copy). minio-go's CopyObject does not send the
+		// destination's conditions: a request signed with its signer
+		// package does.
+		copyHeaders := http.Header{"X-Amz-Copy-Source": {"/" + bucket + "/c1"}, "If-None-Match": {"*"}}
+		if code := signedRequest(t, c, http.MethodPut, bucket, "c2", copyHeaders); code != http.StatusPreconditionFailed {
+			t.Fatalf("CopyObject with If-None-Match: * onto an existing key answered %d, want 412", code)
+		}
+		if code := signedRequest(t, c, http.MethodPut, bucket, "c5", copyHeaders); code != http.StatusOK {
+			t.Fatalf("CopyObject with If-None-Match: * onto a new key answered %d, want 200", code)
+		}
+		if readObject(t, c, bucket, "c5") != "copy me" {
+			t.Fatal("the conditional copy did not copy")
+		}
+		st, err = cl.StatObject(ctx, bucket, "c2", minio.StatObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyHeaders = http.Header{"X-Amz-Copy-Source": {"/" + bucket + "/c3"}, "If-Match": {`"0123456789abcdef0123456789abcdef"`}}
+		if code := signedRequest(t, c, http.MethodPut, bucket, "c2", copyHeaders); code != http.StatusPreconditionFailed {
+			t.Fatalf("CopyObject with a stale If-Match on the destination answered %d, want 412", code)
+		}
+		copyHeaders.Set("If-Match", st.ETag)
+		if code := signedRequest(t, c, http.MethodPut, bucket, "c2", copyHeaders); code != http.StatusOK {
+			t.Fatalf("CopyObject with the destination's If-Match answered %d, want 200", code)
 		}
 	})
 
@@ -330,14 +353,14 @@ func TestCapabilities(t *testing.T) {
 		}
 		// minio-go's RemoveObject cannot send If-Match: a request signed
 		// with its signer package can.
-		code := signedDelete(t, c, bucket, "d", "0123456789abcdef0123456789abcdef")
+		code := signedRequest(t, c, http.MethodDelete, bucket, "d", http.Header{"If-Match": {`"0123456789abcdef0123456789abcdef"`}})
 		if code != http.StatusPreconditionFailed {
 			t.Fatalf("DELETE with a stale If-Match answered %d, want 412", code)
 		}
 		if readObject(t, c, bucket, "d") != "x" {
 			t.Fatal("the refused delete removed the object")
 		}
-		code = signedDelete(t, c, bucket, "d", info.ETag)
+		code = signedRequest(t, c, http.MethodDelete, bucket, "d", http.Header{"If-Match": {`"` + strings.Trim(info.ETag, `"`) + `"`}})
 		if code != http.StatusNoContent {
 			t.Fatalf("DELETE with the current If-Match answered %d, want 204", code)
 		}
@@ -459,16 +482,18 @@ func readObject(t *testing.T, c *Cluster, bucket, key string) string {
 	return string(b)
 }
 
-// signedDelete sends DELETE with If-Match, signed (SigV4) with the
-// cluster's keys, and returns the status code.
-func signedDelete(t *testing.T, c *Cluster, bucket, key, etag string) int {
+// signedRequest sends an empty-bodied request with headers, signed
+// (SigV4) with the cluster's keys, and returns the status code.
+func signedRequest(t *testing.T, c *Cluster, method, bucket, key string, headers http.Header) int {
 	t.Helper()
 	u := &url.URL{Scheme: "http", Host: c.Endpoint(), Path: "/" + bucket + "/" + key}
-	req, err := http.NewRequest(http.MethodDelete, u.String(), nil)
+	req, err := http.NewRequest(method, u.String(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("If-Match", `"`+strings.Trim(etag, `"`)+`"`)
+	for k, v := range headers {
+		req.Header[k] = v
+	}
 	req.Header.Set("X-Amz-Content-Sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 	req.Header.Set("X-Amz-Date", time.Now().UTC().Format("20060102T150405Z"))
 	req = signer.SignV4(*req, c.AccessKey(), c.SecretKey(), "", Region)
@@ -479,7 +504,7 @@ func signedDelete(t *testing.T, c *Cluster, bucket, key, etag string) int {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusPreconditionFailed {
-		t.Logf("DELETE %s: %s %s", key, resp.Status, b)
+		t.Logf("%s %s: %s %s", method, key, resp.Status, b)
 	}
 	return resp.StatusCode
 }
