@@ -334,6 +334,15 @@ type demoServer struct {
 // startDemoServer runs this same binary as `ferry serve` and waits until it
 // accepts connections.
 func startDemoServer(ctx context.Context, e *env, dir, root, authKeys string, port int) (*demoServer, error) {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	fmt.Fprintf(e.stdout, "$ ferry serve --listen %s --root %s --authorized-keys %s\n", addr, root, authKeys)
+	return startServeProcess(ctx, dir, addr, 10*time.Second, "--root", root, "--authorized-keys", authKeys)
+}
+
+// startServeProcess runs this same binary as `ferry serve --listen addr`
+// with args, its host key, state and log (serve.log) in dir, and waits at
+// most wait until it accepts connections.
+func startServeProcess(ctx context.Context, dir, addr string, wait time.Duration, args ...string) (*demoServer, error) {
 	bin, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -343,18 +352,17 @@ func startDemoServer(ctx context.Context, e *env, dir, root, authKeys string, po
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--root", root, "--authorized-keys", authKeys,
-		"--host-key", filepath.Join(dir, "host_ed25519"), "--state-dir", filepath.Join(dir, "serve-state"))
+	args = append([]string{"serve", "--listen", addr}, args...)
+	args = append(args, "--host-key", filepath.Join(dir, "host_ed25519"), "--state-dir", filepath.Join(dir, "serve-state"))
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	fmt.Fprintf(e.stdout, "$ ferry serve --listen %s --root %s --authorized-keys %s\n", addr, root, authKeys)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err
 	}
 	s := &demoServer{cmd: cmd, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait(); logf.Close() }()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
@@ -372,7 +380,7 @@ func startDemoServer(ctx context.Context, e *env, dir, root, authKeys string, po
 		}
 	}
 	s.stop()
-	return nil, fmt.Errorf("ferry serve did not start listening on %s within 10 s; see %s", addr, logPath)
+	return nil, fmt.Errorf("ferry serve did not start listening on %s within %v; see %s", addr, wait, logPath)
 }
 
 func (s *demoServer) stop() {

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -69,44 +67,7 @@ func startS3Cluster(t *testing.T, ctx context.Context, n int, trip *tripWire) *s
 // 127.0.0.1:port with its host key, state and log in dir, and waits (at
 // most 30 s) until it accepts connections.
 func startConfigServer(ctx context.Context, dir, server string, port int) (*demoServer, error) {
-	bin, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, "serve.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "serve", "--config", server, "--listen", addr,
-		"--host-key", filepath.Join(dir, "host_ed25519"), "--state-dir", filepath.Join(dir, "serve-state"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, err
-	}
-	s := &demoServer{cmd: cmd, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait(); logf.Close() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return s, nil
-		}
-		select {
-		case err := <-s.done:
-			b, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("ferry serve exited (%v):\n%s", err, b)
-		case <-ctx.Done():
-			s.stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	s.stop()
-	return nil, fmt.Errorf("ferry serve did not start listening on %s within 30 s; see %s", addr, logPath)
+	return startServeProcess(ctx, dir, fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second, "--config", server)
 }
 
 // agentJobs writes a two-way jobs file for one agent: job "j" from local
