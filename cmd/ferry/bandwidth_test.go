@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/internal/demokit"
 	"github.com/ferry-sync/ferry/service/api"
 )
 
@@ -37,11 +38,11 @@ func startServedJob(t testing.TB, ctx context.Context) *servedJob {
 		}
 	}
 	authKeys := filepath.Join(dir, "authorized_keys")
-	if err := writeDemoKeys(s.identity, authKeys); err != nil {
+	if err := demokit.WriteKeys(s.identity, authKeys, "ferry demo"); err != nil {
 		t.Fatal(err)
 	}
 	var err error
-	if s.port, err = freePort(); err != nil {
+	if s.port, err = demokit.FreePort(); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := startDemoServer(ctx, &env{stdout: io.Discard, stderr: io.Discard}, dir, root, authKeys, s.port)

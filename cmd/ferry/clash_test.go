@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/internal/demokit"
 	"github.com/ferry-sync/ferry/internal/foldfs"
 )
 
@@ -162,10 +163,10 @@ func TestClashingNamesThroughServeOntoFoldingFolderWriteNone(t *testing.T) {
 				t.Fatal(err)
 			}
 			key, authorized := filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "authorized_keys")
-			if err := writeDemoKeys(key, authorized); err != nil {
+			if err := demokit.WriteKeys(key, authorized, "ferry demo"); err != nil {
 				t.Fatal(err)
 			}
-			port, err := freePort()
+			port, err := demokit.FreePort()
 			if err != nil {
 				t.Fatal(err)
 			}

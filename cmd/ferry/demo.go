@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,8 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"golang.org/x/crypto/ssh"
-
+	"github.com/ferry-sync/ferry/internal/demokit"
 	"github.com/ferry-sync/ferry/service/render"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
@@ -72,12 +69,12 @@ func runDemo(ctx context.Context, e *env, dir string, bigMiB int) error {
 	demoStep(e, "keys: a fresh ed25519 client key, authorized on the server")
 	identity := filepath.Join(dir, "id_ed25519")
 	authKeys := filepath.Join(dir, "authorized_keys")
-	if err := writeDemoKeys(identity, authKeys); err != nil {
+	if err := demokit.WriteKeys(identity, authKeys, "ferry demo"); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "client key %s\nauthorized_keys %s\n", identity, authKeys)
 
-	port, err := freePort()
+	port, err := demokit.FreePort()
 	if err != nil {
 		return err
 	}
@@ -286,44 +283,6 @@ func showTrees(e *env, local, remote string) {
 		}
 		fmt.Fprintf(e.stdout, "%-34s %-10s %-10s\n", k, cell(l), cell(r))
 	}
-}
-
-func writeDemoKeys(identity, authKeys string) error {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "ferry demo")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(identity, pem.EncodeToMemory(block), 0o600); err != nil {
-		return err
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(sshPub), 0o600)
-}
-
-// freePort finds a port free for both TCP and UDP on 127.0.0.1.
-func freePort() (int, error) {
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port, nil
-	}
-	return 0, errors.New("unable to find a free port on 127.0.0.1")
 }
 
 type demoServer struct {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-sync/ferry/internal/demokit"
 )
 
 // TestSyncNamesFileInTheWayAndExits1: a user's own NAME.partial (ferry
@@ -35,10 +37,10 @@ func TestSyncNamesFileInTheWayAndExits1(t *testing.T) {
 			}
 		}
 		key, authorized := filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "authorized_keys")
-		if err := writeDemoKeys(key, authorized); err != nil {
+		if err := demokit.WriteKeys(key, authorized, "ferry demo"); err != nil {
 			t.Fatal(err)
 		}
-		port, err := freePort()
+		port, err := demokit.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}

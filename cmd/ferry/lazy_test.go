@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/internal/demokit"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/transport/server"
 )
@@ -56,10 +57,10 @@ func TestSyncToRemoteFailsAsADialUpFrontWould(t *testing.T) {
 	write(t, filepath.Join(local, "a.txt"), "from local")
 	key, other := filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "other_key")
 	authorized := filepath.Join(dir, "authorized_keys")
-	if err := writeDemoKeys(key, authorized); err != nil {
+	if err := demokit.WriteKeys(key, authorized, "ferry demo"); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeDemoKeys(other, filepath.Join(dir, "other_authorized_keys")); err != nil {
+	if err := demokit.WriteKeys(other, filepath.Join(dir, "other_authorized_keys"), "ferry demo"); err != nil {
 		t.Fatal(err)
 	}
 	addr := serveFolder(t, served, authorized)

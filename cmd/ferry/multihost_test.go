@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/agent"
+	"github.com/ferry-sync/ferry/internal/demokit"
 )
 
 // node is one `ferry serve` process of a cluster, reached through a proxy
@@ -42,7 +43,7 @@ func startCluster(t *testing.T, ctx context.Context, n int, trip *tripWire) (nod
 	}
 	identity = filepath.Join(dir, "id_ed25519")
 	authKeys := filepath.Join(dir, "authorized_keys")
-	if err := writeDemoKeys(identity, authKeys); err != nil {
+	if err := demokit.WriteKeys(identity, authKeys, "ferry demo"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
@@ -51,7 +52,7 @@ func startCluster(t *testing.T, ctx context.Context, n int, trip *tripWire) (nod
 			t.Fatal(err)
 		}
 		var err error
-		if nd.port, err = freePort(); err != nil {
+		if nd.port, err = demokit.FreePort(); err != nil {
 			t.Fatal(err)
 		}
 		nd.start(t, ctx, root, authKeys)
@@ -409,7 +410,7 @@ func TestEveryNodeDownNamesEachOne(t *testing.T) {
 	}
 	write(t, filepath.Join(local, "a.txt"), "a")
 	identity := filepath.Join(dir, "id_ed25519")
-	if err := writeDemoKeys(identity, filepath.Join(dir, "authorized_keys")); err != nil {
+	if err := demokit.WriteKeys(identity, filepath.Join(dir, "authorized_keys"), "ferry demo"); err != nil {
 		t.Fatal(err)
 	}
 	var ports []int

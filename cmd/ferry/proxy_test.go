@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/internal/demokit"
 	"github.com/ferry-sync/ferry/internal/proxytest"
 )
 
@@ -29,7 +30,7 @@ func newProxyServe(t *testing.T) *proxyServe {
 	line, _ := newKey(t, s.key)
 	ak := filepath.Join(dir, "ferry_keys")
 	write(t, ak, line+"\n")
-	udp, err := freePort()
+	udp, err := demokit.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/ferry-sync/ferry/internal/demokit"
 	"github.com/ferry-sync/ferry/internal/seaweedtest"
 )
 
@@ -35,7 +36,7 @@ func startS3Cluster(t *testing.T, ctx context.Context, n int, trip *tripWire) *s
 	write(t, creds, "[default]\naws_access_key_id = "+c.weed.AccessKey()+"\naws_secret_access_key = "+c.weed.SecretKey()+"\n")
 	c.identity = filepath.Join(dir, "id_ed25519")
 	authKeys := filepath.Join(dir, "authorized_keys")
-	if err := writeDemoKeys(c.identity, authKeys); err != nil {
+	if err := demokit.WriteKeys(c.identity, authKeys, "ferry demo"); err != nil {
 		t.Fatal(err)
 	}
 	server := filepath.Join(dir, "server.yaml")
@@ -47,7 +48,7 @@ func startS3Cluster(t *testing.T, ctx context.Context, n int, trip *tripWire) *s
 			t.Fatal(err)
 		}
 		var err error
-		if nd.port, err = freePort(); err != nil {
+		if nd.port, err = demokit.FreePort(); err != nil {
 			t.Fatal(err)
 		}
 		nd.srv, err = startConfigServer(ctx, nd.dir, server, nd.port)

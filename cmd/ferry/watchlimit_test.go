@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferry-sync/ferry/agent"
+	"github.com/ferry-sync/ferry/internal/demokit"
 	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/transport/server"
 )
@@ -56,7 +57,7 @@ func TestContinuousJobPollsServerAtWatchLimit(t *testing.T) {
 		}
 	}
 	key, authorized := filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "authorized_keys")
-	if err := writeDemoKeys(key, authorized); err != nil {
+	if err := demokit.WriteKeys(key, authorized, "ferry demo"); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{Root: served, AuthorizedKeys: authorized, HostKeyPath: filepath.Join(dir, "host_key"),

@@ -12,9 +12,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,9 +25,9 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"golang.org/x/crypto/ssh"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ferry-sync/ferry/internal/demokit"
 	"github.com/ferry-sync/ferry/internal/gentree"
 	"github.com/ferry-sync/ferry/internal/seaweedtest"
 )
@@ -141,7 +138,7 @@ func startCluster(ctx context.Context, o options, sw *seaweedtest.Cluster, dir s
 		return nil, err
 	}
 	authKeys := filepath.Join(dir, "authorized_keys")
-	if err := writeKeys(c.identity, authKeys); err != nil {
+	if err := demokit.WriteKeys(c.identity, authKeys, "ferry cluster demo"); err != nil {
 		return nil, err
 	}
 	server := filepath.Join(dir, "server.yaml")
@@ -167,7 +164,7 @@ func startNode(ctx context.Context, ferry, dir, server string) (*node, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := demokit.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -454,44 +451,6 @@ func cpuOf(pid int) time.Duration {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(u+s) * 10 * time.Millisecond
-}
-
-func writeKeys(identity, authKeys string) error {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "ferry cluster demo")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(identity, pem.EncodeToMemory(block), 0o600); err != nil {
-		return err
-	}
-	sp, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(sp), 0o600)
-}
-
-// freePort finds a port free for TCP and UDP on 127.0.0.1.
-func freePort() (int, error) {
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port, nil
-	}
-	return 0, errors.New("unable to find a free port on 127.0.0.1")
 }
 
 func indent(s string) string {
