@@ -55,7 +55,7 @@ func startS3Cluster(t *testing.T, ctx context.Context, n int, trip *tripWire) *s
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(nd.srv.stop)
+		t.Cleanup(nd.stop)
 		nd.proxy = startTripProxy(t, fmt.Sprintf("127.0.0.1:%d", nd.port), trip)
 		c.nodes = append(c.nodes, nd)
 	}
