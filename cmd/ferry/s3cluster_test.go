@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/ferry-sync/ferry/internal/seaweedtest"
 )
 
@@ -51,10 +53,10 @@ func startS3Cluster(t *testing.T, ctx context.Context, n int, trip *tripWire) *s
 			t.Fatal(err)
 		}
 		nd.srv, err = startConfigServer(ctx, nd.dir, server, nd.port)
-		nd.once = new(sync.Once)
 		if err != nil {
 			t.Fatal(err)
 		}
+		nd.once = new(sync.Once)
 		t.Cleanup(nd.stop)
 		nd.proxy = startTripProxy(t, fmt.Sprintf("127.0.0.1:%d", nd.port), trip)
 		c.nodes = append(c.nodes, nd)
@@ -138,6 +140,42 @@ func (a *clusterAgent) sync(t *testing.T, ctx context.Context) syncResult {
 	return syncResult{code, out, stderr}
 }
 
+// uploadedParts waits, at most 20 s, until the unfinished multipart
+// uploads under prefix hold at least want bytes of parts, and returns
+// what they hold.
+func uploadedParts(t *testing.T, ctx context.Context, cl *s3Cluster, prefix string, want int64) int64 {
+	t.Helper()
+	core := &minio.Core{Client: cl.weed.Client()}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var held int64
+		ups, err := core.ListMultipartUploads(ctx, cl.bucket, prefix, "", "", "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range ups.Uploads {
+			parts, err := core.ListObjectParts(ctx, cl.bucket, u.Key, u.UploadID, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range parts.ObjectParts {
+				held += p.Size
+			}
+		}
+		if held >= want || time.Now().After(deadline) {
+			if held < want {
+				t.Fatalf("the node stored %d bytes of parts before the kill, want at least %d", held, want)
+			}
+			return held
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // files2tree is every agent's files at their place in alice's root.
 func files2tree(agents []*clusterAgent, files map[string]map[string]string) map[string]string {
 	out := map[string]string{}
@@ -209,11 +247,11 @@ func TestS3ClusterKillsANodeMidTransfer(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	const limit = 8 << 20
+	const limit, size = 20 << 20, 40 << 20
 	wire := newTripWire(limit)
 	cl := startS3Cluster(t, ctx, 3, wire)
 	dir := t.TempDir()
-	big := strings.Repeat("ferry cluster big file\n", 20<<20/23) // about 20 MiB
+	big := strings.Repeat("ferry cluster big file\n", size/23+1)[:size]
 	agents := []*clusterAgent{
 		{name: "a", folder: ""},
 		{name: "b", folder: "docs"},
@@ -258,8 +296,16 @@ func TestS3ClusterKillsANodeMidTransfer(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no node received 8 MiB")
 	}
+	// The parts of big.bin the node stored before it died: an upload
+	// stores each 8 MiB part as the data arrives, so wait (bounded) for
+	// the first two of the 20 MiB it was sent.
+	held := uploadedParts(t, ctx, cl, "alice/media/", 16<<20)
 	dead.kill(t)
 	killed := time.Now()
+	upBefore := map[*node]int64{}
+	for _, nd := range cl.nodes {
+		upBefore[nd] = nd.proxy.up.Load()
+	}
 	wg.Wait()
 	for i, a := range agents {
 		r := <-results[i]
@@ -272,7 +318,19 @@ func TestS3ClusterKillsANodeMidTransfer(t *testing.T) {
 			t.Errorf("agent a's log does not say its transfer went on on another server:\n%s", r.stderr)
 		}
 	}
-	t.Logf("node %s killed after %d bytes; every agent's first sync done %v after", dead.proxy.addr, limit, time.Since(killed).Round(time.Millisecond))
+	// Only what the store did not hold went again: the rest of big.bin
+	// plus the small files, handshakes and framing (under 2 MiB).
+	var resent int64
+	for _, nd := range cl.nodes {
+		if nd != dead {
+			resent += nd.proxy.up.Load() - upBefore[nd]
+		}
+	}
+	if max := int64(size) - held + 2<<20; resent > max {
+		t.Errorf("%d bytes sent to the other nodes after the kill; the store held %d of big.bin's %d, so at most %d were due", resent, held, size, max)
+	}
+	t.Logf("failover timeline: node %s killed after %d bytes reached it (%d bytes of parts stored); every agent's first sync done %v after; %d bytes sent after the kill (big.bin's rest: %d)",
+		dead.proxy.addr, limit, held, time.Since(killed).Round(time.Millisecond), resent, int64(size)-held)
 
 	// Two more rounds bring every agent's edits to every other one.
 	for round := range 2 {

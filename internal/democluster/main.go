@@ -49,6 +49,7 @@ type options struct {
 	bench     bool
 	workloads []string
 	keep      bool
+	scale     float64
 }
 
 func run() error {
@@ -60,6 +61,7 @@ func run() error {
 	flag.BoolVar(&o.bench, "bench", false, "measure: each agent uploads each workload; print goodput and CPU per GB per node")
 	flag.StringVar(&workloads, "workloads", "small,tree", "with -bench: the workloads (../shared/BENCH.md)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory")
+	flag.Float64Var(&o.scale, "scale", 1, "with -bench: scale the workloads' file counts and big-file size (0.25: a quarter)")
 	flag.Parse()
 	if nodes == "" {
 		nodes = "3"
@@ -230,6 +232,9 @@ func (c *cluster) remote(folder string) string {
 
 // sync runs one agent's `ferry sync` of local with folder, two-way.
 func (c *cluster) sync(ctx context.Context, ferry, dir, local, folder string) (time.Duration, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
 	jobs := filepath.Join(dir, "jobs.yaml")
 	yaml := fmt.Sprintf("state_dir: %s\njobs:\n  - name: j\n    local: %s\n    remote: %s\n    identity: %s\n    direction: two-way\n",
 		filepath.Join(dir, "state"), local, c.remote(folder), c.identity)
@@ -317,6 +322,11 @@ func bench(ctx context.Context, o options, sw *seaweedtest.Cluster, work string)
 		spec, err := gentree.Workload(wl)
 		if err != nil {
 			return err
+		}
+		if o.scale > 0 && o.scale != 1 {
+			spec.Files = max(1, int(float64(spec.Files)*o.scale))
+			spec.Dirs = max(1, int(float64(spec.Dirs)*o.scale))
+			spec.BigSize = int64(float64(spec.BigSize) * o.scale)
 		}
 		// Each agent its own tree (different seeds), generated once.
 		var trees []string

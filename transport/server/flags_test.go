@@ -1,9 +1,13 @@
 package server
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/ferry-sync/ferry/config"
 )
 
 func TestFlagsSingleRoot(t *testing.T) {
@@ -79,5 +83,31 @@ func TestFlagsOverrideTheFileOnlyWhereGiven(t *testing.T) {
 	cfg, _, err = Flags{ConfigFile: file, UDPPort: UDPSameAsListen, Listen: "127.0.0.1:6000", StateDir: dir + "/flag-state"}.Config()
 	if err != nil || cfg.UDPPort != 7000 || cfg.HostKeyPath != "/etc/file-hk" {
 		t.Fatalf("the file's own udp_port and host_key: %+v %v", cfg, err)
+	}
+}
+
+// TestFlagsS3RootCredentials: an s3:// root's settings reach the user's
+// S3Root, with the keys from the environment; without keys the error
+// names server.yaml and the field to fix.
+func TestFlagsS3RootCredentials(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "server.yaml")
+	yaml := "state_dir: " + dir + "\ns3: {endpoint: '127.0.0.1:8333', secure: false}\nusers:\n  - name: alice\n    root: s3://bucket/users/alice\n    authorized_keys: " + dir + "/alice.keys\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "secret"}
+	cfg, _, err := Flags{ConfigFile: file, UDPPort: UDPSameAsListen, Getenv: func(k string) string { return env[k] }}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := S3Root{Endpoint: "127.0.0.1:8333", Secure: false, Region: "us-east-1", PathStyle: true, Bucket: "bucket", Prefix: "users/alice", AccessKey: "AKIA", SecretKey: "secret"}
+	if got := cfg.Users[0].S3; got == nil || *got != want {
+		t.Fatalf("S3 root %+v, want %+v", got, want)
+	}
+	_, _, err = Flags{ConfigFile: file, UDPPort: UDPSameAsListen, Getenv: func(string) string { return "" }}.Config()
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.File != file || ce.Field != "users[0].s3.credentials_file" || !strings.Contains(ce.Msg, "AWS_ACCESS_KEY_ID") {
+		t.Fatalf("without keys: %v, want a config error on users[0].s3.credentials_file", err)
 	}
 }
