@@ -52,7 +52,6 @@ func startS3Cluster(t *testing.T, ctx context.Context, n int, trip *tripWire) *s
 			t.Fatal(err)
 		}
 		nd.srv, err = startConfigServer(ctx, nd.dir, server, nd.port)
-		nd.once = new(sync.Once)
 		if err != nil {
 			t.Fatal(err)
 		}
