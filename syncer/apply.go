@@ -233,8 +233,9 @@ func (a *applier) run(ctx context.Context) (err error) {
 	var bound, boundLeft [2][]Op
 	for s := range 2 {
 		var edits []Op
+		isBound := pathBound(a.eps[s])
 		for _, op := range slices.Concat(a.ops(s), mirrors[s]) {
-			if op.Kind == OpRename && op.Entry.Kind == tree.File && pathBound(a.eps[s]) {
+			if op.Kind == OpRename && op.Entry.Kind == tree.File && isBound {
 				transfers[s] = append(transfers[s], Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry, Expect: tree.Entry{Path: op.Path}})
 				bound[s] = append(bound[s], Op{Kind: OpRemove, Path: op.Expect.Path, Expect: op.Expect})
 				boundLeft[s] = append(boundLeft[s], op)
