@@ -229,7 +229,8 @@ func (a *applier) run(ctx context.Context) (err error) {
 	// A path-bound side (endpoint.PathBound) renames nothing: the file
 	// goes anew under its new path, built on that side from the chunks of
 	// the old one where it can, which is removed after the transfers
-	// (bound), with the directories the renames leave.
+	// (bound), with the directories the renames leave. bound[s][i] is the
+	// removal of the old path of the rename boundLeft[s][i].
 	var bound, boundLeft [2][]Op
 	for s := range 2 {
 		var edits []Op
@@ -364,10 +365,25 @@ func (a *applier) run(ctx context.Context) (err error) {
 		return err
 	}
 	for s := range 2 {
-		if len(bound[s]) > 0 {
-			if err := a.remove(ctx, s, slices.Concat(bound[s], later[s])); err != nil {
-				return err
+		if len(bound[s]) == 0 {
+			continue
+		}
+		// A rename's old path goes only once its new path landed: removed
+		// after a failed transfer, the side would hold neither until the
+		// next pass. Kept, it stays recorded, and the next pass renames
+		// again. Every transfer that did not happen blocked its path.
+		removes := slices.Clone(later[s])
+		for i, op := range bound[s] {
+			if a.isBlocked(s, boundLeft[s][i].Path) {
+				if err := a.done(ctx, s, op, errBlocked); err != nil {
+					return err
+				}
+				continue
 			}
+			removes = append(removes, op)
+		}
+		if err := a.remove(ctx, s, removes); err != nil {
+			return err
 		}
 	}
 	return ctx.Err()

@@ -389,3 +389,67 @@ func TestPathBoundSideRenamesNothing(t *testing.T) {
 		t.Errorf("the next pass still has work: %s", summary(rec))
 	}
 }
+
+// failingUpload is a path-bound side on which creating one path fails, as
+// an upload that breaks off would.
+type failingUpload struct {
+	pathBound
+	fail string
+}
+
+var errUploadFailed = errors.New("upload failed")
+
+func (f *failingUpload) CreateFile(ctx context.Context, meta, expect tree.Entry) (endpoint.FileWriter, error) {
+	if meta.Path == f.fail {
+		return nil, fmt.Errorf("unable to create %q: %w", meta.Path, errUploadFailed)
+	}
+	return f.pathBound.CreateFile(ctx, meta, expect)
+}
+
+// TestPathBoundRenameKeepsOldPathWhenUploadFails: a rename on a path-bound
+// side is a transfer of the new path and a removal of the old one. When the
+// transfer fails, the old path stays (the side never holds neither), the
+// ancestor still holds the old path and not the new one, and the next pass
+// finishes the rename without bringing the old path back.
+func TestPathBoundRenameKeepsOldPathWhenUploadFails(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.TwoWay
+	e.write("local", "dir/a.txt", "content of a")
+	e.mustPass()
+	if err := os.Rename(filepath.Join(e.root("local"), "dir"), filepath.Join(e.root("local"), "moved")); err != nil {
+		t.Fatal(err)
+	}
+	fu := &failingUpload{fail: "moved/a.txt"}
+	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
+		fu.Endpoint = r
+		return l, fu
+	}
+	if _, err := e.pass(context.Background(), false); err == nil {
+		t.Fatal("the pass succeeded though an upload failed")
+	}
+	if got, ok := e.read("remote", "dir/a.txt"); !ok || got != "content of a" {
+		t.Fatalf("remote dir/a.txt = %q, %v after a failed upload of its new path: want it kept", got, ok)
+	}
+	anc, err := e.db.Ancestor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]bool{}
+	for _, a := range anc {
+		held[a.Path] = true
+	}
+	if !held["dir/a.txt"] || held["moved/a.txt"] {
+		t.Fatalf("ancestor holds dir/a.txt %v, moved/a.txt %v: want the rename not recorded", held["dir/a.txt"], held["moved/a.txt"])
+	}
+
+	fu.fail = ""
+	e.mustPass()
+	for side, want := range map[string][]string{
+		"local":  {"moved/", `moved/a.txt 0644 "content of a"`},
+		"remote": {"moved/", `moved/a.txt 0644 "content of a"`},
+	} {
+		if got := dump(t, e.root(side)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s after the next pass: %q, want %q", side, got, want)
+		}
+	}
+}
