@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -360,6 +361,55 @@ func TestEncryptedRenameThroughServe(t *testing.T) {
 		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), pass, "    identity: "+s.identity+"\n    transport: udp\n")
 	syncOnce(t, ctx, cfgB)
 	sameSyncedTree(t, s.local, localB)
+}
+
+// TestEncryptedRenameThatFailsKeepsTheOldFile: a rename on an encrypted
+// job is an upload of the new name and a removal of the old one. A new
+// name too long to encrypt (over crypt.MaxNameLen bytes, though the local
+// folder takes it) fails to upload; the server keeps the file under its
+// old name, pass after pass, so another agent still gets it, and once the
+// name fits the rename goes through.
+func TestEncryptedRenameThatFailsKeepsTheOldFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, cfg := servedEncrypted(t, ctx, "")
+	const pass = "correct horse"
+	write(t, filepath.Join(s.local, "a.txt"), "the only copy")
+	syncOnce(t, ctx, cfg)
+	old := cipherName(t, s.served, pass, "a.txt")
+	long := strings.Repeat("n", crypt.MaxNameLen+10) + ".txt"
+	mv(t, filepath.Join(s.local, "a.txt"), filepath.Join(s.local, long))
+	for i := range 2 {
+		if code, out := syncExpect(t, ctx, cfg); code == exitOK {
+			t.Fatalf("pass %d: a rename to a name too long to encrypt exited 0:\n%s", i, out)
+		}
+		if _, err := os.Stat(old); err != nil {
+			t.Fatalf("pass %d: the server lost the old name of a file whose new name failed to upload: %v", i, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.local, "a.txt")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the old name came back to the local folder: %v", err)
+	}
+	localB := filepath.Join(s.dir, "local-b")
+	if err := os.MkdirAll(localB, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
+		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), filepath.Join(s.dir, "docs.pass"),
+		"    identity: "+s.identity+"\n    transport: udp\n")
+	syncOnce(t, ctx, cfgB)
+	if got := read(t, filepath.Join(localB, "a.txt")); got != "the only copy" {
+		t.Fatalf("another agent got a.txt = %q", got)
+	}
+
+	mv(t, filepath.Join(s.local, long), filepath.Join(s.local, "b.txt"))
+	syncOnce(t, ctx, cfg)
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the old name is still on the server after the rename went through: %v", err)
+	}
+	if _, err := os.Stat(cipherName(t, s.served, pass, "b.txt")); err != nil {
+		t.Errorf("the new name is not on the server: %v", err)
+	}
 }
 
 // cipherName is the name on the remote of a plaintext path, for a
