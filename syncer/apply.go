@@ -232,11 +232,11 @@ func (a *applier) run(ctx context.Context) (err error) {
 	// (bound), with the directories the renames leave. bound[s][i] is the
 	// removal of the old path of the rename boundLeft[s][i].
 	var bound, boundLeft [2][]Op
+	isBound := [2]bool{a.plan.Mode.LocalPathBound, a.plan.Mode.RemotePathBound}
 	for s := range 2 {
 		var edits []Op
-		isBound := pathBound(a.eps[s])
 		for _, op := range slices.Concat(a.ops(s), mirrors[s]) {
-			if op.Kind == OpRename && op.Entry.Kind == tree.File && isBound {
+			if op.Kind == OpRename && op.Entry.Kind == tree.File && isBound[s] {
 				transfers[s] = append(transfers[s], Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry, Expect: tree.Entry{Path: op.Path}})
 				bound[s] = append(bound[s], Op{Kind: OpRemove, Path: op.Expect.Path, Expect: op.Expect})
 				boundLeft[s] = append(boundLeft[s], op)

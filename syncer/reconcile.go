@@ -145,6 +145,9 @@ type Plan struct {
 	// existing file and renames that also edit. A conflict's loser is
 	// renamed aside first, so it is not overwritten.
 	LocalOverwrites, RemoteOverwrites int
+	// Mode is the mode the plan was made for. The applier reads from it
+	// which sides are path-bound.
+	Mode Mode
 }
 
 // ProblemEntry is an entry a scan could not read (Problem says why) and
@@ -234,6 +237,7 @@ func Reconcile(ancestor, local, remote []tree.Entry, mode Mode) Plan {
 			// creation it replaces would have used, so a withheld name never
 			// becomes a rename target.
 			detectMoves(&p, local, remote, mode)
+			p.Mode = mode
 			return p
 		}
 	}
