@@ -14,13 +14,16 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/hkdf"
 	"golang.org/x/crypto/scrypt"
+
+	"github.com/ferry-sync/ferry/tree"
 )
 
 // HeaderName is the name of the key header file in the root of an encrypted
-// folder. It contains a '.' and a '-', which no encrypted name does (base32
-// with the hex alphabet), so it never collides with one; tree.IsTemp does
-// not match it, so a caller listing an encrypted root must skip it itself.
-const HeaderName = ".ferry-crypt"
+// folder, reserved beside ferry's other names in package tree. It contains
+// a '.' and a '-', which no encrypted name does (base32 with the hex
+// alphabet), so it never collides with one; tree.IsTemp does not match it,
+// so a caller listing an encrypted root must skip it itself.
+const HeaderName = tree.KeyHeaderName
 
 // headerFormat names the file format in the header's "format" field.
 const headerFormat = "ferry-crypt"

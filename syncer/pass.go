@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferry-sync/ferry/config"
-	"github.com/ferry-sync/ferry/crypt"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/halt"
 	"github.com/ferry-sync/ferry/snapshot"
@@ -381,7 +380,7 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 			err := ep.Scan(gctx, scan, func(e tree.Entry) error {
 				// An encrypted remote's header in a job that does not
 				// encrypt: syncing it would mix plaintext in.
-				if name == SideRemote && !job.Encryption.Enabled && e.Path == crypt.HeaderName {
+				if name == SideRemote && !job.Encryption.Enabled && e.Path == tree.KeyHeaderName {
 					return &halt.Error{Kind: halt.Encrypted}
 				}
 				return feed.add(gctx, e)
