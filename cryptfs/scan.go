@@ -89,7 +89,9 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 			return nil
 		}
 		pe.Path = p
-		if match.Match(p, ce.Kind == tree.Dir) {
+		// Skipped as the inner scan skips its own: under encrypted names
+		// only the plaintext name tells an in-flight file.
+		if match.Match(p, ce.Kind == tree.Dir) || tree.IsTemp(tree.Base(p), opts.PartialSuffix) {
 			if ce.Kind == tree.Dir {
 				excluded[ce.Path] = true
 			}
@@ -142,6 +144,9 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 	f.seen = seen
 	f.mu.Unlock()
 	for _, s := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := visit(s.plain); err != nil {
 			return err
 		}
