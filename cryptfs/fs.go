@@ -481,6 +481,19 @@ func (f *FS) Rename(ctx context.Context, from, to string, expect tree.Entry) err
 	}
 	meta := expect
 	meta.Path = to
+	if meta.Hash == 0 {
+		// An expect from Stat carries no hash; the copy is checked
+		// against the one in the file's header.
+		k, err := f.unlock(ctx)
+		if err != nil {
+			return err
+		}
+		pe, _, err := f.stat(ctx, k, from)
+		if err != nil {
+			return err
+		}
+		meta.Hash = pe.Hash
+	}
 	if err := f.CopyFile(ctx, from, expect, meta, tree.Entry{Path: to}); err != nil {
 		return err
 	}
@@ -490,6 +503,13 @@ func (f *FS) Rename(ctx context.Context, from, to string, expect tree.Entry) err
 // CopyFile copies through this machine: the copy is decrypted, verified
 // and encrypted again under its path.
 func (f *FS) CopyFile(ctx context.Context, from string, fromExpect, meta, expect tree.Entry) error {
+	k, err := f.unlock(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := f.cipherExpect(ctx, k, from, fromExpect); err != nil {
+		return err
+	}
 	r, err := f.OpenFile(ctx, from)
 	if err != nil {
 		return err
