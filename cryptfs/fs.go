@@ -580,12 +580,33 @@ func (f *FS) CreateFile(ctx context.Context, meta tree.Entry, expect tree.Entry)
 	if _, err := f.encPath(k, meta.Path); err != nil {
 		return nil, err
 	}
+	if err := f.fits(ctx, meta); err != nil {
+		return nil, err
+	}
 	tmp, err := os.CreateTemp(f.opts.TempDir, "ferry-encrypt-*")
 	if err != nil {
 		return nil, fmt.Errorf("unable to write %s: %w", meta.Path, err)
 	}
 	os.Remove(tmp.Name())
 	return &spoolWriter{f: f, ctx: ctx, k: k, meta: meta, expect: expect, tmp: tmp}, nil
+}
+
+// fits gives ErrNoSpace for a file that cannot be encrypted (over
+// chunk.MaxTotal) or would not fit in the remote's free space, before it
+// is spooled here: the inner endpoint would find out only at Commit.
+func (f *FS) fits(ctx context.Context, meta tree.Entry) error {
+	if meta.Size > chunk.MaxTotal {
+		return fmt.Errorf("unable to write %s: %d bytes is more than a file can be encrypted with (%d): %w", meta.Path, meta.Size, int64(chunk.MaxTotal), endpoint.ErrNoSpace)
+	}
+	sp, err := f.inner.FreeSpace(ctx)
+	if err != nil || sp.Total == 0 {
+		// Unknown: the inner endpoint checks at Commit.
+		return nil
+	}
+	if uint64(meta.Size) > sp.Free {
+		return fmt.Errorf("unable to write %s: it needs %d bytes but only %d are free on the encrypted remote; free some space and it will be retried: %w", meta.Path, meta.Size, sp.Free, endpoint.ErrNoSpace)
+	}
+	return nil
 }
 
 // spoolWriter is a plaintext file being received for the remote.

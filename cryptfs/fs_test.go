@@ -348,3 +348,37 @@ func TestChangedSourceIsErrChanged(t *testing.T) {
 		t.Fatalf("sealing a changed file: %v", err)
 	}
 }
+
+// smallDisk is a local folder that reports little free space.
+type smallDisk struct {
+	*localfs.FS
+	free uint64
+}
+
+func (d smallDisk) FreeSpace(context.Context) (endpoint.Space, error) {
+	return endpoint.Space{Free: d.free, Total: 1 << 30}, nil
+}
+
+// TestCreateFileThatDoesNotFitIsErrNoSpace: a file bigger than the
+// remote's free space is refused with ErrNoSpace by CreateFile, before
+// its plaintext is spooled on this machine, not at Commit.
+func TestCreateFileThatDoesNotFitIsErrNoSpace(t *testing.T) {
+	ctx := context.Background()
+	l, err := localfs.New(t.TempDir(), localfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := New(smallDisk{l, 10}, Options{Passphrase: []byte("pw"), NewHeader: cheapHeader, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	big := tree.Entry{Path: "big", Kind: tree.File, Size: 11, Mode: 0o644, Hash: xxhash.Sum64String("eleven byte")}
+	if w, err := f.CreateFile(ctx, big, tree.Entry{Path: "big"}); !errors.Is(err, endpoint.ErrNoSpace) {
+		if err == nil {
+			w.Abort()
+		}
+		t.Fatalf("CreateFile of 11 bytes with 10 free: %v, want ErrNoSpace", err)
+	}
+	put(t, f, "small", "ten bytes!")
+}
