@@ -60,6 +60,36 @@ func (p passphraseFlags) plainNames() (bool, error) {
 	return false, usageError{fmt.Sprintf("--names %q is not encrypted or plain", *p.names)}
 }
 
+// cryptArgs are what `ferry encrypt` and `ferry decrypt` both start from.
+type cryptArgs struct {
+	src, dst string
+	pass     []byte
+	plain    bool
+	// info describes src.
+	info os.FileInfo
+}
+
+// args reads the SRC and DST arguments (usage says what they are when
+// they are not two), the passphrase and --names, and stats SRC, for the
+// command that does verb.
+func (p passphraseFlags) args(args []string, verb, usage string) (cryptArgs, error) {
+	if len(args) != 2 {
+		return cryptArgs{}, usageError{usage}
+	}
+	a := cryptArgs{src: args[0], dst: args[1]}
+	var err error
+	if a.pass, err = p.read(); err != nil {
+		return cryptArgs{}, err
+	}
+	if a.plain, err = p.plainNames(); err != nil {
+		return cryptArgs{}, err
+	}
+	if a.info, err = os.Stat(a.src); err != nil {
+		return cryptArgs{}, fmt.Errorf("unable to %s: %w", verb, err)
+	}
+	return a, nil
+}
+
 // problems prints each file that failed or was skipped on stderr.
 func problems(e *env, cmd string) func(string, error) {
 	return func(path string, err error) {
@@ -76,32 +106,21 @@ func newEncryptCommand() *command {
 		usage:   "--passphrase-file FILE | --passphrase-env VAR [--names encrypted|plain] SRC DST",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) != 2 {
-				return usageError{"give a SRC file or folder and a DST encrypted folder"}
-			}
-			src, dst := args[0], args[1]
-			pass, err := pf.read()
+			a, err := pf.args(args, "encrypt", "give a SRC file or folder and a DST encrypted folder")
 			if err != nil {
 				return err
 			}
-			plain, err := pf.plainNames()
-			if err != nil {
-				return err
-			}
-			fi, err := os.Stat(src)
-			if err != nil {
-				return fmt.Errorf("unable to encrypt: %w", err)
-			}
+			src, dst, fi := a.src, a.dst, a.info
 			if dfi, err := os.Stat(dst); err == nil && !dfi.IsDir() {
 				return usageError{fmt.Sprintf("%q is not a folder: DST is the root of an encrypted folder", dst)}
 			}
 			// Unlock (or create the header) first: a wrong passphrase
 			// writes nothing.
-			k, err := offline.Unlock(dst, pass, true)
+			k, err := offline.Unlock(dst, a.pass, true)
 			if err != nil {
 				return err
 			}
-			o := offline.Options{Keys: k, PlainNames: plain, Problem: problems(e, "encrypt")}
+			o := offline.Options{Keys: k, PlainNames: a.plain, Problem: problems(e, "encrypt")}
 			if !fi.IsDir() {
 				_, err := offline.EncryptFile(src, dst, o)
 				return err
@@ -121,22 +140,11 @@ func newDecryptCommand() *command {
 		usage:   "--passphrase-file FILE | --passphrase-env VAR [--header FILE] [--names encrypted|plain] SRC DST",
 		flags:   fs,
 		run: func(ctx context.Context, e *env, args []string) error {
-			if len(args) != 2 {
-				return usageError{"give a SRC encrypted file or folder and a DST"}
-			}
-			src, dst := args[0], args[1]
-			pass, err := pf.read()
+			a, err := pf.args(args, "decrypt", "give a SRC encrypted file or folder and a DST")
 			if err != nil {
 				return err
 			}
-			plain, err := pf.plainNames()
-			if err != nil {
-				return err
-			}
-			fi, err := os.Stat(src)
-			if err != nil {
-				return fmt.Errorf("unable to decrypt: %w", err)
-			}
+			src, dst, fi := a.src, a.dst, a.info
 			// root is the encrypted folder's root: paths below it are the
 			// names (and the content's binding) to decrypt.
 			root := src
@@ -156,11 +164,11 @@ func newDecryptCommand() *command {
 			if hfile == "" {
 				hfile = filepath.Join(root, crypt.HeaderName)
 			}
-			k, err := offline.UnlockFile(hfile, pass)
+			k, err := offline.UnlockFile(hfile, a.pass)
 			if err != nil {
 				return err
 			}
-			o := offline.Options{Keys: k, PlainNames: plain, Problem: problems(e, "decrypt")}
+			o := offline.Options{Keys: k, PlainNames: a.plain, Problem: problems(e, "decrypt")}
 			if !fi.IsDir() {
 				_, err := offline.DecryptFile(src, root, dst, o)
 				return err

@@ -205,11 +205,7 @@ func walkTree(ctx context.Context, src string, o Options, mapName func(string) (
 // EncryptTree encrypts every file and folder under src into dst, the root
 // of an encrypted folder (see Unlock). Existing files are replaced.
 func EncryptTree(ctx context.Context, src, dst string, o Options) error {
-	if err := checkApart(src, dst); err != nil {
-		return err
-	}
-	var dirs []step
-	failed, err := walkTree(ctx, src, o, func(rel string) (string, error) {
+	return convertTree(ctx, src, dst, o, true, func(rel string) (string, error) {
 		if o.PlainNames {
 			if rel == crypt.HeaderName {
 				return "", fmt.Errorf("a file named %s at the root cannot be stored with plain names", crypt.HeaderName)
@@ -217,48 +213,52 @@ func EncryptTree(ctx context.Context, src, dst string, o Options) error {
 			return rel, nil
 		}
 		return o.Keys.EncryptPath(rel)
-	}, func(s step) error {
-		out := filepath.Join(dst, filepath.FromSlash(s.out))
-		if s.info.IsDir() {
-			dirs = append(dirs, s)
-			return os.MkdirAll(out, 0o700)
-		}
-		in := filepath.Join(src, filepath.FromSlash(s.rel))
-		if s.info.Mode()&fs.ModeSymlink != 0 {
-			return copyLink(in, out, func(t string) (string, error) { return o.Keys.EncryptLinkTarget(s.rel, t) })
-		}
-		return encryptFile(o.Keys, in, out, s.rel, s.info)
 	})
-	return finish(dst, dirs, failed, err)
 }
 
 // DecryptTree decrypts every file and folder under src, the root of an
 // encrypted folder, into dst. A file that fails verification is reported
 // and leaves nothing at dst. Existing files are replaced.
 func DecryptTree(ctx context.Context, src, dst string, o Options) error {
+	return convertTree(ctx, src, dst, o, false, func(rel string) (string, error) {
+		if o.PlainNames {
+			return rel, nil
+		}
+		return o.Keys.DecryptPath(rel)
+	})
+}
+
+// convertTree encrypts (or decrypts) every file, link and folder under
+// src into dst, naming each by mapName. Contents and link targets are
+// bound to the plaintext path: the source's when encrypting, the
+// destination's when decrypting.
+func convertTree(ctx context.Context, src, dst string, o Options, encrypt bool, mapName func(string) (string, error)) error {
 	if err := checkApart(src, dst); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dst, 0o700); err != nil {
 		return err
 	}
+	target, content := o.Keys.DecryptLinkTarget, decryptFile
+	if encrypt {
+		target, content = o.Keys.EncryptLinkTarget, encryptFile
+	}
 	var dirs []step
-	failed, err := walkTree(ctx, src, o, func(rel string) (string, error) {
-		if o.PlainNames {
-			return rel, nil
-		}
-		return o.Keys.DecryptPath(rel)
-	}, func(s step) error {
+	failed, err := walkTree(ctx, src, o, mapName, func(s step) error {
 		out := filepath.Join(dst, filepath.FromSlash(s.out))
 		if s.info.IsDir() {
 			dirs = append(dirs, s)
 			return os.MkdirAll(out, 0o700)
 		}
 		in := filepath.Join(src, filepath.FromSlash(s.rel))
-		if s.info.Mode()&fs.ModeSymlink != 0 {
-			return copyLink(in, out, func(t string) (string, error) { return o.Keys.DecryptLinkTarget(s.out, t) })
+		plain := s.out
+		if encrypt {
+			plain = s.rel
 		}
-		return decryptFile(o.Keys, in, out, s.out, s.info)
+		if s.info.Mode()&fs.ModeSymlink != 0 {
+			return copyLink(in, out, func(t string) (string, error) { return target(plain, t) })
+		}
+		return content(o.Keys, in, out, plain, s.info)
 	})
 	return finish(dst, dirs, failed, err)
 }
