@@ -200,11 +200,7 @@ func TestEncryptedJobThroughServe(t *testing.T) {
 	noMarker(t, s.served)
 
 	// A second agent gets the same tree.
-	localB := filepath.Join(s.dir, "local-b")
-	if err := os.MkdirAll(localB, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB, remote, pass, idLine)
+	localB, cfgB := encryptedAgent(t, s, "b")
 	if code, out := syncExpect(t, ctx, cfgB); code != exitOK {
 		t.Fatalf("second agent: exit %d\n%s", code, out)
 	}
@@ -272,6 +268,21 @@ func servedEncrypted(t *testing.T, ctx context.Context, extra string) (*servedJo
 	return s, cfg
 }
 
+// encryptedAgent sets up another agent of a served encrypted job, with
+// the passphrase file docs.pass: its empty folder local-NAME and its jobs
+// file, with its own state directory.
+func encryptedAgent(t *testing.T, s *servedJob, name string) (local, cfg string) {
+	t.Helper()
+	local = filepath.Join(s.dir, "local-"+name)
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg = encryptedJobs(t, filepath.Join(s.dir, name+".yaml"), filepath.Join(s.dir, "state-"+name), local,
+		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), filepath.Join(s.dir, "docs.pass"),
+		"    identity: "+s.identity+"\n    transport: udp\n")
+	return local, cfg
+}
+
 // TestEncryptedDeltaThroughServe: on an encrypted job, an append, an
 // insert, an overwrite and a truncation of an 8 MiB file made locally
 // reach the server as a block delta of its ciphertext (the plaintext's
@@ -286,14 +297,8 @@ func TestEncryptedDeltaThroughServe(t *testing.T) {
 	a := filepath.Join(s.local, "big.bin")
 	writeBig(t, a, size)
 	syncOnce(t, ctx, cfgA)
-	localB := filepath.Join(s.dir, "local-b")
-	if err := os.MkdirAll(localB, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	localB, cfgB := encryptedAgent(t, s, "b")
 	b := filepath.Join(localB, "big.bin")
-	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
-		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), filepath.Join(s.dir, "docs.pass"),
-		"    identity: "+s.identity+"\n    transport: udp\n")
 	syncOnce(t, ctx, cfgB)
 	sameBytes(t, a, b)
 	// An edit changes one or two plaintext chunks (up to Max, 4× the
@@ -353,12 +358,7 @@ func TestEncryptedRenameThroughServe(t *testing.T) {
 		t.Fatalf("the rename was not recorded; the next pass still has work:\n%s", out)
 	}
 	// The other agent gets the file under its new name.
-	localB := filepath.Join(s.dir, "local-b")
-	if err := os.MkdirAll(localB, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
-		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), pass, "    identity: "+s.identity+"\n    transport: udp\n")
+	localB, cfgB := encryptedAgent(t, s, "b")
 	syncOnce(t, ctx, cfgB)
 	sameSyncedTree(t, s.local, localB)
 }
@@ -390,13 +390,7 @@ func TestEncryptedRenameThatFailsKeepsTheOldFile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.local, "a.txt")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the old name came back to the local folder: %v", err)
 	}
-	localB := filepath.Join(s.dir, "local-b")
-	if err := os.MkdirAll(localB, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
-		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), filepath.Join(s.dir, "docs.pass"),
-		"    identity: "+s.identity+"\n    transport: udp\n")
+	localB, cfgB := encryptedAgent(t, s, "b")
 	syncOnce(t, ctx, cfgB)
 	if got := read(t, filepath.Join(localB, "a.txt")); got != "the only copy" {
 		t.Fatalf("another agent got a.txt = %q", got)
@@ -449,13 +443,7 @@ func TestEncryptedTamperingIsAProblem(t *testing.T) {
 	}
 	writeBig(t, filepath.Join(s.local, "big.bin"), 2<<20)
 	syncOnce(t, ctx, cfgA)
-	localB := filepath.Join(s.dir, "local-b")
-	if err := os.MkdirAll(localB, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
-		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), filepath.Join(s.dir, "docs.pass"),
-		"    identity: "+s.identity+"\n    transport: udp\n")
+	localB, cfgB := encryptedAgent(t, s, "b")
 	syncOnce(t, ctx, cfgB)
 	sameSyncedTree(t, s.local, localB)
 	before := syncedTree(t, localB)
@@ -592,11 +580,8 @@ func TestEncryptedContinuousRun(t *testing.T) {
 	rj.waitFor(t, ctx, "the server's watch armed", func(j agent.JobStatus) bool {
 		return passAfter(time.Time{})(j) && j.NextPass.After(time.Now().Add(90*time.Minute))
 	})
-	localB := filepath.Join(s.dir, "local-b")
+	localB, cfgB := encryptedAgent(t, s, "b")
 	write(t, filepath.Join(localB, "from-b-"+marker+".txt"), "B "+marker)
-	cfgB := encryptedJobs(t, filepath.Join(s.dir, "b.yaml"), filepath.Join(s.dir, "state-b"), localB,
-		fmt.Sprintf("ferry://tester@127.0.0.1:%d/docs", s.port), filepath.Join(s.dir, "docs.pass"),
-		"    identity: "+s.identity+"\n    transport: udp\n")
 	syncOnce(t, ctx, cfgB)
 	rj.waitFor(t, ctx, "B's file reaching the running agent", func(agent.JobStatus) bool {
 		b, err := os.ReadFile(filepath.Join(s.local, "from-b-"+marker+".txt"))
