@@ -17,10 +17,12 @@ import (
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 type notice struct {
 	paths  []string
+	states []tree.Entry
 	rescan bool
 }
 
@@ -33,9 +35,9 @@ func watching(t *testing.T, ep *remote.Endpoint, exclude []string) (<-chan notic
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		errc <- ep.Watch(ctx, exclude, func(paths []string, rescan bool) {
+		errc <- ep.Watch(ctx, exclude, func(paths []string, states []tree.Entry, rescan bool) {
 			select {
-			case ns <- notice{paths, rescan}:
+			case ns <- notice{paths, states, rescan}:
 			case <-ctx.Done():
 			}
 		})
@@ -48,19 +50,75 @@ func watching(t *testing.T, ep *remote.Endpoint, exclude []string) (<-chan notic
 }
 
 // waitNotice waits (bounded) for a notice that names path, or a rescan
-// when path is "".
-func waitNotice(t *testing.T, ns <-chan notice, path string) {
+// when path is "", and returns it.
+func waitNotice(t *testing.T, ns <-chan notice, path string) notice {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
 		select {
 		case n := <-ns:
 			if path == "" && n.rescan || path != "" && slices.Contains(n.paths, path) {
-				return
+				return n
 			}
 		case <-timeout:
 			t.Fatalf("no notice for %q within 20s", path)
+			return notice{}
 		}
+	}
+}
+
+// stateIn returns the state n tells of path.
+func stateIn(t *testing.T, n notice, path string) tree.Entry {
+	t.Helper()
+	if len(n.states) != len(n.paths) {
+		t.Fatalf("notice %+v: %d states for %d paths", n, len(n.states), len(n.paths))
+	}
+	return n.states[slices.Index(n.paths, path)]
+}
+
+// TestWatchTellsStateOfChangedPaths: each path of a notice comes with its
+// state as the server saw it when it sent the notice (kind, size, mtime,
+// permissions, link target), and a path that is gone as absent, so the
+// agent can tell its own writes from later ones.
+func TestWatchTellsStateOfChangedPaths(t *testing.T) {
+	e := newEnv(t, nil)
+	ep := e.mustDial(nil)
+	ns, _ := watching(t, ep, nil)
+	waitNotice(t, ns, "")
+
+	p := filepath.Join(e.root, "a.txt")
+	staged := filepath.Join(e.dir, "a.txt")
+	if err := os.WriteFile(staged, []byte("hello"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(staged, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Unix(1_700_000_000, 123456789)
+	if err := os.Chtimes(staged, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(staged, p); err != nil { // one event, whole
+		t.Fatal(err)
+	}
+	got := stateIn(t, waitNotice(t, ns, "a.txt"), "a.txt")
+	want := tree.Entry{Path: "a.txt", Kind: tree.File, Size: 5, Mtime: mtime.UnixNano(), Mode: 0o640}
+	if got != want {
+		t.Fatalf("state of a.txt %+v, want %+v", got, want)
+	}
+
+	if err := os.Symlink("a.txt", filepath.Join(e.root, "l")); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateIn(t, waitNotice(t, ns, "l"), "l"); got.Kind != tree.Symlink || got.Target != "a.txt" {
+		t.Fatalf("state of l %+v, want a symlink to a.txt", got)
+	}
+
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateIn(t, waitNotice(t, ns, "a.txt"), "a.txt"); got != (tree.Entry{Path: "a.txt"}) {
+		t.Fatalf("state of removed a.txt %+v, want absent", got)
 	}
 }
 
