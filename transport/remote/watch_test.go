@@ -4,15 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/remote"
@@ -267,5 +273,84 @@ func TestWatchLimitOnServerSaysSoOnce(t *testing.T) {
 	}
 	if _, err := ep.FreeSpace(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWatchOfAnEarlierServerAsksWithoutStates: a server of an earlier
+// release refuses a Watch that asks for states as malformed (its decoder
+// allows no trailing field); Watch asks again without them and tells the
+// notices with no states, so the agent runs a pass for each as before.
+func TestWatchOfAnEarlierServerAsksWithoutStates(t *testing.T) {
+	dir := t.TempDir()
+	hostKey := writeKey(t, filepath.Join(dir, "host"))
+	writeKey(t, filepath.Join(dir, "client"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := &ssh.ServerConfig{PublicKeyCallback: func(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) { return nil, nil }}
+	cfg.AddHostKey(hostKey)
+	refused := make(chan struct{}, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		_, chans, reqs, err := ssh.NewServerConn(nc, cfg)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		go ssh.DiscardRequests(reqs)
+		for newCh := range chans {
+			m, _, err := control.Parse(newCh.ExtraData())
+			if w, ok := m.(control.Watch); err != nil || ok && w.States {
+				// As ferry serve answers a request it cannot decode.
+				newCh.Reject(ssh.Prohibited, "malformed request: unable to decode message type 26: control message malformed: 1 trailing bytes")
+				refused <- struct{}{}
+				continue
+			}
+			ch, rq, err := newCh.Accept()
+			if err != nil {
+				return
+			}
+			go ssh.DiscardRequests(rq)
+			switch m.(type) {
+			case control.Hello:
+				control.WriteFrame(ch, nil, control.Welcome{Version: control.Version, User: "tester"})
+				ch.Close()
+			case control.Watch:
+				control.WriteFrame(ch, nil, control.Changed{Rescan: true})
+				control.WriteFrame(ch, nil, control.Changed{Paths: []string{"a.txt"}})
+				// Held open until the client closes it, as a watch is.
+				go func() { _, _ = io.Copy(io.Discard, ch); ch.Close() }()
+			default:
+				t.Errorf("request %T, want Hello and Watch", m)
+				ch.Close()
+			}
+		}
+	}()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	p, _ := strconv.Atoi(port)
+	ep, err := remote.New(remote.Options{
+		User: "tester", Host: host, Port: p,
+		IdentityFile: filepath.Join(dir, "client"), KnownHostsFile: filepath.Join(dir, "known_hosts"),
+		AcceptNewHostKey: true, Transport: config.TCP, DialTimeout: 20 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	ns, _ := watching(t, ep, nil)
+	waitNotice(t, ns, "")
+	select {
+	case <-refused:
+	default:
+		t.Fatal("the Watch did not ask for states first")
+	}
+	if n := waitNotice(t, ns, "a.txt"); n.states != nil {
+		t.Fatalf("notice of an earlier server with states %+v, want none", n.states)
 	}
 }
