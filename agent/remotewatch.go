@@ -171,8 +171,8 @@ func (l *loop) noteState(key string, states []tree.Entry, i int) {
 }
 
 // remoteOwn reports whether the remote notice key (a debouncer key) is of
-// a path the last pass wrote, in the state the server last reported it in
-// is the one the pass left.
+// a path the last pass wrote, and the state the server last reported it
+// in is the one the pass left.
 func (l *loop) remoteOwn(key string) bool {
 	rel, ok := strings.CutPrefix(key, remoteKey)
 	if !ok {
@@ -188,7 +188,8 @@ func (l *loop) remoteOwn(key string) bool {
 
 // dropOwnChanges forgets the pending changes when every one of them comes
 // from the last pass's own writes, and says at Debug how many server
-// notices were taken for them, told of which were not kept as changes.
+// notices were taken for its own writes: those pending, and told more
+// that were never kept as changes.
 func (l *loop) dropOwnChanges(told int) {
 	n := told
 	if l.deb != nil && l.deb.only(l.ownChange) {

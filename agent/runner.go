@@ -487,7 +487,8 @@ func (l *loop) clearChanges() {
 }
 
 // ownChange reports whether the change event key (a debouncer key) is
-// to a path the last pass wrote that is still as it left it.
+// to a path the last pass wrote that is still as it left it (for a server
+// notice: as the server last reported it).
 func (l *loop) ownChange(key string) bool {
 	if strings.HasPrefix(key, remoteKey) {
 		return l.remoteOwn(key)
