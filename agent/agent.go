@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 // Opener opens a job's two endpoints for one pass. job.Bandwidth holds the
@@ -52,12 +53,14 @@ type Remote interface {
 	// next; the connection stays.
 	EndPass()
 	// Watch asks the server to watch its folder (less the paths exclude
-	// matches) and calls notify with the paths that change, rescan set
+	// matches) and calls notify with the paths that change, and their
+	// states as the server saw them when it told (in the same order; nil
+	// when it does not tell them), rescan set
 	// when changes may have gone unseen (the watch starts or restarts:
 	// notify is called so each time it is armed, or events were lost). It
 	// keeps watching across reconnections and returns only when ctx ends
 	// or the server cannot watch, with an error that says why.
-	Watch(ctx context.Context, exclude []string, notify func(paths []string, rescan bool)) error
+	Watch(ctx context.Context, exclude []string, notify func(paths []string, states []tree.Entry, rescan bool)) error
 	// Link returns the live figures of the data session that moves files
 	// toward the local side (download) or away from it, false when none
 	// runs.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 // fakeRemote is a kept remote whose server's watch the test drives. Its
@@ -20,12 +21,12 @@ type fakeRemote struct {
 	watches  int
 	endPass  int
 	closed   bool
-	notifier chan func([]string, bool)
+	notifier chan func([]string, []tree.Entry, bool)
 	fail     chan error // ends a running watch with the error sent
 }
 
 func newFakeRemote() *fakeRemote {
-	return &fakeRemote{notifier: make(chan func([]string, bool), 1), fail: make(chan error)}
+	return &fakeRemote{notifier: make(chan func([]string, []tree.Entry, bool), 1), fail: make(chan error)}
 }
 
 func (f *fakeRemote) Link(bool) (endpoint.Link, bool) { return endpoint.Link{}, false }
@@ -45,7 +46,7 @@ func (f *fakeRemote) Close() error {
 	return nil
 }
 
-func (f *fakeRemote) Watch(ctx context.Context, exclude []string, notify func([]string, bool)) error {
+func (f *fakeRemote) Watch(ctx context.Context, exclude []string, notify func([]string, []tree.Entry, bool)) error {
 	f.mu.Lock()
 	f.watches++
 	f.mu.Unlock()
@@ -97,7 +98,7 @@ func TestServerNoticeRunsPassWithoutWaitingForPoll(t *testing.T) {
 	rem := newFakeRemote()
 	h := newHarness(t, testConfig(t, ferryJob(t)), takes(0), keeping(rem))
 	first := h.nextPass()
-	var notify func([]string, bool)
+	var notify func([]string, []tree.Entry, bool)
 	select {
 	case notify = <-rem.notifier:
 	case <-time.After(10 * time.Second):
@@ -105,7 +106,7 @@ func TestServerNoticeRunsPassWithoutWaitingForPoll(t *testing.T) {
 	}
 	waitNextPass(h, first.end.Add(time.Hour)) // polled until the watch is armed
 
-	notify(nil, true) // armed: changes before it raised no notice
+	notify(nil, nil, true) // armed: changes before it raised no notice
 	t0 := h.clock.Now()
 	waitNextPass(h, t0.Add(time.Second))
 	h.clock.Advance(time.Second)
@@ -115,7 +116,7 @@ func TestServerNoticeRunsPassWithoutWaitingForPoll(t *testing.T) {
 	rescan := h.clock.Now().Add(24 * time.Hour)
 	waitNextPass(h, rescan) // no poll: the next pass is the safety rescan
 
-	notify([]string{"sub/new.txt"}, false)
+	notify([]string{"sub/new.txt"}, nil, false)
 	t1 := h.clock.Now()
 	waitNextPass(h, t1.Add(time.Second))
 	h.clock.Advance(time.Second)
@@ -141,7 +142,7 @@ func TestServerWatchFailureFallsBackToPolling(t *testing.T) {
 	h := newHarness(t, testConfig(t, ferryJob(t)), takes(0), keeping(rem))
 	h.nextPass()
 	notify := <-rem.notifier
-	notify(nil, true)
+	notify(nil, nil, true)
 	t0 := h.clock.Now()
 	waitNextPass(h, t0.Add(time.Second))
 	h.clock.Advance(time.Second)

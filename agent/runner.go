@@ -320,6 +320,9 @@ type loop struct {
 	rw       *remoteWatch
 	rNotes   <-chan remoteNote
 	rNoWatch bool // the server cannot watch it (said once): polling
+	// rStates holds the state the server last reported of each path of
+	// a pending remote notice, by debouncer key.
+	rStates map[string]tree.Entry
 }
 
 func (r *runner) run(ctx context.Context, after <-chan struct{}) {
@@ -479,12 +482,17 @@ func (l *loop) clearChanges() {
 	if l.deb != nil {
 		l.deb.clear()
 	}
+	clear(l.rStates)
 	l.s = l.s.Changes(time.Time{})
 }
 
 // ownChange reports whether the change event key (a debouncer key) is
-// to a path the last pass wrote that is still as it left it.
+// to a path the last pass wrote that is still as it left it (for a server
+// notice: as the server last reported it).
 func (l *loop) ownChange(key string) bool {
+	if strings.HasPrefix(key, remoteKey) {
+		return l.remoteOwn(key)
+	}
 	i, rel, ok := strings.Cut(key, ":")
 	if !ok || len(i) != 1 || int(i[0]-'0') >= len(l.trk.Roots()) {
 		return false
@@ -903,10 +911,9 @@ func (l *loop) opEnded(res opResult) {
 		l.afterReset = false
 	}
 	l.noteOwn(res.own)
-	if l.deb != nil && l.deb.only(l.ownChange) {
-		// Every event during the pass came from its own writes.
-		l.clearChanges()
-	}
+	// Drops the changes when every event during the pass came from its
+	// own writes.
+	l.dropOwnChanges(0)
 
 	interrupted := res.err != nil && cause != nil
 	if interrupted && res.rec.Err != "" {

@@ -73,15 +73,41 @@ func inAgreedState(abs string, e tree.Entry, was fs.FileInfo) bool {
 	if was == nil || !os.SameFile(was, fi) {
 		return false
 	}
+	s := tree.Entry{Mode: fi.Mode().Perm(), Mtime: fi.ModTime().UnixNano()}
 	switch t := fi.Mode().Type(); {
 	case t == 0:
-		return e.Kind == tree.File && fi.Size() == e.Size && fi.ModTime().UnixNano() == e.Mtime &&
-			fi.Mode().Perm() == e.Mode.Perm()
+		s.Kind, s.Size = tree.File, fi.Size()
 	case t == fs.ModeDir:
-		return e.Kind == tree.Dir && fi.Mode().Perm() == e.Mode.Perm()
+		s.Kind = tree.Dir
 	case t == fs.ModeSymlink:
 		target, err := os.Readlink(abs)
-		return err == nil && e.Kind == tree.Symlink && target == e.Target
+		if err != nil {
+			return false
+		}
+		s.Kind, s.Target = tree.Symlink, target
+	default:
+		return false
+	}
+	return agreedState(e, s)
+}
+
+// agreedState reports whether s, a path's state as seen now (a server's
+// notice tells it), is the agreed state e as a scan compares them: both
+// absent, or the same kind with the same size, mtime and permissions for a
+// file, permissions for a directory, target for a symlink.
+func agreedState(e, s tree.Entry) bool {
+	if s.Problem != "" || e.Kind != s.Kind {
+		return false
+	}
+	switch e.Kind {
+	case tree.Absent:
+		return true
+	case tree.File:
+		return s.Size == e.Size && s.Mtime == e.Mtime && s.Mode.Perm() == e.Mode.Perm()
+	case tree.Dir:
+		return s.Mode.Perm() == e.Mode.Perm()
+	case tree.Symlink:
+		return s.Target == e.Target
 	}
 	return false
 }

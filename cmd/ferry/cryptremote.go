@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/transport/remote"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 // cryptOptions are the options of a job's encrypted remote: its
@@ -83,14 +84,16 @@ func (c *cryptRemote) Server() string { return c.inner.Server() }
 // Watch watches the whole remote folder (exclude patterns name
 // plaintext paths, which the server cannot match) and tells of the
 // changed paths by their plaintext names; a name that does not decrypt
-// (a partial file) is left out: the pass's scan says what it is.
-func (c *cryptRemote) Watch(ctx context.Context, exclude []string, notify func(paths []string, rescan bool)) error {
-	return c.inner.Watch(ctx, nil, func(paths []string, rescan bool) {
+// (a partial file) is left out: the pass's scan says what it is. It tells
+// no states: the server's are of the encrypted files, whose sizes are not
+// the plaintext's, so every notice asks for a pass.
+func (c *cryptRemote) Watch(ctx context.Context, exclude []string, notify func(paths []string, states []tree.Entry, rescan bool)) error {
+	return c.inner.Watch(ctx, nil, func(paths []string, _ []tree.Entry, rescan bool) {
 		plain := c.PlainPaths(ctx, paths)
 		if len(plain) == 0 && !rescan && len(paths) > 0 {
 			rescan = true
 		}
-		notify(plain, rescan)
+		notify(plain, nil, rescan)
 	})
 }
 

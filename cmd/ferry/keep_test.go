@@ -22,7 +22,7 @@ type runningJob struct {
 	stderr *syncBuffer
 }
 
-func startRun(t testing.TB, ctx context.Context, cfgPath string) *runningJob {
+func startRun(t testing.TB, ctx context.Context, cfgPath string, args ...string) *runningJob {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -33,7 +33,7 @@ func startRun(t testing.TB, ctx context.Context, cfgPath string) *runningJob {
 	rj := &runningJob{c: api.NewClient(cfg.SocketPath(), ""), stderr: &syncBuffer{}}
 	go func() {
 		defer close(done)
-		run(runCtx, &env{stdout: io.Discard, stderr: rj.stderr}, []string{"run", "--accept-new-host-key", "--config", cfgPath})
+		run(runCtx, &env{stdout: io.Discard, stderr: rj.stderr}, append([]string{"run", "--accept-new-host-key", "--config", cfgPath}, args...))
 	}()
 	t.Cleanup(func() {
 		stop()

@@ -54,6 +54,19 @@ func randEntry(r *rand.Rand) tree.Entry {
 	}
 }
 
+// randChanged is a Changed frame with a state for each path, as a server
+// asked for them sends it: no hash nor inode.
+func randChanged(r *rand.Rand) Changed {
+	var c Changed
+	for range 1 + r.IntN(3) {
+		e := randEntry(r)
+		e.Hash, e.Ino = 0, 0
+		c.Paths = append(c.Paths, e.Path)
+		c.States = append(c.States, e)
+	}
+	return c
+}
+
 func randVersion(r *rand.Rand) VersionInfo {
 	return VersionInfo{Path: randString(r, 40), Time: r.Int64() - r.Int64(), ModTime: r.Int64() - r.Int64(),
 		Reason: randString(r, 10), Size: r.Int64() >> r.IntN(63), Mode: fs.FileMode(r.IntN(0o1000)), Link: r.IntN(2) == 0}
@@ -95,7 +108,9 @@ func samples(r *rand.Rand) []Msg {
 		Chunks{Path: randString(r, 30), Expect: randEntry(r)},
 		StatMany{Paths: []string{randString(r, 30), randString(r, 30)}},
 		Watch{Exclude: ex},
+		Watch{Exclude: ex, States: true},
 		Changed{Paths: []string{randString(r, 30)}, Rescan: r.IntN(2) == 0},
+		randChanged(r),
 		Digests{Files: []tree.Entry{randEntry(r), randEntry(r)}},
 		ChunksMany{Read: []tree.Entry{randEntry(r)}, Kept: []tree.Entry{randEntry(r), randEntry(r)}},
 		DigestList{Digests: []chunk.Digest{{1, 2, 3}, {}}},
@@ -239,6 +254,32 @@ func TestBodyCutShortWithinFrameIsRejected(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A Watch and a Changed frame without their states encode exactly as
+// before the states were added, so a peer of an earlier release reads them.
+func TestWatchStatesAreOptionalTrailingFields(t *testing.T) {
+	w := Append(nil, Watch{Exclude: []string{"x"}})
+	if want := []byte{0, 0, 0, 4, byte(TypeWatch), 1, 1, 'x'}; !bytes.Equal(w, want) {
+		t.Fatalf("Watch without States: %x, want %x", w, want)
+	}
+	c := Append(nil, Changed{Paths: []string{"a"}, Rescan: true})
+	if want := []byte{0, 0, 0, 5, byte(TypeChanged), 1, 1, 'a', 1}; !bytes.Equal(c, want) {
+		t.Fatalf("Changed without States: %x, want %x", c, want)
+	}
+	// States for other paths than the frame names are refused.
+	bad := Changed{Paths: []string{"a", "b"}, States: []tree.Entry{{Path: "a"}}}
+	if _, _, err := Parse(Append(nil, bad)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a Changed with 1 state for 2 paths: err %v, want ErrMalformed", err)
+	}
+	// The path of each state is its path's.
+	m, _, err := Parse(Append(nil, Changed{Paths: []string{"a"}, States: []tree.Entry{{Path: "elsewhere", Kind: tree.File, Size: 3}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.(Changed).States; len(got) != 1 || got[0] != (tree.Entry{Path: "a", Kind: tree.File, Size: 3}) {
+		t.Fatalf("states %+v, want one file a of 3 bytes", got)
 	}
 }
 

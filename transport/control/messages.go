@@ -26,7 +26,9 @@ const ChannelType = "ferry-rpc"
 // and Changed, and errors of CodeNoWatch (same wave, same version).
 // Version 7: the UDP data sessions it agrees speak wire.Version 3 (DATA
 // without a payload length, FILE with varints), which a version 6 peer's
-// sessions cannot read.
+// sessions cannot read. Within version 7, Watch's States and Changed's
+// States are optional trailing fields: the client asks for them, and asks
+// again without them if the server refuses the request as malformed.
 const Version = 7
 
 // MsgType is the first byte of a frame body.
@@ -159,7 +161,13 @@ type DigestList struct{ Digests []chunk.Digest }
 // Rescan set, says the watch is armed. A server that cannot watch (the
 // inotify watch limit, a filesystem without events) answers with an Error
 // of CodeNoWatch, at once or later, and ends the stream.
-type Watch struct{ Exclude []string }
+type Watch struct {
+	Exclude []string
+	// States asks for Changed.States. It is an optional trailing field: a
+	// server of an earlier release refuses a Watch that carries it as
+	// malformed, and the client then asks without it.
+	States bool
+}
 
 // Changed is a batch of changed paths of a Watch, gathered for a short
 // while so that a burst is sent in few frames. Rescan says changes may
@@ -168,6 +176,13 @@ type Watch struct{ Exclude []string }
 type Changed struct {
 	Paths  []string
 	Rescan bool
+	// States, when the Watch asked for them, holds each of Paths' state
+	// as the server saw it when it sent the frame, in the same order:
+	// Kind (Absent for a path that is gone), Size, Mtime, Mode and Target,
+	// or a Problem when it could not look; the client tells its own
+	// writes by them. Nil when not asked for; an optional trailing field,
+	// so a frame without it encodes exactly as before.
+	States []tree.Entry
 }
 
 // ListVersions asks for the versions the server's version store holds of
@@ -559,10 +574,49 @@ func (m Digests) appendBody(b []byte) []byte {
 	return b
 }
 
-func (m Watch) appendBody(b []byte) []byte { return appendStrings(b, m.Exclude) }
+func (m Watch) appendBody(b []byte) []byte {
+	b = appendStrings(b, m.Exclude)
+	if m.States {
+		b = appendBool(b, true)
+	}
+	return b
+}
 
 func (m Changed) appendBody(b []byte) []byte {
-	return appendBool(appendStrings(b, m.Paths), m.Rescan)
+	b = appendBool(appendStrings(b, m.Paths), m.Rescan)
+	if len(m.States) > 0 {
+		b = appendUvarint(b, uint64(len(m.States)))
+		for _, e := range m.States {
+			b = appendState(b, e)
+		}
+	}
+	return b
+}
+
+// appendState encodes what a Changed frame says of a path's state; the
+// path itself is Paths'.
+func appendState(b []byte, e tree.Entry) []byte {
+	b = append(b, byte(e.Kind))
+	b = appendVarint(b, e.Size)
+	b = appendVarint(b, e.Mtime)
+	b = appendUvarint(b, uint64(e.Mode))
+	b = appendString(b, e.Target)
+	return appendString(b, e.Problem)
+}
+
+func (d *decoder) state(path string) tree.Entry {
+	e := tree.Entry{Path: path}
+	k := d.byte1()
+	if k > byte(tree.Symlink) {
+		d.fail("unknown entry kind")
+	}
+	e.Kind = tree.Kind(k)
+	e.Size = d.varint()
+	e.Mtime = d.varint()
+	e.Mode = d.mode()
+	e.Target = d.string()
+	e.Problem = d.string()
+	return e
 }
 
 func (m ListVersions) appendBody(b []byte) []byte { return appendString(b, m.Prefix) }
@@ -801,9 +855,22 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		}
 		m = cm
 	case TypeWatch:
-		m = Watch{Exclude: d.strings()}
+		w := Watch{Exclude: d.strings()}
+		if d.err == nil && len(d.b) > 0 {
+			w.States = d.bool()
+		}
+		m = w
 	case TypeChanged:
-		m = Changed{Paths: d.strings(), Rescan: d.bool()}
+		c := Changed{Paths: d.strings(), Rescan: d.bool()}
+		if d.err == nil && len(d.b) > 0 {
+			if n := d.count(); d.err == nil && n != len(c.Paths) {
+				d.fail("states do not match the paths")
+			}
+			for i := 0; i < len(c.Paths) && d.err == nil; i++ {
+				c.States = append(c.States, d.state(c.Paths[i]))
+			}
+		}
+		m = c
 	case TypeListVersions:
 		m = ListVersions{Prefix: d.string()}
 	case TypeVersionList:

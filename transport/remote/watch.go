@@ -10,7 +10,9 @@ import (
 )
 
 // Watch asks the server to watch the folder (less what exclude matches)
-// and calls notify with each batch of changed paths; rescan is set each
+// and calls notify with each batch of changed paths and, when the server
+// tells them (states nil otherwise), their states as it saw them when it
+// sent the batch, in the same order; rescan is set each
 // time the watch is armed (first, and after every reconnection: changes
 // in between raised no notice) and when the server lost events. It
 // watches again after a lost connection, dialling with the endpoint's
@@ -19,10 +21,11 @@ import (
 // server answers with an error: control.ErrNoWatch when it cannot watch
 // (the message names the cause and the sysctl to raise), or another when
 // it does not know the request (a server of an earlier release).
-func (e *Endpoint) Watch(ctx context.Context, exclude []string, notify func(paths []string, rescan bool)) error {
+func (e *Endpoint) Watch(ctx context.Context, exclude []string, notify func(paths []string, states []tree.Entry, rescan bool)) error {
 	b := backoff{min: e.opts.RedialMin, max: e.opts.RedialMax, rand: e.opts.Rand}
+	states := true
 	for {
-		armed, err := e.watchOnce(ctx, exclude, notify)
+		armed, err := e.watchOnce(ctx, exclude, &states, notify)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -49,9 +52,17 @@ func (e *Endpoint) Watch(ctx context.Context, exclude []string, notify func(path
 }
 
 // watchOnce runs one Watch request until it fails; armed says whether the
-// server had started watching.
-func (e *Endpoint) watchOnce(ctx context.Context, exclude []string, notify func([]string, bool)) (armed bool, err error) {
-	k, err := e.openOn(ctx, control.Watch{Exclude: exclude})
+// server had started watching. It asks for the paths' states while
+// *states holds, and clears it when the server refuses the request as one
+// of an earlier release does, asking again without them.
+func (e *Endpoint) watchOnce(ctx context.Context, exclude []string, states *bool, notify func([]string, []tree.Entry, bool)) (armed bool, err error) {
+	k, err := e.openOn(ctx, control.Watch{Exclude: exclude, States: *states})
+	if re := (*control.RemoteError)(nil); err != nil && *states && errors.Is(err, control.ErrProtocol) && !errors.As(err, &re) {
+		// Refused before it was read: the server does not know States.
+		e.log.Info("the server does not tell the state of changed paths; every notice asks for a pass", "err", err)
+		*states = false
+		k, err = e.openOn(ctx, control.Watch{Exclude: exclude})
+	}
 	if err != nil {
 		return false, err
 	}
@@ -71,6 +82,6 @@ func (e *Endpoint) watchOnce(ctx context.Context, exclude []string, notify func(
 			}
 		}
 		armed = true
-		notify(c.Paths, c.Rescan)
+		notify(c.Paths, c.States, c.Rescan)
 	}
 }

@@ -4,23 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/transport/remote"
 	"github.com/ferry-sync/ferry/transport/server"
+	"github.com/ferry-sync/ferry/tree"
 )
 
 type notice struct {
 	paths  []string
+	states []tree.Entry
 	rescan bool
 }
 
@@ -33,9 +41,9 @@ func watching(t *testing.T, ep *remote.Endpoint, exclude []string) (<-chan notic
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		errc <- ep.Watch(ctx, exclude, func(paths []string, rescan bool) {
+		errc <- ep.Watch(ctx, exclude, func(paths []string, states []tree.Entry, rescan bool) {
 			select {
-			case ns <- notice{paths, rescan}:
+			case ns <- notice{paths, states, rescan}:
 			case <-ctx.Done():
 			}
 		})
@@ -48,19 +56,75 @@ func watching(t *testing.T, ep *remote.Endpoint, exclude []string) (<-chan notic
 }
 
 // waitNotice waits (bounded) for a notice that names path, or a rescan
-// when path is "".
-func waitNotice(t *testing.T, ns <-chan notice, path string) {
+// when path is "", and returns it.
+func waitNotice(t *testing.T, ns <-chan notice, path string) notice {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
 		select {
 		case n := <-ns:
 			if path == "" && n.rescan || path != "" && slices.Contains(n.paths, path) {
-				return
+				return n
 			}
 		case <-timeout:
 			t.Fatalf("no notice for %q within 20s", path)
+			return notice{}
 		}
+	}
+}
+
+// stateIn returns the state n tells of path.
+func stateIn(t *testing.T, n notice, path string) tree.Entry {
+	t.Helper()
+	if len(n.states) != len(n.paths) {
+		t.Fatalf("notice %+v: %d states for %d paths", n, len(n.states), len(n.paths))
+	}
+	return n.states[slices.Index(n.paths, path)]
+}
+
+// TestWatchTellsStateOfChangedPaths: each path of a notice comes with its
+// state as the server saw it when it sent the notice (kind, size, mtime,
+// permissions, link target), and a path that is gone as absent, so the
+// agent can tell its own writes from later ones.
+func TestWatchTellsStateOfChangedPaths(t *testing.T) {
+	e := newEnv(t, nil)
+	ep := e.mustDial(nil)
+	ns, _ := watching(t, ep, nil)
+	waitNotice(t, ns, "")
+
+	p := filepath.Join(e.root, "a.txt")
+	staged := filepath.Join(e.dir, "a.txt")
+	if err := os.WriteFile(staged, []byte("hello"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(staged, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Unix(1_700_000_000, 123456789)
+	if err := os.Chtimes(staged, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(staged, p); err != nil { // one event, whole
+		t.Fatal(err)
+	}
+	got := stateIn(t, waitNotice(t, ns, "a.txt"), "a.txt")
+	want := tree.Entry{Path: "a.txt", Kind: tree.File, Size: 5, Mtime: mtime.UnixNano(), Mode: 0o640}
+	if got != want {
+		t.Fatalf("state of a.txt %+v, want %+v", got, want)
+	}
+
+	if err := os.Symlink("a.txt", filepath.Join(e.root, "l")); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateIn(t, waitNotice(t, ns, "l"), "l"); got.Kind != tree.Symlink || got.Target != "a.txt" {
+		t.Fatalf("state of l %+v, want a symlink to a.txt", got)
+	}
+
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateIn(t, waitNotice(t, ns, "a.txt"), "a.txt"); got != (tree.Entry{Path: "a.txt"}) {
+		t.Fatalf("state of removed a.txt %+v, want absent", got)
 	}
 }
 
@@ -209,5 +273,84 @@ func TestWatchLimitOnServerSaysSoOnce(t *testing.T) {
 	}
 	if _, err := ep.FreeSpace(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWatchOfAnEarlierServerAsksWithoutStates: a server of an earlier
+// release refuses a Watch that asks for states as malformed (its decoder
+// allows no trailing field); Watch asks again without them and tells the
+// notices with no states, so the agent runs a pass for each as before.
+func TestWatchOfAnEarlierServerAsksWithoutStates(t *testing.T) {
+	dir := t.TempDir()
+	hostKey := writeKey(t, filepath.Join(dir, "host"))
+	writeKey(t, filepath.Join(dir, "client"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := &ssh.ServerConfig{PublicKeyCallback: func(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) { return nil, nil }}
+	cfg.AddHostKey(hostKey)
+	refused := make(chan struct{}, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		_, chans, reqs, err := ssh.NewServerConn(nc, cfg)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		go ssh.DiscardRequests(reqs)
+		for newCh := range chans {
+			m, _, err := control.Parse(newCh.ExtraData())
+			if w, ok := m.(control.Watch); err != nil || ok && w.States {
+				// As ferry serve answers a request it cannot decode.
+				newCh.Reject(ssh.Prohibited, "malformed request: unable to decode message type 26: control message malformed: 1 trailing bytes")
+				refused <- struct{}{}
+				continue
+			}
+			ch, rq, err := newCh.Accept()
+			if err != nil {
+				return
+			}
+			go ssh.DiscardRequests(rq)
+			switch m.(type) {
+			case control.Hello:
+				control.WriteFrame(ch, nil, control.Welcome{Version: control.Version, User: "tester"})
+				ch.Close()
+			case control.Watch:
+				control.WriteFrame(ch, nil, control.Changed{Rescan: true})
+				control.WriteFrame(ch, nil, control.Changed{Paths: []string{"a.txt"}})
+				// Held open until the client closes it, as a watch is.
+				go func() { _, _ = io.Copy(io.Discard, ch); ch.Close() }()
+			default:
+				t.Errorf("request %T, want Hello and Watch", m)
+				ch.Close()
+			}
+		}
+	}()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	p, _ := strconv.Atoi(port)
+	ep, err := remote.New(remote.Options{
+		User: "tester", Host: host, Port: p,
+		IdentityFile: filepath.Join(dir, "client"), KnownHostsFile: filepath.Join(dir, "known_hosts"),
+		AcceptNewHostKey: true, Transport: config.TCP, DialTimeout: 20 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	ns, _ := watching(t, ep, nil)
+	waitNotice(t, ns, "")
+	select {
+	case <-refused:
+	default:
+		t.Fatal("the Watch did not ask for states first")
+	}
+	if n := waitNotice(t, ns, "a.txt"); n.states != nil {
+		t.Fatalf("notice of an earlier server with states %+v, want none", n.states)
 	}
 }

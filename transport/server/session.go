@@ -352,7 +352,7 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 	case control.DataSession:
 		return s.dataSession(st, ep, m)
 	case control.Watch:
-		return s.watch(st, root, m)
+		return s.watch(st, ep, root, m)
 	case control.ListVersions:
 		return s.listVersions(st, root, m)
 	case control.RestoreVersion:

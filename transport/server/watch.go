@@ -1,13 +1,16 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/transport/control"
 	"github.com/ferry-sync/ferry/tree"
@@ -34,8 +37,9 @@ func noWatch(dir string, cause error) error {
 }
 
 // watch pushes the changes below the session's folder as Changed frames
-// until the client closes the channel.
-func (s *session) watch(st *stream, root *rootState, m control.Watch) error {
+// until the client closes the channel; with m.States, each path goes with
+// its state as ep lstats it when the frame leaves.
+func (s *session) watch(st *stream, ep endpoint.Endpoint, root *rootState, m control.Watch) error {
 	var ex *tree.Matcher
 	if len(m.Exclude) > 0 {
 		var err error
@@ -127,6 +131,9 @@ func (s *session) watch(st *stream, root *rootState, m control.Watch) error {
 					c.Paths = append(c.Paths, p)
 				}
 				slices.SortFunc(c.Paths, tree.Compare)
+				if m.States {
+					c.States = states(s.ctx, ep, c.Paths)
+				}
 			}
 			clear(pending)
 			rescan = false
@@ -135,4 +142,22 @@ func (s *session) watch(st *stream, root *rootState, m control.Watch) error {
 			}
 		}
 	}
+}
+
+// states lstats each of paths now, as a Changed frame's States tell them:
+// Absent for a path that is gone, a Problem for one it could not look at.
+func states(ctx context.Context, ep endpoint.Endpoint, paths []string) []tree.Entry {
+	out := make([]tree.Entry, len(paths))
+	for i, p := range paths {
+		e, err := ep.Stat(ctx, p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			e = tree.Entry{Path: p}
+		case err != nil:
+			e = tree.Entry{Path: p, Problem: err.Error()}
+		}
+		e.Path, e.Hash, e.Ino = p, 0, 0
+		out[i] = e
+	}
+	return out
 }
