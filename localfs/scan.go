@@ -238,7 +238,9 @@ func (s *scanner) walkScope(root *dirRef) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if it.Subtree {
+		if it.Subtree || err != nil || !fi.IsDir() {
+			// A context path that is no longer a directory is listed as a
+			// whole scan lists it: the pass sees what it became.
 			var de fs.DirEntry
 			if err == nil {
 				de = fs.FileInfoToDirEntry(fi)
@@ -250,14 +252,14 @@ func (s *scanner) walkScope(root *dirRef) error {
 			}
 			continue
 		}
-		var e tree.Entry
-		if err != nil {
-			e = tree.Entry{Path: it.Path, Kind: tree.Dir, Problem: "unable to read: " + errText(err)}
-		} else {
-			e = entryOf(it.Path, fi)
-		}
-		if s.leftOut(it.Path, name, e.Kind == tree.Dir) {
+		if s.leftOut(it.Path, name, true) {
 			continue
+		}
+		e := entryOf(it.Path, fi)
+		// Opened now, for the items below it, as a whole scan opens a
+		// directory before listing it: one that cannot be is a problem.
+		if parent(it.Path) == nil {
+			e.Problem = "unable to read directory"
 		}
 		if err := s.send(&item{e: e}); err != nil {
 			return err
