@@ -305,7 +305,7 @@ func TestRandomScopedPass(t *testing.T) {
 		}
 		type change struct {
 			side, path, op string
-			n             int
+			n              int
 		}
 		var changes []change
 		var within []string
