@@ -993,6 +993,7 @@ func passSummary(rec snapshot.PassRecord) []any {
 		"renamed", rec.Renamed, "copied", rec.Copied, "conflicts", rec.Conflicts,
 		"problems", rec.Problems, "skipped", rec.Skipped,
 		"bytes", rec.Bytes, "in_sync_bytes", rec.InSync, "seconds", took.Seconds(),
+		"scoped_paths", rec.Scoped,
 	}
 }
 
