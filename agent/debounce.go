@@ -1,6 +1,10 @@
 package agent
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // maxTracked bounds the per-path map during an event storm (an untar of a
 // million files); past it only the latest time is kept, which is all the
@@ -56,6 +60,26 @@ func (d *debouncer) only(f func(path string) bool) bool {
 		}
 	}
 	return true
+}
+
+// within returns the changed paths, relative to the roots (keys are
+// "<root>:<path>", see watch.RootKey and remoteKey), for a pass scoped to
+// them; false when the pass must look at the whole tree: a change went
+// untold, or one is to a root itself.
+func (d *debouncer) within() ([]string, bool) {
+	if !d.pending() || d.untold {
+		return nil, false
+	}
+	out := make([]string, 0, len(d.last))
+	for k := range d.last {
+		_, rel, ok := strings.Cut(k, ":")
+		if !ok || rel == "" {
+			return nil, false
+		}
+		out = append(out, rel)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), true
 }
 
 // pending reports whether any change waits for a pass.

@@ -295,6 +295,12 @@ type loop struct {
 	// afterReset marks the passes after a reset, until one succeeds:
 	// what they replace or delete is kept with reason reset.
 	afterReset bool
+	// within is what the pass about to begin is scoped to (nil: the whole
+	// tree); wholeNext, set when a pass fails, halts or is interrupted,
+	// makes the next one whole, as the changes a failed scoped pass was
+	// for are no longer pending.
+	within    []string
+	wholeNext bool
 
 	rewalk    bool      // re-add watches before the next pass
 	checkAt   time.Time // next look at the watched roots
@@ -710,6 +716,12 @@ func (l *loop) maybeStart(ctx context.Context) {
 		// again: the limit may have been raised.
 		l.rewalk = true
 	}
+	// A pass due only to changes the debouncer could name looks at them
+	// alone; any other reason to pass looks at everything.
+	l.within = nil
+	if why == dueChanges && !l.rewalk && !l.afterReset && !l.wholeNext && l.deb != nil {
+		l.within, _ = l.deb.within()
+	}
 	if l.rewalk && l.trk != nil {
 		// Re-arming a root that turns out replaced asks for a pass:
 		// this one, which scans everything.
@@ -740,13 +752,15 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 		r.prog.reset()
 		r.mu.Unlock()
 		continuous := l.trk != nil
+		within := l.within
+		l.within = nil
 		pctx := octx
 		if l.afterReset {
 			pctx = versions.WithReason(octx, versions.Reset)
 		}
 		go func() {
 			var own ownWrites
-			rec, err := r.runPass(pctx, db, kept, own.observe)
+			rec, err := r.runPass(pctx, db, kept, own.observe, within)
 			res := opResult{rec: rec, err: err}
 			if continuous {
 				var aerr error
@@ -826,8 +840,9 @@ func (r *runner) syncOptions(local, remote endpoint.Endpoint, db *snapshot.DB) s
 	}
 }
 
-// runPass runs one pass; also, when not nil, receives its events.
-func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also syncer.Observer) (snapshot.PassRecord, error) {
+// runPass runs one pass, scoped to within if not nil; also, when not
+// nil, receives its events.
+func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also syncer.Observer, within []string) (snapshot.PassRecord, error) {
 	start := r.a.clock.Now()
 	local, remote, err := r.openEndpoints(ctx, db, kept)
 	if err != nil {
@@ -860,6 +875,7 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also
 	// a failed pass may have kept versions too.
 	defer r.pruneVersions()
 	opts := r.syncOptions(local, remote, db)
+	opts.Within = within
 	if also != nil {
 		opts.Observer = func(ev syncer.Event) {
 			also(ev)
@@ -910,6 +926,7 @@ func (l *loop) opEnded(res opResult) {
 	if res.err == nil {
 		l.afterReset = false
 	}
+	l.wholeNext = res.err != nil
 	l.noteOwn(res.own)
 	// Drops the changes when every event during the pass came from its
 	// own writes.
@@ -983,6 +1000,7 @@ func passSummary(rec snapshot.PassRecord) []any {
 		"renamed", rec.Renamed, "copied", rec.Copied, "conflicts", rec.Conflicts,
 		"problems", rec.Problems, "skipped", rec.Skipped,
 		"bytes", rec.Bytes, "in_sync_bytes", rec.InSync, "seconds", took.Seconds(),
+		"scoped_paths", rec.Scoped,
 	}
 }
 

@@ -49,6 +49,8 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 		bad      = map[string]bool{} // cipher dirs whose names do not decrypt
 		excluded = map[string]bool{} // cipher dirs excluded
 	)
+	// opts.Within is not passed on, and not honoured: the inner paths are
+	// encrypted names. Listing everything is what the hint allows.
 	inner := endpoint.ScanOptions{PartialSuffix: opts.PartialSuffix, KeepStale: opts.KeepStale}
 	err = f.inner.Scan(ctx, inner, func(ce tree.Entry) error {
 		if ce.Path == crypt.HeaderName {

@@ -43,6 +43,16 @@ type ScanOptions struct {
 	// KeepStale asks a scan that would remove stale partial files it finds
 	// to leave them (a dry run changes nothing).
 	KeepStale bool
+	// Within, when not nil, is a hint that the caller needs only part of
+	// the tree (a scoped pass): slash-separated relative paths, each
+	// standing for its whole subtree, with the directories above each as
+	// context (see tree.NewScope for how they are cleaned; "" or "."
+	// means the whole tree). An endpoint that honours it lists each
+	// context directory's own entry and each path's subtree, in
+	// tree.Compare order; one that ignores it lists everything. Callers
+	// filter the listing to the scope themselves, so ignoring it is
+	// always correct, only slower.
+	Within []string
 }
 
 // Space is the free and total space of the filesystem holding a root.

@@ -26,6 +26,9 @@ import (
 type Cache interface {
 	Lookup(path string) (tree.Entry, bool)
 	Store(e tree.Entry)
+	// Scope says the scan about to Store lists only scope, so the
+	// records outside it are not the scan's to drop.
+	Scope(scope tree.Scope)
 }
 
 // ChunkStore keeps the chunk lists of large files (chunk.MinFileSize and

@@ -80,6 +80,8 @@ func (c *memCache) Store(e tree.Entry) {
 	c.m[e.Path] = e
 }
 
+func (c *memCache) Scope(tree.Scope) {}
+
 func scanAll(t testing.TB, f *FS) []tree.Entry {
 	t.Helper()
 	var got []tree.Entry

@@ -71,9 +71,13 @@ type scanner struct {
 	sweeping bool
 	now      time.Time
 	cutoff   time.Time
+	// scope is what a scoped scan lists (ScanOptions.Within).
+	scope tree.Scope
 }
 
-// Scan visits every entry below the root in tree.Compare order. Directories
+// Scan visits every entry below the root in tree.Compare order, or with
+// opts.Within only the scope it names: the directories above each path,
+// each alone, and each path's subtree. Directories
 // are listed one at a time by a walker, files whose stat differs from the
 // cache are hashed by a pool of workers, and entries are handed to visit in
 // walk order as soon as each is complete; at most a bounded window of
@@ -97,6 +101,10 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 		items:   make(chan *item, 256+16*f.workers),
 		jobs:    make(chan hashJob, 2*f.workers),
 		buffers: make(chan []byte, f.workers),
+		scope:   tree.NewScope(opts.Within),
+	}
+	if f.cache != nil {
+		f.cache.Scope(s.scope)
 	}
 	if f.staleAge >= 0 && !opts.KeepStale {
 		s.sweeping, s.now = true, f.now()
@@ -156,12 +164,125 @@ func (s *scanner) walk() error {
 	root := &dirRef{r: s.fs.root}
 	root.acquire()
 	defer root.release()
+	if !s.scope.Whole() {
+		// The root is not listed, but it must be there.
+		if _, err := root.r.Stat("."); err != nil {
+			return fmt.Errorf("unable to scan %q (check that it exists and is readable): %w", s.fs.root.Name(), err)
+		}
+		return s.walkScope(root)
+	}
 	list, err := readDir(root.r)
 	if err != nil {
 		return fmt.Errorf("unable to scan %q (check that it exists and is readable): %w", s.fs.root.Name(), err)
 	}
 	return s.walkDir(root, "", list)
 }
+
+// walkScope lists a scoped scan's items in order: a context directory is
+// lstat'ed and sent alone, a root's subtree is walked as a whole scan
+// walks it. What a whole scan would leave out (excluded, in-flight or the
+// version store, or below such a directory) is left out here too; an item
+// whose parent cannot be opened as a directory is not listed, which its
+// context directory, listed as it now is, shows the pass.
+func (s *scanner) walkScope(root *dirRef) error {
+	type open struct {
+		path string
+		d    *dirRef
+	}
+	chain := []open{{"", root}}
+	defer func() {
+		for _, o := range chain[1:] {
+			o.d.release()
+		}
+	}()
+	// parent returns the open directory dir, reusing the chain opened for
+	// the item before; nil if dir cannot be opened or is left out.
+	parent := func(dir string) *dirRef {
+		for top := chain[len(chain)-1].path; top != "" && top != dir && !tree.IsBelow(dir, top); top = chain[len(chain)-1].path {
+			chain[len(chain)-1].d.release()
+			chain = chain[:len(chain)-1]
+		}
+		for top := chain[len(chain)-1]; top.path != dir; top = chain[len(chain)-1] {
+			rest := dir
+			if top.path != "" {
+				rest = dir[len(top.path)+1:]
+			}
+			name, _, _ := strings.Cut(rest, "/")
+			p := name
+			if top.path != "" {
+				p = top.path + "/" + name
+			}
+			if s.leftOut(p, name, true) {
+				return nil
+			}
+			sub, err := openChild(top.d.r, name)
+			if err != nil {
+				return nil
+			}
+			d := &dirRef{r: sub, owned: true}
+			d.acquire()
+			chain = append(chain, open{p, d})
+		}
+		return chain[len(chain)-1].d
+	}
+	for _, it := range s.scope.Items() {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		d := parent(tree.Parent(it.Path))
+		if d == nil {
+			continue
+		}
+		name := tree.Base(it.Path)
+		fi, err := d.r.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if it.Subtree || err != nil || !fi.IsDir() {
+			// A context path that is no longer a directory is listed as a
+			// whole scan lists it: the pass sees what it became.
+			var de fs.DirEntry
+			if err == nil {
+				de = fs.FileInfoToDirEntry(fi)
+			} else {
+				de = failedEntry{name, err}
+			}
+			if err := s.walkDir(d, tree.Parent(it.Path), []fs.DirEntry{de}); err != nil {
+				return err
+			}
+			continue
+		}
+		if s.leftOut(it.Path, name, true) {
+			continue
+		}
+		e := entryOf(it.Path, fi)
+		// Opened now, for the items below it, as a whole scan opens a
+		// directory before listing it: one that cannot be is a problem.
+		if parent(it.Path) == nil {
+			e.Problem = "unable to read directory"
+		}
+		if err := s.send(&item{e: e}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leftOut reports whether a whole scan leaves p (named name) out.
+func (s *scanner) leftOut(p, name string, isDir bool) bool {
+	return versions.IsStoreName(name) || tree.IsTemp(name, s.suffix) || s.match.Match(p, isDir)
+}
+
+// failedEntry is a directory entry whose lstat failed.
+type failedEntry struct {
+	name string
+	err  error
+}
+
+func (f failedEntry) Name() string               { return f.name }
+func (f failedEntry) IsDir() bool                { return false }
+func (f failedEntry) Type() fs.FileMode          { return 0 }
+func (f failedEntry) Info() (fs.FileInfo, error) { return nil, f.err }
 
 // readDir lists a directory sorted by name, which for the names of one
 // directory is tree.Compare order.

@@ -44,6 +44,9 @@ type node struct {
 // comes from its metadata through the scan cache (keyed by key, ETag,
 // size and last-modified), so an unchanged object costs no request; an
 // object another tool wrote is read and hashed once.
+//
+// opts.Within is ignored: a bucket is listed whole, which the hint
+// allows (the pass filters the listing to its scope).
 func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
 	m, err := tree.NewMatcher(opts.Exclude)
 	if err != nil {

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/ferry-sync/ferry/tree"
@@ -24,11 +25,27 @@ type AncestorReader struct {
 	buf   []tree.Entry
 	i     int
 	done  bool
+	// items, when not nil, limits the reader to a scope's listing; item is
+	// the one being read, after then a key inside it.
+	items []tree.ScopeItem
+	item  int
 }
 
 // AncestorReader starts reading the ancestor from its first path.
 func (db *DB) AncestorReader() *AncestorReader {
 	return &AncestorReader{db: db}
+}
+
+// ScopedAncestorReader reads only what of the ancestor lies in scope (see
+// tree.Scope.Items): each context directory's own record and each root's
+// subtree, found with a seek, so the cost follows the scope, not the
+// tree. The whole scope reads the whole ancestor.
+func (db *DB) ScopedAncestorReader(scope tree.Scope) *AncestorReader {
+	r := &AncestorReader{db: db, items: scope.Items()}
+	if !scope.Whole() && len(r.items) == 0 {
+		r.done = true
+	}
+	return r
 }
 
 // Next returns the next ancestor entry, or false when there is none. A
@@ -53,6 +70,9 @@ func (r *AncestorReader) Next() (tree.Entry, bool, error) {
 
 func (r *AncestorReader) fill() error {
 	r.buf, r.i = r.buf[:0], 0
+	if r.items != nil {
+		return r.fillScoped()
+	}
 	err := r.db.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAncestor).Cursor()
 		var k, v []byte
@@ -70,6 +90,59 @@ func (r *AncestorReader) fill() error {
 			r.after = append(r.after[:0], k...)
 		}
 		if k == nil {
+			r.done = true
+		}
+		return nil
+	})
+	if err != nil {
+		r.buf, r.done = r.buf[:0], true
+		return fmt.Errorf("unable to read ancestor from %s: %w", r.db.path, err)
+	}
+	return nil
+}
+
+// fillScoped reads the next batch of a scoped reader, going on from the
+// item under way.
+func (r *AncestorReader) fillScoped() error {
+	var key, below []byte
+	err := r.db.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAncestor).Cursor()
+		for ; r.item < len(r.items) && len(r.buf) < ancestorBatch; r.item, r.after = r.item+1, nil {
+			it := r.items[r.item]
+			key = appendKey(key[:0], it.Path)
+			var k, v []byte
+			if !it.Subtree {
+				if k, v = c.Seek(key); k == nil || !bytes.Equal(k, key) {
+					continue
+				}
+				e, err := parseStoredEntry(k, v)
+				if err != nil {
+					return err
+				}
+				r.buf = append(r.buf, e)
+				continue
+			}
+			// The subtree is the root's key and the keys below it, which
+			// follow it: its key, a NUL, anything.
+			below = append(append(below[:0], key...), 0)
+			if r.after == nil {
+				k, v = c.Seek(key)
+			} else if k, v = c.Seek(r.after); k != nil && bytes.Equal(k, r.after) {
+				k, v = c.Next()
+			}
+			for ; k != nil && (bytes.Equal(k, key) || bytes.HasPrefix(k, below)); k, v = c.Next() {
+				if len(r.buf) == ancestorBatch {
+					return nil // the item goes on in the next batch
+				}
+				e, err := parseStoredEntry(k, v)
+				if err != nil {
+					return err
+				}
+				r.buf = append(r.buf, e)
+				r.after = append(r.after[:0], k...)
+			}
+		}
+		if r.item == len(r.items) {
 			r.done = true
 		}
 		return nil

@@ -38,6 +38,15 @@ type Cache struct {
 	// the last one under way: a scan is one run, a second scan without a
 	// Commit starts another.
 	runs []*storeRun
+	// scope limits what Commit may drop to the scopes of the scans since
+	// the last Commit (see Scope); the zero Scope is the whole tree.
+	// scoped says a scan was scoped, whole that one was not.
+	scope         tree.Scope
+	scoped, whole bool
+	// runRoot is the scope root the last Store's path lies in: a scoped
+	// scan's Stores start a new run at each root, so that Store's cursor
+	// seeks over the tree between roots instead of reading it.
+	runRoot string
 	// err is a failure to read the bucket while Store followed it, which
 	// leaves the runs incomplete; Commit reports it and writes nothing.
 	err error
@@ -251,7 +260,13 @@ func (c *Cache) Store(e tree.Entry) {
 	c.storeEntry = AppendEntry(c.storeEntry[:0], ce.entry(e.Path))
 	c.storeRec = AppendRecord(c.storeRec[:0], k, c.storeEntry)
 	var run *storeRun
-	if n := len(c.runs); n > 0 && bytes.Compare(c.runs[n-1].last, k) < 0 {
+	sameRoot := true
+	if scope := c.limited(); !scope.Whole() {
+		root, _ := scope.RootOf(e.Path)
+		sameRoot = root == c.runRoot
+		c.runRoot = root
+	}
+	if n := len(c.runs); sameRoot && n > 0 && bytes.Compare(c.runs[n-1].last, k) < 0 {
 		run = c.runs[n-1]
 	} else {
 		run = &storeRun{first: bytes.Clone(k)}
@@ -307,8 +322,37 @@ func (c *Cache) fail(err error) {
 	}
 }
 
+// Scope tells the cache that the scan about to Store lists only scope (a
+// scoped pass's scan, see endpoint.ScanOptions.Within): Commit then drops
+// no record outside it, as such a scan passes over the rest of the tree
+// without seeing it. Scans since the last Commit add up: if one of them
+// listed the whole tree (no Scope, or the whole Scope), Commit sweeps as
+// usual.
+func (c *Cache) Scope(scope tree.Scope) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if scope.Whole() || len(c.runs) > 0 && !c.scoped {
+		c.whole = true
+		return
+	}
+	if c.scoped {
+		scope = tree.NewScope(append(slices.Clone(c.scope.Roots()), scope.Roots()...))
+	}
+	c.scope, c.scoped = scope, true
+}
+
+// limited returns the scope Commit keeps to: the whole tree unless every
+// scan since the last Commit was scoped. The caller holds c.mu.
+func (c *Cache) limited() tree.Scope {
+	if c.whole || !c.scoped {
+		return tree.Scope{}
+	}
+	return c.scope
+}
+
 // reset forgets the runs and puts, for the next scan; the caller holds c.mu.
 func (c *Cache) reset() {
+	c.scope, c.scoped, c.whole, c.runRoot = tree.Scope{}, false, false, ""
 	c.puts = map[string]cached{} // not clear: a first scan's map is large
 	c.runs, c.err = nil, nil
 	c.look.valid, c.del.valid = false, false
@@ -354,6 +398,41 @@ func (g gap) sweep(b *bolt.Bucket, fn func(k []byte) bool) {
 	for ; k != nil && (g.before == nil || bytes.Compare(k, g.before) < 0); k, _ = cur.Next() {
 		if !fn(k) {
 			return
+		}
+	}
+}
+
+// sweepGaps calls fn with every key of b in gaps that lies in scope, in
+// order, until fn returns false. A scoped sweep seeks to each of the
+// scope's roots, so it costs what the scope holds, not the bucket.
+func sweepGaps(b *bolt.Bucket, gaps []gap, scope tree.Scope, fn func(k []byte) bool) {
+	if scope.Whole() {
+		for _, g := range gaps {
+			more := true
+			g.sweep(b, func(k []byte) bool { more = fn(k); return more })
+			if !more {
+				return
+			}
+		}
+		return
+	}
+	inGap := func(k []byte) bool {
+		for _, g := range gaps {
+			if (g.after == nil || bytes.Compare(g.after, k) < 0) && (g.before == nil || bytes.Compare(k, g.before) < 0) {
+				return true
+			}
+		}
+		return false
+	}
+	cur := b.Cursor()
+	var key, below []byte
+	for _, root := range scope.Roots() {
+		key = appendKey(key[:0], root)
+		below = append(append(below[:0], key...), 0)
+		for k, _ := cur.Seek(key); k != nil && (bytes.Equal(k, key) || bytes.HasPrefix(k, below)); k, _ = cur.Next() {
+			if inGap(k) && !fn(k) {
+				return
+			}
 		}
 	}
 }
@@ -406,14 +485,16 @@ func (c *Cache) Commit() error {
 	}
 	gone := c.passedOver()
 	gaps := c.gaps()
+	scope := c.limited()
+	if !scope.Whole() {
+		gone = slices.DeleteFunc(gone, func(k []byte) bool { return !scope.InSubtree(keyPath(k)) })
+	}
 	swept := false
 	if len(gone) == 0 && len(c.puts) == 0 && len(c.pending) == 0 {
 		// Most likely nothing changed: look before taking a write lock.
 		err := c.db.view(func(tx *bolt.Tx) error {
 			if b := tx.Bucket(c.bucket); b != nil {
-				for _, g := range gaps {
-					g.sweep(b, func([]byte) bool { swept = true; return false })
-				}
+				sweepGaps(b, gaps, scope, func([]byte) bool { swept = true; return false })
 			}
 			return nil
 		})
@@ -446,9 +527,7 @@ func (c *Cache) Commit() error {
 		// appended pages half empty).
 		b.FillPercent = 0.9
 		dels := slices.Clone(gone)
-		for _, g := range gaps {
-			g.sweep(b, func(k []byte) bool { dels = append(dels, bytes.Clone(k)); return true })
-		}
+		sweepGaps(b, gaps, scope, func(k []byte) bool { dels = append(dels, bytes.Clone(k)); return true })
 		for _, k := range dels {
 			if err := b.Delete(k); err != nil {
 				return err

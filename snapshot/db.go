@@ -510,6 +510,9 @@ func (db *DB) Reset() error {
 			}
 		}
 		// The records are gone, so they describe no folder pair any more.
+		if err := tx.Bucket(bucketMeta).Delete(keyTotals); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketMeta).Delete(keyPair)
 	})
 	if err != nil {

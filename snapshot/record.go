@@ -46,6 +46,10 @@ type PassRecord struct {
 	DiskSpaceLow []DiskSpaceLow `json:"disk_space_low,omitempty"`
 	// Err is a failure other than a halt.
 	Err string `json:"err,omitempty"`
+	// Scoped is how many changed paths a scoped pass was limited to (their
+	// subtrees; see syncer.Options.Within); 0 for a pass over the whole
+	// tree, including one asked to be scoped that had to run whole.
+	Scoped int `json:"scoped,omitempty"`
 	// Interrupted: the pass was cancelled (Ctrl-C, the agent stopping or
 	// the job stopped) before it finished. What it did is counted above;
 	// it is not a failure, and Err is empty.

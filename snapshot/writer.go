@@ -100,18 +100,20 @@ func (w *Writer) flushLocked() error {
 		// A pass records in tree order, which is key order, so most puts
 		// append: fuller pages then cost nothing and shrink the file.
 		b.FillPercent = 0.9
+		var d totalsDelta
 		for _, o := range w.ops {
 			var err error
 			if o.val != nil {
+				d.replaced(o.key, b.Get(o.key), o.val)
 				err = b.Put(o.key, o.val)
 			} else {
-				err = deleteTree(b, o.key)
+				err = deleteTree(b, o.key, &d)
 			}
 			if err != nil {
 				return err
 			}
 		}
-		return nil
+		return d.apply(tx.Bucket(bucketMeta))
 	})
 	if err != nil {
 		return fmt.Errorf("unable to write ancestor to %s: %w", w.db.path, err)
@@ -123,7 +125,7 @@ func (w *Writer) flushLocked() error {
 
 // deleteTree removes key and every key below it. Keys are collected first
 // because deleting under a moving cursor skips entries.
-func deleteTree(b *bolt.Bucket, key []byte) error {
+func deleteTree(b *bolt.Bucket, key []byte, d *totalsDelta) error {
 	prefix := append(bytes.Clone(key), 0)
 	var doomed [][]byte
 	c := b.Cursor()
@@ -132,6 +134,9 @@ func deleteTree(b *bolt.Bucket, key []byte) error {
 	}
 	doomed = append(doomed, key)
 	for _, k := range doomed {
+		if v := b.Get(k); v != nil {
+			d.replaced(k, v, nil)
+		}
 		if err := b.Delete(k); err != nil {
 			return err
 		}

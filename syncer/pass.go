@@ -71,6 +71,14 @@ type Options struct {
 	// Copiers bounds concurrent file-by-file copies within this pass when
 	// neither endpoint moves files in batches; 0 means 4.
 	Copiers int
+	// Within, when not nil, scopes the pass to these slash-separated
+	// relative paths (the ones a continuous job saw change): each one's
+	// subtree is scanned, reconciled and applied, the directories above
+	// them only checked, and the rest of the tree neither read nor
+	// touched. "" or "." is the whole tree. A pass that cannot be sure
+	// the scope suffices runs whole instead (see scope.go);
+	// PassRecord.Scoped says which it was.
+	Within []string
 }
 
 func (o *Options) defaults() {
@@ -129,7 +137,17 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 		}
 	}
 	noteRecovery()
-	p, err := planPass(ctx, &opts, false, noteRecovery)
+	scope := tree.NewScope(opts.Within)
+	if rec.Recovered != nil {
+		scope = tree.Scope{}
+	}
+	p, err := planPass(ctx, &opts, false, noteRecovery, scope)
+	if esc := (*escalation)(nil); errors.As(err, &esc) {
+		opts.Log.Debug("the scoped pass runs whole", "job", job.Name, "paths", len(scope.Roots()), "reason", esc.reason)
+		scope = tree.Scope{}
+		p, err = planPass(ctx, &opts, false, noteRecovery, scope)
+	}
+	rec.Scoped = len(scope.Roots())
 	if err != nil {
 		return finish(err)
 	}
@@ -165,7 +183,10 @@ type planned struct {
 // recovered called) so that the pass runs without an ancestor; with
 // dryRun it is an error instead, and no scan cache is saved: a dry run
 // writes nothing, not even ferry's own records.
-func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func()) (planned, error) {
+//
+// A scope that is not the whole tree plans a scoped pass, or returns an
+// *escalation when the pass must run whole instead.
+func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(), scope tree.Scope) (planned, error) {
 	job := opts.Job
 	// A damaged snapshot is no ancestor: it is replaced, and this pass
 	// reconciles as if the job were new (no deletions; files that differ
@@ -190,6 +211,29 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func())
 	if h := pairChanged(pair, job, opts.ConfigFile); h != nil {
 		return planned{}, h
 	}
+	scoped := !scope.Whole()
+	var totals snapshot.Totals
+	if scoped {
+		if pair == "" {
+			return planned{}, escalate("the snapshot records no pass yet")
+		}
+		t, ok, err := opts.DB.Totals()
+		switch {
+		case err != nil:
+			return planned{}, escalate("%v", err)
+		case !ok:
+			return planned{}, escalate("the snapshot keeps no totals for the safety limits yet")
+		case t.Entries == 0:
+			return planned{}, escalate("the ancestor is empty")
+		}
+		totals = t
+	}
+	ancestor := func() *snapshot.AncestorReader {
+		if scoped {
+			return opts.DB.ScopedAncestorReader(scope)
+		}
+		return opts.DB.AncestorReader()
+	}
 
 	// Connecting to a remote takes several round trips; the local side's
 	// check and scan overlap them, and the remote's check and listing are
@@ -202,12 +246,15 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func())
 	opts.Log.Debug("scanning", "job", job.Name)
 	mode := ModeOf(job)
 	mode.LocalPathBound, mode.RemotePathBound = pathBound(opts.Local), pathBound(opts.Remote)
-	got, err := gather(ctx, opts, &mode, connected, opts.DB.AncestorReader(), dryRun)
+	got, err := gather(ctx, opts, &mode, connected, ancestor(), dryRun, scope)
 	var damaged *ancestorError
 	if errors.As(err, &damaged) && errors.Is(err, snapshot.ErrDamaged) {
-		if err = untrusted(damaged.err); err == nil {
+		if err = untrusted(damaged.err); err == nil && scoped {
+			return planned{}, escalate("the snapshot was damaged")
+		}
+		if err == nil {
 			pair = ""
-			got, err = gather(ctx, opts, &mode, connected, nil, dryRun)
+			got, err = gather(ctx, opts, &mode, connected, nil, dryRun, scope)
 		}
 	}
 	if he := (*halt.Error)(nil); errors.As(err, &he) {
@@ -220,6 +267,13 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func())
 	}
 	opts.Log.Debug("scanned", "job", job.Name, "local_entries", got.nLocal, "remote_entries", got.nRemote,
 		"ancestor_entries", got.nAncestor, "unsettled", max(len(got.local), len(got.remote)))
+	if !dryRun && !scoped {
+		// Read whole, the ancestor's counts are known; from here every
+		// write keeps them (a scoped pass's guards need them).
+		if err := opts.DB.SetTotals(snapshot.Totals{Entries: got.nAncestor, Files: got.ancestorFiles}); err != nil {
+			opts.Log.Warn("unable to record the ancestor's totals; changes run whole passes", "job", job.Name, "err", err)
+		}
+	}
 	if !dryRun {
 		for _, c := range opts.Caches {
 			if err := c.Commit(); err != nil {
@@ -228,9 +282,18 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func())
 		}
 	}
 
+	if scoped {
+		if mode.LocalFolding.Folds() || mode.RemoteFolding.Folds() {
+			// The clash check needs every name of a directory.
+			return planned{}, escalate("a receiving side folds names")
+		}
+		if esc := dropContext(&got, scope); esc != nil {
+			return planned{}, esc
+		}
+	}
 	plan := Reconcile(got.ancestor, got.local, got.remote, mode)
 	if want := wantedContent(&plan); want != nil && !got.keptAll && got.nAncestor > 0 {
-		added, err := addCopySources(ctx, &got, ancestorSource{opts.DB.AncestorReader()}, want)
+		added, err := addCopySources(ctx, &got, ancestorSource{ancestor()}, want)
 		if err != nil {
 			return planned{}, err
 		}
@@ -239,6 +302,18 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func())
 		}
 	}
 
+	if scoped {
+		if esc := deletesTopLevel(&plan); esc != nil {
+			return planned{}, esc
+		}
+		if h := tooManyDeletes(&plan, totals.Entries, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
+			return planned{}, h
+		}
+		if h := tooManyChanges(&plan, totals.Files, job, opts.ConfigFile, opts.AllowChanges); h != nil {
+			return planned{}, h
+		}
+		return planned{plan: plan, pair: pair}, nil
+	}
 	if h := rootEmptied(got.nAncestor, got.nLocal, SideLocal, job, opts.ConfigFile, opts.AllowDeletes); h != nil {
 		return planned{}, h
 	}
@@ -344,9 +419,14 @@ func signaturePath(sig, root string) string {
 // what its filesystem folds, and merges both scans with the ancestor (anc,
 // nil for none) into what the pass must reconcile (see merge). It fills in
 // mode's foldings. A dry run's scans leave stale partial files.
-func gather(ctx context.Context, opts *Options, mode *Mode, connected func(context.Context) error, anc *snapshot.AncestorReader, dryRun bool) (gathered, error) {
+//
+// A scope that is not the whole tree is asked of both scans
+// (ScanOptions.Within) and applied to what they list, as an endpoint may
+// list more; anc must then read only the scope.
+func gather(ctx context.Context, opts *Options, mode *Mode, connected func(context.Context) error, anc *snapshot.AncestorReader, dryRun bool, scope tree.Scope) (gathered, error) {
 	job := opts.Job
-	scan := endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix, KeepStale: dryRun}
+	scan := endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix, KeepStale: dryRun, Within: scope.Roots()}
+	want := inScope(scope)
 	feeds := [2]*scanFeed{newScanFeed(SideLocal), newScanFeed(SideRemote)}
 	var foldErr [2]error
 	// folded[i] is closed once side i's folding is known (or will not be
@@ -382,6 +462,9 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 				// encrypt: syncing it would mix plaintext in.
 				if name == SideRemote && !job.Encryption.Enabled && e.Path == tree.KeyHeaderName {
 					return &halt.Error{Kind: halt.Encrypted}
+				}
+				if !want(e.Path) {
+					return nil
 				}
 				return feed.add(gctx, e)
 			})

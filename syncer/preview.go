@@ -1,6 +1,10 @@
 package syncer
 
-import "context"
+import (
+	"context"
+
+	"github.com/ferry-sync/ferry/tree"
+)
 
 // Preview does everything a pass does before its first change and returns
 // the plan: the folder-pair and signature checks, both scans merged with
@@ -14,7 +18,7 @@ import "context"
 // found by the pass itself.
 func Preview(ctx context.Context, opts Options) (Plan, error) {
 	opts.defaults()
-	p, err := planPass(ctx, &opts, true, func() {})
+	p, err := planPass(ctx, &opts, true, func() {}, tree.Scope{})
 	if err != nil {
 		return Plan{}, err
 	}

@@ -45,6 +45,7 @@ func RunBacking(t *testing.T, factory BackingFactory) {
 		fn   func(t *testing.T, s *suite)
 	}{
 		{"ScanOrder", testScanOrder},
+		{"ScanWithin", testScanWithin},
 		{"ScanEntries", testScanEntries},
 		{"ScanLargeFileHash", testScanLargeFileHash},
 		{"ScanExcludes", testScanExcludes},
@@ -221,6 +222,44 @@ func testScanOrder(t *testing.T, s *suite) {
 	for i := 1; i < len(got); i++ {
 		if tree.Compare(got[i-1], got[i]) >= 0 {
 			t.Fatalf("entries %q and %q out of tree.Compare order", got[i-1], got[i])
+		}
+	}
+}
+
+// testScanWithin: ScanOptions.Within is a hint. Whatever an endpoint
+// lists with it, in order, must hold every entry of the scope exactly as a
+// whole scan lists it (the context directories and the subtrees); an
+// endpoint that honours it lists nothing more.
+func testScanWithin(t *testing.T, s *suite) {
+	BuildIn(t, s.b, Dir{
+		"a":   Dir{"b": Dir{"c": "1", "d": Dir{"e": "2"}}, "b.txt": "3", "b-c": "4"},
+		"a.x": "5",
+		"z":   Dir{"y": "6"},
+	})
+	whole := s.scan(t, endpoint.ScanOptions{})
+	for _, within := range [][]string{{"a/b/d"}, {"a/b/c", "z"}, {"a/b.txt", "missing/x"}} {
+		scope := tree.NewScope(within)
+		got := s.scan(t, endpoint.ScanOptions{Within: within})
+		for i := 1; i < len(got); i++ {
+			if tree.Compare(got[i-1].Path, got[i].Path) >= 0 {
+				t.Fatalf("within %q: entries %q and %q out of tree.Compare order", within, got[i-1].Path, got[i].Path)
+			}
+		}
+		have := byPath(got)
+		extra := 0
+		for _, e := range whole {
+			in, _ := scope.Contains(e.Path)
+			switch g, ok := have[e.Path]; {
+			case in && !ok:
+				t.Fatalf("within %q: %s, in the scope, is not listed", within, e.Path)
+			case in && !reflect.DeepEqual(g, e):
+				t.Fatalf("within %q: %s listed as %+v, a whole scan lists %+v", within, e.Path, g, e)
+			case !in && ok:
+				extra++
+			}
+		}
+		if extra > 0 && len(got) != len(whole) {
+			t.Fatalf("within %q: listed %d entries outside the scope but not the whole tree (%d of %d)", within, extra, len(got), len(whole))
 		}
 	}
 }

@@ -341,3 +341,18 @@ func TestStatusNotesUnwatchedDirectories(t *testing.T) {
 		t.Fatalf("status:\n%s\nwant it to end with:\n%s", b.String(), want)
 	}
 }
+
+// TestLastSaysAPassWasScoped: a continuous job's pass over the changed
+// paths only says so, with how many; a whole pass's line is unchanged.
+func TestLastSaysAPassWasScoped(t *testing.T) {
+	now := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	rec := snapshot.PassRecord{Start: now.Add(-time.Minute), End: now.Add(-time.Minute), Created: 1, Bytes: 10}
+	whole := last(agent.JobStatus{Last: &rec}, now)
+	if strings.Contains(whole, "scoped") {
+		t.Fatalf("a whole pass reads %q", whole)
+	}
+	rec.Scoped = 2
+	if got := last(agent.JobStatus{Last: &rec}, now); got != whole+", scoped to 2 changed paths" {
+		t.Fatalf("a scoped pass reads %q", got)
+	}
+}

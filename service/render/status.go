@@ -217,6 +217,10 @@ func last(j agent.JobStatus, now time.Time) string {
 	if l.Problems > 0 {
 		s += fmt.Sprintf(", %d %s", l.Problems, plural(l.Problems, "problem", "problems"))
 	}
+	if l.Scoped > 0 {
+		// A continuous job's pass over the paths that changed only.
+		s += fmt.Sprintf(", scoped to %d changed %s", l.Scoped, plural(l.Scoped, "path", "paths"))
+	}
 	return s
 }
 

@@ -99,6 +99,8 @@ func samples(r *rand.Rand) []Msg {
 		Welcome{Version: 1, User: randString(r, 8), RateCap: r.Int64(), UDPPort: r.Uint32()},
 		Scan{Exclude: ex, PartialSuffix: randString(r, 8)},
 		Scan{Exclude: ex, PartialSuffix: randString(r, 8), KeepStale: true},
+		Scan{Exclude: ex, PartialSuffix: randString(r, 8), Within: []string{randString(r, 12), randString(r, 30)}},
+		Scan{Exclude: ex, PartialSuffix: randString(r, 8), KeepStale: true, Within: []string{randString(r, 12)}},
 		Stat{Path: randString(r, 30)},
 		Mkdir{Path: randString(r, 30), Mode: fs.FileMode(r.IntN(0o1000))},
 		Symlink{Path: randString(r, 30), Target: randString(r, 30), Expect: randEntry(r)},
@@ -427,3 +429,23 @@ func TestHostileRangesAreRejected(t *testing.T) {
 }
 
 func binaryUvarint(v uint64) []byte { return binary.AppendUvarint(nil, v) }
+
+// TestScanWithoutWithinEncodesAsBefore: a Scan that carries no Within is
+// the bytes a server older than the field parses, so a client scanning
+// the whole tree still works with it.
+func TestScanWithoutWithinEncodesAsBefore(t *testing.T) {
+	for _, m := range []Scan{
+		{Exclude: []string{"*.tmp"}, PartialSuffix: ".part"},
+		{Exclude: []string{"*.tmp"}, PartialSuffix: ".part", KeepStale: true},
+		{Exclude: []string{"*.tmp"}, PartialSuffix: ".part", Within: []string{}},
+	} {
+		old := appendStrings(nil, m.Exclude)
+		old = appendString(old, m.PartialSuffix)
+		if m.KeepStale {
+			old = appendUvarint(old, 1)
+		}
+		if got := m.appendBody(nil); !bytes.Equal(got, old) {
+			t.Errorf("%+v encodes as %x, the old encoding is %x", m, got, old)
+		}
+	}
+}

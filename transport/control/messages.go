@@ -123,13 +123,19 @@ type Welcome struct {
 	UDPPort uint32
 }
 
-// Scan asks for a sorted listing of the whole folder.
+// Scan asks for a sorted listing of the whole folder, or of part of it.
 type Scan struct {
 	Exclude       []string
 	PartialSuffix string
-	// KeepStale (optional, sent only when set): leave stale partial files
-	// the scan finds (a dry run).
+	// KeepStale (optional, sent only when set or when Within is): leave
+	// stale partial files the scan finds (a dry run).
 	KeepStale bool
+	// Within (optional trailing field, sent only when not empty) is
+	// endpoint.ScanOptions.Within: list only those paths' subtrees and
+	// the directories above them. A server older than the field refuses
+	// the request as malformed (ssh.Prohibited), and the client asks
+	// again without it; a hint, so the listing is right either way.
+	Within []string
 }
 
 // Stat asks for one path's lstat.
@@ -546,8 +552,15 @@ func (m Welcome) appendBody(b []byte) []byte {
 func (m Scan) appendBody(b []byte) []byte {
 	b = appendStrings(b, m.Exclude)
 	b = appendString(b, m.PartialSuffix)
-	if m.KeepStale {
-		b = appendUvarint(b, 1)
+	if m.KeepStale || len(m.Within) > 0 {
+		var keep uint64
+		if m.KeepStale {
+			keep = 1
+		}
+		b = appendUvarint(b, keep)
+	}
+	if len(m.Within) > 0 {
+		b = appendStrings(b, m.Within)
 	}
 	return b
 }
@@ -829,6 +842,9 @@ func parseBody(t MsgType, body []byte) (Msg, error) {
 		s := Scan{Exclude: d.strings(), PartialSuffix: d.string()}
 		if d.err == nil && len(d.b) > 0 {
 			s.KeepStale = d.uvarint() == 1
+		}
+		if d.err == nil && len(d.b) > 0 {
+			s.Within = d.strings()
 		}
 		m = s
 	case TypeStat:

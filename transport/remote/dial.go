@@ -288,6 +288,10 @@ type Endpoint struct {
 	proxyFrom string
 	dialer    proxy.Dialer
 
+	// noWithin: a server refused a scan request carrying Within (it is
+	// older than the field), so scans no longer send it.
+	noWithin atomic.Bool
+
 	mu  sync.Mutex
 	cur *conn
 	// next is where the next dial starts in the list of servers

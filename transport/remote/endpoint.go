@@ -2,8 +2,11 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
@@ -17,11 +20,40 @@ var (
 	_ endpoint.Batch    = (*Endpoint)(nil)
 )
 
+// maxWithinBytes bounds the paths a scan request carries as its Within
+// hint: the request travels in one SSH channel-open message. Past it the
+// hint is left out and the server lists everything.
+const maxWithinBytes = 16 << 10
+
+func withinFits(within []string) bool {
+	n := 0
+	for _, p := range within {
+		if n += len(p) + 2; n > maxWithinBytes {
+			return false
+		}
+	}
+	return len(within) > 0
+}
+
 // Scan streams the server's listing, checking that it is in tree.Compare
 // order and that every path is valid, so a broken or hostile server cannot
 // make the engine act on a path outside the local root.
+//
+// opts.Within is sent when the server may know it and it is small enough
+// for a request; a server that does not know it lists everything, which
+// the hint allows.
 func (e *Endpoint) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tree.Entry) error) error {
-	k, err := e.openOn(ctx, control.Scan{Exclude: opts.Exclude, PartialSuffix: opts.PartialSuffix, KeepStale: opts.KeepStale})
+	req := control.Scan{Exclude: opts.Exclude, PartialSuffix: opts.PartialSuffix, KeepStale: opts.KeepStale}
+	if !e.noWithin.Load() && withinFits(opts.Within) {
+		req.Within = opts.Within
+	}
+	k, err := e.openOn(ctx, req)
+	if refused := (*refusedError)(nil); len(req.Within) > 0 && errors.As(err, &refused) && refused.reason == ssh.Prohibited {
+		// A server older than Within: it cannot parse the request.
+		e.noWithin.Store(true)
+		req.Within = nil
+		k, err = e.openOn(ctx, req)
+	}
 	if err != nil {
 		return fmt.Errorf("unable to scan remote folder: %w", err)
 	}

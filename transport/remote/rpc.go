@@ -59,7 +59,7 @@ func open(ctx context.Context, c *conn, req control.Msg) (*channel, error) {
 		// The server runs as many of this connection's requests as it
 		// allows: wait for some of ours to finish and ask again.
 		if oce.Reason != ssh.ResourceShortage || waited >= busyWaitMax {
-			return nil, fmt.Errorf("%w: server refused request: %s", control.ErrProtocol, oce.Message)
+			return nil, &refusedError{reason: oce.Reason, msg: oce.Message}
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -148,6 +148,20 @@ func (k *channel) close() {
 		k.ch.Close()
 	})
 }
+
+// refusedError is a request the server turned away as it was opened:
+// reason is ssh.Prohibited for one it could not parse (a field newer than
+// the server), ssh.ResourceShortage for one over its limit.
+type refusedError struct {
+	reason ssh.RejectionReason
+	msg    string
+}
+
+func (e *refusedError) Error() string {
+	return control.ErrProtocol.Error() + ": server refused request: " + e.msg
+}
+
+func (e *refusedError) Unwrap() error { return control.ErrProtocol }
 
 // call runs a request with a single answer.
 func call(ctx context.Context, c *conn, req control.Msg) (control.Msg, error) {

@@ -39,7 +39,7 @@ func (s *session) scan(st *stream, ep endpoint.Endpoint, root *rootState, m cont
 		batch, size = batch[:0], 0
 		return err
 	}
-	opts := endpoint.ScanOptions{Exclude: m.Exclude, PartialSuffix: m.PartialSuffix, KeepStale: m.KeepStale}
+	opts := endpoint.ScanOptions{Exclude: m.Exclude, PartialSuffix: m.PartialSuffix, KeepStale: m.KeepStale, Within: m.Within}
 	out := &listing{log: s.log, emit: func(e tree.Entry) error {
 		batch = append(batch, e)
 		size += len(e.Path) + len(e.Target) + len(e.Problem) + 48
