@@ -24,3 +24,15 @@ func TestUploadKeepsClientPolicy(t *testing.T) {
 		t.Errorf("download session = %+v, want fair until the client names a policy, uncapped", down)
 	}
 }
+
+// TestDownloadLaneIsPartOfOneFlow: the sender of one of a download's four
+// lanes runs as a quarter of the transfer, so the four keep one flow's
+// queue; a single session is a flow of its own.
+func TestDownloadLaneIsPartOfOneFlow(t *testing.T) {
+	if got := sessionRate(true, 0, 4).Share; got != 0.25 {
+		t.Errorf("download lane of 4: share %v, want 0.25", got)
+	}
+	if got := sessionRate(true, 0, 1).Share; got != 0 {
+		t.Errorf("download of one session: share %v, want 0 (a flow of its own)", got)
+	}
+}
