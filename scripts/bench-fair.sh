@@ -6,6 +6,9 @@
 # Targets: fair gives each 40–60 % of the link; low leaves TCP >= 80 %;
 # fixed (50 Mbit/s) holds its target within ±5 %. Needs root.
 #   POLICIES="fair low fixed" TCP_CC=cubic scripts/bench-fair.sh
+# SESSIONS=4 runs the upload as `sessions: 4`, the file split across the
+# sessions (multi_session_threshold SPLIT_AT, 64MiB): the targets are the
+# same, as the sessions of one transfer take one flow's share.
 # FERRY_BIN=/path/to/ferry measures that build instead of building this tree.
 #
 # ferry's goodput is the growth of the server's .partial file, counted in
@@ -28,6 +31,8 @@ SIZE_MB=${SIZE_MB:-600}      # size of the uploaded file
 LINK_MBPS=100
 FIXED_MBPS=${FIXED_MBPS:-50}
 TCP_CC=${TCP_CC:-}           # empty: the namespace's default congestion control
+SESSIONS=${SESSIONS:-1}      # data sessions of the upload (job key sessions)
+SPLIT_AT=${SPLIT_AT:-64MiB}  # files from this size are split across them
 PORT=33011
 
 need=()
@@ -77,6 +82,7 @@ cc_b=$(B sysctl -n net.ipv4.tcp_congestion_control)
 ccflag=()
 [ -n "$TCP_CC" ] && ccflag=(-C "$TCP_CC")
 echo "link: wan-100 without loss (one-way 50 ms, $LINK_MBPS Mbit/s, drop-tail queue 100 ms); TCP congestion control: ${TCP_CC:-$cc_b} (namespace default $cc_b)"
+echo "ferry: sessions $SESSIONS$([ "$SESSIONS" -gt 1 ] && echo ", files from $SPLIT_AT split across them")"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 ip netns exec "$NS-a" timeout 280 iperf3 -s -B 10.199.0.1 >"$W/iperf3-server.log" 2>&1 &
@@ -138,6 +144,8 @@ jobs:
     direction: local-to-remote
     identity: $W/id_ed25519
     bandwidth: {policy: $pol, target_rate: $target}
+    sessions: $SESSIONS
+    multi_session_threshold: $SPLIT_AT
 YAML
   # Backgrounded directly, not through B, so that $! is timeout itself
   # (ip netns exec execs it) and a kill reaches ferry.

@@ -144,6 +144,13 @@ type Config struct {
 	TargetRate float64 // 0 = unlimited (use MaxRate)
 	MinRate    float64 // floor
 	MaxRate    float64 // hard cap (bandwidth cap / server cap); 0 = none
+	// Share is the part of one transfer this controller's flow is, in
+	// (0, 1]; 0 (or anything out of range) means 1, a flow of its own.
+	// A transfer split over N sessions (sessions: N) gives each 1/N: the
+	// queue budget scales by it, so the N controllers together keep the
+	// queue one flow keeps, and take one flow's share next to other
+	// traffic. The rates above are this flow's own, already split.
+	Share float64
 }
 
 // Feedback is what the receiver reports about every 10 ms.
@@ -201,6 +208,7 @@ type Stats struct {
 	Policy     Policy
 	Phase      Phase
 	Capacity   float64 // estimated bottleneck capacity, bits/s
+	Share      float64 // the part of its transfer this flow is (Config.Share; 1 when unset)
 }
 
 // Controller turns receiver feedback into a sending rate. It is not safe
@@ -410,16 +418,27 @@ func (c *Controller) onOverflow(rd reading) float64 {
 	return rate
 }
 
+// alpha is this flow's queue budget in bits: its policy's, times its
+// part of the transfer (Config.Share).
 func (c *Controller) alpha() float64 {
+	w := c.weight()
 	switch c.policy() {
 	case High:
-		return 2 * Alpha
+		return 2 * Alpha * w
 	case Low:
 		// A scavenger's budget also stays below half its target delay, or at
 		// low rates its own equilibrium queue would trip its retreat.
-		return math.Min(Alpha/10, c.rate*LowTargetDelay.Seconds()/2)
+		return math.Min(Alpha/10*w, c.rate*LowTargetDelay.Seconds()/2)
 	}
-	return Alpha
+	return Alpha * w
+}
+
+// weight is Config.Share, 1 when unset or out of range.
+func (c *Controller) weight() float64 {
+	if w := c.cfg.Share; w > 0 && w <= 1 {
+		return w
+	}
+	return 1
 }
 
 // recvMax is the best recent goodput: a few intervals smooth out packet
@@ -786,5 +805,6 @@ func (c *Controller) Stats() Stats {
 		Policy:     c.policy(),
 		Phase:      c.phase,
 		Capacity:   c.capEst,
+		Share:      c.weight(),
 	}
 }

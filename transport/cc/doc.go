@@ -47,6 +47,13 @@
 // starting together at 100 Mbit/s, other ferry flows can be taken for TCP
 // and the first one keeps more than its share.
 //
+// A transfer split over N sessions runs N controllers, one per session,
+// each told by Config.Share that it is 1/N of the transfer: each keeps
+// 1/N of the queue budget, so together they keep the queue one flow keeps
+// and take one flow's share next to other flows. The split is only as
+// good as the sessions' feedback is alike; a controller left without its
+// Share (1) takes a whole flow's part, and N of them take N parts.
+//
 // Neither Pacer nor Controller is safe for concurrent use: one goroutine,
 // the data sender's loop, owns both.
 package cc

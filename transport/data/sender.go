@@ -340,6 +340,7 @@ func (r *sendRun) publish(now time.Time, force bool) {
 		Rate: cs.Rate, Target: eff.TargetRate, Min: eff.MinRate,
 		FilesDone: r.filesDone, FilesFailed: r.filesFailed,
 		PacketSize: r.size.cur,
+		Share:      cs.Share,
 	}
 	r.s.mu.Unlock()
 }

@@ -36,6 +36,10 @@ type Stats struct {
 	// Sessions is how many sessions these figures add up (Sum); a
 	// session's own Stats leave it 0.
 	Sessions int
+	// Share is the part of its transfer a sender's rate control takes
+	// itself for (cc.Config.Share): 1/N for each of N sessions, so the
+	// sum over a whole transfer is 1. A receiver's is 0.
+	Share float64
 }
 
 // Sum adds up the figures of sessions that ran side by side (the lanes of
@@ -72,6 +76,7 @@ func Sum(sessions ...Stats) Stats {
 		t.FilesFailed += s.FilesFailed
 		t.PacketSize = max(t.PacketSize, s.PacketSize)
 		t.Sessions += max(s.Sessions, 1)
+		t.Share += s.Share
 	}
 	return t
 }

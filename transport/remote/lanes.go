@@ -171,13 +171,16 @@ func (e *Endpoint) downloadLanes(ctx context.Context, c *conn, items []endpoint.
 }
 
 // shareOf is one of lanes sessions' share of a rate policy: its target,
-// floor and cap divided evenly, so that together they keep to the job's.
+// floor and cap divided evenly, so that together they keep to the job's,
+// and its Share of the transfer, so that together they keep one flow's
+// queue and take one flow's share of a path they share with others.
 func shareOf(c cc.Config, lanes int) cc.Config {
 	if lanes > 1 {
 		n := float64(lanes)
 		c.TargetRate /= n
 		c.MinRate /= n
 		c.MaxRate /= n
+		c.Share = 1 / n
 	}
 	return c
 }

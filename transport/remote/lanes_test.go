@@ -264,3 +264,49 @@ func TestFourSessionsKeepToTheServersCap(t *testing.T) {
 		t.Fatalf("four sessions under the server's 32 Mbit/s cap: upload %v, download %v for 8 MiB (2.1 s at the cap)", up, down)
 	}
 }
+
+// The senders of a transfer over four sessions each take themselves for
+// a quarter of one flow (cc.Config.Share), so that together they keep one
+// flow's queue: the client's on an upload (whose summed figures then say
+// one flow, where four whole flows said 4), ferry serve's on a download
+// (its log names each lane's share).
+func TestFourSessionsAreOneFlow(t *testing.T) {
+	r := rng(t)
+	e := newEnvUDP(t, true, nil)
+	ep := e.mustDial(func(o *remote.Options) {
+		o.Transport = config.UDP
+		o.Sessions = 4
+		o.MultiSessionThreshold = 1 << 20
+	})
+	src := t.TempDir()
+	content := randomBytes(r, 6<<20)
+	item := endpoint.Transfer{Source: fileEntry(t, src, "big.bin", content)}
+	noErrors(t, ep.Upload(context.Background(), []endpoint.Transfer{item}, local(t, src), nil))
+	mustEqualFile(t, filepath.Join(e.root, "big.bin"), content, item.Source.Mtime)
+	st, ok := ep.DataStats()
+	if !ok || st.Sessions != 4 {
+		t.Fatalf("upload figures: %d sessions (ok %v), want 4", st.Sessions, ok)
+	}
+	if st.Share < 0.999 || st.Share > 1.001 {
+		t.Errorf("the upload's four senders add up to %v flows, want 1", st.Share)
+	}
+
+	dst := t.TempDir()
+	noErrors(t, ep.Download(context.Background(), []endpoint.Transfer{item}, local(t, dst), nil))
+	mustEqualFile(t, filepath.Join(dst, "big.bin"), content, item.Source.Mtime)
+	log := e.log.String()
+	for lane := range 4 {
+		found := false
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, fmt.Sprintf("lane=%d lanes=4", lane)) && strings.Contains(line, "direction=download") {
+				found = true
+				if !strings.Contains(line, "share=0.25") {
+					t.Errorf("ferry serve's sender of download lane %d is not a quarter of the transfer: %s", lane, line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("server log has no download session for lane %d of 4", lane)
+		}
+	}
+}

@@ -91,7 +91,7 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 	}
 	cfg := data.Config{
 		Key: key, Session: id,
-		Rate: sessionRate(m.Download, capRate),
+		Rate: sessionRate(m.Download, capRate, m.Lanes),
 		Log:  log,
 	}
 	if err := st.send(control.SessionOK{Port: uint32(port), ID: id[:], Key: key, Rate: int64(capRate)}); err != nil {
@@ -124,7 +124,7 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 		if err != nil {
 			return st.reply(err, nil)
 		}
-		leave := s.srv.shares.join(s.acct, func(r config.Rate) { snd.SetConfig(sessionRate(true, r)) })
+		leave := s.srv.shares.join(s.acct, func(r config.Rate) { snd.SetConfig(sessionRate(true, r, m.Lanes)) })
 		errs, serr := snd.Run(ctx, files)
 		leave()
 		for i, err := range errs {
@@ -134,7 +134,7 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 				}
 			}
 		}
-		log.Info("data session ended", "direction", "download", "files", len(items), "err", serr)
+		log.Info("data session ended", "direction", "download", "files", len(items), "share", snd.Stats().Share, "err", serr)
 		return st.reply(serr, control.OK{})
 	}
 
@@ -184,7 +184,7 @@ func (s *session) dataSession(st *stream, ep endpoint.Endpoint, m control.DataSe
 	if err != nil {
 		return st.reply(err, nil)
 	}
-	leave := s.srv.shares.join(s.acct, func(r config.Rate) { rcv.SetConfig(sessionRate(false, r)) })
+	leave := s.srv.shares.join(s.acct, func(r config.Rate) { rcv.SetConfig(sessionRate(false, r, m.Lanes)) })
 	results, serr := rcv.Run(ctx)
 	leave()
 	failed := 0
@@ -232,10 +232,18 @@ func checkUnchanged(ctx context.Context, ep endpoint.Endpoint, want tree.Entry) 
 // overrides the sender's own policy: so it names none, and only its caps
 // (user and total) hold. Naming fair here turned every upload's fixed or
 // low policy into fair.
-func sessionRate(download bool, capRate config.Rate) cc.Config {
+//
+// A download's sender that is one of lanes sessions of the client's
+// transfer (lanes > 1) is 1/lanes of it (cc.Config.Share), so the
+// transfer's senders together keep one flow's queue. Its cap needs no
+// splitting here: shares divides the caps among all sessions.
+func sessionRate(download bool, capRate config.Rate, lanes uint32) cc.Config {
 	r := cc.Config{MaxRate: float64(capRate)}
 	if download {
 		r.Policy = cc.Fair
+		if lanes > 1 {
+			r.Share = 1 / float64(lanes)
+		}
 	}
 	return r
 }
