@@ -495,7 +495,11 @@ func (s *scanner) hashOnce(r *os.Root, name string, want tree.Entry, buf []byte)
 			w = c
 		}
 	}
-	if _, err := io.CopyBuffer(w, ctxReader{s.ctx, file}, buf); err != nil {
+	// Only the size fstat gave is read: a file that grows or shrinks
+	// meanwhile is caught by the fstat and lstat below, so reading on to
+	// the end of file would cost a system call per file and find nothing.
+	n, err := io.CopyBuffer(w, io.LimitReader(ctxReader{s.ctx, file}, want.Size), buf)
+	if err != nil {
 		return 0, chunk.List{}, nil, err
 	}
 	if s.fs.afterHash != nil {
@@ -509,7 +513,7 @@ func (s *scanner) hashOnce(r *os.Root, name string, want tree.Entry, buf []byte)
 	if err != nil {
 		return 0, chunk.List{}, nil, err
 	}
-	if !sameFile(*fresh, want) || !sameFile(entryOf(want.Path, after), want) || ctime(after) != ctime(before) {
+	if n != want.Size || !sameFile(*fresh, want) || !sameFile(entryOf(want.Path, after), want) || ctime(after) != ctime(before) {
 		return 0, chunk.List{}, fresh, nil
 	}
 	var list chunk.List

@@ -262,6 +262,13 @@ func ownerOf(d dir, partial string, file *os.File, fi fs.FileInfo) error {
 }
 
 func (f *FS) openPartial(ctx context.Context, d dir, p, base string, meta, expect tree.Entry) (*Writer, error) {
+	if meta.Size <= f.wholeMax && !expect.Exists() {
+		// A small new file: the rename at Commit cannot replace anything
+		// (RENAME_NOREPLACE, or check-then-rename elsewhere) and is the
+		// check. An lstat here as well, to spare sending a doomed file,
+		// was one system call in thirty per file of a first sync.
+		return f.openWhole(ctx, d, p, base, meta, expect)
+	}
 	partial := partialName(base, f.partialSuffix)
 	cur, err := lstat(d, p, base)
 	if err != nil {
