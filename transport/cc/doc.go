@@ -50,7 +50,10 @@
 // A transfer split over N sessions runs N controllers, one per session,
 // each told by Config.Share that it is 1/N of the transfer: each keeps
 // 1/N of the queue budget, so together they keep the queue one flow keeps
-// and take one flow's share next to other flows. The split is only as
+// and take one flow's share next to other flows. FAST's equilibrium
+// queue is the sum of the flows' budgets, so splitting the budget is
+// enough, and each session keeps its own controller, fed by its own
+// feedback on its own loop. The split is only as
 // good as the sessions' feedback is alike; a controller left without its
 // Share (1) takes a whole flow's part, and N of them take N parts.
 //
