@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ func BenchmarkFirstSyncSmallFiles(b *testing.B) {
 
 // smallTree makes a tree of files small files (100 to 4000 bytes, 200 to a
 // directory, no two alike) in a temp folder and returns its path.
-func smallTree(b *testing.B, files int) string {
+func smallTree(b testing.TB, files int) string {
 	b.Helper()
 	src := b.TempDir()
 	rng := rand.New(rand.NewPCG(13, 3))
@@ -96,7 +97,8 @@ func smallTree(b *testing.B, files int) string {
 // of the tree: live-B/file is the live heap once the plan is made and the
 // transfers start (after a GC), peak-B/file the highest heap in use
 // sampled every millisecond during the pass, both less the heap before
-// it. 100,000 files; 10,000 with -short.
+// it. 100,000 files; 10,000 with -short. FERRY_BENCH_HEAP=FILE writes a
+// heap profile of what the pass holds when the transfers start.
 //
 //	go test -run '^$' -bench FirstSyncMemory -benchtime 1x ./syncer
 func BenchmarkFirstSyncMemory(b *testing.B) {
@@ -125,6 +127,9 @@ func BenchmarkFirstSyncMemory(b *testing.B) {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
 				atApply = ms.HeapInuse
+				if f := os.Getenv("FERRY_BENCH_HEAP"); f != "" {
+					writeHeap(b, f)
+				}
 			})
 		}
 		stop, sampled := sampleHeap()
@@ -140,6 +145,20 @@ func BenchmarkFirstSyncMemory(b *testing.B) {
 	b.ReportMetric(live/float64(b.N)/float64(files), "live-B/file")
 	b.ReportMetric(peak/float64(b.N)/float64(files), "peak-B/file")
 	b.ReportMetric(0, "ns/op")
+}
+
+// writeHeap writes a heap profile to file (FERRY_BENCH_HEAP names it: what
+// the pass holds once the transfers start).
+func writeHeap(b *testing.B, file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Error(err)
+	}
 }
 
 // sampleHeap samples HeapInuse every millisecond until stop, which
