@@ -39,9 +39,6 @@ type applier struct {
 	plan *Plan
 	w    *snapshot.Writer
 	eps  [2]endpoint.Endpoint
-	// planned holds the paths this pass creates on either side, so that
-	// no conflict copy takes one. It is not changed after newApplier.
-	planned map[string]bool
 
 	// mu guards everything below: transfers finish concurrently.
 	mu                       sync.Mutex
@@ -73,19 +70,14 @@ func newApplier(opts *Options, plan *Plan) *applier {
 	a.blocked = [2]map[string]bool{{}, {}}
 	a.sent = map[string]int64{}
 	a.moving = map[string]moving{}
-	a.planned = map[string]bool{}
 	for s, ops := range [][]Op{plan.Local, plan.Remote} {
 		for _, op := range ops {
 			if isFile(op) {
 				a.filesTotal++
 			}
-			switch op.Kind {
-			case OpTransfer:
+			if op.Kind == OpTransfer {
 				a.bytesTotal += op.Entry.Size
 				a.moving[op.Path] = moving{op.Entry.Size, s == local}
-				a.planned[op.Path] = true
-			case OpMkdir, OpSymlink, OpRename, OpCopy:
-				a.planned[op.Path] = true
 			}
 			if op.Edit {
 				// The transfer that follows the rename.
@@ -182,6 +174,12 @@ func (a *applier) run(ctx context.Context) (err error) {
 		}
 	}
 
+	// The paths this pass creates on either side, so that no conflict
+	// copy takes one; only a pass with conflict copies needs them.
+	var planned map[string]bool
+	if len(aside) > 0 {
+		planned = plannedPaths(a.plan)
+	}
 	var mirrors [2][]Op
 	for s := range 2 {
 		for _, op := range a.ops(s) {
@@ -191,7 +189,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			copyName, err := a.copyAside(ctx, s, op)
+			copyName, err := a.copyAside(ctx, s, op, planned)
 			if err = a.done(ctx, s, op, err); err != nil {
 				return err
 			}
@@ -224,8 +222,10 @@ func (a *applier) run(ctx context.Context) (err error) {
 	}
 
 	// Transfers are known now: let the endpoints that move them get ready
-	// while directories are made.
-	var transfers, creates, moves [2][]Op
+	// while directories are made. They point into the plan, which holds
+	// one op per path: a first sync's are nearly all transfers.
+	var transfers [2][]*Op
+	var creates, moves [2][]Op
 	// A path-bound side (endpoint.PathBound) renames nothing: the file
 	// goes anew under its new path, built on that side from the chunks of
 	// the old one where it can, which is removed after the transfers
@@ -234,12 +234,19 @@ func (a *applier) run(ctx context.Context) (err error) {
 	var bound, boundLeft [2][]Op
 	isBound := [2]bool{a.plan.Mode.LocalPathBound, a.plan.Mode.RemotePathBound}
 	for s := range 2 {
-		var edits []Op
-		for _, op := range slices.Concat(a.ops(s), mirrors[s]) {
+		var edits []*Op
+		ops := a.ops(s)
+		for i := range len(ops) + len(mirrors[s]) {
+			var op *Op
+			if i < len(ops) {
+				op = &ops[i]
+			} else {
+				op = &mirrors[s][i-len(ops)]
+			}
 			if op.Kind == OpRename && op.Entry.Kind == tree.File && isBound[s] {
-				transfers[s] = append(transfers[s], Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry, Expect: tree.Entry{Path: op.Path}})
+				transfers[s] = append(transfers[s], &Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry, Expect: tree.Entry{Path: op.Path}})
 				bound[s] = append(bound[s], Op{Kind: OpRemove, Path: op.Expect.Path, Expect: op.Expect})
-				boundLeft[s] = append(boundLeft[s], op)
+				boundLeft[s] = append(boundLeft[s], *op)
 				a.mu.Lock()
 				a.filesTotal++ // the removal
 				if !op.Edit {
@@ -253,11 +260,12 @@ func (a *applier) run(ctx context.Context) (err error) {
 			case OpTransfer:
 				transfers[s] = append(transfers[s], op)
 			case OpMkdir, OpSymlink, OpSetMeta:
-				creates[s] = append(creates[s], op)
+				creates[s] = append(creates[s], *op)
 			case OpRename, OpCopy:
-				moves[s] = append(moves[s], op)
+				moves[s] = append(moves[s], *op)
 				if op.Edit {
-					edits = append(edits, editAfter(op))
+					edit := editAfter(*op)
+					edits = append(edits, &edit)
 				}
 			}
 		}
@@ -321,7 +329,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 				a.opts.Log.Info("rename or local copy not possible; sending the file instead", "job", a.opts.Job.Name,
 					"side", sideNames[s], "op", op.Kind.String(), "path", op.Path, "err", err)
 				mu.Lock()
-				transfers[s] = append(transfers[s], Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry})
+				transfers[s] = append(transfers[s], &Op{Kind: OpTransfer, Path: op.Path, Entry: op.Entry})
 				mu.Unlock()
 				a.mu.Lock()
 				if !op.Edit {
@@ -334,8 +342,9 @@ func (a *applier) run(ctx context.Context) (err error) {
 			if op.Edit && err == nil {
 				// Renamed: now bring the new content, mostly from the
 				// renamed file.
+				edit := editAfter(op)
 				mu.Lock()
-				transfers[s] = append(transfers[s], editAfter(op))
+				transfers[s] = append(transfers[s], &edit)
 				mu.Unlock()
 			}
 			return a.done(ctx, s, op, err)
@@ -423,7 +432,7 @@ func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback boo
 			return op, ctx.Err() == nil, err
 		}
 	case op.Kind == OpCopy:
-		if err := a.sameContent(ctx, s, op.From, op.Entry); err != nil {
+		if err := a.sameContent(ctx, s, *op.From, op.Entry); err != nil {
 			return op, ctx.Err() == nil, err
 		}
 	}
@@ -452,7 +461,7 @@ func (a *applier) move(ctx context.Context, s int, op Op) (done Op, fallback boo
 		}
 		return op, false, nil
 	case OpCopy:
-		err = ep.CopyFile(ctx, op.From.Path, op.From, op.Entry, op.Expect)
+		err = ep.CopyFile(ctx, op.From.Path, *op.From, op.Entry, op.Expect)
 		return op, err != nil && ctx.Err() == nil && !errors.Is(err, endpoint.ErrInTheWay), err
 	}
 	return op, false, fmt.Errorf("unable to move %q: %s is not a move", op.Path, op.Kind)
@@ -609,11 +618,11 @@ func (a *applier) putConflict(c conflict.Record) error {
 
 // copyAside renames op.Path on side s to a conflict copy name free on both
 // sides and not created by this pass.
-func (a *applier) copyAside(ctx context.Context, s int, op Op) (string, error) {
+func (a *applier) copyAside(ctx context.Context, s int, op Op, planned map[string]bool) (string, error) {
 	if a.isBlocked(s, op.Path) {
 		return "", errBlocked
 	}
-	name, err := conflict.FreeName(op.Path, takenAnywhere(ctx, a.eps, a.planned))
+	name, err := conflict.FreeName(op.Path, takenAnywhere(ctx, a.eps, planned))
 	if err != nil {
 		return "", err
 	}
@@ -621,6 +630,20 @@ func (a *applier) copyAside(ctx context.Context, s int, op Op) (string, error) {
 		return "", err
 	}
 	return name, nil
+}
+
+// plannedPaths returns the paths plan creates on either side.
+func plannedPaths(plan *Plan) map[string]bool {
+	planned := map[string]bool{}
+	for _, ops := range [][]Op{plan.Local, plan.Remote} {
+		for _, op := range ops {
+			switch op.Kind {
+			case OpTransfer, OpMkdir, OpSymlink, OpRename, OpCopy:
+				planned[op.Path] = true
+			}
+		}
+	}
+	return planned
 }
 
 // takenAnywhere is the FreeName probe for conflict copies. A copy does not
@@ -687,6 +710,15 @@ func (a *applier) isBlocked(s int, p string) bool {
 // returns an error only when the pass must stop (cancellation, snapshot
 // failure).
 func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
+	if op.Kind == OpTransfer {
+		// Its last event is sent below: what the pass kept on the file
+		// goes, so that it holds per file only the plan.
+		defer func() {
+			a.mu.Lock()
+			delete(a.moving, op.Path)
+			a.mu.Unlock()
+		}()
+	}
 	blocked := errors.Is(err, errBlocked)
 	a.mu.Lock()
 	if isFile(op) {
@@ -738,6 +770,9 @@ func (a *applier) done(ctx context.Context, s int, op Op, err error) error {
 			a.firstErr = err
 		}
 		a.blocked[s][op.Path] = true
+	}
+	if op.Kind == OpTransfer {
+		delete(a.sent, op.Path)
 	}
 	a.mu.Unlock()
 
@@ -890,11 +925,11 @@ func (a *applier) batchFor(s int) (b endpoint.Batch, download, ok bool) {
 // transfer moves files to side s: in one batch when an endpoint can
 // (batchFor), else file by file with a bounded number of concurrent
 // copies.
-func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
-	var todo []Op
+func (a *applier) transfer(ctx context.Context, s int, ops []*Op) error {
+	todo := make([]*Op, 0, len(ops))
 	for _, op := range ops {
 		if a.isBlocked(s, op.Path) {
-			if err := a.done(ctx, s, op, errBlocked); err != nil {
+			if err := a.done(ctx, s, *op, errBlocked); err != nil {
 				return err
 			}
 			continue
@@ -905,12 +940,12 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 		return nil
 	}
 	dst, src := a.eps[s], a.eps[1-s]
-	items := make([]endpoint.Transfer, len(todo))
-	for i, op := range todo {
-		items[i] = endpoint.Transfer{Source: op.Entry, Expect: op.Expect}
-	}
 	progress := a.progressTo(s)
 	if b, download, ok := a.batchFor(s); ok {
+		items := make([]endpoint.Transfer, len(todo))
+		for i, op := range todo {
+			items[i] = endpoint.Transfer{Source: op.Entry, Expect: op.Expect}
+		}
 		if a.opts.Slots != nil {
 			if err := a.opts.Slots.Acquire(ctx); err != nil {
 				return err
@@ -930,14 +965,14 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 			} else {
 				err = fmt.Errorf("unable to transfer %q: the %s endpoint gave no result for it", op.Path, sideNames[s])
 			}
-			if err := a.done(ctx, s, op, err); err != nil {
+			if err := a.done(ctx, s, *op, err); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 
-	var small, large []Op
+	var small, large []*Op
 	for _, op := range todo {
 		if op.Entry.Size <= smallFile {
 			small = append(small, op)
@@ -945,9 +980,9 @@ func (a *applier) transfer(ctx context.Context, s int, ops []Op) error {
 			large = append(large, op)
 		}
 	}
-	copyOne := func(ctx context.Context, op Op) error {
+	copyOne := func(ctx context.Context, op *Op) error {
 		err := copyFile(ctx, src, dst, endpoint.Transfer{Source: op.Entry, Expect: op.Expect}, progress)
-		return a.done(ctx, s, op, err)
+		return a.done(ctx, s, *op, err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.opts.Copiers)
@@ -996,18 +1031,16 @@ const (
 
 // prepare asks the endpoint that will move side s's transfers in a batch
 // to get ready for them; it returns the release to call when done.
-func (a *applier) prepare(ctx context.Context, s int, ops []Op) func() {
-	if len(ops) == 0 {
+func (a *applier) prepare(ctx context.Context, s int, ops []*Op) func() {
+	b, download, ok := a.batchFor(s)
+	if len(ops) == 0 || !ok {
 		return func() {}
 	}
 	items := make([]endpoint.Transfer, len(ops))
 	for i, op := range ops {
 		items[i] = endpoint.Transfer{Source: op.Entry, Expect: op.Expect}
 	}
-	if b, download, ok := a.batchFor(s); ok {
-		return b.Prepare(ctx, items, download)
-	}
-	return func() {}
+	return b.Prepare(ctx, items, download)
 }
 
 // copyFile copies one file from src to dst through OpenFile/CreateFile,

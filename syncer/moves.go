@@ -399,6 +399,11 @@ func copies(ops []Op, creates []int, mine []tree.Entry, drop []bool) []Op {
 		size int64
 		hash uint64
 	}
+	if len(mine) == 0 {
+		// Nothing to copy from (a first sync into an empty folder): no
+		// maps over every path the plan creates.
+		return nil
+	}
 	want := map[key]bool{}
 	for _, i := range creates {
 		if op := ops[i]; !drop[i] && op.Kind == OpTransfer && reusable(op.Entry, op.Entry) {
@@ -447,7 +452,7 @@ func copies(ops []Op, creates []int, mine []tree.Entry, drop []bool) []Op {
 			continue
 		}
 		drop[i] = true
-		out = append(out, Op{Kind: OpCopy, Path: op.Path, Entry: op.Entry, Expect: op.Expect, From: from})
+		out = append(out, Op{Kind: OpCopy, Path: op.Path, Entry: op.Entry, Expect: op.Expect, From: &from})
 	}
 	return out
 }

@@ -96,6 +96,14 @@ func (k OpKind) String() string {
 // op that follows it records the path).
 type Op struct {
 	Kind OpKind
+	// Mirror (OpCopyAside in two-way jobs) asks the applier to send the
+	// conflict copy to the other side in the same pass, since in two-way
+	// a conflict copy is an ordinary new file.
+	Mirror bool
+	// Edit marks a file OpRename whose file was also edited: Entry is the
+	// new content, which a transfer brings after the rename, building it
+	// from the renamed file (Expect, now at Path) by block delta.
+	Edit bool
 	Path string
 	// Entry is the state Path takes: the other side's scanned entry for
 	// transfers, directories and links, the winning metadata for SetMeta.
@@ -104,20 +112,14 @@ type Op struct {
 	// is none). Endpoints re-check it before they overwrite, delete or
 	// rename anything.
 	Expect tree.Entry
-	// Mirror (OpCopyAside in two-way jobs) asks the applier to send the
-	// conflict copy to the other side in the same pass, since in two-way
-	// a conflict copy is an ordinary new file.
-	Mirror bool
-	// From is the source of an OpCopy, as this side's scan saw it.
-	From tree.Entry
+	// From is the source of an OpCopy, as this side's scan saw it; nil
+	// for every other kind. A pointer, as a plan holds an op per path and
+	// few are copies.
+	From *tree.Entry
 	// Below is what a directory OpRename brings to Path: the other side's
 	// entries below it, recorded in the ancestor when the move succeeds
 	// (those the side then holds as scanned).
 	Below []tree.Entry
-	// Edit marks a file OpRename whose file was also edited: Entry is the
-	// new content, which a transfer brings after the rename, building it
-	// from the renamed file (Expect, now at Path) by block delta.
-	Edit bool
 }
 
 // Plan is what one pass should do. Each side's ops are in execution order:
@@ -298,6 +300,11 @@ func (s *sideOps) ops() []Op {
 	n := len(s.aside) + len(s.removes) + len(s.creates)
 	if n == 0 {
 		return nil
+	}
+	if n == len(s.creates) {
+		// A first sync's ops are all creations: not copied, as a plan
+		// holds one per path.
+		return s.creates
 	}
 	out := make([]Op, 0, n)
 	out = append(out, s.aside...)

@@ -105,7 +105,7 @@ func describePlan(p Plan) []string {
 					s += " edit"
 				}
 			case OpCopy:
-				s = fmt.Sprintf("%s copy %s %s from %s %s", side, op.Path, fixtureName(op.Entry), op.From.Path, fixtureName(op.From))
+				s = fmt.Sprintf("%s copy %s %s from %s %s", side, op.Path, fixtureName(op.Entry), op.From.Path, fixtureName(*op.From))
 			default:
 				s = fmt.Sprintf("%s %s %s %s", side, op.Kind, op.Path, fixtureName(op.Entry))
 				if op.Expect.Exists() {

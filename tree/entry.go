@@ -36,12 +36,13 @@ type Entry struct {
 	// Path is slash-separated and relative to the root, never empty.
 	Path string
 	Kind Kind
+	// Mode holds the permission bits only (fs.ModePerm). Beside Kind, the
+	// two fill one word: an entry is held per path, often by the million.
+	Mode fs.FileMode
 	// Size in bytes, files only.
 	Size int64
 	// Mtime is the modification time in nanoseconds since the Unix epoch.
 	Mtime int64
-	// Mode holds the permission bits only (fs.ModePerm).
-	Mode fs.FileMode
 	// Hash is the xxhash64 of a file's content. Zero means "not hashed".
 	Hash uint64
 	// Target is a symlink's target, verbatim.
