@@ -73,26 +73,28 @@ func parseTotals(v []byte) (Totals, bool) {
 // totalsDelta follows what one transaction does to the ancestor's counts.
 type totalsDelta struct{ entries, files int }
 
-// replaced counts the record old (nil: none) giving way to new (nil:
-// removed) under key.
-func (d *totalsDelta) replaced(key, old, new []byte) {
+// replaced counts the stored record old (nil: none) giving way to new
+// (nil: removed).
+func (d *totalsDelta) replaced(old, new []byte) {
 	if old != nil {
 		d.entries--
-		if isFileRecord(key, old) {
+		if isFileRecord(old) {
 			d.files--
 		}
 	}
 	if new != nil {
 		d.entries++
-		if isFileRecord(key, new) {
+		if isFileRecord(new) {
 			d.files++
 		}
 	}
 }
 
-func isFileRecord(key, stored []byte) bool {
-	e, err := parseStoredEntry(key, stored)
-	return err == nil && e.Kind == tree.File
+// isFileRecord reads only the kind in the entry's first byte (see
+// AppendEntry): every ancestor write passes here, and a full parse would
+// checksum the record and build its path to learn one bit.
+func isFileRecord(stored []byte) bool {
+	return len(stored) > ChecksumLen && tree.Kind(stored[0]&kindMask) == tree.File
 }
 
 // apply adds d to the stored totals, if there are any.

@@ -104,7 +104,7 @@ func (w *Writer) flushLocked() error {
 		for _, o := range w.ops {
 			var err error
 			if o.val != nil {
-				d.replaced(o.key, b.Get(o.key), o.val)
+				d.replaced(b.Get(o.key), o.val)
 				err = b.Put(o.key, o.val)
 			} else {
 				err = deleteTree(b, o.key, &d)
@@ -135,7 +135,7 @@ func deleteTree(b *bolt.Bucket, key []byte, d *totalsDelta) error {
 	doomed = append(doomed, key)
 	for _, k := range doomed {
 		if v := b.Get(k); v != nil {
-			d.replaced(k, v, nil)
+			d.replaced(v, nil)
 		}
 		if err := b.Delete(k); err != nil {
 			return err
