@@ -3,6 +3,7 @@
 # the same run, on the same link. Needs root (network namespaces).
 #   LINKS="wan-100 wan-200 wan-lossy lan-1g" WORKLOADS="tree small" scripts/bench-wan.sh
 #   FERRY=/tmp/ferry-old scripts/bench-wan.sh   # benchmark a given binary
+#   NS=fb2 BENCH_DIR=/tmp/ferry-bench2 scripts/bench-wan.sh   # beside another run
 # On wan-lossy rsync is stopped after RSYNC_LOSSY_MAX seconds (150) and
 # its row says ">150 s".
 # SESSIONS="1 4" (the default) adds a ferry row with `sessions: 4`, files
@@ -19,6 +20,9 @@ SHARED=${SHARED:-../shared}
 TIMEOUT=${TIMEOUT:-600}
 SESSIONS=${SESSIONS:-"1 4"}
 SPLIT_AT=${SPLIT_AT:-16MiB}
+# NS names the wanem link (namespaces NS-a, NS-b); give two runs that overlap
+# different NS and BENCH_DIR.
+NS=${NS:-fb}
 
 need=()
 for c in rsync sshd iperf3 bc; do command -v $c >/dev/null 2>&1 || [ -x /usr/sbin/$c ] || need+=($c); done
@@ -78,16 +82,16 @@ at() { # ISO timestamp of the first log line matching $2 in $1 (last with -l)
   grep "$2" "$1" | $pick -1 | sed -n 's/^time=\([^ ]*\).*/\1/p' | xargs -r -I{} date -d {} +%s.%N
 }
 # drops: where datagrams were dropped on the host rather than by the
-# emulated link: the receiving UDP sockets' buffers in fb-a (the server
-# side) and fb-b, the TUN queues wanem reads from (TX dropped), and the
+# emulated link: the receiving UDP sockets' buffers in NS-a (the server
+# side) and NS-b, the TUN queues wanem reads from (TX dropped), and the
 # kernel's input backlog (softnet, all namespaces). wanem's own queue and
 # loss counts are in $W/wanem-LINK.log.
 drops() {
   local a b ta tb bl
-  a=$(ip netns exec fb-a awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $6}' /proc/net/snmp)
-  b=$(ip netns exec fb-b awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $6}' /proc/net/snmp)
-  ta=$(ip netns exec fb-a cat /sys/class/net/fba0/statistics/tx_dropped 2>/dev/null || echo 0)
-  tb=$(ip netns exec fb-b cat /sys/class/net/fbb0/statistics/tx_dropped 2>/dev/null || echo 0)
+  a=$(ip netns exec "$NS-a" awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $6}' /proc/net/snmp)
+  b=$(ip netns exec "$NS-b" awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $6}' /proc/net/snmp)
+  ta=$(ip netns exec "$NS-a" cat /sys/class/net/${NS}a0/statistics/tx_dropped 2>/dev/null || echo 0)
+  tb=$(ip netns exec "$NS-b" cat /sys/class/net/${NS}b0/statistics/tx_dropped 2>/dev/null || echo 0)
   bl=0; while read -r _ d _; do bl=$((bl + 16#$d)); done </proc/net/softnet_stat
   echo "$a $b $ta $tb $bl"
 }
@@ -95,18 +99,18 @@ since() { [ -n "$2" ] && printf '%.2f' "$(echo "$2 - $1" | bc -l)" || printf -- 
 printf '%-8s %-6s %-8s %9s %10s %9s %8s %7s  %s\n' link workload peer seconds "Mbit/s" "x rsync" retrans bound "ferry phases: connected / data starts / data ends (s)"
 for link in $LINKS; do
   stop="$W/stop-$link"; rm -f "$stop"
-  "$W/wanem" -name fb $(flags_for "$link") -for "${TIMEOUT}s" -stopfile "$stop" >"$W/wanem-$link.log" 2>&1 &
+  "$W/wanem" -name "$NS" $(flags_for "$link") -for "${TIMEOUT}s" -stopfile "$stop" >"$W/wanem-$link.log" 2>&1 &
   wpid=$!
-  for _ in $(seq 50); do ip netns exec fb-b true 2>/dev/null && ip netns exec fb-a ip -br addr 2>/dev/null | grep -q 10.199.0.1 && break; sleep 0.2; done
+  for _ in $(seq 50); do ip netns exec "$NS-b" true 2>/dev/null && ip netns exec "$NS-a" ip -br addr 2>/dev/null | grep -q 10.199.0.1 && break; sleep 0.2; done
   sleep 1
-  ip netns exec fb-a /usr/sbin/sshd -D -p 22 -o ListenAddress=10.199.0.1 -h "$W/ssh_host_ed25519_key" \
-     -o AuthorizedKeysFile="$W/authorized_keys" -o StrictModes=no -o PermitRootLogin=prohibit-password &
+  ip netns exec "$NS-a" /usr/sbin/sshd -D -p 22 -o ListenAddress=10.199.0.1 -h "$W/ssh_host_ed25519_key" \
+     -o PidFile="$W/sshd.pid" -o AuthorizedKeysFile="$W/authorized_keys" -o StrictModes=no -o PermitRootLogin=prohibit-password &
   spid=$!
   rm -rf "$W/srv"; mkdir -p "$W/srv"
   # PROFILE=1: CPU profiles of ferry serve (per link) and ferry sync (per
   # link and workload), summarised after the table.
   prof() { [ -n "${PROFILE:-}" ] && echo "FERRY_CPUPROFILE=$W/prof-$1.prof" || echo "FERRY_CPUPROFILE="; }
-  ip netns exec fb-a env "$(prof "$link-serve")" "$W/ferry" serve --listen 10.199.0.1:33001 --root "$W/srv" \
+  ip netns exec "$NS-a" env "$(prof "$link-serve")" "$W/ferry" serve --listen 10.199.0.1:33001 --root "$W/srv" \
      --authorized-keys "$W/authorized_keys" --host-key "$W/ferry_host_key" --state-dir "$W/srv-state" \
      >"$W/serve-$link.log" 2>&1 &
   fpid=$!
@@ -118,7 +122,7 @@ for link in $LINKS; do
     rmax=$TIMEOUT; [ "$link" = wan-lossy ] && rmax=$RSYNC_LOSSY_MAX
     t0=$(now)
     rdone=1
-    ip netns exec fb-b timeout "$rmax" rsync -a -e "ssh -p 22 -i $W/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR" \
+    ip netns exec "$NS-b" timeout "$rmax" rsync -a -e "ssh -p 22 -i $W/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR" \
        "$src/" "root@10.199.0.1:$W/srv/rsync-$wl/" || rdone=0
     t1=$(now)
     rs=$(echo "$t1 - $t0" | bc -l)
@@ -150,7 +154,7 @@ jobs:
 YAML
     d0=$(drops)
     t0=$(now)
-    ip netns exec fb-b env "$(prof "$link-$wl-sync")" timeout "$TIMEOUT" "$W/ferry" sync --log-level debug --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>"$W/ferry-$link-$wl.debug" || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; grep -v level=DEBUG "$W/ferry-$link-$wl.debug" | tail -5; }
+    ip netns exec "$NS-b" env "$(prof "$link-$wl-sync")" timeout "$TIMEOUT" "$W/ferry" sync --log-level debug --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>"$W/ferry-$link-$wl.debug" || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; grep -v level=DEBUG "$W/ferry-$link-$wl.debug" | tail -5; }
     t1=$(now)
     fs=$(echo "$t1 - $t0" | bc -l)
     fmbps=$(echo "$bytes * 8 / $fs / 1000000" | bc -l)
