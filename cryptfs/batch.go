@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/bits"
 	"os"
 	"sync"
 
@@ -130,7 +131,7 @@ func (b *BatchFS) Download(ctx context.Context, items []endpoint.Transfer, dst e
 		}
 		return errs
 	}
-	v := &sealedView{f: b.FS, k: k, src: dst, files: map[string]sealedFile{}, dst: dst, plainOf: map[string]endpoint.Transfer{}}
+	v := &sealedView{f: b.FS, k: k, src: dst, files: map[string]sealedFile{}, dst: dst, plainOf: map[string]endpoint.Transfer{}, cipherSizes: map[string]int64{}}
 	cipher := make([]endpoint.Transfer, len(items))
 	ok := make([]bool, len(items))
 	g, gctx := errgroup.WithContext(ctx)
@@ -166,6 +167,7 @@ func (b *BatchFS) Download(ctx context.Context, items []endpoint.Transfer, dst e
 			todo = append(todo, cipher[i])
 			at = append(at, i)
 			v.plainOf[cipher[i].Source.Path] = it
+			v.cipherSizes[cipher[i].Source.Path] = cipher[i].Source.Size
 		}
 	}
 	if len(todo) == 0 {
@@ -200,6 +202,10 @@ type sealedView struct {
 	mu      sync.Mutex
 	files   map[string]sealedFile        // by cipher path
 	plainOf map[string]endpoint.Transfer // a download's plaintext item, by cipher path
+	// cipherSizes are a download's cipher sizes, by cipher path;
+	// cipherDone the ciphertext bytes in place, for progress.
+	cipherSizes map[string]int64
+	cipherDone  map[string]int64
 	// newKeys and newSealed are the encrypted forms learned, for the
 	// cache (save).
 	newKeys   [][]byte
@@ -268,20 +274,50 @@ func (v *sealedView) file(cp string) sealedFile {
 	return v.files[cp]
 }
 
-// progress reports a cipher path's bytes under its plaintext path.
+// progress reports a cipher path's bytes under its plaintext path, in
+// plaintext bytes: the ciphertext's bytes in place scaled to the
+// plaintext's size, so that a whole file adds up to its plaintext size
+// (the engine's totals are of plaintext).
 func (v *sealedView) progress(p endpoint.Progress) endpoint.Progress {
 	return func(cp string, delta int64, reused bool) {
 		v.mu.Lock()
-		sf, ok := v.files[cp]
-		it, down := v.plainOf[cp]
+		var path string
+		var plainSize, cipherSize int64
+		if it, down := v.plainOf[cp]; down {
+			path, plainSize, cipherSize = it.Source.Path, it.Source.Size, v.cipherSizes[cp]
+		} else if sf, ok := v.files[cp]; ok {
+			path, plainSize, cipherSize = sf.plain.Path, sf.plain.Size, sf.cipher.Size
+		} else {
+			v.mu.Unlock()
+			return
+		}
+		if v.cipherDone == nil {
+			v.cipherDone = map[string]int64{}
+		}
+		before := v.cipherDone[cp]
+		after := before + delta
+		v.cipherDone[cp] = after
 		v.mu.Unlock()
-		switch {
-		case down:
-			p(it.Source.Path, delta, reused)
-		case ok:
-			p(sf.plain.Path, delta, reused)
+		if d := plainShare(after, plainSize, cipherSize) - plainShare(before, plainSize, cipherSize); d != 0 {
+			p(path, d, reused)
 		}
 	}
+}
+
+// plainShare is the plaintext bytes that done of a file's cipherSize
+// ciphertext bytes stand for: all of plainSize once the ciphertext is
+// all there.
+func plainShare(done, plainSize, cipherSize int64) int64 {
+	switch {
+	case done <= 0:
+		return 0
+	case done >= cipherSize:
+		return plainSize
+	}
+	// done < cipherSize, so the quotient is under plainSize and fits.
+	hi, lo := bits.Mul64(uint64(done), uint64(plainSize))
+	q, _ := bits.Div64(hi, lo, uint64(cipherSize))
+	return int64(q)
 }
 
 // OpenFile reads a local file as ciphertext.
@@ -422,9 +458,12 @@ func (w *cipherWriter) LoadCheckpoint() ([]byte, error) { return w.ckpt, nil }
 func (w *cipherWriter) Commit() error {
 	defer w.tmp.Close()
 	h := xxhash.New()
+	// A cipher entry from a stat has no hash (Hash 0): decrypting
+	// authenticates every frame, and the local file's commit checks the
+	// plaintext's hash, so the ciphertext's is checked only when known.
 	if n, err := io.Copy(h, io.NewSectionReader(w.tmp, 0, w.cipher.Size+1)); err != nil {
 		return err
-	} else if n != w.cipher.Size || h.Sum64() != w.cipher.Hash {
+	} else if n != w.cipher.Size || w.cipher.Hash != 0 && h.Sum64() != w.cipher.Hash {
 		return fmt.Errorf("unable to download %s: received ciphertext does not match: %w", w.it.Source.Path, endpoint.ErrHashMismatch)
 	}
 	p := w.it.Source.Path

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -26,13 +25,23 @@ type Peer func(t *testing.T, root string) endpoint.Endpoint
 // since it was listed, with one result per item, in order, and progress
 // that adds up to the bytes in place.
 func RunBatch(t *testing.T, factory Factory, peer Peer) {
+	RunBatchBacking(t, func(t *testing.T) (endpoint.Endpoint, Backing) {
+		ep, root := factory(t)
+		return ep, OSBacking(root)
+	}, peer)
+}
+
+// RunBatchBacking runs RunBatch's cases against endpoints made by
+// factory, checking each through its Backing (an encrypted endpoint's
+// plaintext view of its ciphertext).
+func RunBatchBacking(t *testing.T, factory BackingFactory, peer Peer) {
 	for _, download := range []bool{false, true} {
 		name := "Upload"
 		if download {
 			name = "Download"
 		}
 		t.Run(name, func(t *testing.T) {
-			ep, root := factory(t)
+			ep, eb := factory(t)
 			t.Cleanup(func() { ep.Close() })
 			b, ok := ep.(endpoint.Batch)
 			if !ok {
@@ -43,16 +52,17 @@ func RunBatch(t *testing.T, factory Factory, peer Peer) {
 			t.Cleanup(func() { pe.Close() })
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			src, dst, srcRoot, dstRoot := pe, ep, other, root
+			var src, dst endpoint.Endpoint = pe, ep
+			var srcB, dstB Backing = OSBacking(other), eb
 			if download {
-				src, dst, srcRoot, dstRoot = ep, pe, root, other
+				src, dst, srcB, dstB = ep, pe, eb, OSBacking(other)
 			}
-			batchCase(t, ctx, b, download, src, dst, srcRoot, dstRoot)
+			batchCase(t, ctx, b, download, src, dst, srcB, dstB)
 		})
 	}
 }
 
-func batchCase(t *testing.T, ctx context.Context, b endpoint.Batch, download bool, src, dst endpoint.Endpoint, srcRoot, dstRoot string) {
+func batchCase(t *testing.T, ctx context.Context, b endpoint.Batch, download bool, src, dst endpoint.Endpoint, srcB, dstB Backing) {
 	rng := rand.New(rand.NewPCG(21, 2))
 	bytesOf := func(n int) []byte {
 		p := make([]byte, n)
@@ -63,19 +73,16 @@ func batchCase(t *testing.T, ctx context.Context, b endpoint.Batch, download boo
 	}
 	big := bytesOf(3 << 20)
 	edited := append(append([]byte(nil), big[:1<<20]...), append(bytesOf(1000), big[1<<20:]...)...)
-	write := func(root, p string, b []byte) {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, p), b, 0o644); err != nil {
+	write := func(b Backing, p string, content []byte) {
+		if err := b.WriteFile(p, content, 0o644, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write(srcRoot, "new/small.txt", []byte("small file"))
-	write(srcRoot, "big.bin", edited)
-	write(dstRoot, "big.bin", big)
-	write(srcRoot, "gone.txt", []byte("listed, then deleted"))
-	if err := os.MkdirAll(filepath.Join(dstRoot, "new"), 0o755); err != nil {
+	write(srcB, "new/small.txt", []byte("small file"))
+	write(srcB, "big.bin", edited)
+	write(dstB, "big.bin", big)
+	write(srcB, "gone.txt", []byte("listed, then deleted"))
+	if err := dstB.Mkdir("new", 0o755); err != nil {
 		t.Fatal(err)
 	}
 	stat := func(ep endpoint.Endpoint, p string, content []byte) tree.Entry {
@@ -91,7 +98,7 @@ func batchCase(t *testing.T, ctx context.Context, b endpoint.Batch, download boo
 		{Source: stat(src, "big.bin", edited), Expect: stat(dst, "big.bin", big)},
 		{Source: stat(src, "gone.txt", []byte("listed, then deleted"))},
 	}
-	if err := os.Remove(filepath.Join(srcRoot, "gone.txt")); err != nil {
+	if err := srcB.Remove("gone.txt"); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -111,7 +118,7 @@ func batchCase(t *testing.T, ctx context.Context, b endpoint.Batch, download boo
 		t.Fatalf("%d results for %d items", len(errs), len(items))
 	}
 	for i, want := range map[string][]byte{"new/small.txt": []byte("small file"), "big.bin": edited} {
-		got, err := os.ReadFile(filepath.Join(dstRoot, i))
+		got, err := dstB.ReadFile(i)
 		if err != nil || string(got) != string(want) {
 			t.Errorf("%s: %d bytes, %v; want %d bytes as sent", i, len(got), err, len(want))
 		}
@@ -127,7 +134,7 @@ func batchCase(t *testing.T, ctx context.Context, b endpoint.Batch, download boo
 	if errs[2] == nil || !(errors.Is(errs[2], os.ErrNotExist) || errors.Is(errs[2], endpoint.ErrChanged)) {
 		t.Errorf("a source deleted after it was listed gave %v, want not-exist or ErrChanged", errs[2])
 	}
-	if _, err := os.Lstat(filepath.Join(dstRoot, "gone.txt")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := dstB.Lstat("gone.txt"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a file whose source was gone landed: %v", err)
 	}
 }
