@@ -31,9 +31,8 @@ type BatchFS struct {
 }
 
 var (
-	_ endpoint.Endpoint  = (*BatchFS)(nil)
-	_ endpoint.Batch     = (*BatchFS)(nil)
-	_ endpoint.PathBound = (*BatchFS)(nil)
+	_ endpoint.Endpoint = (*BatchFS)(nil)
+	_ endpoint.Batch    = (*BatchFS)(nil)
 )
 
 // NewBatch wraps inner, whose batches b moves (the same endpoint, by its
@@ -521,4 +520,5 @@ func (v *sealedView) FreeSpace(ctx context.Context) (endpoint.Space, error) {
 func (v *sealedView) Folding(context.Context) (endpoint.Folding, error) {
 	return endpoint.Folding{}, nil
 }
-func (v *sealedView) Close() error { return nil }
+func (v *sealedView) Caps() endpoint.Caps { return endpoint.Caps{} }
+func (v *sealedView) Close() error        { return nil }

@@ -75,10 +75,7 @@ type seenEntry struct {
 	plain, cipher tree.Entry
 }
 
-var (
-	_ endpoint.Endpoint  = (*FS)(nil)
-	_ endpoint.PathBound = (*FS)(nil)
-)
+var _ endpoint.Endpoint = (*FS)(nil)
 
 // New wraps inner. Nothing is read until the first call.
 func New(inner endpoint.Endpoint, opts Options) (*FS, error) {
@@ -104,9 +101,9 @@ func New(inner endpoint.Endpoint, opts Options) (*FS, error) {
 	return &FS{inner: inner, opts: opts, cache: c, seen: map[string]seenEntry{}}, nil
 }
 
-// PathBound says that files here are bound to their paths: the engine
-// uploads a renamed or copied file anew instead of renaming it here.
-func (f *FS) PathBound() bool { return true }
+// Caps: files here are bound to their paths, so the engine uploads a
+// renamed or copied file anew instead of renaming it here.
+func (f *FS) Caps() endpoint.Caps { return endpoint.Caps{PathBound: true} }
 
 // Connect connects the inner endpoint, if it connects lazily.
 func (f *FS) Connect(ctx context.Context) error {

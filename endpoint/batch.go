@@ -13,12 +13,3 @@ import (
 type BatchStater interface {
 	StatMany(ctx context.Context, paths []string) ([]tree.Entry, error)
 }
-
-// PathBound is implemented by endpoints whose files are bound to their
-// paths (an encrypted remote: a file's content is authenticated with its
-// path). The engine neither renames nor copies files on such an endpoint:
-// it sends the file under its new name, which the receiver may build from
-// the chunks of the old one, and removes the old one after.
-type PathBound interface {
-	PathBound() bool
-}

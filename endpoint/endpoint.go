@@ -180,7 +180,22 @@ type Endpoint interface {
 	// temporary file (tree.IsTemp) under one spelling, looking it up under
 	// another and removing it, and answers from memory after that.
 	Folding(ctx context.Context) (Folding, error)
+	// Caps says how the engine must treat the endpoint's files; it is
+	// known without I/O and does not change.
+	Caps() Caps
 	Close() error
+}
+
+// Caps are what an endpoint's storage asks of the engine beyond the
+// methods every endpoint has. The zero value is a folder that takes
+// every operation.
+type Caps struct {
+	// PathBound: files are bound to their paths (an encrypted remote: a
+	// file's content is authenticated with its path). The engine neither
+	// renames nor copies files on such an endpoint: it sends the file
+	// under its new name, which the receiver may build from the chunks of
+	// the old one, and removes the old one after.
+	PathBound bool
 }
 
 // Transfer is one file to move between endpoints.

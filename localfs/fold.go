@@ -22,6 +22,9 @@ type foldProbe struct {
 	v    endpoint.Folding
 }
 
+// Caps: a folder takes every operation.
+func (f *FS) Caps() endpoint.Caps { return endpoint.Caps{} }
+
 // Folding learns, on the first call, whether the folder's filesystem
 // folds case and Unicode normalisation, by creating a ferry temporary file
 // with a mixed-case NFD name, looking it up under other spellings, and

@@ -463,5 +463,8 @@ func putOpts(meta map[string]string, etag string) minio.PutObjectOptions {
 // reads as "not known".
 func (f *FS) FreeSpace(ctx context.Context) (endpoint.Space, error) { return endpoint.Space{}, nil }
 
+// Caps: objects are not bound to their keys.
+func (f *FS) Caps() endpoint.Caps { return endpoint.Caps{} }
+
 // Folding: S3 keys are byte strings, nothing folds.
 func (f *FS) Folding(ctx context.Context) (endpoint.Folding, error) { return endpoint.Folding{}, nil }

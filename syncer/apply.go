@@ -226,7 +226,7 @@ func (a *applier) run(ctx context.Context) (err error) {
 	// one op per path: a first sync's are nearly all transfers.
 	var transfers [2][]*Op
 	var creates, moves [2][]Op
-	// A path-bound side (endpoint.PathBound) renames nothing: the file
+	// A path-bound side (endpoint.Caps.PathBound) renames nothing: the file
 	// goes anew under its new path, built on that side from the chunks of
 	// the old one where it can, which is removed after the transfers
 	// (bound), with the directories the renames leave. bound[s][i] is the

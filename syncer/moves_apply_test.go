@@ -327,15 +327,13 @@ func TestRenameAndCopyNeedStrongDigests(t *testing.T) {
 }
 
 // pathBound is a side whose files are bound to their paths
-// (endpoint.PathBound): any rename or copy asked of it is counted.
+// (endpoint.Caps): any rename or copy asked of it is counted.
 type pathBound struct {
 	endpoint.Endpoint
 	renames, copies int
 }
 
-var _ endpoint.PathBound = (*pathBound)(nil)
-
-func (p *pathBound) PathBound() bool { return true }
+func (p *pathBound) Caps() endpoint.Caps { return endpoint.Caps{PathBound: true} }
 
 func (p *pathBound) Rename(ctx context.Context, from, to string, expect tree.Entry) error {
 	p.renames++

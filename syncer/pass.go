@@ -359,11 +359,8 @@ func startConnect(ctx context.Context, ep endpoint.Endpoint) (connected func(con
 }
 
 // pathBound reports whether ep's files are bound to their paths
-// (endpoint.PathBound).
-func pathBound(ep endpoint.Endpoint) bool {
-	b, ok := ep.(endpoint.PathBound)
-	return ok && b.PathBound()
-}
+// (endpoint.Caps).
+func pathBound(ep endpoint.Endpoint) bool { return ep.Caps().PathBound }
 
 // noWait is the connected of an endpoint that needs no connecting.
 func noWait(context.Context) error { return nil }

@@ -26,7 +26,7 @@ type Mode struct {
 	// LocalFolding and RemoteFolding are what Endpoint.Folding reported.
 	LocalFolding, RemoteFolding endpoint.Folding
 	// LocalPathBound and RemotePathBound say that side's files are bound
-	// to their paths (endpoint.PathBound): nothing is renamed or copied
+	// to their paths (endpoint.Caps.PathBound): nothing is renamed or copied
 	// there; a file rename is applied as a transfer of the new path and a
 	// removal of the old one after it.
 	LocalPathBound, RemotePathBound bool

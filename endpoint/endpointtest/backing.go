@@ -47,11 +47,6 @@ type Caps struct {
 	PartialVisible bool
 	// FreeSpace: FreeSpace reports the storage's real size.
 	FreeSpace bool
-	// PathBound: the endpoint binds contents to their paths
-	// (endpoint.PathBound, an encrypted one). The engine asks it to
-	// rename a file or link (a conflict copy set aside), never a
-	// directory, so Rename of a directory is not checked.
-	PathBound bool
 }
 
 // BackingFactory returns a new endpoint over new, empty storage, and the

@@ -670,8 +670,8 @@ func testRename(t *testing.T, s *suite) {
 	if s.read(t, "other/g") != "content" {
 		t.Fatal("renamed file lost its content")
 	}
-	if s.caps.PathBound {
-		t.Log("a path-bound endpoint renames no directory (Caps.PathBound): not checked")
+	if s.ep.Caps().PathBound {
+		t.Log("a path-bound endpoint renames no directory (endpoint.Caps.PathBound): not checked")
 	} else {
 		if err := s.ep.Rename(s.ctx, "d", "d2", s.stat(t, "d")); err != nil {
 			t.Fatalf("Rename dir: %v", err)

@@ -192,6 +192,9 @@ func (e *Endpoint) SetMeta(ctx context.Context, path string, mode fs.FileMode, m
 	return err
 }
 
+// Caps: the server's folder takes every operation.
+func (e *Endpoint) Caps() endpoint.Caps { return endpoint.Caps{} }
+
 // Folding asks the server whether its folder folds case and Unicode
 // normalisation, once per endpoint.
 func (e *Endpoint) Folding(ctx context.Context) (endpoint.Folding, error) {
