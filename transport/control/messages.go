@@ -606,6 +606,42 @@ func (m Changed) appendBody(b []byte) []byte {
 	return b
 }
 
+// Split cuts c into notices whose frames' bodies are at most limit bytes
+// each (MaxFrame for the wire; a frame over it is refused by the
+// receiver), keeping Paths and States in order and together. Rescan goes
+// with the first. A path with its state is a few KiB at most, so a
+// limit of MaxFrame holds hundreds of them; one alone over limit still
+// gets a frame of its own.
+func (c Changed) Split(limit int) []Changed {
+	// The type byte, both counts (uvarints of at most 10 bytes) and
+	// Rescan.
+	const overhead = 1 + 10 + 1 + 10
+	var out []Changed
+	start, size := 0, overhead
+	cut := func(end int) {
+		f := Changed{Paths: c.Paths[start:end], Rescan: c.Rescan && len(out) == 0}
+		if c.States != nil {
+			f.States = c.States[start:end]
+		}
+		out = append(out, f)
+		start, size = end, overhead
+	}
+	var scratch []byte
+	for i, p := range c.Paths {
+		n := len(appendString(scratch[:0], p))
+		if c.States != nil {
+			scratch = appendState(scratch[:0], c.States[i])
+			n += len(scratch)
+		}
+		if i > start && size+n > limit {
+			cut(i)
+		}
+		size += n
+	}
+	cut(len(c.Paths))
+	return out
+}
+
 // appendState encodes what a Changed frame says of a path's state; the
 // path itself is Paths'.
 func appendState(b []byte, e tree.Entry) []byte {

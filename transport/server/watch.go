@@ -17,8 +17,9 @@ import (
 )
 
 // A Watch gathers changes for watchGather after the first one before it
-// sends them, so a burst leaves in few frames; past watchMaxPaths pending
-// paths it sends Rescan instead of names.
+// sends them, so a burst leaves in few frames (as many as its bytes need:
+// control.Changed.Split); past watchMaxPaths pending paths it sends
+// Rescan instead of names.
 const (
 	watchGather   = 50 * time.Millisecond
 	watchMaxPaths = 4096
@@ -137,8 +138,12 @@ func (s *session) watch(st *stream, ep endpoint.Endpoint, root *rootState, m con
 			}
 			clear(pending)
 			rescan = false
-			if err := st.send(c); err != nil {
-				return err
+			// Long paths with their states can be more than a frame
+			// holds: the receiver would refuse it and watch again.
+			for _, f := range c.Split(control.MaxFrame) {
+				if err := st.send(f); err != nil {
+					return err
+				}
 			}
 		}
 	}
