@@ -100,6 +100,10 @@ func (b *BatchFS) Upload(ctx context.Context, items []endpoint.Transfer, src end
 	if len(todo) == 0 {
 		return errs
 	}
+	for j := range todo {
+		sf := v.file(todo[j].Source.Path)
+		b.send(sf.plain, sf.cipher)
+	}
 	got := b.batch.Upload(ctx, todo, v, v.progress(progress))
 	var ks [][]byte
 	var ms []crypt.Meta
@@ -107,6 +111,7 @@ func (b *BatchFS) Upload(ctx context.Context, items []endpoint.Transfer, src end
 		if j < len(got) {
 			errs[i] = got[j]
 		}
+		b.sent(items[i].Source.Path, errs[i] == nil)
 		if errs[i] == nil {
 			sf := v.file(todo[j].Source.Path)
 			ks, ms = append(ks, headerKey(sf.cipher.Path, sf.cipher.Size, sf.cipher.Hash)), append(ms, sf.meta)

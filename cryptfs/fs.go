@@ -67,6 +67,10 @@ type FS struct {
 	// seen maps each plaintext path to what the last scan or stat saw
 	// on the remote under its cipher name.
 	seen map[string]seenEntry
+	// sending holds the files being written to the remote, by plaintext
+	// path, as they will be there once written: a watch's notice of one
+	// may come before the write returns (PlainNotice).
+	sending map[string]seenEntry
 }
 
 // seenEntry is one path as the engine sees it (plain) and as the remote
@@ -98,7 +102,7 @@ func New(inner endpoint.Endpoint, opts Options) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FS{inner: inner, opts: opts, cache: c, seen: map[string]seenEntry{}}, nil
+	return &FS{inner: inner, opts: opts, cache: c, seen: map[string]seenEntry{}, sending: map[string]seenEntry{}}, nil
 }
 
 // Caps: files here are bound to their paths, so the engine uploads a
@@ -260,6 +264,26 @@ func (f *FS) decPath(k *crypt.Keys, c string) (string, error) {
 func (f *FS) remember(plain, cipher tree.Entry) {
 	f.mu.Lock()
 	f.seen[plain.Path] = seenEntry{plain, cipher}
+	f.mu.Unlock()
+}
+
+// send records a file about to be written to the remote: plain as the
+// engine sees it, cipher as the remote will hold it.
+func (f *FS) send(plain, cipher tree.Entry) {
+	plain.Ino, cipher.Ino = 0, 0
+	f.mu.Lock()
+	f.sending[plain.Path] = seenEntry{plain, cipher}
+	f.mu.Unlock()
+}
+
+// sent ends the write of plaintext path p: written, what the remote now
+// holds is what it is as sent.
+func (f *FS) sent(p string, written bool) {
+	f.mu.Lock()
+	if s, ok := f.sending[p]; ok && written {
+		f.seen[p] = s
+	}
+	delete(f.sending, p)
 	f.mu.Unlock()
 }
 
@@ -646,11 +670,15 @@ func (f *FS) put(ctx context.Context, k *crypt.Keys, meta, expect tree.Entry, r 
 	if err != nil {
 		return err
 	}
+	f.send(meta, cm)
 	if _, err := enc.WriteTo(&offsetWriter{w: w}); err != nil {
 		w.Abort()
+		f.sent(meta.Path, false)
 		return fmt.Errorf("unable to write %s: %w", meta.Path, err)
 	}
-	if err := w.Commit(); err != nil {
+	err = w.Commit()
+	f.sent(meta.Path, err == nil)
+	if err != nil {
 		return err
 	}
 	f.learned(cm, meta, enc.Meta())
@@ -781,21 +809,68 @@ func (f *FS) Folding(ctx context.Context) (endpoint.Folding, error) {
 // Inner returns the endpoint that holds the ciphertext.
 func (f *FS) Inner() endpoint.Endpoint { return f.inner }
 
-// PlainPaths decrypts cipher paths (a watch's notices), leaving out those
-// that do not decrypt, and the key header.
-func (f *FS) PlainPaths(ctx context.Context, paths []string) []string {
+// PlainNotice translates a watch's notice of cipher paths, and their
+// states as the server saw them when it told (nil when it does not tell
+// them), to plaintext: names decrypted, leaving out those that do not
+// decrypt (a partial file) and the key header; a link's target
+// decrypted; a file's plaintext size, which its ciphertext's size does
+// not tell (it depends on the number of chunks), taken from the file as
+// this endpoint last saw or wrote it when the ciphertext's size is that
+// one's. A state it cannot translate carries a Problem, so that it is
+// taken for a change.
+func (f *FS) PlainNotice(ctx context.Context, paths []string, states []tree.Entry) ([]string, []tree.Entry) {
 	k, err := f.unlock(ctx)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	out := make([]string, 0, len(paths))
-	for _, c := range paths {
+	var outStates []tree.Entry
+	if states != nil {
+		outStates = make([]tree.Entry, 0, len(paths))
+	}
+	for i, c := range paths {
 		if c == crypt.HeaderName {
 			continue
 		}
-		if p, err := f.decPath(k, c); err == nil {
-			out = append(out, p)
+		p, err := f.decPath(k, c)
+		if err != nil {
+			continue
+		}
+		out = append(out, p)
+		if states != nil {
+			outStates = append(outStates, f.plainState(k, p, states[i]))
 		}
 	}
-	return out
+	return out, outStates
+}
+
+// plainState is the plaintext view of s, the state of the cipher file
+// of plaintext path p.
+func (f *FS) plainState(k *crypt.Keys, p string, s tree.Entry) tree.Entry {
+	s.Path, s.Hash, s.Ino = p, 0, 0
+	if s.Problem != "" {
+		return s
+	}
+	switch s.Kind {
+	case tree.Symlink:
+		t, err := f.decTarget(k, p, s.Target)
+		if err != nil {
+			return tree.Entry{Path: p, Problem: err.Error()}
+		}
+		s.Target = t
+	case tree.File:
+		f.mu.Lock()
+		w, writing := f.sending[p]
+		r, read := f.seen[p]
+		f.mu.Unlock()
+		switch {
+		case writing && w.cipher.Kind == tree.File && w.cipher.Size == s.Size:
+			s.Size = w.plain.Size
+		case read && r.cipher.Kind == tree.File && r.cipher.Size == s.Size:
+			s.Size = r.plain.Size
+		default:
+			return tree.Entry{Path: p, Problem: "an encrypted file of unknown plaintext size"}
+		}
+	}
+	return s
 }

@@ -84,16 +84,17 @@ func (c *cryptRemote) Server() string { return c.inner.Server() }
 // Watch watches the whole remote folder (exclude patterns name
 // plaintext paths, which the server cannot match) and tells of the
 // changed paths by their plaintext names; a name that does not decrypt
-// (a partial file) is left out: the pass's scan says what it is. It tells
-// no states: the server's are of the encrypted files, whose sizes are not
-// the plaintext's, so every notice asks for a pass.
+// (a partial file) is left out: the pass's scan says what it is. The
+// states the server tells are translated to plaintext
+// (cryptfs.FS.PlainNotice), so that the agent tells its own writes from
+// others' as for a plain remote.
 func (c *cryptRemote) Watch(ctx context.Context, exclude []string, notify func(paths []string, states []tree.Entry, rescan bool)) error {
-	return c.inner.Watch(ctx, nil, func(paths []string, _ []tree.Entry, rescan bool) {
-		plain := c.PlainPaths(ctx, paths)
+	return c.inner.Watch(ctx, nil, func(paths []string, states []tree.Entry, rescan bool) {
+		plain, plainStates := c.PlainNotice(ctx, paths, states)
 		if len(plain) == 0 && !rescan && len(paths) > 0 {
 			rescan = true
 		}
-		notify(plain, nil, rescan)
+		notify(plain, plainStates, rescan)
 	})
 }
 
