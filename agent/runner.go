@@ -269,9 +269,10 @@ type outgoing struct {
 }
 
 type opResult struct {
-	rec snapshot.PassRecord
-	err error
-	own map[string]tree.Entry // continuous: the paths the pass wrote, as agreed
+	rec    snapshot.PassRecord
+	err    error
+	own    map[string]tree.Entry // continuous: the paths the pass wrote, as agreed
+	scoped bool                  // the pass was asked to look at some paths only
 }
 
 // loop is the state the job goroutine owns.
@@ -761,7 +762,7 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 		go func() {
 			var own ownWrites
 			rec, err := r.runPass(pctx, db, kept, own.observe, within)
-			res := opResult{rec: rec, err: err}
+			res := opResult{rec: rec, err: err, scoped: within != nil}
 			if continuous {
 				var aerr error
 				if res.own, aerr = own.agreed(db); aerr != nil {
@@ -976,7 +977,11 @@ func (l *loop) opEnded(res opResult) {
 		l.halt = nil
 		args = append(args, "result", "done")
 	}
-	l.s = l.s.OnEnded(now, end)
+	if res.scoped {
+		l.s = l.s.OnScopedEnded(now, end)
+	} else {
+		l.s = l.s.OnEnded(now, end)
+	}
 	if end == passFailed {
 		if retry, left := l.s.Retrying(); retry {
 			level, msg = slog.LevelWarn, "pass failed; retrying"

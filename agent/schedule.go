@@ -192,6 +192,20 @@ func (s schedule) OnEnded(now time.Time, end passEnd) schedule {
 	return s
 }
 
+// OnScopedEnded is OnEnded for a pass scoped to the changes it was told
+// of: it looked at nothing else, so it does not answer the poll of what
+// is not watched (a remote only a pass sees). The poll stays when it was
+// set, counted from the last whole pass: a job whose local folder changes
+// more often than its interval still polls the remote every interval.
+func (s schedule) OnScopedEnded(now time.Time, end passEnd) schedule {
+	poll := s.pollAt
+	s = s.OnEnded(now, end)
+	if !poll.IsZero() && s.polled() {
+		s.pollAt = poll
+	}
+	return s
+}
+
 // polled reports whether some changes (the remote side, or directories
 // that cannot be watched) are only seen by a pass.
 func (s schedule) polled() bool {

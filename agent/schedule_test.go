@@ -149,6 +149,10 @@ func ended(e passEnd) func(schedule, time.Time) schedule {
 	return func(s schedule, now time.Time) schedule { return s.OnEnded(now, e) }
 }
 
+func scopedEnded(e passEnd) func(schedule, time.Time) schedule {
+	return func(s schedule, now time.Time) schedule { return s.OnScopedEnded(now, e) }
+}
+
 func changed(after time.Duration) func(schedule, time.Time) schedule {
 	return func(s schedule, now time.Time) schedule { return s.Changes(now.Add(after)) }
 }
@@ -255,6 +259,28 @@ func TestScheduleTable(t *testing.T) {
 			{at: sec(12), do: ended(passOK), wake: min(60) + sec(12)},
 			{at: min(60) + sec(12), due: dueRescan, wake: min(60) + sec(12)},
 			{at: min(60) + sec(12), do: started, wake: never},
+		}},
+		{name: "continuous: scoped passes leave a polled remote's poll where the whole pass set it", c: continuous, watching: true, sight: remotePolled, steps: []schedStep{
+			{at: 0, do: started, wake: never},
+			{at: sec(1), do: ended(passOK), wake: sec(61)},
+			// Local changes every 20 s, each passed for alone: the
+			// remote, which only a whole pass sees, is still polled a
+			// minute after the last whole pass.
+			{at: sec(20), do: changed(sec(1)), wake: sec(21)},
+			{at: sec(21), due: dueChanges, wake: sec(21)},
+			{at: sec(21), do: started, wake: sec(61)},
+			{at: sec(22), do: scopedEnded(passOK), wake: sec(61)},
+			{at: sec(40), do: changed(sec(1)), wake: sec(41)},
+			{at: sec(41), do: started, wake: sec(61)},
+			{at: sec(42), do: scopedEnded(passOK), wake: sec(61)},
+			{at: sec(61), due: duePoll, wake: sec(61)},
+			{at: sec(61), do: started, wake: min(60) + sec(42)},
+			{at: sec(62), do: ended(passOK), wake: sec(122)},
+			{at: sec(70), do: changed(sec(1)), wake: sec(71)},
+			{at: sec(71), do: started, wake: sec(122)},
+			{at: sec(72), do: scopedEnded(passFailed), wake: sec(102)}, // the retry
+			{at: sec(102), do: started, wake: sec(122)},
+			{at: sec(103), do: ended(passOK), wake: sec(163)},
 		}},
 		{name: "continuous: a ferry:// remote is polled until the server's watch is armed", c: continuous, watching: true, sight: remoteServed, steps: []schedStep{
 			{at: 0, do: started, wake: never},
