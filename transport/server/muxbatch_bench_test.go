@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -63,6 +64,8 @@ func BenchmarkMuxReceive(b *testing.B) {
 	var pkts uint64
 	var el time.Duration
 	b.SetBytes(int64(len(content)))
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	cpu0 := cputime.Used()
 	b.ResetTimer()
 	for i := range b.N {
@@ -101,4 +104,7 @@ func BenchmarkMuxReceive(b *testing.B) {
 	b.ReportMetric(float64(len(content))*8*float64(b.N)/el.Seconds()/1e6, "Mbit/s")
 	b.ReportMetric(float64(el.Nanoseconds())/float64(pkts), "ns/packet")
 	b.ReportMetric(float64((cputime.Used()-cpu0).Nanoseconds())/float64(pkts), "cpu-ns/packet")
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(pkts), "allocs/packet")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(pkts), "B/packet")
 }
