@@ -13,15 +13,14 @@
 #
 # ferry's goodput is the growth of the server's .partial file, counted in
 # allocated blocks (it is written at offsets, so its size can run ahead of
-# what has arrived); its wire rates are bytes: UDP payload, what the pacer
-# is charged for, sent (leaving the client namespace through its TUN
-# device NSb0) and arrived (entering the server namespace through NSa0).
-# They come from the devices' byte and packet counters less the TCP flow's
-# share (iperf3's own byte count plus 52 bytes of IP and TCP header for
-# each segment the namespace's TCP counted), less 28 bytes of IP and UDP
-# header per remaining packet. A UDP_SEGMENT send or a coalesced read is
-# counted at its real size (the kernel counted it as one datagram, which
-# under-read a batching sender). TCP's is iperf3's sum_received. The queueing delay
+# what has arrived); its wire rates are bytes: UDP payload to ferry's port,
+# what the pacer is charged for, sent (the client namespace's output hook)
+# and arrived (the server namespace's input hook), counted by nftables
+# counters (IP bytes less 28 bytes of IP and UDP header per packet the hook
+# saw). A UDP_SEGMENT send is one packet of many datagrams' payload at the
+# output hook, so its payload is counted whole (the kernel's datagram
+# count took it for one, which under-read a batching sender). TCP's is
+# iperf3's sum_received. The queueing delay
 # column is iperf3's mean TCP RTT minus the link's 100 ms, the queue ferry's
 # delay-based controller reacts to.
 set -euo pipefail
@@ -42,9 +41,9 @@ SPLIT_AT=${SPLIT_AT:-64MiB}  # files from this size are split across them
 PORT=33011
 
 need=()
-for c in iperf3 bc jq; do command -v $c >/dev/null 2>&1 || need+=($c); done
+for c in iperf3 bc jq nft; do command -v $c >/dev/null 2>&1 || need+=($c); done
 if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 120 apt-get install -y -qq iperf3 bc jq >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 120 apt-get install -y -qq iperf3 bc jq nftables >/dev/null
 fi
 
 mkdir -p "$W"
@@ -83,6 +82,17 @@ done
 sleep 1
 A() { ip netns exec "$NS-a" "$@"; }
 B() { ip netns exec "$NS-b" "$@"; }
+# nftables counters of the UDP to ferry's port: leaving NS-b (output hook)
+# and reaching NS-a (input hook). The namespaces go with wanem.
+for side in a b; do
+  hook=input; [ $side = b ] && hook=output
+  ip netns exec "$NS-$side" nft -f - <<NFT
+table inet ferrybench {
+  counter ferry {}
+  chain c { type filter hook $hook priority 0; udp dport $PORT counter name ferry; }
+}
+NFT
+done
 
 cc_b=$(B sysctl -n net.ipv4.tcp_congestion_control)
 ccflag=()
@@ -98,7 +108,6 @@ ip netns exec "$NS-a" timeout 280 "$W/ferry" serve --listen 10.199.0.1:$PORT --r
   --authorized-keys "$W/authorized_keys" --host-key "$W/ferry_host_key" --state-dir "$W/srv-state" \
   >"$W/serve.log" 2>&1 &
 pids+=($!)
-srvpid=$!
 sleep 1
 
 mbps() { echo "scale=1; $1 / 1000000" | bc -l; }
@@ -108,7 +117,7 @@ B timeout 25 iperf3 -c 10.199.0.1 -t 8 -J "${ccflag[@]}" >"$W/tcp-alone.json" 2>
 tcp_alone=$(jq -r '.end.sum_received.bits_per_second // 0' "$W/tcp-alone.json")
 rtt_alone=$(jq -r '[.end.streams[].sender.mean_rtt // 0] | add / length / 1000' "$W/tcp-alone.json" 2>/dev/null || echo 0)
 printf 'TCP alone: %.1f Mbit/s, mean RTT %.0f ms\n' "$(mbps "$tcp_alone")" "$rtt_alone"
-echo "Mbit/s: ferry = goodput (server's partial file); sent, arrived = ferry's UDP payload bytes leaving NS-b, reaching NS-a (device byte counters less TCP's);"
+echo "Mbit/s: ferry = goodput (server's partial file); sent, arrived = ferry's UDP payload bytes leaving NS-b, reaching NS-a (nftables counters on its port);"
 echo "TCP = iperf3 received; alone = ferry's goodput in the 3 s before TCP joins; shares are of the $LINK_MBPS Mbit/s link;"
 echo "2nd half = ferry%/TCP% over the last half of the window; queue = TCP's mean RTT - 100 ms. Verdicts use the whole window."
 echo
@@ -124,16 +133,10 @@ received() {
     echo 0
   fi
 }
-# counters PID DEV in|out prints, in PID's network namespace, DEV's bytes
-# and packets received (in) or sent (out) and the TCP segments received or
-# sent (with retransmissions); zeros once PID is gone.
+# counters SIDE prints the packets and bytes of ferry's UDP counted in
+# NS-SIDE.
 counters() {
-  local c
-  # A large count runs into the name ("fairb0:123456789"): split at the colon.
-  c=$(awk -v d="$2" -v dir="$3" '{ i = index($0, ":"); n = substr($0, 1, i - 1); gsub(/ /, "", n)
-    if (n == d) { split(substr($0, i + 1), f, " "); if (dir == "in") print f[1], f[2]; else print f[9], f[10] } }' "/proc/$1/net/dev" 2>/dev/null)
-  [ -n "$c" ] || { echo "0 0 0"; return; }
-  echo "$c $(awk -v dir="$3" '/^Tcp:/ && $2 ~ /^[0-9]+$/ { if (dir == "in") print $11; else print $12 }' "/proc/$1/net/snmp")"
+  ip netns exec "$NS-$1" nft list counter inet ferrybench ferry 2>/dev/null | awk '/packets/ { print $2, $4; found = 1 } END { if (!found) print 0, 0 }'
 }
 # at FILE T [COL] prints column COL (default 2: bytes) at time T,
 # interpolated from the samples in FILE.
@@ -175,10 +178,8 @@ YAML
   (
     for _ in $(seq 400); do
       [ -f "$W/stop-sampler" ] && break
-      # Then, from /proc/PID/net (the network namespace of PID): bytes and
-      # packets in through NSa0 and TCP segments in, in NS-a (the server);
-      # bytes and packets out through NSb0 and TCP segments out, in NS-b.
-      echo "$(date +%s.%N) $(received "$dst") $(counters "$srvpid" "${NS}a0" in) $(counters "$spid" "${NS}b0" out)" >>"$samples"
+      # Then ferry's UDP packets and bytes arrived in NS-a, and sent from NS-b.
+      echo "$(date +%s.%N) $(received "$dst") $(counters a) $(counters b)" >>"$samples"
       sleep 0.25
     done
   ) &
@@ -203,18 +204,10 @@ YAML
   ferry=$(echo "$fb * 8 / ($we - $ws)" | bc -l)
   # ferry's UDP payload bytes (its packets' headers, DATA and
   # retransmissions: what the pacer is held to) in the window, in and out:
-  # the device's bytes and packets less TCP's (its payload as iperf3
-  # counted it, 52 header bytes a segment), less 28 header bytes a packet.
+  # IP bytes less 28 header bytes a packet.
   d() { echo $(( $(at "$samples" "$we" "$1") - $(at "$samples" "$ws" "$1") )); }
-  tcp_in=$(jq -r '.end.sum_received.bytes // 0' "$W/tcp-$pol.json")
-  tcp_out=$(jq -r '(.end.sum_sent.bytes // 0) + (.end.sum_sent.retransmits // 0) * (.start.tcp_mss_default // 1448)' "$W/tcp-$pol.json")
-  udp_bytes() { # DEVBYTES DEVPKTS TCPSEGS TCPPAYLOAD
-    local pk=$(( $2 - $3 )) by
-    by=$(echo "$1 - $4 - 52 * $3 - 28 * $pk" | bc)
-    echo "$(echo "if ($by < 0) 0 else $by" | bc)"
-  }
-  fb_in=$(udp_bytes "$(d 3)" "$(d 4)" "$(d 5)" "$tcp_in")
-  fb_out=$(udp_bytes "$(d 6)" "$(d 7)" "$(d 8)" "$tcp_out")
+  fb_in=$(( $(d 4) - 28 * $(d 3) ))
+  fb_out=$(( $(d 6) - 28 * $(d 5) ))
   wire=$(echo "$fb_in * 8 / ($we - $ws)" | bc -l)
   sent=$(echo "$fb_out * 8 / ($we - $ws)" | bc -l)
   ab=$(( $(at "$samples" "$t0") - $(at "$samples" "$(echo "$t0 - 3" | bc -l)") ))
