@@ -111,7 +111,7 @@ func randomContent(seed uint64, n int) []byte {
 // ends in this process, allocates well under once per packet: the mux's
 // copy of each datagram and the receiver's body come from a pool the
 // session gives them back to, and neither end's range sets copy
-// themselves per packet. Each was an allocation per packet, about two in
+// themselves per packet. Each was an allocation per packet, about four in
 // all, before.
 func TestMuxReceiveAllocatesLessThanAPacket(t *testing.T) {
 	g := newMuxRig(t)
