@@ -117,7 +117,7 @@ B timeout 25 iperf3 -c 10.199.0.1 -t 8 -J "${ccflag[@]}" >"$W/tcp-alone.json" 2>
 tcp_alone=$(jq -r '.end.sum_received.bits_per_second // 0' "$W/tcp-alone.json")
 rtt_alone=$(jq -r '[.end.streams[].sender.mean_rtt // 0] | add / length / 1000' "$W/tcp-alone.json" 2>/dev/null || echo 0)
 printf 'TCP alone: %.1f Mbit/s, mean RTT %.0f ms\n' "$(mbps "$tcp_alone")" "$rtt_alone"
-echo "Mbit/s: ferry = goodput (server's partial file); sent, arrived = ferry's UDP payload bytes leaving NS-b, reaching NS-a (nftables counters on its port);"
+echo "Mbit/s: ferry = goodput (server's partial file); sent, arrived = ferry's UDP payload bytes leaving NS-b, reaching NS-a while TCP runs (nftables counters on its port);"
 echo "TCP = iperf3 received; alone = ferry's goodput in the 3 s before TCP joins; shares are of the $LINK_MBPS Mbit/s link;"
 echo "2nd half = ferry%/TCP% over the last half of the window; queue = TCP's mean RTT - 100 ms. Verdicts use the whole window."
 echo
@@ -134,7 +134,7 @@ received() {
   fi
 }
 # counters SIDE prints the packets and bytes of ferry's UDP counted in
-# NS-SIDE.
+# NS-SIDE so far.
 counters() {
   ip netns exec "$NS-$1" nft list counter inet ferrybench ferry 2>/dev/null | awk '/packets/ { print $2, $4; found = 1 } END { if (!found) print 0, 0 }'
 }
@@ -178,8 +178,7 @@ YAML
   (
     for _ in $(seq 400); do
       [ -f "$W/stop-sampler" ] && break
-      # Then ferry's UDP packets and bytes arrived in NS-a, and sent from NS-b.
-      echo "$(date +%s.%N) $(received "$dst") $(counters a) $(counters b)" >>"$samples"
+      echo "$(date +%s.%N) $(received "$dst")" >>"$samples"
       sleep 0.25
     done
   ) &
@@ -187,9 +186,13 @@ YAML
   # The ramp counts from the first byte on the server, not from the scan.
   for _ in $(seq 100); do [ "$(received "$dst")" -gt 0 ] && break; sleep 0.2; done
   sleep "$RAMP"
+  # ferry's UDP counters around the TCP run (read outside the 0.25 s
+  # sampler: an nft process per read is too slow for it on a busy host).
+  read -r pa0 ba0 <<<"$(counters a)"; read -r pb0 bb0 <<<"$(counters b)"
   t0=$(date +%s.%N)
   B timeout $((WINDOW + 15)) iperf3 -c 10.199.0.1 -t "$WINDOW" -J "${ccflag[@]}" >"$W/tcp-$pol.json" 2>/dev/null || true
   t1=$(date +%s.%N)
+  read -r pa1 ba1 <<<"$(counters a)"; read -r pb1 bb1 <<<"$(counters b)"
   touch "$W/stop-sampler"; wait "$smp" 2>/dev/null || true; smp=; rm -f "$W/stop-sampler"
   kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; spid=
 
@@ -203,13 +206,12 @@ YAML
   fb=$(( $(at "$samples" "$we") - $(at "$samples" "$ws") ))
   ferry=$(echo "$fb * 8 / ($we - $ws)" | bc -l)
   # ferry's UDP payload bytes (its packets' headers, DATA and
-  # retransmissions: what the pacer is held to) in the window, in and out:
+  # retransmissions: what the pacer is held to) while TCP ran, in and out:
   # IP bytes less 28 header bytes a packet.
-  d() { echo $(( $(at "$samples" "$we" "$1") - $(at "$samples" "$ws" "$1") )); }
-  fb_in=$(( $(d 4) - 28 * $(d 3) ))
-  fb_out=$(( $(d 6) - 28 * $(d 5) ))
-  wire=$(echo "$fb_in * 8 / ($we - $ws)" | bc -l)
-  sent=$(echo "$fb_out * 8 / ($we - $ws)" | bc -l)
+  fb_in=$(( ba1 - ba0 - 28 * (pa1 - pa0) ))
+  fb_out=$(( bb1 - bb0 - 28 * (pb1 - pb0) ))
+  wire=$(echo "$fb_in * 8 / ($t1 - $t0)" | bc -l)
+  sent=$(echo "$fb_out * 8 / ($t1 - $t0)" | bc -l)
   ab=$(( $(at "$samples" "$t0") - $(at "$samples" "$(echo "$t0 - 3" | bc -l)") ))
   alone=$(echo "$ab * 8 / 3" | bc -l)
   # The second half of the window, where the flows have had time to settle.
