@@ -13,11 +13,14 @@
 #
 # ferry's goodput is the growth of the server's .partial file, counted in
 # allocated blocks (it is written at offsets, so its size can run ahead of
-# what has arrived); its wire rates are UDP datagrams times DATAGRAM bytes
-# (1472, ferry's datagram on wanem's 1,500-byte MTU, which the pacer is
-# charged for), sent
-# (client namespace) and arrived (server namespace); TCP's is iperf3's
-# sum_received. The queueing delay
+# what has arrived); its wire rates are bytes: UDP payload to ferry's port,
+# what the pacer is charged for, sent (the client namespace's output hook)
+# and arrived (the server namespace's input hook), counted by nftables
+# counters (IP bytes less 28 bytes of IP and UDP header per packet the hook
+# saw). A UDP_SEGMENT send is one packet of many datagrams' payload at the
+# output hook, so its payload is counted whole (the kernel's datagram
+# count took it for one, which under-read a batching sender). TCP's is
+# iperf3's sum_received. The queueing delay
 # column is iperf3's mean TCP RTT minus the link's 100 ms, the queue ferry's
 # delay-based controller reacts to.
 set -euo pipefail
@@ -32,16 +35,15 @@ WINDOW=${WINDOW:-20}         # seconds both run
 SIZE_MB=${SIZE_MB:-600}      # size of the uploaded file
 LINK_MBPS=100
 FIXED_MBPS=${FIXED_MBPS:-50}
-DATAGRAM=${DATAGRAM:-1472}   # UDP payload of ferry's datagrams on this link
 TCP_CC=${TCP_CC:-}           # empty: the namespace's default congestion control
 SESSIONS=${SESSIONS:-1}      # data sessions of the upload (job key sessions)
 SPLIT_AT=${SPLIT_AT:-64MiB}  # files from this size are split across them
 PORT=33011
 
 need=()
-for c in iperf3 bc jq; do command -v $c >/dev/null 2>&1 || need+=($c); done
+for c in iperf3 bc jq nft; do command -v $c >/dev/null 2>&1 || need+=($c); done
 if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 120 apt-get install -y -qq iperf3 bc jq >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 120 apt-get install -y -qq iperf3 bc jq nftables >/dev/null
 fi
 
 mkdir -p "$W"
@@ -80,6 +82,17 @@ done
 sleep 1
 A() { ip netns exec "$NS-a" "$@"; }
 B() { ip netns exec "$NS-b" "$@"; }
+# nftables counters of the UDP to ferry's port: leaving NS-b (output hook)
+# and reaching NS-a (input hook). The namespaces go with wanem.
+for side in a b; do
+  hook=input; [ $side = b ] && hook=output
+  ip netns exec "$NS-$side" nft -f - <<NFT
+table inet ferrybench {
+  counter ferry {}
+  chain c { type filter hook $hook priority 0; udp dport $PORT counter name ferry; }
+}
+NFT
+done
 
 cc_b=$(B sysctl -n net.ipv4.tcp_congestion_control)
 ccflag=()
@@ -95,7 +108,6 @@ ip netns exec "$NS-a" timeout 280 "$W/ferry" serve --listen 10.199.0.1:$PORT --r
   --authorized-keys "$W/authorized_keys" --host-key "$W/ferry_host_key" --state-dir "$W/srv-state" \
   >"$W/serve.log" 2>&1 &
 pids+=($!)
-srvpid=$!
 sleep 1
 
 mbps() { echo "scale=1; $1 / 1000000" | bc -l; }
@@ -105,7 +117,7 @@ B timeout 25 iperf3 -c 10.199.0.1 -t 8 -J "${ccflag[@]}" >"$W/tcp-alone.json" 2>
 tcp_alone=$(jq -r '.end.sum_received.bits_per_second // 0' "$W/tcp-alone.json")
 rtt_alone=$(jq -r '[.end.streams[].sender.mean_rtt // 0] | add / length / 1000' "$W/tcp-alone.json" 2>/dev/null || echo 0)
 printf 'TCP alone: %.1f Mbit/s, mean RTT %.0f ms\n' "$(mbps "$tcp_alone")" "$rtt_alone"
-echo "Mbit/s: ferry = goodput (server's partial file); sent, arrived = ferry's datagrams x $DATAGRAM B leaving NS-b, reaching NS-a;"
+echo "Mbit/s: ferry = goodput (server's partial file); sent, arrived = ferry's UDP payload bytes leaving NS-b, reaching NS-a while TCP runs (nftables counters on its port);"
 echo "TCP = iperf3 received; alone = ferry's goodput in the 3 s before TCP joins; shares are of the $LINK_MBPS Mbit/s link;"
 echo "2nd half = ferry%/TCP% over the last half of the window; queue = TCP's mean RTT - 100 ms. Verdicts use the whole window."
 echo
@@ -120,6 +132,11 @@ received() {
   else
     echo 0
   fi
+}
+# counters SIDE prints the packets and bytes of ferry's UDP counted in
+# NS-SIDE so far.
+counters() {
+  ip netns exec "$NS-$1" nft list counter inet ferrybench ferry 2>/dev/null | awk '/packets/ { print $2, $4; found = 1 } END { if (!found) print 0, 0 }'
 }
 # at FILE T [COL] prints column COL (default 2: bytes) at time T,
 # interpolated from the samples in FILE.
@@ -161,10 +178,7 @@ YAML
   (
     for _ in $(seq 400); do
       [ -f "$W/stop-sampler" ] && break
-      # Third column: UDP datagrams received in NS-a (/proc/PID/net is the
-      # network namespace of PID), ferry's delivered wire rate.
-      # Fourth: UDP datagrams sent in NS-b, where only ferry speaks UDP.
-      echo "$(date +%s.%N) $(received "$dst") $(awk '/^Udp:/ && $2 ~ /^[0-9]+$/ {print $2}' /proc/$srvpid/net/snmp) $(awk '/^Udp:/ && $2 ~ /^[0-9]+$/ {print $5}' /proc/$spid/net/snmp 2>/dev/null || echo 0)" >>"$samples"
+      echo "$(date +%s.%N) $(received "$dst")" >>"$samples"
       sleep 0.25
     done
   ) &
@@ -172,9 +186,13 @@ YAML
   # The ramp counts from the first byte on the server, not from the scan.
   for _ in $(seq 100); do [ "$(received "$dst")" -gt 0 ] && break; sleep 0.2; done
   sleep "$RAMP"
+  # ferry's UDP counters around the TCP run (read outside the 0.25 s
+  # sampler: an nft process per read is too slow for it on a busy host).
+  read -r pa0 ba0 <<<"$(counters a)"; read -r pb0 bb0 <<<"$(counters b)"
   t0=$(date +%s.%N)
   B timeout $((WINDOW + 15)) iperf3 -c 10.199.0.1 -t "$WINDOW" -J "${ccflag[@]}" >"$W/tcp-$pol.json" 2>/dev/null || true
   t1=$(date +%s.%N)
+  read -r pa1 ba1 <<<"$(counters a)"; read -r pb1 bb1 <<<"$(counters b)"
   touch "$W/stop-sampler"; wait "$smp" 2>/dev/null || true; smp=; rm -f "$W/stop-sampler"
   kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; spid=
 
@@ -187,13 +205,13 @@ YAML
   [ "$secs" = 0 ] && ws=$t0
   fb=$(( $(at "$samples" "$we") - $(at "$samples" "$ws") ))
   ferry=$(echo "$fb * 8 / ($we - $ws)" | bc -l)
-  # Datagrams of DATAGRAM bytes: payload, headers and retransmissions,
-  # i.e. what the pacer is held to. The kernel counts a UDP_SEGMENT send
-  # as one datagram, so "sent" under-reads when the sender batches.
-  fd=$(( $(at "$samples" "$we" 3) - $(at "$samples" "$ws" 3) ))
-  wire=$(echo "$fd * $DATAGRAM * 8 / ($we - $ws)" | bc -l)
-  fo=$(( $(at "$samples" "$we" 4) - $(at "$samples" "$ws" 4) ))
-  sent=$(echo "$fo * $DATAGRAM * 8 / ($we - $ws)" | bc -l)
+  # ferry's UDP payload bytes (its packets' headers, DATA and
+  # retransmissions: what the pacer is held to) while TCP ran, in and out:
+  # IP bytes less 28 header bytes a packet.
+  fb_in=$(( ba1 - ba0 - 28 * (pa1 - pa0) ))
+  fb_out=$(( bb1 - bb0 - 28 * (pb1 - pb0) ))
+  wire=$(echo "$fb_in * 8 / ($t1 - $t0)" | bc -l)
+  sent=$(echo "$fb_out * 8 / ($t1 - $t0)" | bc -l)
   ab=$(( $(at "$samples" "$t0") - $(at "$samples" "$(echo "$t0 - 3" | bc -l)") ))
   alone=$(echo "$ab * 8 / 3" | bc -l)
   # The second half of the window, where the flows have had time to settle.
@@ -210,8 +228,9 @@ YAML
   case "$pol" in
     fair) ok=$(echo "$fs >= 40 && $fs <= 60 && $ts >= 40 && $ts <= 60" | bc -l); want="each 40-60 %" ;;
     low) ok=$(echo "$ts >= 80" | bc -l); want="TCP >= 80 %" ;;
-    # The target is a pacing rate, so it is judged on what arrives on the
-    # wire: headers (3 % of a 1472-byte datagram) count, packets the queue drops do not.
+    # The target is a pacing rate, so it is judged on what arrives, in
+    # UDP payload bytes (what the pacer is charged for): ferry's headers
+    # count, packets the queue drops do not.
     fixed) ok=$(echo "$wire >= $FIXED_MBPS * 950000 && $wire <= $FIXED_MBPS * 1050000" | bc -l); want="arrived $FIXED_MBPS Mbit/s ±5 %" ;;
     high) ok=1; want="(no target)" ;;
   esac

@@ -8,6 +8,12 @@
 # its row says ">150 s".
 # SESSIONS="1 4" (the default) adds a ferry row with `sessions: 4`, files
 # from SPLIT_AT (16MiB) split across the sessions.
+# Each link first gets "ceiling" rows: what iperf3 moves through the same
+# wanem link in the same run (TCP one flow, TCP -P 4, UDP at the link's rate
+# in 1,472-byte datagrams: received rate and loss), with the CPU wanem itself
+# used meanwhile (% of one core). CEILING=0 leaves them out.
+# Every ferry row is followed by the CPU of ferry sync (the agent) and of
+# ferry serve during that run (user+sys), and CPU seconds per GB moved.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-wan needs root (it creates network namespaces)"; exit 1; }
@@ -23,6 +29,8 @@ SPLIT_AT=${SPLIT_AT:-16MiB}
 # NS names the wanem link (namespaces NS-a, NS-b); give two runs that overlap
 # different NS and BENCH_DIR.
 NS=${NS:-fb}
+CEILING=${CEILING:-1}
+CEIL_SECS=${CEIL_SECS:-5}
 
 need=()
 for c in rsync sshd iperf3 bc; do command -v $c >/dev/null 2>&1 || [ -x /usr/sbin/$c ] || need+=($c); done
@@ -95,6 +103,44 @@ drops() {
   bl=0; while read -r _ d _; do bl=$((bl + 16#$d)); done </proc/net/softnet_stat
   echo "$a $b $ta $tb $bl"
 }
+# cpu_of PID: user+sys clock ticks PID has used so far (0 once it is gone).
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# times_cpu FILE: user+sys seconds of this shell's waited-for children, from
+# the output of `times` (run in the shell itself, not in a $(...) subshell,
+# whose counters start at zero).
+times_cpu() { tail -1 "$1" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'; }
+HZ=$(getconf CLK_TCK)
+# ceiling LINK WPID: iperf3 through the link, TCP (one flow, four flows) and
+# UDP at the link's rate, each CEIL_SECS seconds, with wanem's CPU meanwhile.
+ceiling() {
+  local link=$1 wpid=$2 ipid j c0 c1 t0 t1 mb loss
+  ip netns exec "$NS-a" timeout $((CEIL_SECS * 3 + 60)) iperf3 -s -B 10.199.0.1 -p 5299 >"$W/iperf3-$link.log" 2>&1 &
+  ipid=$!
+  sleep 0.5
+  for kind in tcp tcp-P4 udp; do
+    case $kind in
+      tcp) args=() ;;
+      tcp-P4) args=(-P 4) ;;
+      udp) args=(-u -b "$(mbit_for "$link")M" -l 1472) ;;
+    esac
+    j="$W/ceiling-$link-$kind.json"
+    c0=$(cpu_of "$wpid"); t0=$(now)
+    ip netns exec "$NS-b" timeout $((CEIL_SECS + 20)) iperf3 -c 10.199.0.1 -p 5299 -t "$CEIL_SECS" -J "${args[@]}" >"$j" 2>/dev/null || true
+    c1=$(cpu_of "$wpid"); t1=$(now)
+    if [ "$kind" = udp ]; then
+      # Received rate: what arrived (bytes the server counted), and loss.
+      mb=$(jq -r '(.end.sum_received.bits_per_second // (.end.sum.bits_per_second * (1 - .end.sum.lost_percent / 100))) / 1e6' "$j" 2>/dev/null || echo 0)
+      loss=$(jq -r '.end.sum.lost_percent // .end.sum_received.lost_percent // 0' "$j" 2>/dev/null || echo 0)
+      loss=$(printf 'loss %.1f %%' "$loss")
+    else
+      mb=$(jq -r '.end.sum_received.bits_per_second / 1e6' "$j" 2>/dev/null || echo 0)
+      loss="retrans $(jq -r '.end.sum_sent.retransmits // 0' "$j" 2>/dev/null || echo 0)"
+    fi
+    printf '%-8s %-6s %-8s %9s %10.1f %9s %8s %7s  %s; wanem CPU %.0f %% of a core\n' "$link" ceiling "iperf3" "$CEIL_SECS" "$mb" "-" "-" "-" \
+      "$kind, $loss" "$(echo "($c1 - $c0) * 100 / $HZ / ($t1 - $t0)" | bc -l)"
+  done
+  kill "$ipid" 2>/dev/null || true; wait "$ipid" 2>/dev/null || true
+}
 since() { [ -n "$2" ] && printf '%.2f' "$(echo "$2 - $1" | bc -l)" || printf -- '-'; }
 printf '%-8s %-6s %-8s %9s %10s %9s %8s %7s  %s\n' link workload peer seconds "Mbit/s" "x rsync" retrans bound "ferry phases: connected / data starts / data ends (s)"
 for link in $LINKS; do
@@ -115,6 +161,7 @@ for link in $LINKS; do
      >"$W/serve-$link.log" 2>&1 &
   fpid=$!
   sleep 1
+  [ "$CEILING" = 0 ] || ceiling "$link" "$wpid"
   for wl in $WORKLOADS; do
     src="$W/src-$wl"; bytes=$(bytes_of "$src"); bound=$(bound_of "$src" "$link")
     # rsync over ssh
@@ -153,9 +200,11 @@ jobs:
     multi_session_threshold: $SPLIT_AT
 YAML
     d0=$(drops)
+    times >"$W/times0"; vc0=$(cpu_of "$fpid"); wc0=$(cpu_of "$wpid")
     t0=$(now)
     ip netns exec "$NS-b" env "$(prof "$link-$wl-sync")" timeout "$TIMEOUT" "$W/ferry" sync --log-level debug --accept-new-host-key --config "$W/job-$wl.yaml" "bench-$wl" >"$W/ferry-$link-$wl.log" 2>"$W/ferry-$link-$wl.debug" || { echo "ferry failed, see $W/ferry-$link-$wl.log"; tail -5 "$W/ferry-$link-$wl.log"; grep -v level=DEBUG "$W/ferry-$link-$wl.debug" | tail -5; }
     t1=$(now)
+    times >"$W/times1"; vc1=$(cpu_of "$fpid"); wc1=$(cpu_of "$wpid")
     fs=$(echo "$t1 - $t0" | bc -l)
     fmbps=$(echo "$bytes * 8 / $fs / 1000000" | bc -l)
     ratio=$(printf '%.2f' "$(echo "$rs / $fs" | bc -l)"); [ "$rdone" = 1 ] || ratio=">$ratio"
@@ -166,6 +215,9 @@ YAML
     printf '%-8s %-6s %-8s %9.1f %10.1f %9s %8s %7s  %s%s\n' "$link" "$wl" "$peer" "$fs" "$fmbps" "$ratio" "${retr:--}" "$bound" "$phases" "$ok"
     read -r a0 b0 ta0 tb0 bl0 <<<"$d0"; read -r a1 b1 ta1 tb1 bl1 <<<"$(drops)"
     lost=$(grep -o 'lost packets [0-9]*' "$W/ferry-$link-$wl.log" | tail -1 | awk '{print $3}')
+    scpu=$(echo "$(times_cpu "$W/times1") - $(times_cpu "$W/times0")" | bc -l); vcpu=$(echo "($vc1 - $vc0) / $HZ" | bc -l); wcpu=$(echo "($wc1 - $wc0) / $HZ" | bc -l)
+    printf '         CPU: sync %.2f s, serve %.2f s, together %.1f s/GB; wanem %.2f s (%.0f %% of a core)\n' "$scpu" "$vcpu" \
+      "$(echo "($scpu + $vcpu) * 1000000000 / $bytes" | bc -l)" "$wcpu" "$(echo "$wcpu * 100 / $fs" | bc -l)"
     echo "         host drops during the run: server socket $((a1-a0)), agent socket $((b1-b0)), TUN queue a $((ta1-ta0)) b $((tb1-tb0)), input backlog $((bl1-bl0)); ferry declared ${lost:-0} packets lost"
     rm -rf "$W/srv/ferry-$wl"
     done

@@ -29,7 +29,7 @@ type diskReq struct {
 	w    endpoint.FileWriter
 	off  int64
 	data []byte // opWrite: payload; opCheckpoint: the checkpoint
-	body []byte // packet body that data points into, released after writing
+	body []byte // pooled packet buffer that data points into, released after writing
 }
 
 // diskQueue is how many requests may wait; at 1.3 KB a packet, about 5 MB.

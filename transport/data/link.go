@@ -33,6 +33,9 @@ const pacingQuantum = 250 * time.Microsecond
 type inPkt struct {
 	hdr  wire.Header
 	body []byte
+	// buf is the pooled buffer body lies in, for release once the packet
+	// is done with (nil if it is not pooled).
+	buf  []byte
 	from net.Addr
 	size int
 	// at is when it arrived: the kernel's stamp where there is one, else
@@ -141,15 +144,42 @@ func (l *link) stopping() bool {
 	}
 }
 
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// pooledLen is the size of the pooled buffers packets are read into.
+const pooledLen = 2048
 
-// release returns a packet body to the pool once the loop is done with it.
+// bodyPool holds packet buffers as arrays: a buffer goes back by
+// converting its slice to the array pointer it came from, where putting
+// back a *[]byte allocated a new slice header on every release, once per
+// packet.
+var bodyPool = sync.Pool{New: func() any { return new([pooledLen]byte) }}
+
+// pooled returns an empty buffer from the pool, with room for pooledLen
+// bytes.
+func pooled() []byte { return bodyPool.Get().(*[pooledLen]byte)[:0] }
+
+// release returns a packet buffer to the pool once the loop is done with
+// it; only a whole pooled buffer (pooledLen of capacity from its start)
+// goes back.
 func release(b []byte) {
-	if cap(b) == 2048 {
-		b = b[:0]
-		bodyPool.Put(&b)
+	if cap(b) == pooledLen {
+		bodyPool.Put((*[pooledLen]byte)(b[:pooledLen]))
 	}
 }
+
+// CopyDatagram returns a copy of b for a DatagramReader to hand over: in a
+// pooled buffer the session returns to the pool when it is done with the
+// packet (where it fits one), so a demultiplexer's copy costs no
+// allocation per datagram.
+func CopyDatagram(b []byte) []byte {
+	if len(b) <= pooledLen {
+		return append(pooled(), b...)
+	}
+	return append([]byte(nil), b...)
+}
+
+// RecycleDatagram gives back a copy made by CopyDatagram that is not
+// handed over after all (a full queue dropped it).
+func RecycleDatagram(b []byte) { release(b) }
 
 func (l *link) read() {
 	defer l.wg.Done()
@@ -270,17 +300,25 @@ func (l *link) read() {
 			var h wire.Header
 			var body []byte
 			var err error
+			var buf []byte
 			switch {
 			case owned:
+				// Opened in place: the body is part of the datagram,
+				// which goes back to the pool as a whole (CopyDatagram).
 				h, body, err = l.box.Open(pkt)
-			case size-seal.Overhead <= 2048:
+				buf = pkt
+				if err != nil {
+					release(pkt)
+				}
+			case size-seal.Overhead <= pooledLen:
 				// Decrypted straight into a buffer of its own: the read
 				// buffer is reused, and decrypting in place then copying
 				// the body out cost as much again as the decryption.
-				pb := bodyPool.Get().(*[]byte)
-				h, body, err = l.box.OpenTo((*pb)[:0], pkt)
+				dst := pooled()
+				h, body, err = l.box.OpenTo(dst, pkt)
+				buf = body
 				if err != nil {
-					bodyPool.Put(pb)
+					release(dst)
 				}
 			default:
 				h, body, err = l.box.Open(pkt)
@@ -292,7 +330,7 @@ func (l *link) read() {
 			if out == nil {
 				out = l.spareBatch()
 			}
-			out = append(out, inPkt{hdr: h, body: body, from: froms[i], size: size, at: stamps[i]})
+			out = append(out, inPkt{hdr: h, body: body, buf: buf, from: froms[i], size: size, at: stamps[i]})
 			if len(out) == inBatch {
 				if !l.handOver(out) {
 					return

@@ -39,9 +39,19 @@ func (r *rangeSet) add(lo, hi int64) int64 {
 	if covered < 0 {
 		covered = 0
 	}
-	out := append(r.s[:i:i], span{nlo, nhi})
-	out = append(out, r.s[j:]...)
-	r.s = out
+	// In place: ranges i..j-1 become one, or (none touched) the new range
+	// goes in at i. A copy of the set per add was an allocation per packet
+	// on both ends, as an in-order packet that continues the last range
+	// comes here.
+	if i == j {
+		r.s = append(r.s, span{})
+		copy(r.s[i+1:], r.s[i:n])
+	} else if j > i+1 {
+		copy(r.s[i+1:], r.s[j:])
+		clear(r.s[n-(j-i-1) : n])
+		r.s = r.s[:n-(j-i-1)]
+	}
+	r.s[i] = span{nlo, nhi}
 	return (hi - lo) - covered
 }
 

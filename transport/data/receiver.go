@@ -253,7 +253,7 @@ func (rr *recvRun) loop() error {
 			now := rr.clk.Now()
 			for _, p := range batch {
 				if !rr.handle(now, p) {
-					release(p.body)
+					release(p.buf)
 				}
 			}
 			rr.l.recycle(batch)
@@ -263,7 +263,7 @@ func (rr *recvRun) loop() error {
 				case batch := <-rr.l.in:
 					for _, p := range batch {
 						if !rr.handle(now, p) {
-							release(p.body)
+							release(p.buf)
 						}
 					}
 					rr.l.recycle(batch)
@@ -436,7 +436,7 @@ func (rr *recvRun) noteNumber(pn uint64, now time.Time) {
 	}
 }
 
-// handle acts on one packet and reports whether it kept p.body (a DATA
+// handle acts on one packet and reports whether it kept p.buf (a DATA
 // payload queued for the disk writer, which releases it).
 func (rr *recvRun) handle(now time.Time, p inPkt) (kept bool) {
 	rr.l.heardFrom(p, now)
@@ -456,7 +456,7 @@ func (rr *recvRun) handle(now time.Time, p inPkt) (kept bool) {
 			}
 			rr.owdSum += owd
 			rr.owdN++
-			kept = rr.onData(now, d, p.body)
+			kept = rr.onData(now, d, p.buf)
 		}
 	case wire.TypeFile:
 		var f wire.File
@@ -664,9 +664,10 @@ func (rr *recvRun) opened(f *rfile, held []chunkHash) {
 	rr.maybeCommit(f)
 }
 
-// onData queues a payload for the disk writer; it reports whether body
-// went with it.
-func (rr *recvRun) onData(now time.Time, d wire.Data, body []byte) bool {
+// onData queues a payload for the disk writer with buf, the pooled buffer
+// it lies in, which the writer releases; it reports whether buf went with
+// it.
+func (rr *recvRun) onData(now time.Time, d wire.Data, buf []byte) bool {
 	f := rr.files[d.File]
 	if f == nil || f.state != rfOpen {
 		return false
@@ -675,7 +676,7 @@ func (rr *recvRun) onData(now time.Time, d wire.Data, body []byte) bool {
 	if end > f.info.Size || f.got.contains(d.Offset, end) {
 		return false
 	}
-	rr.disk.in <- diskReq{op: opWrite, f: f, w: f.w, off: d.Offset, data: d.Payload, body: body}
+	rr.disk.in <- diskReq{op: opWrite, f: f, w: f.w, off: d.Offset, data: d.Payload, body: buf}
 	added := f.got.add(d.Offset, end)
 	rr.written += uint64(added)
 	f.dirty = true

@@ -279,7 +279,7 @@ func (r *sendRun) loop() error {
 			now := r.clk.Now()
 			for _, p := range batch {
 				r.handle(now, p)
-				release(p.body)
+				release(p.buf)
 			}
 			r.l.recycle(batch)
 		drain:
@@ -288,7 +288,7 @@ func (r *sendRun) loop() error {
 				case batch := <-r.l.in:
 					for _, p := range batch {
 						r.handle(now, p)
-						release(p.body)
+						release(p.buf)
 					}
 					r.l.recycle(batch)
 				default:

@@ -56,7 +56,7 @@ func (m *udpMux) run() {
 		if sc == nil {
 			continue
 		}
-		sc.deliver(datagram{append([]byte(nil), buf[:n]...), from, time.Now()})
+		sc.deliver(datagram{data.CopyDatagram(buf[:n]), from, time.Now()})
 	}
 }
 
@@ -125,6 +125,7 @@ func (c *sessionConn) deliver(d datagram) {
 	select {
 	case c.in <- d:
 	default:
+		data.RecycleDatagram(d.b)
 	}
 }
 
@@ -153,7 +154,9 @@ func (c *sessionConn) ReadFromAt(p []byte) (int, net.Addr, time.Time, error) {
 		select {
 		case d := <-c.in:
 			stopTimer(t)
-			return copy(p, d.b), d.from, d.at, nil
+			n := copy(p, d.b)
+			data.RecycleDatagram(d.b)
+			return n, d.from, d.at, nil
 		case <-c.closed:
 			stopTimer(t)
 			return 0, nil, time.Time{}, net.ErrClosed

@@ -71,7 +71,7 @@ func (m *udpMux) serve() {
 				if last == nil {
 					continue
 				}
-				last.deliver(datagram{append([]byte(nil), b...), ms[i].Addr, at})
+				last.deliver(datagram{data.CopyDatagram(b), ms[i].Addr, at})
 			}
 		}
 		// Forget the session between batches: it may have ended.
