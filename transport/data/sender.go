@@ -389,6 +389,28 @@ func (r *sendRun) ctrlTimeout(n int) time.Duration {
 	return min(r.rtt.pto(r.cfg.FeedbackInterval)<<min(max(n-1, 0), 4), 3*time.Second)
 }
 
+// resultProbeMax bounds, in PTOs, the wait between PROBEs of a file whose
+// data is all acknowledged (see ctrlWait).
+const resultProbeMax = 2
+
+// ctrlWait is how long after f's last control packet (txCount sent so
+// far) it is sent again: ctrlTimeout, except that the PROBE of a file
+// whose data is all acknowledged backs off to resultProbeMax PTOs only.
+// Such a file waits on the receiver's commit, whose RESULT is sent once:
+// lost (one in ten at 10 % loss), it is only asked for again by the next
+// PROBE, and after four unanswered PROBEs (the commits at the end of a
+// session queue behind each other) ctrlTimeout's backoff had that next
+// PROBE up to 3 s away while nothing else was left to send (wan-lossy:
+// the last file of the session waited 2 s for it). A PROBE is a few
+// dozen bytes, one per file and interval.
+func (r *sendRun) ctrlWait(f *sfile) time.Duration {
+	d := r.ctrlTimeout(f.txCount)
+	if f.state == sfAcked {
+		d = min(d, resultProbeMax*r.rtt.pto(r.cfg.FeedbackInterval))
+	}
+	return d
+}
+
 // onTime runs everything driven by the clock and returns when it next
 // needs to run.
 func (r *sendRun) onTime(now time.Time) (time.Time, error) {
@@ -450,12 +472,12 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 		default:
 			continue
 		}
-		at := f.lastTx.Add(r.ctrlTimeout(f.txCount))
+		at := f.lastTx.Add(r.ctrlWait(f))
 		if !now.Before(at) {
 			r.sendCtrl(now, t, body)
 			f.lastTx = now
 			f.txCount++
-			at = now.Add(r.ctrlTimeout(f.txCount))
+			at = now.Add(r.ctrlWait(f))
 		}
 		if at.Before(wake) {
 			wake = at
