@@ -1043,6 +1043,7 @@ func (r *sendRun) toAcked(now time.Time, f *sfile) {
 // queued again, and a probe lost says the path may not take its size,
 // not that it is congested.
 func (r *sendRun) onLost(lost []sentPkt) {
+	from := len(r.retx)
 	for i := range lost {
 		p := &lost[i]
 		if p.probe {
@@ -1058,6 +1059,35 @@ func (r *sendRun) onLost(lost []sentPkt) {
 			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
 		}
 	}
+	if len(r.retx) > from && r.tail() {
+		// Nothing new is left to send: each round of loss now costs a
+		// round trip and a loss delay of its own with the link idle
+		// (three or four rounds at 10 % loss). A second copy of every
+		// span, sent after this round's first copies, makes a span lost
+		// again one in a hundred instead of one in ten at the price of
+		// the packets lost, on an otherwise idle link. nextData skips a
+		// copy whose span is acknowledged by then.
+		r.retx = append(r.retx, r.retx[from:]...)
+	}
+}
+
+// tail reports whether every file has been admitted and every byte of
+// the files sending has been sent once: what is left is loss recovery.
+func (r *sendRun) tail() bool {
+	if r.queued < len(r.files) {
+		return false
+	}
+	for _, f := range r.active {
+		switch f.state {
+		case sfAnnounced, sfVerifying:
+			return false
+		case sfSending:
+			if f.next < f.end() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (r *sendRun) onAccept(now time.Time, a wire.Accept) {
