@@ -448,6 +448,7 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 	// Tail probe: data outstanding and nothing acknowledged for a PTO.
 	if r.ackHandler.onTimer(now) {
 		r.sendCtrl(now, wire.TypePing, wire.Done{Files: uint32(len(r.files))}.Append)
+		r.tailProbe()
 	}
 	if at, ok := r.ackHandler.timer(); ok {
 		wake = minTime(wake, at)
@@ -1068,6 +1069,21 @@ func (r *sendRun) onLost(lost []sentPkt) {
 		// the packets lost, on an otherwise idle link. nextData skips a
 		// copy whose span is acknowledged by then.
 		r.retx = append(r.retx, r.retx[from:]...)
+	}
+}
+
+// tailProbe queues a copy of the newest DATA in flight when a probe
+// timeout fires in the tail (every byte sent once). With nothing sent
+// after it, the newest packet lost is only found lost a round trip after
+// the PING's acknowledgement, and sent again then; its copy with the PING
+// repairs it a round trip earlier (TCP's tail loss probe), and its
+// acknowledgement shows the older ones lost as the PING's would.
+func (r *sendRun) tailProbe() {
+	if !r.tail() {
+		return
+	}
+	if p, ok := r.ackHandler.newestData(); ok {
+		r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
 	}
 }
 

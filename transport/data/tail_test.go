@@ -1,6 +1,8 @@
 package data
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/ferry-sync/ferry/transport/wire"
@@ -38,5 +40,35 @@ func TestTailLossIsSentTwice(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTailProbeCarriesNewestData: a probe timeout in the tail queues the
+// data of the newest DATA packet still in flight (not an acknowledged or
+// lost one, nor a control packet); outside the tail it queues nothing.
+func TestTailProbeCarriesNewestData(t *testing.T) {
+	for _, tail := range []bool{true, false} {
+		f := &sfile{state: sfSending, info: wire.File{Size: 10_000}, next: 10_000}
+		if !tail {
+			f.next = 5_000
+		}
+		r := &sendRun{files: []*sfile{f}, active: []*sfile{f}, queued: 1, ackHandler: newAckHandler(10 * time.Millisecond)}
+		now := time.Unix(1000, 0)
+		r.ackHandler.onSent(now, 1, sentPkt{at: now, f: f, off: 0, n: 1000, size: 1041})
+		r.ackHandler.onSent(now, 2, sentPkt{at: now, f: f, off: 1000, n: 1000, size: 1041})
+		r.ackHandler.onSent(now, 3, sentPkt{at: now}) // a PING
+		r.ackHandler.onSent(now, 4, sentPkt{at: now, f: f, off: 2000, n: 1000, size: 1041})
+		// 4 acknowledged: the newest still in flight is 2.
+		r.ackHandler.onFeedback(now.Add(100*time.Millisecond), wire.Feedback{Ranges: []wire.Range{{Lo: 4, Hi: 4}}})
+		if !r.ackHandler.onTimer(now.Add(time.Hour)) {
+			t.Fatal("no probe timeout with DATA in flight")
+		}
+		r.tailProbe()
+		switch {
+		case tail && (len(r.retx) != 1 || r.retx[0].off != 1000 || r.retx[0].n != 1000):
+			t.Errorf("tail: queued %+v, want the span at 1000 (packet 2)", r.retx)
+		case !tail && len(r.retx) != 0:
+			t.Errorf("new data left: queued %+v, want nothing", r.retx)
+		}
 	}
 }
