@@ -72,3 +72,21 @@ func TestTailProbeCarriesNewestData(t *testing.T) {
 		}
 	}
 }
+
+// TestResultIsSentTwiceOnALossyPath: once a packet number is missing
+// (the acknowledgement ranges have a gap) a commit's RESULT goes out
+// twice; on a path that has lost nothing, once.
+func TestResultIsSentTwiceOnALossyPath(t *testing.T) {
+	rr := &recvRun{}
+	now := time.Unix(1000, 0)
+	for pn := uint64(1); pn <= 5; pn++ {
+		rr.noteNumber(pn, now)
+	}
+	if n := rr.resultCopies(); n != 1 {
+		t.Fatalf("no loss: %d copies of a RESULT, want 1", n)
+	}
+	rr.noteNumber(7, now) // 6 missing
+	if n := rr.resultCopies(); n != 2 {
+		t.Fatalf("packet 6 missing: %d copies of a RESULT, want 2", n)
+	}
+}
