@@ -68,6 +68,7 @@ flags_for() {
 rate_for() { case "$1" in lan-1g) echo 1000Mbps ;; *) echo 100Mbps ;; esac; }
 rtt_for() { case "$1" in wan-100|wan-lossy) echo 0.1 ;; wan-200) echo 0.2 ;; *) echo 0.01 ;; esac; }
 mbit_for() { case "$1" in lan-1g) echo 1000 ;; *) echo 100 ;; esac; }
+loss_for() { case "$1" in wan-100) echo 0.01 ;; wan-200) echo 0.02 ;; wan-lossy) echo 0.10 ;; *) echo 0 ;; esac; }
 
 # bound_of SRC LINK: the best goodput any run can reach on LINK with
 # ferry's packets and SSH, computed by cmd/wirebound from ferry's own
@@ -75,9 +76,12 @@ mbit_for() { case "$1" in lan-1g) echo 1000 ;; *) echo 100 ;; esac; }
 # sizes its packets with, and each file's FILE packet as package wire
 # encodes it) in 1,472-byte datagrams (1,500 on the wire, wanem's TUN
 # MTU), with the IP and UDP bytes wanem counts, plus 9 round trips no run
-# avoids. No ramp, mkdir wave, tail or loss recovery is counted.
+# avoids. No ramp, mkdir wave, tail or loss recovery is counted. The
+# link's loss is (-loss): ferry paces at target_rate, the link's rate,
+# and wanem drops before its bottleneck, so at 10 % loss only 91.7 % of
+# the link's rate arrives.
 bound_of() {
-  "$W/wirebound" -dir "$1" -mbit "$(mbit_for "$2")" -rtt "$(rtt_for "$2")s"
+  "$W/wirebound" -dir "$1" -mbit "$(mbit_for "$2")" -rtt "$(rtt_for "$2")s" -loss "$(loss_for "$2")"
 }
 
 bytes_of() { du -sb --apparent-size "$1" | cut -f1; }

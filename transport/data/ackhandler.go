@@ -212,6 +212,16 @@ func (h *ackHandler) onTimer(now time.Time) bool {
 	return true
 }
 
+// newestData returns the newest DATA packet still in flight, if any.
+func (h *ackHandler) newestData() (sentPkt, bool) {
+	for i := h.sent.len() - 1; i >= 0; i-- {
+		if p := h.sent.at(i); p.f != nil && p.state == pktInflight {
+			return *p, true
+		}
+	}
+	return sentPkt{}, false
+}
+
 // sentRing is the history of sent packets, oldest first: a ring buffer,
 // because packets leave at the front as they are acknowledged and arrive
 // at the back as they are sent. A slice that slid along (sent[1:], then

@@ -13,8 +13,13 @@
 // (ackhandler.go: sent-packet history, RTT, loss by packet and time
 // thresholds as QUIC does, the probe timeout) turns those ranges into
 // acknowledged and lost packets, the sender queues lost bytes again, and
-// feeds cc.Controller, whose rate drives a cc.Pacer. A file whose
-// bytes are all acknowledged but has no result yet is probed (PROBE). The
+// feeds cc.Controller, whose rate drives a cc.Pacer. In the tail (every
+// byte sent once) lost bytes are queued twice, and a probe timeout also
+// sends the newest DATA in flight again, so that the last round trips of
+// a lossy session are not spent finding single packets lost one round at
+// a time. A file whose bytes are all acknowledged but has no result yet
+// is probed (PROBE), at most two PTOs apart, since its RESULT is sent
+// once. The
 // receiver commits a file once it has every byte (a resumed one only after
 // the probe), and reports the outcome (RESULT); a hash mismatch gets one
 // retry from scratch under a new file id. When every file has a result the

@@ -389,6 +389,28 @@ func (r *sendRun) ctrlTimeout(n int) time.Duration {
 	return min(r.rtt.pto(r.cfg.FeedbackInterval)<<min(max(n-1, 0), 4), 3*time.Second)
 }
 
+// resultProbeMax bounds, in PTOs, the wait between PROBEs of a file whose
+// data is all acknowledged (see ctrlWait).
+const resultProbeMax = 2
+
+// ctrlWait is how long after f's last control packet (txCount sent so
+// far) it is sent again: ctrlTimeout, except that the PROBE of a file
+// whose data is all acknowledged backs off to resultProbeMax PTOs only.
+// Such a file waits on the receiver's commit, whose RESULT is sent once:
+// lost (one in ten at 10 % loss), it is only asked for again by the next
+// PROBE, and after four unanswered PROBEs (the commits at the end of a
+// session queue behind each other) ctrlTimeout's backoff had that next
+// PROBE up to 3 s away while nothing else was left to send (wan-lossy:
+// the last file of the session waited 2 s for it). A PROBE is a few
+// dozen bytes, one per file and interval.
+func (r *sendRun) ctrlWait(f *sfile) time.Duration {
+	d := r.ctrlTimeout(f.txCount)
+	if f.state == sfAcked {
+		d = min(d, resultProbeMax*r.rtt.pto(r.cfg.FeedbackInterval))
+	}
+	return d
+}
+
 // onTime runs everything driven by the clock and returns when it next
 // needs to run.
 func (r *sendRun) onTime(now time.Time) (time.Time, error) {
@@ -426,6 +448,7 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 	// Tail probe: data outstanding and nothing acknowledged for a PTO.
 	if r.ackHandler.onTimer(now) {
 		r.sendCtrl(now, wire.TypePing, wire.Done{Files: uint32(len(r.files))}.Append)
+		r.tailProbe()
 	}
 	if at, ok := r.ackHandler.timer(); ok {
 		wake = minTime(wake, at)
@@ -450,12 +473,12 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 		default:
 			continue
 		}
-		at := f.lastTx.Add(r.ctrlTimeout(f.txCount))
+		at := f.lastTx.Add(r.ctrlWait(f))
 		if !now.Before(at) {
 			r.sendCtrl(now, t, body)
 			f.lastTx = now
 			f.txCount++
-			at = now.Add(r.ctrlTimeout(f.txCount))
+			at = now.Add(r.ctrlWait(f))
 		}
 		if at.Before(wake) {
 			wake = at
@@ -1021,6 +1044,7 @@ func (r *sendRun) toAcked(now time.Time, f *sfile) {
 // queued again, and a probe lost says the path may not take its size,
 // not that it is congested.
 func (r *sendRun) onLost(lost []sentPkt) {
+	from := len(r.retx)
 	for i := range lost {
 		p := &lost[i]
 		if p.probe {
@@ -1036,6 +1060,50 @@ func (r *sendRun) onLost(lost []sentPkt) {
 			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
 		}
 	}
+	if len(r.retx) > from && r.tail() {
+		// Nothing new is left to send: each round of loss now costs a
+		// round trip and a loss delay of its own with the link idle
+		// (three or four rounds at 10 % loss). A second copy of every
+		// span, sent after this round's first copies, makes a span lost
+		// again one in a hundred instead of one in ten at the price of
+		// the packets lost, on an otherwise idle link. nextData skips a
+		// copy whose span is acknowledged by then.
+		r.retx = append(r.retx, r.retx[from:]...)
+	}
+}
+
+// tailProbe queues a copy of the newest DATA in flight when a probe
+// timeout fires in the tail (every byte sent once). With nothing sent
+// after it, the newest packet lost is only found lost a round trip after
+// the PING's acknowledgement, and sent again then; its copy with the PING
+// repairs it a round trip earlier (TCP's tail loss probe), and its
+// acknowledgement shows the older ones lost as the PING's would.
+func (r *sendRun) tailProbe() {
+	if !r.tail() {
+		return
+	}
+	if p, ok := r.ackHandler.newestData(); ok {
+		r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
+	}
+}
+
+// tail reports whether every file has been admitted and every byte of
+// the files sending has been sent once: what is left is loss recovery.
+func (r *sendRun) tail() bool {
+	if r.queued < len(r.files) {
+		return false
+	}
+	for _, f := range r.active {
+		switch f.state {
+		case sfAnnounced, sfVerifying:
+			return false
+		case sfSending:
+			if f.next < f.end() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (r *sendRun) onAccept(now time.Time, a wire.Accept) {
