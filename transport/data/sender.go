@@ -187,6 +187,12 @@ type sendRun struct {
 	filesDone, filesFailed              int
 	lastPublish                         time.Time
 	traced                              traceMark
+	// idleFrom is when transmit last found nothing it could send (no
+	// data ready, or the in-flight limit reached); idle sums such spells
+	// since the last trace line, so the trace tells a sender starved of
+	// data from one held back by its rate.
+	idleFrom time.Time
+	idle     time.Duration
 }
 
 // Run sends files and returns one error (or nil) per file, in order, plus
@@ -357,6 +363,12 @@ func (r *sendRun) trace(now time.Time) {
 		return
 	}
 	prev := r.traced
+	idle := r.idle
+	if !r.idleFrom.IsZero() {
+		idle += now.Sub(r.idleFrom)
+		r.idleFrom = now
+	}
+	r.idle = 0
 	r.traced = traceMark{at: now, payload: r.payload, retrans: r.retrans, wire: r.l.sentBytes, pkts: r.l.sentPkts}
 	if prev.at.IsZero() {
 		return
@@ -370,7 +382,8 @@ func (r *sendRun) trace(now time.Time) {
 		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
 		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.ackHandler.rtt.smoothed(), "inflight", r.ackHandler.inflight,
 		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", r.ackHandler.sent.len(), "retx", len(r.retx),
-		"lost", r.lostPkts, "late", r.ackHandler.spurious, "remaining", r.remaining, "done_tx", r.doneTx)
+		"lost", r.lostPkts, "late", r.ackHandler.spurious, "remaining", r.remaining, "done_tx", r.doneTx,
+		"idle", idle.Round(time.Millisecond), "sending", len(r.sending))
 }
 
 // traceMark is the counters at the last trace line.
@@ -681,10 +694,12 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 	limit := int(rate/8*(2*srtt+4*r.cfg.FeedbackInterval).Seconds()) + 256<<10
 	for budget := 0; budget < 512; budget++ {
 		if r.ackHandler.inflight >= limit {
+			r.idleAt(now)
 			return time.Time{} // feedback or a probe timeout wakes the loop
 		}
 		f, off, n, re := r.nextData()
 		if f == nil {
+			r.idleAt(now)
 			return time.Time{}
 		}
 		size := wire.HeaderLen + wire.DataOverhead + n + seal.Overhead
@@ -708,6 +723,10 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 		if budget&31 == 31 {
 			now = r.clk.Now() // reads above can take a while
 		}
+		if !r.idleFrom.IsZero() {
+			r.idle += now.Sub(r.idleFrom)
+			r.idleFrom = time.Time{}
+		}
 		d := wire.Data{File: f.id, Offset: off, SentAt: uint32(now.Sub(r.start).Microseconds()), Payload: buf}
 		pn, wsize := r.l.queue(wire.TypeData, d.Append)
 		r.ackHandler.onSent(now, pn, sentPkt{at: now, f: f, off: off, n: n, size: wsize})
@@ -724,6 +743,13 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 		}
 	}
 	return now
+}
+
+// idleAt notes that transmit had nothing to send at now.
+func (r *sendRun) idleAt(now time.Time) {
+	if r.idleFrom.IsZero() {
+		r.idleFrom = now
+	}
 }
 
 // payloadMax is the most file bytes one DATA packet carries at the
