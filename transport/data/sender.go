@@ -146,6 +146,10 @@ type sendRun struct {
 
 	files   []*sfile
 	active  []*sfile // admitted, not done
+	// waiting counts the active files in sfAcked: every byte is
+	// acknowledged and only the receiver's result is awaited. They hold
+	// no reader and take no place in the window of MaxOpenFiles.
+	waiting int
 	byID    map[uint32]*sfile
 	nextID  uint32
 	queued  int // next index of files to admit
@@ -193,6 +197,12 @@ type sendRun struct {
 	// data from one held back by its rate.
 	idleFrom time.Time
 	idle     time.Duration
+	// resultsAt is when the last file's result came in.
+	resultsAt time.Time
+	// rateSum and rateN average the controller's rate over the feedback
+	// since the last trace line, to set beside what went on the wire.
+	rateSum float64
+	rateN   int
 }
 
 // Run sends files and returns one error (or nil) per file, in order, plus
@@ -222,6 +232,13 @@ func (s *Sender) Run(ctx context.Context, files []SendFile) ([]error, error) {
 	r.startOpener()
 	r.l.start()
 	err := r.loop()
+	if !r.resultsAt.IsZero() {
+		// The end of the trace: when every result was in, and how long
+		// the DONE exchange took after it.
+		now := r.clk.Now()
+		r.cfg.Log.Debug("data session ended", "t", now.Sub(r.start).Round(time.Millisecond),
+			"results_in", r.resultsAt.Sub(r.start).Round(time.Millisecond), "done_tx", r.doneTx, "err", err)
+	}
 	r.l.flush()
 	r.l.close()
 	cancel(err)
@@ -369,6 +386,7 @@ func (r *sendRun) trace(now time.Time) {
 		r.idleFrom = now
 	}
 	r.idle = 0
+	meanRate := cs0Rate(r)
 	r.traced = traceMark{at: now, payload: r.payload, retrans: r.retrans, wire: r.l.sentBytes, pkts: r.l.sentPkts}
 	if prev.at.IsZero() {
 		return
@@ -379,11 +397,22 @@ func (r *sendRun) trace(now time.Time) {
 	r.cfg.Log.Debug("data session", "t", now.Sub(r.start).Round(time.Millisecond),
 		"payload_mbit", mbit(r.payload-prev.payload), "retrans_mbit", mbit(r.retrans-prev.retrans),
 		"wire_mbit", mbit(r.l.sentBytes-prev.wire), "pkts", r.l.sentPkts-prev.pkts,
-		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
+		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "mean_rate_mbit", fmt.Sprintf("%.1f", meanRate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
 		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.ackHandler.rtt.smoothed(), "inflight", r.ackHandler.inflight,
-		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", r.ackHandler.sent.len(), "retx", len(r.retx),
+		"active", len(r.active), "waiting", r.waiting, "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", r.ackHandler.sent.len(), "retx", len(r.retx),
 		"lost", r.lostPkts, "late", r.ackHandler.spurious, "remaining", r.remaining, "done_tx", r.doneTx,
 		"idle", idle.Round(time.Millisecond), "sending", len(r.sending))
+}
+
+// cs0Rate returns the controller's mean rate since the last trace line
+// and starts a new mean.
+func cs0Rate(r *sendRun) float64 {
+	m := r.s.ctrl.Rate()
+	if r.rateN > 0 {
+		m = r.rateSum / float64(r.rateN)
+	}
+	r.rateSum, r.rateN = 0, 0
+	return m
 }
 
 // traceMark is the counters at the last trace line.
@@ -481,6 +510,9 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 			return wake, nil
 		}
 		at := r.lastDone.Add(r.ctrlTimeout(r.doneTx))
+		if r.doneTx == 0 {
+			r.resultsAt = now
+		}
 		if r.doneTx == 0 || !now.Before(at) {
 			r.sendCtrl(now, wire.TypeDone, wire.Done{Files: uint32(len(r.files))}.Append)
 			r.doneTx++
@@ -528,7 +560,7 @@ func (r *sendRun) admit(now time.Time) time.Time {
 	// them (and answers) while the big one is still sending, instead of
 	// hundreds at once when it ends (lan-1g tree fell from 820 to 600
 	// Mbit/s there, the receiver busy creating files).
-	for r.queued < len(r.files) && len(r.active) < r.cfg.MaxOpenFiles && (unsent < r.cfg.AdmitBudget || len(r.active) < aheadFiles) {
+	for r.queued < len(r.files) && r.roomToAdmit() && (unsent < r.cfg.AdmitBudget || len(r.active) < aheadFiles) {
 		f := r.files[r.queued]
 		if ok, wait := r.pacer.Allow(wire.HeaderLen + seal.Overhead + fileOverhead + len(f.src.Entry.Path)); !ok {
 			return now.Add(max(wait, pacingQuantum))
@@ -549,6 +581,16 @@ func (r *sendRun) admit(now time.Time) time.Time {
 
 // aheadFiles is how many files may be in flight whatever the budget.
 const aheadFiles = 64
+
+// roomToAdmit reports whether the window has room for one more file.
+// Files only waiting for their result (acknowledged, the receiver
+// committing them) do not count against MaxOpenFiles: a commit held up
+// (a slow fsync, a result lost and asked for again) kept the window full
+// of them and the sender with nothing to send. As many again may wait,
+// so the receiver never holds more than twice MaxOpenFiles writers.
+func (r *sendRun) roomToAdmit() bool {
+	return len(r.active)-r.waiting < r.cfg.MaxOpenFiles && len(r.active) < 2*r.cfg.MaxOpenFiles
+}
 
 // openedIfRoom is the opener's channel when admission is waiting for it,
 // else nil (a receive from it never fires).
@@ -929,6 +971,7 @@ func (r *sendRun) finish(f *sfile, err error) {
 	if f.state == sfDone {
 		return
 	}
+	r.leaveWaiting(f)
 	f.state = sfDone
 	delete(r.byID, f.id)
 	f.ra = nil
@@ -1017,6 +1060,8 @@ func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
 	r.lost = 0
 	r.s.ctrl.OnFeedback(f)
 	r.pacer.SetRate(r.s.ctrl.Rate())
+	r.rateSum += r.s.ctrl.Rate()
+	r.rateN++
 }
 
 func (r *sendRun) onAcked(now time.Time, f *sfile, off, n int64) {
@@ -1033,8 +1078,15 @@ func (r *sendRun) onAcked(now time.Time, f *sfile, off, n int64) {
 
 func (r *sendRun) toAcked(now time.Time, f *sfile) {
 	f.state = sfAcked
+	r.waiting++
 	f.txCount = 0
 	f.lastTx = now
+	// Nothing more is read: a retry after a hash mismatch opens it again.
+	f.ra = nil
+	if f.r != nil {
+		_ = f.r.Close()
+		f.r = nil
+	}
 	if f.resumed {
 		// The receiver commits a resumed file only once told no more
 		// bytes are coming.
@@ -1133,6 +1185,14 @@ func (r *sendRun) spawnVerify(f *sfile) {
 	}()
 }
 
+// leaveWaiting counts f out of the files waiting for their result as it
+// leaves sfAcked.
+func (r *sendRun) leaveWaiting(f *sfile) {
+	if f.state == sfAcked {
+		r.waiting--
+	}
+}
+
 func (r *sendRun) startSending(now time.Time, f *sfile) {
 	f.state = sfSending
 	if f.acked.covers(f.info.Size) {
@@ -1160,7 +1220,22 @@ func (r *sendRun) onResult(now time.Time, st wire.Status) {
 // retry sends a file again from scratch under a new id after the receiver's
 // hash check failed, so stray packets of the first attempt cannot mix in.
 func (r *sendRun) retry(now time.Time, old *sfile) {
-	nf := &sfile{idx: old.idx, src: old.src, r: old.r, fresh: true, id: r.nextID}
+	rd := old.r
+	if rd == nil {
+		// Closed once all of it was acknowledged.
+		var err error
+		if rd, err = old.src.Open(); err != nil {
+			r.finish(old, fmt.Errorf("unable to open %s to send it again: %w", old.info.Path, err))
+			return
+		}
+		if rd.Size() != old.info.Size {
+			_ = rd.Close()
+			r.finish(old, fmt.Errorf("unable to send %s again: size is %d, scan saw %d: %w (the next pass picks it up)", old.info.Path, rd.Size(), old.info.Size, endpoint.ErrChanged))
+			return
+		}
+	}
+	r.leaveWaiting(old)
+	nf := &sfile{idx: old.idx, src: old.src, r: rd, fresh: true, id: r.nextID}
 	r.nextID++
 	nf.info = old.info
 	nf.info.ID = nf.id
