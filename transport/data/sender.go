@@ -144,8 +144,8 @@ type sendRun struct {
 	start time.Time
 	ctx   context.Context
 
-	files   []*sfile
-	active  []*sfile // admitted, not done
+	files  []*sfile
+	active []*sfile // admitted, not done
 	// waiting counts the active files in sfAcked: every byte is
 	// acknowledged and only the receiver's result is awaited. They hold
 	// no reader and take no place in the window of MaxOpenFiles.
