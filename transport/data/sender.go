@@ -436,6 +436,18 @@ func (r *sendRun) ctrlTimeout(n int) time.Duration {
 	return min(r.rtt.pto(r.cfg.FeedbackInterval)<<min(max(n-1, 0), 4), 3*time.Second)
 }
 
+// ctrlWait is ctrlTimeout, except at the tail of a session (every file
+// announced, at most aheadFiles still in flight), where it does not back
+// off: there a lost RESULT (or FILE, ACCEPT, DONE) held the whole session
+// for the doubled wait of the probe that asked again, up to 3 s on
+// wan-100, and a probe every PTO for so few files costs next to nothing.
+func (r *sendRun) ctrlWait(n int) time.Duration {
+	if r.queued == len(r.files) && len(r.active) <= aheadFiles {
+		n = min(n, 1)
+	}
+	return r.ctrlTimeout(n)
+}
+
 // onTime runs everything driven by the clock and returns when it next
 // needs to run.
 func (r *sendRun) onTime(now time.Time) (time.Time, error) {
@@ -497,12 +509,12 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 		default:
 			continue
 		}
-		at := f.lastTx.Add(r.ctrlTimeout(f.txCount))
+		at := f.lastTx.Add(r.ctrlWait(f.txCount))
 		if !now.Before(at) {
 			r.sendCtrl(now, t, body)
 			f.lastTx = now
 			f.txCount++
-			at = now.Add(r.ctrlTimeout(f.txCount))
+			at = now.Add(r.ctrlWait(f.txCount))
 		}
 		if at.Before(wake) {
 			wake = at
@@ -514,7 +526,7 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 			r.finished = true // every result is in; a lost FIN does not matter
 			return wake, nil
 		}
-		at := r.lastDone.Add(r.ctrlTimeout(r.doneTx))
+		at := r.lastDone.Add(r.ctrlWait(r.doneTx))
 		if r.doneTx == 0 {
 			r.resultsAt = now
 		}
@@ -522,7 +534,7 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 			r.sendCtrl(now, wire.TypeDone, wire.Done{Files: uint32(len(r.files))}.Append)
 			r.doneTx++
 			r.lastDone = now
-			at = now.Add(r.ctrlTimeout(r.doneTx))
+			at = now.Add(r.ctrlWait(r.doneTx))
 		}
 		if at.Before(wake) {
 			wake = at
