@@ -70,10 +70,7 @@ type Config struct {
 	// MaxOpenFiles bounds the files in flight at once (default 1024); the
 	// sender holds a reader and the receiver a writer (a descriptor each)
 	// per file in flight. Small files on a long path need many: each is in
-	// flight for about two round trips. A file all of whose bytes are
-	// acknowledged, waiting only for the receiver to commit it, does not
-	// count (the sender has closed its reader); up to as many again may
-	// wait so, so the receiver holds at most twice this many writers.
+	// flight for about two round trips.
 	MaxOpenFiles int
 	// ChunkSize is the resume granularity (receiver; default 1 MiB).
 	ChunkSize int64

@@ -147,8 +147,8 @@ type sendRun struct {
 	files  []*sfile
 	active []*sfile // admitted, not done
 	// waiting counts the active files in sfAcked: every byte is
-	// acknowledged and only the receiver's result is awaited. They hold
-	// no reader and take no place in the window of MaxOpenFiles.
+	// acknowledged and only the receiver's result is awaited (for the
+	// trace: how far the receiver's commits lag).
 	waiting int
 	byID    map[uint32]*sfile
 	nextID  uint32
@@ -577,7 +577,7 @@ func (r *sendRun) admit(now time.Time) time.Time {
 	// them (and answers) while the big one is still sending, instead of
 	// hundreds at once when it ends (lan-1g tree fell from 820 to 600
 	// Mbit/s there, the receiver busy creating files).
-	for r.queued < len(r.files) && r.roomToAdmit() && (unsent < r.cfg.AdmitBudget || len(r.active) < aheadFiles) {
+	for r.queued < len(r.files) && len(r.active) < r.cfg.MaxOpenFiles && (unsent < r.cfg.AdmitBudget || len(r.active) < aheadFiles) {
 		f := r.files[r.queued]
 		if ok, wait := r.pacer.Allow(wire.HeaderLen + seal.Overhead + fileOverhead + len(f.src.Entry.Path)); !ok {
 			return now.Add(max(wait, pacingQuantum))
@@ -598,16 +598,6 @@ func (r *sendRun) admit(now time.Time) time.Time {
 
 // aheadFiles is how many files may be in flight whatever the budget.
 const aheadFiles = 64
-
-// roomToAdmit reports whether the window has room for one more file.
-// Files only waiting for their result (acknowledged, the receiver
-// committing them) do not count against MaxOpenFiles: a commit held up
-// (a slow fsync, a result lost and asked for again) kept the window full
-// of them and the sender with nothing to send. As many again may wait,
-// so the receiver never holds more than twice MaxOpenFiles writers.
-func (r *sendRun) roomToAdmit() bool {
-	return len(r.active)-r.waiting < r.cfg.MaxOpenFiles && len(r.active) < 2*r.cfg.MaxOpenFiles
-}
 
 // openedIfRoom is the opener's channel when admission is waiting for it,
 // else nil (a receive from it never fires).
@@ -1138,12 +1128,6 @@ func (r *sendRun) toAcked(now time.Time, f *sfile) {
 	r.waiting++
 	f.txCount = 0
 	f.lastTx = now
-	// Nothing more is read: a retry after a hash mismatch opens it again.
-	f.ra = nil
-	if f.r != nil {
-		_ = f.r.Close()
-		f.r = nil
-	}
 	if f.resumed {
 		// The receiver commits a resumed file only once told no more
 		// bytes are coming.
@@ -1277,22 +1261,8 @@ func (r *sendRun) onResult(now time.Time, st wire.Status) {
 // retry sends a file again from scratch under a new id after the receiver's
 // hash check failed, so stray packets of the first attempt cannot mix in.
 func (r *sendRun) retry(now time.Time, old *sfile) {
-	rd := old.r
-	if rd == nil {
-		// Closed once all of it was acknowledged.
-		var err error
-		if rd, err = old.src.Open(); err != nil {
-			r.finish(old, fmt.Errorf("unable to open %s to send it again: %w", old.info.Path, err))
-			return
-		}
-		if rd.Size() != old.info.Size {
-			_ = rd.Close()
-			r.finish(old, fmt.Errorf("unable to send %s again: size is %d, scan saw %d: %w (the next pass picks it up)", old.info.Path, rd.Size(), old.info.Size, endpoint.ErrChanged))
-			return
-		}
-	}
 	r.leaveWaiting(old)
-	nf := &sfile{idx: old.idx, src: old.src, r: rd, fresh: true, id: r.nextID}
+	nf := &sfile{idx: old.idx, src: old.src, r: old.r, fresh: true, id: r.nextID}
 	r.nextID++
 	nf.info = old.info
 	nf.info.ID = nf.id
