@@ -391,7 +391,7 @@ func (r *sendRun) trace(now time.Time) {
 		r.idleFrom = now
 	}
 	r.idle = 0
-	meanRate := cs0Rate(r)
+	meanRate := r.takeMeanRate()
 	r.traced = traceMark{at: now, payload: r.payload, retrans: r.retrans, wire: r.l.sentBytes, pkts: r.l.sentPkts}
 	if prev.at.IsZero() {
 		return
@@ -409,9 +409,9 @@ func (r *sendRun) trace(now time.Time) {
 		"idle", idle.Round(time.Millisecond), "sending", len(r.sending))
 }
 
-// cs0Rate returns the controller's mean rate since the last trace line
+// takeMeanRate returns the controller's mean rate since the last trace line
 // and starts a new mean.
-func cs0Rate(r *sendRun) float64 {
+func (r *sendRun) takeMeanRate() float64 {
 	m := r.s.ctrl.Rate()
 	if r.rateN > 0 {
 		m = r.rateSum / float64(r.rateN)
