@@ -620,6 +620,43 @@ func TestFirstSlowdownSkippedWhenAlone(t *testing.T) {
 	}
 }
 
+// TestFirstSlowdownSkippedAfterReachingTarget: a flow that got the whole
+// target rate once has no one's queue in its base delay, even if its
+// goodput sags (a loss burst, a stalled host) just when the first
+// slowdown falls due. Judging by the smoothed goodput at that one moment
+// cut wan-100 small to a quarter of the rate for 0.2 s in most runs.
+func TestFirstSlowdownSkippedAfterReachingTarget(t *testing.T) {
+	clk := newFakeClock()
+	c := NewController(Config{Policy: Fair, TargetRate: 100e6}, clk)
+	// The link carries 97 % of the target in the bytes the receiver
+	// counts (wan-100: 100 Mbit/s of IP packets, 1 % of them lost).
+	const room = 97e6
+	q := 0.0 // queueing delay, seconds
+	steadyAt := -1
+	for i := 0; i < 150; i++ {
+		clk.advance(10 * time.Millisecond)
+		q = math.Max(0, q+(c.Rate()-room)/room*0.01)
+		recv := math.Min(c.Rate(), room)
+		if steadyAt >= 0 && i >= steadyAt+30 {
+			// 0.3 s into the delay law the goodput sags to 60 % (a
+			// loss burst, a stalled host) over the moment the first
+			// slowdown is judged.
+			recv *= 0.6
+		}
+		c.OnFeedback(Feedback{RecvRate: recv, Received: 100, MinOWD: time.Second + time.Duration(q*float64(time.Second)), RTT: 100 * time.Millisecond})
+		switch ph := c.Stats().Phase; {
+		case ph == Steady && steadyAt < 0:
+			steadyAt = i
+		case ph == Slowdown:
+			t.Fatalf("slowed down %d ms into the delay law, after the flow had %.0f Mbit/s (capacity estimate %.0f)",
+				(i-steadyAt)*10, room/1e6, c.Stats().Capacity/1e6)
+		}
+	}
+	if steadyAt < 0 {
+		t.Fatal("setup: startup never ended")
+	}
+}
+
 // TestProbeStartsItsOwnQueueCount: the run of readings over the mark that
 // ended startup must not carry into a later probe, where one jitter
 // reading would then end it.

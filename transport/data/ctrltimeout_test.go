@@ -30,14 +30,47 @@ func TestResultProbeBacksOffToTwoPTO(t *testing.T) {
 	r := &sendRun{cfg: Config{FeedbackInterval: 10 * time.Millisecond}}
 	r.rtt.have, r.rtt.srtt, r.rtt.rttvar = true, 100*time.Millisecond, 5*time.Millisecond
 	pto := r.rtt.pto(r.cfg.FeedbackInterval)
+	// Mid-session: files still to announce, so ctrlWait backs off.
+	for range 200 {
+		r.files = append(r.files, &sfile{})
+	}
+	r.active, r.queued = r.files[:100], 100
 	for n := range 8 {
 		acked := &sfile{state: sfAcked, txCount: n}
-		if got, want := r.ctrlWait(acked), min(r.ctrlTimeout(n), 2*pto); got != want {
+		if got, want := r.fileWait(acked), min(r.ctrlTimeout(n), 2*pto); got != want {
 			t.Errorf("acknowledged file, %d PROBEs sent: next in %v, want %v (PTO %v)", n, got, want, pto)
 		}
 		announced := &sfile{state: sfAnnounced, txCount: n}
-		if got, want := r.ctrlWait(announced), r.ctrlTimeout(n); got != want {
+		if got, want := r.fileWait(announced), r.ctrlTimeout(n); got != want {
 			t.Errorf("announced file, %d FILEs sent: next in %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestCtrlWaitDoesNotBackOffAtTheTail: once every file is announced and
+// few are left, an unanswered control packet (a PROBE whose RESULT was
+// lost, a FILE, DONE) goes again every PTO: a doubling wait there held
+// the whole session's end, up to 3 s. Before that the backoff stands.
+func TestCtrlWaitDoesNotBackOffAtTheTail(t *testing.T) {
+	r := &sendRun{cfg: Config{FeedbackInterval: 10 * time.Millisecond}}
+	r.rtt.have, r.rtt.srtt, r.rtt.rttvar = true, 100*time.Millisecond, 5*time.Millisecond
+	pto := r.rtt.pto(r.cfg.FeedbackInterval)
+	for range 200 {
+		r.files = append(r.files, &sfile{})
+	}
+	r.active = r.files[:100]
+	r.queued = 100
+	if got := r.ctrlWait(3); got != 4*pto {
+		t.Errorf("files still to announce: ctrlWait(3) = %v, want the backoff's %v", got, 4*pto)
+	}
+	r.queued = 200
+	if got := r.ctrlWait(3); got != 4*pto {
+		t.Errorf("every file announced, 100 in flight: ctrlWait(3) = %v, want the backoff's %v", got, 4*pto)
+	}
+	r.active = r.files[190:]
+	for n := range 8 {
+		if got := r.ctrlWait(n); got != pto {
+			t.Errorf("tail of 10 files: ctrlWait(%d) = %v, want one PTO (%v)", n, got, pto)
 		}
 	}
 }

@@ -144,8 +144,12 @@ type sendRun struct {
 	start time.Time
 	ctx   context.Context
 
-	files   []*sfile
-	active  []*sfile // admitted, not done
+	files  []*sfile
+	active []*sfile // admitted, not done
+	// waiting counts the active files in sfAcked: every byte is
+	// acknowledged and only the receiver's result is awaited (for the
+	// trace: how far the receiver's commits lag).
+	waiting int
 	byID    map[uint32]*sfile
 	nextID  uint32
 	queued  int // next index of files to admit
@@ -187,6 +191,23 @@ type sendRun struct {
 	filesDone, filesFailed              int
 	lastPublish                         time.Time
 	traced                              traceMark
+	// idleFrom is when transmit last found nothing it could send (no
+	// data ready, or the in-flight limit reached); idle sums such spells
+	// since the last trace line, so the trace tells a sender starved of
+	// data from one held back by its rate.
+	idleFrom time.Time
+	idle     time.Duration
+	// resultsAt is when the last file's result came in.
+	resultsAt time.Time
+	// tail: once the last new byte has gone, the data then in flight is
+	// sent once more, oldest first, from dupNext up to tailEnd (see
+	// tailDuplicate); tailDone once done.
+	tailOn, tailDone bool
+	dupNext, tailEnd uint64
+	// rateSum and rateN average the controller's rate over the feedback
+	// since the last trace line, to set beside what went on the wire.
+	rateSum float64
+	rateN   int
 }
 
 // Run sends files and returns one error (or nil) per file, in order, plus
@@ -216,6 +237,13 @@ func (s *Sender) Run(ctx context.Context, files []SendFile) ([]error, error) {
 	r.startOpener()
 	r.l.start()
 	err := r.loop()
+	if !r.resultsAt.IsZero() {
+		// The end of the trace: when every result was in, and how long
+		// the DONE exchange took after it.
+		now := r.clk.Now()
+		r.cfg.Log.Debug("data session ended", "t", now.Sub(r.start).Round(time.Millisecond),
+			"results_in", r.resultsAt.Sub(r.start).Round(time.Millisecond), "done_tx", r.doneTx, "err", err)
+	}
 	r.l.flush()
 	r.l.close()
 	cancel(err)
@@ -357,6 +385,13 @@ func (r *sendRun) trace(now time.Time) {
 		return
 	}
 	prev := r.traced
+	idle := r.idle
+	if !r.idleFrom.IsZero() {
+		idle += now.Sub(r.idleFrom)
+		r.idleFrom = now
+	}
+	r.idle = 0
+	meanRate := r.takeMeanRate()
 	r.traced = traceMark{at: now, payload: r.payload, retrans: r.retrans, wire: r.l.sentBytes, pkts: r.l.sentPkts}
 	if prev.at.IsZero() {
 		return
@@ -367,10 +402,22 @@ func (r *sendRun) trace(now time.Time) {
 	r.cfg.Log.Debug("data session", "t", now.Sub(r.start).Round(time.Millisecond),
 		"payload_mbit", mbit(r.payload-prev.payload), "retrans_mbit", mbit(r.retrans-prev.retrans),
 		"wire_mbit", mbit(r.l.sentBytes-prev.wire), "pkts", r.l.sentPkts-prev.pkts,
-		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
+		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "mean_rate_mbit", fmt.Sprintf("%.1f", meanRate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
 		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.ackHandler.rtt.smoothed(), "inflight", r.ackHandler.inflight,
-		"active", len(r.active), "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", r.ackHandler.sent.len(), "retx", len(r.retx),
-		"lost", r.lostPkts, "late", r.ackHandler.spurious, "remaining", r.remaining, "done_tx", r.doneTx)
+		"active", len(r.active), "waiting", r.waiting, "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", r.ackHandler.sent.len(), "retx", len(r.retx),
+		"lost", r.lostPkts, "late", r.ackHandler.spurious, "remaining", r.remaining, "done_tx", r.doneTx,
+		"idle", idle.Round(time.Millisecond), "sending", len(r.sending))
+}
+
+// takeMeanRate returns the controller's mean rate since the last trace line
+// and starts a new mean.
+func (r *sendRun) takeMeanRate() float64 {
+	m := r.s.ctrl.Rate()
+	if r.rateN > 0 {
+		m = r.rateSum / float64(r.rateN)
+	}
+	r.rateSum, r.rateN = 0, 0
+	return m
 }
 
 // traceMark is the counters at the last trace line.
@@ -389,22 +436,34 @@ func (r *sendRun) ctrlTimeout(n int) time.Duration {
 	return min(r.rtt.pto(r.cfg.FeedbackInterval)<<min(max(n-1, 0), 4), 3*time.Second)
 }
 
+// ctrlWait is ctrlTimeout, except at the tail of a session (every file
+// announced, at most aheadFiles still in flight), where it does not back
+// off: there a lost RESULT (or FILE, ACCEPT, DONE) held the whole session
+// for the doubled wait of the probe that asked again, up to 3 s on
+// wan-100, and a probe every PTO for so few files costs next to nothing.
+func (r *sendRun) ctrlWait(n int) time.Duration {
+	if r.queued == len(r.files) && len(r.active) <= aheadFiles {
+		n = min(n, 1)
+	}
+	return r.ctrlTimeout(n)
+}
+
 // resultProbeMax bounds, in PTOs, the wait between PROBEs of a file whose
-// data is all acknowledged (see ctrlWait).
+// data is all acknowledged (see fileWait).
 const resultProbeMax = 2
 
-// ctrlWait is how long after f's last control packet (txCount sent so
-// far) it is sent again: ctrlTimeout, except that the PROBE of a file
-// whose data is all acknowledged backs off to resultProbeMax PTOs only.
-// Such a file waits on the receiver's commit, whose RESULT is sent once:
-// lost (one in ten at 10 % loss), it is only asked for again by the next
-// PROBE, and after four unanswered PROBEs (the commits at the end of a
-// session queue behind each other) ctrlTimeout's backoff had that next
-// PROBE up to 3 s away while nothing else was left to send (wan-lossy:
-// the last file of the session waited 2 s for it). A PROBE is a few
-// dozen bytes, one per file and interval.
-func (r *sendRun) ctrlWait(f *sfile) time.Duration {
-	d := r.ctrlTimeout(f.txCount)
+// fileWait is how long after f's last control packet it is sent again:
+// ctrlWait, except that the PROBE of a file whose data is all
+// acknowledged backs off to resultProbeMax PTOs only, anywhere in the
+// session. Such a file waits on the receiver's commit, whose RESULT is
+// sent once: lost (one in ten at 10 % loss), it is only asked for again
+// by the next PROBE, and after four unanswered PROBEs (the commits at the
+// end of a session queue behind each other) ctrlTimeout's backoff had
+// that next PROBE up to 3 s away while nothing else was left to send
+// (wan-lossy: the last file of the session waited 2 s for it). A PROBE is
+// a few dozen bytes, one per file and interval.
+func (r *sendRun) fileWait(f *sfile) time.Duration {
+	d := r.ctrlWait(f.txCount)
 	if f.state == sfAcked {
 		d = min(d, resultProbeMax*r.rtt.pto(r.cfg.FeedbackInterval))
 	}
@@ -473,12 +532,12 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 		default:
 			continue
 		}
-		at := f.lastTx.Add(r.ctrlWait(f))
+		at := f.lastTx.Add(r.fileWait(f))
 		if !now.Before(at) {
 			r.sendCtrl(now, t, body)
 			f.lastTx = now
 			f.txCount++
-			at = now.Add(r.ctrlWait(f))
+			at = now.Add(r.fileWait(f))
 		}
 		if at.Before(wake) {
 			wake = at
@@ -490,12 +549,15 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 			r.finished = true // every result is in; a lost FIN does not matter
 			return wake, nil
 		}
-		at := r.lastDone.Add(r.ctrlTimeout(r.doneTx))
+		at := r.lastDone.Add(r.ctrlWait(r.doneTx))
+		if r.doneTx == 0 {
+			r.resultsAt = now
+		}
 		if r.doneTx == 0 || !now.Before(at) {
 			r.sendCtrl(now, wire.TypeDone, wire.Done{Files: uint32(len(r.files))}.Append)
 			r.doneTx++
 			r.lastDone = now
-			at = now.Add(r.ctrlTimeout(r.doneTx))
+			at = now.Add(r.ctrlWait(r.doneTx))
 		}
 		if at.Before(wake) {
 			wake = at
@@ -704,10 +766,15 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 	limit := int(rate/8*(2*srtt+4*r.cfg.FeedbackInterval).Seconds()) + 256<<10
 	for budget := 0; budget < 512; budget++ {
 		if r.ackHandler.inflight >= limit {
+			r.idleAt(now)
 			return time.Time{} // feedback or a probe timeout wakes the loop
 		}
 		f, off, n, re := r.nextData()
+		if f == nil && r.tailDuplicate() {
+			f, off, n, re = r.nextData()
+		}
 		if f == nil {
+			r.idleAt(now)
 			return time.Time{}
 		}
 		size := wire.HeaderLen + wire.DataOverhead + n + seal.Overhead
@@ -731,6 +798,10 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 		if budget&31 == 31 {
 			now = r.clk.Now() // reads above can take a while
 		}
+		if !r.idleFrom.IsZero() {
+			r.idle += now.Sub(r.idleFrom)
+			r.idleFrom = time.Time{}
+		}
 		d := wire.Data{File: f.id, Offset: off, SentAt: uint32(now.Sub(r.start).Microseconds()), Payload: buf}
 		pn, wsize := r.l.queue(wire.TypeData, d.Append)
 		r.ackHandler.onSent(now, pn, sentPkt{at: now, f: f, off: off, n: n, size: wsize})
@@ -747,6 +818,48 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 		}
 	}
 	return now
+}
+
+// tailDuplicate queues the next packet still in flight to go again once
+// the session has no new data left (every file announced, verified and
+// sent), and reports whether it queued one. The link would idle until the
+// last results anyway, and a lost packet at the tail has no later ones
+// to reveal it: it waits for a probe timeout and another round trip (on
+// wan-100 about 0.3 s, and at 1 % loss some of the last few hundred
+// packets are always lost). Sent once more in the idle time, it arrives
+// a moment later instead. Each packet goes again at most once, in the
+// order it was sent, and only while not acknowledged: what arrived by
+// the time its turn comes is skipped. It happens once a session.
+func (r *sendRun) tailDuplicate() bool {
+	if r.tailDone {
+		return false
+	}
+	h := &r.ackHandler
+	if !r.tailOn {
+		if !r.tail() {
+			return false // new data may come yet
+		}
+		r.tailOn = true
+		r.dupNext, r.tailEnd = h.base, h.base+uint64(h.sent.len())
+	}
+	for r.dupNext = max(r.dupNext, h.base); r.dupNext < r.tailEnd; r.dupNext++ {
+		p := h.sent.at(int(r.dupNext - h.base))
+		if p.state != pktInflight || p.f == nil || p.probe || p.f.state != sfSending {
+			continue
+		}
+		r.dupNext++
+		r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
+		return true
+	}
+	r.tailDone = true
+	return false
+}
+
+// idleAt notes that transmit had nothing to send at now.
+func (r *sendRun) idleAt(now time.Time) {
+	if r.idleFrom.IsZero() {
+		r.idleFrom = now
+	}
 }
 
 // payloadMax is the most file bytes one DATA packet carries at the
@@ -926,6 +1039,7 @@ func (r *sendRun) finish(f *sfile, err error) {
 	if f.state == sfDone {
 		return
 	}
+	r.leaveWaiting(f)
 	f.state = sfDone
 	delete(r.byID, f.id)
 	f.ra = nil
@@ -1014,6 +1128,8 @@ func (r *sendRun) onFeedback(now time.Time, fb wire.Feedback) {
 	r.lost = 0
 	r.s.ctrl.OnFeedback(f)
 	r.pacer.SetRate(r.s.ctrl.Rate())
+	r.rateSum += r.s.ctrl.Rate()
+	r.rateN++
 }
 
 func (r *sendRun) onAcked(now time.Time, f *sfile, off, n int64) {
@@ -1030,6 +1146,7 @@ func (r *sendRun) onAcked(now time.Time, f *sfile, off, n int64) {
 
 func (r *sendRun) toAcked(now time.Time, f *sfile) {
 	f.state = sfAcked
+	r.waiting++
 	f.txCount = 0
 	f.lastTx = now
 	if f.resumed {
@@ -1175,6 +1292,14 @@ func (r *sendRun) spawnVerify(f *sfile) {
 	}()
 }
 
+// leaveWaiting counts f out of the files waiting for their result as it
+// leaves sfAcked.
+func (r *sendRun) leaveWaiting(f *sfile) {
+	if f.state == sfAcked {
+		r.waiting--
+	}
+}
+
 func (r *sendRun) startSending(now time.Time, f *sfile) {
 	f.state = sfSending
 	if f.acked.covers(f.info.Size) {
@@ -1202,6 +1327,7 @@ func (r *sendRun) onResult(now time.Time, st wire.Status) {
 // retry sends a file again from scratch under a new id after the receiver's
 // hash check failed, so stray packets of the first attempt cannot mix in.
 func (r *sendRun) retry(now time.Time, old *sfile) {
+	r.leaveWaiting(old)
 	nf := &sfile{idx: old.idx, src: old.src, r: old.r, fresh: true, id: r.nextID}
 	r.nextID++
 	nf.info = old.info
