@@ -603,11 +603,11 @@ func (f *FS) openFile(p string) (*reader, error) {
 		return nil, fmt.Errorf("unable to open %q: %w", p, err)
 	}
 	defer d.close()
-	file, fi, err := openRegular(d.r, base)
+	file, fi, err := openRead(d, base)
 	if err != nil {
 		return nil, fmt.Errorf("unable to open %q: %w", p, err)
 	}
-	return &reader{File: file, size: fi.Size(), fs: f, opened: fi}, nil
+	return &reader{readFile: file, size: fi.Size(), fs: f, opened: fi}, nil
 }
 
 // errNotRegular is wrapped when a path that must be a regular file is not.
@@ -641,10 +641,18 @@ func openRegular(r *os.Root, name string) (*os.File, fs.FileInfo, error) {
 	return file, fi, nil
 }
 
+// readFile is an open file as reader uses it: an *os.File, or on Linux a
+// descriptor read directly (openRead).
+type readFile interface {
+	ReadAt(b []byte, off int64) (int, error)
+	Stat() (fs.FileInfo, error)
+	Close() error
+}
+
 // reader reads one file, and hashes what it reads for Sum while the reads
 // go on in order from the first byte (copies do; a block delta does not).
 type reader struct {
-	*os.File
+	readFile
 	size   int64
 	fs     *FS
 	opened fs.FileInfo // the fstat made when it was opened
@@ -661,7 +669,7 @@ func (r *reader) Size() int64 { return r.size }
 
 // ReadAt reads, and hashes what it read if it goes on from the last read.
 func (r *reader) ReadAt(b []byte, off int64) (int, error) {
-	n, err := r.File.ReadAt(b, off)
+	n, err := r.readFile.ReadAt(b, off)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
@@ -691,7 +699,7 @@ func (r *reader) Sum(expect tree.Entry) (uint64, error) {
 	if r.fs.beforeSum != nil {
 		r.fs.beforeSum(expect.Path)
 	}
-	after, err := r.File.Stat()
+	after, err := r.readFile.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("unable to hash %q: %w", expect.Path, err)
 	}
