@@ -982,6 +982,7 @@ func (a *applier) transfer(ctx context.Context, s int, ops []*Op) error {
 	}
 	copyOne := func(ctx context.Context, op *Op) error {
 		sum, err := copyFile(ctx, src, dst, endpoint.Transfer{Source: op.Entry, Expect: op.Expect}, progress)
+		copied := *op // the plan's op is read meanwhile (warnDiskSpace)
 		switch {
 		case err != nil:
 		case sum == 0:
@@ -990,9 +991,9 @@ func (a *applier) transfer(ctx context.Context, s int, ops []*Op) error {
 		default:
 			// A file scanned unhashed is recorded with the hash of
 			// what was copied.
-			op.Entry.Hash = sum
+			copied.Entry.Hash = sum
 		}
-		return a.done(ctx, s, *op, err)
+		return a.done(ctx, s, copied, err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.opts.Copiers)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,22 +170,25 @@ func (r changingReader) Sum(expect tree.Entry) (uint64, error) {
 
 type changingSource struct {
 	endpoint.Endpoint
-	path   string
 	change func()
+	mu     sync.Mutex // the copies open files concurrently
+	path   string     // "" once the change is handed out
 }
 
 func (c *changingSource) OpenFile(ctx context.Context, p string) (endpoint.FileReader, error) {
 	r, err := c.Endpoint.OpenFile(ctx, p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err != nil || p != c.path {
 		return r, err
 	}
 	hr, ok := r.(endpoint.HashingReader)
 	if !ok {
+		r.Close()
 		return nil, errors.New("the local folder's reader does not hash")
 	}
-	change := c.change
 	c.path = "" // once
-	return changingReader{hr, change}, nil
+	return changingReader{hr, c.change}, nil
 }
 
 // TestFirstSyncSourceChangedDuringCopy: a file that changes while the
