@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -26,6 +27,11 @@ func TestPlainProgressIsBoundedByTime(t *testing.T) {
 		}
 		p.observe(syncer.Event{Phase: syncer.PhaseTransferring, Path: fmt.Sprintf("d/f%05d", i), FileDone: true, FilesDone: i, FilesTotal: files})
 	}
+	// Failures and renames are each shown.
+	for i := range 3 {
+		p.observe(syncer.Event{Phase: syncer.PhaseTransferring, Path: fmt.Sprintf("bad%d", i), FileDone: true, Err: errors.New("permission denied"), FilesDone: files, FilesTotal: files})
+	}
+	p.observe(syncer.Event{Phase: syncer.PhaseTransferring, Path: "new", FileDone: true, Op: syncer.OpRename, From: "old", FilesDone: files, FilesTotal: files})
 	p.finish()
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
 	fileLines := 0
@@ -34,9 +40,15 @@ func TestPlainProgressIsBoundedByTime(t *testing.T) {
 			fileLines++
 		}
 	}
-	// 10 s of the pass: the first file, one a second, and the last.
-	if want := files/perSecond + 2; fileLines > want || fileLines < files/perSecond {
+	// 10 s of the pass: the first file, one a second, and the last; and
+	// the three failures and the rename.
+	if want := files/perSecond + 2 + 4; fileLines > want || fileLines < files/perSecond+4 {
 		t.Fatalf("%d file lines for %d files over %d s, want about one a second (at most %d):\n%s", fileLines, files, files/perSecond, want, out.String())
+	}
+	for _, l := range []string{"bad2: permission denied", "new: renamed from old"} {
+		if !strings.Contains(out.String(), l) {
+			t.Errorf("%q is not shown:\n%s", l, out.String())
+		}
 	}
 	if !strings.Contains(out.String(), "d/f10000: ok (10000/10000 files)") {
 		t.Errorf("the last file is not shown:\n%s", out.String())

@@ -196,9 +196,9 @@ var errUndone = errors.New("the pass left planned paths undone")
 
 // progressPrinter shows a pass: on a terminal one line redrawn in place,
 // of bytes sent with rate and ETA like rclone --progress; otherwise plain
-// log lines: the phase changes, and a finished file at most every
-// plainEvery (and the pass's last one), with how many of the pass's files
-// are done.
+// log lines: the phase changes, each failed, renamed or copied file, and
+// another finished file at most every plainEvery (and the pass's last
+// one), with how many of the pass's files are done.
 type progressPrinter struct {
 	w     io.Writer
 	tty   bool
@@ -233,9 +233,14 @@ func (p *progressPrinter) observe(ev syncer.Event) {
 		}
 	}
 	if !p.tty {
+		// A failure, a rename or a copy says more than the summary
+		// does, so each is shown; a plain transfer only now and then.
 		last := ev.FilesTotal > 0 && ev.FilesDone >= ev.FilesTotal
-		if ev.FileDone && (last || p.logged.IsZero() || now.Sub(p.logged) >= plainEvery) {
-			p.logged = now
+		notable := ev.Err != nil || ev.Op == syncer.OpRename || ev.Op == syncer.OpCopy
+		if ev.FileDone && (notable || last || p.logged.IsZero() || now.Sub(p.logged) >= plainEvery) {
+			if !notable {
+				p.logged = now
+			}
 			status := "ok"
 			switch {
 			case ev.Err != nil:
