@@ -67,7 +67,8 @@
 //     rsync or git). A rewrite during the hash itself is caught through the
 //     ctime.
 //   - With ScanOptions.HashLater the scan reads no file the cache does not
-//     know: it lists it with Hash 0. Its reader (OpenFile) is then an
+//     know (but one large enough for a chunk list, with Options.Chunks): it
+//     lists it with Hash 0. Its reader (OpenFile) is then an
 //     endpoint.HashingReader: read whole and in order (a copy), Sum gives
 //     the xxhash of what was read if the file's fstat still matches the
 //     scan's entry and its ctime did not move since the open (else

@@ -410,9 +410,11 @@ func (s *scanner) file(d *dirRef, name string, e tree.Entry) error {
 			return s.send(&item{e: e})
 		}
 	}
-	if s.hashLater {
+	if s.hashLater && (s.fs.chunks == nil || e.Size < chunk.MinFileSize) {
 		// Hashed as it is copied, or by a scan of its path alone if
-		// the pass must compare it (endpoint.ScanOptions.HashLater).
+		// the pass must compare it (endpoint.ScanOptions.HashLater). A
+		// file large enough for a chunk list is read now, for the list
+		// block delta takes later, as without HashLater.
 		return s.send(&item{e: e})
 	}
 	it := &item{e: e, ready: make(chan struct{})}
