@@ -53,6 +53,15 @@ type ScanOptions struct {
 	// filter the listing to the scope themselves, so ignoring it is
 	// always correct, only slower.
 	Within []string
+	// HashLater asks the scan not to read files to hash them: a file
+	// whose hash the endpoint does not already know is listed with its
+	// lstat (size, mtime, mode, inode) and Hash 0. The engine asks it on
+	// a first sync, where a file only one side holds is compared with
+	// nothing and its hash is computed as it is copied (HashingReader);
+	// it hashes whatever else it must compare by scanning those paths
+	// again without it. An endpoint may ignore it and hash as usual: a
+	// listed Hash, when not 0, is always the file's.
+	HashLater bool
 }
 
 // Space is the free and total space of the filesystem holding a root.
@@ -93,6 +102,19 @@ type FileReader interface {
 	io.ReaderAt
 	io.Closer
 	Size() int64
+}
+
+// HashingReader is a FileReader that hashes what it reads, for a file
+// its endpoint listed unhashed (ScanOptions.HashLater). Once the file has
+// been read whole, in order from its first byte, Sum checks that the file
+// is still what expect says (size, mtime, mode, inode) and did not change
+// while it was read (its ctime), and returns the xxhash of the bytes read:
+// ErrChanged when the file changed, and then no hash, as the bytes read
+// may be torn. The endpoint keeps the hash for its next scan, as if that
+// scan had read the file.
+type HashingReader interface {
+	FileReader
+	Sum(expect tree.Entry) (uint64, error)
 }
 
 // FileWriter receives one file's content. Content goes to

@@ -66,6 +66,14 @@
 //     in the same inode is not seen until the file changes again (as with
 //     rsync or git). A rewrite during the hash itself is caught through the
 //     ctime.
+//   - With ScanOptions.HashLater the scan reads no file the cache does not
+//     know (but one large enough for a chunk list, with Options.Chunks): it
+//     lists it with Hash 0. Its reader (OpenFile) is then an
+//     endpoint.HashingReader: read whole and in order (a copy), Sum gives
+//     the xxhash of what was read if the file's fstat still matches the
+//     scan's entry and its ctime did not move since the open (else
+//     ErrChanged, and no hash), and hands the hash to the Cache (Learn),
+//     so that the next scan does not read the file either.
 //   - Linux is the supported platform. Elsewhere the package builds, but
 //     setting mtimes and FreeSpace are unsupported and Rename falls back
 //     to check-then-rename within one directory.

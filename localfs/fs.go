@@ -11,8 +11,11 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
@@ -29,6 +32,10 @@ type Cache interface {
 	// Scope says the scan about to Store lists only scope, so the
 	// records outside it are not the scan's to drop.
 	Scope(scope tree.Scope)
+	// Learn keeps the stat and hash of a file hashed outside a scan (a
+	// copy that read a file listed unhashed), for the next scan's
+	// Lookup; it drops nothing.
+	Learn(e tree.Entry)
 }
 
 // ChunkStore keeps the chunk lists of large files (chunk.MinFileSize and
@@ -108,6 +115,7 @@ type FS struct {
 
 	// Test seams; nil in production.
 	afterHash   func(path string)              // called after a file's content was read, before the re-stat
+	beforeSum   func(path string)              // called when a copy's read is done, before HashingReader.Sum's fstat
 	freeSpace   func() (endpoint.Space, error) // replaces statfs
 	noXattr     bool                           // marks partials with the marker file only, as where xattrs are unsupported
 	afterRename func(path string)              // called when Commit has renamed path into place, before its directory sync
@@ -595,11 +603,11 @@ func (f *FS) openFile(p string) (*reader, error) {
 		return nil, fmt.Errorf("unable to open %q: %w", p, err)
 	}
 	defer d.close()
-	file, fi, err := openRegular(d.r, base)
+	file, fi, err := openRead(d, base)
 	if err != nil {
 		return nil, fmt.Errorf("unable to open %q: %w", p, err)
 	}
-	return &reader{File: file, size: fi.Size()}, nil
+	return &reader{readFile: file, size: fi.Size(), fs: f, opened: fi}, nil
 }
 
 // errNotRegular is wrapped when a path that must be a regular file is not.
@@ -633,12 +641,82 @@ func openRegular(r *os.Root, name string) (*os.File, fs.FileInfo, error) {
 	return file, fi, nil
 }
 
-type reader struct {
-	*os.File
-	size int64
+// readFile is an open file as reader uses it: an *os.File, or on Linux a
+// descriptor read directly (openRead).
+type readFile interface {
+	ReadAt(b []byte, off int64) (int, error)
+	Stat() (fs.FileInfo, error)
+	Close() error
 }
 
+// reader reads one file, and hashes what it reads for Sum while the reads
+// go on in order from the first byte (copies do; a block delta does not).
+type reader struct {
+	readFile
+	size   int64
+	fs     *FS
+	opened fs.FileInfo // the fstat made when it was opened
+
+	mu       sync.Mutex
+	digest   *xxhash.Digest
+	next     int64 // where the in-order reads have got to
+	outOfOrd bool
+}
+
+var _ endpoint.HashingReader = (*reader)(nil)
+
 func (r *reader) Size() int64 { return r.size }
+
+// ReadAt reads, and hashes what it read if it goes on from the last read.
+func (r *reader) ReadAt(b []byte, off int64) (int, error) {
+	n, err := r.readFile.ReadAt(b, off)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.outOfOrd:
+	case off != r.next:
+		r.outOfOrd = true
+	default:
+		if r.digest == nil {
+			r.digest = xxhash.New()
+		}
+		r.digest.Write(b[:n])
+		r.next += int64(n)
+	}
+	return n, err
+}
+
+// Sum returns the xxhash of the file read whole, in order, if it is still
+// what expect says and its ctime has not moved since it was opened (see
+// endpoint.HashingReader), and keeps it in the scan cache.
+func (r *reader) Sum(expect tree.Entry) (uint64, error) {
+	r.mu.Lock()
+	ok, n, digest := !r.outOfOrd, r.next, r.digest
+	r.mu.Unlock()
+	if !ok || n != r.size {
+		return 0, fmt.Errorf("unable to hash %q: it was not read whole, in order (%d of %d bytes)", expect.Path, n, r.size)
+	}
+	if r.fs.beforeSum != nil {
+		r.fs.beforeSum(expect.Path)
+	}
+	after, err := r.readFile.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("unable to hash %q: %w", expect.Path, err)
+	}
+	now := entryOf(expect.Path, after)
+	if !sameFile(entryOf(expect.Path, r.opened), expect) || !sameFile(now, expect) || ctime(after) != ctime(r.opened) {
+		return 0, fmt.Errorf("unable to hash %q: it changed while it was read: %w", expect.Path, endpoint.ErrChanged)
+	}
+	sum := xxhash.Sum64(nil)
+	if digest != nil {
+		sum = digest.Sum64()
+	}
+	if r.fs.cache != nil {
+		now.Hash = sum
+		r.fs.cache.Learn(now)
+	}
+	return sum, nil
+}
 
 // FreeSpace reports space on the folder's filesystem.
 func (f *FS) FreeSpace(ctx context.Context) (endpoint.Space, error) {

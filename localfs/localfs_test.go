@@ -61,6 +61,7 @@ type memCache struct {
 	m       map[string]tree.Entry
 	lookups int
 	stores  int
+	learned int
 }
 
 func newMemCache() *memCache { return &memCache{m: map[string]tree.Entry{}} }
@@ -81,6 +82,13 @@ func (c *memCache) Store(e tree.Entry) {
 }
 
 func (c *memCache) Scope(tree.Scope) {}
+
+func (c *memCache) Learn(e tree.Entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.learned++
+	c.m[e.Path] = e
+}
 
 func scanAll(t testing.TB, f *FS) []tree.Entry {
 	t.Helper()

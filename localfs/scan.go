@@ -73,6 +73,9 @@ type scanner struct {
 	cutoff   time.Time
 	// scope is what a scoped scan lists (ScanOptions.Within).
 	scope tree.Scope
+	// hashLater lists files the cache does not know unhashed
+	// (ScanOptions.HashLater).
+	hashLater bool
 }
 
 // Scan visits every entry below the root in tree.Compare order, or with
@@ -94,14 +97,15 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	s := &scanner{
-		fs:      f,
-		ctx:     gctx,
-		match:   m,
-		suffix:  suffix,
-		items:   make(chan *item, 256+16*f.workers),
-		jobs:    make(chan hashJob, 2*f.workers),
-		buffers: make(chan []byte, f.workers),
-		scope:   tree.NewScope(opts.Within),
+		fs:        f,
+		ctx:       gctx,
+		match:     m,
+		suffix:    suffix,
+		items:     make(chan *item, 256+16*f.workers),
+		jobs:      make(chan hashJob, 2*f.workers),
+		buffers:   make(chan []byte, f.workers),
+		scope:     tree.NewScope(opts.Within),
+		hashLater: opts.HashLater,
 	}
 	if f.cache != nil {
 		f.cache.Scope(s.scope)
@@ -405,6 +409,13 @@ func (s *scanner) file(d *dirRef, name string, e tree.Entry) error {
 			e.Hash = c.Hash
 			return s.send(&item{e: e})
 		}
+	}
+	if s.hashLater && (s.fs.chunks == nil || e.Size < chunk.MinFileSize) {
+		// Hashed as it is copied, or by a scan of its path alone if
+		// the pass must compare it (endpoint.ScanOptions.HashLater). A
+		// file large enough for a chunk list is read now, for the list
+		// block delta takes later, as without HashLater.
+		return s.send(&item{e: e})
 	}
 	it := &item{e: e, ready: make(chan struct{})}
 	if err := s.send(it); err != nil {

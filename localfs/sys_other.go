@@ -4,6 +4,7 @@ package localfs
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 )
 
@@ -29,3 +30,12 @@ func createExcl(d dir, name string) (*os.File, error) {
 
 // cloneFile: reflinks are only tried on Linux.
 func cloneFile(dst, src *os.File) error { return errNoClone }
+
+// openRead opens name in d for reading if it is a regular file.
+func openRead(d dir, name string) (readFile, fs.FileInfo, error) {
+	f, fi, err := openRegular(d.r, name)
+	if err != nil {
+		return nil, nil, err // not a nil *os.File in a non-nil readFile
+	}
+	return f, fi, nil
+}

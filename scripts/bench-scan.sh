@@ -37,6 +37,15 @@
 #   PORT=33471  loopback TCP+UDP port of `ferry serve`
 #   GOBENCH=1 also runs the in-process localfs scan benchmarks (go test
 #   -bench) for every N up to GOBENCH_MAX (default 100000).
+#   FERRY_BIN=PATH  measure this ferry binary instead of building this
+#               checkout's (to compare builds in one BENCH_DIR, alternated)
+#   FSYNC=1     also time `rsync -a --fsync` into an empty folder (rsync
+#               3.2.4+), beside plain `rsync -a`: the same durability as
+#               ferry's (every file on disk before it is reported), so the
+#               note can say how much of the gap is the fsync (0: skip)
+#
+# The first runs' CPU time (user+sys from /usr/bin/time -v) is printed
+# after the table: on a shared machine it is less noisy than wall time.
 #
 # Unison: `apt-get install -y unison` (Debian). If it is missing the script
 # tries that, and skips Unison with a line saying so if it still is.
@@ -69,6 +78,8 @@ REMOTE=${REMOTE:-1}
 PORT=${PORT:-33471}
 FERRY_COPY_MAX=${FERRY_COPY_MAX:-}
 WARMUP=${WARMUP:-1}
+FERRY_BIN=${FERRY_BIN:-}
+FSYNC=${FSYNC:-1}
 
 need=()
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
@@ -90,10 +101,15 @@ fi
 [ "$UNISON" = 1 ] && unison_version=$(unison -version 2>/dev/null | head -1)
 
 mkdir -p "$W"
-go build -o "$W/ferry" ./cmd/ferry
+if [ -n "$FERRY_BIN" ]; then
+  cp "$FERRY_BIN" "$W/ferry"
+  commit="binary $FERRY_BIN" dirty=""
+else
+  go build -o "$W/ferry" ./cmd/ferry
+  commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q '\.go$' && echo " (with uncommitted Go changes)" || true)
+fi
 go build -o "$W/gentree" ./cmd/gentree
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q '\.go$' && echo " (with uncommitted Go changes)" || true)
 
 # Caches: dropped before each first run only if the kernel lets us.
 cold=no
@@ -120,6 +136,8 @@ timed() {
   SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
   RSS_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/$name.time")
 }
+# cpu NAME: user+sys seconds of the timed command NAME.
+cpu() { awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u + s}' "$W/$1.time"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 maxof() { sort -g | tail -1; }
 noop() { grep -q 'created 0, updated 0, deleted 0, conflicts 0, bytes 0' "$1" ||
@@ -200,7 +218,7 @@ row() {
     }'
 }
 
-rows=() secs_n=()
+rows=() secs_n=() cpus=()
 : >"$W/gobench.txt"
 for n in $SIZES; do
   t_n=$(now)
@@ -209,6 +227,7 @@ for n in $SIZES; do
   FERRY_FIRST=copy
   [ -n "$FERRY_COPY_MAX" ] && [ "$n" -gt "$FERRY_COPY_MAX" ] && FERRY_FIRST=equal
   [ "$FERRY_FIRST" = equal ] && { fdst=$rdst fname="rdst-$n"; }
+  fsync_row=""
   state="$W/state-$n" rstate="$W/state-remote-$n" sstate="$W/srvstate-$n" uhome="$W/unison-$n"
   if [ ! -f "$W/tree-$n.done" ]; then
     rm -rf "$src" "$W/dst-$n"
@@ -257,6 +276,16 @@ for n in $SIZES; do
       [ $cold = yes ] && drop_caches
       timed "rsync-first-$n" rsync -a "$src/" "$rdst/"
       r_first_s=$SECS r_first_kb=$RSS_KB
+    fi
+    cpus+=("N=$n first-run CPU (user+sys): ferry $(cpu "ferry-first-$n") s, rsync -a $(cpu "rsync-first-$n") s")
+    if [ "$FSYNC" = 1 ]; then
+      echo "N=$n: rsync -a --fsync into an empty folder" >&2
+      rm -rf "$W/rfdst-$n"; mkdir -p "$W/rfdst-$n"
+      [ $cold = yes ] && drop_caches
+      timed "rsyncf-first-$n" rsync -a --fsync "$src/" "$W/rfdst-$n/"
+      fsync_row=$(row "rsync -a --fsync (first only)" "$n" "$SECS" "$RSS_KB" - - "$f_first_s")
+      cpus[-1]+=", rsync -a --fsync $(cpu "rsyncf-first-$n") s"
+      rm -rf "$W/rfdst-$n"
     fi
 
     u_first_s=- u_first_kb=-
@@ -336,6 +365,7 @@ for n in $SIZES; do
   [ "$FERRY_FIRST" = equal ] && flabel="ferry sync (local; first: equal trees)"
   rows+=("$(row "$flabel" "$n" "$f_first_s" "$f_first_kb" "$f_s" "$f_kb")")
   rows+=("$(row "rsync -a / -an --delete" "$n" "$r_first_s" "$r_first_kb" "$y_s" "$y_kb" "$f_first_s" "$f_s" "$f_kb")")
+  [ -n "$fsync_row" ] && rows+=("$fsync_row")
   [ "$UNISON" = 1 ] && rows+=("$(row "unison -batch -auto" "$n" "$u_first_s" "$u_first_kb" "$u_s" "$u_kb" "$f_first_s" "$f_s" "$f_kb")")
   if [ "$REMOTE" = 1 ]; then
     rows+=("$(row "ferry sync, ferry:// agent (first: equal trees)" "$n" "$rf_first_s" "$rf_first_kb" "$r_s" "$r_kb")")
@@ -370,6 +400,7 @@ for r in "${rows[@]}"; do echo "$r"; done
 echo
 echo "B/file: no-change peak RSS / files. ferry ÷ it: ferry's local figure over this tool's (below 1: ferry is faster or smaller);"
 echo "(equal trees): ferry's first pass there was over rsync's copy (N > FERRY_COPY_MAX), not a copy like the others'."
+[ ${#cpus[@]} -gt 0 ] && printf '%s\n' "${cpus[@]}"
 echo "baseline: a no-change pass over 1 file peaks at $(awk -v b="$base_rss" 'BEGIN {printf "%.1f", b/1024}') MiB"
 [ -s "$W/gobench.txt" ] && { echo "in-process (go test -bench ./localfs/):"; cat "$W/gobench.txt"; }
 echo "targets (issue 13): no-change at 100k <= 0.5 s, at 1M <= rsync -an; first sync at 1M <= 1.2 x rsync -a; <= 250 B/file (agent and ferry serve)"

@@ -53,6 +53,10 @@ type Cache struct {
 	// Scratch space for the key and record Lookup and Store compare.
 	lookKey, storeKey, storeEntry, storeRec []byte
 
+	// learned holds the hashes learned outside a scan (Learn), by path,
+	// until a scan stores them again or CommitLearned writes them.
+	learned map[string]cached
+
 	// pending holds chunk lists stored and not yet written, by path, as
 	// they will be stored; pendingBytes is their size.
 	pending      map[string][]byte
@@ -208,6 +212,11 @@ func (c *Cache) Lookup(path string) (tree.Entry, bool) {
 	defer c.mu.Unlock()
 	if len(c.puts) > 0 {
 		if e, ok := c.puts[path]; ok {
+			return e.entry(path), true
+		}
+	}
+	if len(c.learned) > 0 {
+		if e, ok := c.learned[path]; ok {
 			return e.entry(path), true
 		}
 	}
@@ -478,6 +487,15 @@ func (c *Cache) passedOver() [][]byte {
 func (c *Cache) Commit() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// What was learned inside the scan's scope, the scan stored again if
+	// it still holds (its Lookup found it) or saw changed.
+	if scope := c.limited(); len(c.learned) > 0 {
+		for p := range c.learned {
+			if scope.Whole() || scope.InSubtree(p) {
+				delete(c.learned, p)
+			}
+		}
+	}
 	if c.err != nil {
 		err := c.err
 		c.reset()
@@ -548,5 +566,60 @@ func (c *Cache) Commit() error {
 		return fmt.Errorf("unable to write %s to %s: %w", c.bucket, c.db.path, err)
 	}
 	c.reset()
+	return nil
+}
+
+// Learn keeps the stat and hash of a file hashed outside a scan: a copy
+// that read whole a file its scan listed unhashed (endpoint.ScanOptions
+// HashLater). The next scan's Lookup finds it, as if the scan before had
+// hashed the file; CommitLearned writes it for a scan in a later process.
+// Unlike Store it is not part of a scan, so it makes Commit drop nothing.
+func (c *Cache) Learn(e tree.Entry) {
+	ce, ok := cachedOf(e)
+	if !ok || tree.ValidPath(e.Path) != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.learned == nil {
+		c.learned = map[string]cached{}
+	}
+	c.learned[e.Path] = ce
+}
+
+// CommitLearned writes what Learn kept since the last Commit, in one
+// transaction, and drops nothing: records of other paths stay as they are.
+func (c *Cache) CommitLearned() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.learned) == 0 {
+		return nil
+	}
+	type kv struct {
+		k []byte
+		e tree.Entry
+	}
+	puts := make([]kv, 0, len(c.learned))
+	for p, ce := range c.learned {
+		puts = append(puts, kv{appendKey(nil, p), ce.entry(p)})
+	}
+	slices.SortFunc(puts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	err := c.db.update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(c.bucket)
+		if err != nil {
+			return err
+		}
+		b.FillPercent = 0.9
+		for _, r := range puts {
+			if err := b.Put(r.k, AppendRecord(nil, r.k, AppendEntry(nil, r.e))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("unable to write %s to %s: %w", c.bucket, c.db.path, err)
+	}
+	c.learned = nil
 	return nil
 }

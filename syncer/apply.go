@@ -981,8 +981,19 @@ func (a *applier) transfer(ctx context.Context, s int, ops []*Op) error {
 		}
 	}
 	copyOne := func(ctx context.Context, op *Op) error {
-		err := copyFile(ctx, src, dst, endpoint.Transfer{Source: op.Entry, Expect: op.Expect}, progress)
-		return a.done(ctx, s, *op, err)
+		sum, err := copyFile(ctx, src, dst, endpoint.Transfer{Source: op.Entry, Expect: op.Expect}, progress)
+		copied := *op // the plan's op is read meanwhile (warnDiskSpace)
+		switch {
+		case err != nil:
+		case sum == 0:
+			// Never recorded unhashed; the next pass compares both.
+			err = fmt.Errorf("unable to copy %q: it was scanned unhashed and the %s side cannot hash it as it reads it", op.Path, sideNames[1-s])
+		default:
+			// A file scanned unhashed is recorded with the hash of
+			// what was copied.
+			copied.Entry.Hash = sum
+		}
+		return a.done(ctx, s, copied, err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.opts.Copiers)
@@ -1046,30 +1057,40 @@ func (a *applier) prepare(ctx context.Context, s int, ops []*Op) func() {
 // copyFile copies one file from src to dst through OpenFile/CreateFile,
 // resuming after a partial file when the writer reports one. A partial
 // whose content turns out stale (hash mismatch at commit) is rewritten
-// from the start once.
-func copyFile(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transfer, progress endpoint.Progress) error {
-	err := copyOnce(ctx, src, dst, t, progress, true)
+// from the start once. It returns the file's hash: the scan's, or for a
+// file scanned unhashed (ScanOptions.HashLater) that of what it copied.
+func copyFile(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transfer, progress endpoint.Progress) (uint64, error) {
+	sum, err := copyOnce(ctx, src, dst, t, progress, true)
 	if errors.Is(err, errStalePartial) {
-		err = copyOnce(ctx, src, dst, t, progress, false)
+		sum, err = copyOnce(ctx, src, dst, t, progress, false)
 	}
-	return err
+	return sum, err
 }
 
 var errStalePartial = errors.New("stale partial file")
 
-func copyOnce(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transfer, progress endpoint.Progress, resume bool) error {
+func copyOnce(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transfer, progress endpoint.Progress, resume bool) (uint64, error) {
 	p := t.Source.Path
 	r, err := src.OpenFile(ctx, p)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer r.Close()
 	if r.Size() != t.Source.Size {
-		return fmt.Errorf("unable to copy %q: it is %d bytes now, %d when scanned: %w", p, r.Size(), t.Source.Size, endpoint.ErrChanged)
+		return 0, fmt.Errorf("unable to copy %q: it is %d bytes now, %d when scanned: %w", p, r.Size(), t.Source.Size, endpoint.ErrChanged)
+	}
+	// A file scanned unhashed (or a Stat's entry) is hashed as it is
+	// read where the reader can, so it is read whole and in order: no
+	// resume, no block delta.
+	var hr endpoint.HashingReader
+	if t.Source.Hash == 0 {
+		if hr, _ = r.(endpoint.HashingReader); hr != nil {
+			resume = false
+		}
 	}
 	w, err := dst.CreateFile(ctx, t.Source, t.Expect)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var off int64
 	if rw, ok := w.(endpoint.Resumable); ok && resume {
@@ -1101,7 +1122,7 @@ func copyOnce(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transf
 		for off, end := rg.Off, rg.Off+rg.Len; off < end; {
 			if err := ctx.Err(); err != nil {
 				_ = w.Abort()
-				return err
+				return 0, err
 			}
 			n := min(int64(len(buf)), end-off)
 			m, err := r.ReadAt(buf[:n], off)
@@ -1110,14 +1131,24 @@ func copyOnce(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transf
 				if err == nil {
 					err = fmt.Errorf("short read")
 				}
-				return fmt.Errorf("unable to read %q at %d: %w", p, off, err)
+				return 0, fmt.Errorf("unable to read %q at %d: %w", p, off, err)
 			}
 			if _, err := w.WriteAt(buf[:m], off); err != nil {
 				_ = w.Abort()
-				return fmt.Errorf("unable to write %q at %d: %w", p, off, err)
+				return 0, fmt.Errorf("unable to write %q at %d: %w", p, off, err)
 			}
 			off += int64(m)
 			progress(p, int64(m), false)
+		}
+	}
+	sum := t.Source.Hash
+	if hr != nil {
+		// Before the commit: a file that changed while it was read may
+		// have given torn content, which must not land, nor its hash
+		// be recorded. The next pass sends it as it is then.
+		if sum, err = hr.Sum(t.Source); err != nil {
+			_ = w.Abort()
+			return 0, err
 		}
 	}
 	err = w.Commit()
@@ -1125,9 +1156,12 @@ func copyOnce(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transf
 		// Take back what this attempt put on the progress bar; the retry
 		// reports it again. What it wrote stays counted as sent.
 		progress(p, -t.Source.Size, true)
-		return fmt.Errorf("%w: %w", errStalePartial, err)
+		return 0, fmt.Errorf("%w: %w", errStalePartial, err)
 	}
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return sum, nil
 }
 
 // editAfter is the transfer that follows an edited rename: the new

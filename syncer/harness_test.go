@@ -144,7 +144,7 @@ func (e *env) endpoints() (endpoint.Endpoint, endpoint.Endpoint) {
 
 func (e *env) options() syncer.Options {
 	l, r := e.endpoints()
-	return syncer.Options{Job: e.job, Local: l, Remote: r, DB: e.db, ConfigFile: "ferry.yaml",
+	return syncer.Options{Job: e.job, Local: l, Remote: r, DB: e.db, ConfigFile: "ferry.yaml", HashWhileCopying: e.served == nil,
 		Now: func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }}
 }
 

@@ -79,6 +79,14 @@ type Options struct {
 	// the scope suffices runs whole instead (see scope.go);
 	// PassRecord.Scoped says which it was.
 	Within []string
+	// HashWhileCopying says both endpoints take files whose hash is not
+	// known yet: their scans honour ScanOptions.HashLater, their readers
+	// are endpoint.HashingReaders, and their CreateFile writes a file
+	// whose meta has Hash 0 without checking it (localfs; cmd/ferry sets
+	// it for a job between two folders on this machine). A first sync
+	// then reads each file a side sends once, to copy it, instead of
+	// once to hash it and once to copy it.
+	HashWhileCopying bool
 }
 
 func (o *Options) defaults() {
@@ -246,7 +254,8 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(),
 	opts.Log.Debug("scanning", "job", job.Name)
 	mode := ModeOf(job)
 	mode.LocalPathBound, mode.RemotePathBound = pathBound(opts.Local), pathBound(opts.Remote)
-	got, err := gather(ctx, opts, &mode, connected, ancestor(), dryRun, scope)
+	later := hashLater(opts, pair, dryRun, scoped)
+	got, err := gather(ctx, opts, &mode, connected, ancestor(), dryRun, scope, later)
 	var damaged *ancestorError
 	if errors.As(err, &damaged) && errors.Is(err, snapshot.ErrDamaged) {
 		if err = untrusted(damaged.err); err == nil && scoped {
@@ -254,8 +263,11 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(),
 		}
 		if err == nil {
 			pair = ""
-			got, err = gather(ctx, opts, &mode, connected, nil, dryRun, scope)
+			got, err = gather(ctx, opts, &mode, connected, nil, dryRun, scope, later)
 		}
+	}
+	if err == nil && (later[0] || later[1]) {
+		err = hashCompared(ctx, opts, &got, later)
 	}
 	if he := (*halt.Error)(nil); errors.As(err, &he) {
 		// An endpoint found a reason to halt (an encrypted remote's key
@@ -420,9 +432,15 @@ func signaturePath(sig, root string) string {
 // A scope that is not the whole tree is asked of both scans
 // (ScanOptions.Within) and applied to what they list, as an endpoint may
 // list more; anc must then read only the scope.
-func gather(ctx context.Context, opts *Options, mode *Mode, connected func(context.Context) error, anc *snapshot.AncestorReader, dryRun bool, scope tree.Scope) (gathered, error) {
+//
+// later[i] asks side i's scan to leave unhashed the files it would have
+// to read (ScanOptions.HashLater; see hashLater).
+func gather(ctx context.Context, opts *Options, mode *Mode, connected func(context.Context) error, anc *snapshot.AncestorReader, dryRun bool, scope tree.Scope, later [2]bool) (gathered, error) {
 	job := opts.Job
-	scan := endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix, KeepStale: dryRun, Within: scope.Roots()}
+	scans := [2]endpoint.ScanOptions{}
+	for i := range scans {
+		scans[i] = endpoint.ScanOptions{Exclude: job.Exclude, PartialSuffix: job.PartialSuffix, KeepStale: dryRun, Within: scope.Roots(), HashLater: later[i]}
+	}
 	want := inScope(scope)
 	feeds := [2]*scanFeed{newScanFeed(SideLocal), newScanFeed(SideRemote)}
 	var foldErr [2]error
@@ -454,7 +472,7 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 			} else {
 				close(folded[i])
 			}
-			err := ep.Scan(gctx, scan, func(e tree.Entry) error {
+			err := ep.Scan(gctx, scans[i], func(e tree.Entry) error {
 				// An encrypted remote's header in a job that does not
 				// encrypt: syncing it would mix plaintext in.
 				if name == SideRemote && !job.Encryption.Enabled && e.Path == tree.KeyHeaderName {

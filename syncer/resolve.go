@@ -98,7 +98,8 @@ func resolveOne(ctx context.Context, opts *Options, r conflict.Record) error {
 	}
 	switch theirs.Kind {
 	case tree.File:
-		return copyFile(ctx, send, recv, endpoint.Transfer{Source: theirs}, func(string, int64, bool) {})
+		_, err := copyFile(ctx, send, recv, endpoint.Transfer{Source: theirs}, func(string, int64, bool) {})
+		return err
 	case tree.Dir:
 		// Its content follows on the next pass.
 		return recv.Mkdir(ctx, r.Path, theirs.Mode)

@@ -69,9 +69,16 @@ type cachedFolder struct {
 	versions *versions.Store // nil when the job keeps none
 }
 
-// Close closes the folder and its version store.
+// Close writes the hashes the pass's copies learned (files a first sync
+// listed unhashed and hashed as it copied them, see
+// endpoint.ScanOptions.HashLater), so that the next scan does not read
+// them, and closes the folder and its version store.
 func (c *cachedFolder) Close() error {
-	err := c.FS.Close()
+	err := c.cache.CommitLearned()
+	if err != nil {
+		err = fmt.Errorf("unable to save the scan cache: %w", err)
+	}
+	err = errors.Join(err, c.FS.Close())
 	if c.versions != nil {
 		err = errors.Join(err, c.versions.Close())
 	}
@@ -161,6 +168,9 @@ type remoteOptions struct {
 // openedJob is both sides of a job.
 type openedJob struct {
 	local, remote endpoint.Endpoint
+	// folders: both sides are plain folders on this machine (localfs,
+	// not encrypted), which hash files as they copy them.
+	folders bool
 }
 
 func (o *openedJob) Close() error {
@@ -169,7 +179,7 @@ func (o *openedJob) Close() error {
 
 // options returns the pass options for this job's endpoints.
 func (o *openedJob) options(cfgPath string, job *config.Job, db *snapshot.DB) syncer.Options {
-	return syncer.Options{Job: *job, Local: o.local, Remote: o.remote, DB: db, ConfigFile: cfgPath}
+	return syncer.Options{Job: *job, Local: o.local, Remote: o.remote, DB: db, ConfigFile: cfgPath, HashWhileCopying: o.folders}
 }
 
 // openJob opens both sides of a job. The caller closes them.
@@ -190,6 +200,7 @@ func openJob(ctx context.Context, cfg *config.Config, job *config.Job, db *snaps
 	if enc, err := encryptRemote(job, db, o.remote); err != nil {
 		return nil, errors.Join(err, local.Close(), o.remote.Close())
 	} else {
+		o.folders = job.RemoteURL == nil && !job.Encryption.Enabled
 		o.remote = enc
 	}
 	return o, nil

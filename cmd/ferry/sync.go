@@ -196,25 +196,35 @@ var errUndone = errors.New("the pass left planned paths undone")
 
 // progressPrinter shows a pass: on a terminal one line redrawn in place,
 // of bytes sent with rate and ETA like rclone --progress; otherwise plain
-// log lines (one per finished file, and the phase changes).
+// log lines: the phase changes, each failed, renamed or copied file, and
+// another finished file at most every plainEvery (and the pass's last
+// one), with how many of the pass's files are done.
 type progressPrinter struct {
 	w     io.Writer
 	tty   bool
+	now   func() time.Time
 	mu    sync.Mutex
 	last  time.Time
 	phase syncer.Phase
 	meter agent.Meter
 	drawn bool
+	// logged is when the plain log last showed a finished file.
+	logged time.Time
 }
 
+// plainEvery is how often at most the plain log shows a finished file:
+// a line per file was 1.3 s of a 100,000-file first sync, and a log
+// needs no more than the pace.
+const plainEvery = time.Second
+
 func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
-	return &progressPrinter{w: w, tty: tty}
+	return &progressPrinter{w: w, tty: tty, now: time.Now}
 }
 
 func (p *progressPrinter) observe(ev syncer.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
+	now := p.now()
 	p.meter.Observe(ev, now)
 	if ev.Phase != p.phase {
 		p.phase = ev.Phase
@@ -223,7 +233,14 @@ func (p *progressPrinter) observe(ev syncer.Event) {
 		}
 	}
 	if !p.tty {
-		if ev.FileDone {
+		// A failure, a rename or a copy says more than the summary
+		// does, so each is shown; a plain transfer only now and then.
+		last := ev.FilesTotal > 0 && ev.FilesDone >= ev.FilesTotal
+		notable := ev.Err != nil || ev.Op == syncer.OpRename || ev.Op == syncer.OpCopy
+		if ev.FileDone && (notable || last || p.logged.IsZero() || now.Sub(p.logged) >= plainEvery) {
+			if !notable {
+				p.logged = now
+			}
 			status := "ok"
 			switch {
 			case ev.Err != nil:
@@ -280,7 +297,7 @@ func (p *progressPrinter) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.drawn {
-		p.draw(time.Now())
+		p.draw(p.now())
 		fmt.Fprintln(p.w)
 	}
 }

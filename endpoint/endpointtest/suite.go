@@ -48,6 +48,7 @@ func RunBacking(t *testing.T, factory BackingFactory) {
 		{"ScanWithin", testScanWithin},
 		{"ScanEntries", testScanEntries},
 		{"ScanLargeFileHash", testScanLargeFileHash},
+		{"ScanHashLater", testScanHashLater},
 		{"ScanExcludes", testScanExcludes},
 		{"ScanSkipsTemp", testScanSkipsTemp},
 		{"ScanRepeatable", testScanRepeatable},
@@ -887,6 +888,81 @@ func testSetMeta(t *testing.T, s *suite) {
 	}
 	if err := s.ep.SetMeta(s.ctx, "missing", 0o600, mt); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("SetMeta of a missing path: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// testScanHashLater: ScanOptions.HashLater lists the same entries as a
+// scan without it, with each file's Hash either 0 or its content's (an
+// endpoint may ignore the option). A file listed with Hash 0 opens as an
+// endpoint.HashingReader: read whole, in order, its Sum is the content's
+// xxhash; once the file changed after it was opened, Sum is ErrChanged.
+func testScanHashLater(t *testing.T, s *suite) {
+	BuildIn(t, s.b, Dir{"f": "hello, ferry", "empty": "", "d": Dir{"g": strings.Repeat("ferry ", 1000)}})
+	plain := s.scan(t, endpoint.ScanOptions{})
+	later := s.scan(t, endpoint.ScanOptions{HashLater: true})
+	if len(later) != len(plain) {
+		t.Fatalf("HashLater listed %d entries, a plain scan %d", len(later), len(plain))
+	}
+	for i, e := range later {
+		want := plain[i]
+		if e.Path != want.Path || e.Kind != want.Kind || e.Size != want.Size || e.Mtime != want.Mtime || e.Mode != want.Mode || e.Problem != "" {
+			t.Errorf("HashLater listed %+v, a plain scan %+v", e, want)
+		}
+		if e.Kind != tree.File {
+			continue
+		}
+		content := s.read(t, e.Path)
+		if e.Hash != 0 {
+			if e.Hash != xxhash.Sum64String(content) {
+				t.Errorf("%s: hash %x, want %x", e.Path, e.Hash, xxhash.Sum64String(content))
+			}
+			continue
+		}
+		r, err := s.ep.OpenFile(s.ctx, e.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr, ok := r.(endpoint.HashingReader)
+		if !ok {
+			r.Close()
+			t.Fatalf("%s was listed unhashed, but its reader %T cannot hash it", e.Path, r)
+		}
+		buf := make([]byte, 1000)
+		for off := int64(0); off < r.Size(); {
+			n, err := r.ReadAt(buf[:min(int64(len(buf)), r.Size()-off)], off)
+			if err != nil && !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			off += int64(n)
+		}
+		sum, err := hr.Sum(e)
+		r.Close()
+		if err != nil || sum != xxhash.Sum64String(content) {
+			t.Errorf("%s: Sum = %x, %v; want %x", e.Path, sum, err, xxhash.Sum64String(content))
+		}
+	}
+	// A file changed after it was opened and read gives no hash.
+	var f tree.Entry
+	for _, e := range later {
+		if e.Path == "f" {
+			f = e
+		}
+	}
+	if f.Hash != 0 {
+		return
+	}
+	r, err := s.ep.OpenFile(s.ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b := make([]byte, f.Size)
+	if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	s.write(t, "f", "HELLO, FERRY", f.Mtime+int64(time.Second))
+	if sum, err := r.(endpoint.HashingReader).Sum(f); !errors.Is(err, endpoint.ErrChanged) {
+		t.Errorf("Sum of a file rewritten after it was read: %x, %v; want ErrChanged", sum, err)
 	}
 }
 
