@@ -2,11 +2,18 @@ package syncer_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/syncer"
 )
 
@@ -69,5 +76,105 @@ func TestFirstSyncMemoryDoesNotGrowWithTheTree(t *testing.T) {
 	}
 	if large > 4<<20 {
 		t.Errorf("a first sync of %d files held %d KB of heap at its transfers, more than a batch's %d KB", many, large/1024, 4<<10)
+	}
+}
+
+// TestRandomFirstSyncInBatches: random trees on both sides (files, some
+// with the same content on both or within a side, directories, links,
+// files where the other side has a directory), a first sync planned
+// whole against the same first sync in batches of 1 to 7 paths, in a
+// random direction and conflict policy. Both must leave the same trees
+// and the same conflicts, and so must a second pass. Set FERRY_SEED to
+// replay a seed.
+func TestRandomFirstSyncInBatches(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("FERRY_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("seed %d (FERRY_SEED=%d to replay)", seed, seed)
+	rounds := 40
+	if testing.Short() {
+		rounds = 8
+	}
+	names := []string{"a", "b.txt", "c", "c/d", "c/e.txt", "c/f", "c/f/g", "c/f/h.txt", "c/f/i/j",
+		"k/l/m/n", "k/l/o", "k/p.txt", "q", "r/s"}
+	directions := []config.Direction{config.TwoWay, config.LocalToRemote, config.RemoteToLocal}
+	policies := []config.ConflictPolicy{config.Rename, config.Manual}
+	for round := range rounds {
+		rng := rand.New(rand.NewPCG(seed, uint64(round)))
+		type step struct{ side, path, content string }
+		var script []step
+		for _, side := range []string{"local", "remote"} {
+			for _, n := range names {
+				var c string
+				switch rng.IntN(7) {
+				case 0, 1:
+					continue
+				case 2:
+					c = "same " + n // the same on both sides when both pick it
+				case 3:
+					c = side + " " + n
+				case 4:
+					c = []string{"x", "y"}[rng.IntN(2)] + " shared content" // copies within a side
+				case 5:
+					c = "/" // a directory
+				case 6:
+					c = "->" // a link
+				}
+				script = append(script, step{side, n, c})
+			}
+		}
+		direction, policy := directions[rng.IntN(3)], policies[rng.IntN(2)]
+		size := 1 + rng.IntN(7)
+		run := func(batch int) (out []string) {
+			e := newEnv(t)
+			e.firstBatch = batch
+			e.job.Direction, e.job.Conflicts = direction, policy
+			for _, s := range script {
+				full := filepath.Join(e.root(s.side), filepath.FromSlash(s.path))
+				switch s.content {
+				case "/":
+					if writeIfPossible(e, s.side, s.path+"/.keep", "") {
+						os.Remove(full + "/.keep")
+					}
+				case "->":
+					if writeIfPossible(e, s.side, s.path, "") {
+						os.Remove(full)
+						if err := os.Symlink("target of "+s.path, full); err != nil {
+							t.Fatal(err)
+						}
+					}
+				default:
+					writeIfPossible(e, s.side, s.path, s.content)
+				}
+			}
+			for pass := range 2 {
+				rec, err := e.pass(context.Background(), false)
+				if err != nil {
+					t.Fatalf("round %d (batches of %d), pass %d: %v", round, batch, pass, err)
+				}
+				out = append(out, fmt.Sprintf("pass %d: conflicts=%d problems=%d", pass, rec.Conflicts, rec.Problems))
+				for _, side := range []string{"local", "remote"} {
+					out = append(out, side+":")
+					out = append(out, dump(t, e.root(side))...)
+				}
+			}
+			cs, err := e.db.Conflicts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cs {
+				out = append(out, fmt.Sprintf("conflict %s: %s copy %q", c.Path, c.Reason, c.Copy))
+			}
+			return out
+		}
+		whole, batched := run(-1), run(size)
+		if !slices.Equal(whole, batched) {
+			t.Fatalf("round %d (%s, conflicts %s): in batches of %d:\n%s\nwhole:\n%s", round, direction, policy, size,
+				strings.Join(batched, "\n"), strings.Join(whole, "\n"))
+		}
 	}
 }
