@@ -2,6 +2,7 @@ package syncer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -176,5 +177,57 @@ func TestRandomFirstSyncInBatches(t *testing.T) {
 			t.Fatalf("round %d (%s, conflicts %s): in batches of %d:\n%s\nwhole:\n%s", round, direction, policy, size,
 				strings.Join(batched, "\n"), strings.Join(whole, "\n"))
 		}
+	}
+}
+
+// TestInterruptedFirstSyncInBatchesResumes: a first sync stopped as its
+// third batch starts has recorded the two before it; the next pass
+// (which has that ancestor, so is no first sync) sends only the rest and
+// the sides agree.
+func TestInterruptedFirstSyncInBatchesResumes(t *testing.T) {
+	e := newEnv(t)
+	const dirs, perDir = 6, 10
+	for d := range dirs {
+		for f := range perDir {
+			e.write("local", fmt.Sprintf("d%d/f%02d", d, f), fmt.Sprintf("content %d/%d", d, f))
+		}
+	}
+	const paths = dirs + dirs*perDir
+	e.firstBatch = 10
+	o := e.options()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	batches := 0
+	o.Observer = func(ev syncer.Event) {
+		if ev.Phase == syncer.PhaseTransferring && ev.Path == "" {
+			if batches++; batches == 3 {
+				cancel()
+			}
+		}
+	}
+	rec, err := syncer.Pass(ctx, o)
+	if !errors.Is(err, context.Canceled) || !rec.Interrupted {
+		t.Fatalf("interrupted pass: %s, %v; want interrupted", summary(rec), err)
+	}
+	t.Logf("interrupted: %s", summary(rec))
+	if rec.Created < 10 || rec.Created >= paths {
+		t.Fatalf("the interrupted pass created %d paths, want at least its first two batches' and not all %d", rec.Created, paths)
+	}
+	last, ok, err := e.db.LastPass()
+	if err != nil || !ok || !last.Interrupted || last.Created != rec.Created {
+		t.Fatalf("stored pass record %+v (ok %v, err %v)", last, ok, err)
+	}
+	// What it recorded is settled: the next pass neither sends nor
+	// records it again.
+	rest := e.mustPass()
+	t.Logf("rerun: %s", summary(rest))
+	if rec.Created+rest.Created != paths || rest.Conflicts != 0 || rest.Skipped != 0 {
+		t.Errorf("rerun: %s after %d created; want the other %d of %d paths created", summary(rest), rec.Created, paths-rec.Created, paths)
+	}
+	if l, r := dump(t, e.localDir), dump(t, e.remoteDir); !slices.Equal(l, r) {
+		t.Fatalf("sides differ after the rerun:\nlocal  %q\nremote %q", l, r)
+	}
+	if again := e.mustPass(); again.Created+again.Updated+again.Deleted+again.Conflicts != 0 {
+		t.Errorf("a pass after convergence did something: %s", summary(again))
 	}
 }
