@@ -68,6 +68,8 @@ type applier struct {
 	// the first of them.
 	problems     int
 	problemPaths []snapshot.ProblemPath
+	// soFar: the totals are of the plans made so far; more follow.
+	soFar bool
 }
 
 func newApplier(opts *Options, plan *Plan) *applier {
@@ -884,6 +886,7 @@ func (a *applier) event(ev Event) {
 	a.mu.Lock()
 	ev.FilesDone, ev.FilesTotal = a.filesDone, a.filesTotal
 	ev.BytesDone, ev.BytesTotal = a.bytesDone, a.bytesTotal
+	ev.SoFar = a.soFar && ev.Phase != PhaseDone
 	if ev.Path != "" {
 		m := a.moving[ev.Path]
 		ev.Size, ev.Download = m.size, m.download

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,5 +230,46 @@ func TestInterruptedFirstSyncInBatchesResumes(t *testing.T) {
 	}
 	if again := e.mustPass(); again.Created+again.Updated+again.Deleted+again.Conflicts != 0 {
 		t.Errorf("a pass after convergence did something: %s", summary(again))
+	}
+}
+
+// TestFirstSyncTotalsSaySoFar: a batched first sync knows its totals only
+// batch by batch; its events say so until the last batch, whose totals
+// are the pass's.
+func TestFirstSyncTotalsSaySoFar(t *testing.T) {
+	e := newEnv(t)
+	const files = 30
+	for i := range files {
+		e.write("local", fmt.Sprintf("f%02d", i), fmt.Sprintf("content %d", i))
+	}
+	e.firstBatch = 10
+	o := e.options()
+	var mu sync.Mutex
+	var evs []syncer.Event
+	o.Observer = func(ev syncer.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		evs = append(evs, ev)
+	}
+	if _, err := syncer.Pass(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	var first, last *syncer.Event
+	for i := range evs {
+		if evs[i].FileDone {
+			if first == nil {
+				first = &evs[i]
+			}
+			last = &evs[i]
+		}
+	}
+	if first == nil || !first.SoFar || first.FilesTotal >= files {
+		t.Errorf("first file's event %+v: want totals so far, fewer than %d files", first, files)
+	}
+	if last == nil || last.SoFar || last.FilesTotal != files || last.FilesDone != files {
+		t.Errorf("last file's event %+v: want the pass's totals, %d files, not so far", last, files)
+	}
+	if end := evs[len(evs)-1]; end.Phase != syncer.PhaseDone || end.SoFar || end.FilesTotal != files {
+		t.Errorf("last event %+v: want done with %d files", end, files)
 	}
 }

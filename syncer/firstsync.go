@@ -32,7 +32,8 @@ const defaultFirstBatch = 20000
 //
 //   - a local copy (an OpCopy in place of a transfer) takes its content
 //     only from a file in the same batch;
-//   - the pass's totals (Event.FilesTotal, BytesTotal) grow batch by batch;
+//   - the pass's totals (Event.FilesTotal, BytesTotal) grow batch by
+//     batch, and say so (Event.SoFar) until the last batch;
 //   - a conflict copy's name is checked against the paths its own batch
 //     creates, not later batches' (a later transfer finds it in the way,
 //     leaves it, and the next pass sees both).
@@ -55,7 +56,7 @@ type firstSync struct {
 }
 
 // apply reconciles, checks and applies one batch (batches.apply).
-func (f *firstSync) apply(ctx context.Context, g *gathered, context []string) error {
+func (f *firstSync) apply(ctx context.Context, g *gathered, context []string, last bool) error {
 	if f.a == nil {
 		if err := f.begin(); err != nil {
 			return err
@@ -77,6 +78,9 @@ func (f *firstSync) apply(ctx context.Context, g *gathered, context []string) er
 	f.opts.Log.Debug("planned a batch", "job", job.Name, "paths", len(g.local)+len(g.remote), "to_local", len(plan.Local),
 		"to_remote", len(plan.Remote), "conflicts", len(plan.Conflicts))
 	f.a.take(&plan)
+	f.a.mu.Lock()
+	f.a.soFar = !last
+	f.a.mu.Unlock()
 	return f.a.runPlan(ctx)
 }
 

@@ -177,8 +177,9 @@ type batches struct {
 	// directories above the batch's paths that an earlier batch applied
 	// (the reconciler needs them to decide what lies below: a directory
 	// kept aside as a conflict copy, a problem, a manual conflict). It
-	// must leave the lists' entries alone once it returns.
-	apply func(ctx context.Context, g *gathered, context []string) error
+	// must leave the lists' entries alone once it returns. last says no
+	// batch follows.
+	apply func(ctx context.Context, g *gathered, context []string, last bool) error
 }
 
 // mergeBatched is merge that, given b and an empty ancestor where no
@@ -208,8 +209,8 @@ func mergeBatched(ctx context.Context, anc, loc, rem source, keepAll func() bool
 	var open [][3]tree.Entry
 	var context []string
 	rows := 0
-	cut := func() error {
-		if err := b.apply(ctx, &g, context); err != nil {
+	cut := func(last bool) error {
+		if err := b.apply(ctx, &g, context, last); err != nil {
 			return err
 		}
 		g.batched = true
@@ -285,13 +286,13 @@ func mergeBatched(ctx context.Context, anc, loc, rem source, keepAll func() bool
 			open = append(open, row)
 		}
 		if rows++; rows >= b.size {
-			if err := cut(); err != nil {
+			if err := cut(!srcs[0].ok && !srcs[1].ok && !srcs[2].ok); err != nil {
 				return g, err
 			}
 		}
 	}
 	if g.batched && rows > len(context) {
-		if err := cut(); err != nil {
+		if err := cut(true); err != nil {
 			return g, err
 		}
 	}
