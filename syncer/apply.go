@@ -906,6 +906,14 @@ func (a *applier) warnDiskSpace(ctx context.Context) {
 		return
 	}
 	for s := range 2 {
+		// A first sync in batches asks at each: once warned, a side is
+		// not warned again.
+		a.mu.Lock()
+		warned := slices.ContainsFunc(a.diskLow, func(d snapshot.DiskSpaceLow) bool { return d.Side == sideNames[s] })
+		a.mu.Unlock()
+		if warned {
+			continue
+		}
 		var need uint64
 		for _, op := range a.ops(s) {
 			if op.Kind == OpTransfer {
