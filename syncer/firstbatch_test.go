@@ -1,21 +1,26 @@
 package syncer_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
+	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 )
 
@@ -272,4 +277,125 @@ func TestFirstSyncTotalsSaySoFar(t *testing.T) {
 	if end := evs[len(evs)-1]; end.Phase != syncer.PhaseDone || end.SoFar || end.FilesTotal != files {
 		t.Errorf("last event %+v: want done with %d files", end, files)
 	}
+}
+
+const killBatchEnv = "FERRY_SYNCER_KILL_BATCH_CHILD"
+
+// TestKilledFirstSyncInBatchesResumes runs a first sync in batches of 10
+// paths in a child process (this test binary, re-executed) and kills it
+// with SIGKILL in the middle of its third batch: the first two batches
+// are recorded, some files of the third landed without being recorded.
+// The rerun must leave both sides equal with no conflict, and a pass
+// after it nothing to do.
+func TestKilledFirstSyncInBatchesResumes(t *testing.T) {
+	if base := os.Getenv(killBatchEnv); base != "" {
+		killBatchChild(t, base)
+		return
+	}
+	base := t.TempDir()
+	e := &env{t: t, localDir: filepath.Join(base, "local"), remoteDir: filepath.Join(base, "remote"), job: killJob(base),
+		clock: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for _, d := range []string{e.localDir, e.remoteDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const dirs, perDir = 6, 10
+	for d := range dirs {
+		for f := range perDir {
+			e.write("local", fmt.Sprintf("d%d/f%02d", d, f), fmt.Sprintf("content %d/%d", d, f))
+		}
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledFirstSyncInBatchesResumes$", "-test.v")
+	cmd.Env = append(os.Environ(), killBatchEnv+"="+base)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	hold, err := cmd.StdinPipe() // ends when this process does
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	heldR, heldW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer heldR.Close()
+	cmd.ExtraFiles = []*os.File{heldW}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	heldW.Close()
+	held := make(chan bool, 1)
+	go func() {
+		n, _ := heldR.Read(make([]byte, 1))
+		held <- n == 1
+	}()
+	select {
+	case ok := <-held:
+		if !ok {
+			cmd.Wait()
+			t.Fatalf("the child ended before its third batch:\n%s", out.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the child never got to its third batch:\n%s", out.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	landed := len(dump(t, e.remoteDir))
+	if landed == 0 || landed >= dirs+dirs*perDir {
+		t.Fatalf("the killed child left %d paths on the remote, want some and not all:\n%s", landed, out.String())
+	}
+
+	db, err := snapshot.Open(filepath.Join(base, "job.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e.db = db
+	rec := e.mustPass()
+	t.Logf("%d paths had landed; rerun: %s", landed, summary(rec))
+	if rec.Conflicts != 0 || rec.Skipped != 0 || rec.Created == 0 {
+		t.Errorf("rerun: %s; want the rest created and no conflict", summary(rec))
+	}
+	if l, r := dump(t, e.localDir), dump(t, e.remoteDir); !slices.Equal(l, r) {
+		t.Fatalf("sides differ after the rerun:\nlocal  %q\nremote %q", l, r)
+	}
+	if again := e.mustPass(); again.Created+again.Updated+again.Deleted+again.Conflicts != 0 {
+		t.Errorf("a pass after convergence did something: %s", summary(again))
+	}
+}
+
+// killBatchChild is the child side of TestKilledFirstSyncInBatchesResumes:
+// a first sync in batches of 10 whose observer stops it at the third
+// file done of its third batch, until the parent kills it (or, should the
+// parent die first, until stdin ends).
+func killBatchChild(t *testing.T, base string) {
+	db, err := snapshot.Open(filepath.Join(base, "job.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, localDir: filepath.Join(base, "local"), remoteDir: filepath.Join(base, "remote"), db: db, job: killJob(base), firstBatch: 10}
+	o := e.options()
+	var mu sync.Mutex
+	batches, done := 0, 0
+	o.Observer = func(ev syncer.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case ev.Phase == syncer.PhaseTransferring && ev.Path == "":
+			batches++
+		case ev.FileDone && batches == 3:
+			if done++; done == 3 {
+				_, _ = os.NewFile(3, "held").Write([]byte{1})
+				_, _ = io.Copy(io.Discard, os.Stdin)
+				os.Exit(3)
+			}
+		}
+	}
+	_, err = syncer.Pass(context.Background(), o)
+	t.Logf("child pass ended (it should have been killed): %v", err)
 }
