@@ -399,3 +399,24 @@ func killBatchChild(t *testing.T, base string) {
 	_, err = syncer.Pass(context.Background(), o)
 	t.Logf("child pass ended (it should have been killed): %v", err)
 }
+
+// TestFirstSyncInBatchesHaltsBeforeAnything: a remote that holds an
+// encryption header (.ferry-crypt) halts a job that does not encrypt,
+// when its listing gets there. Names that sort before it (.cache/...)
+// must not have been applied in batches by then.
+func TestFirstSyncInBatchesHaltsBeforeAnything(t *testing.T) {
+	e := newEnv(t)
+	// More than a scan hands the merge at once (512).
+	for i := range 1100 {
+		e.write("remote", fmt.Sprintf(".cache/f%04d", i), fmt.Sprintf("cached %d", i))
+	}
+	e.write("remote", ".ferry-crypt", "header")
+	e.firstBatch = 100
+	_, err := e.pass(context.Background(), false)
+	if !errors.Is(err, syncer.ErrHalted) {
+		t.Fatalf("pass over an encrypted remote: %v, want a halt", err)
+	}
+	if got := dump(t, e.localDir); len(got) != 0 {
+		t.Errorf("the halted first sync wrote locally: %q", got)
+	}
+}

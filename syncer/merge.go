@@ -173,6 +173,10 @@ func merge(ctx context.Context, anc, loc, rem source, keepAll func() bool) (gath
 type batches struct {
 	// size is how many paths a batch holds, context included.
 	size int
+	// from is the first path a batch may end at: a scan can still stop
+	// the pass (a halt) on an entry up to it, before which nothing may
+	// have been applied. Paths before it go to the first batch.
+	from string
 	// apply takes one batch: g's lists, whose paths in context are
 	// directories above the batch's paths that an earlier batch applied
 	// (the reconciler needs them to decide what lies below: a directory
@@ -285,7 +289,7 @@ func mergeBatched(ctx context.Context, anc, loc, rem source, keepAll func() bool
 		if a.Kind == tree.Dir || l.Kind == tree.Dir || r.Kind == tree.Dir {
 			open = append(open, row)
 		}
-		if rows++; rows >= b.size {
+		if rows++; rows >= b.size && tree.Compare(p, b.from) >= 0 {
 			if err := cut(!srcs[0].ok && !srcs[1].ok && !srcs[2].ok); err != nil {
 				return g, err
 			}

@@ -535,7 +535,9 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 		}
 		var b *batches
 		if first != nil {
-			b = &batches{size: opts.FirstSyncBatch, apply: first.apply}
+			// The remote listing halts on an encryption header (above)
+			// only once it got there.
+			b = &batches{size: opts.FirstSyncBatch, apply: first.apply, from: tree.KeyHeaderName}
 		}
 		var err error
 		got, err = mergeBatched(gctx, a, feeds[0], feeds[1], func() bool {
