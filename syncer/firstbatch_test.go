@@ -361,7 +361,12 @@ func TestKilledFirstSyncInBatchesResumes(t *testing.T) {
 	if rec.Conflicts != 0 || rec.Skipped != 0 || rec.Created == 0 {
 		t.Errorf("rerun: %s; want the rest created and no conflict", summary(rec))
 	}
-	if l, r := dump(t, e.localDir), dump(t, e.remoteDir); !slices.Equal(l, r) {
+	// A small file's temporary copy that the kill caught half written
+	// stays until a scan finds it stale; it is no file of the tree.
+	synced := func(root string) []string {
+		return slices.DeleteFunc(dump(t, root), func(l string) bool { return strings.Contains(l, ".ferry-tmp.") })
+	}
+	if l, r := synced(e.localDir), synced(e.remoteDir); !slices.Equal(l, r) {
 		t.Fatalf("sides differ after the rerun:\nlocal  %q\nremote %q", l, r)
 	}
 	if again := e.mustPass(); again.Created+again.Updated+again.Deleted+again.Conflicts != 0 {
