@@ -95,6 +95,7 @@ func (p *progress) observe(ev syncer.Event, now time.Time) {
 		}
 	}
 	p.p.FilesDone, p.p.FilesTotal = ev.FilesDone, ev.FilesTotal
+	p.p.SoFar = ev.SoFar
 	p.p.BytesDone, p.p.BytesTotal = ev.BytesDone-p.reused, ev.BytesTotal-p.reused
 	p.p.BytesReused = p.reused
 	if ev.Path != "" {
@@ -128,7 +129,7 @@ func (p *progress) finish() {
 func (p *progress) snapshot(now time.Time) (Progress, []TransferStatus) {
 	out := p.p
 	out.Rate = p.w.rate(now)
-	if out.Rate > 0 && out.BytesTotal > out.BytesDone {
+	if out.Rate > 0 && out.BytesTotal > out.BytesDone && !out.SoFar {
 		out.ETA = time.Duration(float64(out.BytesTotal-out.BytesDone) * 8 / out.Rate * float64(time.Second))
 	}
 	var trs []TransferStatus

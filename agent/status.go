@@ -36,6 +36,9 @@ type Progress struct {
 	BytesReused int64         `json:"bytes_reused"`
 	Rate        float64       `json:"rate_bps"` // bits per second, recent
 	ETA         time.Duration `json:"-"`        // on the wire as eta_s (json.go)
+	// SoFar: the totals are of what the pass planned so far (a first
+	// sync plans a batch at a time); more is to come, so there is no ETA.
+	SoFar bool `json:"so_far,omitempty"`
 }
 
 // TransferStatus is one file in flight: Done of its Size is in place, of

@@ -63,13 +63,36 @@ type applier struct {
 	blocked               [2]map[string]bool
 	filesDone, filesTotal int
 	bytesDone, bytesTotal int64
+	// problems counts the unreadable paths of every plan applied (a
+	// first sync applies several, see firstsync.go); problemPaths names
+	// the first of them.
+	problems     int
+	problemPaths []snapshot.ProblemPath
+	// soFar: the totals are of the plans made so far; more follow.
+	soFar bool
 }
 
 func newApplier(opts *Options, plan *Plan) *applier {
-	a := &applier{opts: opts, plan: plan, w: opts.DB.Writer(), eps: [2]endpoint.Endpoint{opts.Local, opts.Remote}}
+	a := &applier{opts: opts, w: opts.DB.Writer(), eps: [2]endpoint.Endpoint{opts.Local, opts.Remote}}
 	a.blocked = [2]map[string]bool{{}, {}}
 	a.sent = map[string]int64{}
 	a.moving = map[string]moving{}
+	if plan != nil {
+		a.take(plan)
+	}
+	return a
+}
+
+// take makes plan the one the applier carries out next, adding its files
+// and bytes to the pass's totals.
+func (a *applier) take(plan *Plan) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.plan = plan
+	a.problems += len(plan.Problems)
+	for _, p := range plan.Problems[:min(len(plan.Problems), max(snapshot.MaxProblemPaths-len(a.problemPaths), 0))] {
+		a.problemPaths = append(a.problemPaths, snapshot.ProblemPath{Side: p.Side, Path: p.Path, Problem: p.Problem})
+	}
 	for s, ops := range [][]Op{plan.Local, plan.Remote} {
 		for _, op := range ops {
 			if isFile(op) {
@@ -87,7 +110,6 @@ func newApplier(opts *Options, plan *Plan) *applier {
 			}
 		}
 	}
-	return a
 }
 
 // fill copies the outcome into the pass record.
@@ -96,12 +118,9 @@ func (a *applier) fill(rec *snapshot.PassRecord) {
 	defer a.mu.Unlock()
 	rec.Created, rec.Updated, rec.Deleted = a.created, a.updated, a.deleted
 	rec.Renamed, rec.Copied, rec.InSync = a.renamed, a.copied, a.inSync
-	rec.Conflicts, rec.Problems, rec.Skipped = a.conflicts, len(a.plan.Problems), a.skipped
+	rec.Conflicts, rec.Problems, rec.Skipped = a.conflicts, a.problems, a.skipped
 	rec.Bytes = a.bytes
-	rec.ProblemPaths = nil
-	for _, p := range a.plan.Problems[:min(len(a.plan.Problems), snapshot.MaxProblemPaths)] {
-		rec.ProblemPaths = append(rec.ProblemPaths, snapshot.ProblemPath{Side: p.Side, Path: p.Path, Problem: p.Problem})
-	}
+	rec.ProblemPaths = slices.Clone(a.problemPaths)
 	// Paths left undone until the user acts are problems too, named
 	// with the true reason; unlike a skip, the next pass will not fix
 	// them by itself.
@@ -123,11 +142,18 @@ func (a *applier) ops(side int) []Op {
 // directories/links/metadata, then transfers. The writer is flushed however
 // it ends.
 func (a *applier) run(ctx context.Context) (err error) {
+	defer a.event(Event{Phase: PhaseDone})
+	return a.runPlan(ctx)
+}
+
+// runPlan applies the plan the applier holds and flushes the writer
+// however it ends, so that what happened is in the snapshot before the
+// next plan (or the end of the pass).
+func (a *applier) runPlan(ctx context.Context) (err error) {
 	defer func() {
 		if ferr := a.w.Flush(); ferr != nil && err == nil {
 			err = fmt.Errorf("unable to save the ancestor: %w", ferr)
 		}
-		a.event(Event{Phase: PhaseDone})
 	}()
 	for _, p := range a.plan.Problems {
 		a.opts.Log.Warn("unable to read path; it is left alone on both sides", "job", a.opts.Job.Name, "side", p.Side, "path", p.Path, "problem", p.Problem)
@@ -860,6 +886,7 @@ func (a *applier) event(ev Event) {
 	a.mu.Lock()
 	ev.FilesDone, ev.FilesTotal = a.filesDone, a.filesTotal
 	ev.BytesDone, ev.BytesTotal = a.bytesDone, a.bytesTotal
+	ev.SoFar = a.soFar && ev.Phase != PhaseDone
 	if ev.Path != "" {
 		m := a.moving[ev.Path]
 		ev.Size, ev.Download = m.size, m.download
@@ -879,6 +906,14 @@ func (a *applier) warnDiskSpace(ctx context.Context) {
 		return
 	}
 	for s := range 2 {
+		// A first sync in batches asks at each: once warned, a side is
+		// not warned again.
+		a.mu.Lock()
+		warned := slices.ContainsFunc(a.diskLow, func(d snapshot.DiskSpaceLow) bool { return d.Side == sideNames[s] })
+		a.mu.Unlock()
+		if warned {
+			continue
+		}
 		var need uint64
 		for _, op := range a.ops(s) {
 			if op.Kind == OpTransfer {

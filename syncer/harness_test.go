@@ -33,6 +33,8 @@ type env struct {
 	// served, if set, serves remoteDir: passes reach it as a ferry://
 	// remote through a real ferry serve instead of as a local folder.
 	served *served
+	// firstBatch, if not 0, is the passes' FirstSyncBatch.
+	firstBatch int
 }
 
 func newEnv(t testing.TB) *env {
@@ -145,7 +147,8 @@ func (e *env) endpoints() (endpoint.Endpoint, endpoint.Endpoint) {
 func (e *env) options() syncer.Options {
 	l, r := e.endpoints()
 	return syncer.Options{Job: e.job, Local: l, Remote: r, DB: e.db, ConfigFile: "ferry.yaml", HashWhileCopying: e.served == nil,
-		Now: func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }}
+		Now:            func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) },
+		FirstSyncBatch: e.firstBatch}
 }
 
 func (e *env) pass(ctx context.Context, allowDeletes bool) (snapshot.PassRecord, error) {

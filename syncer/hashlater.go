@@ -2,7 +2,10 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
@@ -35,69 +38,80 @@ func hashLater(opts *Options, pair string, dryRun, scoped bool) [2]bool {
 	return [2]bool{d != config.RemoteToLocal, d != config.LocalToRemote}
 }
 
-// maxRehashPaths bounds the paths a scan of compared files names
-// (ScanOptions.Within); with more, the side is scanned whole again.
-const maxRehashPaths = 4096
-
 // hashCompared hashes the files a scan left unhashed (later) whose path
 // the other side or the ancestor lists too, as reconcile compares their
-// content: each such side is scanned again, for those paths only and
-// hashing. A file that is no longer a file, or is gone, is marked with a
-// problem, so that this pass leaves it and the next one looks again.
-func hashCompared(ctx context.Context, opts *Options, got *gathered, later [2]bool) error {
+// content: each is read whole through its endpoint's HashingReader, which
+// checks that it did not change while read and keeps the hash for the
+// next scan. It reads rather than scans those paths again, because a
+// batched first sync calls it for each batch while the scans still run
+// (firstSync.apply). A file that changed, is gone or is no longer a file
+// is marked with a problem, so that this pass leaves it and the next one
+// looks again. The context paths of a batch (skip) are not hashed: an earlier
+// batch decided and applied them (they may be gone or moved aside by
+// now), they are directories on at least one side, so their decision
+// does not turn on a hash, and their ops are dropped (withoutContext).
+func hashCompared(ctx context.Context, opts *Options, got *gathered, later [2]bool, skip []string) error {
 	lists := [2][]tree.Entry{got.local, got.remote}
-	var need [2][]int // indexes into lists[i]
+	eps := [2]endpoint.Endpoint{opts.Local, opts.Remote}
 	for i := range 2 {
 		if !later[i] {
 			continue
 		}
-		other, anc := 0, 0
-		for k, e := range lists[i] {
-			if e.Kind != tree.File || e.Hash != 0 || e.Problem != "" {
+		other, anc, n := 0, 0, 0
+		for k := range lists[i] {
+			e := &lists[i][k]
+			if e.Kind != tree.File || e.Hash != 0 || e.Problem != "" || slices.Contains(skip, e.Path) {
 				continue
 			}
-			if listed(lists[1-i], &other, e.Path) || listed(got.ancestor, &anc, e.Path) {
-				need[i] = append(need[i], k)
-			}
-		}
-	}
-	eps := [2]endpoint.Endpoint{opts.Local, opts.Remote}
-	for i := range 2 {
-		if len(need[i]) == 0 {
-			continue
-		}
-		want := make(map[string]int, len(need[i]))
-		paths := make([]string, 0, len(need[i]))
-		for _, k := range need[i] {
-			p := lists[i][k].Path
-			want[p] = k
-			paths = append(paths, p)
-		}
-		scan := endpoint.ScanOptions{Exclude: opts.Job.Exclude, PartialSuffix: opts.Job.PartialSuffix}
-		if len(paths) <= maxRehashPaths {
-			scan.Within = paths
-		}
-		fresh := make(map[string]tree.Entry, len(want))
-		err := eps[i].Scan(ctx, scan, func(e tree.Entry) error {
-			if _, ok := want[e.Path]; ok {
-				fresh[e.Path] = e
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("unable to hash the %s files the other side holds too: %w", sideNames[i], err)
-		}
-		for p, k := range want {
-			e, ok := fresh[p]
-			if ok && e.Kind == tree.File && (e.Hash != 0 || e.Problem != "") {
-				lists[i][k] = e
+			if !listed(lists[1-i], &other, e.Path) && !listed(got.ancestor, &anc, e.Path) {
 				continue
 			}
-			lists[i][k].Problem = "changed while hashing"
+			h, err := hashByReading(ctx, eps[i], *e)
+			switch {
+			case err == nil:
+				e.Hash = h
+			case ctx.Err() != nil:
+				return ctx.Err()
+			default:
+				opts.Log.Debug("unable to hash a file both sides hold", "job", opts.Job.Name, "side", sideNames[i], "path", e.Path, "err", err)
+				e.Problem = "changed while hashing"
+			}
+			n++
 		}
-		opts.Log.Debug("hashed files both sides hold", "job", opts.Job.Name, "side", sideNames[i], "files", len(want))
+		if n > 0 {
+			opts.Log.Debug("hashed files both sides hold", "job", opts.Job.Name, "side", sideNames[i], "files", n)
+		}
 	}
 	return nil
+}
+
+// hashByReading reads e whole from ep and returns its hash, checked by
+// the reader against e (endpoint.HashingReader.Sum).
+func hashByReading(ctx context.Context, ep endpoint.Endpoint, e tree.Entry) (uint64, error) {
+	r, err := ep.OpenFile(ctx, e.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	hr, ok := r.(endpoint.HashingReader)
+	if !ok {
+		return 0, fmt.Errorf("unable to hash %q as it is read: the endpoint's reader does not hash", e.Path)
+	}
+	if r.Size() != e.Size {
+		return 0, fmt.Errorf("unable to hash %q: it is %d bytes now, %d when scanned: %w", e.Path, r.Size(), e.Size, endpoint.ErrChanged)
+	}
+	buf := make([]byte, min(e.Size, 256<<10))
+	for off := int64(0); off < e.Size; {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		n, err := r.ReadAt(buf[:min(int64(len(buf)), e.Size-off)], off)
+		off += int64(n)
+		if err != nil && !(errors.Is(err, io.EOF) && off == e.Size) {
+			return 0, fmt.Errorf("unable to read %q to hash it: %w", e.Path, err)
+		}
+	}
+	return hr.Sum(e)
 }
 
 // listed reports whether the sorted list holds p, moving *j, its cursor,

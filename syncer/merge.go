@@ -149,6 +149,9 @@ type gathered struct {
 	ancestorFiles int
 	// keptAll: nothing was dropped.
 	keptAll bool
+	// batched: the kept paths were handed to batches.apply as the merge
+	// went, not kept here (a first sync, see mergeBatched).
+	batched bool
 }
 
 // settled reports whether a path needs nothing from the pass: both sides
@@ -162,6 +165,40 @@ func settled(a, l, r tree.Entry) bool {
 // receiving side folds names, see above); otherwise settled ones are only
 // counted.
 func merge(ctx context.Context, anc, loc, rem source, keepAll func() bool) (gathered, error) {
+	return mergeBatched(ctx, anc, loc, rem, keepAll, nil)
+}
+
+// batches hands a first sync's kept paths over a batch at a time (see
+// firstsync.go).
+type batches struct {
+	// size is how many paths a batch holds, context included.
+	size int
+	// from is the first path a batch may end at: a scan can still stop
+	// the pass (a halt) on an entry up to it, before which nothing may
+	// have been applied. Paths before it go to the first batch.
+	from string
+	// apply takes one batch: g's lists, whose paths in context are
+	// directories above the batch's paths that an earlier batch applied
+	// (the reconciler needs them to decide what lies below: a directory
+	// kept aside as a conflict copy, a problem, a manual conflict). It
+	// must leave the lists' entries alone once it returns. last says no
+	// batch follows.
+	apply func(ctx context.Context, g *gathered, context []string, last bool) error
+}
+
+// mergeBatched is merge that, given b and an empty ancestor where no
+// side folds names (keepAll false), hands its kept paths to b.apply
+// whenever it holds b.size of them, and then again the rest; it returns
+// g.batched set and empty lists then. A merge that never fills a batch
+// returns its lists as merge does.
+//
+// A batch ends between two paths in tree order, where every listing has
+// listed all up to the first and nothing beyond the second: a side's
+// scan has read every directory the batch writes into. Only an empty
+// ancestor is batched: its plan makes no removal, so no rename or
+// directory move spans two batches, and no directory's decision depends
+// on what lies below it.
+func mergeBatched(ctx context.Context, anc, loc, rem source, keepAll func() bool, b *batches) (gathered, error) {
 	var g gathered
 	srcs := [3]*peeked{{src: anc}, {src: loc}, {src: rem}}
 	for _, s := range srcs {
@@ -170,6 +207,33 @@ func merge(ctx context.Context, anc, loc, rem source, keepAll func() bool) (gath
 		}
 	}
 	g.keptAll = keepAll()
+	batching := b != nil && !srcs[0].ok && !g.keptAll
+	// open holds the rows of the directories above the current path, the
+	// context of the next batch; rows counts the batch's paths.
+	var open [][3]tree.Entry
+	var context []string
+	rows := 0
+	cut := func(last bool) error {
+		if err := b.apply(ctx, &g, context, last); err != nil {
+			return err
+		}
+		g.batched = true
+		for _, l := range []*[]tree.Entry{&g.ancestor, &g.local, &g.remote} {
+			clear(*l)
+			*l = (*l)[:0]
+		}
+		context = context[:0]
+		for _, row := range open {
+			for i, l := range []*[]tree.Entry{&g.ancestor, &g.local, &g.remote} {
+				if row[i].Path != "" {
+					*l = append(*l, row[i])
+				}
+			}
+			context = append(context, rowPath(row))
+		}
+		rows = len(open)
+		return nil
+	}
 	for srcs[0].ok || srcs[1].ok || srcs[2].ok {
 		// The smallest path among the heads; usually all three hold the
 		// same one, which needs no ordering.
@@ -216,8 +280,40 @@ func merge(ctx context.Context, anc, loc, rem source, keepAll func() bool) (gath
 		if r.Path != "" {
 			g.remote = append(g.remote, r)
 		}
+		if !batching {
+			continue
+		}
+		for len(open) > 0 && !tree.IsBelow(p, rowPath(open[len(open)-1])) {
+			open = open[:len(open)-1]
+		}
+		if a.Kind == tree.Dir || l.Kind == tree.Dir || r.Kind == tree.Dir {
+			open = append(open, row)
+		}
+		if rows++; rows >= b.size && tree.Compare(p, b.from) >= 0 {
+			if err := cut(!srcs[0].ok && !srcs[1].ok && !srcs[2].ok); err != nil {
+				return g, err
+			}
+		}
+	}
+	if g.batched && rows > len(context) {
+		if err := cut(true); err != nil {
+			return g, err
+		}
+	}
+	if g.batched {
+		g.ancestor, g.local, g.remote = nil, nil, nil
 	}
 	return g, nil
+}
+
+// rowPath is the path of a merged row.
+func rowPath(row [3]tree.Entry) string {
+	for _, e := range row {
+		if e.Path != "" {
+			return e.Path
+		}
+	}
+	return ""
 }
 
 // contentKey is what a local copy matches on.

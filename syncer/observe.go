@@ -44,6 +44,10 @@ type Event struct {
 	// directory.
 	FilesDone, FilesTotal int
 	BytesDone, BytesTotal int64
+	// SoFar: the totals count what the pass has planned so far, and more
+	// is to come. A first sync plans and applies its tree a batch at a
+	// time, so its totals grow until its last batch.
+	SoFar bool
 }
 
 // Observer receives events. It is called from the pass's goroutines and

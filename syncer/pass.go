@@ -87,6 +87,11 @@ type Options struct {
 	// then reads each file a side sends once, to copy it, instead of
 	// once to hash it and once to copy it.
 	HashWhileCopying bool
+	// FirstSyncBatch is how many paths a first sync (an empty ancestor)
+	// plans and applies at a time, so that its memory does not grow with
+	// the tree (see firstsync.go); 0 means 20,000, and a negative value
+	// plans the whole tree before applying any of it.
+	FirstSyncBatch int
 }
 
 func (o *Options) defaults() {
@@ -101,6 +106,9 @@ func (o *Options) defaults() {
 	}
 	if o.Copiers <= 0 {
 		o.Copiers = 4
+	}
+	if o.FirstSyncBatch == 0 {
+		o.FirstSyncBatch = defaultFirstBatch
 	}
 }
 
@@ -149,13 +157,23 @@ func Pass(ctx context.Context, opts Options) (snapshot.PassRecord, error) {
 	if rec.Recovered != nil {
 		scope = tree.Scope{}
 	}
-	p, err := planPass(ctx, &opts, false, noteRecovery, scope)
+	first := &firstSync{opts: &opts}
+	p, err := planPass(ctx, &opts, false, noteRecovery, scope, first)
 	if esc := (*escalation)(nil); errors.As(err, &esc) {
 		opts.Log.Debug("the scoped pass runs whole", "job", job.Name, "paths", len(scope.Roots()), "reason", esc.reason)
 		scope = tree.Scope{}
-		p, err = planPass(ctx, &opts, false, noteRecovery, scope)
+		p, err = planPass(ctx, &opts, false, noteRecovery, scope, first)
 	}
 	rec.Scoped = len(scope.Roots())
+	if a := first.a; a != nil {
+		// A first sync applied its plan in batches as it made it.
+		a.event(Event{Phase: PhaseDone})
+		a.fill(&rec)
+		if err == nil && a.failed > 0 {
+			err = fmt.Errorf("%w: %d failed, the first: %w", ErrIncomplete, a.failed, a.firstErr)
+		}
+		return finish(err)
+	}
 	if err != nil {
 		return finish(err)
 	}
@@ -194,7 +212,12 @@ type planned struct {
 //
 // A scope that is not the whole tree plans a scoped pass, or returns an
 // *escalation when the pass must run whole instead.
-func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(), scope tree.Scope) (planned, error) {
+//
+// Given first, a pass that is not a dry run and finds an empty ancestor
+// applies its plan in batches as it makes it (see firstsync.go): first.a
+// is then set, the plan returned is empty, and what was applied is in
+// first.a, also when an error is returned.
+func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(), scope tree.Scope, first *firstSync) (planned, error) {
 	job := opts.Job
 	// A damaged snapshot is no ancestor: it is replaced, and this pass
 	// reconciles as if the job were new (no deletions; files that differ
@@ -255,7 +278,26 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(),
 	mode := ModeOf(job)
 	mode.LocalPathBound, mode.RemotePathBound = pathBound(opts.Local), pathBound(opts.Remote)
 	later := hashLater(opts, pair, dryRun, scoped)
-	got, err := gather(ctx, opts, &mode, connected, ancestor(), dryRun, scope, later)
+	if dryRun || scoped || opts.FirstSyncBatch < 0 {
+		first = nil
+	}
+	if first != nil {
+		first.mode = &mode
+		first.later = later
+		first.begin = func() error {
+			if pair == "" {
+				if err := opts.DB.SetPair(folderPair(job)); err != nil {
+					return err
+				}
+			}
+			// The ancestor is empty: every write from here keeps these.
+			if err := opts.DB.SetTotals(snapshot.Totals{}); err != nil {
+				opts.Log.Warn("unable to record the ancestor's totals; changes run whole passes", "job", job.Name, "err", err)
+			}
+			return nil
+		}
+	}
+	got, err := gather(ctx, opts, &mode, connected, ancestor(), dryRun, scope, first, later)
 	var damaged *ancestorError
 	if errors.As(err, &damaged) && errors.Is(err, snapshot.ErrDamaged) {
 		if err = untrusted(damaged.err); err == nil && scoped {
@@ -263,11 +305,12 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(),
 		}
 		if err == nil {
 			pair = ""
-			got, err = gather(ctx, opts, &mode, connected, nil, dryRun, scope, later)
+			got, err = gather(ctx, opts, &mode, connected, nil, dryRun, scope, first, later)
 		}
 	}
-	if err == nil && (later[0] || later[1]) {
-		err = hashCompared(ctx, opts, &got, later)
+	if err == nil && !got.batched && (later[0] || later[1]) {
+		// A batched first sync hashes them batch by batch (firstSync.apply).
+		err = hashCompared(ctx, opts, &got, later, nil)
 	}
 	if he := (*halt.Error)(nil); errors.As(err, &he) {
 		// An endpoint found a reason to halt (an encrypted remote's key
@@ -279,7 +322,7 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(),
 	}
 	opts.Log.Debug("scanned", "job", job.Name, "local_entries", got.nLocal, "remote_entries", got.nRemote,
 		"ancestor_entries", got.nAncestor, "unsettled", max(len(got.local), len(got.remote)))
-	if !dryRun && !scoped {
+	if !dryRun && !scoped && !got.batched {
 		// Read whole, the ancestor's counts are known; from here every
 		// write keeps them (a scoped pass's guards need them).
 		if err := opts.DB.SetTotals(snapshot.Totals{Entries: got.nAncestor, Files: got.ancestorFiles}); err != nil {
@@ -294,6 +337,11 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(),
 		}
 	}
 
+	if got.batched {
+		// Applied as it was planned; with no ancestor, no side was
+		// emptied (rootEmptied) and nothing is deleted.
+		return planned{pair: pair}, nil
+	}
 	if scoped {
 		if mode.LocalFolding.Folds() || mode.RemoteFolding.Folds() {
 			// The clash check needs every name of a directory.
@@ -435,7 +483,7 @@ func signaturePath(sig, root string) string {
 //
 // later[i] asks side i's scan to leave unhashed the files it would have
 // to read (ScanOptions.HashLater; see hashLater).
-func gather(ctx context.Context, opts *Options, mode *Mode, connected func(context.Context) error, anc *snapshot.AncestorReader, dryRun bool, scope tree.Scope, later [2]bool) (gathered, error) {
+func gather(ctx context.Context, opts *Options, mode *Mode, connected func(context.Context) error, anc *snapshot.AncestorReader, dryRun bool, scope tree.Scope, first *firstSync, later [2]bool) (gathered, error) {
 	job := opts.Job
 	scans := [2]endpoint.ScanOptions{}
 	for i := range scans {
@@ -502,8 +550,14 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 		if anc != nil {
 			a = ancestorSource{anc}
 		}
+		var b *batches
+		if first != nil {
+			// The remote listing halts on an encryption header (above)
+			// only once it got there.
+			b = &batches{size: opts.FirstSyncBatch, apply: first.apply, from: tree.KeyHeaderName}
+		}
 		var err error
-		got, err = merge(gctx, a, feeds[0], feeds[1], func() bool {
+		got, err = mergeBatched(gctx, a, feeds[0], feeds[1], func() bool {
 			for _, c := range folded {
 				select {
 				case <-c:
@@ -512,7 +566,7 @@ func gather(ctx context.Context, opts *Options, mode *Mode, connected func(conte
 				}
 			}
 			return mode.LocalFolding.Folds() || mode.RemoteFolding.Folds()
-		})
+		}, b)
 		return err
 	})
 	if err := g.Wait(); err != nil {

@@ -18,7 +18,7 @@ import (
 // found by the pass itself.
 func Preview(ctx context.Context, opts Options) (Plan, error) {
 	opts.defaults()
-	p, err := planPass(ctx, &opts, true, func() {}, tree.Scope{})
+	p, err := planPass(ctx, &opts, true, func() {}, tree.Scope{}, nil)
 	if err != nil {
 		return Plan{}, err
 	}

@@ -193,7 +193,14 @@ func words(line string) ([]string, error) {
 }
 
 func runScript(t *testing.T, kind, src string) string {
+	return runScriptBatched(t, kind, src, 0)
+}
+
+// runScriptBatched is runScript whose passes plan and apply a first sync
+// firstBatch paths at a time (0: the default).
+func runScriptBatched(t *testing.T, kind, src string, firstBatch int) string {
 	e := newEnv(t)
+	e.firstBatch = firstBatch
 	switch kind {
 	case "ferry-udp":
 		e.served = serve(t, e.remoteDir, config.UDP)
@@ -391,4 +398,53 @@ func runScript(t *testing.T, kind, src string) string {
 	printConflicts()
 	s := strings.ReplaceAll(out.String(), e.localDir, "LOCAL")
 	return strings.ReplaceAll(s, e.remoteDir, "REMOTE")
+}
+
+// TestScenariosInBatches runs every scenario with first syncs planned and
+// applied a few paths at a time (Options.FirstSyncBatch), so that batch
+// boundaries fall everywhere: between a directory and what lies below
+// it, inside a conflict's subtree, between a file and its local copy's
+// source. Each must print its golden output, as the whole plan does,
+// except that a local copy finds its source only within its own batch:
+// no scenario's first sync copies locally. Against a local folder and the
+// TCP remote.
+func TestScenariosInBatches(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("..", "testdata", "scenarios", "*", "script.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, script := range dirs {
+		dir := filepath.Dir(script)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			src, err := os.ReadFile(script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(filepath.Join(dir, "golden.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			only, skip := scenarioRemotes(t, string(src))
+			// Every size against a local folder, one against the remote.
+			for _, run := range []struct {
+				kind  string
+				sizes []int
+			}{{"local", []int{1, 2, 7}}, {"ferry-tcp", []int{3}}} {
+				kind := run.kind
+				if only != nil && !only[kind] {
+					continue
+				}
+				if _, ok := skip[kind]; ok {
+					continue
+				}
+				for _, size := range run.sizes {
+					t.Run(fmt.Sprintf("%s/%d", kind, size), func(t *testing.T) {
+						if got := runScriptBatched(t, kind, string(src), size); got != string(want) {
+							t.Errorf("output in first-sync batches of %d differs from the golden:\n--- got\n%s\n--- want\n%s", size, got, want)
+						}
+					})
+				}
+			}
+		})
+	}
 }

@@ -250,7 +250,11 @@ func (p *progressPrinter) observe(ev syncer.Event) {
 			case ev.Op == syncer.OpCopy:
 				status = "copied from " + ev.From
 			}
-			fmt.Fprintf(p.w, "%s %s: %s (%d/%d files)\n", now.Format(time.TimeOnly), render.Clean(ev.Path), render.Clean(status), ev.FilesDone, ev.FilesTotal)
+			files := fmt.Sprintf("%d/%d", ev.FilesDone, ev.FilesTotal)
+			if ev.SoFar {
+				files += "+"
+			}
+			fmt.Fprintf(p.w, "%s %s: %s (%s files)\n", now.Format(time.TimeOnly), render.Clean(ev.Path), render.Clean(status), files)
 		}
 		return
 	}
@@ -286,7 +290,7 @@ func progressLine(phase syncer.Phase, pr agent.Progress) string {
 	} else {
 		s += "  ETA -"
 	}
-	s += fmt.Sprintf("  files %d/%d", pr.FilesDone, pr.FilesTotal)
+	s += "  files " + render.Files(pr)
 	if pr.BytesReused > 0 {
 		s += "  (" + render.Size(pr.BytesReused) + " already there)"
 	}

@@ -66,13 +66,13 @@ func Monitor(w io.Writer, jobs []agent.JobStatus, h *History, now time.Time) err
 		fmt.Fprintf(tw, "%s  %s", Clean(j.Name), StateText(j))
 		switch j.State {
 		case agent.Queued:
-			fmt.Fprintf(tw, "  waiting for a transfer slot (max_concurrent_transfers); %d/%d files, %s to send", p.FilesDone, p.FilesTotal, Size(p.BytesTotal-p.BytesDone))
+			fmt.Fprintf(tw, "  waiting for a transfer slot (max_concurrent_transfers); %s files, %s to send", Files(p), Size(p.BytesTotal-p.BytesDone))
 		case agent.Scanning, agent.Transferring:
 			if j.State == agent.Scanning && p.FilesTotal == 0 {
 				fmt.Fprint(tw, "  scanning…")
 				break
 			}
-			fmt.Fprintf(tw, "  %d/%d files  %s / %s  %s", p.FilesDone, p.FilesTotal, Size(p.BytesDone), Size(p.BytesTotal), Rate(p.Rate))
+			fmt.Fprintf(tw, "  %s files  %s / %s  %s", Files(p), Size(p.BytesDone), Size(p.BytesTotal), Rate(p.Rate))
 			if p.ETA > 0 {
 				fmt.Fprintf(tw, "  ETA %s", Duration(p.ETA))
 			}

@@ -356,3 +356,19 @@ func TestLastSaysAPassWasScoped(t *testing.T) {
 		t.Fatalf("a scoped pass reads %q", got)
 	}
 }
+
+// TestFilesSaySoFar: a first sync's totals grow batch by batch; the
+// files count says they are a floor.
+func TestFilesSaySoFar(t *testing.T) {
+	for _, c := range []struct {
+		p    agent.Progress
+		want string
+	}{
+		{agent.Progress{FilesDone: 3, FilesTotal: 10}, "3/10"},
+		{agent.Progress{FilesDone: 3, FilesTotal: 10, SoFar: true}, "3/10+"},
+	} {
+		if got := Files(c.p); got != c.want {
+			t.Errorf("Files(%+v) = %q, want %q", c.p, got, c.want)
+		}
+	}
+}

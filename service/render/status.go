@@ -131,6 +131,16 @@ func StateText(j agent.JobStatus) string {
 	return string(j.State)
 }
 
+// Files is a pass's files done of its total, "12/20000+" while the total
+// counts only what the pass planned so far (Progress.SoFar).
+func Files(p agent.Progress) string {
+	s := fmt.Sprintf("%d/%d", p.FilesDone, p.FilesTotal)
+	if p.SoFar {
+		s += "+"
+	}
+	return s
+}
+
 func progress(j agent.JobStatus, tty bool) string {
 	p := j.Progress
 	switch j.State {
@@ -154,7 +164,7 @@ func progress(j agent.JobStatus, tty bool) string {
 	if total > 0 {
 		pct = int(min(max(float64(done)/float64(total), 0), 1) * 100)
 	}
-	s := fmt.Sprintf("%s %3d%%  %d/%d files  %s", bar, pct, p.FilesDone, p.FilesTotal, Rate(p.Rate))
+	s := fmt.Sprintf("%s %3d%%  %s files  %s", bar, pct, Files(p), Rate(p.Rate))
 	if p.ETA > 0 {
 		s += "  ETA " + Duration(p.ETA)
 	}
