@@ -1,45 +1,31 @@
 package localfs
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/internal/procio"
+
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
 
-// readCalls is this process's count of read system calls so far (syscr in
-// /proc/self/io: read, pread, readv and the like; not getdents).
+// readCalls is this process's count of read system calls so far.
 func readCalls(t *testing.T) int64 {
 	t.Helper()
-	f, err := os.Open("/proc/self/io")
+	n, err := procio.ReadCalls()
 	if err != nil {
-		t.Skipf("no read counter: %v", err)
+		t.Skip(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "syscr: "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Skip("no syscr in /proc/self/io")
-	return 0
+	return n
 }
 
 // TestScanReadsEachSmallFileOnce: hashing a file reads the size its fstat

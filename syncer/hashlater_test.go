@@ -1,7 +1,6 @@
 package syncer_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/internal/procio"
+
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/snapshot"
@@ -25,23 +26,11 @@ import (
 // readSyscalls is this process's count of read system calls so far.
 func readSyscalls(t *testing.T) int64 {
 	t.Helper()
-	f, err := os.Open("/proc/self/io")
+	n, err := procio.ReadCalls()
 	if err != nil {
-		t.Skipf("no read counter: %v", err)
+		t.Skip(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "syscr: "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Skip("no syscr in /proc/self/io")
-	return 0
+	return n
 }
 
 // hashingPass runs a pass between two local folders that hash as they
