@@ -12,9 +12,8 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/ferry-sync/ferry/internal/procio"
-
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/internal/procio"
 	"github.com/ferry-sync/ferry/tree"
 )
 

@@ -14,10 +14,9 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/ferry-sync/ferry/internal/procio"
-
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/internal/procio"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
