@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
@@ -57,33 +59,50 @@ func hashCompared(ctx context.Context, opts *Options, got *gathered, later [2]bo
 		if !later[i] {
 			continue
 		}
-		other, anc, n := 0, 0, 0
+		other, anc := 0, 0
+		var need []int
 		for k := range lists[i] {
 			e := &lists[i][k]
 			if e.Kind != tree.File || e.Hash != 0 || e.Problem != "" || slices.Contains(skip, e.Path) {
 				continue
 			}
-			if !listed(lists[1-i], &other, e.Path) && !listed(got.ancestor, &anc, e.Path) {
-				continue
+			if listed(lists[1-i], &other, e.Path) || listed(got.ancestor, &anc, e.Path) {
+				need = append(need, k)
 			}
-			h, err := hashByReading(ctx, eps[i], *e)
-			switch {
-			case err == nil:
-				e.Hash = h
-			case ctx.Err() != nil:
-				return ctx.Err()
-			default:
-				opts.Log.Debug("unable to hash a file both sides hold", "job", opts.Job.Name, "side", sideNames[i], "path", e.Path, "err", err)
-				e.Problem = "changed while hashing"
-			}
-			n++
 		}
-		if n > 0 {
-			opts.Log.Debug("hashed files both sides hold", "job", opts.Job.Name, "side", sideNames[i], "files", n)
+		if len(need) == 0 {
+			continue
 		}
+		// Read by several at once, as the scan hashes (two equal trees
+		// name every file here); each writes only its own entry.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(hashReaders)
+		for _, k := range need {
+			e := &lists[i][k]
+			g.Go(func() error {
+				h, err := hashByReading(gctx, eps[i], *e)
+				switch {
+				case err == nil:
+					e.Hash = h
+				case gctx.Err() != nil:
+					return gctx.Err()
+				default:
+					opts.Log.Debug("unable to hash a file both sides hold", "job", opts.Job.Name, "side", sideNames[i], "path", e.Path, "err", err)
+					e.Problem = "changed while hashing"
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		opts.Log.Debug("hashed files both sides hold", "job", opts.Job.Name, "side", sideNames[i], "files", len(need))
 	}
 	return nil
 }
+
+// hashReaders is how many files hashCompared reads at once.
+const hashReaders = 8
 
 // hashByReading reads e whole from ep and returns its hash, checked by
 // the reader against e (endpoint.HashingReader.Sum).
