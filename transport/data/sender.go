@@ -130,12 +130,6 @@ type sfile struct {
 	err error
 }
 
-type retxSpan struct {
-	f   *sfile
-	off int64
-	n   int
-}
-
 type sendRun struct {
 	s     *Sender
 	cfg   Config
@@ -154,7 +148,7 @@ type sendRun struct {
 	nextID  uint32
 	queued  int // next index of files to admit
 	sending []*sfile
-	retx    []retxSpan
+	retx    spanQueue
 
 	// ackHandler is embedded so that a sendRun built by hand in a test
 	// has one; the loop changes its state only through its methods.
@@ -404,7 +398,7 @@ func (r *sendRun) trace(now time.Time) {
 		"wire_mbit", mbit(r.l.sentBytes-prev.wire), "pkts", r.l.sentPkts-prev.pkts,
 		"rate_mbit", fmt.Sprintf("%.1f", cs.Rate/1e6), "mean_rate_mbit", fmt.Sprintf("%.1f", meanRate/1e6), "recv_mbit", fmt.Sprintf("%.1f", cs.RecvRate/1e6),
 		"queue", cs.QueueDelay, "phase", cs.Phase, "srtt", r.ackHandler.rtt.smoothed(), "inflight", r.ackHandler.inflight,
-		"active", len(r.active), "waiting", r.waiting, "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", r.ackHandler.sent.len(), "retx", len(r.retx),
+		"active", len(r.active), "waiting", r.waiting, "queued", len(r.files)-r.queued, "done", r.filesDone, "unacked", r.ackHandler.sent.len(), "retx", r.retx.len(),
 		"lost", r.lostPkts, "late", r.ackHandler.spurious, "remaining", r.remaining, "done_tx", r.doneTx,
 		"idle", idle.Round(time.Millisecond), "sending", len(r.sending))
 }
@@ -487,7 +481,7 @@ func (r *sendRun) onTime(now time.Time) (time.Time, error) {
 			states[f.state]++
 		}
 		a := &r.ackHandler
-		r.cfg.Log.Debug("sender giving up", "err", err, "inflight", a.inflight, "sent", a.sent.len(), "retx", len(r.retx),
+		r.cfg.Log.Debug("sender giving up", "err", err, "inflight", a.inflight, "sent", a.sent.len(), "retx", r.retx.len(),
 			"sending", len(r.sending), "states", fmt.Sprint(states), "remaining", r.remaining, "ptoCount", a.ptoCount, "rate", r.s.ctrl.Rate(),
 			"pto", a.pto(), "sinceLastSent", now.Sub(a.lastSent), "largest", a.largest, "base", a.base, "front", fmt.Sprintf("%+v", a.sent.front(6)))
 		return wake, err
@@ -781,7 +775,7 @@ func (r *sendRun) transmit(now time.Time) time.Time {
 		if ok, wait := r.pacer.Allow(size); !ok {
 			// Put it back: it is the first thing sent next time.
 			if re {
-				r.retx = append([]retxSpan{{f, off, n}}, r.retx...)
+				r.retx.pushFront(retxSpan{f, off, n})
 			} else {
 				f.next = off
 				if len(r.sending) == 0 || r.sending[0] != f {
@@ -848,7 +842,7 @@ func (r *sendRun) tailDuplicate() bool {
 			continue
 		}
 		r.dupNext++
-		r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
+		r.retx.push(retxSpan{p.f, p.off, p.n})
 		return true
 	}
 	r.tailDone = true
@@ -938,7 +932,7 @@ func (r *sendRun) onTooBig() {
 			r.cfg.Log.Debug("datagram too big for the path; sending smaller ones", "refused", x.size, "route", route, "size", r.size.cur)
 		}
 		if p, ok := r.ackHandler.refused(x.number); ok && p.f != nil {
-			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
+			r.retx.push(retxSpan{p.f, p.off, p.n})
 		}
 	}
 }
@@ -946,14 +940,16 @@ func (r *sendRun) onTooBig() {
 // nextData picks the next bytes to send: retransmissions first, then new
 // data of the earliest file still sending.
 func (r *sendRun) nextData() (*sfile, int64, int, bool) {
-	for len(r.retx) > 0 {
-		sp := r.retx[0]
-		r.retx = r.retx[1:]
+	for {
+		sp, ok := r.retx.pop()
+		if !ok {
+			break
+		}
 		if sp.f.state == sfSending && !sp.f.acked.contains(sp.off, sp.off+int64(sp.n)) {
 			if pm := r.payloadMax(); sp.n > pm {
 				// Sent when the path took bigger packets: the rest
 				// goes next.
-				r.retx = append([]retxSpan{{sp.f, sp.off + int64(pm), sp.n - pm}}, r.retx...)
+				r.retx.pushFront(retxSpan{sp.f, sp.off + int64(pm), sp.n - pm})
 				sp.n = pm
 			}
 			return sp.f, sp.off, sp.n, true
@@ -1161,7 +1157,7 @@ func (r *sendRun) toAcked(now time.Time, f *sfile) {
 // queued again, and a probe lost says the path may not take its size,
 // not that it is congested.
 func (r *sendRun) onLost(lost []sentPkt) {
-	from := len(r.retx)
+	from := r.retx.len()
 	for i := range lost {
 		p := &lost[i]
 		if p.probe {
@@ -1174,10 +1170,10 @@ func (r *sendRun) onLost(lost []sentPkt) {
 			r.big.lost++
 		}
 		if p.f != nil {
-			r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
+			r.retx.push(retxSpan{p.f, p.off, p.n})
 		}
 	}
-	if len(r.retx) > from && r.tail() {
+	if r.retx.len() > from && r.tail() {
 		// Nothing new is left to send: each round of loss now costs a
 		// round trip and a loss delay of its own with the link idle
 		// (three or four rounds at 10 % loss). A second copy of every
@@ -1185,7 +1181,7 @@ func (r *sendRun) onLost(lost []sentPkt) {
 		// again one in a hundred instead of one in ten at the price of
 		// the packets lost, on an otherwise idle link. nextData skips a
 		// copy whose span is acknowledged by then.
-		r.retx = append(r.retx, r.retx[from:]...)
+		r.retx.repeatFrom(from)
 	}
 }
 
@@ -1200,7 +1196,7 @@ func (r *sendRun) tailProbe() {
 		return
 	}
 	if p, ok := r.ackHandler.newestData(); ok {
-		r.retx = append(r.retx, retxSpan{p.f, p.off, p.n})
+		r.retx.push(retxSpan{p.f, p.off, p.n})
 	}
 }
 

@@ -31,10 +31,11 @@ func TestTailLossIsSentTwice(t *testing.T) {
 				r.files = append(r.files, &sfile{})
 			}
 			r.onLost([]sentPkt{{f: f, off: 0, n: 1000, size: 1041}, {f: f, off: 4000, n: 1000, size: 1041}})
-			if len(r.retx) != c.want {
-				t.Fatalf("%d spans queued, want %d: %+v", len(r.retx), c.want, r.retx)
+			q := r.retx.spans()
+			if len(q) != c.want {
+				t.Fatalf("%d spans queued, want %d: %+v", len(q), c.want, q)
 			}
-			for i, sp := range r.retx {
+			for i, sp := range q {
 				if want := int64(4000 * (i % 2)); sp.off != want || sp.n != 1000 {
 					t.Errorf("span %d: offset %d, %d bytes; want %d, 1000", i, sp.off, sp.n, want)
 				}
@@ -64,11 +65,12 @@ func TestTailProbeCarriesNewestData(t *testing.T) {
 			t.Fatal("no probe timeout with DATA in flight")
 		}
 		r.tailProbe()
+		q := r.retx.spans()
 		switch {
-		case tail && (len(r.retx) != 1 || r.retx[0].off != 1000 || r.retx[0].n != 1000):
-			t.Errorf("tail: queued %+v, want the span at 1000 (packet 2)", r.retx)
-		case !tail && len(r.retx) != 0:
-			t.Errorf("new data left: queued %+v, want nothing", r.retx)
+		case tail && (len(q) != 1 || q[0].off != 1000 || q[0].n != 1000):
+			t.Errorf("tail: queued %+v, want the span at 1000 (packet 2)", q)
+		case !tail && len(q) != 0:
+			t.Errorf("new data left: queued %+v, want nothing", q)
 		}
 	}
 }

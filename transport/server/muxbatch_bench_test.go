@@ -112,7 +112,8 @@ func randomContent(seed uint64, n int) []byte {
 // copy of each datagram and the receiver's body come from a pool the
 // session gives them back to, and neither end's range sets copy
 // themselves per packet. Each was an allocation per packet, about four in
-// all, before.
+// all, before. Loss in the session's tail (loopback drops under load)
+// queued each span again with an allocation of its own (spanQueue).
 func TestMuxReceiveAllocatesLessThanAPacket(t *testing.T) {
 	g := newMuxRig(t)
 	content := randomContent(9, 8<<20)
@@ -123,8 +124,15 @@ func TestMuxReceiveAllocatesLessThanAPacket(t *testing.T) {
 	runtime.ReadMemStats(&ms1)
 	per := float64(ms1.Mallocs-ms0.Mallocs) / float64(pkts)
 	t.Logf("%d packets, %.2f allocations and %.0f bytes a packet", pkts, per, float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(pkts))
-	if per >= 1 {
-		t.Fatalf("%.2f allocations per packet, want fewer than 1", per)
+	limit := 1.0
+	if raceEnabled {
+		// The race detector's pools drop buffers given back (0.2–0.6
+		// allocations a packet under load, with loss); four a packet
+		// still fails.
+		limit = 2
+	}
+	if per >= limit {
+		t.Fatalf("%.2f allocations per packet, want fewer than %.0f", per, limit)
 	}
 }
 
