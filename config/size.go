@@ -46,8 +46,11 @@ func ParseSize(s string) (Size, error) {
 		return 0, fmt.Errorf("%q is not a size (write it like 1GiB, 512MiB or 1048576)", s)
 	}
 	b := v * float64(mult)
-	if b < 0 || b != b || b > math.MaxInt64/2 {
+	if b < 0 || b != b {
 		return 0, fmt.Errorf("%q is not a size of at least 0 bytes", s)
+	}
+	if b > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%q is too large: a size is at most 4194304TiB (4 EiB)", s)
 	}
 	return Size(math.Round(b)), nil
 }

@@ -112,6 +112,21 @@ func TestSessionsOutOfRangeIsAConfigError(t *testing.T) {
 	}
 }
 
+// TestHugeThresholdIsTooLargeNotNegative: a multi_session_threshold past
+// what a size holds is refused as too large, naming file, line and field;
+// it was called "not a size of at least 0 bytes", which it is.
+func TestHugeThresholdIsTooLargeNotNegative(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "jobs.yaml")
+	write(t, cfgPath, fmt.Sprintf("state_dir: %s\njobs:\n  - name: films\n    local: %s\n    remote: ferry://me@127.0.0.1:1/films\n    multi_session_threshold: 99999999999999999999GiB\n",
+		filepath.Join(dir, "state"), filepath.Join(dir, "local")))
+	code, out, stderr := runCLI(t, context.Background(), "sync", "--config", cfgPath, "films")
+	want := cfgPath + `:6: jobs[0].multi_session_threshold: "99999999999999999999GiB" is too large: a size is at most 4194304TiB`
+	if code != exitConfig || !strings.Contains(stderr, want) || strings.Contains(stderr, "at least 0 bytes") {
+		t.Fatalf("huge threshold: exit %d, want %d and %q\n%s\n%s", code, exitConfig, want, out, stderr)
+	}
+}
+
 // TestKilledSplitTransferResumesItsParts: `ferry sync` (its own process)
 // killed with SIGKILL while four sessions upload (or download) a split
 // file leaves the receiving side a partial with the ranges they wrote; the
