@@ -336,16 +336,16 @@ func (e *Endpoint) openSession(ctx context.Context, c *conn, items []endpoint.Tr
 	return e.startSession(ctx, c, sessionRequest(download), sessionEntries(items, download))
 }
 
-func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) ([]error, error) {
+func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress, hashed *sums) ([]error, error) {
 	if plan := e.planLanes(items); len(plan) > 1 {
-		return e.uploadLanes(ctx, c, items, plan, src, progress)
+		return e.uploadLanes(ctx, c, items, plan, src, progress, hashed)
 	}
 	ds, err := e.openSession(ctx, c, items, false)
 	if err != nil {
 		return fill(len(items), err), err
 	}
 	defer ds.close()
-	errs, st, serr := e.sendOn(ctx, ds, items, nil, 1, src, progress)
+	errs, st, serr := e.sendOn(ctx, ds, items, nil, 1, src, progress, hashed)
 	if st != nil {
 		e.remember(data.Sum(*st))
 	}
@@ -355,16 +355,28 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Tran
 // sendOn runs the sending side of data session ds for items (parts[i],
 // when set, is the byte range of items[i] this session sends), as one of
 // lanes sessions sharing the caps. It returns one error per item, the
-// session's figures (nil if it never ran) and its error.
-func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, src endpoint.Endpoint, progress endpoint.Progress) ([]error, *data.Stats, error) {
+// session's figures (nil if it never ran) and its error. A file scanned
+// unhashed is hashed just before it is announced, its hash kept in hashed.
+func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, src endpoint.Endpoint, progress endpoint.Progress, hashed *sums) ([]error, *data.Stats, error) {
 	cfg := ds.cfg
 	cfg.Rate = shareOf(cfg.Rate, lanes)
 	tally := newTally(progress, func() { e.log.Debug("first data acknowledged") }, false)
 	cfg.Progress = tally.report
 	files := make([]data.SendFile, len(items))
 	var whole []endpoint.Transfer // files the server may build from their current versions
+	// The sender's opener hashes one file at a time.
+	hr := &hashReader{ctx: ctx}
 	for i, it := range items {
 		files[i] = data.SendFile{Entry: it.Source, Open: func() (endpoint.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
+		if it.Source.Hash == 0 {
+			files[i].Hash = func(r endpoint.FileReader) (uint64, error) {
+				h, err := hr.sum(r, it.Source)
+				if err == nil {
+					hashed.put(it.Source.Path, h)
+				}
+				return h, err
+			}
+		}
 		if parts != nil && parts[i].Len != 0 {
 			files[i].Part = parts[i]
 			continue
