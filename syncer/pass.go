@@ -277,10 +277,11 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(),
 	connected, stopConnect := startConnect(ctx, opts.Remote)
 	defer stopConnect()
 	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
-	opts.Log.Debug("scanning", "job", job.Name)
+	later := hashLater(opts, pair, dryRun, scoped)
+	// unhashed: the sides whose scans leave files for the copy to hash.
+	opts.Log.Debug("scanning", "job", job.Name, "unhashed_local", later[0], "unhashed_remote", later[1])
 	mode := ModeOf(job)
 	mode.LocalPathBound, mode.RemotePathBound = pathBound(opts.Local), pathBound(opts.Remote)
-	later := hashLater(opts, pair, dryRun, scoped)
 	if dryRun || scoped || opts.FirstSyncBatch < 0 {
 		first = nil
 	}
