@@ -41,6 +41,68 @@ func (e *Endpoint) Upload(ctx context.Context, items []endpoint.Transfer, src en
 type sums struct {
 	mu sync.Mutex
 	m  map[string]uint64
+	// pre is the hashing of large files, done once for every session
+	// that sends a part of one (once).
+	pre map[string]*preHash
+}
+
+type preHash struct {
+	done chan struct{}
+	h    uint64
+	err  error
+}
+
+// once hashes e, read from src, the first time it is asked for e's path,
+// and returns that result to every caller: the background hasher of a
+// session and the sender's opener, or the sessions sending parts of one
+// file. A failed hash is forgotten once told, so a later attempt (after
+// a failover) reads the file again.
+func (s *sums) once(ctx context.Context, src endpoint.Endpoint, e tree.Entry) (uint64, error) {
+	for {
+		s.mu.Lock()
+		p, ok := s.pre[e.Path]
+		if !ok {
+			if s.pre == nil {
+				s.pre = map[string]*preHash{}
+			}
+			p = &preHash{done: make(chan struct{})}
+			s.pre[e.Path] = p
+		}
+		s.mu.Unlock()
+		if !ok {
+			p.h, p.err = hashFile(ctx, src, e)
+			if p.err == nil {
+				s.put(e.Path, p.h)
+			} else {
+				s.mu.Lock()
+				delete(s.pre, e.Path)
+				s.mu.Unlock()
+			}
+			close(p.done)
+			return p.h, p.err
+		}
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		// Another caller gave up (its session ended): hash it here.
+		if errors.Is(p.err, context.Canceled) && ctx.Err() == nil {
+			continue
+		}
+		return p.h, p.err
+	}
+}
+
+// hashFile opens e in src and hashes it whole (hashReader).
+func hashFile(ctx context.Context, src endpoint.Endpoint, e tree.Entry) (uint64, error) {
+	r, err := src.OpenFile(ctx, e.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	h := hashReader{ctx: ctx}
+	return h.sum(r, e)
 }
 
 func (s *sums) put(path string, h uint64) {

@@ -362,14 +362,23 @@ func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint
 	cfg.Rate = shareOf(cfg.Rate, lanes)
 	tally := newTally(progress, func() { e.log.Debug("first data acknowledged") }, false)
 	cfg.Progress = tally.report
+	// A large file scanned unhashed would hold back every file after it
+	// while the opener reads it whole to hash it: such files go last,
+	// hashed meanwhile in the background (preHash).
+	order, large := sendOrder(items)
 	files := make([]data.SendFile, len(items))
 	var whole []endpoint.Transfer // files the server may build from their current versions
 	// The sender's opener hashes one file at a time.
 	hr := &hashReader{ctx: ctx}
-	for i, it := range items {
-		files[i] = data.SendFile{Entry: it.Source, Open: func() (endpoint.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
-		if it.Source.Hash == 0 {
-			files[i].Hash = func(r endpoint.FileReader) (uint64, error) {
+	for k, i := range order {
+		it := items[i]
+		files[k] = data.SendFile{Entry: it.Source, Open: func() (endpoint.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
+		switch {
+		case it.Source.Hash != 0:
+		case large[i]:
+			files[k].Hash = func(endpoint.FileReader) (uint64, error) { return hashed.once(ctx, src, it.Source) }
+		default:
+			files[k].Hash = func(r endpoint.FileReader) (uint64, error) {
 				h, err := hr.sum(r, it.Source)
 				if err == nil {
 					hashed.put(it.Source.Path, h)
@@ -378,11 +387,25 @@ func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint
 			}
 		}
 		if parts != nil && parts[i].Len != 0 {
-			files[i].Part = parts[i]
+			files[k].Part = parts[i]
 			continue
 		}
 		whole = append(whole, it)
 	}
+	pctx, stopPre := context.WithCancel(ctx)
+	preDone := make(chan struct{})
+	go func() {
+		defer close(preDone)
+		for i, l := range large {
+			if l {
+				_, _ = hashed.once(pctx, src, items[i].Source) // the opener takes the result
+			}
+		}
+	}()
+	defer func() {
+		stopPre()
+		<-preDone
+	}()
 	s, err := data.NewSender(ds.pc, cfg)
 	if err != nil {
 		return fill(len(items), err), nil, err
@@ -402,9 +425,15 @@ func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint
 	}()
 	ds.watch(cancel)
 	unregister := e.track(s, ds.c, false, ds.serverCap, lanes)
-	errs, serr := s.Run(sctx, files)
+	sent, serr := s.Run(sctx, files)
 	unregister()
 	st := s.Stats()
+	errs := make([]error, len(items))
+	for k, i := range order {
+		if k < len(sent) {
+			errs[i] = sent[k]
+		}
+	}
 	errs, serr = markLost(errs, serr)
 	for i, err := range errs {
 		if err == nil {
@@ -412,6 +441,28 @@ func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint
 		}
 	}
 	return errs, &st, serr
+}
+
+// preHashSize is the size from which a file scanned unhashed is hashed in
+// the background and sent after the others (sendOrder).
+const preHashSize = 1 << 20
+
+// sendOrder is the order in which a session sends items: as given, but
+// large files scanned unhashed (large[i]) after the rest.
+func sendOrder(items []endpoint.Transfer) (order []int, large []bool) {
+	order = make([]int, 0, len(items))
+	large = make([]bool, len(items))
+	for i, it := range items {
+		if large[i] = it.Source.Hash == 0 && it.Source.Size >= preHashSize; !large[i] {
+			order = append(order, i)
+		}
+	}
+	for i, l := range large {
+		if l {
+			order = append(order, i)
+		}
+	}
+	return order, large
 }
 
 func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, error) {
