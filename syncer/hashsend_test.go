@@ -82,7 +82,7 @@ func TestBatchThatDoesNotHashRecordsNothingUnhashed(t *testing.T) {
 	e.job.Direction = config.LocalToRemote
 	e.write("local", "a.txt", "a")
 	e.write("local", "d/b.txt", "bb")
-	recv := &batchReceiver{}
+	recv := &batchReceiver{noHash: true}
 	e.wrap = func(l, r endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
 		recv.Endpoint = r
 		return l, recv
