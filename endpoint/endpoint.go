@@ -239,7 +239,12 @@ type Progress func(path string, delta int64, reused bool)
 // in one session (the remote endpoint, over a UDP data session or its SSH
 // stream). The engine uses it in place of file-by-file copies: Upload when
 // the destination has it, else Download when the source has it. Each
-// returns one error (or nil) per item, in order.
+// returns one error (or nil) per item, in order. An Upload that hashes as
+// it sends (the remote endpoint) takes a Source scanned unhashed (Hash 0,
+// ScanOptions.HashLater) from a src whose reader is a HashingReader, and
+// writes into items[i].Source.Hash the hash it sent the file with, which
+// the receiver verified, for each item that succeeded; an Upload that
+// does not leaves it 0, and the engine then counts the item failed.
 //
 // Prepare negotiates the session for a batch ahead (download: this endpoint
 // sends), so the setup overlaps the pass's other work; Upload or Download

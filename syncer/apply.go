@@ -1000,7 +1000,15 @@ func (a *applier) transfer(ctx context.Context, s int, ops []*Op) error {
 			} else {
 				err = fmt.Errorf("unable to transfer %q: the %s endpoint gave no result for it", op.Path, sideNames[s])
 			}
-			if err := a.done(ctx, s, *op, err); err != nil {
+			sent := *op // the plan's op is read meanwhile (warnDiskSpace)
+			if err == nil && sent.Entry.Hash == 0 {
+				// Scanned unhashed: recorded with the hash the batch
+				// sent and the receiver verified, never unhashed.
+				if sent.Entry.Hash = items[i].Source.Hash; sent.Entry.Hash == 0 {
+					err = fmt.Errorf("unable to transfer %q: it was scanned unhashed and the batch did not hash it", op.Path)
+				}
+			}
+			if err := a.done(ctx, s, sent, err); err != nil {
 				return err
 			}
 		}

@@ -25,6 +25,8 @@ import (
 type batchReceiver struct {
 	endpoint.Endpoint
 	calls, items int
+	// noHash leaves the hash of a file scanned unhashed untold.
+	noHash bool
 }
 
 func (b *batchReceiver) Upload(ctx context.Context, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) []error {
@@ -45,6 +47,11 @@ func (b *batchReceiver) Upload(ctx context.Context, items []endpoint.Transfer, s
 			buf := make([]byte, r.Size())
 			if _, err := r.ReadAt(buf, 0); err != nil && len(buf) > 0 {
 				return err
+			}
+			if !b.noHash {
+				if err := hashAsRead(r, &items[i]); err != nil {
+					return err
+				}
 			}
 			if _, err := w.WriteAt(buf, 0); err != nil {
 				return err

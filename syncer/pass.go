@@ -85,7 +85,10 @@ type Options struct {
 	// whose meta has Hash 0 without checking it (localfs; cmd/ferry sets
 	// it for a job between two folders on this machine). A first sync
 	// then reads each file a side sends once, to copy it, instead of
-	// once to hash it and once to copy it.
+	// once to hash it and once to copy it. cmd/ferry also sets it for a
+	// local-to-remote job whose remote's Upload hashes as it sends
+	// (endpoint.Batch): only the local side, which sends, then scans
+	// unhashed, and the remote, which only receives, by batch.
 	HashWhileCopying bool
 	// FirstSyncBatch is how many paths a first sync (an empty ancestor)
 	// plans and applies at a time, so that its memory does not grow with
@@ -274,10 +277,11 @@ func planPass(ctx context.Context, opts *Options, dryRun bool, recovered func(),
 	connected, stopConnect := startConnect(ctx, opts.Remote)
 	defer stopConnect()
 	opts.Observer(Event{Time: opts.Now(), Phase: PhaseScanning})
-	opts.Log.Debug("scanning", "job", job.Name)
+	later := hashLater(opts, pair, dryRun, scoped)
+	// unhashed: the sides whose scans leave files for the copy to hash.
+	opts.Log.Debug("scanning", "job", job.Name, "unhashed_local", later[0], "unhashed_remote", later[1])
 	mode := ModeOf(job)
 	mode.LocalPathBound, mode.RemotePathBound = pathBound(opts.Local), pathBound(opts.Remote)
-	later := hashLater(opts, pair, dryRun, scoped)
 	if dryRun || scoped || opts.FirstSyncBatch < 0 {
 		first = nil
 	}

@@ -37,6 +37,24 @@ func (b *batchRemote) Mkdir(ctx context.Context, p string, mode fs.FileMode) err
 	return b.Endpoint.Mkdir(ctx, p, mode)
 }
 
+// hashAsRead gives it, scanned unhashed and just read whole from r, the
+// hash r computed, as a Batch does (endpoint.Batch).
+func hashAsRead(r endpoint.FileReader, it *endpoint.Transfer) error {
+	if it.Source.Hash != 0 {
+		return nil
+	}
+	hr, ok := r.(endpoint.HashingReader)
+	if !ok {
+		return nil
+	}
+	h, err := hr.Sum(it.Source)
+	if err != nil {
+		return err
+	}
+	it.Source.Hash = h
+	return nil
+}
+
 func copyAll(ctx context.Context, items []endpoint.Transfer, src, dst endpoint.Endpoint) []error {
 	errs := make([]error, len(items))
 	for i, it := range items {
@@ -50,7 +68,10 @@ func copyAll(ctx context.Context, items []endpoint.Transfer, src, dst endpoint.E
 			if _, err := r.ReadAt(buf, 0); err != nil && len(buf) > 0 {
 				return err
 			}
-			w, err := dst.CreateFile(ctx, it.Source, it.Expect)
+			if err := hashAsRead(r, &items[i]); err != nil {
+				return err
+			}
+			w, err := dst.CreateFile(ctx, items[i].Source, it.Expect)
 			if err != nil {
 				return err
 			}

@@ -171,6 +171,9 @@ type openedJob struct {
 	// folders: both sides are plain folders on this machine (localfs,
 	// not encrypted), which hash files as they copy them.
 	folders bool
+	// uploads: the remote is a ferry:// remote, not encrypted, whose
+	// Upload hashes a file scanned unhashed as it sends it.
+	uploads bool
 }
 
 func (o *openedJob) Close() error {
@@ -179,7 +182,11 @@ func (o *openedJob) Close() error {
 
 // options returns the pass options for this job's endpoints.
 func (o *openedJob) options(cfgPath string, job *config.Job, db *snapshot.DB) syncer.Options {
-	return syncer.Options{Job: *job, Local: o.local, Remote: o.remote, DB: db, ConfigFile: cfgPath, HashWhileCopying: o.folders}
+	// A first sync pushed to a ferry:// remote hashes the local files as
+	// it sends them (remote.Endpoint.Upload), so its scan need not read
+	// them before the first byte goes: only the local side sends.
+	hashLater := o.folders || (o.uploads && job.Direction == config.LocalToRemote)
+	return syncer.Options{Job: *job, Local: o.local, Remote: o.remote, DB: db, ConfigFile: cfgPath, HashWhileCopying: hashLater}
 }
 
 // openJob opens both sides of a job. The caller closes them.
@@ -201,6 +208,8 @@ func openJob(ctx context.Context, cfg *config.Config, job *config.Job, db *snaps
 		return nil, errors.Join(err, local.Close(), o.remote.Close())
 	} else {
 		o.folders = job.RemoteURL == nil && !job.Encryption.Enabled
+		_, plain := enc.(*remote.Endpoint)
+		o.uploads = plain
 		o.remote = enc
 	}
 	return o, nil

@@ -29,6 +29,14 @@ type SendFile struct {
 	// one part of a file split across sessions (see Parts). The receiver
 	// verifies and renames the file once every part is in.
 	Part chunk.Range
+	// Hash, when set, hashes a file scanned unhashed (Entry.Hash 0) from
+	// the reader Open gave, before the file is announced: the FILE packet
+	// carries what it returns, which the receiver checks at Commit as any
+	// other. It reads the file whole just before its bytes are sent (a
+	// small file is then in memory), so a first sync need not read every
+	// file to hash it before the first byte goes. An error fails the file
+	// unannounced.
+	Hash func(endpoint.FileReader) (uint64, error)
 }
 
 // Sender is the sending side of one data session.
@@ -625,11 +633,13 @@ func (r *sendRun) openedIfRoom() chan openedFile {
 	return nil
 }
 
-// openedFile is a file the opener has opened (or failed to).
+// openedFile is a file the opener has opened (or failed to), with its
+// hash when the opener computed it (SendFile.Hash).
 type openedFile struct {
-	f   *sfile
-	rd  endpoint.FileReader
-	err error
+	f    *sfile
+	rd   endpoint.FileReader
+	hash uint64
+	err  error
 }
 
 // openAhead is how many files the opener may have open before the loop
@@ -643,9 +653,17 @@ func (r *sendRun) startOpener() {
 	go func() {
 		defer close(r.openerDone)
 		for _, f := range r.files {
-			rd, err := f.src.Open()
+			o := openedFile{f: f}
+			o.rd, o.err = f.src.Open()
+			if o.err == nil && f.src.Entry.Hash == 0 && f.src.Hash != nil {
+				if o.hash, o.err = f.src.Hash(o.rd); o.err != nil {
+					_ = o.rd.Close()
+					o.rd = nil
+				}
+			}
+			rd := o.rd
 			select {
-			case r.opened <- openedFile{f, rd, err}:
+			case r.opened <- o:
 			case <-r.stopOpener:
 				if rd != nil {
 					_ = rd.Close()
@@ -704,6 +722,9 @@ func (r *sendRun) admitOpened(now time.Time, o openedFile) {
 	f.id = r.nextID
 	r.nextID++
 	f.info = wire.File{ID: f.id, Size: e.Size, Hash: e.Hash, Mode: uint32(e.Mode.Perm()), Mtime: e.Mtime, Path: e.Path}
+	if e.Hash == 0 {
+		f.info.Hash = o.hash
+	}
 	if p := f.src.Part; p.Len != 0 {
 		f.info.Flags |= wire.FilePart
 		f.info.PartOff, f.info.PartLen = p.Off, p.Len

@@ -153,9 +153,9 @@ func (e *Endpoint) runLanes(ctx context.Context, c *conn, items []endpoint.Trans
 	return errs, serr
 }
 
-func (e *Endpoint) uploadLanes(ctx context.Context, c *conn, items []endpoint.Transfer, plan [][]laneItem, src endpoint.Endpoint, progress endpoint.Progress) ([]error, error) {
+func (e *Endpoint) uploadLanes(ctx context.Context, c *conn, items []endpoint.Transfer, plan [][]laneItem, src endpoint.Endpoint, progress endpoint.Progress, hashed *sums) ([]error, error) {
 	return e.runLanes(ctx, c, items, plan, false, func(ds *dataSession, sub []endpoint.Transfer, parts []chunk.Range) ([]error, *data.Stats, error) {
-		return e.sendOn(ctx, ds, sub, parts, len(plan), src, progress)
+		return e.sendOn(ctx, ds, sub, parts, len(plan), src, progress, hashed)
 	})
 }
 

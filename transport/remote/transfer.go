@@ -18,15 +18,148 @@ import (
 
 // Upload sends files from src to the server, several at a time. A file
 // whose partial on the server holds the same content (ResumeKey) continues
-// where it stopped.
+// where it stopped. A file scanned unhashed (Source.Hash 0, see
+// endpoint.ScanOptions.HashLater) is hashed through src's
+// endpoint.HashingReader just before it is sent, and the hash it was sent
+// with, which the server verified before the rename, is written into
+// items[i].Source.Hash for each file that succeeded (endpoint.Batch).
 func (e *Endpoint) Upload(ctx context.Context, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) []error {
-	return e.transfer(ctx, items,
+	var hashed sums
+	errs := e.transfer(ctx, items,
 		func(c *conn, items []endpoint.Transfer) ([]error, error) {
-			return e.uploadUDP(ctx, c, items, src, progress)
+			return e.uploadUDP(ctx, c, items, src, progress, &hashed)
 		},
 		func(it endpoint.Transfer) error {
-			return e.retryFresh(func(fresh bool) (bool, error) { return e.uploadStream(ctx, it, src, progress, fresh) })
+			return e.retryFresh(func(fresh bool) (bool, error) { return e.uploadStream(ctx, it, src, progress, fresh, &hashed) })
 		})
+	hashed.fill(items, errs)
+	return errs
+}
+
+// sums keeps, by path, the hashes an upload computed for files scanned
+// unhashed. Several sessions (lanes) may hash one split file, alike.
+type sums struct {
+	mu sync.Mutex
+	m  map[string]uint64
+	// pre is the hashing of large files, done once for every session
+	// that sends a part of one (once).
+	pre map[string]*preHash
+}
+
+type preHash struct {
+	done chan struct{}
+	h    uint64
+	err  error
+}
+
+// once hashes e, read from src, the first time it is asked for e's path,
+// and returns that result to every caller: the background hasher of a
+// session and the sender's opener, or the sessions sending parts of one
+// file. A failed hash is forgotten once told, so a later attempt (after
+// a failover) reads the file again.
+func (s *sums) once(ctx context.Context, src endpoint.Endpoint, e tree.Entry) (uint64, error) {
+	for {
+		s.mu.Lock()
+		p, ok := s.pre[e.Path]
+		if !ok {
+			if s.pre == nil {
+				s.pre = map[string]*preHash{}
+			}
+			p = &preHash{done: make(chan struct{})}
+			s.pre[e.Path] = p
+		}
+		s.mu.Unlock()
+		if !ok {
+			p.h, p.err = hashFile(ctx, src, e)
+			if p.err == nil {
+				s.put(e.Path, p.h)
+			} else {
+				s.mu.Lock()
+				delete(s.pre, e.Path)
+				s.mu.Unlock()
+			}
+			close(p.done)
+			return p.h, p.err
+		}
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		// Another caller gave up (its session ended): hash it here.
+		if errors.Is(p.err, context.Canceled) && ctx.Err() == nil {
+			continue
+		}
+		return p.h, p.err
+	}
+}
+
+// hashFile opens e in src and hashes it whole (hashReader).
+func hashFile(ctx context.Context, src endpoint.Endpoint, e tree.Entry) (uint64, error) {
+	r, err := src.OpenFile(ctx, e.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	h := hashReader{ctx: ctx}
+	return h.sum(r, e)
+}
+
+func (s *sums) put(path string, h uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]uint64{}
+	}
+	s.m[path] = h
+}
+
+// fill writes into items the hashes of the files that were sent unhashed
+// and succeeded.
+func (s *sums) fill(items []endpoint.Transfer, errs []error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range items {
+		if i < len(errs) && errs[i] == nil && items[i].Source.Hash == 0 {
+			items[i].Source.Hash = s.m[items[i].Source.Path]
+		}
+	}
+}
+
+// hashReader hashes files scanned unhashed before they are sent
+// (data.SendFile.Hash): it reads r whole, in order, and returns the hash
+// src's HashingReader gives, which also checks that the file is still what
+// the scan saw. One hashReader serves one goroutine at a time.
+type hashReader struct {
+	ctx context.Context
+	buf []byte
+}
+
+func (h *hashReader) sum(r endpoint.FileReader, e tree.Entry) (uint64, error) {
+	hr, ok := r.(endpoint.HashingReader)
+	if !ok {
+		return 0, fmt.Errorf("unable to hash %s as it is read: the folder's reader does not hash", e.Path)
+	}
+	if r.Size() != e.Size {
+		return 0, fmt.Errorf("unable to hash %s: it is %d bytes now, %d when scanned: %w", e.Path, r.Size(), e.Size, endpoint.ErrChanged)
+	}
+	if h.buf == nil {
+		h.buf = make([]byte, 256<<10)
+	}
+	for off := int64(0); off < e.Size; {
+		if err := h.ctx.Err(); err != nil {
+			return 0, err
+		}
+		n, err := r.ReadAt(h.buf[:min(int64(len(h.buf)), e.Size-off)], off)
+		off += int64(n)
+		if err != nil && !(errors.Is(err, io.EOF) && off == e.Size) {
+			return 0, fmt.Errorf("unable to read %s to hash it: %w", e.Path, err)
+		}
+		if n == 0 && err == nil {
+			return 0, fmt.Errorf("unable to read %s to hash it: %w", e.Path, io.ErrNoProgress)
+		}
+	}
+	return hr.Sum(e)
 }
 
 // Download fetches files from the server into dst, several at a time,
@@ -93,7 +226,7 @@ func (e *Endpoint) each(ctx context.Context, items []endpoint.Transfer, fn func(
 // an attempt that built on bytes the server already held (a resumed or
 // seeded partial): if the result does not verify, retryFresh sends it
 // again whole.
-func (e *Endpoint) uploadStream(ctx context.Context, it endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress, fresh bool) (reused bool, err error) {
+func (e *Endpoint) uploadStream(ctx context.Context, it endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress, fresh bool, hashed *sums) (reused bool, err error) {
 	meta := it.Source
 	p := meta.Path
 	if meta.Kind != tree.File {
@@ -106,6 +239,15 @@ func (e *Endpoint) uploadStream(ctx context.Context, it endpoint.Transfer, src e
 	defer r.Close()
 	if r.Size() != meta.Size {
 		return false, fmt.Errorf("unable to upload %s: it is now %d bytes, scanned at %d: %w", p, r.Size(), meta.Size, endpoint.ErrChanged)
+	}
+	if meta.Hash == 0 {
+		// Scanned unhashed: the server checks the hash, so it goes first.
+		h := hashReader{ctx: ctx}
+		if meta.Hash, err = h.sum(r, meta); err != nil {
+			return false, fmt.Errorf("unable to upload %s: %w", p, err)
+		}
+		it.Source = meta
+		hashed.put(p, meta.Hash)
 	}
 	var list chunk.List
 	if !fresh {

@@ -336,16 +336,16 @@ func (e *Endpoint) openSession(ctx context.Context, c *conn, items []endpoint.Tr
 	return e.startSession(ctx, c, sessionRequest(download), sessionEntries(items, download))
 }
 
-func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress) ([]error, error) {
+func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, src endpoint.Endpoint, progress endpoint.Progress, hashed *sums) ([]error, error) {
 	if plan := e.planLanes(items); len(plan) > 1 {
-		return e.uploadLanes(ctx, c, items, plan, src, progress)
+		return e.uploadLanes(ctx, c, items, plan, src, progress, hashed)
 	}
 	ds, err := e.openSession(ctx, c, items, false)
 	if err != nil {
 		return fill(len(items), err), err
 	}
 	defer ds.close()
-	errs, st, serr := e.sendOn(ctx, ds, items, nil, 1, src, progress)
+	errs, st, serr := e.sendOn(ctx, ds, items, nil, 1, src, progress, hashed)
 	if st != nil {
 		e.remember(data.Sum(*st))
 	}
@@ -355,22 +355,57 @@ func (e *Endpoint) uploadUDP(ctx context.Context, c *conn, items []endpoint.Tran
 // sendOn runs the sending side of data session ds for items (parts[i],
 // when set, is the byte range of items[i] this session sends), as one of
 // lanes sessions sharing the caps. It returns one error per item, the
-// session's figures (nil if it never ran) and its error.
-func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, src endpoint.Endpoint, progress endpoint.Progress) ([]error, *data.Stats, error) {
+// session's figures (nil if it never ran) and its error. A file scanned
+// unhashed is hashed just before it is announced, its hash kept in hashed.
+func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint.Transfer, parts []chunk.Range, lanes int, src endpoint.Endpoint, progress endpoint.Progress, hashed *sums) ([]error, *data.Stats, error) {
 	cfg := ds.cfg
 	cfg.Rate = shareOf(cfg.Rate, lanes)
 	tally := newTally(progress, func() { e.log.Debug("first data acknowledged") }, false)
 	cfg.Progress = tally.report
+	// A large file scanned unhashed would hold back every file after it
+	// while the opener reads it whole to hash it: such files go last,
+	// hashed meanwhile in the background (preHash).
+	order, large := sendOrder(items)
 	files := make([]data.SendFile, len(items))
 	var whole []endpoint.Transfer // files the server may build from their current versions
-	for i, it := range items {
-		files[i] = data.SendFile{Entry: it.Source, Open: func() (endpoint.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
+	// The sender's opener hashes one file at a time.
+	hr := &hashReader{ctx: ctx}
+	for k, i := range order {
+		it := items[i]
+		files[k] = data.SendFile{Entry: it.Source, Open: func() (endpoint.FileReader, error) { return src.OpenFile(ctx, it.Source.Path) }}
+		switch {
+		case it.Source.Hash != 0:
+		case large[i]:
+			files[k].Hash = func(endpoint.FileReader) (uint64, error) { return hashed.once(ctx, src, it.Source) }
+		default:
+			files[k].Hash = func(r endpoint.FileReader) (uint64, error) {
+				h, err := hr.sum(r, it.Source)
+				if err == nil {
+					hashed.put(it.Source.Path, h)
+				}
+				return h, err
+			}
+		}
 		if parts != nil && parts[i].Len != 0 {
-			files[i].Part = parts[i]
+			files[k].Part = parts[i]
 			continue
 		}
 		whole = append(whole, it)
 	}
+	pctx, stopPre := context.WithCancel(ctx)
+	preDone := make(chan struct{})
+	go func() {
+		defer close(preDone)
+		for i, l := range large {
+			if l {
+				_, _ = hashed.once(pctx, src, items[i].Source) // the opener takes the result
+			}
+		}
+	}()
+	defer func() {
+		stopPre()
+		<-preDone
+	}()
 	s, err := data.NewSender(ds.pc, cfg)
 	if err != nil {
 		return fill(len(items), err), nil, err
@@ -390,9 +425,15 @@ func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint
 	}()
 	ds.watch(cancel)
 	unregister := e.track(s, ds.c, false, ds.serverCap, lanes)
-	errs, serr := s.Run(sctx, files)
+	sent, serr := s.Run(sctx, files)
 	unregister()
 	st := s.Stats()
+	errs := make([]error, len(items))
+	for k, i := range order {
+		if k < len(sent) {
+			errs[i] = sent[k]
+		}
+	}
 	errs, serr = markLost(errs, serr)
 	for i, err := range errs {
 		if err == nil {
@@ -400,6 +441,28 @@ func (e *Endpoint) sendOn(ctx context.Context, ds *dataSession, items []endpoint
 		}
 	}
 	return errs, &st, serr
+}
+
+// preHashSize is the size from which a file scanned unhashed is hashed in
+// the background and sent after the others (sendOrder).
+const preHashSize = 1 << 20
+
+// sendOrder is the order in which a session sends items: as given, but
+// large files scanned unhashed (large[i]) after the rest.
+func sendOrder(items []endpoint.Transfer) (order []int, large []bool) {
+	order = make([]int, 0, len(items))
+	large = make([]bool, len(items))
+	for i, it := range items {
+		if large[i] = it.Source.Hash == 0 && it.Source.Size >= preHashSize; !large[i] {
+			order = append(order, i)
+		}
+	}
+	for i, l := range large {
+		if l {
+			order = append(order, i)
+		}
+	}
+	return order, large
 }
 
 func (e *Endpoint) downloadUDP(ctx context.Context, c *conn, items []endpoint.Transfer, dst endpoint.Endpoint, progress endpoint.Progress, lists map[string]chunk.List) ([]error, error) {
