@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/snapshot"
 	"github.com/ferry-sync/ferry/syncer"
 	"github.com/ferry-sync/ferry/tree"
@@ -201,5 +203,51 @@ func TestServerNoticesOfOwnWritesAskNoPass(t *testing.T) {
 	asks("a notice without states", []string{"z.txt"}, nil, plannedPass{})
 	if n := log.count(ownLine); n != 5 {
 		t.Fatalf("%d debug lines of own notices, want 5:\n%s", n, fmt.Sprint(log.b.String()))
+	}
+}
+
+// TestServerNoticesOfOwnWritesAskNoPassWithoutLocalWatcher: a continuous
+// job that has no local watcher (the inotify instance limit) still takes
+// the server's notices of what its own pass wrote there for its own, as
+// one with a watcher does: they ask for no pass.
+func TestServerNoticesOfOwnWritesAskNoPassWithoutLocalWatcher(t *testing.T) {
+	rem := newFakeRemote()
+	plans := make(chan plannedPass, 1)
+	var log lines
+	noWatcher := func(a *Agent) {
+		a.newWatcher = func() (watch.Watcher, error) {
+			return nil, fmt.Errorf("unable to make a watcher: %w", syscall.EMFILE)
+		}
+	}
+	h := newHarness(t, testConfig(t, ferryJob(t)), planned(plans, nil), keeping(rem), logTo(&log), noWatcher)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", log.b.String())
+		}
+	})
+	h.nextPass()
+	notify := <-rem.notifier
+	notify(nil, nil, true) // armed
+	waitNextPass(h, h.clock.Now().Add(time.Second))
+	h.clock.Advance(time.Second)
+	h.nextPass()
+	poll := h.clock.Now().Add(time.Hour)
+	waitNextPass(h, poll)
+
+	mtime := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano()
+	x := tree.Entry{Path: "x.txt", Kind: tree.File, Size: 5, Mtime: mtime, Mode: 0o644}
+	plans <- plannedPass{writes: []tree.Entry{x}}
+	notify([]string{"trigger.txt"}, nil, false)
+	waitNextPass(h, h.clock.Now().Add(time.Second))
+	h.clock.Advance(time.Second)
+	h.nextPass()
+	waitNextPass(h, poll)
+
+	const ownLine = "own writes ask for no pass"
+	n := log.count(ownLine)
+	notify([]string{"x.txt"}, []tree.Entry{x}, false)
+	waitFor(t, "the pass's own write taken for its own", func() bool { return log.count(ownLine) > n })
+	if next := h.status("j").NextPass; !next.Equal(poll) {
+		t.Fatalf("next pass at %s, want the poll at %s: the pass's own write asked for a pass", next, poll)
 	}
 }

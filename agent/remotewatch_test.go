@@ -3,12 +3,16 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
+	"github.com/ferry-sync/ferry/internal/watch"
 	"github.com/ferry-sync/ferry/tree"
 )
 
@@ -160,4 +164,56 @@ func TestServerWatchFailureFallsBackToPolling(t *testing.T) {
 	if w, _, _ := rem.count(); w != 1 {
 		t.Fatalf("watched %d times after it failed, want 1", w)
 	}
+}
+
+// TestServerNoticeWithoutLocalWatcherWaitsForCooloff: a continuous job
+// that cannot watch its local folder (no watcher at all: the inotify
+// instance limit) still follows the server's notices, but a change there
+// runs a pass once it has been still for cooloff, as with a watcher: a
+// file written on the server a piece at a time (a notice each 300 ms)
+// costs one pass, scoped to it, not one whole pass per notice. The local
+// folder is still polled every interval, counted from the last whole pass.
+func TestServerNoticeWithoutLocalWatcherWaitsForCooloff(t *testing.T) {
+	rem := newFakeRemote()
+	noWatcher := func(a *Agent) {
+		a.newWatcher = func() (watch.Watcher, error) {
+			return nil, fmt.Errorf("unable to make a watcher: %w", syscall.EMFILE)
+		}
+	}
+	h := newHarness(t, testConfig(t, ferryJob(t)), takes(0), keeping(rem), noWatcher)
+	h.nextPass()
+	notify := <-rem.notifier
+	notify(nil, nil, true)
+	t0 := h.clock.Now()
+	waitNextPass(h, t0.Add(time.Second))
+	h.clock.Advance(time.Second)
+	h.nextPass()
+	poll := h.clock.Now().Add(time.Hour) // the local side, which no event covers
+	waitNextPass(h, poll)
+
+	var last time.Time
+	for i := range 4 {
+		if i > 0 {
+			h.clock.Advance(300 * time.Millisecond)
+		}
+		notify([]string{"big.log"}, nil, false)
+		last = h.clock.Now()
+		waitNextPass(h, last.Add(time.Second))
+	}
+	h.clock.Advance(time.Second)
+	p := h.nextPass()
+	if !p.start.Equal(last.Add(time.Second)) {
+		t.Fatalf("pass for the server's change started at %s, want %s (a cooloff after the last notice)", p.start, last.Add(time.Second))
+	}
+	if want := []string{"big.log"}; !slices.Equal(p.opts.Within, want) {
+		t.Fatalf("pass scoped to %q, want %q", p.opts.Within, want)
+	}
+	h.mu.Lock()
+	n := len(h.passes)
+	h.mu.Unlock()
+	if n != 3 {
+		t.Fatalf("%d passes, want 3 (the first, the one after the watch was armed, one for the notices)", n)
+	}
+	// The scoped pass does not move the poll of the unwatched local side.
+	waitNextPass(h, poll)
 }

@@ -452,6 +452,10 @@ func (l *loop) startWatching() {
 			args = append(args, "fix", "the inotify instance limit (or the limit of open files) is reached; "+watch.InstancesFix)
 		}
 		r.log.Error("unable to watch for changes; falling back to a pass every interval", args...)
+		// The server's notices still come: they wait for cooloff as a
+		// local event would, or a file written there a piece at a time
+		// runs a whole pass per notice.
+		l.deb = newDebouncer(r.job.Cooloff)
 		return
 	}
 	roots := []string{r.job.Local}
@@ -752,7 +756,9 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 		r.status.State = Scanning
 		r.prog.reset()
 		r.mu.Unlock()
-		continuous := l.trk != nil
+		// A job that follows changes (a local watcher, or only the
+		// server's notices) learns what its pass wrote.
+		continuous := l.deb != nil
 		within := l.within
 		l.within = nil
 		pctx := octx

@@ -54,6 +54,15 @@ type session struct {
 	ep      endpoint.Endpoint
 	root    *rootState
 	partial string // the Hello's partial suffix
+	// path and dirID are the Hello's folder and the directory ep opened
+	// (nil for object storage): a connection an agent keeps between
+	// passes outlives a folder moved away or restored on the server, so
+	// each listing checks that it still serves the folder at path (see
+	// current). stale holds the endpoints it replaced, closed with the
+	// session: requests still running may use them.
+	path  string
+	dirID os.FileInfo
+	stale []endpoint.Endpoint
 	// parts joins the parts of files split across the connection's data
 	// sessions (a client's lanes); lanes counts the data sessions
 	// running.
@@ -150,6 +159,10 @@ func (s *session) close() {
 	if s.parts != nil {
 		s.parts.Close()
 	}
+	for _, ep := range s.stale {
+		ep.Close()
+	}
+	s.stale = nil
 	if s.ep != nil {
 		s.ep.Close()
 		// A session's end is a pass's end: prune what it may have kept.
@@ -265,6 +278,11 @@ func (s *session) dispatch(st *stream, req control.Msg) error {
 	ctx := s.ctx
 	switch m := req.(type) {
 	case control.Scan:
+		// Every pass starts with a listing: it is of the folder now
+		// under the Hello's path.
+		if ep, err = s.current(ep); err != nil {
+			return st.reply(err, nil)
+		}
 		return s.scan(st, ep, root, m)
 	case control.Stat:
 		if err := validPaths(m.Path); err != nil {
@@ -414,8 +432,16 @@ func (s *session) hello(st *stream, m control.Hello) error {
 		s.mu.Unlock()
 		return st.reply(fmt.Errorf("unable to open folder %q: %w", m.Path, err), nil)
 	}
+	var dirID os.FileInfo
+	if s.acct.s3 == nil {
+		// Stat after opening: a folder replaced in between is found
+		// replaced by the first listing.
+		if dirID, err = os.Stat(dir); err != nil {
+			dirID = nil
+		}
+	}
 	s.mu.Lock()
-	s.ep, s.root, s.partial = ep, root, m.PartialSuffix
+	s.ep, s.root, s.partial, s.path, s.dirID = ep, root, m.PartialSuffix, m.Path, dirID
 	s.mu.Unlock()
 	s.log.Info("session opened", "folder", dir, "client", m.Client)
 	return st.send(control.Welcome{
@@ -503,4 +529,49 @@ func minRate(rs ...config.Rate) config.Rate {
 		}
 	}
 	return m
+}
+
+// current returns the endpoint of the folder now at the session's Hello
+// path: ep if that is still the directory it opened, else one opened on
+// the directory there now (moved away and restored, or replaced), which
+// later requests use too. A folder gone from its path is an error, not an
+// empty listing of the one moved away.
+func (s *session) current(ep endpoint.Endpoint) (endpoint.Endpoint, error) {
+	s.mu.Lock()
+	path, was, root, partial := s.path, s.dirID, s.root, s.partial
+	s.mu.Unlock()
+	if was == nil {
+		return ep, nil
+	}
+	dir, err := s.resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(dir); err == nil && os.SameFile(fi, was) {
+		return ep, nil
+	}
+	var cache Cache
+	if root.cache != nil {
+		cache = root.cache
+	}
+	fresh, err := s.srv.open(dir, partial, cache, root.store, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("unable to open folder %q: %w", path, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		fresh.Close()
+		return nil, fmt.Errorf("unable to open folder %q: %w", path, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ep != ep {
+		// Another request replaced it first.
+		fresh.Close()
+		return s.ep, nil
+	}
+	s.stale = append(s.stale, s.ep)
+	s.ep, s.dirID = fresh, fi
+	s.log.Info("served folder was replaced since the connection opened it; serving the one there now", "folder", dir)
+	return fresh, nil
 }

@@ -20,9 +20,14 @@ import (
 // sends them, so a burst leaves in few frames (as many as its bytes need:
 // control.Changed.Split); past watchMaxPaths pending paths it sends
 // Rescan instead of names.
+// Every watchRootCheck the folder itself is looked at: moved away,
+// deleted, restored or mounted over, it raises no event that a watch
+// below it could see, so only a look finds it back (as the agent does for
+// its own folders).
 const (
-	watchGather   = 50 * time.Millisecond
-	watchMaxPaths = 4096
+	watchGather    = 50 * time.Millisecond
+	watchMaxPaths  = 4096
+	watchRootCheck = 2 * time.Second
 )
 
 // noWatch is what a client is told when its folder cannot be watched: the
@@ -88,12 +93,23 @@ func (s *session) watch(st *stream, ep endpoint.Endpoint, root *rootState, m con
 			gather.Stop()
 		}
 	}()
+	roots := time.NewTicker(watchRootCheck)
+	defer roots.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return s.ctx.Err()
 		case <-gone:
 			return nil
+		case <-roots.C:
+			if len(trk.CheckRoots()) > 0 {
+				// Back, or another folder now: it may hold anything.
+				if f := trk.Failed(); f != nil {
+					return st.reply(noWatch(root.dir, f), nil)
+				}
+				rescan = true
+				note()
+			}
 		case ev, ok := <-w.Events():
 			if !ok {
 				return st.reply(noWatch(root.dir, fmt.Errorf("the watcher stopped")), nil)
@@ -133,7 +149,14 @@ func (s *session) watch(st *stream, ep endpoint.Endpoint, root *rootState, m con
 				}
 				slices.SortFunc(c.Paths, tree.Compare)
 				if m.States {
-					c.States = states(s.ctx, ep, c.Paths)
+					// The folder the session serves now (see current).
+					s.mu.Lock()
+					cur := s.ep
+					s.mu.Unlock()
+					if cur == nil {
+						cur = ep
+					}
+					c.States = states(s.ctx, cur, c.Paths)
 				}
 			}
 			clear(pending)
