@@ -100,4 +100,3 @@ func TestThousandSmallFilesCommitAtOnce(t *testing.T) {
 		t.Fatalf("at most %d of %d small files' commits waited at once, want all", peak, files)
 	}
 }
-
