@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/ferry-sync/ferry/conflict"
 	"github.com/ferry-sync/ferry/delta/chunk"
@@ -1054,9 +1055,17 @@ func (a *applier) transfer(ctx context.Context, s int, ops []*Op) error {
 				defer a.opts.Slots.Release()
 			}
 			sg, sctx := errgroup.WithContext(gctx)
-			sg.SetLimit(smallCopiers)
+			sg.SetLimit(smallInFlight())
+			buffers := semaphore.NewWeighted(smallBuffers)
 			for _, op := range small {
-				sg.Go(func() error { return copyOne(sctx, op) })
+				w := smallWeight(op.Entry.Size)
+				if buffers.Acquire(sctx, w) != nil {
+					break // a copy failed or the pass ends: Wait says why
+				}
+				sg.Go(func() error {
+					defer buffers.Release(w)
+					return copyOne(sctx, op)
+				})
 			}
 			return sg.Wait()
 		})
@@ -1076,12 +1085,35 @@ func (a *applier) transfer(ctx context.Context, s int, ops []*Op) error {
 }
 
 // Files of up to smallFile bytes are copied up to smallCopiers at a time
-// under one transfer slot (see transfer). 64 KiB each, that is at most
-// 16 MiB of buffers.
+// under one transfer slot (see transfer), while their buffers (smallWeight
+// each) fit in smallBuffers: 256 files of 64 KiB, or 1024 of 4 KiB or
+// less. Most of a small file's copy is the wait for its sync, so the
+// number in flight is the pace where syncs are slow (a disk, not memory):
+// with 256, a first sync of 100,000 files of 1-4 KB on this machine's
+// disk waited on a few hundred group syncs of 256 files each.
 const (
 	smallFile    = 64 << 10
-	smallCopiers = 256
+	smallCopiers = 1024
+	smallBuffers = 16 << 20
 )
+
+// smallWeight is what a small file's copy holds of smallBuffers: its
+// buffer (as big as the file), and no less than a page.
+func smallWeight(size int64) int64 {
+	return max(size, 4<<10)
+}
+
+// smallInFlight is smallCopiers, or fewer where the limit on open files
+// is low: a copy in flight holds up to two descriptors (its source until
+// the content is read, its partial until the commit), and the folders,
+// the state database and the large files' copies need some too.
+func smallInFlight() int {
+	limit, ok := openFileLimit()
+	if !ok || limit >= 2*smallCopiers+256 {
+		return smallCopiers
+	}
+	return max(16, (int(limit)-256)/2)
+}
 
 // prepare asks the endpoint that will move side s's transfers in a batch
 // to get ready for them; it returns the release to call when done.
@@ -1118,7 +1150,16 @@ func copyOnce(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transf
 	if err != nil {
 		return 0, err
 	}
-	defer r.Close()
+	// The source is closed once read, before the commit's wait for its
+	// sync: many small copies wait at once (smallInFlight).
+	closed := false
+	closeSource := func() {
+		if !closed {
+			closed = true
+			r.Close()
+		}
+	}
+	defer closeSource()
 	if r.Size() != t.Source.Size {
 		return 0, fmt.Errorf("unable to copy %q: it is %d bytes now, %d when scanned: %w", p, r.Size(), t.Source.Size, endpoint.ErrChanged)
 	}
@@ -1194,6 +1235,7 @@ func copyOnce(ctx context.Context, src, dst endpoint.Endpoint, t endpoint.Transf
 			return 0, err
 		}
 	}
+	closeSource()
 	err = w.Commit()
 	if errors.Is(err, endpoint.ErrHashMismatch) && start > 0 {
 		// Take back what this attempt put on the progress bar; the retry

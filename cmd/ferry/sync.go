@@ -217,6 +217,9 @@ type progressPrinter struct {
 // needs no more than the pace.
 const plainEvery = time.Second
 
+// drawEvery is how often at most the terminal line is redrawn.
+const drawEvery = 100 * time.Millisecond
+
 func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
 	return &progressPrinter{w: w, tty: tty, now: time.Now}
 }
@@ -258,7 +261,11 @@ func (p *progressPrinter) observe(ev syncer.Event) {
 		}
 		return
 	}
-	if now.Sub(p.last) < 100*time.Millisecond && !ev.FileDone {
+	// A redraw at most every drawEvery, and for the pass's last file: a
+	// redraw for each finished file was a quarter of the CPU of a first
+	// sync of many small files on a terminal. finish draws the end.
+	last := ev.FileDone && ev.FilesTotal > 0 && ev.FilesDone >= ev.FilesTotal && !ev.SoFar
+	if now.Sub(p.last) < drawEvery && !last {
 		return
 	}
 	p.last = now
