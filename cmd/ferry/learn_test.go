@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io/fs"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ferry-sync/ferry/internal/procio"
+	"github.com/ferry-sync/ferry/snapshot"
 )
 
 // learnFiles is how many files the tests below sync: a pass that hashed
@@ -122,3 +126,95 @@ func TestNoChangeSyncAfterFirstPullReadsNothing(t *testing.T) {
 	checkFirstNoChangeReadsNothing(t, ctx, cfgPath)
 }
 
+
+// TestAgentFirstSyncReadsEachFileOnce: `ferry run` syncs two local folders
+// for the first time reading each source file once, by the copy, as
+// `ferry sync` does (the scan leaves them unhashed, syncer.Options
+// HashWhileCopying); before, the agent's scan read every file and the
+// copy read it again.
+func TestAgentFirstSyncReadsEachFileOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	local, remote := filepath.Join(dir, "local"), filepath.Join(dir, "remote")
+	mkdirs(t, local, remote)
+	writeLearnTree(t, local)
+	cfgPath := filepath.Join(dir, "jobs.yaml")
+	write(t, cfgPath, fmt.Sprintf("state_dir: %s\njobs:\n  - name: j\n    local: %s\n    remote: %s\n    direction: local-to-remote\n    interval: 1h\n",
+		filepath.Join(dir, "state"), local, remote))
+	before, err := procio.ReadCalls()
+	if err != nil {
+		t.Skip(err)
+	}
+	addr := startAgent(t, ctx, cfgPath)
+	// Directory listings make no read calls: wait on them until every
+	// file is there, then on the API (each request a few reads) for the
+	// pass's end.
+	for countFiles(t, remote) < learnFiles {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the agent's first pass did not copy the %d files in time (%d there)", learnFiles, countFiles(t, remote))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	var last *snapshot.PassRecord
+	for last == nil {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the agent's first pass did not end in time")
+		case <-time.After(50 * time.Millisecond):
+		}
+		last = apiLastPass(t, ctx, addr)
+	}
+	reads, err := procio.ReadCalls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads -= before
+	if last.Created < learnFiles || last.Err != "" {
+		t.Fatalf("the agent's first pass: %+v", last)
+	}
+	t.Logf("%d read calls for the agent's first sync of %d files", reads, learnFiles)
+	// Read by the scan and by the copy, that is two read calls a file.
+	if reads > learnFiles+learnFiles/2 {
+		t.Errorf("the agent's first sync made %d read calls for %d files: its scan read them before the copy did", reads, learnFiles)
+	}
+}
+
+// countFiles counts the regular files below root.
+func countFiles(t *testing.T, root string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// apiLastPass returns the job's last pass as the agent's API tells it,
+// nil while there is none.
+func apiLastPass(t *testing.T, ctx context.Context, addr string) *snapshot.PassRecord {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/api/v1/jobs/j", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var j struct {
+		Last *snapshot.PassRecord `json:"last"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		t.Fatal(err)
+	}
+	return j.Last
+}
