@@ -126,7 +126,6 @@ func TestNoChangeSyncAfterFirstPullReadsNothing(t *testing.T) {
 	checkFirstNoChangeReadsNothing(t, ctx, cfgPath)
 }
 
-
 // TestAgentFirstSyncReadsEachFileOnce: `ferry run` syncs two local folders
 // for the first time reading each source file once, by the copy, as
 // `ferry sync` does (the scan leaves them unhashed, syncer.Options
