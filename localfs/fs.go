@@ -34,6 +34,9 @@ type Cache interface {
 	// Scope says the scan about to Store lists only scope, so the
 	// records outside it are not the scan's to drop.
 	Scope(scope tree.Scope)
+	// Scanned says the scan that called Scope listed all it was to
+	// list, to the end.
+	Scanned()
 	// Learn keeps the stat and hash of a file hashed outside a scan (a
 	// copy that read a file listed unhashed, or a file a Commit put in
 	// place), for the next scan's Lookup; it drops nothing.

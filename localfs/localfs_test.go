@@ -88,6 +88,8 @@ func (c *memCache) Store(e tree.Entry) {
 
 func (c *memCache) Scope(tree.Scope) {}
 
+func (c *memCache) Scanned() {}
+
 func (c *memCache) Learn(e tree.Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -152,7 +152,13 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 		}
 		return nil
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if f.cache != nil {
+		f.cache.Scanned()
+	}
+	return nil
 }
 
 func (s *scanner) send(it *item) error {

@@ -385,12 +385,45 @@ func (c *Cache) Scope(scope tree.Scope) {
 	c.scanning = true
 	if scope.Whole() || len(c.runs) > 0 && !c.scoped {
 		c.whole = true
+		if scope.Whole() {
+			// The scan starts at the first key: what lies before its
+			// first entry it has passed (see Scanned).
+			c.runs = append(c.runs, &storeRun{first: []byte{}})
+			c.del.n = minWindow
+			if err := c.del.read(c.db, c.bucket, nil, false); err != nil {
+				c.fail(err)
+			}
+		}
 		return
 	}
 	if c.scoped {
 		scope = tree.NewScope(append(slices.Clone(c.scope.Roots()), scope.Roots()...))
 	}
 	c.scope, c.scoped = scope, true
+}
+
+// endKey is above every key: paths are UTF-8, which has no byte 0xff.
+var endKey = []byte{0xff}
+
+// Scanned tells the cache that the whole scan under way listed the whole
+// tree: every path it did not Store is gone. Its run then covers the whole
+// key space, so that the hashes learned from here to Commit (files the
+// pass wrote) are written with the scan's records, at once or by Commit,
+// and Commit's sweep, which they are newer than, leaves them. A scoped
+// scan's Scanned does nothing.
+func (c *Cache) Scanned() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.runs)
+	if n == 0 || !c.limited().Whole() || c.err != nil {
+		return
+	}
+	run := c.runs[n-1]
+	c.passTo(run, endKey, nil)
+	run.last = append(run.last[:0], endKey...)
+	if len(c.puts) >= c.flushAt {
+		c.flushPuts()
+	}
 }
 
 // limited returns the scope Commit keeps to: the whole tree unless every
@@ -658,6 +691,16 @@ func (c *Cache) Learn(e tree.Entry) {
 		// them meanwhile.
 		_ = c.writeLearned()
 	}
+}
+
+// HoldAtMost makes the cache write what it holds at n records instead of
+// maxHeld (8192): a tighter bound on its memory, at the cost of a write
+// transaction every n records.
+func (c *Cache) HoldAtMost(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.heldMax = max(n, 1)
+	c.flushAt = min(c.flushAt, len(c.puts)+c.heldMax)
 }
 
 // Held is how many records the cache holds in memory, not yet written:

@@ -145,3 +145,41 @@ func TestLearnedOutsideAScanIsWrittenAsItGrows(t *testing.T) {
 	}
 	mustEqualBucket(t, db, "local", es)
 }
+
+// TestLearnedAfterAScanEndedOutlivesItsCommit: a scan that listed the
+// whole tree (Scanned) and is not committed yet, as a destination's scan
+// of a first sync is while the copies land, keeps at Commit the hashes
+// learned meanwhile, before, between and after the paths it listed, and
+// drops what it did not list; it writes them as they pass heldMax.
+func TestLearnedAfterAScanEndedOutlivesItsCommit(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "job.db"), nil)
+	c, err := db.Cache("remote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := scanTree(600)
+	storeAll(t, c, []tree.Entry{es[0], es[300], es[599]}) // gone by the next scan
+	c.HoldAtMost(50)
+	c.Scope(tree.Scope{})
+	c.Store(es[100])
+	c.Store(es[200])
+	c.Scanned()
+	var learned []tree.Entry
+	for i, e := range es {
+		if i != 100 && i != 200 && i%3 == 1 {
+			c.Learn(e)
+			learned = append(learned, e)
+			if n := c.Held(); n > 50 {
+				t.Fatalf("the cache holds %d records, want at most 50", n)
+			}
+		}
+	}
+	if err := c.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]tree.Entry{es[100], es[200]}, learned...)
+	mustEqualBucket(t, db, "remote", want)
+	if got := stored(t, db, "remote"); len(got) != len(want) {
+		t.Errorf("the bucket holds %d records, want %d", len(got), len(want))
+	}
+}
