@@ -1,10 +1,19 @@
+//go:build unix
+
 package syncer_test
 
 import (
+	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/ferry-sync/ferry/config"
 	"github.com/ferry-sync/ferry/endpoint"
@@ -103,5 +112,88 @@ func TestBatchedFirstSyncHoldsABoundedCache(t *testing.T) {
 	t.Logf("%d read calls in the pass after the first sync", reads)
 	if reads > files/3 {
 		t.Errorf("the pass after the first sync made %d read calls for %d files on each side: it read them again", reads, files)
+	}
+}
+
+// TestInterruptedFirstSyncLeavesNoWrongRecord: a batched first sync
+// stopped part way (its scans never committed) leaves in both scan caches,
+// after CommitLearned, only records a file's content matches: a record
+// whose lstat is the file's has the file's hash; and it leaves the ones
+// it wrote as it went, so the pass that takes over reads fewer files.
+func TestInterruptedFirstSyncLeavesNoWrongRecord(t *testing.T) {
+	e := newEnv(t)
+	e.job.Direction = config.LocalToRemote
+	const files, batch, held, stopAt = 1500, 200, 100, 700
+	e.firstBatch = batch
+	for i := range files {
+		e.write("local", fmt.Sprintf("d%02d/f%04d", i%23, i), strings.Repeat(fmt.Sprint(i), 1+i%9))
+	}
+	caches := map[string]*snapshot.Cache{}
+	var eps []endpoint.Endpoint
+	for _, side := range []string{"local", "remote"} {
+		c, err := e.db.Cache(side)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.HoldAtMost(held)
+		caches[side] = c
+		f, err := localfs.New(e.root(side), localfs.Options{Cache: c, Chunks: c, HashWorkers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		eps = append(eps, f)
+	}
+	e.wrap = func(endpoint.Endpoint, endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) { return eps[0], eps[1] }
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var done atomic.Int64
+	o := e.options()
+	o.Caches = []syncer.Committer{caches["local"], caches["remote"]}
+	o.Observer = func(ev syncer.Event) {
+		if ev.FileDone && ev.Err == nil && done.Add(1) == stopAt {
+			cancel()
+		}
+	}
+	rec, err := syncer.Pass(ctx, o)
+	if err == nil && !rec.Interrupted {
+		t.Fatalf("the pass was not interrupted: %+v", rec)
+	}
+	trusted := 0
+	for side, c := range caches {
+		if err := c.CommitLearned(); err != nil {
+			t.Fatal(err)
+		}
+		err := filepath.WalkDir(e.root(side), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			rel, _ := filepath.Rel(e.root(side), p)
+			got, ok := c.Lookup(filepath.ToSlash(rel))
+			fi, serr := os.Lstat(p)
+			if !ok || serr != nil {
+				return serr
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			if got.Ino != st.Ino || got.Size != fi.Size() || got.Mtime != fi.ModTime().UnixNano() || got.Mode != fi.Mode().Perm() {
+				return nil // not trusted: the scan reads it
+			}
+			trusted++
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if got.Hash != xxhash.Sum64(data) {
+				t.Errorf("the %s cache has %s with hash %016x; its content hashes to %016x", side, rel, got.Hash, xxhash.Sum64(data))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d files done before the interruption, %d records trusted", done.Load(), trusted)
+	if trusted < 2*stopAt {
+		t.Errorf("the caches hold %d records that match their files, want at least %d (the files copied, on both sides)", trusted, 2*stopAt)
 	}
 }
