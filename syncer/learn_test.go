@@ -144,7 +144,9 @@ func TestInterruptedFirstSyncLeavesNoWrongRecord(t *testing.T) {
 		t.Cleanup(func() { f.Close() })
 		eps = append(eps, f)
 	}
-	e.wrap = func(endpoint.Endpoint, endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) { return eps[0], eps[1] }
+	e.wrap = func(endpoint.Endpoint, endpoint.Endpoint) (endpoint.Endpoint, endpoint.Endpoint) {
+		return eps[0], eps[1]
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var done atomic.Int64
