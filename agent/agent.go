@@ -95,6 +95,12 @@ type Options struct {
 	KeepRemote func(req OpenRequest) (Remote, error)
 	// Clock, when set, replaces Now and the real timers (tests).
 	Clock Clock
+	// HashWhileCopying, when set, says whether the endpoints the opener
+	// gives a job hash files as they copy them
+	// (syncer.Options.HashWhileCopying): cmd/ferry's folders on this
+	// machine, not encrypted. A first sync then reads each file it sends
+	// once.
+	HashWhileCopying func(job config.Job) bool
 }
 
 // Errors a caller of the job methods can act on.

@@ -844,6 +844,8 @@ func (r *runner) syncOptions(local, remote endpoint.Endpoint, db *snapshot.DB) s
 		Now:        r.a.clock.Now,
 		Slots:      r.a.slots.For(r.job.Name),
 		ConfigFile: r.a.configFile(),
+
+		HashWhileCopying: r.a.opts.HashWhileCopying != nil && r.a.opts.HashWhileCopying(job),
 	}
 }
 

@@ -74,6 +74,17 @@
 //     scan's entry and its ctime did not move since the open (else
 //     ErrChanged, and no hash), and hands the hash to the Cache (Learn),
 //     so that the next scan does not read the file either.
+//   - A Commit hands the Cache (Learn) the file it put in place: the hash
+//     of what was written (checked against the expected one, or for a
+//     file written in order with none expected, the digest of the bytes
+//     written) with the fstat of the file as written, taken from its open
+//     descriptor after the rename, and only if the file still has the
+//     size and mtime Commit gave it. The next scan trusts it as it trusts
+//     a scanned file (inode, size, mtime, mode), so a file changed after
+//     it landed is read again. Not learned: a file with no mtime given
+//     (meta.Mtime 0: it has the commit time, which a write in the same
+//     clock tick would keep), and with Options.Chunks a file large enough
+//     for a chunk list, which the next scan reads for its list.
 //   - Linux is the supported platform. Elsewhere the package builds, but
 //     setting mtimes and FreeSpace are unsupported and Rename falls back
 //     to check-then-rename within one directory.

@@ -28,13 +28,18 @@ import (
 // It must be safe for concurrent use.
 type Cache interface {
 	Lookup(path string) (tree.Entry, bool)
+	// Store is given every entry a scan lists, in scan order: what it
+	// keeps of each (hashed files), and how far the scan has got.
 	Store(e tree.Entry)
 	// Scope says the scan about to Store lists only scope, so the
 	// records outside it are not the scan's to drop.
 	Scope(scope tree.Scope)
+	// Scanned says the scan that called Scope listed all it was to
+	// list, to the end.
+	Scanned()
 	// Learn keeps the stat and hash of a file hashed outside a scan (a
-	// copy that read a file listed unhashed), for the next scan's
-	// Lookup; it drops nothing.
+	// copy that read a file listed unhashed, or a file a Commit put in
+	// place), for the next scan's Lookup; it drops nothing.
 	Learn(e tree.Entry)
 }
 

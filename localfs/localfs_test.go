@@ -78,10 +78,17 @@ func (c *memCache) Store(e tree.Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stores++
-	c.m[e.Path] = e
+	// As snapshot.Cache: every entry is stored, only hashed files kept.
+	if e.Kind == tree.File && e.Hash != 0 && e.Problem == "" {
+		c.m[e.Path] = e
+	} else {
+		delete(c.m, e.Path)
+	}
 }
 
 func (c *memCache) Scope(tree.Scope) {}
+
+func (c *memCache) Scanned() {}
 
 func (c *memCache) Learn(e tree.Entry) {
 	c.mu.Lock()

@@ -141,7 +141,9 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 					return gctx.Err()
 				}
 			}
-			if f.cache != nil && it.e.Problem == "" {
+			if f.cache != nil {
+				// Every entry, so the cache knows how far the scan
+				// has got (it keeps only hashed files).
 				f.cache.Store(it.e)
 			}
 			if err := visit(it.e); err != nil {
@@ -150,7 +152,13 @@ func (f *FS) Scan(ctx context.Context, opts endpoint.ScanOptions, visit func(tre
 		}
 		return nil
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if f.cache != nil {
+		f.cache.Scanned()
+	}
+	return nil
 }
 
 func (s *scanner) send(it *item) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/ferry-sync/ferry/delta/chunk"
 	"github.com/ferry-sync/ferry/endpoint"
 	"github.com/ferry-sync/ferry/tree"
 )
@@ -565,10 +566,54 @@ func (w *Writer) Commit() error {
 			w.fs.log.Warn("unable to date a kept partial file; a scan may remove it as stale", "path", w.path, "partial", w.partial, "err", terr)
 		}
 	}
+	if err == nil {
+		w.learn()
+	}
 	if cerr := w.file.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("unable to close %q: %w", w.path, cerr)
 	}
 	return err
+}
+
+// learn hands the scan cache the file Commit put in place, so that the
+// next scan does not read it: its hash is that of the bytes written (the
+// expected hash, checked in prepare, or for a file written in order from
+// its first byte with no hash expected, the digest of what was written),
+// its lstat that of the file as written, taken from the open descriptor
+// (the very inode, whatever its name is by now). The file must still have
+// the size and the mtime Commit gave it: a write since moves the mtime, so
+// a file changed after it landed is not trusted, and one changed later
+// fails the scan's check (inode, size, mtime, mode) as a scanned file
+// does. A file with no mtime to give (meta.Mtime 0) has the commit time,
+// which a write in the same clock tick would not move: it is not learned.
+// Nor is a file large enough for a chunk list when the FS keeps lists:
+// the next scan reads it for its list, as a scan with HashLater does.
+func (w *Writer) learn() {
+	if w.fs.cache == nil || w.meta.Mtime == 0 || w.fs.chunks != nil && w.meta.Size >= chunk.MinFileSize {
+		return
+	}
+	sum := w.meta.Hash
+	if sum == 0 {
+		w.mu.Lock()
+		whole := w.existing == 0 && w.seqOK && w.seqOff == w.meta.Size
+		if whole {
+			sum = w.digest.Sum64()
+		}
+		w.mu.Unlock()
+		if !whole {
+			return
+		}
+	}
+	fi, err := w.file.Stat()
+	if err != nil {
+		return
+	}
+	e := entryOf(w.path, fi)
+	if e.Kind != tree.File || e.Problem != "" || e.Size != w.meta.Size || e.Mtime != w.meta.Mtime {
+		return
+	}
+	e.Hash = sum
+	w.fs.cache.Learn(e)
 }
 
 // prepare brings the partial file to its final content and metadata.

@@ -54,8 +54,16 @@ type Cache struct {
 	lookKey, storeKey, storeEntry, storeRec []byte
 
 	// learned holds the hashes learned outside a scan (Learn), by path,
-	// until a scan stores them again or CommitLearned writes them.
+	// until a scan stores them again or they are written (maxHeld, or
+	// CommitLearned). A hash learned while a scan is under way goes to
+	// puts instead (see Learn).
 	learned map[string]cached
+	// scanning: a scan began (Scope) and was not committed yet.
+	scanning bool
+	// flushAt is the size of puts at which Store writes the records it
+	// may write before Commit (see flushPuts); heldMax is maxHeld but in
+	// tests.
+	flushAt, heldMax int
 
 	// pending holds chunk lists stored and not yet written, by path, as
 	// they will be stored; pendingBytes is their size.
@@ -82,6 +90,14 @@ func (r *storeRun) passed(k []byte) bool {
 	return found
 }
 
+// maxHeld bounds the records the cache holds in memory between writes:
+// the records a scan stored (puts) and the hashes learned outside a scan.
+// A first sync of a million files stores or learns a million records; held
+// until the end of the pass they cost some 100 bytes each. Past maxHeld
+// they are written in one transaction (two fsyncs), a few hundred times
+// for a million files.
+const maxHeld = 8192
+
 // Window sizes, in records: a window read after a seek starts small, so
 // that a caller jumping about reads little, and grows while the caller
 // goes on in order, to bound the number of read transactions.
@@ -98,7 +114,7 @@ func (db *DB) Cache(side string) (*Cache, error) {
 	}
 	return &Cache{
 		db: db, bucket: []byte(cachePrefix + side), chunks: []byte(chunksPrefix + side),
-		puts: map[string]cached{}, pending: map[string][]byte{},
+		puts: map[string]cached{}, pending: map[string][]byte{}, flushAt: maxHeld, heldMax: maxHeld,
 	}, nil
 }
 
@@ -257,17 +273,34 @@ func (c *Cache) Lookup(path string) (tree.Entry, bool) {
 // files are kept; entries with a problem or an invalid path are ignored:
 // they describe nothing worth reusing. A Store that does not go on from
 // the previous one in key order starts a new run (see Commit).
+//
+// A scan of the whole tree stores every entry it lists, cached or not
+// (Stat does not): an entry with nothing to keep (a directory, a file
+// listed unhashed or with a problem) moves the cursor on and drops the
+// path's record in the bucket, so the cache knows how far the scan has got. That is
+// what lets a hash learned meanwhile (Learn) be written before Commit,
+// and lets Commit tell the records the scan saw from those learned after
+// it passed them.
 func (c *Cache) Store(e tree.Entry) {
-	ce, ok := cachedOf(e)
-	if !ok || tree.ValidPath(e.Path) != nil {
+	if tree.ValidPath(e.Path) != nil {
 		return
 	}
+	ce, ok := cachedOf(e)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !ok && !c.limited().Whole() {
+		// A scoped scan's context directories lie outside its roots;
+		// its runs follow only what it stores.
+		return
+	}
 	k := appendKey(c.storeKey[:0], e.Path)
 	c.storeKey = k
-	c.storeEntry = AppendEntry(c.storeEntry[:0], ce.entry(e.Path))
-	c.storeRec = AppendRecord(c.storeRec[:0], k, c.storeEntry)
+	var record []byte
+	if ok {
+		c.storeEntry = AppendEntry(c.storeEntry[:0], ce.entry(e.Path))
+		c.storeRec = AppendRecord(c.storeRec[:0], k, c.storeEntry)
+		record = c.storeRec
+	}
 	var run *storeRun
 	sameRoot := true
 	if scope := c.limited(); !scope.Whole() {
@@ -286,16 +319,21 @@ func (c *Cache) Store(e tree.Entry) {
 		}
 	}
 	run.last = append(run.last[:0], k...)
-	if c.passTo(run, k, c.storeRec) {
+	switch {
+	case c.passTo(run, k, record):
 		delete(c.puts, e.Path)
-	} else {
+	case ok:
 		c.puts[e.Path] = ce
+	}
+	if len(c.puts) >= c.flushAt {
+		c.flushPuts()
 	}
 }
 
 // passTo moves Store's cursor up to k, noting in run the keys it passes,
-// and reports whether the bucket holds record under k. The caller holds
-// c.mu.
+// and reports whether the bucket holds record under k. A nil record is an
+// entry with nothing to keep: its key, if the bucket has it, is noted as
+// passed too. The caller holds c.mu.
 func (c *Cache) passTo(run *storeRun, k, record []byte) bool {
 	w := &c.del
 	for {
@@ -317,6 +355,10 @@ func (c *Cache) passTo(run *storeRun, k, record []byte) bool {
 			w.i++
 		case cmp == 0:
 			w.i++
+			if record == nil {
+				run.gone = append(run.gone, bytes.Clone(r.k))
+				return false
+			}
 			return bytes.Equal(r.v, record)
 		default:
 			return false
@@ -340,14 +382,48 @@ func (c *Cache) fail(err error) {
 func (c *Cache) Scope(scope tree.Scope) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.scanning = true
 	if scope.Whole() || len(c.runs) > 0 && !c.scoped {
 		c.whole = true
+		if scope.Whole() {
+			// The scan starts at the first key: what lies before its
+			// first entry it has passed (see Scanned).
+			c.runs = append(c.runs, &storeRun{first: []byte{}})
+			c.del.n = minWindow
+			if err := c.del.read(c.db, c.bucket, nil, false); err != nil {
+				c.fail(err)
+			}
+		}
 		return
 	}
 	if c.scoped {
 		scope = tree.NewScope(append(slices.Clone(c.scope.Roots()), scope.Roots()...))
 	}
 	c.scope, c.scoped = scope, true
+}
+
+// endKey is above every key: paths are UTF-8, which has no byte 0xff.
+var endKey = []byte{0xff}
+
+// Scanned tells the cache that the whole scan under way listed the whole
+// tree: every path it did not Store is gone. Its run then covers the whole
+// key space, so that the hashes learned from here to Commit (files the
+// pass wrote) are written with the scan's records, at once or by Commit,
+// and Commit's sweep, which they are newer than, leaves them. A scoped
+// scan's Scanned does nothing.
+func (c *Cache) Scanned() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.runs)
+	if n == 0 || !c.limited().Whole() || c.err != nil {
+		return
+	}
+	run := c.runs[n-1]
+	c.passTo(run, endKey, nil)
+	run.last = append(run.last[:0], endKey...)
+	if len(c.puts) >= c.flushAt {
+		c.flushPuts()
+	}
 }
 
 // limited returns the scope Commit keeps to: the whole tree unless every
@@ -362,6 +438,7 @@ func (c *Cache) limited() tree.Scope {
 // reset forgets the runs and puts, for the next scan; the caller holds c.mu.
 func (c *Cache) reset() {
 	c.scope, c.scoped, c.whole, c.runRoot = tree.Scope{}, false, false, ""
+	c.scanning, c.flushAt = false, c.heldMax
 	c.puts = map[string]cached{} // not clear: a first scan's map is large
 	c.runs, c.err = nil, nil
 	c.look.valid, c.del.valid = false, false
@@ -571,9 +648,19 @@ func (c *Cache) Commit() error {
 
 // Learn keeps the stat and hash of a file hashed outside a scan: a copy
 // that read whole a file its scan listed unhashed (endpoint.ScanOptions
-// HashLater). The next scan's Lookup finds it, as if the scan before had
-// hashed the file; CommitLearned writes it for a scan in a later process.
-// Unlike Store it is not part of a scan, so it makes Commit drop nothing.
+// HashLater), or a file the pass wrote, whose content it verified as it
+// wrote it. The next scan's Lookup finds it, as if the scan before had
+// hashed the file. Unlike Store it is not part of a scan, so it makes
+// Commit drop nothing.
+//
+// Outside a scan the record is held until there are maxHeld of them, or
+// CommitLearned, and then written. While a scan is under way (from Scope
+// or its first Store to Commit) it is held with the scan's own records,
+// and wins over what the scan saw of the path if the scan had passed it
+// already: a batched first sync copies files while the scans still run,
+// each after both scans have listed it, so what it learns is newer than
+// what they saw. A path the scan has yet to reach is decided by the scan,
+// whose Lookup finds the learned record.
 func (c *Cache) Learn(e tree.Entry) {
 	ce, ok := cachedOf(e)
 	if !ok || tree.ValidPath(e.Path) != nil {
@@ -581,17 +668,118 @@ func (c *Cache) Learn(e tree.Entry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.scanning || len(c.runs) > 0 {
+		k := appendKey(nil, e.Path)
+		for _, r := range c.runs {
+			if i, found := slices.BinarySearchFunc(r.gone, k, bytes.Compare); found {
+				r.gone = slices.Delete(r.gone, i, i+1)
+			}
+		}
+		c.puts[e.Path] = ce
+		if len(c.puts) >= c.flushAt {
+			c.flushPuts()
+		}
+		return
+	}
 	if c.learned == nil {
 		c.learned = map[string]cached{}
 	}
 	c.learned[e.Path] = ce
+	if len(c.learned)%c.heldMax == 0 {
+		// A write that fails keeps them, for the next maxHeld or
+		// CommitLearned to try again (which reports it); a Lookup finds
+		// them meanwhile.
+		_ = c.writeLearned()
+	}
 }
 
-// CommitLearned writes what Learn kept since the last Commit, in one
-// transaction, and drops nothing: records of other paths stay as they are.
+// HoldAtMost makes the cache write what it holds at n records instead of
+// maxHeld (8192): a tighter bound on its memory, at the cost of a write
+// transaction every n records.
+func (c *Cache) HoldAtMost(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.heldMax = max(n, 1)
+	c.flushAt = min(c.flushAt, len(c.puts)+c.heldMax)
+}
+
+// Held is how many records the cache holds in memory, not yet written:
+// a scan's since its last Commit and those learned.
+func (c *Cache) Held() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.puts) + len(c.learned)
+}
+
+// flushPuts writes the records held for the scan under way that it has
+// passed already (keys from the first to the last Store of its current
+// run): Commit would write them as they are, and the scan's cursor, which
+// only goes on from beyond its last key, never reads them back as passed.
+// The rest stay for Commit; flushAt is raised so that what cannot be
+// written yet is not looked through at every Store. A write that fails
+// leaves them held. The caller holds c.mu.
+func (c *Cache) flushPuts() {
+	n := len(c.runs)
+	if n == 0 || c.err != nil {
+		c.flushAt = len(c.puts) + c.heldMax
+		return
+	}
+	run := c.runs[n-1]
+	type kv struct {
+		path string
+		k    []byte
+		e    cached
+	}
+	var puts []kv
+	for p, e := range c.puts {
+		if k := appendKey(nil, p); run.covers(k) {
+			puts = append(puts, kv{p, k, e})
+		}
+	}
+	if len(puts) > 0 {
+		slices.SortFunc(puts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+		err := c.db.update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(c.bucket)
+			if err != nil {
+				return err
+			}
+			b.FillPercent = 0.9
+			changed := make([]changedFile, len(puts))
+			for i, r := range puts {
+				e := r.e.entry(r.path)
+				if err := b.Put(r.k, AppendRecord(nil, r.k, AppendEntry(nil, e))); err != nil {
+					return err
+				}
+				changed[i] = changedFile{r.k, e}
+			}
+			return c.commitChunks(tx, nil, changed)
+		})
+		if err == nil {
+			for _, r := range puts {
+				delete(c.puts, r.path)
+			}
+			// Lookup's window may predate them: read it again.
+			c.look.valid = false
+		}
+	}
+	c.flushAt = len(c.puts) + c.heldMax
+}
+
+// CommitLearned writes what Learn kept since the last Commit, and the
+// records a scan that was not committed (an interrupted pass) stored up
+// to where it got, in one transaction each, and drops nothing: records of
+// other paths stay as they are.
 func (c *Cache) CommitLearned() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.puts) > 0 {
+		c.flushPuts()
+	}
+	return c.writeLearned()
+}
+
+// writeLearned writes the learned records; the caller holds c.mu.
+func (c *Cache) writeLearned() error {
 	if len(c.learned) == 0 {
 		return nil
 	}
@@ -610,16 +798,19 @@ func (c *Cache) CommitLearned() error {
 			return err
 		}
 		b.FillPercent = 0.9
-		for _, r := range puts {
+		changed := make([]changedFile, len(puts))
+		for i, r := range puts {
 			if err := b.Put(r.k, AppendRecord(nil, r.k, AppendEntry(nil, r.e))); err != nil {
 				return err
 			}
+			changed[i] = changedFile{r.k, r.e}
 		}
-		return nil
+		return c.commitChunks(tx, nil, changed)
 	})
 	if err != nil {
 		return fmt.Errorf("unable to write %s to %s: %w", c.bucket, c.db.path, err)
 	}
 	c.learned = nil
+	c.look.valid = false
 	return nil
 }

@@ -35,6 +35,14 @@
 //     that goes backwards costs a seek and keeps the bookkeeping of
 //     another run until Commit. Commit keeps every record stored since the
 //     last Commit, also by a scan given up, and drops the others.
+//   - The cache holds at most about maxHeld (8192) records in memory
+//     between writes: a scan's records for paths it has passed, and the
+//     hashes learned outside a scan (Learn: files a pass copied or wrote),
+//     are written as they reach it, so a first sync of a million files
+//     does not hold a million. Each record written is a file's lstat with
+//     the hash of its content, so a pass interrupted at any point leaves
+//     no record a file's content does not match; CommitLearned writes
+//     what is still held.
 //   - One process at a time: a second Open of the same file fails after one
 //     second with an error wrapping ErrInUse.
 package snapshot

@@ -207,12 +207,19 @@ func openJob(ctx context.Context, cfg *config.Config, job *config.Job, db *snaps
 	if enc, err := encryptRemote(job, db, o.remote); err != nil {
 		return nil, errors.Join(err, local.Close(), o.remote.Close())
 	} else {
-		o.folders = job.RemoteURL == nil && !job.Encryption.Enabled
+		o.folders = hashesWhileCopying(*job)
 		_, plain := enc.(*remote.Endpoint)
 		o.uploads = plain
 		o.remote = enc
 	}
 	return o, nil
+}
+
+// hashesWhileCopying says whether openJob gives job endpoints that hash
+// files as they copy them: two plain folders on this machine (localfs,
+// not encrypted).
+func hashesWhileCopying(job config.Job) bool {
+	return job.RemoteURL == nil && !job.Encryption.Enabled
 }
 
 // folderError is a job's folder on this machine that cannot be opened:

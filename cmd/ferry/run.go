@@ -104,7 +104,9 @@ func runAgent(ctx context.Context, e *env, cfg *config.Config, ro runOptions) er
 	a, err := agent.New(cfg, agent.Options{
 		OpenWith:   open,
 		KeepRemote: keep,
-		Log:        ro.log,
+		// As `ferry sync` runs a pass (openJob).
+		HashWhileCopying: hashesWhileCopying,
+		Log:              ro.log,
 		Observer: func(job string, ev syncer.Event) {
 			m.Observe(job, ev)
 			if ro.tlog != nil {

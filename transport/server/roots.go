@@ -148,6 +148,13 @@ func (r *roots) release(st *rootState, log *slog.Logger) {
 			log.Warn("unable to close version store", "folder", st.dir, "err", err)
 		}
 	}
+	if st.cache != nil {
+		// The hashes of the files the sessions wrote (and of any scan
+		// not committed), so that the next scan does not read them.
+		if err := st.cache.CommitLearned(); err != nil {
+			log.Warn("unable to save scan cache", "folder", st.dir, "err", err)
+		}
+	}
 	if st.db != nil {
 		if err := st.db.Close(); err != nil {
 			log.Warn("unable to close scan cache", "folder", st.dir, "err", err)
