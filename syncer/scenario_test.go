@@ -209,6 +209,10 @@ func runScriptBatched(t *testing.T, kind, src string, firstBatch int) string {
 	}
 	var out strings.Builder
 	printTrees := func() {
+		if e.served != nil {
+			// Nothing of an earlier pass may still run on the server.
+			e.served.quiesce()
+		}
 		for _, side := range []string{"local", "remote"} {
 			fmt.Fprintf(&out, "%s:\n", side)
 			for _, l := range dump(t, e.root(side)) {

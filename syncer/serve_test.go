@@ -33,6 +33,8 @@ import (
 // remote in process.
 type served struct {
 	t         testing.TB
+	root      string
+	dir       string
 	addr      string
 	mode      config.TransportMode
 	clientKey string
@@ -41,6 +43,8 @@ type served struct {
 	// opened is the clock (unix ns) the server's folder is opened with:
 	// the scenario's time when the client dials, as a local folder gets.
 	opened atomic.Int64
+	// stop ends the running server and waits for it (nil: not running).
+	stop func()
 }
 
 // serve starts a server on root; mode is the data path clients ask for
@@ -48,7 +52,7 @@ type served struct {
 func serve(t testing.TB, root string, mode config.TransportMode) *served {
 	t.Helper()
 	dir := t.TempDir()
-	s := &served{t: t, mode: mode, clientKey: filepath.Join(dir, "id_ed25519"),
+	s := &served{t: t, root: root, dir: dir, mode: mode, clientKey: filepath.Join(dir, "id_ed25519"),
 		known: filepath.Join(dir, "known_hosts"), log: &syncLog{}}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -65,12 +69,25 @@ func serve(t testing.TB, root string, mode config.TransportMode) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authorized := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	s.start()
+	t.Cleanup(func() {
+		s.quiesce()
+		if t.Failed() {
+			t.Logf("ferry serve and client log:\n%s", s.log)
+		}
+	})
+	return s
+}
+
+// start starts the server (again, after quiesce: the same keys, another
+// port).
+func (s *served) start() {
+	s.t.Helper()
 	cfg := server.Config{
-		Root: root, AuthorizedKeys: authorized, HostKeyPath: filepath.Join(dir, "host_key"),
+		Root: s.root, AuthorizedKeys: filepath.Join(s.dir, "authorized_keys"), HostKeyPath: filepath.Join(s.dir, "host_key"),
 		Log: slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		// As ferry serve opens a folder, without the scan cache (the
 		// local side has none either), on the scenario's clock.
@@ -80,10 +97,10 @@ func serve(t testing.TB, root string, mode config.TransportMode) *served {
 				Now: func() time.Time { return opened }})
 		},
 	}
-	if mode == config.UDP {
+	if s.mode == config.UDP {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			s.t.Fatal(err)
 		}
 		// Buffers as ferry serve's own socket gets them (data.Listen).
 		data.TuneBuffers(pc.(*net.UDPConn), data.SocketBuffer, nil)
@@ -91,37 +108,53 @@ func serve(t testing.TB, root string, mode config.TransportMode) *served {
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	s.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	s.stop = func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("Serve: %v", err)
+				s.t.Errorf("Serve: %v", err)
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("ferry serve did not stop")
+		case <-time.After(time.Minute): // a safety net for a hung server
+			s.t.Error("ferry serve did not stop")
 		}
-		if t.Failed() {
-			t.Logf("ferry serve and client log:\n%s", s.log)
+		if pc := cfg.UDPConn; pc != nil {
+			pc.Close()
 		}
-	})
-	return s
+	}
+}
+
+// quiesce stops the server and waits for every request it took to end,
+// so that nothing it does is still under way in its folder: a pass that
+// halts on one side may end while the other side's request (the folding
+// probe, which writes a temporary file in the folder) still runs on the
+// server, and a dump of the folder then listed the probe, or failed when
+// the probe went between its listing and its lstat. The next dial starts
+// the server again.
+func (s *served) quiesce() {
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
+	}
 }
 
 // dial connects to the served folder as the job's ferry:// remote would,
 // the server's folder opened at the scenario time opened.
 func (s *served) dial(job config.Job, opened time.Time) *remote.Endpoint {
 	s.t.Helper()
+	if s.stop == nil {
+		s.start()
+	}
 	s.opened.Store(opened.UnixNano())
 	host, port, _ := net.SplitHostPort(s.addr)
 	p, _ := strconv.Atoi(port)
