@@ -143,8 +143,12 @@ func (f *Fake) SyncNow(name string) error {
 }
 
 // SyncNowWith implements the controller.
-func (f *Fake) SyncNowWith(name string, _ agent.SyncNowOptions) error {
-	return f.change("sync-now", name, func(j *agent.JobStatus) error {
+func (f *Fake) SyncNowWith(name string, o agent.SyncNowOptions) error {
+	call := "sync-now"
+	if o.AllowDeletes {
+		call += " --allow-deletes"
+	}
+	return f.change(call, name, func(j *agent.JobStatus) error {
 		if j.State == agent.Stopped {
 			return fmt.Errorf("job %q is stopped: resume it first", name)
 		}
