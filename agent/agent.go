@@ -325,7 +325,21 @@ func (a *Agent) Resume(job string) error {
 // SyncNow starts a pass now, or, if one is running, exactly one more after
 // it.
 func (a *Agent) SyncNow(job string) error {
-	return a.call(job, command{kind: cmdSyncNow}).err
+	return a.SyncNowWith(job, SyncNowOptions{})
+}
+
+// SyncNowOptions changes the one pass SyncNowWith asks for.
+type SyncNowOptions struct {
+	// AllowDeletes lifts max_delete and the root-emptied guard for that
+	// pass only (as `ferry sync --allow-deletes`); later passes are
+	// guarded again.
+	AllowDeletes bool
+}
+
+// SyncNowWith is SyncNow with options for the pass it asks for. If a pass
+// is running, the options apply to the one after it.
+func (a *Agent) SyncNowWith(job string, o SyncNowOptions) error {
+	return a.call(job, command{kind: cmdSyncNow, sync: o}).err
 }
 
 // ResetSync forgets the job's ancestor, scan caches and conflicts (a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -342,8 +343,13 @@ func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 		{Halt: halt.Halt{Kind: halt.TooManyDeletes, Job: "photos", Config: "/etc/ferry/jobs.yaml", Side: halt.Local, Count: 120, Limit: 100, Rule: "50% of 200"}},
 	}
 	n := 0
+	var allowedMu sync.Mutex
+	var allowed []bool // each pass's AllowDeletes
 	h := newHarness(t, testConfig(t, config.Job{Name: "photos", Local: "/mnt/x", Remote: "/r", LocalSignature: ".ferry-signature"}),
 		func(ctx context.Context, h *harness, opts syncer.Options) (snapshot.PassRecord, error) {
+			allowedMu.Lock()
+			allowed = append(allowed, opts.AllowDeletes)
+			allowedMu.Unlock()
 			if n >= len(halts) {
 				return snapshot.PassRecord{}, nil
 			}
@@ -354,7 +360,10 @@ func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 	h.nextPass()
 	waitFor(t, "halted", func() bool { return h.status("photos").State == Halted })
 	s := h.status("photos")
-	if s.Halt == nil || *s.Halt != halts[0].Halt || s.Halted != halts[0].Reason() || s.Fix != halts[0].Fix() ||
+	// The agent holds the job: the halt says so, and its fix asks the agent.
+	held := halts[0].Halt
+	held.Agent = true
+	if s.Halt == nil || *s.Halt != held || s.Halted != halts[0].Reason() || s.Fix != held.Fix() ||
 		!strings.Contains(s.Fix, "touch /mnt/x/.ferry-signature") {
 		t.Fatalf("halt %+v: halted %q fix %q", s.Halt, s.Halted, s.Fix)
 	}
@@ -367,11 +376,12 @@ func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 	}
 	h.nextPass()
 	waitFor(t, "max_delete halt", func() bool { return strings.Contains(h.status("photos").Halted, "max_delete allows") })
-	if s := h.status("photos"); !strings.Contains(s.Fix, "ferry sync --allow-deletes --config /etc/ferry/jobs.yaml photos") || s.State != Halted {
+	if s := h.status("photos"); !strings.Contains(s.Fix, "ferry sync-now --allow-deletes --wait --config /etc/ferry/jobs.yaml photos") || s.State != Halted {
 		t.Fatalf("state %q fix %q", s.State, s.Fix)
 	}
-	// The next clean pass clears the halt.
-	if err := h.a.SyncNow("photos"); err != nil {
+	// The next clean pass, asked for with the deletions allowed, clears
+	// the halt; the one after it is guarded again.
+	if err := h.a.SyncNowWith("photos", SyncNowOptions{AllowDeletes: true}); err != nil {
 		t.Fatal(err)
 	}
 	h.nextPass()
@@ -379,6 +389,21 @@ func TestHaltedJobReportsReasonAndFix(t *testing.T) {
 		s := h.status("photos")
 		return s.State == Idle && s.Halted == "" && s.Fix == "" && s.Halt == nil
 	})
+	if err := h.a.SyncNow("photos"); err != nil {
+		t.Fatal(err)
+	}
+	h.nextPass()
+	waitFor(t, "a fourth pass", func() bool {
+		allowedMu.Lock()
+		defer allowedMu.Unlock()
+		return len(allowed) == 4
+	})
+	allowedMu.Lock()
+	got := slices.Clone(allowed)
+	allowedMu.Unlock()
+	if want := []bool{false, false, true, false}; !slices.Equal(got, want) {
+		t.Fatalf("AllowDeletes by pass %v, want %v", got, want)
+	}
 }
 
 func TestReloadAddsRemovesAndRestartsJobs(t *testing.T) {

@@ -42,6 +42,7 @@ const (
 
 type command struct {
 	kind  cmdKind
+	sync  SyncNowOptions // cmdSyncNow
 	paths []string
 	bw    config.Bandwidth
 	rules []bwRule // parsed bw.Schedule, when bw.Schedule is not nil
@@ -302,6 +303,9 @@ type loop struct {
 	// for are no longer pending.
 	within    []string
 	wholeNext bool
+	// allowDeletes lifts the deletion guards for the next pass only
+	// (SyncNowWith AllowDeletes).
+	allowDeletes bool
 
 	rewalk    bool      // re-add watches before the next pass
 	checkAt   time.Time // next look at the watched roots
@@ -761,13 +765,15 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 		continuous := l.deb != nil
 		within := l.within
 		l.within = nil
+		allow := l.allowDeletes
+		l.allowDeletes = false
 		pctx := octx
 		if l.afterReset {
 			pctx = versions.WithReason(octx, versions.Reset)
 		}
 		go func() {
 			var own ownWrites
-			rec, err := r.runPass(pctx, db, kept, own.observe, within)
+			rec, err := r.runPass(pctx, db, kept, own.observe, within, allow)
 			res := opResult{rec: rec, err: err, scoped: within != nil}
 			if continuous {
 				var aerr error
@@ -851,7 +857,7 @@ func (r *runner) syncOptions(local, remote endpoint.Endpoint, db *snapshot.DB) s
 
 // runPass runs one pass, scoped to within if not nil; also, when not
 // nil, receives its events.
-func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also syncer.Observer, within []string) (snapshot.PassRecord, error) {
+func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also syncer.Observer, within []string, allowDeletes bool) (snapshot.PassRecord, error) {
 	start := r.a.clock.Now()
 	local, remote, err := r.openEndpoints(ctx, db, kept)
 	if err != nil {
@@ -885,6 +891,7 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also
 	defer r.pruneVersions()
 	opts := r.syncOptions(local, remote, db)
 	opts.Within = within
+	opts.AllowDeletes = allowDeletes
 	if also != nil {
 		opts.Observer = func(ev syncer.Event) {
 			also(ev)
@@ -973,7 +980,11 @@ func (l *loop) opEnded(res opResult) {
 		args = append(args, "result", "halted")
 		var h *syncer.HaltError
 		if errors.As(res.err, &h) {
-			l.halt = &h.Halt
+			// The agent holds the job: the fix goes through it.
+			held := h.Halt
+			held.Agent = true
+			l.halt = &held
+			h = &syncer.HaltError{Halt: held}
 			args = append(args, "kind", h.Kind, "reason", h.Reason(), "fix", h.Fix())
 		} else {
 			args = append(args, "reason", res.err)
@@ -1055,6 +1066,9 @@ func (l *loop) command(c command) {
 		if h := l.missingRoot(); h != nil {
 			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %s", r.job.Name, h.Reason())})
 			return
+		}
+		if c.sync.AllowDeletes {
+			l.allowDeletes = true
 		}
 		l.s = l.s.Ask()
 		l.send(c.reply, reply{})

@@ -95,6 +95,10 @@ type Halt struct {
 	// Recorded and Current are the folder pairs for PairChanged.
 	Recorded string `json:"recorded,omitempty"`
 	Current  string `json:"current,omitempty"`
+	// Agent is set while a running agent (`ferry run`) holds the job:
+	// `ferry sync` is then refused, and Fix asks the agent instead
+	// (`ferry sync-now --allow-deletes --wait`).
+	Agent bool `json:"agent,omitempty"`
 }
 
 // Other returns the side opposite h.Side.
@@ -161,10 +165,10 @@ func (h *Halt) Fix() string {
 		add("a running agent then carries on by itself at its next pass; without one, run: %s", h.command("sync"))
 	case RootEmptied:
 		add("if %s was emptied by mistake or is not mounted, restore or mount it: the next pass then carries on and deletes nothing", h.where())
-		add("if it was emptied on purpose, delete the same %d entries on the %s side with: %s", h.Count, h.Other(), h.command("sync", "--allow-deletes"))
+		add("if it was emptied on purpose, delete the same %d entries on the %s side with: %s", h.Count, h.Other(), h.allowDeletes())
 		add("(%s is not a fix for this: it forgets the last sync, so the next pass copies everything back from the %s side)", h.command("reset-sync"), h.Other())
 	case TooManyDeletes:
-		add("if the deletions are intended, run: %s", h.command("sync", "--allow-deletes"))
+		add("if the deletions are intended, run: %s", h.allowDeletes())
 		add("if not, find out why those entries are gone from the %s side; nothing is deleted until then", h.Other())
 	case TooManyChanges:
 		add("if the changes are intended, run: %s", h.command("sync", "--allow-changes"))
@@ -212,6 +216,15 @@ func (h *Halt) command(verb string, flags ...string) string {
 		parts = append(parts, "--config", Quote(h.Config))
 	}
 	return strings.Join(append(parts, Quote(h.Job)), " ")
+}
+
+// allowDeletes is the command that runs one pass with the deletions
+// allowed: through the agent when one holds the job, else `ferry sync`.
+func (h *Halt) allowDeletes() string {
+	if h.Agent {
+		return h.command("sync-now", "--allow-deletes", "--wait")
+	}
+	return h.command("sync", "--allow-deletes")
 }
 
 // served says where a ferry:// path lies on the server: the path in the

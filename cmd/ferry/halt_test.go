@@ -150,9 +150,14 @@ func TestHaltAdviceIsTheSameEverywhere(t *testing.T) {
 				t.Errorf("offline ferry status does not show the halt as\n%s\ngot:\n%s", note, out)
 			}
 
-			// The same halt seen by a running agent.
+			// The same halt seen by a running agent, which holds the job:
+			// the fix asks it (sync-now) instead of ferry sync.
 			addr := startAgent(t, ctx, cfgPath)
 			waitHalted(t, ctx, addr)
+			held := *h
+			held.Agent = true
+			fix = held.Fix()
+			note = render.HaltNote("j", h.Reason(), fix)
 			if _, out, _ := runCLI(t, ctx, "status", "--config", cfgPath); !strings.Contains(out, note) ||
 				strings.Contains(out, "no agent is running") {
 				t.Errorf("ferry status from the agent does not show the halt as\n%s\ngot:\n%s", note, out)

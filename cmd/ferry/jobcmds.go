@@ -301,10 +301,11 @@ func newControlCommand(name, summary string) *command {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	usage := "--config FILE JOB"
-	var wait *bool
+	var wait, allowDeletes *bool
 	if name == "sync-now" {
 		wait = fs.Bool("wait", false, "wait for the pass, print its summary and exit as `ferry sync` would")
-		usage = "--config FILE [--wait] JOB"
+		allowDeletes = fs.Bool("allow-deletes", false, "let this one pass delete more than max_delete (or what a root emptied asks); later passes are guarded again")
+		usage = "--config FILE [--wait] [--allow-deletes] JOB"
 	}
 	return &command{
 		name:    name,
@@ -331,10 +332,11 @@ func newControlCommand(name, summary string) *command {
 			case "resume":
 				st, err = c.Resume(ctx, job.Name)
 			default:
+				req := api.SyncNowRequest{AllowDeletes: allowDeletes != nil && *allowDeletes}
 				if wait != nil && *wait {
-					return syncNowWait(ctx, e, c, job.Name)
+					return syncNowWait(ctx, e, c, job.Name, req)
 				}
-				st, err = c.SyncNow(ctx, job.Name)
+				st, err = c.SyncNowWith(ctx, job.Name, req)
 			}
 			if err != nil {
 				return err

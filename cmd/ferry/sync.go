@@ -49,8 +49,12 @@ func newSyncCommand() *command {
 			}
 			db, err := snapshot.Open(cfg.DBPath(job.Name))
 			if errors.Is(err, snapshot.ErrInUse) && runningAgent(ctx, cfg) != nil {
-				return fmt.Errorf("job %s is held by the running agent (ferry run); ask it for a pass and wait for it with: ferry sync-now --wait --config %s %s",
-					job.Name, halt.Quote(cfg.File), job.Name)
+				flags := "--wait"
+				if *allowDeletes {
+					flags = "--allow-deletes --wait"
+				}
+				return fmt.Errorf("job %s is held by the running agent (ferry run); ask it for a pass and wait for it with: ferry sync-now %s --config %s %s",
+					job.Name, flags, halt.Quote(cfg.File), job.Name)
 			}
 			if err != nil {
 				return err

@@ -20,9 +20,9 @@ const syncNowPoll = 100 * time.Millisecond
 // that started after the request to end, prints its summary and returns
 // what `ferry sync` would: nil, a halt (exit 3) or the failure (exit 1).
 // A pass already running when it asks is not the one it waits for.
-func syncNowWait(ctx context.Context, e *env, c *api.Client, job string) error {
+func syncNowWait(ctx context.Context, e *env, c *api.Client, job string, req api.SyncNowRequest) error {
 	asked := time.Now()
-	if _, err := c.SyncNow(ctx, job); err != nil {
+	if _, err := c.SyncNowWith(ctx, job, req); err != nil {
 		return err
 	}
 	t := time.NewTicker(syncNowPoll)
@@ -47,6 +47,12 @@ func syncNowWait(ctx context.Context, e *env, c *api.Client, job string) error {
 // error that gives its exit code.
 func passOutcome(e *env, rec snapshot.PassRecord) error {
 	switch {
+	case rec.Halt != nil:
+		fmt.Fprintln(e.stdout, summary(rec))
+		// The agent holds the job: its fix goes through the agent.
+		held := *rec.Halt
+		held.Agent = true
+		return &syncer.HaltError{Halt: held}
 	case rec.Halted != "":
 		fmt.Fprintln(e.stdout, summary(rec))
 		return fmt.Errorf("%w: %s", syncer.ErrHalted, rec.Halted)

@@ -97,7 +97,17 @@ func (c *Client) Resume(ctx context.Context, name string) (agent.JobStatus, erro
 
 // SyncNow starts a pass now.
 func (c *Client) SyncNow(ctx context.Context, name string) (agent.JobStatus, error) {
-	return c.post(ctx, name, "sync-now", nil)
+	return c.SyncNowWith(ctx, name, SyncNowRequest{})
+}
+
+// SyncNowWith starts a pass now with req's options. The body is sent only
+// when an option is set, so an agent that does not know it refuses the
+// request (400) instead of running a pass without it.
+func (c *Client) SyncNowWith(ctx context.Context, name string, req SyncNowRequest) (agent.JobStatus, error) {
+	if req == (SyncNowRequest{}) {
+		return c.post(ctx, name, "sync-now", nil)
+	}
+	return c.post(ctx, name, "sync-now", req)
 }
 
 // ResetSync forgets the job's ancestor and conflicts.

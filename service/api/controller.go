@@ -14,7 +14,8 @@ type Controller interface {
 	RateHistory() []agent.RateHistory
 	Stop(job string) error
 	Resume(job string) error
-	SyncNow(job string) error
+	// SyncNowWith asks for a pass now; o changes that pass only.
+	SyncNowWith(job string, o agent.SyncNowOptions) error
 	ResetSync(job string) error
 	Conflicts(job string) ([]conflict.Record, error)
 	Resolve(job string, paths []string) error

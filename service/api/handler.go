@@ -61,7 +61,7 @@ func NewHandler(c Controller, opts Options) http.Handler {
 	m.HandleFunc("GET /api/v1/rates", h.rates)
 	m.HandleFunc("POST /api/v1/jobs/{name}/stop", h.action(c.Stop))
 	m.HandleFunc("POST /api/v1/jobs/{name}/resume", h.action(c.Resume))
-	m.HandleFunc("POST /api/v1/jobs/{name}/sync-now", h.action(c.SyncNow))
+	m.HandleFunc("POST /api/v1/jobs/{name}/sync-now", h.syncNow)
 	m.HandleFunc("POST /api/v1/jobs/{name}/reset-sync", h.action(c.ResetSync))
 	m.HandleFunc("GET /api/v1/jobs/{name}/conflicts", h.conflicts)
 	m.HandleFunc("POST /api/v1/jobs/{name}/resolve", h.resolve)
@@ -250,6 +250,17 @@ func (h *handler) conflicts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.reply(w, NewConflicts(recs))
+}
+
+func (h *handler) syncNow(w http.ResponseWriter, r *http.Request) {
+	var req SyncNowRequest
+	if err := decode(w, r, &req, true); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.apply(w, r, func(job string) error {
+		return h.c.SyncNowWith(job, agent.SyncNowOptions{AllowDeletes: req.AllowDeletes})
+	})
 }
 
 func (h *handler) resolve(w http.ResponseWriter, r *http.Request) {

@@ -145,6 +145,16 @@ func (b BandwidthRequest) apply(cur config.Bandwidth) (config.Bandwidth, error) 
 	return cur, nil
 }
 
+// SyncNowRequest is the optional body of POST /api/v1/jobs/{name}/sync-now;
+// no body is a plain pass. Agents decode bodies strictly: one that predates
+// a field answers 400 (unknown field) rather than running a pass without it,
+// so clients send the body only when a field is set.
+type SyncNowRequest struct {
+	// AllowDeletes lifts max_delete and the root-emptied guard for the
+	// pass asked for only.
+	AllowDeletes bool `json:"allow_deletes,omitempty"`
+}
+
 // ResolveRequest is the body of POST /api/v1/jobs/{name}/resolve.
 type ResolveRequest struct {
 	Paths []string `json:"paths"`

@@ -137,9 +137,18 @@ func (f *Fake) Resume(name string) error {
 	})
 }
 
-// SyncNow implements the controller.
+// SyncNow asks for a plain pass.
 func (f *Fake) SyncNow(name string) error {
-	return f.change("sync-now", name, func(j *agent.JobStatus) error {
+	return f.SyncNowWith(name, agent.SyncNowOptions{})
+}
+
+// SyncNowWith implements the controller.
+func (f *Fake) SyncNowWith(name string, o agent.SyncNowOptions) error {
+	call := "sync-now"
+	if o.AllowDeletes {
+		call += " --allow-deletes"
+	}
+	return f.change(call, name, func(j *agent.JobStatus) error {
 		if j.State == agent.Stopped {
 			return fmt.Errorf("job %q is stopped: resume it first", name)
 		}
