@@ -334,6 +334,9 @@ type SyncNowOptions struct {
 	// pass only (as `ferry sync --allow-deletes`); later passes are
 	// guarded again.
 	AllowDeletes bool
+	// AllowChanges lifts max_change for that pass only (as `ferry sync
+	// --allow-changes`).
+	AllowChanges bool
 }
 
 // SyncNowWith is SyncNow with options for the pass it asks for. If a pass

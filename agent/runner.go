@@ -303,9 +303,8 @@ type loop struct {
 	// for are no longer pending.
 	within    []string
 	wholeNext bool
-	// allowDeletes lifts the deletion guards for the next pass only
-	// (SyncNowWith AllowDeletes).
-	allowDeletes bool
+	// allow lifts guards for the next pass only (SyncNowWith).
+	allow SyncNowOptions
 
 	rewalk    bool      // re-add watches before the next pass
 	checkAt   time.Time // next look at the watched roots
@@ -765,8 +764,8 @@ func (l *loop) begin(ctx context.Context, kind opKind, c command) {
 		continuous := l.deb != nil
 		within := l.within
 		l.within = nil
-		allow := l.allowDeletes
-		l.allowDeletes = false
+		allow := l.allow
+		l.allow = SyncNowOptions{}
 		pctx := octx
 		if l.afterReset {
 			pctx = versions.WithReason(octx, versions.Reset)
@@ -857,7 +856,7 @@ func (r *runner) syncOptions(local, remote endpoint.Endpoint, db *snapshot.DB) s
 
 // runPass runs one pass, scoped to within if not nil; also, when not
 // nil, receives its events.
-func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also syncer.Observer, within []string, allowDeletes bool) (snapshot.PassRecord, error) {
+func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also syncer.Observer, within []string, allow SyncNowOptions) (snapshot.PassRecord, error) {
 	start := r.a.clock.Now()
 	local, remote, err := r.openEndpoints(ctx, db, kept)
 	if err != nil {
@@ -891,7 +890,7 @@ func (r *runner) runPass(ctx context.Context, db *snapshot.DB, kept Remote, also
 	defer r.pruneVersions()
 	opts := r.syncOptions(local, remote, db)
 	opts.Within = within
-	opts.AllowDeletes = allowDeletes
+	opts.AllowDeletes, opts.AllowChanges = allow.AllowDeletes, allow.AllowChanges
 	if also != nil {
 		opts.Observer = func(ev syncer.Event) {
 			also(ev)
@@ -1067,9 +1066,8 @@ func (l *loop) command(c command) {
 			l.send(c.reply, reply{err: fmt.Errorf("unable to sync job %q: %s", r.job.Name, h.Reason())})
 			return
 		}
-		if c.sync.AllowDeletes {
-			l.allowDeletes = true
-		}
+		l.allow.AllowDeletes = l.allow.AllowDeletes || c.sync.AllowDeletes
+		l.allow.AllowChanges = l.allow.AllowChanges || c.sync.AllowChanges
 		l.s = l.s.Ask()
 		l.send(c.reply, reply{})
 	case cmdReset:

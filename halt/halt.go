@@ -171,7 +171,7 @@ func (h *Halt) Fix() string {
 		add("if the deletions are intended, run: %s", h.allowDeletes())
 		add("if not, find out why those entries are gone from the %s side; nothing is deleted until then", h.Other())
 	case TooManyChanges:
-		add("if the changes are intended, run: %s", h.command("sync", "--allow-changes"))
+		add("if the changes are intended, run: %s", h.allowChanges())
 		add("if not, find out why so many files changed on the %s side (files encrypted by ransomware look like this); nothing is overwritten until then", h.Other())
 	case PairChanged:
 		add("if the new folders are right, run: %s (the next pass compares both folders afresh and deletes nothing)", h.command("reset-sync"))
@@ -225,6 +225,15 @@ func (h *Halt) allowDeletes() string {
 		return h.command("sync-now", "--allow-deletes", "--wait")
 	}
 	return h.command("sync", "--allow-deletes")
+}
+
+// allowChanges is the command that lets one pass overwrite past
+// max_change, as allowDeletes is for deletions.
+func (h *Halt) allowChanges() string {
+	if h.Agent {
+		return h.command("sync-now", "--allow-changes", "--wait")
+	}
+	return h.command("sync", "--allow-changes")
 }
 
 // served says where a ferry:// path lies on the server: the path in the

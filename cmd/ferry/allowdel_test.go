@@ -89,3 +89,72 @@ func TestSyncNowAllowDeletes(t *testing.T) {
 		t.Fatalf("the guarded pass deleted f2.txt: %v", err)
 	}
 }
+
+// TestSyncNowAllowChanges: the same way forward for max_change. A job the
+// agent holds halts when the server overwrote more files than max_change;
+// the halt and a refused `ferry sync --allow-changes` name `ferry sync-now
+// --allow-changes --wait`, which takes them, and the pass after it is
+// guarded again. Before, the halt named `ferry sync --allow-changes`,
+// which the agent refuses, and sync-now had no way to lift the guard.
+func TestSyncNowAllowChanges(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := startServedJob(t, ctx)
+	cfg := s.jobs(t, "    direction: two-way\n    mode: interval\n    interval: 1h\n    max_change: 1\n")
+	for i := range 5 {
+		write(t, filepath.Join(s.served, fmt.Sprintf("f%d.txt", i)), fmt.Sprint(i))
+	}
+	rj := startRun(t, ctx, cfg)
+	rj.waitFor(t, ctx, "the agent's first pass", func(j agent.JobStatus) bool { return j.Last != nil && !j.Last.End.IsZero() })
+	if code, out, stderr := runCLI(t, ctx, "sync-now", "--wait", "--config", cfg, "j"); code != exitOK {
+		t.Fatalf("first sync-now --wait: exit %d\nout %s\nerr %s", code, out, stderr)
+	}
+	overwrite := func(content string, names ...string) {
+		t.Helper()
+		for _, n := range names {
+			write(t, filepath.Join(s.served, n), content)
+		}
+	}
+	local := func(n string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(s.local, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	const fix = "ferry sync-now --allow-changes --wait --config "
+	overwrite("second version", "f0.txt", "f1.txt")
+	code, out, stderr := runCLI(t, ctx, "sync-now", "--wait", "--config", cfg, "j")
+	if code != exitHalted || !strings.Contains(stderr, fix) {
+		t.Fatalf("sync-now --wait of mass changes: exit %d, want %d and the fix %q\nout %s\nerr %s", code, exitHalted, fix, out, stderr)
+	}
+	if _, out, _ := runCLI(t, ctx, "status", "--config", cfg); !strings.Contains(out, fix) {
+		t.Errorf("ferry status does not name %q:\n%s", fix, out)
+	}
+	code, out, stderr = runCLI(t, ctx, "sync", "--allow-changes", "--config", cfg, "j")
+	if code != exitError || !strings.Contains(stderr, fix) {
+		t.Fatalf("ferry sync --allow-changes beside the agent: exit %d, want %d and %q\nout %s\nerr %s", code, exitError, fix, out, stderr)
+	}
+	if got := local("f0.txt"); got != "0" {
+		t.Fatalf("the halted pass overwrote f0.txt: %q", got)
+	}
+	code, out, stderr = runCLI(t, ctx, "sync-now", "--allow-changes", "--wait", "--config", cfg, "j")
+	if code != exitOK {
+		t.Fatalf("sync-now --allow-changes --wait: exit %d\nout %s\nerr %s", code, out, stderr)
+	}
+	for _, n := range []string{"f0.txt", "f1.txt"} {
+		if got := local(n); got != "second version" {
+			t.Errorf("the allowed pass left %s as %q", n, got)
+		}
+	}
+	// The next pass is guarded again.
+	overwrite("third version", "f2.txt", "f3.txt")
+	code, out, stderr = runCLI(t, ctx, "sync-now", "--wait", "--config", cfg, "j")
+	if code != exitHalted || !strings.Contains(stderr, fix) {
+		t.Fatalf("mass changes after the allowed pass: exit %d, want %d\nout %s\nerr %s", code, exitHalted, out, stderr)
+	}
+	if got := local("f2.txt"); got != "2" {
+		t.Fatalf("the guarded pass overwrote f2.txt: %q", got)
+	}
+}

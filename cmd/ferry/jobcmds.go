@@ -301,11 +301,12 @@ func newControlCommand(name, summary string) *command {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "jobs file (default $FERRY_CONFIG or ~/.config/ferry/jobs.yaml)")
 	usage := "--config FILE JOB"
-	var wait, allowDeletes *bool
+	var wait, allowDeletes, allowChanges *bool
 	if name == "sync-now" {
 		wait = fs.Bool("wait", false, "wait for the pass, print its summary and exit as `ferry sync` would")
 		allowDeletes = fs.Bool("allow-deletes", false, "let this one pass delete more than max_delete (or what a root emptied asks); later passes are guarded again")
-		usage = "--config FILE [--wait] [--allow-deletes] JOB"
+		allowChanges = fs.Bool("allow-changes", false, "let this one pass overwrite more files than max_change; later passes are guarded again")
+		usage = "--config FILE [--wait] [--allow-deletes] [--allow-changes] JOB"
 	}
 	return &command{
 		name:    name,
@@ -332,7 +333,7 @@ func newControlCommand(name, summary string) *command {
 			case "resume":
 				st, err = c.Resume(ctx, job.Name)
 			default:
-				req := api.SyncNowRequest{AllowDeletes: allowDeletes != nil && *allowDeletes}
+				req := api.SyncNowRequest{AllowDeletes: allowDeletes != nil && *allowDeletes, AllowChanges: allowChanges != nil && *allowChanges}
 				if wait != nil && *wait {
 					return syncNowWait(ctx, e, c, job.Name, req)
 				}

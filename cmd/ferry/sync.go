@@ -50,8 +50,11 @@ func newSyncCommand() *command {
 			db, err := snapshot.Open(cfg.DBPath(job.Name))
 			if errors.Is(err, snapshot.ErrInUse) && runningAgent(ctx, cfg) != nil {
 				flags := "--wait"
+				if *allowChanges {
+					flags = "--allow-changes " + flags
+				}
 				if *allowDeletes {
-					flags = "--allow-deletes --wait"
+					flags = "--allow-deletes " + flags
 				}
 				return fmt.Errorf("job %s is held by the running agent (ferry run); ask it for a pass and wait for it with: ferry sync-now %s --config %s %s",
 					job.Name, flags, halt.Quote(cfg.File), job.Name)

@@ -259,7 +259,7 @@ func (h *handler) syncNow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.apply(w, r, func(job string) error {
-		return h.c.SyncNowWith(job, agent.SyncNowOptions{AllowDeletes: req.AllowDeletes})
+		return h.c.SyncNowWith(job, agent.SyncNowOptions{AllowDeletes: req.AllowDeletes, AllowChanges: req.AllowChanges})
 	})
 }
 

@@ -153,6 +153,8 @@ type SyncNowRequest struct {
 	// AllowDeletes lifts max_delete and the root-emptied guard for the
 	// pass asked for only.
 	AllowDeletes bool `json:"allow_deletes,omitempty"`
+	// AllowChanges lifts max_change for the pass asked for only.
+	AllowChanges bool `json:"allow_changes,omitempty"`
 }
 
 // ResolveRequest is the body of POST /api/v1/jobs/{name}/resolve.

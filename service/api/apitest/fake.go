@@ -148,6 +148,9 @@ func (f *Fake) SyncNowWith(name string, o agent.SyncNowOptions) error {
 	if o.AllowDeletes {
 		call += " --allow-deletes"
 	}
+	if o.AllowChanges {
+		call += " --allow-changes"
+	}
 	return f.change(call, name, func(j *agent.JobStatus) error {
 		if j.State == agent.Stopped {
 			return fmt.Errorf("job %q is stopped: resume it first", name)
