@@ -725,44 +725,41 @@ func (c *Cache) flushPuts() {
 		return
 	}
 	run := c.runs[n-1]
-	type kv struct {
-		path string
-		k    []byte
-		e    cached
-	}
-	var puts []kv
+	var puts []changedFile
+	var paths []string
 	for p, e := range c.puts {
 		if k := appendKey(nil, p); run.covers(k) {
-			puts = append(puts, kv{p, k, e})
+			puts = append(puts, changedFile{k, e.entry(p)})
+			paths = append(paths, p)
 		}
 	}
-	if len(puts) > 0 {
-		slices.SortFunc(puts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
-		err := c.db.update(func(tx *bolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(c.bucket)
-			if err != nil {
-				return err
-			}
-			b.FillPercent = 0.9
-			changed := make([]changedFile, len(puts))
-			for i, r := range puts {
-				e := r.e.entry(r.path)
-				if err := b.Put(r.k, AppendRecord(nil, r.k, AppendEntry(nil, e))); err != nil {
-					return err
-				}
-				changed[i] = changedFile{r.k, e}
-			}
-			return c.commitChunks(tx, nil, changed)
-		})
-		if err == nil {
-			for _, r := range puts {
-				delete(c.puts, r.path)
-			}
-			// Lookup's window may predate them: read it again.
-			c.look.valid = false
+	if len(puts) > 0 && c.writeRecords(puts) == nil {
+		for _, p := range paths {
+			delete(c.puts, p)
 		}
+		// Lookup's window may predate them: read it again.
+		c.look.valid = false
 	}
 	c.flushAt = len(c.puts) + c.heldMax
+}
+
+// writeRecords writes records (in any order) and their chunk lists in one
+// transaction. The caller holds c.mu.
+func (c *Cache) writeRecords(puts []changedFile) error {
+	slices.SortFunc(puts, func(a, b changedFile) int { return bytes.Compare(a.k, b.k) })
+	return c.db.update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(c.bucket)
+		if err != nil {
+			return err
+		}
+		b.FillPercent = 0.9
+		for _, r := range puts {
+			if err := b.Put(r.k, AppendRecord(nil, r.k, AppendEntry(nil, r.e))); err != nil {
+				return err
+			}
+		}
+		return c.commitChunks(tx, nil, puts)
+	})
 }
 
 // CommitLearned writes what Learn kept since the last Commit, and the
@@ -783,31 +780,11 @@ func (c *Cache) writeLearned() error {
 	if len(c.learned) == 0 {
 		return nil
 	}
-	type kv struct {
-		k []byte
-		e tree.Entry
-	}
-	puts := make([]kv, 0, len(c.learned))
+	puts := make([]changedFile, 0, len(c.learned))
 	for p, ce := range c.learned {
-		puts = append(puts, kv{appendKey(nil, p), ce.entry(p)})
+		puts = append(puts, changedFile{appendKey(nil, p), ce.entry(p)})
 	}
-	slices.SortFunc(puts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
-	err := c.db.update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(c.bucket)
-		if err != nil {
-			return err
-		}
-		b.FillPercent = 0.9
-		changed := make([]changedFile, len(puts))
-		for i, r := range puts {
-			if err := b.Put(r.k, AppendRecord(nil, r.k, AppendEntry(nil, r.e))); err != nil {
-				return err
-			}
-			changed[i] = changedFile{r.k, r.e}
-		}
-		return c.commitChunks(tx, nil, changed)
-	})
-	if err != nil {
+	if err := c.writeRecords(puts); err != nil {
 		return fmt.Errorf("unable to write %s to %s: %w", c.bucket, c.db.path, err)
 	}
 	c.learned = nil
