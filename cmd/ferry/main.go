@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/ferry-sync/ferry/agent"
 	"github.com/ferry-sync/ferry/config"
@@ -119,6 +120,7 @@ func report(w io.Writer, name string, err error) int {
 }
 
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	// Asked of the terminal driver: a character device such as /dev/null
+	// is not a terminal.
+	return term.IsTerminal(int(f.Fd()))
 }
